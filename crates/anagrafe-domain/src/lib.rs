@@ -1,0 +1,23 @@
+//! The register's domain: pure types and rules, no I/O.
+//!
+//! Everything a request carries is parsed into these types first thing ("parse, don't
+//! validate"): a [`CodiceFiscale`], an [`IdAnpr`], a [`Belfiore`] code can only exist if valid.
+//! Reference data (comuni, foreign states) are embedded in the binary and can be replaced at run
+//! time by a copy loaded from the official ANPR files.
+
+pub mod cf;
+pub mod codes;
+pub mod date;
+pub mod decode;
+pub mod id_anpr;
+pub mod person;
+pub mod refdata;
+pub mod text;
+
+pub use cf::{CfError, CodiceFiscale, DecodedCf};
+pub use codes::{Belfiore, Cap, CodeError, IstatCode};
+pub use date::{DatePrecision, PartialDate};
+pub use id_anpr::{IdAnpr, IdAnprError};
+pub use person::*;
+pub use cf::{CfInput, Sex};
+pub use refdata::{Comune, Place, RefData, Stato};

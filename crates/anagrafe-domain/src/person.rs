@@ -1,0 +1,472 @@
+//! The person record (*scheda anagrafica*, REG-1) and its parts.
+//!
+//! These types describe a person as the register knows them at one moment; the store keeps
+//! each part's history with effective and recorded times (see `docs/data-model.md`).
+
+use crate::cf::{CfInput, CodiceFiscale, Sex};
+use crate::codes::{Belfiore, Cap};
+use crate::date::PartialDate;
+use crate::decode::{LegameConvivenza, RelazioneParentela, SpecieConvivenza, StatoCivile, StatoValidazioneCf, TipoSoggiorno};
+use crate::id_anpr::IdAnpr;
+use crate::refdata::RefData;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+
+/// A field that failed validation, named as in the API (`generalita.birth_place`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct FieldError {
+    /// Dotted path of the field.
+    pub field: String,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+impl FieldError {
+    /// Builds an error for `field`.
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self { field: field.into(), reason: reason.into() }
+    }
+}
+
+/// Surname and given names. Either may be absent: the register records people with no surname
+/// or no name (*senza cognome*, *senza nome*), e.g. foundlings or people from countries whose
+/// naming has no surname.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonName {
+    surname: Option<String>,
+    given: Option<String>,
+}
+
+const NAME_MAX: usize = 150;
+
+fn clean_name(field: &str, value: Option<&str>) -> Result<Option<String>, FieldError> {
+    let Some(v) = value else { return Ok(None) };
+    let v = v.split_whitespace().collect::<Vec<_>>().join(" ");
+    if v.is_empty() {
+        return Err(FieldError::new(field, "is empty; use the \"no surname\"/\"no name\" flag instead"));
+    }
+    if v.chars().count() > NAME_MAX {
+        return Err(FieldError::new(field, format!("is longer than {NAME_MAX} characters")));
+    }
+    if let Some(c) = v.chars().find(|c| !(c.is_alphabetic() || matches!(c, ' ' | '\'' | '’' | '-' | '.'))) {
+        return Err(FieldError::new(field, format!("contains {c:?}; only letters, spaces, apostrophes, hyphens and dots are allowed")));
+    }
+    Ok(Some(v))
+}
+
+impl PersonName {
+    /// Builds a name; `None` records "no surname" / "no name". At least one must be present.
+    pub fn new(surname: Option<&str>, given: Option<&str>) -> Result<Self, FieldError> {
+        let surname = clean_name("surname", surname)?;
+        let given = clean_name("name", given)?;
+        if surname.is_none() && given.is_none() {
+            return Err(FieldError::new("surname", "a person needs at least a surname or a name"));
+        }
+        Ok(Self { surname, given })
+    }
+
+    /// Surname, or `None` for a person without one.
+    pub fn surname(&self) -> Option<&str> {
+        self.surname.as_deref()
+    }
+
+    /// Given name(s), or `None` for a person without one.
+    pub fn given(&self) -> Option<&str> {
+        self.given.as_deref()
+    }
+}
+
+/// Where a person was born.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BirthPlace {
+    /// An Italian comune, by the code it had on the birth date.
+    Comune {
+        /// Belfiore code valid on the birth date.
+        code: Belfiore,
+    },
+    /// Abroad: the state (by its `Z` code, valid on the birth date) and the locality.
+    Abroad {
+        /// `Z` code of the state.
+        state: Belfiore,
+        /// Locality as written on the birth record.
+        locality: Option<String>,
+    },
+}
+
+impl BirthPlace {
+    /// The code that goes into the codice fiscale.
+    pub fn code(&self) -> Belfiore {
+        match self {
+            BirthPlace::Comune { code } => *code,
+            BirthPlace::Abroad { state, .. } => *state,
+        }
+    }
+}
+
+/// Personal data proper (*generalità*): what identifies a person and changes rarely.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Generalita {
+    /// Surname and name.
+    pub name: PersonName,
+    /// Sex.
+    pub sex: Sex,
+    /// Birth date, possibly partial.
+    pub birth_date: PartialDate,
+    /// Birthplace.
+    pub birth_place: BirthPlace,
+    /// Codice fiscale, when assigned.
+    pub codice_fiscale: Option<CodiceFiscale>,
+    /// Whether the Revenue Agency has validated the code against these data (tab. 22).
+    pub cf_validation: StatoValidazioneCf,
+}
+
+impl Generalita {
+    /// Checks the data against the reference data and the codice fiscale against the data.
+    pub fn check(&self, refdata: &RefData) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        let on = self.birth_date.first_day();
+        match &self.birth_place {
+            BirthPlace::Comune { code } if code.is_foreign_state() => {
+                errs.push(FieldError::new("birth_place.code", "is a foreign state code; use kind \"abroad\""))
+            }
+            BirthPlace::Abroad { state, .. } if !state.is_foreign_state() => {
+                errs.push(FieldError::new("birth_place.state", "must be a foreign state code (Z…)"))
+            }
+            p => {
+                if let Err(e) = refdata.place_at(p.code(), on) {
+                    errs.push(FieldError::new("birth_place", e.to_string()));
+                }
+            }
+        }
+        if let (Some(cf), Some(date)) = (self.codice_fiscale, self.birth_date.as_full()) {
+            let input = CfInput {
+                surname: self.name.surname().unwrap_or(""),
+                name: self.name.given().unwrap_or(""),
+                sex: self.sex,
+                birth_date: date,
+                birth_place: self.birth_place.code(),
+            };
+            let parts = cf.mismatches(&input);
+            if !parts.is_empty() {
+                errs.push(FieldError::new("codice_fiscale", format!("does not match the personal data ({})", parts.join(", "))));
+            }
+        }
+        errs
+    }
+}
+
+/// A country of citizenship.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "state", rename_all = "snake_case")]
+pub enum Country {
+    /// Italy.
+    Italia,
+    /// Another state, by its `Z` code.
+    Foreign(Belfiore),
+}
+
+impl Country {
+    /// `"ITA"` for Italy, the `Z` code otherwise: the form kept in storage.
+    pub fn storage_code(&self) -> String {
+        match self {
+            Country::Italia => "ITA".to_owned(),
+            Country::Foreign(z) => z.to_string(),
+        }
+    }
+
+    /// Inverse of [`Country::storage_code`].
+    pub fn from_storage_code(s: &str) -> Option<Self> {
+        if s == "ITA" { Some(Country::Italia) } else { Belfiore::parse(s).ok().filter(Belfiore::is_foreign_state).map(Country::Foreign) }
+    }
+}
+
+/// An address in Italy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItalianAddress {
+    /// Comune (Belfiore code).
+    pub comune: Belfiore,
+    /// Postcode.
+    pub cap: Option<Cap>,
+    /// Toponym species (`VIA`, `PIAZZA`, … as in ANPR's *specie toponimo* table).
+    pub species: String,
+    /// Toponym (street name).
+    pub toponym: String,
+    /// Civic number with its suffix (`12/B`).
+    pub civic: Option<String>,
+    /// Staircase, floor, internal number.
+    pub internal: Option<String>,
+    /// Locality or hamlet (*frazione*).
+    pub locality: Option<String>,
+}
+
+/// An address abroad (AIRE).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForeignAddress {
+    /// State (`Z` code).
+    pub state: Belfiore,
+    /// City or locality.
+    pub locality: String,
+    /// Street address, as written locally.
+    pub address: Option<String>,
+    /// Local postcode.
+    pub postcode: Option<String>,
+    /// Consulate of competence (code of ANPR's consulates table).
+    pub consulate: Option<String>,
+}
+
+/// Where a person lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Residence {
+    /// Resident in Italy (APR of that comune).
+    Italy(ItalianAddress),
+    /// Italian citizen resident abroad, registered in the AIRE of `aire_comune`.
+    Abroad {
+        /// Address abroad.
+        address: ForeignAddress,
+        /// Comune whose AIRE holds the record.
+        aire_comune: Belfiore,
+    },
+}
+
+impl Residence {
+    /// The comune competent for the record: of residence, or of AIRE registration.
+    pub fn competent_comune(&self) -> Belfiore {
+        match self {
+            Residence::Italy(a) => a.comune,
+            Residence::Abroad { aire_comune, .. } => *aire_comune,
+        }
+    }
+}
+
+/// The household a person belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Household {
+    /// A family (*famiglia anagrafica*), with the relation to its head (tab. 05).
+    Family {
+        /// Internal family id.
+        family_id: i64,
+        /// Relation to the head.
+        relation: RelazioneParentela,
+    },
+    /// A cohabitation (*convivenza*: convent, barracks, care home…), with the bond (tab. 06).
+    Cohabitation {
+        /// Internal cohabitation id.
+        family_id: i64,
+        /// Bond within the cohabitation.
+        bond: LegameConvivenza,
+    },
+}
+
+/// Whether a household is a family or a cohabitation, and of which kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HouseholdKind {
+    /// A family.
+    Family,
+    /// A cohabitation of the given kind (tab. 27).
+    Cohabitation {
+        /// Kind of cohabitation.
+        specie: SpecieConvivenza,
+    },
+}
+
+/// Kinds of identity document the register records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    /// Electronic identity card.
+    Cie,
+    /// Paper identity card.
+    CartaIdentitaCartacea,
+    /// Passport.
+    Passaporto,
+    /// Residence permit, with its kind (tab. 08).
+    PermessoSoggiorno(TipoSoggiorno),
+}
+
+/// An identity document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityDocument {
+    /// Kind.
+    pub kind: DocumentKind,
+    /// Number as printed.
+    pub number: String,
+    /// Date of issue.
+    pub issued_on: NaiveDate,
+    /// Expiry date.
+    pub expires_on: Option<NaiveDate>,
+    /// Issuing authority.
+    pub issuer: Option<String>,
+}
+
+/// Death data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Death {
+    /// Date of death (possibly partial for presumed death).
+    pub date: PartialDate,
+    /// Place of death: comune or state code.
+    pub place: Option<Belfiore>,
+    /// Locality abroad.
+    pub locality: Option<String>,
+}
+
+/// Where a person stands in the register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegisterStatus {
+    /// Resident in Italy (APR).
+    Resident,
+    /// Registered in AIRE (resident abroad).
+    Aire,
+    /// Cancelled for a reason other than death.
+    Cancelled,
+    /// Dead.
+    Deceased,
+}
+
+impl RegisterStatus {
+    /// Storage code.
+    pub fn code(self) -> i16 {
+        match self {
+            Self::Resident => 1,
+            Self::Aire => 2,
+            Self::Cancelled => 3,
+            Self::Deceased => 4,
+        }
+    }
+
+    /// Inverse of [`RegisterStatus::code`].
+    pub fn from_code(c: i16) -> Option<Self> {
+        match c {
+            1 => Some(Self::Resident),
+            2 => Some(Self::Aire),
+            3 => Some(Self::Cancelled),
+            4 => Some(Self::Deceased),
+            _ => None,
+        }
+    }
+}
+
+/// A person's record as of one date (*scheda anagrafica*).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonRecord {
+    /// The ID ANPR, once assigned.
+    pub id_anpr: Option<IdAnpr>,
+    /// Position in the register.
+    pub status: RegisterStatus,
+    /// Personal data.
+    pub generalita: Generalita,
+    /// Citizenships (several possible).
+    pub citizenships: Vec<Country>,
+    /// Civil status (tab. 01).
+    pub civil_status: StatoCivile,
+    /// Residence in Italy or abroad.
+    pub residence: Residence,
+    /// Family or cohabitation.
+    pub household: Option<Household>,
+    /// Identity documents.
+    pub documents: Vec<IdentityDocument>,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// Digital domicile (PEC address).
+    pub digital_domicile: Option<String>,
+    /// Death data, for deceased persons.
+    pub death: Option<Death>,
+}
+
+impl PersonRecord {
+    /// Checks the whole record; every problem is reported with its field.
+    pub fn check(&self, refdata: &RefData, today: NaiveDate) -> Vec<FieldError> {
+        let mut errs: Vec<FieldError> = self
+            .generalita
+            .check(refdata)
+            .into_iter()
+            .map(|e| FieldError::new(format!("generalita.{}", e.field), e.reason))
+            .collect();
+        if self.generalita.birth_date.first_day() > today {
+            errs.push(FieldError::new("generalita.birth_date", "is in the future"));
+        }
+        if self.citizenships.is_empty() {
+            errs.push(FieldError::new("citizenships", "at least one citizenship (or stateless code) is required"));
+        }
+        match &self.residence {
+            Residence::Italy(a) => {
+                if refdata.comune_at(a.comune, today).is_none() {
+                    errs.push(FieldError::new("residence.comune", format!("{} is not a comune in force", a.comune)));
+                }
+                if a.toponym.trim().is_empty() {
+                    errs.push(FieldError::new("residence.toponym", "is empty"));
+                }
+            }
+            Residence::Abroad { address, aire_comune } => {
+                if !address.state.is_foreign_state() || refdata.stato(address.state).is_none() {
+                    errs.push(FieldError::new("residence.address.state", format!("{} is not a foreign state", address.state)));
+                }
+                if refdata.comune_at(*aire_comune, today).is_none() {
+                    errs.push(FieldError::new("residence.aire_comune", format!("{aire_comune} is not a comune in force")));
+                }
+                if !self.citizenships.contains(&Country::Italia) {
+                    errs.push(FieldError::new("citizenships", "AIRE holds Italian citizens only"));
+                }
+            }
+        }
+        if let Some(email) = &self.email {
+            if !looks_like_email(email) {
+                errs.push(FieldError::new("email", "is not an e-mail address"));
+            }
+        }
+        if let Some(d) = &self.death {
+            if d.date.first_day() < self.generalita.birth_date.first_day() {
+                errs.push(FieldError::new("death.date", "is before the birth date"));
+            }
+        }
+        errs
+    }
+}
+
+fn looks_like_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else { return false };
+    !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !s.chars().any(char::is_whitespace) && s.len() <= 254
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_allow_missing_parts_but_not_both() {
+        assert!(PersonName::new(None, Some("Ahmed")).is_ok());
+        assert!(PersonName::new(Some("D'Angelo-Rossi"), None).is_ok());
+        assert_eq!(PersonName::new(None, None).unwrap_err().field, "surname");
+        assert_eq!(PersonName::new(Some("  "), Some("X")).unwrap_err().field, "surname");
+        assert_eq!(PersonName::new(Some("Rossi"), Some("M4rio")).unwrap_err().field, "name");
+        assert_eq!(PersonName::new(Some("  de   Luca "), Some("Anna")).unwrap().surname(), Some("de Luca"));
+    }
+
+    #[test]
+    fn generalita_check_catches_an_inconsistent_codice_fiscale() {
+        let g = Generalita {
+            name: PersonName::new(Some("Rossi"), Some("Mario")).unwrap(),
+            sex: Sex::M,
+            birth_date: PartialDate::parse("1980-01-01").unwrap(),
+            birth_place: BirthPlace::Comune { code: Belfiore::parse("H501").unwrap() },
+            codice_fiscale: Some(CodiceFiscale::parse("RSSMRA80A01H501U").unwrap()),
+            cf_validation: StatoValidazioneCf::DatiAnagraficiValidati,
+        };
+        assert!(g.check(&RefData::current()).is_empty());
+        let mut wrong = g.clone();
+        wrong.sex = Sex::F;
+        let errs = wrong.check(&RefData::current());
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].field, "codice_fiscale");
+        let mut nowhere = g;
+        nowhere.birth_place = BirthPlace::Comune { code: Belfiore::parse("M403").unwrap() };
+        nowhere.codice_fiscale = None;
+        assert_eq!(nowhere.check(&RefData::current())[0].field, "birth_place");
+    }
+}
