@@ -1,1 +1,140 @@
-//! placeholder
+//! The register's storage.
+//!
+//! One [`Store`] trait, two implementations: [`SqliteStore`] (embedded, WAL) and [`PgStore`]
+//! (national scale). Both are exercised by the same conformance suite (`tests/conformance.rs`).
+//!
+//! Every write is one transaction holding the event, the state rows it changes and its audit
+//! entry: they commit together or not at all. The audit entries form a hash chain
+//! ([`audit`]) that [`Store::verify_audit_chain`] checks.
+//!
+//! Errors: [`StoreError`]; `NotFound` is a value, unique violations are `Conflict`.
+
+pub mod audit;
+mod bulk;
+mod rows;
+mod shared;
+pub mod sqlite;
+pub mod postgres;
+mod types;
+
+pub use audit::{AuditEntry, ChainReport, StoredAudit};
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+pub use types::*;
+
+use anagrafe_domain::CodiceFiscale;
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use std::sync::Arc;
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The thing asked for does not exist (or did not exist on the date asked).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A unique constraint refused the write.
+    #[error("conflict on {field}")]
+    Conflict {
+        /// Which field or constraint.
+        field: String,
+    },
+    /// The data handed in break a rule the store enforces.
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// The stored data cannot be read back as valid domain values (corruption or a bug).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// The database URL is not one we understand.
+    #[error("unsupported database URL (use sqlite://… or postgres://…)")]
+    UnsupportedUrl,
+    /// Database failure.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migration failure.
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Result with [`StoreError`].
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// What the register asks of its storage.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Which backend this is.
+    fn backend(&self) -> Backend;
+
+    /// Applies the embedded migrations of this backend.
+    async fn migrate(&self) -> Result<()>;
+
+    /// Checks the database answers (readiness).
+    async fn ping(&self) -> Result<()>;
+
+    /// Registers a person (event + state + audit in one transaction); returns the internal id.
+    async fn register_person(&self, person: &NewPerson, ctx: &WriteContext) -> Result<i64>;
+
+    /// Creates a family or cohabitation (event + state + audit); returns its id.
+    async fn create_family(&self, family: &NewFamily, ctx: &WriteContext) -> Result<i64>;
+
+    /// A household and its members as they were on `as_of` (today when `None`).
+    async fn family(&self, id: i64, as_of: Option<NaiveDate>) -> Result<FamilyView>;
+
+    /// The person's record as it was on `as_of` (today when `None`).
+    async fn person(&self, id: i64, as_of: Option<NaiveDate>) -> Result<PersonView>;
+
+    /// Internal ids of the persons who had this codice fiscale on `as_of` (today when `None`).
+    /// Usually one; more only for unresolved duplicates.
+    async fn find_by_cf(&self, cf: &CodiceFiscale, as_of: Option<NaiveDate>) -> Result<Vec<i64>>;
+
+    /// Number of person records.
+    async fn count_persons(&self) -> Result<u64>;
+
+    /// A few persons for demo credentials and smoke tests: `(id, codice fiscale)` of living
+    /// residents, lowest ids first.
+    async fn sample_residents(&self, limit: u32) -> Result<Vec<(i64, String)>>;
+
+    /// Loads a population in bulk, reading batches until the channel closes. The whole load is
+    /// one transaction with one event and one audit entry.
+    async fn bulk_load(&self, batches: tokio::sync::mpsc::Receiver<PopulationBatch>, ctx: &WriteContext) -> Result<BulkReport>;
+
+    /// Appends an audit entry in its own transaction (reads, refusals, logins).
+    async fn audit(&self, entry: &AuditEntry) -> Result<i64>;
+
+    /// Audit entries with `seq > after`, oldest first.
+    async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<StoredAudit>>;
+
+    /// Walks the whole chain and reports the first entry that does not verify.
+    async fn verify_audit_chain(&self) -> Result<ChainReport>;
+
+    /// Stores reference data (compact form) loaded from official files, with an audit entry.
+    async fn save_refdata(&self, comuni_tsv: &str, stati_tsv: &str, ctx: &WriteContext) -> Result<()>;
+
+    /// The reference data stored in this register, if any: `(comuni.tsv, stati.tsv)`.
+    async fn load_refdata(&self) -> Result<Option<(String, String)>>;
+}
+
+/// Opens a store from a URL (`sqlite://PATH[?mode=rwc]` or `postgres://…`), without migrating.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(PgStore::connect(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl)
+    }
+}
+
+/// Current time in epoch milliseconds, the register's recorded-time unit.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,167 @@
+//! Conversions between domain values and the flat rows both backends store.
+
+use crate::{Result, StoreError};
+use anagrafe_domain::decode::DecodeTable;
+use anagrafe_domain::{
+    Belfiore, BirthPlace, Cap, CodiceFiscale, Country, DatePrecision, DocumentKind, ForeignAddress, HouseholdKind, ItalianAddress,
+    PartialDate, Residence, Sex,
+};
+use anagrafe_domain::decode::{SpecieConvivenza, TipoSoggiorno};
+use chrono::NaiveDate;
+
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+pub(crate) fn belfiore(s: &str) -> Result<Belfiore> {
+    Belfiore::parse(s).map_err(corrupt)
+}
+
+pub(crate) fn opt_belfiore(s: Option<String>) -> Result<Option<Belfiore>> {
+    s.map(|s| belfiore(&s)).transpose()
+}
+
+pub(crate) fn partial_date(first: NaiveDate, precision: &str) -> Result<PartialDate> {
+    let p = DatePrecision::from_code(precision).ok_or_else(|| corrupt(format!("date precision {precision:?}")))?;
+    Ok(PartialDate::from_parts(first, p))
+}
+
+pub(crate) fn sex(s: &str) -> Result<Sex> {
+    Sex::parse(s).ok_or_else(|| corrupt(format!("sex {s:?}")))
+}
+
+pub(crate) fn cf(s: Option<String>) -> Result<Option<CodiceFiscale>> {
+    s.map(|s| CodiceFiscale::parse(&s).map_err(corrupt)).transpose()
+}
+
+pub(crate) fn decode<T: DecodeTable<Code = u16>>(code: i16) -> Result<T> {
+    u16::try_from(code).ok().and_then(T::from_code).ok_or_else(|| corrupt(format!("code {code} of table {}", T::TABLE)))
+}
+
+pub(crate) fn code_of<T: DecodeTable<Code = u16>>(v: T) -> i16 {
+    v.code() as i16
+}
+
+pub(crate) fn country(s: &str) -> Result<Country> {
+    Country::from_storage_code(s).ok_or_else(|| corrupt(format!("country {s:?}")))
+}
+
+/// Birthplace split into (code, locality).
+pub(crate) fn birth_place_cols(p: &BirthPlace) -> (String, Option<String>) {
+    match p {
+        BirthPlace::Comune { code } => (code.to_string(), None),
+        BirthPlace::Abroad { state, locality } => (state.to_string(), locality.clone()),
+    }
+}
+
+pub(crate) fn birth_place(code: &str, locality: Option<String>) -> Result<BirthPlace> {
+    let code = belfiore(code)?;
+    Ok(if code.is_foreign_state() { BirthPlace::Abroad { state: code, locality } } else { BirthPlace::Comune { code } })
+}
+
+/// Residence columns, in table order after the temporal ones.
+#[derive(Debug, Default)]
+pub(crate) struct ResidenceCols {
+    pub abroad: bool,
+    pub comune: Option<String>,
+    pub cap: Option<String>,
+    pub species: Option<String>,
+    pub toponym: Option<String>,
+    pub civic: Option<String>,
+    pub internal: Option<String>,
+    pub locality: Option<String>,
+    pub foreign_state: Option<String>,
+    pub foreign_locality: Option<String>,
+    pub foreign_address: Option<String>,
+    pub foreign_postcode: Option<String>,
+    pub consulate: Option<String>,
+}
+
+impl ResidenceCols {
+    pub(crate) fn from_residence(r: &Residence) -> Self {
+        match r {
+            Residence::Italy(a) => Self {
+                abroad: false,
+                comune: Some(a.comune.to_string()),
+                cap: a.cap.map(|c| c.to_string()),
+                species: Some(a.species.clone()),
+                toponym: Some(a.toponym.clone()),
+                civic: a.civic.clone(),
+                internal: a.internal.clone(),
+                locality: a.locality.clone(),
+                ..Self::default()
+            },
+            Residence::Abroad { address, aire_comune } => Self {
+                abroad: true,
+                comune: Some(aire_comune.to_string()),
+                foreign_state: Some(address.state.to_string()),
+                foreign_locality: Some(address.locality.clone()),
+                foreign_address: address.address.clone(),
+                foreign_postcode: address.postcode.clone(),
+                consulate: address.consulate.clone(),
+                ..Self::default()
+            },
+        }
+    }
+
+    pub(crate) fn into_residence(self) -> Result<Residence> {
+        let comune = belfiore(self.comune.as_deref().ok_or_else(|| corrupt("residence without comune"))?)?;
+        if self.abroad {
+            Ok(Residence::Abroad {
+                aire_comune: comune,
+                address: ForeignAddress {
+                    state: belfiore(self.foreign_state.as_deref().ok_or_else(|| corrupt("foreign residence without state"))?)?,
+                    locality: self.foreign_locality.unwrap_or_default(),
+                    address: self.foreign_address,
+                    postcode: self.foreign_postcode,
+                    consulate: self.consulate,
+                },
+            })
+        } else {
+            Ok(Residence::Italy(ItalianAddress {
+                comune,
+                cap: self.cap.map(|c| Cap::parse(&c).map_err(corrupt)).transpose()?,
+                species: self.species.unwrap_or_default(),
+                toponym: self.toponym.unwrap_or_default(),
+                civic: self.civic,
+                internal: self.internal,
+                locality: self.locality,
+            }))
+        }
+    }
+}
+
+/// Household kind to (kind, specie) columns.
+pub(crate) fn household_cols(k: &HouseholdKind) -> (&'static str, Option<i16>) {
+    match k {
+        HouseholdKind::Family => ("F", None),
+        HouseholdKind::Cohabitation { specie } => ("C", Some(code_of(*specie))),
+    }
+}
+
+pub(crate) fn household_kind(kind: &str, specie: Option<i16>) -> Result<HouseholdKind> {
+    match kind {
+        "F" => Ok(HouseholdKind::Family),
+        "C" => Ok(HouseholdKind::Cohabitation { specie: decode::<SpecieConvivenza>(specie.unwrap_or(6))? }),
+        other => Err(corrupt(format!("household kind {other:?}"))),
+    }
+}
+
+pub(crate) fn document_kind_cols(k: &DocumentKind) -> (&'static str, Option<i16>) {
+    match k {
+        DocumentKind::Cie => ("cie", None),
+        DocumentKind::CartaIdentitaCartacea => ("carta_identita_cartacea", None),
+        DocumentKind::Passaporto => ("passaporto", None),
+        DocumentKind::PermessoSoggiorno(t) => ("permesso_soggiorno", Some(code_of(*t))),
+    }
+}
+
+pub(crate) fn document_kind(kind: &str, permit: Option<i16>) -> Result<DocumentKind> {
+    Ok(match kind {
+        "cie" => DocumentKind::Cie,
+        "carta_identita_cartacea" => DocumentKind::CartaIdentitaCartacea,
+        "passaporto" => DocumentKind::Passaporto,
+        "permesso_soggiorno" => DocumentKind::PermessoSoggiorno(decode::<TipoSoggiorno>(permit.unwrap_or(9))?),
+        other => return Err(corrupt(format!("document kind {other:?}"))),
+    })
+}

@@ -1,0 +1,680 @@
+//! The store operations whose SQL is the same on both backends, written once and stamped out
+//! for each by `store_common!` (sqlx's generic executor bounds across two databases cost more
+//! clarity than a macro does; see docs/data-model.md).
+
+/// Implements the shared inherent helpers and the [`crate::Store`] trait for a backend type
+/// `$store` whose pool is `self.pool` over database `$db`. The backend provides
+/// `migrate_impl` and `bulk_load_impl`.
+macro_rules! store_common {
+    ($store:ty, $db:ty, $backend:expr) => {
+        impl $store {
+            /// Reserves `n` consecutive ids from counter `name`; returns the first.
+            async fn alloc(tx: &mut sqlx::Transaction<'_, $db>, name: &'static str, n: i64) -> crate::Result<i64> {
+                let row = sqlx::query("UPDATE counters SET next = next + $1 WHERE name = $2 RETURNING next")
+                    .bind(n)
+                    .bind(name)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                let next: i64 = sqlx::Row::try_get(&row, 0)?;
+                Ok(next - n)
+            }
+
+            /// Locks the chain head. Must be the first statement of a write transaction: on
+            /// SQLite it takes the write lock up front (no deadlock on upgrade); on PostgreSQL it
+            /// serialises appends to the chain.
+            async fn lock_head(tx: &mut sqlx::Transaction<'_, $db>) -> crate::Result<(i64, String)> {
+                let row = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash").fetch_one(&mut **tx).await?;
+                Ok((sqlx::Row::try_get(&row, 0)?, sqlx::Row::try_get(&row, 1)?))
+            }
+
+            /// Appends an entry after the head locked by `lock_head`.
+            async fn append_audit(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                head: (i64, String),
+                entry: &crate::audit::AuditEntry,
+            ) -> crate::Result<i64> {
+                let (prev_seq, prev_hash) = head;
+                let seq = prev_seq + 1;
+                let at_ms = crate::now_ms();
+                let hash = crate::audit::chain_hash(&prev_hash, seq, at_ms, entry);
+                sqlx::query(
+                    "INSERT INTO audit_log (seq, at_ms, request_id, actor, actor_cf, eidas_id, auth_mode, operation, outcome, \
+                     subject_person, subject_cf, detail, prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
+                )
+                .bind(seq)
+                .bind(at_ms)
+                .bind(&entry.request_id)
+                .bind(&entry.actor)
+                .bind(&entry.actor_cf)
+                .bind(&entry.eidas_id)
+                .bind(&entry.auth_mode)
+                .bind(&entry.operation)
+                .bind(&entry.outcome)
+                .bind(entry.subject_person)
+                .bind(&entry.subject_cf)
+                .bind(&entry.detail)
+                .bind(&prev_hash)
+                .bind(&hash)
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1").bind(seq).bind(&hash).execute(&mut **tx).await?;
+                Ok(seq)
+            }
+
+            #[allow(clippy::too_many_arguments)]
+            async fn insert_event(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                ctx: &crate::WriteContext,
+                kind: &str,
+                code: Option<&str>,
+                person_id: Option<i64>,
+                family_id: Option<i64>,
+                effective: chrono::NaiveDate,
+                payload: &str,
+            ) -> crate::Result<i64> {
+                let id = Self::alloc(tx, "event", 1).await?;
+                sqlx::query(
+                    "INSERT INTO events (id, kind, code, person_id, family_id, comune, effective_date, recorded_at, request_id, actor, \
+                     client_op_id, payload) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
+                )
+                .bind(id)
+                .bind(kind)
+                .bind(code)
+                .bind(person_id)
+                .bind(family_id)
+                .bind(ctx.comune.map(|c| c.to_string()))
+                .bind(effective)
+                .bind(crate::now_ms())
+                .bind(&ctx.request_id)
+                .bind(&ctx.actor)
+                .bind(&ctx.client_op_id)
+                .bind(payload)
+                .execute(&mut **tx)
+                .await?;
+                Ok(id)
+            }
+
+            async fn insert_family(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                f: &crate::NewFamily,
+                event_id: i64,
+            ) -> crate::Result<i64> {
+                let id = Self::alloc(tx, "family", 1).await?;
+                let (kind, specie) = crate::rows::household_cols(&f.kind);
+                sqlx::query("INSERT INTO families (id, kind, specie, comune, name, formed_on, event_id) VALUES ($1,$2,$3,$4,$5,$6,$7)")
+                    .bind(id)
+                    .bind(kind)
+                    .bind(specie)
+                    .bind(f.comune.to_string())
+                    .bind(&f.name)
+                    .bind(f.formed_on)
+                    .bind(event_id)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(id)
+            }
+
+            /// Writes every state row of a new person (one statement per table).
+            async fn insert_person_rows(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                id: i64,
+                p: &crate::NewPerson,
+                event_id: i64,
+                now: i64,
+            ) -> crate::Result<()> {
+                use anagrafe_domain::Household;
+                let r = &p.record;
+                let g = &r.generalita;
+                sqlx::query(
+                    "INSERT INTO persons (id, id_anpr, status, comune, email, digital_domicile, created_at, updated_at) \
+                     VALUES ($1,$2,$3,$4,$5,$6,$7,$7)",
+                )
+                .bind(id)
+                .bind(r.id_anpr.map(|i| i.to_string()))
+                .bind(r.status.code())
+                .bind(r.residence.competent_comune().to_string())
+                .bind(&r.email)
+                .bind(&r.digital_domicile)
+                .bind(now)
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| crate::shared::conflict(e, "id_anpr"))?;
+                let (bp, bl) = crate::rows::birth_place_cols(&g.birth_place);
+                sqlx::query(
+                    "INSERT INTO person_generalita (person_id, valid_from, recorded_at, event_id, surname, given_name, sex, birth_date, \
+                     birth_date_precision, birth_place, birth_locality, codice_fiscale, cf_validation) \
+                     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
+                )
+                .bind(id)
+                .bind(g.birth_date.first_day())
+                .bind(now)
+                .bind(event_id)
+                .bind(g.name.surname())
+                .bind(g.name.given())
+                .bind(g.sex.as_str())
+                .bind(g.birth_date.first_day())
+                .bind(g.birth_date.precision().code())
+                .bind(bp)
+                .bind(bl)
+                .bind(g.codice_fiscale.map(|c| c.to_string()))
+                .bind(crate::rows::code_of(g.cf_validation))
+                .execute(&mut **tx)
+                .await?;
+                let rc = crate::rows::ResidenceCols::from_residence(&r.residence);
+                sqlx::query(
+                    "INSERT INTO person_residences (person_id, valid_from, recorded_at, event_id, abroad, comune, cap, species, toponym, \
+                     civic, internal, locality, foreign_state, foreign_locality, foreign_address, foreign_postcode, consulate) \
+                     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)",
+                )
+                .bind(id)
+                .bind(p.residence_since)
+                .bind(now)
+                .bind(event_id)
+                .bind(rc.abroad)
+                .bind(rc.comune)
+                .bind(rc.cap)
+                .bind(rc.species)
+                .bind(rc.toponym)
+                .bind(rc.civic)
+                .bind(rc.internal)
+                .bind(rc.locality)
+                .bind(rc.foreign_state)
+                .bind(rc.foreign_locality)
+                .bind(rc.foreign_address)
+                .bind(rc.foreign_postcode)
+                .bind(rc.consulate)
+                .execute(&mut **tx)
+                .await?;
+                for c in &r.citizenships {
+                    sqlx::query(
+                        "INSERT INTO person_citizenships (person_id, country, valid_from, recorded_at, event_id) VALUES ($1,$2,$3,$4,$5)",
+                    )
+                    .bind(id)
+                    .bind(c.storage_code())
+                    .bind(g.birth_date.first_day())
+                    .bind(now)
+                    .bind(event_id)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                sqlx::query(
+                    "INSERT INTO person_civil_status (person_id, status, valid_from, recorded_at, event_id) VALUES ($1,$2,$3,$4,$5)",
+                )
+                .bind(id)
+                .bind(crate::rows::code_of(r.civil_status))
+                .bind(p.civil_status_since)
+                .bind(now)
+                .bind(event_id)
+                .execute(&mut **tx)
+                .await?;
+                if let Some(h) = r.household {
+                    let (family_id, relation) = match h {
+                        Household::Family { family_id, relation } => (family_id, crate::rows::code_of(relation)),
+                        Household::Cohabitation { family_id, bond } => (family_id, crate::rows::code_of(bond)),
+                    };
+                    sqlx::query(
+                        "INSERT INTO family_members (person_id, family_id, relation, valid_from, recorded_at, event_id) \
+                         VALUES ($1,$2,$3,$4,$5,$6)",
+                    )
+                    .bind(id)
+                    .bind(family_id)
+                    .bind(relation)
+                    .bind(p.household_since)
+                    .bind(now)
+                    .bind(event_id)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                for d in &r.documents {
+                    let (kind, permit) = crate::rows::document_kind_cols(&d.kind);
+                    sqlx::query(
+                        "INSERT INTO person_documents (person_id, kind, permit_kind, number, issued_on, expires_on, issuer, recorded_at, event_id) \
+                         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+                    )
+                    .bind(id)
+                    .bind(kind)
+                    .bind(permit)
+                    .bind(&d.number)
+                    .bind(d.issued_on)
+                    .bind(d.expires_on)
+                    .bind(&d.issuer)
+                    .bind(now)
+                    .bind(event_id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(|e| crate::shared::conflict(e, "documents.number"))?;
+                }
+                if let Some(d) = &r.death {
+                    sqlx::query(
+                        "INSERT INTO person_deaths (person_id, death_date, death_date_precision, place, locality, recorded_at, event_id) \
+                         VALUES ($1,$2,$3,$4,$5,$6,$7)",
+                    )
+                    .bind(id)
+                    .bind(d.date.first_day())
+                    .bind(d.date.precision().code())
+                    .bind(d.place.map(|p| p.to_string()))
+                    .bind(&d.locality)
+                    .bind(now)
+                    .bind(event_id)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Ok(())
+            }
+
+            async fn bulk_load_impl(
+                &self,
+                mut batches: tokio::sync::mpsc::Receiver<crate::PopulationBatch>,
+                ctx: &crate::WriteContext,
+            ) -> crate::Result<crate::BulkReport> {
+                let mut tx = self.pool.begin().await?;
+                let head = Self::lock_head(&mut tx).await?;
+                let today = chrono::Utc::now().date_naive();
+                let event_id = Self::insert_event(&mut tx, ctx, "caricamento", None, None, None, today, "{}").await?;
+                let now = crate::now_ms();
+                let (mut persons, mut families) = (0u64, 0u64);
+                while let Some(batch) = batches.recv().await {
+                    let first_person = Self::alloc(&mut tx, "person", batch.persons.len() as i64).await?;
+                    let first_family = Self::alloc(&mut tx, "family", batch.families.len() as i64).await?;
+                    for table in crate::bulk::batch_rows(&batch, first_person, first_family, event_id, now)? {
+                        if table.len() > 0 {
+                            Self::write_table(&mut tx, &table).await?;
+                        }
+                    }
+                    persons += batch.persons.len() as u64;
+                    families += batch.families.len() as u64;
+                }
+                let detail = serde_json::json!({ "persons": persons, "families": families, "event_id": event_id }).to_string();
+                sqlx::query("UPDATE events SET payload = $1 WHERE id = $2").bind(&detail).bind(event_id).execute(&mut *tx).await?;
+                let mut entry = crate::audit::AuditEntry::from_ctx(ctx, "population.load", "ok");
+                entry.detail = detail;
+                let audit_seq = Self::append_audit(&mut tx, head, &entry).await?;
+                tx.commit().await?;
+                Ok(crate::BulkReport { persons, families, event_id, audit_seq })
+            }
+
+            async fn read_person(&self, id: i64, as_of: chrono::NaiveDate) -> crate::Result<crate::PersonView> {
+                use anagrafe_domain::*;
+                use crate::rows::*;
+                use sqlx::Row;
+                let mut conn = self.pool.acquire().await?;
+                let p = sqlx::query("SELECT id_anpr, status, email, digital_domicile FROM persons WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .ok_or_else(|| crate::StoreError::NotFound(format!("person {id}")))?;
+                let current_status = RegisterStatus::from_code(p.try_get::<i16, _>(1)?).ok_or_else(|| corrupt("status"))?;
+                let g = sqlx::query(
+                    "SELECT surname, given_name, sex, birth_date, birth_date_precision, birth_place, birth_locality, codice_fiscale, cf_validation \
+                     FROM person_generalita WHERE person_id = $1 AND superseded_at IS NULL AND valid_from <= $2 AND (valid_to IS NULL OR valid_to > $2) \
+                     ORDER BY valid_from DESC LIMIT 1",
+                )
+                .bind(id)
+                .bind(as_of)
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or_else(|| crate::StoreError::NotFound(format!("person {id} on {as_of}")))?;
+                let generalita = Generalita {
+                    name: PersonName::new(g.try_get::<Option<String>, _>(0)?.as_deref(), g.try_get::<Option<String>, _>(1)?.as_deref())
+                        .map_err(corrupt)?,
+                    sex: sex(&g.try_get::<String, _>(2)?)?,
+                    birth_date: partial_date(g.try_get(3)?, &g.try_get::<String, _>(4)?)?,
+                    birth_place: birth_place(&g.try_get::<String, _>(5)?, g.try_get(6)?)?,
+                    codice_fiscale: cf(g.try_get(7)?)?,
+                    cf_validation: decode(g.try_get(8)?)?,
+                };
+                const RES_COLS: &str = "abroad, comune, cap, species, toponym, civic, internal, locality, foreign_state, foreign_locality, \
+                     foreign_address, foreign_postcode, consulate";
+                let res_row = |r: &<$db as sqlx::Database>::Row| -> crate::Result<ResidenceCols> {
+                    Ok(ResidenceCols {
+                        abroad: r.try_get(0)?,
+                        comune: r.try_get(1)?,
+                        cap: r.try_get(2)?,
+                        species: r.try_get(3)?,
+                        toponym: r.try_get(4)?,
+                        civic: r.try_get(5)?,
+                        internal: r.try_get(6)?,
+                        locality: r.try_get(7)?,
+                        foreign_state: r.try_get(8)?,
+                        foreign_locality: r.try_get(9)?,
+                        foreign_address: r.try_get(10)?,
+                        foreign_postcode: r.try_get(11)?,
+                        consulate: r.try_get(12)?,
+                    })
+                };
+                let current_res = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {RES_COLS} FROM person_residences WHERE person_id = $1 AND superseded_at IS NULL AND valid_from <= $2 \
+                     AND (valid_to IS NULL OR valid_to > $2) ORDER BY valid_from DESC LIMIT 1"
+                )))
+                .bind(id)
+                .bind(as_of)
+                .fetch_optional(&mut *conn)
+                .await?;
+                let death = sqlx::query("SELECT death_date, death_date_precision, place, locality FROM person_deaths WHERE person_id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .map(|d| -> crate::Result<Death> {
+                        Ok(Death {
+                            date: partial_date(d.try_get(0)?, &d.try_get::<String, _>(1)?)?,
+                            place: opt_belfiore(d.try_get(2)?)?,
+                            locality: d.try_get(3)?,
+                        })
+                    })
+                    .transpose()?
+                    .filter(|d| d.date.first_day() <= as_of);
+                let (status, residence) = match current_res {
+                    Some(r) => {
+                        let cols = res_row(&r)?;
+                        (if cols.abroad { RegisterStatus::Aire } else { RegisterStatus::Resident }, cols.into_residence()?)
+                    }
+                    None => {
+                        // No residence in force: the record is closed on that date (death or
+                        // cancellation), or the person was not yet registered.
+                        let last = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "SELECT {RES_COLS} FROM person_residences WHERE person_id = $1 AND superseded_at IS NULL AND valid_to <= $2 \
+                             ORDER BY valid_to DESC LIMIT 1"
+                        )))
+                        .bind(id)
+                        .bind(as_of)
+                        .fetch_optional(&mut *conn)
+                        .await?
+                        .ok_or_else(|| crate::StoreError::NotFound(format!("person {id} was not in the register on {as_of}")))?;
+                        let status = if death.is_some() { RegisterStatus::Deceased } else { RegisterStatus::Cancelled };
+                        let _ = current_status;
+                        (status, res_row(&last)?.into_residence()?)
+                    }
+                };
+                let citizenships = sqlx::query(
+                    "SELECT country FROM person_citizenships WHERE person_id = $1 AND superseded_at IS NULL AND valid_from <= $2 \
+                     AND (valid_to IS NULL OR valid_to > $2) ORDER BY country",
+                )
+                .bind(id)
+                .bind(as_of)
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(|r| country(&r.try_get::<String, _>(0)?))
+                .collect::<crate::Result<Vec<_>>>()?;
+                let civil_status = sqlx::query(
+                    "SELECT status FROM person_civil_status WHERE person_id = $1 AND superseded_at IS NULL AND valid_from <= $2 \
+                     AND (valid_to IS NULL OR valid_to > $2) ORDER BY valid_from DESC LIMIT 1",
+                )
+                .bind(id)
+                .bind(as_of)
+                .fetch_optional(&mut *conn)
+                .await?
+                .map(|r| decode(r.try_get(0)?))
+                .transpose()?
+                .unwrap_or(anagrafe_domain::decode::StatoCivile::CelibeNubile);
+                let household = sqlx::query(
+                    "SELECT m.family_id, m.relation, f.kind FROM family_members m JOIN families f ON f.id = m.family_id \
+                     WHERE m.person_id = $1 AND m.superseded_at IS NULL AND m.valid_from <= $2 AND (m.valid_to IS NULL OR m.valid_to > $2) \
+                     ORDER BY m.valid_from DESC LIMIT 1",
+                )
+                .bind(id)
+                .bind(as_of)
+                .fetch_optional(&mut *conn)
+                .await?
+                .map(|r| -> crate::Result<Household> {
+                    let family_id: i64 = r.try_get(0)?;
+                    let rel: i16 = r.try_get(1)?;
+                    Ok(match r.try_get::<String, _>(2)?.as_str() {
+                        "C" => Household::Cohabitation { family_id, bond: decode(rel)? },
+                        _ => Household::Family { family_id, relation: decode(rel)? },
+                    })
+                })
+                .transpose()?;
+                let documents = sqlx::query(
+                    "SELECT kind, permit_kind, number, issued_on, expires_on, issuer FROM person_documents \
+                     WHERE person_id = $1 AND superseded_at IS NULL AND issued_on <= $2 ORDER BY issued_on",
+                )
+                .bind(id)
+                .bind(as_of)
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(|r| -> crate::Result<IdentityDocument> {
+                    Ok(IdentityDocument {
+                        kind: document_kind(&r.try_get::<String, _>(0)?, r.try_get(1)?)?,
+                        number: r.try_get(2)?,
+                        issued_on: r.try_get(3)?,
+                        expires_on: r.try_get(4)?,
+                        issuer: r.try_get(5)?,
+                    })
+                })
+                .collect::<crate::Result<Vec<_>>>()?;
+                let record = PersonRecord {
+                    id_anpr: p.try_get::<Option<String>, _>(0)?.map(|s| IdAnpr::parse(&s).map_err(corrupt)).transpose()?,
+                    status,
+                    generalita,
+                    citizenships,
+                    civil_status,
+                    residence,
+                    household,
+                    documents,
+                    email: p.try_get(2)?,
+                    digital_domicile: p.try_get(3)?,
+                    death,
+                };
+                Ok(crate::PersonView { id, as_of, record })
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl crate::Store for $store {
+            fn backend(&self) -> crate::Backend {
+                $backend
+            }
+
+            async fn migrate(&self) -> crate::Result<()> {
+                self.migrate_impl().await
+            }
+
+            async fn ping(&self) -> crate::Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn register_person(&self, person: &crate::NewPerson, ctx: &crate::WriteContext) -> crate::Result<i64> {
+                let mut tx = self.pool.begin().await?;
+                let head = Self::lock_head(&mut tx).await?;
+                let id = Self::alloc(&mut tx, "person", 1).await?;
+                let payload = serde_json::json!({ "reason": person.reason, "residence_since": person.residence_since }).to_string();
+                let event_id = Self::insert_event(&mut tx, ctx, "iscrizione", Some(&person.reason), Some(id), None, person.residence_since, &payload).await?;
+                Self::insert_person_rows(&mut tx, id, person, event_id, crate::now_ms()).await?;
+                let mut entry = crate::audit::AuditEntry::from_ctx(ctx, "person.register", "ok");
+                entry.subject_person = Some(id);
+                entry.subject_cf = person.record.generalita.codice_fiscale.map(|c| c.to_string());
+                entry.detail = serde_json::json!({ "event_id": event_id }).to_string();
+                Self::append_audit(&mut tx, head, &entry).await?;
+                tx.commit().await?;
+                Ok(id)
+            }
+
+            async fn create_family(&self, family: &crate::NewFamily, ctx: &crate::WriteContext) -> crate::Result<i64> {
+                let mut tx = self.pool.begin().await?;
+                let head = Self::lock_head(&mut tx).await?;
+                let payload = serde_json::json!({ "comune": family.comune, "formed_on": family.formed_on }).to_string();
+                let event_id = Self::insert_event(&mut tx, ctx, "famiglia", None, None, None, family.formed_on, &payload).await?;
+                let id = Self::insert_family(&mut tx, family, event_id).await?;
+                sqlx::query("UPDATE events SET family_id = $1 WHERE id = $2").bind(id).bind(event_id).execute(&mut *tx).await?;
+                let mut entry = crate::audit::AuditEntry::from_ctx(ctx, "family.create", "ok");
+                entry.detail = serde_json::json!({ "event_id": event_id, "family_id": id }).to_string();
+                Self::append_audit(&mut tx, head, &entry).await?;
+                tx.commit().await?;
+                Ok(id)
+            }
+
+            async fn family(&self, id: i64, as_of: Option<chrono::NaiveDate>) -> crate::Result<crate::FamilyView> {
+                use sqlx::Row;
+                let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
+                let f = sqlx::query("SELECT kind, specie, comune, formed_on FROM families WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or_else(|| crate::StoreError::NotFound(format!("family {id}")))?;
+                let members = sqlx::query(
+                    "SELECT person_id, relation FROM family_members WHERE family_id = $1 AND superseded_at IS NULL AND valid_from <= $2 \
+                     AND (valid_to IS NULL OR valid_to > $2) ORDER BY CASE WHEN relation = 1 THEN 0 ELSE 1 END, person_id",
+                )
+                .bind(id)
+                .bind(as_of)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i16, _>(1)? as u16)))
+                .collect::<crate::Result<Vec<_>>>()?;
+                Ok(crate::FamilyView {
+                    id,
+                    kind: crate::rows::household_kind(&f.try_get::<String, _>(0)?, f.try_get(1)?)?,
+                    comune: crate::rows::belfiore(&f.try_get::<String, _>(2)?)?,
+                    formed_on: f.try_get(3)?,
+                    members,
+                })
+            }
+
+            async fn person(&self, id: i64, as_of: Option<chrono::NaiveDate>) -> crate::Result<crate::PersonView> {
+                self.read_person(id, as_of.unwrap_or_else(|| chrono::Utc::now().date_naive())).await
+            }
+
+            async fn find_by_cf(&self, cf: &anagrafe_domain::CodiceFiscale, as_of: Option<chrono::NaiveDate>) -> crate::Result<Vec<i64>> {
+                let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
+                let rows = sqlx::query(
+                    "SELECT DISTINCT person_id FROM person_generalita WHERE codice_fiscale = $1 AND superseded_at IS NULL \
+                     AND valid_from <= $2 AND (valid_to IS NULL OR valid_to > $2) ORDER BY person_id",
+                )
+                .bind(cf.as_str())
+                .bind(as_of)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(|r| Ok(sqlx::Row::try_get::<i64, _>(r, 0)?)).collect()
+            }
+
+            async fn count_persons(&self) -> crate::Result<u64> {
+                let row = sqlx::query("SELECT COUNT(*) FROM persons").fetch_one(&self.pool).await?;
+                Ok(sqlx::Row::try_get::<i64, _>(&row, 0)? as u64)
+            }
+
+            async fn sample_residents(&self, limit: u32) -> crate::Result<Vec<(i64, String)>> {
+                let rows = sqlx::query(
+                    "SELECT p.id, g.codice_fiscale FROM persons p JOIN person_generalita g ON g.person_id = p.id \
+                     WHERE p.status = 1 AND g.valid_to IS NULL AND g.superseded_at IS NULL AND g.codice_fiscale IS NOT NULL \
+                     ORDER BY p.id LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(|r| Ok((sqlx::Row::try_get(r, 0)?, sqlx::Row::try_get(r, 1)?))).collect()
+            }
+
+            async fn bulk_load(
+                &self,
+                batches: tokio::sync::mpsc::Receiver<crate::PopulationBatch>,
+                ctx: &crate::WriteContext,
+            ) -> crate::Result<crate::BulkReport> {
+                self.bulk_load_impl(batches, ctx).await
+            }
+
+            async fn audit(&self, entry: &crate::audit::AuditEntry) -> crate::Result<i64> {
+                let mut tx = self.pool.begin().await?;
+                let head = Self::lock_head(&mut tx).await?;
+                let seq = Self::append_audit(&mut tx, head, entry).await?;
+                tx.commit().await?;
+                Ok(seq)
+            }
+
+            async fn audit_entries(&self, after: i64, limit: u32) -> crate::Result<Vec<crate::audit::StoredAudit>> {
+                let rows = sqlx::query(
+                    "SELECT seq, at_ms, request_id, actor, actor_cf, eidas_id, auth_mode, operation, outcome, subject_person, subject_cf, \
+                     detail, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+                )
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        use sqlx::Row;
+                        Ok(crate::audit::StoredAudit {
+                            seq: r.try_get(0)?,
+                            at_ms: r.try_get(1)?,
+                            entry: crate::audit::AuditEntry {
+                                request_id: r.try_get(2)?,
+                                actor: r.try_get(3)?,
+                                actor_cf: r.try_get(4)?,
+                                eidas_id: r.try_get(5)?,
+                                auth_mode: r.try_get(6)?,
+                                operation: r.try_get(7)?,
+                                outcome: r.try_get(8)?,
+                                subject_person: r.try_get(9)?,
+                                subject_cf: r.try_get(10)?,
+                                detail: r.try_get(11)?,
+                            },
+                            prev_hash: r.try_get(12)?,
+                            hash: r.try_get(13)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn verify_audit_chain(&self) -> crate::Result<crate::audit::ChainReport> {
+                // Read the head first: entries appended meanwhile come after it and are ignored.
+                let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&self.pool).await?;
+                let head_seq: i64 = sqlx::Row::try_get(&head, 0)?;
+                let head_hash: String = sqlx::Row::try_get(&head, 1)?;
+                let mut v = crate::audit::ChainVerifier::default();
+                let mut after = 0;
+                loop {
+                    let page = crate::Store::audit_entries(self, after, 10_000).await?;
+                    let Some(last) = page.last() else { break };
+                    after = last.seq;
+                    for e in page.iter().filter(|e| e.seq <= head_seq) {
+                        v.push(e);
+                    }
+                    if after >= head_seq {
+                        break;
+                    }
+                }
+                Ok(v.finish(head_seq, &head_hash))
+            }
+
+            async fn save_refdata(&self, comuni_tsv: &str, stati_tsv: &str, ctx: &crate::WriteContext) -> crate::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                let head = Self::lock_head(&mut tx).await?;
+                let now = crate::now_ms();
+                for (name, content) in [("comuni.tsv", comuni_tsv), ("stati.tsv", stati_tsv)] {
+                    sqlx::query("DELETE FROM refdata WHERE name = $1").bind(name).execute(&mut *tx).await?;
+                    sqlx::query("INSERT INTO refdata (name, content, loaded_at) VALUES ($1, $2, $3)")
+                        .bind(name)
+                        .bind(content)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let mut entry = crate::audit::AuditEntry::from_ctx(ctx, "refdata.load", "ok");
+                entry.detail = serde_json::json!({ "comuni_bytes": comuni_tsv.len(), "stati_bytes": stati_tsv.len() }).to_string();
+                Self::append_audit(&mut tx, head, &entry).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn load_refdata(&self) -> crate::Result<Option<(String, String)>> {
+                let rows = sqlx::query("SELECT name, content FROM refdata").fetch_all(&self.pool).await?;
+                let get = |n: &str| {
+                    rows.iter().find(|r| sqlx::Row::try_get::<String, _>(*r, 0).ok().as_deref() == Some(n)).and_then(|r| sqlx::Row::try_get::<String, _>(r, 1).ok())
+                };
+                Ok(get("comuni.tsv").zip(get("stati.tsv")))
+            }
+        }
+    };
+}
+pub(crate) use store_common;
+
+/// Maps a unique violation to `Conflict { field }`, anything else to `Database`.
+pub(crate) fn conflict(e: sqlx::Error, field: &str) -> crate::StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => crate::StoreError::Conflict { field: field.to_owned() },
+        _ => crate::StoreError::Database(e),
+    }
+}

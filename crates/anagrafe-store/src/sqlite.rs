@@ -1,0 +1,74 @@
+//! The embedded backend: one SQLite file in WAL mode.
+
+use crate::Result;
+use crate::bulk::{TableRows, Val};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// SQLite's limit on bound parameters per statement (since 3.32).
+const MAX_PARAMS: usize = 32_766;
+/// Rows per multi-row INSERT: enough to amortise the statement, small enough to stay in cache.
+const MAX_ROWS: usize = 400;
+
+/// The embedded register.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pub(crate) pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if absent) the database at a `sqlite://PATH` URL.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .pragma("cache_size", "-65536");
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
+        Ok(Self { pool })
+    }
+
+    async fn migrate_impl(&self) -> Result<()> {
+        sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Versions of the embedded migrations (a test checks both backends carry the same).
+    pub fn migration_versions() -> Vec<i64> {
+        sqlx::migrate!("migrations/sqlite").iter().map(|m| m.version).collect()
+    }
+
+    /// Runs raw SQL: for operators' maintenance and for tests that tamper on purpose.
+    pub async fn exec_raw(&self, sql: &str) -> Result<u64> {
+        Ok(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&self.pool).await?.rows_affected())
+    }
+
+    async fn write_table(tx: &mut Transaction<'_, Sqlite>, t: &TableRows) -> Result<()> {
+        let ncols = t.cols.len();
+        let per_stmt = (MAX_PARAMS / ncols).min(MAX_ROWS);
+        let one_row = format!("({})", vec!["?"; ncols].join(","));
+        for chunk in t.vals.chunks(per_stmt * ncols) {
+            let rows = chunk.len() / ncols;
+            let sql = format!("INSERT INTO {} ({}) VALUES {}", t.table, t.cols.join(","), vec![one_row.as_str(); rows].join(","));
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for v in chunk {
+                q = match v {
+                    Val::Null => q.bind(None::<i64>),
+                    Val::Int(n) => q.bind(*n),
+                    Val::Small(n) => q.bind(*n),
+                    Val::Bool(b) => q.bind(*b),
+                    Val::Text(s) => q.bind(s.as_str()),
+                    Val::Date(d) => q.bind(*d),
+                };
+            }
+            q.execute(&mut **tx).await.map_err(|e| crate::shared::conflict(e, t.table))?;
+        }
+        Ok(())
+    }
+}
+
+crate::shared::store_common!(SqliteStore, Sqlite, crate::Backend::Sqlite);

@@ -1,0 +1,116 @@
+//! Values the store takes and gives.
+
+use anagrafe_domain::{Belfiore, HouseholdKind, PersonRecord};
+use chrono::NaiveDate;
+use serde::Serialize;
+
+/// Who writes and how they authenticated: carried into the event and the audit entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct WriteContext {
+    /// Request id (also in every log line of the request).
+    pub request_id: String,
+    /// Account, client or component acting.
+    pub actor: String,
+    /// Codice fiscale of the natural person acting, when known.
+    pub actor_cf: Option<String>,
+    /// eIDAS unique identifier, when the actor logged in through eIDAS.
+    pub eidas_id: Option<String>,
+    /// Authentication mode (`spid`, `cie`, `password_totp`, `modi`, `cli`, `system`…).
+    pub auth_mode: String,
+    /// Comune the actor acts for, when any.
+    pub comune: Option<Belfiore>,
+    /// The client's operation id, for idempotent writes.
+    pub client_op_id: Option<String>,
+}
+
+impl WriteContext {
+    /// A context for an operator command run from the command line.
+    pub fn cli(operation_hint: &str) -> Self {
+        Self {
+            request_id: format!("cli-{}-{}", operation_hint, crate::now_ms()),
+            actor: std::env::var("USER").map(|u| format!("cli:{u}")).unwrap_or_else(|_| "cli".to_owned()),
+            actor_cf: None,
+            eidas_id: None,
+            auth_mode: "cli".to_owned(),
+            comune: None,
+            client_op_id: None,
+        }
+    }
+}
+
+/// A family or cohabitation to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFamily {
+    /// Family or cohabitation kind.
+    pub kind: HouseholdKind,
+    /// Comune of the household.
+    pub comune: Belfiore,
+    /// Name of a cohabitation (e.g. the care home).
+    pub name: Option<String>,
+    /// Date it was formed.
+    pub formed_on: NaiveDate,
+}
+
+/// A person to register. `record.household`'s `family_id` is an existing family's id, or — in
+/// a [`PopulationBatch`] — the index of a family in that batch's `families`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPerson {
+    /// The record.
+    pub record: PersonRecord,
+    /// Since when the current residence holds (effective date of the registration).
+    pub residence_since: NaiveDate,
+    /// Since when the civil status holds.
+    pub civil_status_since: NaiveDate,
+    /// Since when the person belongs to the household.
+    pub household_since: NaiveDate,
+    /// Registration reason code (tab. 07, or tab. 19 for AIRE).
+    pub reason: String,
+}
+
+/// A slice of a population for bulk loading.
+#[derive(Debug, Clone, Default)]
+pub struct PopulationBatch {
+    /// Households created by this batch.
+    pub families: Vec<NewFamily>,
+    /// Persons; their household ids index `families`.
+    pub persons: Vec<NewPerson>,
+}
+
+/// What a bulk load did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BulkReport {
+    /// Persons written.
+    pub persons: u64,
+    /// Households written.
+    pub families: u64,
+    /// The load's event id.
+    pub event_id: i64,
+    /// The load's audit sequence number.
+    pub audit_seq: i64,
+}
+
+/// A person as the register knew them on a date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PersonView {
+    /// Internal id (never shown to the public).
+    pub id: i64,
+    /// The date the view is for.
+    pub as_of: NaiveDate,
+    /// The record on that date.
+    pub record: PersonRecord,
+}
+
+/// A household as of a date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FamilyView {
+    /// Internal id.
+    pub id: i64,
+    /// Family or cohabitation.
+    pub kind: HouseholdKind,
+    /// Comune.
+    pub comune: Belfiore,
+    /// When formed.
+    pub formed_on: NaiveDate,
+    /// Members on that date: internal person id and the official relation/bond code, head first.
+    pub members: Vec<(i64, u16)>,
+}
