@@ -33,6 +33,11 @@ impl PgStore {
         Ok(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&self.pool).await?.rows_affected())
     }
 
+    /// Closes the pool (tests drop their database afterwards).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     async fn write_table(tx: &mut Transaction<'_, Postgres>, t: &TableRows) -> Result<()> {
         let mut copy = (&mut **tx).copy_in_raw(&t.copy_statement()).await?;
         copy.send(t.copy_text()).await?;

@@ -1,0 +1,369 @@
+//! One conformance suite, run against both backends: SQLite always, PostgreSQL whenever
+//! `ANAGRAFE_TEST_DATABASE_URL` is set (each test gets a fresh database on that server, dropped
+//! at the end). Without the variable the PostgreSQL half says SKIPPED and passes.
+
+use anagrafe_domain::decode::{RelazioneParentela, StatoCivile, StatoValidazioneCf};
+use anagrafe_domain::{
+    Belfiore, BirthPlace, CodiceFiscale, Country, Generalita, Household, HouseholdKind, IdAnpr, ItalianAddress, PartialDate, PersonName,
+    PersonRecord, RefData, RegisterStatus, Residence, Sex,
+};
+use anagrafe_store::{
+    AuditEntry, NewFamily, NewPerson, PgStore, PopulationBatch, SqliteStore, Store, StoreError, WriteContext, connect,
+};
+use anagrafe_testkit::PopulationGenerator;
+use chrono::NaiveDate;
+use std::sync::Arc;
+
+enum Raw {
+    Sqlite(SqliteStore),
+    Pg(PgStore),
+}
+
+struct Harness {
+    store: Arc<dyn Store>,
+    raw: Raw,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl Harness {
+    async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let s = SqliteStore::connect(&url).await.unwrap();
+        s.migrate_for_tests().await;
+        Self { store: Arc::new(s.clone()), raw: Raw::Sqlite(s), _dir: Some(dir), pg: None }
+    }
+
+    async fn postgres() -> Option<Self> {
+        let Ok(base) = std::env::var("ANAGRAFE_TEST_DATABASE_URL") else {
+            eprintln!("SKIPPED: PostgreSQL half of the conformance suite (set ANAGRAFE_TEST_DATABASE_URL)");
+            return None;
+        };
+        let name = format!("anagrafe_t_{:016x}", rand::random::<u64>());
+        let admin = PgStore::connect(&base).await.expect("ANAGRAFE_TEST_DATABASE_URL must reach PostgreSQL");
+        admin.exec_raw(&format!("CREATE DATABASE {name}")).await.unwrap();
+        let (prefix, _) = base.rsplit_once('/').expect("URL with a database name");
+        let url = format!("{prefix}/{name}");
+        let s = PgStore::connect(&url).await.unwrap();
+        s.migrate_for_tests().await;
+        Some(Self { store: Arc::new(s.clone()), raw: Raw::Pg(s), _dir: None, pg: Some((base, name)) })
+    }
+
+    async fn raw(&self, sql: &str) -> u64 {
+        match &self.raw {
+            Raw::Sqlite(s) => s.exec_raw(sql).await.unwrap(),
+            Raw::Pg(s) => s.exec_raw(sql).await.unwrap(),
+        }
+    }
+
+    async fn done(self) {
+        if let Some((base, name)) = self.pg {
+            drop(self.store);
+            if let Raw::Pg(s) = self.raw {
+                s.close().await;
+            }
+            let admin = PgStore::connect(&base).await.unwrap();
+            admin.exec_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+        }
+    }
+}
+
+trait MigrateForTests {
+    async fn migrate_for_tests(&self);
+}
+impl<T: Store> MigrateForTests for T {
+    async fn migrate_for_tests(&self) {
+        self.migrate().await.unwrap();
+    }
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let h = super::Harness::sqlite().await;
+                super::$name(&h).await;
+                h.done().await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some(h) = super::Harness::postgres().await else { return };
+                super::$name(&h).await;
+                h.done().await;
+            })*
+        }
+    };
+}
+
+conformance!(
+    a_registered_person_reads_back_as_registered,
+    reads_follow_effective_dates,
+    a_person_is_found_by_codice_fiscale,
+    an_id_anpr_cannot_be_given_twice,
+    every_write_leaves_an_audit_entry_and_the_chain_verifies,
+    altering_any_audit_entry_breaks_verification_at_that_entry,
+    deleting_an_audit_entry_breaks_verification,
+    bulk_load_writes_the_population_with_one_audit_entry,
+    a_failed_bulk_load_leaves_nothing,
+    concurrent_writes_keep_the_chain_whole,
+    reference_data_round_trip,
+    a_family_lists_its_members_head_first,
+);
+
+fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+fn ctx(op: &str) -> WriteContext {
+    WriteContext {
+        request_id: format!("test-{op}"),
+        actor: "officer:test".into(),
+        actor_cf: Some("RSSMRA80A01H501U".into()),
+        eidas_id: None,
+        auth_mode: "password_totp".into(),
+        comune: Some(Belfiore::parse("L219").unwrap()),
+        client_op_id: None,
+    }
+}
+
+fn mario(family: Option<i64>) -> NewPerson {
+    NewPerson {
+        record: PersonRecord {
+            id_anpr: None,
+            status: RegisterStatus::Resident,
+            generalita: Generalita {
+                name: PersonName::new(Some("Rossi"), Some("Mario")).unwrap(),
+                sex: Sex::M,
+                birth_date: PartialDate::parse("1980-01-01").unwrap(),
+                birth_place: BirthPlace::Comune { code: Belfiore::parse("H501").unwrap() },
+                codice_fiscale: Some(CodiceFiscale::parse("RSSMRA80A01H501U").unwrap()),
+                cf_validation: StatoValidazioneCf::DatiAnagraficiValidati,
+            },
+            citizenships: vec![Country::Italia],
+            civil_status: StatoCivile::Coniugato,
+            residence: Residence::Italy(ItalianAddress {
+                comune: Belfiore::parse("L219").unwrap(),
+                cap: Some("10121".parse().unwrap()),
+                species: "VIA".into(),
+                toponym: "ROMA".into(),
+                civic: Some("12".into()),
+                internal: None,
+                locality: None,
+            }),
+            household: family.map(|family_id| Household::Family { family_id, relation: RelazioneParentela::IntestatarioScheda }),
+            documents: vec![],
+            email: Some("mario.rossi@mail.example.org".into()),
+            digital_domicile: None,
+            death: None,
+        },
+        residence_since: d("2010-05-01"),
+        civil_status_since: d("2008-09-20"),
+        household_since: d("2010-05-01"),
+        reason: "3".into(),
+    }
+}
+
+async fn a_registered_person_reads_back_as_registered(h: &Harness) {
+    let fam = h.store.create_family(&NewFamily { kind: HouseholdKind::Family, comune: Belfiore::parse("L219").unwrap(), name: None, formed_on: d("2010-05-01") }, &ctx("fam")).await.unwrap();
+    let p = mario(Some(fam));
+    let id = h.store.register_person(&p, &ctx("reg")).await.unwrap();
+    let view = h.store.person(id, None).await.unwrap();
+    assert_eq!(view.record, p.record);
+    assert!(matches!(h.store.person(id + 1000, None).await, Err(StoreError::NotFound(_))));
+}
+
+async fn reads_follow_effective_dates(h: &Harness) {
+    let id = h.store.register_person(&mario(None), &ctx("reg")).await.unwrap();
+    // Born 1980, resident here since 2010: in 2005 the register did not hold him.
+    assert!(matches!(h.store.person(id, Some(d("2005-01-01"))).await, Err(StoreError::NotFound(_))));
+    // Married since 2008: on 2010-06-01 he is married; the record holds.
+    let v = h.store.person(id, Some(d("2010-06-01"))).await.unwrap();
+    assert_eq!(v.record.civil_status, StatoCivile::Coniugato);
+    // On the day residence starts, he is there (valid_from inclusive).
+    assert!(h.store.person(id, Some(d("2010-05-01"))).await.is_ok());
+    assert!(h.store.person(id, Some(d("2010-04-30"))).await.is_err());
+}
+
+async fn a_person_is_found_by_codice_fiscale(h: &Harness) {
+    let id = h.store.register_person(&mario(None), &ctx("reg")).await.unwrap();
+    let cf = CodiceFiscale::parse("RSSMRA80A01H501U").unwrap();
+    assert_eq!(h.store.find_by_cf(&cf, None).await.unwrap(), vec![id]);
+    // Before birth, nobody had that code.
+    assert!(h.store.find_by_cf(&cf, Some(d("1979-01-01"))).await.unwrap().is_empty());
+    let other = CodiceFiscale::parse("BNCMRA85L52F205V").unwrap();
+    assert!(h.store.find_by_cf(&other, None).await.unwrap().is_empty());
+}
+
+async fn an_id_anpr_cannot_be_given_twice(h: &Harness) {
+    let mut p = mario(None);
+    p.record.id_anpr = Some(IdAnpr::parse("AB12345CV").unwrap());
+    h.store.register_person(&p, &ctx("reg")).await.unwrap();
+    let before = h.store.count_persons().await.unwrap();
+    let audit_before = h.store.audit_entries(0, 1000).await.unwrap().len();
+    let err = h.store.register_person(&p, &ctx("reg2")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { ref field } if field == "id_anpr"), "{err}");
+    // Nothing of the refused write remains.
+    assert_eq!(h.store.count_persons().await.unwrap(), before);
+    assert_eq!(h.store.audit_entries(0, 1000).await.unwrap().len(), audit_before);
+}
+
+async fn every_write_leaves_an_audit_entry_and_the_chain_verifies(h: &Harness) {
+    let id = h.store.register_person(&mario(None), &ctx("reg")).await.unwrap();
+    let mut read = AuditEntry::from_ctx(&ctx("read"), "person.read", "ok");
+    read.subject_person = Some(id);
+    h.store.audit(&read).await.unwrap();
+    let entries = h.store.audit_entries(0, 100).await.unwrap();
+    assert_eq!(entries.iter().map(|e| e.entry.operation.as_str()).collect::<Vec<_>>(), ["person.register", "person.read"]);
+    let reg = &entries[0];
+    assert_eq!(reg.entry.subject_person, Some(id));
+    assert_eq!(reg.entry.subject_cf.as_deref(), Some("RSSMRA80A01H501U"));
+    assert_eq!(reg.entry.auth_mode, "password_totp");
+    assert_eq!(reg.entry.request_id, "test-reg");
+    assert!(reg.at_ms > 1_700_000_000_000, "time to the millisecond");
+    let report = h.store.verify_audit_chain().await.unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.entries, 2);
+}
+
+async fn write_n(h: &Harness, n: usize) {
+    for i in 0..n {
+        h.store.audit(&AuditEntry::from_ctx(&ctx(&format!("op{i}")), "person.read", "ok")).await.unwrap();
+    }
+}
+
+async fn altering_any_audit_entry_breaks_verification_at_that_entry(h: &Harness) {
+    write_n(h, 5).await;
+    for seq in 1..=5 {
+        for (col, tampered) in [("outcome", "'refused'"), ("actor", "'someone-else'"), ("at_ms", "at_ms + 1")] {
+            let original = h.store.audit_entries(seq - 1, 1).await.unwrap().remove(0);
+            h.raw(&format!("UPDATE audit_log SET {col} = {tampered} WHERE seq = {seq}")).await;
+            let report = h.store.verify_audit_chain().await.unwrap();
+            assert_eq!(report.first_bad.as_ref().map(|b| b.0), Some(seq), "altering {col} of entry {seq}: {report:?}");
+            let restore = match col {
+                "outcome" => format!("'{}'", original.entry.outcome),
+                "actor" => format!("'{}'", original.entry.actor),
+                _ => original.at_ms.to_string(),
+            };
+            h.raw(&format!("UPDATE audit_log SET {col} = {restore} WHERE seq = {seq}")).await;
+            assert!(h.store.verify_audit_chain().await.unwrap().is_intact());
+        }
+    }
+}
+
+async fn deleting_an_audit_entry_breaks_verification(h: &Harness) {
+    write_n(h, 5).await;
+    h.raw("DELETE FROM audit_log WHERE seq = 5").await;
+    assert_eq!(h.store.verify_audit_chain().await.unwrap().first_bad.map(|b| b.0), Some(5));
+    h.raw("DELETE FROM audit_log WHERE seq = 3").await;
+    assert_eq!(h.store.verify_audit_chain().await.unwrap().first_bad.map(|b| b.0), Some(3));
+}
+
+fn population(n: u64, seed: u64) -> Vec<PopulationBatch> {
+    PopulationGenerator::new(seed, RefData::current(), d("2026-11-22")).batches(n, 700).collect()
+}
+
+async fn load(h: &Harness, batches: Vec<PopulationBatch>) -> Result<anagrafe_store::BulkReport, StoreError> {
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    let store = h.store.clone();
+    let loader = tokio::spawn(async move { store.bulk_load(rx, &ctx("load")).await });
+    for b in batches {
+        if tx.send(b).await.is_err() {
+            break;
+        }
+    }
+    drop(tx);
+    loader.await.unwrap()
+}
+
+async fn bulk_load_writes_the_population_with_one_audit_entry(h: &Harness) {
+    let batches = population(2_000, 42);
+    let sample = batches[1].persons[17].clone();
+    let report = load(h, batches).await.unwrap();
+    assert_eq!((report.persons, h.store.count_persons().await.unwrap()), (2_000, 2_000));
+    let entries = h.store.audit_entries(0, 100).await.unwrap();
+    assert_eq!(entries.len(), 1, "one audit entry for the whole load");
+    assert_eq!(entries[0].entry.operation, "population.load");
+    assert!(entries[0].entry.detail.contains("\"persons\":2000"));
+    let ids = h.store.find_by_cf(&sample.record.generalita.codice_fiscale.unwrap(), None).await.unwrap();
+    assert_eq!(ids.len(), 1);
+    let view = h.store.person(ids[0], None).await.unwrap();
+    let mut expected = sample.record.clone();
+    // Household ids in a batch are local; the store gave the family its own id.
+    expected.household = view.record.household;
+    assert_eq!(view.record, expected);
+    let family_id = match view.record.household.unwrap() {
+        Household::Family { family_id, .. } | Household::Cohabitation { family_id, .. } => family_id,
+    };
+    let family = h.store.family(family_id, None).await.unwrap();
+    assert!(family.members.iter().any(|(pid, _)| *pid == ids[0]));
+    assert!(h.store.verify_audit_chain().await.unwrap().is_intact());
+    assert_eq!(h.store.sample_residents(5).await.unwrap().len(), 5);
+}
+
+async fn a_failed_bulk_load_leaves_nothing(h: &Harness) {
+    let mut batches = population(1_500, 9);
+    // The last batch names a household it does not hold.
+    let last = batches.last_mut().unwrap();
+    last.persons[0].record.household = Some(Household::Family { family_id: 99_999, relation: RelazioneParentela::IntestatarioScheda });
+    let err = load(h, batches).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    assert_eq!(h.store.count_persons().await.unwrap(), 0);
+    assert!(h.store.audit_entries(0, 10).await.unwrap().is_empty());
+    // And the register still works afterwards.
+    assert_eq!(load(h, population(10, 1)).await.unwrap().persons, 10);
+}
+
+async fn concurrent_writes_keep_the_chain_whole(h: &Harness) {
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let store = h.store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut p = mario(None);
+            p.record.email = Some(format!("m{i}@mail.example.org"));
+            store.register_person(&p, &ctx(&format!("c{i}"))).await.unwrap()
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let report = h.store.verify_audit_chain().await.unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.head_seq, 16);
+    assert_eq!(h.store.count_persons().await.unwrap(), 16);
+}
+
+async fn reference_data_round_trip(h: &Harness) {
+    assert!(h.store.load_refdata().await.unwrap().is_none());
+    let (c, s) = RefData::embedded_files();
+    h.store.save_refdata(c, s, &ctx("refdata")).await.unwrap();
+    let (c2, s2) = h.store.load_refdata().await.unwrap().unwrap();
+    assert!(c2 == c && s2 == s);
+    assert_eq!(h.store.audit_entries(0, 10).await.unwrap()[0].entry.operation, "refdata.load");
+}
+
+async fn a_family_lists_its_members_head_first(h: &Harness) {
+    let fam = h.store.create_family(&NewFamily { kind: HouseholdKind::Family, comune: Belfiore::parse("L219").unwrap(), name: None, formed_on: d("2010-05-01") }, &ctx("fam")).await.unwrap();
+    let mut child = mario(Some(fam));
+    child.record.household = Some(Household::Family { family_id: fam, relation: RelazioneParentela::FiglioFiglia });
+    child.record.email = None;
+    let c = h.store.register_person(&child, &ctx("c")).await.unwrap();
+    let head = h.store.register_person(&mario(Some(fam)), &ctx("h")).await.unwrap();
+    let view = h.store.family(fam, None).await.unwrap();
+    assert_eq!(view.members, vec![(head, 1), (c, 3)]);
+    // Before anyone joined, the family was empty.
+    assert!(h.store.family(fam, Some(d("2009-01-01"))).await.unwrap().members.is_empty());
+}
+
+#[test]
+fn both_backends_carry_the_same_migrations() {
+    assert_eq!(SqliteStore::migration_versions(), PgStore::migration_versions());
+}
+
+#[tokio::test]
+async fn an_unknown_url_is_refused() {
+    assert!(matches!(connect("mysql://x").await, Err(StoreError::UnsupportedUrl)));
+}
