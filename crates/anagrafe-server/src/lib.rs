@@ -1,1 +1,64 @@
-//! placeholder
+//! The register's HTTP server: `app(state) -> Router`, driven in process by tests and served by
+//! `anagrafe serve` / `anagrafe demo`.
+//!
+//! Every request gets a request id (kept from `x-request-id` when well-formed, made otherwise),
+//! echoed in the response and carried by every log line of the request. Every error is
+//! rendered by [`ApiError`] as `application/problem+json`.
+
+pub mod error;
+mod health;
+mod middleware;
+
+pub use error::ApiError;
+
+use anagrafe_store::Store;
+use axum::Router;
+use axum::routing::get;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::{Arc, OnceLock};
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The register.
+    pub store: Arc<dyn Store>,
+    /// Prometheus rendering handle.
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// State over a store; installs the process-wide metrics recorder on first use.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store, metrics: metrics_handle() }
+    }
+}
+
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
+                .expect("static buckets")
+                .build_recorder();
+            let handle = recorder.handle();
+            // A recorder may already be installed (another app in the same process): then we
+            // render an empty registry rather than fail.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// The whole application.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(health::index))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/metrics", get(health::metrics))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .with_state(state)
+        .layer(axum::middleware::from_fn(middleware::observe))
+}

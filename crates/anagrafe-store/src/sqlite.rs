@@ -47,6 +47,11 @@ impl SqliteStore {
         Ok(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&self.pool).await?.rows_affected())
     }
 
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     async fn write_table(tx: &mut Transaction<'_, Sqlite>, t: &TableRows) -> Result<()> {
         let ncols = t.cols.len();
         let per_stmt = (MAX_PARAMS / ncols).min(MAX_ROWS);

@@ -1,0 +1,123 @@
+//! The one HTTP error type.
+//!
+//! Use [`ApiError`] in every handler. Client errors say what is wrong and name the field;
+//! server errors carry a fixed text and the request id, and their cause is logged once, here.
+//! Bodies are RFC 9457 `application/problem+json`.
+
+use crate::middleware::current_request_id;
+use anagrafe_store::StoreError;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// A field that failed validation.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldProblem {
+    /// Dotted path of the field in the request.
+    pub field: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// Every error a handler can return.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed or a field is invalid.
+    #[error("{detail}")]
+    BadRequest {
+        /// Human explanation.
+        detail: String,
+        /// Fields at fault.
+        errors: Vec<FieldProblem>,
+    },
+    /// 404: no such resource.
+    #[error("not found")]
+    NotFound(String),
+    /// 405: the route exists with other methods.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409: conflicts with the register's state.
+    #[error("conflict on {0}")]
+    Conflict(String),
+    /// 503: a dependency (the database) is not available.
+    #[error("unavailable")]
+    Unavailable(String),
+    /// 500: a bug or an unexpected failure; the cause is logged, never sent.
+    #[error("internal error")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    request_id: String,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [FieldProblem],
+}
+
+impl ApiError {
+    /// A 400 naming one field.
+    pub fn field(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        let (field, reason) = (field.into(), reason.into());
+        Self::BadRequest { detail: format!("{field}: {reason}"), errors: vec![FieldProblem { field, reason }] }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => ApiError::NotFound(what),
+            StoreError::Conflict { field } => ApiError::Conflict(field),
+            StoreError::Invalid(why) => ApiError::BadRequest { detail: why, errors: vec![] },
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let request_id = current_request_id().unwrap_or_default();
+        let empty: [FieldProblem; 0] = [];
+        let (status, kind, title, detail, errors): (StatusCode, &str, &str, String, &[FieldProblem]) = match &self {
+            ApiError::BadRequest { detail, errors } => (StatusCode::BAD_REQUEST, "bad-request", "Invalid request", detail.clone(), errors),
+            ApiError::NotFound(what) => (StatusCode::NOT_FOUND, "not-found", "Not found", what.clone(), &empty),
+            ApiError::MethodNotAllowed => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", "this route does not accept that method".into(), &empty)
+            }
+            ApiError::Conflict(field) => (StatusCode::CONFLICT, "conflict", "Conflict", format!("conflicts with the register on {field}"), &empty),
+            ApiError::Unavailable(cause) => {
+                tracing::warn!(%request_id, cause = %cause, "dependency unavailable");
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", "the register is temporarily unavailable".into(), &empty)
+            }
+            ApiError::Internal(cause) => {
+                tracing::error!(%request_id, cause = %cause, "internal error");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "an internal error occurred; quote the request id".into(), &empty)
+            }
+        };
+        let body = Problem {
+            kind: &format!("https://anagrafe.example/problems/{kind}"),
+            title,
+            status: status.as_u16(),
+            detail,
+            request_id,
+            errors,
+        };
+        let mut resp = (status, serde_json::to_vec(&body).unwrap_or_default()).into_response();
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        resp
+    }
+}
+
+/// Fallback for unknown routes.
+pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("no route {}", uri.path()))
+}
+
+/// Fallback for known routes with the wrong method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
