@@ -1,0 +1,132 @@
+//! The subcommands. Exit codes: 0 success, 1 a negative answer (`cf check` of an invalid code,
+//! `audit verify` of a broken chain), 2 bad input or failure.
+
+mod audit;
+mod cf;
+mod demo;
+mod migrate;
+mod population;
+mod refdata;
+mod serve;
+
+use crate::config::{self, Config};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Anagrafe — national population register.
+#[derive(Debug, Parser)]
+#[command(name = "anagrafe", version, about)]
+pub struct Opts {
+    /// Configuration file (TOML).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Work on the embedded register in this directory (as created by `anagrafe demo`).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Work on the register at this URL (`sqlite://PATH` or `postgres://…`).
+    #[arg(long, global = true, value_name = "URL", conflicts_with = "data_dir")]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Codice fiscale: compute and check.
+    #[command(subcommand)]
+    Cf(cf::CfCommand),
+    /// Reference data: reload from the official ANPR files.
+    #[command(subcommand)]
+    Refdata(refdata::RefdataCommand),
+    /// Synthetic population.
+    #[command(subcommand)]
+    Population(population::PopulationCommand),
+    /// The trace: verify the hash chain.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// Create or update the database schema.
+    Migrate,
+    /// Serve the register over HTTP.
+    Serve(serve::ServeOpts),
+    /// Run a self-contained demo: embedded register, synthetic population, server.
+    Demo(demo::DemoOpts),
+}
+
+/// What every command may need besides its own options.
+#[derive(Debug)]
+pub struct Global {
+    config_file: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+}
+
+impl Global {
+    /// The configuration, with `--data-dir`/`--database-url` applied.
+    pub fn config(&self) -> anyhow::Result<Config> {
+        config::load(self.config_file.as_deref(), self.data_dir.as_deref(), self.database_url.as_deref())
+    }
+
+    /// Whether the user named a register explicitly.
+    pub fn register_given(&self) -> bool {
+        self.data_dir.is_some() || self.database_url.is_some() || std::env::var_os("ANAGRAFE_DATABASE__URL").is_some()
+    }
+}
+
+fn init_logs(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if cfg.log.format == "json" { builder.json().try_init() } else { builder.try_init() };
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
+}
+
+/// Runs the chosen command.
+pub fn run(opts: Opts) -> ExitCode {
+    let global = Global { config_file: opts.config, data_dir: opts.data_dir, database_url: opts.database_url };
+    let result = match opts.command {
+        Command::Cf(c) => return cf::run(c, &global),
+        Command::Audit(c) => return with_runtime(&global, |cfg| audit::run(c, cfg)),
+        Command::Refdata(c) => with_runtime(&global, |cfg| refdata::run(c, cfg)),
+        Command::Population(c) => with_runtime(&global, |cfg| population::run(c, cfg)),
+        Command::Migrate => with_runtime(&global, migrate::run),
+        Command::Serve(o) => with_runtime(&global, |cfg| serve::run(o, cfg)),
+        Command::Demo(o) => with_runtime(&global, |cfg| demo::run(o, cfg, global.data_dir.clone())),
+    };
+    result
+}
+
+fn with_runtime<F, Fut>(global: &Global, f: F) -> ExitCode
+where
+    F: FnOnce(Config) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<ExitCode>>,
+{
+    let cfg = match global.config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("anagrafe: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logs(&cfg);
+    match runtime().block_on(f(cfg)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("anagrafe: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Opts::command().debug_assert();
+    }
+}

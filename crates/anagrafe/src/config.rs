@@ -1,0 +1,152 @@
+//! Configuration, layered: defaults → `--config FILE` (TOML) → `ANAGRAFE_SECTION__KEY`
+//! environment variables → command-line flags.
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Database.
+    pub database: DatabaseConfig,
+    /// HTTP server.
+    pub server: ServerConfig,
+    /// Operational logs.
+    pub log: LogConfig,
+}
+
+/// Where the register lives.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://…`. May hold a password: never printed whole.
+    pub url: String,
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig").field("url", &redact_url(&self.url)).finish()
+    }
+}
+
+/// HTTP server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+}
+
+/// Operational logs (never personal data: see docs/logging.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+    /// A `tracing` filter, e.g. `info` or `anagrafe=debug,info`.
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database: DatabaseConfig { url: sqlite_url(Path::new("anagrafe-data")) },
+            server: ServerConfig { listen: "127.0.0.1:8080".parse().expect("static address") },
+            log: LogConfig { format: "text".into(), level: "info".into() },
+        }
+    }
+}
+
+/// The SQLite URL of the embedded register in `dir`.
+pub fn sqlite_url(dir: &Path) -> String {
+    format!("sqlite://{}", dir.join("anagrafe.db").display())
+}
+
+/// Hides the password of a URL.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Loads the configuration and applies the command-line overrides.
+pub fn load(file: Option<&Path>, data_dir: Option<&Path>, database_url: Option<&str>) -> anyhow::Result<Config> {
+    let mut fig = Figment::from(Serialized::defaults(Config::default()));
+    if let Some(f) = file {
+        if !f.exists() {
+            bail!("configuration file {} does not exist", f.display());
+        }
+        fig = fig.merge(Toml::file(f));
+    }
+    fig = fig.merge(Env::prefixed("ANAGRAFE_").split("__").ignore(&["test_database_url"]));
+    let mut cfg: Config = fig.extract().context("invalid configuration")?;
+    if let Some(dir) = data_dir {
+        cfg.database.url = sqlite_url(dir);
+    }
+    if let Some(url) = database_url {
+        cfg.database.url = url.to_owned();
+    }
+    if !(cfg.database.url.starts_with("sqlite:") || cfg.database.url.starts_with("postgres:") || cfg.database.url.starts_with("postgresql:")) {
+        bail!("database.url must start with sqlite:// or postgres://");
+    }
+    if !matches!(cfg.log.format.as_str(), "text" | "json") {
+        bail!("log.format must be \"text\" or \"json\"");
+    }
+    Ok(cfg)
+}
+
+/// The data directory of a SQLite URL (to create it before opening).
+pub fn sqlite_dir(url: &str) -> Option<PathBuf> {
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next()?;
+    Path::new(path).parent().map(Path::to_path_buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact_url("sqlite://./x.db"), "sqlite://./x.db");
+        assert!(!format!("{:?}", DatabaseConfig { url: "postgres://u:pw@h/d".into() }).contains("pw"));
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, "[server]\nlisten = \"127.0.0.1:9999\"\n[log]\nlevel = \"debug\"\n").unwrap();
+        let cfg = load(Some(&f), Some(Path::new("/tmp/x")), None).unwrap();
+        assert_eq!(cfg.server.listen.port(), 9999);
+        assert_eq!(cfg.log.level, "debug");
+        assert_eq!(cfg.database.url, "sqlite:///tmp/x/anagrafe.db");
+        let cfg = load(None, Some(Path::new("/tmp/x")), Some("postgres://h/db")).unwrap();
+        assert_eq!(cfg.database.url, "postgres://h/db");
+    }
+
+    #[test]
+    fn wrong_configurations_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, "[server]\nlisten = \"nowhere\"\n").unwrap();
+        assert!(load(Some(&f), None, None).is_err());
+        std::fs::write(&f, "[databse]\nurl = \"x\"\n").unwrap();
+        assert!(load(Some(&f), None, None).is_err(), "unknown sections are refused");
+        assert!(load(None, None, Some("mysql://x")).is_err());
+        assert!(load(Some(Path::new("/nonexistent.toml")), None, None).is_err());
+    }
+}
