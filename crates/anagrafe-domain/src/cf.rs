@@ -352,8 +352,14 @@ impl CodiceFiscale {
         let expected = Self::compute(input).0;
         let mine = self.base().0;
         let mut out = Vec::new();
-        let parts: [(&str, std::ops::Range<usize>); 6] =
-            [("surname", 0..3), ("name", 3..6), ("birth date", 6..9), ("sex or birth day", 9..11), ("birthplace", 11..15), ("check", 15..16)];
+        let parts: [(&str, std::ops::Range<usize>); 6] = [
+            ("surname", 0..3),
+            ("name", 3..6),
+            ("birth date", 6..9),
+            ("sex or birth day", 9..11),
+            ("birthplace", 11..15),
+            ("check", 15..16),
+        ];
         for (part, r) in parts {
             if part != "check" && mine[r.clone()] != expected[r] {
                 out.push(part);

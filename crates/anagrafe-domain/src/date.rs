@@ -100,7 +100,9 @@ impl PartialDate {
         match (month, day) {
             (0, 0) => Ok(Self { first_day: ymd(year, 1, 1).ok_or_else(|| err("no such day"))?, precision: DatePrecision::Year }),
             (0, _) => Err(err("a day without a month")),
-            (m, 0) if m <= 12 => Ok(Self { first_day: ymd(year, m, 1).ok_or_else(|| err("no such day"))?, precision: DatePrecision::Month }),
+            (m, 0) if m <= 12 => {
+                Ok(Self { first_day: ymd(year, m, 1).ok_or_else(|| err("no such day"))?, precision: DatePrecision::Month })
+            }
             (m, d) => Ok(Self::full(ymd(year, m, d).ok_or_else(|| err("no such day"))?)),
         }
     }

@@ -87,9 +87,8 @@ impl IdAnpr {
     /// Builds an ID from its first eight characters, adding the check character. The body must
     /// follow the format (letters, digits, letter); returns `None` otherwise.
     pub fn from_body(body: [u8; 8]) -> Option<Self> {
-        let shape_ok = body[..2].iter().all(u8::is_ascii_uppercase)
-            && body[2..7].iter().all(u8::is_ascii_digit)
-            && body[7].is_ascii_uppercase();
+        let shape_ok =
+            body[..2].iter().all(u8::is_ascii_uppercase) && body[2..7].iter().all(u8::is_ascii_digit) && body[7].is_ascii_uppercase();
         if !shape_ok {
             return None;
         }

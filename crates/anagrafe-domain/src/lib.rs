@@ -15,9 +15,9 @@ pub mod refdata;
 pub mod text;
 
 pub use cf::{CfError, CodiceFiscale, DecodedCf};
+pub use cf::{CfInput, Sex};
 pub use codes::{Belfiore, Cap, CodeError, IstatCode};
 pub use date::{DatePrecision, PartialDate};
 pub use id_anpr::{IdAnpr, IdAnprError};
 pub use person::*;
-pub use cf::{CfInput, Sex};
 pub use refdata::{Comune, Place, RefData, Stato};

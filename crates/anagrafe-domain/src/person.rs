@@ -12,7 +12,6 @@ use crate::refdata::RefData;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-
 /// A field that failed validation, named as in the API (`generalita.birth_place`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{field}: {reason}")]
@@ -382,12 +381,8 @@ pub struct PersonRecord {
 impl PersonRecord {
     /// Checks the whole record; every problem is reported with its field.
     pub fn check(&self, refdata: &RefData, today: NaiveDate) -> Vec<FieldError> {
-        let mut errs: Vec<FieldError> = self
-            .generalita
-            .check(refdata)
-            .into_iter()
-            .map(|e| FieldError::new(format!("generalita.{}", e.field), e.reason))
-            .collect();
+        let mut errs: Vec<FieldError> =
+            self.generalita.check(refdata).into_iter().map(|e| FieldError::new(format!("generalita.{}", e.field), e.reason)).collect();
         if self.generalita.birth_date.first_day() > today {
             errs.push(FieldError::new("generalita.birth_date", "is in the future"));
         }
@@ -415,15 +410,15 @@ impl PersonRecord {
                 }
             }
         }
-        if let Some(email) = &self.email {
-            if !looks_like_email(email) {
-                errs.push(FieldError::new("email", "is not an e-mail address"));
-            }
+        if let Some(email) = &self.email
+            && !looks_like_email(email)
+        {
+            errs.push(FieldError::new("email", "is not an e-mail address"));
         }
-        if let Some(d) = &self.death {
-            if d.date.first_day() < self.generalita.birth_date.first_day() {
-                errs.push(FieldError::new("death.date", "is before the birth date"));
-            }
+        if let Some(d) = &self.death
+            && d.date.first_day() < self.generalita.birth_date.first_day()
+        {
+            errs.push(FieldError::new("death.date", "is before the birth date"));
         }
         errs
     }
@@ -431,7 +426,12 @@ impl PersonRecord {
 
 fn looks_like_email(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else { return false };
-    !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !s.chars().any(char::is_whitespace) && s.len() <= 254
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !s.chars().any(char::is_whitespace)
+        && s.len() <= 254
 }
 
 #[cfg(test)]

@@ -213,8 +213,8 @@ impl RefData {
 
     /// Builds indexes over the given records.
     pub fn new(mut comuni: Vec<Comune>, mut stati: Vec<Stato>) -> Self {
-        comuni.sort_by(|a, b| (a.belfiore, a.valid_from).cmp(&(b.belfiore, b.valid_from)));
-        stati.sort_by(|a, b| (a.code, a.valid_from).cmp(&(b.code, b.valid_from)));
+        comuni.sort_by_key(|c| (c.belfiore, c.valid_from));
+        stati.sort_by_key(|s| (s.code, s.valid_from));
         let mut comuni_by_code: HashMap<Belfiore, Vec<usize>> = HashMap::new();
         let mut by_name: HashMap<String, Vec<NameRef>> = HashMap::new();
         for (i, c) in comuni.iter().enumerate() {
@@ -440,12 +440,12 @@ impl RefData {
 
 fn split_province(name: &str) -> (&str, Option<String>) {
     let t = name.trim();
-    if let Some(open) = t.rfind('(') {
-        if let Some(inner) = t[open + 1..].strip_suffix(')') {
-            let inner = inner.trim();
-            if inner.len() == 2 && inner.chars().all(|c| c.is_ascii_alphabetic()) {
-                return (t[..open].trim_end(), Some(inner.to_ascii_uppercase()));
-            }
+    if let Some(open) = t.rfind('(')
+        && let Some(inner) = t[open + 1..].strip_suffix(')')
+    {
+        let inner = inner.trim();
+        if inner.len() == 2 && inner.chars().all(|c| c.is_ascii_alphabetic()) {
+            return (t[..open].trim_end(), Some(inner.to_ascii_uppercase()));
         }
     }
     (t, None)

@@ -59,16 +59,12 @@ fn fold_char(ch: char) -> Option<&'static str> {
     }
     if ch.is_ascii_alphabetic() {
         const LETTERS: [&str; 26] = [
-            "A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L", "M", "N", "O", "P", "Q",
-            "R", "S", "T", "U", "V", "W", "X", "Y", "Z",
+            "A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L", "M", "N", "O", "P", "Q", "R", "S", "T", "U", "V", "W", "X", "Y",
+            "Z",
         ];
         return Some(LETTERS[(ch.to_ascii_uppercase() as u8 - b'A') as usize]);
     }
-    TABLE
-        .iter()
-        .find(|(set, _)| set.contains(ch))
-        .map(|(_, to)| *to)
-        .or(if ch.is_alphabetic() { Some("") } else { None })
+    TABLE.iter().find(|(set, _)| set.contains(ch)).map(|(_, to)| *to).or(if ch.is_alphabetic() { Some("") } else { None })
 }
 
 #[cfg(test)]

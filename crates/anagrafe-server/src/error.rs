@@ -85,17 +85,35 @@ impl IntoResponse for ApiError {
         let (status, kind, title, detail, errors): (StatusCode, &str, &str, String, &[FieldProblem]) = match &self {
             ApiError::BadRequest { detail, errors } => (StatusCode::BAD_REQUEST, "bad-request", "Invalid request", detail.clone(), errors),
             ApiError::NotFound(what) => (StatusCode::NOT_FOUND, "not-found", "Not found", what.clone(), &empty),
-            ApiError::MethodNotAllowed => {
-                (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", "this route does not accept that method".into(), &empty)
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                "this route does not accept that method".into(),
+                &empty,
+            ),
+            ApiError::Conflict(field) => {
+                (StatusCode::CONFLICT, "conflict", "Conflict", format!("conflicts with the register on {field}"), &empty)
             }
-            ApiError::Conflict(field) => (StatusCode::CONFLICT, "conflict", "Conflict", format!("conflicts with the register on {field}"), &empty),
             ApiError::Unavailable(cause) => {
                 tracing::warn!(%request_id, cause = %cause, "dependency unavailable");
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", "the register is temporarily unavailable".into(), &empty)
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Service unavailable",
+                    "the register is temporarily unavailable".into(),
+                    &empty,
+                )
             }
             ApiError::Internal(cause) => {
                 tracing::error!(%request_id, cause = %cause, "internal error");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "an internal error occurred; quote the request id".into(), &empty)
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                    "an internal error occurred; quote the request id".into(),
+                    &empty,
+                )
             }
         };
         let body = Problem {

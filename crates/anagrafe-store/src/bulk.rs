@@ -92,6 +92,24 @@ impl TableRows {
     }
 }
 
+/// Tables a bulk load writes (their secondary indexes may be rebuilt at the end).
+pub(crate) const BULK_TABLES: &[&str] = &[
+    "families",
+    "persons",
+    "person_generalita",
+    "person_residences",
+    "person_citizenships",
+    "person_civil_status",
+    "family_members",
+    "person_documents",
+    "person_deaths",
+];
+
+/// `'a', 'b', …` of [`BULK_TABLES`] for an SQL `IN` list.
+pub(crate) fn bulk_tables_sql() -> String {
+    BULK_TABLES.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ")
+}
+
 const FAMILIES: &[&str] = &["id", "kind", "specie", "comune", "name", "formed_on", "event_id"];
 const PERSONS: &[&str] = &["id", "id_anpr", "status", "comune", "email", "digital_domicile", "created_at", "updated_at"];
 const GENERALITA: &[&str] = &[
@@ -136,7 +154,13 @@ const DEATHS: &[&str] = &["person_id", "death_date", "death_date_precision", "pl
 
 /// Flattens a batch; person ids start at `first_person`, family ids at `first_family`
 /// (household ids in the batch index its `families`). Parents before children: families first.
-pub(crate) fn batch_rows(batch: &PopulationBatch, first_person: i64, first_family: i64, event_id: i64, now: i64) -> crate::Result<Vec<TableRows>> {
+pub(crate) fn batch_rows(
+    batch: &PopulationBatch,
+    first_person: i64,
+    first_family: i64,
+    event_id: i64,
+    now: i64,
+) -> crate::Result<Vec<TableRows>> {
     let mut families = TableRows::new("families", FAMILIES);
     for (i, f) in batch.families.iter().enumerate() {
         let (kind, specie) = household_cols(&f.kind);
@@ -210,7 +234,13 @@ pub(crate) fn batch_rows(batch: &PopulationBatch, first_person: i64, first_famil
             rc.consulate.into(),
         ]);
         for c in &r.citizenships {
-            citizenships.push([Val::Int(id), Val::Text(c.storage_code()), Val::Date(g.birth_date.first_day()), Val::Int(now), Val::Int(event_id)]);
+            citizenships.push([
+                Val::Int(id),
+                Val::Text(c.storage_code()),
+                Val::Date(g.birth_date.first_day()),
+                Val::Int(now),
+                Val::Int(event_id),
+            ]);
         }
         civil.push([Val::Int(id), Val::Small(code_of(r.civil_status)), Val::Date(*civil_status_since), Val::Int(now), Val::Int(event_id)]);
         if let Some(h) = r.household {
@@ -219,7 +249,9 @@ pub(crate) fn batch_rows(batch: &PopulationBatch, first_person: i64, first_famil
                 Household::Cohabitation { family_id, bond } => (family_id, code_of(bond)),
             };
             if !(0..nfam).contains(&local) {
-                return Err(crate::StoreError::Invalid(format!("person {i} of the batch names household {local}, which the batch does not hold")));
+                return Err(crate::StoreError::Invalid(format!(
+                    "person {i} of the batch names household {local}, which the batch does not hold"
+                )));
             }
             members.push([
                 Val::Int(id),

@@ -11,10 +11,10 @@
 
 pub mod audit;
 mod bulk;
+pub mod postgres;
 mod rows;
 mod shared;
 pub mod sqlite;
-pub mod postgres;
 mod types;
 
 pub use audit::{AuditEntry, ChainReport, StoredAudit};

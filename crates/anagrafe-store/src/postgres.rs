@@ -38,12 +38,53 @@ impl PgStore {
         self.pool.close().await;
     }
 
-    async fn write_table(tx: &mut Transaction<'_, Postgres>, t: &TableRows) -> Result<()> {
-        let mut copy = (&mut **tx).copy_in_raw(&t.copy_statement()).await?;
-        copy.send(t.copy_text()).await?;
-        copy.finish().await.map_err(|e| crate::shared::conflict(e, t.table))?;
+    /// Drops the foreign keys and secondary indexes of the bulk tables; returns the statements
+    /// that rebuild them (indexes first, then the keys, validated in one pass each).
+    async fn drop_secondary(tx: &mut Transaction<'_, Postgres>) -> Result<Vec<String>> {
+        let tables = crate::bulk::bulk_tables_sql();
+        let fks = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', conrelid::regclass, conname, pg_get_constraintdef(oid)), \
+                    format('ALTER TABLE %s DROP CONSTRAINT %I', conrelid::regclass, conname) \
+             FROM pg_constraint WHERE contype = 'f' AND connamespace = current_schema()::regnamespace \
+             AND conrelid::regclass::text IN ({tables}) ORDER BY conname"
+        )))
+        .fetch_all(&mut **tx)
+        .await?;
+        let idx = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT indexdef, format('DROP INDEX %I', indexname) FROM pg_indexes \
+             WHERE schemaname = current_schema() AND tablename IN ({tables}) \
+             AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE contype IN ('p', 'u', 'x')) ORDER BY indexname"
+        )))
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut rebuild = vec!["SET LOCAL maintenance_work_mem = '256MB'".to_owned()];
+        for r in fks.iter().chain(idx.iter()) {
+            let drop: String = sqlx::Row::try_get(r, 1)?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(drop)).execute(&mut **tx).await?;
+        }
+        for r in idx.iter().chain(fks.iter()) {
+            rebuild.push(sqlx::Row::try_get(r, 0)?);
+        }
+        Ok(rebuild)
+    }
+
+    /// Encodes each table in COPY text format (runs on a blocking thread).
+    fn prepare(rows: Vec<TableRows>) -> Vec<(String, &'static str, Vec<u8>)> {
+        rows.iter().filter(|t| t.len() > 0).map(|t| (t.copy_statement(), t.table, t.copy_text())).collect()
+    }
+
+    async fn write_prepared(tx: &mut Transaction<'_, Postgres>, tables: Vec<(String, &'static str, Vec<u8>)>) -> Result<()> {
+        for (stmt, table, data) in tables {
+            let mut copy = tx.copy_in_raw(&stmt).await?;
+            copy.send(data).await?;
+            copy.finish().await.map_err(|e| crate::shared::conflict(e, table))?;
+        }
         Ok(())
     }
+}
+
+impl crate::shared::Bulk for PgStore {
+    type Prepared = Vec<(String, &'static str, Vec<u8>)>;
 }
 
 crate::shared::store_common!(PgStore, Postgres, crate::Backend::Postgres);

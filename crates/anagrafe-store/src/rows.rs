@@ -2,11 +2,11 @@
 
 use crate::{Result, StoreError};
 use anagrafe_domain::decode::DecodeTable;
+use anagrafe_domain::decode::{SpecieConvivenza, TipoSoggiorno};
 use anagrafe_domain::{
     Belfiore, BirthPlace, Cap, CodiceFiscale, Country, DatePrecision, DocumentKind, ForeignAddress, HouseholdKind, ItalianAddress,
     PartialDate, Residence, Sex,
 };
-use anagrafe_domain::decode::{SpecieConvivenza, TipoSoggiorno};
 use chrono::NaiveDate;
 
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {

@@ -27,7 +27,8 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            .pragma("cache_size", "-65536");
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
         Ok(Self { pool })
     }
@@ -52,6 +53,34 @@ impl SqliteStore {
         self.pool.close().await;
     }
 
+    /// Drops the secondary indexes of the bulk tables; returns the statements that rebuild them.
+    async fn drop_secondary(tx: &mut Transaction<'_, Sqlite>) -> Result<Vec<String>> {
+        let sql = format!(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({})",
+            crate::bulk::bulk_tables_sql()
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut **tx).await?;
+        let mut rebuild = Vec::new();
+        for r in rows {
+            let name: String = sqlx::Row::try_get(&r, 0)?;
+            rebuild.push(sqlx::Row::try_get::<String, _>(&r, 1)?);
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))).execute(&mut **tx).await?;
+        }
+        Ok(rebuild)
+    }
+
+    /// SQLite binds values directly: nothing to prepare off the runtime.
+    fn prepare(rows: Vec<TableRows>) -> Vec<TableRows> {
+        rows
+    }
+
+    async fn write_prepared(tx: &mut Transaction<'_, Sqlite>, tables: Vec<TableRows>) -> Result<()> {
+        for t in tables.iter().filter(|t| t.len() > 0) {
+            Self::write_table(tx, t).await?;
+        }
+        Ok(())
+    }
+
     async fn write_table(tx: &mut Transaction<'_, Sqlite>, t: &TableRows) -> Result<()> {
         let ncols = t.cols.len();
         let per_stmt = (MAX_PARAMS / ncols).min(MAX_ROWS);
@@ -74,6 +103,10 @@ impl SqliteStore {
         }
         Ok(())
     }
+}
+
+impl crate::shared::Bulk for SqliteStore {
+    type Prepared = Vec<TableRows>;
 }
 
 crate::shared::store_common!(SqliteStore, Sqlite, crate::Backend::Sqlite);

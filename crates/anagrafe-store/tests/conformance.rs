@@ -7,9 +7,7 @@ use anagrafe_domain::{
     Belfiore, BirthPlace, CodiceFiscale, Country, Generalita, Household, HouseholdKind, IdAnpr, ItalianAddress, PartialDate, PersonName,
     PersonRecord, RefData, RegisterStatus, Residence, Sex,
 };
-use anagrafe_store::{
-    AuditEntry, NewFamily, NewPerson, PgStore, PopulationBatch, SqliteStore, Store, StoreError, WriteContext, connect,
-};
+use anagrafe_store::{AuditEntry, NewFamily, NewPerson, PgStore, PopulationBatch, SqliteStore, Store, StoreError, WriteContext, connect};
 use anagrafe_testkit::PopulationGenerator;
 use chrono::NaiveDate;
 use std::sync::Arc;
@@ -168,7 +166,14 @@ fn mario(family: Option<i64>) -> NewPerson {
 }
 
 async fn a_registered_person_reads_back_as_registered(h: &Harness) {
-    let fam = h.store.create_family(&NewFamily { kind: HouseholdKind::Family, comune: Belfiore::parse("L219").unwrap(), name: None, formed_on: d("2010-05-01") }, &ctx("fam")).await.unwrap();
+    let fam = h
+        .store
+        .create_family(
+            &NewFamily { kind: HouseholdKind::Family, comune: Belfiore::parse("L219").unwrap(), name: None, formed_on: d("2010-05-01") },
+            &ctx("fam"),
+        )
+        .await
+        .unwrap();
     let p = mario(Some(fam));
     let id = h.store.register_person(&p, &ctx("reg")).await.unwrap();
     let view = h.store.person(id, None).await.unwrap();
@@ -346,7 +351,14 @@ async fn reference_data_round_trip(h: &Harness) {
 }
 
 async fn a_family_lists_its_members_head_first(h: &Harness) {
-    let fam = h.store.create_family(&NewFamily { kind: HouseholdKind::Family, comune: Belfiore::parse("L219").unwrap(), name: None, formed_on: d("2010-05-01") }, &ctx("fam")).await.unwrap();
+    let fam = h
+        .store
+        .create_family(
+            &NewFamily { kind: HouseholdKind::Family, comune: Belfiore::parse("L219").unwrap(), name: None, formed_on: d("2010-05-01") },
+            &ctx("fam"),
+        )
+        .await
+        .unwrap();
     let mut child = mario(Some(fam));
     child.record.household = Some(Household::Family { family_id: fam, relation: RelazioneParentela::FiglioFiglia });
     child.record.email = None;

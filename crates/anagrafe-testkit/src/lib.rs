@@ -252,19 +252,36 @@ impl PopulationGenerator {
             self.documents_issued += 1;
             let issued = (self.today - Duration::days(self.rng.gen_range(30..3600))).max(birth);
             let kind = if foreign_non_eu {
-                DocumentKind::PermessoSoggiorno(if self.rng.gen_bool(0.6) { TipoSoggiorno::Permesso } else { TipoSoggiorno::CartaSoggiornoPermessoSoggiorno })
+                DocumentKind::PermessoSoggiorno(if self.rng.gen_bool(0.6) {
+                    TipoSoggiorno::Permesso
+                } else {
+                    TipoSoggiorno::CartaSoggiornoPermessoSoggiorno
+                })
             } else {
                 DocumentKind::Cie
             };
             let n = self.documents_issued;
             let number = match kind {
                 DocumentKind::PermessoSoggiorno(_) => format!("I{:08}", n),
-                _ => format!("C{}{:05}{}{}", (b'A' + (n / 2_600_000 % 26) as u8) as char, n % 100_000, (b'A' + (n / 100_000 % 26) as u8) as char, (b'A' + (n / 2_600 % 26) as u8) as char),
+                _ => format!(
+                    "C{}{:05}{}{}",
+                    (b'A' + (n / 2_600_000 % 26) as u8) as char,
+                    n % 100_000,
+                    (b'A' + (n / 100_000 % 26) as u8) as char,
+                    (b'A' + (n / 2_600 % 26) as u8) as char
+                ),
             };
-            documents.push(IdentityDocument { kind, number, issued_on: issued, expires_on: Some(issued + Duration::days(3650)), issuer: None });
+            documents.push(IdentityDocument {
+                kind,
+                number,
+                issued_on: issued,
+                expires_on: Some(issued + Duration::days(3650)),
+                issuer: None,
+            });
         }
         let email = (age >= 18 && self.rng.gen_bool(0.35)).then(|| {
-            let local: String = anagrafe_domain::text::fold(&format!("{} {}", name, surname.unwrap_or("x"))).to_lowercase().replace(' ', ".");
+            let local: String =
+                anagrafe_domain::text::fold(&format!("{} {}", name, surname.unwrap_or("x"))).to_lowercase().replace(' ', ".");
             format!("{local}{}@mail.example.org", self.rng.gen_range(1..1000))
         });
         let status = match residence {
@@ -287,7 +304,11 @@ impl PopulationGenerator {
                     birth_date: PartialDate::full(birth),
                     birth_place: place,
                     codice_fiscale: Some(cf),
-                    cf_validation: if self.rng.gen_bool(0.97) { StatoValidazioneCf::DatiAnagraficiValidati } else { StatoValidazioneCf::DatiAnagraficiNonValidati },
+                    cf_validation: if self.rng.gen_bool(0.97) {
+                        StatoValidazioneCf::DatiAnagraficiValidati
+                    } else {
+                        StatoValidazioneCf::DatiAnagraficiNonValidati
+                    },
                 },
                 citizenships,
                 civil_status,
@@ -324,7 +345,13 @@ impl PopulationGenerator {
             k if k < 0.86 => (true, self.rng.gen_range(1..=3)),
             _ => (false, self.rng.gen_range(1..=2)),
         };
-        let head_age = if children > 0 { self.age(25, 60) } else if couple { self.age(22, 95) } else { self.age(18, 99) };
+        let head_age = if children > 0 {
+            self.age(25, 60)
+        } else if couple {
+            self.age(22, 95)
+        } else {
+            self.age(18, 99)
+        };
         let head_sex = if couple || self.rng.gen_bool(0.5) { Sex::M } else { Sex::F };
         let family_surname: String = match community {
             Some(c) => self.pick(c.surnames).to_owned(),
@@ -333,7 +360,8 @@ impl PopulationGenerator {
         let head_birth = self.birth_date_for_age(head_age);
         let formed_on = self.since(head_birth, 18);
         let residence = Residence::Italy(address);
-        let citizenship = |c: Option<&Community>| vec![c.map_or(Country::Italia, |c| Country::Foreign(Belfiore::parse(c.state).expect("valid")))];
+        let citizenship =
+            |c: Option<&Community>| vec![c.map_or(Country::Italia, |c| Country::Foreign(Belfiore::parse(c.state).expect("valid")))];
         let mut members = Vec::new();
         let head_status = if couple {
             StatoCivile::Coniugato
@@ -392,7 +420,11 @@ impl PopulationGenerator {
             let (n, p) = self.name_and_birthplace(if born_here { None } else { community }, sex, birth, born_here && community.is_some());
             let name = if community.is_some() && !born_here { n } else { n.clone() };
             let since = birth.max(formed_on);
-            let status = if PartialDate::full(birth).age_on(self.today) > 30 && self.rng.gen_bool(0.3) { StatoCivile::Divorziato } else { StatoCivile::CelibeNubile };
+            let status = if PartialDate::full(birth).age_on(self.today) > 30 && self.rng.gen_bool(0.3) {
+                StatoCivile::Divorziato
+            } else {
+                StatoCivile::CelibeNubile
+            };
             let mut cits = citizenship(community);
             if community.is_some() && born_here && PartialDate::full(birth).age_on(self.today) >= 18 && self.rng.gen_bool(0.5) {
                 cits.insert(0, Country::Italia); // naturalised at 18
@@ -415,7 +447,13 @@ impl PopulationGenerator {
 
     /// A first name and birthplace: Italians born in a comune valid on the date; members of a
     /// foreign community born in their state unless `born_in_italy`.
-    fn name_and_birthplace(&mut self, community: Option<&Community>, sex: Sex, birth: NaiveDate, born_in_italy: bool) -> (String, BirthPlace) {
+    fn name_and_birthplace(
+        &mut self,
+        community: Option<&Community>,
+        sex: Sex,
+        birth: NaiveDate,
+        born_in_italy: bool,
+    ) -> (String, BirthPlace) {
         match community {
             Some(c) if !born_in_italy => {
                 let names = if sex == Sex::M { c.male } else { c.female };
@@ -462,7 +500,11 @@ impl PopulationGenerator {
         let address = ForeignAddress {
             state,
             locality,
-            address: Some(format!("{} {}", self.rng.gen_range(1..400), self.pick(&["Main Street", "Hauptstrasse", "Rue de la Paix", "Avenida Libertador", "Bahnhofstrasse"]))),
+            address: Some(format!(
+                "{} {}",
+                self.rng.gen_range(1..400),
+                self.pick(&["Main Street", "Hauptstrasse", "Rue de la Paix", "Avenida Libertador", "Bahnhofstrasse"])
+            )),
             postcode: Some(format!("{:05}", self.rng.gen_range(1000..99999))),
             consulate: None,
         };
@@ -492,15 +534,22 @@ impl PopulationGenerator {
             civil,
             since,
         );
-        SynthHousehold { family: NewFamily { kind: HouseholdKind::Family, comune: aire_comune, name: None, formed_on: since }, members: vec![head] }
+        SynthHousehold {
+            family: NewFamily { kind: HouseholdKind::Family, comune: aire_comune, name: None, formed_on: since },
+            members: vec![head],
+        }
     }
 
     fn cohabitation(&mut self) -> SynthHousehold {
         let comune = self.residence_comune();
         let address = self.address(comune.belfiore);
-        let (specie, label) = *[(SpecieConvivenza::Cura, "RSA"), (SpecieConvivenza::MotiviReligiosi, "CONVENTO"), (SpecieConvivenza::Assistenza, "CASA FAMIGLIA")]
-            .choose(&mut self.rng)
-            .expect("non-empty");
+        let (specie, label) = *[
+            (SpecieConvivenza::Cura, "RSA"),
+            (SpecieConvivenza::MotiviReligiosi, "CONVENTO"),
+            (SpecieConvivenza::Assistenza, "CASA FAMIGLIA"),
+        ]
+        .choose(&mut self.rng)
+        .expect("non-empty");
         let formed_on = NaiveDate::from_ymd_opt(self.rng.gen_range(1950..2015), 1, 1).expect("valid");
         let n = self.rng.gen_range(4..=12);
         let residence = Residence::Italy(address);
@@ -514,10 +563,26 @@ impl PopulationGenerator {
             let since = self.since(birth, 18).max(formed_on);
             let bond = if i == 0 { LegameConvivenza::ResponsabileConvivenza } else { LegameConvivenza::MembroConvivenza };
             let status = if age > 75 { StatoCivile::Vedovo } else { StatoCivile::CelibeNubile };
-            members.push(self.person(Some(&surname), &name, sex, birth, place, vec![Country::Italia], residence.clone(), Household::Cohabitation { family_id: 0, bond }, status, since));
+            members.push(self.person(
+                Some(&surname),
+                &name,
+                sex,
+                birth,
+                place,
+                vec![Country::Italia],
+                residence.clone(),
+                Household::Cohabitation { family_id: 0, bond },
+                status,
+                since,
+            ));
         }
         SynthHousehold {
-            family: NewFamily { kind: HouseholdKind::Cohabitation { specie }, comune: comune.belfiore, name: Some(format!("{label} {}", comune.name)), formed_on },
+            family: NewFamily {
+                kind: HouseholdKind::Cohabitation { specie },
+                comune: comune.belfiore,
+                name: Some(format!("{label} {}", comune.name)),
+                formed_on,
+            },
             members,
         }
     }
@@ -601,7 +666,9 @@ mod tests {
             for members in by_family.values() {
                 let heads = members
                     .iter()
-                    .filter(|m| matches!(m.record.household, Some(Household::Family { relation: RelazioneParentela::IntestatarioScheda, .. })))
+                    .filter(|m| {
+                        matches!(m.record.household, Some(Household::Family { relation: RelazioneParentela::IntestatarioScheda, .. }))
+                    })
                     .count();
                 let is_family = matches!(members[0].record.household, Some(Household::Family { .. }));
                 if is_family {
@@ -612,7 +679,10 @@ mod tests {
                     .filter(|m| !matches!(m.record.household, Some(Household::Family { relation: RelazioneParentela::FiglioFiglia, .. })))
                     .map(|m| m.record.generalita.birth_date.first_day())
                     .collect();
-                for child in members.iter().filter(|m| matches!(m.record.household, Some(Household::Family { relation: RelazioneParentela::FiglioFiglia, .. }))) {
+                for child in members
+                    .iter()
+                    .filter(|m| matches!(m.record.household, Some(Household::Family { relation: RelazioneParentela::FiglioFiglia, .. })))
+                {
                     let cb = child.record.generalita.birth_date.first_day();
                     assert!(parents.iter().any(|p| (cb - *p).num_days() >= 18 * 365), "a child born {cb} to parents born {parents:?}");
                 }

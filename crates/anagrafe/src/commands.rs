@@ -74,7 +74,8 @@ impl Global {
 }
 
 fn init_logs(cfg: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.log.level));
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.log.level));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = if cfg.log.format == "json" { builder.json().try_init() } else { builder.try_init() };
 }
@@ -86,16 +87,15 @@ fn runtime() -> tokio::runtime::Runtime {
 /// Runs the chosen command.
 pub fn run(opts: Opts) -> ExitCode {
     let global = Global { config_file: opts.config, data_dir: opts.data_dir, database_url: opts.database_url };
-    let result = match opts.command {
-        Command::Cf(c) => return cf::run(c, &global),
-        Command::Audit(c) => return with_runtime(&global, |cfg| audit::run(c, cfg)),
+    match opts.command {
+        Command::Cf(c) => cf::run(c, &global),
+        Command::Audit(c) => with_runtime(&global, |cfg| audit::run(c, cfg)),
         Command::Refdata(c) => with_runtime(&global, |cfg| refdata::run(c, cfg)),
         Command::Population(c) => with_runtime(&global, |cfg| population::run(c, cfg)),
         Command::Migrate => with_runtime(&global, migrate::run),
         Command::Serve(o) => with_runtime(&global, |cfg| serve::run(o, cfg)),
         Command::Demo(o) => with_runtime(&global, |cfg| demo::run(o, cfg, global.data_dir.clone())),
-    };
-    result
+    }
 }
 
 fn with_runtime<F, Fut>(global: &Global, f: F) -> ExitCode

@@ -98,7 +98,10 @@ pub fn load(file: Option<&Path>, data_dir: Option<&Path>, database_url: Option<&
     if let Some(url) = database_url {
         cfg.database.url = url.to_owned();
     }
-    if !(cfg.database.url.starts_with("sqlite:") || cfg.database.url.starts_with("postgres:") || cfg.database.url.starts_with("postgresql:")) {
+    if !(cfg.database.url.starts_with("sqlite:")
+        || cfg.database.url.starts_with("postgres:")
+        || cfg.database.url.starts_with("postgresql:"))
+    {
         bail!("database.url must start with sqlite:// or postgres://");
     }
     if !matches!(cfg.log.format.as_str(), "text" | "json") {

@@ -35,11 +35,7 @@ impl Table {
     fn read(input: impl Read) -> Result<Self, AnprFormatError> {
         let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(input);
         let headers = r.headers()?.clone();
-        let columns = headers
-            .iter()
-            .enumerate()
-            .map(|(i, h)| (h.trim_start_matches('\u{feff}').trim().to_ascii_uppercase(), i))
-            .collect();
+        let columns = headers.iter().enumerate().map(|(i, h)| (h.trim_start_matches('\u{feff}').trim().to_ascii_uppercase(), i)).collect();
         let rows = r.records().collect::<Result<Vec<_>, _>>()?;
         Ok(Self { rows, columns })
     }
@@ -49,7 +45,7 @@ impl Table {
     }
 }
 
-fn get<'r>(rec: &'r csv::StringRecord, i: usize) -> &'r str {
+fn get(rec: &csv::StringRecord, i: usize) -> &str {
     rec.get(i).unwrap_or("").trim()
 }
 

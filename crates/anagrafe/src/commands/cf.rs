@@ -103,7 +103,9 @@ pub fn run(cmd: CfCommand, global: &Global) -> ExitCode {
             }
         }
         CfCommand::Check { code } => {
-            let answer = CodiceFiscale::parse(&code).map_err(|e| e.to_string()).and_then(|cf| cf.decode(&refdata, today()).map_err(|e| e.to_string()));
+            let answer = CodiceFiscale::parse(&code)
+                .map_err(|e| e.to_string())
+                .and_then(|cf| cf.decode(&refdata, today()).map_err(|e| e.to_string()));
             match answer {
                 Ok(d) => {
                     let answer = Valid {
@@ -126,7 +128,15 @@ pub fn run(cmd: CfCommand, global: &Global) -> ExitCode {
     }
 }
 
-fn compute(refdata: &RefData, surname: &str, name: &str, sex: SexArg, birth_date: &str, birth_place: &str, level: u8) -> Result<CodiceFiscale, String> {
+fn compute(
+    refdata: &RefData,
+    surname: &str,
+    name: &str,
+    sex: SexArg,
+    birth_date: &str,
+    birth_place: &str,
+    level: u8,
+) -> Result<CodiceFiscale, String> {
     let date = PartialDate::parse(birth_date).map_err(|e| format!("birth date: {e}"))?;
     let date = date.as_full().ok_or("birth date: a codice fiscale needs a full date (YYYY-MM-DD)")?;
     if date > today() {

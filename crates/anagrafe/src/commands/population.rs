@@ -117,8 +117,18 @@ fn write_csv(path: &PathBuf, persons: u64, seed: u64, batch_size: usize) -> anyh
                 None => (0, 0),
             };
             let (comune, address, fstate, floc) = match &r.residence {
-                Residence::Italy(a) => (a.comune.to_string(), format!("{} {} {}", a.species, a.toponym, a.civic.as_deref().unwrap_or("")), String::new(), String::new()),
-                Residence::Abroad { address, aire_comune } => (aire_comune.to_string(), address.address.clone().unwrap_or_default(), address.state.to_string(), address.locality.clone()),
+                Residence::Italy(a) => (
+                    a.comune.to_string(),
+                    format!("{} {} {}", a.species, a.toponym, a.civic.as_deref().unwrap_or("")),
+                    String::new(),
+                    String::new(),
+                ),
+                Residence::Abroad { address, aire_comune } => (
+                    aire_comune.to_string(),
+                    address.address.clone().unwrap_or_default(),
+                    address.state.to_string(),
+                    address.locality.clone(),
+                ),
             };
             let cits: Vec<String> = r.citizenships.iter().map(Country::storage_code).collect();
             writeln!(

@@ -44,7 +44,9 @@ fn compile(comuni: &Path, stati: Option<&Path>) -> anyhow::Result<RefData> {
         Some(p) => Box::new(open(p)?),
         None => {
             // Keep the states in force: rebuild an ANPR-shaped table from the current data.
-            let mut csv = String::from("CODAT,CODISTAT,CODISO3166_1_ALPHA3,DENOMINAZIONE,DENOMINAZIONEISTAT_EN,DATAINIZIOVALIDITA,DATAFINEVALIDITA,TIPO\n");
+            let mut csv = String::from(
+                "CODAT,CODISTAT,CODISO3166_1_ALPHA3,DENOMINAZIONE,DENOMINAZIONEISTAT_EN,DATAINIZIOVALIDITA,DATAFINEVALIDITA,TIPO\n",
+            );
             for s in RefData::current().stati() {
                 let q = |x: &str| format!("\"{}\"", x.replace('"', "\"\""));
                 csv.push_str(&format!(

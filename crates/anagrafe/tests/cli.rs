@@ -1,0 +1,176 @@
+//! The command line as an operator uses it: exact outputs and exit codes.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Output, Stdio};
+
+fn anagrafe(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_anagrafe")).args(args).env_remove("ANAGRAFE_DATABASE__URL").output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+fn compute(surname: &str, name: &str, sex: &str, date: &str, place: &str) -> Output {
+    anagrafe(&["cf", "compute", "--surname", surname, "--name", name, "--sex", sex, "--birth-date", date, "--birth-place", place])
+}
+
+#[test]
+fn cf_compute_prints_the_code() {
+    let o = compute("Rossi", "Mario", "M", "1980-01-01", "Roma");
+    assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(0), "RSSMRA80A01H501U\n"));
+    let o = compute("Rossi", "Mario", "M", "1980-01-01", "H501");
+    assert_eq!(stdout(&o), "RSSMRA80A01H501U\n");
+    // Abroad, by code and by name.
+    assert_eq!(
+        stdout(&compute("Smith", "John", "M", "1990-05-05", "Z404")),
+        stdout(&compute("Smith", "John", "M", "1990-05-05", "Stati Uniti d'America"))
+    );
+}
+
+#[test]
+fn cf_compute_uses_the_code_valid_on_the_birth_date() {
+    // Corigliano Calabro (D005) merged into Corigliano-Rossano (M403) on 2018-03-31.
+    assert_eq!(stdout(&compute("Verdi", "Anna", "F", "1975-03-10", "Corigliano Calabro")), "VRDNNA75C50D005N\n");
+    let o = compute("Verdi", "Anna", "F", "2020-03-10", "Corigliano-Rossano");
+    assert!(stdout(&o).trim_end().ends_with("M403") || stdout(&o).contains("M403"), "{}", stdout(&o));
+    // The old name no longer denotes a comune in 2020.
+    let o = compute("Verdi", "Anna", "F", "2020-03-10", "Corigliano Calabro");
+    assert_eq!(o.status.code(), Some(2));
+    // Castro (LE) was founded in 1975: in 1950 only Castro (BG) exists.
+    assert_eq!(stdout(&compute("Bianchi", "Luigi", "M", "1950-02-10", "Castro")), "BNCLGU50B10C337E\n");
+}
+
+#[test]
+fn cf_compute_refuses_bad_input_with_one_line_and_exit_2() {
+    for (args, reason) in [
+        (("Rossi", "Mario", "M", "1980-02-30", "Roma"), "birth date"),
+        (("Rossi", "Mario", "M", "1980-01-01", "Atlantide"), "birth place"),
+        (("Rossi", "Mario", "M", "1980-01-01", "Castro"), "ambiguous"),
+        (("Rossi", "Mario", "M", "2999-01-01", "Roma"), "future"),
+        (("Rossi", "Mario", "M", "1980", "Roma"), "full date"),
+    ] {
+        let o = compute(args.0, args.1, args.2, args.3, args.4);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(reason), "{args:?}: {err}");
+        assert!(stdout(&o).is_empty());
+    }
+    assert_eq!(compute("Rossi", "Mario", "X", "1980-01-01", "Roma").status.code(), Some(2));
+}
+
+#[test]
+fn cf_check_prints_exactly_the_documented_json() {
+    let o = anagrafe(&["cf", "check", "RSSMRA80A01H501U"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        stdout(&o),
+        "{\"valid\":true,\"code\":\"RSSMRA80A01H501U\",\"omocode\":false,\"sex\":\"M\",\"birth_date\":\"1980-01-01\",\"birth_place\":{\"code\":\"H501\",\"name\":\"ROMA\"}}\n"
+    );
+    let o = anagrafe(&["cf", "check", "RSSMRA80A01H5LMX"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!((v["valid"].as_bool(), v["omocode"].as_bool(), v["birth_place"]["code"].as_str()), (Some(true), Some(true), Some("H501")));
+    let o = anagrafe(&["cf", "check", "MRNLCU18H01L219Y"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["birth_place"]["name"], "TORINO");
+}
+
+#[test]
+fn cf_check_of_an_invalid_code_says_why_and_exits_1() {
+    for code in ["RSSMRA80A01H501V", "RSSMRA80A01", "", "RSSMRA80A01A000X"] {
+        let o = anagrafe(&["cf", "check", code]);
+        assert_eq!(o.status.code(), Some(1), "{code}");
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(v["valid"], false);
+        assert!(!v["reason"].as_str().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn population_can_be_written_to_csv_deterministically() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.csv");
+    let b = dir.path().join("b.csv");
+    for f in [&a, &b] {
+        let o = anagrafe(&["population", "generate", "--persons", "300", "--seed", "4", "--out", f.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let text = std::fs::read_to_string(&a).unwrap();
+    assert_eq!(text, std::fs::read_to_string(&b).unwrap());
+    assert_eq!(text.lines().count(), 301);
+    assert!(text.starts_with("household,relation,surname,name,sex,birth_date,birth_place,codice_fiscale"));
+}
+
+#[test]
+fn a_register_loads_a_population_and_reference_data_and_its_trace_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let o = anagrafe(&["population", "generate", "--persons", "1500", "--seed", "2", "--data-dir", d]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["persons"], 1500);
+    if let Some(shared) = shared_anpr() {
+        let o = anagrafe(&[
+            "refdata",
+            "load",
+            "--comuni",
+            &format!("{shared}/ANPR_archivio_comuni.csv"),
+            "--stati",
+            &format!("{shared}/tab_stati_esteri.csv"),
+            "--data-dir",
+            d,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(stdout(&o).contains("comuni records"));
+    }
+    let o = anagrafe(&["refdata", "load", "--comuni", "/nonexistent.csv", "--data-dir", d]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot read /nonexistent.csv"));
+    let o = anagrafe(&["audit", "verify", "--data-dir", d]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("\"first_bad\":null"));
+}
+
+fn shared_anpr() -> Option<String> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/anpr");
+    p.join("ANPR_archivio_comuni.csv").exists().then(|| p.to_str().unwrap().to_owned())
+}
+
+#[test]
+fn the_demo_serves_and_writes_its_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_anagrafe"))
+        .args(["demo", "--data-dir", dir.path().to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("demo exited early").unwrap();
+        if let Some(rest) = line.strip_prefix("Anagrafe demo is running at ") {
+            break rest.trim().to_owned();
+        }
+    };
+    let addr = url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET /health/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let creds: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("demo-credentials.json")).unwrap()).unwrap();
+    assert_eq!(creds["urls"]["base"], url);
+    let citizens = creds["citizens"].as_array().unwrap();
+    assert_eq!(citizens.len(), 5);
+    // The demo citizens are real records of the register: their codes check out.
+    let cf = citizens[0]["codice_fiscale"].as_str().unwrap();
+    assert_eq!(anagrafe(&["cf", "check", cf]).status.code(), Some(0));
+}
