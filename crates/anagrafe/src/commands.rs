@@ -76,7 +76,8 @@ impl Global {
 fn init_logs(cfg: &Config) {
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal());
     let _ = if cfg.log.format == "json" { builder.json().try_init() } else { builder.try_init() };
 }
 
