@@ -1,11 +1,10 @@
 //! Rows of a population batch, flattened once and written by each backend its own way:
-//! `COPY … FROM STDIN` on PostgreSQL, multi-row prepared `INSERT`s on SQLite.
+//! binary `COPY … FROM STDIN` on PostgreSQL, multi-row prepared `INSERT`s on SQLite.
 
 use crate::rows::{ResidenceCols, birth_place_cols, code_of, document_kind_cols, household_cols};
 use crate::{NewPerson, PopulationBatch};
 use anagrafe_domain::Household;
 use chrono::NaiveDate;
-use std::fmt::Write;
 
 /// One value of a row.
 #[derive(Debug, Clone)]
@@ -48,47 +47,49 @@ impl TableRows {
         self.vals.len() / self.cols.len()
     }
 
-    /// `COPY table (cols) FROM STDIN` statement.
-    pub fn copy_statement(&self) -> String {
-        format!("COPY {} ({}) FROM STDIN", self.table, self.cols.join(", "))
+    /// `COPY table (cols) FROM STDIN (FORMAT binary)` statement.
+    pub fn copy_binary_statement(&self) -> String {
+        format!("COPY {} ({}) FROM STDIN (FORMAT binary)", self.table, self.cols.join(", "))
     }
 
-    /// The rows in PostgreSQL's COPY text format.
-    pub fn copy_text(&self) -> Vec<u8> {
-        let mut out = String::with_capacity(self.vals.len() * 12);
+    /// The rows in PostgreSQL's binary COPY format: the server parses nothing, which is where
+    /// most of a text COPY's time goes. `Int` must fill `BIGINT` columns, `Small` `SMALLINT`.
+    pub fn copy_binary(&self) -> Vec<u8> {
+        let epoch = NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date");
+        let mut out = Vec::with_capacity(19 + self.vals.len() * 10);
+        out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+        out.extend_from_slice(&0i32.to_be_bytes()); // flags
+        out.extend_from_slice(&0i32.to_be_bytes()); // header extension length
         for row in self.vals.chunks(self.cols.len()) {
-            for (i, v) in row.iter().enumerate() {
-                if i > 0 {
-                    out.push('\t');
-                }
+            out.extend_from_slice(&(self.cols.len() as i16).to_be_bytes());
+            for v in row {
                 match v {
-                    Val::Null => out.push_str("\\N"),
+                    Val::Null => out.extend_from_slice(&(-1i32).to_be_bytes()),
                     Val::Int(n) => {
-                        let _ = write!(out, "{n}");
+                        out.extend_from_slice(&8i32.to_be_bytes());
+                        out.extend_from_slice(&n.to_be_bytes());
                     }
                     Val::Small(n) => {
-                        let _ = write!(out, "{n}");
+                        out.extend_from_slice(&2i32.to_be_bytes());
+                        out.extend_from_slice(&n.to_be_bytes());
                     }
-                    Val::Bool(b) => out.push(if *b { 't' } else { 'f' }),
+                    Val::Bool(b) => {
+                        out.extend_from_slice(&1i32.to_be_bytes());
+                        out.push(u8::from(*b));
+                    }
                     Val::Date(d) => {
-                        let _ = write!(out, "{}", d.format("%Y-%m-%d"));
+                        out.extend_from_slice(&4i32.to_be_bytes());
+                        out.extend_from_slice(&((*d - epoch).num_days() as i32).to_be_bytes());
                     }
-                    Val::Text(s) => {
-                        for c in s.chars() {
-                            match c {
-                                '\\' => out.push_str("\\\\"),
-                                '\t' => out.push_str("\\t"),
-                                '\n' => out.push_str("\\n"),
-                                '\r' => out.push_str("\\r"),
-                                c => out.push(c),
-                            }
-                        }
+                    Val::Text(t) => {
+                        out.extend_from_slice(&(t.len() as i32).to_be_bytes());
+                        out.extend_from_slice(t.as_bytes());
                     }
                 }
             }
-            out.push('\n');
         }
-        out.into_bytes()
+        out.extend_from_slice(&(-1i16).to_be_bytes());
+        out
     }
 }
 
@@ -296,9 +297,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn copy_text_escapes_what_copy_would_misread() {
-        let mut t = TableRows::new("t", &["a", "b", "c"]);
-        t.push([Val::Text("x\ty\\z\nw".into()), Val::Null, Val::Bool(true)]);
-        assert_eq!(String::from_utf8(t.copy_text()).unwrap(), "x\\ty\\\\z\\nw\t\\N\tt\n");
+    fn copy_binary_has_the_header_rows_and_trailer() {
+        let mut t = TableRows::new("t", &["a", "b"]);
+        t.push([Val::Int(1), Val::Null]);
+        let b = t.copy_binary();
+        assert_eq!(&b[..11], b"PGCOPY\n\xff\r\n\0");
+        // header 19 bytes + field count 2 + (4 + 8) + 4 + trailer 2
+        assert_eq!(b.len(), 19 + 2 + 12 + 4 + 2);
+        assert_eq!(&b[b.len() - 2..], &[0xff, 0xff]);
     }
 }

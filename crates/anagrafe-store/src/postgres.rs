@@ -68,9 +68,9 @@ impl PgStore {
         Ok(rebuild)
     }
 
-    /// Encodes each table in COPY text format (runs on a blocking thread).
+    /// Encodes each table in binary COPY format (runs on a blocking thread).
     fn prepare(rows: Vec<TableRows>) -> Vec<(String, &'static str, Vec<u8>)> {
-        rows.iter().filter(|t| t.len() > 0).map(|t| (t.copy_statement(), t.table, t.copy_text())).collect()
+        rows.iter().filter(|t| t.len() > 0).map(|t| (t.copy_binary_statement(), t.table, t.copy_binary())).collect()
     }
 
     async fn write_prepared(tx: &mut Transaction<'_, Postgres>, tables: Vec<(String, &'static str, Vec<u8>)>) -> Result<()> {
