@@ -189,6 +189,25 @@ mod tests {
         }
     }
 
+    #[test]
+    fn every_single_character_change_of_many_ids_is_refused() {
+        // Exhaustive over positions and replacement characters, for IDs spread over the space.
+        for k in 0..500u64 {
+            let id = IdAnpr::from_index((k * (IdAnpr::SPACE / 500) + k * 7919) % IdAnpr::SPACE).unwrap();
+            for pos in 0..9 {
+                for &c in ALPHABET {
+                    let mut s = id.as_str().as_bytes().to_vec();
+                    if s[pos] == c {
+                        continue;
+                    }
+                    s[pos] = c;
+                    let changed = String::from_utf8(s).unwrap();
+                    assert!(IdAnpr::parse(&changed).is_err(), "{id} -> {changed} accepted");
+                }
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn every_single_character_change_is_detected(n in 0u64..IdAnpr::SPACE, pos in 0usize..9, repl in 0usize..36) {

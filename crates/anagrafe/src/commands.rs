@@ -4,6 +4,7 @@
 mod audit;
 mod cf;
 mod demo;
+mod id;
 mod migrate;
 mod population;
 mod refdata;
@@ -36,6 +37,9 @@ enum Command {
     /// Codice fiscale: compute and check.
     #[command(subcommand)]
     Cf(cf::CfCommand),
+    /// ID ANPR: check and sample.
+    #[command(subcommand)]
+    Id(id::IdCommand),
     /// Reference data: reload from the official ANPR files.
     #[command(subcommand)]
     Refdata(refdata::RefdataCommand),
@@ -90,6 +94,7 @@ pub fn run(opts: Opts) -> ExitCode {
     let global = Global { config_file: opts.config, data_dir: opts.data_dir, database_url: opts.database_url };
     match opts.command {
         Command::Cf(c) => cf::run(c, &global),
+        Command::Id(c) => id::run(c),
         Command::Audit(c) => with_runtime(&global, |cfg| audit::run(c, cfg)),
         Command::Refdata(c) => with_runtime(&global, |cfg| refdata::run(c, cfg)),
         Command::Population(c) => with_runtime(&global, |cfg| population::run(c, cfg)),

@@ -174,3 +174,35 @@ fn the_demo_serves_and_writes_its_credentials() {
     let cf = citizens[0]["codice_fiscale"].as_str().unwrap();
     assert_eq!(anagrafe(&["cf", "check", cf]).status.code(), Some(0));
 }
+
+#[test]
+fn id_check_accepts_valid_ids_and_names_what_is_wrong() {
+    let o = anagrafe(&["id", "check", "AB12345CV"]);
+    assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(0), "valid\n"));
+    let o = anagrafe(&["id", "check", "AB12345CW"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("check character"), "{}", stdout(&o));
+}
+
+#[test]
+fn id_sample_prints_distinct_valid_ids_and_every_single_change_is_refused() {
+    let o = anagrafe(&["id", "sample", "--count", "2000"]);
+    assert_eq!(o.status.code(), Some(0));
+    let ids: Vec<String> = stdout(&o).lines().map(str::to_owned).collect();
+    assert_eq!(ids.len(), 2000);
+    assert_eq!(ids.iter().collect::<std::collections::HashSet<_>>().len(), 2000, "no ID twice");
+    // Two throwaway keys: two unrelated sequences.
+    let again = stdout(&anagrafe(&["id", "sample", "--count", "2000"]));
+    assert_ne!(stdout(&o), again);
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    for id in ids.iter().take(3) {
+        assert_eq!(anagrafe(&["id", "check", id]).status.code(), Some(0));
+        for pos in 0..9 {
+            let mut b = id.clone().into_bytes();
+            // One changed character per position (a full sweep runs in the domain's property test).
+            b[pos] = ALPHABET.iter().copied().find(|&c| c != b[pos] && c.is_ascii_digit() == b[pos].is_ascii_digit()).unwrap();
+            let changed = String::from_utf8(b).unwrap();
+            assert_eq!(anagrafe(&["id", "check", &changed]).status.code(), Some(1), "{id} -> {changed}");
+        }
+    }
+}
