@@ -104,6 +104,7 @@ pub(crate) const BULK_TABLES: &[&str] = &[
     "family_members",
     "person_documents",
     "person_deaths",
+    "id_anpr_registry",
 ];
 
 /// `'a', 'b', …` of [`BULK_TABLES`] for an SQL `IN` list.
@@ -112,7 +113,7 @@ pub(crate) fn bulk_tables_sql() -> String {
 }
 
 const FAMILIES: &[&str] = &["id", "kind", "specie", "comune", "name", "formed_on", "event_id"];
-const PERSONS: &[&str] = &["id", "id_anpr", "status", "comune", "email", "digital_domicile", "created_at", "updated_at"];
+const PERSONS: &[&str] = &["id", "status", "comune", "email", "digital_domicile", "created_at", "updated_at"];
 const GENERALITA: &[&str] = &[
     "person_id",
     "valid_from",
@@ -151,7 +152,25 @@ const CITIZENSHIPS: &[&str] = &["person_id", "country", "valid_from", "recorded_
 const CIVIL: &[&str] = &["person_id", "status", "valid_from", "recorded_at", "event_id"];
 const MEMBERS: &[&str] = &["person_id", "family_id", "relation", "valid_from", "recorded_at", "event_id"];
 const DOCUMENTS: &[&str] = &["person_id", "kind", "permit_kind", "number", "issued_on", "expires_on", "issuer", "recorded_at", "event_id"];
+const REGISTRY: &[&str] = &["id_anpr", "person_id", "counter", "key_version", "status", "issued_at", "changed_at"];
 const DEATHS: &[&str] = &["person_id", "death_date", "death_date_precision", "place", "locality", "recorded_at", "event_id"];
+
+/// Registry rows for IDs generated under `key_version`: `(person_id, counter, id)`.
+pub(crate) fn registry_rows(candidates: &[(i64, i64, String)], key_version: i16, now: i64) -> TableRows {
+    let mut t = TableRows::new("id_anpr_registry", REGISTRY);
+    for (pid, counter, id) in candidates {
+        t.push([
+            Val::Text(id.clone()),
+            Val::Int(*pid),
+            Val::Int(*counter),
+            Val::Small(key_version),
+            Val::Small(1),
+            Val::Int(now),
+            Val::Int(now),
+        ]);
+    }
+    t
+}
 
 /// Flattens a batch; person ids start at `first_person`, family ids at `first_family`
 /// (household ids in the batch index its `families`). Parents before children: families first.
@@ -183,14 +202,26 @@ pub(crate) fn batch_rows(
     let mut members = TableRows::new("family_members", MEMBERS);
     let mut documents = TableRows::new("person_documents", DOCUMENTS);
     let mut deaths = TableRows::new("person_deaths", DEATHS);
+    let mut registry = TableRows::new("id_anpr_registry", REGISTRY);
     let nfam = batch.families.len() as i64;
     for (i, p) in batch.persons.iter().enumerate() {
         let id = first_person + i as i64;
         let NewPerson { record: r, residence_since, civil_status_since, household_since, .. } = p;
         let g = &r.generalita;
+        if let Some(anpr) = r.id_anpr {
+            // An ID issued elsewhere (e.g. carried over at subentro): kept, not generated.
+            registry.push([
+                Val::Text(anpr.to_string()),
+                Val::Int(id),
+                Val::Null,
+                Val::Small(0),
+                Val::Small(1),
+                Val::Int(now),
+                Val::Int(now),
+            ]);
+        }
         persons.push([
             Val::Int(id),
-            r.id_anpr.map(|x| x.to_string()).into(),
             Val::Small(r.status.code()),
             Val::Text(r.residence.competent_comune().to_string()),
             r.email.clone().into(),
@@ -289,7 +320,7 @@ pub(crate) fn batch_rows(
             ]);
         }
     }
-    Ok(vec![families, persons, generalita, residences, citizenships, civil, members, documents, deaths])
+    Ok(vec![families, persons, generalita, residences, citizenships, civil, members, documents, deaths, registry])
 }
 
 #[cfg(test)]

@@ -107,6 +107,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// one transaction with one event and one audit entry.
     async fn bulk_load(&self, batches: tokio::sync::mpsc::Receiver<PopulationBatch>, ctx: &WriteContext) -> Result<BulkReport>;
 
+    /// Gives an ID ANPR to up to `limit` persons without one whose internal id is above
+    /// `after` (lowest first), in one transaction with its event and audit entry. Returns how
+    /// many were given and the last internal id looked at (`None` when none is left), to pass
+    /// as `after` next time. Every ID goes into the registry of issued IDs, which never forgets
+    /// one.
+    async fn assign_ids(&self, issuer: &IdIssuer, after: i64, limit: u32, ctx: &WriteContext) -> Result<(u64, Option<i64>)>;
+
+    /// Number of persons still without an ID ANPR.
+    async fn count_without_id(&self) -> Result<u64>;
+
+    /// The person an ID ANPR was issued to, with the ID's state (1 valid, 2 suspended,
+    /// 3 invalid).
+    async fn find_by_id_anpr(&self, id: &anagrafe_domain::IdAnpr) -> Result<Option<(i64, i16)>>;
+
     /// Appends an audit entry in its own transaction (reads, refusals, logins).
     async fn audit(&self, entry: &AuditEntry) -> Result<i64>;
 

@@ -68,6 +68,31 @@ impl PgStore {
         Ok(rebuild)
     }
 
+    /// Inserts candidate IDs into the registry; returns those accepted (not already issued).
+    async fn insert_registry(
+        tx: &mut Transaction<'_, Postgres>,
+        candidates: &[(i64, i64, String)],
+        key_version: i16,
+        now: i64,
+    ) -> Result<std::collections::HashSet<String>> {
+        let ids: Vec<&str> = candidates.iter().map(|c| c.2.as_str()).collect();
+        let pids: Vec<i64> = candidates.iter().map(|c| c.0).collect();
+        let counters: Vec<i64> = candidates.iter().map(|c| c.1).collect();
+        let rows = sqlx::query(
+            "INSERT INTO id_anpr_registry (id_anpr, person_id, counter, key_version, status, issued_at, changed_at) \
+             SELECT t.id, t.pid, t.ctr, $4, 1, $5, $5 FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS t(id, pid, ctr) \
+             ON CONFLICT DO NOTHING RETURNING id_anpr",
+        )
+        .bind(&ids)
+        .bind(&pids)
+        .bind(&counters)
+        .bind(key_version)
+        .bind(now)
+        .fetch_all(&mut **tx)
+        .await?;
+        rows.iter().map(|r| Ok(sqlx::Row::try_get::<String, _>(r, 0)?)).collect()
+    }
+
     /// Encodes each table in binary COPY format (runs on a blocking thread).
     fn prepare(rows: Vec<TableRows>) -> Vec<(String, &'static str, Vec<u8>)> {
         rows.iter().filter(|t| t.len() > 0).map(|t| (t.copy_binary_statement(), t.table, t.copy_binary())).collect()

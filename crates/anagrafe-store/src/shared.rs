@@ -126,19 +126,30 @@ macro_rules! store_common {
                 let r = &p.record;
                 let g = &r.generalita;
                 sqlx::query(
-                    "INSERT INTO persons (id, id_anpr, status, comune, email, digital_domicile, created_at, updated_at) \
-                     VALUES ($1,$2,$3,$4,$5,$6,$7,$7)",
+                    "INSERT INTO persons (id, status, comune, email, digital_domicile, created_at, updated_at) \
+                     VALUES ($1,$2,$3,$4,$5,$6,$6)",
                 )
                 .bind(id)
-                .bind(r.id_anpr.map(|i| i.to_string()))
                 .bind(r.status.code())
                 .bind(r.residence.competent_comune().to_string())
                 .bind(&r.email)
                 .bind(&r.digital_domicile)
                 .bind(now)
                 .execute(&mut **tx)
-                .await
-                .map_err(|e| crate::shared::conflict(e, "id_anpr"))?;
+                .await?;
+                if let Some(anpr) = r.id_anpr {
+                    // An ID issued elsewhere (e.g. carried over at subentro): kept, not generated.
+                    sqlx::query(
+                        "INSERT INTO id_anpr_registry (id_anpr, person_id, counter, key_version, status, issued_at, changed_at) \
+                         VALUES ($1, $2, NULL, 0, 1, $3, $3)",
+                    )
+                    .bind(anpr.as_str())
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(|e| crate::shared::conflict(e, "id_anpr"))?;
+                }
                 let (bp, bl) = crate::rows::birth_place_cols(&g.birth_place);
                 sqlx::query(
                     "INSERT INTO person_generalita (person_id, valid_from, recorded_at, event_id, surname, given_name, sex, birth_date, \
@@ -319,7 +330,10 @@ macro_rules! store_common {
                 use crate::rows::*;
                 use sqlx::Row;
                 let mut conn = self.pool.acquire().await?;
-                let p = sqlx::query("SELECT id_anpr, status, email, digital_domicile FROM persons WHERE id = $1")
+                let p = sqlx::query(
+                    "SELECT (SELECT r.id_anpr FROM id_anpr_registry r WHERE r.person_id = p.id AND r.status IN (1, 2) \
+                     ORDER BY r.issued_at DESC LIMIT 1), p.status, p.email, p.digital_domicile FROM persons p WHERE p.id = $1",
+                )
                     .bind(id)
                     .fetch_optional(&mut *conn)
                     .await?
@@ -595,6 +609,108 @@ macro_rules! store_common {
                 ctx: &crate::WriteContext,
             ) -> crate::Result<crate::BulkReport> {
                 self.bulk_load_impl(batches, ctx).await
+            }
+
+            async fn assign_ids(
+                &self,
+                issuer: &crate::IdIssuer,
+                after: i64,
+                limit: u32,
+                ctx: &crate::WriteContext,
+            ) -> crate::Result<(u64, Option<i64>)> {
+                let mut tx = self.pool.begin().await?;
+                let head = Self::lock_head(&mut tx).await?;
+                let pids: Vec<i64> = sqlx::query(
+                    "SELECT p.id FROM persons p WHERE p.id > $1 \
+                     AND NOT EXISTS (SELECT 1 FROM id_anpr_registry r WHERE r.person_id = p.id) ORDER BY p.id LIMIT $2",
+                )
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|r| sqlx::Row::try_get(r, 0))
+                    .collect::<Result<_, _>>()?;
+                let Some(&last_seen) = pids.last() else {
+                    tx.rollback().await?;
+                    return Ok((0, None));
+                };
+                let now = crate::now_ms();
+                let mut assigned: Vec<(i64, String)> = Vec::with_capacity(pids.len());
+                let mut skipped = 0u64;
+                // Under one key the permutation never repeats an ID. Only when the registry
+                // holds IDs of another origin (an earlier key, or IDs issued elsewhere) can a
+                // candidate collide: then each is offered with ON CONFLICT and a refused one is
+                // skipped with its counter. Otherwise the batch is written in bulk.
+                let kv = |sql: &'static str| sqlx::query(sql);
+                let lowest: Option<i16> = kv("SELECT key_version FROM id_anpr_registry ORDER BY key_version LIMIT 1")
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .map(|r| sqlx::Row::try_get(&r, 0))
+                    .transpose()?;
+                let highest: Option<i16> = kv("SELECT key_version FROM id_anpr_registry ORDER BY key_version DESC LIMIT 1")
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .map(|r| sqlx::Row::try_get(&r, 0))
+                    .transpose()?;
+                let only_this_key = lowest.is_none_or(|l| l == issuer.key_version) && highest.is_none_or(|h| h == issuer.key_version);
+                let mut pending = pids;
+                while !pending.is_empty() {
+                    let first = Self::alloc(&mut tx, "id_anpr", pending.len() as i64).await?;
+                    let mut candidates = Vec::with_capacity(pending.len());
+                    for (k, pid) in pending.iter().enumerate() {
+                        let counter = first + k as i64;
+                        let id = issuer
+                            .generator
+                            .id(counter as u64)
+                            .ok_or_else(|| crate::StoreError::Invalid("the ID ANPR space is exhausted under this key".into()))?;
+                        candidates.push((*pid, counter, id.to_string()));
+                    }
+                    if only_this_key {
+                        let rows = crate::bulk::registry_rows(&candidates, issuer.key_version, now);
+                        Self::write_prepared(&mut tx, Self::prepare(vec![rows])).await?;
+                        assigned.extend(candidates.into_iter().map(|(pid, _, id)| (pid, id)));
+                        break;
+                    }
+                    let inserted = Self::insert_registry(&mut tx, &candidates, issuer.key_version, now).await?;
+                    let mut retry = Vec::new();
+                    for (pid, _, id) in candidates {
+                        if inserted.contains(&id) {
+                            assigned.push((pid, id));
+                        } else {
+                            skipped += 1;
+                            retry.push(pid);
+                        }
+                    }
+                    pending = retry;
+                }
+                let today = chrono::Utc::now().date_naive();
+                let payload = serde_json::json!({
+                    "assigned": assigned.len(), "key_version": issuer.key_version, "skipped_counters": skipped,
+                    "first_person": assigned.first().map(|a| a.0), "last_person": assigned.last().map(|a| a.0),
+                })
+                .to_string();
+                let event_id = Self::insert_event(&mut tx, ctx, "assegnazione_id", None, None, None, today, &payload).await?;
+                let mut entry = crate::audit::AuditEntry::from_ctx(ctx, "id.assign", "ok");
+                entry.detail = serde_json::json!({ "event_id": event_id, "assigned": assigned.len() }).to_string();
+                Self::append_audit(&mut tx, head, &entry).await?;
+                tx.commit().await?;
+                Ok((assigned.len() as u64, Some(last_seen)))
+            }
+
+            async fn count_without_id(&self) -> crate::Result<u64> {
+                let row = sqlx::query("SELECT COUNT(*) FROM persons p WHERE NOT EXISTS (SELECT 1 FROM id_anpr_registry r WHERE r.person_id = p.id)")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(sqlx::Row::try_get::<i64, _>(&row, 0)? as u64)
+            }
+
+            async fn find_by_id_anpr(&self, id: &anagrafe_domain::IdAnpr) -> crate::Result<Option<(i64, i16)>> {
+                let row = sqlx::query("SELECT person_id, status FROM id_anpr_registry WHERE id_anpr = $1")
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| Ok((sqlx::Row::try_get(&r, 0)?, sqlx::Row::try_get(&r, 1)?))).transpose()
             }
 
             async fn audit(&self, entry: &crate::audit::AuditEntry) -> crate::Result<i64> {

@@ -69,6 +69,31 @@ impl SqliteStore {
         Ok(rebuild)
     }
 
+    /// Inserts candidate IDs into the registry; returns those accepted (not already issued).
+    async fn insert_registry(
+        tx: &mut Transaction<'_, Sqlite>,
+        candidates: &[(i64, i64, String)],
+        key_version: i16,
+        now: i64,
+    ) -> Result<std::collections::HashSet<String>> {
+        let mut accepted = std::collections::HashSet::with_capacity(candidates.len());
+        for chunk in candidates.chunks(MAX_ROWS) {
+            let sql = format!(
+                "INSERT INTO id_anpr_registry (id_anpr, person_id, counter, key_version, status, issued_at, changed_at) VALUES {} \
+                 ON CONFLICT DO NOTHING RETURNING id_anpr",
+                vec!["(?, ?, ?, ?, 1, ?, ?)"; chunk.len()].join(",")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (pid, counter, id) in chunk {
+                q = q.bind(id.as_str()).bind(*pid).bind(*counter).bind(key_version).bind(now).bind(now);
+            }
+            for r in q.fetch_all(&mut **tx).await? {
+                accepted.insert(sqlx::Row::try_get::<String, _>(&r, 0)?);
+            }
+        }
+        Ok(accepted)
+    }
+
     /// SQLite binds values directly: nothing to prepare off the runtime.
     fn prepare(rows: Vec<TableRows>) -> Vec<TableRows> {
         rows

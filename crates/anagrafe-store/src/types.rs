@@ -1,6 +1,6 @@
 //! Values the store takes and gives.
 
-use anagrafe_domain::{Belfiore, HouseholdKind, PersonRecord};
+use anagrafe_domain::{Belfiore, HouseholdKind, IdGenerator, PersonRecord};
 use chrono::NaiveDate;
 use serde::Serialize;
 
@@ -113,4 +113,13 @@ pub struct FamilyView {
     pub formed_on: NaiveDate,
     /// Members on that date: internal person id and the official relation/bond code, head first.
     pub members: Vec<(i64, u16)>,
+}
+
+/// The register's ID ANPR generator and the version of its key.
+#[derive(Debug, Clone)]
+pub struct IdIssuer {
+    /// The keyed permutation.
+    pub generator: IdGenerator,
+    /// Version of the key, recorded with every ID issued under it.
+    pub key_version: i16,
 }

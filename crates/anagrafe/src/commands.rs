@@ -94,7 +94,7 @@ pub fn run(opts: Opts) -> ExitCode {
     let global = Global { config_file: opts.config, data_dir: opts.data_dir, database_url: opts.database_url };
     match opts.command {
         Command::Cf(c) => cf::run(c, &global),
-        Command::Id(c) => id::run(c),
+        Command::Id(c) => id::run(c, &global),
         Command::Audit(c) => with_runtime(&global, |cfg| audit::run(c, cfg)),
         Command::Refdata(c) => with_runtime(&global, |cfg| refdata::run(c, cfg)),
         Command::Population(c) => with_runtime(&global, |cfg| population::run(c, cfg)),
@@ -104,7 +104,8 @@ pub fn run(opts: Opts) -> ExitCode {
     }
 }
 
-fn with_runtime<F, Fut>(global: &Global, f: F) -> ExitCode
+/// Loads the configuration, starts logging and runs `f` on a multi-threaded runtime.
+pub(crate) fn with_runtime<F, Fut>(global: &Global, f: F) -> ExitCode
 where
     F: FnOnce(Config) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<ExitCode>>,

@@ -18,6 +18,19 @@ pub struct Config {
     pub server: ServerConfig,
     /// Operational logs.
     pub log: LogConfig,
+    /// The ID ANPR generator's key.
+    pub id_anpr: IdAnprConfig,
+}
+
+/// Where the ID ANPR generator's secret key is kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdAnprConfig {
+    /// File holding the 128-bit key in hex (readable by the service only). Unset for an
+    /// embedded register: `id-anpr.key` beside its database, created on first use.
+    pub key_file: Option<PathBuf>,
+    /// Version of that key, recorded with each ID (raise it when rotating the key).
+    pub key_version: i16,
 }
 
 /// Where the register lives.
@@ -58,6 +71,7 @@ impl Default for Config {
             database: DatabaseConfig { url: sqlite_url(Path::new("anagrafe-data")) },
             server: ServerConfig { listen: "127.0.0.1:8080".parse().expect("static address") },
             log: LogConfig { format: "text".into(), level: "info".into() },
+            id_anpr: IdAnprConfig { key_file: None, key_version: 1 },
         }
     }
 }

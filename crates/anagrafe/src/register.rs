@@ -22,3 +22,53 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
     }
     Ok(store)
 }
+
+/// The ID ANPR issuer of the configured register: the key from `id_anpr.key_file`, or for an
+/// embedded register `id-anpr.key` beside its database (created, readable by its owner only,
+/// on first use).
+pub fn id_issuer(cfg: &Config) -> anyhow::Result<anagrafe_store::IdIssuer> {
+    let (path, may_create) = match (&cfg.id_anpr.key_file, sqlite_dir(&cfg.database.url)) {
+        (Some(p), _) => (p.clone(), false),
+        (None, Some(dir)) => (dir.join("id-anpr.key"), true),
+        (None, None) => anyhow::bail!(
+            "id_anpr.key_file is not set: create a key with `anagrafe id init-key --out FILE` and set ANAGRAFE_ID_ANPR__KEY_FILE"
+        ),
+    };
+    if !path.exists() {
+        if !may_create {
+            anyhow::bail!("the ID ANPR key file {} does not exist (create it with `anagrafe id init-key --out FILE`)", path.display());
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        write_new_key(&path)?;
+        tracing::info!(path = %path.display(), "created a new ID ANPR key for the embedded register");
+    }
+    let key = read_key(&path)?;
+    Ok(anagrafe_store::IdIssuer { generator: anagrafe_domain::IdGenerator::new(&key), key_version: cfg.id_anpr.key_version })
+}
+
+/// Writes a fresh random key, refusing to overwrite one.
+pub fn write_new_key(path: &std::path::Path) -> anyhow::Result<()> {
+    use rand::RngCore;
+    use std::io::Write;
+    let mut key = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path).with_context(|| format!("cannot create the key file {} (it must not exist yet)", path.display()))?;
+    writeln!(f, "{}", hex::encode(key))?;
+    key.fill(0);
+    Ok(())
+}
+
+fn read_key(path: &std::path::Path) -> anyhow::Result<[u8; 16]> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the ID ANPR key file {}", path.display()))?;
+    let bytes = hex::decode(text.trim()).ok().filter(|b| b.len() == 16);
+    let bytes = bytes.with_context(|| format!("{} must hold 32 hexadecimal characters (a 128-bit key)", path.display()))?;
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&bytes);
+    Ok(key)
+}

@@ -170,9 +170,12 @@ fn the_demo_serves_and_writes_its_credentials() {
     assert_eq!(creds["urls"]["base"], url);
     let citizens = creds["citizens"].as_array().unwrap();
     assert_eq!(citizens.len(), 5);
-    // The demo citizens are real records of the register: their codes check out.
+    // The demo citizens are real records of the register: their codes check out, and each has
+    // an ID ANPR.
     let cf = citizens[0]["codice_fiscale"].as_str().unwrap();
     assert_eq!(anagrafe(&["cf", "check", cf]).status.code(), Some(0));
+    let id = citizens[0]["id_anpr"].as_str().expect("demo citizens have an ID ANPR");
+    assert_eq!(anagrafe(&["id", "check", id]).status.code(), Some(0));
 }
 
 #[test]
@@ -205,4 +208,32 @@ fn id_sample_prints_distinct_valid_ids_and_every_single_change_is_refused() {
             assert_eq!(anagrafe(&["id", "check", &changed]).status.code(), Some(1), "{id} -> {changed}");
         }
     }
+}
+
+#[test]
+fn id_assign_gives_everyone_an_id_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert_eq!(anagrafe(&["population", "generate", "--persons", "700", "--data-dir", d]).status.code(), Some(0));
+    let o = anagrafe(&["id", "assign", "--batch", "300", "--data-dir", d]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["assigned"], 700);
+    let o = anagrafe(&["id", "assign", "--data-dir", d]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["assigned"], 0, "a second run has nothing to do");
+    // The embedded register's key was created beside it, readable by its owner only.
+    let key = dir.path().join("id-anpr.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    // A production register without a configured key is refused, before touching the database.
+    let o = anagrafe(&["id", "assign", "--database-url", "postgres://nobody@127.0.0.1:1/none"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("id_anpr.key_file"), "{}", stderr(&o));
+    // init-key never overwrites.
+    let o = anagrafe(&["id", "init-key", "--out", key.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
 }

@@ -31,10 +31,10 @@ CREATE TABLE events (
 CREATE INDEX events_person ON events (person_id);
 CREATE INDEX events_comune_recorded ON events (comune, recorded_at);
 
--- One row per person: identity of the record and current position.
+-- One row per person: identity of the record and current position. Its ID ANPR lives in
+-- id_anpr_registry (next migration), the one place that knows every ID ever issued.
 CREATE TABLE persons (
     id INTEGER PRIMARY KEY,              -- internal surrogate key, never shown
-    id_anpr TEXT UNIQUE,                -- the public key; NULL until assigned
     status INTEGER NOT NULL,           -- 1 resident, 2 AIRE, 3 cancelled, 4 deceased
     comune TEXT NOT NULL,               -- competent comune (residence or AIRE)
     email TEXT,

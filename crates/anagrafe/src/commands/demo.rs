@@ -34,6 +34,9 @@ pub async fn run(opts: DemoOpts, mut cfg: Config, data_dir: Option<PathBuf>) -> 
         eprintln!("creating the demo register in {} ({DEMO_PERSONS} synthetic persons)…", data_dir.display());
         super::population::load(store.clone(), DEMO_PERSONS, DEMO_SEED, 5_000, true).await?;
     }
+    // Every person in the register has an ID ANPR (IDN-3): give one to any without.
+    let issuer = crate::register::id_issuer(&cfg)?;
+    super::id::assign_all(&*store, &issuer, 50_000, false).await?;
     let db_url = cfg.database.url.clone();
     let store2 = store.clone();
     super::serve::serve(store, opts.listen, move |addr| {

@@ -13,6 +13,18 @@ pub enum IdCommand {
         /// The ID.
         id: String,
     },
+    /// Give an ID ANPR to every person without one (resumable, idempotent).
+    Assign {
+        /// Persons per transaction.
+        #[arg(long, default_value_t = 50_000)]
+        batch: u32,
+    },
+    /// Create a new random generator key file (readable by its owner only).
+    InitKey {
+        /// Where to write it; an existing file is never overwritten.
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
     /// Print IDs from the generator under a throwaway random key, one per line; stores nothing.
     Sample {
         /// How many (at most the 1,757,600,000 the format allows).
@@ -21,8 +33,64 @@ pub enum IdCommand {
     },
 }
 
-pub fn run(cmd: IdCommand) -> ExitCode {
+/// `id assign`: batches until no person is left without an ID.
+async fn assign(batch: u32, cfg: crate::config::Config) -> anyhow::Result<ExitCode> {
+    // The key first: a missing key must not leave a half-prepared register behind.
+    let issuer = crate::register::id_issuer(&cfg)?;
+    let store = crate::register::open(&cfg).await?;
+    let report = assign_all(&*store, &issuer, batch.clamp(1, 1_000_000), true).await?;
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `id assign` did.
+#[derive(Debug, serde::Serialize)]
+pub struct AssignReport {
+    assigned: u64,
+    seconds: f64,
+    ids_per_second: f64,
+}
+
+/// Assigns IDs to everyone without one, a transaction per batch, with a progress bar.
+pub async fn assign_all(
+    store: &dyn anagrafe_store::Store,
+    issuer: &anagrafe_store::IdIssuer,
+    batch: u32,
+    progress: bool,
+) -> anyhow::Result<AssignReport> {
+    let total = store.count_without_id().await?;
+    let pb = if progress { indicatif::ProgressBar::new(total) } else { indicatif::ProgressBar::hidden() };
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} IDs ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let ctx = anagrafe_store::WriteContext::cli("id-assign");
+    let started = std::time::Instant::now();
+    let (mut assigned, mut after) = (0, 0);
+    // Keyset pagination: each batch starts after the last person the previous one looked at.
+    while let (n, Some(last)) = store.assign_ids(issuer, after, batch, &ctx).await? {
+        assigned += n;
+        after = last;
+        pb.inc(n);
+    }
+    pb.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(AssignReport { assigned, seconds: (seconds * 100.0).round() / 100.0, ids_per_second: (assigned as f64 / seconds.max(1e-9)).round() })
+}
+
+pub fn run(cmd: IdCommand, global: &super::Global) -> ExitCode {
     match cmd {
+        IdCommand::Assign { batch } => super::with_runtime(global, |cfg| assign(batch, cfg)),
+        IdCommand::InitKey { out } => match crate::register::write_new_key(&out) {
+            Ok(()) => {
+                println!("wrote a new ID ANPR key to {}", out.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("anagrafe: {e:#}");
+                ExitCode::from(2)
+            }
+        },
         IdCommand::Check { id } => match IdAnpr::parse(&id) {
             Ok(_) => {
                 println!("valid");
