@@ -11,7 +11,6 @@ use crate::text::cf_letters;
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::str::FromStr;
 
 const MONTHS: &[u8; 12] = b"ABCDEHLMPRST";
 const OMOCODE_LETTERS: &[u8; 10] = b"LMNPQRSTUV";
@@ -380,25 +379,7 @@ impl fmt::Display for CodiceFiscale {
     }
 }
 
-impl FromStr for CodiceFiscale {
-    type Err = CfError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl TryFrom<String> for CodiceFiscale {
-    type Error = CfError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse(&s)
-    }
-}
-
-impl From<CodiceFiscale> for String {
-    fn from(c: CodiceFiscale) -> String {
-        c.as_str().to_owned()
-    }
-}
+crate::text_conversions!(CodiceFiscale, CfError);
 
 #[cfg(test)]
 mod tests {

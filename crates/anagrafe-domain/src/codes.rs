@@ -2,7 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::str::FromStr;
 
 /// Why a code was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,25 +57,7 @@ macro_rules! ascii_code {
             }
         }
 
-        impl FromStr for $name {
-            type Err = CodeError;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Self::parse(s)
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = CodeError;
-            fn try_from(s: String) -> Result<Self, Self::Error> {
-                Self::parse(&s)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(c: $name) -> String {
-                c.as_str().to_owned()
-            }
-        }
+        crate::text_conversions!($name, CodeError);
     };
 }
 

@@ -4,7 +4,6 @@
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::str::FromStr;
 
 /// How much of a [`PartialDate`] is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -153,25 +152,7 @@ impl fmt::Display for PartialDate {
     }
 }
 
-impl FromStr for PartialDate {
-    type Err = DateError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl TryFrom<String> for PartialDate {
-    type Error = DateError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse(&s)
-    }
-}
-
-impl From<PartialDate> for String {
-    fn from(d: PartialDate) -> String {
-        d.to_string()
-    }
-}
+crate::text_conversions!(PartialDate, DateError);
 
 #[cfg(test)]
 mod tests {

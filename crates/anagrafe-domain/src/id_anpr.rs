@@ -6,7 +6,6 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::str::FromStr;
 
 const ALPHABET: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
@@ -138,25 +137,7 @@ impl fmt::Display for IdAnpr {
     }
 }
 
-impl FromStr for IdAnpr {
-    type Err = IdAnprError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl TryFrom<String> for IdAnpr {
-    type Error = IdAnprError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse(&s)
-    }
-}
-
-impl From<IdAnpr> for String {
-    fn from(id: IdAnpr) -> String {
-        id.as_str().to_owned()
-    }
-}
+crate::text_conversions!(IdAnpr, IdAnprError);
 
 #[cfg(test)]
 mod tests {

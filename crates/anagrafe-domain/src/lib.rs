@@ -5,6 +5,33 @@
 //! Reference data (comuni, foreign states) are embedded in the binary and can be replaced at run
 //! time by a copy loaded from the official ANPR files.
 
+/// Text conversions of a parsed type: `FromStr` and `TryFrom<String>` through its `parse`, and
+/// `String` from its `Display` (so serde can use `try_from = "String", into = "String"`).
+macro_rules! text_conversions {
+    ($ty:ty, $err:ty) => {
+        impl std::str::FromStr for $ty {
+            type Err = $err;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+
+        impl TryFrom<String> for $ty {
+            type Error = $err;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                Self::parse(&s)
+            }
+        }
+
+        impl From<$ty> for String {
+            fn from(v: $ty) -> String {
+                v.to_string()
+            }
+        }
+    };
+}
+pub(crate) use text_conversions;
+
 pub mod cf;
 pub mod codes;
 pub mod date;

@@ -169,15 +169,15 @@ fn mario(family: Option<i64>) -> NewPerson {
     }
 }
 
+/// A family formed in Turin on 2010-05-01.
+async fn turin_family(h: &Harness) -> i64 {
+    let family =
+        NewFamily { kind: HouseholdKind::Family, comune: Belfiore::parse("L219").unwrap(), name: None, formed_on: d("2010-05-01") };
+    h.store.create_family(&family, &ctx("fam")).await.unwrap()
+}
+
 async fn a_registered_person_reads_back_as_registered(h: &Harness) {
-    let fam = h
-        .store
-        .create_family(
-            &NewFamily { kind: HouseholdKind::Family, comune: Belfiore::parse("L219").unwrap(), name: None, formed_on: d("2010-05-01") },
-            &ctx("fam"),
-        )
-        .await
-        .unwrap();
+    let fam = turin_family(h).await;
     let p = mario(Some(fam));
     let id = h.store.register_person(&p, &ctx("reg")).await.unwrap();
     let view = h.store.person(id, None).await.unwrap();
@@ -355,14 +355,7 @@ async fn reference_data_round_trip(h: &Harness) {
 }
 
 async fn a_family_lists_its_members_head_first(h: &Harness) {
-    let fam = h
-        .store
-        .create_family(
-            &NewFamily { kind: HouseholdKind::Family, comune: Belfiore::parse("L219").unwrap(), name: None, formed_on: d("2010-05-01") },
-            &ctx("fam"),
-        )
-        .await
-        .unwrap();
+    let fam = turin_family(h).await;
     let mut child = mario(Some(fam));
     child.record.household = Some(Household::Family { family_id: fam, relation: RelazioneParentela::FiglioFiglia });
     child.record.email = None;
