@@ -227,21 +227,9 @@ impl PopulationGenerator {
         base
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn person(
-        &mut self,
-        surname: Option<&str>,
-        name: &str,
-        sex: Sex,
-        birth: NaiveDate,
-        place: BirthPlace,
-        citizenships: Vec<Country>,
-        residence: Residence,
-        household: Household,
-        civil_status: StatoCivile,
-        since: NaiveDate,
-    ) -> NewPerson {
-        let cf = self.codice_fiscale(surname.unwrap_or(""), name, sex, birth, place.code());
+    fn person(&mut self, draft: Draft<'_>) -> NewPerson {
+        let Draft { surname, name, sex, birth, place, citizenships, residence, household, civil_status, since } = draft;
+        let cf = self.codice_fiscale(surname, name, sex, birth, place.code());
         let age = PartialDate::full(birth).age_on(self.today);
         let foreign_non_eu = citizenships.iter().any(|c| match c {
             Country::Foreign(z) => COMMUNITIES.iter().any(|k| k.state == z.as_str() && !k.eu),
@@ -280,8 +268,7 @@ impl PopulationGenerator {
             });
         }
         let email = (age >= 18 && self.rng.gen_bool(0.35)).then(|| {
-            let local: String =
-                anagrafe_domain::text::fold(&format!("{} {}", name, surname.unwrap_or("x"))).to_lowercase().replace(' ', ".");
+            let local: String = anagrafe_domain::text::fold(&format!("{name} {surname}")).to_lowercase().replace(' ', ".");
             format!("{local}{}@mail.example.org", self.rng.gen_range(1..1000))
         });
         let status = match residence {
@@ -299,7 +286,7 @@ impl PopulationGenerator {
                 id_anpr: None,
                 status,
                 generalita: Generalita {
-                    name: PersonName::new(surname, Some(name)).expect("generated names are valid"),
+                    name: PersonName::new(Some(surname), Some(name)).expect("generated names are valid"),
                     sex,
                     birth_date: PartialDate::full(birth),
                     birth_place: place,
@@ -371,18 +358,18 @@ impl PopulationGenerator {
             StatoCivile::CelibeNubile
         };
         let (head_name, head_place) = self.name_and_birthplace(community, head_sex, head_birth, false);
-        members.push(self.person(
-            Some(&family_surname),
-            &head_name,
-            head_sex,
-            head_birth,
-            head_place,
-            citizenship(community),
-            residence.clone(),
-            Household::Family { family_id: 0, relation: RelazioneParentela::IntestatarioScheda },
-            head_status,
-            formed_on,
-        ));
+        members.push(self.person(Draft {
+            surname: &family_surname,
+            name: &head_name,
+            sex: head_sex,
+            birth: head_birth,
+            place: head_place,
+            citizenships: citizenship(community),
+            residence: residence.clone(),
+            household: Household::Family { family_id: 0, relation: RelazioneParentela::IntestatarioScheda },
+            civil_status: head_status,
+            since: formed_on,
+        }));
         let mut mother_birth = if head_sex == Sex::F { Some(head_birth) } else { None };
         if couple {
             let spouse_age = (head_age + self.rng.gen_range(-6..=2)).clamp(18, 99);
@@ -393,18 +380,18 @@ impl PopulationGenerator {
                 None => self.surname().to_owned(),
             };
             let (n, p) = self.name_and_birthplace(community, Sex::F, spouse_birth, false);
-            members.push(self.person(
-                Some(&spouse_surname),
-                &n,
-                Sex::F,
-                spouse_birth,
-                p,
-                citizenship(community),
-                residence.clone(),
-                Household::Family { family_id: 0, relation: RelazioneParentela::MaritoMoglie },
-                StatoCivile::Coniugato,
-                formed_on,
-            ));
+            members.push(self.person(Draft {
+                surname: &spouse_surname,
+                name: &n,
+                sex: Sex::F,
+                birth: spouse_birth,
+                place: p,
+                citizenships: citizenship(community),
+                residence: residence.clone(),
+                household: Household::Family { family_id: 0, relation: RelazioneParentela::MaritoMoglie },
+                civil_status: StatoCivile::Coniugato,
+                since: formed_on,
+            }));
         }
         let mother = mother_birth.unwrap_or(head_birth);
         for _ in 0..children {
@@ -429,18 +416,18 @@ impl PopulationGenerator {
             if community.is_some() && born_here && PartialDate::full(birth).age_on(self.today) >= 18 && self.rng.gen_bool(0.5) {
                 cits.insert(0, Country::Italia); // naturalised at 18
             }
-            members.push(self.person(
-                Some(&family_surname),
-                &name,
+            members.push(self.person(Draft {
+                surname: &family_surname,
+                name: &name,
                 sex,
                 birth,
-                p,
-                cits,
-                residence.clone(),
-                Household::Family { family_id: 0, relation: RelazioneParentela::FiglioFiglia },
-                status,
+                place: p,
+                citizenships: cits,
+                residence: residence.clone(),
+                household: Household::Family { family_id: 0, relation: RelazioneParentela::FiglioFiglia },
+                civil_status: status,
                 since,
-            ));
+            }));
         }
         SynthHousehold { family: NewFamily { kind: HouseholdKind::Family, comune: comune.belfiore, name: None, formed_on }, members }
     }
@@ -522,18 +509,18 @@ impl PopulationGenerator {
         let name = self.first_name(sex).to_owned();
         let since = self.since(birth, 18);
         let civil = if self.rng.gen_bool(0.5) { StatoCivile::Coniugato } else { StatoCivile::CelibeNubile };
-        let head = self.person(
-            Some(&surname),
-            &name,
+        let head = self.person(Draft {
+            surname: &surname,
+            name: &name,
             sex,
             birth,
             place,
-            vec![Country::Italia],
+            citizenships: vec![Country::Italia],
             residence,
-            Household::Family { family_id: 0, relation: RelazioneParentela::IntestatarioScheda },
-            civil,
+            household: Household::Family { family_id: 0, relation: RelazioneParentela::IntestatarioScheda },
+            civil_status: civil,
             since,
-        );
+        });
         SynthHousehold {
             family: NewFamily { kind: HouseholdKind::Family, comune: aire_comune, name: None, formed_on: since },
             members: vec![head],
@@ -563,18 +550,18 @@ impl PopulationGenerator {
             let since = self.since(birth, 18).max(formed_on);
             let bond = if i == 0 { LegameConvivenza::ResponsabileConvivenza } else { LegameConvivenza::MembroConvivenza };
             let status = if age > 75 { StatoCivile::Vedovo } else { StatoCivile::CelibeNubile };
-            members.push(self.person(
-                Some(&surname),
-                &name,
+            members.push(self.person(Draft {
+                surname: &surname,
+                name: &name,
                 sex,
                 birth,
                 place,
-                vec![Country::Italia],
-                residence.clone(),
-                Household::Cohabitation { family_id: 0, bond },
-                status,
+                citizenships: vec![Country::Italia],
+                residence: residence.clone(),
+                household: Household::Cohabitation { family_id: 0, bond },
+                civil_status: status,
                 since,
-            ));
+            }));
         }
         SynthHousehold {
             family: NewFamily {
@@ -586,6 +573,21 @@ impl PopulationGenerator {
             members,
         }
     }
+}
+
+/// What a household generator decides about one member; [`PopulationGenerator::person`] adds
+/// the rest (codice fiscale, documents, e-mail, dates).
+struct Draft<'a> {
+    surname: &'a str,
+    name: &'a str,
+    sex: Sex,
+    birth: NaiveDate,
+    place: BirthPlace,
+    citizenships: Vec<Country>,
+    residence: Residence,
+    household: Household,
+    civil_status: StatoCivile,
+    since: NaiveDate,
 }
 
 /// A small fast hash for the omocodia set (no need for DoS resistance here).
