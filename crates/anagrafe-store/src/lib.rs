@@ -114,6 +114,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// one.
     async fn assign_ids(&self, issuer: &IdIssuer, after: i64, limit: u32, ctx: &WriteContext) -> Result<(u64, Option<i64>)>;
 
+    /// The first assignment to a whole register (IDN-3): when no ID has ever been issued, gives
+    /// one to every person in a single transaction, writing the registry in bulk and building
+    /// its keys once at the end. Returns `None` (doing nothing) when the registry already holds
+    /// IDs; then [`Store::assign_ids`] works in batches.
+    async fn assign_ids_initial(&self, issuer: &IdIssuer, ctx: &WriteContext) -> Result<Option<u64>>;
+
     /// Number of persons still without an ID ANPR.
     async fn count_without_id(&self) -> Result<u64>;
 

@@ -38,15 +38,16 @@ impl PgStore {
         self.pool.close().await;
     }
 
-    /// Drops the foreign keys and secondary indexes of the bulk tables; returns the statements
-    /// that rebuild them (indexes first, then the keys, validated in one pass each).
-    async fn drop_secondary(tx: &mut Transaction<'_, Postgres>) -> Result<Vec<String>> {
-        let tables = crate::bulk::bulk_tables_sql();
+    /// Drops the foreign keys and secondary indexes of `tables` (an SQL list of quoted names),
+    /// and with `with_keys` their primary and unique keys too; returns the statements that
+    /// rebuild them (keys, then indexes, then foreign keys, each validated in one pass).
+    async fn drop_secondary(tx: &mut Transaction<'_, Postgres>, tables: &str, with_keys: bool) -> Result<Vec<String>> {
+        let kinds = if with_keys { "'p', 'u', 'f'" } else { "'f'" };
         let fks = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', conrelid::regclass, conname, pg_get_constraintdef(oid)), \
                     format('ALTER TABLE %s DROP CONSTRAINT %I', conrelid::regclass, conname) \
-             FROM pg_constraint WHERE contype = 'f' AND connamespace = current_schema()::regnamespace \
-             AND conrelid::regclass::text IN ({tables}) ORDER BY conname"
+             FROM pg_constraint WHERE contype IN ({kinds}) AND connamespace = current_schema()::regnamespace \
+             AND conrelid::regclass::text IN ({tables}) ORDER BY CASE contype WHEN 'f' THEN 0 ELSE 1 END, conname"
         )))
         .fetch_all(&mut **tx)
         .await?;
@@ -62,7 +63,10 @@ impl PgStore {
             let drop: String = sqlx::Row::try_get(r, 1)?;
             sqlx::raw_sql(sqlx::AssertSqlSafe(drop)).execute(&mut **tx).await?;
         }
-        for r in idx.iter().chain(fks.iter()) {
+        // Keys (listed last by the query) come back first, then indexes, then foreign keys.
+        let (keys, foreign): (Vec<_>, Vec<_>) =
+            fks.iter().partition(|r| sqlx::Row::try_get::<String, _>(*r, 0).map(|s| !s.contains("FOREIGN KEY")).unwrap_or(false));
+        for r in keys.into_iter().chain(idx.iter()).chain(foreign) {
             rebuild.push(sqlx::Row::try_get(r, 0)?);
         }
         Ok(rebuild)

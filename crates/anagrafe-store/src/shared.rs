@@ -287,7 +287,7 @@ macro_rules! store_common {
                 // rebuilt once at the end, inside the same transaction: a bulk build is several
                 // times cheaper than per-row maintenance, and a failure rolls the DDL back too.
                 let empty = sqlx::query("SELECT id FROM persons LIMIT 1").fetch_optional(&mut *tx).await?.is_none();
-                let rebuild = if empty { Self::drop_secondary(&mut tx).await? } else { Vec::new() };
+                let rebuild = if empty { Self::drop_secondary(&mut tx, &crate::bulk::bulk_tables_sql(), false).await? } else { Vec::new() };
                 let (mut persons, mut families) = (0u64, 0u64);
                 // Encoding batch k+1 (on a blocking thread) overlaps with writing batch k.
                 let mut pending: Option<tokio::task::JoinHandle<crate::Result<<Self as crate::shared::Bulk>::Prepared>>> = None;
@@ -696,6 +696,72 @@ macro_rules! store_common {
                 Self::append_audit(&mut tx, head, &entry).await?;
                 tx.commit().await?;
                 Ok((assigned.len() as u64, Some(last_seen)))
+            }
+
+            async fn assign_ids_initial(&self, issuer: &crate::IdIssuer, ctx: &crate::WriteContext) -> crate::Result<Option<u64>> {
+                let mut tx = self.pool.begin().await?;
+                let head = Self::lock_head(&mut tx).await?;
+                if sqlx::query("SELECT 1 FROM id_anpr_registry LIMIT 1").fetch_optional(&mut *tx).await?.is_some() {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                let total: i64 = sqlx::Row::try_get(&sqlx::query("SELECT COUNT(*) FROM persons").fetch_one(&mut *tx).await?, 0)?;
+                if total == 0 {
+                    tx.rollback().await?;
+                    return Ok(Some(0));
+                }
+                // The head lock holds every other write back, so no person can appear meanwhile.
+                let rebuild = Self::drop_secondary(&mut tx, "'id_anpr_registry'", true).await?;
+                let first = Self::alloc(&mut tx, "id_anpr", total).await?;
+                let now = crate::now_ms();
+                let (mut after, mut done) = (0i64, 0i64);
+                let mut pending: Option<tokio::task::JoinHandle<crate::Result<<Self as crate::shared::Bulk>::Prepared>>> = None;
+                loop {
+                    let pids: Vec<i64> = sqlx::query("SELECT id FROM persons WHERE id > $1 ORDER BY id LIMIT 100000")
+                        .bind(after)
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .iter()
+                        .map(|r| sqlx::Row::try_get(r, 0))
+                        .collect::<Result<_, _>>()?;
+                    let Some(&last) = pids.last() else { break };
+                    if done + pids.len() as i64 > total {
+                        return Err(crate::StoreError::Invalid("persons appeared during the initial ID assignment".into()));
+                    }
+                    let (generator, kv, base, n) = (issuer.generator.clone(), issuer.key_version, first + done, pids.len() as i64);
+                    let next = tokio::task::spawn_blocking(move || {
+                        let mut candidates = Vec::with_capacity(pids.len());
+                        for (k, pid) in pids.iter().enumerate() {
+                            let counter = base + k as i64;
+                            let id = generator
+                                .id(counter as u64)
+                                .ok_or_else(|| crate::StoreError::Invalid("the ID ANPR space is exhausted under this key".into()))?;
+                            candidates.push((*pid, counter, id.to_string()));
+                        }
+                        Ok(Self::prepare(vec![crate::bulk::registry_rows(&candidates, kv, now)]))
+                    });
+                    done += n;
+                    after = last;
+                    if let Some(prev) = pending.replace(next) {
+                        let prepared = prev.await.map_err(|e| crate::StoreError::Invalid(format!("encoder failed: {e}")))??;
+                        Self::write_prepared(&mut tx, prepared).await?;
+                    }
+                }
+                if let Some(prev) = pending.take() {
+                    let prepared = prev.await.map_err(|e| crate::StoreError::Invalid(format!("encoder failed: {e}")))??;
+                    Self::write_prepared(&mut tx, prepared).await?;
+                }
+                for stmt in rebuild {
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(stmt)).execute(&mut *tx).await?;
+                }
+                let today = chrono::Utc::now().date_naive();
+                let payload = serde_json::json!({ "assigned": total, "key_version": issuer.key_version, "initial": true }).to_string();
+                let event_id = Self::insert_event(&mut tx, ctx, "assegnazione_id", None, None, None, today, &payload).await?;
+                let mut entry = crate::audit::AuditEntry::from_ctx(ctx, "id.assign", "ok");
+                entry.detail = serde_json::json!({ "event_id": event_id, "assigned": total, "initial": true }).to_string();
+                Self::append_audit(&mut tx, head, &entry).await?;
+                tx.commit().await?;
+                Ok(Some(total as u64))
             }
 
             async fn count_without_id(&self) -> crate::Result<u64> {

@@ -53,12 +53,10 @@ impl SqliteStore {
         self.pool.close().await;
     }
 
-    /// Drops the secondary indexes of the bulk tables; returns the statements that rebuild them.
-    async fn drop_secondary(tx: &mut Transaction<'_, Sqlite>) -> Result<Vec<String>> {
-        let sql = format!(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({})",
-            crate::bulk::bulk_tables_sql()
-        );
+    /// Drops the secondary indexes of `tables` (an SQL list of quoted names); returns the
+    /// statements that rebuild them. SQLite cannot drop a table's keys: `with_keys` is ignored.
+    async fn drop_secondary(tx: &mut Transaction<'_, Sqlite>, tables: &str, _with_keys: bool) -> Result<Vec<String>> {
+        let sql = format!("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({tables})");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut **tx).await?;
         let mut rebuild = Vec::new();
         for r in rows {

@@ -113,6 +113,7 @@ conformance!(
     reference_data_round_trip,
     a_family_lists_its_members_head_first,
     ids_are_assigned_to_everyone_once_and_resumably,
+    the_first_assignment_gives_everyone_an_id_at_once,
     an_id_issued_before_is_never_issued_again,
 );
 
@@ -425,4 +426,26 @@ async fn an_id_issued_before_is_never_issued_again(h: &Harness) {
     }
     let last = h.store.audit_entries(0, 10).await.unwrap().pop().unwrap();
     assert_eq!(last.entry.operation, "id.assign");
+}
+
+async fn the_first_assignment_gives_everyone_an_id_at_once(h: &Harness) {
+    load(h, population(2_500, 6)).await.unwrap();
+    let iss = issuer(3, 1);
+    assert_eq!(h.store.assign_ids_initial(&iss, &ctx("initial")).await.unwrap(), Some(2_500));
+    assert_eq!(h.store.count_without_id().await.unwrap(), 0);
+    // The registry's keys were rebuilt (which also proves the 2,500 IDs distinct): an ID cannot
+    // be registered twice.
+    let v = h.store.person(1, None).await.unwrap();
+    let mut p = mario(None);
+    p.record.id_anpr = v.record.id_anpr;
+    assert!(matches!(h.store.register_person(&p, &ctx("dup")).await, Err(StoreError::Conflict { .. })));
+    // Same IDs as the batched path would give: counters follow person order.
+    let expected = iss.generator.id(0).unwrap();
+    assert_eq!(v.record.id_anpr, Some(expected));
+    assert_eq!(h.store.find_by_id_anpr(&expected).await.unwrap(), Some((1, 1)));
+    // Once IDs exist, the initial path steps aside and batches take over.
+    assert_eq!(h.store.assign_ids_initial(&iss, &ctx("again")).await.unwrap(), None);
+    let newcomer = h.store.register_person(&mario(None), &ctx("new")).await.unwrap();
+    assert_eq!(h.store.assign_ids(&iss, 0, 100, &ctx("batch")).await.unwrap(), (1, Some(newcomer)));
+    assert!(h.store.verify_audit_chain().await.unwrap().is_intact());
 }
