@@ -55,9 +55,9 @@ pub enum CfError {
     /// The day is neither 1–31 nor 41–71.
     #[error("day {0} is not 01-31 (men) or 41-71 (women)")]
     Day(u32),
-    /// The date does not exist in any plausible century.
-    #[error("birth date {0} does not exist")]
-    Date(String),
+    /// The encoded date does not exist, or only in the future.
+    #[error("the birth date it encodes does not exist or is in the future")]
+    Date,
     /// The birthplace cannot be resolved at the birth date.
     #[error("birthplace: {0}")]
     Place(#[from] PlaceError),
@@ -317,9 +317,9 @@ impl CodiceFiscale {
     /// place existing on that date; failing that, the most recent one not after `today`.
     pub fn decode(&self, refdata: &RefData, today: NaiveDate) -> Result<DecodedCf, CfError> {
         let code = self.birth_place_code();
-        let candidates: Vec<NaiveDate> = [2000, 1900, 1800].iter().filter_map(|&c| self.date_in(c)).filter(|d| *d <= today).collect();
+        let candidates: Vec<NaiveDate> = [2000, 1900].iter().filter_map(|&c| self.date_in(c)).filter(|d| *d <= today).collect();
         if candidates.is_empty() {
-            return Err(CfError::Date(format!("{}-{}-{}", self.num(6, 7), self.0[8] as char, self.day_field() % 40)));
+            return Err(CfError::Date);
         }
         let mut first_err = None;
         for d in &candidates {

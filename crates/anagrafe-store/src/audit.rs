@@ -146,7 +146,9 @@ impl ChainVerifier {
     pub fn finish(mut self, head_seq: i64, head_hash: &str) -> ChainReport {
         if self.first_bad.is_none() {
             let last = self.expected_seq - 1;
-            if head_seq != last {
+            if last > head_seq {
+                self.first_bad = Some((head_seq + 1, format!("entries after the head ({head_seq}): the head was reset")));
+            } else if head_seq != last {
                 self.first_bad = Some((last + 1, format!("head says {head_seq} entries, {last} found (entries deleted)")));
             } else if head_hash != self.prev_hash {
                 self.first_bad = Some((last, "head hash does not match the last entry".to_owned()));
@@ -212,5 +214,7 @@ mod tests {
         assert_eq!(verify(&deleted, 5, &c[4].hash).first_bad.unwrap().0, 2);
         let tail = &c[..4];
         assert_eq!(verify(tail, 5, &c[4].hash).first_bad.unwrap().0, 5);
+        // A head wound back to an earlier entry leaves entries after it.
+        assert_eq!(verify(&c, 3, &c[2].hash).first_bad.unwrap().0, 4);
     }
 }

@@ -103,9 +103,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// residents, lowest ids first.
     async fn sample_residents(&self, limit: u32) -> Result<Vec<(i64, String)>>;
 
-    /// Loads a population in bulk, reading batches until the channel closes. The whole load is
-    /// one transaction with one event and one audit entry.
-    async fn bulk_load(&self, batches: tokio::sync::mpsc::Receiver<PopulationBatch>, ctx: &WriteContext) -> Result<BulkReport>;
+    /// Loads a population in bulk, reading batches until [`BulkMessage::End`]. The whole load is
+    /// one transaction with one event and one audit entry; if the channel closes before `End`,
+    /// nothing is written.
+    async fn bulk_load(&self, batches: tokio::sync::mpsc::Receiver<BulkMessage>, ctx: &WriteContext) -> Result<BulkReport>;
 
     /// Gives an ID ANPR to up to `limit` persons without one whose internal id is above
     /// `after` (lowest first), in one transaction with its event and audit entry. Returns how

@@ -33,6 +33,13 @@ impl PgStore {
         Ok(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&self.pool).await?.rows_affected())
     }
 
+    /// A read-only transaction on one snapshot (REPEATABLE READ).
+    async fn snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgres>> {
+        let mut tx = pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
+        Ok(tx)
+    }
+
     /// Closes the pool (tests drop their database afterwards).
     pub async fn close(&self) {
         self.pool.close().await;

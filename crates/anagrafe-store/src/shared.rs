@@ -90,7 +90,8 @@ macro_rules! store_common {
                 .bind(&ctx.client_op_id)
                 .bind(payload)
                 .execute(&mut **tx)
-                .await?;
+                .await
+                .map_err(|e| crate::shared::conflict(e, "client_op_id"))?;
                 Ok(id)
             }
 
@@ -275,7 +276,7 @@ macro_rules! store_common {
 
             async fn bulk_load_impl(
                 &self,
-                mut batches: tokio::sync::mpsc::Receiver<crate::PopulationBatch>,
+                mut batches: tokio::sync::mpsc::Receiver<crate::BulkMessage>,
                 ctx: &crate::WriteContext,
             ) -> crate::Result<crate::BulkReport> {
                 let mut tx = self.pool.begin().await?;
@@ -291,7 +292,16 @@ macro_rules! store_common {
                 let (mut persons, mut families) = (0u64, 0u64);
                 // Encoding batch k+1 (on a blocking thread) overlaps with writing batch k.
                 let mut pending: Option<tokio::task::JoinHandle<crate::Result<<Self as crate::shared::Bulk>::Prepared>>> = None;
-                while let Some(batch) = batches.recv().await {
+                loop {
+                    let batch = match batches.recv().await {
+                        Some(crate::BulkMessage::Batch(b)) => b,
+                        Some(crate::BulkMessage::End) => break,
+                        None => {
+                            return Err(crate::StoreError::Invalid(
+                                "the population's producer stopped before its end; nothing was written".into(),
+                            ));
+                        }
+                    };
                     let first_person = Self::alloc(&mut tx, "person", batch.persons.len() as i64).await?;
                     let first_family = Self::alloc(&mut tx, "family", batch.families.len() as i64).await?;
                     persons += batch.persons.len() as u64;
@@ -323,6 +333,44 @@ macro_rules! store_common {
                 let audit_seq = Self::append_audit(&mut tx, head, &entry).await?;
                 tx.commit().await?;
                 Ok(crate::BulkReport { persons, families, event_id, audit_seq })
+            }
+
+            async fn audit_page(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                after: i64,
+                limit: u32,
+            ) -> crate::Result<Vec<crate::audit::StoredAudit>> {
+                let rows = sqlx::query(
+                    "SELECT seq, at_ms, request_id, actor, actor_cf, eidas_id, auth_mode, operation, outcome, subject_person, subject_cf, \
+                     detail, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+                )
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *conn)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        use sqlx::Row;
+                        Ok(crate::audit::StoredAudit {
+                            seq: r.try_get(0)?,
+                            at_ms: r.try_get(1)?,
+                            entry: crate::audit::AuditEntry {
+                                request_id: r.try_get(2)?,
+                                actor: r.try_get(3)?,
+                                actor_cf: r.try_get(4)?,
+                                eidas_id: r.try_get(5)?,
+                                auth_mode: r.try_get(6)?,
+                                operation: r.try_get(7)?,
+                                outcome: r.try_get(8)?,
+                                subject_person: r.try_get(9)?,
+                                subject_cf: r.try_get(10)?,
+                                detail: r.try_get(11)?,
+                            },
+                            prev_hash: r.try_get(12)?,
+                            hash: r.try_get(13)?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn read_person(&self, id: i64, as_of: chrono::NaiveDate) -> crate::Result<crate::PersonView> {
@@ -401,7 +449,14 @@ macro_rules! store_common {
                 let (status, residence) = match current_res {
                     Some(r) => {
                         let cols = res_row(&r)?;
-                        (if cols.abroad { RegisterStatus::Aire } else { RegisterStatus::Resident }, cols.into_residence()?)
+                        let status = if death.is_some() {
+                            RegisterStatus::Deceased
+                        } else if cols.abroad {
+                            RegisterStatus::Aire
+                        } else {
+                            RegisterStatus::Resident
+                        };
+                        (status, cols.into_residence()?)
                     }
                     None => {
                         // No residence in force: the record is closed on that date (death or
@@ -605,7 +660,7 @@ macro_rules! store_common {
 
             async fn bulk_load(
                 &self,
-                batches: tokio::sync::mpsc::Receiver<crate::PopulationBatch>,
+                batches: tokio::sync::mpsc::Receiver<crate::BulkMessage>,
                 ctx: &crate::WriteContext,
             ) -> crate::Result<crate::BulkReport> {
                 self.bulk_load_impl(batches, ctx).await
@@ -788,57 +843,26 @@ macro_rules! store_common {
             }
 
             async fn audit_entries(&self, after: i64, limit: u32) -> crate::Result<Vec<crate::audit::StoredAudit>> {
-                let rows = sqlx::query(
-                    "SELECT seq, at_ms, request_id, actor, actor_cf, eidas_id, auth_mode, operation, outcome, subject_person, subject_cf, \
-                     detail, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
-                )
-                .bind(after)
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?;
-                rows.iter()
-                    .map(|r| {
-                        use sqlx::Row;
-                        Ok(crate::audit::StoredAudit {
-                            seq: r.try_get(0)?,
-                            at_ms: r.try_get(1)?,
-                            entry: crate::audit::AuditEntry {
-                                request_id: r.try_get(2)?,
-                                actor: r.try_get(3)?,
-                                actor_cf: r.try_get(4)?,
-                                eidas_id: r.try_get(5)?,
-                                auth_mode: r.try_get(6)?,
-                                operation: r.try_get(7)?,
-                                outcome: r.try_get(8)?,
-                                subject_person: r.try_get(9)?,
-                                subject_cf: r.try_get(10)?,
-                                detail: r.try_get(11)?,
-                            },
-                            prev_hash: r.try_get(12)?,
-                            hash: r.try_get(13)?,
-                        })
-                    })
-                    .collect()
+                let mut conn = self.pool.acquire().await?;
+                Self::audit_page(&mut conn, after, limit).await
             }
 
             async fn verify_audit_chain(&self) -> crate::Result<crate::audit::ChainReport> {
-                // Read the head first: entries appended meanwhile come after it and are ignored.
-                let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&self.pool).await?;
+                // Head and entries from one snapshot, so that concurrent appends cannot make a
+                // sound chain look broken, and any entry past the head is itself a finding.
+                let mut tx = Self::snapshot(&self.pool).await?;
+                let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&mut *tx).await?;
                 let head_seq: i64 = sqlx::Row::try_get(&head, 0)?;
                 let head_hash: String = sqlx::Row::try_get(&head, 1)?;
                 let mut v = crate::audit::ChainVerifier::default();
                 let mut after = 0;
                 loop {
-                    let page = crate::Store::audit_entries(self, after, 10_000).await?;
+                    let page = Self::audit_page(&mut tx, after, 10_000).await?;
                     let Some(last) = page.last() else { break };
                     after = last.seq;
-                    for e in page.iter().filter(|e| e.seq <= head_seq) {
-                        v.push(e);
-                    }
-                    if after >= head_seq {
-                        break;
-                    }
+                    page.iter().for_each(|e| v.push(e));
                 }
+                tx.rollback().await?;
                 Ok(v.finish(head_seq, &head_hash))
             }
 

@@ -48,6 +48,11 @@ impl SqliteStore {
         Ok(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&self.pool).await?.rows_affected())
     }
 
+    /// A read transaction: in WAL mode it sees one snapshot from its first read.
+    async fn snapshot(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>> {
+        Ok(pool.begin().await?)
+    }
+
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;

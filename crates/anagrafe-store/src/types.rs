@@ -76,6 +76,16 @@ pub struct PopulationBatch {
     pub persons: Vec<NewPerson>,
 }
 
+/// What a bulk load's producer sends. The load commits only after `End`: a producer that
+/// stops without it (a crash, a closed channel) leaves nothing written.
+#[derive(Debug, Clone)]
+pub enum BulkMessage {
+    /// The next batch.
+    Batch(PopulationBatch),
+    /// Every batch has been sent.
+    End,
+}
+
 /// What a bulk load did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct BulkReport {

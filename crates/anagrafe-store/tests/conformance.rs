@@ -8,7 +8,8 @@ use anagrafe_domain::{
     PersonRecord, RefData, RegisterStatus, Residence, Sex,
 };
 use anagrafe_store::{
-    AuditEntry, IdIssuer, NewFamily, NewPerson, PgStore, PopulationBatch, SqliteStore, Store, StoreError, WriteContext, connect,
+    AuditEntry, BulkMessage, IdIssuer, NewFamily, NewPerson, PgStore, PopulationBatch, SqliteStore, Store, StoreError, WriteContext,
+    connect,
 };
 use anagrafe_testkit::PopulationGenerator;
 use chrono::NaiveDate;
@@ -109,6 +110,9 @@ conformance!(
     deleting_an_audit_entry_breaks_verification,
     bulk_load_writes_the_population_with_one_audit_entry,
     a_failed_bulk_load_leaves_nothing,
+    a_producer_that_stops_early_commits_nothing,
+    a_deceased_person_reads_as_deceased,
+    a_client_operation_id_names_one_write,
     concurrent_writes_keep_the_chain_whole,
     reference_data_round_trip,
     a_family_lists_its_members_head_first,
@@ -266,6 +270,13 @@ async fn altering_any_audit_entry_breaks_verification_at_that_entry(h: &Harness)
 
 async fn deleting_an_audit_entry_breaks_verification(h: &Harness) {
     write_n(h, 5).await;
+    // Winding the head back to an earlier entry (to hide later edits) is caught too.
+    let third = h.store.audit_entries(2, 1).await.unwrap().remove(0);
+    h.raw(&format!("UPDATE audit_head SET seq = 3, hash = '{}' WHERE id = 1", third.hash)).await;
+    assert_eq!(h.store.verify_audit_chain().await.unwrap().first_bad.map(|b| b.0), Some(4));
+    let fifth = h.store.audit_entries(4, 1).await.unwrap().remove(0);
+    h.raw(&format!("UPDATE audit_head SET seq = 5, hash = '{}' WHERE id = 1", fifth.hash)).await;
+    assert!(h.store.verify_audit_chain().await.unwrap().is_intact());
     h.raw("DELETE FROM audit_log WHERE seq = 5").await;
     assert_eq!(h.store.verify_audit_chain().await.unwrap().first_bad.map(|b| b.0), Some(5));
     h.raw("DELETE FROM audit_log WHERE seq = 3").await;
@@ -281,10 +292,11 @@ async fn load(h: &Harness, batches: Vec<PopulationBatch>) -> Result<anagrafe_sto
     let store = h.store.clone();
     let loader = tokio::spawn(async move { store.bulk_load(rx, &ctx("load")).await });
     for b in batches {
-        if tx.send(b).await.is_err() {
+        if tx.send(BulkMessage::Batch(b)).await.is_err() {
             break;
         }
     }
+    let _ = tx.send(BulkMessage::End).await;
     drop(tx);
     loader.await.unwrap()
 }
@@ -325,6 +337,36 @@ async fn a_failed_bulk_load_leaves_nothing(h: &Harness) {
     assert!(h.store.audit_entries(0, 10).await.unwrap().is_empty());
     // And the register still works afterwards.
     assert_eq!(load(h, population(10, 1)).await.unwrap().persons, 10);
+}
+
+async fn a_producer_that_stops_early_commits_nothing(h: &Harness) {
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    let store = h.store.clone();
+    let loader = tokio::spawn(async move { store.bulk_load(rx, &ctx("load")).await });
+    for b in population(1_000, 2) {
+        tx.send(BulkMessage::Batch(b)).await.unwrap();
+    }
+    drop(tx); // no End: the producer died
+    assert!(matches!(loader.await.unwrap(), Err(StoreError::Invalid(_))));
+    assert_eq!(h.store.count_persons().await.unwrap(), 0);
+    assert!(h.store.audit_entries(0, 10).await.unwrap().is_empty());
+}
+
+async fn a_deceased_person_reads_as_deceased(h: &Harness) {
+    let mut p = mario(None);
+    p.record.death = Some(anagrafe_domain::Death { date: PartialDate::parse("2024-03-01").unwrap(), place: None, locality: None });
+    let id = h.store.register_person(&p, &ctx("reg")).await.unwrap();
+    assert_eq!(h.store.person(id, None).await.unwrap().record.status, RegisterStatus::Deceased);
+    assert_eq!(h.store.person(id, Some(d("2020-01-01"))).await.unwrap().record.status, RegisterStatus::Resident);
+}
+
+async fn a_client_operation_id_names_one_write(h: &Harness) {
+    let mut c = ctx("op");
+    c.client_op_id = Some("op-1".into());
+    h.store.register_person(&mario(None), &c).await.unwrap();
+    let err = h.store.register_person(&mario(None), &c).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { ref field } if field == "client_op_id"), "{err}");
+    assert_eq!(h.store.count_persons().await.unwrap(), 1);
 }
 
 async fn concurrent_writes_keep_the_chain_whole(h: &Harness) {

@@ -30,6 +30,8 @@ CREATE TABLE events (
 );
 CREATE INDEX events_person ON events (person_id);
 CREATE INDEX events_comune_recorded ON events (comune, recorded_at);
+-- A client's operation id names one write: a second write under it is refused.
+CREATE UNIQUE INDEX events_client_op ON events (actor, client_op_id) WHERE client_op_id IS NOT NULL;
 
 -- One row per person: identity of the record and current position. Its ID ANPR lives in
 -- id_anpr_registry (next migration), the one place that knows every ID ever issued.

@@ -4,7 +4,7 @@
 use crate::config::Config;
 use anagrafe_domain::decode::DecodeTable;
 use anagrafe_domain::{Country, Household, RefData, Residence};
-use anagrafe_store::{BulkReport, PopulationBatch, Store, WriteContext};
+use anagrafe_store::{BulkMessage, BulkReport, Store, WriteContext};
 use anagrafe_testkit::PopulationGenerator;
 use anyhow::Context;
 use clap::Subcommand;
@@ -74,7 +74,7 @@ pub async fn run(cmd: PopulationCommand, cfg: Config) -> anyhow::Result<ExitCode
 
 /// Generates on a dedicated thread and loads on the runtime, two batches in flight at most.
 pub async fn load(store: Arc<dyn Store>, persons: u64, seed: u64, batch_size: usize, progress: bool) -> anyhow::Result<BulkReport> {
-    let (tx, rx) = tokio::sync::mpsc::channel::<PopulationBatch>(2);
+    let (tx, rx) = tokio::sync::mpsc::channel::<BulkMessage>(2);
     let refdata = RefData::current();
     let today = chrono::Local::now().date_naive();
     let pb = if progress { bar(persons) } else { ProgressBar::hidden() };
@@ -83,15 +83,19 @@ pub async fn load(store: Arc<dyn Store>, persons: u64, seed: u64, batch_size: us
         let mut g = PopulationGenerator::new(seed, refdata, today);
         for batch in g.batches(persons, batch_size) {
             let n = batch.persons.len() as u64;
-            if tx.blocking_send(batch).is_err() {
-                break; // the loader failed; its error is reported
+            if tx.blocking_send(BulkMessage::Batch(batch)).is_err() {
+                return; // the loader failed; its error is reported
             }
             pb2.inc(n);
         }
+        // Only a complete population is committed: a panic above never gets here.
+        let _ = tx.blocking_send(BulkMessage::End);
     });
     let ctx = WriteContext::cli("population-generate");
     let result = store.bulk_load(rx, &ctx).await;
-    let _ = generator.join();
+    if generator.join().is_err() {
+        anyhow::bail!("the population generator failed; nothing was written");
+    }
     pb.finish_and_clear();
     result.context("loading the population failed; nothing was written")
 }
