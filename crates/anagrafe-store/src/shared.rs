@@ -274,6 +274,26 @@ macro_rules! store_common {
                 Ok(())
             }
 
+            /// Waits for a batch encoded on a blocking thread, if any, and writes it.
+            async fn write_encoded(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                encoded: Option<tokio::task::JoinHandle<crate::Result<<Self as crate::shared::Bulk>::Prepared>>>,
+            ) -> crate::Result<()> {
+                if let Some(handle) = encoded {
+                    let prepared = handle.await.map_err(|e| crate::StoreError::Invalid(format!("encoder failed: {e}")))??;
+                    Self::write_prepared(tx, prepared).await?;
+                }
+                Ok(())
+            }
+
+            /// Runs statements read from the catalogue (index and key rebuilds), in order.
+            async fn run_statements(tx: &mut sqlx::Transaction<'_, $db>, statements: Vec<String>) -> crate::Result<()> {
+                for stmt in statements {
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(stmt)).execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+
             async fn bulk_load_impl(
                 &self,
                 mut batches: tokio::sync::mpsc::Receiver<crate::BulkMessage>,
@@ -309,20 +329,12 @@ macro_rules! store_common {
                     let next = tokio::task::spawn_blocking(move || {
                         crate::bulk::batch_rows(&batch, first_person, first_family, event_id, now).map(Self::prepare)
                     });
-                    if let Some(prev) = pending.replace(next) {
-                        let prepared = prev.await.map_err(|e| crate::StoreError::Invalid(format!("encoder failed: {e}")))??;
-                        Self::write_prepared(&mut tx, prepared).await?;
-                    }
+                    Self::write_encoded(&mut tx, pending.replace(next)).await?;
                 }
-                if let Some(prev) = pending.take() {
-                    let prepared = prev.await.map_err(|e| crate::StoreError::Invalid(format!("encoder failed: {e}")))??;
-                    Self::write_prepared(&mut tx, prepared).await?;
-                }
+                Self::write_encoded(&mut tx, pending.take()).await?;
                 let rebuild_started = std::time::Instant::now();
                 let rebuilt = rebuild.len();
-                for stmt in rebuild {
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(stmt)).execute(&mut *tx).await?;
-                }
+                Self::run_statements(&mut tx, rebuild).await?;
                 if rebuilt > 0 {
                     tracing::info!(statements = rebuilt, seconds = rebuild_started.elapsed().as_secs_f64(), "bulk load: indexes and keys rebuilt");
                 }
@@ -797,18 +809,10 @@ macro_rules! store_common {
                     });
                     done += n;
                     after = last;
-                    if let Some(prev) = pending.replace(next) {
-                        let prepared = prev.await.map_err(|e| crate::StoreError::Invalid(format!("encoder failed: {e}")))??;
-                        Self::write_prepared(&mut tx, prepared).await?;
-                    }
+                    Self::write_encoded(&mut tx, pending.replace(next)).await?;
                 }
-                if let Some(prev) = pending.take() {
-                    let prepared = prev.await.map_err(|e| crate::StoreError::Invalid(format!("encoder failed: {e}")))??;
-                    Self::write_prepared(&mut tx, prepared).await?;
-                }
-                for stmt in rebuild {
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(stmt)).execute(&mut *tx).await?;
-                }
+                Self::write_encoded(&mut tx, pending.take()).await?;
+                Self::run_statements(&mut tx, rebuild).await?;
                 let today = chrono::Utc::now().date_naive();
                 let payload = serde_json::json!({ "assigned": total, "key_version": issuer.key_version, "initial": true }).to_string();
                 let event_id = Self::insert_event(&mut tx, ctx, "assegnazione_id", None, None, None, today, &payload).await?;
