@@ -38,6 +38,7 @@ pub mod date;
 pub mod decode;
 pub mod id_anpr;
 pub mod id_generator;
+pub mod ops;
 pub mod person;
 pub mod refdata;
 pub mod text;

@@ -33,9 +33,27 @@ impl FieldError {
 /// or no name (*senza cognome*, *senza nome*), e.g. foundlings or people from countries whose
 /// naming has no surname.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawName")]
 pub struct PersonName {
     surname: Option<String>,
     given: Option<String>,
+}
+
+/// A name as received, checked by [`PersonName::new`] before it becomes one.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawName {
+    #[serde(default)]
+    surname: Option<String>,
+    #[serde(default)]
+    given: Option<String>,
+}
+
+impl TryFrom<RawName> for PersonName {
+    type Error = FieldError;
+    fn try_from(r: RawName) -> Result<Self, FieldError> {
+        PersonName::new(r.surname.as_deref(), r.given.as_deref())
+    }
 }
 
 const NAME_MAX: usize = 150;

@@ -30,6 +30,31 @@ pub enum ApiError {
         /// Fields at fault.
         errors: Vec<FieldProblem>,
     },
+    /// 401: the request is not (validly) signed or authenticated.
+    #[error("unauthorized")]
+    Unauthorized(String),
+    /// 403: the caller may not do this (role, competence).
+    #[error("forbidden")]
+    Forbidden(String),
+    /// 422: the request reads well but its data do not hold.
+    #[error("{detail}")]
+    Unprocessable {
+        /// Human explanation.
+        detail: String,
+        /// Fields at fault.
+        errors: Vec<FieldProblem>,
+    },
+    /// 409 on a named field: the register's state does not allow it.
+    #[error("{field}: {reason}")]
+    ConflictField {
+        /// The field.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// 410: the thing existed and is gone for good (an invalidated ID ANPR).
+    #[error("gone")]
+    Gone(String),
     /// 404: no such resource.
     #[error("not found")]
     NotFound(String),
@@ -73,6 +98,11 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => ApiError::NotFound(what),
             StoreError::Conflict { field } => ApiError::Conflict(field),
             StoreError::Invalid(why) => ApiError::BadRequest { detail: why, errors: vec![] },
+            StoreError::State { field, reason } => ApiError::ConflictField { field, reason },
+            StoreError::Refused { field, reason } => {
+                ApiError::Unprocessable { detail: format!("{field}: {reason}"), errors: vec![FieldProblem { field, reason }] }
+            }
+            StoreError::Forbidden(why) => ApiError::Forbidden(why),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -82,9 +112,20 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let request_id = current_request_id().unwrap_or_default();
         let empty: [FieldProblem; 0] = [];
+        let owned: [FieldProblem; 1];
         let (status, kind, title, detail, errors): (StatusCode, &str, &str, String, &[FieldProblem]) = match &self {
             ApiError::BadRequest { detail, errors } => (StatusCode::BAD_REQUEST, "bad-request", "Invalid request", detail.clone(), errors),
             ApiError::NotFound(what) => (StatusCode::NOT_FOUND, "not-found", "Not found", what.clone(), &empty),
+            ApiError::Unauthorized(why) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", why.clone(), &empty),
+            ApiError::Forbidden(why) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden", why.clone(), &empty),
+            ApiError::Unprocessable { detail, errors } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", "Invalid data", detail.clone(), errors)
+            }
+            ApiError::ConflictField { field, reason } => {
+                owned = [FieldProblem { field: field.clone(), reason: reason.clone() }];
+                (StatusCode::CONFLICT, "conflict", "Conflict", format!("{field}: {reason}"), &owned)
+            }
+            ApiError::Gone(what) => (StatusCode::GONE, "gone", "Gone", what.clone(), &empty),
             ApiError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",

@@ -5,9 +5,11 @@
 //! echoed in the response and carried by every log line of the request. Every error is
 //! rendered by [`ApiError`] as `application/problem+json`.
 
+pub mod api;
 pub mod error;
 mod health;
 mod middleware;
+pub mod modi;
 
 pub use error::ApiError;
 
@@ -24,12 +26,39 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Prometheus rendering handle.
     pub metrics: PrometheusHandle,
+    /// The ID ANPR issuer (writes that create records need it).
+    pub issuer: Option<Arc<anagrafe_store::IdIssuer>>,
+    /// Web-service settings.
+    pub api: ApiSettings,
 }
+
+/// Settings of the comuni's web services.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// The `aud` every `Agid-JWT-Signature` must carry.
+    pub audience: String,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self { audience: DEFAULT_AUDIENCE.to_owned() }
+    }
+}
+
+/// The audience used when none is configured.
+pub const DEFAULT_AUDIENCE: &str = "anagrafe/api/v1";
 
 impl AppState {
     /// State over a store; installs the process-wide metrics recorder on first use.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store, metrics: metrics_handle() }
+        modi::init_crypto();
+        Self { store, metrics: metrics_handle(), issuer: None, api: ApiSettings::default() }
+    }
+
+    /// The same state with an ID ANPR issuer.
+    pub fn with_issuer(mut self, issuer: anagrafe_store::IdIssuer) -> Self {
+        self.issuer = Some(Arc::new(issuer));
+        self
     }
 }
 
@@ -57,6 +86,7 @@ pub fn app(state: AppState) -> Router {
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
+        .merge(api::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)

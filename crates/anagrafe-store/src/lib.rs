@@ -11,6 +11,7 @@
 
 pub mod audit;
 mod bulk;
+mod ops;
 pub mod postgres;
 mod rows;
 mod shared;
@@ -39,6 +40,25 @@ pub enum StoreError {
         /// Which field or constraint.
         field: String,
     },
+    /// The register's current state does not allow the operation (409), on this field.
+    #[error("{field}: {reason}")]
+    State {
+        /// The field of the request the refusal is about.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// The request does not fit the record it is about (422), on this field.
+    #[error("{field}: {reason}")]
+    Refused {
+        /// The field of the request the refusal is about.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// The actor may not act on this record (REG-6 competence).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// The data handed in break a rule the store enforces.
     #[error("invalid: {0}")]
     Invalid(String),
@@ -127,6 +147,37 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The person an ID ANPR was issued to, with the ID's state (1 valid, 2 suspended,
     /// 3 invalid).
     async fn find_by_id_anpr(&self, id: &anagrafe_domain::IdAnpr) -> Result<Option<(i64, i16)>>;
+
+    /// Applies a registry operation in one transaction: its events, the state rows it changes,
+    /// its notifications and communications to the Revenue Agency, its audit entries and,
+    /// with `idem`, the client's operation id with the answer. New records get their ID ANPR
+    /// from `issuer` at once.
+    async fn apply(
+        &self,
+        op: &anagrafe_domain::ops::Operation,
+        ctx: &WriteContext,
+        issuer: &IdIssuer,
+        idem: Option<&Idempotency>,
+    ) -> Result<Applied>;
+
+    /// The first answer given to a client's operation id, if that id was used.
+    async fn client_operation(&self, actor: &str, client_op_id: &str) -> Result<Option<StoredOperation>>;
+
+    /// Notifications for a comune with `id > after`, oldest first.
+    async fn notifications(&self, comune: anagrafe_domain::Belfiore, after: i64, limit: u32) -> Result<Vec<Notification>>;
+
+    /// Communications to the Revenue Agency with `id > after`, oldest first.
+    async fn revenue_outbox(&self, after: i64, limit: u32) -> Result<Vec<OutboxMessage>>;
+
+    /// A registered web-service client.
+    async fn api_client(&self, client_id: &str) -> Result<Option<ApiClient>>;
+
+    /// Registers (or replaces the key of) a web-service client, traced.
+    async fn save_api_client(&self, client: &ApiClient, ctx: &WriteContext) -> Result<()>;
+
+    /// Records a signature id until it expires; `false` when it was already seen (a replay).
+    /// Expired ids are forgotten on the way.
+    async fn accept_jti(&self, client_id: &str, jti: &str, expires_at_ms: i64) -> Result<bool>;
 
     /// Appends an audit entry in its own transaction (reads, refusals, logins).
     async fn audit(&self, entry: &AuditEntry) -> Result<i64>;

@@ -124,3 +124,4 @@ impl crate::shared::Bulk for PgStore {
 }
 
 crate::shared::store_common!(PgStore, Postgres, crate::Backend::Postgres);
+crate::ops::store_ops!(PgStore, Postgres);

@@ -21,22 +21,24 @@ macro_rules! store_common {
 
             /// Locks the chain head. Must be the first statement of a write transaction: on
             /// SQLite it takes the write lock up front (no deadlock on upgrade); on PostgreSQL it
-            /// serialises appends to the chain.
-            async fn lock_head(tx: &mut sqlx::Transaction<'_, $db>) -> crate::Result<(i64, String)> {
-                let row = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash").fetch_one(&mut **tx).await?;
-                Ok((sqlx::Row::try_get(&row, 0)?, sqlx::Row::try_get(&row, 1)?))
+            /// serialises appends to the chain. The head also fixes the transaction's time:
+            /// strictly after the previous write's, so that two writes never share a recorded
+            /// time even within one millisecond.
+            async fn lock_head(tx: &mut sqlx::Transaction<'_, $db>) -> crate::Result<crate::shared::Head> {
+                let row = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash, last_at_ms").fetch_one(&mut **tx).await?;
+                let last: i64 = sqlx::Row::try_get(&row, 2)?;
+                Ok(crate::shared::Head { seq: sqlx::Row::try_get(&row, 0)?, hash: sqlx::Row::try_get(&row, 1)?, now: crate::now_ms().max(last + 1) })
             }
 
-            /// Appends an entry after the head locked by `lock_head`.
+            /// Appends an entry after the head locked by `lock_head`, and moves the head on.
             async fn append_audit(
                 tx: &mut sqlx::Transaction<'_, $db>,
-                head: (i64, String),
+                head: &mut crate::shared::Head,
                 entry: &crate::audit::AuditEntry,
             ) -> crate::Result<i64> {
-                let (prev_seq, prev_hash) = head;
-                let seq = prev_seq + 1;
-                let at_ms = crate::now_ms();
-                let hash = crate::audit::chain_hash(&prev_hash, seq, at_ms, entry);
+                let seq = head.seq + 1;
+                let at_ms = head.now;
+                let hash = crate::audit::chain_hash(&head.hash, seq, at_ms, entry);
                 sqlx::query(
                     "INSERT INTO audit_log (seq, at_ms, request_id, actor, actor_cf, eidas_id, auth_mode, operation, outcome, \
                      subject_person, subject_cf, detail, prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
@@ -53,11 +55,18 @@ macro_rules! store_common {
                 .bind(entry.subject_person)
                 .bind(&entry.subject_cf)
                 .bind(&entry.detail)
-                .bind(&prev_hash)
+                .bind(&head.hash)
                 .bind(&hash)
                 .execute(&mut **tx)
                 .await?;
-                sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1").bind(seq).bind(&hash).execute(&mut **tx).await?;
+                sqlx::query("UPDATE audit_head SET seq = $1, hash = $2, last_at_ms = $3 WHERE id = 1")
+                    .bind(seq)
+                    .bind(&hash)
+                    .bind(at_ms)
+                    .execute(&mut **tx)
+                    .await?;
+                head.seq = seq;
+                head.hash = hash;
                 Ok(seq)
             }
 
@@ -115,6 +124,124 @@ macro_rules! store_common {
                 Ok(id)
             }
 
+            /// Writes a version of a person's personal data, in force from `valid_from`.
+            async fn insert_generalita(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                id: i64,
+                valid_from: chrono::NaiveDate,
+                g: &anagrafe_domain::Generalita,
+                event_id: i64,
+                now: i64,
+            ) -> crate::Result<()> {
+                let (bp, bl) = crate::rows::birth_place_cols(&g.birth_place);
+                sqlx::query(
+                    "INSERT INTO person_generalita (person_id, valid_from, recorded_at, event_id, surname, given_name, sex, birth_date, \
+                     birth_date_precision, birth_place, birth_locality, codice_fiscale, cf_validation) \
+                     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
+                )
+                .bind(id)
+                .bind(valid_from)
+                .bind(now)
+                .bind(event_id)
+                .bind(g.name.surname())
+                .bind(g.name.given())
+                .bind(g.sex.as_str())
+                .bind(g.birth_date.first_day())
+                .bind(g.birth_date.precision().code())
+                .bind(bp)
+                .bind(bl)
+                .bind(g.codice_fiscale.map(|c| c.to_string()))
+                .bind(crate::rows::code_of(g.cf_validation))
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
+            /// Writes a residence in force from `since`.
+            async fn insert_residence(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                id: i64,
+                since: chrono::NaiveDate,
+                residence: &anagrafe_domain::Residence,
+                event_id: i64,
+                now: i64,
+            ) -> crate::Result<()> {
+                let rc = crate::rows::ResidenceCols::from_residence(residence);
+                sqlx::query(
+                    "INSERT INTO person_residences (person_id, valid_from, recorded_at, event_id, abroad, comune, cap, species, toponym, \
+                     civic, internal, locality, foreign_state, foreign_locality, foreign_address, foreign_postcode, consulate) \
+                     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)",
+                )
+                .bind(id)
+                .bind(since)
+                .bind(now)
+                .bind(event_id)
+                .bind(rc.abroad)
+                .bind(rc.comune)
+                .bind(rc.cap)
+                .bind(rc.species)
+                .bind(rc.toponym)
+                .bind(rc.civic)
+                .bind(rc.internal)
+                .bind(rc.locality)
+                .bind(rc.foreign_state)
+                .bind(rc.foreign_locality)
+                .bind(rc.foreign_address)
+                .bind(rc.foreign_postcode)
+                .bind(rc.consulate)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
+            /// Writes a civil status in force from `since`.
+            async fn insert_civil_status(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                id: i64,
+                status: anagrafe_domain::decode::StatoCivile,
+                since: chrono::NaiveDate,
+                event_id: i64,
+                now: i64,
+            ) -> crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO person_civil_status (person_id, status, valid_from, recorded_at, event_id) VALUES ($1,$2,$3,$4,$5)",
+                )
+                .bind(id)
+                .bind(crate::rows::code_of(status))
+                .bind(since)
+                .bind(now)
+                .bind(event_id)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
+            /// Writes a membership of a household from `since` (`relation`: tab. 05 or 06 code).
+            #[allow(clippy::too_many_arguments)]
+            async fn insert_membership(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                id: i64,
+                family_id: i64,
+                relation: i16,
+                since: chrono::NaiveDate,
+                event_id: i64,
+                now: i64,
+            ) -> crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO family_members (person_id, family_id, relation, valid_from, recorded_at, event_id) \
+                     VALUES ($1,$2,$3,$4,$5,$6)",
+                )
+                .bind(id)
+                .bind(family_id)
+                .bind(relation)
+                .bind(since)
+                .bind(now)
+                .bind(event_id)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
             /// Writes every state row of a new person (one statement per table).
             async fn insert_person_rows(
                 tx: &mut sqlx::Transaction<'_, $db>,
@@ -151,52 +278,8 @@ macro_rules! store_common {
                     .await
                     .map_err(|e| crate::shared::conflict(e, "id_anpr"))?;
                 }
-                let (bp, bl) = crate::rows::birth_place_cols(&g.birth_place);
-                sqlx::query(
-                    "INSERT INTO person_generalita (person_id, valid_from, recorded_at, event_id, surname, given_name, sex, birth_date, \
-                     birth_date_precision, birth_place, birth_locality, codice_fiscale, cf_validation) \
-                     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
-                )
-                .bind(id)
-                .bind(g.birth_date.first_day())
-                .bind(now)
-                .bind(event_id)
-                .bind(g.name.surname())
-                .bind(g.name.given())
-                .bind(g.sex.as_str())
-                .bind(g.birth_date.first_day())
-                .bind(g.birth_date.precision().code())
-                .bind(bp)
-                .bind(bl)
-                .bind(g.codice_fiscale.map(|c| c.to_string()))
-                .bind(crate::rows::code_of(g.cf_validation))
-                .execute(&mut **tx)
-                .await?;
-                let rc = crate::rows::ResidenceCols::from_residence(&r.residence);
-                sqlx::query(
-                    "INSERT INTO person_residences (person_id, valid_from, recorded_at, event_id, abroad, comune, cap, species, toponym, \
-                     civic, internal, locality, foreign_state, foreign_locality, foreign_address, foreign_postcode, consulate) \
-                     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)",
-                )
-                .bind(id)
-                .bind(p.residence_since)
-                .bind(now)
-                .bind(event_id)
-                .bind(rc.abroad)
-                .bind(rc.comune)
-                .bind(rc.cap)
-                .bind(rc.species)
-                .bind(rc.toponym)
-                .bind(rc.civic)
-                .bind(rc.internal)
-                .bind(rc.locality)
-                .bind(rc.foreign_state)
-                .bind(rc.foreign_locality)
-                .bind(rc.foreign_address)
-                .bind(rc.foreign_postcode)
-                .bind(rc.consulate)
-                .execute(&mut **tx)
-                .await?;
+                Self::insert_generalita(tx, id, g.birth_date.first_day(), g, event_id, now).await?;
+                Self::insert_residence(tx, id, p.residence_since, &r.residence, event_id, now).await?;
                 for c in &r.citizenships {
                     sqlx::query(
                         "INSERT INTO person_citizenships (person_id, country, valid_from, recorded_at, event_id) VALUES ($1,$2,$3,$4,$5)",
@@ -209,33 +292,13 @@ macro_rules! store_common {
                     .execute(&mut **tx)
                     .await?;
                 }
-                sqlx::query(
-                    "INSERT INTO person_civil_status (person_id, status, valid_from, recorded_at, event_id) VALUES ($1,$2,$3,$4,$5)",
-                )
-                .bind(id)
-                .bind(crate::rows::code_of(r.civil_status))
-                .bind(p.civil_status_since)
-                .bind(now)
-                .bind(event_id)
-                .execute(&mut **tx)
-                .await?;
+                Self::insert_civil_status(tx, id, r.civil_status, p.civil_status_since, event_id, now).await?;
                 if let Some(h) = r.household {
                     let (family_id, relation) = match h {
                         Household::Family { family_id, relation } => (family_id, crate::rows::code_of(relation)),
                         Household::Cohabitation { family_id, bond } => (family_id, crate::rows::code_of(bond)),
                     };
-                    sqlx::query(
-                        "INSERT INTO family_members (person_id, family_id, relation, valid_from, recorded_at, event_id) \
-                         VALUES ($1,$2,$3,$4,$5,$6)",
-                    )
-                    .bind(id)
-                    .bind(family_id)
-                    .bind(relation)
-                    .bind(p.household_since)
-                    .bind(now)
-                    .bind(event_id)
-                    .execute(&mut **tx)
-                    .await?;
+                    Self::insert_membership(tx, id, family_id, relation, p.household_since, event_id, now).await?;
                 }
                 for d in &r.documents {
                     let (kind, permit) = crate::rows::document_kind_cols(&d.kind);
@@ -300,7 +363,7 @@ macro_rules! store_common {
                 ctx: &crate::WriteContext,
             ) -> crate::Result<crate::BulkReport> {
                 let mut tx = self.pool.begin().await?;
-                let head = Self::lock_head(&mut tx).await?;
+                let mut head = Self::lock_head(&mut tx).await?;
                 let today = chrono::Utc::now().date_naive();
                 let event_id = Self::insert_event(&mut tx, ctx, "caricamento", None, None, None, today, "{}").await?;
                 let now = crate::now_ms();
@@ -342,7 +405,7 @@ macro_rules! store_common {
                 sqlx::query("UPDATE events SET payload = $1 WHERE id = $2").bind(&detail).bind(event_id).execute(&mut *tx).await?;
                 let mut entry = crate::audit::AuditEntry::from_ctx(ctx, "population.load", "ok");
                 entry.detail = detail;
-                let audit_seq = Self::append_audit(&mut tx, head, &entry).await?;
+                let audit_seq = Self::append_audit(&mut tx, &mut head, &entry).await?;
                 tx.commit().await?;
                 Ok(crate::BulkReport { persons, families, event_id, audit_seq })
             }
@@ -386,10 +449,20 @@ macro_rules! store_common {
             }
 
             async fn read_person(&self, id: i64, as_of: chrono::NaiveDate) -> crate::Result<crate::PersonView> {
+                let mut conn = self.pool.acquire().await?;
+                Self::read_person_on(&mut conn, id, as_of).await
+            }
+
+            /// The person's record as of a date, read on a given connection (a write
+            /// transaction reads the state it is about to change this way).
+            async fn read_person_on(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                id: i64,
+                as_of: chrono::NaiveDate,
+            ) -> crate::Result<crate::PersonView> {
                 use anagrafe_domain::*;
                 use crate::rows::*;
                 use sqlx::Row;
-                let mut conn = self.pool.acquire().await?;
                 let p = sqlx::query(
                     "SELECT (SELECT r.id_anpr FROM id_anpr_registry r WHERE r.person_id = p.id AND r.status IN (1, 2) \
                      ORDER BY r.issued_at DESC LIMIT 1), p.status, p.email, p.digital_domicile FROM persons p WHERE p.id = $1",
@@ -580,7 +653,7 @@ macro_rules! store_common {
 
             async fn register_person(&self, person: &crate::NewPerson, ctx: &crate::WriteContext) -> crate::Result<i64> {
                 let mut tx = self.pool.begin().await?;
-                let head = Self::lock_head(&mut tx).await?;
+                let mut head = Self::lock_head(&mut tx).await?;
                 let id = Self::alloc(&mut tx, "person", 1).await?;
                 let payload = serde_json::json!({ "reason": person.reason, "residence_since": person.residence_since }).to_string();
                 let event_id = Self::insert_event(&mut tx, ctx, "iscrizione", Some(&person.reason), Some(id), None, person.residence_since, &payload).await?;
@@ -589,21 +662,21 @@ macro_rules! store_common {
                 entry.subject_person = Some(id);
                 entry.subject_cf = person.record.generalita.codice_fiscale.map(|c| c.to_string());
                 entry.detail = serde_json::json!({ "event_id": event_id }).to_string();
-                Self::append_audit(&mut tx, head, &entry).await?;
+                Self::append_audit(&mut tx, &mut head, &entry).await?;
                 tx.commit().await?;
                 Ok(id)
             }
 
             async fn create_family(&self, family: &crate::NewFamily, ctx: &crate::WriteContext) -> crate::Result<i64> {
                 let mut tx = self.pool.begin().await?;
-                let head = Self::lock_head(&mut tx).await?;
+                let mut head = Self::lock_head(&mut tx).await?;
                 let payload = serde_json::json!({ "comune": family.comune, "formed_on": family.formed_on }).to_string();
                 let event_id = Self::insert_event(&mut tx, ctx, "famiglia", None, None, None, family.formed_on, &payload).await?;
                 let id = Self::insert_family(&mut tx, family, event_id).await?;
                 sqlx::query("UPDATE events SET family_id = $1 WHERE id = $2").bind(id).bind(event_id).execute(&mut *tx).await?;
                 let mut entry = crate::audit::AuditEntry::from_ctx(ctx, "family.create", "ok");
                 entry.detail = serde_json::json!({ "event_id": event_id, "family_id": id }).to_string();
-                Self::append_audit(&mut tx, head, &entry).await?;
+                Self::append_audit(&mut tx, &mut head, &entry).await?;
                 tx.commit().await?;
                 Ok(id)
             }
@@ -617,15 +690,26 @@ macro_rules! store_common {
                     .await?
                     .ok_or_else(|| crate::StoreError::NotFound(format!("family {id}")))?;
                 let members = sqlx::query(
-                    "SELECT person_id, relation FROM family_members WHERE family_id = $1 AND superseded_at IS NULL AND valid_from <= $2 \
-                     AND (valid_to IS NULL OR valid_to > $2) ORDER BY CASE WHEN relation = 1 THEN 0 ELSE 1 END, person_id",
+                    "SELECT m.person_id, m.relation, (SELECT r.id_anpr FROM id_anpr_registry r WHERE r.person_id = m.person_id \
+                     AND r.status IN (1, 2) ORDER BY r.issued_at DESC LIMIT 1) FROM family_members m WHERE m.family_id = $1 \
+                     AND m.superseded_at IS NULL AND m.valid_from <= $2 AND (m.valid_to IS NULL OR m.valid_to > $2) \
+                     ORDER BY CASE WHEN m.relation = 1 THEN 0 ELSE 1 END, m.person_id",
                 )
                 .bind(id)
                 .bind(as_of)
                 .fetch_all(&self.pool)
                 .await?
                 .iter()
-                .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i16, _>(1)? as u16)))
+                .map(|r| {
+                    Ok(crate::FamilyMember {
+                        person_id: r.try_get(0)?,
+                        relation: r.try_get::<i16, _>(1)? as u16,
+                        id_anpr: r
+                            .try_get::<Option<String>, _>(2)?
+                            .map(|s| anagrafe_domain::IdAnpr::parse(&s).map_err(crate::rows::corrupt))
+                            .transpose()?,
+                    })
+                })
                 .collect::<crate::Result<Vec<_>>>()?;
                 Ok(crate::FamilyView {
                     id,
@@ -686,7 +770,7 @@ macro_rules! store_common {
                 ctx: &crate::WriteContext,
             ) -> crate::Result<(u64, Option<i64>)> {
                 let mut tx = self.pool.begin().await?;
-                let head = Self::lock_head(&mut tx).await?;
+                let mut head = Self::lock_head(&mut tx).await?;
                 let pids: Vec<i64> = sqlx::query(
                     "SELECT p.id FROM persons p WHERE p.id > $1 \
                      AND NOT EXISTS (SELECT 1 FROM id_anpr_registry r WHERE r.person_id = p.id) ORDER BY p.id LIMIT $2",
@@ -760,14 +844,14 @@ macro_rules! store_common {
                 let event_id = Self::insert_event(&mut tx, ctx, "assegnazione_id", None, None, None, today, &payload).await?;
                 let mut entry = crate::audit::AuditEntry::from_ctx(ctx, "id.assign", "ok");
                 entry.detail = serde_json::json!({ "event_id": event_id, "assigned": assigned.len() }).to_string();
-                Self::append_audit(&mut tx, head, &entry).await?;
+                Self::append_audit(&mut tx, &mut head, &entry).await?;
                 tx.commit().await?;
                 Ok((assigned.len() as u64, Some(last_seen)))
             }
 
             async fn assign_ids_initial(&self, issuer: &crate::IdIssuer, ctx: &crate::WriteContext) -> crate::Result<Option<u64>> {
                 let mut tx = self.pool.begin().await?;
-                let head = Self::lock_head(&mut tx).await?;
+                let mut head = Self::lock_head(&mut tx).await?;
                 if sqlx::query("SELECT 1 FROM id_anpr_registry LIMIT 1").fetch_optional(&mut *tx).await?.is_some() {
                     tx.rollback().await?;
                     return Ok(None);
@@ -818,7 +902,7 @@ macro_rules! store_common {
                 let event_id = Self::insert_event(&mut tx, ctx, "assegnazione_id", None, None, None, today, &payload).await?;
                 let mut entry = crate::audit::AuditEntry::from_ctx(ctx, "id.assign", "ok");
                 entry.detail = serde_json::json!({ "event_id": event_id, "assigned": total, "initial": true }).to_string();
-                Self::append_audit(&mut tx, head, &entry).await?;
+                Self::append_audit(&mut tx, &mut head, &entry).await?;
                 tx.commit().await?;
                 Ok(Some(total as u64))
             }
@@ -838,10 +922,136 @@ macro_rules! store_common {
                 row.map(|r| Ok((sqlx::Row::try_get(&r, 0)?, sqlx::Row::try_get(&r, 1)?))).transpose()
             }
 
+            async fn apply(
+                &self,
+                op: &anagrafe_domain::ops::Operation,
+                ctx: &crate::WriteContext,
+                issuer: &crate::IdIssuer,
+                idem: Option<&crate::Idempotency>,
+            ) -> crate::Result<crate::Applied> {
+                self.apply_impl(op, ctx, issuer, idem).await
+            }
+
+            async fn client_operation(&self, actor: &str, client_op_id: &str) -> crate::Result<Option<crate::StoredOperation>> {
+                let row = sqlx::query("SELECT body_sha256, operation, response FROM client_operations WHERE actor = $1 AND client_op_id = $2")
+                    .bind(actor)
+                    .bind(client_op_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| {
+                    Ok(crate::StoredOperation {
+                        body_sha256: sqlx::Row::try_get(&r, 0)?,
+                        operation: sqlx::Row::try_get(&r, 1)?,
+                        response: sqlx::Row::try_get(&r, 2)?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn notifications(&self, comune: anagrafe_domain::Belfiore, after: i64, limit: u32) -> crate::Result<Vec<crate::Notification>> {
+                let rows = sqlx::query(
+                    "SELECT id, kind, event_id, payload, created_at FROM notifications WHERE comune = $1 AND id > $2 ORDER BY id LIMIT $3",
+                )
+                .bind(comune.as_str())
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        use sqlx::Row;
+                        Ok(crate::Notification {
+                            id: r.try_get(0)?,
+                            kind: r.try_get(1)?,
+                            event_id: r.try_get(2)?,
+                            payload: serde_json::from_str(&r.try_get::<String, _>(3)?).map_err(crate::rows::corrupt)?,
+                            created_at: r.try_get(4)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn revenue_outbox(&self, after: i64, limit: u32) -> crate::Result<Vec<crate::OutboxMessage>> {
+                let rows = sqlx::query("SELECT id, kind, event_id, payload, created_at FROM revenue_outbox WHERE id > $1 ORDER BY id LIMIT $2")
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        use sqlx::Row;
+                        Ok(crate::OutboxMessage {
+                            id: r.try_get(0)?,
+                            kind: r.try_get(1)?,
+                            event_id: r.try_get(2)?,
+                            payload: serde_json::from_str(&r.try_get::<String, _>(3)?).map_err(crate::rows::corrupt)?,
+                            created_at: r.try_get(4)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn api_client(&self, client_id: &str) -> crate::Result<Option<crate::ApiClient>> {
+                let row = sqlx::query("SELECT client_id, role, comune, public_key_pem, push_url, revoked_at FROM api_clients WHERE client_id = $1")
+                    .bind(client_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| {
+                    use sqlx::Row;
+                    Ok(crate::ApiClient {
+                        client_id: r.try_get(0)?,
+                        role: r.try_get(1)?,
+                        comune: crate::rows::opt_belfiore(r.try_get(2)?)?,
+                        public_key_pem: r.try_get(3)?,
+                        push_url: r.try_get(4)?,
+                        revoked: r.try_get::<Option<i64>, _>(5)?.is_some(),
+                    })
+                })
+                .transpose()
+            }
+
+            async fn save_api_client(&self, c: &crate::ApiClient, ctx: &crate::WriteContext) -> crate::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                let now = head.now;
+                sqlx::query("DELETE FROM api_clients WHERE client_id = $1").bind(&c.client_id).execute(&mut *tx).await?;
+                sqlx::query(
+                    "INSERT INTO api_clients (client_id, role, comune, public_key_pem, push_url, created_at, revoked_at) VALUES ($1,$2,$3,$4,$5,$6,$7)",
+                )
+                .bind(&c.client_id)
+                .bind(&c.role)
+                .bind(c.comune.map(|b| b.to_string()))
+                .bind(&c.public_key_pem)
+                .bind(&c.push_url)
+                .bind(now)
+                .bind(c.revoked.then_some(now))
+                .execute(&mut *tx)
+                .await?;
+                let mut entry = crate::audit::AuditEntry::from_ctx(ctx, "api_client.save", "ok");
+                entry.detail = serde_json::json!({ "client_id": c.client_id, "role": c.role, "comune": c.comune, "revoked": c.revoked }).to_string();
+                Self::append_audit(&mut tx, &mut head, &entry).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn accept_jti(&self, client_id: &str, jti: &str, expires_at_ms: i64) -> crate::Result<bool> {
+                let now = crate::now_ms();
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM seen_jti WHERE expires_at < $1").bind(now).execute(&mut *tx).await?;
+                let done = sqlx::query("INSERT INTO seen_jti (client_id, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                    .bind(client_id)
+                    .bind(jti)
+                    .bind(expires_at_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn audit(&self, entry: &crate::audit::AuditEntry) -> crate::Result<i64> {
                 let mut tx = self.pool.begin().await?;
-                let head = Self::lock_head(&mut tx).await?;
-                let seq = Self::append_audit(&mut tx, head, entry).await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                let seq = Self::append_audit(&mut tx, &mut head, entry).await?;
                 tx.commit().await?;
                 Ok(seq)
             }
@@ -872,7 +1082,7 @@ macro_rules! store_common {
 
             async fn save_refdata(&self, comuni_tsv: &str, stati_tsv: &str, ctx: &crate::WriteContext) -> crate::Result<()> {
                 let mut tx = self.pool.begin().await?;
-                let head = Self::lock_head(&mut tx).await?;
+                let mut head = Self::lock_head(&mut tx).await?;
                 let now = crate::now_ms();
                 for (name, content) in [("comuni.tsv", comuni_tsv), ("stati.tsv", stati_tsv)] {
                     sqlx::query("DELETE FROM refdata WHERE name = $1").bind(name).execute(&mut *tx).await?;
@@ -885,7 +1095,7 @@ macro_rules! store_common {
                 }
                 let mut entry = crate::audit::AuditEntry::from_ctx(ctx, "refdata.load", "ok");
                 entry.detail = serde_json::json!({ "comuni_bytes": comuni_tsv.len(), "stati_bytes": stati_tsv.len() }).to_string();
-                Self::append_audit(&mut tx, head, &entry).await?;
+                Self::append_audit(&mut tx, &mut head, &entry).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -901,6 +1111,15 @@ macro_rules! store_common {
     };
 }
 pub(crate) use store_common;
+
+/// The locked head of the audit chain, and the time of the transaction holding it.
+#[derive(Debug, Clone)]
+pub(crate) struct Head {
+    pub seq: i64,
+    pub hash: String,
+    /// The transaction's time (epoch ms), strictly after the previous write's.
+    pub now: i64,
+}
 
 /// What a backend's bulk path prepares off the async runtime for each batch.
 pub(crate) trait Bulk {

@@ -138,3 +138,4 @@ impl crate::shared::Bulk for SqliteStore {
 }
 
 crate::shared::store_common!(SqliteStore, Sqlite, crate::Backend::Sqlite);
+crate::ops::store_ops!(SqliteStore, Sqlite);

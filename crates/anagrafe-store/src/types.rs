@@ -121,8 +121,8 @@ pub struct FamilyView {
     pub comune: Belfiore,
     /// When formed.
     pub formed_on: NaiveDate,
-    /// Members on that date: internal person id and the official relation/bond code, head first.
-    pub members: Vec<(i64, u16)>,
+    /// Members on that date, head first.
+    pub members: Vec<FamilyMember>,
 }
 
 /// The register's ID ANPR generator and the version of its key.
@@ -132,4 +132,113 @@ pub struct IdIssuer {
     pub generator: IdGenerator,
     /// Version of the key, recorded with every ID issued under it.
     pub key_version: i16,
+}
+
+/// A member of a household on a date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FamilyMember {
+    /// Internal person id (never shown outside).
+    #[serde(skip)]
+    pub person_id: i64,
+    /// The member's ID ANPR.
+    pub id_anpr: Option<anagrafe_domain::IdAnpr>,
+    /// Relation to the head (tab. 05) or bond (tab. 06); 1 is the head.
+    pub relation: u16,
+}
+
+/// A client's operation id and the digest of the body it came with.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    /// The client's operation id.
+    pub client_op_id: String,
+    /// SHA-256 of the request body (hex); `None` keeps no answer (adoption of a minor, whose
+    /// request names the old record and whose answer the new one).
+    pub body_sha256: Option<String>,
+}
+
+/// The first answer given to a client operation id.
+#[derive(Debug, Clone)]
+pub struct StoredOperation {
+    /// Digest of the first body (`None`: not kept).
+    pub body_sha256: Option<String>,
+    /// The operation.
+    pub operation: String,
+    /// The first answer (`None`: not kept).
+    pub response: Option<String>,
+}
+
+/// What an operation did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Applied {
+    /// Operation name (`person.register`, …).
+    pub operation: String,
+    /// Events written.
+    pub event_ids: Vec<i64>,
+    /// The person concerned (for a registration, the new ID ANPR).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_anpr: Option<anagrafe_domain::IdAnpr>,
+    /// The household concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family_id: Option<i64>,
+    /// The person's codice fiscale after the operation, when it was set or changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codice_fiscale: Option<String>,
+    /// Duplicate case opened or resolved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate_case: Option<i64>,
+    /// An omocodia was flagged for the Agency (IDN-6 case 6).
+    pub omocodia: bool,
+    /// Notifications written for other comuni.
+    pub notifications: u32,
+    /// Communications written for the Revenue Agency.
+    pub revenue_messages: u32,
+    /// Sequence number of the (last) audit entry.
+    pub audit_seq: i64,
+}
+
+/// A notification for a comune.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notification {
+    /// Cursor: ids grow in commit order.
+    pub id: i64,
+    /// Kind (`trasferimento_residenza`, `nascita_registrata_altrove`, …).
+    pub kind: String,
+    /// The event it is about.
+    pub event_id: i64,
+    /// What happened (JSON).
+    pub payload: serde_json::Value,
+    /// When written (epoch ms).
+    pub created_at: i64,
+}
+
+/// A communication to the Revenue Agency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxMessage {
+    /// Cursor: ids grow in commit order.
+    pub id: i64,
+    /// `attribuzione_cf`, `variazione_dati` or `omocodia`.
+    pub kind: String,
+    /// The event it comes from.
+    pub event_id: i64,
+    /// Content (JSON).
+    pub payload: serde_json::Value,
+    /// When written (epoch ms).
+    pub created_at: i64,
+}
+
+/// A web-service client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiClient {
+    /// Client id (the JWS `kid`).
+    pub client_id: String,
+    /// `comune` or `revenue_agency`.
+    pub role: String,
+    /// The comune it acts for (role `comune`).
+    pub comune: Option<Belfiore>,
+    /// SPKI PEM of its ES256 public key.
+    pub public_key_pem: String,
+    /// Where notifications are pushed, if anywhere.
+    pub push_url: Option<String>,
+    /// Revoked clients are refused.
+    pub revoked: bool,
 }

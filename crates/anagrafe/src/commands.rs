@@ -1,6 +1,7 @@
 //! The subcommands. Exit codes: 0 success, 1 a negative answer (`cf check` of an invalid code,
 //! `audit verify` of a broken chain), 2 bad input or failure.
 
+mod api;
 mod audit;
 mod cf;
 mod demo;
@@ -49,6 +50,9 @@ enum Command {
     /// The trace: verify the hash chain.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// The comuni's web services: client keys and registration, signed calls, load script.
+    #[command(subcommand)]
+    Api(api::ApiCommand),
     /// Create or update the database schema.
     Migrate,
     /// Serve the register over HTTP.
@@ -98,6 +102,7 @@ pub fn run(opts: Opts) -> ExitCode {
         Command::Audit(c) => with_runtime(&global, |cfg| audit::run(c, cfg)),
         Command::Refdata(c) => with_runtime(&global, |cfg| refdata::run(c, cfg)),
         Command::Population(c) => with_runtime(&global, |cfg| population::run(c, cfg)),
+        Command::Api(c) => with_runtime(&global, |cfg| api::run(c, cfg)),
         Command::Migrate => with_runtime(&global, migrate::run),
         Command::Serve(o) => with_runtime(&global, |cfg| serve::run(o, cfg)),
         Command::Demo(o) => with_runtime(&global, |cfg| demo::run(o, cfg, global.data_dir.clone())),

@@ -53,6 +53,8 @@ impl std::fmt::Debug for DatabaseConfig {
 pub struct ServerConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// The `aud` every signed web-service request must carry (ModI `Agid-JWT-Signature`).
+    pub api_audience: String,
 }
 
 /// Operational logs (never personal data: see docs/logging.md).
@@ -69,7 +71,10 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             database: DatabaseConfig { url: sqlite_url(Path::new("anagrafe-data")) },
-            server: ServerConfig { listen: "127.0.0.1:8080".parse().expect("static address") },
+            server: ServerConfig {
+                listen: "127.0.0.1:8080".parse().expect("static address"),
+                api_audience: anagrafe_server::DEFAULT_AUDIENCE.to_owned(),
+            },
             log: LogConfig { format: "text".into(), level: "info".into() },
             id_anpr: IdAnprConfig { key_file: None, key_version: 1 },
         }

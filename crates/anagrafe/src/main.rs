@@ -3,6 +3,7 @@
 
 mod commands;
 mod config;
+mod http1;
 mod register;
 
 use clap::Parser;

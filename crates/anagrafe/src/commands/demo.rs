@@ -37,13 +37,17 @@ pub async fn run(opts: DemoOpts, mut cfg: Config, data_dir: Option<PathBuf>) -> 
     // Every person in the register has an ID ANPR (IDN-3): give one to any without.
     let issuer = crate::register::id_issuer(&cfg)?;
     super::id::assign_all(&*store, &issuer, 50_000, false).await?;
+    let clients = demo_clients(&*store, &data_dir).await?;
     let db_url = cfg.database.url.clone();
     let store2 = store.clone();
-    super::serve::serve(store, opts.listen, move |addr| {
+    let state = super::serve::state(store, &cfg);
+    let audience = state.api.audience.clone();
+    super::serve::serve(state, opts.listen, move |addr| {
         let base = format!("http://{addr}");
         let rt = tokio::runtime::Handle::current();
         // Written once the port is known (it may be 0 in tests).
-        let written = tokio::task::block_in_place(|| rt.block_on(write_credentials(&store2, &data_dir, &db_url, &base)));
+        let written =
+            tokio::task::block_in_place(|| rt.block_on(write_credentials(&store2, &data_dir, &db_url, &base, &clients, &audience)));
         match written {
             Ok(summary) => eprintln!("{summary}"),
             Err(e) => eprintln!("anagrafe: cannot write demo credentials: {e:#}"),
@@ -53,7 +57,49 @@ pub async fn run(opts: DemoOpts, mut cfg: Config, data_dir: Option<PathBuf>) -> 
     Ok(ExitCode::SUCCESS)
 }
 
-async fn write_credentials(store: &Arc<dyn Store>, dir: &std::path::Path, db_url: &str, base: &str) -> anyhow::Result<String> {
+/// A demo web-service client: id, role, comune, private key file.
+struct DemoClient {
+    id: String,
+    role: &'static str,
+    comune: Option<String>,
+    key: PathBuf,
+}
+
+/// The demo's web-service clients: the comune of the first demo citizen, and the Revenue
+/// Agency's gateway. Keys are made once in the data directory and registered at every start.
+async fn demo_clients(store: &dyn Store, dir: &std::path::Path) -> anyhow::Result<Vec<DemoClient>> {
+    let comune = match store.sample_residents(1).await?.first() {
+        Some((id, _)) => store.person(*id, None).await?.record.residence.competent_comune().to_string(),
+        None => "H501".to_owned(),
+    };
+    let wanted = [
+        (format!("demo-comune-{}", comune.to_ascii_lowercase()), "comune", Some(comune)),
+        ("demo-agenzia-entrate".to_owned(), "revenue_agency", None),
+    ];
+    let mut out = Vec::new();
+    for (id, role, comune) in wanted {
+        let (key, public) = super::api::key_paths(&dir.join(&id));
+        if !key.exists() || !public.exists() {
+            let (private_pem, public_pem) = anagrafe_server::modi::client::generate_key_pair();
+            super::api::write_private(&key, &private_pem)?;
+            std::fs::write(&public, public_pem).with_context(|| format!("cannot write {}", public.display()))?;
+        }
+        let pem = std::fs::read_to_string(&public)?;
+        let client = super::api::client_record(&id, role, comune.as_deref(), &pem)?;
+        store.save_api_client(&client, &anagrafe_store::WriteContext::cli("demo-clients")).await?;
+        out.push(DemoClient { id, role, comune, key });
+    }
+    Ok(out)
+}
+
+async fn write_credentials(
+    store: &Arc<dyn Store>,
+    dir: &std::path::Path,
+    db_url: &str,
+    base: &str,
+    clients: &[DemoClient],
+    audience: &str,
+) -> anyhow::Result<String> {
     let mut citizens = Vec::new();
     for (id, cf) in store.sample_residents(5).await? {
         let v = store.person(id, None).await?;
@@ -79,6 +125,24 @@ async fn write_credentials(store: &Arc<dyn Store>, dir: &std::path::Path, db_url
         "citizens": citizens,
         "operators": [],
         "public_bodies": [],
+        "api": {
+            "openapi": format!("{base}/api/openapi.json"),
+            "audience": audience,
+            "signing": "ModI INTEGRITY_REST_02 style: Digest + Agid-JWT-Signature (ES256, kid = client id); see docs/api.md",
+            "clients": clients.iter().map(|c| json!({
+                "client_id": c.id,
+                "role": c.role,
+                "comune": c.comune,
+                "private_key_file": c.key.display().to_string(),
+                "example": match c.role {
+                    "comune" => format!(
+                        "anagrafe api call --base {base} --client-id {} --key {} GET /api/v1/persons/{}",
+                        c.id, c.key.display(), citizens.first().and_then(|x| x["id_anpr"].as_str()).unwrap_or("ID_ANPR")
+                    ),
+                    _ => format!("anagrafe api call --base {base} --client-id {} --key {} GET /api/v1/revenue-agency/outbox", c.id, c.key.display()),
+                },
+            })).collect::<Vec<_>>(),
+        },
         "commands": {
             "check a codice fiscale": "anagrafe cf check CODE",
             "verify the trace": format!("anagrafe audit verify --data-dir {}", dir.display()),

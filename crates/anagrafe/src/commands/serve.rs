@@ -22,15 +22,28 @@ pub async fn run(opts: ServeOpts, mut cfg: Config) -> anyhow::Result<ExitCode> {
     }
     let store = crate::register::open(&cfg).await?;
     tracing::info!(database = %redact_url(&cfg.database.url), "register open");
-    serve(store, cfg.server.listen, |addr| tracing::info!(%addr, "listening")).await?;
+    let state = state(store, &cfg);
+    serve(state, cfg.server.listen, |addr| tracing::info!(%addr, "listening")).await?;
     Ok(ExitCode::SUCCESS)
 }
 
+/// The server's state for a register: the store, the ID ANPR issuer when one is configured
+/// (without it, writes that create records answer 503), the web services' audience.
+pub fn state(store: Arc<dyn Store>, cfg: &Config) -> AppState {
+    let mut state = AppState::new(store);
+    match crate::register::id_issuer(cfg) {
+        Ok(issuer) => state = state.with_issuer(issuer),
+        Err(e) => tracing::warn!(error = %e, "no ID ANPR issuer: registrations through the API are refused until one is configured"),
+    }
+    state.api.audience = cfg.server.api_audience.clone();
+    state
+}
+
 /// Binds and serves until Ctrl-C or SIGTERM, finishing requests in flight.
-pub async fn serve(store: Arc<dyn Store>, listen: SocketAddr, on_bound: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+pub async fn serve(state: AppState, listen: SocketAddr, on_bound: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     on_bound(listener.local_addr()?);
-    anagrafe_server::serve(listener, AppState::new(store), shutdown()).await?;
+    anagrafe_server::serve(listener, state, shutdown()).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,0 +1,402 @@
+//! The comuni's web services under `/api/v1/` (REG-2, REG-5, REG-6, IDN-6): registry
+//! operations, reads as of a date, notifications, and the Revenue Agency's outbox.
+//!
+//! Every call is signed ([`crate::modi`]). Every write body carries a `client_op_id`: the
+//! same id with the same body returns the first answer; with another body, 409. Field
+//! errors are 422 (the request is well-formed JSON but the data do not hold) or 400 (the body
+//! cannot be read as the operation), both naming the field.
+
+use crate::error::FieldProblem;
+use crate::modi::Signed;
+use crate::{ApiError, AppState};
+use anagrafe_domain::ops::{
+    Cancellation, CivilStatusChange, GeneralitaChange, HouseholdMove, MinorAdoption, Operation, Registration, RelationsChange,
+    ResidenceChange,
+};
+use anagrafe_domain::{FieldError, IdAnpr, RefData};
+use anagrafe_store::{AuditEntry, Idempotency, StoreError};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// The `/api/v1` routes (paths as in `openapi.json`).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/persons", post(register).get(search))
+        .route("/api/v1/persons/{id_anpr}", get(person))
+        .route("/api/v1/persons/{id_anpr}/residence", post(residence))
+        .route("/api/v1/persons/{id_anpr}/cancellation", post(cancel))
+        .route("/api/v1/persons/{id_anpr}/generalita", post(generalita))
+        .route("/api/v1/persons/{id_anpr}/civil-status", post(civil_status))
+        .route("/api/v1/persons/{id_anpr}/household", post(household))
+        .route("/api/v1/persons/{id_anpr}/minor-adoption", post(minor_adoption))
+        .route("/api/v1/families/{family_id}", get(family))
+        .route("/api/v1/families/{family_id}/relations", post(relations))
+        .route("/api/v1/duplicates", post(report_duplicate))
+        .route("/api/v1/duplicates/resolution", post(resolve_duplicate))
+        .route("/api/v1/notifications", get(notifications))
+        .route("/api/v1/revenue-agency/outbox", get(outbox))
+        .route("/api/openapi.json", get(openapi))
+}
+
+/// The OpenAPI description of these routes.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> Response {
+    let mut r = OPENAPI.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+/// Query parameters, refused as problem+json naming the parameter when they do not parse.
+struct Query<T>(T);
+
+impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri).map(|q| Query(q.0)).map_err(|e| ApiError::field("query", e.body_text()))
+    }
+}
+
+fn id_param(raw: &str) -> Result<IdAnpr, ApiError> {
+    IdAnpr::parse(raw).map_err(|e| ApiError::field("id_anpr", e.to_string()))
+}
+
+fn family_param(raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| ApiError::field("family_id", "is a household id (a positive integer)"))
+}
+
+fn unprocessable(errs: Vec<FieldError>) -> ApiError {
+    ApiError::Unprocessable {
+        detail: errs.iter().map(|e| format!("{}: {}", e.field, e.reason)).collect::<Vec<_>>().join("; "),
+        errors: errs.into_iter().map(|e| FieldProblem { field: e.field, reason: e.reason }).collect(),
+    }
+}
+
+fn checked(errs: Vec<FieldError>) -> Result<(), ApiError> {
+    if errs.is_empty() { Ok(()) } else { Err(unprocessable(errs)) }
+}
+
+fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+/// A write body: the client's operation id and the operation's own fields.
+struct WriteBody {
+    client_op_id: String,
+    rest: serde_json::Value,
+    sha256: String,
+}
+
+fn read_body(signed: &Signed) -> Result<WriteBody, ApiError> {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&signed.body).map_err(|e| ApiError::field("body", format!("is not JSON: {e}")))?;
+    let obj = v.as_object_mut().ok_or_else(|| ApiError::field("body", "must be a JSON object"))?;
+    let op_id = match obj.remove("client_op_id") {
+        Some(serde_json::Value::String(s))
+            if !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':')) =>
+        {
+            s
+        }
+        Some(_) => return Err(ApiError::field("client_op_id", "must be 1 to 64 characters among letters, digits, '-', '_', '.', ':'")),
+        None => return Err(ApiError::field("client_op_id", "is required: it makes the write idempotent")),
+    };
+    Ok(WriteBody { client_op_id: op_id, rest: v, sha256: hex::encode(Sha256::digest(&signed.body)) })
+}
+
+/// Reads the operation's fields into `T`, naming the field that does not fit.
+fn parse<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "body".to_owned() } else { path };
+        ApiError::field(field, e.inner().to_string())
+    })
+}
+
+/// Applies a write: idempotency first, then the store; refusals are traced.
+async fn write(
+    state: &AppState,
+    signed: &Signed,
+    body: WriteBody,
+    op: Operation,
+    created: bool,
+    keep_answer: bool,
+) -> Result<Response, ApiError> {
+    signed.require_role("comune")?;
+    if let Some(r) = replay(state, signed, &body).await? {
+        return Ok(r);
+    }
+    let issuer = state.issuer.as_deref().ok_or_else(|| ApiError::Unavailable("no ID ANPR issuer is configured".into()))?;
+    let mut ctx = signed.ctx.clone();
+    ctx.client_op_id = keep_answer.then(|| body.client_op_id.clone());
+    let idem = Idempotency { client_op_id: body.client_op_id.clone(), body_sha256: keep_answer.then(|| body.sha256.clone()) };
+    match state.store.apply(&op, &ctx, issuer, Some(&idem)).await {
+        Ok(applied) => {
+            let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+            Ok((status, Json(applied)).into_response())
+        }
+        Err(StoreError::Conflict { field }) if field == "client_op_id" => {
+            // Another request with this id won the race: answer as a replay.
+            replay(state, signed, &body).await?.ok_or(ApiError::Conflict("client_op_id".into()))
+        }
+        Err(e) => {
+            if matches!(e, StoreError::State { .. } | StoreError::Refused { .. } | StoreError::Forbidden(_) | StoreError::NotFound(_)) {
+                let mut entry = AuditEntry::from_ctx(&signed.ctx, op.name(), "refused");
+                entry.detail = serde_json::json!({ "reason": e.to_string(), "client_op_id": body.client_op_id }).to_string();
+                state.store.audit(&entry).await?;
+            }
+            Err(e.into())
+        }
+    }
+}
+
+async fn replay(state: &AppState, signed: &Signed, body: &WriteBody) -> Result<Option<Response>, ApiError> {
+    let Some(prev) = state.store.client_operation(&signed.ctx.actor, &body.client_op_id).await? else { return Ok(None) };
+    match (prev.body_sha256, prev.response) {
+        (Some(h), Some(resp)) if h == body.sha256 => {
+            let status = if prev.operation == "person.register" { StatusCode::CREATED } else { StatusCode::OK };
+            let mut r = (status, resp).into_response();
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r.headers_mut().insert("idempotent-replay", HeaderValue::from_static("true"));
+            Ok(Some(r))
+        }
+        (None, _) => Err(ApiError::ConflictField {
+            field: "client_op_id".into(),
+            reason: "was used for an operation whose answer the register does not keep (adoption of a minor); look the result up".into(),
+        }),
+        _ => Err(ApiError::ConflictField { field: "client_op_id".into(), reason: "was already used for a different request".into() }),
+    }
+}
+
+async fn register(State(state): State<AppState>, signed: Signed) -> Result<Response, ApiError> {
+    let body = read_body(&signed)?;
+    let r: Registration = parse(body.rest.clone())?;
+    checked(r.check(&RefData::current(), today()))?;
+    write(&state, &signed, body, Operation::Register(Box::new(r)), true, true).await
+}
+
+async fn residence(State(state): State<AppState>, Path(id): Path<String>, signed: Signed) -> Result<Response, ApiError> {
+    let person = id_param(&id)?;
+    let body = read_body(&signed)?;
+    let change: ResidenceChange = parse(body.rest.clone())?;
+    checked(change.check(&RefData::current(), today()))?;
+    write(&state, &signed, body, Operation::ChangeResidence { person, change }, false, true).await
+}
+
+async fn cancel(State(state): State<AppState>, Path(id): Path<String>, signed: Signed) -> Result<Response, ApiError> {
+    let person = id_param(&id)?;
+    let body = read_body(&signed)?;
+    let cancellation: Cancellation = parse(body.rest.clone())?;
+    // Which table the reason belongs to depends on the record: the domain checks both ways
+    // that can be told without it, the store reads the reason against the record.
+    if let Some((pid, _)) = state.store.find_by_id_anpr(&person).await?
+        && let Ok(view) = state.store.person(pid, None).await
+    {
+        let aire = view.record.status == anagrafe_domain::RegisterStatus::Aire;
+        checked(cancellation.check(aire, &RefData::current(), today()))?;
+    }
+    write(&state, &signed, body, Operation::Cancel { person, cancellation }, false, true).await
+}
+
+async fn generalita(State(state): State<AppState>, Path(id): Path<String>, signed: Signed) -> Result<Response, ApiError> {
+    let person = id_param(&id)?;
+    let body = read_body(&signed)?;
+    let change: GeneralitaChange = parse(body.rest.clone())?;
+    checked(change.check(today()))?;
+    write(&state, &signed, body, Operation::ChangeGeneralita { person, change }, false, true).await
+}
+
+async fn civil_status(State(state): State<AppState>, Path(id): Path<String>, signed: Signed) -> Result<Response, ApiError> {
+    let person = id_param(&id)?;
+    let body = read_body(&signed)?;
+    let change: CivilStatusChange = parse(body.rest.clone())?;
+    if change.effective_date > today() {
+        return Err(unprocessable(vec![FieldError::new("effective_date", "is in the future")]));
+    }
+    write(&state, &signed, body, Operation::ChangeCivilStatus { person, change }, false, true).await
+}
+
+async fn household(State(state): State<AppState>, Path(id): Path<String>, signed: Signed) -> Result<Response, ApiError> {
+    let person = id_param(&id)?;
+    let body = read_body(&signed)?;
+    let change: HouseholdMove = parse(body.rest.clone())?;
+    checked(change.check(today()))?;
+    write(&state, &signed, body, Operation::MoveHousehold { person, change }, false, true).await
+}
+
+async fn minor_adoption(State(state): State<AppState>, Path(id): Path<String>, signed: Signed) -> Result<Response, ApiError> {
+    let person = id_param(&id)?;
+    let body = read_body(&signed)?;
+    let adoption: MinorAdoption = parse(body.rest.clone())?;
+    // IDN-6 case 4: the answer (the new ID) is not kept against a request naming the old one.
+    write(&state, &signed, body, Operation::AdoptMinor { person, adoption }, true, false).await
+}
+
+async fn relations(State(state): State<AppState>, Path(family_id): Path<String>, signed: Signed) -> Result<Response, ApiError> {
+    let family_id = family_param(&family_id)?;
+    let body = read_body(&signed)?;
+    let change: RelationsChange = parse(body.rest.clone())?;
+    let cohabitation = match state.store.family(family_id, None).await {
+        Ok(f) => matches!(f.kind, anagrafe_domain::HouseholdKind::Cohabitation { .. }),
+        Err(StoreError::NotFound(_)) => return Err(ApiError::NotFound(format!("household {family_id}"))),
+        Err(e) => return Err(e.into()),
+    };
+    checked(change.check(cohabitation, today()))?;
+    write(&state, &signed, body, Operation::SetRelations { family_id, change }, false, true).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DuplicateReport {
+    persons: [IdAnpr; 2],
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DuplicateResolution {
+    keep: IdAnpr,
+    delete: IdAnpr,
+}
+
+async fn report_duplicate(State(state): State<AppState>, signed: Signed) -> Result<Response, ApiError> {
+    let body = read_body(&signed)?;
+    let r: DuplicateReport = parse(body.rest.clone())?;
+    write(&state, &signed, body, Operation::ReportDuplicate { persons: r.persons }, true, true).await
+}
+
+async fn resolve_duplicate(State(state): State<AppState>, signed: Signed) -> Result<Response, ApiError> {
+    let body = read_body(&signed)?;
+    let r: DuplicateResolution = parse(body.rest.clone())?;
+    if r.keep == r.delete {
+        return Err(unprocessable(vec![FieldError::new("delete", "is the record kept")]));
+    }
+    write(&state, &signed, body, Operation::ResolveDuplicate { keep: r.keep, delete: r.delete }, false, true).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AsOf {
+    as_of: Option<String>,
+}
+
+fn as_of(raw: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
+    raw.map(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| ApiError::field("as_of", "is not a date (YYYY-MM-DD)"))).transpose()
+}
+
+fn no_body(signed: &Signed) -> Result<(), ApiError> {
+    if signed.body.is_empty() { Ok(()) } else { Err(ApiError::field("body", "a read takes no body")) }
+}
+
+/// Reads are traced like writes (SEC-4): who read whose record, as of when.
+async fn trace_read(state: &AppState, signed: &Signed, op: &str, pid: Option<i64>, detail: serde_json::Value) -> Result<(), ApiError> {
+    let mut e = AuditEntry::from_ctx(&signed.ctx, op, "ok");
+    e.subject_person = pid;
+    e.detail = detail.to_string();
+    state.store.audit(&e).await?;
+    Ok(())
+}
+
+async fn person(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<AsOf>,
+    signed: Signed,
+) -> Result<Response, ApiError> {
+    signed.require_role("comune")?;
+    no_body(&signed)?;
+    let id = id_param(&id)?;
+    let date = as_of(q.as_of.as_deref())?;
+    let (pid, status) = state.store.find_by_id_anpr(&id).await?.ok_or_else(|| ApiError::NotFound(format!("ID ANPR {id}")))?;
+    if status == 3 {
+        return Err(ApiError::Gone(format!("ID ANPR {id} is no longer valid")));
+    }
+    let view = match state.store.person(pid, date).await {
+        Err(StoreError::NotFound(_)) => return Err(ApiError::NotFound(format!("ID ANPR {id} had no record on that date"))),
+        other => other?,
+    };
+    trace_read(&state, &signed, "person.read", Some(pid), serde_json::json!({ "as_of": view.as_of })).await?;
+    let id_status = if status == 2 { "suspended" } else { "valid" };
+    Ok(Json(serde_json::json!({ "id_anpr": id, "id_status": id_status, "as_of": view.as_of, "record": view.record })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Search {
+    codice_fiscale: String,
+    as_of: Option<String>,
+}
+
+async fn search(State(state): State<AppState>, Query(q): Query<Search>, signed: Signed) -> Result<Response, ApiError> {
+    signed.require_role("comune")?;
+    no_body(&signed)?;
+    let cf = anagrafe_domain::CodiceFiscale::parse(&q.codice_fiscale).map_err(|e| ApiError::field("codice_fiscale", e.to_string()))?;
+    let date = as_of(q.as_of.as_deref())?;
+    let mut found = Vec::new();
+    for pid in state.store.find_by_cf(&cf, date).await? {
+        let view = state.store.person(pid, date).await?;
+        trace_read(&state, &signed, "person.search", Some(pid), serde_json::json!({ "as_of": view.as_of })).await?;
+        found.push(serde_json::json!({ "id_anpr": view.record.id_anpr, "as_of": view.as_of, "record": view.record }));
+    }
+    Ok(Json(serde_json::json!({ "persons": found })).into_response())
+}
+
+async fn family(
+    State(state): State<AppState>,
+    Path(family_id): Path<String>,
+    Query(q): Query<AsOf>,
+    signed: Signed,
+) -> Result<Response, ApiError> {
+    let family_id = family_param(&family_id)?;
+    signed.require_role("comune")?;
+    no_body(&signed)?;
+    let date = as_of(q.as_of.as_deref())?;
+    let view = state.store.family(family_id, date).await?;
+    trace_read(&state, &signed, "family.read", None, serde_json::json!({ "family_id": family_id })).await?;
+    Ok(Json(view).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Feed {
+    after: Option<i64>,
+    limit: Option<u32>,
+}
+
+fn page(q: &Feed) -> Result<(i64, u32), ApiError> {
+    let after = q.after.unwrap_or(0);
+    if after < 0 {
+        return Err(ApiError::field("after", "is a cursor: 0 or a previous item's id"));
+    }
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > 1000 {
+        return Err(ApiError::field("limit", "is between 1 and 1000"));
+    }
+    Ok((after, limit))
+}
+
+async fn notifications(State(state): State<AppState>, Query(q): Query<Feed>, signed: Signed) -> Result<Response, ApiError> {
+    signed.require_role("comune")?;
+    no_body(&signed)?;
+    let (after, limit) = page(&q)?;
+    let comune = signed.client.comune.ok_or_else(|| ApiError::Forbidden("the client acts for no comune".into()))?;
+    let items = state.store.notifications(comune, after, limit).await?;
+    let next = items.last().map(|n| n.id).unwrap_or(after);
+    Ok(Json(serde_json::json!({ "comune": comune, "items": items, "next": next })).into_response())
+}
+
+async fn outbox(State(state): State<AppState>, Query(q): Query<Feed>, signed: Signed) -> Result<Response, ApiError> {
+    signed.require_role("revenue_agency")?;
+    no_body(&signed)?;
+    let (after, limit) = page(&q)?;
+    let items = state.store.revenue_outbox(after, limit).await?;
+    trace_read(&state, &signed, "revenue_outbox.read", None, serde_json::json!({ "after": after, "count": items.len() })).await?;
+    let next = items.last().map(|n| n.id).unwrap_or(after);
+    Ok(Json(serde_json::json!({ "items": items, "next": next })).into_response())
+}

@@ -1,0 +1,287 @@
+//! Signed messages between a comune's software and the register (REG-5, SEC-1), in the style
+//! of Italy's ModI `INTEGRITY_REST_02` pattern:
+//!
+//! - `Digest: SHA-256=<base64 of the body's SHA-256>` (RFC 3230), also for an empty body;
+//! - `Agid-JWT-Signature: <JWS>`, ES256, header `kid` = the client id, claims `iss` (the
+//!   client id), `aud` (the register's API audience), `iat`, `exp` (at most five minutes after
+//!   `iat`), `jti` (single use), and `signed_headers`: a list of one-entry objects holding at
+//!   least the `digest` (and, for a body, its `content-type`) exactly as sent.
+//!
+//! The register verifies the signature with the public key it holds for the client, then the
+//! digest against the body, then that the `jti` was never used: any failure refuses the
+//! request before anything is written, and the refusal (only) is traced.
+//!
+//! [`client`] holds the signing side, used by the tests, the load script and `anagrafe api`.
+
+use crate::{ApiError, AppState};
+use anagrafe_store::{ApiClient, AuditEntry, WriteContext};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::HeaderMap;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+/// Header carrying the JWS.
+pub const SIGNATURE_HEADER: &str = "agid-jwt-signature";
+/// Longest accepted lifetime of a signature (`exp - iat`), seconds.
+pub const MAX_LIFETIME_S: i64 = 300;
+/// Allowed clock difference with the client, seconds.
+pub const LEEWAY_S: i64 = 60;
+/// Largest request body, bytes.
+pub const MAX_BODY: usize = 1 << 20;
+
+/// Selects jsonwebtoken's pure-Rust crypto provider once per process (the crate panics at
+/// first use when it cannot tell which provider to use).
+pub fn init_crypto() {
+    let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+}
+
+/// The claims of an `Agid-JWT-Signature`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignatureClaims {
+    /// The client id.
+    pub iss: String,
+    /// The register's API audience.
+    pub aud: String,
+    /// Issued at (seconds).
+    pub iat: i64,
+    /// Expiry (seconds).
+    pub exp: i64,
+    /// Single-use id.
+    pub jti: String,
+    /// The signed headers, one per object.
+    pub signed_headers: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// `SHA-256=<base64>` of a body.
+pub fn digest_header(body: &[u8]) -> String {
+    format!("SHA-256={}", B64.encode(Sha256::digest(body)))
+}
+
+/// A request whose signature, digest and `jti` were verified, with its body and the context
+/// its writes are traced with.
+#[derive(Debug)]
+pub struct Signed {
+    /// The registered client that signed it.
+    pub client: ApiClient,
+    /// The body, as signed.
+    pub body: Bytes,
+    /// Actor, authentication mode and comune for the store.
+    pub ctx: WriteContext,
+}
+
+impl Signed {
+    /// Refuses clients of another role.
+    pub fn require_role(&self, role: &str) -> Result<(), ApiError> {
+        if self.client.role == role { Ok(()) } else { Err(ApiError::Forbidden(format!("this service is for clients of role {role}"))) }
+    }
+}
+
+/// Why a signed request was refused: the status and the text the client gets.
+struct Refusal {
+    status_400: bool,
+    reason: String,
+    client: Option<String>,
+}
+
+fn refuse(reason: impl Into<String>) -> Refusal {
+    Refusal { status_400: false, reason: reason.into(), client: None }
+}
+
+impl FromRequest<AppState> for Signed {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let method = req.method().to_string();
+        let route = req.uri().path().to_owned();
+        let headers = req.headers().clone();
+        let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
+            .await
+            .map_err(|_| ApiError::field("body", format!("is larger than {MAX_BODY} bytes or was interrupted")))?;
+        match verify(state, &headers, &body).await {
+            Ok(client) => {
+                let ctx = WriteContext {
+                    request_id: crate::middleware::current_request_id().unwrap_or_default(),
+                    actor: format!("client:{}", client.client_id),
+                    actor_cf: None,
+                    eidas_id: None,
+                    auth_mode: "modi".into(),
+                    comune: client.comune,
+                    client_op_id: None,
+                };
+                Ok(Signed { client, body, ctx })
+            }
+            Err(r) => {
+                // The refusal is the only trace a refused request leaves. The route template
+                // is not known here; the method and the path's first segments are enough and
+                // carry no personal data beyond an ID ANPR, which the trace may hold.
+                let mut entry = AuditEntry {
+                    request_id: crate::middleware::current_request_id().unwrap_or_default(),
+                    actor: r.client.clone().map(|c| format!("client:{c}")).unwrap_or_else(|| "unauthenticated".into()),
+                    actor_cf: None,
+                    eidas_id: None,
+                    auth_mode: "modi".into(),
+                    operation: "api.request".into(),
+                    outcome: "refused".into(),
+                    subject_person: None,
+                    subject_cf: None,
+                    detail: String::new(),
+                };
+                entry.detail = serde_json::json!({ "method": method, "path": route, "reason": r.reason }).to_string();
+                if let Err(e) = state.store.audit(&entry).await {
+                    return Err(ApiError::from(e));
+                }
+                if r.status_400 { Err(ApiError::field("Digest", r.reason)) } else { Err(ApiError::Unauthorized(r.reason)) }
+            }
+        }
+    }
+}
+
+async fn verify(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<ApiClient, Refusal> {
+    init_crypto();
+    let token = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| refuse("the request is not signed: Agid-JWT-Signature is missing"))?;
+    let header = jsonwebtoken::decode_header(token).map_err(|_| refuse("Agid-JWT-Signature is not a JWS"))?;
+    if header.alg != Algorithm::ES256 {
+        return Err(refuse("Agid-JWT-Signature must be ES256"));
+    }
+    let kid = header.kid.ok_or_else(|| refuse("Agid-JWT-Signature has no kid"))?;
+    let client = state
+        .store
+        .api_client(&kid)
+        .await
+        .map_err(|_| refuse("the client registry is unavailable"))?
+        .filter(|c| !c.revoked)
+        .ok_or_else(|| refuse("unknown or revoked client"))?;
+    let with_client = |reason: &str| Refusal { status_400: false, reason: reason.to_owned(), client: Some(client.client_id.clone()) };
+    let key =
+        DecodingKey::from_ec_pem(client.public_key_pem.as_bytes()).map_err(|_| with_client("the client's registered key is unusable"))?;
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.set_audience(&[&state.api.audience]);
+    validation.set_issuer(&[&client.client_id]);
+    validation.set_required_spec_claims(&["exp", "aud", "iss"]);
+    validation.leeway = LEEWAY_S as u64;
+    let claims = jsonwebtoken::decode::<SignatureClaims>(token, &key, &validation)
+        .map_err(|e| with_client(&format!("Agid-JWT-Signature does not verify: {}", signature_problem(&e))))?
+        .claims;
+    let now = chrono::Utc::now().timestamp();
+    if claims.iat > now + LEEWAY_S {
+        return Err(with_client("Agid-JWT-Signature is issued in the future"));
+    }
+    if claims.exp - claims.iat > MAX_LIFETIME_S {
+        return Err(with_client("Agid-JWT-Signature lives longer than five minutes"));
+    }
+    if claims.jti.is_empty() || claims.jti.len() > 128 {
+        return Err(with_client("Agid-JWT-Signature needs a jti of 1 to 128 characters"));
+    }
+    // The digest: signed, sent, and the body's.
+    let signed = |name: &str| claims.signed_headers.iter().find_map(|h| h.get(name)).and_then(|v| v.as_str().map(str::to_owned));
+    let sent = headers.get("digest").and_then(|v| v.to_str().ok()).ok_or_else(|| with_client("the Digest header is missing"))?;
+    if signed("digest").as_deref() != Some(sent) {
+        return Err(with_client("the Digest header is not the one signed in signed_headers"));
+    }
+    if sent != digest_header(body) {
+        return Err(Refusal {
+            status_400: true,
+            reason: "does not match the body: the body was altered".into(),
+            client: Some(client.client_id.clone()),
+        });
+    }
+    if !body.is_empty() {
+        let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        if signed("content-type").as_deref() != Some(ct) {
+            return Err(with_client("the Content-Type header is not the one signed in signed_headers"));
+        }
+    }
+    let fresh = state
+        .store
+        .accept_jti(&client.client_id, &claims.jti, (claims.exp + LEEWAY_S) * 1000)
+        .await
+        .map_err(|_| with_client("the replay registry is unavailable"))?;
+    if !fresh {
+        return Err(with_client("this signature was already used (jti replayed)"));
+    }
+    Ok(client)
+}
+
+fn signature_problem(e: &jsonwebtoken::errors::Error) -> &'static str {
+    use jsonwebtoken::errors::ErrorKind::*;
+    match e.kind() {
+        ExpiredSignature => "expired",
+        InvalidAudience => "wrong aud",
+        InvalidIssuer => "iss is not the client",
+        InvalidSignature => "bad signature",
+        MissingRequiredClaim(_) => "a required claim is missing",
+        ImmatureSignature => "not yet valid",
+        _ => "malformed",
+    }
+}
+
+/// The signing side: what a comune's software does before each call.
+pub mod client {
+    use super::*;
+    use jsonwebtoken::{EncodingKey, Header};
+
+    /// A client's identity and private key.
+    #[derive(Clone)]
+    pub struct Signer {
+        /// Client id (goes in `kid` and `iss`).
+        pub client_id: String,
+        /// The register's API audience.
+        pub audience: String,
+        key: EncodingKey,
+    }
+
+    impl std::fmt::Debug for Signer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Signer").field("client_id", &self.client_id).finish_non_exhaustive()
+        }
+    }
+
+    impl Signer {
+        /// From a PKCS#8 PEM private key (ES256).
+        pub fn new(client_id: &str, audience: &str, private_key_pem: &str) -> Result<Self, String> {
+            init_crypto();
+            let key = EncodingKey::from_ec_pem(private_key_pem.as_bytes())
+                .map_err(|e| format!("the private key is not a PKCS#8 P-256 PEM: {e}"))?;
+            Ok(Self { client_id: client_id.to_owned(), audience: audience.to_owned(), key })
+        }
+
+        /// The headers to send with `body` (`content_type` for a non-empty body):
+        /// `(Digest, Agid-JWT-Signature)`.
+        pub fn sign(&self, body: &[u8], content_type: Option<&str>) -> Result<(String, String), String> {
+            let digest = digest_header(body);
+            let now = chrono::Utc::now().timestamp();
+            let mut signed_headers = vec![serde_json::Map::from_iter([("digest".to_owned(), serde_json::Value::from(digest.clone()))])];
+            if let Some(ct) = content_type {
+                signed_headers.push(serde_json::Map::from_iter([("content-type".to_owned(), serde_json::Value::from(ct))]));
+            }
+            let claims = SignatureClaims {
+                iss: self.client_id.clone(),
+                aud: self.audience.clone(),
+                iat: now,
+                exp: now + 60,
+                jti: uuid::Uuid::new_v4().to_string(),
+                signed_headers,
+            };
+            let mut header = Header::new(Algorithm::ES256);
+            header.kid = Some(self.client_id.clone());
+            let jws = jsonwebtoken::encode(&header, &claims, &self.key).map_err(|e| e.to_string())?;
+            Ok((digest, jws))
+        }
+    }
+
+    /// A new P-256 key pair: `(private PKCS#8 PEM, public SPKI PEM)`.
+    pub fn generate_key_pair() -> (String, String) {
+        use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+        let secret = p256::SecretKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+        let private = secret.to_pkcs8_pem(LineEnding::LF).expect("a fresh P-256 key encodes").to_string();
+        let public = secret.public_key().to_public_key_pem(LineEnding::LF).expect("a P-256 public key encodes");
+        (private, public)
+    }
+}

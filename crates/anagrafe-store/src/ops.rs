@@ -1,0 +1,975 @@
+//! Registry operations (REG-2, IDN-6) applied in one transaction each: the state they read,
+//! the rules that need it (competence, dates, the household's shape), the rows they change,
+//! their events, notifications, communications to the Revenue Agency and audit entries.
+//!
+//! Stamped out per backend by `store_ops!`, like `store_common!`.
+
+use anagrafe_domain::decode::{DecodeTable, StatoCivile};
+
+/// Code of tab. 36 recorded with a change of civil status.
+pub(crate) fn civil_status_mutation(s: StatoCivile) -> u16 {
+    match s {
+        StatoCivile::Coniugato => 12,
+        StatoCivile::Vedovo => 13,
+        StatoCivile::UnitoCivilmente => 18,
+        StatoCivile::StatoLiberoSeguitoScioglimento => 19,
+        _ => 7,
+    }
+}
+
+/// A refusal naming the field (409: the register's state does not allow it).
+pub(crate) fn state(field: &str, reason: impl Into<String>) -> crate::StoreError {
+    crate::StoreError::State { field: field.to_owned(), reason: reason.into() }
+}
+
+/// A refusal naming the field (422: the request does not fit the record).
+pub(crate) fn refused(field: &str, reason: impl Into<String>) -> crate::StoreError {
+    crate::StoreError::Refused { field: field.to_owned(), reason: reason.into() }
+}
+
+/// The comune acting must be the one competent for the record (REG-6); the register itself
+/// (no comune) may act on any.
+pub(crate) fn competent(ctx: &crate::WriteContext, comune: anagrafe_domain::Belfiore) -> crate::Result<()> {
+    match ctx.comune {
+        Some(c) if c != comune => {
+            Err(crate::StoreError::Forbidden(format!("comune {c} is not competent for this record (the competent comune is {comune})")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Relation code of a household member, checked against the table of the household's kind.
+pub(crate) fn relation_for(kind: &str, relation: u16, field: &str) -> crate::Result<i16> {
+    let known = if kind == "C" {
+        anagrafe_domain::decode::LegameConvivenza::from_code(relation).is_some()
+    } else {
+        anagrafe_domain::decode::RelazioneParentela::from_code(relation).is_some()
+    };
+    if !known {
+        let t = if kind == "C" { "a bond of tab. 06 (cohabitation)" } else { "a relation of tab. 05 (family)" };
+        return Err(refused(field, format!("is not {t}")));
+    }
+    Ok(relation as i16)
+}
+
+macro_rules! store_ops {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            /// The person an ID belongs to, if that ID is valid (not suspended nor invalid).
+            async fn resolve_valid(tx: &mut sqlx::Transaction<'_, $db>, id: &anagrafe_domain::IdAnpr, field: &str) -> crate::Result<i64> {
+                let (pid, status) = Self::resolve_any(tx, id).await?;
+                match status {
+                    1 => Ok(pid),
+                    2 => Err(crate::ops::state(field, "this ID ANPR is suspended: its record is under review as a duplicate (IDN-6 case 5)")),
+                    _ => Err(crate::ops::state(field, "this ID ANPR is no longer valid")),
+                }
+            }
+
+            async fn resolve_any(tx: &mut sqlx::Transaction<'_, $db>, id: &anagrafe_domain::IdAnpr) -> crate::Result<(i64, i16)> {
+                let row = sqlx::query("SELECT person_id, status FROM id_anpr_registry WHERE id_anpr = $1")
+                    .bind(id.as_str())
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .ok_or_else(|| crate::StoreError::NotFound(format!("ID ANPR {id}")))?;
+                Ok((sqlx::Row::try_get(&row, 0)?, sqlx::Row::try_get(&row, 1)?))
+            }
+
+            /// Ends the open row of a history table at `d`: a row that started on `d` is
+            /// replaced (superseded), an older one is closed; a newer one refuses the change.
+            async fn close_open(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                table: &'static str,
+                pid: i64,
+                d: chrono::NaiveDate,
+                now: i64,
+            ) -> crate::Result<bool> {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT valid_from FROM {table} WHERE person_id = $1 AND superseded_at IS NULL AND valid_to IS NULL"
+                )))
+                .bind(pid)
+                .fetch_optional(&mut **tx)
+                .await?;
+                let Some(row) = row else { return Ok(false) };
+                let from: chrono::NaiveDate = sqlx::Row::try_get(&row, 0)?;
+                if from > d {
+                    return Err(crate::ops::refused(
+                        "effective_date",
+                        format!("is before {from}, when the data it would replace took effect; a change that held from the start is a correction"),
+                    ));
+                }
+                if from == d {
+                    let sql = format!("UPDATE {table} SET superseded_at = $2 WHERE person_id = $1 AND superseded_at IS NULL AND valid_to IS NULL");
+                    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(pid).bind(now).execute(&mut **tx).await?;
+                } else {
+                    let sql = format!("UPDATE {table} SET valid_to = $2 WHERE person_id = $1 AND superseded_at IS NULL AND valid_to IS NULL");
+                    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(pid).bind(d).execute(&mut **tx).await?;
+                }
+                Ok(true)
+            }
+
+            /// The household a person belongs to now: `(family_id, relation)`.
+            async fn open_membership(tx: &mut sqlx::Transaction<'_, $db>, pid: i64) -> crate::Result<Option<(i64, i16)>> {
+                let row = sqlx::query(
+                    "SELECT family_id, relation FROM family_members WHERE person_id = $1 AND superseded_at IS NULL AND valid_to IS NULL",
+                )
+                .bind(pid)
+                .fetch_optional(&mut **tx)
+                .await?;
+                row.map(|r| Ok((sqlx::Row::try_get(&r, 0)?, sqlx::Row::try_get(&r, 1)?))).transpose()
+            }
+
+            /// Current members of a household: `(person_id, relation)`.
+            async fn open_members(tx: &mut sqlx::Transaction<'_, $db>, family_id: i64) -> crate::Result<Vec<(i64, i16)>> {
+                let rows = sqlx::query(
+                    "SELECT person_id, relation FROM family_members WHERE family_id = $1 AND superseded_at IS NULL AND valid_to IS NULL \
+                     ORDER BY person_id",
+                )
+                .bind(family_id)
+                .fetch_all(&mut **tx)
+                .await?;
+                rows.iter().map(|r| Ok((sqlx::Row::try_get(r, 0)?, sqlx::Row::try_get(r, 1)?))).collect()
+            }
+
+            /// A household's kind (`F`/`C`), comune and whether it is dissolved.
+            async fn household_row(tx: &mut sqlx::Transaction<'_, $db>, family_id: i64, field: &str) -> crate::Result<(String, String)> {
+                let row = sqlx::query("SELECT kind, comune, dissolved_on FROM families WHERE id = $1")
+                    .bind(family_id)
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .ok_or_else(|| crate::ops::refused(field, format!("household {family_id} does not exist")))?;
+                if sqlx::Row::try_get::<Option<chrono::NaiveDate>, _>(&row, 2)?.is_some() {
+                    return Err(crate::ops::state(field, format!("household {family_id} is dissolved")));
+                }
+                Ok((sqlx::Row::try_get(&row, 0)?, sqlx::Row::try_get(&row, 1)?))
+            }
+
+            /// Leaves the current household at `d` (dissolving it when nobody is left). The
+            /// head of a household with other members cannot leave unless `force` (a death).
+            async fn leave_household(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                pid: i64,
+                d: chrono::NaiveDate,
+                now: i64,
+                force: bool,
+            ) -> crate::Result<()> {
+                let Some((fid, relation)) = Self::open_membership(tx, pid).await? else { return Ok(()) };
+                let members = Self::open_members(tx, fid).await?;
+                if relation == 1 && members.len() > 1 && !force {
+                    return Err(crate::ops::state(
+                        "household",
+                        "the person heads a household with other members: change the head first (relations of the household)",
+                    ));
+                }
+                Self::close_open(tx, "family_members", pid, d, now).await?;
+                if members.len() == 1 {
+                    sqlx::query("UPDATE families SET dissolved_on = $1 WHERE id = $2").bind(d).bind(fid).execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+
+            /// Puts a person in a household from `d`: a new one (of which they are the head)
+            /// or an existing one of the same comune. Returns the household id.
+            #[allow(clippy::too_many_arguments)]
+            async fn enter_household(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                pid: i64,
+                choice: &anagrafe_domain::ops::HouseholdChoice,
+                comune: anagrafe_domain::Belfiore,
+                d: chrono::NaiveDate,
+                event_id: i64,
+                now: i64,
+            ) -> crate::Result<i64> {
+                use anagrafe_domain::ops::HouseholdChoice;
+                match choice {
+                    HouseholdChoice::New { household, name } => {
+                        let f = crate::NewFamily { kind: *household, comune, name: name.clone(), formed_on: d };
+                        let fid = Self::insert_family(tx, &f, event_id).await?;
+                        Self::insert_membership(tx, pid, fid, 1, d, event_id, now).await?;
+                        Ok(fid)
+                    }
+                    HouseholdChoice::Join { family_id, relation } => {
+                        let (kind, fcomune) = Self::household_row(tx, *family_id, "household.family_id").await?;
+                        if fcomune != comune.as_str() {
+                            return Err(crate::ops::refused("household.family_id", format!("household {family_id} is in another comune ({fcomune})")));
+                        }
+                        let rel = crate::ops::relation_for(&kind, *relation, "household.relation")?;
+                        Self::insert_membership(tx, pid, *family_id, rel, d, event_id, now).await?;
+                        Ok(*family_id)
+                    }
+                }
+            }
+
+            async fn notify(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                comune: anagrafe_domain::Belfiore,
+                kind: &str,
+                event_id: i64,
+                payload: serde_json::Value,
+                now: i64,
+            ) -> crate::Result<()> {
+                let id = Self::alloc(tx, "notification", 1).await?;
+                sqlx::query("INSERT INTO notifications (id, comune, kind, event_id, payload, created_at) VALUES ($1,$2,$3,$4,$5,$6)")
+                    .bind(id)
+                    .bind(comune.as_str())
+                    .bind(kind)
+                    .bind(event_id)
+                    .bind(payload.to_string())
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn to_agency(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                kind: &str,
+                pid: i64,
+                event_id: i64,
+                payload: serde_json::Value,
+                now: i64,
+            ) -> crate::Result<()> {
+                let id = Self::alloc(tx, "outbox", 1).await?;
+                sqlx::query("INSERT INTO revenue_outbox (id, kind, person_id, event_id, payload, created_at) VALUES ($1,$2,$3,$4,$5,$6)")
+                    .bind(id)
+                    .bind(kind)
+                    .bind(pid)
+                    .bind(event_id)
+                    .bind(payload.to_string())
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
+            /// Issues a new ID ANPR to a person (IDN-2): the next counter under the current
+            /// key; a candidate already in the registry (issued under another key or elsewhere)
+            /// is skipped with its counter.
+            async fn issue_id(tx: &mut sqlx::Transaction<'_, $db>, issuer: &crate::IdIssuer, pid: i64, now: i64) -> crate::Result<anagrafe_domain::IdAnpr> {
+                for _ in 0..64 {
+                    let counter = Self::alloc(tx, "id_anpr", 1).await?;
+                    let id = issuer
+                        .generator
+                        .id(counter as u64)
+                        .ok_or_else(|| crate::StoreError::Invalid("the ID ANPR space is exhausted under this key".into()))?;
+                    let inserted = Self::insert_registry(tx, &[(pid, counter, id.to_string())], issuer.key_version, now).await?;
+                    if !inserted.is_empty() {
+                        return Ok(id);
+                    }
+                }
+                Err(crate::StoreError::Invalid("64 consecutive ID candidates were already issued: check the key configuration".into()))
+            }
+
+            /// Other living records holding this codice fiscale now (IDN-6 case 6).
+            async fn holders_of_cf(tx: &mut sqlx::Transaction<'_, $db>, cf: &str, except: i64) -> crate::Result<Vec<i64>> {
+                let rows = sqlx::query(
+                    "SELECT DISTINCT g.person_id FROM person_generalita g JOIN persons p ON p.id = g.person_id \
+                     WHERE g.codice_fiscale = $1 AND g.superseded_at IS NULL AND g.valid_to IS NULL AND g.person_id <> $2 \
+                     AND p.status IN (1, 2) ORDER BY g.person_id",
+                )
+                .bind(cf)
+                .bind(except)
+                .fetch_all(&mut **tx)
+                .await?;
+                rows.iter().map(|r| Ok(sqlx::Row::try_get(r, 0)?)).collect()
+            }
+
+            /// Flags an omocodia (different persons, one codice fiscale) for the Agency.
+            async fn flag_omocodia(tx: &mut sqlx::Transaction<'_, $db>, pid: i64, cf: &str, event_id: i64, now: i64) -> crate::Result<bool> {
+                let others = Self::holders_of_cf(tx, cf, pid).await?;
+                let Some(&other) = others.first() else { return Ok(false) };
+                sqlx::query(
+                    "INSERT INTO omocodia_cases (person_id, other_person_id, codice_fiscale, event_id, recorded_at) VALUES ($1,$2,$3,$4,$5) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(pid)
+                .bind(other)
+                .bind(cf)
+                .bind(event_id)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                Self::to_agency(tx, "omocodia", pid, event_id, serde_json::json!({ "codice_fiscale": cf, "others": others.len() }), now).await?;
+                Ok(true)
+            }
+
+            async fn set_person(tx: &mut sqlx::Transaction<'_, $db>, pid: i64, status: anagrafe_domain::RegisterStatus, comune: anagrafe_domain::Belfiore, now: i64) -> crate::Result<()> {
+                sqlx::query("UPDATE persons SET status = $1, comune = $2, updated_at = $3 WHERE id = $4")
+                    .bind(status.code())
+                    .bind(comune.as_str())
+                    .bind(now)
+                    .bind(pid)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn set_id_status(tx: &mut sqlx::Transaction<'_, $db>, pid: i64, from: &[i16], to: i16, now: i64) -> crate::Result<u64> {
+                let list = from.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",");
+                let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE id_anpr_registry SET status = $1, changed_at = $2 WHERE person_id = $3 AND status IN ({list})"
+                )))
+                .bind(to)
+                .bind(now)
+                .bind(pid)
+                .execute(&mut **tx)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
+            /// The record as it is now, for a person the operation will change.
+            async fn current(tx: &mut sqlx::Transaction<'_, $db>, pid: i64) -> crate::Result<anagrafe_domain::PersonRecord> {
+                let today = chrono::Utc::now().date_naive();
+                Ok(Self::read_person_on(&mut **tx, pid, today).await?.record)
+            }
+
+            fn living(r: &anagrafe_domain::PersonRecord, field: &str) -> crate::Result<()> {
+                use anagrafe_domain::RegisterStatus::*;
+                match r.status {
+                    Resident | Aire => Ok(()),
+                    Cancelled => Err(crate::ops::state(field, "the record is cancelled")),
+                    Deceased => Err(crate::ops::state(field, "the person is deceased")),
+                }
+            }
+
+            fn audit_for(ctx: &crate::WriteContext, op: &str, pid: Option<i64>, cf: Option<String>, detail: serde_json::Value) -> crate::audit::AuditEntry {
+                let mut e = crate::audit::AuditEntry::from_ctx(ctx, op, "ok");
+                e.subject_person = pid;
+                e.subject_cf = cf;
+                e.detail = detail.to_string();
+                e
+            }
+
+            async fn apply_impl(
+                &self,
+                op: &anagrafe_domain::ops::Operation,
+                ctx: &crate::WriteContext,
+                issuer: &crate::IdIssuer,
+                idem: Option<&crate::Idempotency>,
+            ) -> crate::Result<crate::Applied> {
+                use anagrafe_domain::ops::Operation;
+                let mut tx = self.pool.begin().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                let now = head.now;
+                let mut out = crate::Applied { operation: op.name().to_owned(), ..Default::default() };
+                match op {
+                    Operation::Register(r) => Self::op_register(&mut tx, &mut head, r, ctx, issuer, now, &mut out).await?,
+                    Operation::ChangeResidence { person, change } => Self::op_residence(&mut tx, &mut head, person, change, ctx, now, &mut out).await?,
+                    Operation::Cancel { person, cancellation } => Self::op_cancel(&mut tx, &mut head, person, cancellation, ctx, now, &mut out).await?,
+                    Operation::ChangeGeneralita { person, change } => Self::op_generalita(&mut tx, &mut head, person, change, ctx, now, &mut out).await?,
+                    Operation::ChangeCivilStatus { person, change } => {
+                        let pid = Self::resolve_valid(&mut tx, person, "person").await?;
+                        let cur = Self::current(&mut tx, pid).await?;
+                        Self::living(&cur, "person")?;
+                        crate::ops::competent(ctx, cur.residence.competent_comune())?;
+                        Self::close_open(&mut tx, "person_civil_status", pid, change.effective_date, now).await?;
+                        let code = crate::ops::civil_status_mutation(change.civil_status).to_string();
+                        let payload = serde_json::json!({ "civil_status": anagrafe_domain::decode::DecodeTable::code(change.civil_status) });
+                        let ev = Self::insert_event(&mut tx, ctx, "mutazione", Some(&code), Some(pid), None, change.effective_date, &payload.to_string()).await?;
+                        Self::insert_civil_status(&mut tx, pid, change.civil_status, change.effective_date, ev, now).await?;
+                        out.event_ids.push(ev);
+                        out.id_anpr = Some(*person);
+                        let e = Self::audit_for(ctx, op.name(), Some(pid), cur.generalita.codice_fiscale.map(|c| c.to_string()), serde_json::json!({ "event_id": ev }));
+                        out.audit_seq = Self::append_audit(&mut tx, &mut head, &e).await?;
+                    }
+                    Operation::MoveHousehold { person, change } => {
+                        let pid = Self::resolve_valid(&mut tx, person, "person").await?;
+                        let cur = Self::current(&mut tx, pid).await?;
+                        Self::living(&cur, "person")?;
+                        let comune = cur.residence.competent_comune();
+                        crate::ops::competent(ctx, comune)?;
+                        if let (Some((fid, _)), anagrafe_domain::ops::HouseholdChoice::Join { family_id, .. }) =
+                            (Self::open_membership(&mut tx, pid).await?, &change.household)
+                            && fid == *family_id
+                        {
+                            return Err(crate::ops::state("household.family_id", "the person already belongs to this household"));
+                        }
+                        let ev = Self::insert_event(&mut tx, ctx, "famiglia", Some("2"), Some(pid), None, change.effective_date, "{}").await?;
+                        Self::leave_household(&mut tx, pid, change.effective_date, now, false).await?;
+                        let fid = Self::enter_household(&mut tx, pid, &change.household, comune, change.effective_date, ev, now).await?;
+                        sqlx::query("UPDATE events SET family_id = $1, payload = $2 WHERE id = $3")
+                            .bind(fid)
+                            .bind(serde_json::json!({ "family_id": fid }).to_string())
+                            .bind(ev)
+                            .execute(&mut *tx)
+                            .await?;
+                        out.event_ids.push(ev);
+                        out.id_anpr = Some(*person);
+                        out.family_id = Some(fid);
+                        let e = Self::audit_for(ctx, op.name(), Some(pid), cur.generalita.codice_fiscale.map(|c| c.to_string()), serde_json::json!({ "event_id": ev }));
+                        out.audit_seq = Self::append_audit(&mut tx, &mut head, &e).await?;
+                    }
+                    Operation::SetRelations { family_id, change } => {
+                        let (kind, comune) = Self::household_row(&mut tx, *family_id, "family_id").await?;
+                        crate::ops::competent(ctx, crate::rows::belfiore(&comune)?)?;
+                        let current = Self::open_members(&mut tx, *family_id).await?;
+                        let mut wanted = Vec::with_capacity(change.members.len());
+                        for (i, m) in change.members.iter().enumerate() {
+                            let field = format!("members[{i}].id_anpr");
+                            let pid = Self::resolve_valid(&mut tx, &m.id_anpr, &field).await?;
+                            if !current.iter().any(|(p, _)| *p == pid) {
+                                return Err(crate::ops::state(&field, "is not a member of this household"));
+                            }
+                            wanted.push((pid, crate::ops::relation_for(&kind, m.relation, &format!("members[{i}].relation"))?));
+                        }
+                        if wanted.len() != current.len() {
+                            return Err(crate::ops::state("members", format!("list every current member: the household has {}", current.len())));
+                        }
+                        let head_changed = current.iter().find(|(_, r)| *r == 1).map(|h| h.0) != wanted.iter().find(|(_, r)| *r == 1).map(|h| h.0);
+                        let code = if head_changed { "1" } else { "2" };
+                        let ev = Self::insert_event(&mut tx, ctx, "famiglia", Some(code), None, Some(*family_id), change.effective_date, "{}").await?;
+                        for (pid, rel) in &wanted {
+                            if current.iter().any(|(p, r)| p == pid && r == rel) {
+                                continue;
+                            }
+                            Self::close_open(&mut tx, "family_members", *pid, change.effective_date, now).await?;
+                            Self::insert_membership(&mut tx, *pid, *family_id, *rel, change.effective_date, ev, now).await?;
+                        }
+                        out.event_ids.push(ev);
+                        out.family_id = Some(*family_id);
+                        let e = Self::audit_for(ctx, op.name(), None, None, serde_json::json!({ "event_id": ev, "family_id": family_id, "head_changed": head_changed }));
+                        out.audit_seq = Self::append_audit(&mut tx, &mut head, &e).await?;
+                    }
+                    Operation::AdoptMinor { person, adoption } => Self::op_adopt(&mut tx, &mut head, person, adoption, ctx, issuer, now, &mut out).await?,
+                    Operation::ReportDuplicate { persons } => {
+                        let a = Self::resolve_valid(&mut tx, &persons[0], "persons[0]").await?;
+                        let b = Self::resolve_valid(&mut tx, &persons[1], "persons[1]").await?;
+                        if a == b {
+                            return Err(crate::ops::refused("persons", "name two different records"));
+                        }
+                        let (ra, rb) = (Self::current(&mut tx, a).await?, Self::current(&mut tx, b).await?);
+                        let (ca, cb) = (ra.residence.competent_comune(), rb.residence.competent_comune());
+                        if crate::ops::competent(ctx, ca).is_err() {
+                            crate::ops::competent(ctx, cb)?;
+                        }
+                        let case_id = Self::alloc(&mut tx, "duplicate", 1).await?;
+                        let today = chrono::Utc::now().date_naive();
+                        let payload = serde_json::json!({ "duplicate_case": case_id });
+                        let ev = Self::insert_event(&mut tx, ctx, "duplicato", None, Some(a), None, today, &payload.to_string()).await?;
+                        sqlx::query("INSERT INTO duplicate_cases (id, person_a, person_b, reported_event) VALUES ($1,$2,$3,$4)")
+                            .bind(case_id)
+                            .bind(a)
+                            .bind(b)
+                            .bind(ev)
+                            .execute(&mut *tx)
+                            .await?;
+                        for pid in [a, b] {
+                            Self::set_id_status(&mut tx, pid, &[1], 2, now).await?;
+                        }
+                        for (c, id) in [(ca, persons[0]), (cb, persons[1])] {
+                            if ctx.comune != Some(c) {
+                                Self::notify(&mut tx, c, "doppia_iscrizione_segnalata", ev, serde_json::json!({ "id_anpr": id, "duplicate_case": case_id }), now).await?;
+                                out.notifications += 1;
+                            }
+                        }
+                        out.event_ids.push(ev);
+                        out.duplicate_case = Some(case_id);
+                        let e = Self::audit_for(ctx, op.name(), Some(a), None, serde_json::json!({ "event_id": ev, "duplicate_case": case_id, "other_person": b }));
+                        out.audit_seq = Self::append_audit(&mut tx, &mut head, &e).await?;
+                    }
+                    Operation::ResolveDuplicate { keep, delete } => {
+                        let (k, ks) = Self::resolve_any(&mut tx, keep).await?;
+                        let (d, ds) = Self::resolve_any(&mut tx, delete).await?;
+                        let case = sqlx::query(
+                            "SELECT id FROM duplicate_cases WHERE resolved_event IS NULL AND \
+                             ((person_a = $1 AND person_b = $2) OR (person_a = $2 AND person_b = $1))",
+                        )
+                        .bind(k)
+                        .bind(d)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        let (Some(case), 2, 2) = (case, ks, ds) else {
+                            return Err(crate::ops::state("delete", "these two records are not an open duplicate case"));
+                        };
+                        let case_id: i64 = sqlx::Row::try_get(&case, 0)?;
+                        let gone = Self::current(&mut tx, d).await?;
+                        crate::ops::competent(ctx, gone.residence.competent_comune())?;
+                        let today = chrono::Utc::now().date_naive();
+                        let payload = serde_json::json!({ "duplicate_case": case_id });
+                        let ev = Self::insert_event(&mut tx, ctx, "cancellazione", Some("10"), Some(d), None, today, &payload.to_string()).await?;
+                        if gone.status != anagrafe_domain::RegisterStatus::Cancelled && gone.status != anagrafe_domain::RegisterStatus::Deceased {
+                            Self::close_open(&mut tx, "person_residences", d, today, now).await?;
+                            Self::leave_household(&mut tx, d, today, now, true).await?;
+                        }
+                        Self::set_person(&mut tx, d, anagrafe_domain::RegisterStatus::Cancelled, gone.residence.competent_comune(), now).await?;
+                        Self::set_id_status(&mut tx, d, &[2], 3, now).await?;
+                        Self::set_id_status(&mut tx, k, &[2], 1, now).await?;
+                        sqlx::query("UPDATE duplicate_cases SET resolved_event = $1, deleted_person = $2 WHERE id = $3")
+                            .bind(ev)
+                            .bind(d)
+                            .bind(case_id)
+                            .execute(&mut *tx)
+                            .await?;
+                        out.event_ids.push(ev);
+                        out.duplicate_case = Some(case_id);
+                        out.id_anpr = Some(*keep);
+                        let e = Self::audit_for(ctx, op.name(), Some(d), None, serde_json::json!({ "event_id": ev, "duplicate_case": case_id, "kept_person": k }));
+                        out.audit_seq = Self::append_audit(&mut tx, &mut head, &e).await?;
+                    }
+                }
+                if let Some(idem) = idem {
+                    let response = idem.body_sha256.as_ref().map(|_| serde_json::to_string(&out)).transpose().map_err(|e| crate::StoreError::Invalid(e.to_string()))?;
+                    sqlx::query(
+                        "INSERT INTO client_operations (actor, client_op_id, body_sha256, operation, response, recorded_at) VALUES ($1,$2,$3,$4,$5,$6)",
+                    )
+                    .bind(&ctx.actor)
+                    .bind(&idem.client_op_id)
+                    .bind(&idem.body_sha256)
+                    .bind(op.name())
+                    .bind(response)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| crate::shared::conflict(e, "client_op_id"))?;
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+
+            #[allow(clippy::too_many_arguments)]
+            async fn op_register(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                head: &mut crate::shared::Head,
+                r: &anagrafe_domain::ops::Registration,
+                ctx: &crate::WriteContext,
+                issuer: &crate::IdIssuer,
+                now: i64,
+                out: &mut crate::Applied,
+            ) -> crate::Result<()> {
+                use anagrafe_domain::ops::RegistrationReason;
+                use anagrafe_domain::decode::{MotivoIscrizione, MotivoIscrizioneAire};
+                let reason = r.parsed_reason().map_err(|e| crate::ops::refused(&e.field, e.reason))?;
+                let comune = r.residence.competent_comune();
+                crate::ops::competent(ctx, comune)?;
+                let mut g = r.generalita();
+                let computed = g.codice_fiscale.is_none();
+                if computed {
+                    g.codice_fiscale = anagrafe_domain::ops::compute_cf(&g);
+                }
+                let pid = Self::alloc(tx, "person", 1).await?;
+                let d = r.effective_date;
+                let payload = serde_json::json!({
+                    "reason": reason.code(), "description": r.reason_description, "origin": r.origin.map(|o| o.to_string()),
+                });
+                let kind = match reason { RegistrationReason::Apr(_) => "iscrizione", RegistrationReason::Aire(_) => "iscrizione_aire" };
+                let ev = Self::insert_event(tx, ctx, kind, Some(&reason.code()), Some(pid), None, d, &payload.to_string()).await?;
+                let status = match reason { RegistrationReason::Apr(_) => anagrafe_domain::RegisterStatus::Resident, RegistrationReason::Aire(_) => anagrafe_domain::RegisterStatus::Aire };
+                let born = g.birth_date.first_day();
+                let record = anagrafe_domain::PersonRecord {
+                    id_anpr: None,
+                    status,
+                    generalita: g.clone(),
+                    citizenships: r.citizenships.clone(),
+                    civil_status: r.civil_status,
+                    residence: r.residence.clone(),
+                    household: None,
+                    documents: Vec::new(),
+                    email: r.email.clone(),
+                    digital_domicile: r.digital_domicile.clone(),
+                    death: None,
+                };
+                let birth_like = matches!(reason, RegistrationReason::Apr(MotivoIscrizione::Nascita) | RegistrationReason::Aire(MotivoIscrizioneAire::Nascita));
+                let np = crate::NewPerson {
+                    record,
+                    residence_since: d,
+                    civil_status_since: if birth_like { born } else { d },
+                    household_since: d,
+                    reason: reason.code(),
+                };
+                Self::insert_person_rows(tx, pid, &np, ev, now).await?;
+                let fid = Self::enter_household(tx, pid, &r.household, comune, d, ev, now).await?;
+                let id = Self::issue_id(tx, issuer, pid, now).await?;
+                let cf = g.codice_fiscale.map(|c| c.to_string());
+                if computed && let Some(cf) = &cf {
+                    Self::to_agency(tx, "attribuzione_cf", pid, ev, serde_json::json!({ "id_anpr": id, "codice_fiscale": cf }), now).await?;
+                    out.revenue_messages += 1;
+                }
+                if let Some(cf) = &cf && Self::flag_omocodia(tx, pid, cf, ev, now).await? {
+                    out.revenue_messages += 1;
+                    out.omocodia = true;
+                }
+                // The comune of birth learns of a birth registered elsewhere; the comune of
+                // origin learns of an immigration from it.
+                let mut told = Vec::new();
+                if birth_like && let anagrafe_domain::BirthPlace::Comune { code } = g.birth_place {
+                    told.push((code, "nascita_registrata_altrove"));
+                }
+                if let (RegistrationReason::Apr(MotivoIscrizione::Immigrazione), Some(o)) = (reason, r.origin) && !o.is_foreign_state() {
+                    told.push((o, "immigrazione_in_altro_comune"));
+                }
+                for (c, kind) in told {
+                    if c != comune {
+                        Self::notify(tx, c, kind, ev, serde_json::json!({ "id_anpr": id, "comune": comune, "effective_date": d }), now).await?;
+                        out.notifications += 1;
+                    }
+                }
+                sqlx::query("UPDATE events SET family_id = $1 WHERE id = $2").bind(fid).bind(ev).execute(&mut **tx).await?;
+                out.event_ids.push(ev);
+                out.id_anpr = Some(id);
+                out.family_id = Some(fid);
+                out.codice_fiscale = cf.clone();
+                let e = Self::audit_for(ctx, "person.register", Some(pid), cf, serde_json::json!({ "event_id": ev, "reason": reason.code() }));
+                out.audit_seq = Self::append_audit(tx, head, &e).await?;
+                Ok(())
+            }
+
+            #[allow(clippy::too_many_arguments)]
+            async fn op_residence(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                head: &mut crate::shared::Head,
+                person: &anagrafe_domain::IdAnpr,
+                change: &anagrafe_domain::ops::ResidenceChange,
+                ctx: &crate::WriteContext,
+                now: i64,
+                out: &mut crate::Applied,
+            ) -> crate::Result<()> {
+                use anagrafe_domain::{RegisterStatus, Residence};
+                let pid = Self::resolve_valid(tx, person, "person").await?;
+                let cur = Self::current(tx, pid).await?;
+                Self::living(&cur, "person")?;
+                let (from, to) = (cur.residence.competent_comune(), change.residence.competent_comune());
+                // The comune of the new residence decides (REG-6).
+                crate::ops::competent(ctx, to)?;
+                let (kind, status) = match (&cur.residence, &change.residence) {
+                    (Residence::Italy(_), Residence::Italy(_)) if from == to => ("stesso_comune", RegisterStatus::Resident),
+                    (Residence::Italy(_), Residence::Italy(_)) => ("altro_comune", RegisterStatus::Resident),
+                    (Residence::Abroad { .. }, Residence::Italy(_)) => ("rimpatrio", RegisterStatus::Resident),
+                    (Residence::Abroad { .. }, Residence::Abroad { .. }) => ("estero", RegisterStatus::Aire),
+                    (Residence::Italy(_), Residence::Abroad { .. }) => {
+                        return Err(crate::ops::refused("residence", "a move abroad is a cancellation for emigration (tab. 15 code 8), decided by the comune of residence"));
+                    }
+                };
+                if status == RegisterStatus::Aire && !cur.citizenships.contains(&anagrafe_domain::Country::Italia) {
+                    return Err(crate::ops::refused("residence", "AIRE holds Italian citizens only"));
+                }
+                let moves_household = from != to || kind == "rimpatrio";
+                if moves_household && change.household.is_none() {
+                    return Err(crate::ops::refused("household", "is required when the comune changes: the household at the new address"));
+                }
+                let d = change.effective_date;
+                let payload = serde_json::json!({ "kind": kind, "from": from, "to": to });
+                let ev = Self::insert_event(tx, ctx, "residenza", Some("2"), Some(pid), None, d, &payload.to_string()).await?;
+                Self::close_open(tx, "person_residences", pid, d, now).await?;
+                Self::insert_residence(tx, pid, d, &change.residence, ev, now).await?;
+                if let Some(h) = &change.household {
+                    Self::leave_household(tx, pid, d, now, false).await?;
+                    out.family_id = Some(Self::enter_household(tx, pid, h, to, d, ev, now).await?);
+                }
+                Self::set_person(tx, pid, status, to, now).await?;
+                if from != to {
+                    Self::notify(tx, from, "trasferimento_residenza", ev, serde_json::json!({ "id_anpr": person, "to": to, "kind": kind, "effective_date": d }), now).await?;
+                    out.notifications += 1;
+                }
+                out.event_ids.push(ev);
+                out.id_anpr = Some(*person);
+                let e = Self::audit_for(ctx, "person.residence", Some(pid), cur.generalita.codice_fiscale.map(|c| c.to_string()), serde_json::json!({ "event_id": ev, "kind": kind }));
+                out.audit_seq = Self::append_audit(tx, head, &e).await?;
+                Ok(())
+            }
+
+            #[allow(clippy::too_many_arguments)]
+            async fn op_cancel(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                head: &mut crate::shared::Head,
+                person: &anagrafe_domain::IdAnpr,
+                c: &anagrafe_domain::ops::Cancellation,
+                ctx: &crate::WriteContext,
+                now: i64,
+                out: &mut crate::Applied,
+            ) -> crate::Result<()> {
+                use anagrafe_domain::ops::CancellationEffect;
+                use anagrafe_domain::{RegisterStatus, Residence};
+                let pid = Self::resolve_valid(tx, person, "person").await?;
+                let cur = Self::current(tx, pid).await?;
+                Self::living(&cur, "person")?;
+                let comune = cur.residence.competent_comune();
+                crate::ops::competent(ctx, comune)?;
+                let aire = cur.status == RegisterStatus::Aire;
+                let effect = c.effect(aire).map_err(|e| crate::ops::refused(&e.field, e.reason))?;
+                let d = c.effective_date;
+                let kind = if aire { "cancellazione_aire" } else { "cancellazione" };
+                let payload = serde_json::json!({ "reason": c.reason, "description": c.reason_description });
+                let ev = Self::insert_event(tx, ctx, kind, Some(&c.reason.to_string()), Some(pid), None, d, &payload.to_string()).await?;
+                match effect {
+                    CancellationEffect::Death => {
+                        let death = c.death.as_ref().ok_or_else(|| crate::ops::refused("death", "is required for a cancellation by death"))?;
+                        Self::close_open(tx, "person_residences", pid, d, now).await?;
+                        Self::leave_household(tx, pid, d, now, true).await?;
+                        sqlx::query(
+                            "INSERT INTO person_deaths (person_id, death_date, death_date_precision, place, locality, recorded_at, event_id) \
+                             VALUES ($1,$2,$3,$4,$5,$6,$7)",
+                        )
+                        .bind(pid)
+                        .bind(death.date.first_day())
+                        .bind(death.date.precision().code())
+                        .bind(death.place.map(|p| p.to_string()))
+                        .bind(&death.locality)
+                        .bind(now)
+                        .bind(ev)
+                        .execute(&mut **tx)
+                        .await?;
+                        Self::set_person(tx, pid, RegisterStatus::Deceased, comune, now).await?;
+                        if let Some(place) = death.place && !place.is_foreign_state() && place != comune {
+                            Self::notify(tx, place, "decesso_avvenuto_nel_comune", ev, serde_json::json!({ "id_anpr": person, "comune": comune, "date": death.date }), now).await?;
+                            out.notifications += 1;
+                        }
+                    }
+                    CancellationEffect::ToAire => {
+                        if !cur.citizenships.contains(&anagrafe_domain::Country::Italia) {
+                            return Err(crate::ops::refused("reason", "only Italian citizens move to AIRE; a foreign citizen's emigration is code 5"));
+                        }
+                        let address = c.abroad.clone().ok_or_else(|| crate::ops::refused("abroad", "is required for an emigration abroad"))?;
+                        Self::leave_household(tx, pid, d, now, false).await?;
+                        Self::close_open(tx, "person_residences", pid, d, now).await?;
+                        Self::insert_residence(tx, pid, d, &Residence::Abroad { address, aire_comune: comune }, ev, now).await?;
+                        let household = anagrafe_domain::ops::HouseholdChoice::New { household: anagrafe_domain::HouseholdKind::Family, name: None };
+                        out.family_id = Some(Self::enter_household(tx, pid, &household, comune, d, ev, now).await?);
+                        Self::set_person(tx, pid, RegisterStatus::Aire, comune, now).await?;
+                    }
+                    CancellationEffect::Close => {
+                        Self::leave_household(tx, pid, d, now, false).await?;
+                        Self::close_open(tx, "person_residences", pid, d, now).await?;
+                        Self::set_person(tx, pid, RegisterStatus::Cancelled, comune, now).await?;
+                    }
+                }
+                out.event_ids.push(ev);
+                out.id_anpr = Some(*person);
+                let e = Self::audit_for(ctx, "person.cancel", Some(pid), cur.generalita.codice_fiscale.map(|c| c.to_string()), serde_json::json!({ "event_id": ev, "reason": c.reason, "aire": aire }));
+                out.audit_seq = Self::append_audit(tx, head, &e).await?;
+                Ok(())
+            }
+
+            #[allow(clippy::too_many_arguments)]
+            async fn op_generalita(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                head: &mut crate::shared::Head,
+                person: &anagrafe_domain::IdAnpr,
+                change: &anagrafe_domain::ops::GeneralitaChange,
+                ctx: &crate::WriteContext,
+                now: i64,
+                out: &mut crate::Applied,
+            ) -> crate::Result<()> {
+                use anagrafe_domain::ops::GeneralitaCase;
+                use anagrafe_domain::decode::StatoValidazioneCf;
+                let pid = Self::resolve_valid(tx, person, "person").await?;
+                let cur = Self::current(tx, pid).await?;
+                crate::ops::competent(ctx, cur.residence.competent_comune())?;
+                let old = cur.generalita.clone();
+                let mut new = change.apply_to(&old);
+                let previous_cf = old.codice_fiscale;
+                let (new_cf, validation, tell_agency) = match change.case {
+                    // The register is right: its data go to the Agency as they are; the code
+                    // they yield may differ from the one the person held.
+                    GeneralitaCase::MaterialErrorNotAlignedRegisterRight => {
+                        (anagrafe_domain::ops::compute_cf(&old).or(previous_cf), StatoValidazioneCf::DatiAnagraficiNonValidati, true)
+                    }
+                    // The Agency is right: the register takes its data (and its code).
+                    GeneralitaCase::MaterialErrorNotAlignedAgencyRight => {
+                        (change.codice_fiscale.or_else(|| anagrafe_domain::ops::compute_cf(&new)).or(previous_cf), StatoValidazioneCf::DatiAnagraficiValidati, false)
+                    }
+                    _ => (anagrafe_domain::ops::compute_cf(&new).or(previous_cf), StatoValidazioneCf::DatiAnagraficiNonValidati, true),
+                };
+                new.codice_fiscale = new_cf;
+                new.cf_validation = validation;
+                let cf_changed = new_cf != previous_cf;
+                if new == old {
+                    return Err(crate::ops::refused("case", "nothing would change"));
+                }
+                let d = if change.case.is_correction() { old.birth_date.first_day() } else { change.effective_date };
+                let payload = serde_json::json!({
+                    "case": change.case, "idn6_case": change.case.number(), "previous_cf": previous_cf, "codice_fiscale": new_cf,
+                });
+                let ev = Self::insert_event(tx, ctx, "mutazione", Some("1"), Some(pid), None, change.effective_date, &payload.to_string()).await?;
+                if change.case.is_correction() {
+                    // Wrong from the start: every version is replaced, in transaction time,
+                    // by the same version with the correction applied; the current version
+                    // also takes the new code.
+                    let versions = sqlx::query(
+                        "SELECT valid_from, valid_to FROM person_generalita WHERE person_id = $1 AND superseded_at IS NULL ORDER BY valid_from",
+                    )
+                    .bind(pid)
+                    .fetch_all(&mut **tx)
+                    .await?;
+                    let mut spans = Vec::with_capacity(versions.len());
+                    for v in &versions {
+                        let from: chrono::NaiveDate = sqlx::Row::try_get(v, 0)?;
+                        let to: Option<chrono::NaiveDate> = sqlx::Row::try_get(v, 1)?;
+                        spans.push((from, to));
+                    }
+                    for (from, to) in spans {
+                        let was = Self::read_person_on(&mut **tx, pid, from).await.map(|v| v.record.generalita).unwrap_or_else(|_| old.clone());
+                        let mut fixed = change.apply_to(&was);
+                        if change.case == GeneralitaCase::MaterialErrorNotAlignedRegisterRight {
+                            fixed = was.clone();
+                        }
+                        if to.is_none() {
+                            fixed.codice_fiscale = new_cf;
+                            fixed.cf_validation = validation;
+                        }
+                        sqlx::query("UPDATE person_generalita SET superseded_at = $1 WHERE person_id = $2 AND superseded_at IS NULL AND valid_from = $3")
+                            .bind(now)
+                            .bind(pid)
+                            .bind(from)
+                            .execute(&mut **tx)
+                            .await?;
+                        Self::insert_generalita(tx, pid, from, &fixed, ev, now).await?;
+                        if let Some(to) = to {
+                            sqlx::query("UPDATE person_generalita SET valid_to = $1 WHERE person_id = $2 AND valid_from = $3 AND recorded_at = $4")
+                                .bind(to)
+                                .bind(pid)
+                                .bind(from)
+                                .bind(now)
+                                .execute(&mut **tx)
+                                .await?;
+                        }
+                    }
+                } else {
+                    Self::close_open(tx, "person_generalita", pid, d, now).await?;
+                    Self::insert_generalita(tx, pid, d, &new, ev, now).await?;
+                }
+                if cf_changed && let (Some(p), Some(n)) = (previous_cf, new_cf) {
+                    sqlx::query("INSERT INTO cf_links (person_id, event_id, previous_cf, new_cf, recorded_at) VALUES ($1,$2,$3,$4,$5)")
+                        .bind(pid)
+                        .bind(ev)
+                        .bind(p.as_str())
+                        .bind(n.as_str())
+                        .bind(now)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                if tell_agency {
+                    let sent = if change.case == GeneralitaCase::MaterialErrorNotAlignedRegisterRight { &old } else { &new };
+                    Self::to_agency(
+                        tx,
+                        "variazione_dati",
+                        pid,
+                        ev,
+                        serde_json::json!({
+                            "idn6_case": change.case.number(), "id_anpr": person, "previous_cf": previous_cf, "codice_fiscale": new_cf,
+                            "surname": sent.name.surname(), "given_name": sent.name.given(), "sex": sent.sex.as_str(),
+                            "birth_date": sent.birth_date, "birth_place": sent.birth_place.code(),
+                        }),
+                        now,
+                    )
+                    .await?;
+                    out.revenue_messages += 1;
+                }
+                if let Some(cf) = new_cf.filter(|_| cf_changed) && Self::flag_omocodia(tx, pid, cf.as_str(), ev, now).await? {
+                    out.revenue_messages += 1;
+                    out.omocodia = true;
+                }
+                out.event_ids.push(ev);
+                out.id_anpr = Some(*person);
+                out.codice_fiscale = new_cf.map(|c| c.to_string());
+                let e = Self::audit_for(ctx, "person.generalita", Some(pid), new_cf.map(|c| c.to_string()), serde_json::json!({ "event_id": ev, "idn6_case": change.case.number() }));
+                out.audit_seq = Self::append_audit(tx, head, &e).await?;
+                Ok(())
+            }
+
+            /// IDN-6 case 4. Two writes in one transaction that share nothing: the old
+            /// record's closure and the new record's registration each get their own request
+            /// id, no client operation id, no reference to the other, and no notification.
+            #[allow(clippy::too_many_arguments)]
+            async fn op_adopt(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                head: &mut crate::shared::Head,
+                person: &anagrafe_domain::IdAnpr,
+                a: &anagrafe_domain::ops::MinorAdoption,
+                ctx: &crate::WriteContext,
+                issuer: &crate::IdIssuer,
+                now: i64,
+                out: &mut crate::Applied,
+            ) -> crate::Result<()> {
+                use anagrafe_domain::RegisterStatus;
+                let old = Self::resolve_valid(tx, person, "person").await?;
+                let cur = Self::current(tx, old).await?;
+                if cur.status != RegisterStatus::Resident {
+                    return Err(crate::ops::state("person", "the child is not resident in Italy"));
+                }
+                let comune = cur.residence.competent_comune();
+                crate::ops::competent(ctx, comune)?;
+                let today = chrono::Utc::now().date_naive();
+                if let Some(e) = a.check(cur.generalita.birth_date.first_day(), today).into_iter().next() {
+                    return Err(crate::ops::refused(&e.field, e.reason));
+                }
+                let (kind, fcomune) = Self::household_row(tx, a.family_id, "family_id").await?;
+                if kind != "F" {
+                    return Err(crate::ops::refused("family_id", "an adopted child joins a family, not a cohabitation"));
+                }
+                crate::ops::competent(ctx, crate::rows::belfiore(&fcomune)?)?;
+                let head_pid = Self::open_members(tx, a.family_id).await?.into_iter().find(|(_, r)| *r == 1).map(|(p, _)| p)
+                    .ok_or_else(|| crate::ops::state("family_id", "the adoptive family has no head"))?;
+                let residence = Self::current(tx, head_pid).await?.residence;
+                let d = a.effective_date;
+                let fresh = |n: u8| {
+                    let mut c = ctx.clone();
+                    c.client_op_id = None;
+                    c.request_id = crate::ops::unlinkable_request_id(n);
+                    c
+                };
+                // The old record closes (tab. 15 "Altro").
+                let c1 = fresh(1);
+                let description = "provvedimento dell'autorità giudiziaria";
+                let p1 = serde_json::json!({ "reason": 13, "description": description });
+                let ev1 = Self::insert_event(tx, &c1, "cancellazione", Some("13"), Some(old), None, d, &p1.to_string()).await?;
+                Self::leave_household(tx, old, d, now, false).await?;
+                Self::close_open(tx, "person_residences", old, d, now).await?;
+                Self::set_person(tx, old, RegisterStatus::Cancelled, comune, now).await?;
+                Self::set_id_status(tx, old, &[1], 3, now).await?;
+                let e1 = Self::audit_for(&c1, "person.cancel", Some(old), cur.generalita.codice_fiscale.map(|c| c.to_string()), serde_json::json!({ "event_id": ev1, "reason": 13 }));
+                Self::append_audit(tx, head, &e1).await?;
+                // The new record: the same birth, the new name, a new code and a new ID.
+                let c2 = fresh(2);
+                let mut g = cur.generalita.clone();
+                g.name = a.name.clone();
+                g.codice_fiscale = anagrafe_domain::ops::compute_cf(&g);
+                g.cf_validation = anagrafe_domain::decode::StatoValidazioneCf::DatiAnagraficiNonValidati;
+                let pid = Self::alloc(tx, "person", 1).await?;
+                let p2 = serde_json::json!({ "reason": "9", "description": description, "origin": null });
+                let ev2 = Self::insert_event(tx, &c2, "iscrizione", Some("9"), Some(pid), Some(a.family_id), d, &p2.to_string()).await?;
+                let record = anagrafe_domain::PersonRecord {
+                    id_anpr: None,
+                    status: RegisterStatus::Resident,
+                    generalita: g.clone(),
+                    citizenships: cur.citizenships.clone(),
+                    civil_status: cur.civil_status,
+                    residence,
+                    household: Some(anagrafe_domain::Household::Family {
+                        family_id: a.family_id,
+                        relation: <anagrafe_domain::decode::RelazioneParentela as anagrafe_domain::decode::DecodeTable>::from_code(a.relation)
+                            .ok_or_else(|| crate::ops::refused("relation", "is not a relation of tab. 05"))?,
+                    }),
+                    documents: Vec::new(),
+                    email: None,
+                    digital_domicile: None,
+                    death: None,
+                };
+                let np = crate::NewPerson { record, residence_since: d, civil_status_since: d, household_since: d, reason: "9".into() };
+                Self::insert_person_rows(tx, pid, &np, ev2, now).await?;
+                let id = Self::issue_id(tx, issuer, pid, now).await?;
+                let cf = g.codice_fiscale.map(|c| c.to_string());
+                if let Some(cf) = &cf {
+                    Self::to_agency(tx, "attribuzione_cf", pid, ev2, serde_json::json!({ "id_anpr": id, "codice_fiscale": cf }), now).await?;
+                    out.revenue_messages += 1;
+                }
+                let e2 = Self::audit_for(&c2, "person.register", Some(pid), cf.clone(), serde_json::json!({ "event_id": ev2, "reason": "9" }));
+                out.audit_seq = Self::append_audit(tx, head, &e2).await?;
+                out.event_ids.push(ev2);
+                out.id_anpr = Some(id);
+                out.family_id = Some(a.family_id);
+                out.codice_fiscale = cf;
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use store_ops;
+
+/// A request id for one half of a minor's adoption: random, so that the two halves cannot be
+/// matched through it.
+pub(crate) fn unlinkable_request_id(n: u8) -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    b[0] ^= n;
+    format!("idn6-{}", hex::encode(b))
+}

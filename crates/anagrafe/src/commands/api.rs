@@ -1,0 +1,267 @@
+//! `anagrafe api …`: the comuni's web services from the command line — client keys and
+//! registration, a signed call, and the load script behind the write-throughput figure.
+
+use crate::config::Config;
+use crate::http1::Conn;
+use anagrafe_server::modi::client::{Signer, generate_key_pair};
+use anagrafe_store::{ApiClient, WriteContext};
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
+    /// Creates a P-256 key pair for a client: PREFIX.key (private, PKCS#8, mode 0600) and
+    /// PREFIX.pub (public, to register).
+    Keygen {
+        /// Path prefix of the two files.
+        #[arg(long, value_name = "PREFIX")]
+        out: PathBuf,
+    },
+    /// Registers a client (or replaces its key) in the register.
+    AddClient(AddClient),
+    /// Sends one signed request and prints the answer.
+    Call(Call),
+    /// Load script: signed registrations through the API for a fixed time; prints throughput
+    /// and latency.
+    Load(Load),
+}
+
+#[derive(Debug, Args)]
+pub struct AddClient {
+    /// Client id (the `kid` of its signatures).
+    #[arg(long)]
+    id: String,
+    /// `comune` (a comune's software) or `revenue_agency` (the Agency's gateway).
+    #[arg(long, default_value = "comune")]
+    role: String,
+    /// Belfiore code of the comune the client acts for (role `comune`).
+    #[arg(long)]
+    comune: Option<String>,
+    /// The client's public key (SPKI PEM).
+    #[arg(long, value_name = "FILE")]
+    public_key: PathBuf,
+}
+
+/// How to reach and sign for the register.
+#[derive(Debug, Args)]
+pub struct Target {
+    /// The register's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    base: String,
+    /// Client id.
+    #[arg(long)]
+    client_id: String,
+    /// The client's private key (PKCS#8 PEM).
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// The audience the register expects.
+    #[arg(long, default_value = anagrafe_server::DEFAULT_AUDIENCE)]
+    audience: String,
+}
+
+#[derive(Debug, Args)]
+pub struct Call {
+    #[command(flatten)]
+    target: Target,
+    /// HTTP method.
+    method: String,
+    /// Path, e.g. `/api/v1/persons/AB12345CD`.
+    path: String,
+    /// JSON body file (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    body: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct Load {
+    #[command(flatten)]
+    target: Target,
+    /// Belfiore code of the client's comune (where the synthetic births are registered).
+    #[arg(long)]
+    comune: String,
+    /// How long to run, seconds.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+}
+
+pub async fn run(cmd: ApiCommand, cfg: Config) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ApiCommand::Keygen { out } => {
+            let (private, public) = generate_key_pair();
+            let (kf, pf) = key_paths(&out);
+            write_private(&kf, &private)?;
+            std::fs::write(&pf, public).with_context(|| format!("cannot write {}", pf.display()))?;
+            println!("{}\n{}", kf.display(), pf.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        ApiCommand::AddClient(a) => {
+            let store = crate::register::open(&cfg).await?;
+            let pem = std::fs::read_to_string(&a.public_key).with_context(|| format!("cannot read {}", a.public_key.display()))?;
+            let client = client_record(&a.id, &a.role, a.comune.as_deref(), &pem)?;
+            store.save_api_client(&client, &WriteContext::cli("api-add-client")).await?;
+            println!("client {} registered (role {})", a.id, a.role);
+            Ok(ExitCode::SUCCESS)
+        }
+        ApiCommand::Call(c) => {
+            let signer = signer(&c.target)?;
+            let body = match &c.body {
+                None => Vec::new(),
+                Some(p) if p.as_os_str() == "-" => {
+                    let mut b = Vec::new();
+                    std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)?;
+                    b
+                }
+                Some(p) => std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
+            };
+            let mut conn = Conn::connect(&c.target.base).await?;
+            let reply = signed_send(&mut conn, &signer, &c.method.to_ascii_uppercase(), &c.path, &body).await?;
+            let rid = reply.headers.iter().find(|(k, _)| k == "x-request-id").map(|(_, v)| v.as_str()).unwrap_or("-");
+            eprintln!("HTTP {} (request id {rid})", reply.status);
+            println!("{}", String::from_utf8_lossy(&reply.body));
+            Ok(if reply.status < 400 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        ApiCommand::Load(l) => load(l).await,
+    }
+}
+
+/// `PREFIX.key`, `PREFIX.pub`.
+pub fn key_paths(prefix: &Path) -> (PathBuf, PathBuf) {
+    (prefix.with_extension("key"), prefix.with_extension("pub"))
+}
+
+/// Writes a private key readable by its owner only.
+pub fn write_private(path: &Path, pem: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(pem.as_bytes())?;
+    Ok(())
+}
+
+/// A client record, checked.
+pub fn client_record(id: &str, role: &str, comune: Option<&str>, public_pem: &str) -> anyhow::Result<ApiClient> {
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+        bail!("--id: 1 to 64 letters, digits, '-', '_' or '.'");
+    }
+    let comune = comune.map(anagrafe_domain::Belfiore::parse).transpose().map_err(|e| anyhow::anyhow!("--comune: {e}"))?;
+    match (role, comune) {
+        ("comune", None) => bail!("--comune is required for role comune"),
+        ("comune", Some(_)) | ("revenue_agency", None) => {}
+        ("revenue_agency", Some(_)) => bail!("--comune is only for role comune"),
+        _ => bail!("--role is comune or revenue_agency"),
+    }
+    if !public_pem.contains("BEGIN PUBLIC KEY") {
+        bail!("the public key must be an SPKI PEM (BEGIN PUBLIC KEY)");
+    }
+    Ok(ApiClient {
+        client_id: id.to_owned(),
+        role: role.to_owned(),
+        comune,
+        public_key_pem: public_pem.to_owned(),
+        push_url: None,
+        revoked: false,
+    })
+}
+
+fn signer(t: &Target) -> anyhow::Result<Signer> {
+    let pem = std::fs::read_to_string(&t.key).with_context(|| format!("cannot read {}", t.key.display()))?;
+    Signer::new(&t.client_id, &t.audience, &pem).map_err(|e| anyhow::anyhow!(e))
+}
+
+async fn signed_send(conn: &mut Conn, signer: &Signer, method: &str, path: &str, body: &[u8]) -> anyhow::Result<crate::http1::Reply> {
+    let ct = (!body.is_empty()).then_some("application/json");
+    let (digest, jws) = signer.sign(body, ct).map_err(|e| anyhow::anyhow!(e))?;
+    let mut headers = vec![("digest", digest), ("agid-jwt-signature", jws)];
+    if let Some(ct) = ct {
+        headers.push(("content-type", ct.to_owned()));
+    }
+    conn.send(method, path, &headers, body).await
+}
+
+/// A synthetic birth in `comune`, unique by `n`.
+fn birth_body(comune: &str, run: &str, n: u64) -> Vec<u8> {
+    let today = chrono::Utc::now().date_naive();
+    let letters = |mut k: u64| {
+        let mut s = String::new();
+        for _ in 0..6 {
+            s.push((b'a' + (k % 26) as u8) as char);
+            k /= 26;
+        }
+        s
+    };
+    serde_json::json!({
+        "client_op_id": format!("load-{run}-{n}"),
+        "reason": "1",
+        "effective_date": today,
+        "name": { "surname": format!("Carico{}", letters(n)), "given": "Prova" },
+        "sex": if n.is_multiple_of(2) { "F" } else { "M" },
+        "birth_date": today.to_string(),
+        "birth_place": { "kind": "comune", "code": comune },
+        "citizenships": [{ "kind": "italia" }],
+        "civil_status": "CelibeNubile",
+        "residence": { "kind": "italy", "comune": comune, "species": "VIA", "toponym": "del Carico", "civic": (n % 200 + 1).to_string() },
+        "household": { "kind": "new", "household": { "kind": "family" } },
+    })
+    .to_string()
+    .into_bytes()
+}
+
+async fn load(l: Load) -> anyhow::Result<ExitCode> {
+    let signer = signer(&l.target)?;
+    let run = format!("{:x}", anagrafe_store::now_ms());
+    let deadline = Instant::now() + Duration::from_secs(l.seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..l.concurrency.max(1) {
+        let (signer, base, comune, run) = (signer.clone(), l.target.base.clone(), l.comune.clone(), run.clone());
+        let stride = l.concurrency.max(1) as u64;
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::connect(&base).await?;
+            let (mut lat, mut errors, mut n) = (Vec::new(), 0u64, w as u64);
+            while Instant::now() < deadline {
+                let body = birth_body(&comune, &run, n);
+                n += stride;
+                let t = Instant::now();
+                let reply = signed_send(&mut conn, &signer, "POST", "/api/v1/persons", &body).await?;
+                lat.push(t.elapsed());
+                if reply.status != 201 {
+                    errors += 1;
+                    if errors == 1 {
+                        eprintln!("first error: HTTP {} {}", reply.status, String::from_utf8_lossy(&reply.body));
+                    }
+                }
+            }
+            anyhow::Ok((lat, errors))
+        }));
+    }
+    let (mut lat, mut errors) = (Vec::new(), 0);
+    for t in tasks {
+        let (l, e) = t.await??;
+        lat.extend(l);
+        errors += e;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    lat.sort();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0)
+    };
+    println!(
+        "{} signed registrations in {secs:.1} s with {} connections: {:.0}/s, errors {errors}, latency ms p50 {:.1} p95 {:.1} p99 {:.1}",
+        lat.len(),
+        l.concurrency,
+        lat.len() as f64 / secs,
+        pct(0.5),
+        pct(0.95),
+        pct(0.99)
+    );
+    Ok(if errors == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
