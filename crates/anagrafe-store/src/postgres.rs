@@ -33,6 +33,22 @@ impl PgStore {
         Ok(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&self.pool).await?.rows_affected())
     }
 
+    /// Every row of every table as text, `(table, row)`: for audits of what the register
+    /// holds (e.g. that nothing links two records, IDN-6 case 4). Not for large registers.
+    pub async fn dump_all_rows(&self) -> Result<Vec<(String, String)>> {
+        let tables: Vec<String> =
+            sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema() AND tablename NOT LIKE '_sqlx%'")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut out = Vec::new();
+        for t in tables {
+            let rows: Vec<String> =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT r::text FROM \"{t}\" r"))).fetch_all(&self.pool).await?;
+            out.extend(rows.into_iter().map(|r| (t.clone(), r)));
+        }
+        Ok(out)
+    }
+
     /// A read-only transaction on one snapshot (REPEATABLE READ).
     async fn snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgres>> {
         let mut tx = pool.begin().await?;

@@ -48,6 +48,26 @@ impl SqliteStore {
         Ok(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&self.pool).await?.rows_affected())
     }
 
+    /// Every row of every table as text, `(table, row)`: for audits of what the register
+    /// holds (e.g. that nothing links two records, IDN-6 case 4). Not for large registers.
+    pub async fn dump_all_rows(&self) -> Result<Vec<(String, String)>> {
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%'",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for t in tables {
+            let cols: Vec<String> =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT name FROM pragma_table_info('{t}')"))).fetch_all(&self.pool).await?;
+            let expr = cols.iter().map(|c| format!("quote(\"{c}\")")).collect::<Vec<_>>().join(" || '|' || ");
+            let rows: Vec<String> =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {expr} FROM \"{t}\""))).fetch_all(&self.pool).await?;
+            out.extend(rows.into_iter().map(|r| (t.clone(), r)));
+        }
+        Ok(out)
+    }
+
     /// A read transaction: in WAL mode it sees one snapshot from its first read.
     async fn snapshot(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>> {
         Ok(pool.begin().await?)

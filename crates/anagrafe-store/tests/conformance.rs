@@ -2,103 +2,20 @@
 //! `ANAGRAFE_TEST_DATABASE_URL` is set (each test gets a fresh database on that server, dropped
 //! at the end). Without the variable the PostgreSQL half says SKIPPED and passes.
 
+#[macro_use]
+mod common;
+use common::Harness;
+
 use anagrafe_domain::decode::{RelazioneParentela, StatoCivile, StatoValidazioneCf};
 use anagrafe_domain::{
     Belfiore, BirthPlace, CodiceFiscale, Country, Generalita, Household, HouseholdKind, IdAnpr, ItalianAddress, PartialDate, PersonName,
     PersonRecord, RefData, RegisterStatus, Residence, Sex,
 };
 use anagrafe_store::{
-    AuditEntry, BulkMessage, IdIssuer, NewFamily, NewPerson, PgStore, PopulationBatch, SqliteStore, Store, StoreError, WriteContext,
-    connect,
+    AuditEntry, BulkMessage, IdIssuer, NewFamily, NewPerson, PgStore, PopulationBatch, SqliteStore, StoreError, WriteContext, connect,
 };
 use anagrafe_testkit::PopulationGenerator;
 use chrono::NaiveDate;
-use std::sync::Arc;
-
-enum Raw {
-    Sqlite(SqliteStore),
-    Pg(PgStore),
-}
-
-struct Harness {
-    store: Arc<dyn Store>,
-    raw: Raw,
-    _dir: Option<tempfile::TempDir>,
-    pg: Option<(String, String)>,
-}
-
-impl Harness {
-    async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let s = SqliteStore::connect(&url).await.unwrap();
-        s.migrate_for_tests().await;
-        Self { store: Arc::new(s.clone()), raw: Raw::Sqlite(s), _dir: Some(dir), pg: None }
-    }
-
-    async fn postgres() -> Option<Self> {
-        let Ok(base) = std::env::var("ANAGRAFE_TEST_DATABASE_URL") else {
-            eprintln!("SKIPPED: PostgreSQL half of the conformance suite (set ANAGRAFE_TEST_DATABASE_URL)");
-            return None;
-        };
-        let name = format!("anagrafe_t_{:016x}", rand::random::<u64>());
-        let admin = PgStore::connect(&base).await.expect("ANAGRAFE_TEST_DATABASE_URL must reach PostgreSQL");
-        admin.exec_raw(&format!("CREATE DATABASE {name}")).await.unwrap();
-        let (prefix, _) = base.rsplit_once('/').expect("URL with a database name");
-        let url = format!("{prefix}/{name}");
-        let s = PgStore::connect(&url).await.unwrap();
-        s.migrate_for_tests().await;
-        Some(Self { store: Arc::new(s.clone()), raw: Raw::Pg(s), _dir: None, pg: Some((base, name)) })
-    }
-
-    async fn raw(&self, sql: &str) -> u64 {
-        match &self.raw {
-            Raw::Sqlite(s) => s.exec_raw(sql).await.unwrap(),
-            Raw::Pg(s) => s.exec_raw(sql).await.unwrap(),
-        }
-    }
-
-    async fn done(self) {
-        if let Some((base, name)) = self.pg {
-            drop(self.store);
-            if let Raw::Pg(s) = self.raw {
-                s.close().await;
-            }
-            let admin = PgStore::connect(&base).await.unwrap();
-            admin.exec_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
-        }
-    }
-}
-
-trait MigrateForTests {
-    async fn migrate_for_tests(&self);
-}
-impl<T: Store> MigrateForTests for T {
-    async fn migrate_for_tests(&self) {
-        self.migrate().await.unwrap();
-    }
-}
-
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let h = super::Harness::sqlite().await;
-                super::$name(&h).await;
-                h.done().await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let Some(h) = super::Harness::postgres().await else { return };
-                super::$name(&h).await;
-                h.done().await;
-            })*
-        }
-    };
-}
 
 conformance!(
     a_registered_person_reads_back_as_registered,

@@ -1,0 +1,536 @@
+//! Registry operations on both backends (REG-2, REG-6, IDN-6): each test is a scenario a
+//! registry office meets, named after what must hold.
+
+#[macro_use]
+mod common;
+use common::Harness;
+
+use anagrafe_domain::decode::StatoCivile;
+use anagrafe_domain::ops::*;
+use anagrafe_domain::{
+    Belfiore, BirthPlace, CodiceFiscale, Country, Death, ForeignAddress, HouseholdKind, IdAnpr, IdGenerator, ItalianAddress, PartialDate,
+    PersonName, RegisterStatus, Residence, Sex,
+};
+use anagrafe_store::{Applied, IdIssuer, StoreError, WriteContext};
+use chrono::NaiveDate;
+
+conformance!(
+    a_registration_gives_an_id_at_once_and_tells_the_comune_of_birth,
+    a_comune_registers_only_into_itself_and_cancels_only_its_own,
+    a_move_to_another_comune_is_decided_by_the_new_one_and_notifies_the_old,
+    emigration_moves_the_record_to_aire_and_rimpatrio_brings_it_back,
+    aire_cancellation_reads_tab_28,
+    a_death_closes_the_record_and_the_household_goes_on,
+    households_join_leave_and_change_head,
+    idn6_case_1_register_right_sends_the_data_to_the_agency_with_the_new_code_linked,
+    idn6_case_1_agency_right_updates_the_register,
+    idn6_case_2_material_error_aligned_keeps_the_id_and_links_the_new_code,
+    idn6_case_3_marriage_sex_change_or_request_keeps_the_id,
+    idn6_case_4_adoption_of_a_minor_leaves_nothing_linking_the_two_records,
+    idn6_case_5_duplicates_suspend_both_ids_and_the_deleted_one_stays_invalid,
+    idn6_case_6_omocodia_keeps_both_ids_and_flags_one_for_the_agency,
+    a_retroactive_change_is_refused_and_writes_nothing,
+    a_client_operation_id_keeps_the_first_answer,
+);
+
+const ROMA: &str = "H501";
+const MILANO: &str = "F205";
+const TORINO: &str = "L219";
+
+fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+fn b(s: &str) -> Belfiore {
+    Belfiore::parse(s).unwrap()
+}
+
+fn issuer() -> IdIssuer {
+    IdIssuer { generator: IdGenerator::new(&[7u8; 16]), key_version: 1 }
+}
+
+fn comune(code: &str) -> WriteContext {
+    WriteContext {
+        request_id: format!("test-{code}"),
+        actor: format!("client:{code}"),
+        actor_cf: None,
+        eidas_id: None,
+        auth_mode: "modi".into(),
+        comune: Some(b(code)),
+        client_op_id: None,
+    }
+}
+
+fn address(c: &str, street: &str) -> Residence {
+    Residence::Italy(ItalianAddress {
+        comune: b(c),
+        cap: None,
+        species: "VIA".into(),
+        toponym: street.into(),
+        civic: Some("1".into()),
+        internal: None,
+        locality: None,
+    })
+}
+
+fn new_family() -> HouseholdChoice {
+    HouseholdChoice::New { household: HouseholdKind::Family, name: None }
+}
+
+/// A registration (immigration from abroad unless `reason` says otherwise).
+fn person(surname: &str, given: &str, sex: Sex, born: &str, birth_place: &str, res: Residence, reason: &str, on: &str) -> Registration {
+    Registration {
+        reason: reason.into(),
+        reason_description: None,
+        effective_date: d(on),
+        name: PersonName::new(Some(surname), Some(given)).unwrap(),
+        sex,
+        birth_date: PartialDate::parse(born).unwrap(),
+        birth_place: BirthPlace::Comune { code: b(birth_place) },
+        codice_fiscale: None,
+        citizenships: vec![Country::Italia],
+        civil_status: StatoCivile::CelibeNubile,
+        residence: res,
+        household: new_family(),
+        email: None,
+        digital_domicile: None,
+        origin: None,
+    }
+}
+
+fn adult(surname: &str, given: &str, c: &str) -> Registration {
+    let mut r = person(surname, given, Sex::F, "1980-05-10", ROMA, address(c, "Garibaldi"), "9", "2000-01-01");
+    r.reason_description = Some("test".into());
+    r
+}
+
+async fn apply(h: &Harness, ctx: &WriteContext, op: Operation) -> Result<Applied, StoreError> {
+    h.store.apply(&op, ctx, &issuer(), None).await
+}
+
+async fn register(h: &Harness, ctx: &WriteContext, r: Registration) -> Applied {
+    apply(h, ctx, Operation::Register(Box::new(r))).await.unwrap()
+}
+
+async fn pid(h: &Harness, id: IdAnpr) -> (i64, i16) {
+    h.store.find_by_id_anpr(&id).await.unwrap().unwrap()
+}
+
+async fn record(h: &Harness, id: IdAnpr, on: Option<&str>) -> anagrafe_domain::PersonRecord {
+    let (p, _) = pid(h, id).await;
+    h.store.person(p, on.map(d)).await.unwrap().record
+}
+
+async fn audit_ok(h: &Harness) {
+    let r = h.store.verify_audit_chain().await.unwrap();
+    assert!(r.first_bad.is_none(), "{r:?}");
+}
+
+async fn a_registration_gives_an_id_at_once_and_tells_the_comune_of_birth(h: &Harness) {
+    let r = person("Bianchi", "Sara", Sex::F, "2025-06-01", MILANO, address(ROMA, "Appia"), "1", "2025-06-01");
+    let a = register(h, &comune(ROMA), r).await;
+    let id = a.id_anpr.expect("an ID at once");
+    assert_eq!(pid(h, id).await.1, 1);
+    let rec = record(h, id, None).await;
+    assert_eq!(rec.id_anpr, Some(id));
+    assert_eq!(rec.status, RegisterStatus::Resident);
+    let cf = rec.generalita.codice_fiscale.expect("computed");
+    assert_eq!(a.codice_fiscale.as_deref(), Some(cf.as_str()));
+    // Milano, where the child was born, is told; Roma, which registered it, is not.
+    let milano = h.store.notifications(b(MILANO), 0, 10).await.unwrap();
+    assert_eq!(milano.len(), 1);
+    assert_eq!(milano[0].kind, "nascita_registrata_altrove");
+    assert_eq!(milano[0].payload["id_anpr"], id.to_string());
+    assert!(h.store.notifications(b(ROMA), 0, 10).await.unwrap().is_empty());
+    // The Agency is asked to confirm the computed code.
+    let out = h.store.revenue_outbox(0, 10).await.unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].kind, "attribuzione_cf");
+    // Before the birth there was no record.
+    let (p, _) = pid(h, id).await;
+    assert!(matches!(h.store.person(p, Some(d("2025-05-31"))).await, Err(StoreError::NotFound(_))));
+    audit_ok(h).await;
+}
+
+async fn a_comune_registers_only_into_itself_and_cancels_only_its_own(h: &Harness) {
+    let into_roma = adult("Rossi", "Anna", ROMA);
+    let before = h.store.audit_entries(0, 1000).await.unwrap().len();
+    let refused = apply(h, &comune(MILANO), Operation::Register(Box::new(into_roma.clone()))).await;
+    assert!(matches!(refused, Err(StoreError::Forbidden(_))), "{refused:?}");
+    assert_eq!(h.store.count_persons().await.unwrap(), 0, "nothing written");
+    assert_eq!(h.store.audit_entries(0, 1000).await.unwrap().len(), before);
+    let id = register(h, &comune(ROMA), into_roma).await.id_anpr.unwrap();
+    let cancel = Cancellation { reason: 6, reason_description: None, effective_date: d("2024-01-01"), death: None, abroad: None };
+    let other = apply(h, &comune(MILANO), Operation::Cancel { person: id, cancellation: cancel.clone() }).await;
+    assert!(matches!(other, Err(StoreError::Forbidden(_))), "{other:?}");
+    assert_eq!(record(h, id, None).await.status, RegisterStatus::Resident);
+    apply(h, &comune(ROMA), Operation::Cancel { person: id, cancellation: cancel }).await.unwrap();
+    assert_eq!(record(h, id, None).await.status, RegisterStatus::Cancelled);
+    assert_eq!(record(h, id, Some("2023-12-31")).await.status, RegisterStatus::Resident);
+    // The register itself (no comune) may act anywhere.
+    let system = WriteContext::cli("test");
+    register(h, &system, adult("Neri", "Lia", TORINO)).await;
+}
+
+async fn a_move_to_another_comune_is_decided_by_the_new_one_and_notifies_the_old(h: &Harness) {
+    let id = register(h, &comune(ROMA), adult("Verdi", "Ada", ROMA)).await.id_anpr.unwrap();
+    let change = ResidenceChange { effective_date: d("2024-03-01"), residence: address(TORINO, "Po"), household: Some(new_family()) };
+    let by_old = apply(h, &comune(ROMA), Operation::ChangeResidence { person: id, change: change.clone() }).await;
+    assert!(matches!(by_old, Err(StoreError::Forbidden(_))), "the old comune cannot move a person into another: {by_old:?}");
+    let no_household = ResidenceChange { household: None, ..change.clone() };
+    let e = apply(h, &comune(TORINO), Operation::ChangeResidence { person: id, change: no_household }).await;
+    assert!(matches!(&e, Err(StoreError::Refused { field, .. }) if field == "household"), "{e:?}");
+    apply(h, &comune(TORINO), Operation::ChangeResidence { person: id, change }).await.unwrap();
+    assert_eq!(record(h, id, None).await.residence.competent_comune(), b(TORINO));
+    assert_eq!(record(h, id, Some("2024-02-29")).await.residence.competent_comune(), b(ROMA));
+    let roma = h.store.notifications(b(ROMA), 0, 10).await.unwrap();
+    assert_eq!(roma.len(), 1);
+    assert_eq!(roma[0].kind, "trasferimento_residenza");
+    // Now Roma may no longer change the record; Torino may, within itself.
+    let within = ResidenceChange { effective_date: d("2024-06-01"), residence: address(TORINO, "Dora"), household: None };
+    assert!(matches!(
+        apply(h, &comune(ROMA), Operation::ChangeResidence { person: id, change: within.clone() }).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    apply(h, &comune(TORINO), Operation::ChangeResidence { person: id, change: within }).await.unwrap();
+    let Residence::Italy(a) = record(h, id, None).await.residence else { panic!() };
+    assert_eq!(a.toponym, "Dora");
+    audit_ok(h).await;
+}
+
+fn abroad() -> ForeignAddress {
+    ForeignAddress { state: b("Z110"), locality: "Paris".into(), address: Some("1 rue de Rivoli".into()), postcode: None, consulate: None }
+}
+
+async fn emigration_moves_the_record_to_aire_and_rimpatrio_brings_it_back(h: &Harness) {
+    let id = register(h, &comune(ROMA), adult("Gallo", "Rita", ROMA)).await.id_anpr.unwrap();
+    let emig = Cancellation { reason: 8, reason_description: None, effective_date: d("2022-01-10"), death: None, abroad: Some(abroad()) };
+    apply(h, &comune(ROMA), Operation::Cancel { person: id, cancellation: emig }).await.unwrap();
+    let r = record(h, id, None).await;
+    assert_eq!(r.status, RegisterStatus::Aire);
+    assert!(matches!(r.residence, Residence::Abroad { aire_comune, .. } if aire_comune == b(ROMA)));
+    assert!(r.household.is_some(), "an AIRE household");
+    assert_eq!(pid(h, id).await.1, 1, "the ID stays valid");
+    // Back to Italy, into Milano.
+    let back = ResidenceChange { effective_date: d("2024-09-01"), residence: address(MILANO, "Dante"), household: Some(new_family()) };
+    apply(h, &comune(MILANO), Operation::ChangeResidence { person: id, change: back }).await.unwrap();
+    assert_eq!(record(h, id, None).await.status, RegisterStatus::Resident);
+    assert_eq!(record(h, id, Some("2023-01-01")).await.status, RegisterStatus::Aire);
+    assert_eq!(h.store.notifications(b(ROMA), 0, 10).await.unwrap()[0].payload["kind"], "rimpatrio");
+}
+
+async fn aire_cancellation_reads_tab_28(h: &Harness) {
+    let mut r = adult("Costa", "Emma", ROMA);
+    r.residence = Residence::Abroad { address: abroad(), aire_comune: b(ROMA) };
+    r.reason = "C01".into();
+    let id = register(h, &comune(ROMA), r).await.id_anpr.unwrap();
+    assert_eq!(record(h, id, None).await.status, RegisterStatus::Aire);
+    // Code 8 is "Altro" in tab. 28 (for AIRE), not emigration.
+    let c = Cancellation { reason: 8, reason_description: Some("test".into()), effective_date: d("2023-01-01"), death: None, abroad: None };
+    apply(h, &comune(ROMA), Operation::Cancel { person: id, cancellation: c }).await.unwrap();
+    assert_eq!(record(h, id, None).await.status, RegisterStatus::Cancelled);
+}
+
+async fn a_death_closes_the_record_and_the_household_goes_on(h: &Harness) {
+    let head = register(h, &comune(ROMA), adult("Fabbri", "Elena", ROMA)).await;
+    let fid = head.family_id.unwrap();
+    let mut child = adult("Fabbri", "Marco", ROMA);
+    child.household = HouseholdChoice::Join { family_id: fid, relation: 3 };
+    let child = register(h, &comune(ROMA), child).await.id_anpr.unwrap();
+    let death = Death { date: PartialDate::parse("2024-02-02").unwrap(), place: Some(b(MILANO)), locality: None };
+    let c = Cancellation { reason: 1, reason_description: None, effective_date: d("2024-02-02"), death: Some(death), abroad: None };
+    apply(h, &comune(ROMA), Operation::Cancel { person: head.id_anpr.unwrap(), cancellation: c }).await.unwrap();
+    let r = record(h, head.id_anpr.unwrap(), None).await;
+    assert_eq!(r.status, RegisterStatus::Deceased);
+    assert_eq!(record(h, head.id_anpr.unwrap(), Some("2024-02-01")).await.status, RegisterStatus::Resident);
+    assert_eq!(h.store.notifications(b(MILANO), 0, 10).await.unwrap()[0].kind, "decesso_avvenuto_nel_comune");
+    let fam = h.store.family(fid, None).await.unwrap();
+    assert_eq!(fam.members.iter().map(|m| m.id_anpr).collect::<Vec<_>>(), vec![Some(child)]);
+    // A deceased person is not changed any more.
+    let again = apply(
+        h,
+        &comune(ROMA),
+        Operation::ChangeCivilStatus {
+            person: head.id_anpr.unwrap(),
+            change: CivilStatusChange { effective_date: d("2024-03-01"), civil_status: StatoCivile::Coniugato },
+        },
+    )
+    .await;
+    assert!(matches!(again, Err(StoreError::State { .. })), "{again:?}");
+}
+
+async fn households_join_leave_and_change_head(h: &Harness) {
+    let a = register(h, &comune(ROMA), adult("Conti", "Paola", ROMA)).await;
+    let fid = a.family_id.unwrap();
+    let (pa, idb) = (a.id_anpr.unwrap(), register(h, &comune(ROMA), adult("Conti", "Luca", ROMA)).await.id_anpr.unwrap());
+    let join = HouseholdMove { effective_date: d("2010-01-01"), household: HouseholdChoice::Join { family_id: fid, relation: 2 } };
+    apply(h, &comune(ROMA), Operation::MoveHousehold { person: idb, change: join }).await.unwrap();
+    assert_eq!(h.store.family(fid, None).await.unwrap().members.len(), 2);
+    // The head cannot leave while others remain.
+    let leave = HouseholdMove { effective_date: d("2012-01-01"), household: new_family() };
+    let e = apply(h, &comune(ROMA), Operation::MoveHousehold { person: pa, change: leave.clone() }).await;
+    assert!(matches!(&e, Err(StoreError::State { field, .. }) if field == "household"), "{e:?}");
+    // Change of head, then the former head leaves.
+    let rel = RelationsChange {
+        effective_date: d("2011-01-01"),
+        members: vec![MemberRelation { id_anpr: idb, relation: 1 }, MemberRelation { id_anpr: pa, relation: 2 }],
+    };
+    apply(h, &comune(ROMA), Operation::SetRelations { family_id: fid, change: rel }).await.unwrap();
+    apply(h, &comune(ROMA), Operation::MoveHousehold { person: pa, change: leave }).await.unwrap();
+    let now = h.store.family(fid, None).await.unwrap();
+    assert_eq!(now.members.iter().map(|m| (m.id_anpr, m.relation)).collect::<Vec<_>>(), vec![(Some(idb), 1)]);
+    let then = h.store.family(fid, Some(d("2010-06-01"))).await.unwrap();
+    assert_eq!(then.members.iter().map(|m| (m.id_anpr, m.relation)).collect::<Vec<_>>(), vec![(Some(pa), 1), (Some(idb), 2)]);
+    // Relations must list every member, with one head.
+    let partial = RelationsChange { effective_date: d("2013-01-01"), members: vec![MemberRelation { id_anpr: pa, relation: 1 }] };
+    assert!(apply(h, &comune(ROMA), Operation::SetRelations { family_id: fid, change: partial }).await.is_err());
+    // Another comune cannot touch this household.
+    let other = RelationsChange { effective_date: d("2013-01-01"), members: vec![MemberRelation { id_anpr: idb, relation: 1 }] };
+    assert!(matches!(
+        apply(h, &comune(MILANO), Operation::SetRelations { family_id: fid, change: other }).await,
+        Err(StoreError::Forbidden(_))
+    ));
+}
+
+/// The `i`-th column of a dumped row, as an integer (SQLite rows are `|`-separated quoted
+/// values, PostgreSQL rows are `(a,b,…)` record literals; the leading columns used here hold
+/// neither separator).
+fn column(row: &str, i: usize) -> Option<i64> {
+    let (body, sep) = match row.strip_prefix('(') {
+        Some(r) => (r, ','),
+        None => (row, '|'),
+    };
+    body.split(sep).nth(i)?.trim_matches('\'').parse().ok()
+}
+
+/// A person whose codice fiscale (from the Agency) disagrees with the register's data.
+async fn misaligned(h: &Harness) -> (IdAnpr, CodiceFiscale) {
+    let mut r = adult("Esposito", "Giulia", ROMA);
+    // The Agency's code was computed on 11 May, the register says 10 May.
+    let agency_cf = CodiceFiscale::compute(&anagrafe_domain::CfInput {
+        surname: "Esposito",
+        name: "Giulia",
+        sex: Sex::F,
+        birth_date: d("1980-05-11"),
+        birth_place: b(ROMA),
+    });
+    r.codice_fiscale = Some(agency_cf);
+    (register(h, &comune(ROMA), r).await.id_anpr.unwrap(), agency_cf)
+}
+
+fn change(case: GeneralitaCase) -> GeneralitaChange {
+    GeneralitaChange {
+        case,
+        effective_date: d("2024-01-15"),
+        name: None,
+        sex: None,
+        birth_date: None,
+        birth_place: None,
+        codice_fiscale: None,
+    }
+}
+
+async fn idn6_case_1_register_right_sends_the_data_to_the_agency_with_the_new_code_linked(h: &Harness) {
+    let (id, agency_cf) = misaligned(h).await;
+    let a = apply(
+        h,
+        &comune(ROMA),
+        Operation::ChangeGeneralita { person: id, change: change(GeneralitaCase::MaterialErrorNotAlignedRegisterRight) },
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.id_anpr, Some(id), "the ID is unchanged");
+    let r = record(h, id, None).await;
+    assert_eq!(r.generalita.birth_date, PartialDate::parse("1980-05-10").unwrap(), "the register's data stay");
+    let new_cf = r.generalita.codice_fiscale.unwrap();
+    assert_ne!(new_cf, agency_cf);
+    // The agency gets the register's data; the new code is linked to the previous one.
+    let out = h.store.revenue_outbox(0, 10).await.unwrap();
+    let msg = out.iter().find(|m| m.kind == "variazione_dati").expect("sent to the Agency");
+    assert_eq!(msg.payload["previous_cf"], agency_cf.to_string());
+    assert_eq!(msg.payload["codice_fiscale"], new_cf.to_string());
+    assert_eq!(msg.payload["birth_date"], "1980-05-10");
+    let links = h.dump().await.into_iter().filter(|(t, _)| t == "cf_links").collect::<Vec<_>>();
+    assert_eq!(links.len(), 1);
+    assert!(links[0].1.contains(agency_cf.as_str()) && links[0].1.contains(new_cf.as_str()));
+    // A correction holds from the beginning: the old code is gone from every date.
+    assert_eq!(record(h, id, Some("2001-01-01")).await.generalita.codice_fiscale, Some(new_cf));
+}
+
+async fn idn6_case_1_agency_right_updates_the_register(h: &Harness) {
+    let (id, agency_cf) = misaligned(h).await;
+    let mut c = change(GeneralitaCase::MaterialErrorNotAlignedAgencyRight);
+    c.birth_date = Some(PartialDate::parse("1980-05-11").unwrap());
+    c.codice_fiscale = Some(agency_cf);
+    apply(h, &comune(ROMA), Operation::ChangeGeneralita { person: id, change: c }).await.unwrap();
+    let r = record(h, id, None).await;
+    assert_eq!(r.generalita.birth_date, PartialDate::parse("1980-05-11").unwrap());
+    assert_eq!(r.generalita.codice_fiscale, Some(agency_cf));
+    assert_eq!(r.generalita.cf_validation, anagrafe_domain::decode::StatoValidazioneCf::DatiAnagraficiValidati);
+    assert_eq!(record(h, id, Some("2001-01-01")).await.generalita.birth_date, PartialDate::parse("1980-05-11").unwrap());
+    assert!(h.store.revenue_outbox(0, 10).await.unwrap().iter().all(|m| m.kind != "variazione_dati"), "nothing to tell the Agency");
+    assert_eq!(pid(h, id).await.1, 1);
+}
+
+async fn idn6_case_2_material_error_aligned_keeps_the_id_and_links_the_new_code(h: &Harness) {
+    let id = register(h, &comune(ROMA), adult("Ricci", "Carla", ROMA)).await.id_anpr.unwrap();
+    let old_cf = record(h, id, None).await.generalita.codice_fiscale.unwrap();
+    let mut c = change(GeneralitaCase::MaterialErrorAligned);
+    c.name = Some(PersonName::new(Some("Rizzi"), Some("Carla")).unwrap());
+    apply(h, &comune(ROMA), Operation::ChangeGeneralita { person: id, change: c }).await.unwrap();
+    let r = record(h, id, None).await;
+    assert_eq!(r.id_anpr, Some(id));
+    assert_eq!(r.generalita.name.surname(), Some("Rizzi"));
+    let new_cf = r.generalita.codice_fiscale.unwrap();
+    assert_ne!(new_cf, old_cf);
+    assert_eq!(record(h, id, Some("2000-06-01")).await.generalita.name.surname(), Some("Rizzi"), "corrected for every date");
+    let msg = h.store.revenue_outbox(0, 10).await.unwrap().into_iter().find(|m| m.kind == "variazione_dati").unwrap();
+    assert_eq!(msg.payload["previous_cf"], old_cf.to_string());
+    assert_eq!(msg.payload["idn6_case"], 2);
+    // The old code no longer finds the person; the new one does.
+    assert!(h.store.find_by_cf(&old_cf, None).await.unwrap().is_empty());
+    assert_eq!(h.store.find_by_cf(&new_cf, None).await.unwrap().len(), 1);
+}
+
+async fn idn6_case_3_marriage_sex_change_or_request_keeps_the_id(h: &Harness) {
+    let id = register(h, &comune(ROMA), adult("Marino", "Alessandra", ROMA)).await.id_anpr.unwrap();
+    let old_cf = record(h, id, None).await.generalita.codice_fiscale.unwrap();
+    let mut c = change(GeneralitaCase::SexChange);
+    c.sex = Some(Sex::M);
+    c.name = Some(PersonName::new(Some("Marino"), Some("Alessandro")).unwrap());
+    apply(h, &comune(ROMA), Operation::ChangeGeneralita { person: id, change: c }).await.unwrap();
+    let now = record(h, id, None).await;
+    assert_eq!(now.id_anpr, Some(id));
+    assert_eq!(now.generalita.sex, Sex::M);
+    // Not a correction: before the date the person was recorded as before.
+    let before = record(h, id, Some("2024-01-14")).await;
+    assert_eq!(before.generalita.sex, Sex::F);
+    assert_eq!(before.generalita.codice_fiscale, Some(old_cf));
+    assert_ne!(now.generalita.codice_fiscale, Some(old_cf));
+    let msg = h.store.revenue_outbox(0, 10).await.unwrap().into_iter().find(|m| m.kind == "variazione_dati").unwrap();
+    assert_eq!(msg.payload["idn6_case"], 3);
+    // Birth data change only by correction.
+    let mut bad = change(GeneralitaCase::OnRequest);
+    bad.birth_date = Some(PartialDate::parse("1980-01-01").unwrap());
+    assert!(!bad.check(d("2026-01-01")).is_empty());
+}
+
+async fn idn6_case_4_adoption_of_a_minor_leaves_nothing_linking_the_two_records(h: &Harness) {
+    let parent = register(h, &comune(ROMA), adult("Lombardi", "Franca", ROMA)).await;
+    let child_reg = person("Orfei", "Nina", Sex::F, "2018-04-04", MILANO, address(ROMA, "Tevere"), "9", "2019-01-01");
+    let child_reg = Registration { reason_description: Some("test".into()), ..child_reg };
+    let old = register(h, &comune(ROMA), child_reg).await;
+    let old_id = old.id_anpr.unwrap();
+    let (old_pid, _) = pid(h, old_id).await;
+    let old_cf = old.codice_fiscale.clone().unwrap();
+    let adoption = MinorAdoption {
+        effective_date: d("2025-05-05"),
+        name: PersonName::new(Some("Lombardi"), Some("Nina")).unwrap(),
+        family_id: parent.family_id.unwrap(),
+        relation: 2,
+    };
+    let a = apply(h, &comune(ROMA), Operation::AdoptMinor { person: old_id, adoption }).await.unwrap();
+    let new_id = a.id_anpr.unwrap();
+    assert_ne!(new_id, old_id, "a new ID");
+    let (new_pid, status) = pid(h, new_id).await;
+    assert_eq!(status, 1);
+    assert_eq!(pid(h, old_id).await.1, 3, "the old ID is no longer valid");
+    let new_cf = a.codice_fiscale.clone().unwrap();
+    assert_ne!(new_cf, old_cf);
+    assert_eq!(record(h, new_id, None).await.generalita.name.surname(), Some("Lombardi"));
+    // No row of any table — events, audit, notifications, outbox, state — names both records.
+    let old_marks = [old_id.to_string(), old_cf.clone()];
+    let new_marks = [new_id.to_string(), new_cf.clone()];
+    let rows = h.dump().await;
+    for (table, row) in &rows {
+        let has_old = old_marks.iter().any(|m| row.contains(m.as_str()));
+        let has_new = new_marks.iter().any(|m| row.contains(m.as_str()));
+        assert!(!(has_old && has_new), "{table} links the two records: {row}");
+        // Rows that belong to one record by its internal id name nothing of the other.
+        let owner = match table.as_str() {
+            "events" | "revenue_outbox" => column(row, 3),
+            "audit_log" => column(row, 9),
+            _ => None,
+        };
+        if owner == Some(new_pid) {
+            assert!(!has_old, "{table} row of the new record names the old one: {row}");
+        }
+        if owner == Some(old_pid) {
+            assert!(!has_new, "{table} row of the old record names the new one: {row}");
+        }
+    }
+    // Nor does any event or audit entry of one record carry the other's internal id or share a
+    // request id or operation id with it.
+    let entries = h.store.audit_entries(0, 10_000).await.unwrap();
+    let of = |p: i64| entries.iter().filter(|e| e.entry.subject_person == Some(p)).cloned().collect::<Vec<_>>();
+    let (eo, en) = (of(old_pid), of(new_pid));
+    let last_old = eo.last().unwrap();
+    let first_new = en.first().unwrap();
+    assert_ne!(last_old.entry.request_id, first_new.entry.request_id);
+    for e in eo.iter().chain(en.iter()) {
+        assert!(!e.entry.detail.contains(&format!("\"{}\"", if e.entry.subject_person == Some(old_pid) { new_pid } else { old_pid })));
+    }
+    let events: Vec<_> = rows.iter().filter(|(t, _)| t == "events").map(|(_, r)| r.clone()).collect();
+    let ev_old: Vec<_> = events.iter().filter(|r| r.contains(&last_old.entry.request_id)).collect();
+    let ev_new: Vec<_> = events.iter().filter(|r| r.contains(&first_new.entry.request_id)).collect();
+    assert_eq!((ev_old.len(), ev_new.len()), (1, 1));
+    // No notification was sent about either (the comune of birth is not told of the new record).
+    assert!(h.store.notifications(b(MILANO), 0, 100).await.unwrap().iter().all(|n| n.payload["id_anpr"] != new_id.to_string()));
+}
+
+async fn idn6_case_5_duplicates_suspend_both_ids_and_the_deleted_one_stays_invalid(h: &Harness) {
+    let a = register(h, &comune(ROMA), adult("Greco", "Irene", ROMA)).await.id_anpr.unwrap();
+    let b2 = register(h, &comune(ROMA), adult("Greco", "Irene", ROMA)).await.id_anpr.unwrap();
+    apply(h, &comune(ROMA), Operation::ReportDuplicate { persons: [a, b2] }).await.unwrap();
+    assert_eq!((pid(h, a).await.1, pid(h, b2).await.1), (2, 2), "both suspended");
+    // While suspended, the records cannot be changed.
+    let cs = CivilStatusChange { effective_date: d("2024-01-01"), civil_status: StatoCivile::Coniugato };
+    let e = apply(h, &comune(ROMA), Operation::ChangeCivilStatus { person: a, change: cs.clone() }).await;
+    assert!(matches!(&e, Err(StoreError::State { field, .. }) if field == "person"), "{e:?}");
+    apply(h, &comune(ROMA), Operation::ResolveDuplicate { keep: a, delete: b2 }).await.unwrap();
+    assert_eq!((pid(h, a).await.1, pid(h, b2).await.1), (1, 3));
+    assert_eq!(record(h, b2, None).await.status, RegisterStatus::Cancelled);
+    apply(h, &comune(ROMA), Operation::ChangeCivilStatus { person: a, change: cs }).await.unwrap();
+    // The invalid ID stays invalid: not reusable, not resolvable again.
+    assert!(apply(h, &comune(ROMA), Operation::ResolveDuplicate { keep: b2, delete: a }).await.is_err());
+    assert!(apply(h, &comune(ROMA), Operation::ReportDuplicate { persons: [b2, a] }).await.is_err());
+    assert_eq!(pid(h, b2).await.1, 3);
+}
+
+async fn idn6_case_6_omocodia_keeps_both_ids_and_flags_one_for_the_agency(h: &Harness) {
+    // Two different women with the same name, birth date and place: one codice fiscale.
+    let first = register(h, &comune(ROMA), adult("Ferri", "Luisa", ROMA)).await;
+    assert!(!first.omocodia);
+    let second = register(h, &comune(ROMA), adult("Ferri", "Luisa", ROMA)).await;
+    assert!(second.omocodia);
+    assert_eq!(first.codice_fiscale, second.codice_fiscale);
+    assert_eq!((pid(h, first.id_anpr.unwrap()).await.1, pid(h, second.id_anpr.unwrap()).await.1), (1, 1), "both IDs stay valid");
+    let flagged: Vec<_> = h.store.revenue_outbox(0, 10).await.unwrap().into_iter().filter(|m| m.kind == "omocodia").collect();
+    assert_eq!(flagged.len(), 1, "communicated for one of the two");
+    assert_eq!(flagged[0].payload["codice_fiscale"], first.codice_fiscale.clone().unwrap());
+}
+
+async fn a_retroactive_change_is_refused_and_writes_nothing(h: &Harness) {
+    let id = register(h, &comune(ROMA), adult("Moretti", "Bice", ROMA)).await.id_anpr.unwrap();
+    let later = ResidenceChange { effective_date: d("2020-01-01"), residence: address(ROMA, "Nuova"), household: None };
+    apply(h, &comune(ROMA), Operation::ChangeResidence { person: id, change: later }).await.unwrap();
+    let audit_before = h.store.audit_entries(0, 1000).await.unwrap().len();
+    let earlier = ResidenceChange { effective_date: d("2019-01-01"), residence: address(ROMA, "Vecchia"), household: None };
+    let e = apply(h, &comune(ROMA), Operation::ChangeResidence { person: id, change: earlier }).await;
+    assert!(matches!(&e, Err(StoreError::Refused { field, .. }) if field == "effective_date"), "{e:?}");
+    assert_eq!(h.store.audit_entries(0, 1000).await.unwrap().len(), audit_before);
+    let Residence::Italy(a) = record(h, id, None).await.residence else { panic!() };
+    assert_eq!(a.toponym, "Nuova");
+}
+
+async fn a_client_operation_id_keeps_the_first_answer(h: &Harness) {
+    let idem = anagrafe_store::Idempotency { client_op_id: "op-1".into(), body_sha256: Some("aa".into()) };
+    let op = Operation::Register(Box::new(adult("Sala", "Noemi", ROMA)));
+    let first = h.store.apply(&op, &comune(ROMA), &issuer(), Some(&idem)).await.unwrap();
+    let stored = h.store.client_operation("client:H501", "op-1").await.unwrap().unwrap();
+    assert_eq!(stored.body_sha256.as_deref(), Some("aa"));
+    assert_eq!(serde_json::from_str::<Applied>(&stored.response.unwrap()).unwrap(), first);
+    let again = h.store.apply(&op, &comune(ROMA), &issuer(), Some(&idem)).await;
+    assert!(matches!(&again, Err(StoreError::Conflict { field }) if field == "client_op_id"), "{again:?}");
+    assert_eq!(h.store.count_persons().await.unwrap(), 1, "the second write left nothing");
+}
