@@ -511,6 +511,28 @@ impl GeneralitaChange {
     }
 }
 
+impl GeneralitaChange {
+    /// A correction applied to an earlier version of the data: only what the correction
+    /// changes in the current version (`current`) changes in `version`; what differed between
+    /// versions (a later change of name, say) stays as it was.
+    pub fn correct_version(&self, current: &Generalita, version: &Generalita) -> Generalita {
+        let fixed = self.apply_to(current);
+        let pick = |new: Option<&str>, cur: Option<&str>, was: Option<&str>| {
+            if new != cur { new.map(str::to_owned) } else { was.map(str::to_owned) }
+        };
+        let surname = pick(fixed.name.surname(), current.name.surname(), version.name.surname());
+        let given = pick(fixed.name.given(), current.name.given(), version.name.given());
+        Generalita {
+            name: PersonName::new(surname.as_deref(), given.as_deref()).unwrap_or_else(|_| version.name.clone()),
+            sex: if fixed.sex != current.sex { fixed.sex } else { version.sex },
+            birth_date: if fixed.birth_date != current.birth_date { fixed.birth_date } else { version.birth_date },
+            birth_place: if fixed.birth_place != current.birth_place { fixed.birth_place } else { version.birth_place.clone() },
+            codice_fiscale: version.codice_fiscale,
+            cf_validation: version.cf_validation,
+        }
+    }
+}
+
 /// Computes the codice fiscale of personal data (none for partial birth dates, which the
 /// code cannot express).
 pub fn compute_cf(g: &Generalita) -> Option<CodiceFiscale> {

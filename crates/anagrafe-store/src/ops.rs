@@ -783,24 +783,13 @@ macro_rules! store_ops {
                     // Wrong from the start: every version is replaced, in transaction time,
                     // by the same version with the correction applied; the current version
                     // also takes the new code.
-                    let versions = sqlx::query(
-                        "SELECT valid_from, valid_to FROM person_generalita WHERE person_id = $1 AND superseded_at IS NULL ORDER BY valid_from",
-                    )
-                    .bind(pid)
-                    .fetch_all(&mut **tx)
-                    .await?;
-                    let mut spans = Vec::with_capacity(versions.len());
-                    for v in &versions {
-                        let from: chrono::NaiveDate = sqlx::Row::try_get(v, 0)?;
-                        let to: Option<chrono::NaiveDate> = sqlx::Row::try_get(v, 1)?;
-                        spans.push((from, to));
-                    }
-                    for (from, to) in spans {
-                        let was = Self::read_person_on(&mut **tx, pid, from).await.map(|v| v.record.generalita).unwrap_or_else(|_| old.clone());
-                        let mut fixed = change.apply_to(&was);
-                        if change.case == GeneralitaCase::MaterialErrorNotAlignedRegisterRight {
-                            fixed = was.clone();
-                        }
+                    let versions = Self::generalita_versions(&mut **tx, pid, None).await?;
+                    for (from, to, was) in versions {
+                        let mut fixed = if change.case == GeneralitaCase::MaterialErrorNotAlignedRegisterRight {
+                            was.clone()
+                        } else {
+                            change.correct_version(&old, &was)
+                        };
                         if to.is_none() {
                             fixed.codice_fiscale = new_cf;
                             fixed.cf_validation = validation;

@@ -453,6 +453,43 @@ macro_rules! store_common {
                 Self::read_person_on(&mut conn, id, as_of).await
             }
 
+            /// The versions of a person's personal data in force (not superseded), oldest first,
+            /// as `(valid_from, valid_to, data)`; with `on`, only the version in force that day.
+            async fn generalita_versions(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                id: i64,
+                on: Option<chrono::NaiveDate>,
+            ) -> crate::Result<Vec<(chrono::NaiveDate, Option<chrono::NaiveDate>, anagrafe_domain::Generalita)>> {
+                use crate::rows::*;
+                use sqlx::Row;
+                let rows = sqlx::query(
+                    "SELECT surname, given_name, sex, birth_date, birth_date_precision, birth_place, birth_locality, codice_fiscale, \
+                     cf_validation, valid_from, valid_to FROM person_generalita WHERE person_id = $1 AND superseded_at IS NULL \
+                     AND ($2 IS NULL OR (valid_from <= $2 AND (valid_to IS NULL OR valid_to > $2))) ORDER BY valid_from",
+                )
+                .bind(id)
+                .bind(on)
+                .fetch_all(&mut *conn)
+                .await?;
+                rows.iter()
+                    .map(|g| {
+                        let data = anagrafe_domain::Generalita {
+                            name: anagrafe_domain::PersonName::new(
+                                g.try_get::<Option<String>, _>(0)?.as_deref(),
+                                g.try_get::<Option<String>, _>(1)?.as_deref(),
+                            )
+                            .map_err(corrupt)?,
+                            sex: sex(&g.try_get::<String, _>(2)?)?,
+                            birth_date: partial_date(g.try_get(3)?, &g.try_get::<String, _>(4)?)?,
+                            birth_place: birth_place(&g.try_get::<String, _>(5)?, g.try_get(6)?)?,
+                            codice_fiscale: cf(g.try_get(7)?)?,
+                            cf_validation: decode(g.try_get(8)?)?,
+                        };
+                        Ok((g.try_get(9)?, g.try_get(10)?, data))
+                    })
+                    .collect()
+            }
+
             /// The person's record as of a date, read on a given connection (a write
             /// transaction reads the state it is about to change this way).
             async fn read_person_on(
@@ -472,25 +509,11 @@ macro_rules! store_common {
                     .await?
                     .ok_or_else(|| crate::StoreError::NotFound(format!("person {id}")))?;
                 let current_status = RegisterStatus::from_code(p.try_get::<i16, _>(1)?).ok_or_else(|| corrupt("status"))?;
-                let g = sqlx::query(
-                    "SELECT surname, given_name, sex, birth_date, birth_date_precision, birth_place, birth_locality, codice_fiscale, cf_validation \
-                     FROM person_generalita WHERE person_id = $1 AND superseded_at IS NULL AND valid_from <= $2 AND (valid_to IS NULL OR valid_to > $2) \
-                     ORDER BY valid_from DESC LIMIT 1",
-                )
-                .bind(id)
-                .bind(as_of)
-                .fetch_optional(&mut *conn)
-                .await?
-                .ok_or_else(|| crate::StoreError::NotFound(format!("person {id} on {as_of}")))?;
-                let generalita = Generalita {
-                    name: PersonName::new(g.try_get::<Option<String>, _>(0)?.as_deref(), g.try_get::<Option<String>, _>(1)?.as_deref())
-                        .map_err(corrupt)?,
-                    sex: sex(&g.try_get::<String, _>(2)?)?,
-                    birth_date: partial_date(g.try_get(3)?, &g.try_get::<String, _>(4)?)?,
-                    birth_place: birth_place(&g.try_get::<String, _>(5)?, g.try_get(6)?)?,
-                    codice_fiscale: cf(g.try_get(7)?)?,
-                    cf_validation: decode(g.try_get(8)?)?,
-                };
+                let generalita = Self::generalita_versions(&mut *conn, id, Some(as_of))
+                    .await?
+                    .pop()
+                    .map(|(_, _, g)| g)
+                    .ok_or_else(|| crate::StoreError::NotFound(format!("person {id} on {as_of}")))?;
                 const RES_COLS: &str = "abroad, comune, cap, species, toponym, civic, internal, locality, foreign_state, foreign_locality, \
                      foreign_address, foreign_postcode, consulate";
                 let res_row = |r: &<$db as sqlx::Database>::Row| -> crate::Result<ResidenceCols> {

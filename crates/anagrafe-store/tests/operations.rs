@@ -77,7 +77,8 @@ fn new_family() -> HouseholdChoice {
     HouseholdChoice::New { household: HouseholdKind::Family, name: None }
 }
 
-/// A registration (immigration from abroad unless `reason` says otherwise).
+/// A registration with the given reason.
+#[allow(clippy::too_many_arguments)]
 fn person(surname: &str, given: &str, sex: Sex, born: &str, birth_place: &str, res: Residence, reason: &str, on: &str) -> Registration {
     Registration {
         reason: reason.into(),
