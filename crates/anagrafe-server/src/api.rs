@@ -15,8 +15,8 @@ use anagrafe_domain::ops::{
 };
 use anagrafe_domain::{FieldError, IdAnpr, RefData};
 use anagrafe_store::{AuditEntry, Idempotency, StoreError};
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, State};
+use axum::http::Uri;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -24,6 +24,26 @@ use axum::{Json, Router};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+
+/// Every route of this module with its methods, as `openapi.json` must describe them (a test
+/// holds the two together).
+pub const ROUTES: &[(&str, &[&str])] = &[
+    ("/api/v1/persons", &["post", "get"]),
+    ("/api/v1/persons/{id_anpr}", &["get"]),
+    ("/api/v1/persons/{id_anpr}/residence", &["post"]),
+    ("/api/v1/persons/{id_anpr}/cancellation", &["post"]),
+    ("/api/v1/persons/{id_anpr}/generalita", &["post"]),
+    ("/api/v1/persons/{id_anpr}/civil-status", &["post"]),
+    ("/api/v1/persons/{id_anpr}/household", &["post"]),
+    ("/api/v1/persons/{id_anpr}/minor-adoption", &["post"]),
+    ("/api/v1/families/{family_id}", &["get"]),
+    ("/api/v1/families/{family_id}/relations", &["post"]),
+    ("/api/v1/duplicates", &["post"]),
+    ("/api/v1/duplicates/resolution", &["post"]),
+    ("/api/v1/notifications", &["get"]),
+    ("/api/v1/revenue-agency/outbox", &["get"]),
+    ("/api/openapi.json", &["get"]),
+];
 
 /// The `/api/v1` routes (paths as in `openapi.json`).
 pub fn routes() -> Router<AppState> {
@@ -54,15 +74,10 @@ async fn openapi() -> Response {
     r
 }
 
-/// Query parameters, refused as problem+json naming the parameter when they do not parse.
-struct Query<T>(T);
-
-impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Query<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        axum::extract::Query::<T>::try_from_uri(&parts.uri).map(|q| Query(q.0)).map_err(|e| ApiError::field("query", e.body_text()))
-    }
+/// Query parameters, read after the signature is verified, refused as problem+json naming the
+/// parameter when they do not parse.
+fn query<T: serde::de::DeserializeOwned>(uri: &Uri) -> Result<T, ApiError> {
+    axum::extract::Query::<T>::try_from_uri(uri).map(|q| q.0).map_err(|e| ApiError::field("query", e.body_text()))
 }
 
 fn id_param(raw: &str) -> Result<IdAnpr, ApiError> {
@@ -303,12 +318,8 @@ async fn trace_read(state: &AppState, signed: &Signed, op: &str, pid: Option<i64
     Ok(())
 }
 
-async fn person(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<AsOf>,
-    signed: Signed,
-) -> Result<Response, ApiError> {
+async fn person(State(state): State<AppState>, Path(id): Path<String>, uri: Uri, signed: Signed) -> Result<Response, ApiError> {
+    let q: AsOf = query(&uri)?;
     signed.require_role("comune")?;
     no_body(&signed)?;
     let id = id_param(&id)?;
@@ -333,7 +344,8 @@ struct Search {
     as_of: Option<String>,
 }
 
-async fn search(State(state): State<AppState>, Query(q): Query<Search>, signed: Signed) -> Result<Response, ApiError> {
+async fn search(State(state): State<AppState>, uri: Uri, signed: Signed) -> Result<Response, ApiError> {
+    let q: Search = query(&uri)?;
     signed.require_role("comune")?;
     no_body(&signed)?;
     let cf = anagrafe_domain::CodiceFiscale::parse(&q.codice_fiscale).map_err(|e| ApiError::field("codice_fiscale", e.to_string()))?;
@@ -347,12 +359,8 @@ async fn search(State(state): State<AppState>, Query(q): Query<Search>, signed: 
     Ok(Json(serde_json::json!({ "persons": found })).into_response())
 }
 
-async fn family(
-    State(state): State<AppState>,
-    Path(family_id): Path<String>,
-    Query(q): Query<AsOf>,
-    signed: Signed,
-) -> Result<Response, ApiError> {
+async fn family(State(state): State<AppState>, Path(family_id): Path<String>, uri: Uri, signed: Signed) -> Result<Response, ApiError> {
+    let q: AsOf = query(&uri)?;
     let family_id = family_param(&family_id)?;
     signed.require_role("comune")?;
     no_body(&signed)?;
@@ -381,7 +389,8 @@ fn page(q: &Feed) -> Result<(i64, u32), ApiError> {
     Ok((after, limit))
 }
 
-async fn notifications(State(state): State<AppState>, Query(q): Query<Feed>, signed: Signed) -> Result<Response, ApiError> {
+async fn notifications(State(state): State<AppState>, uri: Uri, signed: Signed) -> Result<Response, ApiError> {
+    let q: Feed = query(&uri)?;
     signed.require_role("comune")?;
     no_body(&signed)?;
     let (after, limit) = page(&q)?;
@@ -391,7 +400,8 @@ async fn notifications(State(state): State<AppState>, Query(q): Query<Feed>, sig
     Ok(Json(serde_json::json!({ "comune": comune, "items": items, "next": next })).into_response())
 }
 
-async fn outbox(State(state): State<AppState>, Query(q): Query<Feed>, signed: Signed) -> Result<Response, ApiError> {
+async fn outbox(State(state): State<AppState>, uri: Uri, signed: Signed) -> Result<Response, ApiError> {
+    let q: Feed = query(&uri)?;
     signed.require_role("revenue_agency")?;
     no_body(&signed)?;
     let (after, limit) = page(&q)?;

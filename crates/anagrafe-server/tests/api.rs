@@ -1,0 +1,331 @@
+//! The comuni's web services over HTTP, in process: signatures (REG-5, SEC-1), idempotency,
+//! competence (REG-6), field errors, notifications and the Agency's outbox.
+
+use anagrafe_domain::IdGenerator;
+use anagrafe_server::modi::client::{Signer, generate_key_pair};
+use anagrafe_server::{AppState, DEFAULT_AUDIENCE, app};
+use anagrafe_store::{ApiClient, IdIssuer, SqliteStore, Store, WriteContext};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+struct Api {
+    router: axum::Router,
+    store: Arc<dyn Store>,
+    roma: Signer,
+    milano: Signer,
+    agency: Signer,
+    roma_key: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn client(store: &dyn Store, id: &str, role: &str, comune: Option<&str>) -> (Signer, String) {
+    let (private, public) = generate_key_pair();
+    let c = ApiClient {
+        client_id: id.into(),
+        role: role.into(),
+        comune: comune.map(|c| anagrafe_domain::Belfiore::parse(c).unwrap()),
+        public_key_pem: public,
+        push_url: None,
+        revoked: false,
+    };
+    store.save_api_client(&c, &WriteContext::cli("test")).await.unwrap();
+    (Signer::new(id, DEFAULT_AUDIENCE, &private).unwrap(), private)
+}
+
+async fn api() -> Api {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+    s.migrate().await.unwrap();
+    let store: Arc<dyn Store> = Arc::new(s);
+    let (roma, roma_key) = client(&*store, "roma", "comune", Some("H501")).await;
+    let (milano, _) = client(&*store, "milano", "comune", Some("F205")).await;
+    let (agency, _) = client(&*store, "agenzia", "revenue_agency", None).await;
+    let state = AppState::new(store.clone()).with_issuer(IdIssuer { generator: IdGenerator::new(&[3u8; 16]), key_version: 1 });
+    Api { router: app(state), store, roma, milano, agency, roma_key, _dir: dir }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    json: Value,
+}
+
+async fn send(api: &Api, req: Request<Body>) -> Reply {
+    let resp = api.router.clone().oneshot(req).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    Reply { status: parts.status, headers: parts.headers, json: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+}
+
+fn signed(signer: &Signer, method: &str, path: &str, body: &[u8]) -> Request<Body> {
+    let ct = (!body.is_empty()).then_some("application/json");
+    let (digest, jws) = signer.sign(body, ct).unwrap();
+    let mut r = Request::builder().method(method).uri(path).header("digest", digest).header("agid-jwt-signature", jws);
+    if let Some(ct) = ct {
+        r = r.header("content-type", ct);
+    }
+    r.body(Body::from(body.to_vec())).unwrap()
+}
+
+fn birth(op: &str, surname: &str) -> Vec<u8> {
+    json!({
+        "client_op_id": op,
+        "reason": "1",
+        "effective_date": "2025-02-03",
+        "name": { "surname": surname, "given": "Elisa" },
+        "sex": "F",
+        "birth_date": "2025-02-03",
+        "birth_place": { "kind": "comune", "code": "F205" },
+        "citizenships": [{ "kind": "italia" }],
+        "civil_status": "CelibeNubile",
+        "residence": { "kind": "italy", "comune": "H501", "species": "VIA", "toponym": "Nazionale", "civic": "10" },
+        "household": { "kind": "new", "household": { "kind": "family" } }
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// Audit entries and persons, to prove a refusal wrote nothing else.
+async fn counts(api: &Api) -> (usize, u64) {
+    (api.store.audit_entries(0, 100_000).await.unwrap().len(), api.store.count_persons().await.unwrap())
+}
+
+async fn assert_refused_leaving_only_the_refusal(api: &Api, req: Request<Body>, status: StatusCode) -> Value {
+    let (audit, persons) = counts(api).await;
+    let r = send(api, req).await;
+    assert_eq!(r.status, status, "{}", r.json);
+    assert_eq!(r.headers["content-type"], "application/problem+json");
+    assert_eq!(counts(api).await, (audit + 1, persons), "only the refusal is traced");
+    let last = api.store.audit_entries(audit as i64, 10).await.unwrap().pop().unwrap();
+    assert_eq!(last.entry.outcome, "refused");
+    r.json
+}
+
+#[tokio::test]
+async fn a_signed_registration_returns_the_new_id_and_a_replay_returns_the_first_answer() {
+    let api = api().await;
+    let body = birth("op-1", "Bruno");
+    let first = send(&api, signed(&api.roma, "POST", "/api/v1/persons", &body)).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.json);
+    let id = first.json["id_anpr"].as_str().unwrap().to_owned();
+    // Same operation id and body, new signature: the first answer, nothing written again.
+    let (audit, persons) = counts(&api).await;
+    let again = send(&api, signed(&api.roma, "POST", "/api/v1/persons", &body)).await;
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert_eq!(again.json, first.json);
+    assert_eq!(again.headers["idempotent-replay"], "true");
+    assert_eq!(counts(&api).await, (audit, persons));
+    // Same id, another body: 409 naming the field.
+    let other = send(&api, signed(&api.roma, "POST", "/api/v1/persons", &birth("op-1", "Brunetti"))).await;
+    assert_eq!(other.status, StatusCode::CONFLICT);
+    assert_eq!(other.json["errors"][0]["field"], "client_op_id");
+    // The record reads back, as of today and (not found) before the birth.
+    let read = send(&api, signed(&api.roma, "GET", &format!("/api/v1/persons/{id}"), b"")).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.json);
+    assert_eq!(read.json["record"]["generalita"]["name"]["surname"], "Bruno");
+    let before = send(&api, signed(&api.roma, "GET", &format!("/api/v1/persons/{id}?as_of=2025-01-01"), b"")).await;
+    assert_eq!(before.status, StatusCode::NOT_FOUND);
+    // Milano, the comune of birth, finds the notification in its feed.
+    let feed = send(&api, signed(&api.milano, "GET", "/api/v1/notifications?after=0", b"")).await;
+    assert_eq!(feed.json["items"][0]["kind"], "nascita_registrata_altrove");
+    assert_eq!(feed.json["items"][0]["payload"]["id_anpr"], id);
+    let next = feed.json["next"].as_i64().unwrap();
+    let empty = send(&api, signed(&api.milano, "GET", &format!("/api/v1/notifications?after={next}"), b"")).await;
+    assert_eq!(empty.json["items"], json!([]));
+    // The Agency's gateway reads its outbox; a comune may not.
+    let out = send(&api, signed(&api.agency, "GET", "/api/v1/revenue-agency/outbox", b"")).await;
+    assert_eq!(out.json["items"][0]["kind"], "attribuzione_cf");
+    assert_eq!(send(&api, signed(&api.roma, "GET", "/api/v1/revenue-agency/outbox", b"")).await.status, StatusCode::FORBIDDEN);
+    assert!(api.store.verify_audit_chain().await.unwrap().first_bad.is_none());
+}
+
+#[tokio::test]
+async fn an_unsigned_request_is_refused_with_401_and_writes_nothing() {
+    let api = api().await;
+    let req = Request::post("/api/v1/persons").header("content-type", "application/json").body(Body::from(birth("op-u", "Neri"))).unwrap();
+    let p = assert_refused_leaving_only_the_refusal(&api, req, StatusCode::UNAUTHORIZED).await;
+    assert!(p["detail"].as_str().unwrap().contains("Agid-JWT-Signature"));
+}
+
+#[tokio::test]
+async fn a_tampered_body_is_refused_with_400_and_writes_nothing() {
+    let api = api().await;
+    let body = birth("op-t", "Neri");
+    let req = signed(&api.roma, "POST", "/api/v1/persons", &body);
+    let (parts, _) = req.into_parts();
+    let tampered = Request::from_parts(parts, Body::from(birth("op-t", "Nerone")));
+    let p = assert_refused_leaving_only_the_refusal(&api, tampered, StatusCode::BAD_REQUEST).await;
+    assert_eq!(p["errors"][0]["field"], "Digest");
+}
+
+#[tokio::test]
+async fn a_replayed_signature_is_refused_with_401_and_writes_nothing() {
+    let api = api().await;
+    let body = birth("op-r", "Neri");
+    let (digest, jws) = api.roma.sign(&body, Some("application/json")).unwrap();
+    let make = || {
+        Request::post("/api/v1/persons")
+            .header("content-type", "application/json")
+            .header("digest", &digest)
+            .header("agid-jwt-signature", &jws)
+            .body(Body::from(body.clone()))
+            .unwrap()
+    };
+    assert_eq!(send(&api, make()).await.status, StatusCode::CREATED);
+    let p = assert_refused_leaving_only_the_refusal(&api, make(), StatusCode::UNAUTHORIZED).await;
+    assert!(p["detail"].as_str().unwrap().contains("jti"));
+}
+
+#[tokio::test]
+async fn signatures_for_another_audience_by_an_unknown_key_or_expired_are_refused() {
+    let api = api().await;
+    let wrong_aud = Signer::new("roma", "someone-else", &api.roma_key).unwrap();
+    assert_refused_leaving_only_the_refusal(
+        &api,
+        signed(&wrong_aud, "POST", "/api/v1/persons", &birth("a", "X")),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    // A key that is not the one registered for the client.
+    let (other_key, _) = generate_key_pair();
+    let impostor = Signer::new("roma", DEFAULT_AUDIENCE, &other_key).unwrap();
+    assert_refused_leaving_only_the_refusal(&api, signed(&impostor, "POST", "/api/v1/persons", &birth("b", "X")), StatusCode::UNAUTHORIZED)
+        .await;
+    let ghost = Signer::new("nobody", DEFAULT_AUDIENCE, &other_key).unwrap();
+    assert_refused_leaving_only_the_refusal(&api, signed(&ghost, "POST", "/api/v1/persons", &birth("c", "X")), StatusCode::UNAUTHORIZED)
+        .await;
+    // Expired: signed by hand an hour ago.
+    let body = birth("d", "X");
+    let digest = anagrafe_server::modi::digest_header(&body);
+    let then = chrono::Utc::now().timestamp() - 3600;
+    let claims = anagrafe_server::modi::SignatureClaims {
+        iss: "roma".into(),
+        aud: DEFAULT_AUDIENCE.into(),
+        iat: then,
+        exp: then + 60,
+        jti: "old".into(),
+        signed_headers: vec![
+            serde_json::Map::from_iter([("digest".to_owned(), Value::from(digest.clone()))]),
+            serde_json::Map::from_iter([("content-type".to_owned(), Value::from("application/json"))]),
+        ],
+    };
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some("roma".into());
+    let jws = jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_ec_pem(api.roma_key.as_bytes()).unwrap()).unwrap();
+    let req = Request::post("/api/v1/persons")
+        .header("content-type", "application/json")
+        .header("digest", digest)
+        .header("agid-jwt-signature", jws)
+        .body(Body::from(body))
+        .unwrap();
+    let p = assert_refused_leaving_only_the_refusal(&api, req, StatusCode::UNAUTHORIZED).await;
+    assert!(p["detail"].as_str().unwrap().contains("expired"), "{p}");
+}
+
+#[tokio::test]
+async fn a_comune_cannot_act_on_another_comunes_record() {
+    let api = api().await;
+    let created = send(&api, signed(&api.roma, "POST", "/api/v1/persons", &birth("op-c", "Gialli"))).await;
+    let id = created.json["id_anpr"].as_str().unwrap();
+    let cancel = json!({ "client_op_id": "x", "reason": 6, "effective_date": "2025-06-01" }).to_string();
+    let r = send(&api, signed(&api.milano, "POST", &format!("/api/v1/persons/{id}/cancellation"), cancel.as_bytes())).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.json);
+    // Registering into Roma is Roma's: Milano is refused.
+    let r = send(&api, signed(&api.milano, "POST", "/api/v1/persons", &birth("op-m", "Viola"))).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Roma may cancel it.
+    let r = send(&api, signed(&api.roma, "POST", &format!("/api/v1/persons/{id}/cancellation"), cancel.as_bytes())).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+}
+
+#[tokio::test]
+async fn bad_data_get_problem_json_naming_the_field_and_write_nothing() {
+    let api = api().await;
+    let cases: Vec<(Value, &str, StatusCode)> = vec![
+        (json!({ "reason": "1" }), "client_op_id", StatusCode::BAD_REQUEST),
+        (json!({ "client_op_id": "e1", "reason": "1", "effective_date": "2025-13-01" }), "effective_date", StatusCode::BAD_REQUEST),
+        (
+            {
+                let mut v: Value = serde_json::from_slice(&birth("e2", "Rossi")).unwrap();
+                v["name"]["surname"] = json!("R0ssi");
+                v
+            },
+            "name",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            {
+                let mut v: Value = serde_json::from_slice(&birth("e3", "Rossi")).unwrap();
+                v["residence"]["comune"] = json!("Z999");
+                v
+            },
+            "residence.comune",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            {
+                let mut v: Value = serde_json::from_slice(&birth("e4", "Rossi")).unwrap();
+                v["effective_date"] = json!("2025-02-10");
+                v
+            },
+            "effective_date",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            {
+                let mut v: Value = serde_json::from_slice(&birth("e5", "Rossi")).unwrap();
+                v["unexpected"] = json!(1);
+                v
+            },
+            "unexpected",
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+    for (body, field, status) in cases {
+        let (_, persons) = counts(&api).await;
+        let r = send(&api, signed(&api.roma, "POST", "/api/v1/persons", body.to_string().as_bytes())).await;
+        assert_eq!(r.status, status, "{field}: {}", r.json);
+        assert_eq!(r.headers["content-type"], "application/problem+json");
+        let named = r.json["errors"].as_array().unwrap().iter().any(|e| e["field"].as_str().unwrap().contains(field))
+            || r.json["detail"].as_str().unwrap().contains(field);
+        assert!(named, "{field} not named: {}", r.json);
+        assert_eq!(counts(&api).await.1, persons);
+    }
+    // A bad ID in the path, a bad as_of, a bad cursor: 400s naming them.
+    assert_eq!(send(&api, signed(&api.roma, "GET", "/api/v1/persons/AB123", b"")).await.json["errors"][0]["field"], "id_anpr");
+    let r = send(&api, signed(&api.roma, "GET", "/api/v1/notifications?after=-1", b"")).await;
+    assert_eq!(r.json["errors"][0]["field"], "after");
+    let r = send(&api, signed(&api.roma, "GET", "/api/v1/notifications?after=abc", b"")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json["errors"][0]["field"], "query");
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_api_route() {
+    let api = api().await;
+    let r = send(&api, Request::get("/api/openapi.json").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let paths = r.json["paths"].as_object().expect("paths");
+    for (path, methods) in anagrafe_server::api::ROUTES {
+        let p = paths.get(*path).unwrap_or_else(|| panic!("{path} missing from openapi.json"));
+        for m in *methods {
+            assert!(p.get(*m).is_some(), "{m} {path} missing from openapi.json");
+        }
+    }
+    // Every listed route is served: unsigned, it is refused (401), never unknown (404/405).
+    for (path, methods) in anagrafe_server::api::ROUTES {
+        let concrete = path.replace("{id_anpr}", "AB12345CD").replace("{family_id}", "1");
+        for m in *methods {
+            let r = send(&api, Request::builder().method(m.to_uppercase().as_str()).uri(&concrete).body(Body::empty()).unwrap()).await;
+            let expected = if *path == "/api/openapi.json" { StatusCode::OK } else { StatusCode::UNAUTHORIZED };
+            assert_eq!(r.status, expected, "{m} {path}");
+        }
+    }
+    let documented: usize = paths.values().map(|p| p.as_object().unwrap().keys().filter(|k| *k != "parameters").count()).sum();
+    let routed: usize = anagrafe_server::api::ROUTES.iter().map(|(_, m)| m.len()).sum();
+    assert_eq!(documented, routed, "openapi.json documents a route the server does not have");
+}
