@@ -8,6 +8,7 @@
 pub mod api;
 pub mod error;
 mod health;
+pub mod http1;
 mod middleware;
 pub mod modi;
 

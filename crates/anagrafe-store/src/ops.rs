@@ -264,7 +264,7 @@ macro_rules! store_ops {
                 let rows = sqlx::query(
                     "SELECT DISTINCT g.person_id FROM person_generalita g JOIN persons p ON p.id = g.person_id \
                      WHERE g.codice_fiscale = $1 AND g.superseded_at IS NULL AND g.valid_to IS NULL AND g.person_id <> $2 \
-                     AND p.status IN (1, 2) ORDER BY g.person_id",
+                     AND p.status IN (1, 2) ORDER BY g.person_id LIMIT 10",
                 )
                 .bind(cf)
                 .bind(except)
@@ -347,7 +347,7 @@ macro_rules! store_ops {
                 idem: Option<&crate::Idempotency>,
             ) -> crate::Result<crate::Applied> {
                 use anagrafe_domain::ops::Operation;
-                let mut tx = self.pool.begin().await?;
+                let (_write, mut tx) = self.begin_write().await?;
                 let mut head = Self::lock_head(&mut tx).await?;
                 let now = head.now;
                 let mut out = crate::Applied { operation: op.name().to_owned(), ..Default::default() };

@@ -18,6 +18,17 @@ impl PgStore {
         Ok(Self { pool })
     }
 
+    /// Begins a write transaction (writers queue on the audit head's row lock inside it).
+    pub(crate) async fn begin_write(&self) -> Result<(Option<tokio::sync::OwnedMutexGuard<()>>, Transaction<'static, Postgres>)> {
+        Ok((None, self.pool.begin().await?))
+    }
+
+    /// This process's writer turn, for a write that is a single statement (none on PostgreSQL,
+    /// whose row locks queue writers).
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        None
+    }
+
     async fn migrate_impl(&self) -> Result<()> {
         sqlx::migrate!("migrations/postgres").run(&self.pool).await?;
         Ok(())

@@ -362,7 +362,7 @@ macro_rules! store_common {
                 mut batches: tokio::sync::mpsc::Receiver<crate::BulkMessage>,
                 ctx: &crate::WriteContext,
             ) -> crate::Result<crate::BulkReport> {
-                let mut tx = self.pool.begin().await?;
+                let (_write, mut tx) = self.begin_write().await?;
                 let mut head = Self::lock_head(&mut tx).await?;
                 let today = chrono::Utc::now().date_naive();
                 let event_id = Self::insert_event(&mut tx, ctx, "caricamento", None, None, None, today, "{}").await?;
@@ -675,7 +675,7 @@ macro_rules! store_common {
             }
 
             async fn register_person(&self, person: &crate::NewPerson, ctx: &crate::WriteContext) -> crate::Result<i64> {
-                let mut tx = self.pool.begin().await?;
+                let (_write, mut tx) = self.begin_write().await?;
                 let mut head = Self::lock_head(&mut tx).await?;
                 let id = Self::alloc(&mut tx, "person", 1).await?;
                 let payload = serde_json::json!({ "reason": person.reason, "residence_since": person.residence_since }).to_string();
@@ -691,7 +691,7 @@ macro_rules! store_common {
             }
 
             async fn create_family(&self, family: &crate::NewFamily, ctx: &crate::WriteContext) -> crate::Result<i64> {
-                let mut tx = self.pool.begin().await?;
+                let (_write, mut tx) = self.begin_write().await?;
                 let mut head = Self::lock_head(&mut tx).await?;
                 let payload = serde_json::json!({ "comune": family.comune, "formed_on": family.formed_on }).to_string();
                 let event_id = Self::insert_event(&mut tx, ctx, "famiglia", None, None, None, family.formed_on, &payload).await?;
@@ -792,7 +792,7 @@ macro_rules! store_common {
                 limit: u32,
                 ctx: &crate::WriteContext,
             ) -> crate::Result<(u64, Option<i64>)> {
-                let mut tx = self.pool.begin().await?;
+                let (_write, mut tx) = self.begin_write().await?;
                 let mut head = Self::lock_head(&mut tx).await?;
                 let pids: Vec<i64> = sqlx::query(
                     "SELECT p.id FROM persons p WHERE p.id > $1 \
@@ -873,7 +873,7 @@ macro_rules! store_common {
             }
 
             async fn assign_ids_initial(&self, issuer: &crate::IdIssuer, ctx: &crate::WriteContext) -> crate::Result<Option<u64>> {
-                let mut tx = self.pool.begin().await?;
+                let (_write, mut tx) = self.begin_write().await?;
                 let mut head = Self::lock_head(&mut tx).await?;
                 if sqlx::query("SELECT 1 FROM id_anpr_registry LIMIT 1").fetch_optional(&mut *tx).await?.is_some() {
                     tx.rollback().await?;
@@ -1034,7 +1034,7 @@ macro_rules! store_common {
             }
 
             async fn save_api_client(&self, c: &crate::ApiClient, ctx: &crate::WriteContext) -> crate::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let (_write, mut tx) = self.begin_write().await?;
                 let mut head = Self::lock_head(&mut tx).await?;
                 let now = head.now;
                 sqlx::query("DELETE FROM api_clients WHERE client_id = $1").bind(&c.client_id).execute(&mut *tx).await?;
@@ -1058,21 +1058,23 @@ macro_rules! store_common {
             }
 
             async fn accept_jti(&self, client_id: &str, jti: &str, expires_at_ms: i64) -> crate::Result<bool> {
-                let now = crate::now_ms();
-                let mut tx = self.pool.begin().await?;
-                sqlx::query("DELETE FROM seen_jti WHERE expires_at < $1").bind(now).execute(&mut *tx).await?;
+                // One statement, no transaction of its own: this runs on every request. Expired
+                // ids are purged now and then rather than each time.
+                let _turn = self.write_turn().await;
+                if rand::random::<u8>() == 0 {
+                    sqlx::query("DELETE FROM seen_jti WHERE expires_at < $1").bind(crate::now_ms()).execute(&self.pool).await?;
+                }
                 let done = sqlx::query("INSERT INTO seen_jti (client_id, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                     .bind(client_id)
                     .bind(jti)
                     .bind(expires_at_ms)
-                    .execute(&mut *tx)
+                    .execute(&self.pool)
                     .await?;
-                tx.commit().await?;
                 Ok(done.rows_affected() == 1)
             }
 
             async fn audit(&self, entry: &crate::audit::AuditEntry) -> crate::Result<i64> {
-                let mut tx = self.pool.begin().await?;
+                let (_write, mut tx) = self.begin_write().await?;
                 let mut head = Self::lock_head(&mut tx).await?;
                 let seq = Self::append_audit(&mut tx, &mut head, entry).await?;
                 tx.commit().await?;
@@ -1104,7 +1106,7 @@ macro_rules! store_common {
             }
 
             async fn save_refdata(&self, comuni_tsv: &str, stati_tsv: &str, ctx: &crate::WriteContext) -> crate::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let (_write, mut tx) = self.begin_write().await?;
                 let mut head = Self::lock_head(&mut tx).await?;
                 let now = crate::now_ms();
                 for (name, content) in [("comuni.tsv", comuni_tsv), ("stati.tsv", stati_tsv)] {

@@ -16,6 +16,10 @@ const MAX_ROWS: usize = 400;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
+    /// SQLite has one writer at a time; writers of this process queue here instead of
+    /// spinning in SQLite's busy handler (which sleeps in steps of milliseconds). Other
+    /// processes (a command run beside the server) still meet the busy timeout.
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -30,7 +34,19 @@ impl SqliteStore {
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, writer: Default::default() })
+    }
+
+    /// Begins a write transaction, first taking this process's writer turn.
+    pub(crate) async fn begin_write(&self) -> Result<(Option<tokio::sync::OwnedMutexGuard<()>>, Transaction<'static, Sqlite>)> {
+        let turn = self.writer.clone().lock_owned().await;
+        Ok((Some(turn), self.pool.begin().await?))
+    }
+
+    /// This process's writer turn, for a write that is a single statement (none on PostgreSQL,
+    /// whose row locks queue writers).
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        self.writer.clone().lock_owned().await.into()
     }
 
     async fn migrate_impl(&self) -> Result<()> {

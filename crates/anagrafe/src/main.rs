@@ -3,7 +3,6 @@
 
 mod commands;
 mod config;
-mod http1;
 mod register;
 
 use clap::Parser;

@@ -162,11 +162,28 @@ fn the_demo_serves_and_writes_its_credentials() {
     write!(s, "GET /health/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
+    let creds: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("demo-credentials.json")).unwrap()).unwrap();
+    // The demo comune's client works as the credentials say: a signed read of a demo citizen.
+    let clients = creds["api"]["clients"].as_array().unwrap();
+    let example = clients.iter().find(|c| c["role"] == "comune").unwrap()["example"].as_str().unwrap().to_owned();
+    let words: Vec<&str> = example.split_whitespace().skip(1).collect();
+    let call = anagrafe(&words);
+    let unsigned_status = {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        let path = words.last().unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut r = String::new();
+        s.read_to_string(&mut r).unwrap();
+        r.lines().next().unwrap_or("").to_owned()
+    };
     child.kill().unwrap();
     let _ = child.wait();
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
-    let creds: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("demo-credentials.json")).unwrap()).unwrap();
+    assert_eq!(call.status.code(), Some(0), "{example}: {}", stderr(&call));
+    let read: serde_json::Value = serde_json::from_str(&stdout(&call)).unwrap();
+    assert_eq!(read["id_anpr"], creds["citizens"][0]["id_anpr"]);
+    assert!(unsigned_status.starts_with("HTTP/1.1 401"), "{unsigned_status}");
     assert_eq!(creds["urls"]["base"], url);
     let citizens = creds["citizens"].as_array().unwrap();
     assert_eq!(citizens.len(), 5);

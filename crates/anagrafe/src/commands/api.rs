@@ -2,7 +2,7 @@
 //! registration, a signed call, and the load script behind the write-throughput figure.
 
 use crate::config::Config;
-use crate::http1::Conn;
+use anagrafe_server::http1::Conn;
 use anagrafe_server::modi::client::{Signer, generate_key_pair};
 use anagrafe_store::{ApiClient, WriteContext};
 use anyhow::{Context, bail};
@@ -177,7 +177,13 @@ fn signer(t: &Target) -> anyhow::Result<Signer> {
     Signer::new(&t.client_id, &t.audience, &pem).map_err(|e| anyhow::anyhow!(e))
 }
 
-async fn signed_send(conn: &mut Conn, signer: &Signer, method: &str, path: &str, body: &[u8]) -> anyhow::Result<crate::http1::Reply> {
+async fn signed_send(
+    conn: &mut Conn,
+    signer: &Signer,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> anyhow::Result<anagrafe_server::http1::Reply> {
     let ct = (!body.is_empty()).then_some("application/json");
     let (digest, jws) = signer.sign(body, ct).map_err(|e| anyhow::anyhow!(e))?;
     let mut headers = vec![("digest", digest), ("agid-jwt-signature", jws)];
@@ -190,19 +196,12 @@ async fn signed_send(conn: &mut Conn, signer: &Signer, method: &str, path: &str,
 /// A synthetic birth in `comune`, unique by `n`.
 fn birth_body(comune: &str, run: &str, n: u64) -> Vec<u8> {
     let today = chrono::Utc::now().date_naive();
-    let letters = |mut k: u64| {
-        let mut s = String::new();
-        for _ in 0..6 {
-            s.push((b'a' + (k % 26) as u8) as char);
-            k /= 26;
-        }
-        s
-    };
+    let (surname, given) = anagrafe_testkit::distinct_name(n);
     serde_json::json!({
         "client_op_id": format!("load-{run}-{n}"),
         "reason": "1",
         "effective_date": today,
-        "name": { "surname": format!("Carico{}", letters(n)), "given": "Prova" },
+        "name": { "surname": surname, "given": given },
         "sex": if n.is_multiple_of(2) { "F" } else { "M" },
         "birth_date": today.to_string(),
         "birth_place": { "kind": "comune", "code": comune },

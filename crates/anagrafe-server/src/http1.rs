@@ -1,8 +1,9 @@
-//! A minimal HTTP/1.1 client over one keep-alive TCP connection, for `anagrafe api call` and
-//! the load script: plain `http://` on a trusted network (loopback, or behind the TLS
+//! A minimal HTTP/1.1 client over one keep-alive TCP connection, for notification pushes,
+//! `anagrafe api call` and the load script: plain `http://` on a trusted network (loopback, or behind the TLS
 //! terminator the register runs behind), no redirects, no proxies.
 
 use anyhow::{Context, bail};
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -38,7 +39,10 @@ impl Conn {
     /// Connects to the register at `base`.
     pub async fn connect(base: &str) -> anyhow::Result<Self> {
         let host = authority(base)?;
-        let tcp = TcpStream::connect(&host).await.with_context(|| format!("cannot connect to {host}"))?;
+        let tcp = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(&host))
+            .await
+            .with_context(|| format!("timed out connecting to {host}"))?
+            .with_context(|| format!("cannot connect to {host}"))?;
         tcp.set_nodelay(true)?;
         Ok(Self { stream: BufReader::new(tcp), host })
     }
