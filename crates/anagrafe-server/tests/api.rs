@@ -178,6 +178,25 @@ async fn a_replayed_signature_is_refused_with_401_and_writes_nothing() {
     assert_eq!(send(&api, make()).await.status, StatusCode::CREATED);
     let p = assert_refused_leaving_only_the_refusal(&api, make(), StatusCode::UNAUTHORIZED).await;
     assert!(p["detail"].as_str().unwrap().contains("jti"));
+    // A signature first used on a request that was refused is spent too.
+    let bad = br#"{"client_op_id":"op-bad"}"#.to_vec();
+    let (digest, jws) = api.roma.sign(&bad, Some("application/json")).unwrap();
+    let make_bad = || {
+        Request::post("/api/v1/persons")
+            .header("content-type", "application/json")
+            .header("digest", &digest)
+            .header("agid-jwt-signature", &jws)
+            .body(Body::from(bad.clone()))
+            .unwrap()
+    };
+    assert_eq!(send(&api, make_bad()).await.status, StatusCode::BAD_REQUEST);
+    assert_refused_leaving_only_the_refusal(&api, make_bad(), StatusCode::UNAUTHORIZED).await;
+    // So is one used on a read.
+    let (d2, j2) = api.roma.sign(b"", None).unwrap();
+    let read =
+        || Request::get("/api/v1/notifications").header("digest", &d2).header("agid-jwt-signature", &j2).body(Body::empty()).unwrap();
+    assert_eq!(send(&api, read()).await.status, StatusCode::OK);
+    assert_refused_leaving_only_the_refusal(&api, read(), StatusCode::UNAUTHORIZED).await;
 }
 
 #[tokio::test]

@@ -179,11 +179,29 @@ macro_rules! store_ops {
                 event_id: i64,
                 now: i64,
             ) -> crate::Result<i64> {
+                Self::enter_household_reserved(tx, pid, choice, comune, d, event_id, now, None).await
+            }
+
+            /// As `enter_household`, with an id already reserved for a new household.
+            #[allow(clippy::too_many_arguments)]
+            async fn enter_household_reserved(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                pid: i64,
+                choice: &anagrafe_domain::ops::HouseholdChoice,
+                comune: anagrafe_domain::Belfiore,
+                d: chrono::NaiveDate,
+                event_id: i64,
+                now: i64,
+                reserved: Option<i64>,
+            ) -> crate::Result<i64> {
                 use anagrafe_domain::ops::HouseholdChoice;
                 match choice {
                     HouseholdChoice::New { household, name } => {
                         let f = crate::NewFamily { kind: *household, comune, name: name.clone(), formed_on: d };
-                        let fid = Self::insert_family(tx, &f, event_id).await?;
+                        let fid = match reserved {
+                            Some(id) => Self::insert_family_with_id(tx, id, &f, event_id).await?,
+                            None => Self::insert_family(tx, &f, event_id).await?,
+                        };
                         Self::insert_membership(tx, pid, fid, 1, d, event_id, now).await?;
                         Ok(fid)
                     }
@@ -245,8 +263,22 @@ macro_rules! store_ops {
             /// key; a candidate already in the registry (issued under another key or elsewhere)
             /// is skipped with its counter.
             async fn issue_id(tx: &mut sqlx::Transaction<'_, $db>, issuer: &crate::IdIssuer, pid: i64, now: i64) -> crate::Result<anagrafe_domain::IdAnpr> {
+                Self::issue_id_from(tx, issuer, pid, now, None).await
+            }
+
+            /// As `issue_id`, trying a counter already reserved first.
+            async fn issue_id_from(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                issuer: &crate::IdIssuer,
+                pid: i64,
+                now: i64,
+                mut reserved: Option<i64>,
+            ) -> crate::Result<anagrafe_domain::IdAnpr> {
                 for _ in 0..64 {
-                    let counter = Self::alloc(tx, "id_anpr", 1).await?;
+                    let counter = match reserved.take() {
+                        Some(c) => c,
+                        None => Self::alloc(tx, "id_anpr", 1).await?,
+                    };
                     let id = issuer
                         .generator
                         .id(counter as u64)
@@ -545,13 +577,19 @@ macro_rules! store_ops {
                 if computed {
                     g.codice_fiscale = anagrafe_domain::ops::compute_cf(&g);
                 }
-                let pid = Self::alloc(tx, "person", 1).await?;
+                // Every id this registration needs, in one statement (the household's even when
+                // it joins one: a gap in household ids costs nothing).
+                let [pid, ev, new_fid, counter] = Self::alloc_each(tx, ["person", "event", "family", "id_anpr"]).await?;
                 let d = r.effective_date;
                 let payload = serde_json::json!({
                     "reason": reason.code(), "description": r.reason_description, "origin": r.origin.map(|o| o.to_string()),
                 });
                 let kind = match reason { RegistrationReason::Apr(_) => "iscrizione", RegistrationReason::Aire(_) => "iscrizione_aire" };
-                let ev = Self::insert_event(tx, ctx, kind, Some(&reason.code()), Some(pid), None, d, &payload.to_string()).await?;
+                let fid = match &r.household {
+                    anagrafe_domain::ops::HouseholdChoice::New { .. } => new_fid,
+                    anagrafe_domain::ops::HouseholdChoice::Join { family_id, .. } => *family_id,
+                };
+                Self::insert_event_with_id(tx, ev, ctx, kind, Some(&reason.code()), Some(pid), Some(fid), d, &payload.to_string()).await?;
                 let status = match reason { RegistrationReason::Apr(_) => anagrafe_domain::RegisterStatus::Resident, RegistrationReason::Aire(_) => anagrafe_domain::RegisterStatus::Aire };
                 let born = g.birth_date.first_day();
                 let record = anagrafe_domain::PersonRecord {
@@ -576,8 +614,8 @@ macro_rules! store_ops {
                     reason: reason.code(),
                 };
                 Self::insert_person_rows(tx, pid, &np, ev, now).await?;
-                let fid = Self::enter_household(tx, pid, &r.household, comune, d, ev, now).await?;
-                let id = Self::issue_id(tx, issuer, pid, now).await?;
+                Self::enter_household_reserved(tx, pid, &r.household, comune, d, ev, now, Some(new_fid)).await?;
+                let id = Self::issue_id_from(tx, issuer, pid, now, Some(counter)).await?;
                 let cf = g.codice_fiscale.map(|c| c.to_string());
                 if computed && let Some(cf) = &cf {
                     Self::to_agency(tx, "attribuzione_cf", pid, ev, serde_json::json!({ "id_anpr": id, "codice_fiscale": cf }), now).await?;
@@ -602,7 +640,6 @@ macro_rules! store_ops {
                         out.notifications += 1;
                     }
                 }
-                sqlx::query("UPDATE events SET family_id = $1 WHERE id = $2").bind(fid).bind(ev).execute(&mut **tx).await?;
                 out.event_ids.push(ev);
                 out.id_anpr = Some(id);
                 out.family_id = Some(fid);

@@ -70,6 +70,23 @@ macro_rules! store_common {
                 Ok(seq)
             }
 
+            /// Reserves one id from each named counter in one statement, in the order named.
+            async fn alloc_each<const N: usize>(tx: &mut sqlx::Transaction<'_, $db>, names: [&'static str; N]) -> crate::Result<[i64; N]> {
+                let list = names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(",");
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE counters SET next = next + 1 WHERE name IN ({list}) RETURNING name, next")))
+                    .fetch_all(&mut **tx)
+                    .await?;
+                let mut out = [0i64; N];
+                for r in rows {
+                    let name: String = sqlx::Row::try_get(&r, 0)?;
+                    let next: i64 = sqlx::Row::try_get(&r, 1)?;
+                    if let Some(k) = names.iter().position(|n| *n == name) {
+                        out[k] = next - 1;
+                    }
+                }
+                Ok(out)
+            }
+
             #[allow(clippy::too_many_arguments)]
             async fn insert_event(
                 tx: &mut sqlx::Transaction<'_, $db>,
@@ -82,6 +99,22 @@ macro_rules! store_common {
                 payload: &str,
             ) -> crate::Result<i64> {
                 let id = Self::alloc(tx, "event", 1).await?;
+                Self::insert_event_with_id(tx, id, ctx, kind, code, person_id, family_id, effective, payload).await
+            }
+
+            /// Writes an event under an id already reserved.
+            #[allow(clippy::too_many_arguments)]
+            async fn insert_event_with_id(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                id: i64,
+                ctx: &crate::WriteContext,
+                kind: &str,
+                code: Option<&str>,
+                person_id: Option<i64>,
+                family_id: Option<i64>,
+                effective: chrono::NaiveDate,
+                payload: &str,
+            ) -> crate::Result<i64> {
                 sqlx::query(
                     "INSERT INTO events (id, kind, code, person_id, family_id, comune, effective_date, recorded_at, request_id, actor, \
                      client_op_id, payload) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
@@ -110,6 +143,16 @@ macro_rules! store_common {
                 event_id: i64,
             ) -> crate::Result<i64> {
                 let id = Self::alloc(tx, "family", 1).await?;
+                Self::insert_family_with_id(tx, id, f, event_id).await
+            }
+
+            /// Writes a household under an id already reserved.
+            async fn insert_family_with_id(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                id: i64,
+                f: &crate::NewFamily,
+                event_id: i64,
+            ) -> crate::Result<i64> {
                 let (kind, specie) = crate::rows::household_cols(&f.kind);
                 sqlx::query("INSERT INTO families (id, kind, specie, comune, name, formed_on, event_id) VALUES ($1,$2,$3,$4,$5,$6,$7)")
                     .bind(id)
