@@ -108,6 +108,8 @@ paths = {
     "/api/v1/notifications": {"get": read("The calling comune's notifications (REG-5), oldest first", "Feed", [AFTER, LIMIT])},
     "/api/v1/revenue-agency/outbox": {"get": read("Communications to the Revenue Agency (role revenue_agency)", "Feed", [AFTER, LIMIT])},
     "/api/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+    "/api/register-key": {"get": {"summary": "The register's public key (SPKI PEM): verifies the Agid-JWT-Signature of notification pushes (kid `anagrafe`, aud = the client id)", "security": [],
+        "responses": {"200": {"description": "PEM", "content": {"application/x-pem-file": {}}}, "404": problem("No signing key configured.")}}},
 }
 for p, ops in paths.items():
     for m, op in ops.items():

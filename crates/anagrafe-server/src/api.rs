@@ -43,6 +43,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/notifications", &["get"]),
     ("/api/v1/revenue-agency/outbox", &["get"]),
     ("/api/openapi.json", &["get"]),
+    ("/api/register-key", &["get"]),
 ];
 
 /// The `/api/v1` routes (paths as in `openapi.json`).
@@ -63,6 +64,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/notifications", get(notifications))
         .route("/api/v1/revenue-agency/outbox", get(outbox))
         .route("/api/openapi.json", get(openapi))
+        .route("/api/register-key", get(register_key))
 }
 
 /// The OpenAPI description of these routes.
@@ -78,6 +80,15 @@ async fn openapi() -> Response {
 /// parameter when they do not parse.
 fn query<T: serde::de::DeserializeOwned>(uri: &Uri) -> Result<T, ApiError> {
     axum::extract::Query::<T>::try_from_uri(uri).map(|q| q.0).map_err(|e| ApiError::field("query", e.body_text()))
+}
+
+/// The public key that verifies the register's signatures (notification pushes).
+async fn register_key(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let signer =
+        state.register_signer.as_deref().ok_or_else(|| ApiError::NotFound("this register has no signing key configured".into()))?;
+    let mut r = signer.public_key_pem().to_owned().into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-pem-file"));
+    Ok(r)
 }
 
 fn id_param(raw: &str) -> Result<IdAnpr, ApiError> {

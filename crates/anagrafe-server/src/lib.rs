@@ -11,6 +11,7 @@ mod health;
 pub mod http1;
 mod middleware;
 pub mod modi;
+pub mod push;
 
 pub use error::ApiError;
 
@@ -31,6 +32,9 @@ pub struct AppState {
     pub issuer: Option<Arc<anagrafe_store::IdIssuer>>,
     /// Web-service settings.
     pub api: ApiSettings,
+    /// The register's own signing key (pushes to comuni); its public half is served at
+    /// `/api/register-key`.
+    pub register_signer: Option<Arc<modi::client::Signer>>,
 }
 
 /// Settings of the comuni's web services.
@@ -46,6 +50,9 @@ impl Default for ApiSettings {
     }
 }
 
+/// The `kid` (and `iss`) of the register's own signatures.
+pub const REGISTER_KID: &str = "anagrafe";
+
 /// The audience used when none is configured.
 pub const DEFAULT_AUDIENCE: &str = "anagrafe/api/v1";
 
@@ -53,7 +60,13 @@ impl AppState {
     /// State over a store; installs the process-wide metrics recorder on first use.
     pub fn new(store: Arc<dyn Store>) -> Self {
         modi::init_crypto();
-        Self { store, metrics: metrics_handle(), issuer: None, api: ApiSettings::default() }
+        Self { store, metrics: metrics_handle(), issuer: None, api: ApiSettings::default(), register_signer: None }
+    }
+
+    /// The same state with the register's signing key (PKCS#8 PEM, ES256).
+    pub fn with_register_key(mut self, private_key_pem: &str) -> Result<Self, String> {
+        self.register_signer = Some(Arc::new(modi::client::Signer::new(REGISTER_KID, "", private_key_pem)?));
+        Ok(self)
     }
 
     /// The same state with an ID ANPR issuer.

@@ -235,6 +235,7 @@ pub mod client {
         /// The register's API audience.
         pub audience: String,
         key: EncodingKey,
+        public_pem: String,
     }
 
     impl std::fmt::Debug for Signer {
@@ -247,9 +248,25 @@ pub mod client {
         /// From a PKCS#8 PEM private key (ES256).
         pub fn new(client_id: &str, audience: &str, private_key_pem: &str) -> Result<Self, String> {
             init_crypto();
+            use p256::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
             let key = EncodingKey::from_ec_pem(private_key_pem.as_bytes())
                 .map_err(|e| format!("the private key is not a PKCS#8 P-256 PEM: {e}"))?;
-            Ok(Self { client_id: client_id.to_owned(), audience: audience.to_owned(), key })
+            let secret =
+                p256::SecretKey::from_pkcs8_pem(private_key_pem).map_err(|e| format!("the private key is not a PKCS#8 P-256 PEM: {e}"))?;
+            let public_pem = secret.public_key().to_public_key_pem(LineEnding::LF).map_err(|e| e.to_string())?;
+            Ok(Self { client_id: client_id.to_owned(), audience: audience.to_owned(), key, public_pem })
+        }
+
+        /// The public key (SPKI PEM) that verifies this signer's signatures.
+        pub fn public_key_pem(&self) -> &str {
+            &self.public_pem
+        }
+
+        /// As [`Signer::sign`], for another audience (the register signing a push to a client).
+        pub fn sign_to(&self, audience: &str, body: &[u8], content_type: Option<&str>) -> Result<(String, String), String> {
+            let mut other = self.clone();
+            other.audience = audience.to_owned();
+            other.sign(body, content_type)
         }
 
         /// The headers to send with `body` (`content_type` for a non-empty body):

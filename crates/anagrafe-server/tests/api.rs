@@ -340,11 +340,80 @@ async fn the_openapi_document_describes_every_api_route() {
         let concrete = path.replace("{id_anpr}", "AB12345CD").replace("{family_id}", "1");
         for m in *methods {
             let r = send(&api, Request::builder().method(m.to_uppercase().as_str()).uri(&concrete).body(Body::empty()).unwrap()).await;
-            let expected = if *path == "/api/openapi.json" { StatusCode::OK } else { StatusCode::UNAUTHORIZED };
+            let expected = match *path {
+                "/api/openapi.json" => StatusCode::OK,
+                "/api/register-key" => StatusCode::NOT_FOUND,
+                _ => StatusCode::UNAUTHORIZED,
+            };
             assert_eq!(r.status, expected, "{m} {path}");
         }
     }
     let documented: usize = paths.values().map(|p| p.as_object().unwrap().keys().filter(|k| *k != "parameters").count()).sum();
     let routed: usize = anagrafe_server::api::ROUTES.iter().map(|(_, m)| m.len()).sum();
     assert_eq!(documented, routed, "openapi.json documents a route the server does not have");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_are_pushed_signed_by_the_register_and_retried_after_a_failure() {
+    use anagrafe_server::push::{PushPacing, round};
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let api = api().await;
+    // Milano's software listens; its first answer is a failure.
+    let received: Arc<Mutex<Vec<(axum::http::HeaderMap, axum::body::Bytes)>>> = Arc::default();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (r2, c2) = (received.clone(), calls.clone());
+    let hook = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| async move {
+            if c2.fetch_add(1, Ordering::SeqCst) == 0 {
+                return StatusCode::SERVICE_UNAVAILABLE;
+            }
+            r2.lock().unwrap().push((headers, body));
+            StatusCode::NO_CONTENT
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, hook).await.unwrap() });
+    api.store.set_push_url("milano", Some(&format!("http://{addr}/hook")), &WriteContext::cli("test")).await.unwrap();
+    // A child born in Milano is registered in Roma: Milano is notified.
+    let created = send(&api, signed(&api.roma, "POST", "/api/v1/persons", &birth("op-p", "Azzurri"))).await;
+    let id = created.json["id_anpr"].as_str().unwrap().to_owned();
+    let (register_key, _) = generate_key_pair();
+    let state = AppState::new(api.store.clone()).with_register_key(&register_key).unwrap();
+    let pacing = PushPacing { every: std::time::Duration::from_millis(10), backoff: std::time::Duration::from_millis(100), batch: 100 };
+    round(&state, pacing).await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "first attempt");
+    round(&state, pacing).await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "not retried before the backoff");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    round(&state, pacing).await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "retried after the backoff");
+    round(&state, pacing).await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "delivered once: the cursor moved on");
+    let (headers, body) = received.lock().unwrap().pop().unwrap();
+    let doc: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(doc["items"][0]["kind"], "nascita_registrata_altrove");
+    assert_eq!(doc["items"][0]["payload"]["id_anpr"], id);
+    // Milano verifies the push with the register's published key.
+    let published = send(&api, Request::get("/api/register-key").body(Body::empty()).unwrap()).await;
+    assert_eq!(published.status, StatusCode::NOT_FOUND, "this router's state has no key");
+    let pem = state.register_signer.as_ref().unwrap().public_key_pem().to_owned();
+    let served = app(state.clone()).oneshot(Request::get("/api/register-key").body(Body::empty()).unwrap()).await.unwrap();
+    let served = served.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(served, pem.as_bytes());
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    v.set_audience(&["milano"]);
+    v.set_issuer(&[anagrafe_server::REGISTER_KID]);
+    let jws = headers["agid-jwt-signature"].to_str().unwrap();
+    let claims = jsonwebtoken::decode::<anagrafe_server::modi::SignatureClaims>(
+        jws,
+        &jsonwebtoken::DecodingKey::from_ec_pem(pem.as_bytes()).unwrap(),
+        &v,
+    )
+    .expect("the push verifies with the register's key")
+    .claims;
+    assert_eq!(headers["digest"], anagrafe_server::modi::digest_header(&body));
+    assert_eq!(claims.signed_headers[0]["digest"], headers["digest"].to_str().unwrap());
 }

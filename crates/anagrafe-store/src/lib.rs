@@ -175,6 +175,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Registers (or replaces the key of) a web-service client, traced.
     async fn save_api_client(&self, client: &ApiClient, ctx: &WriteContext) -> Result<()>;
 
+    /// The comune clients with a push URL, with their delivery state.
+    async fn push_targets(&self) -> Result<Vec<PushTarget>>;
+
+    /// Records the outcome of a push to a client.
+    async fn record_push(
+        &self,
+        client_id: &str,
+        delivered_up_to: i64,
+        attempts: i64,
+        next_attempt_at: i64,
+        error: Option<&str>,
+    ) -> Result<()>;
+
+    /// Sets (or with `None` removes) where a client's notifications are pushed, traced.
+    async fn set_push_url(&self, client_id: &str, url: Option<&str>, ctx: &WriteContext) -> Result<()>;
+
     /// Records a signature id until it expires; `false` when it was already seen (a replay).
     /// Expired ids are forgotten on the way.
     async fn accept_jti(&self, client_id: &str, jti: &str, expires_at_ms: i64) -> Result<bool>;

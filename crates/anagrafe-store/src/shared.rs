@@ -1080,9 +1080,11 @@ macro_rules! store_common {
                 let (_write, mut tx) = self.begin_write().await?;
                 let mut head = Self::lock_head(&mut tx).await?;
                 let now = head.now;
-                sqlx::query("DELETE FROM api_clients WHERE client_id = $1").bind(&c.client_id).execute(&mut *tx).await?;
+                // A client saved again keeps its push URL unless a new one is given.
                 sqlx::query(
-                    "INSERT INTO api_clients (client_id, role, comune, public_key_pem, push_url, created_at, revoked_at) VALUES ($1,$2,$3,$4,$5,$6,$7)",
+                    "INSERT INTO api_clients (client_id, role, comune, public_key_pem, push_url, created_at, revoked_at) VALUES ($1,$2,$3,$4,$5,$6,$7) \
+                     ON CONFLICT (client_id) DO UPDATE SET role = excluded.role, comune = excluded.comune, public_key_pem = excluded.public_key_pem, \
+                     push_url = COALESCE(excluded.push_url, api_clients.push_url), revoked_at = excluded.revoked_at",
                 )
                 .bind(&c.client_id)
                 .bind(&c.role)
@@ -1095,6 +1097,61 @@ macro_rules! store_common {
                 .await?;
                 let mut entry = crate::audit::AuditEntry::from_ctx(ctx, "api_client.save", "ok");
                 entry.detail = serde_json::json!({ "client_id": c.client_id, "role": c.role, "comune": c.comune, "revoked": c.revoked }).to_string();
+                Self::append_audit(&mut tx, &mut head, &entry).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn push_targets(&self) -> crate::Result<Vec<crate::PushTarget>> {
+                let rows = sqlx::query(
+                    "SELECT c.client_id, c.comune, c.push_url, COALESCE(s.delivered_up_to, 0), COALESCE(s.attempts, 0), \
+                     COALESCE(s.next_attempt_at, 0) FROM api_clients c LEFT JOIN push_state s ON s.client_id = c.client_id \
+                     WHERE c.push_url IS NOT NULL AND c.revoked_at IS NULL AND c.role = 'comune' AND c.comune IS NOT NULL ORDER BY c.client_id",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        use sqlx::Row;
+                        Ok(crate::PushTarget {
+                            client_id: r.try_get(0)?,
+                            comune: crate::rows::belfiore(&r.try_get::<String, _>(1)?)?,
+                            url: r.try_get(2)?,
+                            delivered_up_to: r.try_get(3)?,
+                            attempts: r.try_get(4)?,
+                            next_attempt_at: r.try_get(5)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn record_push(&self, client_id: &str, delivered_up_to: i64, attempts: i64, next_attempt_at: i64, error: Option<&str>) -> crate::Result<()> {
+                let _turn = self.write_turn().await;
+                sqlx::query(
+                    "INSERT INTO push_state (client_id, delivered_up_to, attempts, next_attempt_at, last_error, updated_at) VALUES ($1,$2,$3,$4,$5,$6) \
+                     ON CONFLICT (client_id) DO UPDATE SET delivered_up_to = excluded.delivered_up_to, attempts = excluded.attempts, \
+                     next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error, updated_at = excluded.updated_at",
+                )
+                .bind(client_id)
+                .bind(delivered_up_to)
+                .bind(attempts)
+                .bind(next_attempt_at)
+                .bind(error)
+                .bind(crate::now_ms())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn set_push_url(&self, client_id: &str, url: Option<&str>, ctx: &crate::WriteContext) -> crate::Result<()> {
+                let (_write, mut tx) = self.begin_write().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                let done = sqlx::query("UPDATE api_clients SET push_url = $1 WHERE client_id = $2").bind(url).bind(client_id).execute(&mut *tx).await?;
+                if done.rows_affected() == 0 {
+                    return Err(crate::StoreError::NotFound(format!("client {client_id}")));
+                }
+                let mut entry = crate::audit::AuditEntry::from_ctx(ctx, "api_client.push_url", "ok");
+                entry.detail = serde_json::json!({ "client_id": client_id, "push_url": url }).to_string();
                 Self::append_audit(&mut tx, &mut head, &entry).await?;
                 tx.commit().await?;
                 Ok(())

@@ -242,3 +242,20 @@ pub struct ApiClient {
     /// Revoked clients are refused.
     pub revoked: bool,
 }
+
+/// A comune client notifications are pushed to, and how far delivery got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushTarget {
+    /// The client.
+    pub client_id: String,
+    /// Its comune (whose notifications it gets).
+    pub comune: Belfiore,
+    /// Where to POST them.
+    pub url: String,
+    /// Last notification id acknowledged.
+    pub delivered_up_to: i64,
+    /// Failures since the last success.
+    pub attempts: i64,
+    /// Not before this time (epoch ms).
+    pub next_attempt_at: i64,
+}

@@ -2,6 +2,7 @@
 //! `audit verify` of a broken chain), 2 bad input or failure.
 
 mod api;
+pub use api::write_private as write_private_key;
 mod audit;
 mod cf;
 mod demo;

@@ -72,3 +72,23 @@ fn read_key(path: &std::path::Path) -> anyhow::Result<[u8; 16]> {
     key.copy_from_slice(&bytes);
     Ok(key)
 }
+
+/// The register's signing key (PKCS#8 PEM): `server.signing_key_file`, or for an embedded
+/// register `register-signing.key` beside its database (created, owner-only, on first use).
+/// `None` on PostgreSQL without a configured file.
+pub fn register_signing_key(cfg: &Config) -> anyhow::Result<Option<String>> {
+    let path = match (&cfg.server.signing_key_file, sqlite_dir(&cfg.database.url)) {
+        (Some(p), _) => p.clone(),
+        (None, Some(dir)) => {
+            let p = dir.join("register-signing.key");
+            if !p.exists() {
+                let (private, _) = anagrafe_server::modi::client::generate_key_pair();
+                crate::commands::write_private_key(&p, &private)?;
+                tracing::info!(path = %p.display(), "created the register's signing key");
+            }
+            p
+        }
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(std::fs::read_to_string(&path).with_context(|| format!("cannot read the register's signing key {}", path.display()))?))
+}

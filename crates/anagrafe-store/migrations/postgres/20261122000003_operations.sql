@@ -90,3 +90,14 @@ INSERT INTO counters (name, next) VALUES ('outbox', 1), ('notification', 1), ('d
 
 -- The time of the last audit entry, so that every write gets a strictly later one.
 ALTER TABLE audit_head ADD COLUMN last_at_ms BIGINT NOT NULL DEFAULT 0;
+
+-- Delivery of notifications to the comuni that registered a push URL: how far each got, and
+-- when to try again after a failure (exponential backoff).
+CREATE TABLE push_state (
+    client_id TEXT PRIMARY KEY REFERENCES api_clients (client_id),
+    delivered_up_to BIGINT NOT NULL,       -- last notification id acknowledged (2xx)
+    attempts BIGINT NOT NULL,              -- failures since the last success
+    next_attempt_at BIGINT NOT NULL,       -- epoch ms; 0 = now
+    last_error TEXT,
+    updated_at BIGINT NOT NULL
+);

@@ -22,6 +22,19 @@ pub enum ApiCommand {
     },
     /// Registers a client (or replaces its key) in the register.
     AddClient(AddClient),
+    /// Sets where a comune client's notifications are pushed (`--url http://…`), or stops
+    /// pushing (`--none`).
+    SetPush {
+        /// Client id.
+        #[arg(long)]
+        id: String,
+        /// The URL to POST notifications to.
+        #[arg(long, conflicts_with = "none", required_unless_present = "none")]
+        url: Option<String>,
+        /// Stop pushing.
+        #[arg(long)]
+        none: bool,
+    },
     /// Sends one signed request and prints the answer.
     Call(Call),
     /// Load script: signed registrations through the API for a fixed time; prints throughput
@@ -106,6 +119,15 @@ pub async fn run(cmd: ApiCommand, cfg: Config) -> anyhow::Result<ExitCode> {
             let client = client_record(&a.id, &a.role, a.comune.as_deref(), &pem)?;
             store.save_api_client(&client, &WriteContext::cli("api-add-client")).await?;
             println!("client {} registered (role {})", a.id, a.role);
+            Ok(ExitCode::SUCCESS)
+        }
+        ApiCommand::SetPush { id, url, none: _ } => {
+            if let Some(u) = &url {
+                anagrafe_server::http1::authority(u)?;
+            }
+            let store = crate::register::open(&cfg).await?;
+            store.set_push_url(&id, url.as_deref(), &WriteContext::cli("api-set-push")).await?;
+            println!("client {id}: {}", url.as_deref().map(|u| format!("notifications pushed to {u}")).unwrap_or_else(|| "no push".into()));
             Ok(ExitCode::SUCCESS)
         }
         ApiCommand::Call(c) => {

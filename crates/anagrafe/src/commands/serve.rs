@@ -36,6 +36,14 @@ pub fn state(store: Arc<dyn Store>, cfg: &Config) -> AppState {
         Err(e) => tracing::warn!(error = %e, "no ID ANPR issuer: registrations through the API are refused until one is configured"),
     }
     state.api.audience = cfg.server.api_audience.clone();
+    match crate::register::register_signing_key(cfg) {
+        Ok(Some(pem)) => match state.clone().with_register_key(&pem) {
+            Ok(s) => state = s,
+            Err(e) => tracing::warn!(error = %e, "the register's signing key is unusable: notifications are not pushed"),
+        },
+        Ok(None) => tracing::info!("no server.signing_key_file: notifications are served as a feed only, not pushed"),
+        Err(e) => tracing::warn!(error = %e, "notifications are not pushed"),
+    }
     state
 }
 
@@ -43,7 +51,11 @@ pub fn state(store: Arc<dyn Store>, cfg: &Config) -> AppState {
 pub async fn serve(state: AppState, listen: SocketAddr, on_bound: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     on_bound(listener.local_addr()?);
+    let pusher = state.register_signer.is_some().then(|| anagrafe_server::push::spawn(state.clone(), Default::default()));
     anagrafe_server::serve(listener, state, shutdown()).await?;
+    if let Some(p) = pusher {
+        p.abort();
+    }
     tracing::info!("stopped");
     Ok(())
 }
