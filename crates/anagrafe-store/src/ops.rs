@@ -132,7 +132,8 @@ macro_rules! store_ops {
 
             /// A household's kind (`F`/`C`), comune and whether it is dissolved.
             async fn household_row(tx: &mut sqlx::Transaction<'_, $db>, family_id: i64, field: &str) -> crate::Result<(String, String)> {
-                let row = sqlx::query("SELECT kind, comune, dissolved_on FROM families WHERE id = $1")
+                // Locked (PostgreSQL) so that joining and leaving one household serialise.
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT kind, comune, dissolved_on FROM families WHERE id = $1{}", Self::FOR_UPDATE)))
                     .bind(family_id)
                     .fetch_optional(&mut **tx)
                     .await?
@@ -153,6 +154,10 @@ macro_rules! store_ops {
                 force: bool,
             ) -> crate::Result<()> {
                 let Some((fid, relation)) = Self::open_membership(tx, pid).await? else { return Ok(()) };
+                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT id FROM families WHERE id = $1{}", Self::FOR_UPDATE)))
+                    .bind(fid)
+                    .fetch_optional(&mut **tx)
+                    .await?;
                 let members = Self::open_members(tx, fid).await?;
                 if relation == 1 && members.len() > 1 && !force {
                     return Err(crate::ops::state(
@@ -379,12 +384,19 @@ macro_rules! store_ops {
                 idem: Option<&crate::Idempotency>,
             ) -> crate::Result<crate::Applied> {
                 use anagrafe_domain::ops::Operation;
+                // A registration creates a record nobody else can touch yet: where writers run
+                // concurrently (PostgreSQL) it reserves its ids outside the transaction, writes
+                // its rows, and takes the audit head — which serialises writers — only for what
+                // must be in commit order (omocodia check, Agency and notification ids, audit
+                // entry). Every other operation locks the head first.
+                let late = Self::LATE_HEAD && matches!(op, Operation::Register(_));
+                let reserved = if late { Some(self.reserve_each(["person", "event", "family", "id_anpr"]).await?) } else { None };
                 let (_write, mut tx) = self.begin_write().await?;
-                let mut head = Self::lock_head(&mut tx).await?;
-                let now = head.now;
+                let mut head = if late { crate::shared::Head::unlocked() } else { Self::lock_head(&mut tx).await? };
+                let now = if late { crate::now_ms() } else { head.now };
                 let mut out = crate::Applied { operation: op.name().to_owned(), ..Default::default() };
                 match op {
-                    Operation::Register(r) => Self::op_register(&mut tx, &mut head, r, ctx, issuer, now, &mut out).await?,
+                    Operation::Register(r) => Self::op_register(&mut tx, &mut head, r, ctx, issuer, now, reserved, &mut out).await?,
                     Operation::ChangeResidence { person, change } => Self::op_residence(&mut tx, &mut head, person, change, ctx, now, &mut out).await?,
                     Operation::Cancel { person, cancellation } => Self::op_cancel(&mut tx, &mut head, person, cancellation, ctx, now, &mut out).await?,
                     Operation::ChangeGeneralita { person, change } => Self::op_generalita(&mut tx, &mut head, person, change, ctx, now, &mut out).await?,
@@ -565,6 +577,7 @@ macro_rules! store_ops {
                 ctx: &crate::WriteContext,
                 issuer: &crate::IdIssuer,
                 now: i64,
+                reserved: Option<[i64; 4]>,
                 out: &mut crate::Applied,
             ) -> crate::Result<()> {
                 use anagrafe_domain::ops::RegistrationReason;
@@ -579,7 +592,10 @@ macro_rules! store_ops {
                 }
                 // Every id this registration needs, in one statement (the household's even when
                 // it joins one: a gap in household ids costs nothing).
-                let [pid, ev, new_fid, counter] = Self::alloc_each(tx, ["person", "event", "family", "id_anpr"]).await?;
+                let [pid, ev, new_fid, counter] = match reserved {
+                    Some(ids) => ids,
+                    None => Self::alloc_each(tx, ["person", "event", "family", "id_anpr"]).await?,
+                };
                 let d = r.effective_date;
                 let payload = serde_json::json!({
                     "reason": reason.code(), "description": r.reason_description, "origin": r.origin.map(|o| o.to_string()),
@@ -616,6 +632,10 @@ macro_rules! store_ops {
                 Self::insert_person_rows(tx, pid, &np, ev, now).await?;
                 Self::enter_household_reserved(tx, pid, &r.household, comune, d, ev, now, Some(new_fid)).await?;
                 let id = Self::issue_id_from(tx, issuer, pid, now, Some(counter)).await?;
+                if !head.locked {
+                    *head = Self::lock_head(tx).await?;
+                }
+                let now = head.now;
                 let cf = g.codice_fiscale.map(|c| c.to_string());
                 if computed && let Some(cf) = &cf {
                     Self::to_agency(tx, "attribuzione_cf", pid, ev, serde_json::json!({ "id_anpr": id, "codice_fiscale": cf }), now).await?;

@@ -29,6 +29,12 @@ impl PgStore {
         None
     }
 
+    /// Whether registrations take the audit head at their end (writers run concurrently
+    /// here) rather than first.
+    pub(crate) const LATE_HEAD: bool = true;
+    /// Row-lock clause for rows a write reads before changing what depends on them.
+    pub(crate) const FOR_UPDATE: &'static str = " FOR UPDATE";
+
     async fn migrate_impl(&self) -> Result<()> {
         sqlx::migrate!("migrations/postgres").run(&self.pool).await?;
         Ok(())

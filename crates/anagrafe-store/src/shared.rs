@@ -27,7 +27,12 @@ macro_rules! store_common {
             async fn lock_head(tx: &mut sqlx::Transaction<'_, $db>) -> crate::Result<crate::shared::Head> {
                 let row = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash, last_at_ms").fetch_one(&mut **tx).await?;
                 let last: i64 = sqlx::Row::try_get(&row, 2)?;
-                Ok(crate::shared::Head { seq: sqlx::Row::try_get(&row, 0)?, hash: sqlx::Row::try_get(&row, 1)?, now: crate::now_ms().max(last + 1) })
+                Ok(crate::shared::Head {
+                    seq: sqlx::Row::try_get(&row, 0)?,
+                    hash: sqlx::Row::try_get(&row, 1)?,
+                    now: crate::now_ms().max(last + 1),
+                    locked: true,
+                })
             }
 
             /// Appends an entry after the head locked by `lock_head`, and moves the head on.
@@ -36,6 +41,9 @@ macro_rules! store_common {
                 head: &mut crate::shared::Head,
                 entry: &crate::audit::AuditEntry,
             ) -> crate::Result<i64> {
+                if !head.locked {
+                    return Err(crate::StoreError::Invalid("internal: audit append without the head lock".into()));
+                }
                 let seq = head.seq + 1;
                 let at_ms = head.now;
                 let hash = crate::audit::chain_hash(&head.hash, seq, at_ms, entry);
@@ -59,15 +67,20 @@ macro_rules! store_common {
                 .bind(&hash)
                 .execute(&mut **tx)
                 .await?;
-                sqlx::query("UPDATE audit_head SET seq = $1, hash = $2, last_at_ms = $3 WHERE id = 1")
-                    .bind(seq)
-                    .bind(&hash)
-                    .bind(at_ms)
-                    .execute(&mut **tx)
-                    .await?;
+                // The trigger `audit_log_moves_head` has moved the head to this entry.
                 head.seq = seq;
                 head.hash = hash;
                 Ok(seq)
+            }
+
+            /// As `alloc_each`, in a statement of its own (committed at once): the counters' row
+            /// locks are not held for the caller's transaction; ids of a write that fails are
+            /// simply never used.
+            async fn reserve_each<const N: usize>(&self, names: [&'static str; N]) -> crate::Result<[i64; N]> {
+                let mut tx = self.pool.begin().await?;
+                let ids = Self::alloc_each(&mut tx, names).await?;
+                tx.commit().await?;
+                Ok(ids)
             }
 
             /// Reserves one id from each named counter in one statement, in the order named.
@@ -1244,6 +1257,16 @@ pub(crate) struct Head {
     pub hash: String,
     /// The transaction's time (epoch ms), strictly after the previous write's.
     pub now: i64,
+    /// Whether the head is locked by this transaction (a registration on PostgreSQL takes the
+    /// lock only at its end; see `store_ops!`).
+    pub locked: bool,
+}
+
+impl Head {
+    /// A head not locked yet.
+    pub(crate) fn unlocked() -> Self {
+        Self { seq: 0, hash: String::new(), now: 0, locked: false }
+    }
 }
 
 /// What a backend's bulk path prepares off the async runtime for each batch.

@@ -49,6 +49,12 @@ impl SqliteStore {
         self.writer.clone().lock_owned().await.into()
     }
 
+    /// Whether registrations take the audit head at their end (writers run concurrently
+    /// here) rather than first.
+    pub(crate) const LATE_HEAD: bool = false;
+    /// Row-lock clause for rows a write reads before changing what depends on them.
+    pub(crate) const FOR_UPDATE: &'static str = "";
+
     async fn migrate_impl(&self) -> Result<()> {
         sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
         Ok(())
