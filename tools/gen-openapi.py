@@ -105,6 +105,7 @@ paths = {
     "/api/v1/families/{family_id}/relations": {"post": write("Change of head or of relations in a household", "RelationsChange")},
     "/api/v1/duplicates": {"post": write("Report two records of one person (IDN-6 case 5)", "DuplicateReport", True)},
     "/api/v1/duplicates/resolution": {"post": write("Resolve a duplicate: one record deleted, its ID invalid for ever", "DuplicateResolution")},
+    "/api/v1/duplicates/dismissal": {"post": write("Dismiss a duplicate report (two different persons): both IDs valid again; either comune concerned may", "DuplicateReport")},
     "/api/v1/notifications": {"get": read("The calling comune's notifications (REG-5), oldest first", "Feed", [AFTER, LIMIT])},
     "/api/v1/revenue-agency/outbox": {"get": read("Communications to the Revenue Agency (role revenue_agency)", "Feed", [AFTER, LIMIT])},
     "/api/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}},

@@ -141,10 +141,8 @@ impl Registration {
             Some(RegistrationReason::Apr(MotivoIscrizione::AltriMotivi)) | Some(RegistrationReason::Aire(MotivoIscrizioneAire::Altro))
         );
         check_description(&mut errs, "reason_description", self.reason_description.as_deref(), needs_description);
-        if self.effective_date > today {
-            errs.push(FieldError::new("effective_date", "is in the future"));
-        }
-        if self.effective_date < self.birth_date.first_day() {
+        check_date(&mut errs, "effective_date", self.effective_date, today);
+        if self.effective_date < self.birth_date.first_day() && self.effective_date >= EARLIEST {
             errs.push(FieldError::new("effective_date", "is before the birth date"));
         }
         if matches!(
@@ -204,6 +202,38 @@ impl Registration {
     }
 }
 
+/// The earliest effective date the register accepts (older facts are recorded as they were
+/// transcribed at registration, not as changes).
+pub const EARLIEST: NaiveDate = match NaiveDate::from_ymd_opt(1800, 1, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
+
+/// An effective date: not in the future, not before [`EARLIEST`].
+pub fn check_date(errs: &mut Vec<FieldError>, field: &str, d: NaiveDate, today: NaiveDate) {
+    if d > today {
+        errs.push(FieldError::new(field, "is in the future"));
+    } else if d < EARLIEST {
+        errs.push(FieldError::new(field, "is before 1800-01-01"));
+    }
+}
+
+/// Today in Italy (the register's legal dates are Italian): UTC+1, UTC+2 from the last Sunday
+/// of March to the last Sunday of October (changes at 01:00 UTC), as EU rules fix it.
+pub fn italian_today() -> NaiveDate {
+    use chrono::{Datelike, Duration, Utc, Weekday};
+    let now = Utc::now().naive_utc();
+    let last_sunday = |month: u32| {
+        let mut d = NaiveDate::from_ymd_opt(now.year(), month + 1, 1).unwrap_or(NaiveDate::MAX) - Duration::days(1);
+        while d.weekday() != Weekday::Sun {
+            d -= Duration::days(1);
+        }
+        d.and_hms_opt(1, 0, 0).unwrap_or_default()
+    };
+    let summer = now >= last_sunday(3) && now < last_sunday(10);
+    (now + Duration::hours(if summer { 2 } else { 1 })).date()
+}
+
 fn check_description(errs: &mut Vec<FieldError>, field: &str, d: Option<&str>, required: bool) {
     match d.map(str::trim) {
         None | Some("") if required => errs.push(FieldError::new(field, "is required for this reason")),
@@ -256,9 +286,7 @@ impl ResidenceChange {
     /// Checks what does not need the stored register.
     pub fn check(&self, refdata: &RefData, today: NaiveDate) -> Vec<FieldError> {
         let mut errs = Vec::new();
-        if self.effective_date > today {
-            errs.push(FieldError::new("effective_date", "is in the future"));
-        }
+        check_date(&mut errs, "effective_date", self.effective_date, today);
         check_residence(&mut errs, &self.residence, refdata, today);
         if let Some(h) = &self.household {
             check_household_choice(&mut errs, "household", h);
@@ -359,9 +387,7 @@ impl Cancellation {
     /// Checks what does not need the stored register, for a person registered in AIRE or not.
     pub fn check(&self, aire: bool, refdata: &RefData, today: NaiveDate) -> Vec<FieldError> {
         let mut errs = Vec::new();
-        if self.effective_date > today {
-            errs.push(FieldError::new("effective_date", "is in the future"));
-        }
+        check_date(&mut errs, "effective_date", self.effective_date, today);
         let needs_description = if aire { self.reason == 8 } else { self.reason == 13 };
         check_description(&mut errs, "reason_description", self.reason_description.as_deref(), needs_description);
         match self.effect(aire) {
@@ -462,9 +488,7 @@ impl GeneralitaChange {
     /// Checks what does not need the stored register.
     pub fn check(&self, today: NaiveDate) -> Vec<FieldError> {
         let mut errs = Vec::new();
-        if self.effective_date > today {
-            errs.push(FieldError::new("effective_date", "is in the future"));
-        }
+        check_date(&mut errs, "effective_date", self.effective_date, today);
         let changes_something = self.name.is_some() || self.sex.is_some() || self.birth_date.is_some() || self.birth_place.is_some();
         match self.case {
             GeneralitaCase::MaterialErrorNotAlignedRegisterRight => {
@@ -567,9 +591,7 @@ impl MinorAdoption {
     /// Checks what does not need the stored register; `birth` is the child's birth date.
     pub fn check(&self, birth: NaiveDate, today: NaiveDate) -> Vec<FieldError> {
         let mut errs = Vec::new();
-        if self.effective_date > today {
-            errs.push(FieldError::new("effective_date", "is in the future"));
-        }
+        check_date(&mut errs, "effective_date", self.effective_date, today);
         if self.effective_date < birth {
             errs.push(FieldError::new("effective_date", "is before the birth date"));
         }
@@ -615,9 +637,7 @@ impl RelationsChange {
     /// Checks the list for a household of the given kind.
     pub fn check(&self, cohabitation: bool, today: NaiveDate) -> Vec<FieldError> {
         let mut errs = Vec::new();
-        if self.effective_date > today {
-            errs.push(FieldError::new("effective_date", "is in the future"));
-        }
+        check_date(&mut errs, "effective_date", self.effective_date, today);
         let heads = self.members.iter().filter(|m| m.relation == 1).count();
         if heads != 1 {
             errs.push(FieldError::new("members", format!("exactly one member has relation 1 (the head); {heads} given")));
@@ -664,9 +684,7 @@ impl HouseholdMove {
     /// Checks what does not need the stored register.
     pub fn check(&self, today: NaiveDate) -> Vec<FieldError> {
         let mut errs = Vec::new();
-        if self.effective_date > today {
-            errs.push(FieldError::new("effective_date", "is in the future"));
-        }
+        check_date(&mut errs, "effective_date", self.effective_date, today);
         check_household_choice(&mut errs, "household", &self.household);
         errs
     }
@@ -732,6 +750,11 @@ pub enum Operation {
         /// The two records.
         persons: [IdAnpr; 2],
     },
+    /// A reported duplicate that is not one (two different persons): both IDs valid again.
+    DismissDuplicate {
+        /// The two records reported.
+        persons: [IdAnpr; 2],
+    },
     /// The resolution of a duplicate: one record is deleted, its ID invalid for ever.
     ResolveDuplicate {
         /// The record that stays.
@@ -754,6 +777,7 @@ impl Operation {
             Self::SetRelations { .. } => "family.relations",
             Self::AdoptMinor { .. } => "person.minor_adoption",
             Self::ReportDuplicate { .. } => "duplicate.report",
+            Self::DismissDuplicate { .. } => "duplicate.dismiss",
             Self::ResolveDuplicate { .. } => "duplicate.resolve",
         }
     }

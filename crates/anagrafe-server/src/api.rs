@@ -40,6 +40,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/families/{family_id}/relations", &["post"]),
     ("/api/v1/duplicates", &["post"]),
     ("/api/v1/duplicates/resolution", &["post"]),
+    ("/api/v1/duplicates/dismissal", &["post"]),
     ("/api/v1/notifications", &["get"]),
     ("/api/v1/revenue-agency/outbox", &["get"]),
     ("/api/openapi.json", &["get"]),
@@ -61,6 +62,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/families/{family_id}/relations", post(relations))
         .route("/api/v1/duplicates", post(report_duplicate))
         .route("/api/v1/duplicates/resolution", post(resolve_duplicate))
+        .route("/api/v1/duplicates/dismissal", post(dismiss_duplicate))
         .route("/api/v1/notifications", get(notifications))
         .route("/api/v1/revenue-agency/outbox", get(outbox))
         .route("/api/openapi.json", get(openapi))
@@ -111,7 +113,7 @@ fn checked(errs: Vec<FieldError>) -> Result<(), ApiError> {
 }
 
 fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
+    anagrafe_domain::ops::italian_today()
 }
 
 /// A write body: the client's operation id and the operation's own fields.
@@ -134,7 +136,15 @@ fn read_body(signed: &Signed) -> Result<WriteBody, ApiError> {
         Some(_) => return Err(ApiError::field("client_op_id", "must be 1 to 64 characters among letters, digits, '-', '_', '.', ':'")),
         None => return Err(ApiError::field("client_op_id", "is required: it makes the write idempotent")),
     };
-    Ok(WriteBody { client_op_id: op_id, rest: v, sha256: hex::encode(Sha256::digest(&signed.body)) })
+    // The operation id names one request: the same body sent to another record is another
+    // request, so the route is part of what a replay must match.
+    let mut h = Sha256::new();
+    h.update(signed.method.as_bytes());
+    h.update(b" ");
+    h.update(signed.target.as_bytes());
+    h.update(b"\n");
+    h.update(&signed.body);
+    Ok(WriteBody { client_op_id: op_id, rest: v, sha256: hex::encode(h.finalize()) })
 }
 
 /// Reads the operation's fields into `T`, naming the field that does not fit.
@@ -162,8 +172,10 @@ async fn write(
     let issuer = state.issuer.as_deref().ok_or_else(|| ApiError::Unavailable("no ID ANPR issuer is configured".into()))?;
     let mut ctx = signed.ctx.clone();
     ctx.client_op_id = keep_answer.then(|| body.client_op_id.clone());
-    let idem = Idempotency { client_op_id: body.client_op_id.clone(), body_sha256: keep_answer.then(|| body.sha256.clone()) };
-    match state.store.apply(&op, &ctx, issuer, Some(&idem)).await {
+    // The adoption of a minor keeps nothing of its request (IDN-6 case 4): a replay finds the
+    // old ID already invalid and is refused by the register's state.
+    let idem = keep_answer.then(|| Idempotency { client_op_id: body.client_op_id.clone(), body_sha256: Some(body.sha256.clone()) });
+    match state.store.apply(&op, &ctx, issuer, idem.as_ref()).await {
         Ok(applied) => {
             let status = if created { StatusCode::CREATED } else { StatusCode::OK };
             Ok((status, Json(applied)).into_response())
@@ -243,9 +255,9 @@ async fn civil_status(State(state): State<AppState>, Path(id): Path<String>, sig
     let person = id_param(&id)?;
     let body = read_body(&signed)?;
     let change: CivilStatusChange = parse(body.rest.clone())?;
-    if change.effective_date > today() {
-        return Err(unprocessable(vec![FieldError::new("effective_date", "is in the future")]));
-    }
+    let mut errs = Vec::new();
+    anagrafe_domain::ops::check_date(&mut errs, "effective_date", change.effective_date, today());
+    checked(errs)?;
     write(&state, &signed, body, Operation::ChangeCivilStatus { person, change }, false, true).await
 }
 
@@ -297,6 +309,12 @@ async fn report_duplicate(State(state): State<AppState>, signed: Signed) -> Resu
     write(&state, &signed, body, Operation::ReportDuplicate { persons: r.persons }, true, true).await
 }
 
+async fn dismiss_duplicate(State(state): State<AppState>, signed: Signed) -> Result<Response, ApiError> {
+    let body = read_body(&signed)?;
+    let r: DuplicateReport = parse(body.rest.clone())?;
+    write(&state, &signed, body, Operation::DismissDuplicate { persons: r.persons }, false, true).await
+}
+
 async fn resolve_duplicate(State(state): State<AppState>, signed: Signed) -> Result<Response, ApiError> {
     let body = read_body(&signed)?;
     let r: DuplicateResolution = parse(body.rest.clone())?;
@@ -313,7 +331,13 @@ struct AsOf {
 }
 
 fn as_of(raw: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
-    raw.map(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| ApiError::field("as_of", "is not a date (YYYY-MM-DD)"))).transpose()
+    raw.map(|s| {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .filter(|d| (1000..=9999).contains(&chrono::Datelike::year(d)))
+            .ok_or_else(|| ApiError::field("as_of", "is not a date (YYYY-MM-DD, years 1000 to 9999)"))
+    })
+    .transpose()
 }
 
 fn no_body(signed: &Signed) -> Result<(), ApiError> {
@@ -364,6 +388,11 @@ async fn search(State(state): State<AppState>, uri: Uri, signed: Signed) -> Resu
     let mut found = Vec::new();
     for pid in state.store.find_by_cf(&cf, date).await? {
         let view = state.store.person(pid, date).await?;
+        // Records without a valid ID (deleted duplicates, a minor's record before adoption)
+        // are not found by code.
+        if view.record.id_anpr.is_none() {
+            continue;
+        }
         trace_read(&state, &signed, "person.search", Some(pid), serde_json::json!({ "as_of": view.as_of })).await?;
         found.push(serde_json::json!({ "id_anpr": view.record.id_anpr, "as_of": view.as_of, "record": view.record }));
     }

@@ -7,6 +7,9 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+/// Largest reply read (the peer may be anyone a push URL names).
+pub const MAX_REPLY: usize = 16 << 20;
+
 /// One connection to the register.
 #[derive(Debug)]
 pub struct Conn {
@@ -65,13 +68,16 @@ impl Conn {
 
     async fn read_reply(&mut self) -> anyhow::Result<Reply> {
         let mut line = String::new();
-        self.stream.read_line(&mut line).await?;
+        (&mut self.stream).take(8192).read_line(&mut line).await?;
         let status: u16 =
             line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).with_context(|| format!("bad status line {line:?}"))?;
         let mut headers = Vec::new();
         loop {
             line.clear();
-            if self.stream.read_line(&mut line).await? == 0 {
+            if headers.len() > 200 {
+                bail!("too many headers");
+            }
+            if (&mut self.stream).take(8192).read_line(&mut line).await? == 0 {
                 bail!("connection closed in the headers");
             }
             let l = line.trim_end();
@@ -86,13 +92,19 @@ impl Conn {
         let mut body = Vec::new();
         if let Some(len) = get("content-length") {
             let len: usize = len.parse().context("bad content-length")?;
+            if len > MAX_REPLY {
+                bail!("reply of {len} bytes is larger than {MAX_REPLY}");
+            }
             body.resize(len, 0);
             self.stream.read_exact(&mut body).await?;
         } else if get("transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
             loop {
                 line.clear();
-                self.stream.read_line(&mut line).await?;
+                (&mut self.stream).take(1024).read_line(&mut line).await?;
                 let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16).context("bad chunk size")?;
+                if size > MAX_REPLY.saturating_sub(body.len()) {
+                    bail!("reply larger than {MAX_REPLY} bytes");
+                }
                 let mut chunk = vec![0; size + 2];
                 self.stream.read_exact(&mut chunk).await?;
                 if size == 0 {

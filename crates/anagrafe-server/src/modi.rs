@@ -52,6 +52,11 @@ pub struct SignatureClaims {
     pub exp: i64,
     /// Single-use id.
     pub jti: String,
+    /// The HTTP method signed for (`POST`, `GET`…), so a signature fits one kind of request.
+    pub htm: String,
+    /// The request target signed for: path and query (`/api/v1/persons/AB12345CD?as_of=…`),
+    /// so a signature cannot be moved to another record or another read.
+    pub htu: String,
     /// The signed headers, one per object.
     pub signed_headers: Vec<serde_json::Map<String, serde_json::Value>>,
 }
@@ -71,6 +76,10 @@ pub struct Signed {
     pub body: Bytes,
     /// Actor, authentication mode and comune for the store.
     pub ctx: WriteContext,
+    /// The method signed for.
+    pub method: String,
+    /// The request target (path and query) signed for.
+    pub target: String,
 }
 
 impl Signed {
@@ -97,11 +106,12 @@ impl FromRequest<AppState> for Signed {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let method = req.method().to_string();
         let route = req.uri().path().to_owned();
+        let target = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| route.clone());
         let headers = req.headers().clone();
         let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
             .await
             .map_err(|_| ApiError::field("body", format!("is larger than {MAX_BODY} bytes or was interrupted")))?;
-        match verify(state, &headers, &body).await {
+        match verify(state, &method, &target, &headers, &body).await {
             Ok(client) => {
                 let ctx = WriteContext {
                     request_id: crate::middleware::current_request_id().unwrap_or_default(),
@@ -112,7 +122,7 @@ impl FromRequest<AppState> for Signed {
                     comune: client.comune,
                     client_op_id: None,
                 };
-                Ok(Signed { client, body, ctx })
+                Ok(Signed { client, body, ctx, method, target })
             }
             Err(r) => {
                 // The refusal is the only trace a refused request leaves. The route template
@@ -140,7 +150,7 @@ impl FromRequest<AppState> for Signed {
     }
 }
 
-async fn verify(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<ApiClient, Refusal> {
+async fn verify(state: &AppState, method: &str, target: &str, headers: &HeaderMap, body: &[u8]) -> Result<ApiClient, Refusal> {
     init_crypto();
     let token = headers
         .get(SIGNATURE_HEADER)
@@ -158,6 +168,10 @@ async fn verify(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Ap
         .map_err(|_| refuse("the client registry is unavailable"))?
         .filter(|c| !c.revoked)
         .ok_or_else(|| refuse("unknown or revoked client"))?;
+    // Until the signature verifies, the kid is only a claim: the refusal is traced under it as
+    // such, never as the client's own act.
+    let claimed =
+        |reason: &str| Refusal { status_400: false, reason: reason.to_owned(), client: Some(format!("claimed:{}", client.client_id)) };
     let with_client = |reason: &str| Refusal { status_400: false, reason: reason.to_owned(), client: Some(client.client_id.clone()) };
     let key =
         DecodingKey::from_ec_pem(client.public_key_pem.as_bytes()).map_err(|_| with_client("the client's registered key is unusable"))?;
@@ -167,14 +181,17 @@ async fn verify(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Ap
     validation.set_required_spec_claims(&["exp", "aud", "iss"]);
     validation.leeway = LEEWAY_S as u64;
     let claims = jsonwebtoken::decode::<SignatureClaims>(token, &key, &validation)
-        .map_err(|e| with_client(&format!("Agid-JWT-Signature does not verify: {}", signature_problem(&e))))?
+        .map_err(|e| claimed(&format!("Agid-JWT-Signature does not verify: {}", signature_problem(&e))))?
         .claims;
     let now = chrono::Utc::now().timestamp();
     if claims.iat > now + LEEWAY_S {
         return Err(with_client("Agid-JWT-Signature is issued in the future"));
     }
-    if claims.exp - claims.iat > MAX_LIFETIME_S {
+    if claims.exp.checked_sub(claims.iat).is_none_or(|life| !(0..=MAX_LIFETIME_S).contains(&life)) {
         return Err(with_client("Agid-JWT-Signature lives longer than five minutes"));
+    }
+    if claims.htm != method || claims.htu != target {
+        return Err(with_client("Agid-JWT-Signature was made for another method or request target (htm/htu)"));
     }
     if claims.jti.is_empty() || claims.jti.len() > 128 {
         return Err(with_client("Agid-JWT-Signature needs a jti of 1 to 128 characters"));
@@ -200,7 +217,9 @@ async fn verify(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Ap
     }
     let fresh = state
         .store
-        .accept_jti(&client.client_id, &claims.jti, (claims.exp + LEEWAY_S) * 1000)
+        // Kept one second past the last instant the token is accepted (exp + leeway, whole
+        // seconds), so that no purge frees it while it still verifies.
+        .accept_jti(&client.client_id, &claims.jti, claims.exp.saturating_add(LEEWAY_S + 1).saturating_mul(1000))
         .await
         .map_err(|_| with_client("the replay registry is unavailable"))?;
     if !fresh {
@@ -263,15 +282,22 @@ pub mod client {
         }
 
         /// As [`Signer::sign`], for another audience (the register signing a push to a client).
-        pub fn sign_to(&self, audience: &str, body: &[u8], content_type: Option<&str>) -> Result<(String, String), String> {
+        pub fn sign_to(
+            &self,
+            audience: &str,
+            method: &str,
+            target: &str,
+            body: &[u8],
+            content_type: Option<&str>,
+        ) -> Result<(String, String), String> {
             let mut other = self.clone();
             other.audience = audience.to_owned();
-            other.sign(body, content_type)
+            other.sign(method, target, body, content_type)
         }
 
-        /// The headers to send with `body` (`content_type` for a non-empty body):
-        /// `(Digest, Agid-JWT-Signature)`.
-        pub fn sign(&self, body: &[u8], content_type: Option<&str>) -> Result<(String, String), String> {
+        /// The headers to send with a `method` request to `target` (path and query) carrying
+        /// `body` (`content_type` for a non-empty body): `(Digest, Agid-JWT-Signature)`.
+        pub fn sign(&self, method: &str, target: &str, body: &[u8], content_type: Option<&str>) -> Result<(String, String), String> {
             let digest = digest_header(body);
             let now = chrono::Utc::now().timestamp();
             let mut signed_headers = vec![serde_json::Map::from_iter([("digest".to_owned(), serde_json::Value::from(digest.clone()))])];
@@ -284,6 +310,8 @@ pub mod client {
                 iat: now,
                 exp: now + 60,
                 jti: uuid::Uuid::new_v4().to_string(),
+                htm: method.to_owned(),
+                htu: target.to_owned(),
                 signed_headers,
             };
             let mut header = Header::new(Algorithm::ES256);

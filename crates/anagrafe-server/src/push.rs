@@ -69,8 +69,8 @@ pub async fn round(state: &AppState, pacing: PushPacing) -> anyhow::Result<()> {
 
 async fn deliver(signer: &crate::modi::client::Signer, client_id: &str, url: &str, body: &[u8]) -> anyhow::Result<()> {
     let ct = "application/json";
-    let (digest, jws) = signer.sign_to(client_id, body, Some(ct)).map_err(|e| anyhow::anyhow!(e))?;
     let path = url.strip_prefix("http://").and_then(|r| r.find('/').map(|i| &r[i..])).unwrap_or("/");
+    let (digest, jws) = signer.sign_to(client_id, "POST", path, body, Some(ct)).map_err(|e| anyhow::anyhow!(e))?;
     let mut conn = Conn::connect(url).await?;
     let headers = [("content-type", ct.to_owned()), ("digest", digest), ("agid-jwt-signature", jws), ("connection", "close".to_owned())];
     let reply = tokio::time::timeout(Duration::from_secs(15), conn.send("POST", path, &headers, body))

@@ -63,7 +63,7 @@ async fn send(api: &Api, req: Request<Body>) -> Reply {
 
 fn signed(signer: &Signer, method: &str, path: &str, body: &[u8]) -> Request<Body> {
     let ct = (!body.is_empty()).then_some("application/json");
-    let (digest, jws) = signer.sign(body, ct).unwrap();
+    let (digest, jws) = signer.sign(method, path, body, ct).unwrap();
     let mut r = Request::builder().method(method).uri(path).header("digest", digest).header("agid-jwt-signature", jws);
     if let Some(ct) = ct {
         r = r.header("content-type", ct);
@@ -119,6 +119,13 @@ async fn a_signed_registration_returns_the_new_id_and_a_replay_returns_the_first
     assert_eq!(again.json, first.json);
     assert_eq!(again.headers["idempotent-replay"], "true");
     assert_eq!(counts(&api).await, (audit, persons));
+    // The same body under the same id sent for another record is another request: 409.
+    let other = send(&api, signed(&api.roma, "POST", "/api/v1/persons", &birth("op-2", "Brunelli"))).await.json["id_anpr"].as_str().unwrap().to_owned();
+    let cs = json!({ "client_op_id": "cs-1", "effective_date": "2025-05-05", "civil_status": "Coniugato" }).to_string();
+    let first_cs = send(&api, signed(&api.roma, "POST", &format!("/api/v1/persons/{id}/civil-status"), cs.as_bytes())).await;
+    assert_eq!(first_cs.status, StatusCode::OK, "{}", first_cs.json);
+    let elsewhere = send(&api, signed(&api.roma, "POST", &format!("/api/v1/persons/{other}/civil-status"), cs.as_bytes())).await;
+    assert_eq!(elsewhere.status, StatusCode::CONFLICT, "{}", elsewhere.json);
     // Same id, another body: 409 naming the field.
     let other = send(&api, signed(&api.roma, "POST", "/api/v1/persons", &birth("op-1", "Brunetti"))).await;
     assert_eq!(other.status, StatusCode::CONFLICT);
@@ -166,7 +173,7 @@ async fn a_tampered_body_is_refused_with_400_and_writes_nothing() {
 async fn a_replayed_signature_is_refused_with_401_and_writes_nothing() {
     let api = api().await;
     let body = birth("op-r", "Neri");
-    let (digest, jws) = api.roma.sign(&body, Some("application/json")).unwrap();
+    let (digest, jws) = api.roma.sign("POST", "/api/v1/persons", &body, Some("application/json")).unwrap();
     let make = || {
         Request::post("/api/v1/persons")
             .header("content-type", "application/json")
@@ -180,7 +187,7 @@ async fn a_replayed_signature_is_refused_with_401_and_writes_nothing() {
     assert!(p["detail"].as_str().unwrap().contains("jti"));
     // A signature first used on a request that was refused is spent too.
     let bad = br#"{"client_op_id":"op-bad"}"#.to_vec();
-    let (digest, jws) = api.roma.sign(&bad, Some("application/json")).unwrap();
+    let (digest, jws) = api.roma.sign("POST", "/api/v1/persons", &bad, Some("application/json")).unwrap();
     let make_bad = || {
         Request::post("/api/v1/persons")
             .header("content-type", "application/json")
@@ -192,7 +199,7 @@ async fn a_replayed_signature_is_refused_with_401_and_writes_nothing() {
     assert_eq!(send(&api, make_bad()).await.status, StatusCode::BAD_REQUEST);
     assert_refused_leaving_only_the_refusal(&api, make_bad(), StatusCode::UNAUTHORIZED).await;
     // So is one used on a read.
-    let (d2, j2) = api.roma.sign(b"", None).unwrap();
+    let (d2, j2) = api.roma.sign("GET", "/api/v1/notifications", b"", None).unwrap();
     let read =
         || Request::get("/api/v1/notifications").header("digest", &d2).header("agid-jwt-signature", &j2).body(Body::empty()).unwrap();
     assert_eq!(send(&api, read()).await.status, StatusCode::OK);
@@ -227,6 +234,8 @@ async fn signatures_for_another_audience_by_an_unknown_key_or_expired_are_refuse
         iat: then,
         exp: then + 60,
         jti: "old".into(),
+        htm: "POST".into(),
+        htu: "/api/v1/persons".into(),
         signed_headers: vec![
             serde_json::Map::from_iter([("digest".to_owned(), Value::from(digest.clone()))]),
             serde_json::Map::from_iter([("content-type".to_owned(), Value::from("application/json"))]),
@@ -243,6 +252,31 @@ async fn signatures_for_another_audience_by_an_unknown_key_or_expired_are_refuse
         .unwrap();
     let p = assert_refused_leaving_only_the_refusal(&api, req, StatusCode::UNAUTHORIZED).await;
     assert!(p["detail"].as_str().unwrap().contains("expired"), "{p}");
+}
+
+#[tokio::test]
+async fn a_signature_cannot_be_moved_to_another_record_or_read() {
+    let api = api().await;
+    let a = send(&api, signed(&api.roma, "POST", "/api/v1/persons", &birth("op-a", "Primo"))).await.json["id_anpr"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b = send(&api, signed(&api.roma, "POST", "/api/v1/persons", &birth("op-b", "Secondo"))).await.json["id_anpr"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A cancellation signed for A, sent to B's path.
+    let cancel = json!({ "client_op_id": "c-a", "reason": 6, "effective_date": "2025-06-01" }).to_string();
+    let (parts, body) = signed(&api.roma, "POST", &format!("/api/v1/persons/{a}/cancellation"), cancel.as_bytes()).into_parts();
+    let mut moved = Request::from_parts(parts, body);
+    *moved.uri_mut() = format!("/api/v1/persons/{b}/cancellation").parse().unwrap();
+    let p = assert_refused_leaving_only_the_refusal(&api, moved, StatusCode::UNAUTHORIZED).await;
+    assert!(p["detail"].as_str().unwrap().contains("htu"), "{p}");
+    // A read signed for one query, sent with another.
+    let (parts, body) = signed(&api.roma, "GET", &format!("/api/v1/persons/{a}"), b"").into_parts();
+    let mut other = Request::from_parts(parts, body);
+    *other.uri_mut() = format!("/api/v1/persons/{a}?as_of=2025-03-01").parse().unwrap();
+    assert_refused_leaving_only_the_refusal(&api, other, StatusCode::UNAUTHORIZED).await;
 }
 
 #[tokio::test]
@@ -314,6 +348,14 @@ async fn bad_data_get_problem_json_naming_the_field_and_write_nothing() {
         assert!(named, "{field} not named: {}", r.json);
         assert_eq!(counts(&api).await.1, persons);
     }
+    // Dates PostgreSQL cannot hold are refused before they reach it.
+    let mut v: Value = serde_json::from_slice(&birth("e6", "Rossi")).unwrap();
+    v["effective_date"] = json!("-5000-01-01");
+    let r = send(&api, signed(&api.roma, "POST", "/api/v1/persons", v.to_string().as_bytes())).await;
+    assert!(r.status.is_client_error(), "{}", r.json);
+    let some_id = anagrafe_domain::IdAnpr::from_index(5).unwrap();
+    let r = send(&api, signed(&api.roma, "GET", &format!("/api/v1/persons/{some_id}?as_of=-5000-01-01"), b"")).await;
+    assert_eq!(r.json["errors"][0]["field"], "as_of");
     // A bad ID in the path, a bad as_of, a bad cursor: 400s naming them.
     assert_eq!(send(&api, signed(&api.roma, "GET", "/api/v1/persons/AB123", b"")).await.json["errors"][0]["field"], "id_anpr");
     let r = send(&api, signed(&api.roma, "GET", "/api/v1/notifications?after=-1", b"")).await;

@@ -74,14 +74,18 @@ macro_rules! store_ops {
                 Ok((sqlx::Row::try_get(&row, 0)?, sqlx::Row::try_get(&row, 1)?))
             }
 
-            /// Ends the open row of a history table at `d`: a row that started on `d` is
-            /// replaced (superseded), an older one is closed; a newer one refuses the change.
+            /// Ends the open row of a history table at `d`. When a new row `replaced` it from `d`,
+            /// a row that started on `d` itself is superseded (the new one holds that day);
+            /// otherwise (a closure: death, cancellation, leaving) it is kept with an empty period,
+            /// so the record still shows its last data. A row that started after `d` refuses the
+            /// change.
             async fn close_open(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 table: &'static str,
                 pid: i64,
                 d: chrono::NaiveDate,
                 now: i64,
+                replaced: bool,
             ) -> crate::Result<bool> {
                 let row = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT valid_from FROM {table} WHERE person_id = $1 AND superseded_at IS NULL AND valid_to IS NULL"
@@ -97,7 +101,7 @@ macro_rules! store_ops {
                         format!("is before {from}, when the data it would replace took effect; a change that held from the start is a correction"),
                     ));
                 }
-                if from == d {
+                if from == d && replaced {
                     let sql = format!("UPDATE {table} SET superseded_at = $2 WHERE person_id = $1 AND superseded_at IS NULL AND valid_to IS NULL");
                     sqlx::query(sqlx::AssertSqlSafe(sql)).bind(pid).bind(now).execute(&mut **tx).await?;
                 } else {
@@ -165,7 +169,7 @@ macro_rules! store_ops {
                         "the person heads a household with other members: change the head first (relations of the household)",
                     ));
                 }
-                Self::close_open(tx, "family_members", pid, d, now).await?;
+                Self::close_open(tx, "family_members", pid, d, now, false).await?;
                 if members.len() == 1 {
                     sqlx::query("UPDATE families SET dissolved_on = $1 WHERE id = $2").bind(d).bind(fid).execute(&mut **tx).await?;
                 }
@@ -212,6 +216,13 @@ macro_rules! store_ops {
                     }
                     HouseholdChoice::Join { family_id, relation } => {
                         let (kind, fcomune) = Self::household_row(tx, *family_id, "household.family_id").await?;
+                        let formed: chrono::NaiveDate = sqlx::Row::try_get(
+                            &sqlx::query("SELECT formed_on FROM families WHERE id = $1").bind(family_id).fetch_one(&mut **tx).await?,
+                            0,
+                        )?;
+                        if d < formed {
+                            return Err(crate::ops::refused("effective_date", format!("is before {formed}, when household {family_id} was formed")));
+                        }
                         if fcomune != comune.as_str() {
                             return Err(crate::ops::refused("household.family_id", format!("household {family_id} is in another comune ({fcomune})")));
                         }
@@ -355,7 +366,7 @@ macro_rules! store_ops {
 
             /// The record as it is now, for a person the operation will change.
             async fn current(tx: &mut sqlx::Transaction<'_, $db>, pid: i64) -> crate::Result<anagrafe_domain::PersonRecord> {
-                let today = chrono::Utc::now().date_naive();
+                let today = anagrafe_domain::ops::italian_today();
                 Ok(Self::read_person_on(&mut **tx, pid, today).await?.record)
             }
 
@@ -389,7 +400,10 @@ macro_rules! store_ops {
                 // its rows, and takes the audit head — which serialises writers — only for what
                 // must be in commit order (omocodia check, Agency and notification ids, audit
                 // entry). Every other operation locks the head first.
-                let late = Self::LATE_HEAD && matches!(op, Operation::Register(_));
+                // (Only into a new household: joining one locks the household row, which the
+                // other operations lock after the head — the same order must hold everywhere.)
+                let late = Self::LATE_HEAD
+                    && matches!(op, Operation::Register(r) if matches!(r.household, anagrafe_domain::ops::HouseholdChoice::New { .. }));
                 let reserved = if late { Some(self.reserve_each(["person", "event", "family", "id_anpr"]).await?) } else { None };
                 let (_write, mut tx) = self.begin_write().await?;
                 let mut head = if late { crate::shared::Head::unlocked() } else { Self::lock_head(&mut tx).await? };
@@ -405,7 +419,7 @@ macro_rules! store_ops {
                         let cur = Self::current(&mut tx, pid).await?;
                         Self::living(&cur, "person")?;
                         crate::ops::competent(ctx, cur.residence.competent_comune())?;
-                        Self::close_open(&mut tx, "person_civil_status", pid, change.effective_date, now).await?;
+                        Self::close_open(&mut tx, "person_civil_status", pid, change.effective_date, now, true).await?;
                         let code = crate::ops::civil_status_mutation(change.civil_status).to_string();
                         let payload = serde_json::json!({ "civil_status": anagrafe_domain::decode::DecodeTable::code(change.civil_status) });
                         let ev = Self::insert_event(&mut tx, ctx, "mutazione", Some(&code), Some(pid), None, change.effective_date, &payload.to_string()).await?;
@@ -465,7 +479,7 @@ macro_rules! store_ops {
                             if current.iter().any(|(p, r)| p == pid && r == rel) {
                                 continue;
                             }
-                            Self::close_open(&mut tx, "family_members", *pid, change.effective_date, now).await?;
+                            Self::close_open(&mut tx, "family_members", *pid, change.effective_date, now, true).await?;
                             Self::insert_membership(&mut tx, *pid, *family_id, *rel, change.effective_date, ev, now).await?;
                         }
                         out.event_ids.push(ev);
@@ -486,7 +500,7 @@ macro_rules! store_ops {
                             crate::ops::competent(ctx, cb)?;
                         }
                         let case_id = Self::alloc(&mut tx, "duplicate", 1).await?;
-                        let today = chrono::Utc::now().date_naive();
+                        let today = anagrafe_domain::ops::italian_today();
                         let payload = serde_json::json!({ "duplicate_case": case_id });
                         let ev = Self::insert_event(&mut tx, ctx, "duplicato", None, Some(a), None, today, &payload.to_string()).await?;
                         sqlx::query("INSERT INTO duplicate_cases (id, person_a, person_b, reported_event) VALUES ($1,$2,$3,$4)")
@@ -502,6 +516,45 @@ macro_rules! store_ops {
                         for (c, id) in [(ca, persons[0]), (cb, persons[1])] {
                             if ctx.comune != Some(c) {
                                 Self::notify(&mut tx, c, "doppia_iscrizione_segnalata", ev, serde_json::json!({ "id_anpr": id, "duplicate_case": case_id }), now).await?;
+                                out.notifications += 1;
+                            }
+                        }
+                        out.event_ids.push(ev);
+                        out.duplicate_case = Some(case_id);
+                        let e = Self::audit_for(ctx, op.name(), Some(a), None, serde_json::json!({ "event_id": ev, "duplicate_case": case_id, "other_person": b }));
+                        out.audit_seq = Self::append_audit(&mut tx, &mut head, &e).await?;
+                    }
+                    Operation::DismissDuplicate { persons } => {
+                        // Either comune concerned may say the two records are different people:
+                        // a report cannot freeze another comune's record for ever.
+                        let (a, sa) = Self::resolve_any(&mut tx, &persons[0]).await?;
+                        let (b, sb) = Self::resolve_any(&mut tx, &persons[1]).await?;
+                        let case = sqlx::query(
+                            "SELECT id FROM duplicate_cases WHERE resolved_event IS NULL AND \
+                             ((person_a = $1 AND person_b = $2) OR (person_a = $2 AND person_b = $1))",
+                        )
+                        .bind(a)
+                        .bind(b)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        let (Some(case), 2, 2) = (case, sa, sb) else {
+                            return Err(crate::ops::state("persons", "these two records are not an open duplicate case"));
+                        };
+                        let case_id: i64 = sqlx::Row::try_get(&case, 0)?;
+                        let (ra, rb) = (Self::current(&mut tx, a).await?, Self::current(&mut tx, b).await?);
+                        let (ca, cb) = (ra.residence.competent_comune(), rb.residence.competent_comune());
+                        if crate::ops::competent(ctx, ca).is_err() {
+                            crate::ops::competent(ctx, cb)?;
+                        }
+                        let payload = serde_json::json!({ "duplicate_case": case_id, "dismissed": true });
+                        let ev = Self::insert_event(&mut tx, ctx, "duplicato", None, Some(a), None, anagrafe_domain::ops::italian_today(), &payload.to_string()).await?;
+                        for pid in [a, b] {
+                            Self::set_id_status(&mut tx, pid, &[2], 1, now).await?;
+                        }
+                        sqlx::query("UPDATE duplicate_cases SET resolved_event = $1 WHERE id = $2").bind(ev).bind(case_id).execute(&mut *tx).await?;
+                        for (c, id) in [(ca, persons[0]), (cb, persons[1])] {
+                            if ctx.comune != Some(c) {
+                                Self::notify(&mut tx, c, "doppia_iscrizione_archiviata", ev, serde_json::json!({ "id_anpr": id, "duplicate_case": case_id }), now).await?;
                                 out.notifications += 1;
                             }
                         }
@@ -527,11 +580,11 @@ macro_rules! store_ops {
                         let case_id: i64 = sqlx::Row::try_get(&case, 0)?;
                         let gone = Self::current(&mut tx, d).await?;
                         crate::ops::competent(ctx, gone.residence.competent_comune())?;
-                        let today = chrono::Utc::now().date_naive();
+                        let today = anagrafe_domain::ops::italian_today();
                         let payload = serde_json::json!({ "duplicate_case": case_id });
                         let ev = Self::insert_event(&mut tx, ctx, "cancellazione", Some("10"), Some(d), None, today, &payload.to_string()).await?;
                         if gone.status != anagrafe_domain::RegisterStatus::Cancelled && gone.status != anagrafe_domain::RegisterStatus::Deceased {
-                            Self::close_open(&mut tx, "person_residences", d, today, now).await?;
+                            Self::close_open(&mut tx, "person_residences", d, today, now, false).await?;
                             Self::leave_household(&mut tx, d, today, now, true).await?;
                         }
                         Self::set_person(&mut tx, d, anagrafe_domain::RegisterStatus::Cancelled, gone.residence.competent_comune(), now).await?;
@@ -705,7 +758,7 @@ macro_rules! store_ops {
                 let d = change.effective_date;
                 let payload = serde_json::json!({ "kind": kind, "from": from, "to": to });
                 let ev = Self::insert_event(tx, ctx, "residenza", Some("2"), Some(pid), None, d, &payload.to_string()).await?;
-                Self::close_open(tx, "person_residences", pid, d, now).await?;
+                Self::close_open(tx, "person_residences", pid, d, now, true).await?;
                 Self::insert_residence(tx, pid, d, &change.residence, ev, now).await?;
                 if let Some(h) = &change.household {
                     Self::leave_household(tx, pid, d, now, false).await?;
@@ -749,7 +802,7 @@ macro_rules! store_ops {
                 match effect {
                     CancellationEffect::Death => {
                         let death = c.death.as_ref().ok_or_else(|| crate::ops::refused("death", "is required for a cancellation by death"))?;
-                        Self::close_open(tx, "person_residences", pid, d, now).await?;
+                        Self::close_open(tx, "person_residences", pid, d, now, false).await?;
                         Self::leave_household(tx, pid, d, now, true).await?;
                         sqlx::query(
                             "INSERT INTO person_deaths (person_id, death_date, death_date_precision, place, locality, recorded_at, event_id) \
@@ -776,7 +829,7 @@ macro_rules! store_ops {
                         }
                         let address = c.abroad.clone().ok_or_else(|| crate::ops::refused("abroad", "is required for an emigration abroad"))?;
                         Self::leave_household(tx, pid, d, now, false).await?;
-                        Self::close_open(tx, "person_residences", pid, d, now).await?;
+                        Self::close_open(tx, "person_residences", pid, d, now, true).await?;
                         Self::insert_residence(tx, pid, d, &Residence::Abroad { address, aire_comune: comune }, ev, now).await?;
                         let household = anagrafe_domain::ops::HouseholdChoice::New { household: anagrafe_domain::HouseholdKind::Family, name: None };
                         out.family_id = Some(Self::enter_household(tx, pid, &household, comune, d, ev, now).await?);
@@ -784,7 +837,7 @@ macro_rules! store_ops {
                     }
                     CancellationEffect::Close => {
                         Self::leave_household(tx, pid, d, now, false).await?;
-                        Self::close_open(tx, "person_residences", pid, d, now).await?;
+                        Self::close_open(tx, "person_residences", pid, d, now, false).await?;
                         Self::set_person(tx, pid, RegisterStatus::Cancelled, comune, now).await?;
                     }
                 }
@@ -828,7 +881,8 @@ macro_rules! store_ops {
                 new.codice_fiscale = new_cf;
                 new.cf_validation = validation;
                 let cf_changed = new_cf != previous_cf;
-                if new == old {
+                let register_right = change.case == GeneralitaCase::MaterialErrorNotAlignedRegisterRight;
+                if new == old && !register_right {
                     return Err(crate::ops::refused("case", "nothing would change"));
                 }
                 let d = if change.case.is_correction() { old.birth_date.first_day() } else { change.effective_date };
@@ -836,7 +890,10 @@ macro_rules! store_ops {
                     "case": change.case, "idn6_case": change.case.number(), "previous_cf": previous_cf, "codice_fiscale": new_cf,
                 });
                 let ev = Self::insert_event(tx, ctx, "mutazione", Some("1"), Some(pid), None, change.effective_date, &payload.to_string()).await?;
-                if change.case.is_correction() {
+                if new == old {
+                    // The register's data were right and its code already theirs: nothing to
+                    // rewrite, only the communication to the Agency below.
+                } else if change.case.is_correction() {
                     // Wrong from the start: every version is replaced, in transaction time,
                     // by the same version with the correction applied; the current version
                     // also takes the new code.
@@ -869,7 +926,7 @@ macro_rules! store_ops {
                         }
                     }
                 } else {
-                    Self::close_open(tx, "person_generalita", pid, d, now).await?;
+                    Self::close_open(tx, "person_generalita", pid, d, now, true).await?;
                     Self::insert_generalita(tx, pid, d, &new, ev, now).await?;
                 }
                 if cf_changed && let (Some(p), Some(n)) = (previous_cf, new_cf) {
@@ -933,7 +990,7 @@ macro_rules! store_ops {
                 }
                 let comune = cur.residence.competent_comune();
                 crate::ops::competent(ctx, comune)?;
-                let today = chrono::Utc::now().date_naive();
+                let today = anagrafe_domain::ops::italian_today();
                 if let Some(e) = a.check(cur.generalita.birth_date.first_day(), today).into_iter().next() {
                     return Err(crate::ops::refused(&e.field, e.reason));
                 }
@@ -954,11 +1011,10 @@ macro_rules! store_ops {
                 };
                 // The old record closes (tab. 15 "Altro").
                 let c1 = fresh(1);
-                let description = "provvedimento dell'autorità giudiziaria";
-                let p1 = serde_json::json!({ "reason": 13, "description": description });
+                let p1 = serde_json::json!({ "reason": 13 });
                 let ev1 = Self::insert_event(tx, &c1, "cancellazione", Some("13"), Some(old), None, d, &p1.to_string()).await?;
                 Self::leave_household(tx, old, d, now, false).await?;
-                Self::close_open(tx, "person_residences", old, d, now).await?;
+                Self::close_open(tx, "person_residences", old, d, now, false).await?;
                 Self::set_person(tx, old, RegisterStatus::Cancelled, comune, now).await?;
                 Self::set_id_status(tx, old, &[1], 3, now).await?;
                 let e1 = Self::audit_for(&c1, "person.cancel", Some(old), cur.generalita.codice_fiscale.map(|c| c.to_string()), serde_json::json!({ "event_id": ev1, "reason": 13 }));
@@ -968,9 +1024,29 @@ macro_rules! store_ops {
                 let mut g = cur.generalita.clone();
                 g.name = a.name.clone();
                 g.codice_fiscale = anagrafe_domain::ops::compute_cf(&g);
+                // A new name may keep the code (same consonants): the new record must not share
+                // the old one's code, so it takes the first omocode variant nobody holds.
+                if g.codice_fiscale.is_some() && g.codice_fiscale == cur.generalita.codice_fiscale
+                    && let Some(base) = g.codice_fiscale
+                {
+                    let mut fresh = None;
+                    for level in 1..=7u8 {
+                        let Ok(v) = base.omocode_variant(level) else { continue };
+                        let held = sqlx::query("SELECT 1 FROM person_generalita WHERE codice_fiscale = $1 LIMIT 1")
+                            .bind(v.as_str())
+                            .fetch_optional(&mut **tx)
+                            .await?
+                            .is_some();
+                        if !held {
+                            fresh = Some(v);
+                            break;
+                        }
+                    }
+                    g.codice_fiscale = fresh;
+                }
                 g.cf_validation = anagrafe_domain::decode::StatoValidazioneCf::DatiAnagraficiNonValidati;
                 let pid = Self::alloc(tx, "person", 1).await?;
-                let p2 = serde_json::json!({ "reason": "9", "description": description, "origin": null });
+                let p2 = serde_json::json!({ "reason": "9", "origin": null });
                 let ev2 = Self::insert_event(tx, &c2, "iscrizione", Some("9"), Some(pid), Some(a.family_id), d, &p2.to_string()).await?;
                 let record = anagrafe_domain::PersonRecord {
                     id_anpr: None,

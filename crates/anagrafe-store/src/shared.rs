@@ -420,7 +420,7 @@ macro_rules! store_common {
             ) -> crate::Result<crate::BulkReport> {
                 let (_write, mut tx) = self.begin_write().await?;
                 let mut head = Self::lock_head(&mut tx).await?;
-                let today = chrono::Utc::now().date_naive();
+                let today = anagrafe_domain::ops::italian_today();
                 let event_id = Self::insert_event(&mut tx, ctx, "caricamento", None, None, None, today, "{}").await?;
                 let now = crate::now_ms();
                 // Into an empty register, secondary indexes and foreign keys are dropped and
@@ -627,7 +627,7 @@ macro_rules! store_common {
                         // cancellation), or the person was not yet registered.
                         let last = sqlx::query(sqlx::AssertSqlSafe(format!(
                             "SELECT {RES_COLS} FROM person_residences WHERE person_id = $1 AND superseded_at IS NULL AND valid_to <= $2 \
-                             ORDER BY valid_to DESC LIMIT 1"
+                             ORDER BY valid_to DESC, valid_from DESC, recorded_at DESC LIMIT 1"
                         )))
                         .bind(id)
                         .bind(as_of)
@@ -762,7 +762,7 @@ macro_rules! store_common {
 
             async fn family(&self, id: i64, as_of: Option<chrono::NaiveDate>) -> crate::Result<crate::FamilyView> {
                 use sqlx::Row;
-                let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
+                let as_of = as_of.unwrap_or_else(|| anagrafe_domain::ops::italian_today());
                 let f = sqlx::query("SELECT kind, specie, comune, formed_on FROM families WHERE id = $1")
                     .bind(id)
                     .fetch_optional(&self.pool)
@@ -800,11 +800,11 @@ macro_rules! store_common {
             }
 
             async fn person(&self, id: i64, as_of: Option<chrono::NaiveDate>) -> crate::Result<crate::PersonView> {
-                self.read_person(id, as_of.unwrap_or_else(|| chrono::Utc::now().date_naive())).await
+                self.read_person(id, as_of.unwrap_or_else(|| anagrafe_domain::ops::italian_today())).await
             }
 
             async fn find_by_cf(&self, cf: &anagrafe_domain::CodiceFiscale, as_of: Option<chrono::NaiveDate>) -> crate::Result<Vec<i64>> {
-                let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
+                let as_of = as_of.unwrap_or_else(|| anagrafe_domain::ops::italian_today());
                 let rows = sqlx::query(
                     "SELECT DISTINCT person_id FROM person_generalita WHERE codice_fiscale = $1 AND superseded_at IS NULL \
                      AND valid_from <= $2 AND (valid_to IS NULL OR valid_to > $2) ORDER BY person_id",
@@ -914,7 +914,7 @@ macro_rules! store_common {
                     }
                     pending = retry;
                 }
-                let today = chrono::Utc::now().date_naive();
+                let today = anagrafe_domain::ops::italian_today();
                 let payload = serde_json::json!({
                     "assigned": assigned.len(), "key_version": issuer.key_version, "skipped_counters": skipped,
                     "first_person": assigned.first().map(|a| a.0), "last_person": assigned.last().map(|a| a.0),
@@ -976,7 +976,7 @@ macro_rules! store_common {
                 }
                 Self::write_encoded(&mut tx, pending.take()).await?;
                 Self::run_statements(&mut tx, rebuild).await?;
-                let today = chrono::Utc::now().date_naive();
+                let today = anagrafe_domain::ops::italian_today();
                 let payload = serde_json::json!({ "assigned": total, "key_version": issuer.key_version, "initial": true }).to_string();
                 let event_id = Self::insert_event(&mut tx, ctx, "assegnazione_id", None, None, None, today, &payload).await?;
                 let mut entry = crate::audit::AuditEntry::from_ctx(ctx, "id.assign", "ok");

@@ -31,6 +31,10 @@ conformance!(
     idn6_case_6_omocodia_keeps_both_ids_and_flags_one_for_the_agency,
     a_retroactive_change_is_refused_and_writes_nothing,
     a_client_operation_id_keeps_the_first_answer,
+    a_death_on_the_day_of_registration_reads_as_deceased,
+    joining_a_household_before_it_was_formed_is_refused,
+    idn6_case_1_register_right_is_sent_even_when_the_code_stays,
+    idn6_case_4_a_new_name_with_the_same_consonants_still_gets_a_new_code,
 );
 
 const ROMA: &str = "H501";
@@ -496,6 +500,19 @@ async fn idn6_case_5_duplicates_suspend_both_ids_and_the_deleted_one_stays_inval
     assert!(apply(h, &comune(ROMA), Operation::ResolveDuplicate { keep: b2, delete: a }).await.is_err());
     assert!(apply(h, &comune(ROMA), Operation::ReportDuplicate { persons: [b2, a] }).await.is_err());
     assert_eq!(pid(h, b2).await.1, 3);
+    // A report about another comune's record can be dismissed by that comune: two different
+    // people, both IDs valid again.
+    let roman = register(h, &comune(ROMA), adult("Serra", "Ada", ROMA)).await.id_anpr.unwrap();
+    let milanese = register(h, &comune(MILANO), adult("Serra", "Ada", MILANO)).await.id_anpr.unwrap();
+    apply(h, &comune(ROMA), Operation::ReportDuplicate { persons: [roman, milanese] }).await.unwrap();
+    assert_eq!(pid(h, milanese).await.1, 2);
+    assert!(matches!(
+        apply(h, &comune(TORINO), Operation::DismissDuplicate { persons: [milanese, roman] }).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    apply(h, &comune(MILANO), Operation::DismissDuplicate { persons: [milanese, roman] }).await.unwrap();
+    assert_eq!((pid(h, roman).await.1, pid(h, milanese).await.1), (1, 1));
+    assert!(apply(h, &comune(MILANO), Operation::DismissDuplicate { persons: [milanese, roman] }).await.is_err(), "closed");
 }
 
 async fn idn6_case_6_omocodia_keeps_both_ids_and_flags_one_for_the_agency(h: &Harness) {
@@ -534,4 +551,69 @@ async fn a_client_operation_id_keeps_the_first_answer(h: &Harness) {
     let again = h.store.apply(&op, &comune(ROMA), &issuer(), Some(&idem)).await;
     assert!(matches!(&again, Err(StoreError::Conflict { field }) if field == "client_op_id"), "{again:?}");
     assert_eq!(h.store.count_persons().await.unwrap(), 1, "the second write left nothing");
+}
+
+async fn a_death_on_the_day_of_registration_reads_as_deceased(h: &Harness) {
+    let r = person("Lupi", "Ida", Sex::F, "2025-07-07", ROMA, address(ROMA, "Corta"), "1", "2025-07-07");
+    let id = register(h, &comune(ROMA), r).await.id_anpr.unwrap();
+    let death = Death { date: PartialDate::parse("2025-07-07").unwrap(), place: Some(b(ROMA)), locality: None };
+    let c = Cancellation { reason: 1, reason_description: None, effective_date: d("2025-07-07"), death: Some(death), abroad: None };
+    apply(h, &comune(ROMA), Operation::Cancel { person: id, cancellation: c }).await.unwrap();
+    let r = record(h, id, None).await;
+    assert_eq!(r.status, RegisterStatus::Deceased);
+    assert_eq!(r.residence.competent_comune(), b(ROMA), "the last residence is kept");
+    // A move and a death on the same day: the record shows the new address.
+    let id = register(h, &comune(ROMA), adult("Neri", "Eva", ROMA)).await.id_anpr.unwrap();
+    let mv = ResidenceChange { effective_date: d("2025-08-01"), residence: address(MILANO, "Brera"), household: Some(new_family()) };
+    apply(h, &comune(MILANO), Operation::ChangeResidence { person: id, change: mv }).await.unwrap();
+    let death = Death { date: PartialDate::parse("2025-08-01").unwrap(), place: Some(b(MILANO)), locality: None };
+    let c = Cancellation { reason: 1, reason_description: None, effective_date: d("2025-08-01"), death: Some(death), abroad: None };
+    apply(h, &comune(MILANO), Operation::Cancel { person: id, cancellation: c }).await.unwrap();
+    let r = record(h, id, None).await;
+    assert_eq!((r.status, r.residence.competent_comune()), (RegisterStatus::Deceased, b(MILANO)));
+}
+
+async fn joining_a_household_before_it_was_formed_is_refused(h: &Harness) {
+    let head = register(h, &comune(ROMA), adult("Bassi", "Olga", ROMA)).await;
+    let other = register(h, &comune(ROMA), adult("Bassi", "Ugo", ROMA)).await.id_anpr.unwrap();
+    let early = HouseholdMove {
+        effective_date: d("1999-06-01"),
+        household: HouseholdChoice::Join { family_id: head.family_id.unwrap(), relation: 2 },
+    };
+    let e = apply(h, &comune(ROMA), Operation::MoveHousehold { person: other, change: early }).await;
+    assert!(matches!(&e, Err(StoreError::Refused { field, .. }) if field == "effective_date"), "{e:?}");
+}
+
+async fn idn6_case_1_register_right_is_sent_even_when_the_code_stays(h: &Harness) {
+    let id = register(h, &comune(ROMA), adult("Vitali", "Rosa", ROMA)).await.id_anpr.unwrap();
+    let cf = record(h, id, None).await.generalita.codice_fiscale;
+    apply(
+        h,
+        &comune(ROMA),
+        Operation::ChangeGeneralita { person: id, change: change(GeneralitaCase::MaterialErrorNotAlignedRegisterRight) },
+    )
+    .await
+    .unwrap();
+    assert_eq!(record(h, id, None).await.generalita.codice_fiscale, cf);
+    let sent = h.store.revenue_outbox(0, 100).await.unwrap().into_iter().filter(|m| m.kind == "variazione_dati").count();
+    assert_eq!(sent, 1, "the register's data go to the Agency");
+}
+
+async fn idn6_case_4_a_new_name_with_the_same_consonants_still_gets_a_new_code(h: &Harness) {
+    let parent = register(h, &comune(ROMA), adult("Russo", "Anna", ROMA)).await;
+    let child = person("Rossi", "Lia", Sex::F, "2019-02-02", ROMA, address(ROMA, "Tevere"), "9", "2019-03-01");
+    let child = Registration { reason_description: Some("test".into()), ..child };
+    let old = register(h, &comune(ROMA), child).await;
+    let adoption = MinorAdoption {
+        effective_date: d("2025-01-10"),
+        name: PersonName::new(Some("Russo"), Some("Lia")).unwrap(),
+        family_id: parent.family_id.unwrap(),
+        relation: 2,
+    };
+    let a = apply(h, &comune(ROMA), Operation::AdoptMinor { person: old.id_anpr.unwrap(), adoption }).await.unwrap();
+    assert_ne!(a.codice_fiscale, old.codice_fiscale, "Rossi and Russo share RSS: the new record takes another code");
+    let new_cf = CodiceFiscale::parse(a.codice_fiscale.as_deref().unwrap()).unwrap();
+    assert_eq!(new_cf.base(), CodiceFiscale::parse(old.codice_fiscale.as_deref().unwrap()).unwrap().base(), "an omocode variant of it");
+    let holders = h.store.find_by_cf(&new_cf, None).await.unwrap();
+    assert_eq!(holders.len(), 1);
 }

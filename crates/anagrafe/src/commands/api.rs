@@ -207,7 +207,7 @@ async fn signed_send(
     body: &[u8],
 ) -> anyhow::Result<anagrafe_server::http1::Reply> {
     let ct = (!body.is_empty()).then_some("application/json");
-    let (digest, jws) = signer.sign(body, ct).map_err(|e| anyhow::anyhow!(e))?;
+    let (digest, jws) = signer.sign(method, path, body, ct).map_err(|e| anyhow::anyhow!(e))?;
     let mut headers = vec![("digest", digest), ("agid-jwt-signature", jws)];
     if let Some(ct) = ct {
         headers.push(("content-type", ct.to_owned()));
