@@ -295,7 +295,8 @@ impl ResidenceChange {
     }
 }
 
-fn check_residence(errs: &mut Vec<FieldError>, r: &Residence, refdata: &RefData, today: NaiveDate) {
+/// Checks a residence against the reference data (fields named `residence.…`).
+pub(crate) fn check_residence(errs: &mut Vec<FieldError>, r: &Residence, refdata: &RefData, today: NaiveDate) {
     match r {
         Residence::Italy(a) => {
             if refdata.comune_at(a.comune, today).is_none() {

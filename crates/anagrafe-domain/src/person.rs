@@ -407,26 +407,9 @@ impl PersonRecord {
         if self.citizenships.is_empty() {
             errs.push(FieldError::new("citizenships", "at least one citizenship (or stateless code) is required"));
         }
-        match &self.residence {
-            Residence::Italy(a) => {
-                if refdata.comune_at(a.comune, today).is_none() {
-                    errs.push(FieldError::new("residence.comune", format!("{} is not a comune in force", a.comune)));
-                }
-                if a.toponym.trim().is_empty() {
-                    errs.push(FieldError::new("residence.toponym", "is empty"));
-                }
-            }
-            Residence::Abroad { address, aire_comune } => {
-                if !address.state.is_foreign_state() || refdata.stato(address.state).is_none() {
-                    errs.push(FieldError::new("residence.address.state", format!("{} is not a foreign state", address.state)));
-                }
-                if refdata.comune_at(*aire_comune, today).is_none() {
-                    errs.push(FieldError::new("residence.aire_comune", format!("{aire_comune} is not a comune in force")));
-                }
-                if !self.citizenships.contains(&Country::Italia) {
-                    errs.push(FieldError::new("citizenships", "AIRE holds Italian citizens only"));
-                }
-            }
+        crate::ops::check_residence(&mut errs, &self.residence, refdata, today);
+        if matches!(self.residence, Residence::Abroad { .. }) && !self.citizenships.contains(&Country::Italia) {
+            errs.push(FieldError::new("citizenships", "AIRE holds Italian citizens only"));
         }
         if let Some(email) = &self.email
             && !looks_like_email(email)

@@ -120,7 +120,10 @@ async fn a_signed_registration_returns_the_new_id_and_a_replay_returns_the_first
     assert_eq!(again.headers["idempotent-replay"], "true");
     assert_eq!(counts(&api).await, (audit, persons));
     // The same body under the same id sent for another record is another request: 409.
-    let other = send(&api, signed(&api.roma, "POST", "/api/v1/persons", &birth("op-2", "Brunelli"))).await.json["id_anpr"].as_str().unwrap().to_owned();
+    let other = send(&api, signed(&api.roma, "POST", "/api/v1/persons", &birth("op-2", "Brunelli"))).await.json["id_anpr"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let cs = json!({ "client_op_id": "cs-1", "effective_date": "2025-05-05", "civil_status": "Coniugato" }).to_string();
     let first_cs = send(&api, signed(&api.roma, "POST", &format!("/api/v1/persons/{id}/civil-status"), cs.as_bytes())).await;
     assert_eq!(first_cs.status, StatusCode::OK, "{}", first_cs.json);

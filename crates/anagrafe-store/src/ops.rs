@@ -370,6 +370,14 @@ macro_rules! store_ops {
                 Ok(Self::read_person_on(&mut **tx, pid, today).await?.record)
             }
 
+            /// The living person a valid ID names, with the record as it is now.
+            async fn living_subject(tx: &mut sqlx::Transaction<'_, $db>, id: &anagrafe_domain::IdAnpr) -> crate::Result<(i64, anagrafe_domain::PersonRecord)> {
+                let pid = Self::resolve_valid(tx, id, "person").await?;
+                let cur = Self::current(tx, pid).await?;
+                Self::living(&cur, "person")?;
+                Ok((pid, cur))
+            }
+
             fn living(r: &anagrafe_domain::PersonRecord, field: &str) -> crate::Result<()> {
                 use anagrafe_domain::RegisterStatus::*;
                 match r.status {
@@ -415,9 +423,7 @@ macro_rules! store_ops {
                     Operation::Cancel { person, cancellation } => Self::op_cancel(&mut tx, &mut head, person, cancellation, ctx, now, &mut out).await?,
                     Operation::ChangeGeneralita { person, change } => Self::op_generalita(&mut tx, &mut head, person, change, ctx, now, &mut out).await?,
                     Operation::ChangeCivilStatus { person, change } => {
-                        let pid = Self::resolve_valid(&mut tx, person, "person").await?;
-                        let cur = Self::current(&mut tx, pid).await?;
-                        Self::living(&cur, "person")?;
+                        let (pid, cur) = Self::living_subject(&mut tx, person).await?;
                         crate::ops::competent(ctx, cur.residence.competent_comune())?;
                         Self::close_open(&mut tx, "person_civil_status", pid, change.effective_date, now, true).await?;
                         let code = crate::ops::civil_status_mutation(change.civil_status).to_string();
@@ -430,9 +436,7 @@ macro_rules! store_ops {
                         out.audit_seq = Self::append_audit(&mut tx, &mut head, &e).await?;
                     }
                     Operation::MoveHousehold { person, change } => {
-                        let pid = Self::resolve_valid(&mut tx, person, "person").await?;
-                        let cur = Self::current(&mut tx, pid).await?;
-                        Self::living(&cur, "person")?;
+                        let (pid, cur) = Self::living_subject(&mut tx, person).await?;
                         let comune = cur.residence.competent_comune();
                         crate::ops::competent(ctx, comune)?;
                         if let (Some((fid, _)), anagrafe_domain::ops::HouseholdChoice::Join { family_id, .. }) =
@@ -733,9 +737,7 @@ macro_rules! store_ops {
                 out: &mut crate::Applied,
             ) -> crate::Result<()> {
                 use anagrafe_domain::{RegisterStatus, Residence};
-                let pid = Self::resolve_valid(tx, person, "person").await?;
-                let cur = Self::current(tx, pid).await?;
-                Self::living(&cur, "person")?;
+                let (pid, cur) = Self::living_subject(tx, person).await?;
                 let (from, to) = (cur.residence.competent_comune(), change.residence.competent_comune());
                 // The comune of the new residence decides (REG-6).
                 crate::ops::competent(ctx, to)?;
@@ -788,9 +790,7 @@ macro_rules! store_ops {
             ) -> crate::Result<()> {
                 use anagrafe_domain::ops::CancellationEffect;
                 use anagrafe_domain::{RegisterStatus, Residence};
-                let pid = Self::resolve_valid(tx, person, "person").await?;
-                let cur = Self::current(tx, pid).await?;
-                Self::living(&cur, "person")?;
+                let (pid, cur) = Self::living_subject(tx, person).await?;
                 let comune = cur.residence.competent_comune();
                 crate::ops::competent(ctx, comune)?;
                 let aire = cur.status == RegisterStatus::Aire;
@@ -804,19 +804,7 @@ macro_rules! store_ops {
                         let death = c.death.as_ref().ok_or_else(|| crate::ops::refused("death", "is required for a cancellation by death"))?;
                         Self::close_open(tx, "person_residences", pid, d, now, false).await?;
                         Self::leave_household(tx, pid, d, now, true).await?;
-                        sqlx::query(
-                            "INSERT INTO person_deaths (person_id, death_date, death_date_precision, place, locality, recorded_at, event_id) \
-                             VALUES ($1,$2,$3,$4,$5,$6,$7)",
-                        )
-                        .bind(pid)
-                        .bind(death.date.first_day())
-                        .bind(death.date.precision().code())
-                        .bind(death.place.map(|p| p.to_string()))
-                        .bind(&death.locality)
-                        .bind(now)
-                        .bind(ev)
-                        .execute(&mut **tx)
-                        .await?;
+                        Self::insert_death(tx, pid, death, ev, now).await?;
                         Self::set_person(tx, pid, RegisterStatus::Deceased, comune, now).await?;
                         if let Some(place) = death.place && !place.is_foreign_state() && place != comune {
                             Self::notify(tx, place, "decesso_avvenuto_nel_comune", ev, serde_json::json!({ "id_anpr": person, "comune": comune, "date": death.date }), now).await?;

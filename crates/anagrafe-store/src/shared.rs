@@ -376,20 +376,42 @@ macro_rules! store_common {
                     .map_err(|e| crate::shared::conflict(e, "documents.number"))?;
                 }
                 if let Some(d) = &r.death {
-                    sqlx::query(
-                        "INSERT INTO person_deaths (person_id, death_date, death_date_precision, place, locality, recorded_at, event_id) \
-                         VALUES ($1,$2,$3,$4,$5,$6,$7)",
-                    )
-                    .bind(id)
-                    .bind(d.date.first_day())
-                    .bind(d.date.precision().code())
-                    .bind(d.place.map(|p| p.to_string()))
-                    .bind(&d.locality)
-                    .bind(now)
-                    .bind(event_id)
-                    .execute(&mut **tx)
-                    .await?;
+                    Self::insert_death(tx, id, d, event_id, now).await?;
                 }
+                Ok(())
+            }
+
+            /// Feed rows `(id, kind, event_id, payload, created_at)` as items.
+            fn feed_items(rows: &[<$db as sqlx::Database>::Row]) -> crate::Result<Vec<crate::FeedItem>> {
+                use sqlx::Row;
+                rows.iter()
+                    .map(|r| {
+                        Ok(crate::FeedItem {
+                            id: r.try_get(0)?,
+                            kind: r.try_get(1)?,
+                            event_id: r.try_get(2)?,
+                            payload: serde_json::from_str(&r.try_get::<String, _>(3)?).map_err(crate::rows::corrupt)?,
+                            created_at: r.try_get(4)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            /// Records a death.
+            async fn insert_death(tx: &mut sqlx::Transaction<'_, $db>, id: i64, d: &anagrafe_domain::Death, event_id: i64, now: i64) -> crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO person_deaths (person_id, death_date, death_date_precision, place, locality, recorded_at, event_id) \
+                     VALUES ($1,$2,$3,$4,$5,$6,$7)",
+                )
+                .bind(id)
+                .bind(d.date.first_day())
+                .bind(d.date.precision().code())
+                .bind(d.place.map(|p| p.to_string()))
+                .bind(&d.locality)
+                .bind(now)
+                .bind(event_id)
+                .execute(&mut **tx)
+                .await?;
                 Ok(())
             }
 
@@ -1036,18 +1058,7 @@ macro_rules! store_common {
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?;
-                rows.iter()
-                    .map(|r| {
-                        use sqlx::Row;
-                        Ok(crate::Notification {
-                            id: r.try_get(0)?,
-                            kind: r.try_get(1)?,
-                            event_id: r.try_get(2)?,
-                            payload: serde_json::from_str(&r.try_get::<String, _>(3)?).map_err(crate::rows::corrupt)?,
-                            created_at: r.try_get(4)?,
-                        })
-                    })
-                    .collect()
+                Self::feed_items(&rows)
             }
 
             async fn revenue_outbox(&self, after: i64, limit: u32) -> crate::Result<Vec<crate::OutboxMessage>> {
@@ -1056,18 +1067,7 @@ macro_rules! store_common {
                     .bind(i64::from(limit))
                     .fetch_all(&self.pool)
                     .await?;
-                rows.iter()
-                    .map(|r| {
-                        use sqlx::Row;
-                        Ok(crate::OutboxMessage {
-                            id: r.try_get(0)?,
-                            kind: r.try_get(1)?,
-                            event_id: r.try_get(2)?,
-                            payload: serde_json::from_str(&r.try_get::<String, _>(3)?).map_err(crate::rows::corrupt)?,
-                            created_at: r.try_get(4)?,
-                        })
-                    })
-                    .collect()
+                Self::feed_items(&rows)
             }
 
             async fn api_client(&self, client_id: &str) -> crate::Result<Option<crate::ApiClient>> {

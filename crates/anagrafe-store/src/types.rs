@@ -196,27 +196,13 @@ pub struct Applied {
     pub audit_seq: i64,
 }
 
-/// A notification for a comune.
+/// An item of a feed: a notification for a comune, or a communication to the Revenue Agency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Notification {
+pub struct FeedItem {
     /// Cursor: ids grow in commit order.
     pub id: i64,
-    /// Kind (`trasferimento_residenza`, `nascita_registrata_altrove`, …).
-    pub kind: String,
-    /// The event it is about.
-    pub event_id: i64,
-    /// What happened (JSON).
-    pub payload: serde_json::Value,
-    /// When written (epoch ms).
-    pub created_at: i64,
-}
-
-/// A communication to the Revenue Agency.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OutboxMessage {
-    /// Cursor: ids grow in commit order.
-    pub id: i64,
-    /// `attribuzione_cf`, `variazione_dati` or `omocodia`.
+    /// Kind: for comuni `trasferimento_residenza`, `nascita_registrata_altrove`, …; for the
+    /// Agency `attribuzione_cf`, `variazione_dati`, `omocodia`.
     pub kind: String,
     /// The event it comes from.
     pub event_id: i64,
@@ -225,6 +211,12 @@ pub struct OutboxMessage {
     /// When written (epoch ms).
     pub created_at: i64,
 }
+
+/// A notification for a comune.
+pub type Notification = FeedItem;
+
+/// A communication to the Revenue Agency.
+pub type OutboxMessage = FeedItem;
 
 /// A web-service client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
