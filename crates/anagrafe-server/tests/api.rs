@@ -224,6 +224,11 @@ async fn signatures_for_another_audience_by_an_unknown_key_or_expired_are_refuse
     let impostor = Signer::new("roma", DEFAULT_AUDIENCE, &other_key).unwrap();
     assert_refused_leaving_only_the_refusal(&api, signed(&impostor, "POST", "/api/v1/persons", &birth("b", "X")), StatusCode::UNAUTHORIZED)
         .await;
+    // A revoked client is refused from the next request on.
+    let mut milano = api.store.api_client("milano").await.unwrap().unwrap();
+    milano.revoked = true;
+    api.store.save_api_client(&milano, &WriteContext::cli("test")).await.unwrap();
+    assert_refused_leaving_only_the_refusal(&api, signed(&api.milano, "GET", "/api/v1/notifications", b""), StatusCode::UNAUTHORIZED).await;
     let ghost = Signer::new("nobody", DEFAULT_AUDIENCE, &other_key).unwrap();
     assert_refused_leaving_only_the_refusal(&api, signed(&ghost, "POST", "/api/v1/persons", &birth("c", "X")), StatusCode::UNAUTHORIZED)
         .await;

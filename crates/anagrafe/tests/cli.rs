@@ -254,3 +254,33 @@ fn id_assign_gives_everyone_an_id_and_is_idempotent() {
     let o = anagrafe(&["id", "init-key", "--out", key.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn api_clients_are_registered_called_and_revoked_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let prefix = dir.path().join("c");
+    let keygen = anagrafe(&["api", "keygen", "--out", prefix.to_str().unwrap()]);
+    assert_eq!(keygen.status.code(), Some(0), "{}", stderr(&keygen));
+    let public = prefix.with_extension("pub");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(prefix.with_extension("key")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the private key is readable by its owner only");
+    }
+    let bad = anagrafe(&["api", "add-client", "--data-dir", d, "--id", "x", "--role", "comune", "--public-key", public.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2), "a comune client needs its comune");
+    let add =
+        anagrafe(&["api", "add-client", "--data-dir", d, "--id", "c-h501", "--comune", "H501", "--public-key", public.to_str().unwrap()]);
+    assert_eq!(add.status.code(), Some(0), "{}", stderr(&add));
+    let push = anagrafe(&["api", "set-push", "--data-dir", d, "--id", "c-h501", "--url", "https://x.example/hook"]);
+    assert_eq!(push.status.code(), Some(2), "only http:// pushes are supported: {}", stdout(&push));
+    let revoke = anagrafe(&["api", "revoke-client", "--data-dir", d, "--id", "c-h501"]);
+    assert_eq!(revoke.status.code(), Some(0), "{}", stderr(&revoke));
+    let missing = anagrafe(&["api", "revoke-client", "--data-dir", d, "--id", "nobody"]);
+    assert_eq!(missing.status.code(), Some(2));
+    // Every change of the client registry is in the trace, and the trace verifies.
+    let verify = anagrafe(&["audit", "verify", "--data-dir", d]);
+    assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
+}

@@ -35,6 +35,12 @@ pub enum ApiCommand {
         #[arg(long)]
         none: bool,
     },
+    /// Revokes a client: its signatures are refused from the next request on.
+    RevokeClient {
+        /// Client id.
+        #[arg(long)]
+        id: String,
+    },
     /// Sends one signed request and prints the answer.
     Call(Call),
     /// Load script: signed registrations through the API for a fixed time; prints throughput
@@ -124,6 +130,14 @@ pub async fn run(cmd: ApiCommand, cfg: Config) -> anyhow::Result<ExitCode> {
             let client = client_record(&a.id, &a.role, a.comune.as_deref(), &pem)?;
             store.save_api_client(&client, &WriteContext::cli("api-add-client")).await?;
             println!("client {} registered (role {})", a.id, a.role);
+            Ok(ExitCode::SUCCESS)
+        }
+        ApiCommand::RevokeClient { id } => {
+            let store = crate::register::open(&cfg).await?;
+            let mut client = store.api_client(&id).await?.with_context(|| format!("no client {id}"))?;
+            client.revoked = true;
+            store.save_api_client(&client, &WriteContext::cli("api-revoke-client")).await?;
+            println!("client {id} revoked");
             Ok(ExitCode::SUCCESS)
         }
         ApiCommand::SetPush { id, url, none: _ } => {
