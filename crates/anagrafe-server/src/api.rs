@@ -156,7 +156,8 @@ fn parse<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiE
     })
 }
 
-/// Applies a write: idempotency first, then the store; refusals are traced.
+/// Applies a write; a client operation id seen before gets its first answer; refusals are
+/// traced.
 async fn write(
     state: &AppState,
     signed: &Signed,
@@ -166,9 +167,6 @@ async fn write(
     keep_answer: bool,
 ) -> Result<Response, ApiError> {
     signed.require_role("comune")?;
-    if let Some(r) = replay(state, signed, &body).await? {
-        return Ok(r);
-    }
     let issuer = state.issuer.as_deref().ok_or_else(|| ApiError::Unavailable("no ID ANPR issuer is configured".into()))?;
     let mut ctx = signed.ctx.clone();
     ctx.client_op_id = keep_answer.then(|| body.client_op_id.clone());
@@ -180,11 +178,17 @@ async fn write(
             let status = if created { StatusCode::CREATED } else { StatusCode::OK };
             Ok((status, Json(applied)).into_response())
         }
-        Err(StoreError::Conflict { field }) if field == "client_op_id" => {
-            // Another request with this id won the race: answer as a replay.
-            replay(state, signed, &body).await?.ok_or(ApiError::Conflict("client_op_id".into()))
-        }
         Err(e) => {
+            // An operation id already used (found by the stored answer's unique key, or the
+            // repeated operation failing on the state the first one left): the first answer,
+            // or 409 when the body differs; looked up only on failure, so a first attempt
+            // costs no extra read.
+            if let Some(r) = replay(state, signed, &body).await? {
+                return Ok(r);
+            }
+            if matches!(&e, StoreError::Conflict { field } if field == "client_op_id") {
+                return Err(ApiError::Conflict("client_op_id".into()));
+            }
             if matches!(e, StoreError::State { .. } | StoreError::Refused { .. } | StoreError::Forbidden(_) | StoreError::NotFound(_)) {
                 let mut entry = AuditEntry::from_ctx(&signed.ctx, op.name(), "refused");
                 entry.detail = serde_json::json!({ "reason": e.to_string(), "client_op_id": body.client_op_id }).to_string();

@@ -35,6 +35,8 @@ pub struct AppState {
     /// The register's own signing key (pushes to comuni); its public half is served at
     /// `/api/register-key`.
     pub register_signer: Option<Arc<modi::client::Signer>>,
+    /// Registered clients met so far, with their parsed keys.
+    pub clients: Arc<modi::ClientCache>,
 }
 
 /// Settings of the comuni's web services.
@@ -60,7 +62,7 @@ impl AppState {
     /// State over a store; installs the process-wide metrics recorder on first use.
     pub fn new(store: Arc<dyn Store>) -> Self {
         modi::init_crypto();
-        Self { store, metrics: metrics_handle(), issuer: None, api: ApiSettings::default(), register_signer: None }
+        Self { store, metrics: metrics_handle(), issuer: None, api: ApiSettings::default(), register_signer: None, clients: Arc::default() }
     }
 
     /// The same state with the register's signing key (PKCS#8 PEM, ES256).

@@ -14,7 +14,7 @@
 //! [`client`] holds the signing side, used by the tests, the load script and `anagrafe api`.
 
 use crate::{ApiError, AppState};
-use anagrafe_store::{ApiClient, AuditEntry, WriteContext};
+use anagrafe_store::{ApiClient, AuditEntry, JtiOutcome, WriteContext};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::HeaderMap;
@@ -23,6 +23,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
+use std::sync::Arc;
 
 /// Header carrying the JWS.
 pub const SIGNATURE_HEADER: &str = "agid-jwt-signature";
@@ -150,6 +151,64 @@ impl FromRequest<AppState> for Signed {
     }
 }
 
+/// The registered clients this process has met, with their parsed keys, so that a request
+/// needs no registry read before its signature is checked. An entry is only a hint: the
+/// statement that records the `jti` also checks that the client is still registered exactly
+/// so (not revoked, same role, comune and key), and a stale entry is dropped and read again —
+/// a revocation or a new key takes effect on the next request, whichever process made it.
+#[derive(Default)]
+pub struct ClientCache {
+    known: std::sync::RwLock<std::collections::HashMap<String, Arc<KnownClient>>>,
+}
+
+impl std::fmt::Debug for ClientCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCache").finish_non_exhaustive()
+    }
+}
+
+/// A registered client and its parsed public key.
+#[derive(Clone)]
+pub struct KnownClient {
+    client: ApiClient,
+    key: DecodingKey,
+}
+
+impl std::fmt::Debug for KnownClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KnownClient").field("client", &self.client.client_id).finish_non_exhaustive()
+    }
+}
+
+impl ClientCache {
+    fn get(&self, id: &str) -> Option<Arc<KnownClient>> {
+        self.known.read().unwrap_or_else(|e| e.into_inner()).get(id).cloned()
+    }
+
+    fn forget(&self, id: &str) {
+        self.known.write().unwrap_or_else(|e| e.into_inner()).remove(id);
+    }
+
+    /// Reads a client from the registry (only registered, unrevoked clients are kept).
+    async fn load(&self, state: &AppState, id: &str) -> Result<Arc<KnownClient>, Refusal> {
+        let client =
+            state.store.api_client(id).await.map_err(|_| refuse("the client registry is unavailable"))?.filter(|c| !c.revoked).ok_or_else(
+                || {
+                    self.forget(id);
+                    refuse("unknown or revoked client")
+                },
+            )?;
+        let key = DecodingKey::from_ec_pem(client.public_key_pem.as_bytes()).map_err(|_| Refusal {
+            status_400: false,
+            reason: "the client's registered key is unusable".into(),
+            client: Some(client.client_id.clone()),
+        })?;
+        let known = Arc::new(KnownClient { client, key });
+        self.known.write().unwrap_or_else(|e| e.into_inner()).insert(id.to_owned(), known.clone());
+        Ok(known)
+    }
+}
+
 async fn verify(state: &AppState, method: &str, target: &str, headers: &HeaderMap, body: &[u8]) -> Result<ApiClient, Refusal> {
     init_crypto();
     let token = headers
@@ -161,26 +220,78 @@ async fn verify(state: &AppState, method: &str, target: &str, headers: &HeaderMa
         return Err(refuse("Agid-JWT-Signature must be ES256"));
     }
     let kid = header.kid.ok_or_else(|| refuse("Agid-JWT-Signature has no kid"))?;
-    let client = state
-        .store
-        .api_client(&kid)
-        .await
-        .map_err(|_| refuse("the client registry is unavailable"))?
-        .filter(|c| !c.revoked)
-        .ok_or_else(|| refuse("unknown or revoked client"))?;
+    let mut known = match state.clients.get(&kid) {
+        Some(k) => (k, true),
+        None => (state.clients.load(state, &kid).await?, false),
+    };
+    loop {
+        let (client, cached) = (&known.0, known.1);
+        let claims = match check(state, client, token, method, target, headers, body) {
+            Ok(claims) => claims,
+            Err(refusal) if cached => {
+                // Perhaps the client has a new key or was revoked since it was cached: judge
+                // the request against the registry as it is now.
+                let fresh = state.clients.load(state, &kid).await?;
+                if fresh.client == client.client {
+                    return Err(refusal);
+                }
+                known = (fresh, false);
+                continue;
+            }
+            Err(refusal) => return Err(refusal),
+        };
+        let id = &client.client.client_id;
+        // Kept one second past the last instant the token is accepted (exp + leeway, whole
+        // seconds), so that no purge frees it while it still verifies.
+        let expires = claims.exp.saturating_add(LEEWAY_S + 1).saturating_mul(1000);
+        let outcome = state.store.accept_jti(&client.client, &claims.jti, expires).await.map_err(|_| Refusal {
+            status_400: false,
+            reason: "the replay registry is unavailable".into(),
+            client: Some(id.clone()),
+        })?;
+        match outcome {
+            JtiOutcome::Fresh => return Ok(client.client.clone()),
+            JtiOutcome::Replayed => {
+                return Err(Refusal {
+                    status_400: false,
+                    reason: "this signature was already used (jti replayed)".into(),
+                    client: Some(id.clone()),
+                });
+            }
+            JtiOutcome::ClientChanged if cached => {
+                known = (state.clients.load(state, &kid).await?, false);
+            }
+            JtiOutcome::ClientChanged => {
+                state.clients.forget(&kid);
+                return Err(refuse("unknown or revoked client"));
+            }
+        }
+    }
+}
+
+/// Everything about a signed request that needs no database: the signature against the
+/// client's key, the claims, and the digest against the body.
+fn check(
+    state: &AppState,
+    known: &KnownClient,
+    token: &str,
+    method: &str,
+    target: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<SignatureClaims, Refusal> {
+    let client = &known.client;
     // Until the signature verifies, the kid is only a claim: the refusal is traced under it as
     // such, never as the client's own act.
     let claimed =
         |reason: &str| Refusal { status_400: false, reason: reason.to_owned(), client: Some(format!("claimed:{}", client.client_id)) };
     let with_client = |reason: &str| Refusal { status_400: false, reason: reason.to_owned(), client: Some(client.client_id.clone()) };
-    let key =
-        DecodingKey::from_ec_pem(client.public_key_pem.as_bytes()).map_err(|_| with_client("the client's registered key is unusable"))?;
     let mut validation = Validation::new(Algorithm::ES256);
     validation.set_audience(&[&state.api.audience]);
     validation.set_issuer(&[&client.client_id]);
     validation.set_required_spec_claims(&["exp", "aud", "iss"]);
     validation.leeway = LEEWAY_S as u64;
-    let claims = jsonwebtoken::decode::<SignatureClaims>(token, &key, &validation)
+    let claims = jsonwebtoken::decode::<SignatureClaims>(token, &known.key, &validation)
         .map_err(|e| claimed(&format!("Agid-JWT-Signature does not verify: {}", signature_problem(&e))))?
         .claims;
     let now = chrono::Utc::now().timestamp();
@@ -215,17 +326,7 @@ async fn verify(state: &AppState, method: &str, target: &str, headers: &HeaderMa
             return Err(with_client("the Content-Type header is not the one signed in signed_headers"));
         }
     }
-    let fresh = state
-        .store
-        // Kept one second past the last instant the token is accepted (exp + leeway, whole
-        // seconds), so that no purge frees it while it still verifies.
-        .accept_jti(&client.client_id, &claims.jti, claims.exp.saturating_add(LEEWAY_S + 1).saturating_mul(1000))
-        .await
-        .map_err(|_| with_client("the replay registry is unavailable"))?;
-    if !fresh {
-        return Err(with_client("this signature was already used (jti replayed)"));
-    }
-    Ok(client)
+    Ok(claims)
 }
 
 fn signature_problem(e: &jsonwebtoken::errors::Error) -> &'static str {

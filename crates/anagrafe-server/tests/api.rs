@@ -263,6 +263,36 @@ async fn signatures_for_another_audience_by_an_unknown_key_or_expired_are_refuse
 }
 
 #[tokio::test]
+async fn a_client_the_server_already_knows_is_judged_by_the_registry_as_it_is_now() {
+    // The server keeps the clients it met with their parsed keys; a new key or a revocation
+    // made elsewhere (here: straight in the store, as `anagrafe api add-client` or
+    // `revoke-client` from another process would) must take effect on the very next request.
+    let api = api().await;
+    let feed = "/api/v1/notifications";
+    assert_eq!(send(&api, signed(&api.milano, "GET", feed, b"")).await.status, StatusCode::OK);
+    let (new_private, new_public) = generate_key_pair();
+    let mut milano = api.store.api_client("milano").await.unwrap().unwrap();
+    milano.public_key_pem = new_public;
+    api.store.save_api_client(&milano, &WriteContext::cli("test")).await.unwrap();
+    // The old key no longer speaks for the client, even though the server met it.
+    assert_refused_leaving_only_the_refusal(&api, signed(&api.milano, "GET", feed, b""), StatusCode::UNAUTHORIZED).await;
+    let rekeyed = Signer::new("milano", DEFAULT_AUDIENCE, &new_private).unwrap();
+    assert_eq!(send(&api, signed(&rekeyed, "GET", feed, b"")).await.status, StatusCode::OK, "the new key is accepted at once");
+    // Moved to another comune: the next request acts for the new one.
+    milano.comune = Some(anagrafe_domain::Belfiore::parse("H501").unwrap());
+    api.store.save_api_client(&milano, &WriteContext::cli("test")).await.unwrap();
+    let r = send(&api, signed(&rekeyed, "POST", "/api/v1/persons", &birth("moved-1", "Spostata"))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let last = api.store.audit_entries(0, 100_000).await.unwrap().pop().unwrap();
+    assert_eq!(last.entry.actor, "client:milano");
+    // Revoked: refused from the next request on, with only the refusal traced.
+    milano.revoked = true;
+    api.store.save_api_client(&milano, &WriteContext::cli("test")).await.unwrap();
+    let p = assert_refused_leaving_only_the_refusal(&api, signed(&rekeyed, "GET", feed, b""), StatusCode::UNAUTHORIZED).await;
+    assert!(p["detail"].as_str().unwrap().contains("revoked"), "{p}");
+}
+
+#[tokio::test]
 async fn a_signature_cannot_be_moved_to_another_record_or_read() {
     let api = api().await;
     let a = send(&api, signed(&api.roma, "POST", "/api/v1/persons", &birth("op-a", "Primo"))).await.json["id_anpr"]

@@ -191,9 +191,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Sets (or with `None` removes) where a client's notifications are pushed, traced.
     async fn set_push_url(&self, client_id: &str, url: Option<&str>, ctx: &WriteContext) -> Result<()>;
 
-    /// Records a signature id until it expires; `false` when it was already seen (a replay).
-    /// Expired ids are forgotten on the way.
-    async fn accept_jti(&self, client_id: &str, jti: &str, expires_at_ms: i64) -> Result<bool>;
+    /// Records a signature id of `client` until it expires, provided the client is still
+    /// registered as given (not revoked, same role, comune and key); says whether the id was
+    /// new, already seen (a replay), or not recorded because the client changed. Expired ids
+    /// are forgotten on the way.
+    async fn accept_jti(&self, client: &ApiClient, jti: &str, expires_at_ms: i64) -> Result<JtiOutcome>;
 
     /// Appends an audit entry in its own transaction (reads, refusals, logins).
     async fn audit(&self, entry: &AuditEntry) -> Result<i64>;

@@ -179,6 +179,29 @@ macro_rules! store_ops {
             /// Puts a person in a household from `d`: a new one (of which they are the head)
             /// or an existing one of the same comune. Returns the household id.
             #[allow(clippy::too_many_arguments)]
+            /// Whether a person may join household `family_id` on `d` in `comune`; the stored
+            /// relation code (tab. 05 or 06) for `relation`.
+            async fn join_check(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                family_id: i64,
+                relation: u16,
+                comune: anagrafe_domain::Belfiore,
+                d: chrono::NaiveDate,
+            ) -> crate::Result<i16> {
+                let (kind, fcomune) = Self::household_row(tx, family_id, "household.family_id").await?;
+                let formed: chrono::NaiveDate = sqlx::Row::try_get(
+                    &sqlx::query("SELECT formed_on FROM families WHERE id = $1").bind(family_id).fetch_one(&mut **tx).await?,
+                    0,
+                )?;
+                if d < formed {
+                    return Err(crate::ops::refused("effective_date", format!("is before {formed}, when household {family_id} was formed")));
+                }
+                if fcomune != comune.as_str() {
+                    return Err(crate::ops::refused("household.family_id", format!("household {family_id} is in another comune ({fcomune})")));
+                }
+                crate::ops::relation_for(&kind, relation, "household.relation")
+            }
+
             async fn enter_household(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 pid: i64,
@@ -215,64 +238,21 @@ macro_rules! store_ops {
                         Ok(fid)
                     }
                     HouseholdChoice::Join { family_id, relation } => {
-                        let (kind, fcomune) = Self::household_row(tx, *family_id, "household.family_id").await?;
-                        let formed: chrono::NaiveDate = sqlx::Row::try_get(
-                            &sqlx::query("SELECT formed_on FROM families WHERE id = $1").bind(family_id).fetch_one(&mut **tx).await?,
-                            0,
-                        )?;
-                        if d < formed {
-                            return Err(crate::ops::refused("effective_date", format!("is before {formed}, when household {family_id} was formed")));
-                        }
-                        if fcomune != comune.as_str() {
-                            return Err(crate::ops::refused("household.family_id", format!("household {family_id} is in another comune ({fcomune})")));
-                        }
-                        let rel = crate::ops::relation_for(&kind, *relation, "household.relation")?;
+                        let rel = Self::join_check(tx, *family_id, *relation, comune, d).await?;
                         Self::insert_membership(tx, pid, *family_id, rel, d, event_id, now).await?;
                         Ok(*family_id)
                     }
                 }
             }
 
-            async fn notify(
-                tx: &mut sqlx::Transaction<'_, $db>,
-                comune: anagrafe_domain::Belfiore,
-                kind: &str,
-                event_id: i64,
-                payload: serde_json::Value,
-                now: i64,
-            ) -> crate::Result<()> {
-                let id = Self::alloc(tx, "notification", 1).await?;
-                sqlx::query("INSERT INTO notifications (id, comune, kind, event_id, payload, created_at) VALUES ($1,$2,$3,$4,$5,$6)")
-                    .bind(id)
-                    .bind(comune.as_str())
-                    .bind(kind)
-                    .bind(event_id)
-                    .bind(payload.to_string())
-                    .bind(now)
-                    .execute(&mut **tx)
-                    .await?;
-                Ok(())
+            /// A notification to `comune`, written with the write's last statement.
+            fn notify(head: &mut crate::shared::Head, comune: anagrafe_domain::Belfiore, kind: &str, event_id: i64, payload: serde_json::Value, now: i64) {
+                head.feed.push(crate::shared::FeedRow::Notification { comune: comune.to_string(), kind: kind.to_owned(), event_id, payload: payload.to_string(), created_at: now });
             }
 
-            async fn to_agency(
-                tx: &mut sqlx::Transaction<'_, $db>,
-                kind: &str,
-                pid: i64,
-                event_id: i64,
-                payload: serde_json::Value,
-                now: i64,
-            ) -> crate::Result<()> {
-                let id = Self::alloc(tx, "outbox", 1).await?;
-                sqlx::query("INSERT INTO revenue_outbox (id, kind, person_id, event_id, payload, created_at) VALUES ($1,$2,$3,$4,$5,$6)")
-                    .bind(id)
-                    .bind(kind)
-                    .bind(pid)
-                    .bind(event_id)
-                    .bind(payload.to_string())
-                    .bind(now)
-                    .execute(&mut **tx)
-                    .await?;
-                Ok(())
+            /// A communication to the Revenue Agency, written with the write's last statement.
+            fn to_agency(head: &mut crate::shared::Head, kind: &str, pid: i64, event_id: i64, payload: serde_json::Value, now: i64) {
+                head.feed.push(crate::shared::FeedRow::Agency { kind: kind.to_owned(), person_id: pid, event_id, payload: payload.to_string(), created_at: now });
             }
 
             /// Issues a new ID ANPR to a person (IDN-2): the next counter under the current
@@ -322,7 +302,7 @@ macro_rules! store_ops {
             }
 
             /// Flags an omocodia (different persons, one codice fiscale) for the Agency.
-            async fn flag_omocodia(tx: &mut sqlx::Transaction<'_, $db>, pid: i64, cf: &str, event_id: i64, now: i64) -> crate::Result<bool> {
+            async fn flag_omocodia(tx: &mut sqlx::Transaction<'_, $db>, head: &mut crate::shared::Head, pid: i64, cf: &str, event_id: i64, now: i64) -> crate::Result<bool> {
                 let others = Self::holders_of_cf(tx, cf, pid).await?;
                 let Some(&other) = others.first() else { return Ok(false) };
                 sqlx::query(
@@ -336,7 +316,7 @@ macro_rules! store_ops {
                 .bind(now)
                 .execute(&mut **tx)
                 .await?;
-                Self::to_agency(tx, "omocodia", pid, event_id, serde_json::json!({ "codice_fiscale": cf, "others": others.len() }), now).await?;
+                Self::to_agency(head, "omocodia", pid, event_id, serde_json::json!({ "codice_fiscale": cf, "others": others.len() }), now);
                 Ok(true)
             }
 
@@ -415,6 +395,8 @@ macro_rules! store_ops {
                 let reserved = if late { Some(self.reserve_each(["person", "event", "family", "id_anpr"]).await?) } else { None };
                 let (_write, mut tx) = self.begin_write().await?;
                 let mut head = if late { crate::shared::Head::unlocked() } else { Self::lock_head(&mut tx).await? };
+                // The audit rows go with the stored answer in the write's last statement.
+                head.defer = true;
                 let now = if late { crate::now_ms() } else { head.now };
                 let mut out = crate::Applied { operation: op.name().to_owned(), ..Default::default() };
                 match op {
@@ -519,7 +501,7 @@ macro_rules! store_ops {
                         }
                         for (c, id) in [(ca, persons[0]), (cb, persons[1])] {
                             if ctx.comune != Some(c) {
-                                Self::notify(&mut tx, c, "doppia_iscrizione_segnalata", ev, serde_json::json!({ "id_anpr": id, "duplicate_case": case_id }), now).await?;
+                                Self::notify(&mut head, c, "doppia_iscrizione_segnalata", ev, serde_json::json!({ "id_anpr": id, "duplicate_case": case_id }), now);
                                 out.notifications += 1;
                             }
                         }
@@ -558,7 +540,7 @@ macro_rules! store_ops {
                         sqlx::query("UPDATE duplicate_cases SET resolved_event = $1 WHERE id = $2").bind(ev).bind(case_id).execute(&mut *tx).await?;
                         for (c, id) in [(ca, persons[0]), (cb, persons[1])] {
                             if ctx.comune != Some(c) {
-                                Self::notify(&mut tx, c, "doppia_iscrizione_archiviata", ev, serde_json::json!({ "id_anpr": id, "duplicate_case": case_id }), now).await?;
+                                Self::notify(&mut head, c, "doppia_iscrizione_archiviata", ev, serde_json::json!({ "id_anpr": id, "duplicate_case": case_id }), now);
                                 out.notifications += 1;
                             }
                         }
@@ -607,21 +589,20 @@ macro_rules! store_ops {
                         out.audit_seq = Self::append_audit(&mut tx, &mut head, &e).await?;
                     }
                 }
+                let mut b = crate::shared::Batch::new();
                 if let Some(idem) = idem {
                     let response = idem.body_sha256.as_ref().map(|_| serde_json::to_string(&out)).transpose().map_err(|e| crate::StoreError::Invalid(e.to_string()))?;
-                    sqlx::query(
-                        "INSERT INTO client_operations (actor, client_op_id, body_sha256, operation, response, recorded_at) VALUES ($1,$2,$3,$4,$5,$6)",
-                    )
-                    .bind(&ctx.actor)
-                    .bind(&idem.client_op_id)
-                    .bind(&idem.body_sha256)
-                    .bind(op.name())
-                    .bind(response)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| crate::shared::conflict(e, "client_op_id"))?;
+                    b.add("INSERT INTO client_operations (actor, client_op_id, body_sha256, operation, response, recorded_at) VALUES ($1,$2,$3,$4,$5,$6)")
+                        .bind(&ctx.actor)
+                        .bind(&idem.client_op_id)
+                        .bind(&idem.body_sha256)
+                        .bind(op.name())
+                        .bind(response)
+                        .bind(now);
                 }
+                crate::shared::push_feed_rows(&mut b, &head.feed);
+                Self::push_audit_rows(&mut b, &head.pending);
+                Self::run_batch(&mut tx, b).await?;
                 tx.commit().await?;
                 Ok(out)
             }
@@ -662,7 +643,13 @@ macro_rules! store_ops {
                     anagrafe_domain::ops::HouseholdChoice::New { .. } => new_fid,
                     anagrafe_domain::ops::HouseholdChoice::Join { family_id, .. } => *family_id,
                 };
-                Self::insert_event_with_id(tx, ev, ctx, kind, Some(&reason.code()), Some(pid), Some(fid), d, &payload.to_string()).await?;
+                // A household to join is checked (and on PostgreSQL locked) before anything is written.
+                let joined = match &r.household {
+                    anagrafe_domain::ops::HouseholdChoice::Join { family_id, relation } => Some(Self::join_check(tx, *family_id, *relation, comune, d).await?),
+                    anagrafe_domain::ops::HouseholdChoice::New { .. } => None,
+                };
+                let mut b = crate::shared::Batch::new();
+                Self::push_event(&mut b, ev, ctx, kind, Some(&reason.code()), Some(pid), Some(fid), d, &payload.to_string());
                 let status = match reason { RegistrationReason::Apr(_) => anagrafe_domain::RegisterStatus::Resident, RegistrationReason::Aire(_) => anagrafe_domain::RegisterStatus::Aire };
                 let born = g.birth_date.first_day();
                 let record = anagrafe_domain::PersonRecord {
@@ -686,19 +673,45 @@ macro_rules! store_ops {
                     household_since: d,
                     reason: reason.code(),
                 };
-                Self::insert_person_rows(tx, pid, &np, ev, now).await?;
-                Self::enter_household_reserved(tx, pid, &r.household, comune, d, ev, now, Some(new_fid)).await?;
-                let id = Self::issue_id_from(tx, issuer, pid, now, Some(counter)).await?;
+                Self::push_person_rows(&mut b, pid, &np, ev, now);
+                match (&r.household, joined) {
+                    (anagrafe_domain::ops::HouseholdChoice::New { household, name }, _) => {
+                        Self::push_family(&mut b, fid, &crate::NewFamily { kind: *household, comune, name: name.clone(), formed_on: d }, ev);
+                        Self::push_membership(&mut b, pid, fid, 1, d, ev, now);
+                    }
+                    (anagrafe_domain::ops::HouseholdChoice::Join { .. }, rel) => {
+                        Self::push_membership(&mut b, pid, fid, rel.unwrap_or_default(), d, ev, now);
+                    }
+                }
+                // The ID ANPR from the reserved counter, in the same round trip; a candidate
+                // already in the registry (issued under another key) is skipped afterwards.
+                let candidate = issuer
+                    .generator
+                    .id(counter as u64)
+                    .ok_or_else(|| crate::StoreError::Invalid("the ID ANPR space is exhausted under this key".into()))?;
+                b.add(
+                    "INSERT INTO id_anpr_registry (id_anpr, person_id, counter, key_version, status, issued_at, changed_at) \
+                     VALUES ($1,$2,$3,$4,1,$5,$5) ON CONFLICT DO NOTHING RETURNING id_anpr",
+                )
+                .bind(candidate.to_string())
+                .bind(pid)
+                .bind(counter)
+                .bind(issuer.key_version)
+                .bind(now);
+                let issued = Self::run_batch(tx, b).await?;
+                let id = if issued.is_empty() { Self::issue_id_from(tx, issuer, pid, now, None).await? } else { candidate };
                 if !head.locked {
+                    let (defer, feed) = (head.defer, std::mem::take(&mut head.feed));
                     *head = Self::lock_head(tx).await?;
+                    (head.defer, head.feed) = (defer, feed);
                 }
                 let now = head.now;
                 let cf = g.codice_fiscale.map(|c| c.to_string());
                 if computed && let Some(cf) = &cf {
-                    Self::to_agency(tx, "attribuzione_cf", pid, ev, serde_json::json!({ "id_anpr": id, "codice_fiscale": cf }), now).await?;
+                    Self::to_agency(head, "attribuzione_cf", pid, ev, serde_json::json!({ "id_anpr": id, "codice_fiscale": cf }), now);
                     out.revenue_messages += 1;
                 }
-                if let Some(cf) = &cf && Self::flag_omocodia(tx, pid, cf, ev, now).await? {
+                if let Some(cf) = &cf && Self::flag_omocodia(tx, head, pid, cf, ev, now).await? {
                     out.revenue_messages += 1;
                     out.omocodia = true;
                 }
@@ -713,7 +726,7 @@ macro_rules! store_ops {
                 }
                 for (c, kind) in told {
                     if c != comune {
-                        Self::notify(tx, c, kind, ev, serde_json::json!({ "id_anpr": id, "comune": comune, "effective_date": d }), now).await?;
+                        Self::notify(head, c, kind, ev, serde_json::json!({ "id_anpr": id, "comune": comune, "effective_date": d }), now);
                         out.notifications += 1;
                     }
                 }
@@ -768,7 +781,7 @@ macro_rules! store_ops {
                 }
                 Self::set_person(tx, pid, status, to, now).await?;
                 if from != to {
-                    Self::notify(tx, from, "trasferimento_residenza", ev, serde_json::json!({ "id_anpr": person, "to": to, "kind": kind, "effective_date": d }), now).await?;
+                    Self::notify(head, from, "trasferimento_residenza", ev, serde_json::json!({ "id_anpr": person, "to": to, "kind": kind, "effective_date": d }), now);
                     out.notifications += 1;
                 }
                 out.event_ids.push(ev);
@@ -807,7 +820,7 @@ macro_rules! store_ops {
                         Self::insert_death(tx, pid, death, ev, now).await?;
                         Self::set_person(tx, pid, RegisterStatus::Deceased, comune, now).await?;
                         if let Some(place) = death.place && !place.is_foreign_state() && place != comune {
-                            Self::notify(tx, place, "decesso_avvenuto_nel_comune", ev, serde_json::json!({ "id_anpr": person, "comune": comune, "date": death.date }), now).await?;
+                            Self::notify(head, place, "decesso_avvenuto_nel_comune", ev, serde_json::json!({ "id_anpr": person, "comune": comune, "date": death.date }), now);
                             out.notifications += 1;
                         }
                     }
@@ -930,7 +943,7 @@ macro_rules! store_ops {
                 if tell_agency {
                     let sent = if change.case == GeneralitaCase::MaterialErrorNotAlignedRegisterRight { &old } else { &new };
                     Self::to_agency(
-                        tx,
+                        head,
                         "variazione_dati",
                         pid,
                         ev,
@@ -940,11 +953,10 @@ macro_rules! store_ops {
                             "birth_date": sent.birth_date, "birth_place": sent.birth_place.code(),
                         }),
                         now,
-                    )
-                    .await?;
+                    );
                     out.revenue_messages += 1;
                 }
-                if let Some(cf) = new_cf.filter(|_| cf_changed) && Self::flag_omocodia(tx, pid, cf.as_str(), ev, now).await? {
+                if let Some(cf) = new_cf.filter(|_| cf_changed) && Self::flag_omocodia(tx, head, pid, cf.as_str(), ev, now).await? {
                     out.revenue_messages += 1;
                     out.omocodia = true;
                 }
@@ -1058,7 +1070,7 @@ macro_rules! store_ops {
                 let id = Self::issue_id(tx, issuer, pid, now).await?;
                 let cf = g.codice_fiscale.map(|c| c.to_string());
                 if let Some(cf) = &cf {
-                    Self::to_agency(tx, "attribuzione_cf", pid, ev2, serde_json::json!({ "id_anpr": id, "codice_fiscale": cf }), now).await?;
+                    Self::to_agency(head, "attribuzione_cf", pid, ev2, serde_json::json!({ "id_anpr": id, "codice_fiscale": cf }), now);
                     out.revenue_messages += 1;
                 }
                 let e2 = Self::audit_for(&c2, "person.register", Some(pid), cf.clone(), serde_json::json!({ "event_id": ev2, "reason": "9" }));

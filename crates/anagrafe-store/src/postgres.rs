@@ -35,6 +35,19 @@ impl PgStore {
     /// Row-lock clause for rows a write reads before changing what depends on them.
     pub(crate) const FOR_UPDATE: &'static str = " FOR UPDATE";
 
+    /// A batch as one statement: every statement but the last as a data-modifying `WITH`
+    /// clause (each runs exactly once, to completion), the last as the main statement.
+    pub(crate) fn join_batch(parts: &[String]) -> String {
+        match parts.split_last() {
+            None => String::new(),
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => {
+                let with = rest.iter().enumerate().map(|(i, p)| format!("b{i} AS ({p})")).collect::<Vec<_>>().join(", ");
+                format!("WITH {with} {last}")
+            }
+        }
+    }
+
     async fn migrate_impl(&self) -> Result<()> {
         sqlx::migrate!("migrations/postgres").run(&self.pool).await?;
         Ok(())

@@ -32,10 +32,49 @@ macro_rules! store_common {
                     hash: sqlx::Row::try_get(&row, 1)?,
                     now: crate::now_ms().max(last + 1),
                     locked: true,
+                    defer: false,
+                    pending: Vec::new(),
+                    feed: Vec::new(),
                 })
             }
 
             /// Appends an entry after the head locked by `lock_head`, and moves the head on.
+            /// One statement inserting audit rows in chain order (the trigger moves the head
+            /// row by row, so the last one inserted is the head).
+            fn push_audit_rows(b: &mut crate::shared::Batch<$db>, rows: &[crate::shared::AuditRow]) {
+                if rows.is_empty() {
+                    return;
+                }
+                let values = (0..rows.len())
+                    .map(|i| {
+                        let k = i * 14;
+                        format!("(${},${},${},${},${},${},${},${},${},${},${},${},${},${})", k + 1, k + 2, k + 3, k + 4, k + 5, k + 6, k + 7, k + 8, k + 9, k + 10, k + 11, k + 12, k + 13, k + 14)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",");
+                b.add(&format!(
+                    "INSERT INTO audit_log (seq, at_ms, request_id, actor, actor_cf, eidas_id, auth_mode, operation, outcome, \
+                     subject_person, subject_cf, detail, prev_hash, hash) VALUES {values}"
+                ));
+                for r in rows {
+                    let e = &r.entry;
+                    b.bind(r.seq)
+                        .bind(r.at_ms)
+                        .bind(&e.request_id)
+                        .bind(&e.actor)
+                        .bind(&e.actor_cf)
+                        .bind(&e.eidas_id)
+                        .bind(&e.auth_mode)
+                        .bind(&e.operation)
+                        .bind(&e.outcome)
+                        .bind(e.subject_person)
+                        .bind(&e.subject_cf)
+                        .bind(&e.detail)
+                        .bind(&r.prev_hash)
+                        .bind(&r.hash);
+                }
+            }
+
             async fn append_audit(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 head: &mut crate::shared::Head,
@@ -47,26 +86,14 @@ macro_rules! store_common {
                 let seq = head.seq + 1;
                 let at_ms = head.now;
                 let hash = crate::audit::chain_hash(&head.hash, seq, at_ms, entry);
-                sqlx::query(
-                    "INSERT INTO audit_log (seq, at_ms, request_id, actor, actor_cf, eidas_id, auth_mode, operation, outcome, \
-                     subject_person, subject_cf, detail, prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
-                )
-                .bind(seq)
-                .bind(at_ms)
-                .bind(&entry.request_id)
-                .bind(&entry.actor)
-                .bind(&entry.actor_cf)
-                .bind(&entry.eidas_id)
-                .bind(&entry.auth_mode)
-                .bind(&entry.operation)
-                .bind(&entry.outcome)
-                .bind(entry.subject_person)
-                .bind(&entry.subject_cf)
-                .bind(&entry.detail)
-                .bind(&head.hash)
-                .bind(&hash)
-                .execute(&mut **tx)
-                .await?;
+                let row = crate::shared::AuditRow { seq, at_ms, entry: entry.clone(), prev_hash: head.hash.clone(), hash: hash.clone() };
+                if head.defer {
+                    head.pending.push(row);
+                } else {
+                    let mut b = crate::shared::Batch::new();
+                    Self::push_audit_rows(&mut b, std::slice::from_ref(&row));
+                    Self::run_batch(tx, b).await?;
+                }
                 // The trigger `audit_log_moves_head` has moved the head to this entry.
                 head.seq = seq;
                 head.hash = hash;
@@ -77,27 +104,14 @@ macro_rules! store_common {
             /// locks are not held for the caller's transaction; ids of a write that fails are
             /// simply never used.
             async fn reserve_each<const N: usize>(&self, names: [&'static str; N]) -> crate::Result<[i64; N]> {
-                let mut tx = self.pool.begin().await?;
-                let ids = Self::alloc_each(&mut tx, names).await?;
-                tx.commit().await?;
-                Ok(ids)
+                let rows = sqlx::query(sqlx::AssertSqlSafe(crate::shared::counters_sql(&names))).fetch_all(&self.pool).await?;
+                crate::shared::counters_taken(&rows, &names)
             }
 
             /// Reserves one id from each named counter in one statement, in the order named.
             async fn alloc_each<const N: usize>(tx: &mut sqlx::Transaction<'_, $db>, names: [&'static str; N]) -> crate::Result<[i64; N]> {
-                let list = names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(",");
-                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE counters SET next = next + 1 WHERE name IN ({list}) RETURNING name, next")))
-                    .fetch_all(&mut **tx)
-                    .await?;
-                let mut out = [0i64; N];
-                for r in rows {
-                    let name: String = sqlx::Row::try_get(&r, 0)?;
-                    let next: i64 = sqlx::Row::try_get(&r, 1)?;
-                    if let Some(k) = names.iter().position(|n| *n == name) {
-                        out[k] = next - 1;
-                    }
-                }
-                Ok(out)
+                let rows = sqlx::query(sqlx::AssertSqlSafe(crate::shared::counters_sql(&names))).fetch_all(&mut **tx).await?;
+                crate::shared::counters_taken(&rows, &names)
             }
 
             #[allow(clippy::too_many_arguments)]
@@ -128,7 +142,38 @@ macro_rules! store_common {
                 effective: chrono::NaiveDate,
                 payload: &str,
             ) -> crate::Result<i64> {
-                sqlx::query(
+                let mut b = crate::shared::Batch::new();
+                Self::push_event(&mut b, id, ctx, kind, code, person_id, family_id, effective, payload);
+                Self::run_batch(tx, b).await?;
+                Ok(id)
+            }
+
+            /// Runs a batch in the transaction and gives the rows its last statement returns;
+            /// a unique violation names the field behind the table it happened in.
+            async fn run_batch(tx: &mut sqlx::Transaction<'_, $db>, b: crate::shared::Batch<$db>) -> crate::Result<Vec<<$db as sqlx::Database>::Row>> {
+                if b.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let (sql, args) = b.finish(Self::join_batch)?;
+                sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+                    .fetch_all(&mut **tx)
+                    .await
+                    .map_err(|e| crate::shared::batch_conflict(e, &[("events", "client_op_id"), ("person_documents", "documents.number"), ("id_anpr_registry", "id_anpr"), ("client_operations", "client_op_id")]))
+            }
+
+            #[allow(clippy::too_many_arguments)]
+            fn push_event(
+                b: &mut crate::shared::Batch<$db>,
+                id: i64,
+                ctx: &crate::WriteContext,
+                kind: &str,
+                code: Option<&str>,
+                person_id: Option<i64>,
+                family_id: Option<i64>,
+                effective: chrono::NaiveDate,
+                payload: &str,
+            ) {
+                b.add(
                     "INSERT INTO events (id, kind, code, person_id, family_id, comune, effective_date, recorded_at, request_id, actor, \
                      client_op_id, payload) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
                 )
@@ -143,11 +188,7 @@ macro_rules! store_common {
                 .bind(&ctx.request_id)
                 .bind(&ctx.actor)
                 .bind(&ctx.client_op_id)
-                .bind(payload)
-                .execute(&mut **tx)
-                .await
-                .map_err(|e| crate::shared::conflict(e, "client_op_id"))?;
-                Ok(id)
+                .bind(payload);
             }
 
             async fn insert_family(
@@ -166,18 +207,22 @@ macro_rules! store_common {
                 f: &crate::NewFamily,
                 event_id: i64,
             ) -> crate::Result<i64> {
+                let mut b = crate::shared::Batch::new();
+                Self::push_family(&mut b, id, f, event_id);
+                Self::run_batch(tx, b).await?;
+                Ok(id)
+            }
+
+            fn push_family(b: &mut crate::shared::Batch<$db>, id: i64, f: &crate::NewFamily, event_id: i64) {
                 let (kind, specie) = crate::rows::household_cols(&f.kind);
-                sqlx::query("INSERT INTO families (id, kind, specie, comune, name, formed_on, event_id) VALUES ($1,$2,$3,$4,$5,$6,$7)")
+                b.add("INSERT INTO families (id, kind, specie, comune, name, formed_on, event_id) VALUES ($1,$2,$3,$4,$5,$6,$7)")
                     .bind(id)
                     .bind(kind)
                     .bind(specie)
                     .bind(f.comune.to_string())
                     .bind(&f.name)
                     .bind(f.formed_on)
-                    .bind(event_id)
-                    .execute(&mut **tx)
-                    .await?;
-                Ok(id)
+                    .bind(event_id);
             }
 
             /// Writes a version of a person's personal data, in force from `valid_from`.
@@ -189,8 +234,22 @@ macro_rules! store_common {
                 event_id: i64,
                 now: i64,
             ) -> crate::Result<()> {
+                let mut b = crate::shared::Batch::new();
+                Self::push_generalita(&mut b, id, valid_from, g, event_id, now);
+                Self::run_batch(tx, b).await?;
+                Ok(())
+            }
+
+            fn push_generalita(
+                b: &mut crate::shared::Batch<$db>,
+                id: i64,
+                valid_from: chrono::NaiveDate,
+                g: &anagrafe_domain::Generalita,
+                event_id: i64,
+                now: i64,
+            ) {
                 let (bp, bl) = crate::rows::birth_place_cols(&g.birth_place);
-                sqlx::query(
+                b.add(
                     "INSERT INTO person_generalita (person_id, valid_from, recorded_at, event_id, surname, given_name, sex, birth_date, \
                      birth_date_precision, birth_place, birth_locality, codice_fiscale, cf_validation) \
                      VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
@@ -207,10 +266,7 @@ macro_rules! store_common {
                 .bind(bp)
                 .bind(bl)
                 .bind(g.codice_fiscale.map(|c| c.to_string()))
-                .bind(crate::rows::code_of(g.cf_validation))
-                .execute(&mut **tx)
-                .await?;
-                Ok(())
+                .bind(crate::rows::code_of(g.cf_validation));
             }
 
             /// Writes a residence in force from `since`.
@@ -222,8 +278,22 @@ macro_rules! store_common {
                 event_id: i64,
                 now: i64,
             ) -> crate::Result<()> {
+                let mut b = crate::shared::Batch::new();
+                Self::push_residence(&mut b, id, since, residence, event_id, now);
+                Self::run_batch(tx, b).await?;
+                Ok(())
+            }
+
+            fn push_residence(
+                b: &mut crate::shared::Batch<$db>,
+                id: i64,
+                since: chrono::NaiveDate,
+                residence: &anagrafe_domain::Residence,
+                event_id: i64,
+                now: i64,
+            ) {
                 let rc = crate::rows::ResidenceCols::from_residence(residence);
-                sqlx::query(
+                b.add(
                     "INSERT INTO person_residences (person_id, valid_from, recorded_at, event_id, abroad, comune, cap, species, toponym, \
                      civic, internal, locality, foreign_state, foreign_locality, foreign_address, foreign_postcode, consulate) \
                      VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)",
@@ -244,10 +314,7 @@ macro_rules! store_common {
                 .bind(rc.foreign_locality)
                 .bind(rc.foreign_address)
                 .bind(rc.foreign_postcode)
-                .bind(rc.consulate)
-                .execute(&mut **tx)
-                .await?;
-                Ok(())
+                .bind(rc.consulate);
             }
 
             /// Writes a civil status in force from `since`.
@@ -259,17 +326,28 @@ macro_rules! store_common {
                 event_id: i64,
                 now: i64,
             ) -> crate::Result<()> {
-                sqlx::query(
+                let mut b = crate::shared::Batch::new();
+                Self::push_civil_status(&mut b, id, status, since, event_id, now);
+                Self::run_batch(tx, b).await?;
+                Ok(())
+            }
+
+            fn push_civil_status(
+                b: &mut crate::shared::Batch<$db>,
+                id: i64,
+                status: anagrafe_domain::decode::StatoCivile,
+                since: chrono::NaiveDate,
+                event_id: i64,
+                now: i64,
+            ) {
+                b.add(
                     "INSERT INTO person_civil_status (person_id, status, valid_from, recorded_at, event_id) VALUES ($1,$2,$3,$4,$5)",
                 )
                 .bind(id)
                 .bind(crate::rows::code_of(status))
                 .bind(since)
                 .bind(now)
-                .bind(event_id)
-                .execute(&mut **tx)
-                .await?;
-                Ok(())
+                .bind(event_id);
             }
 
             /// Writes a membership of a household from `since` (`relation`: tab. 05 or 06 code).
@@ -283,7 +361,22 @@ macro_rules! store_common {
                 event_id: i64,
                 now: i64,
             ) -> crate::Result<()> {
-                sqlx::query(
+                let mut b = crate::shared::Batch::new();
+                Self::push_membership(&mut b, id, family_id, relation, since, event_id, now);
+                Self::run_batch(tx, b).await?;
+                Ok(())
+            }
+
+            fn push_membership(
+                b: &mut crate::shared::Batch<$db>,
+                id: i64,
+                family_id: i64,
+                relation: i16,
+                since: chrono::NaiveDate,
+                event_id: i64,
+                now: i64,
+            ) {
+                b.add(
                     "INSERT INTO family_members (person_id, family_id, relation, valid_from, recorded_at, event_id) \
                      VALUES ($1,$2,$3,$4,$5,$6)",
                 )
@@ -292,13 +385,10 @@ macro_rules! store_common {
                 .bind(relation)
                 .bind(since)
                 .bind(now)
-                .bind(event_id)
-                .execute(&mut **tx)
-                .await?;
-                Ok(())
+                .bind(event_id);
             }
 
-            /// Writes every state row of a new person (one statement per table).
+            /// Writes every state row of a new person (one batch: one round trip).
             async fn insert_person_rows(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 id: i64,
@@ -306,10 +396,18 @@ macro_rules! store_common {
                 event_id: i64,
                 now: i64,
             ) -> crate::Result<()> {
+                let mut b = crate::shared::Batch::new();
+                Self::push_person_rows(&mut b, id, p, event_id, now);
+                Self::run_batch(tx, b).await?;
+                Ok(())
+            }
+
+            /// Adds every state row of a new person to a batch (the `persons` row first).
+            fn push_person_rows(b: &mut crate::shared::Batch<$db>, id: i64, p: &crate::NewPerson, event_id: i64, now: i64) {
                 use anagrafe_domain::Household;
                 let r = &p.record;
                 let g = &r.generalita;
-                sqlx::query(
+                b.add(
                     "INSERT INTO persons (id, status, comune, email, digital_domicile, created_at, updated_at) \
                      VALUES ($1,$2,$3,$4,$5,$6,$6)",
                 )
@@ -318,47 +416,38 @@ macro_rules! store_common {
                 .bind(r.residence.competent_comune().to_string())
                 .bind(&r.email)
                 .bind(&r.digital_domicile)
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
+                .bind(now);
                 if let Some(anpr) = r.id_anpr {
                     // An ID issued elsewhere (e.g. carried over at subentro): kept, not generated.
-                    sqlx::query(
+                    b.add(
                         "INSERT INTO id_anpr_registry (id_anpr, person_id, counter, key_version, status, issued_at, changed_at) \
                          VALUES ($1, $2, NULL, 0, 1, $3, $3)",
                     )
                     .bind(anpr.as_str())
                     .bind(id)
-                    .bind(now)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(|e| crate::shared::conflict(e, "id_anpr"))?;
+                    .bind(now);
                 }
-                Self::insert_generalita(tx, id, g.birth_date.first_day(), g, event_id, now).await?;
-                Self::insert_residence(tx, id, p.residence_since, &r.residence, event_id, now).await?;
+                Self::push_generalita(b, id, g.birth_date.first_day(), g, event_id, now);
+                Self::push_residence(b, id, p.residence_since, &r.residence, event_id, now);
                 for c in &r.citizenships {
-                    sqlx::query(
-                        "INSERT INTO person_citizenships (person_id, country, valid_from, recorded_at, event_id) VALUES ($1,$2,$3,$4,$5)",
-                    )
-                    .bind(id)
-                    .bind(c.storage_code())
-                    .bind(g.birth_date.first_day())
-                    .bind(now)
-                    .bind(event_id)
-                    .execute(&mut **tx)
-                    .await?;
+                    b.add("INSERT INTO person_citizenships (person_id, country, valid_from, recorded_at, event_id) VALUES ($1,$2,$3,$4,$5)")
+                        .bind(id)
+                        .bind(c.storage_code())
+                        .bind(g.birth_date.first_day())
+                        .bind(now)
+                        .bind(event_id);
                 }
-                Self::insert_civil_status(tx, id, r.civil_status, p.civil_status_since, event_id, now).await?;
+                Self::push_civil_status(b, id, r.civil_status, p.civil_status_since, event_id, now);
                 if let Some(h) = r.household {
                     let (family_id, relation) = match h {
                         Household::Family { family_id, relation } => (family_id, crate::rows::code_of(relation)),
                         Household::Cohabitation { family_id, bond } => (family_id, crate::rows::code_of(bond)),
                     };
-                    Self::insert_membership(tx, id, family_id, relation, p.household_since, event_id, now).await?;
+                    Self::push_membership(b, id, family_id, relation, p.household_since, event_id, now);
                 }
                 for d in &r.documents {
                     let (kind, permit) = crate::rows::document_kind_cols(&d.kind);
-                    sqlx::query(
+                    b.add(
                         "INSERT INTO person_documents (person_id, kind, permit_kind, number, issued_on, expires_on, issuer, recorded_at, event_id) \
                          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
                     )
@@ -370,15 +459,11 @@ macro_rules! store_common {
                     .bind(d.expires_on)
                     .bind(&d.issuer)
                     .bind(now)
-                    .bind(event_id)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(|e| crate::shared::conflict(e, "documents.number"))?;
+                    .bind(event_id);
                 }
                 if let Some(d) = &r.death {
-                    Self::insert_death(tx, id, d, event_id, now).await?;
+                    Self::push_death(b, id, d, event_id, now);
                 }
-                Ok(())
             }
 
             /// Feed rows `(id, kind, event_id, payload, created_at)` as items.
@@ -399,7 +484,14 @@ macro_rules! store_common {
 
             /// Records a death.
             async fn insert_death(tx: &mut sqlx::Transaction<'_, $db>, id: i64, d: &anagrafe_domain::Death, event_id: i64, now: i64) -> crate::Result<()> {
-                sqlx::query(
+                let mut b = crate::shared::Batch::new();
+                Self::push_death(&mut b, id, d, event_id, now);
+                Self::run_batch(tx, b).await?;
+                Ok(())
+            }
+
+            fn push_death(b: &mut crate::shared::Batch<$db>, id: i64, d: &anagrafe_domain::Death, event_id: i64, now: i64) {
+                b.add(
                     "INSERT INTO person_deaths (person_id, death_date, death_date_precision, place, locality, recorded_at, event_id) \
                      VALUES ($1,$2,$3,$4,$5,$6,$7)",
                 )
@@ -409,10 +501,7 @@ macro_rules! store_common {
                 .bind(d.place.map(|p| p.to_string()))
                 .bind(&d.locality)
                 .bind(now)
-                .bind(event_id)
-                .execute(&mut **tx)
-                .await?;
-                Ok(())
+                .bind(event_id);
             }
 
             /// Waits for a batch encoded on a blocking thread, if any, and writes it.
@@ -1170,20 +1259,38 @@ macro_rules! store_common {
                 Ok(())
             }
 
-            async fn accept_jti(&self, client_id: &str, jti: &str, expires_at_ms: i64) -> crate::Result<bool> {
-                // One statement, no transaction of its own: this runs on every request. Expired
-                // ids are purged now and then rather than each time.
+            async fn accept_jti(&self, client: &crate::ApiClient, jti: &str, expires_at_ms: i64) -> crate::Result<crate::JtiOutcome> {
+                // One statement, no transaction of its own: this runs on every request. It
+                // records the id only while the client is registered exactly as the caller
+                // saw it (not revoked, same role, comune and key), so a caller holding the
+                // client in memory learns of a revocation or a new key here. Expired ids are
+                // purged now and then rather than each time.
                 let _turn = self.write_turn().await;
                 if rand::random::<u8>() == 0 {
                     sqlx::query("DELETE FROM seen_jti WHERE expires_at < $1").bind(crate::now_ms()).execute(&self.pool).await?;
                 }
-                let done = sqlx::query("INSERT INTO seen_jti (client_id, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                    .bind(client_id)
+                let done = sqlx::query(
+                    "INSERT INTO seen_jti (client_id, jti, expires_at) SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM api_clients \
+                     WHERE client_id = $1 AND revoked_at IS NULL AND role = $4 AND public_key_pem = $5 AND COALESCE(comune, '') = $6) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(&client.client_id)
+                .bind(jti)
+                .bind(expires_at_ms)
+                .bind(&client.role)
+                .bind(&client.public_key_pem)
+                .bind(client.comune.map(|c| c.as_str().to_owned()).unwrap_or_default())
+                .execute(&self.pool)
+                .await?;
+                if done.rows_affected() == 1 {
+                    return Ok(crate::JtiOutcome::Fresh);
+                }
+                let seen = sqlx::query("SELECT 1 FROM seen_jti WHERE client_id = $1 AND jti = $2")
+                    .bind(&client.client_id)
                     .bind(jti)
-                    .bind(expires_at_ms)
-                    .execute(&self.pool)
+                    .fetch_optional(&self.pool)
                     .await?;
-                Ok(done.rows_affected() == 1)
+                Ok(if seen.is_some() { crate::JtiOutcome::Replayed } else { crate::JtiOutcome::ClientChanged })
             }
 
             async fn audit(&self, entry: &crate::audit::AuditEntry) -> crate::Result<i64> {
@@ -1260,12 +1367,78 @@ pub(crate) struct Head {
     /// Whether the head is locked by this transaction (a registration on PostgreSQL takes the
     /// lock only at its end; see `store_ops!`).
     pub locked: bool,
+    /// Whether audit rows wait in `pending` to be written with the write's last statement.
+    pub defer: bool,
+    /// Audit rows chained but not written yet.
+    pub pending: Vec<AuditRow>,
+    /// Notifications and Agency communications not written yet.
+    pub feed: Vec<FeedRow>,
+}
+
+/// A notification to a comune or a communication to the Revenue Agency, to be written.
+#[derive(Debug, Clone)]
+pub(crate) enum FeedRow {
+    Notification { comune: String, kind: String, event_id: i64, payload: String, created_at: i64 },
+    Agency { kind: String, person_id: i64, event_id: i64, payload: String, created_at: i64 },
+}
+
+/// Adds the feed rows to a batch: one statement per feed table. Feed ids follow commit
+/// order: they are taken as the next after the newest, under the audit head's lock, which the
+/// write holds until it commits; within the statement they count up in the order given.
+pub(crate) fn push_feed_rows<DB: sqlx::Database>(b: &mut Batch<DB>, rows: &[FeedRow])
+where
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> &'t String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let notes: Vec<&FeedRow> = rows.iter().filter(|r| matches!(r, FeedRow::Notification { .. })).collect();
+    let agency: Vec<&FeedRow> = rows.iter().filter(|r| matches!(r, FeedRow::Agency { .. })).collect();
+    for (table, first_col, list) in [("notifications", "comune", notes), ("revenue_outbox", "person_id", agency)] {
+        if list.is_empty() {
+            continue;
+        }
+        let values = (0..list.len())
+            .map(|i| {
+                let k = i * 5;
+                format!(
+                    "((SELECT COALESCE(MAX(id), 0) FROM {table}) + {}, ${}, ${}, ${}, ${}, ${})",
+                    i + 1,
+                    k + 1,
+                    k + 2,
+                    k + 3,
+                    k + 4,
+                    k + 5
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        b.add(&format!("INSERT INTO {table} (id, {first_col}, kind, event_id, payload, created_at) VALUES {values}"));
+        for r in list {
+            match r {
+                FeedRow::Notification { comune, kind, event_id, payload, created_at } => {
+                    b.bind(comune).bind(kind).bind(*event_id).bind(payload).bind(*created_at);
+                }
+                FeedRow::Agency { kind, person_id, event_id, payload, created_at } => {
+                    b.bind(*person_id).bind(kind).bind(*event_id).bind(payload).bind(*created_at);
+                }
+            }
+        }
+    }
+}
+
+/// An audit entry with its place in the chain.
+#[derive(Debug, Clone)]
+pub(crate) struct AuditRow {
+    pub seq: i64,
+    pub at_ms: i64,
+    pub entry: crate::audit::AuditEntry,
+    pub prev_hash: String,
+    pub hash: String,
 }
 
 impl Head {
     /// A head not locked yet.
     pub(crate) fn unlocked() -> Self {
-        Self { seq: 0, hash: String::new(), now: 0, locked: false }
+        Self { seq: 0, hash: String::new(), now: 0, locked: false, defer: false, pending: Vec::new(), feed: Vec::new() }
     }
 }
 
@@ -1280,5 +1453,136 @@ pub(crate) fn conflict(e: sqlx::Error, field: &str) -> crate::StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => crate::StoreError::Conflict { field: field.to_owned() },
         _ => crate::StoreError::Database(e),
+    }
+}
+
+/// The statement taking one id from each named counter (names are the store's own constants).
+pub(crate) fn counters_sql(names: &[&'static str]) -> String {
+    let list = names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(",");
+    format!("UPDATE counters SET next = next + 1 WHERE name IN ({list}) RETURNING name, next")
+}
+
+/// The ids `counters_sql` took, in the order the names were given.
+pub(crate) fn counters_taken<R: sqlx::Row, const N: usize>(rows: &[R], names: &[&'static str; N]) -> crate::Result<[i64; N]>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let mut out = [0i64; N];
+    let mut found = 0;
+    for r in rows {
+        let name: String = r.try_get(0)?;
+        let next: i64 = r.try_get(1)?;
+        if let Some(k) = names.iter().position(|n| *n == name) {
+            out[k] = next - 1;
+            found += 1;
+        }
+    }
+    if found != N {
+        return Err(crate::StoreError::Invalid(format!("internal: {} of the counters {names:?} exist", found)));
+    }
+    Ok(out)
+}
+
+/// Several statements sent to the database as one: on PostgreSQL as data-modifying `WITH`
+/// clauses of a single statement, on SQLite as one multi-statement string; either way one
+/// round trip (PostgreSQL) or one hand-off to the connection's thread (SQLite) instead of one
+/// per statement. Each statement is written with its own placeholders `$1..$n` and its values
+/// bound right after it, in order; placeholders are renumbered as statements are added. The
+/// statements must not read what an earlier one of the batch writes (on PostgreSQL they share
+/// one snapshot); only the last may return rows.
+pub(crate) struct Batch<DB: sqlx::Database> {
+    parts: Vec<String>,
+    args: DB::Arguments,
+    error: Option<String>,
+}
+
+impl<DB: sqlx::Database> Batch<DB> {
+    pub(crate) fn new() -> Self {
+        Self { parts: Vec::new(), args: Default::default(), error: None }
+    }
+
+    /// Adds a statement; its values follow with [`Batch::bind`].
+    pub(crate) fn add(&mut self, sql: &str) -> &mut Self {
+        use sqlx::Arguments;
+        self.parts.push(renumber(sql, self.args.len()));
+        self
+    }
+
+    /// Binds the next value.
+    pub(crate) fn bind<'t, T: sqlx::Encode<'t, DB> + sqlx::Type<DB>>(&mut self, value: T) -> &mut Self {
+        use sqlx::Arguments;
+        if let Err(e) = self.args.add(value)
+            && self.error.is_none()
+        {
+            self.error = Some(e.to_string());
+        }
+        self
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// The statements joined by `join` and their values.
+    pub(crate) fn finish(self, join: fn(&[String]) -> String) -> crate::Result<(String, DB::Arguments)> {
+        if let Some(e) = self.error {
+            return Err(crate::StoreError::Invalid(format!("internal: a value could not be encoded: {e}")));
+        }
+        Ok((join(&self.parts), self.args))
+    }
+}
+
+/// `sql` with every placeholder `$k` written `$(k + offset)`.
+fn renumber(sql: &str, offset: usize) -> String {
+    if offset == 0 {
+        return sql.to_owned();
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        out.push(c);
+        if c != '$' {
+            continue;
+        }
+        let mut n = 0usize;
+        let mut digits = false;
+        while let Some(&(_, d)) = chars.peek() {
+            let Some(v) = d.to_digit(10) else { break };
+            n = n * 10 + v as usize;
+            digits = true;
+            chars.next();
+        }
+        if digits {
+            out.push_str(&(n + offset).to_string());
+        }
+    }
+    out
+}
+
+/// A unique violation inside a batch, named by the table it happened in.
+pub(crate) fn batch_conflict(e: sqlx::Error, fields: &[(&str, &str)]) -> crate::StoreError {
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation()
+    {
+        let msg = db.message();
+        let table = db.table().map(str::to_owned);
+        for (t, field) in fields {
+            let hit = table.as_deref() == Some(*t) || msg.contains(&format!(": {t}.")) || msg.contains(&format!(", {t}."));
+            if hit {
+                return crate::StoreError::Conflict { field: (*field).to_owned() };
+            }
+        }
+    }
+    crate::StoreError::Database(e)
+}
+
+#[cfg(test)]
+mod batch_tests {
+    #[test]
+    fn placeholders_are_renumbered_past_earlier_statements() {
+        assert_eq!(super::renumber("VALUES ($1,$2,$12,$2)", 0), "VALUES ($1,$2,$12,$2)");
+        assert_eq!(super::renumber("VALUES ($1,$2,$12,$2) -- 5$", 7), "VALUES ($8,$9,$19,$9) -- 5$");
     }
 }

@@ -55,6 +55,11 @@ impl SqliteStore {
     /// Row-lock clause for rows a write reads before changing what depends on them.
     pub(crate) const FOR_UPDATE: &'static str = "";
 
+    /// A batch as one multi-statement string (placeholders are numbered across it).
+    pub(crate) fn join_batch(parts: &[String]) -> String {
+        parts.join(";\n")
+    }
+
     async fn migrate_impl(&self) -> Result<()> {
         sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
         Ok(())

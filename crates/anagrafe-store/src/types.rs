@@ -251,3 +251,14 @@ pub struct PushTarget {
     /// Not before this time (epoch ms).
     pub next_attempt_at: i64,
 }
+
+/// What [`crate::Store::accept_jti`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JtiOutcome {
+    /// Recorded: the first use of this signature id.
+    Fresh,
+    /// Already recorded: a replay.
+    Replayed,
+    /// Not recorded: the client is revoked, gone, or registered with another role, comune or key.
+    ClientChanged,
+}

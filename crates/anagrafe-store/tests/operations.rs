@@ -526,6 +526,13 @@ async fn idn6_case_6_omocodia_keeps_both_ids_and_flags_one_for_the_agency(h: &Ha
     let flagged: Vec<_> = h.store.revenue_outbox(0, 10).await.unwrap().into_iter().filter(|m| m.kind == "omocodia").collect();
     assert_eq!(flagged.len(), 1, "communicated for one of the two");
     assert_eq!(flagged[0].payload["codice_fiscale"], first.codice_fiscale.clone().unwrap());
+    // The second registration sent two messages in one write: every message has its own id,
+    // counting up in commit order, so a reader's cursor misses none.
+    let all = h.store.revenue_outbox(0, 10).await.unwrap();
+    assert_eq!(all.iter().filter(|m| m.event_id == flagged[0].event_id).count(), 2, "{all:?}");
+    let ids: Vec<i64> = all.iter().map(|m| m.id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    assert_eq!(h.store.revenue_outbox(ids[0], 10).await.unwrap().len(), ids.len() - 1);
 }
 
 async fn a_retroactive_change_is_refused_and_writes_nothing(h: &Harness) {
