@@ -167,6 +167,14 @@ async fn write(
     keep_answer: bool,
 ) -> Result<Response, ApiError> {
     signed.require_role("comune")?;
+    // An operation whose id the register does not keep (adoption) cannot be caught by the
+    // stored answer's key: an id already used is looked up first. So is any id when nothing
+    // can be written (no issuer), so that a replay still gets its first answer.
+    if (!keep_answer || state.issuer.is_none())
+        && let Some(r) = replay(state, signed, &body).await?
+    {
+        return Ok(r);
+    }
     let issuer = state.issuer.as_deref().ok_or_else(|| ApiError::Unavailable("no ID ANPR issuer is configured".into()))?;
     let mut ctx = signed.ctx.clone();
     ctx.client_op_id = keep_answer.then(|| body.client_op_id.clone());
@@ -199,11 +207,14 @@ async fn write(
     }
 }
 
+/// Operations answered with 201 (they create a record or a case), for replays.
+const CREATES: &[&str] = &["person.register", "duplicate.report"];
+
 async fn replay(state: &AppState, signed: &Signed, body: &WriteBody) -> Result<Option<Response>, ApiError> {
     let Some(prev) = state.store.client_operation(&signed.ctx.actor, &body.client_op_id).await? else { return Ok(None) };
     match (prev.body_sha256, prev.response) {
         (Some(h), Some(resp)) if h == body.sha256 => {
-            let status = if prev.operation == "person.register" { StatusCode::CREATED } else { StatusCode::OK };
+            let status = if CREATES.contains(&prev.operation.as_str()) { StatusCode::CREATED } else { StatusCode::OK };
             let mut r = (status, resp).into_response();
             r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
             r.headers_mut().insert("idempotent-replay", HeaderValue::from_static("true"));

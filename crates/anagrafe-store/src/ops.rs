@@ -176,9 +176,6 @@ macro_rules! store_ops {
                 Ok(())
             }
 
-            /// Puts a person in a household from `d`: a new one (of which they are the head)
-            /// or an existing one of the same comune. Returns the household id.
-            #[allow(clippy::too_many_arguments)]
             /// Whether a person may join household `family_id` on `d` in `comune`; the stored
             /// relation code (tab. 05 or 06) for `relation`.
             async fn join_check(
@@ -202,6 +199,9 @@ macro_rules! store_ops {
                 crate::ops::relation_for(&kind, relation, "household.relation")
             }
 
+            /// Puts a person in a household from `d`: a new one (of which they are the head)
+            /// or an existing one of the same comune. Returns the household id.
+            #[allow(clippy::too_many_arguments)]
             async fn enter_household(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 pid: i64,
