@@ -64,6 +64,14 @@ pub enum ApiError {
     /// 409: conflicts with the register's state.
     #[error("conflict on {0}")]
     Conflict(String),
+    /// 429: too many attempts; try again after `retry_after_s` seconds.
+    #[error("too many requests")]
+    TooMany {
+        /// Human explanation.
+        detail: String,
+        /// Seconds to wait (`Retry-After`).
+        retry_after_s: u64,
+    },
     /// 503: a dependency (the database) is not available.
     #[error("unavailable")]
     Unavailable(String),
@@ -136,6 +144,9 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(field) => {
                 (StatusCode::CONFLICT, "conflict", "Conflict", format!("conflicts with the register on {field}"), &empty)
             }
+            ApiError::TooMany { detail, .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests", detail.clone(), &empty)
+            }
             ApiError::Unavailable(cause) => {
                 tracing::warn!(%request_id, cause = %cause, "dependency unavailable");
                 (
@@ -167,6 +178,9 @@ impl IntoResponse for ApiError {
         };
         let mut resp = (status, serde_json::to_vec(&body).unwrap_or_default()).into_response();
         resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let ApiError::TooMany { retry_after_s, .. } = &self {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
+        }
         resp
     }
 }

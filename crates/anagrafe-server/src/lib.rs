@@ -6,6 +6,7 @@
 //! rendered by [`ApiError`] as `application/problem+json`.
 
 pub mod api;
+pub mod auth;
 pub mod error;
 mod health;
 pub mod http1;
@@ -37,6 +38,11 @@ pub struct AppState {
     pub register_signer: Option<Arc<modi::client::Signer>>,
     /// Registered clients met so far, with their parsed keys.
     pub clients: Arc<modi::ClientCache>,
+    /// Login and session policy.
+    pub auth: auth::AuthSettings,
+    /// Whether responses carry `Strict-Transport-Security` (the register is served over TLS,
+    /// directly or behind a proxy).
+    pub hsts: bool,
 }
 
 /// Settings of the comuni's web services.
@@ -62,7 +68,16 @@ impl AppState {
     /// State over a store; installs the process-wide metrics recorder on first use.
     pub fn new(store: Arc<dyn Store>) -> Self {
         modi::init_crypto();
-        Self { store, metrics: metrics_handle(), issuer: None, api: ApiSettings::default(), register_signer: None, clients: Arc::default() }
+        Self {
+            store,
+            metrics: metrics_handle(),
+            issuer: None,
+            api: ApiSettings::default(),
+            register_signer: None,
+            clients: Arc::default(),
+            auth: auth::AuthSettings::default(),
+            hsts: false,
+        }
     }
 
     /// The same state with the register's signing key (PKCS#8 PEM, ES256).
@@ -97,15 +112,18 @@ fn metrics_handle() -> PrometheusHandle {
 
 /// The whole application.
 pub fn app(state: AppState) -> Router {
+    let hsts = state.hsts;
     Router::new()
         .route("/", get(health::index))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
         .merge(api::routes())
+        .merge(auth::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
+        .layer(axum::middleware::from_fn(move |req, next| middleware::security_headers(hsts, req, next)))
         .layer(axum::middleware::from_fn(middleware::observe))
 }
 

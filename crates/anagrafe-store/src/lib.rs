@@ -197,6 +197,30 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// are forgotten on the way.
     async fn accept_jti(&self, client: &ApiClient, jti: &str, expires_at_ms: i64) -> Result<JtiOutcome>;
 
+    /// An operator account with its roles.
+    async fn operator(&self, username: &str) -> Result<Option<Operator>>;
+
+    /// Creates or replaces an operator account and its roles (administration), traced.
+    async fn save_operator(&self, operator: &Operator, ctx: &WriteContext) -> Result<()>;
+
+    /// Changes an operator's security state and appends `entry`, in one transaction.
+    async fn update_operator(&self, username: &str, update: &OperatorUpdate, entry: &AuditEntry) -> Result<()>;
+
+    /// Opens a session after a successful login: when `totp_step` is given it must be later
+    /// than the operator's last accepted step (else nothing is written and `false` comes
+    /// back: the code was used before); failures are reset; `entry` traces the login.
+    async fn open_session(&self, session: &Session, totp_step: Option<i64>, entry: &AuditEntry) -> Result<bool>;
+
+    /// A session by the hash of its token.
+    async fn session(&self, token_hash: &str) -> Result<Option<Session>>;
+
+    /// Records activity on a session (idle expiry counts from here), and optionally a fresh
+    /// authentication or second factor.
+    async fn touch_session(&self, token_hash: &str, now: i64, reauthenticated: bool, second_factor: bool) -> Result<()>;
+
+    /// Ends one session (`token_hash`) or every open session of a subject, traced; how many.
+    async fn end_sessions(&self, kind: &str, subject: &str, token_hash: Option<&str>, entry: &AuditEntry) -> Result<u64>;
+
     /// Appends an audit entry in its own transaction (reads, refusals, logins).
     async fn audit(&self, entry: &AuditEntry) -> Result<i64>;
 

@@ -38,7 +38,6 @@ macro_rules! store_common {
                 })
             }
 
-            /// Appends an entry after the head locked by `lock_head`, and moves the head on.
             /// One statement inserting audit rows in chain order (the trigger moves the head
             /// row by row, so the last one inserted is the head).
             fn push_audit_rows(b: &mut crate::shared::Batch<$db>, rows: &[crate::shared::AuditRow]) {
@@ -75,6 +74,8 @@ macro_rules! store_common {
                 }
             }
 
+            /// Appends an entry after the head locked by `lock_head` and moves the head on: at
+            /// once, or with the write's last statement when the head defers its rows.
             async fn append_audit(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 head: &mut crate::shared::Head,
@@ -94,7 +95,8 @@ macro_rules! store_common {
                     Self::push_audit_rows(&mut b, std::slice::from_ref(&row));
                     Self::run_batch(tx, b).await?;
                 }
-                // The trigger `audit_log_moves_head` has moved the head to this entry.
+                // The trigger `audit_log_moves_head` moves the head row to this entry when it is
+                // written; the head in hand follows it now.
                 head.seq = seq;
                 head.hash = hash;
                 Ok(seq)
@@ -1271,7 +1273,7 @@ macro_rules! store_common {
                 }
                 let done = sqlx::query(
                     "INSERT INTO seen_jti (client_id, jti, expires_at) SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM api_clients \
-                     WHERE client_id = $1 AND revoked_at IS NULL AND role = $4 AND public_key_pem = $5 AND COALESCE(comune, '') = $6) \
+                     WHERE client_id = $1 AND revoked_at IS NULL AND role = $4 AND public_key_pem = $5 AND UPPER(TRIM(COALESCE(comune, ''))) = $6) \
                      ON CONFLICT DO NOTHING",
                 )
                 .bind(&client.client_id)
@@ -1291,6 +1293,230 @@ macro_rules! store_common {
                     .fetch_optional(&self.pool)
                     .await?;
                 Ok(if seen.is_some() { crate::JtiOutcome::Replayed } else { crate::JtiOutcome::ClientChanged })
+            }
+
+            async fn operator(&self, username: &str) -> crate::Result<Option<crate::Operator>> {
+                use sqlx::Row;
+                let Some(r) = sqlx::query(
+                    "SELECT username, display_name, password_hash, must_change_password, totp_secret, totp_pending, totp_last_step, \
+                     failed_logins, locked_until, disabled_at FROM operators WHERE username = $1",
+                )
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await?
+                else {
+                    return Ok(None);
+                };
+                let roles = sqlx::query("SELECT role, scope, mediator FROM operator_roles WHERE username = $1 ORDER BY role, scope")
+                    .bind(username)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|g| Ok(crate::RoleGrant { role: g.try_get(0)?, scope: g.try_get(1)?, mediator: g.try_get(2)? }))
+                    .collect::<crate::Result<Vec<_>>>()?;
+                Ok(Some(crate::Operator {
+                    username: r.try_get(0)?,
+                    display_name: r.try_get(1)?,
+                    password_hash: r.try_get(2)?,
+                    must_change_password: r.try_get(3)?,
+                    totp_secret: r.try_get(4)?,
+                    totp_pending: r.try_get(5)?,
+                    totp_last_step: r.try_get(6)?,
+                    failed_logins: i64::from(r.try_get::<i32, _>(7)?),
+                    locked_until: r.try_get(8)?,
+                    disabled: r.try_get::<Option<i64>, _>(9)?.is_some(),
+                    roles,
+                }))
+            }
+
+            async fn save_operator(&self, o: &crate::Operator, ctx: &crate::WriteContext) -> crate::Result<()> {
+                let (_write, mut tx) = self.begin_write().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                let now = head.now;
+                let failed = i32::try_from(o.failed_logins).unwrap_or(i32::MAX);
+                sqlx::query(
+                    "INSERT INTO operators (username, display_name, password_hash, must_change_password, totp_secret, totp_pending, \
+                     totp_last_step, failed_logins, locked_until, disabled_at, created_at, updated_at) \
+                     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$11) ON CONFLICT (username) DO UPDATE SET \
+                     display_name = excluded.display_name, password_hash = excluded.password_hash, \
+                     must_change_password = excluded.must_change_password, totp_secret = excluded.totp_secret, \
+                     totp_pending = excluded.totp_pending, totp_last_step = excluded.totp_last_step, \
+                     failed_logins = excluded.failed_logins, locked_until = excluded.locked_until, \
+                     disabled_at = excluded.disabled_at, updated_at = excluded.updated_at",
+                )
+                .bind(&o.username)
+                .bind(&o.display_name)
+                .bind(&o.password_hash)
+                .bind(o.must_change_password)
+                .bind(&o.totp_secret)
+                .bind(&o.totp_pending)
+                .bind(o.totp_last_step)
+                .bind(failed)
+                .bind(o.locked_until)
+                .bind(o.disabled.then_some(now))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM operator_roles WHERE username = $1").bind(&o.username).execute(&mut *tx).await?;
+                for g in &o.roles {
+                    sqlx::query("INSERT INTO operator_roles (username, role, scope, mediator, granted_at) VALUES ($1,$2,$3,$4,$5)")
+                        .bind(&o.username)
+                        .bind(&g.role)
+                        .bind(&g.scope)
+                        .bind(g.mediator)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| crate::shared::conflict(e, "roles"))?;
+                }
+                let mut entry = crate::audit::AuditEntry::from_ctx(ctx, "operator.save", "ok");
+                entry.detail = serde_json::json!({
+                    "username": o.username, "roles": o.roles, "disabled": o.disabled,
+                    "second_factor": o.totp_secret.is_some(), "must_change_password": o.must_change_password,
+                })
+                .to_string();
+                Self::append_audit(&mut tx, &mut head, &entry).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn update_operator(&self, username: &str, u: &crate::OperatorUpdate, entry: &crate::audit::AuditEntry) -> crate::Result<()> {
+                let (_write, mut tx) = self.begin_write().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                let now = head.now;
+                let done = sqlx::query(
+                    "UPDATE operators SET \
+                     failed_logins = CASE WHEN $1 THEN $2 ELSE failed_logins END, \
+                     locked_until = CASE WHEN $3 THEN $4 ELSE locked_until END, \
+                     password_hash = COALESCE($5, password_hash), \
+                     must_change_password = CASE WHEN $6 THEN $7 ELSE must_change_password END, \
+                     totp_secret = CASE WHEN $8 THEN $9 ELSE totp_secret END, \
+                     totp_pending = CASE WHEN $10 THEN $11 ELSE totp_pending END, \
+                     totp_last_step = CASE WHEN $12 THEN $13 ELSE totp_last_step END, \
+                     updated_at = $14 WHERE username = $15",
+                )
+                .bind(u.failed_logins.is_some())
+                .bind(i32::try_from(u.failed_logins.unwrap_or(0)).unwrap_or(i32::MAX))
+                .bind(u.locked_until.is_some())
+                .bind(u.locked_until.flatten())
+                .bind(&u.password_hash)
+                .bind(u.must_change_password.is_some())
+                .bind(u.must_change_password.unwrap_or(false))
+                .bind(u.totp_secret.is_some())
+                .bind(u.totp_secret.clone().flatten())
+                .bind(u.totp_pending.is_some())
+                .bind(u.totp_pending.clone().flatten())
+                .bind(u.totp_last_step.is_some())
+                .bind(u.totp_last_step.flatten())
+                .bind(now)
+                .bind(username)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(crate::StoreError::NotFound(format!("operator {username}")));
+                }
+                Self::append_audit(&mut tx, &mut head, entry).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn open_session(&self, s: &crate::Session, totp_step: Option<i64>, entry: &crate::audit::AuditEntry) -> crate::Result<bool> {
+                let (_write, mut tx) = self.begin_write().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                if s.kind == "operator" {
+                    // The step must be later than any accepted before: a code is good once.
+                    let done = sqlx::query(
+                        "UPDATE operators SET failed_logins = 0, locked_until = NULL, \
+                         totp_last_step = CASE WHEN $1 THEN $2 ELSE totp_last_step END \
+                         WHERE username = $3 AND (NOT $1 OR totp_last_step IS NULL OR totp_last_step < $2)",
+                    )
+                    .bind(totp_step.is_some())
+                    .bind(totp_step.unwrap_or(0))
+                    .bind(&s.subject)
+                    .execute(&mut *tx)
+                    .await?;
+                    if done.rows_affected() == 0 {
+                        return Ok(false);
+                    }
+                }
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, kind, subject, auth_mode, loa, second_factor, csrf_token, created_at, last_seen_at, \
+                     authenticated_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$8,$8,$9)",
+                )
+                .bind(&s.token_hash)
+                .bind(&s.kind)
+                .bind(&s.subject)
+                .bind(&s.auth_mode)
+                .bind(i32::try_from(s.loa).unwrap_or(0))
+                .bind(s.second_factor)
+                .bind(&s.csrf_token)
+                .bind(s.created_at)
+                .bind(s.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                Self::append_audit(&mut tx, &mut head, entry).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn session(&self, token_hash: &str) -> crate::Result<Option<crate::Session>> {
+                use sqlx::Row;
+                let Some(r) = sqlx::query(
+                    "SELECT token_hash, kind, subject, auth_mode, loa, second_factor, csrf_token, created_at, last_seen_at, authenticated_at, \
+                     expires_at, ended_at FROM sessions WHERE token_hash = $1",
+                )
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?
+                else {
+                    return Ok(None);
+                };
+                Ok(Some(crate::Session {
+                    token_hash: r.try_get(0)?,
+                    kind: r.try_get(1)?,
+                    subject: r.try_get(2)?,
+                    auth_mode: r.try_get(3)?,
+                    loa: i64::from(r.try_get::<i32, _>(4)?),
+                    second_factor: r.try_get(5)?,
+                    csrf_token: r.try_get(6)?,
+                    created_at: r.try_get(7)?,
+                    last_seen_at: r.try_get(8)?,
+                    authenticated_at: r.try_get(9)?,
+                    expires_at: r.try_get(10)?,
+                    ended_at: r.try_get(11)?,
+                }))
+            }
+
+            async fn touch_session(&self, token_hash: &str, now: i64, reauthenticated: bool, second_factor: bool) -> crate::Result<()> {
+                let _turn = self.write_turn().await;
+                sqlx::query(
+                    "UPDATE sessions SET last_seen_at = $1, authenticated_at = CASE WHEN $2 THEN $1 ELSE authenticated_at END, \
+                     second_factor = (second_factor OR $3) WHERE token_hash = $4 AND ended_at IS NULL",
+                )
+                .bind(now)
+                .bind(reauthenticated)
+                .bind(second_factor)
+                .bind(token_hash)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn end_sessions(&self, kind: &str, subject: &str, token_hash: Option<&str>, entry: &crate::audit::AuditEntry) -> crate::Result<u64> {
+                let (_write, mut tx) = self.begin_write().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                let done = sqlx::query(
+                    "UPDATE sessions SET ended_at = $1 WHERE kind = $2 AND subject = $3 AND ended_at IS NULL AND ($4 IS NULL OR token_hash = $4)",
+                )
+                .bind(head.now)
+                .bind(kind)
+                .bind(subject)
+                .bind(token_hash)
+                .execute(&mut *tx)
+                .await?;
+                Self::append_audit(&mut tx, &mut head, entry).await?;
+                tx.commit().await?;
+                Ok(done.rows_affected())
             }
 
             async fn audit(&self, entry: &crate::audit::AuditEntry) -> crate::Result<i64> {

@@ -262,3 +262,108 @@ pub enum JtiOutcome {
     /// Not recorded: the client is revoked, gone, or registered with another role, comune or key.
     ClientChanged,
 }
+
+/// A role held by an operator, where it applies, and whether with the mediator function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RoleGrant {
+    /// `registry_officer`, `electoral_officer`, `pa_top`, `pa_admin`, `pa_standard`,
+    /// `pa_standardps`, `security_officer`, `system_admin`.
+    pub role: String,
+    /// The comune (Belfiore code) of a comune role, the public body's code for public-body
+    /// users, empty for national roles.
+    pub scope: String,
+    /// The MEDIATOR function (registry officers acting for others).
+    pub mediator: bool,
+}
+
+/// An operator account.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct Operator {
+    /// Login name.
+    pub username: String,
+    /// Name shown in pages and traces.
+    pub display_name: String,
+    /// argon2id PHC string.
+    #[serde(skip)]
+    pub password_hash: String,
+    /// A password set by an administrator must be changed at the next login.
+    pub must_change_password: bool,
+    /// Confirmed TOTP secret (base32).
+    #[serde(skip)]
+    pub totp_secret: Option<String>,
+    /// TOTP secret offered at enrolment, not confirmed yet.
+    #[serde(skip)]
+    pub totp_pending: Option<String>,
+    /// Last accepted TOTP step.
+    pub totp_last_step: Option<i64>,
+    /// Consecutive failed logins.
+    pub failed_logins: i64,
+    /// No login before this instant (epoch ms).
+    pub locked_until: Option<i64>,
+    /// Disabled accounts cannot log in.
+    pub disabled: bool,
+    /// Roles and competence.
+    pub roles: Vec<RoleGrant>,
+}
+
+impl std::fmt::Debug for Operator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Operator").field("username", &self.username).field("roles", &self.roles).finish_non_exhaustive()
+    }
+}
+
+/// Changes to an operator's security state, written with their audit entry.
+#[derive(Debug, Clone, Default)]
+pub struct OperatorUpdate {
+    /// New consecutive-failure count.
+    pub failed_logins: Option<i64>,
+    /// New lock (`Some(None)` clears it).
+    pub locked_until: Option<Option<i64>>,
+    /// New password hash.
+    pub password_hash: Option<String>,
+    /// New must-change flag.
+    pub must_change_password: Option<bool>,
+    /// New confirmed TOTP secret (`Some(None)` removes the second factor).
+    pub totp_secret: Option<Option<String>>,
+    /// New pending TOTP secret.
+    pub totp_pending: Option<Option<String>>,
+    /// New last accepted TOTP step (set with a confirmed secret, cleared with a reset).
+    pub totp_last_step: Option<Option<i64>>,
+}
+
+/// A server-side session.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct Session {
+    /// SHA-256 (hex) of the cookie's token.
+    #[serde(skip)]
+    pub token_hash: String,
+    /// `operator` or `citizen`.
+    pub kind: String,
+    /// Operator username or citizen's codice fiscale.
+    pub subject: String,
+    /// How the subject authenticated.
+    pub auth_mode: String,
+    /// Level of assurance (0–3).
+    pub loa: i64,
+    /// Whether the second factor was given (operators).
+    pub second_factor: bool,
+    /// Token forms and scripts must echo.
+    #[serde(skip)]
+    pub csrf_token: String,
+    /// Opened (epoch ms).
+    pub created_at: i64,
+    /// Last request (epoch ms).
+    pub last_seen_at: i64,
+    /// Last (re-)authentication (epoch ms).
+    pub authenticated_at: i64,
+    /// Absolute expiry (epoch ms).
+    pub expires_at: i64,
+    /// Logout (epoch ms).
+    pub ended_at: Option<i64>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("kind", &self.kind).field("auth_mode", &self.auth_mode).finish_non_exhaustive()
+    }
+}

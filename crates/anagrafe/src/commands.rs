@@ -8,6 +8,7 @@ mod cf;
 mod demo;
 mod id;
 mod migrate;
+mod operator;
 mod population;
 mod refdata;
 mod serve;
@@ -54,6 +55,9 @@ enum Command {
     /// The comuni's web services: client keys and registration, signed calls, load script.
     #[command(subcommand)]
     Api(api::ApiCommand),
+    /// Operator accounts: create with roles, reset, show; TOTP codes.
+    #[command(subcommand)]
+    Operator(operator::OperatorCommand),
     /// Create or update the database schema.
     Migrate,
     /// Serve the register over HTTP.
@@ -104,6 +108,7 @@ pub fn run(opts: Opts) -> ExitCode {
         Command::Refdata(c) => with_runtime(&global, |cfg| refdata::run(c, cfg)),
         Command::Population(c) => with_runtime(&global, |cfg| population::run(c, cfg)),
         Command::Api(c) => with_runtime(&global, |cfg| api::run(c, cfg)),
+        Command::Operator(c) => with_runtime(&global, |cfg| operator::run(c, cfg)),
         Command::Migrate => with_runtime(&global, migrate::run),
         Command::Serve(o) => with_runtime(&global, |cfg| serve::run(o, cfg)),
         Command::Demo(o) => with_runtime(&global, |cfg| demo::run(o, cfg, global.data_dir.clone())),

@@ -177,8 +177,29 @@ fn the_demo_serves_and_writes_its_credentials() {
         s.read_to_string(&mut r).unwrap();
         r.lines().next().unwrap_or("").to_owned()
     };
+    // An operator per role, each able to log in with password and TOTP as listed.
+    let operators = creds["operators"].as_array().unwrap().clone();
+    let officer = operators.iter().find(|o| o["role"].as_str().unwrap().starts_with("registry_officer@")).unwrap();
+    let code = stdout(&anagrafe(&["operator", "code", "--secret", officer["totp_secret"].as_str().unwrap()])).trim().to_owned();
+    let login = {
+        let body = serde_json::json!({ "username": officer["username"], "password": officer["password"], "totp": code }).to_string();
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "POST /auth/operator/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut r = String::new();
+        s.read_to_string(&mut r).unwrap();
+        r
+    };
     child.kill().unwrap();
     let _ = child.wait();
+    let roles: std::collections::HashSet<&str> =
+        operators.iter().map(|o| o["role"].as_str().unwrap().split(['@', '+']).next().unwrap()).collect();
+    assert_eq!(roles.len(), 8, "{roles:?}");
+    assert!(login.starts_with("HTTP/1.1 200") && login.contains("csrf_token") && login.contains("__Host-anagrafe-session="), "{login}");
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     assert_eq!(call.status.code(), Some(0), "{example}: {}", stderr(&call));
     let read: serde_json::Value = serde_json::from_str(&stdout(&call)).unwrap();
@@ -283,4 +304,27 @@ fn api_clients_are_registered_called_and_revoked_from_the_command_line() {
     // Every change of the client registry is in the trace, and the trace verifies.
     let verify = anagrafe(&["audit", "verify", "--data-dir", d]);
     assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
+}
+
+#[test]
+fn operators_are_created_with_roles_shown_without_secrets_and_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let o = anagrafe(&["--data-dir", d, "operator", "add", "--username", "anna", "--name", "Anna", "--role", "registry_officer"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("needs @COMUNE"), "{}", stderr(&o));
+    let o =
+        anagrafe(&["--data-dir", d, "operator", "add", "--username", "anna", "--name", "Anna", "--role", "registry_officer@h501+mediator"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("temporary password"));
+    let shown = stdout(&anagrafe(&["--data-dir", d, "operator", "show", "--username", "anna"]));
+    let v: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(v["roles"][0]["scope"], "H501");
+    assert_eq!((v["must_change_password"].as_bool(), v["second_factor"].as_bool()), (Some(true), Some(false)));
+    assert!(!shown.contains("argon2"), "{shown}");
+    let o = anagrafe(&["--data-dir", d, "operator", "reset", "--username", "anna"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(anagrafe(&["--data-dir", d, "operator", "reset", "--username", "nobody"]).status.code(), Some(1));
+    let a = anagrafe(&["--data-dir", d, "audit", "verify"]);
+    assert_eq!(a.status.code(), Some(0));
 }

@@ -38,6 +38,7 @@ pub async fn run(opts: DemoOpts, mut cfg: Config, data_dir: Option<PathBuf>) -> 
     let issuer = crate::register::id_issuer(&cfg)?;
     super::id::assign_all(&*store, &issuer, 50_000, false).await?;
     let clients = demo_clients(&*store, &data_dir).await?;
+    let operators = demo_operators(&*store, &data_dir, clients.iter().find_map(|c| c.comune.clone()).as_deref().unwrap_or("H501")).await?;
     let db_url = cfg.database.url.clone();
     let store2 = store.clone();
     let state = super::serve::state(store, &cfg);
@@ -46,8 +47,9 @@ pub async fn run(opts: DemoOpts, mut cfg: Config, data_dir: Option<PathBuf>) -> 
         let base = format!("http://{addr}");
         let rt = tokio::runtime::Handle::current();
         // Written once the port is known (it may be 0 in tests).
-        let written =
-            tokio::task::block_in_place(|| rt.block_on(write_credentials(&store2, &data_dir, &db_url, &base, &clients, &audience)));
+        let written = tokio::task::block_in_place(|| {
+            rt.block_on(write_credentials(&store2, &data_dir, &db_url, &base, &clients, &operators, &audience))
+        });
         match written {
             Ok(summary) => eprintln!("{summary}"),
             Err(e) => eprintln!("anagrafe: cannot write demo credentials: {e:#}"),
@@ -92,12 +94,63 @@ async fn demo_clients(store: &dyn Store, dir: &std::path::Path) -> anyhow::Resul
     Ok(out)
 }
 
+/// One demo operator per role, with a password and an enrolled TOTP secret kept in
+/// `DIR/demo-operators.json` (made on first start; the data directory holds the demo's secrets,
+/// never the repository). Registered at every start when missing.
+async fn demo_operators(store: &dyn Store, dir: &std::path::Path, comune: &str) -> anyhow::Result<serde_json::Value> {
+    let file = dir.join("demo-operators.json");
+    let list: serde_json::Value = match std::fs::read_to_string(&file) {
+        Ok(text) => serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", file.display()))?,
+        Err(_) => {
+            let c = comune.to_ascii_lowercase();
+            let wanted = [
+                (format!("ufficiale-anagrafe-{c}"), "Ufficiale d'anagrafe (demo)", format!("registry_officer@{comune}+mediator")),
+                (format!("ufficiale-elettorale-{c}"), "Ufficiale elettorale (demo)", format!("electoral_officer@{comune}")),
+                ("ente-inps-top".into(), "Ente INPS, utente TOP (demo)", "pa_top@inps".into()),
+                ("ente-inps-admin".into(), "Ente INPS, amministratore (demo)", "pa_admin@inps".into()),
+                ("ente-inps-standard".into(), "Ente INPS, utente STANDARD (demo)", "pa_standard@inps".into()),
+                ("ente-polizia-standardps".into(), "Polizia di Stato, utente STANDARDPS (demo)", "pa_standardps@polizia".into()),
+                ("responsabile-sicurezza".into(), "Responsabile della sicurezza (demo)", "security_officer".into()),
+                ("amministratore".into(), "Amministratore di sistema (demo)", "system_admin".into()),
+            ];
+            let list = serde_json::Value::Array(
+                wanted
+                    .into_iter()
+                    .map(|(u, name, role)| {
+                        json!({ "username": u, "name": name, "role": role,
+                                "password": super::operator::temporary_password(), "totp_secret": anagrafe_server::auth::totp::new_secret() })
+                    })
+                    .collect(),
+            );
+            std::fs::write(&file, serde_json::to_string_pretty(&list)?).with_context(|| format!("cannot write {}", file.display()))?;
+            list
+        }
+    };
+    for o in list.as_array().into_iter().flatten() {
+        let (Some(u), Some(name), Some(role), Some(pw), Some(secret)) =
+            (o["username"].as_str(), o["name"].as_str(), o["role"].as_str(), o["password"].as_str(), o["totp_secret"].as_str())
+        else {
+            anyhow::bail!("{}: each operator needs username, name, role, password, totp_secret", file.display());
+        };
+        if store.operator(u).await?.is_none() {
+            super::operator::save(store, u, name, vec![super::operator::parse_role(role)?], pw, false).await?;
+            let up = anagrafe_store::OperatorUpdate { totp_secret: Some(Some(secret.to_owned())), ..Default::default() };
+            let ctx = anagrafe_store::WriteContext::cli("demo-operators");
+            let mut e = anagrafe_store::AuditEntry::from_ctx(&ctx, "operator.totp_enrolled", "ok");
+            e.detail = json!({ "username": u, "by": "demo" }).to_string();
+            store.update_operator(u, &up, &e).await?;
+        }
+    }
+    Ok(list)
+}
+
 async fn write_credentials(
     store: &Arc<dyn Store>,
     dir: &std::path::Path,
     db_url: &str,
     base: &str,
     clients: &[DemoClient],
+    operators: &serde_json::Value,
     audience: &str,
 ) -> anyhow::Result<String> {
     let mut citizens = Vec::new();
@@ -123,7 +176,15 @@ async fn write_credentials(
             "metrics": format!("{base}/metrics"),
         },
         "citizens": citizens,
-        "operators": [],
+        "operators": operators.as_array().map(|ops| ops.iter().map(|o| {
+            let mut o = o.clone();
+            let secret = o["totp_secret"].as_str().unwrap_or_default().to_owned();
+            o["login"] = json!(format!(
+                "curl -s -X POST {base}/auth/operator/login -H 'content-type: application/json' -d '{{\"username\":\"{}\",\"password\":\"{}\",\"totp\":\"'$(anagrafe operator code --secret {secret})'\"}}'",
+                o["username"].as_str().unwrap_or_default(), o["password"].as_str().unwrap_or_default()
+            ));
+            o
+        }).collect::<Vec<_>>()).unwrap_or_default(),
         "public_bodies": [],
         "api": {
             "openapi": format!("{base}/api/openapi.json"),

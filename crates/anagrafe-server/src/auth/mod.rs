@@ -1,0 +1,436 @@
+//! Identity and access (issue 6, first part): operator login with password and TOTP second
+//! factor, lockout with back-off, enrolment, password change, server-side sessions in the
+//! database (so several instances share them) with CSRF tokens, logout and logout everywhere.
+//!
+//! Routes (JSON; pages come with the web application):
+//! - `POST /auth/operator/login` `{username, password, totp?}`: with a second factor enrolled the
+//!   code is required and each code is good once; without, the session opened serves only
+//!   enrolment (`second_factor: false`);
+//! - `POST /auth/operator/totp/enrol` → `{secret, otpauth_uri}`; `POST /auth/operator/totp/confirm`
+//!   `{code}`;
+//! - `POST /auth/operator/password` `{current, new}`;
+//! - `POST /auth/logout`, `POST /auth/logout-everywhere`; `GET /auth/me`.
+//!
+//! Every state-changing request with a session carries `X-CSRF-Token` (given at login).
+//! Every login, failure, enrolment, password change and logout is traced with the
+//! authentication mode.
+
+pub mod password;
+pub mod totp;
+
+use crate::{ApiError, AppState};
+use anagrafe_store::{AuditEntry, Operator, OperatorUpdate, Session};
+use axum::Router;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+/// The session cookie (`__Host-`: Secure, path `/`, no domain).
+pub const COOKIE: &str = "__Host-anagrafe-session";
+/// The header carrying the CSRF token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Session and login policy.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// A session unused this long ends (seconds).
+    pub idle_timeout_s: i64,
+    /// A session ends this long after login whatever happens (seconds).
+    pub absolute_timeout_s: i64,
+    /// Sensitive actions need an authentication at most this old (seconds).
+    pub reauth_window_s: i64,
+    /// Failed logins before the account is locked.
+    pub max_failures: i64,
+    /// First lock (seconds); each further failure doubles it, up to an hour.
+    pub lock_base_s: i64,
+    /// Cost of new password hashes.
+    pub password_cost: password::Cost,
+    /// Issuer shown by authenticator apps.
+    pub totp_issuer: String,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            idle_timeout_s: 15 * 60,
+            absolute_timeout_s: 8 * 3600,
+            reauth_window_s: 5 * 60,
+            max_failures: 5,
+            lock_base_s: 60,
+            password_cost: password::Cost::default(),
+            totp_issuer: "Anagrafe".into(),
+        }
+    }
+}
+
+/// The routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/operator/login", post(login))
+        .route("/auth/operator/totp/enrol", post(enrol))
+        .route("/auth/operator/totp/confirm", post(confirm))
+        .route("/auth/operator/password", post(change_password))
+        .route("/auth/logout", post(logout))
+        .route("/auth/logout-everywhere", post(logout_everywhere))
+        .route("/auth/me", get(me))
+}
+
+/// SHA-256 (hex) of a session token: what the database keeps.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn random_token() -> String {
+    B64URL.encode(rand::random::<[u8; 32]>())
+}
+
+fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn entry(actor: &str, auth_mode: &str, operation: &str, outcome: &str, detail: serde_json::Value) -> AuditEntry {
+    AuditEntry {
+        request_id: crate::middleware::current_request_id().unwrap_or_default(),
+        actor: actor.to_owned(),
+        actor_cf: None,
+        eidas_id: None,
+        auth_mode: auth_mode.to_owned(),
+        operation: operation.to_owned(),
+        outcome: outcome.to_owned(),
+        subject_person: None,
+        subject_cf: None,
+        detail: detail.to_string(),
+    }
+}
+
+/// An operator's session that passed the first factor (enough for enrolment and logout).
+#[derive(Debug, Clone)]
+pub struct FirstFactor {
+    /// The session.
+    pub session: Session,
+    /// The operator.
+    pub operator: Operator,
+}
+
+/// An operator's session with both factors: what every operator route requires.
+#[derive(Debug, Clone)]
+pub struct OperatorSession(pub FirstFactor);
+
+impl OperatorSession {
+    /// The operator.
+    pub fn operator(&self) -> &Operator {
+        &self.0.operator
+    }
+
+    /// Refuses unless the operator holds `role` (at `scope`, when given).
+    pub fn require_role(&self, role: &str, scope: Option<&str>) -> Result<(), ApiError> {
+        let ok = self.0.operator.roles.iter().any(|g| g.role == role && scope.is_none_or(|s| g.scope == s));
+        if ok { Ok(()) } else { Err(ApiError::Forbidden(format!("this needs the role {role}"))) }
+    }
+
+    /// Refuses a sensitive action when the last authentication is older than the window.
+    pub fn require_recent_auth(&self, settings: &AuthSettings) -> Result<(), ApiError> {
+        if anagrafe_store::now_ms() - self.0.session.authenticated_at <= settings.reauth_window_s * 1000 {
+            Ok(())
+        } else {
+            Err(ApiError::Unauthorized("authenticate again before this action".into()))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for FirstFactor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = cookie_token(&parts.headers).ok_or_else(|| ApiError::Unauthorized("log in first".into()))?;
+        let hash = token_hash(&token);
+        let expired = || ApiError::Unauthorized("the session has ended or expired: log in again".into());
+        let session = state.store.session(&hash).await?.filter(|s| s.kind == "operator" && s.ended_at.is_none()).ok_or_else(expired)?;
+        let now = anagrafe_store::now_ms();
+        if now >= session.expires_at || now - session.last_seen_at > state.auth.idle_timeout_s * 1000 {
+            return Err(expired());
+        }
+        let operator = state.store.operator(&session.subject).await?.filter(|o| !o.disabled).ok_or_else(expired)?;
+        if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+            if !same(sent, &session.csrf_token) {
+                return Err(ApiError::Forbidden("the X-CSRF-Token header is missing or wrong".into()));
+            }
+        }
+        // Activity is recorded at most every 30 s: idle expiry does not need more precision.
+        if now - session.last_seen_at > 30_000 {
+            state.store.touch_session(&hash, now, false, false).await?;
+        }
+        Ok(FirstFactor { session, operator })
+    }
+}
+
+impl FromRequestParts<AppState> for OperatorSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let s = FirstFactor::from_request_parts(parts, state).await?;
+        if !s.session.second_factor || s.operator.totp_secret.is_none() {
+            return Err(ApiError::Forbidden("the second factor is required: enrol it at /auth/operator/totp/enrol".into()));
+        }
+        Ok(OperatorSession(s))
+    }
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let field = if field == "." { "body".to_owned() } else { field };
+        ApiError::field(&field, e.inner().to_string())
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    username: String,
+    password: String,
+    #[serde(default)]
+    totp: Option<String>,
+}
+
+fn bad_credentials() -> ApiError {
+    ApiError::Unauthorized("wrong username, password or code".into())
+}
+
+/// Counts a failed login and locks the account with back-off once failures reach the limit.
+async fn failed(state: &AppState, o: &Operator, mode: &str, reason: &str) -> Result<(), ApiError> {
+    let n = o.failed_logins + 1;
+    let over = n - state.auth.max_failures;
+    let locked_until = (over >= 0).then(|| {
+        let secs = state.auth.lock_base_s.saturating_mul(1i64 << over.min(20)).min(3600);
+        anagrafe_store::now_ms() + secs * 1000
+    });
+    let up = OperatorUpdate { failed_logins: Some(n), locked_until: locked_until.map(Some), ..Default::default() };
+    let actor = format!("operator:{}", o.username);
+    let e = entry(&actor, mode, "operator.login", "refused", json!({ "reason": reason, "failures": n, "locked": locked_until.is_some() }));
+    state.store.update_operator(&o.username, &up, &e).await?;
+    Ok(())
+}
+
+async fn login(State(state): State<AppState>, body: axum::body::Bytes) -> Result<Response, ApiError> {
+    let b: LoginBody = json_body(&body)?;
+    if b.username.is_empty() || b.username.len() > 64 {
+        return Err(ApiError::field("username", "must be 1 to 64 characters"));
+    }
+    if b.password.is_empty() || b.password.len() > 1024 {
+        return Err(ApiError::field("password", "must be 1 to 1024 bytes"));
+    }
+    let now = anagrafe_store::now_ms();
+    let Some(o) = state.store.operator(&b.username).await?.filter(|o| !o.disabled) else {
+        // The same work as for a real account, so timing does not tell which usernames exist.
+        let _ = password::verify(b.password, DUMMY_HASH.into()).await;
+        let e = entry("unauthenticated", "password", "operator.login", "refused", json!({ "reason": "unknown or disabled account" }));
+        state.store.audit(&e).await?;
+        return Err(bad_credentials());
+    };
+    if let Some(until) = o.locked_until.filter(|u| *u > now) {
+        let e = entry(&format!("operator:{}", o.username), "password", "operator.login", "refused", json!({ "reason": "locked" }));
+        state.store.audit(&e).await?;
+        return Err(ApiError::TooMany {
+            detail: "too many failed logins: the account is locked for a while".into(),
+            retry_after_s: u64::try_from((until - now + 999) / 1000).unwrap_or(1).max(1),
+        });
+    }
+    if !password::verify(b.password, o.password_hash.clone()).await {
+        failed(&state, &o, "password", "wrong password").await?;
+        return Err(bad_credentials());
+    }
+    let (mode, step) = match &o.totp_secret {
+        Some(secret) => {
+            let Some(code) = b.totp.as_deref().filter(|c| !c.is_empty()) else {
+                return Err(ApiError::field("totp", "the second factor code is required for this account"));
+            };
+            let Some(step) = totp::verify(secret, code, now / 1000) else {
+                failed(&state, &o, "password+totp", "wrong code").await?;
+                return Err(bad_credentials());
+            };
+            ("password+totp", Some(step))
+        }
+        None => ("password", None),
+    };
+    let token = random_token();
+    let session = Session {
+        token_hash: token_hash(&token),
+        kind: "operator".into(),
+        subject: o.username.clone(),
+        auth_mode: mode.into(),
+        loa: if step.is_some() { 2 } else { 1 },
+        second_factor: step.is_some(),
+        csrf_token: random_token(),
+        created_at: now,
+        last_seen_at: now,
+        authenticated_at: now,
+        expires_at: now + state.auth.absolute_timeout_s * 1000,
+        ended_at: None,
+    };
+    let e = entry(
+        &format!("operator:{}", o.username),
+        mode,
+        "operator.login",
+        "ok",
+        json!({ "second_factor": step.is_some(), "loa": session.loa }),
+    );
+    if !state.store.open_session(&session, step, &e).await? {
+        failed(&state, &o, mode, "code already used").await?;
+        return Err(ApiError::Unauthorized("this code was already used: wait for the next one".into()));
+    }
+    let mut resp = (
+        StatusCode::OK,
+        axum::Json(json!({
+            "username": o.username,
+            "display_name": o.display_name,
+            "roles": o.roles,
+            "second_factor": session.second_factor,
+            "must_enrol_second_factor": o.totp_secret.is_none(),
+            "must_change_password": o.must_change_password,
+            "csrf_token": session.csrf_token,
+            "expires_at": session.expires_at,
+        })),
+    )
+        .into_response();
+    set_cookie(&mut resp, &token, state.auth.absolute_timeout_s);
+    Ok(resp)
+}
+
+/// A hash of a random password, verified against when the username is unknown.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Fr4lJZpYWlaW7wqN3B5rB3K9fJ0f0nOPqBGk0bZtUjQ";
+
+fn set_cookie(resp: &mut Response, token: &str, max_age_s: i64) {
+    let v = format!("{COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age_s}");
+    if let Ok(v) = HeaderValue::from_str(&v) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+fn clear_cookie(resp: &mut Response) {
+    set_cookie(resp, "", 0);
+}
+
+async fn enrol(State(state): State<AppState>, s: FirstFactor) -> Result<Response, ApiError> {
+    if s.operator.totp_secret.is_some() {
+        return Err(ApiError::ConflictField {
+            field: "totp".into(),
+            reason: "a second factor is already enrolled; an administrator can reset it".into(),
+        });
+    }
+    let secret = totp::new_secret();
+    let up = OperatorUpdate { totp_pending: Some(Some(secret.clone())), ..Default::default() };
+    let e = entry(&format!("operator:{}", s.operator.username), &s.session.auth_mode, "operator.totp_enrol", "ok", json!({}));
+    state.store.update_operator(&s.operator.username, &up, &e).await?;
+    let uri = totp::otpauth_uri(&state.auth.totp_issuer, &s.operator.username, &secret);
+    Ok(axum::Json(json!({ "secret": secret, "otpauth_uri": uri })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeBody {
+    code: String,
+}
+
+async fn confirm(State(state): State<AppState>, s: FirstFactor, body: axum::body::Bytes) -> Result<Response, ApiError> {
+    let b: CodeBody = json_body(&body)?;
+    let pending = s.operator.totp_pending.clone().ok_or_else(|| ApiError::ConflictField {
+        field: "code".into(),
+        reason: "no enrolment is in progress: start one at /auth/operator/totp/enrol".into(),
+    })?;
+    let now = anagrafe_store::now_ms();
+    let step =
+        totp::verify(&pending, &b.code, now / 1000).ok_or_else(|| ApiError::field("code", "does not match the secret being enrolled"))?;
+    let up = OperatorUpdate {
+        totp_secret: Some(Some(pending)),
+        totp_pending: Some(None),
+        totp_last_step: Some(Some(step)),
+        ..Default::default()
+    };
+    let actor = format!("operator:{}", s.operator.username);
+    state
+        .store
+        .update_operator(&s.operator.username, &up, &entry(&actor, "password+totp", "operator.totp_enrolled", "ok", json!({})))
+        .await?;
+    // This session has now shown both factors.
+    state.store.touch_session(&s.session.token_hash, now, true, true).await?;
+    Ok(axum::Json(json!({ "second_factor": true })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordBody {
+    current: String,
+    new: String,
+}
+
+async fn change_password(State(state): State<AppState>, s: OperatorSession, body: axum::body::Bytes) -> Result<Response, ApiError> {
+    let b: PasswordBody = json_body(&body)?;
+    let o = s.operator();
+    if !password::verify(b.current, o.password_hash.clone()).await {
+        failed(&state, o, &s.0.session.auth_mode, "wrong current password at password change").await?;
+        return Err(ApiError::field("current", "is not the current password"));
+    }
+    if let Some(why) = password::weakness(&b.new, &o.username) {
+        return Err(ApiError::field("new", why));
+    }
+    let hash = password::hash(b.new, state.auth.password_cost).await.map_err(ApiError::Internal)?;
+    let up = OperatorUpdate { password_hash: Some(hash), must_change_password: Some(false), ..Default::default() };
+    let actor = format!("operator:{}", o.username);
+    state
+        .store
+        .update_operator(&o.username, &up, &entry(&actor, &s.0.session.auth_mode, "operator.password_changed", "ok", json!({})))
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn logout(State(state): State<AppState>, s: FirstFactor) -> Result<Response, ApiError> {
+    let actor = format!("operator:{}", s.operator.username);
+    let e = entry(&actor, &s.session.auth_mode, "operator.logout", "ok", json!({}));
+    state.store.end_sessions("operator", &s.operator.username, Some(&s.session.token_hash), &e).await?;
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    clear_cookie(&mut resp);
+    Ok(resp)
+}
+
+async fn logout_everywhere(State(state): State<AppState>, s: FirstFactor) -> Result<Response, ApiError> {
+    let actor = format!("operator:{}", s.operator.username);
+    let e = entry(&actor, &s.session.auth_mode, "operator.logout_everywhere", "ok", json!({}));
+    let ended = state.store.end_sessions("operator", &s.operator.username, None, &e).await?;
+    let mut resp = axum::Json(json!({ "sessions_ended": ended })).into_response();
+    clear_cookie(&mut resp);
+    Ok(resp)
+}
+
+async fn me(s: FirstFactor) -> Result<Response, ApiError> {
+    Ok(axum::Json(json!({
+        "username": s.operator.username,
+        "display_name": s.operator.display_name,
+        "roles": s.operator.roles,
+        "second_factor": s.session.second_factor && s.operator.totp_secret.is_some(),
+        "auth_mode": s.session.auth_mode,
+        "expires_at": s.session.expires_at,
+    }))
+    .into_response())
+}

@@ -1,0 +1,217 @@
+//! Operator login (issue 6) over HTTP, in process: password and TOTP, each code good once,
+//! enrolment, lockout with Retry-After, CSRF, logout and logout everywhere, security headers,
+//! and the trace of each step.
+
+use anagrafe_server::auth::{password, totp};
+use anagrafe_server::{AppState, app};
+use anagrafe_store::{Operator, RoleGrant, SqliteStore, Store, WriteContext};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+const PASSWORD: &str = "una password lunga abbastanza";
+
+struct Env {
+    router: axum::Router,
+    store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+}
+
+async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+    s.migrate().await.unwrap();
+    let store: Arc<dyn Store> = Arc::new(s);
+    let mut state = AppState::new(store.clone());
+    state.auth.password_cost = password::Cost::TEST;
+    Env { router: app(state), store, _dir: dir }
+}
+
+async fn operator(e: &Env, username: &str, totp_secret: Option<&str>) {
+    let o = Operator {
+        username: username.into(),
+        display_name: "Anna Rossi".into(),
+        password_hash: password::hash(PASSWORD.into(), password::Cost::TEST).await.unwrap(),
+        must_change_password: false,
+        totp_secret: totp_secret.map(str::to_owned),
+        totp_pending: None,
+        totp_last_step: None,
+        failed_logins: 0,
+        locked_until: None,
+        disabled: false,
+        roles: vec![RoleGrant { role: "registry_officer".into(), scope: "H501".into(), mediator: false }],
+    };
+    e.store.save_operator(&o, &WriteContext::cli("test")).await.unwrap();
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    json: Value,
+}
+
+async fn call(e: &Env, method: &str, path: &str, session: Option<&Sess>, body: Option<Value>) -> Reply {
+    let mut r = Request::builder().method(method).uri(path);
+    if let Some(s) = session {
+        r = r.header("cookie", format!("{}={}", anagrafe_server::auth::COOKIE, s.token)).header("x-csrf-token", &s.csrf);
+    }
+    let req = match body {
+        Some(b) => r.header("content-type", "application/json").body(Body::from(b.to_string())).unwrap(),
+        None => r.body(Body::empty()).unwrap(),
+    };
+    let resp = e.router.clone().oneshot(req).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    Reply { status: parts.status, headers: parts.headers, json: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+}
+
+#[derive(Clone)]
+struct Sess {
+    token: String,
+    csrf: String,
+}
+
+async fn login(e: &Env, username: &str, code: Option<String>) -> (Reply, Option<Sess>) {
+    let mut body = json!({ "username": username, "password": PASSWORD });
+    if let Some(c) = code {
+        body["totp"] = Value::from(c);
+    }
+    let r = call(e, "POST", "/auth/operator/login", None, Some(body)).await;
+    let sess = r.headers.get("set-cookie").map(|c| {
+        let c = c.to_str().unwrap();
+        assert!(c.contains("HttpOnly") && c.contains("Secure") && c.contains("SameSite=Strict") && c.contains("Path=/"), "{c}");
+        let token = c.split(';').next().unwrap().split_once('=').unwrap().1.to_owned();
+        Sess { token, csrf: r.json["csrf_token"].as_str().unwrap_or_default().to_owned() }
+    });
+    (r, sess)
+}
+
+fn now_s() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+async fn last_audit(e: &Env) -> anagrafe_store::AuditEntry {
+    e.store.audit_entries(0, 10_000).await.unwrap().pop().unwrap().entry
+}
+
+#[tokio::test]
+async fn an_operator_without_the_second_factor_reaches_only_enrolment_then_enrols() {
+    let e = env().await;
+    operator(&e, "anna", None).await;
+    let (r, s) = login(&e, "anna", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!((r.json["second_factor"].as_bool(), r.json["must_enrol_second_factor"].as_bool()), (Some(false), Some(true)));
+    let s = s.unwrap();
+    // Operator routes are refused until the second factor is enrolled.
+    let pw = json!({ "current": PASSWORD, "new": "un'altra password lunga" });
+    assert_eq!(call(&e, "POST", "/auth/operator/password", Some(&s), Some(pw.clone())).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(call(&e, "GET", "/auth/me", Some(&s), None).await.json["second_factor"], false);
+    // Enrolment needs the CSRF token.
+    let no_csrf = Sess { token: s.token.clone(), csrf: "wrong".into() };
+    assert_eq!(call(&e, "POST", "/auth/operator/totp/enrol", Some(&no_csrf), None).await.status, StatusCode::FORBIDDEN);
+    let r = call(&e, "POST", "/auth/operator/totp/enrol", Some(&s), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let secret = r.json["secret"].as_str().unwrap().to_owned();
+    assert!(r.json["otpauth_uri"].as_str().unwrap().starts_with("otpauth://totp/Anagrafe:anna?secret="));
+    let bad = call(&e, "POST", "/auth/operator/totp/confirm", Some(&s), Some(json!({ "code": "000000" }))).await;
+    let code = totp::current_code(&secret, now_s()).unwrap();
+    if code != "000000" {
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert_eq!(bad.json["errors"][0]["field"], "code");
+    }
+    let r = call(&e, "POST", "/auth/operator/totp/confirm", Some(&s), Some(json!({ "code": code }))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(last_audit(&e).await.operation, "operator.totp_enrolled");
+    // The same session now has both factors; the code used to confirm cannot log in again.
+    assert_eq!(call(&e, "POST", "/auth/operator/password", Some(&s), Some(pw)).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(last_audit(&e).await.operation, "operator.password_changed");
+}
+
+#[tokio::test]
+async fn a_totp_code_is_required_and_good_once() {
+    let e = env().await;
+    let secret = totp::new_secret();
+    operator(&e, "bruno", Some(&secret)).await;
+    let (r, _) = login(&e, "bruno", None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json["errors"][0]["field"], "totp");
+    let code = totp::current_code(&secret, now_s()).unwrap();
+    let (r, s) = login(&e, "bruno", Some(code.clone())).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(r.json["second_factor"], true);
+    let entry = last_audit(&e).await;
+    assert_eq!((entry.operation.as_str(), entry.outcome.as_str(), entry.auth_mode.as_str()), ("operator.login", "ok", "password+totp"));
+    let me = call(&e, "GET", "/auth/me", s.as_ref(), None).await;
+    assert_eq!((me.status, me.json["second_factor"].as_bool()), (StatusCode::OK, Some(true)));
+    // The same code a second time: refused, and traced as a refusal.
+    let (r, s2) = login(&e, "bruno", Some(code)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.json);
+    assert!(s2.is_none());
+    let entry = last_audit(&e).await;
+    assert_eq!((entry.operation.as_str(), entry.outcome.as_str()), ("operator.login", "refused"));
+    assert!(!entry.detail.contains(PASSWORD));
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_account_with_retry_after() {
+    let e = env().await;
+    operator(&e, "carla", None).await;
+    for _ in 0..5 {
+        let r = call(&e, "POST", "/auth/operator/login", None, Some(json!({ "username": "carla", "password": "sbagliata" }))).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    // Locked: even the right password waits.
+    let (r, s) = login(&e, "carla", None).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.json);
+    assert!(s.is_none());
+    let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert_eq!(r.headers["content-type"], "application/problem+json");
+    // Unknown accounts get the same answer as wrong passwords.
+    let r = call(&e, "POST", "/auth/operator/login", None, Some(json!({ "username": "nessuno", "password": PASSWORD }))).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json["detail"], "wrong username, password or code");
+    // Malformed bodies name the field.
+    let r = call(&e, "POST", "/auth/operator/login", None, Some(json!({ "username": "carla" }))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = call(&e, "POST", "/auth/operator/login", None, Some(json!({ "username": "", "password": "x" }))).await;
+    assert_eq!(r.json["errors"][0]["field"], "username");
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_and_logout_everywhere_ends_them_all() {
+    let e = env().await;
+    let secret = totp::new_secret();
+    operator(&e, "dario", Some(&secret)).await;
+    // Two sessions: codes of two different steps (one from the previous step, within drift).
+    let (_, a) = login(&e, "dario", totp::current_code(&secret, now_s() - 30)).await;
+    let (_, b) = login(&e, "dario", totp::current_code(&secret, now_s())).await;
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(call(&e, "GET", "/auth/me", Some(&a), None).await.status, StatusCode::OK);
+    let r = call(&e, "POST", "/auth/logout", Some(&a), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert!(r.headers["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    assert_eq!(call(&e, "GET", "/auth/me", Some(&a), None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(call(&e, "GET", "/auth/me", Some(&b), None).await.status, StatusCode::OK);
+    let r = call(&e, "POST", "/auth/logout-everywhere", Some(&b), None).await;
+    assert_eq!(r.json["sessions_ended"], 1);
+    assert_eq!(call(&e, "GET", "/auth/me", Some(&b), None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(call(&e, "GET", "/auth/me", None, None).await.status, StatusCode::UNAUTHORIZED);
+    assert!(e.store.verify_audit_chain().await.unwrap().first_bad.is_none());
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let e = env().await;
+    for path in ["/health/live", "/auth/me", "/no/such/route"] {
+        let r = call(&e, "GET", path, None, None).await;
+        let csp = r.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline") && csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(r.headers["x-content-type-options"], "nosniff");
+        assert_eq!(r.headers["referrer-policy"], "no-referrer");
+        assert!(r.headers.get("strict-transport-security").is_none(), "HSTS only behind TLS");
+    }
+}
