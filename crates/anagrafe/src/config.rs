@@ -55,6 +55,10 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// The `aud` every signed web-service request must carry (ModI `Agid-JWT-Signature`).
     pub api_audience: String,
+    /// Whether the register is reached over TLS (directly or behind a proxy): responses then
+    /// carry `Strict-Transport-Security`.
+    #[serde(default)]
+    pub tls: bool,
     /// The register's own ES256 signing key (PKCS#8 PEM), for notification pushes. Unset for an
     /// embedded register: `register-signing.key` beside its database, created on first use;
     /// unset on PostgreSQL: no pushes.
@@ -78,6 +82,7 @@ impl Default for Config {
             server: ServerConfig {
                 listen: "127.0.0.1:8080".parse().expect("static address"),
                 api_audience: anagrafe_server::DEFAULT_AUDIENCE.to_owned(),
+                tls: false,
                 signing_key_file: None,
             },
             log: LogConfig { format: "text".into(), level: "info".into() },

@@ -36,6 +36,7 @@ pub fn state(store: Arc<dyn Store>, cfg: &Config) -> AppState {
         Err(e) => tracing::warn!(error = %e, "no ID ANPR issuer: registrations through the API are refused until one is configured"),
     }
     state.api.audience = cfg.server.api_audience.clone();
+    state.hsts = cfg.server.tls;
     match crate::register::register_signing_key(cfg) {
         Ok(Some(pem)) => match state.clone().with_register_key(&pem) {
             Ok(s) => state = s,
