@@ -40,6 +40,8 @@ pub struct AppState {
     pub clients: Arc<modi::ClientCache>,
     /// Login and session policy.
     pub auth: auth::AuthSettings,
+    /// Citizens' identity providers.
+    pub oidc: Arc<auth::oidc::OidcSettings>,
     /// Whether responses carry `Strict-Transport-Security` (the register is served over TLS,
     /// directly or behind a proxy).
     pub hsts: bool,
@@ -76,6 +78,7 @@ impl AppState {
             register_signer: None,
             clients: Arc::default(),
             auth: auth::AuthSettings::default(),
+            oidc: Arc::default(),
             hsts: false,
         }
     }

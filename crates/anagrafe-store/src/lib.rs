@@ -221,6 +221,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Ends one session (`token_hash`) or every open session of a subject, traced; how many.
     async fn end_sessions(&self, kind: &str, subject: &str, token_hash: Option<&str>, entry: &AuditEntry) -> Result<u64>;
 
+    /// Records a citizen's login in progress.
+    async fn save_oidc_flow(&self, flow: &OidcFlow) -> Result<()>;
+
+    /// Takes a login in progress by its state's hash: once only, and only if it started after
+    /// `not_before` (epoch ms).
+    async fn take_oidc_flow(&self, state_hash: &str, not_before: i64) -> Result<Option<OidcFlow>>;
+
     /// Appends an audit entry in its own transaction (reads, refusals, logins).
     async fn audit(&self, entry: &AuditEntry) -> Result<i64>;
 

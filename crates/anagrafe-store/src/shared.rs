@@ -1519,6 +1519,48 @@ macro_rules! store_common {
                 Ok(done.rows_affected())
             }
 
+            async fn save_oidc_flow(&self, f: &crate::OidcFlow) -> crate::Result<()> {
+                let _turn = self.write_turn().await;
+                // Flows never completed are forgotten after a day, now and then.
+                if rand::random::<u8>() == 0 {
+                    sqlx::query("DELETE FROM oidc_flows WHERE created_at < $1").bind(crate::now_ms() - 86_400_000).execute(&self.pool).await?;
+                }
+                sqlx::query("INSERT INTO oidc_flows (state_hash, provider, nonce, pkce_verifier, created_at) VALUES ($1,$2,$3,$4,$5)")
+                    .bind(&f.state_hash)
+                    .bind(&f.provider)
+                    .bind(&f.nonce)
+                    .bind(&f.pkce_verifier)
+                    .bind(f.created_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| crate::shared::conflict(e, "state"))?;
+                Ok(())
+            }
+
+            async fn take_oidc_flow(&self, state_hash: &str, not_before: i64) -> crate::Result<Option<crate::OidcFlow>> {
+                use sqlx::Row;
+                let _turn = self.write_turn().await;
+                let row = sqlx::query(
+                    "UPDATE oidc_flows SET used_at = $1 WHERE state_hash = $2 AND used_at IS NULL AND created_at >= $3 \
+                     RETURNING state_hash, provider, nonce, pkce_verifier, created_at",
+                )
+                .bind(crate::now_ms())
+                .bind(state_hash)
+                .bind(not_before)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|r| {
+                    Ok(crate::OidcFlow {
+                        state_hash: r.try_get(0)?,
+                        provider: r.try_get(1)?,
+                        nonce: r.try_get(2)?,
+                        pkce_verifier: r.try_get(3)?,
+                        created_at: r.try_get(4)?,
+                    })
+                })
+                .transpose()
+            }
+
             async fn audit(&self, entry: &crate::audit::AuditEntry) -> crate::Result<i64> {
                 let (_write, mut tx) = self.begin_write().await?;
                 let mut head = Self::lock_head(&mut tx).await?;

@@ -367,3 +367,24 @@ impl std::fmt::Debug for Session {
         f.debug_struct("Session").field("kind", &self.kind).field("auth_mode", &self.auth_mode).finish_non_exhaustive()
     }
 }
+
+/// A citizen's login in progress with an identity provider.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OidcFlow {
+    /// SHA-256 (hex) of the `state` sent to the provider.
+    pub state_hash: String,
+    /// Configured provider name.
+    pub provider: String,
+    /// The `nonce` the ID token must carry.
+    pub nonce: String,
+    /// PKCE code verifier.
+    pub pkce_verifier: String,
+    /// Started (epoch ms).
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for OidcFlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcFlow").field("provider", &self.provider).finish_non_exhaustive()
+    }
+}

@@ -6,13 +6,14 @@
 mod common;
 use common::Harness;
 
-use anagrafe_store::{AuditEntry, Operator, OperatorUpdate, RoleGrant, Session, StoreError, WriteContext};
+use anagrafe_store::{AuditEntry, OidcFlow, Operator, OperatorUpdate, RoleGrant, Session, StoreError, WriteContext};
 
 conformance!(
     an_operator_reads_back_with_roles_and_role_changes_are_traced,
     a_totp_step_opens_one_session_only,
     failures_lock_and_a_login_clears_them,
     sessions_end_one_at_a_time_or_everywhere,
+    a_login_in_progress_is_taken_once_and_only_while_fresh,
 );
 
 fn officer(username: &str) -> Operator {
@@ -149,4 +150,22 @@ async fn sessions_end_one_at_a_time_or_everywhere(h: &Harness) {
     h.store.touch_session("d3", now + 10, false, false).await.unwrap();
     assert!(h.store.session("d3").await.unwrap().unwrap().last_seen_at < now + 10);
     assert!(h.store.verify_audit_chain().await.unwrap().first_bad.is_none());
+}
+
+async fn a_login_in_progress_is_taken_once_and_only_while_fresh(h: &Harness) {
+    let now = anagrafe_store::now_ms();
+    let flow = |state: &str, at: i64| OidcFlow {
+        state_hash: state.into(),
+        provider: "dev".into(),
+        nonce: format!("nonce-{state}"),
+        pkce_verifier: format!("verifier-{state}"),
+        created_at: at,
+    };
+    h.store.save_oidc_flow(&flow("s1", now)).await.unwrap();
+    h.store.save_oidc_flow(&flow("old", now - 3_600_000)).await.unwrap();
+    assert!(matches!(h.store.save_oidc_flow(&flow("s1", now)).await, Err(StoreError::Conflict { .. })));
+    assert_eq!(h.store.take_oidc_flow("s1", now - 600_000).await.unwrap(), Some(flow("s1", now)));
+    assert_eq!(h.store.take_oidc_flow("s1", now - 600_000).await.unwrap(), None, "single use");
+    assert_eq!(h.store.take_oidc_flow("old", now - 600_000).await.unwrap(), None, "too old");
+    assert_eq!(h.store.take_oidc_flow("nothing", 0).await.unwrap(), None);
 }

@@ -20,6 +20,27 @@ pub struct Config {
     pub log: LogConfig,
     /// The ID ANPR generator's key.
     pub id_anpr: IdAnprConfig,
+    /// Citizens' identity providers.
+    #[serde(default)]
+    pub oidc: OidcConfig,
+}
+
+/// Citizens' login by OpenID Connect.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The register's public base URL (`https://anagrafe.example.it`): redirect URIs hang from
+    /// it. Unset: `http://` + the address the server listens on (development only).
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Serve the development identity provider (demo identities, no real authentication).
+    /// Never in production.
+    #[serde(default)]
+    pub dev_idp: bool,
+    /// The providers (SPID, CIE, eIDAS node…): `[[oidc.providers]]` with `name`, `issuer`,
+    /// `client_id`, optional `client_secret`, `scopes`, `min_loa`.
+    #[serde(default)]
+    pub providers: Vec<anagrafe_server::auth::oidc::Provider>,
 }
 
 /// Where the ID ANPR generator's secret key is kept.
@@ -87,6 +108,7 @@ impl Default for Config {
             },
             log: LogConfig { format: "text".into(), level: "info".into() },
             id_anpr: IdAnprConfig { key_file: None, key_version: 1 },
+            oidc: OidcConfig::default(),
         }
     }
 }
@@ -119,7 +141,8 @@ pub fn load(file: Option<&Path>, data_dir: Option<&Path>, database_url: Option<&
         }
         fig = fig.merge(Toml::file(f));
     }
-    fig = fig.merge(Env::prefixed("ANAGRAFE_").split("__").ignore(&["test_database_url"]));
+    // `ANAGRAFE_TEST_*` variables configure the test suite, not the register.
+    fig = fig.merge(Env::prefixed("ANAGRAFE_").split("__").filter(|k| !k.as_str().to_ascii_lowercase().starts_with("test_")));
     let mut cfg: Config = fig.extract().context("invalid configuration")?;
     if let Some(dir) = data_dir {
         cfg.database.url = sqlite_url(dir);

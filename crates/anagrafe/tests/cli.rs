@@ -194,8 +194,18 @@ fn the_demo_serves_and_writes_its_credentials() {
         s.read_to_string(&mut r).unwrap();
         r
     };
+    // Citizens log in through the development identity provider the demo serves.
+    let citizen_login = {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        write!(s, "GET /auth/citizen/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut r = String::new();
+        s.read_to_string(&mut r).unwrap();
+        r
+    };
     child.kill().unwrap();
     let _ = child.wait();
+    assert!(citizen_login.starts_with("HTTP/1.1 303"), "{citizen_login}");
+    assert!(citizen_login.contains(&format!("location: {url}/dev-idp/authorize?")), "{citizen_login}");
     let roles: std::collections::HashSet<&str> =
         operators.iter().map(|o| o["role"].as_str().unwrap().split(['@', '+']).next().unwrap()).collect();
     assert_eq!(roles.len(), 8, "{roles:?}");

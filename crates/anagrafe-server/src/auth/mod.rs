@@ -15,6 +15,8 @@
 //! Every login, failure, enrolment, password change and logout is traced with the
 //! authentication mode.
 
+pub mod dev_idp;
+pub mod oidc;
 pub mod password;
 pub mod totp;
 
@@ -80,6 +82,8 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/logout", post(logout))
         .route("/auth/logout-everywhere", post(logout_everywhere))
         .route("/auth/me", get(me))
+        .merge(oidc::routes())
+        .merge(dev_idp::routes())
 }
 
 /// SHA-256 (hex) of a session token: what the database keeps.
@@ -87,23 +91,48 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-fn random_token() -> String {
+pub(crate) fn random_token() -> String {
     B64URL.encode(rand::random::<[u8; 32]>())
 }
 
-fn cookie_token(headers: &HeaderMap) -> Option<String> {
+/// The value of cookie `name`, if sent (and of a sane length).
+pub(crate) fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_owned())
         .filter(|v| !v.is_empty() && v.len() <= 128)
 }
 
-fn same(a: &str, b: &str) -> bool {
+/// The open session of kind `kind` the request's cookie names: not ended, not expired, not
+/// idle too long; for a state-changing method, the CSRF token must be sent too. Activity is
+/// recorded at most every 30 s (idle expiry needs no more precision).
+pub(crate) async fn current_session(parts: &Parts, state: &AppState, kind: &str) -> Result<Session, ApiError> {
+    let token = cookie_value(&parts.headers, COOKIE).ok_or_else(|| ApiError::Unauthorized("log in first".into()))?;
+    let hash = token_hash(&token);
+    let expired = || ApiError::Unauthorized("the session has ended or expired: log in again".into());
+    let session = state.store.session(&hash).await?.filter(|s| s.kind == kind && s.ended_at.is_none()).ok_or_else(expired)?;
+    let now = anagrafe_store::now_ms();
+    if now >= session.expires_at || now - session.last_seen_at > state.auth.idle_timeout_s * 1000 {
+        return Err(expired());
+    }
+    if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !same(sent, &session.csrf_token) {
+            return Err(ApiError::Forbidden("the X-CSRF-Token header is missing or wrong".into()));
+        }
+    }
+    if now - session.last_seen_at > 30_000 {
+        state.store.touch_session(&hash, now, false, false).await?;
+    }
+    Ok(session)
+}
+
+pub(crate) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -161,25 +190,13 @@ impl FromRequestParts<AppState> for FirstFactor {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = cookie_token(&parts.headers).ok_or_else(|| ApiError::Unauthorized("log in first".into()))?;
-        let hash = token_hash(&token);
-        let expired = || ApiError::Unauthorized("the session has ended or expired: log in again".into());
-        let session = state.store.session(&hash).await?.filter(|s| s.kind == "operator" && s.ended_at.is_none()).ok_or_else(expired)?;
-        let now = anagrafe_store::now_ms();
-        if now >= session.expires_at || now - session.last_seen_at > state.auth.idle_timeout_s * 1000 {
-            return Err(expired());
-        }
-        let operator = state.store.operator(&session.subject).await?.filter(|o| !o.disabled).ok_or_else(expired)?;
-        if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
-            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
-            if !same(sent, &session.csrf_token) {
-                return Err(ApiError::Forbidden("the X-CSRF-Token header is missing or wrong".into()));
-            }
-        }
-        // Activity is recorded at most every 30 s: idle expiry does not need more precision.
-        if now - session.last_seen_at > 30_000 {
-            state.store.touch_session(&hash, now, false, false).await?;
-        }
+        let session = current_session(parts, state, "operator").await?;
+        let operator = state
+            .store
+            .operator(&session.subject)
+            .await?
+            .filter(|o| !o.disabled)
+            .ok_or_else(|| ApiError::Unauthorized("the session has ended or expired: log in again".into()))?;
         Ok(FirstFactor { session, operator })
     }
 }

@@ -41,7 +41,20 @@ pub async fn run(opts: DemoOpts, mut cfg: Config, data_dir: Option<PathBuf>) -> 
     let operators = demo_operators(&*store, &data_dir, clients.iter().find_map(|c| c.comune.clone()).as_deref().unwrap_or("H501")).await?;
     let db_url = cfg.database.url.clone();
     let store2 = store.clone();
+    cfg.oidc.dev_idp = true;
     let state = super::serve::state(store, &cfg);
+    if let Some(idp) = &state.oidc.dev_idp {
+        let mut people = Vec::new();
+        for (id, cf) in store2.sample_residents(5).await? {
+            let g = store2.person(id, None).await?.record.generalita;
+            people.push(anagrafe_server::auth::dev_idp::DevIdentity {
+                codice_fiscale: cf,
+                given_name: g.name.given().unwrap_or_default().to_owned(),
+                family_name: g.name.surname().unwrap_or_default().to_owned(),
+            });
+        }
+        *idp.identities.write().unwrap_or_else(|e| e.into_inner()) = people;
+    }
     let audience = state.api.audience.clone();
     super::serve::serve(state, opts.listen, move |addr| {
         let base = format!("http://{addr}");
@@ -163,7 +176,7 @@ async fn write_credentials(
             "surname": g.name.surname(),
             "name": g.name.given(),
             "id_anpr": v.record.id_anpr.map(|i| i.to_string()),
-            "login": "citizen login arrives with the access-control issue",
+            "login": format!("{base}/auth/citizen/login — pick this person on the development identity provider's page"),
         }));
     }
     let doc = json!({

@@ -37,6 +37,13 @@ pub fn state(store: Arc<dyn Store>, cfg: &Config) -> AppState {
     }
     state.api.audience = cfg.server.api_audience.clone();
     state.hsts = cfg.server.tls;
+    let mut providers = cfg.oidc.providers.clone();
+    let dev = cfg.oidc.dev_idp.then(|| {
+        tracing::warn!("the development identity provider is on: anyone can log in as a demo identity");
+        providers.insert(0, anagrafe_server::auth::dev_idp::provider());
+        Arc::new(anagrafe_server::auth::dev_idp::DevIdp::new(Vec::new()))
+    });
+    state.oidc = Arc::new(anagrafe_server::auth::oidc::OidcSettings::new(providers, cfg.oidc.public_url.as_deref().unwrap_or(""), dev));
     match crate::register::register_signing_key(cfg) {
         Ok(Some(pem)) => match state.clone().with_register_key(&pem) {
             Ok(s) => state = s,
@@ -51,7 +58,9 @@ pub fn state(store: Arc<dyn Store>, cfg: &Config) -> AppState {
 /// Binds and serves until Ctrl-C or SIGTERM, finishing requests in flight.
 pub async fn serve(state: AppState, listen: SocketAddr, on_bound: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
-    on_bound(listener.local_addr()?);
+    let addr = listener.local_addr()?;
+    state.oidc.default_base_url(&format!("http://{addr}"));
+    on_bound(addr);
     let pusher = state.register_signer.is_some().then(|| anagrafe_server::push::spawn(state.clone(), Default::default()));
     anagrafe_server::serve(listener, state, shutdown()).await?;
     if let Some(p) = pusher {

@@ -1,0 +1,307 @@
+//! A development OpenID provider built into the demo, so the citizens' login runs offline:
+//! discovery, JWKS, an authorization page to pick one of the demo identities (and the level of
+//! assurance), and a token endpoint issuing real ES256-signed ID tokens shaped like SPID's
+//! (`acr` = `https://www.spid.gov.it/SpidL2`, `https://attributes.eid.gov.it/fiscal_number` =
+//! `TINIT-<codice fiscale>`). PKCE (S256) is required. It exists only when configured
+//! (`oidc.dev_idp = true`; `anagrafe demo` sets it); otherwise its routes answer 404.
+
+use crate::{ApiError, AppState};
+use axum::Router;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Mutex, RwLock};
+
+/// The client id the register uses with the development provider.
+pub const CLIENT_ID: &str = "anagrafe-demo";
+/// The development provider's name among the configured providers.
+pub const PROVIDER: &str = "dev";
+
+/// The provider entry for the development provider (its issuer follows the base URL).
+pub fn provider() -> super::oidc::Provider {
+    super::oidc::Provider {
+        name: PROVIDER.into(),
+        issuer: String::new(),
+        client_id: CLIENT_ID.into(),
+        client_secret: None,
+        scopes: "openid profile".into(),
+        min_loa: 2,
+    }
+}
+
+/// A demo identity the provider offers.
+#[derive(Debug, Clone)]
+pub struct DevIdentity {
+    /// Codice fiscale.
+    pub codice_fiscale: String,
+    /// Given name.
+    pub given_name: String,
+    /// Surname.
+    pub family_name: String,
+}
+
+struct Grant {
+    redirect_uri: String,
+    nonce: String,
+    challenge: String,
+    who: DevIdentity,
+    loa: i64,
+    created_ms: i64,
+}
+
+/// The development provider's key, identities and pending codes.
+pub struct DevIdp {
+    key: EncodingKey,
+    jwk: Value,
+    kid: String,
+    /// The identities offered on the authorization page.
+    pub identities: RwLock<Vec<DevIdentity>>,
+    codes: Mutex<HashMap<String, Grant>>,
+}
+
+impl std::fmt::Debug for DevIdp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevIdp").field("kid", &self.kid).finish_non_exhaustive()
+    }
+}
+
+impl DevIdp {
+    /// A provider with a fresh P-256 key (made at every start: tokens of an earlier run no
+    /// longer verify, which is right for a development provider).
+    pub fn new(identities: Vec<DevIdentity>) -> Self {
+        use p256::elliptic_curve::sec1::ToEncodedPoint;
+        use p256::pkcs8::EncodePrivateKey;
+        let secret = p256::SecretKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+        let pem = secret.to_pkcs8_pem(p256::pkcs8::LineEnding::LF).expect("a fresh key encodes");
+        let key = EncodingKey::from_ec_pem(pem.as_bytes()).expect("a fresh key loads");
+        let point = secret.public_key().to_encoded_point(false);
+        let kid = hex::encode(&Sha256::digest(point.as_bytes())[..8]);
+        let jwk = json!({
+            "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": kid,
+            "x": B64URL.encode(point.x().expect("uncompressed point")),
+            "y": B64URL.encode(point.y().expect("uncompressed point")),
+        });
+        Self { key, jwk, kid, identities: RwLock::new(identities), codes: Mutex::new(HashMap::new()) }
+    }
+
+    /// Signs an ID token with this provider's key (tests use it to forge variants).
+    pub fn sign(&self, claims: &Value) -> String {
+        let mut h = Header::new(Algorithm::ES256);
+        h.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&h, claims, &self.key).expect("ES256 signing does not fail")
+    }
+
+    /// The provider's public keys (JWKS).
+    pub fn jwks(&self) -> Value {
+        json!({ "keys": [self.jwk.clone()] })
+    }
+}
+
+/// The provider's issuer for a register served at `base`.
+pub fn issuer(base: &str) -> String {
+    format!("{}/dev-idp", base.trim_end_matches('/'))
+}
+
+/// The provider's routes (404 unless enabled).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/dev-idp/.well-known/openid-configuration", get(discovery))
+        .route("/dev-idp/jwks", get(jwks))
+        .route("/dev-idp/authorize", get(authorize_page).post(authorize))
+        .route("/dev-idp/token", axum::routing::post(token))
+}
+
+fn enabled(state: &AppState) -> Result<(&DevIdp, String), ApiError> {
+    let idp = state.oidc.dev_idp.as_deref().ok_or_else(|| ApiError::NotFound("no development identity provider here".into()))?;
+    Ok((idp, state.oidc.base_url.read().unwrap_or_else(|e| e.into_inner()).clone()))
+}
+
+async fn discovery(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let (_, base) = enabled(&state)?;
+    let iss = issuer(&base);
+    Ok(axum::Json(json!({
+        "issuer": iss,
+        "authorization_endpoint": format!("{iss}/authorize"),
+        "token_endpoint": format!("{iss}/token"),
+        "jwks_uri": format!("{iss}/jwks"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["none", "client_secret_post"],
+        "acr_values_supported": ["https://www.spid.gov.it/SpidL1", "https://www.spid.gov.it/SpidL2", "https://www.spid.gov.it/SpidL3"],
+    }))
+    .into_response())
+}
+
+async fn jwks(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let (idp, _) = enabled(&state)?;
+    Ok(axum::Json(idp.jwks()).into_response())
+}
+
+#[derive(Deserialize)]
+struct AuthParams {
+    response_type: String,
+    client_id: String,
+    redirect_uri: String,
+    state: String,
+    nonce: String,
+    code_challenge: String,
+    code_challenge_method: String,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    identity: Option<String>,
+    #[serde(default)]
+    loa: Option<i64>,
+}
+
+fn check_params(p: &AuthParams, base: &str) -> Result<(), ApiError> {
+    if p.response_type != "code" {
+        return Err(ApiError::field("response_type", "only `code` is supported"));
+    }
+    if p.client_id != CLIENT_ID {
+        return Err(ApiError::field("client_id", "unknown client"));
+    }
+    if p.redirect_uri != format!("{}/auth/citizen/callback", base.trim_end_matches('/')) {
+        return Err(ApiError::field("redirect_uri", "is not the client's registered redirect URI"));
+    }
+    if p.code_challenge_method != "S256" || p.code_challenge.len() < 43 {
+        return Err(ApiError::field("code_challenge", "PKCE with S256 is required"));
+    }
+    if p.state.is_empty() || p.nonce.is_empty() {
+        return Err(ApiError::field("nonce", "state and nonce are required"));
+    }
+    Ok(())
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+async fn authorize_page(State(state): State<AppState>, Query(p): Query<AuthParams>) -> Result<Response, ApiError> {
+    let (idp, base) = enabled(&state)?;
+    check_params(&p, &base)?;
+    let hidden = [
+        ("response_type", &p.response_type),
+        ("client_id", &p.client_id),
+        ("redirect_uri", &p.redirect_uri),
+        ("state", &p.state),
+        ("nonce", &p.nonce),
+        ("code_challenge", &p.code_challenge),
+        ("code_challenge_method", &p.code_challenge_method),
+    ]
+    .iter()
+    .map(|(k, v)| format!(r#"<input type="hidden" name="{k}" value="{}">"#, esc(v)))
+    .collect::<String>();
+    let people = idp.identities.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let forms = people
+        .iter()
+        .map(|who| {
+            format!(
+                r#"<li><form method="post" action="/dev-idp/authorize">{hidden}<input type="hidden" name="identity" value="{cf}">
+<label>Livello <select name="loa"><option value="2" selected>SpidL2</option><option value="3">SpidL3</option><option value="1">SpidL1</option></select></label>
+<button type="submit">Entra come {name} ({cf})</button></form></li>"#,
+                cf = esc(&who.codice_fiscale),
+                name = esc(&format!("{} {}", who.given_name, who.family_name)),
+            )
+        })
+        .collect::<String>();
+    Ok(Html(format!(
+        r#"<!doctype html><html lang="it"><head><meta charset="utf-8"><title>Identity provider di sviluppo</title></head>
+<body><main><h1>Identity provider di sviluppo</h1><p>Solo per la demo: non è SPID né CIE. Scegli un'identità.</p><ul>{forms}</ul></main></body></html>"#
+    ))
+    .into_response())
+}
+
+async fn authorize(State(state): State<AppState>, Form(p): Form<AuthParams>) -> Result<Response, ApiError> {
+    let (idp, base) = enabled(&state)?;
+    check_params(&p, &base)?;
+    let cf = p.identity.clone().ok_or_else(|| ApiError::field("identity", "choose an identity"))?;
+    let who = idp
+        .identities
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|w| w.codice_fiscale == cf)
+        .cloned()
+        .ok_or_else(|| ApiError::field("identity", "is not one of the demo identities"))?;
+    let loa = p.loa.unwrap_or(2).clamp(1, 3);
+    let code = crate::auth::random_token();
+    let now = anagrafe_store::now_ms();
+    {
+        let mut codes = idp.codes.lock().unwrap_or_else(|e| e.into_inner());
+        codes.retain(|_, g| now - g.created_ms < 60_000);
+        codes.insert(
+            code.clone(),
+            Grant { redirect_uri: p.redirect_uri.clone(), nonce: p.nonce, challenge: p.code_challenge, who, loa, created_ms: now },
+        );
+    }
+    let mut to = url::Url::parse(&p.redirect_uri).map_err(|_| ApiError::field("redirect_uri", "is not a URL"))?;
+    to.query_pairs_mut().append_pair("code", &code).append_pair("state", &p.state);
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    r.headers_mut().insert(header::LOCATION, HeaderValue::from_str(to.as_str()).map_err(|e| ApiError::Internal(e.to_string()))?);
+    let _ = p.scope;
+    Ok(r)
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    grant_type: String,
+    code: String,
+    redirect_uri: String,
+    code_verifier: String,
+    client_id: String,
+    #[serde(default)]
+    client_secret: Option<String>,
+}
+
+async fn token(State(state): State<AppState>, Form(f): Form<TokenForm>) -> Result<Response, ApiError> {
+    let (idp, base) = enabled(&state)?;
+    let invalid = |why: &str| -> Result<Response, ApiError> {
+        Ok((StatusCode::BAD_REQUEST, axum::Json(json!({ "error": "invalid_grant", "error_description": why }))).into_response())
+    };
+    if f.grant_type != "authorization_code" || f.client_id != CLIENT_ID {
+        return invalid("unsupported grant or client");
+    }
+    let _ = f.client_secret;
+    let Some(g) = idp.codes.lock().unwrap_or_else(|e| e.into_inner()).remove(&f.code) else {
+        return invalid("unknown or used code");
+    };
+    let now = anagrafe_store::now_ms();
+    if now - g.created_ms > 60_000 || g.redirect_uri != f.redirect_uri {
+        return invalid("expired code or another redirect URI");
+    }
+    if B64URL.encode(Sha256::digest(f.code_verifier.as_bytes())) != g.challenge {
+        return invalid("the PKCE verifier does not match");
+    }
+    let now_s = now / 1000;
+    let claims = json!({
+        "iss": issuer(&base),
+        "sub": hex::encode(&Sha256::digest(g.who.codice_fiscale.as_bytes())[..16]),
+        "aud": CLIENT_ID,
+        "iat": now_s,
+        "exp": now_s + 300,
+        "auth_time": now_s,
+        "nonce": g.nonce,
+        "acr": format!("https://www.spid.gov.it/SpidL{}", g.loa),
+        "https://attributes.eid.gov.it/fiscal_number": format!("TINIT-{}", g.who.codice_fiscale),
+        "given_name": g.who.given_name,
+        "family_name": g.who.family_name,
+    });
+    Ok(axum::Json(json!({
+        "access_token": crate::auth::random_token(),
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "id_token": idp.sign(&claims),
+    }))
+    .into_response())
+}

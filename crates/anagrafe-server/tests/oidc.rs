@@ -1,0 +1,258 @@
+//! Citizens' login by OpenID Connect (issue 6): the whole flow against the development
+//! provider over loopback (and against `oidc-provider-mock` when `ANAGRAFE_TEST_OIDC_MOCK` names
+//! one: CI starts it), and ID tokens refused for the wrong issuer, audience, nonce, signature,
+//! level of assurance or a missing codice fiscale.
+
+use anagrafe_domain::IdGenerator;
+use anagrafe_domain::ops::{Operation, Registration};
+use anagrafe_server::auth::dev_idp::{self, DevIdentity, DevIdp};
+use anagrafe_server::auth::oidc::{OidcSettings, Provider, validate_id_token};
+use anagrafe_server::{AppState, serve};
+use anagrafe_store::{IdIssuer, SqliteStore, Store, WriteContext};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+fn provider(issuer: &str) -> Provider {
+    Provider {
+        name: "dev".into(),
+        issuer: issuer.into(),
+        client_id: dev_idp::CLIENT_ID.into(),
+        client_secret: None,
+        scopes: "openid profile".into(),
+        min_loa: 2,
+    }
+}
+
+fn claims(iss: &str, nonce: &str) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    json!({
+        "iss": iss, "sub": "abc", "aud": dev_idp::CLIENT_ID, "iat": now, "exp": now + 300, "nonce": nonce,
+        "acr": "https://www.spid.gov.it/SpidL2",
+        "https://attributes.eid.gov.it/fiscal_number": "TINIT-RSSMRA80A01H501U",
+    })
+}
+
+#[test]
+fn id_tokens_are_refused_for_issuer_audience_nonce_signature_level_and_missing_code() {
+    let idp = DevIdp::new(vec![]);
+    let keys: jsonwebtoken::jwk::JwkSet = serde_json::from_value(idp.jwks()).unwrap();
+    let iss = "http://127.0.0.1:1/dev-idp";
+    let p = provider(iss);
+    let ok = validate_id_token(&idp.sign(&claims(iss, "n1")), &keys, &p, "n1").unwrap();
+    assert_eq!((ok.codice_fiscale.as_str(), ok.loa), ("RSSMRA80A01H501U", 2));
+    let refused = |c: Value, nonce: &str| validate_id_token(&idp.sign(&c), &keys, &p, nonce).unwrap_err();
+    assert!(refused(claims("http://evil.example", "n1"), "n1").contains("another issuer"));
+    let mut c = claims(iss, "n1");
+    c["aud"] = json!("someone-else");
+    assert!(refused(c, "n1").contains("another client"));
+    assert!(refused(claims(iss, "n1"), "n2").contains("nonce"));
+    let mut c = claims(iss, "n1");
+    c["exp"] = json!(chrono::Utc::now().timestamp() - 3600);
+    assert!(refused(c, "n1").contains("expired"));
+    let mut c = claims(iss, "n1");
+    c["acr"] = json!("https://www.spid.gov.it/SpidL1");
+    assert!(refused(c, "n1").contains("level of assurance 1"));
+    let mut c = claims(iss, "n1");
+    c.as_object_mut().unwrap().remove("https://attributes.eid.gov.it/fiscal_number");
+    assert!(refused(c, "n1").contains("no codice fiscale"));
+    // Signed by another key: under an unknown kid, and under the provider's own kid.
+    let other = DevIdp::new(vec![]);
+    let forged = other.sign(&claims(iss, "n1"));
+    assert!(validate_id_token(&forged, &keys, &p, "n1").unwrap_err().contains("does not publish"));
+    let genuine = idp.sign(&claims(iss, "n1"));
+    let spliced = format!("{}.{}", genuine.split('.').next().unwrap(), forged.split_once('.').unwrap().1);
+    assert!(validate_id_token(&spliced, &keys, &p, "n1").unwrap_err().contains("signature"));
+    // Unsigned ("alg": "none") tokens are not even read.
+    let none = format!("{}.{}.", base64url(r#"{"alg":"none"}"#), base64url(&claims(iss, "n1").to_string()));
+    assert!(validate_id_token(&none, &keys, &p, "n1").is_err());
+}
+
+fn base64url(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+}
+
+/// A register with one resident on a real port, its citizens' login pointed at `providers`
+/// (the development provider when `None`). Returns the base URL, the store and the resident's
+/// codice fiscale.
+async fn served(providers: Option<Vec<Provider>>) -> (String, Arc<dyn Store>, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+    s.migrate().await.unwrap();
+    let store: Arc<dyn Store> = Arc::new(s);
+    let r: Registration = serde_json::from_value(json!({
+        "reason": "1", "effective_date": "2001-02-03",
+        "name": { "surname": "Verdi", "given": "Giulia" }, "sex": "F", "birth_date": "2001-02-03",
+        "birth_place": { "kind": "comune", "code": "H501" }, "citizenships": [{ "kind": "italia" }],
+        "civil_status": "CelibeNubile",
+        "residence": { "kind": "italy", "comune": "H501", "species": "VIA", "toponym": "Appia", "civic": "1" },
+        "household": { "kind": "new", "household": { "kind": "family" } }
+    }))
+    .unwrap();
+    let issuer = IdIssuer { generator: IdGenerator::new(&[5u8; 16]), key_version: 1 };
+    let mut ctx = WriteContext::cli("test");
+    ctx.comune = Some(anagrafe_domain::Belfiore::parse("H501").unwrap());
+    let applied = store.apply(&Operation::Register(Box::new(r)), &ctx, &issuer, None).await.unwrap();
+    let cf = applied.codice_fiscale.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let dev = providers.is_none();
+    let dev_provider = dev.then(|| {
+        Arc::new(DevIdp::new(vec![
+            DevIdentity { codice_fiscale: cf.clone(), given_name: "Giulia".into(), family_name: "Verdi".into() },
+            DevIdentity { codice_fiscale: "BNCLRA70A41F205E".into(), given_name: "Lara".into(), family_name: "Bianchi".into() },
+        ]))
+    });
+    let settings = OidcSettings::new(providers.unwrap_or_else(|| vec![provider(&dev_idp::issuer(&base))]), &base, dev_provider);
+    let mut state = AppState::new(store.clone());
+    state.oidc = Arc::new(settings);
+    tokio::spawn(serve(listener, state, std::future::pending()));
+    (base, store, cf, dir)
+}
+
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
+        let first = c.split(';').next()?;
+        let (k, v) = first.split_once('=')?;
+        (k == name && !v.is_empty()).then(|| v.to_owned())
+    })
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// Starts a login; returns the provider's authorization URL and the flow cookie.
+async fn start(c: &reqwest::Client, base: &str) -> (String, String) {
+    let r = c.get(format!("{base}/auth/citizen/login")).send().await.unwrap();
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let flow = set_cookie(&r, "__Host-anagrafe-oidc").expect("the flow cookie");
+    (location(&r), flow)
+}
+
+/// Comes back from the provider; returns the answer.
+async fn back(c: &reqwest::Client, callback: &str, flow: &str) -> reqwest::Response {
+    c.get(callback).header("cookie", format!("__Host-anagrafe-oidc={flow}")).send().await.unwrap()
+}
+
+/// Chooses an identity on the development provider's page; returns the callback URL.
+async fn choose(c: &reqwest::Client, authorize: &str, cf: &str, loa: u8) -> String {
+    let page = c.get(authorize).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(cf), "the page offers the identity");
+    let url = url::Url::parse(authorize).unwrap();
+    let mut form: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    form.push(("identity".into(), cf.into()));
+    form.push(("loa".into(), loa.to_string()));
+    let post = format!("{}://{}{}", url.scheme(), url.host_str().unwrap(), url.port().map(|p| format!(":{p}")).unwrap_or_default());
+    let r = c.post(format!("{post}{}", url.path())).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    location(&r)
+}
+
+async fn me(c: &reqwest::Client, base: &str, session: &str) -> (u16, Value) {
+    let r = c.get(format!("{base}/auth/citizen/me")).header("cookie", format!("__Host-anagrafe-session={session}")).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_logs_in_through_the_development_provider() {
+    let (base, store, cf, _dir) = served(None).await;
+    let c = client();
+    let (authorize, flow) = start(&c, &base).await;
+    assert!(authorize.contains("code_challenge_method=S256") && authorize.contains("nonce="), "{authorize}");
+    let callback = choose(&c, &authorize, &cf, 2).await;
+    let r = back(&c, &callback, &flow).await;
+    assert_eq!(r.status(), 303);
+    let session = set_cookie(&r, "__Host-anagrafe-session").expect("a session");
+    let (status, who) = me(&c, &base, &session).await;
+    assert_eq!(status, 200);
+    assert_eq!(who["codice_fiscale"], cf.as_str());
+    assert_eq!((who["loa"].as_i64(), who["auth_mode"].as_str()), (Some(2), Some("oidc:dev")));
+    assert!(who["id_anpr"].is_string(), "{who}");
+    let entry = store.audit_entries(0, 1000).await.unwrap().pop().unwrap().entry;
+    assert_eq!((entry.operation.as_str(), entry.outcome.as_str(), entry.auth_mode.as_str()), ("citizen.login", "ok", "oidc:dev"));
+    assert_eq!(entry.actor_cf.as_deref(), Some(cf.as_str()));
+    // The same answer from the provider again: the login is single use.
+    assert_eq!(back(&c, &callback, &flow).await.status(), 401);
+    // Another browser (no flow cookie, or another one) cannot complete this login.
+    let (authorize, _) = start(&c, &base).await;
+    let (_, other) = start(&c, &base).await;
+    let callback = choose(&c, &authorize, &cf, 2).await;
+    assert_eq!(back(&c, &callback, &other).await.status(), 401);
+    // Too low a level of assurance.
+    let (authorize, flow) = start(&c, &base).await;
+    let callback = choose(&c, &authorize, &cf, 1).await;
+    let r = back(&c, &callback, &flow).await;
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.unwrap().contains("level of assurance"));
+    // A valid identity that is not in the register (CIT-1).
+    let (authorize, flow) = start(&c, &base).await;
+    let callback = choose(&c, &authorize, "BNCLRA70A41F205E", 2).await;
+    assert_eq!(back(&c, &callback, &flow).await.status(), 403);
+    // Logout needs the CSRF token, then ends the session.
+    let r =
+        c.post(format!("{base}/auth/citizen/logout")).header("cookie", format!("__Host-anagrafe-session={session}")).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let csrf = who["csrf_token"].as_str().unwrap();
+    let r = c
+        .post(format!("{base}/auth/citizen/logout"))
+        .header("cookie", format!("__Host-anagrafe-session={session}"))
+        .header("x-csrf-token", csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(me(&c, &base, &session).await.0, 401);
+    assert!(store.verify_audit_chain().await.unwrap().first_bad.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_logs_in_through_a_third_party_provider() {
+    let Ok(mock) = std::env::var("ANAGRAFE_TEST_OIDC_MOCK") else {
+        eprintln!("SKIPPED: ANAGRAFE_TEST_OIDC_MOCK is not set (.ci/run starts oidc-provider-mock and sets it)");
+        return;
+    };
+    let mock = mock.trim_end_matches('/').to_owned();
+    let p = Provider {
+        name: "mock".into(),
+        issuer: mock.clone(),
+        client_id: "anagrafe-test".into(),
+        client_secret: Some("not-a-secret".into()),
+        scopes: "openid profile".into(),
+        min_loa: 2,
+    };
+    let (base, _store, cf, _dir) = served(Some(vec![p])).await;
+    let c = client();
+    let sub = format!("giulia-{}", rand::random::<u32>());
+    let r = c
+        .put(format!("{mock}/users/{sub}"))
+        .json(&json!({ "https://attributes.eid.gov.it/fiscal_number": format!("TINIT-{cf}"), "acr": "https://www.spid.gov.it/SpidL2" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let (authorize, flow) = start(&c, &base).await;
+    assert!(authorize.starts_with(&mock), "{authorize}");
+    let r = c.post(&authorize).form(&[("sub", sub.as_str())]).send().await.unwrap();
+    assert!(r.status().is_redirection(), "{}: {}", r.status(), r.text().await.unwrap());
+    let callback = location(&r);
+    let r = back(&c, &callback, &flow).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let session = set_cookie(&r, "__Host-anagrafe-session").unwrap();
+    let (status, who) = me(&c, &base, &session).await;
+    assert_eq!((status, who["codice_fiscale"].as_str()), (200, Some(cf.as_str())));
+    // The same user at too low a level is refused.
+    c.put(format!("{mock}/users/{sub}"))
+        .json(&json!({ "https://attributes.eid.gov.it/fiscal_number": format!("TINIT-{cf}"), "acr": "https://www.spid.gov.it/SpidL1" }))
+        .send()
+        .await
+        .unwrap();
+    let (authorize, flow) = start(&c, &base).await;
+    let r = c.post(&authorize).form(&[("sub", sub.as_str())]).send().await.unwrap();
+    assert_eq!(back(&c, &location(&r), &flow).await.status(), 401);
+}
