@@ -123,7 +123,10 @@ struct WriteBody {
     sha256: String,
 }
 
+/// The body of a comune's write; who may write is checked before the body is read (a caller
+/// of another role learns nothing of the route's fields).
 fn read_body(signed: &Signed) -> Result<WriteBody, ApiError> {
+    signed.require_role("comune")?;
     let mut v: serde_json::Value =
         serde_json::from_slice(&signed.body).map_err(|e| ApiError::field("body", format!("is not JSON: {e}")))?;
     let obj = v.as_object_mut().ok_or_else(|| ApiError::field("body", "must be a JSON object"))?;
@@ -236,16 +239,16 @@ async fn register(State(state): State<AppState>, signed: Signed) -> Result<Respo
 }
 
 async fn residence(State(state): State<AppState>, Path(id): Path<String>, signed: Signed) -> Result<Response, ApiError> {
-    let person = id_param(&id)?;
     let body = read_body(&signed)?;
+    let person = id_param(&id)?;
     let change: ResidenceChange = parse(body.rest.clone())?;
     checked(change.check(&RefData::current(), today()))?;
     write(&state, &signed, body, Operation::ChangeResidence { person, change }, false, true).await
 }
 
 async fn cancel(State(state): State<AppState>, Path(id): Path<String>, signed: Signed) -> Result<Response, ApiError> {
-    let person = id_param(&id)?;
     let body = read_body(&signed)?;
+    let person = id_param(&id)?;
     let cancellation: Cancellation = parse(body.rest.clone())?;
     // Which table the reason belongs to depends on the record: the domain checks both ways
     // that can be told without it, the store reads the reason against the record.
@@ -259,16 +262,16 @@ async fn cancel(State(state): State<AppState>, Path(id): Path<String>, signed: S
 }
 
 async fn generalita(State(state): State<AppState>, Path(id): Path<String>, signed: Signed) -> Result<Response, ApiError> {
-    let person = id_param(&id)?;
     let body = read_body(&signed)?;
+    let person = id_param(&id)?;
     let change: GeneralitaChange = parse(body.rest.clone())?;
     checked(change.check(today()))?;
     write(&state, &signed, body, Operation::ChangeGeneralita { person, change }, false, true).await
 }
 
 async fn civil_status(State(state): State<AppState>, Path(id): Path<String>, signed: Signed) -> Result<Response, ApiError> {
-    let person = id_param(&id)?;
     let body = read_body(&signed)?;
+    let person = id_param(&id)?;
     let change: CivilStatusChange = parse(body.rest.clone())?;
     let mut errs = Vec::new();
     anagrafe_domain::ops::check_date(&mut errs, "effective_date", change.effective_date, today());
@@ -277,24 +280,24 @@ async fn civil_status(State(state): State<AppState>, Path(id): Path<String>, sig
 }
 
 async fn household(State(state): State<AppState>, Path(id): Path<String>, signed: Signed) -> Result<Response, ApiError> {
-    let person = id_param(&id)?;
     let body = read_body(&signed)?;
+    let person = id_param(&id)?;
     let change: HouseholdMove = parse(body.rest.clone())?;
     checked(change.check(today()))?;
     write(&state, &signed, body, Operation::MoveHousehold { person, change }, false, true).await
 }
 
 async fn minor_adoption(State(state): State<AppState>, Path(id): Path<String>, signed: Signed) -> Result<Response, ApiError> {
-    let person = id_param(&id)?;
     let body = read_body(&signed)?;
+    let person = id_param(&id)?;
     let adoption: MinorAdoption = parse(body.rest.clone())?;
     // IDN-6 case 4: the answer (the new ID) is not kept against a request naming the old one.
     write(&state, &signed, body, Operation::AdoptMinor { person, adoption }, true, false).await
 }
 
 async fn relations(State(state): State<AppState>, Path(family_id): Path<String>, signed: Signed) -> Result<Response, ApiError> {
-    let family_id = family_param(&family_id)?;
     let body = read_body(&signed)?;
+    let family_id = family_param(&family_id)?;
     let change: RelationsChange = parse(body.rest.clone())?;
     let cohabitation = match state.store.family(family_id, None).await {
         Ok(f) => matches!(f.kind, anagrafe_domain::HouseholdKind::Cohabitation { .. }),
@@ -369,8 +372,8 @@ async fn trace_read(state: &AppState, signed: &Signed, op: &str, pid: Option<i64
 }
 
 async fn person(State(state): State<AppState>, Path(id): Path<String>, uri: Uri, signed: Signed) -> Result<Response, ApiError> {
-    let q: AsOf = query(&uri)?;
     signed.require_role("comune")?;
+    let q: AsOf = query(&uri)?;
     no_body(&signed)?;
     let id = id_param(&id)?;
     let date = as_of(q.as_of.as_deref())?;
@@ -395,8 +398,8 @@ struct Search {
 }
 
 async fn search(State(state): State<AppState>, uri: Uri, signed: Signed) -> Result<Response, ApiError> {
-    let q: Search = query(&uri)?;
     signed.require_role("comune")?;
+    let q: Search = query(&uri)?;
     no_body(&signed)?;
     let cf = anagrafe_domain::CodiceFiscale::parse(&q.codice_fiscale).map_err(|e| ApiError::field("codice_fiscale", e.to_string()))?;
     let date = as_of(q.as_of.as_deref())?;
@@ -415,9 +418,9 @@ async fn search(State(state): State<AppState>, uri: Uri, signed: Signed) -> Resu
 }
 
 async fn family(State(state): State<AppState>, Path(family_id): Path<String>, uri: Uri, signed: Signed) -> Result<Response, ApiError> {
+    signed.require_role("comune")?;
     let q: AsOf = query(&uri)?;
     let family_id = family_param(&family_id)?;
-    signed.require_role("comune")?;
     no_body(&signed)?;
     let date = as_of(q.as_of.as_deref())?;
     let view = state.store.family(family_id, date).await?;
@@ -445,8 +448,8 @@ fn page(q: &Feed) -> Result<(i64, u32), ApiError> {
 }
 
 async fn notifications(State(state): State<AppState>, uri: Uri, signed: Signed) -> Result<Response, ApiError> {
-    let q: Feed = query(&uri)?;
     signed.require_role("comune")?;
+    let q: Feed = query(&uri)?;
     no_body(&signed)?;
     let (after, limit) = page(&q)?;
     let comune = signed.client.comune.ok_or_else(|| ApiError::Forbidden("the client acts for no comune".into()))?;
@@ -456,8 +459,8 @@ async fn notifications(State(state): State<AppState>, uri: Uri, signed: Signed) 
 }
 
 async fn outbox(State(state): State<AppState>, uri: Uri, signed: Signed) -> Result<Response, ApiError> {
-    let q: Feed = query(&uri)?;
     signed.require_role("revenue_agency")?;
+    let q: Feed = query(&uri)?;
     no_body(&signed)?;
     let (after, limit) = page(&q)?;
     let items = state.store.revenue_outbox(after, limit).await?;
