@@ -7,7 +7,7 @@
 //! cannot be read as the operation), both naming the field.
 
 use crate::error::FieldProblem;
-use crate::modi::Signed;
+use crate::modi::Caller;
 use crate::{ApiError, AppState};
 use anagrafe_domain::ops::{
     Cancellation, CivilStatusChange, GeneralitaChange, HouseholdMove, MinorAdoption, Operation, Registration, RelationsChange,
@@ -125,7 +125,7 @@ struct WriteBody {
 
 /// The body of a comune's write; who may write is checked before the body is read (a caller
 /// of another role learns nothing of the route's fields).
-fn read_body(signed: &Signed) -> Result<WriteBody, ApiError> {
+fn read_body(signed: &Caller) -> Result<WriteBody, ApiError> {
     signed.require_role("comune")?;
     let mut v: serde_json::Value =
         serde_json::from_slice(&signed.body).map_err(|e| ApiError::field("body", format!("is not JSON: {e}")))?;
@@ -163,7 +163,7 @@ fn parse<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiE
 /// traced.
 async fn write(
     state: &AppState,
-    signed: &Signed,
+    signed: &Caller,
     body: WriteBody,
     op: Operation,
     created: bool,
@@ -213,7 +213,7 @@ async fn write(
 /// Operations answered with 201 (they create a record or a case), for replays.
 const CREATES: &[&str] = &["person.register", "duplicate.report"];
 
-async fn replay(state: &AppState, signed: &Signed, body: &WriteBody) -> Result<Option<Response>, ApiError> {
+async fn replay(state: &AppState, signed: &Caller, body: &WriteBody) -> Result<Option<Response>, ApiError> {
     let Some(prev) = state.store.client_operation(&signed.ctx.actor, &body.client_op_id).await? else { return Ok(None) };
     match (prev.body_sha256, prev.response) {
         (Some(h), Some(resp)) if h == body.sha256 => {
@@ -231,14 +231,14 @@ async fn replay(state: &AppState, signed: &Signed, body: &WriteBody) -> Result<O
     }
 }
 
-async fn register(State(state): State<AppState>, signed: Signed) -> Result<Response, ApiError> {
+async fn register(State(state): State<AppState>, signed: Caller) -> Result<Response, ApiError> {
     let body = read_body(&signed)?;
     let r: Registration = parse(body.rest.clone())?;
     checked(r.check(&RefData::current(), today()))?;
     write(&state, &signed, body, Operation::Register(Box::new(r)), true, true).await
 }
 
-async fn residence(State(state): State<AppState>, Path(id): Path<String>, signed: Signed) -> Result<Response, ApiError> {
+async fn residence(State(state): State<AppState>, Path(id): Path<String>, signed: Caller) -> Result<Response, ApiError> {
     let body = read_body(&signed)?;
     let person = id_param(&id)?;
     let change: ResidenceChange = parse(body.rest.clone())?;
@@ -246,7 +246,7 @@ async fn residence(State(state): State<AppState>, Path(id): Path<String>, signed
     write(&state, &signed, body, Operation::ChangeResidence { person, change }, false, true).await
 }
 
-async fn cancel(State(state): State<AppState>, Path(id): Path<String>, signed: Signed) -> Result<Response, ApiError> {
+async fn cancel(State(state): State<AppState>, Path(id): Path<String>, signed: Caller) -> Result<Response, ApiError> {
     let body = read_body(&signed)?;
     let person = id_param(&id)?;
     let cancellation: Cancellation = parse(body.rest.clone())?;
@@ -261,7 +261,7 @@ async fn cancel(State(state): State<AppState>, Path(id): Path<String>, signed: S
     write(&state, &signed, body, Operation::Cancel { person, cancellation }, false, true).await
 }
 
-async fn generalita(State(state): State<AppState>, Path(id): Path<String>, signed: Signed) -> Result<Response, ApiError> {
+async fn generalita(State(state): State<AppState>, Path(id): Path<String>, signed: Caller) -> Result<Response, ApiError> {
     let body = read_body(&signed)?;
     let person = id_param(&id)?;
     let change: GeneralitaChange = parse(body.rest.clone())?;
@@ -269,7 +269,7 @@ async fn generalita(State(state): State<AppState>, Path(id): Path<String>, signe
     write(&state, &signed, body, Operation::ChangeGeneralita { person, change }, false, true).await
 }
 
-async fn civil_status(State(state): State<AppState>, Path(id): Path<String>, signed: Signed) -> Result<Response, ApiError> {
+async fn civil_status(State(state): State<AppState>, Path(id): Path<String>, signed: Caller) -> Result<Response, ApiError> {
     let body = read_body(&signed)?;
     let person = id_param(&id)?;
     let change: CivilStatusChange = parse(body.rest.clone())?;
@@ -279,7 +279,7 @@ async fn civil_status(State(state): State<AppState>, Path(id): Path<String>, sig
     write(&state, &signed, body, Operation::ChangeCivilStatus { person, change }, false, true).await
 }
 
-async fn household(State(state): State<AppState>, Path(id): Path<String>, signed: Signed) -> Result<Response, ApiError> {
+async fn household(State(state): State<AppState>, Path(id): Path<String>, signed: Caller) -> Result<Response, ApiError> {
     let body = read_body(&signed)?;
     let person = id_param(&id)?;
     let change: HouseholdMove = parse(body.rest.clone())?;
@@ -287,7 +287,7 @@ async fn household(State(state): State<AppState>, Path(id): Path<String>, signed
     write(&state, &signed, body, Operation::MoveHousehold { person, change }, false, true).await
 }
 
-async fn minor_adoption(State(state): State<AppState>, Path(id): Path<String>, signed: Signed) -> Result<Response, ApiError> {
+async fn minor_adoption(State(state): State<AppState>, Path(id): Path<String>, signed: Caller) -> Result<Response, ApiError> {
     let body = read_body(&signed)?;
     let person = id_param(&id)?;
     let adoption: MinorAdoption = parse(body.rest.clone())?;
@@ -295,7 +295,7 @@ async fn minor_adoption(State(state): State<AppState>, Path(id): Path<String>, s
     write(&state, &signed, body, Operation::AdoptMinor { person, adoption }, true, false).await
 }
 
-async fn relations(State(state): State<AppState>, Path(family_id): Path<String>, signed: Signed) -> Result<Response, ApiError> {
+async fn relations(State(state): State<AppState>, Path(family_id): Path<String>, signed: Caller) -> Result<Response, ApiError> {
     let body = read_body(&signed)?;
     let family_id = family_param(&family_id)?;
     let change: RelationsChange = parse(body.rest.clone())?;
@@ -321,19 +321,19 @@ struct DuplicateResolution {
     delete: IdAnpr,
 }
 
-async fn report_duplicate(State(state): State<AppState>, signed: Signed) -> Result<Response, ApiError> {
+async fn report_duplicate(State(state): State<AppState>, signed: Caller) -> Result<Response, ApiError> {
     let body = read_body(&signed)?;
     let r: DuplicateReport = parse(body.rest.clone())?;
     write(&state, &signed, body, Operation::ReportDuplicate { persons: r.persons }, true, true).await
 }
 
-async fn dismiss_duplicate(State(state): State<AppState>, signed: Signed) -> Result<Response, ApiError> {
+async fn dismiss_duplicate(State(state): State<AppState>, signed: Caller) -> Result<Response, ApiError> {
     let body = read_body(&signed)?;
     let r: DuplicateReport = parse(body.rest.clone())?;
     write(&state, &signed, body, Operation::DismissDuplicate { persons: r.persons }, false, true).await
 }
 
-async fn resolve_duplicate(State(state): State<AppState>, signed: Signed) -> Result<Response, ApiError> {
+async fn resolve_duplicate(State(state): State<AppState>, signed: Caller) -> Result<Response, ApiError> {
     let body = read_body(&signed)?;
     let r: DuplicateResolution = parse(body.rest.clone())?;
     if r.keep == r.delete {
@@ -358,12 +358,12 @@ fn as_of(raw: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
     .transpose()
 }
 
-fn no_body(signed: &Signed) -> Result<(), ApiError> {
+fn no_body(signed: &Caller) -> Result<(), ApiError> {
     if signed.body.is_empty() { Ok(()) } else { Err(ApiError::field("body", "a read takes no body")) }
 }
 
 /// Reads are traced like writes (SEC-4): who read whose record, as of when.
-async fn trace_read(state: &AppState, signed: &Signed, op: &str, pid: Option<i64>, detail: serde_json::Value) -> Result<(), ApiError> {
+async fn trace_read(state: &AppState, signed: &Caller, op: &str, pid: Option<i64>, detail: serde_json::Value) -> Result<(), ApiError> {
     let mut e = AuditEntry::from_ctx(&signed.ctx, op, "ok");
     e.subject_person = pid;
     e.detail = detail.to_string();
@@ -371,7 +371,7 @@ async fn trace_read(state: &AppState, signed: &Signed, op: &str, pid: Option<i64
     Ok(())
 }
 
-async fn person(State(state): State<AppState>, Path(id): Path<String>, uri: Uri, signed: Signed) -> Result<Response, ApiError> {
+async fn person(State(state): State<AppState>, Path(id): Path<String>, uri: Uri, signed: Caller) -> Result<Response, ApiError> {
     signed.require_role("comune")?;
     let q: AsOf = query(&uri)?;
     no_body(&signed)?;
@@ -397,7 +397,7 @@ struct Search {
     as_of: Option<String>,
 }
 
-async fn search(State(state): State<AppState>, uri: Uri, signed: Signed) -> Result<Response, ApiError> {
+async fn search(State(state): State<AppState>, uri: Uri, signed: Caller) -> Result<Response, ApiError> {
     signed.require_role("comune")?;
     let q: Search = query(&uri)?;
     no_body(&signed)?;
@@ -417,7 +417,7 @@ async fn search(State(state): State<AppState>, uri: Uri, signed: Signed) -> Resu
     Ok(Json(serde_json::json!({ "persons": found })).into_response())
 }
 
-async fn family(State(state): State<AppState>, Path(family_id): Path<String>, uri: Uri, signed: Signed) -> Result<Response, ApiError> {
+async fn family(State(state): State<AppState>, Path(family_id): Path<String>, uri: Uri, signed: Caller) -> Result<Response, ApiError> {
     signed.require_role("comune")?;
     let q: AsOf = query(&uri)?;
     let family_id = family_param(&family_id)?;
@@ -447,18 +447,18 @@ fn page(q: &Feed) -> Result<(i64, u32), ApiError> {
     Ok((after, limit))
 }
 
-async fn notifications(State(state): State<AppState>, uri: Uri, signed: Signed) -> Result<Response, ApiError> {
+async fn notifications(State(state): State<AppState>, uri: Uri, signed: Caller) -> Result<Response, ApiError> {
     signed.require_role("comune")?;
     let q: Feed = query(&uri)?;
     no_body(&signed)?;
     let (after, limit) = page(&q)?;
-    let comune = signed.client.comune.ok_or_else(|| ApiError::Forbidden("the client acts for no comune".into()))?;
+    let comune = signed.ctx.comune.ok_or_else(|| ApiError::Forbidden("the caller acts for no comune".into()))?;
     let items = state.store.notifications(comune, after, limit).await?;
     let next = items.last().map(|n| n.id).unwrap_or(after);
     Ok(Json(serde_json::json!({ "comune": comune, "items": items, "next": next })).into_response())
 }
 
-async fn outbox(State(state): State<AppState>, uri: Uri, signed: Signed) -> Result<Response, ApiError> {
+async fn outbox(State(state): State<AppState>, uri: Uri, signed: Caller) -> Result<Response, ApiError> {
     signed.require_role("revenue_agency")?;
     let q: Feed = query(&uri)?;
     no_body(&signed)?;

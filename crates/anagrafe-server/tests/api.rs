@@ -497,3 +497,77 @@ async fn notifications_are_pushed_signed_by_the_register_and_retried_after_a_fai
     assert_eq!(headers["digest"], anagrafe_server::modi::digest_header(&body));
     assert_eq!(claims.signed_headers[0]["digest"], headers["digest"].to_str().unwrap());
 }
+
+/// An operator with a session (both factors unless `second_factor` is false); returns the
+/// cookie and CSRF headers to send.
+async fn officer(api: &Api, username: &str, role: &str, scope: &str, second_factor: bool) -> [(String, String); 2] {
+    let o = anagrafe_store::Operator {
+        username: username.into(),
+        display_name: username.into(),
+        password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
+        must_change_password: false,
+        totp_secret: second_factor.then(|| "JBSWY3DPEHPK3PXP".to_owned()),
+        totp_pending: None,
+        totp_last_step: None,
+        failed_logins: 0,
+        locked_until: None,
+        disabled: false,
+        roles: vec![anagrafe_store::RoleGrant { role: role.into(), scope: scope.into(), mediator: false }],
+    };
+    api.store.save_operator(&o, &WriteContext::cli("test")).await.unwrap();
+    let token = format!("token-of-{username}");
+    let now = anagrafe_store::now_ms();
+    let s = anagrafe_store::Session {
+        token_hash: anagrafe_server::auth::token_hash(&token),
+        kind: "operator".into(),
+        subject: username.into(),
+        auth_mode: if second_factor { "password+totp" } else { "password" }.into(),
+        loa: 2,
+        second_factor,
+        csrf_token: format!("csrf-{username}"),
+        created_at: now,
+        last_seen_at: now,
+        authenticated_at: now,
+        expires_at: now + 3_600_000,
+        ended_at: None,
+    };
+    let e = anagrafe_store::AuditEntry::from_ctx(&WriteContext::cli("test"), "test.session", "ok");
+    assert!(api.store.open_session(&s, None, &e).await.unwrap());
+    [("cookie".into(), format!("{}={token}", anagrafe_server::auth::COOKIE)), ("x-csrf-token".into(), format!("csrf-{username}"))]
+}
+
+fn at_the_office(headers: &[(String, String); 2], method: &str, path: &str, body: &[u8]) -> Request<Body> {
+    let mut r = Request::builder().method(method).uri(path).header("content-type", "application/json");
+    for (k, v) in headers {
+        r = r.header(k.as_str(), v.as_str());
+    }
+    r.body(Body::from(body.to_vec())).unwrap()
+}
+
+#[tokio::test]
+async fn a_registry_officer_acts_for_their_own_comune_only() {
+    let api = api().await;
+    let roma = officer(&api, "ufficiale-roma", "registry_officer", "H501", true).await;
+    let milano = officer(&api, "ufficiale-milano", "registry_officer", "F205", true).await;
+    // The Roma officer registers a birth in Roma at the counter: traced as the officer.
+    let r = send(&api, at_the_office(&roma, "POST", "/api/v1/persons", &birth("off-1", "Neri"))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let id = r.json["id_anpr"].as_str().unwrap().to_owned();
+    let last = api.store.audit_entries(0, 100_000).await.unwrap().pop().unwrap().entry;
+    assert_eq!((last.actor.as_str(), last.auth_mode.as_str()), ("operator:ufficiale-roma", "password+totp"));
+    // The Milano officer cannot cancel Roma's resident, nor register into Roma.
+    let cancel = json!({ "client_op_id": "off-x", "reason": 6, "effective_date": "2025-06-01" }).to_string();
+    let path = format!("/api/v1/persons/{id}/cancellation");
+    assert_eq!(send(&api, at_the_office(&milano, "POST", &path, cancel.as_bytes())).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(send(&api, at_the_office(&milano, "POST", "/api/v1/persons", &birth("off-2", "Rosa"))).await.status, StatusCode::FORBIDDEN);
+    // Without the CSRF token, nothing; without the second factor or the role, nothing.
+    let no_csrf = [roma[0].clone(), ("x-csrf-token".to_owned(), "wrong".to_owned())];
+    assert_eq!(send(&api, at_the_office(&no_csrf, "POST", &path, cancel.as_bytes())).await.status, StatusCode::FORBIDDEN);
+    let first = officer(&api, "solo-password", "registry_officer", "H501", false).await;
+    assert_eq!(send(&api, at_the_office(&first, "POST", &path, cancel.as_bytes())).await.status, StatusCode::FORBIDDEN);
+    let security = officer(&api, "sicurezza", "security_officer", "", true).await;
+    assert_eq!(send(&api, at_the_office(&security, "POST", &path, cancel.as_bytes())).await.status, StatusCode::FORBIDDEN);
+    // Roma's officer may.
+    let r = send(&api, at_the_office(&roma, "POST", &path, cancel.as_bytes())).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+}
