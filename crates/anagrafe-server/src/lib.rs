@@ -42,6 +42,10 @@ pub struct AppState {
     pub auth: auth::AuthSettings,
     /// Citizens' identity providers.
     pub oidc: Arc<auth::oidc::OidcSettings>,
+    /// Rate limits and blocking policy.
+    pub limits: auth::limits::LimitSettings,
+    /// Blocked addresses as last read.
+    pub blocklist: Arc<auth::limits::Blocklist>,
     /// Whether responses carry `Strict-Transport-Security` (the register is served over TLS,
     /// directly or behind a proxy).
     pub hsts: bool,
@@ -79,6 +83,8 @@ impl AppState {
             clients: Arc::default(),
             auth: auth::AuthSettings::default(),
             oidc: Arc::default(),
+            limits: auth::limits::LimitSettings::default(),
+            blocklist: Arc::default(),
             hsts: false,
         }
     }
@@ -116,6 +122,7 @@ fn metrics_handle() -> PrometheusHandle {
 /// The whole application.
 pub fn app(state: AppState) -> Router {
     let hsts = state.hsts;
+    let guarded = state.clone();
     Router::new()
         .route("/", get(health::index))
         .route("/health/live", get(health::live))
@@ -126,6 +133,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(guarded, auth::limits::guard))
         .layer(axum::middleware::from_fn(move |req, next| middleware::security_headers(hsts, req, next)))
         .layer(axum::middleware::from_fn(middleware::observe))
 }

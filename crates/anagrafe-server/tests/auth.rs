@@ -21,12 +21,17 @@ struct Env {
 }
 
 async fn env() -> Env {
+    env_with(|_| {}).await
+}
+
+async fn env_with(tune: impl FnOnce(&mut AppState)) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let s = SqliteStore::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
     s.migrate().await.unwrap();
     let store: Arc<dyn Store> = Arc::new(s);
     let mut state = AppState::new(store.clone());
     state.auth.password_cost = password::Cost::TEST;
+    tune(&mut state);
     Env { router: app(state), store, _dir: dir }
 }
 
@@ -127,7 +132,27 @@ async fn an_operator_without_the_second_factor_reaches_only_enrolment_then_enrol
     assert_eq!(last_audit(&e).await.operation, "operator.totp_enrolled");
     // The same session now has both factors; the code used to confirm cannot log in again.
     assert_eq!(call(&e, "POST", "/auth/operator/password", Some(&s), Some(pw)).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(last_audit(&e).await.operation, "operator.password_changed");
+    let ops: Vec<String> = e.store.audit_entries(0, 1000).await.unwrap().into_iter().rev().take(2).map(|a| a.entry.operation).collect();
+    assert_eq!(ops, ["operator.logout_everywhere", "operator.password_changed"]);
+    // A password change ends every session of the account, this one too.
+    assert_eq!(call(&e, "GET", "/auth/me", Some(&s), None).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_fresh_authentication_takes_the_password_and_a_new_code() {
+    let e = env().await;
+    let secret = totp::new_secret();
+    operator(&e, "elena", Some(&secret)).await;
+    let (_, s) = login(&e, "elena", totp::current_code(&secret, now_s() - 30)).await;
+    let s = s.unwrap();
+    let code = totp::current_code(&secret, now_s()).unwrap();
+    let wrong = call(&e, "POST", "/auth/operator/reauth", Some(&s), Some(json!({ "password": "sbagliata", "totp": code }))).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let ok = call(&e, "POST", "/auth/operator/reauth", Some(&s), Some(json!({ "password": PASSWORD, "totp": code }))).await;
+    assert_eq!(ok.status, StatusCode::NO_CONTENT, "{}", ok.json);
+    assert_eq!(last_audit(&e).await.operation, "operator.reauth");
+    let again = call(&e, "POST", "/auth/operator/reauth", Some(&s), Some(json!({ "password": PASSWORD, "totp": code }))).await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED, "a code is good once");
 }
 
 #[tokio::test]
@@ -214,4 +239,82 @@ async fn every_response_carries_the_security_headers() {
         assert_eq!(r.headers["referrer-policy"], "no-referrer");
         assert!(r.headers.get("strict-transport-security").is_none(), "HSTS only behind TLS");
     }
+}
+
+/// A request from `addr` (as the server's listener would tag it).
+async fn from(e: &Env, addr: &str, method: &str, path: &str, body: Option<Value>) -> Reply {
+    let mut req = Request::builder().method(method).uri(path).header("content-type", "application/json");
+    req = req.extension(axum::extract::ConnectInfo(std::net::SocketAddr::new(addr.parse().unwrap(), 40000)));
+    let req = req.body(body.map(|b| Body::from(b.to_string())).unwrap_or_default()).unwrap();
+    let resp = e.router.clone().oneshot(req).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    Reply { status: parts.status, headers: parts.headers, json: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+}
+
+fn wrong(username: &str) -> Option<Value> {
+    Some(json!({ "username": username, "password": "sbagliata" }))
+}
+
+#[tokio::test]
+async fn an_address_that_keeps_trying_is_limited_then_blocked_everywhere() {
+    let e = env_with(|s| {
+        s.limits.auth_per_minute = 5;
+        s.limits.breach_factor = 2;
+        s.limits.failures_before_block = 1000;
+        s.limits.account_per_minute = 1000;
+    })
+    .await;
+    operator(&e, "anna", None).await;
+    for _ in 0..5 {
+        assert_eq!(from(&e, "192.0.2.1", "POST", "/auth/operator/login", wrong("anna")).await.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = from(&e, "192.0.2.1", "POST", "/auth/operator/login", wrong("anna")).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert_eq!(
+        from(&e, "192.0.2.2", "POST", "/auth/operator/login", wrong("nessuno")).await.status,
+        StatusCode::UNAUTHORIZED,
+        "per address"
+    );
+    // Going on past twice the limit: the address is blocked, on every route.
+    for _ in 0..4 {
+        from(&e, "192.0.2.1", "POST", "/auth/operator/login", wrong("anna")).await;
+    }
+    let r = from(&e, "192.0.2.1", "GET", "/health/live", None).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.json);
+    assert!(r.json["detail"].as_str().unwrap().contains("blocked"));
+    let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(wait > 60, "the block outlasts the minute: {wait}");
+    assert_eq!(from(&e, "192.0.2.2", "GET", "/health/live", None).await.status, StatusCode::OK);
+    let events: Vec<_> =
+        e.store.audit_entries(0, 10_000).await.unwrap().into_iter().filter(|a| a.entry.operation == "security.address_blocked").collect();
+    assert_eq!(events.len(), 1);
+    assert!(events[0].entry.detail.contains("192.0.2.1") && events[0].entry.detail.contains("rate limit"));
+}
+
+#[tokio::test]
+async fn repeated_failures_block_the_address_and_an_account_is_limited_from_any_address() {
+    let e = env_with(|s| {
+        s.limits.failures_before_block = 3;
+        s.limits.account_per_minute = 4;
+    })
+    .await;
+    operator(&e, "bruno", None).await;
+    for u in ["x1", "x2", "x3"] {
+        assert_eq!(from(&e, "198.51.100.7", "POST", "/auth/operator/login", wrong(u)).await.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = from(&e, "198.51.100.7", "POST", "/auth/operator/login", Some(json!({ "username": "bruno", "password": PASSWORD }))).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "blocked after three failures, even with the right password");
+    let last = e.store.audit_entries(0, 10_000).await.unwrap().into_iter().rev().find(|a| a.entry.operation == "security.address_blocked");
+    assert!(last.unwrap().entry.detail.contains("authentication failures"));
+    // One account tried from many addresses: limited per account.
+    for i in 0..4 {
+        let r = from(&e, &format!("203.0.113.{i}"), "POST", "/auth/operator/login", wrong("bruno")).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = from(&e, "203.0.113.99", "POST", "/auth/operator/login", Some(json!({ "username": "bruno", "password": PASSWORD }))).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.json["detail"].as_str().unwrap().contains("account"));
 }

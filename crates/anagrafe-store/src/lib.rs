@@ -211,6 +211,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// back: the code was used before); failures are reset; `entry` traces the login.
     async fn open_session(&self, session: &Session, totp_step: Option<i64>, entry: &AuditEntry) -> Result<bool>;
 
+    /// Accepts a TOTP step for an operator if it is later than the last accepted one (each code
+    /// is good once); `false` otherwise.
+    async fn accept_totp_step(&self, username: &str, step: i64) -> Result<bool>;
+
     /// A session by the hash of its token.
     async fn session(&self, token_hash: &str) -> Result<Option<Session>>;
 
@@ -227,6 +231,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Takes a login in progress by its state's hash: once only, and only if it started after
     /// `not_before` (epoch ms).
     async fn take_oidc_flow(&self, state_hash: &str, not_before: i64) -> Result<Option<OidcFlow>>;
+
+    /// Counts one more event under `key` in the current fixed window of `window_ms`; the count
+    /// in this window, this one included (one statement: shared by every instance).
+    async fn hit(&self, key: &str, window_ms: i64, now: i64) -> Result<i64>;
+
+    /// Blocks an address until `until` (epoch ms) and traces it as a security event.
+    async fn block_address(&self, address: &str, until: i64, reason: &str, entry: &AuditEntry) -> Result<()>;
+
+    /// Addresses blocked at `now`, with the end of their block.
+    async fn blocked_addresses(&self, now: i64) -> Result<Vec<(String, i64)>>;
 
     /// Appends an audit entry in its own transaction (reads, refusals, logins).
     async fn audit(&self, entry: &AuditEntry) -> Result<i64>;

@@ -1459,6 +1459,18 @@ macro_rules! store_common {
                 Ok(true)
             }
 
+            async fn accept_totp_step(&self, username: &str, step: i64) -> crate::Result<bool> {
+                let _turn = self.write_turn().await;
+                let done = sqlx::query(
+                    "UPDATE operators SET totp_last_step = $1 WHERE username = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+                )
+                .bind(step)
+                .bind(username)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn session(&self, token_hash: &str) -> crate::Result<Option<crate::Session>> {
                 use sqlx::Row;
                 let Some(r) = sqlx::query(
@@ -1559,6 +1571,48 @@ macro_rules! store_common {
                     })
                 })
                 .transpose()
+            }
+
+            async fn hit(&self, key: &str, window_ms: i64, now: i64) -> crate::Result<i64> {
+                let _turn = self.write_turn().await;
+                let window = now - now.rem_euclid(window_ms.max(1));
+                // Counters of past windows are forgotten now and then.
+                if rand::random::<u8>() == 0 {
+                    sqlx::query("DELETE FROM rate_counters WHERE window_start < $1").bind(now - 86_400_000).execute(&self.pool).await?;
+                }
+                let row = sqlx::query(
+                    "INSERT INTO rate_counters (key, window_start, count) VALUES ($1, $2, 1) ON CONFLICT (key) DO UPDATE SET \
+                     count = CASE WHEN rate_counters.window_start = excluded.window_start THEN rate_counters.count + 1 ELSE 1 END, \
+                     window_start = excluded.window_start RETURNING count",
+                )
+                .bind(key)
+                .bind(window)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(sqlx::Row::try_get(&row, 0)?)
+            }
+
+            async fn block_address(&self, address: &str, until: i64, reason: &str, entry: &crate::audit::AuditEntry) -> crate::Result<()> {
+                let (_write, mut tx) = self.begin_write().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                sqlx::query(
+                    "INSERT INTO blocked_addresses (address, until, reason, blocked_at) VALUES ($1,$2,$3,$4) ON CONFLICT (address) DO UPDATE SET \
+                     until = excluded.until, reason = excluded.reason, blocked_at = excluded.blocked_at",
+                )
+                .bind(address)
+                .bind(until)
+                .bind(reason)
+                .bind(head.now)
+                .execute(&mut *tx)
+                .await?;
+                Self::append_audit(&mut tx, &mut head, entry).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn blocked_addresses(&self, now: i64) -> crate::Result<Vec<(String, i64)>> {
+                let rows = sqlx::query("SELECT address, until FROM blocked_addresses WHERE until > $1").bind(now).fetch_all(&self.pool).await?;
+                rows.iter().map(|r| Ok((sqlx::Row::try_get(r, 0)?, sqlx::Row::try_get(r, 1)?))).collect()
             }
 
             async fn audit(&self, entry: &crate::audit::AuditEntry) -> crate::Result<i64> {

@@ -14,6 +14,7 @@ conformance!(
     failures_lock_and_a_login_clears_them,
     sessions_end_one_at_a_time_or_everywhere,
     a_login_in_progress_is_taken_once_and_only_while_fresh,
+    counters_count_per_window_and_blocks_expire,
 );
 
 fn officer(username: &str) -> Operator {
@@ -168,4 +169,18 @@ async fn a_login_in_progress_is_taken_once_and_only_while_fresh(h: &Harness) {
     assert_eq!(h.store.take_oidc_flow("s1", now - 600_000).await.unwrap(), None, "single use");
     assert_eq!(h.store.take_oidc_flow("old", now - 600_000).await.unwrap(), None, "too old");
     assert_eq!(h.store.take_oidc_flow("nothing", 0).await.unwrap(), None);
+}
+
+async fn counters_count_per_window_and_blocks_expire(h: &Harness) {
+    let t = 1_800_000_000_000i64;
+    assert_eq!(h.store.hit("auth:addr:192.0.2.7", 60_000, t).await.unwrap(), 1);
+    assert_eq!(h.store.hit("auth:addr:192.0.2.7", 60_000, t + 10).await.unwrap(), 2);
+    assert_eq!(h.store.hit("auth:addr:192.0.2.8", 60_000, t + 20).await.unwrap(), 1, "per key");
+    assert_eq!(h.store.hit("auth:addr:192.0.2.7", 60_000, t + 60_000).await.unwrap(), 1, "a new window starts again");
+    let now = anagrafe_store::now_ms();
+    let before = audit_len(h).await;
+    h.store.block_address("192.0.2.7", now + 1000, "too many failed logins", &entry("security.address_blocked", "system")).await.unwrap();
+    assert_eq!(audit_len(h).await, before + 1, "a security event");
+    assert_eq!(h.store.blocked_addresses(now).await.unwrap(), vec![("192.0.2.7".to_owned(), now + 1000)]);
+    assert!(h.store.blocked_addresses(now + 1000).await.unwrap().is_empty(), "the block ends");
 }

@@ -8,7 +8,10 @@
 //!   enrolment (`second_factor: false`);
 //! - `POST /auth/operator/totp/enrol` → `{secret, otpauth_uri}`; `POST /auth/operator/totp/confirm`
 //!   `{code}`;
-//! - `POST /auth/operator/password` `{current, new}`;
+//! - `POST /auth/operator/password` `{current, new}` (ends every session of the account: log in
+//!   again with the new password);
+//! - `POST /auth/operator/reauth` `{password, totp}`: a fresh authentication, which sensitive
+//!   actions require within `reauth_window_s`;
 //! - `POST /auth/logout`, `POST /auth/logout-everywhere`; `GET /auth/me`.
 //!
 //! Every state-changing request with a session carries `X-CSRF-Token` (given at login).
@@ -16,6 +19,7 @@
 //! authentication mode.
 
 pub mod dev_idp;
+pub mod limits;
 pub mod oidc;
 pub mod password;
 pub mod totp;
@@ -79,6 +83,7 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/operator/totp/enrol", post(enrol))
         .route("/auth/operator/totp/confirm", post(confirm))
         .route("/auth/operator/password", post(change_password))
+        .route("/auth/operator/reauth", post(reauth))
         .route("/auth/logout", post(logout))
         .route("/auth/logout-everywhere", post(logout_everywhere))
         .route("/auth/me", get(me))
@@ -250,7 +255,11 @@ async fn failed(state: &AppState, o: &Operator, mode: &str, reason: &str) -> Res
     Ok(())
 }
 
-async fn login(State(state): State<AppState>, body: axum::body::Bytes) -> Result<Response, ApiError> {
+async fn login(
+    State(state): State<AppState>,
+    axum::Extension(addr): axum::Extension<limits::ClientAddr>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
     let b: LoginBody = json_body(&body)?;
     if b.username.is_empty() || b.username.len() > 64 {
         return Err(ApiError::field("username", "must be 1 to 64 characters"));
@@ -258,8 +267,10 @@ async fn login(State(state): State<AppState>, body: axum::body::Bytes) -> Result
     if b.password.is_empty() || b.password.len() > 1024 {
         return Err(ApiError::field("password", "must be 1 to 1024 bytes"));
     }
+    limits::account_attempt(&state, &b.username).await?;
     let now = anagrafe_store::now_ms();
     let Some(o) = state.store.operator(&b.username).await?.filter(|o| !o.disabled) else {
+        limits::failed_from(&state, &addr.0).await?;
         // The same work as for a real account, so timing does not tell which usernames exist.
         let _ = password::verify(b.password, DUMMY_HASH.into()).await;
         let e = entry("unauthenticated", "password", "operator.login", "refused", json!({ "reason": "unknown or disabled account" }));
@@ -275,6 +286,7 @@ async fn login(State(state): State<AppState>, body: axum::body::Bytes) -> Result
         });
     }
     if !password::verify(b.password, o.password_hash.clone()).await {
+        limits::failed_from(&state, &addr.0).await?;
         failed(&state, &o, "password", "wrong password").await?;
         return Err(bad_credentials());
     }
@@ -284,6 +296,7 @@ async fn login(State(state): State<AppState>, body: axum::body::Bytes) -> Result
                 return Err(ApiError::field("totp", "the second factor code is required for this account"));
             };
             let Some(step) = totp::verify(secret, code, now / 1000) else {
+                limits::failed_from(&state, &addr.0).await?;
                 failed(&state, &o, "password+totp", "wrong code").await?;
                 return Err(bad_credentials());
             };
@@ -419,7 +432,13 @@ async fn change_password(State(state): State<AppState>, s: OperatorSession, body
         .store
         .update_operator(&o.username, &up, &entry(&actor, &s.0.session.auth_mode, "operator.password_changed", "ok", json!({})))
         .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    // Every session of the account ends, this one too: whoever held the old password is out,
+    // and the operator logs in again with the new one.
+    let e = entry(&actor, &s.0.session.auth_mode, "operator.logout_everywhere", "ok", json!({ "by": "password change" }));
+    state.store.end_sessions("operator", &o.username, None, &e).await?;
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    clear_cookie(&mut resp);
+    Ok(resp)
 }
 
 async fn logout(State(state): State<AppState>, s: FirstFactor) -> Result<Response, ApiError> {
@@ -450,4 +469,37 @@ async fn me(s: FirstFactor) -> Result<Response, ApiError> {
         "expires_at": s.session.expires_at,
     }))
     .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReauthBody {
+    password: String,
+    totp: String,
+}
+
+async fn reauth(
+    State(state): State<AppState>,
+    axum::Extension(addr): axum::Extension<limits::ClientAddr>,
+    s: OperatorSession,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let b: ReauthBody = json_body(&body)?;
+    let o = s.operator();
+    let now = anagrafe_store::now_ms();
+    let step = o.totp_secret.as_deref().and_then(|secret| totp::verify(secret, &b.totp, now / 1000));
+    let ok = password::verify(b.password, o.password_hash.clone()).await && step.is_some();
+    let fresh = match step {
+        Some(step) if ok => state.store.accept_totp_step(&o.username, step).await?,
+        _ => false,
+    };
+    if !fresh {
+        limits::failed_from(&state, &addr.0).await?;
+        failed(&state, o, &s.0.session.auth_mode, "re-authentication failed").await?;
+        return Err(bad_credentials());
+    }
+    state.store.touch_session(&s.0.session.token_hash, now, true, true).await?;
+    let actor = format!("operator:{}", o.username);
+    state.store.audit(&entry(&actor, "password+totp", "operator.reauth", "ok", json!({}))).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
