@@ -39,7 +39,7 @@ fn id_tokens_are_refused_for_issuer_audience_nonce_signature_level_and_missing_c
     let iss = "http://127.0.0.1:1/dev-idp";
     let p = provider(iss);
     let ok = validate_id_token(&idp.sign(&claims(iss, "n1")), &keys, &p, "n1").unwrap();
-    assert_eq!((ok.codice_fiscale.as_str(), ok.loa), ("RSSMRA80A01H501U", 2));
+    assert_eq!((ok.codice_fiscale.as_deref(), ok.loa), (Some("RSSMRA80A01H501U"), 2));
     let refused = |c: Value, nonce: &str| validate_id_token(&idp.sign(&c), &keys, &p, nonce).unwrap_err();
     assert!(refused(claims("http://evil.example", "n1"), "n1").contains("another issuer"));
     let mut c = claims(iss, "n1");
@@ -54,7 +54,17 @@ fn id_tokens_are_refused_for_issuer_audience_nonce_signature_level_and_missing_c
     assert!(refused(c, "n1").contains("level of assurance 1"));
     let mut c = claims(iss, "n1");
     c.as_object_mut().unwrap().remove("https://attributes.eid.gov.it/fiscal_number");
-    assert!(refused(c, "n1").contains("no codice fiscale"));
+    assert!(refused(c.clone(), "n1").contains("neither a codice fiscale nor an eIDAS"));
+    // An eIDAS identity: the unique identifier and the minimum data set, no codice fiscale.
+    c["person_identifier"] = json!("DE/IT/0123456789");
+    assert!(refused(c.clone(), "n1").contains("minimum data set"));
+    c["family_name"] = json!("Müller");
+    c["given_name"] = json!("Anna");
+    c["birthdate"] = json!("1990-04-05");
+    c["acr"] = json!("http://eidas.europa.eu/LoA/substantial");
+    let eu = validate_id_token(&idp.sign(&c), &keys, &p, "n1").unwrap();
+    assert_eq!((eu.codice_fiscale, eu.loa), (None, 2));
+    assert_eq!(eu.eidas.unwrap().person_identifier, "DE/IT/0123456789");
     // Signed by another key: under an unknown kid, and under the provider's own kid.
     let other = DevIdp::new(vec![]);
     let forged = other.sign(&claims(iss, "n1"));
