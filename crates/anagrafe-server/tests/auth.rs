@@ -318,3 +318,22 @@ async fn repeated_failures_block_the_address_and_an_account_is_limited_from_any_
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(r.json["detail"].as_str().unwrap().contains("account"));
 }
+
+#[test]
+fn behind_a_trusted_proxy_the_forwarded_address_counts_and_a_forged_one_does_not() {
+    use anagrafe_server::auth::limits::client_address;
+    let proxy: std::net::IpAddr = "10.0.0.2".parse().unwrap();
+    let req = |peer: &str, xff: Option<&str>| {
+        let mut r = Request::builder().uri("/auth/me");
+        if let Some(x) = xff {
+            r = r.header("x-forwarded-for", x);
+        }
+        r.extension(axum::extract::ConnectInfo(std::net::SocketAddr::new(peer.parse().unwrap(), 1))).body(Body::empty()).unwrap()
+    };
+    // A client talking directly: its own address, whatever header it sends.
+    assert_eq!(client_address(&req("198.51.100.1", Some("192.0.2.9")), &[proxy]), "198.51.100.1");
+    // Through the proxy: the address the proxy appended, not the one the client wrote first.
+    assert_eq!(client_address(&req("10.0.0.2", Some("192.0.2.9, 203.0.113.5")), &[proxy]), "203.0.113.5");
+    assert_eq!(client_address(&req("10.0.0.2", None), &[proxy]), "10.0.0.2");
+    assert_eq!(client_address(&req("10.0.0.2", Some("203.0.113.5")), &[]), "10.0.0.2", "no proxy trusted");
+}

@@ -206,6 +206,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Changes an operator's security state and appends `entry`, in one transaction.
     async fn update_operator(&self, username: &str, update: &OperatorUpdate, entry: &AuditEntry) -> Result<()>;
 
+    /// Counts one more failed login of an operator, atomically, with its audit entry; the new
+    /// count of consecutive failures.
+    async fn count_login_failure(&self, username: &str, entry: &AuditEntry) -> Result<i64>;
+
     /// Opens a session after a successful login: when `totp_step` is given it must be later
     /// than the operator's last accepted step (else nothing is written and `false` comes
     /// back: the code was used before); failures are reset; `entry` traces the login.

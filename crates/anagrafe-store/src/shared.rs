@@ -1420,6 +1420,20 @@ macro_rules! store_common {
                 Ok(())
             }
 
+            async fn count_login_failure(&self, username: &str, entry: &crate::audit::AuditEntry) -> crate::Result<i64> {
+                let (_write, mut tx) = self.begin_write().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                let row = sqlx::query("UPDATE operators SET failed_logins = failed_logins + 1 WHERE username = $1 RETURNING failed_logins")
+                    .bind(username)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| crate::StoreError::NotFound(format!("operator {username}")))?;
+                let n: i32 = sqlx::Row::try_get(&row, 0)?;
+                Self::append_audit(&mut tx, &mut head, entry).await?;
+                tx.commit().await?;
+                Ok(i64::from(n))
+            }
+
             async fn open_session(&self, s: &crate::Session, totp_step: Option<i64>, entry: &crate::audit::AuditEntry) -> crate::Result<bool> {
                 let (_write, mut tx) = self.begin_write().await?;
                 let mut head = Self::lock_head(&mut tx).await?;

@@ -119,6 +119,8 @@ async fn failures_lock_and_a_login_clears_them(h: &Harness) {
     let o = h.store.operator("carla").await.unwrap().unwrap();
     assert_eq!((o.failed_logins, o.locked_until), (5, Some(until)));
     assert_eq!(o.password_hash, officer("carla").password_hash, "fields not named are kept");
+    assert_eq!(h.store.count_login_failure("carla", &failed).await.unwrap(), 6, "counted on the stored value");
+    assert!(matches!(h.store.count_login_failure("nobody", &failed).await, Err(StoreError::NotFound(_))));
     let e = h.store.update_operator("nobody", &up, &failed).await.unwrap_err();
     assert!(matches!(e, StoreError::NotFound(_)), "{e:?}");
     // Enrolment, then a login without a code (first factor only) clears the failures.

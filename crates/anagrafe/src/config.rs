@@ -23,6 +23,9 @@ pub struct Config {
     /// Citizens' identity providers.
     #[serde(default)]
     pub oidc: OidcConfig,
+    /// Rate limits, blocking, trusted proxies.
+    #[serde(default)]
+    pub limits: anagrafe_server::auth::limits::LimitSettings,
 }
 
 /// Citizens' login by OpenID Connect.
@@ -109,6 +112,7 @@ impl Default for Config {
             log: LogConfig { format: "text".into(), level: "info".into() },
             id_anpr: IdAnprConfig { key_file: None, key_version: 1 },
             oidc: OidcConfig::default(),
+            limits: Default::default(),
         }
     }
 }

@@ -14,7 +14,8 @@ use std::net::SocketAddr;
 use std::sync::RwLock;
 
 /// Limits and blocking policy.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct LimitSettings {
     /// Requests to the login surfaces (`/auth/…`, `/dev-idp/…`) per address per minute.
     pub auth_per_minute: i64,
@@ -26,15 +27,26 @@ pub struct LimitSettings {
     pub breach_factor: i64,
     /// How long a block lasts (seconds).
     pub block_s: i64,
+    /// Reverse proxies whose `X-Forwarded-For` is believed: for a request from one of them, the
+    /// client is the last address of that header that is not itself a trusted proxy.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for LimitSettings {
     fn default() -> Self {
-        Self { auth_per_minute: 60, account_per_minute: 10, failures_before_block: 20, breach_factor: 3, block_s: 15 * 60 }
+        Self {
+            auth_per_minute: 60,
+            account_per_minute: 10,
+            failures_before_block: 20,
+            breach_factor: 3,
+            block_s: 15 * 60,
+            trusted_proxies: Vec::new(),
+        }
     }
 }
 
-/// The address a request comes from (the peer; a trusted proxy's header is not read).
+/// The address a request comes from: the peer, or behind a trusted proxy the address the proxy
+/// says it forwards for.
 #[derive(Debug, Clone)]
 pub struct ClientAddr(pub String);
 
@@ -121,9 +133,28 @@ pub async fn account_attempt(state: &AppState, account: &str) -> Result<(), ApiE
     Ok(())
 }
 
+/// The client's address: the peer's, unless the peer is a trusted proxy, then the last address
+/// of `X-Forwarded-For` that is not a trusted proxy (the left part of the header is whatever
+/// the client claimed, and is not believed).
+pub fn client_address(req: &Request, trusted: &[std::net::IpAddr]) -> String {
+    let Some(peer) = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) else { return "unknown".into() };
+    if !trusted.contains(&peer) {
+        return peer.to_string();
+    }
+    let forwarded: Vec<std::net::IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    forwarded.iter().rev().find(|a| !trusted.contains(a)).unwrap_or(&peer).to_string()
+}
+
 /// Every request: refused while its address is blocked; the login surfaces are rate limited.
 pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let addr = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "unknown".into());
+    let addr = client_address(&req, &state.limits.trusted_proxies);
     req.extensions_mut().insert(ClientAddr(addr.clone()));
     let now = anagrafe_store::now_ms();
     match state.blocklist.until(&state, &addr, now).await {

@@ -240,18 +240,20 @@ fn bad_credentials() -> ApiError {
     ApiError::Unauthorized("wrong username, password or code".into())
 }
 
-/// Counts a failed login and locks the account with back-off once failures reach the limit.
+/// Counts a failed login (atomically: concurrent failures all count) and locks the account with
+/// back-off once failures reach the limit.
 async fn failed(state: &AppState, o: &Operator, mode: &str, reason: &str) -> Result<(), ApiError> {
-    let n = o.failed_logins + 1;
-    let over = n - state.auth.max_failures;
-    let locked_until = (over >= 0).then(|| {
-        let secs = state.auth.lock_base_s.saturating_mul(1i64 << over.min(20)).min(3600);
-        anagrafe_store::now_ms() + secs * 1000
-    });
-    let up = OperatorUpdate { failed_logins: Some(n), locked_until: locked_until.map(Some), ..Default::default() };
     let actor = format!("operator:{}", o.username);
-    let e = entry(&actor, mode, "operator.login", "refused", json!({ "reason": reason, "failures": n, "locked": locked_until.is_some() }));
-    state.store.update_operator(&o.username, &up, &e).await?;
+    let e = entry(&actor, mode, "operator.login", "refused", json!({ "reason": reason }));
+    let n = state.store.count_login_failure(&o.username, &e).await?;
+    let over = n - state.auth.max_failures;
+    if over >= 0 {
+        let secs = state.auth.lock_base_s.saturating_mul(1i64 << over.min(20)).min(3600);
+        let until = anagrafe_store::now_ms() + secs * 1000;
+        let up = OperatorUpdate { locked_until: Some(Some(until)), ..Default::default() };
+        let e = entry(&actor, mode, "operator.locked", "ok", json!({ "failures": n, "seconds": secs }));
+        state.store.update_operator(&o.username, &up, &e).await?;
+    }
     Ok(())
 }
 

@@ -37,6 +37,7 @@ pub fn state(store: Arc<dyn Store>, cfg: &Config) -> AppState {
     }
     state.api.audience = cfg.server.api_audience.clone();
     state.hsts = cfg.server.tls;
+    state.limits = cfg.limits.clone();
     let mut providers = cfg.oidc.providers.clone();
     let dev = cfg.oidc.dev_idp.then(|| {
         tracing::warn!("the development identity provider is on: anyone can log in as a demo identity");
