@@ -16,8 +16,21 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use tower::ServiceExt;
 
-const CALLERS: [&str; 7] =
-    ["anonymous", "citizen", "operator_first_factor", "registry_officer", "security_officer", "comune_client", "agency_client"];
+const CALLERS: [&str; 13] = [
+    "anonymous",
+    "citizen",
+    "operator_first_factor",
+    "registry_officer",
+    "security_officer",
+    "electoral_officer",
+    "pa_top",
+    "pa_admin",
+    "pa_standard",
+    "pa_standardps",
+    "system_admin",
+    "comune_client",
+    "agency_client",
+];
 
 struct Row {
     method: String,
@@ -91,6 +104,12 @@ fn who(caller: &str) -> (&'static str, &'static str, bool) {
         "operator_first_factor" => ("operator", "first", false),
         "registry_officer" => ("operator", "officer", true),
         "security_officer" => ("operator", "security", true),
+        "electoral_officer" => ("operator", "electoral", true),
+        "pa_top" => ("operator", "pa-top", true),
+        "pa_admin" => ("operator", "pa-admin", true),
+        "pa_standard" => ("operator", "pa-standard", true),
+        "pa_standardps" => ("operator", "pa-standardps", true),
+        "system_admin" => ("operator", "sysadmin", true),
         other => panic!("no session for {other}"),
     }
 }
@@ -157,6 +176,12 @@ async fn env() -> Env {
     operator(&*store, "first", "registry_officer", "H501", false).await;
     operator(&*store, "officer", "registry_officer", "H501", true).await;
     operator(&*store, "security", "security_officer", "", true).await;
+    operator(&*store, "electoral", "electoral_officer", "H501", true).await;
+    operator(&*store, "pa-top", "pa_top", "inps", true).await;
+    operator(&*store, "pa-admin", "pa_admin", "inps", true).await;
+    operator(&*store, "pa-standard", "pa_standard", "inps", true).await;
+    operator(&*store, "pa-standardps", "pa_standardps", "polizia", true).await;
+    operator(&*store, "sysadmin", "system_admin", "", true).await;
     let comune = client(&*store, "roma", "comune", Some("H501")).await;
     let agency = client(&*store, "agenzia", "revenue_agency", None).await;
     let mut state = AppState::new(store.clone()).with_issuer(IdIssuer { generator: IdGenerator::new(&[9u8; 16]), key_version: 1 });

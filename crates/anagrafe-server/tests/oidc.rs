@@ -187,6 +187,8 @@ async fn a_citizen_logs_in_through_the_development_provider() {
     let entry = store.audit_entries(0, 1000).await.unwrap().pop().unwrap().entry;
     assert_eq!((entry.operation.as_str(), entry.outcome.as_str(), entry.auth_mode.as_str()), ("citizen.login", "ok", "oidc:dev"));
     assert_eq!(entry.actor_cf.as_deref(), Some(cf.as_str()));
+    let detail: Value = serde_json::from_str(&entry.detail).unwrap();
+    assert_eq!((detail["loa"].as_i64(), detail["amr"].clone()), (Some(2), json!(["pwd", "otp"])), "level and method traced");
     // The same answer from the provider again: the login is single use.
     assert_eq!(back(&c, &callback, &flow).await.status(), 401);
     // Another browser (no flow cookie, or another one) cannot complete this login.

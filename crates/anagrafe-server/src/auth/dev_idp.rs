@@ -293,6 +293,7 @@ async fn token(State(state): State<AppState>, Form(f): Form<TokenForm>) -> Resul
         "auth_time": now_s,
         "nonce": g.nonce,
         "acr": format!("https://www.spid.gov.it/SpidL{}", g.loa),
+        "amr": if g.loa >= 2 { vec!["pwd", "otp"] } else { vec!["pwd"] },
         "https://attributes.eid.gov.it/fiscal_number": format!("TINIT-{}", g.who.codice_fiscale),
         "given_name": g.who.given_name,
         "family_name": g.who.family_name,

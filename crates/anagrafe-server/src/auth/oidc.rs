@@ -182,6 +182,8 @@ pub struct Identity {
     pub eidas: Option<EidasIdentity>,
     /// Level of assurance.
     pub loa: i64,
+    /// How the person authenticated at the provider (`amr`: e.g. `pwd`, `otp`, `smartcard`).
+    pub amr: Vec<String>,
     /// The provider's subject.
     pub subject: String,
 }
@@ -242,10 +244,14 @@ pub fn validate_id_token(token: &str, keys: &jsonwebtoken::jwk::JwkSet, p: &Prov
         return Err(format!("the level of assurance {loa} is below the {} this service requires", p.min_loa));
     }
     let subject = claims["sub"].as_str().unwrap_or_default().to_owned();
+    let amr: Vec<String> = claims["amr"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str()).take(8).map(|v| v.chars().take(32).collect()).collect())
+        .unwrap_or_default();
     if let Some(raw) = CF_CLAIMS.iter().find_map(|c| claims[*c].as_str()) {
         let cf = anagrafe_domain::CodiceFiscale::parse(raw.trim_start_matches("TINIT-"))
             .map_err(|_| "the identity's codice fiscale is not valid".to_owned())?;
-        return Ok(Identity { codice_fiscale: Some(cf.to_string()), eidas: None, loa, subject });
+        return Ok(Identity { codice_fiscale: Some(cf.to_string()), eidas: None, loa, amr, subject });
     }
     // An eIDAS identity: the unique identifier with the minimum data set.
     let text = |k: &str| claims[k].as_str().filter(|v| !v.is_empty() && v.len() <= 256).map(str::to_owned);
@@ -259,6 +265,7 @@ pub fn validate_id_token(token: &str, keys: &jsonwebtoken::jwk::JwkSet, p: &Prov
         codice_fiscale: None,
         eidas: Some(EidasIdentity { person_identifier, family_name, given_name, birth_date }),
         loa,
+        amr,
         subject,
     })
 }
@@ -402,7 +409,7 @@ async fn callback(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
             "this identity has no codice fiscale: citizens of other EU states are validated by the EU services".into(),
         ));
     };
-    let id = IdentityCf { codice_fiscale: code, loa: id.loa };
+    let id = IdentityCf { codice_fiscale: code, loa: id.loa, amr: id.amr };
     // CIT-1: the reserved area opens only for a person in the register.
     let cf = anagrafe_domain::CodiceFiscale::parse(&id.codice_fiscale).map_err(|_| ApiError::Internal("checked code".into()))?;
     let registered = state.store.find_by_cf(&cf, None).await?;
@@ -441,7 +448,7 @@ async fn callback(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
         outcome: "ok".into(),
         subject_person: Some(person),
         subject_cf: Some(id.codice_fiscale.clone()),
-        detail: json!({ "provider": p.name, "loa": id.loa }).to_string(),
+        detail: json!({ "provider": p.name, "loa": id.loa, "amr": id.amr }).to_string(),
     };
     state.store.open_session(&session, None, &entry).await?;
     let mut r = StatusCode::SEE_OTHER.into_response();
@@ -456,6 +463,7 @@ async fn callback(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
 struct IdentityCf {
     codice_fiscale: String,
     loa: i64,
+    amr: Vec<String>,
 }
 
 /// A citizen's session.
