@@ -1,10 +1,12 @@
 //! The comuni's web services over HTTP, in process: signatures (REG-5, SEC-1), idempotency,
 //! competence (REG-6), field errors, notifications and the Agency's outbox.
 
+mod common;
+
 use anagrafe_domain::IdGenerator;
 use anagrafe_server::modi::client::{Signer, generate_key_pair};
 use anagrafe_server::{AppState, DEFAULT_AUDIENCE, app};
-use anagrafe_store::{ApiClient, IdIssuer, SqliteStore, Store, WriteContext};
+use anagrafe_store::{IdIssuer, SqliteStore, Store, WriteContext};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -23,17 +25,7 @@ struct Api {
 }
 
 async fn client(store: &dyn Store, id: &str, role: &str, comune: Option<&str>) -> (Signer, String) {
-    let (private, public) = generate_key_pair();
-    let c = ApiClient {
-        client_id: id.into(),
-        role: role.into(),
-        comune: comune.map(|c| anagrafe_domain::Belfiore::parse(c).unwrap()),
-        public_key_pem: public,
-        push_url: None,
-        revoked: false,
-    };
-    store.save_api_client(&c, &WriteContext::cli("test")).await.unwrap();
-    (Signer::new(id, DEFAULT_AUDIENCE, &private).unwrap(), private)
+    common::api_client(store, id, role, comune).await
 }
 
 async fn api() -> Api {
@@ -501,39 +493,9 @@ async fn notifications_are_pushed_signed_by_the_register_and_retried_after_a_fai
 /// An operator with a session (both factors unless `second_factor` is false); returns the
 /// cookie and CSRF headers to send.
 async fn officer(api: &Api, username: &str, role: &str, scope: &str, second_factor: bool) -> [(String, String); 2] {
-    let o = anagrafe_store::Operator {
-        username: username.into(),
-        display_name: username.into(),
-        password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
-        must_change_password: false,
-        totp_secret: second_factor.then(|| "JBSWY3DPEHPK3PXP".to_owned()),
-        totp_pending: None,
-        totp_last_step: None,
-        failed_logins: 0,
-        locked_until: None,
-        disabled: false,
-        roles: vec![anagrafe_store::RoleGrant { role: role.into(), scope: scope.into(), mediator: false }],
-    };
-    api.store.save_operator(&o, &WriteContext::cli("test")).await.unwrap();
-    let token = format!("token-of-{username}");
-    let now = anagrafe_store::now_ms();
-    let s = anagrafe_store::Session {
-        token_hash: anagrafe_server::auth::token_hash(&token),
-        kind: "operator".into(),
-        subject: username.into(),
-        auth_mode: if second_factor { "password+totp" } else { "password" }.into(),
-        loa: 2,
-        second_factor,
-        csrf_token: format!("csrf-{username}"),
-        created_at: now,
-        last_seen_at: now,
-        authenticated_at: now,
-        expires_at: now + 3_600_000,
-        ended_at: None,
-    };
-    let e = anagrafe_store::AuditEntry::from_ctx(&WriteContext::cli("test"), "test.session", "ok");
-    assert!(api.store.open_session(&s, None, &e).await.unwrap());
-    [("cookie".into(), format!("{}={token}", anagrafe_server::auth::COOKIE)), ("x-csrf-token".into(), format!("csrf-{username}"))]
+    common::operator(&*api.store, username, role, scope, common::NO_PASSWORD, second_factor.then_some("JBSWY3DPEHPK3PXP")).await;
+    let (token, csrf) = common::session(&*api.store, "operator", username, second_factor).await;
+    [("cookie".into(), format!("{}={token}", anagrafe_server::auth::COOKIE)), ("x-csrf-token".into(), csrf)]
 }
 
 fn at_the_office(headers: &[(String, String); 2], method: &str, path: &str, body: &[u8]) -> Request<Body> {

@@ -2,9 +2,11 @@
 //! enrolment, lockout with Retry-After, CSRF, logout and logout everywhere, security headers,
 //! and the trace of each step.
 
+mod common;
+
 use anagrafe_server::auth::{password, totp};
 use anagrafe_server::{AppState, app};
-use anagrafe_store::{Operator, RoleGrant, SqliteStore, Store, WriteContext};
+use anagrafe_store::{SqliteStore, Store};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -36,20 +38,8 @@ async fn env_with(tune: impl FnOnce(&mut AppState)) -> Env {
 }
 
 async fn operator(e: &Env, username: &str, totp_secret: Option<&str>) {
-    let o = Operator {
-        username: username.into(),
-        display_name: "Anna Rossi".into(),
-        password_hash: password::hash(PASSWORD.into(), password::Cost::TEST).await.unwrap(),
-        must_change_password: false,
-        totp_secret: totp_secret.map(str::to_owned),
-        totp_pending: None,
-        totp_last_step: None,
-        failed_logins: 0,
-        locked_until: None,
-        disabled: false,
-        roles: vec![RoleGrant { role: "registry_officer".into(), scope: "H501".into(), mediator: false }],
-    };
-    e.store.save_operator(&o, &WriteContext::cli("test")).await.unwrap();
+    let hash = password::hash(PASSWORD.into(), password::Cost::TEST).await.unwrap();
+    common::operator(&*e.store, username, "registry_officer", "H501", &hash, totp_secret).await;
 }
 
 struct Reply {

@@ -3,13 +3,15 @@
 //! router's source and fails when a route has no row (or a row no route), so a new route cannot
 //! be added without deciding who may call it.
 
+mod common;
+
 use anagrafe_domain::IdGenerator;
 use anagrafe_server::auth::dev_idp::DevIdp;
 use anagrafe_server::auth::oidc::OidcSettings;
 use anagrafe_server::auth::{COOKIE, CSRF_HEADER, password};
-use anagrafe_server::modi::client::{Signer, generate_key_pair};
-use anagrafe_server::{AppState, DEFAULT_AUDIENCE, app};
-use anagrafe_store::{ApiClient, IdIssuer, Operator, RoleGrant, Session, SqliteStore, Store, WriteContext};
+use anagrafe_server::modi::client::Signer;
+use anagrafe_server::{AppState, app};
+use anagrafe_store::{IdIssuer, SqliteStore, Store};
 use axum::body::Body;
 use axum::http::Request;
 use std::collections::BTreeSet;
@@ -114,76 +116,27 @@ fn who(caller: &str) -> (&'static str, &'static str, bool) {
     }
 }
 
-/// A fresh session (each call gets its own: some routes end the session they are called with).
-async fn session(store: &dyn Store, kind: &str, subject: &str, second_factor: bool) -> (String, String) {
-    let token = format!("tok-{kind}-{subject}-{}", uuid::Uuid::new_v4());
-    let now = anagrafe_store::now_ms();
-    let s = Session {
-        token_hash: anagrafe_server::auth::token_hash(&token),
-        kind: kind.into(),
-        subject: subject.into(),
-        auth_mode: "test".into(),
-        loa: 2,
-        second_factor,
-        csrf_token: format!("csrf-{subject}"),
-        created_at: now,
-        last_seen_at: now,
-        authenticated_at: now,
-        expires_at: now + 3_600_000,
-        ended_at: None,
-    };
-    let e = anagrafe_store::AuditEntry::from_ctx(&WriteContext::cli("test"), "test.session", "ok");
-    assert!(store.open_session(&s, None, &e).await.unwrap());
-    (token, s.csrf_token)
-}
-
-async fn operator(store: &dyn Store, username: &str, role: &str, scope: &str, totp: bool) {
-    let o = Operator {
-        username: username.into(),
-        display_name: username.into(),
-        password_hash: password::hash("una password lunga abbastanza".into(), password::Cost::TEST).await.unwrap(),
-        must_change_password: false,
-        totp_secret: totp.then(|| "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP".to_owned()),
-        totp_pending: None,
-        totp_last_step: None,
-        failed_logins: 0,
-        locked_until: None,
-        disabled: false,
-        roles: vec![RoleGrant { role: role.into(), scope: scope.into(), mediator: false }],
-    };
-    store.save_operator(&o, &WriteContext::cli("test")).await.unwrap();
-}
-
-async fn client(store: &dyn Store, id: &str, role: &str, comune: Option<&str>) -> Signer {
-    let (private, public) = generate_key_pair();
-    let c = ApiClient {
-        client_id: id.into(),
-        role: role.into(),
-        comune: comune.map(|c| anagrafe_domain::Belfiore::parse(c).unwrap()),
-        public_key_pem: public,
-        push_url: None,
-        revoked: false,
-    };
-    store.save_api_client(&c, &WriteContext::cli("test")).await.unwrap();
-    Signer::new(id, DEFAULT_AUDIENCE, &private).unwrap()
-}
-
 async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
     let s = SqliteStore::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
     s.migrate().await.unwrap();
     let store: Arc<dyn Store> = Arc::new(s);
-    operator(&*store, "first", "registry_officer", "H501", false).await;
-    operator(&*store, "officer", "registry_officer", "H501", true).await;
-    operator(&*store, "security", "security_officer", "", true).await;
-    operator(&*store, "electoral", "electoral_officer", "H501", true).await;
-    operator(&*store, "pa-top", "pa_top", "inps", true).await;
-    operator(&*store, "pa-admin", "pa_admin", "inps", true).await;
-    operator(&*store, "pa-standard", "pa_standard", "inps", true).await;
-    operator(&*store, "pa-standardps", "pa_standardps", "polizia", true).await;
-    operator(&*store, "sysadmin", "system_admin", "", true).await;
-    let comune = client(&*store, "roma", "comune", Some("H501")).await;
-    let agency = client(&*store, "agenzia", "revenue_agency", None).await;
+    let pw = password::hash("una password lunga abbastanza".into(), password::Cost::TEST).await.unwrap();
+    let operator = |u: &'static str, role: &'static str, scope: &'static str, totp: bool| {
+        let (store, pw) = (store.clone(), pw.clone());
+        async move { common::operator(&*store, u, role, scope, &pw, totp.then_some("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")).await }
+    };
+    operator("first", "registry_officer", "H501", false).await;
+    operator("officer", "registry_officer", "H501", true).await;
+    operator("security", "security_officer", "", true).await;
+    operator("electoral", "electoral_officer", "H501", true).await;
+    operator("pa-top", "pa_top", "inps", true).await;
+    operator("pa-admin", "pa_admin", "inps", true).await;
+    operator("pa-standard", "pa_standard", "inps", true).await;
+    operator("pa-standardps", "pa_standardps", "polizia", true).await;
+    operator("sysadmin", "system_admin", "", true).await;
+    let comune = common::api_client(&*store, "roma", "comune", Some("H501")).await.0;
+    let agency = common::api_client(&*store, "agenzia", "revenue_agency", None).await.0;
     let mut state = AppState::new(store.clone()).with_issuer(IdIssuer { generator: IdGenerator::new(&[9u8; 16]), key_version: 1 });
     state.auth.password_cost = password::Cost::TEST;
     // Every route as every caller from one address: far more than a person would send.
@@ -212,7 +165,7 @@ async fn outcome(e: &Env, method: &str, path: &str, caller: &str) -> (String, u1
         }
         other => {
             let (kind, subject, second_factor) = who(other);
-            let (token, csrf) = session(&*e.store, kind, subject, second_factor).await;
+            let (token, csrf) = common::session(&*e.store, kind, subject, second_factor).await;
             r = r.header("cookie", format!("{COOKIE}={token}")).header(CSRF_HEADER, csrf);
         }
     }

@@ -5,7 +5,6 @@
 //! is refused on every route; instances learn of blocks within two seconds.
 
 use crate::{ApiError, AppState};
-use anagrafe_store::AuditEntry;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -94,18 +93,13 @@ fn retry_after(until_ms: i64, now: i64) -> u64 {
 /// Blocks `addr` for the configured time and traces it.
 pub async fn block(state: &AppState, addr: &str, reason: &str) -> Result<i64, ApiError> {
     let until = anagrafe_store::now_ms() + state.limits.block_s * 1000;
-    let entry = AuditEntry {
-        request_id: crate::middleware::current_request_id().unwrap_or_default(),
-        actor: "system".into(),
-        actor_cf: None,
-        eidas_id: None,
-        auth_mode: "none".into(),
-        operation: "security.address_blocked".into(),
-        outcome: "ok".into(),
-        subject_person: None,
-        subject_cf: None,
-        detail: serde_json::json!({ "address": addr, "reason": reason, "until": until }).to_string(),
-    };
+    let entry = super::entry(
+        "system",
+        "none",
+        "security.address_blocked",
+        "ok",
+        serde_json::json!({ "address": addr, "reason": reason, "until": until }),
+    );
     state.store.block_address(addr, until, reason, &entry).await?;
     state.blocklist.remember(addr, until);
     Ok(until)

@@ -141,7 +141,8 @@ pub(crate) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn entry(actor: &str, auth_mode: &str, operation: &str, outcome: &str, detail: serde_json::Value) -> AuditEntry {
+/// An audit entry of the login surfaces, for the request being served.
+pub(crate) fn entry(actor: &str, auth_mode: &str, operation: &str, outcome: &str, detail: serde_json::Value) -> AuditEntry {
     AuditEntry {
         request_id: crate::middleware::current_request_id().unwrap_or_default(),
         actor: actor.to_owned(),

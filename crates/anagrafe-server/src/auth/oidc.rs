@@ -331,18 +331,7 @@ struct CallbackQuery {
 }
 
 fn refusal(reason: &str, provider: &str) -> AuditEntry {
-    AuditEntry {
-        request_id: crate::middleware::current_request_id().unwrap_or_default(),
-        actor: "unauthenticated".into(),
-        actor_cf: None,
-        eidas_id: None,
-        auth_mode: format!("oidc:{provider}"),
-        operation: "citizen.login".into(),
-        outcome: "refused".into(),
-        subject_person: None,
-        subject_cf: None,
-        detail: json!({ "reason": reason }).to_string(),
-    }
+    super::entry("unauthenticated", &format!("oidc:{provider}"), "citizen.login", "refused", json!({ "reason": reason }))
 }
 
 async fn callback(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<CallbackQuery>) -> Result<Response, ApiError> {
@@ -438,18 +427,16 @@ async fn callback(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
         expires_at: now + state.auth.absolute_timeout_s * 1000,
         ended_at: None,
     };
-    let entry = AuditEntry {
-        request_id: crate::middleware::current_request_id().unwrap_or_default(),
-        actor: format!("citizen:{}", id.codice_fiscale),
-        actor_cf: Some(id.codice_fiscale.clone()),
-        eidas_id: None,
-        auth_mode,
-        operation: "citizen.login".into(),
-        outcome: "ok".into(),
-        subject_person: Some(person),
-        subject_cf: Some(id.codice_fiscale.clone()),
-        detail: json!({ "provider": p.name, "loa": id.loa, "amr": id.amr }).to_string(),
-    };
+    let mut entry = super::entry(
+        &format!("citizen:{}", id.codice_fiscale),
+        &auth_mode,
+        "citizen.login",
+        "ok",
+        json!({ "provider": p.name, "loa": id.loa, "amr": id.amr }),
+    );
+    entry.actor_cf = Some(id.codice_fiscale.clone());
+    entry.subject_person = Some(person);
+    entry.subject_cf = Some(id.codice_fiscale.clone());
     state.store.open_session(&session, None, &entry).await?;
     let mut r = StatusCode::SEE_OTHER.into_response();
     r.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/"));
@@ -500,18 +487,8 @@ async fn me(State(state): State<AppState>, s: CitizenSession) -> Result<Response
 }
 
 async fn logout(State(state): State<AppState>, s: CitizenSession) -> Result<Response, ApiError> {
-    let e = AuditEntry {
-        request_id: crate::middleware::current_request_id().unwrap_or_default(),
-        actor: format!("citizen:{}", s.session.subject),
-        actor_cf: Some(s.session.subject.clone()),
-        eidas_id: None,
-        auth_mode: s.session.auth_mode.clone(),
-        operation: "citizen.logout".into(),
-        outcome: "ok".into(),
-        subject_person: None,
-        subject_cf: None,
-        detail: "{}".into(),
-    };
+    let mut e = super::entry(&format!("citizen:{}", s.session.subject), &s.session.auth_mode, "citizen.logout", "ok", json!({}));
+    e.actor_cf = Some(s.session.subject.clone());
     state.store.end_sessions("citizen", &s.session.subject, Some(&s.session.token_hash), &e).await?;
     let mut r = StatusCode::NO_CONTENT.into_response();
     r.headers_mut().append(header::SET_COOKIE, cookie(COOKIE, "", 0, "Lax"));
