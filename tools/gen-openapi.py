@@ -112,6 +112,43 @@ paths = {
     "/api/register-key": {"get": {"summary": "The register's public key (SPKI PEM): verifies the Agid-JWT-Signature of notification pushes (kid `anagrafe`, aud = the client id)", "security": [],
         "responses": {"200": {"description": "PEM", "content": {"application/x-pem-file": {}}}, "404": problem("No signing key configured.")}}},
 }
+# Certificates (issue 5): citizens with their session (about themselves only) or registry
+# offices (signed, or an officer's session).
+schemas["CertificateRequest"] = obj({
+    "person": ref("IdAnpr"),
+    "types": {"type": "array", "minItems": 1, "items": {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 20}, S]},
+              "description": "Tab. 13 codes or names (residenza, stato-di-famiglia…); several make a combined certificate."},
+    "reference_date": {**DATE, "description": "Type 20 only."},
+    "lang": {"type": "string", "enum": ["it", "de", "fr", "sl"], "description": "Second language; default the comune's own; it = Italian only."},
+    "confirm": {"type": "boolean", "description": "Must be true to issue."},
+    "stamp": {"oneOf": [
+        obj({"kind": {"const": "paid"}, "payment_id": S}, ["kind", "payment_id"]),
+        obj({"kind": {"const": "exempt"}, "code": {**INT, "description": "Tab. 39"}, "description": {"type": "string", "maxLength": 256, "description": "Required with code 99."}}, ["kind", "code"]),
+    ]},
+}, ["person", "types"])
+schemas["IssuedCertificate"] = obj({"id": S, "types": {"type": "array", "items": INT}, "langs": {"type": "array", "items": S}, "issued_at": INT,
+                                    "expires_on": DATE, "sha256": S, "pdf": S}, ["id", "types", "langs", "issued_at", "expires_on", "sha256", "pdf"], extra=False)
+CERT_SEC = [{"modi": []}, {"session": []}]
+CERT_ERR = {"400": problem("A field is missing or invalid (named in errors[].field)."), "401": problem("No valid signature or session."),
+            "403": problem("Citizens obtain certificates about themselves only; registry offices only."), "404": problem("No person with this ID ANPR."),
+            "422": problem("Not issuable: `code` is ANPR's code of the blocking check (EN044, EN137…).")}
+CERT_BODY = {"required": True, "content": {"application/json": {"schema": ref("CertificateRequest")}}}
+paths["/api/v1/certificates/preview"] = {"post": {"summary": "Preview (CRT-3): the layout with ANTEPRIMA, no QR code, nothing stored", "security": CERT_SEC,
+    "requestBody": CERT_BODY, "responses": {"200": {"description": "The preview", "content": {"application/pdf": {}}}, **CERT_ERR}}}
+paths["/api/v1/certificates"] = {
+    "post": {"summary": "Issue a sealed certificate (CRT-4) after confirmation, with the stamp duty paid or an exemption", "security": CERT_SEC, "requestBody": CERT_BODY,
+             "responses": {"201": {"description": "Issued", "content": {"application/json": {"schema": ref("IssuedCertificate")}}},
+                           "409": problem("The stamp-duty payment is unknown, not yours or already used (stamp.payment_id)."), **CERT_ERR}},
+    "get": {"summary": "The citizen's own certificates, or for a registry office those it issued about `person`", "security": CERT_SEC,
+            "parameters": [{"name": "person", "in": "query", "schema": ref("IdAnpr")}],
+            "responses": {"200": {"description": "List", "content": {"application/json": {"schema": {"type": "object"}}}}, **CERT_ERR}}}
+paths["/api/v1/certificates/{id}/pdf"] = {"get": {"summary": "The sealed certificate (its holder, or the office that issued it)", "security": CERT_SEC,
+    "parameters": [{"name": "id", "in": "path", "required": True, "schema": S}],
+    "responses": {"200": {"description": "The sealed PDF", "content": {"application/pdf": {}}}, "410": problem("Expired and deleted."), **CERT_ERR}}}
+paths["/api/v1/payments/stamp-duty"] = {"post": {"summary": "Pay the € 16 stamp duty through the local payment interface (embedded mode)", "security": CERT_SEC,
+    "responses": {"201": {"description": "Paid", "content": {"application/json": {"schema": obj({"payment_id": S, "amount_cents": INT, "provider": S}, ["payment_id", "amount_cents", "provider"])}}},
+                  "400": CERT_ERR["400"], "401": CERT_ERR["401"], "403": CERT_ERR["403"]}}}
+
 for p, ops in paths.items():
     for m, op in ops.items():
         if "{id_anpr}" in p and m == "post": op["parameters"] = [ID]
@@ -122,7 +159,9 @@ doc = {
     "info": {"title": "Anagrafe — web services for comuni", "version": "1",
              "description": "Registry operations, reads as of a date, notifications. Every request is signed in the style of ModI INTEGRITY_REST_02: a `Digest` header (SHA-256 of the body, also when empty) and an `Agid-JWT-Signature` JWS (ES256, `kid` = client id, claims iss/aud/iat/exp/jti and `signed_headers` with the digest and, with a body, the content-type). See docs/api.md."},
     "paths": paths,
-    "components": {"schemas": schemas, "securitySchemes": {"modi": {"type": "apiKey", "in": "header", "name": "Agid-JWT-Signature", "description": "JWS over the Digest header (INTEGRITY_REST_02 style)."}}},
+    "components": {"schemas": schemas, "securitySchemes": {
+        "modi": {"type": "apiKey", "in": "header", "name": "Agid-JWT-Signature", "description": "JWS over the Digest header (INTEGRITY_REST_02 style)."},
+        "session": {"type": "apiKey", "in": "cookie", "name": "__Host-anagrafe-session", "description": "A citizen's (OpenID Connect) or registry officer's session; writes also carry the X-CSRF-Token header."}}},
 }
 out = pathlib.Path(__file__).resolve().parent.parent / "crates/anagrafe-server/src/openapi.json"
 out.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")

@@ -32,6 +32,7 @@ macro_rules! text_conversions {
 }
 pub(crate) use text_conversions;
 
+pub mod certificate;
 pub mod cf;
 pub mod codes;
 pub mod date;

@@ -221,8 +221,18 @@ pub fn check_date(errs: &mut Vec<FieldError>, field: &str, d: NaiveDate, today: 
 /// Today in Italy (the register's legal dates are Italian): UTC+1, UTC+2 from the last Sunday
 /// of March to the last Sunday of October (changes at 01:00 UTC), as EU rules fix it.
 pub fn italian_today() -> NaiveDate {
-    use chrono::{Datelike, Duration, Utc, Weekday};
-    let now = Utc::now().naive_utc();
+    italian_date(chrono::Utc::now())
+}
+
+/// The Italian calendar date at the instant `at`.
+pub fn italian_date(at: chrono::DateTime<chrono::Utc>) -> NaiveDate {
+    italian_time(at).date()
+}
+
+/// The Italian wall-clock time at the instant `at` (see [`italian_today`] for the rule).
+pub fn italian_time(at: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
+    use chrono::{Datelike, Duration, Weekday};
+    let now = at.naive_utc();
     let last_sunday = |month: u32| {
         let mut d = NaiveDate::from_ymd_opt(now.year(), month + 1, 1).unwrap_or(NaiveDate::MAX) - Duration::days(1);
         while d.weekday() != Weekday::Sun {
@@ -231,7 +241,7 @@ pub fn italian_today() -> NaiveDate {
         d.and_hms_opt(1, 0, 0).unwrap_or_default()
     };
     let summer = now >= last_sunday(3) && now < last_sunday(10);
-    (now + Duration::hours(if summer { 2 } else { 1 })).date()
+    now + Duration::hours(if summer { 2 } else { 1 })
 }
 
 fn check_description(errs: &mut Vec<FieldError>, field: &str, d: Option<&str>, required: bool) {

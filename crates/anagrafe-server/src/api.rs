@@ -43,6 +43,10 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/duplicates/dismissal", &["post"]),
     ("/api/v1/notifications", &["get"]),
     ("/api/v1/revenue-agency/outbox", &["get"]),
+    ("/api/v1/certificates", &["post", "get"]),
+    ("/api/v1/certificates/preview", &["post"]),
+    ("/api/v1/certificates/{id}/pdf", &["get"]),
+    ("/api/v1/payments/stamp-duty", &["post"]),
     ("/api/openapi.json", &["get"]),
     ("/api/register-key", &["get"]),
 ];

@@ -72,6 +72,14 @@ pub enum ApiError {
         /// Seconds to wait (`Retry-After`).
         retry_after_s: u64,
     },
+    /// 422 with a stable code: the certificate cannot be issued for this person (CRT-2).
+    #[error("{code}: {reason}")]
+    NotCertifiable {
+        /// ANPR's code of the blocking check.
+        code: &'static str,
+        /// The reason, in words.
+        reason: String,
+    },
     /// 503: a dependency (the database) is not available.
     #[error("unavailable")]
     Unavailable(String),
@@ -90,6 +98,8 @@ struct Problem<'a> {
     request_id: String,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     errors: &'a [FieldProblem],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'a str>,
 }
 
 impl ApiError {
@@ -144,6 +154,10 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(field) => {
                 (StatusCode::CONFLICT, "conflict", "Conflict", format!("conflicts with the register on {field}"), &empty)
             }
+            ApiError::NotCertifiable { code, reason } => {
+                owned = [FieldProblem { field: "types".into(), reason: format!("{code}: {reason}") }];
+                (StatusCode::UNPROCESSABLE_ENTITY, "not-certifiable", "Certificate not issuable", format!("{code}: {reason}"), &owned)
+            }
             ApiError::TooMany { detail, .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests", detail.clone(), &empty)
             }
@@ -175,6 +189,10 @@ impl IntoResponse for ApiError {
             detail,
             request_id,
             errors,
+            code: match &self {
+                ApiError::NotCertifiable { code, .. } => Some(code),
+                _ => None,
+            },
         };
         let mut resp = (status, serde_json::to_vec(&body).unwrap_or_default()).into_response();
         resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));

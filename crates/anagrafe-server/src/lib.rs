@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod certificates;
 pub mod error;
 mod health;
 pub mod http1;
@@ -49,6 +50,8 @@ pub struct AppState {
     /// Whether responses carry `Strict-Transport-Security` (the register is served over TLS,
     /// directly or behind a proxy).
     pub hsts: bool,
+    /// The certificate service (`None`: no seal configured; certificate routes answer 503).
+    pub certificates: Option<Arc<certificates::Certificates>>,
 }
 
 /// Settings of the comuni's web services.
@@ -86,6 +89,7 @@ impl AppState {
             limits: auth::limits::LimitSettings::default(),
             blocklist: Arc::default(),
             hsts: false,
+            certificates: None,
         }
     }
 
@@ -130,6 +134,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .merge(api::routes())
         .merge(auth::routes())
+        .merge(certificates::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)

@@ -409,7 +409,7 @@ async fn the_openapi_document_describes_every_api_route() {
     }
     // Every listed route is served: unsigned, it is refused (401), never unknown (404/405).
     for (path, methods) in anagrafe_server::api::ROUTES {
-        let concrete = path.replace("{id_anpr}", "AB12345CD").replace("{family_id}", "1");
+        let concrete = path.replace("{id_anpr}", "AB12345CD").replace("{family_id}", "1").replace("{id}", "2026-ABCDEFGHJK");
         for m in *methods {
             let r = send(&api, Request::builder().method(m.to_uppercase().as_str()).uri(&concrete).body(Body::empty()).unwrap()).await;
             let expected = match *path {

@@ -141,6 +141,10 @@ async fn env() -> Env {
     state.auth.password_cost = password::Cost::TEST;
     // Every route as every caller from one address: far more than a person would send.
     state.limits.auth_per_minute = 100_000;
+    state.limits.verify_per_minute = 100_000;
+    let pki = anagrafe_docs::SealIdentity::generate("Prova", chrono::Utc::now()).unwrap();
+    let seal = anagrafe_docs::SealIdentity::from_pem(&pki.seal_key_pem, &pki.chain_pem).unwrap();
+    state.certificates = Some(Arc::new(anagrafe_server::certificates::Certificates::new(seal, "http://127.0.0.1:9")));
     state.oidc = Arc::new(OidcSettings::new(
         vec![anagrafe_server::auth::dev_idp::provider()],
         "http://127.0.0.1:9",
@@ -150,7 +154,10 @@ async fn env() -> Env {
 }
 
 fn concrete(path: &str) -> String {
-    path.replace("{id_anpr}", "AB12345CV").replace("{family_id}", "1")
+    path.replace("{id_anpr}", "AB12345CV")
+        .replace("{family_id}", "1")
+        .replace("{id}", "2026-ABCDEFGHJK")
+        .replace("{token}", "AAAAAAAAAAAAAAAAAAAAAAAA")
 }
 
 async fn outcome(e: &Env, method: &str, path: &str, caller: &str) -> (String, u16) {

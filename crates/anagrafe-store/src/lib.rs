@@ -246,6 +246,42 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Addresses blocked at `now`, with the end of their block.
     async fn blocked_addresses(&self, now: i64) -> Result<Vec<(String, i64)>>;
 
+    /// Residence and citizenship histories of a person (certificates 6, 9).
+    async fn history(&self, person_id: i64) -> Result<PersonHistory>;
+
+    /// Stores an issued certificate, consumes its stamp-duty payment (which must be the
+    /// requester's and unused: `State` on `stamp.payment_id` otherwise) and traces the issue,
+    /// all in one transaction.
+    async fn save_certificate(&self, cert: &NewCertificate, entry: &AuditEntry) -> Result<()>;
+
+    /// A certificate's record by its printed number.
+    async fn certificate(&self, id: &str) -> Result<Option<StoredCertificate>>;
+
+    /// A certificate's record by the hash of its verification token.
+    async fn certificate_by_token(&self, token_hash: &str) -> Result<Option<StoredCertificate>>;
+
+    /// The sealed PDF of a certificate, while it is kept.
+    async fn certificate_pdf(&self, id: &str) -> Result<Option<Vec<u8>>>;
+
+    /// A person's certificates, newest first.
+    async fn certificates_of(&self, person_id: i64) -> Result<Vec<StoredCertificate>>;
+
+    /// Deletes the PDFs of certificates whose validity ended before `today`; traces how many.
+    async fn delete_expired_certificates(&self, today: NaiveDate, entry: &AuditEntry) -> Result<u64>;
+
+    /// Records a stamp-duty payment, traced.
+    async fn save_payment(&self, payment: &StampPayment, entry: &AuditEntry) -> Result<()>;
+
+    /// A payment by id.
+    async fn payment(&self, id: &str) -> Result<Option<StampPayment>>;
+
+    /// Stores a captcha challenge (hashes only).
+    async fn save_captcha(&self, id_hash: &str, answer_hash: &str, expires_at: i64) -> Result<()>;
+
+    /// Takes a captcha challenge once: its answer hash if it exists and has not expired; it is
+    /// deleted either way.
+    async fn take_captcha(&self, id_hash: &str, now: i64) -> Result<Option<String>>;
+
     /// Appends an audit entry in its own transaction (reads, refusals, logins).
     async fn audit(&self, entry: &AuditEntry) -> Result<i64>;
 

@@ -165,3 +165,64 @@ pub(crate) fn document_kind(kind: &str, permit: Option<i16>) -> Result<DocumentK
         other => return Err(corrupt(format!("document kind {other:?}"))),
     })
 }
+
+/// Columns of a residence row, in the order [`ResidenceCols::read`] expects.
+pub(crate) const RES_COLS: &str = "abroad, comune, cap, species, toponym, civic, internal, locality, foreign_state, foreign_locality, \
+     foreign_address, foreign_postcode, consulate";
+
+impl ResidenceCols {
+    /// Reads the [`RES_COLS`] columns starting at column `at`.
+    pub(crate) fn read<R: sqlx::Row>(r: &R, at: usize) -> crate::Result<Self>
+    where
+        usize: sqlx::ColumnIndex<R>,
+        for<'a> bool: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+        for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    {
+        Ok(Self {
+            abroad: r.try_get(at)?,
+            comune: r.try_get(at + 1)?,
+            cap: r.try_get(at + 2)?,
+            species: r.try_get(at + 3)?,
+            toponym: r.try_get(at + 4)?,
+            civic: r.try_get(at + 5)?,
+            internal: r.try_get(at + 6)?,
+            locality: r.try_get(at + 7)?,
+            foreign_state: r.try_get(at + 8)?,
+            foreign_locality: r.try_get(at + 9)?,
+            foreign_address: r.try_get(at + 10)?,
+            foreign_postcode: r.try_get(at + 11)?,
+            consulate: r.try_get(at + 12)?,
+        })
+    }
+}
+
+/// Columns of a certificate record, in the order [`certificate`] expects.
+pub(crate) const CERT_COLS: &str =
+    "id, person_id, types, langs, issued_at, expires_on, requester, stamp, sha256, size, deleted_at, delete_reason";
+
+/// A certificate record from the [`CERT_COLS`] columns.
+pub(crate) fn certificate<R: sqlx::Row>(r: &R) -> crate::Result<crate::StoredCertificate>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> chrono::NaiveDate: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let types: String = r.try_get(2)?;
+    let langs: String = r.try_get(3)?;
+    let stamp: String = r.try_get(7)?;
+    Ok(crate::StoredCertificate {
+        id: r.try_get(0)?,
+        person_id: r.try_get(1)?,
+        types: types.split(',').map(|t| t.parse().map_err(|_| corrupt("certificate types"))).collect::<crate::Result<_>>()?,
+        langs: langs.split(',').map(str::to_owned).collect(),
+        issued_at: r.try_get(4)?,
+        expires_on: r.try_get(5)?,
+        requester: r.try_get(6)?,
+        stamp: serde_json::from_str(&stamp).map_err(|_| corrupt("certificate stamp"))?,
+        sha256: r.try_get(8)?,
+        size: r.try_get(9)?,
+        deleted_at: r.try_get(10)?,
+        delete_reason: r.try_get(11)?,
+    })
+}

@@ -683,25 +683,8 @@ macro_rules! store_common {
                     .pop()
                     .map(|(_, _, g)| g)
                     .ok_or_else(|| crate::StoreError::NotFound(format!("person {id} on {as_of}")))?;
-                const RES_COLS: &str = "abroad, comune, cap, species, toponym, civic, internal, locality, foreign_state, foreign_locality, \
-                     foreign_address, foreign_postcode, consulate";
-                let res_row = |r: &<$db as sqlx::Database>::Row| -> crate::Result<ResidenceCols> {
-                    Ok(ResidenceCols {
-                        abroad: r.try_get(0)?,
-                        comune: r.try_get(1)?,
-                        cap: r.try_get(2)?,
-                        species: r.try_get(3)?,
-                        toponym: r.try_get(4)?,
-                        civic: r.try_get(5)?,
-                        internal: r.try_get(6)?,
-                        locality: r.try_get(7)?,
-                        foreign_state: r.try_get(8)?,
-                        foreign_locality: r.try_get(9)?,
-                        foreign_address: r.try_get(10)?,
-                        foreign_postcode: r.try_get(11)?,
-                        consulate: r.try_get(12)?,
-                    })
-                };
+                use crate::rows::RES_COLS;
+                let res_row = |r: &<$db as sqlx::Database>::Row| ResidenceCols::read(r, 0);
                 let current_res = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT {RES_COLS} FROM person_residences WHERE person_id = $1 AND superseded_at IS NULL AND valid_from <= $2 \
                      AND (valid_to IS NULL OR valid_to > $2) ORDER BY valid_from DESC LIMIT 1"
@@ -1627,6 +1610,213 @@ macro_rules! store_common {
             async fn blocked_addresses(&self, now: i64) -> crate::Result<Vec<(String, i64)>> {
                 let rows = sqlx::query("SELECT address, until FROM blocked_addresses WHERE until > $1").bind(now).fetch_all(&self.pool).await?;
                 rows.iter().map(|r| Ok((sqlx::Row::try_get(r, 0)?, sqlx::Row::try_get(r, 1)?))).collect()
+            }
+
+            async fn history(&self, person_id: i64) -> crate::Result<crate::PersonHistory> {
+                use sqlx::Row;
+                let mut conn = self.pool.acquire().await?;
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT valid_from, valid_to, {} FROM person_residences WHERE person_id = $1 AND superseded_at IS NULL \
+                     ORDER BY valid_from, recorded_at",
+                    crate::rows::RES_COLS
+                )))
+                .bind(person_id)
+                .fetch_all(&mut *conn)
+                .await?;
+                let residences = rows
+                    .iter()
+                    .map(|r| {
+                        Ok(crate::Dated {
+                            from: r.try_get(0)?,
+                            to: r.try_get(1)?,
+                            value: crate::rows::ResidenceCols::read(r, 2)?.into_residence()?,
+                        })
+                    })
+                    .collect::<crate::Result<Vec<_>>>()?;
+                let rows = sqlx::query(
+                    "SELECT country, valid_from, valid_to FROM person_citizenships WHERE person_id = $1 AND superseded_at IS NULL \
+                     ORDER BY valid_from, country",
+                )
+                .bind(person_id)
+                .fetch_all(&mut *conn)
+                .await?;
+                let citizenships = rows
+                    .iter()
+                    .map(|r| {
+                        let code: String = r.try_get(0)?;
+                        Ok(crate::Dated {
+                            from: r.try_get(1)?,
+                            to: r.try_get(2)?,
+                            value: anagrafe_domain::Country::from_storage_code(&code).ok_or_else(|| crate::rows::corrupt("country"))?,
+                        })
+                    })
+                    .collect::<crate::Result<Vec<_>>>()?;
+                if residences.is_empty() {
+                    return Err(crate::StoreError::NotFound(format!("person {person_id}")));
+                }
+                Ok(crate::PersonHistory { residences, citizenships })
+            }
+
+            async fn save_certificate(&self, c: &crate::NewCertificate, entry: &crate::audit::AuditEntry) -> crate::Result<()> {
+                let (_write, mut tx) = self.begin_write().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                let m = &c.meta;
+                sqlx::query(
+                    "INSERT INTO certificates (id, token_hash, person_id, types, langs, issued_at, expires_on, requester, stamp, sha256, size, pdf) \
+                     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
+                )
+                .bind(&m.id)
+                .bind(&c.token_hash)
+                .bind(m.person_id)
+                .bind(m.types.iter().map(u16::to_string).collect::<Vec<_>>().join(","))
+                .bind(m.langs.join(","))
+                .bind(m.issued_at)
+                .bind(m.expires_on)
+                .bind(&m.requester)
+                .bind(m.stamp.to_string())
+                .bind(&m.sha256)
+                .bind(m.size)
+                .bind(&c.pdf)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| crate::shared::conflict(e, "certificate"))?;
+                if let Some(payment) = &c.payment_id {
+                    let used = sqlx::query("UPDATE stamp_payments SET certificate_id = $1 WHERE id = $2 AND payer = $3 AND certificate_id IS NULL")
+                        .bind(&m.id)
+                        .bind(payment)
+                        .bind(&m.requester)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if used != 1 {
+                        return Err(crate::StoreError::State {
+                            field: "stamp.payment_id".into(),
+                            reason: "no unused stamp-duty payment with this id was made by you".into(),
+                        });
+                    }
+                }
+                Self::append_audit(&mut tx, &mut head, entry).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn certificate(&self, id: &str) -> crate::Result<Option<crate::StoredCertificate>> {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {} FROM certificates WHERE id = $1", crate::rows::CERT_COLS)))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| crate::rows::certificate(&r)).transpose()
+            }
+
+            async fn certificate_by_token(&self, token_hash: &str) -> crate::Result<Option<crate::StoredCertificate>> {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {} FROM certificates WHERE token_hash = $1", crate::rows::CERT_COLS)))
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| crate::rows::certificate(&r)).transpose()
+            }
+
+            async fn certificate_pdf(&self, id: &str) -> crate::Result<Option<Vec<u8>>> {
+                let row = sqlx::query("SELECT pdf FROM certificates WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+                Ok(match row {
+                    Some(r) => sqlx::Row::try_get::<Option<Vec<u8>>, _>(&r, 0)?,
+                    None => None,
+                })
+            }
+
+            async fn certificates_of(&self, person_id: i64) -> crate::Result<Vec<crate::StoredCertificate>> {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {} FROM certificates WHERE person_id = $1 ORDER BY issued_at DESC, id",
+                    crate::rows::CERT_COLS
+                )))
+                .bind(person_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(crate::rows::certificate).collect()
+            }
+
+            async fn delete_expired_certificates(&self, today: chrono::NaiveDate, entry: &crate::audit::AuditEntry) -> crate::Result<u64> {
+                let (_write, mut tx) = self.begin_write().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                let n = sqlx::query(
+                    "UPDATE certificates SET pdf = NULL, deleted_at = $1, delete_reason = 'expired' WHERE expires_on < $2 AND pdf IS NOT NULL",
+                )
+                .bind(head.now)
+                .bind(today)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if n > 0 {
+                    let mut entry = entry.clone();
+                    entry.detail = serde_json::json!({ "deleted": n, "before": today }).to_string();
+                    Self::append_audit(&mut tx, &mut head, &entry).await?;
+                }
+                tx.commit().await?;
+                Ok(n)
+            }
+
+            async fn save_payment(&self, p: &crate::StampPayment, entry: &crate::audit::AuditEntry) -> crate::Result<()> {
+                let (_write, mut tx) = self.begin_write().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                sqlx::query("INSERT INTO stamp_payments (id, payer, amount_cents, provider, paid_at) VALUES ($1,$2,$3,$4,$5)")
+                    .bind(&p.id)
+                    .bind(&p.payer)
+                    .bind(p.amount_cents)
+                    .bind(&p.provider)
+                    .bind(p.paid_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| crate::shared::conflict(e, "payment"))?;
+                Self::append_audit(&mut tx, &mut head, entry).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn payment(&self, id: &str) -> crate::Result<Option<crate::StampPayment>> {
+                use sqlx::Row;
+                let row = sqlx::query("SELECT id, payer, amount_cents, provider, paid_at, certificate_id FROM stamp_payments WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| {
+                    Ok(crate::StampPayment {
+                        id: r.try_get(0)?,
+                        payer: r.try_get(1)?,
+                        amount_cents: r.try_get(2)?,
+                        provider: r.try_get(3)?,
+                        paid_at: r.try_get(4)?,
+                        certificate_id: r.try_get(5)?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn save_captcha(&self, id_hash: &str, answer_hash: &str, expires_at: i64) -> crate::Result<()> {
+                let _turn = self.write_turn().await;
+                // Challenges never answered are swept now and then.
+                if rand::random::<u8>() == 0 {
+                    sqlx::query("DELETE FROM captchas WHERE expires_at < $1").bind(crate::now_ms()).execute(&self.pool).await?;
+                }
+                sqlx::query("INSERT INTO captchas (id_hash, answer_hash, expires_at) VALUES ($1,$2,$3)")
+                    .bind(id_hash)
+                    .bind(answer_hash)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| crate::shared::conflict(e, "captcha"))?;
+                Ok(())
+            }
+
+            async fn take_captcha(&self, id_hash: &str, now: i64) -> crate::Result<Option<String>> {
+                let _turn = self.write_turn().await;
+                let row = sqlx::query("DELETE FROM captchas WHERE id_hash = $1 RETURNING answer_hash, expires_at")
+                    .bind(id_hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(match row {
+                    Some(r) if sqlx::Row::try_get::<i64, _>(&r, 1)? >= now => Some(sqlx::Row::try_get(&r, 0)?),
+                    _ => None,
+                })
             }
 
             async fn audit(&self, entry: &crate::audit::AuditEntry) -> crate::Result<i64> {

@@ -388,3 +388,85 @@ impl std::fmt::Debug for OidcFlow {
         f.debug_struct("OidcFlow").field("provider", &self.provider).finish_non_exhaustive()
     }
 }
+
+/// An issued certificate's record (the sealed PDF is read separately).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredCertificate {
+    /// Printed number.
+    pub id: String,
+    /// Internal id of the person certified.
+    #[serde(skip)]
+    pub person_id: i64,
+    /// Tab. 13 codes (several: combined certificate).
+    pub types: Vec<u16>,
+    /// Languages, Italian first.
+    pub langs: Vec<String>,
+    /// Issued (epoch ms).
+    pub issued_at: i64,
+    /// Last day of validity.
+    pub expires_on: NaiveDate,
+    /// Who asked for it (actor).
+    #[serde(skip)]
+    pub requester: String,
+    /// Stamp duty: JSON (`{"paid":"…"}` or `{"exempt":39-code,"description":…}`).
+    pub stamp: serde_json::Value,
+    /// SHA-256 (hex) of the sealed PDF.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// When the PDF was deleted (epoch ms), and why (`expired`, `revoked`).
+    pub deleted_at: Option<i64>,
+    /// Reason of the deletion.
+    pub delete_reason: Option<String>,
+}
+
+/// A certificate to store, with its verification token's hash and the stamp-duty payment it uses.
+#[derive(Debug, Clone)]
+pub struct NewCertificate {
+    /// The record.
+    pub meta: StoredCertificate,
+    /// SHA-256 (hex) of the QR code's token.
+    pub token_hash: String,
+    /// The sealed PDF.
+    pub pdf: Vec<u8>,
+    /// Payment of the stamp duty consumed by this certificate (`None`: exempt).
+    pub payment_id: Option<String>,
+}
+
+/// A stamp-duty payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StampPayment {
+    /// Payment id.
+    pub id: String,
+    /// Actor who paid.
+    #[serde(skip)]
+    pub payer: String,
+    /// Amount in euro cents.
+    pub amount_cents: i64,
+    /// `local` in the embedded mode, or the payment platform.
+    pub provider: String,
+    /// When (epoch ms).
+    pub paid_at: i64,
+    /// The certificate it paid for, once used.
+    pub certificate_id: Option<String>,
+}
+
+/// A value with the period it held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dated<T> {
+    /// First day.
+    pub from: NaiveDate,
+    /// Day it stopped holding (exclusive); `None` while it holds.
+    pub to: Option<NaiveDate>,
+    /// The value.
+    pub value: T,
+}
+
+/// The parts of a record whose history certificates show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PersonHistory {
+    /// Residences, oldest first.
+    pub residences: Vec<Dated<anagrafe_domain::Residence>>,
+    /// Citizenships, oldest first.
+    pub citizenships: Vec<Dated<anagrafe_domain::Country>>,
+}

@@ -36,6 +36,9 @@ conformance!(
     ids_are_assigned_to_everyone_once_and_resumably,
     the_first_assignment_gives_everyone_an_id_at_once,
     an_id_issued_before_is_never_issued_again,
+    certificates_are_stored_paid_once_listed_and_expired,
+    a_captcha_is_taken_once_and_only_while_fresh,
+    the_history_lists_residences_and_citizenships,
 );
 
 fn d(s: &str) -> NaiveDate {
@@ -407,4 +410,91 @@ async fn the_first_assignment_gives_everyone_an_id_at_once(h: &Harness) {
     let newcomer = h.store.register_person(&mario(None), &ctx("new")).await.unwrap();
     assert_eq!(h.store.assign_ids(&iss, 0, 100, &ctx("batch")).await.unwrap(), (1, Some(newcomer)));
     assert!(h.store.verify_audit_chain().await.unwrap().is_intact());
+}
+
+fn certificate(id: &str, person_id: i64, requester: &str, expires: &str) -> anagrafe_store::StoredCertificate {
+    anagrafe_store::StoredCertificate {
+        id: id.into(),
+        person_id,
+        types: vec![8, 12],
+        langs: vec!["it".into(), "de".into()],
+        issued_at: 1_700_000_000_000,
+        expires_on: d(expires),
+        requester: requester.into(),
+        stamp: serde_json::json!({ "kind": "paid", "payment_id": "P1" }),
+        sha256: "00".repeat(32),
+        size: 4,
+        deleted_at: None,
+        delete_reason: None,
+    }
+}
+
+async fn certificates_are_stored_paid_once_listed_and_expired(h: &Harness) {
+    use anagrafe_store::{AuditEntry, NewCertificate, StampPayment, StoreError};
+    let id = h.store.register_person(&mario(None), &ctx("reg")).await.unwrap();
+    let entry = AuditEntry::from_ctx(&ctx("cert"), "certificate.issue", "ok");
+    let payment = StampPayment {
+        id: "P1".into(),
+        payer: "citizen:X".into(),
+        amount_cents: 1600,
+        provider: "local".into(),
+        paid_at: 1,
+        certificate_id: None,
+    };
+    h.store.save_payment(&payment, &entry).await.unwrap();
+    let new = |cid: &str, token: &str, payer: Option<&str>| NewCertificate {
+        meta: certificate(cid, id, "citizen:X", "2027-05-21"),
+        token_hash: token.into(),
+        pdf: b"%PDF".to_vec(),
+        payment_id: payer.map(str::to_owned),
+    };
+    let before = h.store.audit_entries(0, 1000).await.unwrap().len();
+    h.store.save_certificate(&new("2026-A", "t1", Some("P1")), &entry).await.unwrap();
+    assert_eq!(h.store.audit_entries(0, 1000).await.unwrap().len(), before + 1, "the issue is traced with it");
+    assert_eq!(h.store.payment("P1").await.unwrap().unwrap().certificate_id.as_deref(), Some("2026-A"));
+    // The same payment cannot pay twice, and nothing of the refused certificate stays.
+    let err = h.store.save_certificate(&new("2026-B", "t2", Some("P1")), &entry).await.unwrap_err();
+    assert!(matches!(&err, StoreError::State { field, .. } if field == "stamp.payment_id"), "{err:?}");
+    assert!(h.store.certificate("2026-B").await.unwrap().is_none());
+    // A payment made by someone else cannot be used either.
+    let other = StampPayment { id: "P2".into(), payer: "citizen:Y".into(), ..payment.clone() };
+    h.store.save_payment(&other, &entry).await.unwrap();
+    assert!(h.store.save_certificate(&new("2026-C", "t3", Some("P2")), &entry).await.is_err());
+    assert_eq!(h.store.audit_entries(0, 1000).await.unwrap().len(), before + 2, "refusals left no audit entry of an issue");
+    // Exempt certificates need no payment.
+    h.store.save_certificate(&new("2026-D", "t4", None), &entry).await.unwrap();
+    let got = h.store.certificate_by_token("t1").await.unwrap().unwrap();
+    assert_eq!(got, certificate("2026-A", id, "citizen:X", "2027-05-21"));
+    assert_eq!(h.store.certificate_pdf("2026-A").await.unwrap().unwrap(), b"%PDF");
+    assert_eq!(h.store.certificates_of(id).await.unwrap().len(), 2);
+    // Expiry deletes the PDF, keeps the record, and is traced once.
+    let n = h.store.delete_expired_certificates(d("2027-05-21"), &entry).await.unwrap();
+    assert_eq!(n, 0, "valid through its last day");
+    let n = h.store.delete_expired_certificates(d("2027-05-22"), &entry).await.unwrap();
+    assert_eq!(n, 2);
+    assert!(h.store.certificate_pdf("2026-A").await.unwrap().is_none());
+    let gone = h.store.certificate("2026-A").await.unwrap().unwrap();
+    assert_eq!(gone.delete_reason.as_deref(), Some("expired"));
+    assert!(gone.deleted_at.is_some());
+    assert_eq!(h.store.delete_expired_certificates(d("2027-06-01"), &entry).await.unwrap(), 0);
+    assert!(h.store.verify_audit_chain().await.unwrap().first_bad.is_none());
+}
+
+async fn a_captcha_is_taken_once_and_only_while_fresh(h: &Harness) {
+    h.store.save_captcha("c1", "a1", 1_000).await.unwrap();
+    h.store.save_captcha("c2", "a2", 1_000).await.unwrap();
+    assert_eq!(h.store.take_captcha("c1", 999).await.unwrap().as_deref(), Some("a1"));
+    assert_eq!(h.store.take_captcha("c1", 999).await.unwrap(), None, "single use");
+    assert_eq!(h.store.take_captcha("c2", 1_001).await.unwrap(), None, "expired");
+    assert_eq!(h.store.take_captcha("c2", 999).await.unwrap(), None, "an expired one is gone too");
+}
+
+async fn the_history_lists_residences_and_citizenships(h: &Harness) {
+    let id = h.store.register_person(&mario(None), &ctx("reg")).await.unwrap();
+    let hist = h.store.history(id).await.unwrap();
+    assert_eq!(hist.residences.len(), 1);
+    assert_eq!(hist.residences[0].from, d("2010-05-01"));
+    assert_eq!(hist.residences[0].to, None);
+    assert_eq!(hist.citizenships.iter().map(|c| c.value).collect::<Vec<_>>(), vec![Country::Italia]);
+    assert!(matches!(h.store.history(id + 1000).await, Err(anagrafe_store::StoreError::NotFound(_))));
 }

@@ -4,6 +4,7 @@
 mod api;
 pub use api::write_private as write_private_key;
 mod audit;
+mod certificate;
 mod cf;
 mod demo;
 mod id;
@@ -58,6 +59,14 @@ enum Command {
     /// Operator accounts: create with roles, reset, show; TOTP codes.
     #[command(subcommand)]
     Operator(operator::OperatorCommand),
+    /// The register's electronic seal: create (embedded mode), export the CA.
+    #[command(subcommand)]
+    Seal(certificate::SealCommand),
+    /// Certificates: issue, preview, delete expired ones.
+    #[command(subcommand)]
+    Certificate(certificate::CertificateCommand),
+    /// Check a sealed certificate offline: seal, CA, contrassegno payload.
+    Verify(certificate::VerifyOpts),
     /// Create or update the database schema.
     Migrate,
     /// Serve the register over HTTP.
@@ -109,6 +118,9 @@ pub fn run(opts: Opts) -> ExitCode {
         Command::Population(c) => with_runtime(&global, |cfg| population::run(c, cfg)),
         Command::Api(c) => with_runtime(&global, |cfg| api::run(c, cfg)),
         Command::Operator(c) => with_runtime(&global, |cfg| operator::run(c, cfg)),
+        Command::Seal(c) => with_runtime(&global, |cfg| certificate::run_seal(c, cfg)),
+        Command::Certificate(c) => with_runtime(&global, |cfg| certificate::run_certificate(c, cfg)),
+        Command::Verify(o) => with_runtime(&global, |cfg| certificate::run_verify(o, cfg)),
         Command::Migrate => with_runtime(&global, migrate::run),
         Command::Serve(o) => with_runtime(&global, |cfg| serve::run(o, cfg)),
         Command::Demo(o) => with_runtime(&global, |cfg| demo::run(o, cfg, global.data_dir.clone())),

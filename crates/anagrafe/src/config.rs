@@ -26,6 +26,53 @@ pub struct Config {
     /// Rate limits, blocking, trusted proxies.
     #[serde(default)]
     pub limits: anagrafe_server::auth::limits::LimitSettings,
+    /// Certificates: seal, branding, validity, payments.
+    #[serde(default)]
+    pub certificates: CertificatesConfig,
+}
+
+/// Certificates (issue 5).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificatesConfig {
+    /// The seal's private key (PKCS#8 PEM, ECDSA P-256). Unset for an embedded register:
+    /// `seal/seal.key` beside its database, created by `anagrafe seal init`.
+    #[serde(default)]
+    pub seal_key_file: Option<PathBuf>,
+    /// The seal certificate followed by its issuers (PEM). Unset: `seal/seal-chain.pem`.
+    #[serde(default)]
+    pub seal_chain_file: Option<PathBuf>,
+    /// Public base URL of the verification pages, printed in the QR code. Unset:
+    /// `oidc.public_url`, else `http://` + the listening address.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Heading printed on every certificate.
+    pub heading: String,
+    /// Administration line above the heading.
+    pub administration: String,
+    /// The issuer's logo (SVG); unset: the built-in one.
+    #[serde(default)]
+    pub logo_file: Option<PathBuf>,
+    /// Months a certificate stays valid and downloadable.
+    pub validity_months: u32,
+    /// Accept stamp-duty payments through the local payment interface (embedded mode only;
+    /// production uses the national payment platform).
+    pub local_payments: bool,
+}
+
+impl Default for CertificatesConfig {
+    fn default() -> Self {
+        Self {
+            seal_key_file: None,
+            seal_chain_file: None,
+            public_url: None,
+            heading: "Anagrafe Nazionale della Popolazione Residente".into(),
+            administration: "Ministero dell'Interno".into(),
+            logo_file: None,
+            validity_months: 6,
+            local_payments: true,
+        }
+    }
 }
 
 /// Citizens' login by OpenID Connect.
@@ -113,6 +160,7 @@ impl Default for Config {
             id_anpr: IdAnprConfig { key_file: None, key_version: 1 },
             oidc: OidcConfig::default(),
             limits: Default::default(),
+            certificates: CertificatesConfig::default(),
         }
     }
 }

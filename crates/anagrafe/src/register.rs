@@ -92,3 +92,37 @@ pub fn register_signing_key(cfg: &Config) -> anyhow::Result<Option<String>> {
     };
     Ok(Some(std::fs::read_to_string(&path).with_context(|| format!("cannot read the register's signing key {}", path.display()))?))
 }
+
+/// Where the seal's key and chain are: configured, or `seal/` beside an embedded register.
+pub fn seal_paths(cfg: &Config) -> anyhow::Result<(std::path::PathBuf, std::path::PathBuf)> {
+    let c = &cfg.certificates;
+    match (&c.seal_key_file, &c.seal_chain_file, sqlite_dir(&cfg.database.url)) {
+        (Some(k), Some(ch), _) => Ok((k.clone(), ch.clone())),
+        (None, None, Some(dir)) => Ok((dir.join("seal").join("seal.key"), dir.join("seal").join("seal-chain.pem"))),
+        _ => anyhow::bail!(
+            "set both certificates.seal_key_file and certificates.seal_chain_file (a PostgreSQL register has no data directory)"
+        ),
+    }
+}
+
+/// The certificate service, if the seal is configured and readable.
+pub fn certificates(cfg: &Config, public_url: &str) -> anyhow::Result<anagrafe_server::certificates::Certificates> {
+    let (key, chain) = seal_paths(cfg)?;
+    let key_pem =
+        std::fs::read_to_string(&key).with_context(|| format!("cannot read the seal key {} (run `anagrafe seal init`)", key.display()))?;
+    let chain_pem = std::fs::read_to_string(&chain).with_context(|| format!("cannot read the seal chain {}", chain.display()))?;
+    let seal = anagrafe_docs::SealIdentity::from_pem(&key_pem, &chain_pem)?;
+    let logo = match &cfg.certificates.logo_file {
+        Some(p) => Some(std::fs::read(p).with_context(|| format!("cannot read the logo {}", p.display()))?),
+        None => None,
+    };
+    let mut certs = anagrafe_server::certificates::Certificates::new(seal, public_url);
+    certs.engine = anagrafe_docs::Engine::new(logo);
+    certs.branding = anagrafe_server::certificates::Branding {
+        heading: cfg.certificates.heading.clone(),
+        administration: cfg.certificates.administration.clone(),
+    };
+    certs.validity_months = cfg.certificates.validity_months;
+    certs.local_payments = cfg.certificates.local_payments;
+    Ok(certs)
+}

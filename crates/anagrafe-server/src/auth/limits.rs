@@ -20,6 +20,8 @@ pub struct LimitSettings {
     pub auth_per_minute: i64,
     /// Login attempts per account per minute, whatever the address.
     pub account_per_minute: i64,
+    /// Requests to the public verification pages (`/verifica…`) per address per minute (VER-4).
+    pub verify_per_minute: i64,
     /// Failed logins from one address within ten minutes before it is blocked.
     pub failures_before_block: i64,
     /// An address that goes this many times over its per-minute limit in one minute is blocked.
@@ -36,6 +38,7 @@ impl Default for LimitSettings {
         Self {
             auth_per_minute: 60,
             account_per_minute: 10,
+            verify_per_minute: 30,
             failures_before_block: 20,
             breach_factor: 3,
             block_s: 15 * 60,
@@ -165,9 +168,15 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
         Err(_) => {}
     }
     let path = req.uri().path();
-    if path.starts_with("/auth/") || path.starts_with("/dev-idp/") {
-        let limit = state.limits.auth_per_minute;
-        let n = match state.store.hit(&format!("auth:addr:{addr}"), 60_000, now).await {
+    let limited = if path.starts_with("/auth/") || path.starts_with("/dev-idp/") {
+        Some(("auth", state.limits.auth_per_minute))
+    } else if path == "/verifica" || path.starts_with("/verifica/") {
+        Some(("verify", state.limits.verify_per_minute))
+    } else {
+        None
+    };
+    if let Some((surface, limit)) = limited {
+        let n = match state.store.hit(&format!("{surface}:addr:{addr}"), 60_000, now).await {
             Ok(n) => n,
             Err(_) => return ApiError::Unavailable("the rate counters cannot be written".into()).into_response(),
         };

@@ -39,6 +39,11 @@ pub async fn run(opts: DemoOpts, mut cfg: Config, data_dir: Option<PathBuf>) -> 
     super::id::assign_all(&*store, &issuer, 50_000, false).await?;
     let clients = demo_clients(&*store, &data_dir).await?;
     let operators = demo_operators(&*store, &data_dir, clients.iter().find_map(|c| c.comune.clone()).as_deref().unwrap_or("H501")).await?;
+    let (seal_key, seal_chain) = crate::register::seal_paths(&cfg)?;
+    if !seal_key.exists() {
+        super::certificate::init(&seal_key, &seal_chain, "Anagrafe Nazionale della Popolazione Residente (demo)", false)?;
+        eprintln!("created the demo seal (local CA) in {}", seal_key.parent().map(|p| p.display().to_string()).unwrap_or_default());
+    }
     let db_url = cfg.database.url.clone();
     let store2 = store.clone();
     cfg.oidc.dev_idp = true;

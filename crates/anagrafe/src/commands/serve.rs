@@ -53,6 +53,12 @@ pub fn state(store: Arc<dyn Store>, cfg: &Config) -> AppState {
         Ok(None) => tracing::info!("no server.signing_key_file: notifications are served as a feed only, not pushed"),
         Err(e) => tracing::warn!(error = %e, "notifications are not pushed"),
     }
+    let public_url =
+        cfg.certificates.public_url.clone().or(cfg.oidc.public_url.clone()).unwrap_or_else(|| format!("http://{}", cfg.server.listen));
+    match crate::register::certificates(cfg, &public_url) {
+        Ok(c) => state.certificates = Some(Arc::new(c)),
+        Err(e) => tracing::warn!(error = %e, "certificates are not available (run `anagrafe seal init` for an embedded register)"),
+    }
     state
 }
 
@@ -63,9 +69,13 @@ pub async fn serve(state: AppState, listen: SocketAddr, on_bound: impl FnOnce(So
     state.oidc.default_base_url(&format!("http://{addr}"));
     on_bound(addr);
     let pusher = state.register_signer.is_some().then(|| anagrafe_server::push::spawn(state.clone(), Default::default()));
+    let expiry = state.certificates.is_some().then(|| tokio::spawn(expiry_job(state.store.clone())));
     anagrafe_server::serve(listener, state, shutdown()).await?;
     if let Some(p) = pusher {
         p.abort();
+    }
+    if let Some(e) = expiry {
+        e.abort();
     }
     tracing::info!("stopped");
     Ok(())
@@ -86,5 +96,18 @@ async fn shutdown() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+/// Deletes expired certificates (CRT-6) at start and then every hour.
+async fn expiry_job(store: Arc<dyn Store>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match anagrafe_server::certificates::expire(&*store, chrono::Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "expired certificates deleted"),
+            Err(e) => tracing::warn!(error = %e, "the certificate expiry job failed; it runs again in an hour"),
+        }
     }
 }
