@@ -145,6 +145,11 @@ paths["/api/v1/certificates"] = {
 paths["/api/v1/certificates/{id}/pdf"] = {"get": {"summary": "The sealed certificate (its holder, or the office that issued it)", "security": CERT_SEC,
     "parameters": [{"name": "id", "in": "path", "required": True, "schema": S}],
     "responses": {"200": {"description": "The sealed PDF", "content": {"application/pdf": {}}}, "410": problem("Expired and deleted."), **CERT_ERR}}}
+paths["/api/v1/certificates/{id}/email"] = {"post": {"summary": "Send a copy to the holder's e-mail address or digital domicile on record (CRT-6)", "security": CERT_SEC,
+    "parameters": [{"name": "id", "in": "path", "required": True, "schema": S}],
+    "requestBody": {"required": False, "content": {"application/json": {"schema": obj({"to": {"type": "string", "enum": ["email", "digital_domicile"]}})}}},
+    "responses": {"202": {"description": "Queued", "content": {"application/json": {"schema": {"type": "object"}}}},
+                  "409": problem("The register holds no such address for the holder (to)."), "410": problem("Expired and deleted."), **CERT_ERR}}}
 paths["/api/v1/payments/stamp-duty"] = {"post": {"summary": "Pay the € 16 stamp duty through the local payment interface (embedded mode)", "security": CERT_SEC,
     "responses": {"201": {"description": "Paid", "content": {"application/json": {"schema": obj({"payment_id": S, "amount_cents": INT, "provider": S}, ["payment_id", "amount_cents", "provider"])}}},
                   "400": CERT_ERR["400"], "401": CERT_ERR["401"], "403": CERT_ERR["403"]}}}

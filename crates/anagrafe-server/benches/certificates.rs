@@ -155,7 +155,7 @@ async fn run(label: &str, store: Arc<dyn Store>, issues: usize) {
 /// 7 pixels per module, slightly off-centre; as JPEG.
 fn photo() -> Vec<u8> {
     let text = "https://anagrafe.example.it/verifica/Qe8Qbm9g0GH-dVGot1RaRNZH#eyJ2IjoxLCJpZCI6IjIwMjYtWTI4NkpLOVREQSIsInQiOls4LDEyXSwiaSI6IjIwMjYtMTEtMjMiLCJlIjoiMjAyNy0wNS0yMiIsImgiOiJ4YzNEZkNWREZHbHhtRkhjLWRGeFBvam9wQzBxVlIwVlRzUWl6bWRwVFVZIn0.C1uD1pwZtJXClRmsdOfn0BXOU05mL77bP98M_h2gEN4C2wYoF5JYsQaBYZpUD9miluSkVpSogjSIzKgnAgUM5g";
-    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M).unwrap();
+    let code = image::load_from_memory(&anagrafe_docs::qr::png(text).unwrap()).unwrap().into_luma8();
     let (w, h) = (1732u32, 1155u32);
     let mut img = image::GrayImage::new(w, h);
     let mut seed = 12345u32;
@@ -163,16 +163,14 @@ fn photo() -> Vec<u8> {
         seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
         *p = image::Luma([(170 + (x * 40 / w) as i32 + ((seed >> 16) % 30) as i32 - 15).clamp(0, 255) as u8 + (y % 2) as u8]);
     }
-    let colors = code.to_colors();
-    let side = code.width();
-    let (scale, x0, y0) = (7u32, 700u32, 330u32);
-    for my in 0..side {
-        for mx in 0..side {
-            if colors[my * side + mx] == qrcode::Color::Dark {
-                for dy in 0..scale {
-                    for dx in 0..scale {
-                        img.put_pixel(x0 + mx as u32 * scale + dx, y0 + my as u32 * scale + dy, image::Luma([35]));
-                    }
+    // qr::png draws 4 px per module; resample to about 7.
+    let code = image::imageops::resize(&code, code.width() * 7 / 4, code.height() * 7 / 4, image::imageops::FilterType::Nearest);
+    let (scale, x0, y0) = (1u32, 700u32, 330u32);
+    for (mx, my, p) in code.enumerate_pixels() {
+        if p.0[0] < 128 {
+            for dy in 0..scale {
+                for dx in 0..scale {
+                    img.put_pixel(x0 + mx * scale + dx, y0 + my * scale + dy, image::Luma([35]));
                 }
             }
         }

@@ -46,6 +46,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/certificates", &["post", "get"]),
     ("/api/v1/certificates/preview", &["post"]),
     ("/api/v1/certificates/{id}/pdf", &["get"]),
+    ("/api/v1/certificates/{id}/email", &["post"]),
     ("/api/v1/payments/stamp-duty", &["post"]),
     ("/api/openapi.json", &["get"]),
     ("/api/register-key", &["get"]),

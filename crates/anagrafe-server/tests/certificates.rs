@@ -30,6 +30,7 @@ struct Env {
     agency: Signer,
     oracle: Arc<Mutex<Vec<(String, String)>>>,
     ca_pem: String,
+    outbox: std::path::PathBuf,
     anna: Person,
     mario: Person,
     gruber: Person,
@@ -86,7 +87,7 @@ async fn person(
             }),
             household: household.map(|(family_id, relation)| Household::Family { family_id, relation }),
             documents: vec![],
-            email: None,
+            email: Some(format!("{given}.{surname}@mail.example.org").to_lowercase()),
             digital_domicile: None,
             death: None,
         },
@@ -104,6 +105,10 @@ async fn load(store: &dyn Store, pid: i64) -> Person {
 }
 
 async fn env() -> Env {
+    env_limited(10_000).await
+}
+
+async fn env_limited(verify_per_minute: i64) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let s = SqliteStore::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
     s.migrate().await.unwrap();
@@ -129,9 +134,11 @@ async fn env() -> Env {
     let oracle = Arc::new(Mutex::new(Vec::new()));
     let mut certs = Certificates::new(seal, PUBLIC_URL);
     certs.captcha_oracle = Some(oracle.clone());
+    let outbox = dir.path().join("outbox");
+    certs.outbox = Some(outbox.clone());
     let mut state = AppState::new(store.clone()).with_issuer(issuer);
     state.certificates = Some(Arc::new(certs));
-    state.limits.verify_per_minute = 10_000;
+    state.limits.verify_per_minute = verify_per_minute;
     Env {
         router: app(state),
         anna: load(&*store, anna).await,
@@ -142,6 +149,7 @@ async fn env() -> Env {
         agency,
         oracle,
         ca_pem: pki.ca_cert_pem,
+        outbox,
         _dir: dir,
     }
 }
@@ -287,6 +295,20 @@ async fn a_citizen_previews_pays_issues_downloads_and_anyone_verifies_the_origin
     let payload: &Payload = report.payload.as_ref().unwrap();
     assert_eq!((payload.id.as_str(), payload.t.as_slice()), (id.as_str(), &[8u16, 12][..]));
 
+    // A copy goes to the address on record (the outbox of the embedded mode), not to one typed.
+    let mail = as_citizen(&e, &s, "POST", &format!("/api/v1/certificates/{id}/email"), None).await;
+    assert_eq!(mail.status, StatusCode::ACCEPTED, "{}", mail.text());
+    let eml = std::fs::read_dir(&e.outbox).unwrap().next().unwrap().unwrap().path();
+    let eml = std::fs::read_to_string(eml).unwrap();
+    assert!(eml.contains("To: <anna.bianchi@mail.example.org>") && eml.contains("Content-Type: application/pdf"));
+    let b64: String =
+        eml.split("Content-Transfer-Encoding: base64\r\n\r\n").nth(1).unwrap().split("--").next().unwrap().split_whitespace().collect();
+    assert_eq!(base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).unwrap(), pdf.bytes);
+    let pec = as_citizen(&e, &s, "POST", &format!("/api/v1/certificates/{id}/email"), Some(json!({ "to": "digital_domicile" }))).await;
+    assert_eq!((pec.status, pec.json()["errors"][0]["field"].as_str()), (StatusCode::CONFLICT, Some("to")));
+    let typed = as_citizen(&e, &s, "POST", &format!("/api/v1/certificates/{id}/email"), Some(json!({ "to": "x@evil.example" }))).await;
+    assert_eq!(typed.status, StatusCode::BAD_REQUEST);
+
     // Someone else cannot download it.
     let other = citizen(&e, &e.mario).await;
     assert_eq!(as_citizen(&e, &other, "GET", &format!("/api/v1/certificates/{id}/pdf"), None).await.status, StatusCode::FORBIDDEN);
@@ -311,28 +333,9 @@ async fn a_citizen_previews_pays_issues_downloads_and_anyone_verifies_the_origin
     std::fs::write(out.join("qr.txt"), &qr).unwrap();
 }
 
-/// A PNG of a QR code holding `text`, four pixels per module, as a phone photo would crop it.
+/// A PNG of a QR code holding `text`, as a phone photo would crop it.
 fn qr_png(text: &str) -> Vec<u8> {
-    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M).unwrap();
-    let w = code.width();
-    let colors = code.to_colors();
-    let (scale, quiet) = (4usize, 4usize);
-    let side = (w + 2 * quiet) * scale;
-    let mut img = image::GrayImage::from_pixel(side as u32, side as u32, image::Luma([255]));
-    for y in 0..w {
-        for x in 0..w {
-            if colors[y * w + x] == qrcode::Color::Dark {
-                for dy in 0..scale {
-                    for dx in 0..scale {
-                        img.put_pixel(((x + quiet) * scale + dx) as u32, ((y + quiet) * scale + dy) as u32, image::Luma([0]));
-                    }
-                }
-            }
-        }
-    }
-    let mut out = Vec::new();
-    image::DynamicImage::ImageLuma8(img).write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
-    out
+    anagrafe_docs::qr::png(text).unwrap()
 }
 
 async fn upload(e: &Env, bytes: &[u8]) -> Reply {
@@ -384,7 +387,9 @@ async fn citizens_get_certificates_about_themselves_only_and_refusals_carry_anpr
     let before = e.store.audit_entries(0, 100_000).await.unwrap().len();
     let r = as_citizen(&e, &s, "POST", "/api/v1/certificates/preview", Some(json!({ "person": e.anna.id_anpr, "types": [8] }))).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    assert_eq!(e.store.audit_entries(0, 100_000).await.unwrap().len(), before, "nothing about Anna was read or traced for Mario");
+    assert_eq!(e.store.audit_entries(0, 100_000).await.unwrap().len(), before + 1, "the attempt is traced");
+    let t = audit_tail(&e).await;
+    assert_eq!((t.outcome.as_str(), t.subject_person, t.subject_cf), ("refused:not-yours", None, None), "without naming Anna");
     // A resident asks for an AIRE certificate: EN164, traced as refused.
     let r = as_citizen(&e, &s, "POST", "/api/v1/certificates/preview", Some(json!({ "person": e.mario.id_anpr, "types": [10] }))).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -624,4 +629,18 @@ async fn independent_validators_agree() {
     assert!(text.contains("ANTEPRIMA"), "{text}");
     let (_, text) = run("pdftotext", &["bilingual.pdf", "-"], d);
     assert!(text.contains("Wohnsitzbescheinigung") && text.contains("Certificato di residenza"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_verification_pages_are_rate_limited_per_address() {
+    let e = env_limited(3).await;
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(send(&e, Request::get("/verifica/AAAAAAAAAAAAAAAAAAAAAAAA").body(Body::empty()).unwrap()).await.status);
+    }
+    assert_eq!(&statuses[..3], &[StatusCode::OK; 3]);
+    assert_eq!(statuses[3], StatusCode::TOO_MANY_REQUESTS);
+    let r = send(&e, Request::get("/verifica").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers.contains_key("retry-after"));
 }

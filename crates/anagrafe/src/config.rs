@@ -58,6 +58,13 @@ pub struct CertificatesConfig {
     /// Accept stamp-duty payments through the local payment interface (embedded mode only;
     /// production uses the national payment platform).
     pub local_payments: bool,
+    /// Directory where e-mailed certificates are written as `.eml` files for the mail relay.
+    /// Unset for an embedded register: `outbox/` beside its database; unset on PostgreSQL: no
+    /// e-mail delivery.
+    #[serde(default)]
+    pub outbox_dir: Option<PathBuf>,
+    /// Sender of e-mailed certificates.
+    pub mail_from: String,
 }
 
 impl Default for CertificatesConfig {
@@ -71,6 +78,8 @@ impl Default for CertificatesConfig {
             logo_file: None,
             validity_months: 6,
             local_payments: true,
+            outbox_dir: None,
+            mail_from: "Anagrafe Nazionale <noreply@anagrafe.invalid>".into(),
         }
     }
 }

@@ -124,5 +124,7 @@ pub fn certificates(cfg: &Config, public_url: &str) -> anyhow::Result<anagrafe_s
     };
     certs.validity_months = cfg.certificates.validity_months;
     certs.local_payments = cfg.certificates.local_payments;
+    certs.outbox = cfg.certificates.outbox_dir.clone().or_else(|| sqlite_dir(&cfg.database.url).map(|d| d.join("outbox")));
+    certs.mail_from = cfg.certificates.mail_from.clone();
     Ok(certs)
 }

@@ -63,6 +63,14 @@ pub struct Certificates {
     pub validity_months: u32,
     /// Whether stamp duty may be paid through the local payment interface (embedded mode).
     pub local_payments: bool,
+    /// Where e-mailed certificates are written as `.eml` files (the embedded mode's outbox; a
+    /// mail relay picks them up). `None`: no e-mail delivery.
+    pub outbox: Option<std::path::PathBuf>,
+    /// Sender of e-mailed certificates.
+    pub mail_from: String,
+    /// Renders at once: one per core. More only queue on the CPU and make every one slower,
+    /// while the database also needs its share of the cores.
+    pub render_slots: Arc<tokio::sync::Semaphore>,
     /// Test hook: the answers of the captchas issued, so in-process tests can solve them.
     /// Only code can set it; no configuration does.
     pub captcha_oracle: Option<CaptchaOracle>,
@@ -78,6 +86,9 @@ impl Certificates {
             public_url: public_url.trim_end_matches('/').to_owned(),
             validity_months: 6,
             local_payments: true,
+            outbox: None,
+            render_slots: Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from))),
+            mail_from: "Anagrafe Nazionale <noreply@anagrafe.invalid>".into(),
             captcha_oracle: None,
         }
     }
@@ -186,6 +197,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/certificates", post(issue).get(list))
         .route("/api/v1/certificates/preview", post(preview))
         .route("/api/v1/certificates/{id}/pdf", get(download))
+        .route("/api/v1/certificates/{id}/email", post(email))
         .route("/api/v1/payments/stamp-duty", post(pay))
         .merge(verify_page::routes())
 }
@@ -243,6 +255,8 @@ async fn subject(state: &AppState, who: &Requester, person: &str) -> Result<i64,
     if let Requester::Citizen { cf, .. } = who {
         let view = state.store.person(pid, None).await?;
         if view.record.generalita.codice_fiscale.map(|c| c.as_str().to_owned()).as_deref() != Some(cf.as_str()) {
+            // Traced without naming the other person: the attempt is the citizen's.
+            state.store.audit(&who.entry("certificate.request", "refused:not-yours", json!({}))).await?;
             return Err(ApiError::Forbidden("citizens obtain certificates about themselves only".into()));
         }
     }
@@ -309,10 +323,12 @@ async fn preview(State(state): State<AppState>, c: CertCaller) -> Result<Respons
     let mut doc = prepared.doc;
     doc.ident = crate::middleware::current_request_id().unwrap_or_default();
     let engine_certs = certs.clone();
+    let slot = certs.render_slots.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))?;
     let pdf = tokio::task::spawn_blocking(move || engine_certs.engine.render(&doc, None))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(|e| ApiError::Internal(e.to_string()))?;
+    drop(slot);
     let mut entry = c.who.entry("certificate.preview", "ok", json!({ "types": types }));
     entry.subject_person = Some(pid);
     entry.subject_cf = prepared.subject_cf;
@@ -375,10 +391,12 @@ pub async fn preview_certificate(
     let mut doc = prepared.doc;
     doc.ident = uuid::Uuid::new_v4().to_string();
     let c = certs.clone();
+    let slot = certs.render_slots.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))?;
     let pdf = tokio::task::spawn_blocking(move || c.engine.render(&doc, None))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(|e| ApiError::Internal(e.to_string()))?;
+    drop(slot);
     let mut entry = r.entry("certificate.preview", "ok", json!({ "types": types }));
     entry.subject_person = Some(person_id);
     entry.subject_cf = prepared.subject_cf;
@@ -442,6 +460,7 @@ async fn issue_impl(
     let qr = format!("{}/verifica/{token}#{signed}", certs.public_url);
     let c = certs.clone();
     let reason = format!("Certificato anagrafico n. {number}");
+    let slot = certs.render_slots.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))?;
     let pdf = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, DocError> {
         let pdf = c.engine.render(&doc, Some(&qr))?;
         c.seal.seal(&pdf, now, &reason, &[(QR_ENTRY, qr.as_bytes()), (CONTENT_ENTRY, &content_json)])
@@ -449,6 +468,7 @@ async fn issue_impl(
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?
     .map_err(|e| ApiError::Internal(e.to_string()))?;
+    drop(slot);
     let meta = StoredCertificate {
         id: number.clone(),
         person_id,
@@ -635,4 +655,87 @@ pub async fn record_counter_payment(store: &dyn Store, who: &RequesterInfo) -> R
     let e = who.as_requester().entry("payment.stamp_duty", "ok", json!({ "payment": payment.id, "amount_cents": payment.amount_cents }));
     store.save_payment(&payment, &e).await?;
     Ok(payment.id)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmailBody {
+    /// `email` (the address on the record) or `digital_domicile` (the PEC address).
+    #[serde(default)]
+    to: Option<String>,
+}
+
+/// Sends a copy of a valid certificate to an address the register holds for its holder (CRT-6):
+/// the e-mail address of the record or the digital domicile. Never to an address the caller
+/// types: the register only writes to addresses it has on file.
+async fn email(State(state): State<AppState>, Path(id): Path<String>, c: CertCaller) -> Result<Response, ApiError> {
+    let certs = service(&state)?;
+    let body: EmailBody = if c.body.is_empty() {
+        EmailBody { to: None }
+    } else {
+        let de = &mut serde_json::Deserializer::from_slice(&c.body);
+        serde_path_to_error::deserialize(de).map_err(|e| ApiError::field(e.path().to_string(), e.inner().to_string()))?
+    };
+    let Some(outbox) = certs.outbox.clone() else {
+        return Err(ApiError::NotFound("e-mail delivery is not configured on this register".into()));
+    };
+    let cert = state.store.certificate(&id).await?.ok_or_else(|| ApiError::NotFound("no such certificate".into()))?;
+    if !may_see(&state, &c.who, &cert).await? {
+        return Err(ApiError::Forbidden("only the holder or the office that issued it may send a certificate".into()));
+    }
+    let record = state.store.person(cert.person_id, None).await?.record;
+    let channel = body.to.as_deref().unwrap_or("email");
+    let address = match channel {
+        "email" => record.email.clone(),
+        "digital_domicile" => record.digital_domicile.clone(),
+        _ => return Err(ApiError::field("to", "must be email or digital_domicile")),
+    };
+    let Some(address) = address.filter(|a| !a.chars().any(|c| c.is_control() || c.is_whitespace() || c == '<' || c == '>')) else {
+        return Err(ApiError::ConflictField {
+            field: "to".into(),
+            reason: format!("the register holds no {channel} address for this person"),
+        });
+    };
+    let Some(pdf) = state.store.certificate_pdf(&id).await? else {
+        return Err(ApiError::Gone(format!("certificate {id} expired on {} and was deleted", cert.expires_on)));
+    };
+    let message = mime_message(&certs.mail_from, &address, &cert, &pdf);
+    let file = outbox.join(format!("{}-{}.eml", anagrafe_store::now_ms(), cert.id));
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        std::fs::create_dir_all(file.parent().unwrap_or(std::path::Path::new(".")))?;
+        let tmp = file.with_extension("tmp");
+        std::fs::write(&tmp, message)?;
+        std::fs::rename(&tmp, &file)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| ApiError::Unavailable(format!("the outbox cannot be written: {e}")))?;
+    let mut e = c.who.entry("certificate.email", "ok", json!({ "certificate": id, "to": channel }));
+    e.subject_person = Some(cert.person_id);
+    state.store.audit(&e).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(json!({ "certificate": id, "to": channel, "queued": true }))).into_response())
+}
+
+/// An RFC 5322 message with the certificate attached (MIME, base64).
+fn mime_message(from: &str, to: &str, cert: &StoredCertificate, pdf: &[u8]) -> Vec<u8> {
+    let boundary = format!("anagrafe-{}", uuid::Uuid::new_v4().simple());
+    let date = Utc::now().format("%a, %d %b %Y %H:%M:%S +0000");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(pdf);
+    let mut body = String::new();
+    for chunk in b64.as_bytes().chunks(76) {
+        body.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        body.push_str("\r\n");
+    }
+    format!(
+        "From: {from}\r\nTo: <{to}>\r\nSubject: Certificato anagrafico n. {id}\r\nDate: {date}\r\nMessage-ID: <{mid}@anagrafe>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+         In allegato il certificato anagrafico n. {id}, sigillato elettronicamente, valido fino al {until}.\r\n\
+         La copia stampata si verifica con il contrassegno (codice QR) che vi è riportato.\r\n\r\n--{boundary}\r\n\
+         Content-Type: application/pdf; name=\"certificato-{id}.pdf\"\r\nContent-Disposition: attachment; filename=\"certificato-{id}.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{body}--{boundary}--\r\n",
+        id = cert.id,
+        mid = uuid::Uuid::new_v4().simple(),
+        until = content::dmy(cert.expires_on),
+    )
+    .into_bytes()
 }

@@ -17,6 +17,8 @@ CREATE TABLE certificates (
     deleted_at BIGINT,
     delete_reason TEXT                  -- expired, revoked
 );
+-- A sealed PDF is already compressed: store it out of line without trying to compress it again.
+ALTER TABLE certificates ALTER COLUMN pdf SET STORAGE EXTERNAL;
 CREATE INDEX certificates_person ON certificates (person_id, issued_at);
 CREATE INDEX certificates_expiry ON certificates (expires_on) WHERE pdf IS NOT NULL;
 
