@@ -270,28 +270,49 @@ fn office_of(who: &Requester) -> Option<Belfiore> {
     }
 }
 
-/// Traces a refusal (CRT-7: every access, whatever its outcome) and passes it on.
-async fn traced<T>(
-    state: &AppState,
-    who: &Requester,
-    operation: &str,
-    person: Option<i64>,
-    r: Result<T, CertError>,
-) -> Result<T, ApiError> {
-    match r {
-        Ok(v) => Ok(v),
-        Err(e) => {
-            let outcome = match &e {
-                CertError::Refused(r) => format!("refused:{}", r.code),
-                CertError::Field(f, _) => format!("refused:{f}"),
-                CertError::Store(_) => "error".to_owned(),
-            };
-            let mut entry = who.entry(operation, &outcome, json!({}));
-            entry.subject_person = person;
-            state.store.audit(&entry).await?;
-            Err(e.into())
-        }
+/// Traces a refused or failed certificate request (CRT-7: every access, whatever its outcome)
+/// and turns it into the HTTP error.
+async fn refused(store: &dyn Store, who: &Requester, operation: &str, req: &content::Request, e: CertError) -> ApiError {
+    let outcome = match &e {
+        CertError::Refused(r) => format!("refused:{}", r.code),
+        CertError::Field(f, _) => format!("refused:{f}"),
+        CertError::Store(_) => "error".to_owned(),
+    };
+    let mut entry = who.entry(operation, &outcome, json!({ "types": req.types }));
+    entry.subject_person = Some(req.person_id);
+    match store.audit(&entry).await {
+        Ok(_) => e.into(),
+        Err(a) => a.into(),
     }
+}
+
+/// Checks, lays out and traces a preview; nothing else is stored.
+async fn preview_impl(
+    certs: &Arc<Certificates>,
+    store: &dyn Store,
+    req: &content::Request,
+    stamp: Option<&Stamp>,
+    who: &Requester,
+    ident: String,
+) -> Result<Vec<u8>, ApiError> {
+    let prepared = match content::prepare(certs, store, req, Utc::now(), office_of(who), stamp).await {
+        Ok(p) => p,
+        Err(e) => return Err(refused(store, who, "certificate.preview", req, e).await),
+    };
+    let mut doc = prepared.doc;
+    doc.ident = ident;
+    let c = certs.clone();
+    let slot = certs.render_slots.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let pdf = tokio::task::spawn_blocking(move || c.engine.render(&doc, None))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    drop(slot);
+    let mut entry = who.entry("certificate.preview", "ok", json!({ "types": req.types }));
+    entry.subject_person = Some(req.person_id);
+    entry.subject_cf = prepared.subject_cf;
+    store.audit(&entry).await?;
+    Ok(pdf)
 }
 
 fn pdf_response(pdf: Vec<u8>, filename: &str) -> Response {
@@ -310,29 +331,9 @@ async fn preview(State(state): State<AppState>, c: CertCaller) -> Result<Respons
     let body = parse_body(&c.body)?;
     let types = parse_types(&body.types)?;
     let pid = subject(&state, &c.who, &body.person).await?;
-    let req = content::Request { person_id: pid, types: types.clone(), reference_date: body.reference_date, lang: body.lang.clone() };
-    let now = Utc::now();
-    let prepared = traced(
-        &state,
-        &c.who,
-        "certificate.preview",
-        Some(pid),
-        content::prepare(&certs, &*state.store, &req, now, office_of(&c.who), body.stamp.as_ref()).await,
-    )
-    .await?;
-    let mut doc = prepared.doc;
-    doc.ident = crate::middleware::current_request_id().unwrap_or_default();
-    let engine_certs = certs.clone();
-    let slot = certs.render_slots.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))?;
-    let pdf = tokio::task::spawn_blocking(move || engine_certs.engine.render(&doc, None))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    drop(slot);
-    let mut entry = c.who.entry("certificate.preview", "ok", json!({ "types": types }));
-    entry.subject_person = Some(pid);
-    entry.subject_cf = prepared.subject_cf;
-    state.store.audit(&entry).await?;
+    let req = content::Request { person_id: pid, types, reference_date: body.reference_date, lang: body.lang.clone() };
+    let ident = crate::middleware::current_request_id().unwrap_or_default();
+    let pdf = preview_impl(&certs, &*state.store, &req, body.stamp.as_ref(), &c.who, ident).await?;
     Ok(pdf_response(pdf, "anteprima.pdf"))
 }
 
@@ -385,23 +386,7 @@ pub async fn preview_certificate(
     req: &CertificateRequest,
     who: &RequesterInfo,
 ) -> Result<Vec<u8>, ApiError> {
-    let r = who.as_requester();
-    let (person_id, types) = (req.person_id, req.types.as_slice());
-    let prepared = content::prepare(certs, store, req, Utc::now(), who.comune, None).await?;
-    let mut doc = prepared.doc;
-    doc.ident = uuid::Uuid::new_v4().to_string();
-    let c = certs.clone();
-    let slot = certs.render_slots.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))?;
-    let pdf = tokio::task::spawn_blocking(move || c.engine.render(&doc, None))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    drop(slot);
-    let mut entry = r.entry("certificate.preview", "ok", json!({ "types": types }));
-    entry.subject_person = Some(person_id);
-    entry.subject_cf = prepared.subject_cf;
-    store.audit(&entry).await?;
-    Ok(pdf)
+    preview_impl(certs, store, req, None, &who.as_requester(), uuid::Uuid::new_v4().to_string()).await
 }
 
 async fn issue_impl(
@@ -415,17 +400,7 @@ async fn issue_impl(
     let (person_id, types) = (req.person_id, req.types.as_slice());
     let prepared = match content::prepare(certs, store, req, now, office_of(who), Some(stamp)).await {
         Ok(p) => p,
-        Err(e) => {
-            let outcome = match &e {
-                CertError::Refused(r) => format!("refused:{}", r.code),
-                CertError::Field(f, _) => format!("refused:{f}"),
-                _ => "error".into(),
-            };
-            let mut entry = who.entry("certificate.issue", &outcome, json!({ "types": types }));
-            entry.subject_person = Some(person_id);
-            store.audit(&entry).await?;
-            return Err(e.into());
-        }
+        Err(e) => return Err(refused(store, who, "certificate.issue", req, e).await),
     };
     if let Stamp::Paid { payment_id } = stamp {
         let payment = store.payment(payment_id).await?;
