@@ -8,9 +8,8 @@
 //! memory check in docs/benchmarks.md uses 10000).
 
 use anagrafe_domain::certificate::Stamp;
-use anagrafe_domain::decode::StatoCivile;
-use anagrafe_domain::ops::{HouseholdChoice, Operation, Registration};
-use anagrafe_domain::{Belfiore, BirthPlace, Country, HouseholdKind, IdGenerator, ItalianAddress, PartialDate, PersonName, Residence, Sex};
+use anagrafe_domain::ops::Operation;
+use anagrafe_domain::{Belfiore, IdGenerator};
 use anagrafe_server::certificates::{self, CertificateRequest, Certificates, RequesterInfo};
 use anagrafe_store::{IdIssuer, Store, WriteContext};
 use std::sync::Arc;
@@ -19,33 +18,10 @@ use std::time::{Duration, Instant};
 const PERSONS: u64 = 500;
 const WORKERS: usize = 4;
 
+/// A resident of Milano, or of Bolzano (bilingual certificates) for one in five.
 fn resident(n: u64) -> Operation {
-    let (surname, given) = anagrafe_testkit::distinct_name(n);
-    Operation::Register(Box::new(Registration {
-        reason: "1".into(),
-        reason_description: None,
-        effective_date: chrono::NaiveDate::from_ymd_opt(2020, 3, 1).unwrap(),
-        name: PersonName::new(Some(&surname), Some(&given)).unwrap(),
-        sex: if n.is_multiple_of(2) { Sex::F } else { Sex::M },
-        birth_date: PartialDate::parse("2020-03-01").unwrap(),
-        birth_place: BirthPlace::Comune { code: Belfiore::parse("F205").unwrap() },
-        codice_fiscale: None,
-        citizenships: vec![Country::Italia],
-        civil_status: StatoCivile::CelibeNubile,
-        residence: Residence::Italy(ItalianAddress {
-            comune: Belfiore::parse(if n.is_multiple_of(5) { "A952" } else { "F205" }).unwrap(),
-            cap: None,
-            species: "CORSO".into(),
-            toponym: "Buenos Aires".into(),
-            civic: Some(format!("{}", n % 200 + 1)),
-            internal: None,
-            locality: None,
-        }),
-        household: HouseholdChoice::New { household: HouseholdKind::Family, name: None },
-        email: None,
-        digital_domicile: None,
-        origin: None,
-    }))
+    let comune = if n.is_multiple_of(5) { "A952" } else { "F205" };
+    Operation::Register(Box::new(anagrafe_testkit::registration(n, "F205", comune, chrono::NaiveDate::from_ymd_opt(2020, 3, 1).unwrap())))
 }
 
 fn rss_mb() -> f64 {

@@ -3,40 +3,13 @@
 //! `ANAGRAFE_BENCH_DATABASE_URL` names a database to create scratch databases from).
 //! Run: `cargo bench -p anagrafe-store --bench apply [-- N]`.
 
-use anagrafe_domain::decode::StatoCivile;
-use anagrafe_domain::ops::{HouseholdChoice, Operation, Registration};
-use anagrafe_domain::{Belfiore, BirthPlace, Country, HouseholdKind, IdGenerator, ItalianAddress, PartialDate, PersonName, Residence, Sex};
+use anagrafe_domain::IdGenerator;
+use anagrafe_domain::ops::Operation;
 use anagrafe_store::{IdIssuer, Store, WriteContext};
 use std::time::Instant;
 
 fn birth(n: u64) -> Operation {
-    let (surname, given) = anagrafe_testkit::distinct_name(n);
-    let today = chrono::Utc::now().date_naive();
-    Operation::Register(Box::new(Registration {
-        reason: "1".into(),
-        reason_description: None,
-        effective_date: today,
-        name: PersonName::new(Some(&surname), Some(&given)).unwrap(),
-        sex: Sex::F,
-        birth_date: PartialDate::parse(&today.to_string()).unwrap(),
-        birth_place: BirthPlace::Comune { code: Belfiore::parse("H501").unwrap() },
-        codice_fiscale: None,
-        citizenships: vec![Country::Italia],
-        civil_status: StatoCivile::CelibeNubile,
-        residence: Residence::Italy(ItalianAddress {
-            comune: Belfiore::parse("H501").unwrap(),
-            cap: None,
-            species: "VIA".into(),
-            toponym: "del Banco".into(),
-            civic: None,
-            internal: None,
-            locality: None,
-        }),
-        household: HouseholdChoice::New { household: HouseholdKind::Family, name: None },
-        email: None,
-        digital_domicile: None,
-        origin: None,
-    }))
+    Operation::Register(Box::new(anagrafe_testkit::registration(n, "H501", "H501", chrono::Utc::now().date_naive())))
 }
 
 async fn run(label: &str, store: &dyn Store, n: u64) {

@@ -742,3 +742,36 @@ mod distinct_name_tests {
         }
     }
 }
+
+/// A birth registration (reason 1) of the `n`-th [`distinct_name`], born in `birth_comune` on
+/// `date` and resident in `residence_comune`, in a new family: what benchmarks write.
+pub fn registration(n: u64, birth_comune: &str, residence_comune: &str, date: NaiveDate) -> anagrafe_domain::ops::Registration {
+    use anagrafe_domain::ops::{HouseholdChoice, Registration};
+    let (surname, given) = distinct_name(n);
+    let code = |c: &str| Belfiore::parse(c).expect("a Belfiore code");
+    Registration {
+        reason: "1".into(),
+        reason_description: None,
+        effective_date: date,
+        name: PersonName::new(Some(&surname), Some(&given)).expect("a valid synthetic name"),
+        sex: if n.is_multiple_of(2) { Sex::F } else { Sex::M },
+        birth_date: PartialDate::parse(&date.to_string()).expect("a full date"),
+        birth_place: BirthPlace::Comune { code: code(birth_comune) },
+        codice_fiscale: None,
+        citizenships: vec![Country::Italia],
+        civil_status: StatoCivile::CelibeNubile,
+        residence: Residence::Italy(ItalianAddress {
+            comune: code(residence_comune),
+            cap: None,
+            species: "VIA".into(),
+            toponym: "del Banco".into(),
+            civic: Some((n % 200 + 1).to_string()),
+            internal: None,
+            locality: None,
+        }),
+        household: HouseholdChoice::New { household: HouseholdKind::Family, name: None },
+        email: None,
+        digital_domicile: None,
+        origin: None,
+    }
+}
