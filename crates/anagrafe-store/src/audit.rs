@@ -158,6 +158,55 @@ impl ChainVerifier {
     }
 }
 
+/// Most entries one trace statement carries (14 values each: within both backends' limits on
+/// bound parameters).
+pub(crate) const ROWS_PER_STATEMENT: usize = 200;
+
+/// Group commit for entries appended on their own ([`crate::Store::audit`]: reads, refusals,
+/// logins). Each caller queues its entry; whoever takes the writer's turn writes everything
+/// queued so far in one transaction, under one lock of the chain head, and each caller gets
+/// its own sequence number back once that transaction has committed. Under load one commit
+/// (one fsync on PostgreSQL) carries many entries; alone, an entry is written at once. The
+/// write runs in a task of its own, so a caller that goes away (a client hanging up) cannot
+/// leave the others' entries unwritten.
+#[derive(Default)]
+pub(crate) struct TraceQueue {
+    pending: std::sync::Mutex<Vec<Queued>>,
+    turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+/// An entry waiting to be written, the answer to keep with it (a public body's operation id),
+/// and where its outcome goes.
+pub(crate) type Queued = (AuditEntry, Option<crate::PdndAnswer>, tokio::sync::oneshot::Sender<crate::Result<i64>>);
+
+impl std::fmt::Debug for TraceQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TraceQueue").finish_non_exhaustive()
+    }
+}
+
+impl TraceQueue {
+    /// Queues `entry`, and waits for the writer's turn: then returns every entry queued (this
+    /// one included, unless an earlier turn took it) with the turn, which the write must hold
+    /// until it has committed, and the receiver of this entry's outcome.
+    pub(crate) async fn enqueue(
+        &self,
+        entry: AuditEntry,
+        answer: Option<crate::PdndAnswer>,
+    ) -> (Vec<Queued>, tokio::sync::OwnedMutexGuard<()>, tokio::sync::oneshot::Receiver<crate::Result<i64>>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).push((entry, answer, tx));
+        let turn = self.turn.clone().lock_owned().await;
+        let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        (batch, turn, rx)
+    }
+}
+
+/// Waits for a queued entry's outcome.
+pub(crate) async fn outcome(rx: tokio::sync::oneshot::Receiver<crate::Result<i64>>) -> crate::Result<i64> {
+    rx.await.unwrap_or_else(|_| Err(crate::StoreError::Invalid("internal: the trace writer stopped before writing the entry".into())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

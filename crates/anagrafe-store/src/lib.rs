@@ -12,6 +12,7 @@
 pub mod audit;
 mod bulk;
 mod ops;
+mod pdnd;
 pub mod postgres;
 mod rows;
 mod shared;
@@ -282,8 +283,35 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// deleted either way.
     async fn take_captcha(&self, id_hash: &str, now: i64) -> Result<Option<String>>;
 
-    /// Appends an audit entry in its own transaction (reads, refusals, logins).
+    /// Appends an audit entry in its own transaction (reads, refusals, logins); entries of
+    /// concurrent callers are committed in groups, each caller waiting for its own.
     async fn audit(&self, entry: &AuditEntry) -> Result<i64>;
+
+    /// As [`Store::audit`], storing with the entry the answer given to a public body's
+    /// `idOperazioneClient` (committed together, or neither): `Conflict` on
+    /// `idOperazioneClient` when the body used that id before.
+    async fn audit_with_answer(&self, entry: &AuditEntry, answer: &PdndAnswer) -> Result<i64>;
+
+    /// A public body registered for the e-services, with its keys and purposes.
+    async fn pdnd_client(&self, client_id: &str) -> Result<Option<PdndClient>>;
+
+    /// Registers a public body, or replaces its name, keys and purposes (a key or purpose
+    /// left out is revoked), traced.
+    async fn save_pdnd_client(&self, client: &PdndClient, ctx: &WriteContext) -> Result<()>;
+
+    /// The answer first given to a public body's operation id, if it used that id.
+    async fn pdnd_answer(&self, client_id: &str, id_operazione_client: &str) -> Result<Option<PdndAnswer>>;
+
+    /// Records a signature id of a public body until it expires, provided the body and the key
+    /// `kid` are still registered and unrevoked: `Fresh`, `Replayed`, or `ClientChanged`.
+    async fn accept_pdnd_jti(&self, client_id: &str, kid: &str, jti: &str, expires_at_ms: i64) -> Result<JtiOutcome>;
+
+    /// Internal ids of the persons whose personal data on `as_of` match (IDN-4 search by
+    /// personal data). Records without an ID ANPR are not found.
+    async fn find_by_generalita(&self, q: &GeneralitaQuery, as_of: Option<NaiveDate>) -> Result<Vec<i64>>;
+
+    /// The ID ANPR and its state (1 valid, 2 suspended, 3 invalid) of a person, if issued.
+    async fn id_anpr_of(&self, person_id: i64) -> Result<Option<(String, i16)>>;
 
     /// Audit entries with `seq > after`, oldest first.
     async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<StoredAudit>>;

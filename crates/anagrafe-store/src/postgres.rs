@@ -9,13 +9,15 @@ use sqlx::{Postgres, Transaction};
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pub(crate) pool: PgPool,
+    /// Trace entries appended on their own, committed in groups.
+    trace: std::sync::Arc<crate::audit::TraceQueue>,
 }
 
 impl PgStore {
     /// Connects to a `postgres://` URL.
     pub async fn connect(url: &str) -> Result<Self> {
         let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, trace: Default::default() })
     }
 
     /// Begins a write transaction (writers queue on the audit head's row lock inside it).
@@ -171,3 +173,4 @@ impl crate::shared::Bulk for PgStore {
 
 crate::shared::store_common!(PgStore, Postgres, crate::Backend::Postgres);
 crate::ops::store_ops!(PgStore, Postgres);
+crate::pdnd::store_pdnd!(PgStore, Postgres);

@@ -102,6 +102,79 @@ macro_rules! store_common {
                 Ok(seq)
             }
 
+            /// Group commit (see `TraceQueue`): whoever gets the turn writes all that is queued.
+            async fn trace_queued(&self, entry: &crate::audit::AuditEntry, answer: Option<crate::PdndAnswer>) -> crate::Result<i64> {
+                let (batch, turn, rx) = self.trace.enqueue(entry.clone(), answer).await;
+                if batch.is_empty() {
+                    drop(turn);
+                } else {
+                    let store = self.clone();
+                    tokio::spawn(async move {
+                        store.write_trace(batch).await;
+                        drop(turn);
+                    });
+                }
+                crate::audit::outcome(rx).await
+            }
+
+            /// Writes queued trace entries in one transaction and tells each caller its outcome.
+            /// Should the batch fail, each entry is tried alone, so that one bad entry cannot cost
+            /// the others theirs.
+            async fn write_trace(&self, batch: Vec<crate::audit::Queued>) {
+                let items: Vec<(&crate::audit::AuditEntry, Option<&crate::PdndAnswer>)> = batch.iter().map(|(e, a, _)| (e, a.as_ref())).collect();
+                match self.append_trace(&items).await {
+                    Ok(seqs) => {
+                        for ((_, _, tx), seq) in batch.into_iter().zip(seqs) {
+                            let _ = tx.send(Ok(seq));
+                        }
+                    }
+                    Err(e) if batch.len() == 1 => {
+                        if let Some((_, _, tx)) = batch.into_iter().next() {
+                            let _ = tx.send(Err(e));
+                        }
+                    }
+                    Err(_) => {
+                        for (entry, answer, tx) in batch {
+                            let one = self.append_trace(&[(&entry, answer.as_ref())]).await.map(|s| s[0]);
+                            let _ = tx.send(one);
+                        }
+                    }
+                }
+            }
+
+            /// Appends entries to the chain in one transaction, with the answers to keep: their
+            /// sequence numbers.
+            async fn append_trace(&self, items: &[(&crate::audit::AuditEntry, Option<&crate::PdndAnswer>)]) -> crate::Result<Vec<i64>> {
+                let (_write, mut tx) = self.begin_write().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                let answers: Vec<&crate::PdndAnswer> = items.iter().filter_map(|(_, a)| *a).collect();
+                for chunk in answers.chunks(crate::audit::ROWS_PER_STATEMENT) {
+                    let mut b = crate::shared::Batch::new();
+                    Self::push_pdnd_answers(&mut b, chunk, head.now);
+                    Self::run_batch(&mut tx, b).await.map_err(|e| match e {
+                        crate::StoreError::Database(e) => crate::shared::batch_conflict(e, &[("pdnd_answers", "idOperazioneClient")]),
+                        other => other,
+                    })?;
+                }
+                let entries: Vec<&crate::audit::AuditEntry> = items.iter().map(|(e, _)| *e).collect();
+                let mut seqs = Vec::with_capacity(entries.len());
+                for chunk in entries.chunks(crate::audit::ROWS_PER_STATEMENT) {
+                    let mut rows = Vec::with_capacity(chunk.len());
+                    for entry in chunk {
+                        let seq = head.seq + 1;
+                        let hash = crate::audit::chain_hash(&head.hash, seq, head.now, entry);
+                        rows.push(crate::shared::AuditRow { seq, at_ms: head.now, entry: (*entry).clone(), prev_hash: std::mem::replace(&mut head.hash, hash.clone()), hash });
+                        head.seq = seq;
+                        seqs.push(seq);
+                    }
+                    let mut b = crate::shared::Batch::new();
+                    Self::push_audit_rows(&mut b, &rows);
+                    Self::run_batch(&mut tx, b).await?;
+                }
+                tx.commit().await?;
+                Ok(seqs)
+            }
+
             /// As `alloc_each`, in a statement of its own (committed at once): the counters' row
             /// locks are not held for the caller's transaction; ids of a write that fails are
             /// simply never used.
@@ -1820,11 +1893,39 @@ macro_rules! store_common {
             }
 
             async fn audit(&self, entry: &crate::audit::AuditEntry) -> crate::Result<i64> {
-                let (_write, mut tx) = self.begin_write().await?;
-                let mut head = Self::lock_head(&mut tx).await?;
-                let seq = Self::append_audit(&mut tx, &mut head, entry).await?;
-                tx.commit().await?;
-                Ok(seq)
+                self.trace_queued(entry, None).await
+            }
+
+            async fn audit_with_answer(&self, entry: &crate::audit::AuditEntry, answer: &crate::PdndAnswer) -> crate::Result<i64> {
+                self.trace_queued(entry, Some(answer.clone())).await
+            }
+
+            async fn pdnd_client(&self, client_id: &str) -> crate::Result<Option<crate::PdndClient>> {
+                self.pdnd_client_impl(client_id).await
+            }
+
+            async fn save_pdnd_client(&self, client: &crate::PdndClient, ctx: &crate::WriteContext) -> crate::Result<()> {
+                self.save_pdnd_client_impl(client, ctx).await
+            }
+
+            async fn pdnd_answer(&self, client_id: &str, id_operazione_client: &str) -> crate::Result<Option<crate::PdndAnswer>> {
+                self.pdnd_answer_impl(client_id, id_operazione_client).await
+            }
+
+            async fn accept_pdnd_jti(&self, client_id: &str, kid: &str, jti: &str, expires_at_ms: i64) -> crate::Result<crate::JtiOutcome> {
+                self.accept_pdnd_jti_impl(client_id, kid, jti, expires_at_ms).await
+            }
+
+            async fn find_by_generalita(&self, q: &crate::GeneralitaQuery, as_of: Option<chrono::NaiveDate>) -> crate::Result<Vec<i64>> {
+                self.find_by_generalita_impl(q, as_of).await
+            }
+
+            async fn id_anpr_of(&self, person_id: i64) -> crate::Result<Option<(String, i16)>> {
+                let row = sqlx::query("SELECT id_anpr, status FROM id_anpr_registry WHERE person_id = $1 AND status IN (1, 2) ORDER BY issued_at DESC LIMIT 1")
+                    .bind(person_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| Ok((sqlx::Row::try_get(&r, 0)?, sqlx::Row::try_get(&r, 1)?))).transpose()
             }
 
             async fn audit_entries(&self, after: i64, limit: u32) -> crate::Result<Vec<crate::audit::StoredAudit>> {

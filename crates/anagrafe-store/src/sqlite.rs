@@ -20,6 +20,8 @@ pub struct SqliteStore {
     /// spinning in SQLite's busy handler (which sleeps in steps of milliseconds). Other
     /// processes (a command run beside the server) still meet the busy timeout.
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Trace entries appended on their own, committed in groups.
+    trace: std::sync::Arc<crate::audit::TraceQueue>,
 }
 
 impl SqliteStore {
@@ -34,7 +36,7 @@ impl SqliteStore {
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
-        Ok(Self { pool, writer: Default::default() })
+        Ok(Self { pool, writer: Default::default(), trace: Default::default() })
     }
 
     /// Begins a write transaction, first taking this process's writer turn.
@@ -186,3 +188,4 @@ impl crate::shared::Bulk for SqliteStore {
 
 crate::shared::store_common!(SqliteStore, Sqlite, crate::Backend::Sqlite);
 crate::ops::store_ops!(SqliteStore, Sqlite);
+crate::pdnd::store_pdnd!(SqliteStore, Sqlite);

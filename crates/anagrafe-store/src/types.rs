@@ -470,3 +470,94 @@ pub struct PersonHistory {
     /// Citizenships, oldest first.
     pub citizenships: Vec<Dated<anagrafe_domain::Country>>,
 }
+
+/// A public body registered for the e-services, as on the national data platform (PDND).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PdndClient {
+    /// The platform's client id.
+    pub client_id: String,
+    /// The public body.
+    pub name: String,
+    /// Keys its tokens are signed with.
+    pub keys: Vec<PdndKey>,
+    /// What it is authorised to call, and why.
+    pub purposes: Vec<PdndPurpose>,
+    /// Revoked bodies are refused.
+    pub revoked: bool,
+}
+
+/// A public body's key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PdndKey {
+    /// Key id (JWS `kid`).
+    pub kid: String,
+    /// SPKI PEM of its ES256 public key.
+    pub public_key_pem: String,
+    /// Revoked keys verify nothing.
+    pub revoked: bool,
+}
+
+/// A purpose a public body is authorised for on one e-service, with its call limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PdndPurpose {
+    /// The platform's purposeId.
+    pub purpose_id: String,
+    /// E-service code (`C030`).
+    pub eservice: String,
+    /// What the body uses the e-service for.
+    pub description: String,
+    /// Calls per Italian calendar day.
+    pub daily_quota: i64,
+    /// Calls per second.
+    pub per_second: i64,
+    /// Revoked purposes authorise nothing.
+    pub revoked: bool,
+}
+
+impl PdndClient {
+    /// A usable (unrevoked) key of this body by kid.
+    pub fn key(&self, kid: &str) -> Option<&PdndKey> {
+        self.keys.iter().find(|k| k.kid == kid && !k.revoked)
+    }
+
+    /// A usable (unrevoked) purpose of this body by id.
+    pub fn purpose(&self, purpose_id: &str) -> Option<&PdndPurpose> {
+        self.purposes.iter().find(|p| p.purpose_id == purpose_id && !p.revoked)
+    }
+}
+
+/// The answer given to a public body's `idOperazioneClient`, kept so that a replay gets it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PdndAnswer {
+    /// The body.
+    pub client_id: String,
+    /// Its operation id.
+    pub id_operazione_client: String,
+    /// E-service code.
+    pub eservice: String,
+    /// SHA-256 (hex) of the request body.
+    pub request_sha256: String,
+    /// HTTP status.
+    pub status: i16,
+    /// The answer's body.
+    pub body: String,
+}
+
+/// Personal data to look a person up by (IDN-4): surname and name (either may be known to be
+/// absent), sex, and the birth date as a range of days (a partial date covers its month or
+/// year).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneralitaQuery {
+    /// Surname; `None` for a person without one.
+    pub surname: Option<String>,
+    /// Given name; `None` for a person without one.
+    pub given_name: Option<String>,
+    /// `M` or `F`.
+    pub sex: String,
+    /// First possible birth date.
+    pub born_from: NaiveDate,
+    /// Last possible birth date.
+    pub born_to: NaiveDate,
+    /// Belfiore code of the place of birth, when given.
+    pub birth_place: Option<String>,
+}

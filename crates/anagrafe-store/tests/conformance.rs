@@ -31,6 +31,8 @@ conformance!(
     a_deceased_person_reads_as_deceased,
     a_client_operation_id_names_one_write,
     concurrent_writes_keep_the_chain_whole,
+    concurrent_traces_are_each_written_once_in_chain_order,
+    a_trace_entry_the_database_refuses_costs_no_other_entry,
     reference_data_round_trip,
     a_family_lists_its_members_head_first,
     ids_are_assigned_to_everyone_once_and_resumably,
@@ -306,6 +308,73 @@ async fn concurrent_writes_keep_the_chain_whole(h: &Harness) {
     assert!(report.is_intact(), "{report:?}");
     assert_eq!(report.head_seq, 16);
     assert_eq!(h.store.count_persons().await.unwrap(), 16);
+}
+
+/// Entries appended on their own are committed in groups (one transaction for all those that
+/// queued meanwhile): every caller still gets its own entry, at the place it was told, with
+/// registry writes interleaved, and the chain stays whole.
+async fn concurrent_traces_are_each_written_once_in_chain_order(h: &Harness) {
+    let mut tasks = Vec::new();
+    for i in 0..300 {
+        let store = h.store.clone();
+        tasks.push(tokio::spawn(async move {
+            if i % 50 == 7 {
+                let mut p = mario(None);
+                p.record.email = Some(format!("t{i}@mail.example.org"));
+                store.register_person(&p, &ctx(&format!("w{i}"))).await.unwrap();
+                None
+            } else {
+                let seq = store.audit(&AuditEntry::from_ctx(&ctx(&format!("r{i}")), "person.read", "ok")).await.unwrap();
+                Some((i, seq))
+            }
+        }));
+    }
+    let mut told = Vec::new();
+    for t in tasks {
+        told.extend(t.await.unwrap());
+    }
+    let entries = h.store.audit_entries(0, 1000).await.unwrap();
+    assert_eq!(entries.len(), 300);
+    for (i, seq) in &told {
+        let e = &entries[(*seq - 1) as usize];
+        assert_eq!(e.entry.request_id, format!("test-r{i}"), "entry {seq}");
+    }
+    let mut seqs: Vec<i64> = told.iter().map(|t| t.1).collect();
+    seqs.sort();
+    seqs.dedup();
+    assert_eq!(seqs.len(), told.len(), "two callers were told the same place");
+    let report = h.store.verify_audit_chain().await.unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.head_seq, 300);
+}
+
+/// PostgreSQL refuses a NUL in text: an entry carrying one fails alone, and the entries that
+/// were queued with it are written all the same. (SQLite stores it, and so all succeed.)
+async fn a_trace_entry_the_database_refuses_costs_no_other_entry(h: &Harness) {
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let store = h.store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut e = AuditEntry::from_ctx(&ctx(&format!("n{i}")), "person.read", "ok");
+            if i == 30 {
+                e.detail = "{\"x\":\"\u{0}\"}".into();
+            }
+            (i, store.audit(&e).await)
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        let (i, r) = t.await.unwrap();
+        match (i, r, h.store.backend()) {
+            (30, Err(_), anagrafe_store::Backend::Postgres) => {}
+            (_, Ok(_), _) => ok += 1,
+            (i, r, b) => panic!("entry {i} on {b:?}: {r:?}"),
+        }
+    }
+    let expected = if h.store.backend() == anagrafe_store::Backend::Postgres { 59 } else { 60 };
+    assert_eq!(ok, expected);
+    assert_eq!(h.store.audit_entries(0, 100).await.unwrap().len(), expected);
+    assert!(h.store.verify_audit_chain().await.unwrap().is_intact());
 }
 
 async fn reference_data_round_trip(h: &Harness) {
