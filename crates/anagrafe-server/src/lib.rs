@@ -13,6 +13,7 @@ mod health;
 pub mod http1;
 mod middleware;
 pub mod modi;
+pub mod pdnd;
 pub mod push;
 
 pub use error::ApiError;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub hsts: bool,
     /// The certificate service (`None`: no seal configured; certificate routes answer 503).
     pub certificates: Option<Arc<certificates::Certificates>>,
+    /// The e-services for public bodies.
+    pub pdnd: Arc<pdnd::Pdnd>,
 }
 
 /// Settings of the comuni's web services.
@@ -90,6 +93,7 @@ impl AppState {
             blocklist: Arc::default(),
             hsts: false,
             certificates: None,
+            pdnd: Arc::default(),
         }
     }
 
@@ -135,6 +139,7 @@ pub fn app(state: AppState) -> Router {
         .merge(api::routes())
         .merge(auth::routes())
         .merge(certificates::routes())
+        .merge(pdnd::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)

@@ -377,6 +377,15 @@ pub mod client {
             Ok(Self { client_id: client_id.to_owned(), audience: audience.to_owned(), key, public_pem })
         }
 
+        /// A JWS (ES256, `kid` the signer's id) over any claims: the vouchers the register
+        /// issues in the embedded mode.
+        pub fn sign_claims<T: Serialize>(&self, typ: Option<&str>, claims: &T) -> Result<String, String> {
+            let mut header = Header::new(Algorithm::ES256);
+            header.kid = Some(self.client_id.clone());
+            header.typ = typ.map(str::to_owned);
+            jsonwebtoken::encode(&header, claims, &self.key).map_err(|e| e.to_string())
+        }
+
         /// The public key (SPKI PEM) that verifies this signer's signatures.
         pub fn public_key_pem(&self) -> &str {
             &self.public_pem

@@ -158,6 +158,7 @@ fn concrete(path: &str) -> String {
         .replace("{family_id}", "1")
         .replace("{id}", "2026-ABCDEFGHJK")
         .replace("{token}", "AAAAAAAAAAAAAAAAAAAAAAAA")
+        .replace("{service}", "C030-servizioAccertamentoIdUnicoNazionale")
 }
 
 async fn outcome(e: &Env, method: &str, path: &str, caller: &str) -> (String, u16) {

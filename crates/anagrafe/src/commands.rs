@@ -10,6 +10,7 @@ mod demo;
 mod id;
 mod migrate;
 mod operator;
+pub mod pdnd;
 mod population;
 mod refdata;
 mod serve;
@@ -56,6 +57,9 @@ enum Command {
     /// The comuni's web services: client keys and registration, signed calls, load script.
     #[command(subcommand)]
     Api(api::ApiCommand),
+    /// E-services for public bodies: register a body and its purposes; call an e-service.
+    #[command(subcommand)]
+    Pdnd(pdnd::PdndCommand),
     /// Operator accounts: create with roles, reset, show; TOTP codes.
     #[command(subcommand)]
     Operator(operator::OperatorCommand),
@@ -118,6 +122,7 @@ pub fn run(opts: Opts) -> ExitCode {
         Command::Population(c) => with_runtime(&global, |cfg| population::run(c, cfg)),
         Command::Api(c) => with_runtime(&global, |cfg| api::run(c, cfg)),
         Command::Operator(c) => with_runtime(&global, |cfg| operator::run(c, cfg)),
+        Command::Pdnd(c) => with_runtime(&global, |cfg| pdnd::run(c, cfg)),
         Command::Seal(c) => with_runtime(&global, |cfg| certificate::run_seal(c, cfg)),
         Command::Certificate(c) => with_runtime(&global, |cfg| certificate::run_certificate(c, cfg)),
         Command::Verify(o) => with_runtime(&global, |cfg| certificate::run_verify(o, cfg)),

@@ -29,6 +29,41 @@ pub struct Config {
     /// Certificates: seal, branding, validity, payments.
     #[serde(default)]
     pub certificates: CertificatesConfig,
+    /// E-services for public bodies (PDND, ModI).
+    #[serde(default)]
+    pub pdnd: PdndConfig,
+}
+
+/// E-services for public bodies (issue 4).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PdndConfig {
+    /// IDN-4's regime: every e-service but C030 accepts the ID ANPR as its only criterion.
+    pub id_only: bool,
+    /// The `iss` of vouchers (production: the national data platform's, e.g.
+    /// `interop.pagopa.it`).
+    pub issuer: String,
+    /// An e-service's audience: this prefix followed by `C030-servizio…/v1`.
+    pub audience_prefix: String,
+    /// Audience of client assertions at the embedded token endpoint.
+    pub token_audience: String,
+    /// Production: the platform's JWKS URL. Unset: the register issues vouchers itself at
+    /// `POST /pdnd/token.oauth2`, signed with its signing key (embedded mode).
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+}
+
+impl Default for PdndConfig {
+    fn default() -> Self {
+        let d = anagrafe_server::pdnd::PdndSettings::default();
+        Self {
+            id_only: d.id_only,
+            issuer: d.issuer,
+            audience_prefix: d.audience_prefix,
+            token_audience: d.token_audience,
+            jwks_url: d.jwks_url,
+        }
+    }
 }
 
 /// Certificates (issue 5).
@@ -170,6 +205,7 @@ impl Default for Config {
             oidc: OidcConfig::default(),
             limits: Default::default(),
             certificates: CertificatesConfig::default(),
+            pdnd: PdndConfig::default(),
         }
     }
 }

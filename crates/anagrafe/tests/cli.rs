@@ -177,6 +177,11 @@ fn the_demo_serves_and_writes_its_credentials() {
         s.read_to_string(&mut r).unwrap();
         r.lines().next().unwrap_or("").to_owned()
     };
+    // The demo public body's C030 call, as the credentials give it, returns the ID ANPR of the
+    // demo citizen named there.
+    let body = &creds["public_bodies"][0];
+    let pdnd_example = body["example"].as_str().unwrap().to_owned();
+    let pdnd_call = anagrafe(&pdnd_example.split_whitespace().skip(1).collect::<Vec<_>>());
     // An operator per role, each able to log in with password and TOTP as listed.
     let operators = creds["operators"].as_array().unwrap().clone();
     let officer = operators.iter().find(|o| o["role"].as_str().unwrap().starts_with("registry_officer@")).unwrap();
@@ -215,6 +220,10 @@ fn the_demo_serves_and_writes_its_credentials() {
     let read: serde_json::Value = serde_json::from_str(&stdout(&call)).unwrap();
     assert_eq!(read["id_anpr"], creds["citizens"][0]["id_anpr"]);
     assert!(unsigned_status.starts_with("HTTP/1.1 401"), "{unsigned_status}");
+    assert_eq!(pdnd_call.status.code(), Some(0), "{pdnd_example}: {}", stderr(&pdnd_call));
+    let answer: serde_json::Value = serde_json::from_str(&stdout(&pdnd_call)).unwrap();
+    assert_eq!(answer["listaSoggetti"]["datiSoggetto"][0]["identificativi"]["idANPR"], body["expected"], "{answer}");
+    assert_eq!(body["expected"], creds["citizens"][0]["id_anpr"]);
     assert_eq!(creds["urls"]["base"], url);
     let citizens = creds["citizens"].as_array().unwrap();
     assert_eq!(citizens.len(), 5);

@@ -139,7 +139,7 @@ fn http() -> &'static reqwest::Client {
     })
 }
 
-async fn get_json(url: &str) -> Result<Value, String> {
+pub(crate) async fn get_json(url: &str) -> Result<Value, String> {
     let r = http().get(url).header("accept", "application/json").send().await.map_err(|e| format!("{url}: {e}"))?;
     if !r.status().is_success() {
         return Err(format!("{url}: HTTP {}", r.status()));

@@ -38,6 +38,7 @@ pub async fn run(opts: DemoOpts, mut cfg: Config, data_dir: Option<PathBuf>) -> 
     let issuer = crate::register::id_issuer(&cfg)?;
     super::id::assign_all(&*store, &issuer, 50_000, false).await?;
     let clients = demo_clients(&*store, &data_dir).await?;
+    let body = demo_public_body(&*store, &data_dir).await?;
     let operators = demo_operators(&*store, &data_dir, clients.iter().find_map(|c| c.comune.clone()).as_deref().unwrap_or("H501")).await?;
     let (seal_key, seal_chain) = crate::register::seal_paths(&cfg)?;
     if !seal_key.exists() {
@@ -66,7 +67,7 @@ pub async fn run(opts: DemoOpts, mut cfg: Config, data_dir: Option<PathBuf>) -> 
         let rt = tokio::runtime::Handle::current();
         // Written once the port is known (it may be 0 in tests).
         let written = tokio::task::block_in_place(|| {
-            rt.block_on(write_credentials(&store2, &data_dir, &db_url, &base, &clients, &operators, &audience))
+            rt.block_on(write_credentials(&store2, &data_dir, &db_url, &base, &clients, &operators, &audience, &body))
         });
         match written {
             Ok(summary) => eprintln!("{summary}"),
@@ -110,6 +111,24 @@ async fn demo_clients(store: &dyn Store, dir: &std::path::Path) -> anyhow::Resul
         out.push(DemoClient { id, role, comune, key });
     }
     Ok(out)
+}
+
+/// The demo public body (a stand-in for INPS on the national data platform): its key, made
+/// once in the data directory, and a purpose for every e-service, registered at every start.
+async fn demo_public_body(store: &dyn Store, dir: &std::path::Path) -> anyhow::Result<anagrafe_store::PdndClient> {
+    let id = "demo-ente-inps";
+    let (key, public) = super::api::key_paths(&dir.join(id));
+    if !key.exists() || !public.exists() {
+        let (private_pem, public_pem) = anagrafe_server::modi::client::generate_key_pair();
+        super::api::write_private(&key, &private_pem)?;
+        std::fs::write(&public, public_pem).with_context(|| format!("cannot write {}", public.display()))?;
+    }
+    let pem = std::fs::read_to_string(&public)?;
+    let purposes: Vec<String> =
+        anagrafe_server::pdnd::ESERVICES.iter().map(|e| format!("{}=demo-purpose-{}", e.code, e.code.to_ascii_lowercase())).collect();
+    let client = super::pdnd::client_record(id, "Ente previdenziale (demo)", "demo-ente-inps-k1", &pem, &purposes)?;
+    store.save_pdnd_client(&client, &anagrafe_store::WriteContext::cli("demo-public-body")).await?;
+    Ok(client)
 }
 
 /// One demo operator per role, with a password and an enrolled TOTP secret kept in
@@ -162,6 +181,7 @@ async fn demo_operators(store: &dyn Store, dir: &std::path::Path, comune: &str) 
     Ok(list)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn write_credentials(
     store: &Arc<dyn Store>,
     dir: &std::path::Path,
@@ -170,6 +190,7 @@ async fn write_credentials(
     clients: &[DemoClient],
     operators: &serde_json::Value,
     audience: &str,
+    body: &anagrafe_store::PdndClient,
 ) -> anyhow::Result<String> {
     let mut citizens = Vec::new();
     for (id, cf) in store.sample_residents(5).await? {
@@ -203,7 +224,7 @@ async fn write_credentials(
             ));
             o
         }).collect::<Vec<_>>()).unwrap_or_default(),
-        "public_bodies": [],
+        "public_bodies": [public_body(dir, base, body, citizens.first())?],
         "api": {
             "openapi": format!("{base}/api/openapi.json"),
             "audience": audience,
@@ -235,4 +256,38 @@ async fn write_credentials(
         dir.display(),
         path.display()
     ))
+}
+
+/// Writes the demo public body's client file (what its gateway knows) and describes it.
+fn public_body(
+    dir: &std::path::Path,
+    base: &str,
+    body: &anagrafe_store::PdndClient,
+    citizen: Option<&serde_json::Value>,
+) -> anyhow::Result<serde_json::Value> {
+    let defaults = anagrafe_server::pdnd::PdndSettings::default();
+    let file = super::pdnd::ClientFile {
+        client_id: body.client_id.clone(),
+        kid: body.keys.first().map(|k| k.kid.clone()).unwrap_or_default(),
+        private_key_file: format!("{}.key", body.client_id),
+        url: base.to_owned(),
+        token_url: "/pdnd/token.oauth2".into(),
+        token_audience: defaults.token_audience,
+        audience_prefix: defaults.audience_prefix,
+        purposes: body.purposes.iter().map(|p| (p.eservice.clone(), p.purpose_id.clone())).collect(),
+        user_id: "operatore-demo-001".into(),
+        user_location: "postazione-demo-01".into(),
+        loa: "substantial".into(),
+    };
+    let path = dir.join("demo-public-body.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&file)?).with_context(|| format!("cannot write {}", path.display()))?;
+    let cf = citizen.and_then(|c| c["codice_fiscale"].as_str()).unwrap_or("CODICE_FISCALE");
+    Ok(json!({
+        "name": body.name,
+        "client_id": body.client_id,
+        "client_file": path.display().to_string(),
+        "eservices": body.purposes.iter().map(|p| json!({ "eservice": p.eservice, "purposeId": p.purpose_id })).collect::<Vec<_>>(),
+        "example": format!("anagrafe pdnd call --client {} C030 --cf {cf}", path.display()),
+        "expected": citizen.map(|c| c["id_anpr"].clone()),
+    }))
 }

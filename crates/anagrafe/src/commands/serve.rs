@@ -38,6 +38,14 @@ pub fn state(store: Arc<dyn Store>, cfg: &Config) -> AppState {
     state.api.audience = cfg.server.api_audience.clone();
     state.hsts = cfg.server.tls;
     state.limits = cfg.limits.clone();
+    let p = &cfg.pdnd;
+    state.pdnd = Arc::new(anagrafe_server::pdnd::Pdnd::new(anagrafe_server::pdnd::PdndSettings {
+        id_only: p.id_only,
+        issuer: p.issuer.clone(),
+        audience_prefix: p.audience_prefix.clone(),
+        token_audience: p.token_audience.clone(),
+        jwks_url: p.jwks_url.clone(),
+    }));
     let mut providers = cfg.oidc.providers.clone();
     let dev = cfg.oidc.dev_idp.then(|| {
         tracing::warn!("the development identity provider is on: anyone can log in as a demo identity");

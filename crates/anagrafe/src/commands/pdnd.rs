@@ -1,0 +1,311 @@
+//! `anagrafe pdnd …`: public bodies on the e-services — registration (client, key, purposes)
+//! and a client that performs the whole ModI dance for one call: tracking evidence, client
+//! assertion, voucher, digest, integrity signature; then prints the answer.
+
+use crate::config::Config;
+use anagrafe_server::http1::Conn;
+use anagrafe_server::pdnd::security::ASSERTION_TYPE;
+use anagrafe_server::pdnd::security::client::BodySigner;
+use anagrafe_store::{PdndClient, PdndKey, PdndPurpose, WriteContext};
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Subcommand)]
+pub enum PdndCommand {
+    /// Registers a public body (or replaces its key and purposes): as on the national data
+    /// platform, a client id, a key id with its public key, and a purpose per e-service.
+    AddClient(AddClient),
+    /// Revokes a public body: its vouchers and signatures are refused from the next call on.
+    RevokeClient {
+        /// Client id.
+        #[arg(long)]
+        id: String,
+    },
+    /// Calls an e-service as a public body: voucher, signature, tracking evidence, answer.
+    Call(Call),
+}
+
+#[derive(Debug, Args)]
+pub struct AddClient {
+    /// The platform's client id.
+    #[arg(long)]
+    id: String,
+    /// The public body's name.
+    #[arg(long)]
+    name: String,
+    /// Key id of the body's key.
+    #[arg(long)]
+    kid: String,
+    /// The body's public key (SPKI PEM), e.g. from `anagrafe api keygen`.
+    #[arg(long, value_name = "FILE")]
+    public_key: PathBuf,
+    /// An authorised purpose: `ESERVICE=PURPOSE_ID[:DAILY_QUOTA[:PER_SECOND]]`, e.g.
+    /// `C030=9f6c…:100000:50` (repeat for each e-service).
+    #[arg(long = "purpose", value_name = "ESERVICE=ID", required = true)]
+    purposes: Vec<String>,
+}
+
+/// What a public body's gateway knows: written by `anagrafe demo` as `demo-public-body.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientFile {
+    /// The platform's client id.
+    pub client_id: String,
+    /// Key id of the body's key.
+    pub kid: String,
+    /// The private key (PKCS#8 PEM), relative to this file.
+    pub private_key_file: String,
+    /// The register's base URL.
+    pub url: String,
+    /// Token endpoint (path on `url`, or a full URL).
+    #[serde(default = "default_token_url")]
+    pub token_url: String,
+    /// Audience of client assertions.
+    #[serde(default = "default_token_audience")]
+    pub token_audience: String,
+    /// An e-service's audience is this followed by `C030-servizio…/v1`.
+    #[serde(default = "default_audience_prefix")]
+    pub audience_prefix: String,
+    /// The purpose authorised for each e-service.
+    pub purposes: BTreeMap<String, String>,
+    /// The body's user the calls are made for (tracking evidence).
+    pub user_id: String,
+    /// The workstation (tracking evidence).
+    pub user_location: String,
+    /// Level of assurance of the user's login (tracking evidence).
+    pub loa: String,
+}
+
+fn default_token_url() -> String {
+    "/pdnd/token.oauth2".into()
+}
+fn default_token_audience() -> String {
+    anagrafe_server::pdnd::PdndSettings::default().token_audience
+}
+fn default_audience_prefix() -> String {
+    anagrafe_server::pdnd::PdndSettings::default().audience_prefix
+}
+
+#[derive(Debug, Args)]
+pub struct Call {
+    /// The public body's client file (JSON; `anagrafe demo` writes one).
+    #[arg(long, value_name = "CLIENT.json")]
+    client: PathBuf,
+    /// The register's base URL (default: the one in the client file).
+    #[arg(long)]
+    url: Option<String>,
+    /// E-service code: C001, C004, C021, C030, C031.
+    eservice: String,
+    /// Search by codice fiscale.
+    #[arg(long)]
+    cf: Option<String>,
+    /// Search by ID ANPR.
+    #[arg(long)]
+    id_anpr: Option<String>,
+    /// Search by personal data: surname.
+    #[arg(long)]
+    surname: Option<String>,
+    /// Search by personal data: name.
+    #[arg(long)]
+    name: Option<String>,
+    /// Search by personal data: sex (M or F).
+    #[arg(long)]
+    sex: Option<String>,
+    /// Search by personal data: birth date (YYYY-MM-DD).
+    #[arg(long)]
+    birth_date: Option<String>,
+    /// Reference date (default: today).
+    #[arg(long)]
+    date: Option<String>,
+    /// The file or protocol number the request is made for (motivoRichiesta).
+    #[arg(long, default_value = "demo-pratica-1")]
+    motivo: String,
+    /// idOperazioneClient (default: a new one).
+    #[arg(long)]
+    op_id: Option<String>,
+    /// JSON of the `verifica` part (C004, C031), e.g. '{"generalita":{"cognome":"Rossi"}}'.
+    #[arg(long)]
+    verifica: Option<String>,
+}
+
+pub async fn run(cmd: PdndCommand, cfg: Config) -> anyhow::Result<ExitCode> {
+    match cmd {
+        PdndCommand::AddClient(a) => {
+            let store = crate::register::open(&cfg).await?;
+            let pem = std::fs::read_to_string(&a.public_key).with_context(|| format!("cannot read {}", a.public_key.display()))?;
+            let client = client_record(&a.id, &a.name, &a.kid, &pem, &a.purposes)?;
+            store.save_pdnd_client(&client, &WriteContext::cli("pdnd-add-client")).await?;
+            println!("public body {} ({}) registered with {} purpose(s)", a.id, a.name, client.purposes.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        PdndCommand::RevokeClient { id } => {
+            let store = crate::register::open(&cfg).await?;
+            let mut client = store.pdnd_client(&id).await?.with_context(|| format!("no public body {id}"))?;
+            client.revoked = true;
+            store.save_pdnd_client(&client, &WriteContext::cli("pdnd-revoke-client")).await?;
+            println!("public body {id} revoked");
+            Ok(ExitCode::SUCCESS)
+        }
+        PdndCommand::Call(c) => call(c).await,
+    }
+}
+
+/// A public body's record, checked.
+pub fn client_record(id: &str, name: &str, kid: &str, public_pem: &str, purposes: &[String]) -> anyhow::Result<PdndClient> {
+    let ok_id =
+        |s: &str| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if !ok_id(id) {
+        bail!("--id: 1 to 128 letters, digits, '-', '_' or '.'");
+    }
+    if !ok_id(kid) {
+        bail!("--kid: 1 to 128 letters, digits, '-', '_' or '.'");
+    }
+    if name.trim().is_empty() || name.len() > 200 {
+        bail!("--name: the public body's name (1 to 200 characters)");
+    }
+    if !public_pem.contains("BEGIN PUBLIC KEY") {
+        bail!("the public key must be an SPKI PEM (BEGIN PUBLIC KEY)");
+    }
+    let mut list = Vec::new();
+    for p in purposes {
+        let (es, rest) = p.split_once('=').with_context(|| format!("--purpose {p}: ESERVICE=PURPOSE_ID[:DAILY[:PER_SECOND]]"))?;
+        let es = anagrafe_server::pdnd::eservice_by_code(es).with_context(|| format!("--purpose {p}: no e-service {es}"))?;
+        let mut parts = rest.split(':');
+        let purpose_id = parts.next().unwrap_or_default();
+        if !ok_id(purpose_id) {
+            bail!("--purpose {p}: the purpose id is 1 to 128 letters, digits, '-', '_' or '.'");
+        }
+        let num = |v: Option<&str>, default: i64| -> anyhow::Result<i64> {
+            match v {
+                None => Ok(default),
+                Some(v) => v.parse::<i64>().ok().filter(|n| *n > 0).with_context(|| format!("--purpose {p}: limits are positive integers")),
+            }
+        };
+        list.push(PdndPurpose {
+            purpose_id: purpose_id.to_owned(),
+            eservice: es.code.to_owned(),
+            description: format!("{} via {}", es.name, name.trim()),
+            daily_quota: num(parts.next(), 1_000_000)?,
+            per_second: num(parts.next(), 1_000)?,
+            revoked: false,
+        });
+    }
+    Ok(PdndClient {
+        client_id: id.to_owned(),
+        name: name.trim().to_owned(),
+        keys: vec![PdndKey { kid: kid.to_owned(), public_key_pem: public_pem.to_owned(), revoked: false }],
+        purposes: list,
+        revoked: false,
+    })
+}
+
+/// `(authority base, path)` of a URL that may be a path on `base`.
+fn split_url(base: &str, url: &str) -> (String, String) {
+    if url.starts_with('/') {
+        return (base.to_owned(), url.to_owned());
+    }
+    let after = url.find("://").map(|i| i + 3).unwrap_or(0);
+    match url[after..].find('/') {
+        Some(i) => (url[..after + i].to_owned(), url[after + i..].to_owned()),
+        None => (url.to_owned(), "/".into()),
+    }
+}
+
+async fn call(c: Call) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&c.client).with_context(|| format!("cannot read {}", c.client.display()))?;
+    let file: ClientFile = serde_json::from_str(&text).with_context(|| format!("{} is not a client file", c.client.display()))?;
+    let base = c.url.clone().unwrap_or_else(|| file.url.clone());
+    let base = base.trim_end_matches('/').to_owned();
+    let es = anagrafe_server::pdnd::eservice_by_code(&c.eservice).with_context(|| format!("no e-service {}", c.eservice))?;
+    let purpose = file.purposes.get(es.code).with_context(|| format!("the client file has no purpose for {}", es.code))?;
+    let key_path = resolve(&c.client, &file.private_key_file);
+    let pem = std::fs::read_to_string(&key_path).with_context(|| format!("cannot read {}", key_path.display()))?;
+    let signer = BodySigner::new(&file.client_id, &file.kid, &pem).map_err(|e| anyhow::anyhow!(e))?;
+    let audience = format!("{}{}/v1", file.audience_prefix, es.segment());
+
+    // 1. The tracking evidence, and a voucher bound to it.
+    let evidence =
+        signer.tracking_evidence(&audience, purpose, &file.user_id, &file.user_location, &file.loa).map_err(|e| anyhow::anyhow!(e))?;
+    let assertion = signer.client_assertion(&file.token_audience, purpose, Some(&evidence)).map_err(|e| anyhow::anyhow!(e))?;
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", &file.client_id),
+        ("client_assertion_type", ASSERTION_TYPE),
+        ("client_assertion", &assertion),
+    ]
+    .iter()
+    .map(|(k, v)| format!("{k}={}", form_encode(v)))
+    .collect::<Vec<_>>()
+    .join("&");
+    let (token_base, token_path) = split_url(&base, &file.token_url);
+    let mut conn = Conn::connect(&token_base).await?;
+    let reply =
+        conn.send("POST", &token_path, &[("content-type", "application/x-www-form-urlencoded".to_owned())], form.as_bytes()).await?;
+    if reply.status != 200 {
+        eprintln!("voucher refused: HTTP {}", reply.status);
+        println!("{}", String::from_utf8_lossy(&reply.body));
+        return Ok(ExitCode::from(1));
+    }
+    let token: serde_json::Value = serde_json::from_slice(&reply.body).context("the token endpoint's answer is not JSON")?;
+    let voucher = token["access_token"].as_str().context("the token endpoint gave no access_token")?.to_owned();
+
+    // 2. The request, its digest and signature.
+    let mut criteri = serde_json::Map::new();
+    let mut put = |k: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            criteri.insert(k.to_owned(), serde_json::Value::from(v.clone()));
+        }
+    };
+    put("codiceFiscale", &c.cf);
+    put("idANPR", &c.id_anpr);
+    put("cognome", &c.surname);
+    put("nome", &c.name);
+    put("sesso", &c.sex);
+    if let Some(d) = &c.birth_date {
+        criteri.insert("datiNascita".into(), serde_json::json!({ "dataEvento": d }));
+    }
+    let date = c.date.clone().unwrap_or_else(|| anagrafe_domain::ops::italian_today().to_string());
+    let op_id = c.op_id.clone().unwrap_or_else(|| format!("{}", anagrafe_store::now_ms()));
+    let mut request = serde_json::json!({
+        "idOperazioneClient": op_id,
+        "criteriRicerca": criteri,
+        "datiRichiesta": { "dataRiferimentoRichiesta": date, "motivoRichiesta": c.motivo, "casoUso": es.code },
+    });
+    if let Some(v) = &c.verifica {
+        request["verifica"] = serde_json::from_str(v).context("--verifica is not JSON")?;
+    }
+    let body = serde_json::to_vec(&request)?;
+    let (digest, signature) = signer.integrity(&audience, &body, "application/json").map_err(|e| anyhow::anyhow!(e))?;
+    let path = format!("/pdnd/{}/v1/anpr-service-e002", es.segment());
+    let mut conn = Conn::connect(&base).await?;
+    let headers = [
+        ("authorization", format!("Bearer {voucher}")),
+        ("agid-jwt-signature", signature),
+        ("agid-jwt-trackingevidence", evidence),
+        ("digest", digest),
+        ("content-type", "application/json".to_owned()),
+    ];
+    let reply = conn.send("POST", &path, &headers, &body).await?;
+    let rid = reply.headers.iter().find(|(k, _)| k == "x-request-id").map(|(_, v)| v.as_str()).unwrap_or("-");
+    eprintln!("{} HTTP {} (idOperazioneClient {op_id}, request id {rid})", es.code, reply.status);
+    println!("{}", String::from_utf8_lossy(&reply.body));
+    Ok(if reply.status < 400 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn resolve(client_file: &Path, rel: &str) -> PathBuf {
+    let p = Path::new(rel);
+    if p.is_absolute() { p.to_owned() } else { client_file.parent().unwrap_or(Path::new(".")).join(p) }
+}
+
+/// `application/x-www-form-urlencoded` encoding of a value.
+fn form_encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
