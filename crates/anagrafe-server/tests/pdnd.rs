@@ -450,3 +450,25 @@ async fn a_purpose_past_its_rate_gets_429_with_retry_after() {
     assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
     e.done().await;
 }
+
+/// Most public bodies' keys on the national platform are RSA: their tokens are RS256.
+#[tokio::test]
+async fn a_body_with_an_rsa_key_signs_rs256_as_on_the_national_platform() {
+    use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+    let (store, dir, pg) = stores().await.remove(0);
+    let mut e = env(store, dir, pg, PdndSettings::default(), 100).await;
+    let private = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+    let public_pem = rsa::RsaPublicKey::from(&private).to_public_key_pem(LineEnding::LF).unwrap();
+    let private_pem = private.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
+    let mut client = e.store.pdnd_client("ente-1").await.unwrap().unwrap();
+    client.keys.push(PdndKey { kid: "rsa-1".into(), public_key_pem: public_pem, revoked: false });
+    e.store.save_pdnd_client(&client, &WriteContext::cli("test")).await.unwrap();
+    e.body = BodySigner::new("ente-1", "rsa-1", &private_pem).unwrap();
+    let (_, cf, id) = e.people[0].clone();
+    let c = call(&e, "C030", &request("C030", "rsa-op", json!({ "codiceFiscale": cf }))).await;
+    assert!(jsonwebtoken::decode_header(&c.signature).unwrap().alg == jsonwebtoken::Algorithm::RS256);
+    let r = send(&e, http(&c)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(r.json["listaSoggetti"]["datiSoggetto"][0]["identificativi"]["idANPR"], id);
+    e.done().await;
+}

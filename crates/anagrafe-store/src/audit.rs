@@ -175,9 +175,9 @@ pub(crate) struct TraceQueue {
     turn: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
-/// An entry waiting to be written, the answer to keep with it (a public body's operation id),
-/// and where its outcome goes.
-pub(crate) type Queued = (AuditEntry, Option<crate::PdndAnswer>, tokio::sync::oneshot::Sender<crate::Result<i64>>);
+/// An entry waiting to be written, what a public body's call writes with it, and where its
+/// outcome goes.
+pub(crate) type Queued = (AuditEntry, Option<crate::CallRecord>, tokio::sync::oneshot::Sender<crate::Result<i64>>);
 
 impl std::fmt::Debug for TraceQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -192,7 +192,7 @@ impl TraceQueue {
     pub(crate) async fn enqueue(
         &self,
         entry: AuditEntry,
-        answer: Option<crate::PdndAnswer>,
+        answer: Option<crate::CallRecord>,
     ) -> (Vec<Queued>, tokio::sync::OwnedMutexGuard<()>, tokio::sync::oneshot::Receiver<crate::Result<i64>>) {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.pending.lock().unwrap_or_else(|e| e.into_inner()).push((entry, answer, tx));

@@ -287,10 +287,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// concurrent callers are committed in groups, each caller waiting for its own.
     async fn audit(&self, entry: &AuditEntry) -> Result<i64>;
 
-    /// As [`Store::audit`], storing with the entry the answer given to a public body's
-    /// `idOperazioneClient` (committed together, or neither): `Conflict` on
-    /// `idOperazioneClient` when the body used that id before.
-    async fn audit_with_answer(&self, entry: &AuditEntry, answer: &PdndAnswer) -> Result<i64>;
+    /// As [`Store::audit`], writing in the same commit what a public body's answered call
+    /// leaves (committed together, or nothing): `Conflict` on `idOperazioneClient` when the body
+    /// used that operation id before, on `jti` when it spent that signature id before.
+    async fn audit_call(&self, entry: &AuditEntry, record: &CallRecord) -> Result<i64>;
+
+    /// Internal ids and valid (or suspended) ID ANPR of the persons who had this codice fiscale
+    /// on `as_of` (one round trip: C030's path).
+    async fn ids_by_cf(&self, cf: &CodiceFiscale, as_of: Option<NaiveDate>) -> Result<Vec<(i64, String)>>;
 
     /// A public body registered for the e-services, with its keys and purposes.
     async fn pdnd_client(&self, client_id: &str) -> Result<Option<PdndClient>>;

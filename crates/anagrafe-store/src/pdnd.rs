@@ -25,6 +25,19 @@ macro_rules! store_pdnd {
                 }
             }
 
+            /// Adds spent signature ids to a batch: one statement (a second use is a unique
+            /// violation, which fails the write).
+            fn push_seen_jtis(b: &mut crate::shared::Batch<$db>, jtis: &[&crate::SpentJti]) {
+                if jtis.is_empty() {
+                    return;
+                }
+                let values = (0..jtis.len()).map(|i| format!("(${},${},${})", i * 3 + 1, i * 3 + 2, i * 3 + 3)).collect::<Vec<_>>().join(",");
+                b.add(&format!("INSERT INTO seen_jti (client_id, jti, expires_at) VALUES {values}"));
+                for j in jtis {
+                    b.bind(&j.owner).bind(&j.jti).bind(j.expires_at_ms);
+                }
+            }
+
             async fn pdnd_client_impl(&self, client_id: &str) -> crate::Result<Option<crate::PdndClient>> {
                 use sqlx::Row;
                 let Some(c) = sqlx::query("SELECT client_id, name, revoked_at FROM pdnd_clients WHERE client_id = $1")

@@ -103,7 +103,7 @@ macro_rules! store_common {
             }
 
             /// Group commit (see `TraceQueue`): whoever gets the turn writes all that is queued.
-            async fn trace_queued(&self, entry: &crate::audit::AuditEntry, answer: Option<crate::PdndAnswer>) -> crate::Result<i64> {
+            async fn trace_queued(&self, entry: &crate::audit::AuditEntry, answer: Option<crate::CallRecord>) -> crate::Result<i64> {
                 let (batch, turn, rx) = self.trace.enqueue(entry.clone(), answer).await;
                 if batch.is_empty() {
                     drop(turn);
@@ -121,7 +121,11 @@ macro_rules! store_common {
             /// Should the batch fail, each entry is tried alone, so that one bad entry cannot cost
             /// the others theirs.
             async fn write_trace(&self, batch: Vec<crate::audit::Queued>) {
-                let items: Vec<(&crate::audit::AuditEntry, Option<&crate::PdndAnswer>)> = batch.iter().map(|(e, a, _)| (e, a.as_ref())).collect();
+                if rand::random::<u8>() == 0 {
+                    // Spent signature ids are forgotten once they expire, now and then.
+                    let _ = sqlx::query("DELETE FROM seen_jti WHERE expires_at < $1").bind(crate::now_ms()).execute(&self.pool).await;
+                }
+                let items: Vec<(&crate::audit::AuditEntry, Option<&crate::CallRecord>)> = batch.iter().map(|(e, a, _)| (e, a.as_ref())).collect();
                 match self.append_trace(&items).await {
                     Ok(seqs) => {
                         for ((_, _, tx), seq) in batch.into_iter().zip(seqs) {
@@ -144,17 +148,24 @@ macro_rules! store_common {
 
             /// Appends entries to the chain in one transaction, with the answers to keep: their
             /// sequence numbers.
-            async fn append_trace(&self, items: &[(&crate::audit::AuditEntry, Option<&crate::PdndAnswer>)]) -> crate::Result<Vec<i64>> {
+            async fn append_trace(&self, items: &[(&crate::audit::AuditEntry, Option<&crate::CallRecord>)]) -> crate::Result<Vec<i64>> {
                 let (_write, mut tx) = self.begin_write().await?;
                 let mut head = Self::lock_head(&mut tx).await?;
-                let answers: Vec<&crate::PdndAnswer> = items.iter().filter_map(|(_, a)| *a).collect();
+                let answers: Vec<&crate::PdndAnswer> = items.iter().filter_map(|(_, r)| r.and_then(|r| r.answer.as_ref())).collect();
+                let jtis: Vec<&crate::SpentJti> = items.iter().filter_map(|(_, r)| r.and_then(|r| r.jti.as_ref())).collect();
+                let conflict = |e| match e {
+                    crate::StoreError::Database(e) => crate::shared::batch_conflict(e, &[("pdnd_answers", "idOperazioneClient"), ("seen_jti", "jti")]),
+                    other => other,
+                };
+                for chunk in jtis.chunks(crate::audit::ROWS_PER_STATEMENT) {
+                    let mut b = crate::shared::Batch::new();
+                    Self::push_seen_jtis(&mut b, chunk);
+                    Self::run_batch(&mut tx, b).await.map_err(conflict)?;
+                }
                 for chunk in answers.chunks(crate::audit::ROWS_PER_STATEMENT) {
                     let mut b = crate::shared::Batch::new();
                     Self::push_pdnd_answers(&mut b, chunk, head.now);
-                    Self::run_batch(&mut tx, b).await.map_err(|e| match e {
-                        crate::StoreError::Database(e) => crate::shared::batch_conflict(e, &[("pdnd_answers", "idOperazioneClient")]),
-                        other => other,
-                    })?;
+                    Self::run_batch(&mut tx, b).await.map_err(conflict)?;
                 }
                 let entries: Vec<&crate::audit::AuditEntry> = items.iter().map(|(e, _)| *e).collect();
                 let mut seqs = Vec::with_capacity(entries.len());
@@ -1896,8 +1907,22 @@ macro_rules! store_common {
                 self.trace_queued(entry, None).await
             }
 
-            async fn audit_with_answer(&self, entry: &crate::audit::AuditEntry, answer: &crate::PdndAnswer) -> crate::Result<i64> {
-                self.trace_queued(entry, Some(answer.clone())).await
+            async fn audit_call(&self, entry: &crate::audit::AuditEntry, record: &crate::CallRecord) -> crate::Result<i64> {
+                self.trace_queued(entry, Some(record.clone())).await
+            }
+
+            async fn ids_by_cf(&self, cf: &anagrafe_domain::CodiceFiscale, as_of: Option<chrono::NaiveDate>) -> crate::Result<Vec<(i64, String)>> {
+                let as_of = as_of.unwrap_or_else(|| anagrafe_domain::ops::italian_today());
+                let rows = sqlx::query(
+                    "SELECT DISTINCT g.person_id, r.id_anpr FROM person_generalita g JOIN id_anpr_registry r ON r.person_id = g.person_id \
+                     AND r.status IN (1, 2) WHERE g.codice_fiscale = $1 AND g.superseded_at IS NULL \
+                     AND g.valid_from <= $2 AND (g.valid_to IS NULL OR g.valid_to > $2) ORDER BY g.person_id",
+                )
+                .bind(cf.as_str())
+                .bind(as_of)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(|r| Ok((sqlx::Row::try_get(r, 0)?, sqlx::Row::try_get(r, 1)?))).collect()
             }
 
             async fn pdnd_client(&self, client_id: &str) -> crate::Result<Option<crate::PdndClient>> {

@@ -543,6 +543,27 @@ pub struct PdndAnswer {
     pub body: String,
 }
 
+/// A signature id a public body spent, recorded until it expires (replay refusal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpentJti {
+    /// Whose: `pdnd:<client id>`.
+    pub owner: String,
+    /// The id.
+    pub jti: String,
+    /// Until when it is kept (epoch ms).
+    pub expires_at_ms: i64,
+}
+
+/// What an answered call of a public body writes in the commit of its trace entry: the answer
+/// kept for its operation id, and the signature id it spent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallRecord {
+    /// The answer, kept for replays of the operation id.
+    pub answer: Option<PdndAnswer>,
+    /// The signature id.
+    pub jti: Option<SpentJti>,
+}
+
 /// Personal data to look a person up by (IDN-4): surname and name (either may be known to be
 /// absent), sex, and the birth date as a range of days (a partial date covers its month or
 /// year).

@@ -15,7 +15,7 @@ pub mod security;
 mod services;
 
 use crate::{ApiError, AppState};
-use anagrafe_store::{AuditEntry, JtiOutcome, PdndAnswer, PdndClient, StoreError};
+use anagrafe_store::{AuditEntry, CallRecord, JtiOutcome, PdndClient, SpentJti, StoreError};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -23,10 +23,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use contract::ErroreAnomalia;
-use jsonwebtoken::DecodingKey;
 use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// An e-service of the catalogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,9 +109,35 @@ impl PdndSettings {
 pub struct Pdnd {
     /// Settings.
     pub settings: PdndSettings,
-    local_key: OnceLock<Option<DecodingKey>>,
+    local_key: OnceLock<Option<security::Key>>,
     remote: tokio::sync::RwLock<Option<(std::time::Instant, jsonwebtoken::jwk::JwkSet)>>,
     counters: Mutex<HashMap<String, Counter>>,
+    /// Public bodies as last read, for at most [`CLIENT_TTL`].
+    clients: Mutex<HashMap<String, (std::time::Instant, Arc<PdndClient>)>>,
+    /// Vouchers and tracking evidences already verified, until they expire (a body reuses one
+    /// voucher, and the evidence it is bound to, for many calls).
+    vouchers: Mutex<HashMap<String, Arc<security::VoucherClaims>>>,
+    evidences: Mutex<HashMap<String, Arc<security::TrackingClaims>>>,
+}
+
+/// How long a public body's registration is used as read: a revocation, a new key or purpose
+/// takes effect within this time on every instance.
+pub const CLIENT_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+/// Most verified tokens kept per kind (the cache is emptied when full).
+const TOKEN_CACHE: usize = 20_000;
+
+fn cached<T>(map: &Mutex<HashMap<String, Arc<T>>>, token: &str, exp: impl Fn(&T) -> i64) -> Option<Arc<T>> {
+    let now = chrono::Utc::now().timestamp();
+    let m = map.lock().unwrap_or_else(|e| e.into_inner());
+    m.get(token).filter(|c| exp(c) >= now).cloned()
+}
+
+fn remember<T>(map: &Mutex<HashMap<String, Arc<T>>>, token: &str, claims: Arc<T>) {
+    let mut m = map.lock().unwrap_or_else(|e| e.into_inner());
+    if m.len() >= TOKEN_CACHE {
+        m.clear();
+    }
+    m.insert(token.to_owned(), claims);
 }
 
 impl std::fmt::Debug for Pdnd {
@@ -136,11 +161,11 @@ impl Pdnd {
     }
 
     /// The key that verifies a voucher with this `kid`.
-    async fn voucher_key(&self, state: &AppState, kid: &str) -> Result<DecodingKey, String> {
+    async fn voucher_key(&self, state: &AppState, kid: &str) -> Result<security::Key, String> {
         let Some(url) = &self.settings.jwks_url else {
             let key = self
                 .local_key
-                .get_or_init(|| state.register_signer.as_ref().and_then(|s| DecodingKey::from_ec_pem(s.public_key_pem().as_bytes()).ok()));
+                .get_or_init(|| state.register_signer.as_ref().and_then(|s| security::Key::from_pem(s.public_key_pem()).ok()));
             return match key {
                 Some(k) if kid == crate::REGISTER_KID => Ok(k.clone()),
                 Some(_) => Err("the voucher's kid is not the register's".into()),
@@ -152,7 +177,7 @@ impl Pdnd {
             if let Some((_, set)) = &*self.remote.read().await
                 && let Some(jwk) = set.find(kid)
             {
-                return DecodingKey::from_jwk(jwk).map_err(|_| "the platform's key is unusable".to_owned());
+                return security::Key::from_jwk(jwk).map_err(|e| format!("the platform's key is {e}"));
             }
             let stale = self.remote.read().await.as_ref().is_none_or(|(at, _)| at.elapsed() > std::time::Duration::from_secs(60));
             if attempt == 1 || !stale {
@@ -165,6 +190,29 @@ impl Pdnd {
             }
         }
         Err("the voucher's kid is not among the platform's keys".into())
+    }
+
+    /// A public body's registration, as read at most [`CLIENT_TTL`] ago.
+    async fn client(&self, state: &AppState, id: &str) -> Result<Option<Arc<PdndClient>>, StoreError> {
+        if let Some((at, c)) = self.clients.lock().unwrap_or_else(|e| e.into_inner()).get(id)
+            && at.elapsed() < CLIENT_TTL
+        {
+            return Ok(Some(c.clone()));
+        }
+        let fresh = state.store.pdnd_client(id).await?.map(Arc::new);
+        let mut all = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        match &fresh {
+            Some(c) => {
+                if all.len() >= TOKEN_CACHE {
+                    all.clear();
+                }
+                all.insert(id.to_owned(), (std::time::Instant::now(), c.clone()));
+            }
+            None => {
+                all.remove(id);
+            }
+        }
+        Ok(fresh)
     }
 
     /// Counts a call for a purpose: `Err(seconds to wait)` past the per-second rate or the
@@ -272,8 +320,8 @@ fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// A voucher checked against its e-service, with the body and purpose it names.
 struct Authorised {
-    voucher: security::VoucherClaims,
-    client: PdndClient,
+    voucher: Arc<security::VoucherClaims>,
+    client: Arc<PdndClient>,
 }
 
 /// The voucher, the body's registration and the purpose's authorisation for `es`.
@@ -283,20 +331,31 @@ async fn authorise(state: &AppState, pdnd: &Pdnd, es: &Eservice, headers: &Heade
         return Err(refuse(state, Some(es), None, StatusCode::UNAUTHORIZED, "AG401", "no voucher: Authorization: Bearer is missing").await);
     };
     let audience = pdnd.settings.audience(es);
-    let checked = match security::kid_of(token) {
-        Ok(kid) => match pdnd.voucher_key(state, &kid).await {
-            Ok(key) => security::verify_voucher(token, &key, &pdnd.settings.issuer, &audience),
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(format!("the voucher {e}")),
-    };
-    let voucher = match checked {
-        Ok(v) => v,
-        Err(e) => {
-            return Err(refuse(state, Some(es), None, StatusCode::UNAUTHORIZED, "AG401", &format!("the voucher is not valid: {e}")).await);
+    let known = cached(&pdnd.vouchers, token, |v| v.exp + security::LEEWAY_S).filter(|v| v.aud == audience);
+    let voucher = match known {
+        Some(v) => v,
+        None => {
+            let checked = match security::kid_of(token) {
+                Ok(kid) => match pdnd.voucher_key(state, &kid).await {
+                    Ok(key) => security::verify_voucher(token, &key, &pdnd.settings.issuer, &audience),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(format!("the voucher {e}")),
+            };
+            match checked {
+                Ok(v) => {
+                    let v = Arc::new(v);
+                    remember(&pdnd.vouchers, token, v.clone());
+                    v
+                }
+                Err(e) => {
+                    let why = format!("the voucher is not valid: {e}");
+                    return Err(refuse(state, Some(es), None, StatusCode::UNAUTHORIZED, "AG401", &why).await);
+                }
+            }
         }
     };
-    let client = match state.store.pdnd_client(&voucher.client_id).await {
+    let client = match pdnd.client(state, &voucher.client_id).await {
         Ok(Some(c)) if !c.revoked => c,
         Ok(_) => {
             return Err(
@@ -365,10 +424,10 @@ async fn e002(State(state): State<AppState>, Path(segment): Path<String>, header
         )
         .await;
     };
-    let key_of = |token: &str, what: &str| -> Result<(String, DecodingKey), String> {
+    let key_of = |token: &str, what: &str| -> Result<(String, security::Key), String> {
         let kid = security::kid_of(token).map_err(|e| format!("{what} {e}"))?;
         let key = client.key(&kid).ok_or_else(|| format!("{what}: kid {kid} is not a key of this client"))?;
-        let dk = DecodingKey::from_ec_pem(key.public_key_pem.as_bytes()).map_err(|_| format!("{what}: the registered key is unusable"))?;
+        let dk = security::Key::from_pem(&key.public_key_pem).map_err(|_| format!("{what}: the registered key is unusable"))?;
         Ok((kid, dk))
     };
     let (sig_kid, sig_key) = match key_of(sig, "Agid-JWT-Signature") {
@@ -397,35 +456,35 @@ async fn e002(State(state): State<AppState>, Path(segment): Path<String>, header
         let why = "Agid-JWT-TrackingEvidence is missing (AUDIT_REST_02)";
         return refuse(&state, Some(&es), Some(&id), StatusCode::UNAUTHORIZED, "AG401", why).await;
     };
-    let tracking = match key_of(te, "Agid-JWT-TrackingEvidence")
-        .and_then(|(_, k)| security::verify_tracking(te, &k, &audience, &voucher).map_err(|e| format!("Agid-JWT-TrackingEvidence {e}")))
-    {
-        Ok(t) => t,
-        Err(e) => return refuse(&state, Some(&es), Some(&id), StatusCode::UNAUTHORIZED, "AG401", &e).await,
+    // A verified evidence is only ever accepted with the voucher bound to it (its digest).
+    let known = cached(&pdnd.evidences, te, |t| t.exp + security::LEEWAY_S)
+        .filter(|t| t.aud == audience && t.purpose_id == voucher.purpose_id && security::bound(te, &voucher));
+    let tracking = match known {
+        Some(t) => t,
+        None => match key_of(te, "Agid-JWT-TrackingEvidence")
+            .and_then(|(_, k)| security::verify_tracking(te, &k, &audience, &voucher).map_err(|e| format!("Agid-JWT-TrackingEvidence {e}")))
+        {
+            Ok(t) => {
+                let t = Arc::new(t);
+                remember(&pdnd.evidences, te, t.clone());
+                t
+            }
+            Err(e) => return refuse(&state, Some(&es), Some(&id), StatusCode::UNAUTHORIZED, "AG401", &e).await,
+        },
     };
-    // The signature is spent now, whatever the body turns out to be.
-    let expires = integrity.exp.saturating_add(security::LEEWAY_S + 1).saturating_mul(1000);
-    match state.store.accept_pdnd_jti(&id, &sig_kid, &integrity.jti, expires).await {
-        Ok(JtiOutcome::Fresh) => {}
-        Ok(JtiOutcome::Replayed) => {
-            return refuse(
-                &state,
-                Some(&es),
-                Some(&id),
-                StatusCode::UNAUTHORIZED,
-                "AG401",
-                "this signature was already used (jti replayed)",
-            )
-            .await;
-        }
-        Ok(JtiOutcome::ClientChanged) => {
-            return refuse(&state, Some(&es), Some(&id), StatusCode::UNAUTHORIZED, "AG401", "the client or its key was revoked").await;
-        }
-        Err(e) => return ApiError::from(e).into_response(),
-    }
-    let call =
-        services::Call { state: &state, es, client: &client, purpose: &purpose, voucher: &voucher, tracking: &tracking, body: &body };
+    // The signature is spent in the commit that answers the call (a second use fails it).
+    let jti = SpentJti {
+        owner: format!("pdnd:{id}"),
+        jti: format!("{sig_kid}:{}", integrity.jti),
+        expires_at_ms: integrity.exp.saturating_add(security::LEEWAY_S + 1).saturating_mul(1000),
+    };
+    let call = services::Call { state: &state, es, client: &client, purpose: &purpose, voucher: &voucher, tracking: &tracking, body: &body, jti };
     services::answer(call).await
+}
+
+/// The refusal of a signature used before.
+pub(crate) async fn replayed_jti(state: &AppState, es: &Eservice, client: &str) -> Response {
+    refuse(state, Some(es), Some(client), StatusCode::UNAUTHORIZED, "AG401", "this signature was already used (jti replayed)").await
 }
 
 /// SHA-256 (hex) of a request body.
@@ -433,31 +492,50 @@ pub(crate) fn body_sha256(body: &[u8]) -> String {
     hex::encode(Sha256::digest(body))
 }
 
-/// Keeps the answer and traces the call, in one commit; a concurrent call that used the same
-/// operation id first wins, and this one gets its answer.
-pub(crate) async fn record(state: &AppState, entry: &AuditEntry, answer: PdndAnswer) -> Response {
-    match state.store.audit_with_answer(entry, &answer).await {
-        Ok(_) => respond(StatusCode::from_u16(answer.status as u16).unwrap_or(StatusCode::OK), answer.body),
-        Err(StoreError::Conflict { .. }) => match state.store.pdnd_answer(&answer.client_id, &answer.id_operazione_client).await {
-            Ok(Some(first)) if first.request_sha256 == answer.request_sha256 && first.eservice == answer.eservice => replayed(first),
-            Ok(_) => {
-                let (s, b) = ko(
-                    StatusCode::CONFLICT,
-                    vec![err("AG409", "idOperazioneClient was used for another request", Some("idOperazioneClient"))],
-                );
-                respond(s, b)
+/// Traces an answered call with what it writes (the answer kept for its operation id, the
+/// signature id it spent), in one commit, and answers it.
+pub(crate) async fn record(state: &AppState, es: &Eservice, entry: &AuditEntry, record: CallRecord, status: StatusCode, body: String) -> Response {
+    let client = entry.actor.trim_start_matches("pdnd:").to_owned();
+    match state.store.audit_call(entry, &record).await {
+        Ok(_) => respond(status, body),
+        Err(StoreError::Conflict { field }) if field == "jti" => replayed_jti(state, es, &client).await,
+        Err(StoreError::Conflict { field }) if field == "idOperazioneClient" => {
+            let Some(answer) = record.answer else { return ApiError::Internal("an operation id conflict without an answer".into()).into_response() };
+            let first = match state.store.pdnd_answer(&answer.client_id, &answer.id_operazione_client).await {
+                Ok(Some(first)) => first,
+                Ok(None) => return ApiError::Internal("an operation id conflict without a first answer".into()).into_response(),
+                Err(e) => return ApiError::from(e).into_response(),
+            };
+            // The replay, or the refusal, is traced too, and spends the signature.
+            let (status, body, outcome) = if first.eservice != answer.eservice {
+                let (s, b) = ko(StatusCode::CONFLICT, vec![err("EN079", "id operazione gia' presente per un servizio diverso", Some("idOperazioneClient"))]);
+                (s, b, "ko:EN079")
+            } else if first.request_sha256 != answer.request_sha256 {
+                let (s, b) = ko(StatusCode::CONFLICT, vec![err("AG409", "idOperazioneClient was used for another request", Some("idOperazioneClient"))]);
+                (s, b, "ko:AG409")
+            } else {
+                (StatusCode::from_u16(first.status as u16).unwrap_or(StatusCode::OK), first.body, "replayed")
+            };
+            let mut again = entry.clone();
+            again.outcome = outcome.into();
+            if outcome != "replayed" {
+                again.subject_person = None;
+                again.subject_cf = None;
             }
-            Err(e) => ApiError::from(e).into_response(),
-        },
+            match state.store.audit_call(&again, &CallRecord { answer: None, jti: record.jti }).await {
+                Ok(_) => {
+                    let mut r = respond(status, body);
+                    if outcome == "replayed" {
+                        r.headers_mut().insert("idempotent-replay", HeaderValue::from_static("true"));
+                    }
+                    r
+                }
+                Err(StoreError::Conflict { field }) if field == "jti" => replayed_jti(state, es, &client).await,
+                Err(e) => ApiError::from(e).into_response(),
+            }
+        }
         Err(e) => ApiError::from(e).into_response(),
     }
-}
-
-/// The first answer again.
-pub(crate) fn replayed(first: PdndAnswer) -> Response {
-    let mut r = respond(StatusCode::from_u16(first.status as u16).unwrap_or(StatusCode::OK), first.body);
-    r.headers_mut().insert("idempotent-replay", HeaderValue::from_static("true"));
-    r
 }
 
 /// The form of a token request.
@@ -516,7 +594,7 @@ async fn token(State(state): State<AppState>, body: Bytes) -> Result<Response, A
         Err(e) => return refused(format!("the client assertion {e}")).await,
     };
     let Some(key) = client.key(&kid) else { return refused(format!("kid {kid} is not a key of this client")).await };
-    let Ok(dk) = DecodingKey::from_ec_pem(key.public_key_pem.as_bytes()) else {
+    let Ok(dk) = security::Key::from_pem(&key.public_key_pem) else {
         return refused("the registered key is unusable".into()).await;
     };
     let claims = match security::verify_assertion(&assertion, &dk, &client_id, &pdnd.settings.token_audience) {

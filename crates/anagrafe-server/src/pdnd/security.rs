@@ -16,6 +16,7 @@
 //! [`client`] holds the public body's side (tests, `anagrafe pdnd call`).
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -143,11 +144,50 @@ pub struct TrackingClaims {
     pub exp: i64,
     /// Id.
     pub jti: String,
+    /// A nonce of the body's (optional in the pattern).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dnonce: Option<serde_json::Value>,
 }
 
-fn validation(audience: &str) -> Validation {
-    let mut v = Validation::new(Algorithm::ES256);
-    v.set_audience(&[audience]);
+/// A public key and the algorithm its tokens are signed with: ES256 for a P-256 key, RS256
+/// for an RSA key (the national data platform's and most public bodies' keys are RSA).
+#[derive(Clone)]
+pub struct Key {
+    key: DecodingKey,
+    alg: Algorithm,
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Key").field("alg", &self.alg).finish_non_exhaustive()
+    }
+}
+
+impl Key {
+    /// From an SPKI PEM (`BEGIN PUBLIC KEY`, EC P-256 or RSA) or a PKCS#1 RSA PEM.
+    pub fn from_pem(pem: &str) -> Result<Self, String> {
+        if let Ok(key) = DecodingKey::from_ec_pem(pem.as_bytes()) {
+            return Ok(Self { key, alg: Algorithm::ES256 });
+        }
+        DecodingKey::from_rsa_pem(pem.as_bytes()).map(|key| Self { key, alg: Algorithm::RS256 }).map_err(|_| "not an EC P-256 or RSA public key".into())
+    }
+
+    /// From a JWK of a key set (`kty` EC with `crv` P-256, or RSA).
+    pub fn from_jwk(jwk: &jsonwebtoken::jwk::Jwk) -> Result<Self, String> {
+        use jsonwebtoken::jwk::AlgorithmParameters::*;
+        let alg = match &jwk.algorithm {
+            EllipticCurve(_) => Algorithm::ES256,
+            RSA(_) => Algorithm::RS256,
+            _ => return Err("a key of an unsupported type".into()),
+        };
+        DecodingKey::from_jwk(jwk).map(|key| Self { key, alg }).map_err(|_| "an unusable key".into())
+    }
+}
+
+/// Validation for `key`'s algorithm and any of `audiences`.
+fn validation(key: &Key, audiences: &[&str]) -> Validation {
+    let mut v = Validation::new(key.alg);
+    v.set_audience(audiences);
     v.set_required_spec_claims(&["exp", "aud"]);
     v.leeway = LEEWAY_S as u64;
     v
@@ -169,13 +209,19 @@ pub fn problem(e: &jsonwebtoken::errors::Error) -> &'static str {
     }
 }
 
-/// The `kid` of an ES256 token's header.
+/// The `kid` of a token's header (ES256 or RS256).
 pub fn kid_of(token: &str) -> Result<String, String> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| "is not a JWS".to_owned())?;
-    if header.alg != Algorithm::ES256 {
-        return Err("must be signed ES256".into());
+    if !matches!(header.alg, Algorithm::ES256 | Algorithm::RS256) {
+        return Err("must be signed ES256 or RS256".into());
     }
     header.kid.ok_or_else(|| "has no kid".to_owned())
+}
+
+/// The audiences a ModI token for an e-service may carry: the e-service's, or its operation's
+/// URL (`…/v1/anpr-service-e002`), as gateways set either.
+pub fn audiences(audience: &str) -> [String; 2] {
+    [audience.to_owned(), format!("{audience}/anpr-service-e002")]
 }
 
 /// A token's lifetime must fit `max` seconds and not start in the future.
@@ -191,11 +237,11 @@ fn lifetime(iat: i64, exp: i64, max: i64) -> Result<(), String> {
 }
 
 /// Verifies a voucher's signature, issuer and audience.
-pub fn verify_voucher(token: &str, key: &DecodingKey, issuer: &str, audience: &str) -> Result<VoucherClaims, String> {
-    let mut v = validation(audience);
+pub fn verify_voucher(token: &str, key: &Key, issuer: &str, audience: &str) -> Result<VoucherClaims, String> {
+    let mut v = validation(key, &[audience]);
     v.set_issuer(&[issuer]);
     v.set_required_spec_claims(&["exp", "aud", "iss"]);
-    let c = jsonwebtoken::decode::<VoucherClaims>(token, key, &v).map_err(|e| problem(&e).to_owned())?.claims;
+    let c = jsonwebtoken::decode::<VoucherClaims>(token, &key.key, &v).map_err(|e| problem(&e).to_owned())?.claims;
     if c.sub != c.client_id {
         return Err("sub and client_id differ".into());
     }
@@ -208,11 +254,11 @@ pub fn verify_voucher(token: &str, key: &DecodingKey, issuer: &str, audience: &s
 }
 
 /// Verifies a client assertion made with `key` for `client_id`.
-pub fn verify_assertion(token: &str, key: &DecodingKey, client_id: &str, audience: &str) -> Result<AssertionClaims, String> {
-    let mut v = validation(audience);
+pub fn verify_assertion(token: &str, key: &Key, client_id: &str, audience: &str) -> Result<AssertionClaims, String> {
+    let mut v = validation(key, &[audience]);
     v.set_issuer(&[client_id]);
     v.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
-    let c = jsonwebtoken::decode::<AssertionClaims>(token, key, &v).map_err(|e| problem(&e).to_owned())?.claims;
+    let c = jsonwebtoken::decode::<AssertionClaims>(token, &key.key, &v).map_err(|e| problem(&e).to_owned())?.claims;
     if c.sub != client_id {
         return Err("sub is not the client".into());
     }
@@ -226,13 +272,14 @@ pub fn verify_assertion(token: &str, key: &DecodingKey, client_id: &str, audienc
 /// Verifies an `Agid-JWT-Signature` against the request's `Digest`, `Content-Type` and body.
 pub fn verify_integrity(
     token: &str,
-    key: &DecodingKey,
+    key: &Key,
     audience: &str,
     digest_sent: Option<&str>,
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<IntegrityClaims, IntegrityError> {
-    let c = jsonwebtoken::decode::<IntegrityClaims>(token, key, &validation(audience))
+    let [a, b] = audiences(audience);
+    let c = jsonwebtoken::decode::<IntegrityClaims>(token, &key.key, &validation(key, &[&a, &b]))
         .map_err(|e| IntegrityError::Signature(format!("Agid-JWT-Signature does not verify: {}", problem(&e))))?
         .claims;
     lifetime(c.iat, c.exp, MAX_SIGNATURE_LIFE_S).map_err(|e| IntegrityError::Signature(format!("Agid-JWT-Signature {e}")))?;
@@ -268,17 +315,18 @@ pub enum IntegrityError {
 }
 
 /// Verifies an `Agid-JWT-TrackingEvidence` and that it is the one the voucher was issued for.
-pub fn verify_tracking(token: &str, key: &DecodingKey, audience: &str, voucher: &VoucherClaims) -> Result<TrackingClaims, String> {
-    let mut v = validation(audience);
+pub fn verify_tracking(token: &str, key: &Key, audience: &str, voucher: &VoucherClaims) -> Result<TrackingClaims, String> {
+    let [a, b] = audiences(audience);
+    let mut v = validation(key, &[&a, &b]);
     v.set_issuer(&[&voucher.client_id]);
-    let c = jsonwebtoken::decode::<TrackingClaims>(token, key, &v).map_err(|e| problem(&e).to_owned())?.claims;
+    let c = jsonwebtoken::decode::<TrackingClaims>(token, &key.key, &v).map_err(|e| problem(&e).to_owned())?.claims;
     if c.purpose_id != voucher.purpose_id {
         return Err("purposeId is not the voucher's".into());
     }
-    let Some(d) = &voucher.digest else {
+    if voucher.digest.is_none() {
         return Err("the voucher carries no digest of a tracking evidence (ask for it with the digest claim)".into());
-    };
-    if !d.alg.eq_ignore_ascii_case("SHA256") || !d.value.eq_ignore_ascii_case(&DigestClaim::of(token).value) {
+    }
+    if !bound(token, voucher) {
         return Err("is not the one the voucher was issued for (digest)".into());
     }
     for (name, value) in [("userID", &c.user_id), ("userLocation", &c.user_location), ("LoA", &c.loa)] {
@@ -287,6 +335,11 @@ pub fn verify_tracking(token: &str, key: &DecodingKey, audience: &str, voucher: 
         }
     }
     Ok(c)
+}
+
+/// Whether a tracking evidence is the one a voucher was issued for (its `digest`).
+pub fn bound(evidence: &str, voucher: &VoucherClaims) -> bool {
+    voucher.digest.as_ref().is_some_and(|d| d.alg.eq_ignore_ascii_case("SHA256") && d.value.eq_ignore_ascii_case(&DigestClaim::of(evidence).value))
 }
 
 /// The public body's side: what its gateway does for each call.
@@ -302,6 +355,7 @@ pub mod client {
         /// The key id registered for the key.
         pub kid: String,
         key: EncodingKey,
+        alg: Algorithm,
     }
 
     impl std::fmt::Debug for BodySigner {
@@ -315,16 +369,23 @@ pub mod client {
     }
 
     impl BodySigner {
-        /// From a PKCS#8 PEM private key (ES256).
+        /// From a PEM private key: P-256 (PKCS#8, signs ES256) or RSA (PKCS#8 or PKCS#1, signs
+        /// RS256).
         pub fn new(client_id: &str, kid: &str, private_key_pem: &str) -> Result<Self, String> {
             crate::modi::init_crypto();
-            let key = EncodingKey::from_ec_pem(private_key_pem.as_bytes())
-                .map_err(|e| format!("the private key is not a PKCS#8 P-256 PEM: {e}"))?;
-            Ok(Self { client_id: client_id.to_owned(), kid: kid.to_owned(), key })
+            let (key, alg) = match EncodingKey::from_ec_pem(private_key_pem.as_bytes()) {
+                Ok(k) => (k, Algorithm::ES256),
+                Err(_) => (
+                    EncodingKey::from_rsa_pem(private_key_pem.as_bytes())
+                        .map_err(|e| format!("the private key is neither a P-256 nor an RSA PEM: {e}"))?,
+                    Algorithm::RS256,
+                ),
+            };
+            Ok(Self { client_id: client_id.to_owned(), kid: kid.to_owned(), key, alg })
         }
 
         fn sign<T: Serialize>(&self, claims: &T) -> Result<String, String> {
-            let mut header = Header::new(Algorithm::ES256);
+            let mut header = Header::new(self.alg);
             header.kid = Some(self.kid.clone());
             jsonwebtoken::encode(&header, claims, &self.key).map_err(|e| e.to_string())
         }
@@ -349,6 +410,7 @@ pub mod client {
                 iat: t,
                 exp: t + MAX_SIGNATURE_LIFE_S,
                 jti: uuid::Uuid::new_v4().to_string(),
+                dnonce: None,
             })
         }
 

@@ -3,12 +3,12 @@
 
 use super::contract::*;
 use super::security::{TrackingClaims, VoucherClaims};
-use super::{Eservice, err, ko, record, replayed, respond};
-use crate::{ApiError, AppState};
+use super::{Eservice, err, ko, record};
+use crate::AppState;
 use anagrafe_domain::{BirthPlace, CodiceFiscale, IdAnpr, PartialDate, RefData, Residence};
-use anagrafe_store::{AuditEntry, GeneralitaQuery, PdndAnswer, PdndClient, PdndPurpose, PersonView, StoreError};
+use anagrafe_store::{AuditEntry, CallRecord, GeneralitaQuery, PdndAnswer, PdndClient, PdndPurpose, PersonView, SpentJti, StoreError};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{Datelike, NaiveDate};
 
 /// A call that passed the ModI checks.
@@ -20,6 +20,7 @@ pub(crate) struct Call<'a> {
     pub voucher: &'a VoucherClaims,
     pub tracking: &'a TrackingClaims,
     pub body: &'a [u8],
+    pub jti: SpentJti,
 }
 
 /// Longest `idOperazioneClient` and `motivoRichiesta` accepted.
@@ -40,10 +41,7 @@ pub(crate) async fn answer(call: Call<'_>) -> Response {
         .and_then(|v| serde_path_to_error::deserialize(v).map_err(|e| format!("{}: {}", e.path(), e.inner())))
     {
         Ok(r) => r,
-        Err(e) => {
-            let (s, b) = ko(StatusCode::BAD_REQUEST, vec![err("AG400", format!("the body is not a RichiestaE002: {e}"), None)]);
-            return respond(s, b);
-        }
+        Err(e) => return reject(&call, "", Ko(StatusCode::BAD_REQUEST, vec![err("AG400", format!("the body is not a RichiestaE002: {e}"), None)])).await,
     };
     let id_op = match req.id_operazione_client.as_deref().map(str::trim) {
         Some(v)
@@ -52,53 +50,13 @@ pub(crate) async fn answer(call: Call<'_>) -> Response {
             v.to_owned()
         }
         Some(v) if !v.is_empty() => {
-            let (s, b) = ko(
-                StatusCode::BAD_REQUEST,
-                vec![err(
-                    "AG400",
-                    format!("idOperazioneClient must be 1 to {MAX_ID_OP} letters, digits, '-', '_' or '.'"),
-                    Some("idOperazioneClient"),
-                )],
-            );
-            return respond(s, b);
+            let why = format!("idOperazioneClient must be 1 to {MAX_ID_OP} letters, digits, '-', '_' or '.'");
+            return reject(&call, "", bad("AG400", why, "idOperazioneClient")).await;
         }
-        _ => {
-            let (s, b) = ko(
-                StatusCode::BAD_REQUEST,
-                vec![err("EN081", "Campo idOperazioneClient obbligatorio assente", Some("idOperazioneClient"))],
-            );
-            return respond(s, b);
-        }
+        _ => return reject(&call, "", bad("EN081", "Campo idOperazioneClient obbligatorio assente", "idOperazioneClient")).await,
     };
-    let state = call.state;
     let request_sha256 = super::body_sha256(call.body);
-    // A replay of an operation id gets the first answer.
-    match state.store.pdnd_answer(&call.client.client_id, &id_op).await {
-        Ok(Some(first)) => {
-            if first.eservice != call.es.code {
-                let (s, b) = ko(
-                    StatusCode::CONFLICT,
-                    vec![err("EN079", "id operazione gia' presente per un servizio diverso", Some("idOperazioneClient"))],
-                );
-                return respond(s, b);
-            }
-            if first.request_sha256 != request_sha256 {
-                let (s, b) = ko(
-                    StatusCode::CONFLICT,
-                    vec![err("AG409", "idOperazioneClient was used for another request", Some("idOperazioneClient"))],
-                );
-                return respond(s, b);
-            }
-            let mut entry = entry(&call, &id_op, None, None, "replayed");
-            entry.subject_person = None;
-            if let Err(e) = state.store.audit(&entry).await {
-                return ApiError::from(e).into_response();
-            }
-            return replayed(first);
-        }
-        Ok(None) => {}
-        Err(e) => return ApiError::from(e).into_response(),
-    }
+    // A replay of an operation id is found when its answer cannot be kept twice (see `record`).
     let (status, body, subject, outcome) = match run(&call, &req).await {
         Ok((ok, subject)) => {
             let body = serde_json::to_string(&ok).unwrap_or_default();
@@ -111,13 +69,8 @@ pub(crate) async fn answer(call: Call<'_>) -> Response {
         }
     };
     let motivo = req.dati_richiesta.as_ref().and_then(|d| d.motivo_richiesta.clone());
-    let mut e = entry(
-        &call,
-        &id_op,
-        motivo.as_deref(),
-        req.dati_richiesta.as_ref().and_then(|d| d.data_riferimento_richiesta.as_deref()),
-        &outcome,
-    );
+    let date = req.dati_richiesta.as_ref().and_then(|d| d.data_riferimento_richiesta.as_deref());
+    let mut e = entry(&call, &id_op, motivo.as_deref(), date, &outcome);
     if let Some((pid, cf)) = subject {
         e.subject_person = Some(pid);
         e.subject_cf = cf;
@@ -128,9 +81,19 @@ pub(crate) async fn answer(call: Call<'_>) -> Response {
         eservice: call.es.code.to_owned(),
         request_sha256,
         status: status.as_u16() as i16,
-        body,
+        body: body.clone(),
     };
-    record(state, &e, answer).await
+    record(call.state, &call.es, &e, CallRecord { answer: Some(answer), jti: Some(call.jti.clone()) }, status, body).await
+}
+
+/// A request that cannot be answered for what it is (no operation id to keep an answer
+/// under): traced, and the signature spent, all the same.
+async fn reject(call: &Call<'_>, id_op: &str, ko_: Ko) -> Response {
+    let Ko(status, errors) = ko_;
+    let outcome = format!("ko:{}", errors.first().map(|e| e.codice_errore_anomalia.as_str()).unwrap_or(""));
+    let e = entry(call, id_op, None, None, &outcome);
+    let (status, body) = ko(status, errors);
+    record(call.state, &call.es, &e, CallRecord { answer: None, jti: Some(call.jti.clone()) }, status, body).await
 }
 
 /// The trace entry of an answered call (SEC-4): who, which e-service and purpose, why, the
@@ -358,6 +321,33 @@ async fn find(state: &AppState, checked: &Checked) -> Result<PersonView, Ko> {
     }
 }
 
+/// C030's path: the subject's internal id, ID ANPR and (when searched by it) codice fiscale,
+/// without reading the whole record.
+async fn find_id(state: &AppState, checked: &Checked) -> Result<(i64, String, Option<String>), Ko> {
+    let internal = |e: StoreError| Ko(StatusCode::INTERNAL_SERVER_ERROR, vec![err("AG500", format!("the register could not answer ({})", short(&e)), None)]);
+    let mut found: Vec<(i64, String, Option<String>)> = match &checked.subject {
+        Subject::Cf(cf) => state.store.ids_by_cf(cf, Some(checked.date)).await.map_err(internal)?.into_iter().map(|(p, i)| (p, i, Some(cf.to_string()))).collect(),
+        Subject::Data(q) => {
+            let mut out = Vec::new();
+            for pid in state.store.find_by_generalita(q, Some(checked.date)).await.map_err(internal)? {
+                if let Some((id, _)) = state.store.id_anpr_of(pid).await.map_err(internal)? {
+                    out.push((pid, id, None));
+                }
+            }
+            out
+        }
+        Subject::Id(_) => return Err(bad("AG400", "C030 finds the ID ANPR: search by codiceFiscale or by personal data", "criteriRicerca.idANPR")),
+    };
+    match found.len() {
+        0 => Err(Ko(StatusCode::NOT_FOUND, vec![err("EN133", "Nessun soggetto trovato per i parametri di ricerca forniti", Some("criteriRicerca"))])),
+        1 => Ok(found.remove(0)),
+        _ => Err(Ko(
+            StatusCode::BAD_REQUEST,
+            vec![err("EN095", "La richiesta per dati di un soggetto ha individuato piu' cittadini: restringere i parametri della ricerca", Some("criteriRicerca"))],
+        )),
+    }
+}
+
 /// A store error in words without personal data (the cause is logged by the error type).
 fn short(e: &StoreError) -> &'static str {
     match e {
@@ -386,11 +376,14 @@ async fn run(call: &Call<'_>, req: &RichiestaE002) -> Result<Answered, Ko> {
     if call.es.code == "C031" {
         return verify_id(state, &checked, req).await;
     }
+    if call.es.code == "C030" {
+        let (pid, id, cf) = find_id(state, &checked).await?;
+        return Ok((ok_one(DatiSoggetto { identificativi: Some(Identificativi { id_anpr: id }), ..Default::default() }), Some((pid, cf))));
+    }
     let view = find(state, &checked).await?;
     let subject = Some((view.id, view.record.generalita.codice_fiscale.as_ref().map(|c| c.to_string())));
     let id = identificativi(&view);
     let answer = match call.es.code {
-        "C030" => ok_one(DatiSoggetto { identificativi: Some(id), ..Default::default() }),
         "C001" => ok_one(DatiSoggetto {
             generalita: Some(generalita(&view)),
             residenza: Some(vec![residenza(&view.record.residence, checked.date)]),
