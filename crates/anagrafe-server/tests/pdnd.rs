@@ -59,7 +59,10 @@ async fn stores() -> Vec<(Arc<dyn Store>, Option<tempfile::TempDir>, Option<(Str
     out
 }
 
-const PURPOSES: [(&str, &str); 5] = [("C001", "p-c001"), ("C004", "p-c004"), ("C021", "p-c021"), ("C030", "p-c030"), ("C031", "p-c031")];
+/// The purpose the test body holds for an e-service.
+fn purpose_of(code: &str) -> String {
+    format!("p-{}", code.to_ascii_lowercase())
+}
 
 async fn env(
     store: Arc<dyn Store>,
@@ -89,11 +92,11 @@ async fn env(
         client_id: "ente-1".into(),
         name: "Ente di prova".into(),
         keys: vec![PdndKey { kid: "k1".into(), public_key_pem: public, revoked: false }],
-        purposes: PURPOSES
+        purposes: anagrafe_server::pdnd::ESERVICES
             .iter()
-            .map(|(e, p)| PdndPurpose {
-                purpose_id: (*p).into(),
-                eservice: (*e).into(),
+            .map(|e| PdndPurpose {
+                purpose_id: purpose_of(e.code),
+                eservice: e.code.into(),
                 description: "prova".into(),
                 daily_quota: 1000,
                 per_second,
@@ -172,10 +175,10 @@ struct Call {
 
 async fn call(e: &Env, code: &str, body: &Value) -> Call {
     let es = eservice_by_code(code).unwrap();
-    let purpose = PURPOSES.iter().find(|p| p.0 == code).unwrap().1;
+    let purpose = purpose_of(code);
     let aud = audience(e, code);
-    let evidence = e.body.tracking_evidence(&aud, purpose, "utente-42", "postazione-7", "substantial").unwrap();
-    let bearer = voucher(e, purpose, &evidence).await;
+    let evidence = e.body.tracking_evidence(&aud, &purpose, "utente-42", "postazione-7", "substantial").unwrap();
+    let bearer = voucher(e, &purpose, &evidence).await;
     let body = serde_json::to_vec(body).unwrap();
     let (digest, signature) = e.body.integrity(&aud, &body, "application/json").unwrap();
     Call { path: format!("/pdnd/{}/v1/anpr-service-e002", es.segment()), bearer, evidence, digest, signature, body }
@@ -470,5 +473,76 @@ async fn a_body_with_an_rsa_key_signs_rs256_as_on_the_national_platform() {
     let r = send(&e, http(&c)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
     assert_eq!(r.json["listaSoggetti"]["datiSoggetto"][0]["identificativi"]["idANPR"], id);
+    e.done().await;
+}
+
+/// Every e-service answers its own question from the record, and only with the parts its
+/// contract names.
+#[tokio::test]
+async fn every_e_service_answers_its_own_question() {
+    let (store, dir, pg) = stores().await.remove(0);
+    let e = env(store, dir, pg, PdndSettings::default(), 1000).await;
+    let (pid, cf, id) = e.people[0].clone();
+    let g = e.store.person(pid, None).await.unwrap().record.generalita;
+    let others: Vec<String> = e.people.iter().map(|p| p.1.clone()).collect();
+    let mut n = 0;
+    let mut ask = async |code: &str, verifica: Option<Value>| -> Value {
+        n += 1;
+        let mut body = request(code, &format!("all-{n}"), json!({ "idANPR": id }));
+        if let Some(v) = verifica {
+            body["verifica"] = v;
+        }
+        let r = send(&e, http(&call(&e, code, &body).await)).await;
+        assert_eq!(r.status, StatusCode::OK, "{code}: {}", r.json);
+        r.json["listaSoggetti"]["datiSoggetto"][0].clone()
+    };
+    let yes = |s: &Value| s["infoSoggettoEnte"][0]["valore"].as_str().unwrap().to_owned();
+    let keys = |s: &Value| s.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    // Verifications: yes or no, nothing else.
+    let s = ask("C003", Some(json!({ "generalita": { "codiceFiscale": cf, "cognome": g.name.surname() } }))).await;
+    assert_eq!((yes(&s), keys(&s)), ("S".into(), vec!["infoSoggettoEnte".to_owned()]));
+    assert_eq!(yes(&ask("C003", Some(json!({ "generalita": { "cognome": "Altro" } }))).await), "N");
+    assert_eq!(yes(&ask("C005", None).await), "N", "a celibe is not married");
+    assert_eq!(yes(&ask("C006", Some(json!({ "cittadinanza": [{ "codiceStato": "100" }] }))).await), "S");
+    assert_eq!(yes(&ask("C006", Some(json!({ "cittadinanza": [{ "codiceStato": "215" }] }))).await), "N");
+    assert_eq!(yes(&ask("C007", None).await), "S");
+    let home = json!({ "indirizzo": { "comune": { "nomeComune": "Roma" }, "toponimo": { "denominazioneToponimo": "DEL BANCO" }, "numeroCivico": { "numero": "41" } } });
+    assert_eq!(yes(&ask("C008", Some(json!({ "residenza": home }))).await), "S");
+    let elsewhere = json!({ "residenza": [{ "indirizzo": { "comune": { "nomeComune": "Milano" } } }] });
+    assert_eq!(yes(&ask("C008", Some(elsewhere)).await), "N");
+    let all: Vec<Value> = others.iter().map(|c| json!({ "codiceFiscale": c })).collect();
+    assert_eq!(yes(&ask("C009", Some(json!({ "statoFamiglia": all }))).await), "S");
+    assert_eq!(yes(&ask("C009", Some(json!({ "statoFamiglia": [{ "codiceFiscale": cf }] }))).await), "N");
+    assert_eq!(yes(&ask("C010", None).await), "S");
+    assert_eq!(yes(&ask("C011", None).await), "N");
+    assert_eq!(yes(&ask("C014", None).await), "N");
+    // Accertamento: the data.
+    let s = ask("C015", None).await;
+    assert_eq!(keys(&s), vec!["generalita".to_owned(), "identificativi".into()]);
+    assert_eq!(s["generalita"]["codiceFiscale"]["codFiscale"], cf);
+    let s = ask("C016", None).await;
+    assert_eq!(keys(&s), vec!["identificativi".to_owned()], "alive: no death data");
+    let s = ask("C017", None).await;
+    assert_eq!((yes(&s), s["infoSoggettoEnte"][1]["dettaglio"].as_str()), ("N".into(), Some("1")));
+    let s = ask("C018", None).await;
+    assert_eq!(s["cittadinanza"], json!([{ "codiceStato": "100", "descrizioneStato": "ITALIA" }]));
+    assert_eq!(yes(&ask("C019", None).await), "S");
+    let s = ask("C020", None).await;
+    assert_eq!(s["residenza"][0]["indirizzo"]["numeroCivico"]["numero"], "41");
+    assert!(s.get("cittadinanza").is_none());
+    assert_eq!(yes(&ask("C022", None).await), "S");
+    assert_eq!(yes(&ask("C023", None).await), "N");
+    assert_eq!(yes(&ask("C026", None).await), "N");
+    let s = ask("C029", None).await;
+    assert_eq!(
+        keys(&s),
+        vec!["cittadinanza".to_owned(), "generalita".into(), "identificativi".into(), "infoSoggettoEnte".into(), "residenza".into()]
+    );
+    let s = ask("C033", None).await;
+    assert!(s.get("datiDecesso").is_none() && s["residenza"].is_array());
+    // A verification without what it verifies names the missing field.
+    let r = send(&e, http(&call(&e, "C008", &request("C008", "miss-1", json!({ "idANPR": id }))).await)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json["listaErrori"][0]["campoErroreAnomalia"], "verifica.residenza");
     e.done().await;
 }

@@ -126,8 +126,37 @@ pub struct DatiRichiesta {
 pub struct Verifica {
     /// Declared death (C004).
     pub dati_decesso: Option<DatiEvento>,
-    /// Declared personal data (C031 "Dati validi").
+    /// Declared personal data (C003; C031 "Dati validi").
     pub generalita: Option<VerificaGeneralita>,
+    /// Declared citizenships (C006).
+    pub cittadinanza: Option<Vec<Cittadinanza>>,
+    /// Declared residence (C008): an object or a list of one, shaped as `TipoResidenza`.
+    pub residenza: Option<serde_json::Value>,
+    /// Declared household (C009): its members, each by `codiceFiscale` (or `idANPR`).
+    pub stato_famiglia: Option<Vec<MembroDichiarato>>,
+}
+
+/// A member of a declared household (C009).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MembroDichiarato {
+    /// Codice fiscale.
+    #[serde(rename = "codiceFiscale")]
+    pub codice_fiscale: Option<String>,
+    /// ID ANPR.
+    #[serde(rename = "idANPR")]
+    pub id_anpr: Option<String>,
+}
+
+/// `TipoCittadinanza`: a citizenship by the state's ISTAT code (`100` Italy).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cittadinanza {
+    /// ISTAT code of the state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codice_stato: Option<String>,
+    /// Name of the state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub descrizione_stato: Option<String>,
 }
 
 /// Personal data declared for a check.
@@ -219,6 +248,9 @@ pub struct DatiSoggetto {
     /// Personal data.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generalita: Option<Generalita>,
+    /// Citizenships.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cittadinanza: Option<Vec<Cittadinanza>>,
     /// Residence.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub residenza: Option<Vec<Residenza>>,
@@ -388,8 +420,15 @@ pub struct InfoSoggettoEnte {
     pub id: String,
     /// What is answered.
     pub chiave: String,
-    /// `S`, `N` or `A`.
-    pub valore: String,
+    /// `S`, `N` or `A` (yes/no answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valore: Option<String>,
+    /// A text answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valore_testo: Option<String>,
+    /// A date answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valore_data: Option<String>,
     /// Details.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dettaglio: Option<String>,

@@ -46,10 +46,30 @@ impl Eservice {
 /// The e-services this register offers.
 pub const ESERVICES: &[Eservice] = &[
     Eservice { code: "C001", name: "servizioNotifica" },
+    Eservice { code: "C003", name: "servizioVerificaDichGeneralita" },
     Eservice { code: "C004", name: "servizioVerificaDichDecesso" },
+    Eservice { code: "C005", name: "servizioVerificaDichStatoMatrimonio" },
+    Eservice { code: "C006", name: "servizioVerificaDichCittadinanza" },
+    Eservice { code: "C007", name: "servizioVerificaDichEsistenzaVita" },
+    Eservice { code: "C008", name: "servizioVerificaDichResidenza" },
+    Eservice { code: "C009", name: "servizioVerificaDichStatoFamiglia" },
+    Eservice { code: "C010", name: "servizioVerificaDichStatoLibero" },
+    Eservice { code: "C011", name: "servizioVerificaDichVedovanza" },
+    Eservice { code: "C014", name: "servizioVerificaDichUnioneCivile" },
+    Eservice { code: "C015", name: "servizioAccertamentoGeneralita" },
+    Eservice { code: "C016", name: "servizioAccertamentoDichDecesso" },
+    Eservice { code: "C017", name: "servizioAccertamentoMatrimonio" },
+    Eservice { code: "C018", name: "servizioAccertamentoCittadinanza" },
+    Eservice { code: "C019", name: "servizioAccertamentoEsistenzaVita" },
+    Eservice { code: "C020", name: "servizioAccertamentoResidenza" },
     Eservice { code: "C021", name: "servizioAccertamentoStatoFamiglia" },
+    Eservice { code: "C022", name: "servizioAccertamentoStatoLibero" },
+    Eservice { code: "C023", name: "servizioAccertamentoVedovanza" },
+    Eservice { code: "C026", name: "servizioAccertamentoUnioneCivile" },
+    Eservice { code: "C029", name: "servizioAccertamentoDatiAnagrafici" },
     Eservice { code: "C030", name: "servizioAccertamentoIdUnicoNazionale" },
     Eservice { code: "C031", name: "servizioVerificaIdUnicoNazionale" },
+    Eservice { code: "C033", name: "servizioAccertamentoResidenzaSenzaDecesso" },
 ];
 
 /// The e-service a path segment names (`C030-servizio…`; the en dash of ANPR's own C001 URL
@@ -478,7 +498,8 @@ async fn e002(State(state): State<AppState>, Path(segment): Path<String>, header
         jti: format!("{sig_kid}:{}", integrity.jti),
         expires_at_ms: integrity.exp.saturating_add(security::LEEWAY_S + 1).saturating_mul(1000),
     };
-    let call = services::Call { state: &state, es, client: &client, purpose: &purpose, voucher: &voucher, tracking: &tracking, body: &body, jti };
+    let call =
+        services::Call { state: &state, es, client: &client, purpose: &purpose, voucher: &voucher, tracking: &tracking, body: &body, jti };
     services::answer(call).await
 }
 
@@ -494,13 +515,22 @@ pub(crate) fn body_sha256(body: &[u8]) -> String {
 
 /// Traces an answered call with what it writes (the answer kept for its operation id, the
 /// signature id it spent), in one commit, and answers it.
-pub(crate) async fn record(state: &AppState, es: &Eservice, entry: &AuditEntry, record: CallRecord, status: StatusCode, body: String) -> Response {
+pub(crate) async fn record(
+    state: &AppState,
+    es: &Eservice,
+    entry: &AuditEntry,
+    record: CallRecord,
+    status: StatusCode,
+    body: String,
+) -> Response {
     let client = entry.actor.trim_start_matches("pdnd:").to_owned();
     match state.store.audit_call(entry, &record).await {
         Ok(_) => respond(status, body),
         Err(StoreError::Conflict { field }) if field == "jti" => replayed_jti(state, es, &client).await,
         Err(StoreError::Conflict { field }) if field == "idOperazioneClient" => {
-            let Some(answer) = record.answer else { return ApiError::Internal("an operation id conflict without an answer".into()).into_response() };
+            let Some(answer) = record.answer else {
+                return ApiError::Internal("an operation id conflict without an answer".into()).into_response();
+            };
             let first = match state.store.pdnd_answer(&answer.client_id, &answer.id_operazione_client).await {
                 Ok(Some(first)) => first,
                 Ok(None) => return ApiError::Internal("an operation id conflict without a first answer".into()).into_response(),
@@ -508,10 +538,16 @@ pub(crate) async fn record(state: &AppState, es: &Eservice, entry: &AuditEntry, 
             };
             // The replay, or the refusal, is traced too, and spends the signature.
             let (status, body, outcome) = if first.eservice != answer.eservice {
-                let (s, b) = ko(StatusCode::CONFLICT, vec![err("EN079", "id operazione gia' presente per un servizio diverso", Some("idOperazioneClient"))]);
+                let (s, b) = ko(
+                    StatusCode::CONFLICT,
+                    vec![err("EN079", "id operazione gia' presente per un servizio diverso", Some("idOperazioneClient"))],
+                );
                 (s, b, "ko:EN079")
             } else if first.request_sha256 != answer.request_sha256 {
-                let (s, b) = ko(StatusCode::CONFLICT, vec![err("AG409", "idOperazioneClient was used for another request", Some("idOperazioneClient"))]);
+                let (s, b) = ko(
+                    StatusCode::CONFLICT,
+                    vec![err("AG409", "idOperazioneClient was used for another request", Some("idOperazioneClient"))],
+                );
                 (s, b, "ko:AG409")
             } else {
                 (StatusCode::from_u16(first.status as u16).unwrap_or(StatusCode::OK), first.body, "replayed")

@@ -169,7 +169,9 @@ impl Key {
         if let Ok(key) = DecodingKey::from_ec_pem(pem.as_bytes()) {
             return Ok(Self { key, alg: Algorithm::ES256 });
         }
-        DecodingKey::from_rsa_pem(pem.as_bytes()).map(|key| Self { key, alg: Algorithm::RS256 }).map_err(|_| "not an EC P-256 or RSA public key".into())
+        DecodingKey::from_rsa_pem(pem.as_bytes())
+            .map(|key| Self { key, alg: Algorithm::RS256 })
+            .map_err(|_| "not an EC P-256 or RSA public key".into())
     }
 
     /// From a JWK of a key set (`kty` EC with `crv` P-256, or RSA).
@@ -339,7 +341,10 @@ pub fn verify_tracking(token: &str, key: &Key, audience: &str, voucher: &Voucher
 
 /// Whether a tracking evidence is the one a voucher was issued for (its `digest`).
 pub fn bound(evidence: &str, voucher: &VoucherClaims) -> bool {
-    voucher.digest.as_ref().is_some_and(|d| d.alg.eq_ignore_ascii_case("SHA256") && d.value.eq_ignore_ascii_case(&DigestClaim::of(evidence).value))
+    voucher
+        .digest
+        .as_ref()
+        .is_some_and(|d| d.alg.eq_ignore_ascii_case("SHA256") && d.value.eq_ignore_ascii_case(&DigestClaim::of(evidence).value))
 }
 
 /// The public body's side: what its gateway does for each call.

@@ -5,6 +5,7 @@ use super::contract::*;
 use super::security::{TrackingClaims, VoucherClaims};
 use super::{Eservice, err, ko, record};
 use crate::AppState;
+use anagrafe_domain::decode::{DecodeTable, StatoCivile};
 use anagrafe_domain::{BirthPlace, CodiceFiscale, IdAnpr, PartialDate, RefData, Residence};
 use anagrafe_store::{AuditEntry, CallRecord, GeneralitaQuery, PdndAnswer, PdndClient, PdndPurpose, PersonView, SpentJti, StoreError};
 use axum::http::StatusCode;
@@ -41,7 +42,14 @@ pub(crate) async fn answer(call: Call<'_>) -> Response {
         .and_then(|v| serde_path_to_error::deserialize(v).map_err(|e| format!("{}: {}", e.path(), e.inner())))
     {
         Ok(r) => r,
-        Err(e) => return reject(&call, "", Ko(StatusCode::BAD_REQUEST, vec![err("AG400", format!("the body is not a RichiestaE002: {e}"), None)])).await,
+        Err(e) => {
+            return reject(
+                &call,
+                "",
+                Ko(StatusCode::BAD_REQUEST, vec![err("AG400", format!("the body is not a RichiestaE002: {e}"), None)]),
+            )
+            .await;
+        }
     };
     let id_op = match req.id_operazione_client.as_deref().map(str::trim) {
         Some(v)
@@ -324,9 +332,18 @@ async fn find(state: &AppState, checked: &Checked) -> Result<PersonView, Ko> {
 /// C030's path: the subject's internal id, ID ANPR and (when searched by it) codice fiscale,
 /// without reading the whole record.
 async fn find_id(state: &AppState, checked: &Checked) -> Result<(i64, String, Option<String>), Ko> {
-    let internal = |e: StoreError| Ko(StatusCode::INTERNAL_SERVER_ERROR, vec![err("AG500", format!("the register could not answer ({})", short(&e)), None)]);
+    let internal = |e: StoreError| {
+        Ko(StatusCode::INTERNAL_SERVER_ERROR, vec![err("AG500", format!("the register could not answer ({})", short(&e)), None)])
+    };
     let mut found: Vec<(i64, String, Option<String>)> = match &checked.subject {
-        Subject::Cf(cf) => state.store.ids_by_cf(cf, Some(checked.date)).await.map_err(internal)?.into_iter().map(|(p, i)| (p, i, Some(cf.to_string()))).collect(),
+        Subject::Cf(cf) => state
+            .store
+            .ids_by_cf(cf, Some(checked.date))
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|(p, i)| (p, i, Some(cf.to_string())))
+            .collect(),
         Subject::Data(q) => {
             let mut out = Vec::new();
             for pid in state.store.find_by_generalita(q, Some(checked.date)).await.map_err(internal)? {
@@ -336,14 +353,23 @@ async fn find_id(state: &AppState, checked: &Checked) -> Result<(i64, String, Op
             }
             out
         }
-        Subject::Id(_) => return Err(bad("AG400", "C030 finds the ID ANPR: search by codiceFiscale or by personal data", "criteriRicerca.idANPR")),
+        Subject::Id(_) => {
+            return Err(bad("AG400", "C030 finds the ID ANPR: search by codiceFiscale or by personal data", "criteriRicerca.idANPR"));
+        }
     };
     match found.len() {
-        0 => Err(Ko(StatusCode::NOT_FOUND, vec![err("EN133", "Nessun soggetto trovato per i parametri di ricerca forniti", Some("criteriRicerca"))])),
+        0 => Err(Ko(
+            StatusCode::NOT_FOUND,
+            vec![err("EN133", "Nessun soggetto trovato per i parametri di ricerca forniti", Some("criteriRicerca"))],
+        )),
         1 => Ok(found.remove(0)),
         _ => Err(Ko(
             StatusCode::BAD_REQUEST,
-            vec![err("EN095", "La richiesta per dati di un soggetto ha individuato piu' cittadini: restringere i parametri della ricerca", Some("criteriRicerca"))],
+            vec![err(
+                "EN095",
+                "La richiesta per dati di un soggetto ha individuato piu' cittadini: restringere i parametri della ricerca",
+                Some("criteriRicerca"),
+            )],
         )),
     }
 }
@@ -382,19 +408,230 @@ async fn run(call: &Call<'_>, req: &RichiestaE002) -> Result<Answered, Ko> {
     }
     let view = find(state, &checked).await?;
     let subject = Some((view.id, view.record.generalita.codice_fiscale.as_ref().map(|c| c.to_string())));
-    let id = identificativi(&view);
+    let on = checked.date;
+    let r = &view.record;
+    let id = || Some(identificativi(&view));
+    let one = |d: DatiSoggetto| Ok::<_, Ko>(ok_one(d));
+    let yes_no = |chiave: &str, yes: bool| DatiSoggetto { info_soggetto_ente: Some(vec![info(chiave, yes)]), ..Default::default() };
+    let alive = r.death.is_none();
     let answer = match call.es.code {
-        "C001" => ok_one(DatiSoggetto {
+        // Accertamento: the data the contract names.
+        "C001" => one(DatiSoggetto {
             generalita: Some(generalita(&view)),
-            residenza: Some(vec![residenza(&view.record.residence, checked.date)]),
-            identificativi: Some(id),
+            residenza: Some(vec![residenza(&r.residence, on)]),
+            identificativi: id(),
             ..Default::default()
         }),
-        "C021" => family(state, &view, checked.date).await?,
-        "C004" => ok_one(DatiSoggetto { info_soggetto_ente: Some(vec![death_check(&view, req)?]), ..Default::default() }),
+        "C015" => one(DatiSoggetto { generalita: Some(generalita(&view)), identificativi: id(), ..Default::default() }),
+        "C016" => one(DatiSoggetto { identificativi: id(), dati_decesso: death(&view), ..Default::default() }),
+        "C017" | "C022" | "C023" | "C026" => {
+            let (chiave, yes) = match call.es.code {
+                "C017" => ("matrimonio", r.civil_status == StatoCivile::Coniugato),
+                "C022" => ("stato libero", free(r.civil_status)),
+                "C023" => ("vedovanza", r.civil_status == StatoCivile::Vedovo),
+                _ => ("unione civile", r.civil_status == StatoCivile::UnitoCivilmente),
+            };
+            one(DatiSoggetto {
+                identificativi: id(),
+                info_soggetto_ente: Some(vec![info(chiave, yes), civil_status(r.civil_status)]),
+                ..Default::default()
+            })
+        }
+        "C018" => one(DatiSoggetto { identificativi: id(), cittadinanza: Some(citizenships(&r.citizenships)), ..Default::default() }),
+        "C019" => one(DatiSoggetto {
+            identificativi: id(),
+            dati_decesso: death(&view),
+            info_soggetto_ente: Some(vec![info("esistenza in vita", alive)]),
+            ..Default::default()
+        }),
+        "C020" | "C033" => one(DatiSoggetto {
+            generalita: Some(generalita(&view)),
+            residenza: Some(vec![residenza(&r.residence, on)]),
+            identificativi: id(),
+            dati_decesso: if call.es.code == "C020" { death(&view) } else { None },
+            ..Default::default()
+        }),
+        "C021" => family(state, &view, on).await,
+        "C029" => one(DatiSoggetto {
+            generalita: Some(generalita(&view)),
+            cittadinanza: Some(citizenships(&r.citizenships)),
+            residenza: Some(vec![residenza(&r.residence, on)]),
+            identificativi: id(),
+            dati_decesso: death(&view),
+            info_soggetto_ente: Some(vec![civil_status(r.civil_status)]),
+            ..Default::default()
+        }),
+        // Verifica: yes or no on what the body declares.
+        "C003" => {
+            let g = req
+                .verifica
+                .as_ref()
+                .and_then(|v| v.generalita.as_ref())
+                .ok_or_else(|| bad("EN081", "Campo verifica.generalita obbligatorio assente", "verifica.generalita"))?;
+            one(yes_no("verifica generalita", generalita_match(&view, g)))
+        }
+        "C004" => one(DatiSoggetto { info_soggetto_ente: Some(vec![death_check(&view, req)?]), ..Default::default() }),
+        "C005" => one(yes_no("stato di matrimonio", r.civil_status == StatoCivile::Coniugato)),
+        "C006" => {
+            let declared = req.verifica.as_ref().and_then(|v| v.cittadinanza.as_ref()).filter(|c| !c.is_empty());
+            let declared =
+                declared.ok_or_else(|| bad("EN081", "Campo verifica.cittadinanza obbligatorio assente", "verifica.cittadinanza"))?;
+            let held: Vec<String> = citizenships(&r.citizenships).into_iter().filter_map(|c| c.codice_stato).collect();
+            let yes = declared.iter().all(|c| c.codice_stato.as_ref().is_some_and(|code| held.contains(&code.trim().to_owned())));
+            one(yes_no("verifica cittadinanza", yes))
+        }
+        "C007" => one(yes_no("esistenza in vita", alive)),
+        "C008" => {
+            let declared = req
+                .verifica
+                .as_ref()
+                .and_then(|v| v.residenza.as_ref())
+                .ok_or_else(|| bad("EN081", "Campo verifica.residenza obbligatorio assente", "verifica.residenza"))?;
+            one(yes_no("verifica residenza", residence_match(&r.residence, declared, on)?))
+        }
+        "C009" => {
+            let declared = req.verifica.as_ref().and_then(|v| v.stato_famiglia.as_ref()).filter(|m| !m.is_empty());
+            let declared =
+                declared.ok_or_else(|| bad("EN081", "Campo verifica.statoFamiglia obbligatorio assente", "verifica.statoFamiglia"))?;
+            one(yes_no("verifica stato di famiglia", household_match(state, &view, declared, on).await?))
+        }
+        "C010" => one(yes_no("stato libero", free(r.civil_status))),
+        "C011" => one(yes_no("vedovanza", r.civil_status == StatoCivile::Vedovo)),
+        "C014" => one(yes_no("unione civile", r.civil_status == StatoCivile::UnitoCivilmente)),
         other => return Err(Ko(StatusCode::NOT_FOUND, vec![err("AG404", format!("{other} is not offered"), None)])),
-    };
+    }?;
     Ok((answer, subject))
+}
+
+/// A yes/no answer.
+fn info(chiave: &str, yes: bool) -> InfoSoggettoEnte {
+    InfoSoggettoEnte {
+        id: "1".into(),
+        chiave: chiave.into(),
+        valore: Some(if yes { "S" } else { "N" }.into()),
+        valore_testo: None,
+        valore_data: None,
+        dettaglio: None,
+    }
+}
+
+/// The civil status (tab. 01) as a text answer, its code in `dettaglio`.
+fn civil_status(s: StatoCivile) -> InfoSoggettoEnte {
+    InfoSoggettoEnte {
+        id: "2".into(),
+        chiave: "stato civile".into(),
+        valore: None,
+        valore_testo: Some(s.description().to_owned()),
+        valore_data: None,
+        dettaglio: Some(s.code().to_string()),
+    }
+}
+
+/// Free to marry or to form a civil union (*stato libero*).
+fn free(s: StatoCivile) -> bool {
+    !matches!(s, StatoCivile::Coniugato | StatoCivile::UnitoCivilmente | StatoCivile::NonClassificabileIgnotoC)
+}
+
+fn citizenships(list: &[anagrafe_domain::Country]) -> Vec<Cittadinanza> {
+    list.iter()
+        .map(|c| match c {
+            anagrafe_domain::Country::Italia => Cittadinanza { codice_stato: Some("100".into()), descrizione_stato: Some("ITALIA".into()) },
+            anagrafe_domain::Country::Foreign(code) => {
+                let st = RefData::current().stato(*code).map(|s| (s.istat.clone(), s.name.clone()));
+                Cittadinanza { codice_stato: st.as_ref().map(|s| s.0.clone()), descrizione_stato: st.map(|s| s.1) }
+            }
+        })
+        .collect()
+}
+
+fn death(view: &PersonView) -> Option<DatiEvento> {
+    view.record.death.as_ref().map(|d| {
+        let (data, senza_giorno, senza_giorno_mese) = date_flags(&d.date);
+        DatiEvento {
+            data_evento: data,
+            senza_giorno,
+            senza_giorno_mese,
+            luogo_evento: d.place.map(|p| LuogoNascita { comune: Some(comune(p, d.date.first_day())), ..Default::default() }),
+        }
+    })
+}
+
+/// C008: every part of the declared address the body gives must be the record's (comune by
+/// ISTAT code or name, postcode, kind and name of the street, number); an address abroad
+/// matches by state.
+fn residence_match(r: &Residence, declared: &serde_json::Value, on: NaiveDate) -> Result<bool, Ko> {
+    let d = match declared {
+        serde_json::Value::Array(a) => a.first().cloned().unwrap_or_default(),
+        other => other.clone(),
+    };
+    let text = |v: &serde_json::Value| v.as_str().map(|s| s.trim().to_uppercase()).filter(|s| !s.is_empty());
+    let ind = &d["indirizzo"];
+    let estera = &d["localitaEstera"];
+    if ind.is_null() && estera.is_null() {
+        return Err(bad("EN081", "Campo verifica.residenza.indirizzo obbligatorio assente", "verifica.residenza.indirizzo"));
+    }
+    Ok(match r {
+        Residence::Italy(a) => {
+            if ind.is_null() {
+                return Ok(false);
+            }
+            let c = comune(a.comune, on);
+            let same =
+                |declared: Option<String>, recorded: Option<String>| declared.is_none_or(|d| recorded.map(|r| r.to_uppercase()) == Some(d));
+            let any = [
+                &ind["comune"]["codiceIstat"],
+                &ind["comune"]["nomeComune"],
+                &ind["cap"],
+                &ind["toponimo"]["denominazioneToponimo"],
+                &ind["numeroCivico"]["numero"],
+            ]
+            .iter()
+            .any(|v| text(v).is_some());
+            any && same(text(&ind["comune"]["codiceIstat"]), c.codice_istat)
+                && same(text(&ind["comune"]["nomeComune"]), c.nome_comune)
+                && same(text(&ind["cap"]), a.cap.as_ref().map(|c| c.to_string()))
+                && same(text(&ind["toponimo"]["specie"]), Some(a.species.clone()))
+                && same(text(&ind["toponimo"]["denominazioneToponimo"]), Some(a.toponym.clone()))
+                && same(text(&ind["numeroCivico"]["numero"]), a.civic.clone())
+        }
+        Residence::Abroad { address, .. } => {
+            let code = text(&estera["indirizzoEstero"]["localita"]["codiceStato"]).or_else(|| text(&estera["codiceStato"]));
+            code.is_some() && code == RefData::current().stato(address.state).map(|s| s.istat.clone())
+        }
+    })
+}
+
+/// C009: the declared members (by codice fiscale or ID ANPR) are exactly the household's on
+/// the date.
+async fn household_match(state: &AppState, view: &PersonView, declared: &[MembroDichiarato], on: NaiveDate) -> Result<bool, Ko> {
+    let internal = |e: StoreError| {
+        Ko(StatusCode::INTERNAL_SERVER_ERROR, vec![err("AG500", format!("the register could not answer ({})", short(&e)), None)])
+    };
+    let Some(h) = view.record.household else { return Ok(false) };
+    let family_id = match h {
+        anagrafe_domain::Household::Family { family_id, .. } | anagrafe_domain::Household::Cohabitation { family_id, .. } => family_id,
+    };
+    let fam = state.store.family(family_id, Some(on)).await.map_err(internal)?;
+    let mut members: Vec<(Option<String>, Option<String>)> = Vec::new();
+    for m in &fam.members {
+        let cf = match state.store.person(m.person_id, Some(on)).await {
+            Ok(v) => v.record.generalita.codice_fiscale.map(|c| c.to_string()),
+            Err(StoreError::NotFound(_)) => None,
+            Err(e) => return Err(internal(e)),
+        };
+        members.push((cf, m.id_anpr.as_ref().map(|i| i.to_string())));
+    }
+    if declared.len() != members.len() {
+        return Ok(false);
+    }
+    Ok(declared.iter().all(|d| {
+        let cf = d.codice_fiscale.as_deref().map(|s| s.trim().to_uppercase());
+        let id = d.id_anpr.as_deref().map(|s| s.trim().to_uppercase());
+        (cf.is_some() || id.is_some())
+            && members.iter().any(|(mcf, mid)| {
+                cf.as_ref().is_none_or(|c| mcf.as_ref() == Some(c)) && id.as_ref().is_none_or(|i| mid.as_ref() == Some(i))
+            })
+    }))
 }
 
 fn identificativi(view: &PersonView) -> Identificativi {
@@ -566,12 +803,7 @@ fn death_check(view: &PersonView, req: &RichiestaE002) -> Result<InfoSoggettoEnt
         (Some(istat), Some(code)) => comune(code, date).codice_istat.as_deref() == Some(istat.as_str()),
         (Some(_), None) => false,
     };
-    Ok(InfoSoggettoEnte {
-        id: "1".into(),
-        chiave: "verifica dichiarazione di decesso".into(),
-        valore: if date_ok && place_ok { "S" } else { "N" }.into(),
-        dettaglio: None,
-    })
+    Ok(info("verifica dichiarazione di decesso", date_ok && place_ok))
 }
 
 /// C031: is this ID ANPR valid (*ID ANPR valido*), and, when personal data are declared in
@@ -595,23 +827,14 @@ async fn verify_id(state: &AppState, checked: &Checked, req: &RichiestaE002) -> 
         },
         _ => None,
     };
-    let mut info = vec![InfoSoggettoEnte {
-        id: "1".into(),
-        chiave: "ID ANPR valido".into(),
-        valore: if view.is_some() { "S" } else { "N" }.into(),
-        dettaglio: None,
-    }];
+    let mut list = vec![info("ID ANPR valido", view.is_some())];
     if let Some(g) = req.verifica.as_ref().and_then(|v| v.generalita.as_ref()) {
-        let matches = view.as_ref().is_some_and(|v| generalita_match(v, g));
-        info.push(InfoSoggettoEnte {
-            id: "2".into(),
-            chiave: "Dati validi".into(),
-            valore: if matches { "S" } else { "N" }.into(),
-            dettaglio: None,
-        });
+        let mut second = info("Dati validi", view.as_ref().is_some_and(|v| generalita_match(v, g)));
+        second.id = "2".into();
+        list.push(second);
     }
     let subject = view.as_ref().map(|v| (v.id, v.record.generalita.codice_fiscale.as_ref().map(|c| c.to_string())));
-    Ok((ok_one(DatiSoggetto { info_soggetto_ente: Some(info), ..Default::default() }), subject))
+    Ok((ok_one(DatiSoggetto { info_soggetto_ente: Some(list), ..Default::default() }), subject))
 }
 
 /// Every declared item must equal the record's (names without regard to case).

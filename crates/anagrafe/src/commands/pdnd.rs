@@ -27,6 +27,24 @@ pub enum PdndCommand {
     },
     /// Calls an e-service as a public body: voucher, signature, tracking evidence, answer.
     Call(Call),
+    /// Prints the headers a public body's call carries (voucher, tracking evidence and, for a
+    /// body, its digest and signature) as JSON, for tools that send the request themselves.
+    Headers(Headers),
+}
+
+#[derive(Debug, Args)]
+pub struct Headers {
+    /// The public body's client file (JSON).
+    #[arg(long, value_name = "CLIENT.json")]
+    client: PathBuf,
+    /// The register's base URL (default: the one in the client file).
+    #[arg(long)]
+    url: Option<String>,
+    /// E-service code.
+    eservice: String,
+    /// The exact body to sign (`-` for standard input); without it, headers for a GET.
+    #[arg(long, value_name = "FILE")]
+    body: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -150,6 +168,7 @@ pub async fn run(cmd: PdndCommand, cfg: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         PdndCommand::Call(c) => call(c).await,
+        PdndCommand::Headers(h) => headers(h).await,
     }
 }
 
@@ -214,45 +233,68 @@ fn split_url(base: &str, url: &str) -> (String, String) {
     }
 }
 
-async fn call(c: Call) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&c.client).with_context(|| format!("cannot read {}", c.client.display()))?;
-    let file: ClientFile = serde_json::from_str(&text).with_context(|| format!("{} is not a client file", c.client.display()))?;
-    let base = c.url.clone().unwrap_or_else(|| file.url.clone());
-    let base = base.trim_end_matches('/').to_owned();
-    let es = anagrafe_server::pdnd::eservice_by_code(&c.eservice).with_context(|| format!("no e-service {}", c.eservice))?;
-    let purpose = file.purposes.get(es.code).with_context(|| format!("the client file has no purpose for {}", es.code))?;
-    let key_path = resolve(&c.client, &file.private_key_file);
-    let pem = std::fs::read_to_string(&key_path).with_context(|| format!("cannot read {}", key_path.display()))?;
-    let signer = BodySigner::new(&file.client_id, &file.kid, &pem).map_err(|e| anyhow::anyhow!(e))?;
-    let audience = format!("{}{}/v1", file.audience_prefix, es.segment());
+/// A public body's gateway, ready to sign for one e-service.
+struct Gateway {
+    file: ClientFile,
+    base: String,
+    es: anagrafe_server::pdnd::Eservice,
+    signer: BodySigner,
+    audience: String,
+}
 
-    // 1. The tracking evidence, and a voucher bound to it.
-    let evidence =
-        signer.tracking_evidence(&audience, purpose, &file.user_id, &file.user_location, &file.loa).map_err(|e| anyhow::anyhow!(e))?;
-    let assertion = signer.client_assertion(&file.token_audience, purpose, Some(&evidence)).map_err(|e| anyhow::anyhow!(e))?;
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("client_id", &file.client_id),
-        ("client_assertion_type", ASSERTION_TYPE),
-        ("client_assertion", &assertion),
-    ]
-    .iter()
-    .map(|(k, v)| format!("{k}={}", form_encode(v)))
-    .collect::<Vec<_>>()
-    .join("&");
-    let (token_base, token_path) = split_url(&base, &file.token_url);
-    let mut conn = Conn::connect(&token_base).await?;
-    let reply =
-        conn.send("POST", &token_path, &[("content-type", "application/x-www-form-urlencoded".to_owned())], form.as_bytes()).await?;
-    if reply.status != 200 {
-        eprintln!("voucher refused: HTTP {}", reply.status);
-        println!("{}", String::from_utf8_lossy(&reply.body));
-        return Ok(ExitCode::from(1));
+impl Gateway {
+    fn open(client: &Path, url: Option<&str>, eservice: &str) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(client).with_context(|| format!("cannot read {}", client.display()))?;
+        let file: ClientFile = serde_json::from_str(&text).with_context(|| format!("{} is not a client file", client.display()))?;
+        let base = url.unwrap_or(&file.url).trim_end_matches('/').to_owned();
+        let es = anagrafe_server::pdnd::eservice_by_code(eservice).with_context(|| format!("no e-service {eservice}"))?;
+        let key_path = resolve(client, &file.private_key_file);
+        let pem = std::fs::read_to_string(&key_path).with_context(|| format!("cannot read {}", key_path.display()))?;
+        let signer = BodySigner::new(&file.client_id, &file.kid, &pem).map_err(|e| anyhow::anyhow!(e))?;
+        let audience = format!("{}{}/v1", file.audience_prefix, es.segment());
+        Ok(Self { file, base, es, signer, audience })
     }
-    let token: serde_json::Value = serde_json::from_slice(&reply.body).context("the token endpoint's answer is not JSON")?;
-    let voucher = token["access_token"].as_str().context("the token endpoint gave no access_token")?.to_owned();
 
-    // 2. The request, its digest and signature.
+    /// The headers of a call carrying `body` (none for a GET): a tracking evidence, a voucher
+    /// bound to it from the token endpoint, and for a body its digest and signature.
+    /// `Err` carries the token endpoint's refusal.
+    async fn headers(&self, body: Option<&[u8]>) -> anyhow::Result<Result<Vec<(&'static str, String)>, String>> {
+        let f = &self.file;
+        let purpose = f.purposes.get(self.es.code).with_context(|| format!("the client file has no purpose for {}", self.es.code))?;
+        let evidence =
+            self.signer.tracking_evidence(&self.audience, purpose, &f.user_id, &f.user_location, &f.loa).map_err(|e| anyhow::anyhow!(e))?;
+        let assertion = self.signer.client_assertion(&f.token_audience, purpose, Some(&evidence)).map_err(|e| anyhow::anyhow!(e))?;
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", &f.client_id),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", &assertion),
+        ]
+        .iter()
+        .map(|(k, v)| format!("{k}={}", form_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+        let (token_base, token_path) = split_url(&self.base, &f.token_url);
+        let mut conn = Conn::connect(&token_base).await?;
+        let reply =
+            conn.send("POST", &token_path, &[("content-type", "application/x-www-form-urlencoded".to_owned())], form.as_bytes()).await?;
+        if reply.status != 200 {
+            return Ok(Err(format!("voucher refused: HTTP {}: {}", reply.status, String::from_utf8_lossy(&reply.body))));
+        }
+        let token: serde_json::Value = serde_json::from_slice(&reply.body).context("the token endpoint's answer is not JSON")?;
+        let voucher = token["access_token"].as_str().context("the token endpoint gave no access_token")?.to_owned();
+        let mut headers = vec![("authorization", format!("Bearer {voucher}")), ("agid-jwt-trackingevidence", evidence)];
+        if let Some(body) = body {
+            let (digest, signature) = self.signer.integrity(&self.audience, body, "application/json").map_err(|e| anyhow::anyhow!(e))?;
+            headers.extend([("agid-jwt-signature", signature), ("digest", digest), ("content-type", "application/json".to_owned())]);
+        }
+        Ok(Ok(headers))
+    }
+}
+
+async fn call(c: Call) -> anyhow::Result<ExitCode> {
+    let gw = Gateway::open(&c.client, c.url.as_deref(), &c.eservice)?;
+    let es = gw.es;
     let mut criteri = serde_json::Map::new();
     let mut put = |k: &str, v: &Option<String>| {
         if let Some(v) = v {
@@ -278,21 +320,46 @@ async fn call(c: Call) -> anyhow::Result<ExitCode> {
         request["verifica"] = serde_json::from_str(v).context("--verifica is not JSON")?;
     }
     let body = serde_json::to_vec(&request)?;
-    let (digest, signature) = signer.integrity(&audience, &body, "application/json").map_err(|e| anyhow::anyhow!(e))?;
+    let headers = match gw.headers(Some(&body)).await? {
+        Ok(h) => h,
+        Err(refusal) => {
+            eprintln!("{refusal}");
+            return Ok(ExitCode::from(1));
+        }
+    };
     let path = format!("/pdnd/{}/v1/anpr-service-e002", es.segment());
-    let mut conn = Conn::connect(&base).await?;
-    let headers = [
-        ("authorization", format!("Bearer {voucher}")),
-        ("agid-jwt-signature", signature),
-        ("agid-jwt-trackingevidence", evidence),
-        ("digest", digest),
-        ("content-type", "application/json".to_owned()),
-    ];
+    let mut conn = Conn::connect(&gw.base).await?;
     let reply = conn.send("POST", &path, &headers, &body).await?;
     let rid = reply.headers.iter().find(|(k, _)| k == "x-request-id").map(|(_, v)| v.as_str()).unwrap_or("-");
     eprintln!("{} HTTP {} (idOperazioneClient {op_id}, request id {rid})", es.code, reply.status);
     println!("{}", String::from_utf8_lossy(&reply.body));
     Ok(if reply.status < 400 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// `anagrafe pdnd headers`: the headers a gateway sends, as a JSON object (for test tools that
+/// send the request themselves, such as the schemathesis hook in CI).
+async fn headers(h: Headers) -> anyhow::Result<ExitCode> {
+    let gw = Gateway::open(&h.client, h.url.as_deref(), &h.eservice)?;
+    let body = match &h.body {
+        None => None,
+        Some(p) if p.as_os_str() == "-" => {
+            let mut b = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)?;
+            Some(b)
+        }
+        Some(p) => Some(std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?),
+    };
+    match gw.headers(body.as_deref()).await? {
+        Ok(list) => {
+            let map: serde_json::Map<String, serde_json::Value> = list.into_iter().map(|(k, v)| (k.to_owned(), v.into())).collect();
+            println!("{}", serde_json::Value::Object(map));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(refusal) => {
+            eprintln!("{refusal}");
+            Ok(ExitCode::from(1))
+        }
+    }
 }
 
 fn resolve(client_file: &Path, rel: &str) -> PathBuf {
