@@ -162,17 +162,27 @@ impl ChainVerifier {
 /// bound parameters).
 pub(crate) const ROWS_PER_STATEMENT: usize = 200;
 
+/// Most entries one group commit carries; more wait for the next.
+pub(crate) const MAX_GROUP: usize = 2_000;
+
 /// Group commit for entries appended on their own ([`crate::Store::audit`]: reads, refusals,
-/// logins). Each caller queues its entry; whoever takes the writer's turn writes everything
-/// queued so far in one transaction, under one lock of the chain head, and each caller gets
-/// its own sequence number back once that transaction has committed. Under load one commit
-/// (one fsync on PostgreSQL) carries many entries; alone, an entry is written at once. The
-/// write runs in a task of its own, so a caller that goes away (a client hanging up) cannot
-/// leave the others' entries unwritten.
+/// logins, e-service calls). Each caller queues its entry and waits for its outcome. One writer
+/// at a time (a task of its own, started by the caller that finds none running) takes
+/// everything queued, writes it in one transaction under one lock of the chain head, answers
+/// each caller with its own sequence number once that transaction has committed, and goes on
+/// while entries keep arriving. Under load one commit (one fsync on PostgreSQL) carries every
+/// entry that arrived during the previous one; alone, an entry is written at once. Because the
+/// writer is its own task, a caller that goes away (a client hanging up) cannot leave the
+/// others' entries unwritten.
 #[derive(Default)]
 pub(crate) struct TraceQueue {
-    pending: std::sync::Mutex<Vec<Queued>>,
-    turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+    state: std::sync::Mutex<QueueState>,
+}
+
+#[derive(Default)]
+struct QueueState {
+    pending: Vec<Queued>,
+    writing: bool,
 }
 
 /// An entry waiting to be written, what a public body's call writes with it, and where its
@@ -186,19 +196,50 @@ impl std::fmt::Debug for TraceQueue {
 }
 
 impl TraceQueue {
-    /// Queues `entry`, and waits for the writer's turn: then returns every entry queued (this
-    /// one included, unless an earlier turn took it) with the turn, which the write must hold
-    /// until it has committed, and the receiver of this entry's outcome.
-    pub(crate) async fn enqueue(
+    /// Queues `entry`: the receiver of its outcome, and whether the caller must start the
+    /// writer (none is running).
+    pub(crate) fn push(
         &self,
         entry: AuditEntry,
-        answer: Option<crate::CallRecord>,
-    ) -> (Vec<Queued>, tokio::sync::OwnedMutexGuard<()>, tokio::sync::oneshot::Receiver<crate::Result<i64>>) {
+        record: Option<crate::CallRecord>,
+    ) -> (tokio::sync::oneshot::Receiver<crate::Result<i64>>, bool) {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.pending.lock().unwrap_or_else(|e| e.into_inner()).push((entry, answer, tx));
-        let turn = self.turn.clone().lock_owned().await;
-        let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
-        (batch, turn, rx)
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.pending.push((entry, record, tx));
+        let start = !s.writing;
+        s.writing = true;
+        (rx, start)
+    }
+
+    /// The writer's next group; `None` (and the writer stops) when nothing is queued.
+    pub(crate) fn next_group(&self) -> Option<Vec<Queued>> {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if s.pending.is_empty() {
+            s.writing = false;
+            return None;
+        }
+        let rest = if s.pending.len() > MAX_GROUP { s.pending.split_off(MAX_GROUP) } else { Vec::new() };
+        Some(std::mem::replace(&mut s.pending, rest))
+    }
+
+    /// After a writer panicked: no writer runs any more, and whoever waits is told so (their
+    /// senders drop) instead of waiting for ever.
+    pub(crate) fn abandon(&self) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.writing = false;
+        s.pending.clear();
+    }
+}
+
+/// Held by the writer task: should the task unwind, the queue is abandoned rather than left
+/// believing a writer runs.
+pub(crate) struct WriterGuard<'a>(pub(crate) &'a TraceQueue);
+
+impl Drop for WriterGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.abandon();
+        }
     }
 }
 

@@ -124,6 +124,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// residents, lowest ids first.
     async fn sample_residents(&self, limit: u32) -> Result<Vec<(i64, String)>>;
 
+    /// Current codici fiscali of up to `n` persons spread over the whole register (internal ids
+    /// drawn from `seed`), for load scripts: lookups that do not all hit one corner of the
+    /// indexes.
+    async fn spread_codici_fiscali(&self, n: u32, seed: u64) -> Result<Vec<String>>;
+
     /// Loads a population in bulk, reading batches until [`BulkMessage::End`]. The whole load is
     /// one transaction with one event and one audit entry; if the channel closes before `End`,
     /// nothing is written.

@@ -102,16 +102,17 @@ macro_rules! store_common {
                 Ok(seq)
             }
 
-            /// Group commit (see `TraceQueue`): whoever gets the turn writes all that is queued.
-            async fn trace_queued(&self, entry: &crate::audit::AuditEntry, answer: Option<crate::CallRecord>) -> crate::Result<i64> {
-                let (batch, turn, rx) = self.trace.enqueue(entry.clone(), answer).await;
-                if batch.is_empty() {
-                    drop(turn);
-                } else {
+            /// Group commit (see `TraceQueue`): the entry is queued, and written by the writer
+            /// task with everything queued beside it.
+            async fn trace_queued(&self, entry: &crate::audit::AuditEntry, record: Option<crate::CallRecord>) -> crate::Result<i64> {
+                let (rx, start) = self.trace.push(entry.clone(), record);
+                if start {
                     let store = self.clone();
                     tokio::spawn(async move {
-                        store.write_trace(batch).await;
-                        drop(turn);
+                        let _guard = crate::audit::WriterGuard(&store.trace);
+                        while let Some(group) = store.trace.next_group() {
+                            store.write_trace(group).await;
+                        }
                     });
                 }
                 crate::audit::outcome(rx).await
@@ -1909,6 +1910,44 @@ macro_rules! store_common {
 
             async fn audit_call(&self, entry: &crate::audit::AuditEntry, record: &crate::CallRecord) -> crate::Result<i64> {
                 self.trace_queued(entry, Some(record.clone())).await
+            }
+
+            async fn spread_codici_fiscali(&self, n: u32, seed: u64) -> crate::Result<Vec<String>> {
+                let row = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM persons").fetch_one(&self.pool).await?;
+                let max: i64 = sqlx::Row::try_get(&row, 0)?;
+                if max == 0 {
+                    return Ok(Vec::new());
+                }
+                // A splitmix64 sequence: reproducible for a seed, spread over 1..=max.
+                let mut x = seed;
+                let mut ids: Vec<i64> = (0..n)
+                    .map(|_| {
+                        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                        let mut z = x;
+                        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                        z ^= z >> 31;
+                        1 + (z % max as u64) as i64
+                    })
+                    .collect();
+                ids.sort_unstable();
+                ids.dedup();
+                let mut out = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(500) {
+                    let list = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(",");
+                    let sql = format!(
+                        "SELECT codice_fiscale FROM person_generalita WHERE person_id IN ({list}) AND valid_to IS NULL \
+                         AND superseded_at IS NULL AND codice_fiscale IS NOT NULL"
+                    );
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    for r in q.fetch_all(&self.pool).await? {
+                        out.push(sqlx::Row::try_get(&r, 0)?);
+                    }
+                }
+                Ok(out)
             }
 
             async fn ids_by_cf(&self, cf: &anagrafe_domain::CodiceFiscale, as_of: Option<chrono::NaiveDate>) -> crate::Result<Vec<(i64, String)>> {

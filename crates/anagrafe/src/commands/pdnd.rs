@@ -27,9 +27,36 @@ pub enum PdndCommand {
     },
     /// Calls an e-service as a public body: voucher, signature, tracking evidence, answer.
     Call(Call),
+    /// Load script: C030 calls by codice fiscale, each signed and traced, for a fixed time, from
+    /// concurrent connections; prints throughput and latency, and beside them the register's
+    /// raw point-lookup rate (the same lookups straight on the database).
+    Load(Load),
     /// Prints the headers a public body's call carries (voucher, tracking evidence and, for a
     /// body, its digest and signature) as JSON, for tools that send the request themselves.
     Headers(Headers),
+}
+
+#[derive(Debug, Args)]
+pub struct Load {
+    /// The public body's client file (JSON).
+    #[arg(long, value_name = "CLIENT.json")]
+    client: PathBuf,
+    /// The register's base URL (default: the one in the client file).
+    #[arg(long)]
+    url: Option<String>,
+    /// How long to run, seconds.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Distinct persons to ask about, drawn over the whole register (which `--data-dir` or
+    /// `--database-url` names).
+    #[arg(long, default_value_t = 20_000)]
+    persons: u32,
+    /// Seconds of raw point lookups on the database before the run (0: none).
+    #[arg(long, default_value_t = 5)]
+    raw_seconds: u64,
 }
 
 #[derive(Debug, Args)]
@@ -151,6 +178,7 @@ pub struct Call {
 
 pub async fn run(cmd: PdndCommand, cfg: Config) -> anyhow::Result<ExitCode> {
     match cmd {
+        PdndCommand::Load(l) => load(l, cfg).await,
         PdndCommand::AddClient(a) => {
             let store = crate::register::open(&cfg).await?;
             let pem = std::fs::read_to_string(&a.public_key).with_context(|| format!("cannot read {}", a.public_key.display()))?;
@@ -375,4 +403,120 @@ fn form_encode(v: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+fn percentile(sorted: &[std::time::Duration], p: f64) -> f64 {
+    sorted.get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1))).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0)
+}
+
+/// Resident memory of a process, MB (Linux), if it can be read.
+fn rss_mb(pid: u32) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+async fn load(l: Load, cfg: Config) -> anyhow::Result<ExitCode> {
+    use std::time::{Duration, Instant};
+    let gw = std::sync::Arc::new(Gateway::open(&l.client, l.url.as_deref(), "C030")?);
+    let store = crate::register::open(&cfg).await?;
+    let cfs = std::sync::Arc::new(store.spread_codici_fiscali(l.persons, 20261201).await?);
+    if cfs.is_empty() {
+        anyhow::bail!("the register holds no codice fiscale to ask about");
+    }
+    eprintln!("{} persons to ask about, spread over the register", cfs.len());
+    let workers = l.concurrency.max(1);
+    let today = anagrafe_domain::ops::italian_today();
+    // The raw lookup rate: the same query the e-service makes, straight on the database.
+    if l.raw_seconds > 0 {
+        let deadline = Instant::now() + Duration::from_secs(l.raw_seconds);
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for w in 0..workers {
+            let (store, cfs) = (store.clone(), cfs.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut n = 0u64;
+                let mut i = w;
+                while Instant::now() < deadline {
+                    let cf = anagrafe_domain::CodiceFiscale::parse(&cfs[i % cfs.len()])?;
+                    store.ids_by_cf(&cf, Some(today)).await?;
+                    n += 1;
+                    i += workers;
+                }
+                anyhow::Ok(n)
+            }));
+        }
+        let mut n = 0;
+        for t in tasks {
+            n += t.await??;
+        }
+        println!(
+            "raw point lookups (codice fiscale -> ID ANPR) on the database: {:.0}/s with {workers} connections",
+            n as f64 / started.elapsed().as_secs_f64()
+        );
+    }
+    let server_pid = std::env::var("PDND_LOAD_SERVER_PID").ok().and_then(|p| p.parse::<u32>().ok());
+    let deadline = Instant::now() + Duration::from_secs(l.seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..workers {
+        let (gw, cfs) = (gw.clone(), cfs.clone());
+        let run = format!("{:x}", anagrafe_store::now_ms());
+        tasks.push(tokio::spawn(async move {
+            // A voucher and its tracking evidence serve many calls; each call is signed anew.
+            let base = match gw.headers(None).await? {
+                Ok(h) => h,
+                Err(refusal) => anyhow::bail!(refusal),
+            };
+            let mut conn = Conn::connect(&gw.base).await?;
+            let path = format!("/pdnd/{}/v1/anpr-service-e002", gw.es.segment());
+            let (mut lat, mut errors, mut i) = (Vec::new(), 0u64, w);
+            while Instant::now() < deadline {
+                let body = serde_json::to_vec(&serde_json::json!({
+                    "idOperazioneClient": format!("load-{run}-{w}-{i}"),
+                    "criteriRicerca": { "codiceFiscale": cfs[i % cfs.len()] },
+                    "datiRichiesta": { "dataRiferimentoRichiesta": today.to_string(), "motivoRichiesta": "carico di prova", "casoUso": "C030" },
+                }))?;
+                i += workers;
+                let t = Instant::now();
+                let (digest, signature) = gw.signer.integrity(&gw.audience, &body, "application/json").map_err(|e| anyhow::anyhow!(e))?;
+                let mut headers = base.clone();
+                headers.extend([("agid-jwt-signature", signature), ("digest", digest), ("content-type", "application/json".to_owned())]);
+                let reply = conn.send("POST", &path, &headers, &body).await?;
+                lat.push(t.elapsed());
+                if reply.status != 200 {
+                    errors += 1;
+                    if errors == 1 {
+                        eprintln!("first error: HTTP {} {}", reply.status, String::from_utf8_lossy(&reply.body));
+                    }
+                }
+            }
+            anyhow::Ok((lat, errors))
+        }));
+    }
+    let mut peak = 0.0f64;
+    if let Some(pid) = server_pid {
+        while Instant::now() < deadline {
+            peak = peak.max(rss_mb(pid).unwrap_or(0.0));
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    let (mut lat, mut errors) = (Vec::new(), 0);
+    for t in tasks {
+        let (l, e) = t.await??;
+        lat.extend(l);
+        errors += e;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    lat.sort();
+    println!(
+        "{} C030 calls (signed, traced) in {secs:.1} s with {workers} connections: {:.0}/s, errors {errors}, latency ms p50 {:.1} p95 {:.1} p99 {:.1}{}",
+        lat.len(),
+        lat.len() as f64 / secs,
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.95),
+        percentile(&lat, 0.99),
+        server_pid.map(|_| format!(", server RSS peak {peak:.0} MB")).unwrap_or_default()
+    );
+    Ok(if errors == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
