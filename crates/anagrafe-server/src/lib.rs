@@ -11,6 +11,7 @@ pub mod certificates;
 pub mod error;
 mod health;
 pub mod http1;
+pub mod jwt_crypto;
 mod middleware;
 pub mod modi;
 pub mod pdnd;

@@ -34,10 +34,10 @@ pub const LEEWAY_S: i64 = 60;
 /// Largest request body, bytes.
 pub const MAX_BODY: usize = 1 << 20;
 
-/// Selects jsonwebtoken's pure-Rust crypto provider once per process (the crate panics at
-/// first use when it cannot tell which provider to use).
+/// Installs the process's JWT crypto provider once (the crate panics at first use when it cannot
+/// tell which provider to use): see [`crate::jwt_crypto`].
 pub fn init_crypto() {
-    let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+    crate::jwt_crypto::install();
 }
 
 /// The claims of an `Agid-JWT-Signature`.
