@@ -546,3 +546,55 @@ async fn every_e_service_answers_its_own_question() {
     assert_eq!(r.json["listaErrori"][0]["campoErroreAnomalia"], "verifica.residenza");
     e.done().await;
 }
+
+/// Kept answers hold personal data: past their retention they are deleted (traced), and the
+/// operation id is then answered anew rather than replayed.
+#[tokio::test]
+async fn kept_answers_are_deleted_after_their_retention() {
+    for (store, dir, pg) in stores().await {
+        let e = env(store, dir, pg, PdndSettings::default(), 100).await;
+        let cf = e.people[0].1.clone();
+        assert_eq!(
+            send(&e, http(&call(&e, "C030", &request("C030", "ret-1", json!({ "codiceFiscale": cf }))).await)).await.status,
+            StatusCode::OK
+        );
+        assert!(e.store.pdnd_answer("ente-1", "ret-1").await.unwrap().is_some());
+        let now = anagrafe_store::now_ms();
+        // Within the retention nothing goes.
+        assert_eq!(anagrafe_server::pdnd::purge_answers(&*e.store, &e.settings, now).await.unwrap(), 0);
+        let short = PdndSettings { answer_retention_days: 0, ..e.settings.clone() };
+        assert_eq!(anagrafe_server::pdnd::purge_answers(&*e.store, &short, now + 1).await.unwrap(), 1);
+        assert!(e.store.pdnd_answer("ente-1", "ret-1").await.unwrap().is_none());
+        let last = e.store.audit_entries(0, 100_000).await.unwrap().pop().unwrap();
+        assert_eq!((last.entry.operation.as_str(), last.entry.outcome.as_str()), ("pdnd.answers_purged", "ok"));
+        let again = send(&e, http(&call(&e, "C030", &request("C030", "ret-1", json!({ "codiceFiscale": cf }))).await)).await;
+        assert_eq!(again.status, StatusCode::OK);
+        assert!(again.headers.get("idempotent-replay").is_none(), "answered anew");
+        e.done().await;
+    }
+}
+
+/// INT-2: the served OpenAPI document describes every e-service of the catalogue, and every
+/// path it describes is served.
+#[tokio::test]
+async fn the_openapi_document_describes_every_e_service() {
+    let (store, dir, pg) = stores().await.remove(0);
+    let e = env(store, dir, pg, PdndSettings::default(), 100).await;
+    let r = send(&e, Request::get("/pdnd/openapi.json").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let paths = r.json["paths"].as_object().unwrap();
+    for es in anagrafe_server::pdnd::ESERVICES {
+        for (p, m) in [("anpr-service-e002", "post"), ("status", "get")] {
+            let path = format!("/{}/v1/{p}", es.segment());
+            assert!(paths.get(&path).and_then(|x| x.get(m)).is_some(), "{m} {path} missing from /pdnd/openapi.json");
+        }
+    }
+    assert_eq!(paths.len(), anagrafe_server::pdnd::ESERVICES.len() * 2 + 1, "a path the server does not have");
+    // Every e-service path is routed: without a voucher, 401 (never 404/405).
+    for path in paths.keys().filter(|p| p.contains("/v1/")) {
+        let method = if path.ends_with("/status") { "GET" } else { "POST" };
+        let r = send(&e, Request::builder().method(method).uri(format!("/pdnd{path}")).body(Body::empty()).unwrap()).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+    }
+    e.done().await;
+}

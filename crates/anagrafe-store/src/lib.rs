@@ -311,6 +311,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The answer first given to a public body's operation id, if it used that id.
     async fn pdnd_answer(&self, client_id: &str, id_operazione_client: &str) -> Result<Option<PdndAnswer>>;
 
+    /// Deletes the answers kept for public bodies' operation ids that were given before
+    /// `before_ms` (their replay window is over); traces how many, in the same transaction.
+    async fn purge_pdnd_answers(&self, before_ms: i64, entry: &AuditEntry) -> Result<u64>;
+
     /// Records a signature id of a public body until it expires, provided the body and the key
     /// `kid` are still registered and unrevoked: `Fresh`, `Replayed`, or `ClientChanged`.
     async fn accept_pdnd_jti(&self, client_id: &str, kid: &str, jti: &str, expires_at_ms: i64) -> Result<JtiOutcome>;

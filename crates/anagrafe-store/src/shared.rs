@@ -1840,6 +1840,19 @@ macro_rules! store_common {
                 Ok(n)
             }
 
+            async fn purge_pdnd_answers(&self, before_ms: i64, entry: &crate::audit::AuditEntry) -> crate::Result<u64> {
+                let (_write, mut tx) = self.begin_write().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                let n = sqlx::query("DELETE FROM pdnd_answers WHERE created_at < $1").bind(before_ms).execute(&mut *tx).await?.rows_affected();
+                if n > 0 {
+                    let mut entry = entry.clone();
+                    entry.detail = serde_json::json!({ "deleted": n, "given_before_ms": before_ms }).to_string();
+                    Self::append_audit(&mut tx, &mut head, &entry).await?;
+                }
+                tx.commit().await?;
+                Ok(n)
+            }
+
             async fn save_payment(&self, p: &crate::StampPayment, entry: &crate::audit::AuditEntry) -> crate::Result<()> {
                 let (_write, mut tx) = self.begin_write().await?;
                 let mut head = Self::lock_head(&mut tx).await?;

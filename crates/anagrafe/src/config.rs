@@ -51,6 +51,8 @@ pub struct PdndConfig {
     /// `POST /pdnd/token.oauth2`, signed with its signing key (embedded mode).
     #[serde(default)]
     pub jwks_url: Option<String>,
+    /// Days an answer is kept for replays of its `idOperazioneClient` (it holds personal data).
+    pub answer_retention_days: u32,
 }
 
 impl Default for PdndConfig {

@@ -37,10 +37,11 @@ fn bad(code: &str, text: impl Into<String>, field: &str) -> Ko {
 
 /// Reads, checks, answers and records a call.
 pub(crate) async fn answer(call: Call<'_>) -> Response {
-    let req: RichiestaE002 = match serde_json::from_slice::<serde_json::Value>(call.body)
-        .map_err(|e| e.to_string())
-        .and_then(|v| serde_path_to_error::deserialize(v).map_err(|e| format!("{}: {}", e.path(), e.inner())))
-    {
+    let mut de = serde_json::Deserializer::from_slice(call.body);
+    let parsed = serde_path_to_error::deserialize::<_, RichiestaE002>(&mut de)
+        .map_err(|e| format!("{}: {}", e.path(), e.inner()))
+        .and_then(|r| de.end().map(|()| r).map_err(|e| e.to_string()));
+    let req: RichiestaE002 = match parsed {
         Ok(r) => r,
         Err(e) => {
             return reject(

@@ -45,6 +45,7 @@ pub fn state(store: Arc<dyn Store>, cfg: &Config) -> AppState {
         audience_prefix: p.audience_prefix.clone(),
         token_audience: p.token_audience.clone(),
         jwks_url: p.jwks_url.clone(),
+        answer_retention_days: p.answer_retention_days,
     }));
     let mut providers = cfg.oidc.providers.clone();
     let dev = cfg.oidc.dev_idp.then(|| {
@@ -78,6 +79,7 @@ pub async fn serve(state: AppState, listen: SocketAddr, on_bound: impl FnOnce(So
     on_bound(addr);
     let pusher = state.register_signer.is_some().then(|| anagrafe_server::push::spawn(state.clone(), Default::default()));
     let expiry = state.certificates.is_some().then(|| tokio::spawn(expiry_job(state.store.clone())));
+    let retention = tokio::spawn(retention_job(state.clone()));
     anagrafe_server::serve(listener, state, shutdown()).await?;
     if let Some(p) = pusher {
         p.abort();
@@ -85,6 +87,7 @@ pub async fn serve(state: AppState, listen: SocketAddr, on_bound: impl FnOnce(So
     if let Some(e) = expiry {
         e.abort();
     }
+    retention.abort();
     tracing::info!("stopped");
     Ok(())
 }
@@ -104,6 +107,19 @@ async fn shutdown() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+/// Deletes the e-services' kept answers past their retention, at start and then every hour.
+async fn retention_job(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match anagrafe_server::pdnd::purge_answers(&*state.store, &state.pdnd.settings, anagrafe_store::now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "e-service answers past their retention deleted"),
+            Err(e) => tracing::warn!(error = %e, "the e-service answers' retention job failed; it runs again in an hour"),
+        }
     }
 }
 
