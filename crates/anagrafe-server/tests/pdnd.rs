@@ -598,3 +598,71 @@ async fn the_openapi_document_describes_every_e_service() {
     }
     e.done().await;
 }
+
+/// Production: vouchers come from the national platform, signed RS256 with a key of its JWKS;
+/// the register reads the key set from the configured URL, and its own token endpoint is off.
+#[tokio::test]
+async fn production_vouchers_are_verified_against_the_platforms_key_set() {
+    use base64::Engine;
+    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+    use rsa::traits::PublicKeyParts;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let platform = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+    let public = rsa::RsaPublicKey::from(&platform);
+    let jwks = json!({ "keys": [{ "kty": "RSA", "kid": "platform-1", "use": "sig", "alg": "RS256",
+        "n": b64(&public.n().to_bytes_be()), "e": b64(&public.e().to_bytes_be()) }] });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let served = axum::Router::new().route("/.well-known/jwks.json", axum::routing::get(move || async move { axum::Json(jwks) }));
+    tokio::spawn(async move { axum::serve(listener, served).await.unwrap() });
+    let settings = PdndSettings {
+        issuer: "interop.pagopa.it".into(),
+        jwks_url: Some(format!("http://{addr}/.well-known/jwks.json")),
+        ..Default::default()
+    };
+    let (store, dir, pg) = stores().await.remove(0);
+    let e = env(store, dir, pg, settings, 100).await;
+    let (_, cf, id) = e.people[0].clone();
+    // The embedded token endpoint is off.
+    let r = send(&e, Request::post("/pdnd/token.oauth2").body(Body::from("grant_type=client_credentials")).unwrap()).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let aud = audience(&e, "C030");
+    let evidence = e.body.tracking_evidence(&aud, "p-c030", "utente-42", "postazione-7", "substantial").unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let claims = VoucherClaims {
+        iss: "interop.pagopa.it".into(),
+        aud: aud.clone(),
+        sub: "ente-1".into(),
+        client_id: "ente-1".into(),
+        purpose_id: "p-c030".into(),
+        jti: "platform-voucher-1".into(),
+        iat: now,
+        nbf: Some(now),
+        exp: now + 600,
+        digest: Some(security::DigestClaim::of(&evidence)),
+    };
+    let sign = |kid: &str| {
+        let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        h.kid = Some(kid.into());
+        let pem = platform.to_pkcs8_pem(LineEnding::LF).unwrap();
+        jsonwebtoken::encode(&h, &claims, &jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap()).unwrap()
+    };
+    let body = serde_json::to_vec(&request("C030", "prod-1", json!({ "codiceFiscale": cf }))).unwrap();
+    let (digest, signature) = e.body.integrity(&aud, &body, "application/json").unwrap();
+    let mk = |bearer: String, signature: String, digest: String| Call {
+        path: "/pdnd/C030-servizioAccertamentoIdUnicoNazionale/v1/anpr-service-e002".into(),
+        bearer,
+        evidence: evidence.clone(),
+        digest,
+        signature,
+        body: body.clone(),
+    };
+    let r = send(&e, http(&mk(sign("platform-1"), signature, digest))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(r.json["listaSoggetti"]["datiSoggetto"][0]["identificativi"]["idANPR"], id);
+    // A voucher under a kid the platform does not publish is refused.
+    let (digest, signature) = e.body.integrity(&aud, &body, "application/json").unwrap();
+    let r = send(&e, http(&mk(sign("platform-unknown"), signature, digest))).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.json);
+    e.done().await;
+}
