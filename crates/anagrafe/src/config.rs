@@ -64,6 +64,7 @@ impl Default for PdndConfig {
             audience_prefix: d.audience_prefix,
             token_audience: d.token_audience,
             jwks_url: d.jwks_url,
+            answer_retention_days: d.answer_retention_days,
         }
     }
 }
