@@ -78,7 +78,12 @@ pub fn routes() -> Router<AppState> {
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 async fn openapi() -> Response {
-    let mut r = OPENAPI.into_response();
+    json_document(OPENAPI)
+}
+
+/// A JSON document compiled into the binary (the OpenAPI descriptions), as `application/json`.
+pub(crate) fn json_document(text: &'static str) -> Response {
+    let mut r = text.into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
 }

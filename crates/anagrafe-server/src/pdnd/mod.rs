@@ -254,7 +254,10 @@ impl Pdnd {
         let today = anagrafe_domain::ops::italian_date(now);
         let second = now.timestamp();
         let mut all = self.counters.lock().unwrap_or_else(|e| e.into_inner());
-        let c = all.entry(purpose.purpose_id.clone()).or_default();
+        if !all.contains_key(&purpose.purpose_id) {
+            all.insert(purpose.purpose_id.clone(), Counter::default());
+        }
+        let Some(c) = all.get_mut(&purpose.purpose_id) else { return Ok(()) };
         if c.day != Some(today) {
             *c = Counter { day: Some(today), ..Default::default() };
         }
@@ -291,9 +294,7 @@ pub fn routes() -> Router<AppState> {
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 async fn openapi() -> Response {
-    let mut r = OPENAPI.into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r
+    crate::api::json_document(OPENAPI)
 }
 
 /// A `RispostaKO` as `application/problem+json`.

@@ -291,12 +291,6 @@ fn generalita_query(c: &CriteriRicerca) -> Result<GeneralitaQuery, Ko> {
 
 /// The subject's internal id and record as of the date, or the KO that says why not.
 async fn find(state: &AppState, checked: &Checked) -> Result<PersonView, Ko> {
-    let not_found = || {
-        Ko(StatusCode::NOT_FOUND, vec![err("EN133", "Nessun soggetto trovato per i parametri di ricerca forniti", Some("criteriRicerca"))])
-    };
-    let internal = |e: StoreError| {
-        Ko(StatusCode::INTERNAL_SERVER_ERROR, vec![err("AG500", format!("the register could not answer ({})", short(&e)), None)])
-    };
     let pids: Vec<i64> = match &checked.subject {
         Subject::Id(raw) => {
             let id = IdAnpr::parse(raw).map_err(|e| bad("AG400", format!("idANPR {e}"), "criteriRicerca.idANPR"))?;
@@ -316,27 +310,13 @@ async fn find(state: &AppState, checked: &Checked) -> Result<PersonView, Ko> {
             Err(e) => return Err(internal(e)),
         }
     }
-    match views.len() {
-        0 => Err(not_found()),
-        1 => Ok(views.remove(0)),
-        _ => Err(Ko(
-            StatusCode::BAD_REQUEST,
-            vec![err(
-                "EN095",
-                "La richiesta per dati di un soggetto ha individuato piu' cittadini: restringere i parametri della ricerca",
-                Some("criteriRicerca"),
-            )],
-        )),
-    }
+    only_one(views)
 }
 
 /// C030's path: the subject's internal id, ID ANPR and (when searched by it) codice fiscale,
 /// without reading the whole record.
 async fn find_id(state: &AppState, checked: &Checked) -> Result<(i64, String, Option<String>), Ko> {
-    let internal = |e: StoreError| {
-        Ko(StatusCode::INTERNAL_SERVER_ERROR, vec![err("AG500", format!("the register could not answer ({})", short(&e)), None)])
-    };
-    let mut found: Vec<(i64, String, Option<String>)> = match &checked.subject {
+    let found: Vec<(i64, String, Option<String>)> = match &checked.subject {
         Subject::Cf(cf) => state
             .store
             .ids_by_cf(cf, Some(checked.date))
@@ -358,6 +338,16 @@ async fn find_id(state: &AppState, checked: &Checked) -> Result<(i64, String, Op
             return Err(bad("AG400", "C030 finds the ID ANPR: search by codiceFiscale or by personal data", "criteriRicerca.idANPR"));
         }
     };
+    only_one(found)
+}
+
+/// The register could not answer (500): the cause is logged by the error type, not sent.
+fn internal(e: StoreError) -> Ko {
+    Ko(StatusCode::INTERNAL_SERVER_ERROR, vec![err("AG500", format!("the register could not answer ({})", short(&e)), None)])
+}
+
+/// The one subject the criteria found: 404 EN133 for none, 400 EN095 for several.
+fn only_one<T>(mut found: Vec<T>) -> Result<T, Ko> {
     match found.len() {
         0 => Err(Ko(
             StatusCode::NOT_FOUND,
@@ -605,9 +595,6 @@ fn residence_match(r: &Residence, declared: &serde_json::Value, on: NaiveDate) -
 /// C009: the declared members (by codice fiscale or ID ANPR) are exactly the household's on
 /// the date.
 async fn household_match(state: &AppState, view: &PersonView, declared: &[MembroDichiarato], on: NaiveDate) -> Result<bool, Ko> {
-    let internal = |e: StoreError| {
-        Ko(StatusCode::INTERNAL_SERVER_ERROR, vec![err("AG500", format!("the register could not answer ({})", short(&e)), None)])
-    };
     let Some(h) = view.record.household else { return Ok(false) };
     let family_id = match h {
         anagrafe_domain::Household::Family { family_id, .. } | anagrafe_domain::Household::Cohabitation { family_id, .. } => family_id,
@@ -739,9 +726,6 @@ fn residenza(r: &Residence, on: NaiveDate) -> Residenza {
 
 /// C021: the household on the date, every member with personal data, ID and bond.
 async fn family(state: &AppState, view: &PersonView, on: NaiveDate) -> Result<RispostaOk, Ko> {
-    let internal = |e: StoreError| {
-        Ko(StatusCode::INTERNAL_SERVER_ERROR, vec![err("AG500", format!("the register could not answer ({})", short(&e)), None)])
-    };
     let Some(household) = view.record.household else {
         return Err(Ko(
             StatusCode::NOT_FOUND,
@@ -812,9 +796,6 @@ fn death_check(view: &PersonView, req: &RichiestaE002) -> Result<InfoSoggettoEnt
 async fn verify_id(state: &AppState, checked: &Checked, req: &RichiestaE002) -> Result<Answered, Ko> {
     let Subject::Id(raw) = &checked.subject else {
         return Err(bad("EN081", "Campo idANPR obbligatorio assente", "criteriRicerca.idANPR"));
-    };
-    let internal = |e: StoreError| {
-        Ko(StatusCode::INTERNAL_SERVER_ERROR, vec![err("AG500", format!("the register could not answer ({})", short(&e)), None)])
     };
     let found = match IdAnpr::parse(raw) {
         Ok(id) => state.store.find_by_id_anpr(&id).await.map_err(internal)?,
