@@ -241,7 +241,7 @@ async fn replay(state: &AppState, signed: &Caller, body: &WriteBody) -> Result<O
     }
 }
 
-async fn register(State(state): State<AppState>, signed: Caller) -> Result<Response, ApiError> {
+pub(crate) async fn register(State(state): State<AppState>, signed: Caller) -> Result<Response, ApiError> {
     let body = read_body(&signed)?;
     let r: Registration = parse(body.rest.clone())?;
     checked(r.check(&RefData::current(), today()))?;
@@ -381,7 +381,7 @@ async fn trace_read(state: &AppState, signed: &Caller, op: &str, pid: Option<i64
     Ok(())
 }
 
-async fn person(State(state): State<AppState>, Path(id): Path<String>, uri: Uri, signed: Caller) -> Result<Response, ApiError> {
+pub(crate) async fn person(State(state): State<AppState>, Path(id): Path<String>, uri: Uri, signed: Caller) -> Result<Response, ApiError> {
     signed.require_role("comune")?;
     let q: AsOf = query(&uri)?;
     no_body(&signed)?;
@@ -407,7 +407,7 @@ struct Search {
     as_of: Option<String>,
 }
 
-async fn search(State(state): State<AppState>, uri: Uri, signed: Caller) -> Result<Response, ApiError> {
+pub(crate) async fn search(State(state): State<AppState>, uri: Uri, signed: Caller) -> Result<Response, ApiError> {
     signed.require_role("comune")?;
     let q: Search = query(&uri)?;
     no_body(&signed)?;
@@ -457,7 +457,7 @@ fn page(q: &Feed) -> Result<(i64, u32), ApiError> {
     Ok((after, limit))
 }
 
-async fn notifications(State(state): State<AppState>, uri: Uri, signed: Caller) -> Result<Response, ApiError> {
+pub(crate) async fn notifications(State(state): State<AppState>, uri: Uri, signed: Caller) -> Result<Response, ApiError> {
     signed.require_role("comune")?;
     let q: Feed = query(&uri)?;
     no_body(&signed)?;

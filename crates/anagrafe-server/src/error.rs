@@ -110,6 +110,51 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Unprocessable { .. } | ApiError::NotCertifiable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::ConflictField { .. } | ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What a caller may be told (never the cause of a 5xx).
+    pub fn detail(&self) -> String {
+        match self {
+            ApiError::Unavailable(_) => "the register is temporarily unavailable".into(),
+            ApiError::Internal(_) => "an internal error occurred; quote the request id".into(),
+            ApiError::BadRequest { detail, .. } | ApiError::Unprocessable { detail, .. } | ApiError::TooMany { detail, .. } => {
+                detail.clone()
+            }
+            ApiError::NotCertifiable { code, reason } => format!("{code}: {reason}"),
+            ApiError::Unauthorized(w) | ApiError::Forbidden(w) | ApiError::Gone(w) | ApiError::NotFound(w) => w.clone(),
+            ApiError::ConflictField { field, reason } => format!("{field}: {reason}"),
+            ApiError::Conflict(field) => format!("conflicts with the register on {field}"),
+            ApiError::MethodNotAllowed => "this route does not accept that method".into(),
+        }
+    }
+
+    /// The fields at fault, each with its reason.
+    pub fn field_problems(&self) -> Vec<FieldProblem> {
+        match self {
+            ApiError::BadRequest { errors, .. } | ApiError::Unprocessable { errors, .. } => errors.clone(),
+            ApiError::ConflictField { field, reason } => vec![FieldProblem { field: field.clone(), reason: reason.clone() }],
+            ApiError::NotCertifiable { code, reason } => vec![FieldProblem { field: "types".into(), reason: format!("{code}: {reason}") }],
+            _ => Vec::new(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -16,6 +16,7 @@ mod middleware;
 pub mod modi;
 pub mod pdnd;
 pub mod push;
+pub mod web;
 
 pub use error::ApiError;
 
@@ -133,7 +134,7 @@ pub fn app(state: AppState) -> Router {
     let hsts = state.hsts;
     let guarded = state.clone();
     Router::new()
-        .route("/", get(health::index))
+        .route("/health", get(health::index))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
@@ -141,6 +142,7 @@ pub fn app(state: AppState) -> Router {
         .merge(auth::routes())
         .merge(certificates::routes())
         .merge(pdnd::routes())
+        .merge(web::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)

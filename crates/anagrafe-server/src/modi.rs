@@ -479,9 +479,28 @@ impl FromRequest<AppState> for Caller {
         let (mut parts, body) = req.into_parts();
         let officer =
             <crate::auth::OperatorSession as axum::extract::FromRequestParts<AppState>>::from_request_parts(&mut parts, state).await?;
+        let named = parts.headers.get("x-anagrafe-comune").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let body = axum::body::to_bytes(body, MAX_BODY)
+            .await
+            .map_err(|_| ApiError::field("body", format!("is larger than {MAX_BODY} bytes or was interrupted")))?;
+        let target = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| parts.uri.path().to_owned());
+        Caller::officer(&officer, named.as_deref(), body, parts.method.as_str(), target)
+    }
+}
+
+impl Caller {
+    /// A registry officer acting for the comune of their `registry_officer` role (the one
+    /// `named`, when they hold it in several).
+    pub(crate) fn officer(
+        officer: &crate::auth::OperatorSession,
+        named: Option<&str>,
+        body: Bytes,
+        method: &str,
+        target: String,
+    ) -> Result<Caller, ApiError> {
         let scopes: Vec<&str> =
             officer.operator().roles.iter().filter(|g| g.role == "registry_officer").map(|g| g.scope.as_str()).collect();
-        let named = parts.headers.get("x-anagrafe-comune").and_then(|v| v.to_str().ok()).map(str::to_ascii_uppercase);
+        let named = named.map(str::to_ascii_uppercase);
         let scope = match (scopes.as_slice(), named) {
             ([], _) => return Err(ApiError::Forbidden("this service is for registry officers".into())),
             (_, Some(n)) => scopes
@@ -493,9 +512,6 @@ impl FromRequest<AppState> for Caller {
             (_, None) => return Err(ApiError::field("X-Anagrafe-Comune", "you are a registry officer of several comuni: name one")),
         };
         let comune = anagrafe_domain::Belfiore::parse(&scope).map_err(|_| ApiError::Forbidden("the role's comune is not valid".into()))?;
-        let body = axum::body::to_bytes(body, MAX_BODY)
-            .await
-            .map_err(|_| ApiError::field("body", format!("is larger than {MAX_BODY} bytes or was interrupted")))?;
         let ctx = WriteContext {
             request_id: crate::middleware::current_request_id().unwrap_or_default(),
             actor: format!("operator:{}", officer.operator().username),
@@ -505,7 +521,6 @@ impl FromRequest<AppState> for Caller {
             comune: Some(comune),
             client_op_id: None,
         };
-        let target = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| parts.uri.path().to_owned());
-        Ok(Caller { role: "comune".into(), body, ctx, method: parts.method.to_string(), target })
+        Ok(Caller { role: "comune".into(), body, ctx, method: method.to_owned(), target })
     }
 }

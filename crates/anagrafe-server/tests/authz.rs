@@ -159,6 +159,8 @@ fn concrete(path: &str) -> String {
         .replace("{id}", "2026-ABCDEFGHJK")
         .replace("{token}", "AAAAAAAAAAAAAAAAAAAAAAAA")
         .replace("{service}", "C030-servizioAccertamentoIdUnicoNazionale")
+        .replace("{tag}", "0")
+        .replace("{*name}", "anagrafe.css")
 }
 
 async fn outcome(e: &Env, method: &str, path: &str, caller: &str) -> (String, u16) {

@@ -9,7 +9,7 @@ use crate::{ApiError, AppState};
 use axum::Router;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
@@ -207,19 +207,18 @@ async fn authorize_page(State(state): State<AppState>, Query(p): Query<AuthParam
         .iter()
         .map(|who| {
             format!(
-                r#"<li><form method="post" action="/dev-idp/authorize">{hidden}<input type="hidden" name="identity" value="{cf}">
-<label>Livello <select name="loa"><option value="2" selected>SpidL2</option><option value="3">SpidL3</option><option value="1">SpidL1</option></select></label>
-<button type="submit">Entra come {name} ({cf})</button></form></li>"#,
+                r#"<li class="mb-3"><form method="post" action="/dev-idp/authorize" class="d-flex flex-wrap align-items-end gap-2">{hidden}<input type="hidden" name="identity" value="{cf}">
+<div class="select-wrapper"><label for="loa-{cf}">Livello di garanzia</label><select id="loa-{cf}" name="loa"><option value="2" selected>SpidL2</option><option value="3">SpidL3</option><option value="1">SpidL1</option></select></div>
+<button type="submit" class="btn btn-primary">Entra come {name} ({cf})</button></form></li>"#,
                 cf = esc(&who.codice_fiscale),
                 name = esc(&format!("{} {}", who.given_name, who.family_name)),
             )
         })
         .collect::<String>();
-    Ok(Html(format!(
-        r#"<!doctype html><html lang="it"><head><meta charset="utf-8"><title>Identity provider di sviluppo</title></head>
-<body><main><h1>Identity provider di sviluppo</h1><p>Solo per la demo: non è SPID né CIE. Scegli un'identità.</p><ul>{forms}</ul></main></body></html>"#
-    ))
-    .into_response())
+    let body = format!(
+        r#"<div class="alert alert-warning" role="status"><p class="mb-0">Solo per la demo: non è SPID né CIE. Scegli un'identità di prova.</p></div><ul class="list-unstyled">{forms}</ul>"#
+    );
+    Ok(crate::web::framed(StatusCode::OK, crate::web::i18n::Lang::It, "/accedi", "Identity provider di sviluppo", &body))
 }
 
 async fn authorize(State(state): State<AppState>, Form(p): Form<AuthParams>) -> Result<Response, ApiError> {

@@ -117,6 +117,13 @@ pub(crate) fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 /// idle too long; for a state-changing method, the CSRF token must be sent too. Activity is
 /// recorded at most every 30 s (idle expiry needs no more precision).
 pub(crate) async fn current_session(parts: &Parts, state: &AppState, kind: &str) -> Result<Session, ApiError> {
+    let check_csrf = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    session_of(parts, state, kind, check_csrf).await
+}
+
+/// The open session of kind `kind`, checking the `X-CSRF-Token` header only when `check_csrf`
+/// (the web pages' forms carry the token in their body and check it themselves).
+pub(crate) async fn session_of(parts: &Parts, state: &AppState, kind: &str, check_csrf: bool) -> Result<Session, ApiError> {
     let token = cookie_value(&parts.headers, COOKIE).ok_or_else(|| ApiError::Unauthorized("log in first".into()))?;
     let hash = token_hash(&token);
     let expired = || ApiError::Unauthorized("the session has ended or expired: log in again".into());
@@ -125,7 +132,7 @@ pub(crate) async fn current_session(parts: &Parts, state: &AppState, kind: &str)
     if now >= session.expires_at || now - session.last_seen_at > state.auth.idle_timeout_s * 1000 {
         return Err(expired());
     }
-    if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+    if check_csrf {
         let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
         if !same(sent, &session.csrf_token) {
             return Err(ApiError::Forbidden("the X-CSRF-Token header is missing or wrong".into()));
@@ -196,7 +203,16 @@ impl FromRequestParts<AppState> for FirstFactor {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let session = current_session(parts, state, "operator").await?;
+        let check_csrf = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        FirstFactor::of(parts, state, check_csrf).await
+    }
+}
+
+impl FirstFactor {
+    /// The operator's session, checking the CSRF header only when `check_csrf` (see
+    /// [`session_of`]).
+    pub(crate) async fn of(parts: &Parts, state: &AppState, check_csrf: bool) -> Result<Self, ApiError> {
+        let session = session_of(parts, state, "operator", check_csrf).await?;
         let operator = state
             .store
             .operator(&session.subject)
@@ -212,6 +228,13 @@ impl FromRequestParts<AppState> for OperatorSession {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let s = FirstFactor::from_request_parts(parts, state).await?;
+        OperatorSession::both_factors(s)
+    }
+}
+
+impl OperatorSession {
+    /// The session, if it has shown both factors.
+    pub(crate) fn both_factors(s: FirstFactor) -> Result<Self, ApiError> {
         if !s.session.second_factor || s.operator.totp_secret.is_none() {
             return Err(ApiError::Forbidden("the second factor is required: enrol it at /auth/operator/totp/enrol".into()));
         }
@@ -258,7 +281,7 @@ async fn failed(state: &AppState, o: &Operator, mode: &str, reason: &str) -> Res
     Ok(())
 }
 
-async fn login(
+pub(crate) async fn login(
     State(state): State<AppState>,
     axum::Extension(addr): axum::Extension<limits::ClientAddr>,
     body: axum::body::Bytes,

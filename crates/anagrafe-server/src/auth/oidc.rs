@@ -439,7 +439,7 @@ async fn callback(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
     entry.subject_cf = Some(id.codice_fiscale.clone());
     state.store.open_session(&session, None, &entry).await?;
     let mut r = StatusCode::SEE_OTHER.into_response();
-    r.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/"));
+    r.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/area-personale"));
     // Lax, not Strict: the browser arrives here from the provider's site.
     r.headers_mut().append(header::SET_COOKIE, cookie(COOKIE, &token, state.auth.absolute_timeout_s, "Lax"));
     r.headers_mut().append(header::SET_COOKIE, cookie(FLOW_COOKIE, "", 0, "Lax"));

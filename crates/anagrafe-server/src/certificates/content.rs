@@ -563,7 +563,7 @@ pub(crate) fn dmy(d: NaiveDate) -> String {
     format!("{:02}/{:02}/{:04}", d.day(), d.month(), d.year())
 }
 
-fn partial(d: &PartialDate) -> String {
+pub(crate) fn partial(d: &PartialDate) -> String {
     let f = d.first_day();
     match d.precision() {
         DatePrecision::Day => dmy(f),
@@ -580,7 +580,7 @@ fn place_name(refdata: &RefData, code: anagrafe_domain::Belfiore, on: NaiveDate)
     }
 }
 
-fn birth_place(refdata: &RefData, p: &BirthPlace, on: NaiveDate) -> String {
+pub(crate) fn birth_place(refdata: &RefData, p: &BirthPlace, on: NaiveDate) -> String {
     match p {
         BirthPlace::Comune { code } => place_name(refdata, *code, on),
         BirthPlace::Abroad { state, locality } => match locality {
@@ -590,7 +590,7 @@ fn birth_place(refdata: &RefData, p: &BirthPlace, on: NaiveDate) -> String {
     }
 }
 
-fn citizenships(refdata: &RefData, cs: &[Country], on: NaiveDate) -> String {
+pub(crate) fn citizenships(refdata: &RefData, cs: &[Country], on: NaiveDate) -> String {
     cs.iter()
         .map(|c| match c {
             Country::Italia => "ITALIANA".to_owned(),
@@ -600,7 +600,7 @@ fn citizenships(refdata: &RefData, cs: &[Country], on: NaiveDate) -> String {
         .join(", ")
 }
 
-fn residence_line(refdata: &RefData, r: &Residence, on: NaiveDate) -> String {
+pub(crate) fn residence_line(refdata: &RefData, r: &Residence, on: NaiveDate) -> String {
     match r {
         Residence::Italy(a) => {
             let mut s = format!("{} {}", a.species, a.toponym);

@@ -59,6 +59,9 @@ pub struct Certificates {
     pub branding: Branding,
     /// Public base URL of the verification pages (the QR code leads there).
     pub public_url: String,
+    /// Whether `public_url` is only a guess from the configured listening address (no public
+    /// URL configured): the server then replaces it with the address it is bound to.
+    pub public_url_guessed: bool,
     /// Months a certificate stays valid and downloadable (six).
     pub validity_months: u32,
     /// Whether stamp duty may be paid through the local payment interface (embedded mode).
@@ -84,6 +87,7 @@ impl Certificates {
             seal,
             branding: Branding::default(),
             public_url: public_url.trim_end_matches('/').to_owned(),
+            public_url_guessed: false,
             validity_months: 6,
             local_payments: true,
             outbox: None,
@@ -149,8 +153,8 @@ impl Requester {
 
 /// The requester and the body of a certificate request.
 pub(crate) struct CertCaller {
-    pub who: Requester,
-    pub body: Bytes,
+    pub(crate) who: Requester,
+    pub(crate) body: Bytes,
 }
 
 const MAX_BODY: usize = 64 * 1024;
@@ -326,7 +330,7 @@ fn pdf_response(pdf: Vec<u8>, filename: &str) -> Response {
     r
 }
 
-async fn preview(State(state): State<AppState>, c: CertCaller) -> Result<Response, ApiError> {
+pub(crate) async fn preview(State(state): State<AppState>, c: CertCaller) -> Result<Response, ApiError> {
     let certs = service(&state)?;
     let body = parse_body(&c.body)?;
     let types = parse_types(&body.types)?;
@@ -478,7 +482,7 @@ fn stamp_kind(s: &Stamp) -> serde_json::Value {
     }
 }
 
-async fn issue(State(state): State<AppState>, c: CertCaller) -> Result<Response, ApiError> {
+pub(crate) async fn issue(State(state): State<AppState>, c: CertCaller) -> Result<Response, ApiError> {
     let certs = service(&state)?;
     let body = parse_body(&c.body)?;
     let types = parse_types(&body.types)?;
@@ -526,7 +530,7 @@ async fn may_see(state: &AppState, who: &Requester, cert: &StoredCertificate) ->
     })
 }
 
-async fn download(State(state): State<AppState>, Path(id): Path<String>, c: CertCaller) -> Result<Response, ApiError> {
+pub(crate) async fn download(State(state): State<AppState>, Path(id): Path<String>, c: CertCaller) -> Result<Response, ApiError> {
     let cert = state.store.certificate(&id).await?.ok_or_else(|| ApiError::NotFound("no such certificate".into()))?;
     if !may_see(&state, &c.who, &cert).await? {
         let mut e = c.who.entry("certificate.download", "refused:not-yours", json!({ "certificate": id }));
@@ -552,7 +556,7 @@ struct ListQuery {
     person: Option<String>,
 }
 
-async fn list(State(state): State<AppState>, uri: axum::http::Uri, c: CertCaller) -> Result<Response, ApiError> {
+pub(crate) async fn list(State(state): State<AppState>, uri: axum::http::Uri, c: CertCaller) -> Result<Response, ApiError> {
     let q: ListQuery = axum::extract::Query::try_from_uri(&uri).map(|q| q.0).map_err(|e| ApiError::field("query", e.body_text()))?;
     let pid = match (&c.who, q.person) {
         (Requester::Citizen { cf, .. }, None) => {
@@ -586,7 +590,7 @@ async fn list(State(state): State<AppState>, uri: axum::http::Uri, c: CertCaller
 
 /// Records a stamp-duty payment through the local payment interface (embedded mode): a real
 /// deployment plugs in the national payment platform here and confirms its receipt.
-async fn pay(State(state): State<AppState>, c: CertCaller) -> Result<Response, ApiError> {
+pub(crate) async fn pay(State(state): State<AppState>, c: CertCaller) -> Result<Response, ApiError> {
     let certs = service(&state)?;
     if !certs.local_payments {
         return Err(ApiError::NotFound("stamp duty is paid through the payment platform, not here".into()));
@@ -643,7 +647,7 @@ struct EmailBody {
 /// Sends a copy of a valid certificate to an address the register holds for its holder (CRT-6):
 /// the e-mail address of the record or the digital domicile. Never to an address the caller
 /// types: the register only writes to addresses it has on file.
-async fn email(State(state): State<AppState>, Path(id): Path<String>, c: CertCaller) -> Result<Response, ApiError> {
+pub(crate) async fn email(State(state): State<AppState>, Path(id): Path<String>, c: CertCaller) -> Result<Response, ApiError> {
     let certs = service(&state)?;
     let body: EmailBody = if c.body.is_empty() {
         EmailBody { to: None }

@@ -25,6 +25,21 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/verifica", get(home).post(upload).layer(DefaultBodyLimit::max(qr::MAX_UPLOAD_BYTES + 64 * 1024)))
         .route("/verifica/{token}", get(challenge).post(confirm))
+        .route("/test-only/captcha/{id}", get(oracle_answer))
+}
+
+/// The answer of captcha `id`, for browser tests only: 404 unless the service was built with
+/// the oracle, which no configuration sets (only `anagrafe demo --expose-captcha-answers`, a
+/// flag of the demo command, which never runs a production register).
+async fn oracle_answer(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let answer = state.certificates.as_ref().and_then(|c| c.captcha_oracle.as_ref()).and_then(|o| {
+        let o = o.lock().unwrap_or_else(|e| e.into_inner());
+        o.iter().rev().find(|(i, _)| *i == id).map(|(_, a)| a.clone())
+    });
+    match answer {
+        Some(a) => a.into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 fn esc(s: &str) -> String {
@@ -32,16 +47,8 @@ fn esc(s: &str) -> String {
 }
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"it\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t} - Anagrafe Nazionale</title></head><body><a href=\"#main\">Vai al contenuto</a>\
-         <header><p>Anagrafe Nazionale della Popolazione Residente</p></header>\
-         <main id=\"main\"><h1>{t}</h1>{body}</main>\
-         <footer><p><a href=\"/verifica\">Verifica un certificato</a></p></footer></body></html>",
-        t = esc(title)
-    );
-    let mut r = (status, html).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    // The verification pages are written in Italian only for now: the frame follows them.
+    let mut r = crate::web::framed(status, crate::web::i18n::Lang::It, "/verifica", title, body);
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
@@ -57,8 +64,8 @@ async fn home() -> Response {
         "<p>Per verificare la copia stampata di un certificato, inquadra il codice QR con lo smartphone: si apre la pagina di verifica.</p>\
          <p>Dal computer, carica una foto o una scansione del codice QR (PNG o JPEG, al massimo 6 MB).</p>\
          <form method=\"post\" action=\"/verifica\" enctype=\"multipart/form-data\">\
-         <label for=\"qr\">Immagine del codice QR</label> <input id=\"qr\" name=\"qr\" type=\"file\" accept=\"image/png,image/jpeg\" required> \
-         <button type=\"submit\">Leggi il codice</button></form>",
+         <div class=\"mb-3\"><label for=\"qr\" class=\"form-label\">Immagine del codice QR</label> <input id=\"qr\" name=\"qr\" type=\"file\" class=\"form-control\" accept=\"image/png,image/jpeg\" required></div> \
+         <button type=\"submit\" class=\"btn btn-primary\">Leggi il codice</button></form>",
     )
 }
 
@@ -146,6 +153,9 @@ async fn new_captcha(state: &AppState, accessible: bool) -> Result<(String, Stri
         && let Ok(mut o) = oracle.lock()
     {
         o.push((id.clone(), answer));
+        if o.len() > 256 {
+            o.remove(0);
+        }
     }
     Ok((id, html))
 }
@@ -181,8 +191,8 @@ async fn challenge_page(state: &AppState, token: &str, accessible: bool, error: 
     let body = format!(
         "{error_html}<p>Per vedere il certificato originale, sigillato elettronicamente, rispondi alla verifica e premi <strong>Conferma</strong>.</p>\
          <form method=\"post\" action=\"/verifica/{token}\">{shown}<input type=\"hidden\" name=\"captcha\" value=\"{id}\">\
-         <label for=\"answer\">Risposta</label> <input id=\"answer\" name=\"answer\" inputmode=\"numeric\" autocomplete=\"off\" required aria-describedby=\"q\"> \
-         <button type=\"submit\">Conferma</button></form>{other}"
+         <div class=\"form-group my-3\"><label for=\"answer\" class=\"active\">Risposta</label> <input id=\"answer\" name=\"answer\" class=\"form-control\" inputmode=\"numeric\" autocomplete=\"off\" required aria-describedby=\"q\"></div> \
+         <button type=\"submit\" class=\"btn btn-primary\">Conferma</button></form>{other}"
     );
     Ok(page(if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK }, "Verifica del certificato", &body))
 }

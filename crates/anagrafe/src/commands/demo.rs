@@ -22,6 +22,10 @@ pub struct DemoOpts {
     /// Address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Browser tests only: serve each verification captcha's answer at
+    /// `/test-only/captcha/{id}`. Exists on the demo command alone; no configuration sets it.
+    #[arg(long, hide = true)]
+    expose_captcha_answers: bool,
 }
 
 /// Runs the demo in `data_dir` (the global `--data-dir`, `./anagrafe-data` by default).
@@ -48,7 +52,13 @@ pub async fn run(opts: DemoOpts, mut cfg: Config, data_dir: Option<PathBuf>) -> 
     let db_url = cfg.database.url.clone();
     let store2 = store.clone();
     cfg.oidc.dev_idp = true;
-    let state = super::serve::state(store, &cfg);
+    let mut state = super::serve::state(store, &cfg);
+    if opts.expose_captcha_answers
+        && let Some(certs) = state.certificates.as_mut().and_then(std::sync::Arc::get_mut)
+    {
+        eprintln!("WARNING: captcha answers are served at /test-only/captcha/{{id}} (browser tests only)");
+        certs.captcha_oracle = Some(Default::default());
+    }
     if let Some(idp) = &state.oidc.dev_idp {
         let mut people = Vec::new();
         for (id, cf) in store2.sample_residents(5).await? {
@@ -140,9 +150,17 @@ async fn demo_operators(store: &dyn Store, dir: &std::path::Path, comune: &str) 
         Ok(text) => serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", file.display()))?,
         Err(_) => {
             let c = comune.to_ascii_lowercase();
+            let other = if comune == "F205" { "H501" } else { "F205" };
             let wanted = [
                 (format!("ufficiale-anagrafe-{c}"), "Ufficiale d'anagrafe (demo)", format!("registry_officer@{comune}+mediator")),
                 (format!("ufficiale-elettorale-{c}"), "Ufficiale elettorale (demo)", format!("electoral_officer@{comune}")),
+                // An officer of another comune, to see the notifications a birth registered
+                // here sends to the comune of birth.
+                (
+                    format!("ufficiale-anagrafe-{}", other.to_ascii_lowercase()),
+                    "Ufficiale d'anagrafe di un altro comune (demo)",
+                    format!("registry_officer@{other}"),
+                ),
                 ("ente-inps-top".into(), "Ente INPS, utente TOP (demo)", "pa_top@inps".into()),
                 ("ente-inps-admin".into(), "Ente INPS, amministratore (demo)", "pa_admin@inps".into()),
                 ("ente-inps-standard".into(), "Ente INPS, utente STANDARD (demo)", "pa_standard@inps".into()),

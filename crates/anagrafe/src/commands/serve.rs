@@ -65,17 +65,27 @@ pub fn state(store: Arc<dyn Store>, cfg: &Config) -> AppState {
     let public_url =
         cfg.certificates.public_url.clone().or(cfg.oidc.public_url.clone()).unwrap_or_else(|| format!("http://{}", cfg.server.listen));
     match crate::register::certificates(cfg, &public_url) {
-        Ok(c) => state.certificates = Some(Arc::new(c)),
+        Ok(mut c) => {
+            c.public_url_guessed = cfg.certificates.public_url.is_none() && cfg.oidc.public_url.is_none();
+            state.certificates = Some(Arc::new(c));
+        }
         Err(e) => tracing::warn!(error = %e, "certificates are not available (run `anagrafe seal init` for an embedded register)"),
     }
     state
 }
 
 /// Binds and serves until Ctrl-C or SIGTERM, finishing requests in flight.
-pub async fn serve(state: AppState, listen: SocketAddr, on_bound: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+pub async fn serve(mut state: AppState, listen: SocketAddr, on_bound: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     state.oidc.default_base_url(&format!("http://{addr}"));
+    // No public URL configured: the QR codes lead to the address actually bound (a demo on
+    // port 0, a listening address given on the command line).
+    if let Some(c) = state.certificates.as_mut().and_then(Arc::get_mut)
+        && c.public_url_guessed
+    {
+        c.public_url = format!("http://{addr}");
+    }
     on_bound(addr);
     let pusher = state.register_signer.is_some().then(|| anagrafe_server::push::spawn(state.clone(), Default::default()));
     let expiry = state.certificates.is_some().then(|| tokio::spawn(expiry_job(state.store.clone())));

@@ -1,0 +1,593 @@
+//! The citizens' reserved area (CIT-2): login choice, the own record with the ID ANPR and the
+//! family, certificates (type → preview → stamp duty or exemption → confirmation → download;
+//! the list of the own certificates; a copy by e-mail), logout.
+//!
+//! Who is asking comes from the citizen session only; the certificate steps call the
+//! certificate API's own handlers, so "about themselves only" is enforced by the same code.
+
+use super::{Chrome, PageResult, Ui, error_page, html, see_other};
+use crate::auth::{self, session_of};
+use crate::certificates::{self, CertCaller, Requester};
+use crate::{ApiError, AppState};
+use anagrafe_domain::RefData;
+use anagrafe_domain::certificate::STAMP_DUTY_CENTS;
+use anagrafe_domain::decode::{DecodeTable, EsenzioneBollo, RelazioneParentela, TipoCertificato};
+use anagrafe_store::Session;
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/accedi", get(login_choice))
+        .route("/area-personale", get(record))
+        .route("/area-personale/certificati", get(certificates_page).post(issue))
+        .route("/area-personale/certificati/nuovo", get(request_page))
+        .route("/area-personale/certificati/anteprima", get(preview))
+        .route("/area-personale/certificati/{id}/pdf", get(download))
+        .route("/area-personale/certificati/{id}/email", post(email))
+        .route("/area-personale/esci", post(logout))
+}
+
+/// A citizen's session, for the pages (no session: the 401 page with the way to log in).
+#[derive(Debug)]
+pub struct WebCitizen {
+    /// The session (subject: the codice fiscale).
+    pub session: Session,
+    ui: Ui,
+}
+
+impl FromRequestParts<AppState> for WebCitizen {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let ui = Ui::from_request_parts(parts, state).await.unwrap_or_else(|e| match e {});
+        match session_of(parts, state, "citizen", false).await {
+            Ok(session) => Ok(WebCitizen { session, ui }),
+            Err(e) => Err(error_page(&ui, e)),
+        }
+    }
+}
+
+impl WebCitizen {
+    fn chrome(&self, title_key: &str) -> Chrome {
+        let mut c = Chrome::new(&self.ui, title_key);
+        c.logout = Some(super::Logout {
+            action: "/area-personale/esci",
+            csrf: self.session.csrf_token.clone(),
+            who: self.session.subject.clone(),
+        });
+        c
+    }
+
+    /// Refuses a form whose CSRF token (field `csrf`, or the `X-CSRF-Token` header) is not the
+    /// session's.
+    fn check_csrf(&self, sent: &str) -> Result<(), Response> {
+        if auth::same(sent, &self.session.csrf_token) {
+            Ok(())
+        } else {
+            Err(error_page(&self.ui, ApiError::Forbidden("the form's CSRF token is missing or wrong".into())))
+        }
+    }
+
+    fn requester(&self) -> Requester {
+        Requester::Citizen { cf: self.session.subject.clone(), auth_mode: self.session.auth_mode.clone() }
+    }
+
+    fn caller(&self, body: Value) -> CertCaller {
+        CertCaller { who: self.requester(), body: Bytes::from(body.to_string()) }
+    }
+
+    fn fail(&self, e: ApiError) -> Response {
+        error_page(&self.ui, e)
+    }
+}
+
+/// The CSRF token a form sent: its `csrf` field, else the header (htmx sends the header).
+fn sent_csrf(headers: &axum::http::HeaderMap, field: &str) -> String {
+    if !field.is_empty() {
+        return field.to_owned();
+    }
+    headers.get(auth::CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    c: Chrome,
+    providers: Vec<(String, String)>,
+}
+
+async fn login_choice(State(state): State<AppState>, ui: Ui) -> Response {
+    let providers = state
+        .oidc
+        .providers
+        .iter()
+        .map(|p| {
+            let label = match p.name.as_str() {
+                "spid" => ui.t("login-spid"),
+                "cie" => ui.t("login-cie"),
+                "eidas" => ui.t("login-eidas"),
+                "dev" => ui.t("login-dev"),
+                other => other.to_owned(),
+            };
+            (format!("/auth/citizen/login?provider={}", url::form_urlencoded::byte_serialize(p.name.as_bytes()).collect::<String>()), label)
+        })
+        .collect();
+    html(StatusCode::OK, &LoginPage { c: Chrome::new(&ui, "login-title").crumb("login-title", None), providers })
+}
+
+/// A labelled value of the record page.
+struct Field {
+    label: String,
+    value: String,
+    code: bool,
+}
+
+struct Member {
+    name: String,
+    relation: String,
+    id_anpr: String,
+    me: bool,
+}
+
+#[derive(Template)]
+#[template(path = "citizen/record.html")]
+struct RecordPage {
+    c: Chrome,
+    id_anpr: String,
+    fields: Vec<Field>,
+    family: Vec<Member>,
+    as_of: String,
+}
+
+/// The internal id of the session's person.
+async fn own_person(state: &AppState, s: &WebCitizen) -> Result<i64, ApiError> {
+    let cf = anagrafe_domain::CodiceFiscale::parse(&s.session.subject).map_err(|_| ApiError::Internal("stored code".into()))?;
+    state
+        .store
+        .find_by_cf(&cf, None)
+        .await?
+        .first()
+        .copied()
+        .ok_or_else(|| ApiError::NotFound("your record is no longer in the register".into()))
+}
+
+fn display_name(r: &anagrafe_domain::PersonRecord) -> String {
+    let n = &r.generalita.name;
+    [n.given(), n.surname()].into_iter().flatten().collect::<Vec<_>>().join(" ")
+}
+
+async fn record(State(state): State<AppState>, s: WebCitizen) -> PageResult {
+    let pid = own_person(&state, &s).await.map_err(|e| s.fail(e))?;
+    let view = state.store.person(pid, None).await.map_err(|e| s.fail(e.into()))?;
+    let r = &view.record;
+    let refdata = &*RefData::current();
+    let on = view.as_of;
+    let g = &r.generalita;
+    let c = s.chrome("record-title").crumb("area-title", Some("/area-personale")).crumb("record-title", None);
+    let sex = match g.sex {
+        anagrafe_domain::Sex::M => c.t("sex-m"),
+        anagrafe_domain::Sex::F => c.t("sex-f"),
+    };
+    let mut fields = vec![
+        Field { label: c.t("f-surname"), value: g.name.surname().unwrap_or("-").to_owned(), code: false },
+        Field { label: c.t("f-name"), value: g.name.given().unwrap_or("-").to_owned(), code: false },
+        Field { label: c.t("f-cf"), value: g.codice_fiscale.as_ref().map(|c| c.as_str().to_owned()).unwrap_or_default(), code: true },
+        Field { label: c.t("f-sex"), value: sex, code: false },
+        Field { label: c.t("f-birth-date"), value: certificates::content::partial(&g.birth_date), code: false },
+        Field {
+            label: c.t("f-birth-place"),
+            value: certificates::content::birth_place(refdata, &g.birth_place, g.birth_date.first_day()),
+            code: false,
+        },
+        Field { label: c.t("f-citizenship"), value: certificates::content::citizenships(refdata, &r.citizenships, on), code: false },
+        Field { label: c.t("f-civil-status"), value: r.civil_status.description().to_owned(), code: false },
+        Field { label: c.t("f-residence"), value: certificates::content::residence_line(refdata, &r.residence, on), code: false },
+    ];
+    if let Some(e) = &r.email {
+        fields.push(Field { label: c.t("f-email"), value: e.clone(), code: false });
+    }
+    if let Some(d) = &r.digital_domicile {
+        fields.push(Field { label: c.t("f-pec"), value: d.clone(), code: false });
+    }
+    let mut family = Vec::new();
+    if let Some(h) = r.household {
+        let family_id = match h {
+            anagrafe_domain::Household::Family { family_id, .. } | anagrafe_domain::Household::Cohabitation { family_id, .. } => family_id,
+        };
+        let f = state.store.family(family_id, None).await.map_err(|e| s.fail(e.into()))?;
+        for m in f.members {
+            let mv = state.store.person(m.person_id, None).await.map_err(|e| s.fail(e.into()))?;
+            family.push(Member {
+                name: display_name(&mv.record),
+                relation: RelazioneParentela::from_code(m.relation)
+                    .map(|x| x.description().to_owned())
+                    .unwrap_or_else(|| m.relation.to_string()),
+                id_anpr: m.id_anpr.map(|i| i.to_string()).unwrap_or_default(),
+                me: m.person_id == pid,
+            });
+        }
+    }
+    // Reading the own record is an access to personal data like any other: traced.
+    let mut e = s.requester().entry("citizen.record_view", "ok", json!({}));
+    e.subject_person = Some(pid);
+    e.subject_cf = Some(s.session.subject.clone());
+    state.store.audit(&e).await.map_err(|e| s.fail(e.into()))?;
+    Ok(html(
+        StatusCode::OK,
+        &RecordPage {
+            id_anpr: r.id_anpr.map(|i| i.to_string()).unwrap_or_else(|| c.t("record-no-id")),
+            fields,
+            family,
+            as_of: certificates::content::dmy(on),
+            c,
+        },
+    ))
+}
+
+/// A certificate type as the pages offer it.
+struct TypeOption {
+    code: u16,
+    label: String,
+    selected: bool,
+}
+
+fn type_options(c: &Chrome, selected: Option<u16>) -> Vec<TypeOption> {
+    TipoCertificato::ALL
+        .iter()
+        .map(|t| TypeOption { code: t.code(), label: type_label(c, t.code()), selected: Some(t.code()) == selected })
+        .collect()
+}
+
+fn type_label(c: &Chrome, code: u16) -> String {
+    c.t(&format!("cert-type-{code}"))
+}
+
+struct CertRow {
+    id: String,
+    types: String,
+    issued: String,
+    expires: String,
+    available: bool,
+}
+
+#[derive(Template)]
+#[template(path = "citizen/certificates.html")]
+struct CertificatesPage {
+    c: Chrome,
+    types: Vec<TypeOption>,
+    rows: Vec<CertRow>,
+    issued: Option<String>,
+    emailed: Option<String>,
+    csrf: String,
+    can_email: bool,
+}
+
+#[derive(Deserialize, Default)]
+struct CertListQuery {
+    #[serde(default)]
+    rilasciato: Option<String>,
+    #[serde(default)]
+    inviato: Option<String>,
+}
+
+/// Reads a JSON response of a handler called in process.
+async fn json_of(r: Response) -> Result<Value, ApiError> {
+    let bytes = axum::body::to_bytes(r.into_body(), 8 * 1024 * 1024).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+fn ms_date(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| certificates::content::dmy(anagrafe_domain::ops::italian_date(d)))
+        .unwrap_or_default()
+}
+
+async fn certificates_page(
+    State(state): State<AppState>,
+    s: WebCitizen,
+    q: Result<Query<CertListQuery>, axum::extract::rejection::QueryRejection>,
+) -> PageResult {
+    let q = q.map(|q| q.0).unwrap_or_default();
+    let c = s.chrome("certs-title").crumb("area-title", Some("/area-personale")).crumb("certs-title", None);
+    let uri: axum::http::Uri = "/api/v1/certificates".parse().map_err(|_| s.fail(ApiError::Internal("uri".into())))?;
+    let listed = certificates::list(State(state.clone()), uri, s.caller(json!({}))).await.map_err(|e| s.fail(e))?;
+    let v = json_of(listed).await.map_err(|e| s.fail(e))?;
+    let today = anagrafe_domain::ops::italian_today();
+    let rows = v["certificates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|x| {
+            let types: Vec<String> =
+                x["types"].as_array().into_iter().flatten().filter_map(Value::as_u64).map(|t| type_label(&c, t as u16)).collect();
+            let expires = x["expires_on"].as_str().and_then(|d| d.parse::<NaiveDate>().ok());
+            CertRow {
+                id: x["id"].as_str().unwrap_or_default().to_owned(),
+                types: types.join(" + "),
+                issued: ms_date(x["issued_at"].as_i64().unwrap_or_default()),
+                expires: expires.map(certificates::content::dmy).unwrap_or_default(),
+                available: x["available"].as_bool().unwrap_or(false) && expires.is_some_and(|d| d >= today),
+            }
+        })
+        .collect();
+    let can_email = state.certificates.as_ref().is_some_and(|c| c.outbox.is_some());
+    Ok(html(
+        StatusCode::OK,
+        &CertificatesPage {
+            types: type_options(&c, Some(8)),
+            rows,
+            issued: q.rilasciato.filter(|x| x.len() <= 32),
+            emailed: q.inviato.filter(|x| x.len() <= 32),
+            csrf: s.session.csrf_token.clone(),
+            can_email,
+            c,
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+struct TypeQuery {
+    #[serde(default)]
+    tipo: String,
+}
+
+fn chosen_type(q: Result<Query<TypeQuery>, axum::extract::rejection::QueryRejection>) -> Result<u16, ApiError> {
+    let t = q.map(|q| q.0.tipo).unwrap_or_default();
+    anagrafe_domain::certificate::parse_type(&t)
+        .map(DecodeTable::code)
+        .ok_or_else(|| ApiError::field("tipo", "choose a certificate type of the list"))
+}
+
+struct Exemption {
+    code: u16,
+    label: String,
+}
+
+#[derive(Template)]
+#[template(path = "citizen/request.html")]
+struct RequestPage {
+    c: Chrome,
+    code: u16,
+    type_label: String,
+    exemptions: Vec<Exemption>,
+    csrf: String,
+    stamp_euro: String,
+    errors: Vec<(String, String)>,
+    form: IssueForm,
+}
+
+fn exemptions() -> Vec<Exemption> {
+    EsenzioneBollo::ALL
+        .iter()
+        .filter(|e| e.valid_until().is_none())
+        .map(|e| Exemption { code: e.code(), label: format!("{} - {}", e.code(), e.description()) })
+        .collect()
+}
+
+fn request_view(s: &WebCitizen, code: u16, errors: Vec<(String, String)>, form: IssueForm) -> RequestPage {
+    let c = s
+        .chrome("request-title")
+        .crumb("area-title", Some("/area-personale"))
+        .crumb("certs-title", Some("/area-personale/certificati"))
+        .crumb("request-title", None);
+    RequestPage {
+        type_label: type_label(&c, code),
+        code,
+        exemptions: exemptions(),
+        csrf: s.session.csrf_token.clone(),
+        stamp_euro: format!("{},{:02}", STAMP_DUTY_CENTS / 100, STAMP_DUTY_CENTS % 100),
+        errors,
+        form,
+        c,
+    }
+}
+
+/// Step 2: the chosen type, the link to its preview, the stamp duty and the confirmation. The
+/// eligibility checks run here already (through a preview that is not shown), so a refusal is
+/// said before anything is paid.
+async fn request_page(
+    State(state): State<AppState>,
+    s: WebCitizen,
+    q: Result<Query<TypeQuery>, axum::extract::rejection::QueryRejection>,
+) -> PageResult {
+    let code = chosen_type(q).map_err(|e| s.fail(e))?;
+    let person = own_id_anpr(&state, &s).await.map_err(|e| s.fail(e))?;
+    let check = certificates::preview(State(state.clone()), s.caller(json!({ "person": person, "types": [code] }))).await;
+    if let Err(e) = check {
+        return Err(refusal_page(&s, code, e));
+    }
+    Ok(html(StatusCode::OK, &request_view(&s, code, Vec::new(), IssueForm::default())))
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct RefusalPage {
+    c: Chrome,
+    text: String,
+    alert: bool,
+    next: Option<(String, String)>,
+}
+
+fn refusal_page(s: &WebCitizen, code: u16, e: ApiError) -> Response {
+    match e {
+        ApiError::NotCertifiable { code: why, reason } => {
+            let c = s
+                .chrome("refused-title")
+                .crumb("area-title", Some("/area-personale"))
+                .crumb("certs-title", Some("/area-personale/certificati"));
+            let text = c.t1("refused-text", "type", &type_label(&c, code)) + &format!(" ({why}: {reason})");
+            let next = Some((c.t("refused-back"), "/area-personale/certificati".to_owned()));
+            html(StatusCode::UNPROCESSABLE_ENTITY, &RefusalPage { c, text, alert: true, next })
+        }
+        other => s.fail(other),
+    }
+}
+
+async fn own_id_anpr(state: &AppState, s: &WebCitizen) -> Result<String, ApiError> {
+    let pid = own_person(state, s).await?;
+    let view = state.store.person(pid, None).await?;
+    view.record.id_anpr.map(|i| i.to_string()).ok_or_else(|| ApiError::NotFound("your record has no ID ANPR yet".into()))
+}
+
+async fn preview(
+    State(state): State<AppState>,
+    s: WebCitizen,
+    q: Result<Query<TypeQuery>, axum::extract::rejection::QueryRejection>,
+) -> PageResult {
+    let code = chosen_type(q).map_err(|e| s.fail(e))?;
+    let person = own_id_anpr(&state, &s).await.map_err(|e| s.fail(e))?;
+    certificates::preview(State(state.clone()), s.caller(json!({ "person": person, "types": [code] })))
+        .await
+        .map_err(|e| refusal_page(&s, code, e))
+}
+
+/// The issue form's fields (kept to show them again with the errors).
+#[derive(Deserialize, Default, Clone)]
+struct IssueForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    tipo: String,
+    #[serde(default)]
+    stamp: String,
+    #[serde(default)]
+    exemption: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+async fn issue(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    s: WebCitizen,
+    form: Result<Form<IssueForm>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    let Ok(Form(f)) = form else {
+        return Err(s.fail(ApiError::field("body", "is not the certificate form")));
+    };
+    s.check_csrf(&sent_csrf(&headers, &f.csrf))?;
+    let code = chosen_type(Ok(Query(TypeQuery { tipo: f.tipo.clone() }))).map_err(|e| s.fail(e))?;
+    let mut errors = Vec::new();
+    if f.confirm.is_none() {
+        errors.push(("confirm".to_owned(), s.ui.t("issue-err-confirm")));
+    }
+    let exemption = match f.stamp.as_str() {
+        "paid" => None,
+        "exempt" => match f.exemption.trim().parse::<u16>().ok().and_then(EsenzioneBollo::from_code) {
+            Some(e) => Some(e.code()),
+            None => {
+                errors.push(("exemption".to_owned(), s.ui.t("issue-err-exemption")));
+                None
+            }
+        },
+        _ => {
+            errors.push(("stamp".to_owned(), s.ui.t("issue-err-stamp")));
+            None
+        }
+    };
+    if exemption == Some(99) && (f.description.trim().is_empty() || f.description.chars().count() > 256) {
+        errors.push(("description".to_owned(), s.ui.t("issue-err-description")));
+    }
+    if !errors.is_empty() {
+        return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &request_view(&s, code, errors, f)));
+    }
+    let person = own_id_anpr(&state, &s).await.map_err(|e| s.fail(e))?;
+    let stamp = match exemption {
+        Some(code) => {
+            let description = f.description.trim();
+            json!({ "kind": "exempt", "code": code, "description": (!description.is_empty()).then_some(description) })
+        }
+        None => {
+            // The embedded mode's payment interface; a deployment on the national platform
+            // sends the citizen there and comes back with the receipt.
+            let paid = certificates::pay(State(state.clone()), s.caller(json!({}))).await.map_err(|e| s.fail(e))?;
+            let v = json_of(paid).await.map_err(|e| s.fail(e))?;
+            json!({ "kind": "paid", "payment_id": v["payment_id"] })
+        }
+    };
+    let body = json!({ "person": person, "types": [code], "stamp": stamp, "confirm": true });
+    match certificates::issue(State(state.clone()), s.caller(body)).await {
+        Ok(r) => {
+            let v = json_of(r).await.map_err(|e| s.fail(e))?;
+            let id = v["id"].as_str().unwrap_or_default();
+            Ok(see_other(&format!("/area-personale/certificati?rilasciato={id}")))
+        }
+        Err(ApiError::NotCertifiable { code: why, reason }) => Err(refusal_page(&s, code, ApiError::NotCertifiable { code: why, reason })),
+        Err(e) => {
+            let problems = e.field_problems();
+            if problems.is_empty() {
+                return Err(s.fail(e));
+            }
+            let errors = problems.into_iter().map(|p| (p.field, p.reason)).collect();
+            Err(html(StatusCode::UNPROCESSABLE_ENTITY, &request_view(&s, code, errors, f)))
+        }
+    }
+}
+
+fn valid_number(id: &str) -> Result<(), ApiError> {
+    if id.len() <= 32 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound("no such certificate".into()))
+    }
+}
+
+async fn download(State(state): State<AppState>, Path(id): Path<String>, s: WebCitizen) -> PageResult {
+    valid_number(&id).map_err(|e| s.fail(e))?;
+    let mut r = certificates::download(State(state), Path(id.clone()), s.caller(json!({}))).await.map_err(|e| s.fail(e))?;
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"certificato-{id}.pdf\"")) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(r)
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn email(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    s: WebCitizen,
+    form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    let f = form.map(|f| f.0).unwrap_or(CsrfForm { csrf: String::new() });
+    s.check_csrf(&sent_csrf(&headers, &f.csrf))?;
+    valid_number(&id).map_err(|e| s.fail(e))?;
+    certificates::email(State(state), Path(id.clone()), s.caller(json!({ "to": "email" }))).await.map_err(|e| s.fail(e))?;
+    Ok(see_other(&format!("/area-personale/certificati?inviato={id}")))
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    s: WebCitizen,
+    form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    let f = form.map(|f| f.0).unwrap_or(CsrfForm { csrf: String::new() });
+    s.check_csrf(&sent_csrf(&headers, &f.csrf))?;
+    let mut e = auth::entry(&format!("citizen:{}", s.session.subject), &s.session.auth_mode, "citizen.logout", "ok", json!({}));
+    e.actor_cf = Some(s.session.subject.clone());
+    state.store.end_sessions("citizen", &s.session.subject, Some(&s.session.token_hash), &e).await.map_err(|e| s.fail(e.into()))?;
+    let mut r = see_other("/");
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_static("__Host-anagrafe-session=; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=0"),
+    );
+    Ok(r.into_response())
+}

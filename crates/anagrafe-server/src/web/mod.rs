@@ -1,0 +1,305 @@
+//! The web application (issue 7): public pages, the citizens' reserved area and the registry
+//! office's back office, server-rendered with askama templates (`templates/`) on Bootstrap
+//! Italia, served by the binary itself ([`assets`]), strings in Fluent files ([`i18n`]).
+//!
+//! Pages call the same code as the web services (the certificate and registry handlers), so a
+//! rule holds in both or in neither. Forms work without JavaScript; htmx only makes some of them
+//! faster. Every form that changes something carries the session's CSRF token (`csrf` field or
+//! `X-CSRF-Token` header). A page a caller may not see answers 401 (with the way to log in) or
+//! 403, as the API does, in HTML.
+
+// A page's error is itself a page (an HTML response): `Result<Response, Response>` is the
+// handlers' natural type, and it is returned once per request, not passed around.
+#![allow(clippy::result_large_err)]
+
+pub mod assets;
+pub mod citizen;
+pub mod i18n;
+pub mod office;
+
+use crate::{ApiError, AppState};
+use askama::Template;
+use axum::Router;
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use i18n::Lang;
+use serde::Deserialize;
+
+/// The cookie keeping the chosen language (not personal, not secret).
+pub const LANG_COOKIE: &str = "anagrafe-lang";
+
+/// The routes of the web application.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/static/{tag}/{*name}", get(assets::serve))
+        .route("/lingua", get(switch_language))
+        .route("/accessibilita", get(accessibility))
+        .route("/privacy", get(privacy))
+        .route("/note-legali", get(legal))
+        .merge(citizen::routes())
+        .merge(office::routes())
+}
+
+/// A breadcrumb: label and, but for the current page, a link.
+#[derive(Debug, Clone)]
+pub struct Crumb {
+    /// Shown text.
+    pub label: String,
+    /// Link (`None`: the current page).
+    pub href: Option<String>,
+}
+
+/// Where the header's logout button posts, with the session's CSRF token.
+#[derive(Debug, Clone)]
+pub struct Logout {
+    /// Form action.
+    pub action: &'static str,
+    /// CSRF token.
+    pub csrf: String,
+    /// Who is logged in, as the header shows it.
+    pub who: String,
+}
+
+/// What every page's frame needs: language, title, breadcrumbs, the logged-in user.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    /// Page language.
+    pub lang: Lang,
+    /// Page title (also the `h1`, unless the page has its own).
+    pub title: String,
+    /// Breadcrumbs after "Home".
+    pub crumbs: Vec<Crumb>,
+    /// The current path with its query (the language switch returns there).
+    pub here: String,
+    /// Prefix of asset URLs.
+    pub assets: String,
+    /// The logged-in user, if the page knows one.
+    pub logout: Option<Logout>,
+}
+
+impl Chrome {
+    /// A frame for `ui`'s request titled by the message `title_key`.
+    pub fn new(ui: &Ui, title_key: &str) -> Self {
+        Self { lang: ui.lang, title: ui.t(title_key), crumbs: Vec::new(), here: ui.here.clone(), assets: assets::base(), logout: None }
+    }
+
+    /// Adds a breadcrumb (label by message key).
+    pub fn crumb(mut self, key: &str, href: Option<&str>) -> Self {
+        self.crumbs.push(Crumb { label: i18n::t(self.lang, key), href: href.map(str::to_owned) });
+        self
+    }
+
+    /// A message.
+    pub fn t(&self, key: &str) -> String {
+        i18n::t(self.lang, key)
+    }
+
+    /// A message with one argument.
+    pub fn t1(&self, key: &str, name: &str, value: &str) -> String {
+        i18n::t_args(self.lang, key, &[(name, value)])
+    }
+
+    /// The language code.
+    pub fn code(&self) -> &'static str {
+        self.lang.code()
+    }
+
+    /// The other languages, with the link switching to each.
+    pub fn switch(&self) -> Vec<(&'static str, &'static str, String)> {
+        Lang::ALL
+            .iter()
+            .filter(|l| **l != self.lang)
+            .map(|l| {
+                let back: String = url::form_urlencoded::byte_serialize(self.here.as_bytes()).collect();
+                (l.code(), l.own_name(), format!("/lingua?l={}&torna={back}", l.code()))
+            })
+            .collect()
+    }
+}
+
+/// The language and the address of the page being served (every page extracts it; never fails).
+#[derive(Debug, Clone)]
+pub struct Ui {
+    /// Chosen language: the cookie, else `Accept-Language`, else Italian.
+    pub lang: Lang,
+    /// Path and query.
+    pub here: String,
+}
+
+impl Ui {
+    /// A message in this request's language.
+    pub fn t(&self, key: &str) -> String {
+        i18n::t(self.lang, key)
+    }
+}
+
+/// The language a request asks for.
+pub fn lang_of(headers: &HeaderMap) -> Lang {
+    crate::auth::cookie_value(headers, LANG_COOKIE)
+        .and_then(|v| Lang::parse(&v))
+        .or_else(|| headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(Lang::from_accept_language))
+        .unwrap_or(Lang::It)
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ui {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let here = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
+        Ok(Ui { lang: lang_of(&parts.headers), here })
+    }
+}
+
+/// Renders a template as an HTML response with `status`.
+pub fn html<T: Template>(status: StatusCode, page: &T) -> Response {
+    match page.render() {
+        Ok(body) => {
+            let mut r = (status, body).into_response();
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            r
+        }
+        Err(e) => ApiError::Internal(format!("template: {e}")).into_response(),
+    }
+}
+
+/// A page saying why something could not be shown or done.
+#[derive(Debug, Template)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    /// Frame.
+    pub c: Chrome,
+    /// Text.
+    pub text: String,
+    /// Whether it is an error (an alert) or a notice.
+    pub alert: bool,
+    /// A way on: label and link.
+    pub next: Option<(String, String)>,
+}
+
+/// The HTML answer for an error of the code the pages call (the API's own errors, in words).
+pub fn error_page(ui: &Ui, e: ApiError) -> Response {
+    let status = e.status();
+    let (title, text, next) = match &e {
+        ApiError::Unauthorized(_) => ("err-401-title", ui.t("err-401-text"), Some((ui.t("nav-login"), "/accedi".to_owned()))),
+        ApiError::Forbidden(_) => ("err-403-title", ui.t("err-403-text"), Some((ui.t("nav-home"), "/".to_owned()))),
+        ApiError::NotFound(_) => ("err-404-title", ui.t("err-404-text"), Some((ui.t("nav-home"), "/".to_owned()))),
+        ApiError::TooMany { .. } => ("err-429-title", ui.t("err-429-text"), None),
+        ApiError::Internal(_) | ApiError::Unavailable(_) => ("err-500-title", ui.t("err-500-text"), None),
+        other => ("err-400-title", other.detail(), None),
+    };
+    if status.is_server_error() {
+        tracing::error!(error = %e, "page failed");
+    }
+    let mut r = html(status, &MessagePage { c: Chrome::new(ui, title), text, alert: true, next });
+    if let ApiError::TooMany { retry_after_s, .. } = e
+        && let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string())
+    {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+/// The pages' result: a page, or an error shown as a page.
+pub type PageResult = Result<Response, Response>;
+
+/// A 303 to a local path.
+pub fn see_other(to: &str) -> Response {
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+/// Whether `to` is a path of this site (no scheme, no host, no `//`): the only places the
+/// language switch and the login return to.
+pub fn local_path(to: &str) -> bool {
+    to.starts_with('/') && !to.starts_with("//") && !to.contains('\\') && !to.chars().any(char::is_control)
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    c: Chrome,
+}
+
+async fn home(ui: Ui) -> Response {
+    html(StatusCode::OK, &HomePage { c: Chrome::new(&ui, "home-title") })
+}
+
+#[derive(Template)]
+#[template(path = "accessibility.html")]
+struct AccessibilityPage {
+    c: Chrome,
+}
+
+async fn accessibility(ui: Ui) -> Response {
+    html(StatusCode::OK, &AccessibilityPage { c: Chrome::new(&ui, "a11y-title").crumb("a11y-title", None) })
+}
+
+#[derive(Template)]
+#[template(path = "privacy.html")]
+struct PrivacyPage {
+    c: Chrome,
+}
+
+async fn privacy(ui: Ui) -> Response {
+    html(StatusCode::OK, &PrivacyPage { c: Chrome::new(&ui, "privacy-title").crumb("privacy-title", None) })
+}
+
+#[derive(Template)]
+#[template(path = "legal.html")]
+struct LegalPage {
+    c: Chrome,
+}
+
+async fn legal(ui: Ui) -> Response {
+    html(StatusCode::OK, &LegalPage { c: Chrome::new(&ui, "legal-title").crumb("legal-title", None) })
+}
+
+#[derive(Deserialize)]
+struct SwitchQuery {
+    #[serde(default)]
+    l: String,
+    #[serde(default)]
+    torna: Option<String>,
+}
+
+/// `GET /lingua?l=en&torna=/path`: keeps the language in a cookie and goes back.
+async fn switch_language(ui: Ui, q: Result<Query<SwitchQuery>, axum::extract::rejection::QueryRejection>) -> Response {
+    let Ok(Query(q)) = q else {
+        return error_page(&ui, ApiError::field("l", "must be it or en"));
+    };
+    let Some(lang) = Lang::parse(&q.l) else {
+        return error_page(&ui, ApiError::field("l", "must be it or en"));
+    };
+    let back = q.torna.filter(|t| local_path(t) && t.len() <= 2048).unwrap_or_else(|| "/".into());
+    let mut r = see_other(&back);
+    let cookie = format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.code());
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// A page whose body older code builds itself (escaped there), in the common frame.
+#[derive(Template)]
+#[template(path = "framed.html")]
+struct Framed<'a> {
+    c: Chrome,
+    body: &'a str,
+}
+
+/// `body` (HTML the caller escaped) framed like every page, titled `title`, in `lang`, the
+/// page served at `here`.
+pub fn framed(status: StatusCode, lang: Lang, here: &str, title: &str, body: &str) -> Response {
+    let ui = Ui { lang, here: here.to_owned() };
+    let mut c = Chrome::new(&ui, "home-title");
+    c.title = title.to_owned();
+    c.crumbs.push(Crumb { label: title.to_owned(), href: None });
+    html(status, &Framed { c, body })
+}

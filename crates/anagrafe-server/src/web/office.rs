@@ -1,0 +1,623 @@
+//! The registry office's back office (REG-5): operator login with password and second factor,
+//! the desk (search by ID ANPR or codice fiscale, the person's page as of a date), the birth
+//! registration form with each field's error beside it, and the notifications inbox.
+//!
+//! The forms call the comuni's web-service handlers with the officer as the caller (the same
+//! [`Caller`] the API builds for an officer's session), so validation, competence, idempotency
+//! and the trace are the API's own.
+
+use super::{Chrome, PageResult, Ui, html, see_other};
+use crate::auth::{self, FirstFactor, OperatorSession, limits};
+use crate::modi::Caller;
+use crate::{ApiError, AppState};
+use anagrafe_domain::RefData;
+use anagrafe_domain::decode::{DecodeTable, RelazioneParentela};
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/ufficio", get(desk))
+        .route("/ufficio/accesso", get(login_page).post(login))
+        .route("/ufficio/esci", post(logout))
+        .route("/ufficio/persone", get(search))
+        .route("/ufficio/persone/{id_anpr}", get(person))
+        .route("/ufficio/nascita", get(birth_page).post(register_birth))
+        .route("/ufficio/notifiche", get(inbox))
+}
+
+/// A registry officer's session with both factors, for the pages.
+#[derive(Debug)]
+pub struct WebOfficer {
+    s: OperatorSession,
+    ui: Ui,
+}
+
+fn office_error(ui: &Ui, e: ApiError) -> Response {
+    match e {
+        // The way in for operators is their own login page.
+        ApiError::Unauthorized(_) => {
+            let c = Chrome::new(ui, "err-401-title");
+            let text = ui.t("office-401-text");
+            html(
+                StatusCode::UNAUTHORIZED,
+                &super::MessagePage { c, text, alert: true, next: Some((ui.t("office-login-title"), "/ufficio/accesso".into())) },
+            )
+        }
+        other => super::error_page(ui, other),
+    }
+}
+
+impl FromRequestParts<AppState> for WebOfficer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let ui = Ui::from_request_parts(parts, state).await.unwrap_or_else(|e| match e {});
+        let s = FirstFactor::of(parts, state, false).await.and_then(OperatorSession::both_factors).map_err(|e| office_error(&ui, e))?;
+        if !s.operator().roles.iter().any(|g| g.role == "registry_officer") {
+            return Err(super::error_page(&ui, ApiError::Forbidden("the registry office's pages are for registry officers".into())));
+        }
+        Ok(WebOfficer { s, ui })
+    }
+}
+
+impl WebOfficer {
+    fn chrome(&self, title_key: &str) -> Chrome {
+        let mut c = Chrome::new(&self.ui, title_key).crumb("office-title", Some("/ufficio"));
+        c.logout = Some(super::Logout {
+            action: "/ufficio/esci",
+            csrf: self.s.0.session.csrf_token.clone(),
+            who: self.s.operator().username.clone(),
+        });
+        c
+    }
+
+    fn fail(&self, e: ApiError) -> Response {
+        office_error(&self.ui, e)
+    }
+
+    fn check_csrf(&self, headers: &HeaderMap, field: &str) -> Result<(), Response> {
+        let sent = if field.is_empty() { headers.get(auth::CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default() } else { field };
+        if auth::same(sent, &self.s.0.session.csrf_token) {
+            Ok(())
+        } else {
+            Err(self.fail(ApiError::Forbidden("the form's CSRF token is missing or wrong".into())))
+        }
+    }
+
+    /// The officer as the comuni's services see them, for a call to `target`.
+    fn caller(&self, method: &str, target: &str, body: Option<&Value>) -> Result<Caller, Response> {
+        let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+        Caller::officer(&self.s, None, body, method, target.to_owned()).map_err(|e| self.fail(e))
+    }
+
+    /// The comune the officer acts for.
+    fn comune(&self) -> String {
+        self.s.operator().roles.iter().find(|g| g.role == "registry_officer").map(|g| g.scope.clone()).unwrap_or_default()
+    }
+}
+
+async fn json_of(r: Response) -> Result<Value, ApiError> {
+    let bytes = axum::body::to_bytes(r.into_body(), 8 * 1024 * 1024).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+fn comune_name(code: &str) -> String {
+    let refdata = RefData::current();
+    anagrafe_domain::Belfiore::parse(code)
+        .ok()
+        .and_then(|b| refdata.comune_at(b, anagrafe_domain::ops::italian_today()).or_else(|| refdata.comune_history(b).last()))
+        .map(|c| format!("{} ({})", c.name, c.province))
+        .unwrap_or_else(|| code.to_owned())
+}
+
+#[derive(Template)]
+#[template(path = "office/login.html")]
+struct LoginPage {
+    c: Chrome,
+    error: Option<String>,
+    username: String,
+}
+
+async fn login_page(ui: Ui) -> Response {
+    let c = Chrome::new(&ui, "office-login-title").crumb("office-title", Some("/ufficio")).crumb("office-login-title", None);
+    html(StatusCode::OK, &LoginPage { c, error: None, username: String::new() })
+}
+
+#[derive(Deserialize, Default)]
+struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    totp: String,
+}
+
+/// The login form posts here; the JSON login does the work (lockout, back-off, single-use
+/// codes, trace), and its session cookie is passed on.
+async fn login(
+    State(state): State<AppState>,
+    ui: Ui,
+    addr: axum::Extension<limits::ClientAddr>,
+    form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let f = form.map(|f| f.0).unwrap_or_default();
+    let body = json!({ "username": f.username.trim(), "password": f.password, "totp": f.totp.trim() });
+    let c = || Chrome::new(&ui, "office-login-title").crumb("office-title", Some("/ufficio")).crumb("office-login-title", None);
+    match auth::login(State(state), addr, Bytes::from(body.to_string())).await {
+        Ok(r) => {
+            let cookies: Vec<HeaderValue> = r.headers().get_all(header::SET_COOKIE).iter().cloned().collect();
+            let v = json_of(r).await.unwrap_or_default();
+            let to = if v["must_enrol_second_factor"].as_bool() == Some(true) { "/ufficio?secondo-fattore=1" } else { "/ufficio" };
+            let mut out = see_other(to);
+            for cookie in cookies {
+                out.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            out
+        }
+        Err(e) => {
+            let status = e.status();
+            let error = match &e {
+                ApiError::Unauthorized(_) => ui.t("office-login-wrong"),
+                ApiError::TooMany { .. } => ui.t("office-login-locked"),
+                ApiError::BadRequest { errors, .. } if errors.iter().any(|p| p.field == "totp") => ui.t("office-login-totp"),
+                ApiError::BadRequest { .. } => ui.t("office-login-missing"),
+                other => return super::error_page(&ui, ApiError::Internal(other.to_string())),
+            };
+            let mut r = html(status, &LoginPage { c: c(), error: Some(error), username: f.username.chars().take(64).collect() });
+            if let ApiError::TooMany { retry_after_s, .. } = e
+                && let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string())
+            {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    o: WebOfficer,
+    form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    let f = form.map(|f| f.0).unwrap_or_default();
+    o.check_csrf(&headers, &f.csrf)?;
+    let u = &o.s.operator().username;
+    let e = auth::entry(&format!("operator:{u}"), &o.s.0.session.auth_mode, "operator.logout", "ok", json!({}));
+    state.store.end_sessions("operator", u, Some(&o.s.0.session.token_hash), &e).await.map_err(|e| o.fail(e.into()))?;
+    let mut r = see_other("/ufficio/accesso");
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_static("__Host-anagrafe-session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0"),
+    );
+    Ok(r)
+}
+
+#[derive(Template)]
+#[template(path = "office/desk.html")]
+struct DeskPage {
+    c: Chrome,
+    name: String,
+    comune: String,
+}
+
+async fn desk(o: WebOfficer) -> Response {
+    let c = o.chrome("office-title");
+    let c = Chrome { crumbs: vec![super::Crumb { label: c.t("office-title"), href: None }], ..c };
+    html(StatusCode::OK, &DeskPage { name: o.s.operator().display_name.clone(), comune: comune_name(&o.comune()), c })
+}
+
+/// A person found, as the results list shows them.
+struct Found {
+    id_anpr: String,
+    name: String,
+    birth: String,
+    comune: String,
+}
+
+#[derive(Template)]
+#[template(path = "office/search.html")]
+struct SearchPage {
+    c: Chrome,
+    q: String,
+    results: Vec<Found>,
+    searched: bool,
+    error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+fn found(v: &Value) -> Found {
+    let r = &v["record"];
+    let g = &r["generalita"];
+    Found {
+        id_anpr: v["id_anpr"].as_str().or(r["id_anpr"].as_str()).unwrap_or_default().to_owned(),
+        name: format!("{} {}", g["name"]["surname"].as_str().unwrap_or_default(), g["name"]["given"].as_str().unwrap_or_default()),
+        birth: g["birth_date"].as_str().unwrap_or_default().to_owned(),
+        comune: r["residence"]["comune"].as_str().or(r["residence"]["aire_comune"].as_str()).map(comune_name).unwrap_or_default(),
+    }
+}
+
+/// Search by ID ANPR (9 characters) or codice fiscale (16): the API's person read and search,
+/// traced as they are.
+async fn search(
+    State(state): State<AppState>,
+    o: WebOfficer,
+    q: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
+) -> PageResult {
+    let q = q.map(|q| q.0).unwrap_or_default();
+    let term = q.q.trim().to_ascii_uppercase();
+    let c = o.chrome("office-search-title").crumb("office-search-title", None);
+    let mut page = SearchPage { c, q: term.clone(), results: Vec::new(), searched: !term.is_empty(), error: None };
+    if term.is_empty() {
+        return Ok(html(StatusCode::OK, &page));
+    }
+    let result = if term.len() == 16 {
+        let target = format!("/api/v1/persons?codice_fiscale={term}");
+        let uri: Uri = target.parse().map_err(|_| o.fail(ApiError::field("q", "is not a code")))?;
+        crate::api::search(State(state.clone()), uri, o.caller("GET", &target, None)?).await.map(Some)
+    } else if anagrafe_domain::IdAnpr::parse(&term).is_ok() {
+        let target = format!("/api/v1/persons/{term}");
+        let uri: Uri = target.parse().map_err(|_| o.fail(ApiError::field("q", "is not an ID")))?;
+        match crate::api::person(State(state.clone()), Path(term.clone()), uri, o.caller("GET", &target, None)?).await {
+            Err(ApiError::NotFound(_)) => Ok(None),
+            other => other.map(Some),
+        }
+    } else {
+        page.error = Some(page.c.t("office-search-bad"));
+        return Err(html(StatusCode::BAD_REQUEST, &page));
+    };
+    match result {
+        Ok(Some(r)) => {
+            let v = json_of(r).await.map_err(|e| o.fail(e))?;
+            match v["persons"].as_array() {
+                Some(list) => page.results = list.iter().map(found).collect(),
+                None => page.results = vec![found(&v)],
+            }
+        }
+        Ok(None) => {}
+        Err(e) => return Err(o.fail(e)),
+    }
+    Ok(html(StatusCode::OK, &page))
+}
+
+struct Row {
+    label: String,
+    value: String,
+}
+
+#[derive(Template)]
+#[template(path = "office/person.html")]
+struct PersonPage {
+    c: Chrome,
+    id_anpr: String,
+    status: String,
+    as_of: String,
+    rows: Vec<Row>,
+}
+
+#[derive(Deserialize, Default)]
+struct AsOfQuery {
+    #[serde(default)]
+    al: String,
+}
+
+/// The person's page as of a date (`?al=YYYY-MM-DD`; today without), through the API's read.
+async fn person(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    o: WebOfficer,
+    q: Result<Query<AsOfQuery>, axum::extract::rejection::QueryRejection>,
+) -> PageResult {
+    let q = q.map(|q| q.0).unwrap_or_default();
+    let id = id.to_ascii_uppercase();
+    if anagrafe_domain::IdAnpr::parse(&id).is_err() {
+        return Err(o.fail(ApiError::NotFound("no such ID ANPR".into())));
+    }
+    let mut target = format!("/api/v1/persons/{id}");
+    if !q.al.is_empty() {
+        if q.al.parse::<chrono::NaiveDate>().is_err() {
+            return Err(o.fail(ApiError::field("al", "is a date (YYYY-MM-DD)")));
+        }
+        target.push_str(&format!("?as_of={}", q.al));
+    }
+    let uri: Uri = target.parse().map_err(|_| o.fail(ApiError::field("al", "is a date")))?;
+    let r =
+        crate::api::person(State(state.clone()), Path(id.clone()), uri, o.caller("GET", &target, None)?).await.map_err(|e| o.fail(e))?;
+    let v = json_of(r).await.map_err(|e| o.fail(e))?;
+    let f = found(&v);
+    let rec = &v["record"];
+    let c = o.chrome("office-person-title").crumb("office-search-title", Some("/ufficio/persone")).crumb("office-person-title", None);
+    let mut rows = vec![
+        Row { label: c.t("f-name-full"), value: f.name.clone() },
+        Row { label: c.t("f-cf"), value: rec["generalita"]["codice_fiscale"].as_str().unwrap_or("-").to_owned() },
+        Row { label: c.t("f-birth-date"), value: f.birth.clone() },
+        Row { label: c.t("office-register-status"), value: rec["status"].as_str().unwrap_or_default().to_owned() },
+        Row { label: c.t("f-residence"), value: f.comune.clone() },
+    ];
+    if let Some(h) = rec["household"].as_object() {
+        rows.push(Row { label: c.t("office-household"), value: h.get("family_id").map(|x| x.to_string()).unwrap_or_default() });
+    }
+    Ok(html(
+        StatusCode::OK,
+        &PersonPage {
+            id_anpr: id,
+            status: v["id_status"].as_str().unwrap_or_default().to_owned(),
+            as_of: v["as_of"].as_str().unwrap_or_default().to_owned(),
+            rows,
+            c,
+        },
+    ))
+}
+
+/// The birth form's fields.
+#[derive(Deserialize, Default, Clone)]
+struct BirthForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    op: String,
+    #[serde(default)]
+    surname: String,
+    #[serde(default)]
+    given: String,
+    #[serde(default)]
+    sex: String,
+    #[serde(default)]
+    birth_date: String,
+    #[serde(default)]
+    birth_place: String,
+    #[serde(default)]
+    species: String,
+    #[serde(default)]
+    toponym: String,
+    #[serde(default)]
+    civic: String,
+    #[serde(default)]
+    cap: String,
+    #[serde(default)]
+    household: String,
+    #[serde(default)]
+    family_id: String,
+    #[serde(default)]
+    relation: String,
+}
+
+struct Choice {
+    code: u16,
+    label: String,
+}
+
+#[derive(Template)]
+#[template(path = "office/birth.html")]
+struct BirthPage {
+    c: Chrome,
+    f: BirthForm,
+    csrf: String,
+    errors: Vec<(String, String)>,
+    relations: Vec<Choice>,
+    comune: String,
+    registered: Option<String>,
+}
+
+impl BirthPage {
+    /// The error of form field `name`, if any.
+    fn error(&self, name: &str) -> Option<&str> {
+        self.errors.iter().find(|(f, _)| f == name).map(|(_, r)| r.as_str())
+    }
+}
+
+fn relations() -> Vec<Choice> {
+    RelazioneParentela::ALL
+        .iter()
+        .filter(|r| r.valid_until().is_none() && r.code() != 1)
+        .map(|r| Choice { code: r.code(), label: r.description().to_owned() })
+        .collect()
+}
+
+fn birth_view(o: &WebOfficer, f: BirthForm, errors: Vec<(String, String)>, registered: Option<String>) -> BirthPage {
+    let c = o.chrome("office-birth-title").crumb("office-birth-title", None);
+    let f = BirthForm { op: if f.op.is_empty() || registered.is_some() { crate::auth::random_token() } else { f.op }, ..f };
+    BirthPage { c, f, csrf: o.s.0.session.csrf_token.clone(), errors, relations: relations(), comune: comune_name(&o.comune()), registered }
+}
+
+#[derive(Deserialize, Default)]
+struct RegisteredQuery {
+    #[serde(default)]
+    iscritto: Option<String>,
+}
+
+async fn birth_page(o: WebOfficer, q: Result<Query<RegisteredQuery>, axum::extract::rejection::QueryRejection>) -> Response {
+    let q = q.map(|q| q.0).unwrap_or_default();
+    let registered = q.iscritto.filter(|id| anagrafe_domain::IdAnpr::parse(id).is_ok());
+    let f = BirthForm { sex: String::new(), species: "VIA".into(), household: "new".into(), relation: "3".into(), ..Default::default() };
+    html(StatusCode::OK, &birth_view(&o, f, Vec::new(), registered))
+}
+
+/// Which form field an API field path belongs to.
+fn form_field(api: &str) -> &'static str {
+    let api = api.trim_start_matches('.');
+    match api {
+        a if a.starts_with("name.surname") => "surname",
+        a if a.starts_with("name.given") => "given",
+        a if a.starts_with("name") => "surname",
+        a if a.starts_with("sex") => "sex",
+        a if a.starts_with("birth_date") || a.starts_with("effective_date") => "birth_date",
+        a if a.starts_with("birth_place") => "birth_place",
+        a if a.starts_with("residence.toponym") => "toponym",
+        a if a.starts_with("residence.civic") => "civic",
+        a if a.starts_with("residence.cap") => "cap",
+        a if a.starts_with("residence.species") => "species",
+        a if a.starts_with("residence") => "toponym",
+        a if a.starts_with("household.family_id") || a.starts_with("household") => "family_id",
+        _ => "",
+    }
+}
+
+async fn register_birth(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    o: WebOfficer,
+    form: Result<Form<BirthForm>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    let Ok(Form(f)) = form else {
+        return Err(o.fail(ApiError::field("body", "is not the birth form")));
+    };
+    o.check_csrf(&headers, &f.csrf)?;
+    let t = |k: &str| o.ui.t(k);
+    let mut errors: Vec<(String, String)> = Vec::new();
+    let need = |errors: &mut Vec<(String, String)>, v: &str, field: &str, key: &str| {
+        if v.trim().is_empty() {
+            errors.push((field.to_owned(), t(key)));
+        }
+    };
+    need(&mut errors, &f.surname, "surname", "birth-err-surname");
+    need(&mut errors, &f.given, "given", "birth-err-given");
+    if !matches!(f.sex.as_str(), "M" | "F") {
+        errors.push(("sex".into(), t("birth-err-sex")));
+    }
+    let birth_date = f.birth_date.trim().parse::<chrono::NaiveDate>().ok();
+    if birth_date.is_none() {
+        errors.push(("birth_date".into(), t("birth-err-date")));
+    }
+    let refdata = RefData::current();
+    let on = birth_date.unwrap_or_else(anagrafe_domain::ops::italian_today);
+    let place = match refdata.resolve(f.birth_place.trim(), on) {
+        Ok(anagrafe_domain::Place::Comune(c)) => Some(c.belfiore.to_string()),
+        _ => {
+            errors.push(("birth_place".into(), t("birth-err-place")));
+            None
+        }
+    };
+    need(&mut errors, &f.toponym, "toponym", "birth-err-toponym");
+    let household = match f.household.as_str() {
+        "join" => match (f.family_id.trim().parse::<i64>(), f.relation.trim().parse::<u16>()) {
+            (Ok(id), Ok(rel)) if id > 0 => json!({ "kind": "join", "family_id": id, "relation": rel }),
+            _ => {
+                errors.push(("family_id".into(), t("birth-err-family")));
+                Value::Null
+            }
+        },
+        _ => json!({ "kind": "new", "household": { "kind": "family" } }),
+    };
+    if !errors.is_empty() {
+        return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &birth_view(&o, f, errors, None)));
+    }
+    let mut residence = json!({ "kind": "italy", "comune": o.comune(), "species": f.species.trim(), "toponym": f.toponym.trim() });
+    if !f.civic.trim().is_empty() {
+        residence["civic"] = json!(f.civic.trim());
+    }
+    if !f.cap.trim().is_empty() {
+        residence["cap"] = json!(f.cap.trim());
+    }
+    let date = birth_date.map(|d| d.to_string()).unwrap_or_default();
+    let op = if f.op.is_empty() || f.op.len() > 64 { crate::auth::random_token() } else { f.op.clone() };
+    let body = json!({
+        "client_op_id": op.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect::<String>(),
+        "reason": "1",
+        "effective_date": date,
+        "name": { "surname": f.surname.trim(), "given": f.given.trim() },
+        "sex": f.sex,
+        "birth_date": date,
+        "birth_place": { "kind": "comune", "code": place },
+        "citizenships": [{ "kind": "italia" }],
+        "civil_status": "CelibeNubile",
+        "residence": residence,
+        "household": household,
+    });
+    let caller = o.caller("POST", "/api/v1/persons", Some(&body))?;
+    match crate::api::register(State(state), caller).await {
+        Ok(r) => {
+            let v = json_of(r).await.map_err(|e| o.fail(e))?;
+            Ok(see_other(&format!("/ufficio/nascita?iscritto={}", v["id_anpr"].as_str().unwrap_or_default())))
+        }
+        Err(e) => {
+            let problems = e.field_problems();
+            if problems.is_empty() {
+                return Err(o.fail(e));
+            }
+            let errors = problems.into_iter().map(|p| (form_field(&p.field).to_owned(), format!("{}: {}", p.field, p.reason))).collect();
+            Err(html(e.status(), &birth_view(&o, f, errors, None)))
+        }
+    }
+}
+
+struct Item {
+    id: i64,
+    kind: String,
+    id_anpr: String,
+    detail: String,
+    at: String,
+}
+
+#[derive(Template)]
+#[template(path = "office/inbox.html")]
+struct InboxPage {
+    c: Chrome,
+    comune: String,
+    items: Vec<Item>,
+    next: i64,
+    after: i64,
+}
+
+#[derive(Deserialize, Default)]
+struct InboxQuery {
+    #[serde(default)]
+    dopo: i64,
+}
+
+/// The comune's notifications (the web services' feed), newest pages on.
+async fn inbox(
+    State(state): State<AppState>,
+    o: WebOfficer,
+    q: Result<Query<InboxQuery>, axum::extract::rejection::QueryRejection>,
+) -> PageResult {
+    let after = q.map(|q| q.0.dopo).unwrap_or_default().max(0);
+    let target = format!("/api/v1/notifications?after={after}&limit=50");
+    let uri: Uri = target.parse().map_err(|_| o.fail(ApiError::field("dopo", "is a cursor")))?;
+    let r = crate::api::notifications(State(state), uri, o.caller("GET", &target, None)?).await.map_err(|e| o.fail(e))?;
+    let v = json_of(r).await.map_err(|e| o.fail(e))?;
+    let c = o.chrome("office-inbox-title").crumb("office-inbox-title", None);
+    let items = v["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| {
+            let kind = n["kind"].as_str().unwrap_or_default();
+            let p = &n["payload"];
+            let from = p["comune"].as_str().or(p["to"].as_str()).map(comune_name).unwrap_or_default();
+            Item {
+                id: n["id"].as_i64().unwrap_or_default(),
+                kind: c.t(&format!("notif-{}", kind.replace('_', "-"))),
+                id_anpr: p["id_anpr"].as_str().unwrap_or_default().to_owned(),
+                detail: from,
+                at: n["created_at"]
+                    .as_i64()
+                    .and_then(chrono::DateTime::from_timestamp_millis)
+                    .map(|d| d.format("%d/%m/%Y %H:%M").to_string())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    Ok(html(StatusCode::OK, &InboxPage { comune: comune_name(&o.comune()), items, next: v["next"].as_i64().unwrap_or(after), after, c }))
+}

@@ -1,0 +1,330 @@
+//! The web application's pages in process (issue 7): messages in both languages for every key
+//! the pages use, the language switch, the citizen's record and certificate forms, the birth
+//! registration form with its field errors and its notification. Store-backed tests run on
+//! SQLite always and on PostgreSQL too when `ANAGRAFE_TEST_DATABASE_URL` is set. The same
+//! journeys in a real browser, with axe-core, are `web/tests/journeys.mjs`.
+
+mod common;
+
+use anagrafe_domain::IdGenerator;
+use anagrafe_domain::decode::{DecodeTable, TipoCertificato};
+use anagrafe_domain::ops::Operation;
+use anagrafe_server::auth::COOKIE;
+use anagrafe_server::web::i18n::{self, Lang};
+use anagrafe_server::{AppState, app};
+use anagrafe_store::{IdIssuer, PgStore, SqliteStore, Store, WriteContext};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+struct Page {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Page {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+async fn get(router: &axum::Router, uri: &str, cookie: Option<&str>, extra: &[(&str, &str)]) -> Page {
+    let mut r = Request::builder().uri(uri);
+    if let Some(c) = cookie {
+        r = r.header("cookie", format!("{COOKIE}={c}"));
+    }
+    for (k, v) in extra {
+        r = r.header(*k, *v);
+    }
+    send(router, r.body(Body::empty()).unwrap()).await
+}
+
+async fn post_form(router: &axum::Router, uri: &str, cookie: &str, form: &[(&str, &str)]) -> Page {
+    let body: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    let r = Request::builder()
+        .method("POST")
+        .uri(uri)
+        .header("cookie", format!("{COOKIE}={cookie}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    send(router, r).await
+}
+
+async fn send(router: &axum::Router, req: Request<Body>) -> Page {
+    let mut req = req;
+    req.extensions_mut().insert(axum::extract::ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 40000))));
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    Page { status: parts.status, headers: parts.headers, body: body.collect().await.unwrap().to_bytes().to_vec() }
+}
+
+/// Every `t("…")` / `t1("…"` key in the templates and the web module's code.
+fn keys_used() -> Vec<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    let mut stack = vec![root.join("templates"), root.join("src/web")];
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            files.push(p);
+        }
+    }
+    let mut keys = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for marker in ["t(\"", "t1(\"", "chrome(\"", "Chrome::new(&ui, \"", "crumb(\""] {
+            for chunk in text.split(marker).skip(1) {
+                let key = chunk.split('"').next().unwrap();
+                if !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+                    keys.push(key.to_owned());
+                }
+            }
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+#[test]
+fn every_key_the_pages_use_is_in_both_message_files() {
+    let mut keys = keys_used();
+    assert!(keys.len() > 100, "the scan found {} keys", keys.len());
+    keys.extend(TipoCertificato::ALL.iter().map(|t| format!("cert-type-{}", t.code())));
+    for kind in [
+        "nascita_registrata_altrove",
+        "immigrazione_in_altro_comune",
+        "trasferimento_residenza",
+        "decesso_avvenuto_nel_comune",
+        "doppia_iscrizione_segnalata",
+    ] {
+        keys.push(format!("notif-{}", kind.replace('_', "-")));
+    }
+    let missing: Vec<String> =
+        keys.iter().flat_map(|k| Lang::ALL.iter().filter(|l| !i18n::has(**l, k)).map(move |l| format!("{}:{k}", l.code()))).collect();
+    assert!(missing.is_empty(), "keys missing from the message files: {missing:?}");
+}
+
+async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+    s.migrate().await.unwrap();
+    (Arc::new(s), dir)
+}
+
+/// SQLite, and PostgreSQL when configured (with the database to drop at the end).
+async fn stores() -> Vec<(Arc<dyn Store>, Option<tempfile::TempDir>, Option<(String, String)>)> {
+    let (s, dir) = sqlite().await;
+    let mut out = vec![(s, Some(dir), None)];
+    if let Ok(base) = std::env::var("ANAGRAFE_TEST_DATABASE_URL") {
+        let name = format!("anagrafe_t_{:016x}", rand::random::<u64>());
+        PgStore::connect(&base).await.unwrap().exec_raw(&format!("CREATE DATABASE {name}")).await.unwrap();
+        let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
+        let s = PgStore::connect(&url).await.unwrap();
+        s.migrate().await.unwrap();
+        out.push((Arc::new(s), None, Some((base, name))));
+    } else {
+        eprintln!("SKIPPED: PostgreSQL half of the web tests (set ANAGRAFE_TEST_DATABASE_URL)");
+    }
+    out
+}
+
+async fn drop_pg(pg: Option<(String, String)>) {
+    if let Some((base, name)) = pg {
+        let admin = PgStore::connect(&base).await.unwrap();
+        admin.exec_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+    }
+}
+
+fn issuer() -> IdIssuer {
+    IdIssuer { generator: IdGenerator::new(&[7u8; 16]), key_version: 1 }
+}
+
+fn state(store: Arc<dyn Store>) -> AppState {
+    let mut state = AppState::new(store).with_issuer(issuer());
+    state.limits.auth_per_minute = 100_000;
+    let pki = anagrafe_docs::SealIdentity::generate("Prova", chrono::Utc::now()).unwrap();
+    let seal = anagrafe_docs::SealIdentity::from_pem(&pki.seal_key_pem, &pki.chain_pem).unwrap();
+    state.certificates = Some(Arc::new(anagrafe_server::certificates::Certificates::new(seal, "http://127.0.0.1:9")));
+    state
+}
+
+#[tokio::test]
+async fn public_pages_speak_the_asked_language_and_the_switch_stays_on_this_site() {
+    let (store, _dir) = sqlite().await;
+    let router = app(state(store));
+    let home = get(&router, "/", None, &[]).await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert_eq!(home.headers["content-type"], "text/html; charset=utf-8");
+    assert!(home.text().contains("<html lang=\"it\">"));
+    assert!(home.headers["content-security-policy"].to_str().unwrap().contains("script-src 'self'"));
+    let en = get(&router, "/", None, &[("accept-language", "en-GB,en;q=0.9")]).await;
+    assert!(en.text().contains("<html lang=\"en\">") && en.text().contains("National Resident Population Register"));
+    // The cookie wins over the header.
+    let it = get(&router, "/privacy", None, &[("accept-language", "en"), ("cookie", "anagrafe-lang=it")]).await;
+    assert!(it.text().contains("Informativa sulla privacy"));
+    let switch = get(&router, "/lingua?l=en&torna=%2Fprivacy", None, &[]).await;
+    assert_eq!(switch.status, StatusCode::SEE_OTHER);
+    assert_eq!(switch.headers["location"], "/privacy");
+    assert!(switch.headers["set-cookie"].to_str().unwrap().starts_with("anagrafe-lang=en;"));
+    for evil in ["//evil.example/x", "https://evil.example/", "/\\evil.example"] {
+        let q: String = url::form_urlencoded::byte_serialize(evil.as_bytes()).collect();
+        let r = get(&router, &format!("/lingua?l=en&torna={q}"), None, &[]).await;
+        assert_eq!(r.headers["location"], "/", "{evil} must not be followed");
+    }
+    let bad = get(&router, "/lingua?l=xx", None, &[]).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.text().contains("Richiesta non valida"));
+    // The assets are the binary's own, cached for good under this build's tag.
+    let tag = home.text().split("/static/").nth(1).unwrap().split('/').next().unwrap().to_owned();
+    let css = get(&router, &format!("/static/{tag}/bootstrap-italia.min.css"), None, &[]).await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert_eq!(css.headers["content-type"], "text/css; charset=utf-8");
+    assert!(css.headers["cache-control"].to_str().unwrap().contains("immutable"));
+    assert!(css.body.len() > 100_000);
+    let font = get(&router, &format!("/static/{tag}/fonts/titillium-web-v10-latin-ext_latin-regular.woff2"), None, &[]).await;
+    assert_eq!(font.headers["content-type"], "font/woff2");
+    assert_eq!(get(&router, &format!("/static/{tag}/../Cargo.toml"), None, &[]).await.status, StatusCode::NOT_FOUND);
+    // The captcha oracle exists only when a test builds the service with it.
+    assert_eq!(get(&router, "/test-only/captcha/abc", None, &[]).await.status, StatusCode::NOT_FOUND);
+}
+
+/// Registers a resident of H501 born in H501; returns (ID ANPR, codice fiscale).
+async fn resident(store: &dyn Store, n: u64) -> (String, String) {
+    let r = anagrafe_testkit::registration(n, "H501", "H501", chrono::NaiveDate::from_ymd_opt(1985, 6, 1).unwrap());
+    let applied = store.apply(&Operation::Register(Box::new(r)), &WriteContext::cli("test"), &issuer(), None).await.unwrap();
+    let id = applied.id_anpr.unwrap();
+    let (pid, _) = store.find_by_id_anpr(&id).await.unwrap().unwrap();
+    let cf = store.person(pid, None).await.unwrap().record.generalita.codice_fiscale.unwrap().to_string();
+    (id.to_string(), cf)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_sees_the_own_record_and_issues_a_certificate_only_through_a_confirmed_form() {
+    for (store, _dir, pg) in stores().await {
+        let router = app(state(store.clone()));
+        let (id, cf) = resident(&*store, 7).await;
+        let anonymous = get(&router, "/area-personale", None, &[]).await;
+        assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+        assert!(anonymous.text().contains("href=\"/accedi\""), "the 401 page shows the way to log in");
+        let (token, csrf) = common::session(&*store, "citizen", &cf, true).await;
+        let record = get(&router, "/area-personale", Some(&token), &[]).await;
+        assert_eq!(record.status, StatusCode::OK, "{}", record.text());
+        assert!(record.text().contains(&id) && record.text().contains(&cf));
+        let pid = store.find_by_id_anpr(&id.parse().unwrap()).await.unwrap().unwrap().0;
+        let step2 = get(&router, "/area-personale/certificati/nuovo?tipo=8", Some(&token), &[]).await;
+        assert_eq!(step2.status, StatusCode::OK);
+        assert!(step2.text().contains(&format!("name=\"csrf\" value=\"{csrf}\"")));
+        let preview = get(&router, "/area-personale/certificati/anteprima?tipo=8", Some(&token), &[]).await;
+        assert_eq!(preview.headers["content-type"], "application/pdf");
+        // No CSRF token: refused, nothing issued.
+        let form = [("tipo", "8"), ("stamp", "paid"), ("confirm", "1")];
+        let forged = post_form(&router, "/area-personale/certificati", &token, &form).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        // Not confirmed, or exempt without a reason: the page says which field, nothing issued.
+        let unconfirmed =
+            post_form(&router, "/area-personale/certificati", &token, &[("csrf", &csrf), ("tipo", "8"), ("stamp", "paid")]).await;
+        assert_eq!(unconfirmed.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(unconfirmed.text().contains("href=\"#confirm\""), "{}", unconfirmed.text());
+        let no_reason = post_form(
+            &router,
+            "/area-personale/certificati",
+            &token,
+            &[("csrf", &csrf), ("tipo", "8"), ("stamp", "exempt"), ("confirm", "1")],
+        )
+        .await;
+        assert!(no_reason.text().contains("href=\"#exemption\""));
+        assert!(store.certificates_of(pid).await.unwrap().is_empty(), "nothing issued by refused forms");
+        let issued = post_form(
+            &router,
+            "/area-personale/certificati",
+            &token,
+            &[("csrf", &csrf), ("tipo", "8"), ("stamp", "paid"), ("confirm", "1")],
+        )
+        .await;
+        assert_eq!(issued.status, StatusCode::SEE_OTHER, "{}", issued.text());
+        let to = issued.headers["location"].to_str().unwrap().to_owned();
+        let number = to.split("rilasciato=").nth(1).unwrap().to_owned();
+        let list = get(&router, &to, Some(&token), &[]).await;
+        assert!(list.text().contains(&format!("/area-personale/certificati/{number}/pdf")));
+        let pdf = get(&router, &format!("/area-personale/certificati/{number}/pdf"), Some(&token), &[]).await;
+        assert_eq!(pdf.headers["content-type"], "application/pdf");
+        assert_eq!(&pdf.body[..5], b"%PDF-");
+        assert_eq!(store.certificates_of(pid).await.unwrap().len(), 1);
+        // Another citizen cannot download it.
+        let (_, other_cf) = resident(&*store, 8).await;
+        let (other, _) = common::session(&*store, "citizen", &other_cf, true).await;
+        let theirs = get(&router, &format!("/area-personale/certificati/{number}/pdf"), Some(&other), &[]).await;
+        assert_eq!(theirs.status, StatusCode::FORBIDDEN);
+        assert!(theirs.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+        drop(router);
+        drop(store);
+        drop_pg(pg).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_registers_a_birth_from_the_form_with_errors_beside_the_fields_and_the_comune_of_birth_is_told() {
+    for (store, _dir, pg) in stores().await {
+        let router = app(state(store.clone()));
+        common::operator(&*store, "officer", "registry_officer", "H501", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP")).await;
+        common::operator(&*store, "security", "security_officer", "", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP")).await;
+        let (token, csrf) = common::session(&*store, "operator", "officer", true).await;
+        let (security, _) = common::session(&*store, "operator", "security", true).await;
+        assert_eq!(get(&router, "/ufficio/nascita", Some(&security), &[]).await.status, StatusCode::FORBIDDEN);
+        let (first, _) = common::session(&*store, "operator", "officer", false).await;
+        assert_eq!(get(&router, "/ufficio/nascita", Some(&first), &[]).await.status, StatusCode::FORBIDDEN, "a first-factor session");
+        let anonymous = get(&router, "/ufficio", None, &[]).await;
+        assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+        assert!(anonymous.text().contains("href=\"/ufficio/accesso\""));
+        let persons = store.count_persons().await.unwrap();
+        let empty = post_form(&router, "/ufficio/nascita", &token, &[("csrf", &csrf), ("op", "web-op-1")]).await;
+        assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+        for field in ["surname", "given", "sex", "birth_date", "birth_place", "toponym"] {
+            assert!(empty.text().contains(&format!("id=\"{field}-error\"")), "{field} has its error beside it");
+        }
+        let mut form = vec![
+            ("csrf", csrf.as_str()),
+            ("op", "web-op-2"),
+            ("surname", "Prova"),
+            ("given", "Aurora"),
+            ("sex", "F"),
+            ("birth_date", "2026-11-20"),
+            ("birth_place", "Atlantide"),
+            ("species", "VIA"),
+            ("toponym", "Roma"),
+            ("civic", "1"),
+            ("household", "new"),
+        ];
+        let unknown_place = post_form(&router, "/ufficio/nascita", &token, &form).await;
+        assert!(unknown_place.text().contains("id=\"birth_place-error\""));
+        assert_eq!(store.count_persons().await.unwrap(), persons, "refused forms write nothing");
+        form[6] = ("birth_place", "Milano");
+        let forged = post_form(&router, "/ufficio/nascita", &token, &form[1..]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN, "no CSRF token");
+        let done = post_form(&router, "/ufficio/nascita", &token, &form).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text());
+        let id = done.headers["location"].to_str().unwrap().split("iscritto=").nth(1).unwrap().to_owned();
+        assert_eq!(store.count_persons().await.unwrap(), persons + 1);
+        // The same form sent twice (a double click) registers once: its operation id is the
+        // API's idempotency key.
+        let again = post_form(&router, "/ufficio/nascita", &token, &form).await;
+        assert_eq!(again.headers["location"].to_str().unwrap(), format!("/ufficio/nascita?iscritto={id}"));
+        assert_eq!(store.count_persons().await.unwrap(), persons + 1);
+        let milano = anagrafe_domain::Belfiore::parse("F205").unwrap();
+        let told = store.notifications(milano, 0, 10).await.unwrap();
+        assert!(told.iter().any(|n| n.kind == "nascita_registrata_altrove" && n.payload["id_anpr"] == id.as_str()), "{told:?}");
+        let page = get(&router, &format!("/ufficio/persone/{id}"), Some(&token), &[]).await;
+        assert!(page.text().contains("Prova Aurora"), "{}", page.text());
+        let found = get(&router, &format!("/ufficio/persone?q={id}"), Some(&token), &[]).await;
+        assert!(found.text().contains(&format!("/ufficio/persone/{id}")));
+        drop(router);
+        drop(store);
+        drop_pg(pg).await;
+    }
+}

@@ -1,0 +1,263 @@
+// Browser journeys of the web application (issue 7), run by scripts/web-tests and CI.
+//
+// Starts `anagrafe demo` on a free port in a fresh data directory (with the captcha answers
+// exposed to tests, a flag of the demo command only), drives Debian's Chromium through
+// playwright-core (never a downloaded browser), checks every page visited with axe-core
+// (no serious or critical violation) and writes a screenshot of each under
+// target/web-journeys/.
+//
+//   node web/tests/journeys.mjs            (ANAGRAFE_BIN, CHROMIUM and OUT_DIR may override)
+
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { AxeBuilder } from "@axe-core/playwright";
+import { authenticator } from "./totp.mjs";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const bin = process.env.ANAGRAFE_BIN || join(root, "target/debug/anagrafe");
+const browserPath = process.env.CHROMIUM || "/usr/bin/chromium";
+const out = process.env.OUT_DIR || join(root, "target/web-journeys");
+mkdirSync(out, { recursive: true });
+
+let failures = 0;
+const results = [];
+function check(cond, what) {
+  if (!cond) throw new Error(`check failed: ${what}`);
+}
+
+// --- the server -----------------------------------------------------------------------------
+const dataDir = mkdtempSync(join(tmpdir(), "anagrafe-web-"));
+const server = spawn(bin, ["--data-dir", dataDir, "demo", "--listen", "127.0.0.1:0", "--expose-captcha-answers"], {
+  stdio: ["ignore", "ignore", "pipe"],
+});
+let serverLog = "";
+const base = await new Promise((ok, fail) => {
+  const timer = setTimeout(() => fail(new Error("the demo did not start in 180 s:\n" + serverLog)), 180_000);
+  server.stderr.on("data", (d) => {
+    serverLog += d.toString();
+    const m = serverLog.match(/Anagrafe demo is running at (http:\/\/[0-9.:]+)/);
+    if (m) {
+      clearTimeout(timer);
+      ok(m[1]);
+    }
+  });
+  server.on("exit", (code) => fail(new Error(`the demo exited (${code}):\n${serverLog}`)));
+});
+const creds = JSON.parse(readFileSync(join(dataDir, "demo-credentials.json"), "utf8"));
+console.log(`demo at ${base}, data in ${dataDir}`);
+
+// --- the browser ----------------------------------------------------------------------------
+const browser = await chromium.launch({ executablePath: browserPath, args: ["--no-sandbox"] });
+const axeSeen = [];
+
+async function axe(page, name) {
+  const r = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
+  const bad = r.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  await page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
+  axeSeen.push({ name, url: page.url(), violations: r.violations.map((v) => `${v.impact} ${v.id} (${v.nodes.length})`) });
+  if (bad.length) {
+    const detail = bad.map((v) => `  ${v.impact} ${v.id}: ${v.help}\n` + v.nodes.slice(0, 3).map((n) => `    ${n.target.join(" ")}: ${n.failureSummary}`).join("\n")).join("\n");
+    throw new Error(`axe: ${bad.length} serious/critical violation(s) on ${name} (${page.url()}):\n${detail}`);
+  }
+}
+
+async function journey(name, fn) {
+  const context = await browser.newContext({ acceptDownloads: true, locale: "it-IT" });
+  const page = await context.newPage();
+  const t0 = Date.now();
+  try {
+    await fn(page, context);
+    results.push(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failures++;
+    results.push(`FAIL ${name}: ${e.message}`);
+    await page.screenshot({ path: join(out, `FAILED-${name.replace(/\W+/g, "-")}.png`), fullPage: true }).catch(() => {});
+  } finally {
+    await context.close();
+  }
+}
+
+// --- journeys ---------------------------------------------------------------------------------
+const citizen = creds.citizens[0];
+let certificatePdf = null;
+let verificationUrl = null;
+
+await journey("public pages and the language switch", async (page) => {
+  await page.goto(base + "/");
+  check((await page.locator("h1").innerText()).includes("Anagrafe Nazionale"), "the home page's heading");
+  check((await page.getAttribute("html", "lang")) === "it", "Italian by default");
+  await axe(page, "01-home");
+  for (const [path, name] of [["/accessibilita", "02-accessibility"], ["/privacy", "03-privacy"], ["/note-legali", "04-legal"], ["/verifica", "05-verify-home"]]) {
+    await page.goto(base + path);
+    await axe(page, name);
+  }
+  await page.goto(base + "/");
+  await page.getByRole("link", { name: "English" }).click();
+  check((await page.getAttribute("html", "lang")) === "en", "English after the switch");
+  check((await page.locator("h1").innerText()).includes("National Resident Population Register"), "the English heading");
+  await axe(page, "06-home-en");
+});
+
+await journey("a citizen logs in, sees the own record, previews, issues and downloads a certificate", async (page, context) => {
+  await page.goto(base + "/area-personale");
+  check((await page.locator("h1").innerText()).includes("Accesso richiesto"), "the reserved area asks to log in");
+  await axe(page, "10-area-login-required");
+  await page.getByRole("main").getByRole("link", { name: "Accedi" }).click();
+  await axe(page, "11-login-choice");
+  await page.getByRole("link", { name: /identità di prova/ }).click();
+  check(page.url().includes("/dev-idp/authorize"), "the development identity provider");
+  await axe(page, "12-dev-idp");
+  await page.getByRole("button", { name: new RegExp(citizen.codice_fiscale) }).click();
+  await page.waitForURL(/\/area-personale$/);
+  const shown = (await page.getByTestId("id-anpr").innerText()).trim();
+  check(shown === citizen.id_anpr, `the record shows the citizen's ID ANPR (${shown} vs ${citizen.id_anpr})`);
+  check((await page.locator("main").innerText()).includes(citizen.codice_fiscale), "the record shows the codice fiscale");
+  await axe(page, "13-my-record");
+  await page.getByRole("main").getByRole("link", { name: "Certificati" }).click();
+  await axe(page, "14-certificates");
+  await page.getByLabel("Tipo di certificato").selectOption("8");
+  await page.getByRole("button", { name: "Continua" }).click();
+  await axe(page, "15-certificate-request");
+  const previewHref = await page.getByTestId("preview").getAttribute("href");
+  const preview = await context.request.get(base + previewHref);
+  check(preview.status() === 200 && preview.headers()["content-type"] === "application/pdf", "the preview is a PDF");
+  const previewPdf = Buffer.from(await preview.body());
+  writeFileSync(join(out, "preview.pdf"), previewPdf);
+  // Submitting without the confirmation shows the error next to the field.
+  await page.getByRole("button", { name: "Rilascia il certificato" }).click();
+  check((await page.locator("#error-summary").innerText()).includes("Conferma la richiesta"), "the missing confirmation is reported");
+  await axe(page, "16-certificate-request-error");
+  await page.getByLabel(/Confermo la richiesta/).check({ force: true });
+  await page.getByRole("button", { name: "Rilascia il certificato" }).click();
+  await page.waitForURL(/rilasciato=/);
+  check((await page.locator(".alert-success").innerText()).includes("rilasciato"), "the certificate is issued");
+  await axe(page, "17-certificate-issued");
+  const [download] = await Promise.all([page.waitForEvent("download"), page.locator(".alert-success").getByRole("link").click()]);
+  const path = join(out, "certificate.pdf");
+  await download.saveAs(path);
+  certificatePdf = readFileSync(path);
+  check(certificatePdf.subarray(0, 5).toString() === "%PDF-", "the download is a PDF");
+  // The QR code of page 1, read as a phone would (150 dpi rendering, zbarimg).
+  execFileSync("pdftoppm", ["-r", "150", "-f", "1", "-l", "1", "-png", path, join(out, "certificate-page")]);
+  const png = existsSync(join(out, "certificate-page-1.png")) ? join(out, "certificate-page-1.png") : join(out, "certificate-page-01.png");
+  const qr = execFileSync("zbarimg", ["--raw", "-q", png]).toString().trim();
+  check(qr.startsWith(base + "/verifica/"), `the QR code holds the verification URL (${qr.slice(0, 60)}…)`);
+  verificationUrl = qr;
+  // The preview has no QR code.
+  execFileSync("pdftoppm", ["-r", "150", "-f", "1", "-l", "1", "-png", join(out, "preview.pdf"), join(out, "preview-page")]);
+  const previewPng = existsSync(join(out, "preview-page-1.png")) ? join(out, "preview-page-1.png") : join(out, "preview-page-01.png");
+  let previewQr = "";
+  try {
+    previewQr = execFileSync("zbarimg", ["--raw", "-q", previewPng]).toString();
+  } catch {
+    previewQr = "";
+  }
+  check(previewQr === "", "the preview carries no QR code");
+  const text = execFileSync("pdftotext", [join(out, "preview.pdf"), "-"]).toString();
+  check(text.includes("ANTEPRIMA"), "the preview says ANTEPRIMA");
+});
+
+await journey("anyone verifies the printed certificate through its QR link", async (page, context) => {
+  check(verificationUrl, "a certificate was issued by the previous journey");
+  await page.goto(verificationUrl);
+  check((await page.locator("h1").innerText()).includes("Verifica del certificato"), "the captcha page");
+  check(!(await page.locator("main").innerText()).includes(citizen.codice_fiscale), "nothing of the certificate before the captcha");
+  await axe(page, "20-verify-captcha");
+  const id = await page.locator("input[name=captcha]").getAttribute("value");
+  const answer = await (await context.request.get(`${base}/test-only/captcha/${id}`)).text();
+  await page.getByLabel("Risposta").fill(answer);
+  // Chromium shows a PDF in its viewer: the bytes are taken as they reach the browser.
+  let captured = null;
+  await page.route("**/verifica/**", async (route) => {
+    if (route.request().method() !== "POST") return route.continue();
+    const r = await route.fetch();
+    captured = { status: r.status(), type: r.headers()["content-type"], body: Buffer.from(await r.body()) };
+    await route.fulfill({ response: r });
+  });
+  await page.getByRole("button", { name: "Conferma" }).click();
+  for (let i = 0; i < 100 && !captured; i++) await page.waitForTimeout(100);
+  check(captured && captured.status === 200 && captured.type === "application/pdf", "Conferma returns the PDF");
+  const original = captured.body;
+  writeFileSync(join(out, "verified-original.pdf"), original);
+  check(Buffer.compare(original, certificatePdf) === 0, `the verified original is byte-identical to the downloaded certificate (${original.length} vs ${certificatePdf.length} bytes)`);
+  // The accessible alternative: a question in words.
+  await page.goto(verificationUrl.split("#")[0] + "?alternativa=1");
+  await axe(page, "21-verify-accessible");
+});
+
+const officer = creds.operators.find((o) => o.role.startsWith("registry_officer@") && o.role.includes("+mediator"));
+const otherOfficer = creds.operators.find((o) => o.role.startsWith("registry_officer@") && o !== officer);
+
+async function officeLogin(page, who, name) {
+  await page.goto(base + "/ufficio");
+  check((await page.locator("h1").innerText()).includes("Accesso richiesto"), "the office asks to log in");
+  await page.getByRole("main").getByRole("link", { name: "Accesso operatori" }).click();
+  await axe(page, `${name}-login`);
+  await page.getByLabel("Nome utente").fill(who.username);
+  await page.getByLabel("Password").fill(who.password);
+  await page.getByLabel("Codice del secondo fattore").fill(authenticator(who.totp_secret));
+  await page.getByRole("button", { name: "Accedi" }).click();
+  await page.waitForURL(/\/ufficio$/);
+  await axe(page, `${name}-desk`);
+}
+
+await journey("an officer logs in with password and TOTP, registers a birth, and the comune of birth is notified", async (page, context) => {
+  check(officer && otherOfficer, "the demo has two registry officers");
+  const birthComune = otherOfficer.role.split("@")[1];
+  // A wrong code is refused.
+  await page.goto(base + "/ufficio/accesso");
+  await page.getByLabel("Nome utente").fill(officer.username);
+  await page.getByLabel("Password").fill(officer.password);
+  await page.getByLabel("Codice del secondo fattore").fill("000000");
+  await page.getByRole("button", { name: "Accedi" }).click();
+  check((await page.locator("#login-error").innerText()).includes("errati"), "a wrong code is refused");
+  await axe(page, "30-office-login-refused");
+  await officeLogin(page, officer, "31-office");
+  await page.getByRole("main").getByRole("link", { name: "Iscrizione per nascita" }).click();
+  await axe(page, "32-birth-form");
+  // Sent empty: every missing field says so beside it.
+  await page.getByRole("button", { name: "Iscrivi" }).click();
+  check(await page.locator("#surname-error").isVisible(), "the surname's error beside the field");
+  check(await page.locator("#birth_place-error").isVisible(), "the birthplace's error beside the field");
+  await axe(page, "33-birth-form-errors");
+  await page.getByLabel("Cognome").fill("Webtest");
+  await page.getByLabel("Nome", { exact: true }).fill("Aurora");
+  await page.getByLabel("femminile").check({ force: true });
+  const today = new Date().toISOString().slice(0, 10);
+  await page.getByLabel("Data di nascita").fill(today);
+  await page.getByLabel("Comune di nascita").fill(birthComune);
+  await page.getByLabel("Denominazione").fill("Roma");
+  await page.getByLabel("Civico").fill("1");
+  await page.getByRole("button", { name: "Iscrivi" }).click();
+  await page.waitForURL(/iscritto=/);
+  const id = new URL(page.url()).searchParams.get("iscritto");
+  check(/^[A-Z0-9]{9}$/.test(id), `a new ID ANPR (${id})`);
+  await axe(page, "34-birth-registered");
+  await page.getByRole("link", { name: "Apri la scheda" }).click();
+  check((await page.locator("main").innerText()).includes("Webtest"), "the new record");
+  await axe(page, "35-person");
+  await page.goto(base + "/ufficio/persone?q=" + id);
+  await axe(page, "36-search");
+  await page.getByRole("button", { name: "Esci" }).click();
+  // The comune of birth's officer sees the notification.
+  await officeLogin(page, otherOfficer, "37-other-office");
+  await page.getByRole("main").getByRole("link", { name: "Notifiche" }).click();
+  const rows = await page.getByTestId("notification").allInnerTexts();
+  check(rows.some((r) => r.includes(id) && r.includes("Nascita registrata")), `the comune of birth sees the birth of ${id}`);
+  await axe(page, "38-inbox");
+});
+
+await browser.close();
+server.kill("SIGTERM");
+writeFileSync(join(out, "axe-report.json"), JSON.stringify(axeSeen, null, 2));
+console.log(results.join("\n"));
+console.log(`pages checked with axe: ${axeSeen.length}; serious or critical violations: ${failures ? "see above" : 0}`);
+console.log(`screenshots: ${out}`);
+if (failures) {
+  console.log(serverLog.split("\n").slice(-20).join("\n"));
+  process.exit(1);
+}
