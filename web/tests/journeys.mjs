@@ -117,6 +117,10 @@ await journey("a citizen logs in, sees the own record, previews, issues and down
   check(shown === citizen.id_anpr, `the record shows the citizen's ID ANPR (${shown} vs ${citizen.id_anpr})`);
   check((await page.locator("main").innerText()).includes(citizen.codice_fiscale), "the record shows the codice fiscale");
   await axe(page, "13-my-record");
+  await page.getByRole("link", { name: "Chi ha consultato i miei dati" }).click();
+  check((await page.locator("h1").innerText()).includes("Chi ha consultato"), "the accesses page");
+  await axe(page, "13b-accesses");
+  await page.goto(base + "/area-personale");
   await page.getByRole("main").getByRole("link", { name: "Certificati" }).click();
   await axe(page, "14-certificates");
   await page.getByLabel("Tipo di certificato").selectOption("8");

@@ -256,6 +256,16 @@ async fn a_citizen_sees_the_own_record_and_issues_a_certificate_only_through_a_c
         assert_eq!(pdf.headers["content-type"], "application/pdf");
         assert_eq!(&pdf.body[..5], b"%PDF-");
         assert_eq!(store.certificates_of(pid).await.unwrap().len(), 1);
+        // "Who looked at my data": an office's read is listed, the citizen's own actions are not.
+        let mut read = anagrafe_store::AuditEntry::from_ctx(&WriteContext::cli("test"), "person.read", "ok");
+        read.actor = "operator:ufficiale".into();
+        read.subject_person = Some(pid);
+        store.audit(&read).await.unwrap();
+        let seen = get(&router, "/area-personale/accessi", Some(&token), &[]).await;
+        assert_eq!(seen.status, StatusCode::OK);
+        assert_eq!(seen.text().matches("data-testid=\"access\"").count(), 1, "{}", seen.text());
+        assert!(seen.text().contains("Un ufficio anagrafe") && seen.text().contains("Lettura della scheda"));
+        assert!(!seen.text().contains("Rilascio di un certificato"), "the citizen's own issue is not an access by others");
         // Another citizen cannot download it.
         let (_, other_cf) = resident(&*store, 8).await;
         let (other, _) = common::session(&*store, "citizen", &other_cf, true).await;

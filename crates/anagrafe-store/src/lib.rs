@@ -329,6 +329,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Audit entries with `seq > after`, oldest first.
     async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<StoredAudit>>;
 
+    /// Trace entries about person `person` (internal id), newest first, with a sequence number
+    /// below `before` (`i64::MAX` for the newest): what the citizen's "who looked at my data"
+    /// page reads.
+    async fn audit_about(&self, person: i64, before: i64, limit: u32) -> Result<Vec<StoredAudit>>;
+
     /// Walks the whole chain and reports the first entry that does not verify.
     async fn verify_audit_chain(&self) -> Result<ChainReport>;
 

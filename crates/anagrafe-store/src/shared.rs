@@ -677,6 +677,28 @@ macro_rules! store_common {
                 .bind(i64::from(limit))
                 .fetch_all(&mut *conn)
                 .await?;
+                Self::audit_rows(&rows)
+            }
+
+            async fn audit_about_page(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                person: i64,
+                before: i64,
+                limit: u32,
+            ) -> crate::Result<Vec<crate::audit::StoredAudit>> {
+                let rows = sqlx::query(
+                    "SELECT seq, at_ms, request_id, actor, actor_cf, eidas_id, auth_mode, operation, outcome, subject_person, subject_cf, \
+                     detail, prev_hash, hash FROM audit_log WHERE subject_person = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
+                )
+                .bind(person)
+                .bind(before)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *conn)
+                .await?;
+                Self::audit_rows(&rows)
+            }
+
+            fn audit_rows(rows: &[<$db as sqlx::Database>::Row]) -> crate::Result<Vec<crate::audit::StoredAudit>> {
                 rows.iter()
                     .map(|r| {
                         use sqlx::Row;
@@ -2008,6 +2030,11 @@ macro_rules! store_common {
             async fn audit_entries(&self, after: i64, limit: u32) -> crate::Result<Vec<crate::audit::StoredAudit>> {
                 let mut conn = self.pool.acquire().await?;
                 Self::audit_page(&mut conn, after, limit).await
+            }
+
+            async fn audit_about(&self, person: i64, before: i64, limit: u32) -> crate::Result<Vec<crate::audit::StoredAudit>> {
+                let mut conn = self.pool.acquire().await?;
+                Self::audit_about_page(&mut conn, person, before, limit).await
             }
 
             async fn verify_audit_chain(&self) -> crate::Result<crate::audit::ChainReport> {

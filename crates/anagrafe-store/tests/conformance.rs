@@ -33,6 +33,7 @@ conformance!(
     concurrent_writes_keep_the_chain_whole,
     concurrent_traces_are_each_written_once_in_chain_order,
     a_trace_entry_the_database_refuses_costs_no_other_entry,
+    the_entries_about_a_person_page_newest_first,
     reference_data_round_trip,
     a_family_lists_its_members_head_first,
     ids_are_assigned_to_everyone_once_and_resumably,
@@ -375,6 +376,22 @@ async fn a_trace_entry_the_database_refuses_costs_no_other_entry(h: &Harness) {
     assert_eq!(ok, expected);
     assert_eq!(h.store.audit_entries(0, 100).await.unwrap().len(), expected);
     assert!(h.store.verify_audit_chain().await.unwrap().is_intact());
+}
+
+async fn the_entries_about_a_person_page_newest_first(h: &Harness) {
+    for i in 0..7 {
+        let mut e = AuditEntry::from_ctx(&ctx(&format!("r{i}")), "person.read", "ok");
+        e.subject_person = Some(if i % 2 == 0 { 41 } else { 42 });
+        h.store.audit(&e).await.unwrap();
+    }
+    let first = h.store.audit_about(41, i64::MAX, 3).await.unwrap();
+    assert_eq!(first.len(), 3);
+    assert!(first.iter().all(|e| e.entry.subject_person == Some(41)));
+    assert!(first.windows(2).all(|w| w[0].seq > w[1].seq), "newest first");
+    let rest = h.store.audit_about(41, first[2].seq, 10).await.unwrap();
+    assert_eq!(rest.len(), 1, "four entries about 41 in all");
+    assert!(rest[0].seq < first[2].seq);
+    assert!(h.store.audit_about(43, i64::MAX, 10).await.unwrap().is_empty());
 }
 
 async fn reference_data_round_trip(h: &Harness) {

@@ -34,6 +34,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/area-personale/certificati/anteprima", get(preview))
         .route("/area-personale/certificati/{id}/pdf", get(download))
         .route("/area-personale/certificati/{id}/email", post(email))
+        .route("/area-personale/accessi", get(accesses))
         .route("/area-personale/esci", post(logout))
 }
 
@@ -590,4 +591,107 @@ async fn logout(
         HeaderValue::from_static("__Host-anagrafe-session=; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=0"),
     );
     Ok(r.into_response())
+}
+
+/// An access to the citizen's data, as the page lists it.
+struct Access {
+    at: String,
+    who: String,
+    what: String,
+    reason: String,
+    outcome: String,
+}
+
+#[derive(Template)]
+#[template(path = "citizen/accesses.html")]
+struct AccessesPage {
+    c: Chrome,
+    rows: Vec<Access>,
+    more: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+struct AccessesQuery {
+    #[serde(default)]
+    prima: Option<i64>,
+}
+
+/// How many trace entries one page reads.
+const ACCESS_PAGE: u32 = 50;
+
+/// Whether an operation on the citizen's data is one the page shows: reads by comuni and
+/// offices, public bodies' e-service calls, certificates about the person made or checked by
+/// others.
+fn shown_operation(op: &str) -> bool {
+    op.starts_with("pdnd.C")
+        || matches!(
+            op,
+            "person.read"
+                | "person.search"
+                | "family.read"
+                | "certificate.issue"
+                | "certificate.preview"
+                | "certificate.download"
+                | "certificate.verify"
+        )
+}
+
+fn describe(c: &Chrome, e: &anagrafe_store::StoredAudit) -> Access {
+    let entry = &e.entry;
+    let detail: Value = serde_json::from_str(&entry.detail).unwrap_or(Value::Null);
+    let who = if entry.actor.starts_with("pdnd:") {
+        detail["public_body"].as_str().map(|b| c.t1("acc-body", "name", b)).unwrap_or_else(|| c.t("acc-body-unknown"))
+    } else if entry.actor.starts_with("operator:") {
+        c.t("acc-office")
+    } else if entry.actor.starts_with("client:") {
+        c.t("acc-comune-software")
+    } else if entry.actor == "public" {
+        c.t("acc-public")
+    } else {
+        c.t("acc-other")
+    };
+    let what = match entry.operation.as_str() {
+        op if op.starts_with("pdnd.") => {
+            let code = &op[5..];
+            let name = crate::pdnd::eservice_by_code(code).map(|e| e.name).unwrap_or_default();
+            c.t1("acc-op-eservice", "code", &format!("{code} {name}"))
+        }
+        "person.read" | "family.read" => c.t("acc-op-read"),
+        "person.search" => c.t("acc-op-search"),
+        "certificate.issue" => c.t("acc-op-cert-issue"),
+        "certificate.preview" => c.t("acc-op-cert-preview"),
+        "certificate.download" => c.t("acc-op-cert-download"),
+        "certificate.verify" => c.t("acc-op-cert-verify"),
+        other => other.to_owned(),
+    };
+    let outcome = if entry.outcome == "ok" { c.t("acc-ok") } else { c.t("acc-refused") };
+    Access {
+        at: chrono::DateTime::from_timestamp_millis(e.at_ms)
+            .map(|d| anagrafe_domain::ops::italian_time(d).format("%d/%m/%Y %H:%M").to_string())
+            .unwrap_or_default(),
+        who,
+        what,
+        reason: detail["motivoRichiesta"].as_str().unwrap_or_default().to_owned(),
+        outcome,
+    }
+}
+
+/// "Who looked at my data": the accesses to the own record by others, newest first.
+async fn accesses(
+    State(state): State<AppState>,
+    s: WebCitizen,
+    q: Result<Query<AccessesQuery>, axum::extract::rejection::QueryRejection>,
+) -> PageResult {
+    let before = q.ok().and_then(|q| q.0.prima).filter(|p| *p > 0).unwrap_or(i64::MAX);
+    let pid = own_person(&state, &s).await.map_err(|e| s.fail(e))?;
+    let entries = state.store.audit_about(pid, before, ACCESS_PAGE).await.map_err(|e| s.fail(e.into()))?;
+    let c = s.chrome("acc-title").crumb("area-title", Some("/area-personale")).crumb("acc-title", None);
+    let own = format!("citizen:{}", s.session.subject);
+    let rows = entries.iter().filter(|e| e.entry.actor != own && shown_operation(&e.entry.operation)).map(|e| describe(&c, e)).collect();
+    let more = (entries.len() == ACCESS_PAGE as usize).then(|| entries.last().map(|e| e.seq)).flatten();
+    let mut e = s.requester().entry("citizen.accesses_view", "ok", json!({}));
+    e.subject_person = Some(pid);
+    e.subject_cf = Some(s.session.subject.clone());
+    state.store.audit(&e).await.map_err(|e| s.fail(e.into()))?;
+    Ok(html(StatusCode::OK, &AccessesPage { c, rows, more }))
 }

@@ -614,7 +614,7 @@ async fn inbox(
                 at: n["created_at"]
                     .as_i64()
                     .and_then(chrono::DateTime::from_timestamp_millis)
-                    .map(|d| d.format("%d/%m/%Y %H:%M").to_string())
+                    .map(|d| anagrafe_domain::ops::italian_time(d).format("%d/%m/%Y %H:%M").to_string())
                     .unwrap_or_default(),
             }
         })
