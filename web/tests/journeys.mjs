@@ -221,6 +221,10 @@ await journey("an officer logs in with password and TOTP, registers a birth, and
   check((await page.locator("#login-error").innerText()).includes("errati"), "a wrong code is refused");
   await axe(page, "30-office-login-refused");
   await officeLogin(page, officer, "31-office");
+  await page.getByRole("link", { name: "Il mio account" }).click();
+  check((await page.locator("main").innerText()).includes(officer.username), "the operator's own account");
+  await axe(page, "31b-account");
+  await page.goto(base + "/ufficio");
   await page.getByRole("main").getByRole("link", { name: "Iscrizione per nascita" }).click();
   await axe(page, "32-birth-form");
   // Sent empty: every missing field says so beside it.

@@ -338,3 +338,64 @@ async fn an_officer_registers_a_birth_from_the_form_with_errors_beside_the_field
         drop_pg(pg).await;
     }
 }
+
+#[tokio::test]
+async fn an_operator_enrols_the_second_factor_and_changes_the_password_from_the_pages() {
+    let (store, _dir) = sqlite().await;
+    let mut st = state(store.clone());
+    st.auth.password_cost = anagrafe_server::auth::password::Cost::TEST;
+    let router = app(st);
+    let pw = anagrafe_server::auth::password::hash("una password lunga abbastanza".into(), anagrafe_server::auth::password::Cost::TEST)
+        .await
+        .unwrap();
+    common::operator(&*store, "nuovo", "registry_officer", "H501", &pw, None).await;
+    let (token, csrf) = common::session(&*store, "operator", "nuovo", false).await;
+    assert_eq!(get(&router, "/ufficio", Some(&token), &[]).await.status, StatusCode::FORBIDDEN, "no second factor yet");
+    assert_eq!(get(&router, "/ufficio/secondo-fattore", Some(&token), &[]).await.status, StatusCode::OK);
+    assert_eq!(post_form(&router, "/ufficio/secondo-fattore", &token, &[]).await.status, StatusCode::FORBIDDEN, "no CSRF token");
+    let started = post_form(&router, "/ufficio/secondo-fattore", &token, &[("csrf", &csrf)]).await;
+    assert_eq!(started.status, StatusCode::OK);
+    let text = started.text();
+    assert!(text.contains("data:image/png;base64,"), "the QR code for the app");
+    let secret = text.split("data-testid=\"totp-secret\">").nth(1).unwrap().split('<').next().unwrap().to_owned();
+    let wrong = post_form(&router, "/ufficio/secondo-fattore/conferma", &token, &[("csrf", &csrf), ("code", "000000")]).await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let now = chrono::Utc::now().timestamp();
+    let code = anagrafe_server::auth::totp::current_code(&secret, now).unwrap();
+    let done = post_form(&router, "/ufficio/secondo-fattore/conferma", &token, &[("csrf", &csrf), ("code", &code)]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text());
+    assert_eq!(get(&router, "/ufficio", Some(&token), &[]).await.status, StatusCode::OK, "the session now has both factors");
+    // The password: a mismatch and a wrong current one are said beside the form; the change ends
+    // the session.
+    let mismatch = post_form(
+        &router,
+        "/ufficio/account/password",
+        &token,
+        &[("csrf", &csrf), ("current", "una password lunga abbastanza"), ("new", "un'altra password lunga"), ("repeat", "diversa")],
+    )
+    .await;
+    assert!(mismatch.text().contains("href=\"#repeat\""));
+    let wrong = post_form(
+        &router,
+        "/ufficio/account/password",
+        &token,
+        &[("csrf", &csrf), ("current", "sbagliata"), ("new", "un'altra password lunga"), ("repeat", "un'altra password lunga")],
+    )
+    .await;
+    assert!(wrong.text().contains("href=\"#current\""), "{}", wrong.text());
+    let changed = post_form(
+        &router,
+        "/ufficio/account/password",
+        &token,
+        &[
+            ("csrf", &csrf),
+            ("current", "una password lunga abbastanza"),
+            ("new", "un'altra password lunga"),
+            ("repeat", "un'altra password lunga"),
+        ],
+    )
+    .await;
+    assert_eq!(changed.status, StatusCode::SEE_OTHER, "{}", changed.text());
+    assert_eq!(changed.headers["location"], "/ufficio/accesso?password=1");
+    assert_eq!(get(&router, "/ufficio", Some(&token), &[]).await.status, StatusCode::UNAUTHORIZED, "every session ended");
+}

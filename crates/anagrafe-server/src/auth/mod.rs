@@ -388,7 +388,7 @@ fn clear_cookie(resp: &mut Response) {
     set_cookie(resp, "", 0);
 }
 
-async fn enrol(State(state): State<AppState>, s: FirstFactor) -> Result<Response, ApiError> {
+pub(crate) async fn enrol(State(state): State<AppState>, s: FirstFactor) -> Result<Response, ApiError> {
     if s.operator.totp_secret.is_some() {
         return Err(ApiError::ConflictField {
             field: "totp".into(),
@@ -409,7 +409,7 @@ struct CodeBody {
     code: String,
 }
 
-async fn confirm(State(state): State<AppState>, s: FirstFactor, body: axum::body::Bytes) -> Result<Response, ApiError> {
+pub(crate) async fn confirm(State(state): State<AppState>, s: FirstFactor, body: axum::body::Bytes) -> Result<Response, ApiError> {
     let b: CodeBody = json_body(&body)?;
     let pending = s.operator.totp_pending.clone().ok_or_else(|| ApiError::ConflictField {
         field: "code".into(),
@@ -441,7 +441,11 @@ struct PasswordBody {
     new: String,
 }
 
-async fn change_password(State(state): State<AppState>, s: OperatorSession, body: axum::body::Bytes) -> Result<Response, ApiError> {
+pub(crate) async fn change_password(
+    State(state): State<AppState>,
+    s: OperatorSession,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
     let b: PasswordBody = json_body(&body)?;
     let o = s.operator();
     if !password::verify(b.current, o.password_hash.clone()).await {

@@ -32,6 +32,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ufficio/persone/{id_anpr}", get(person))
         .route("/ufficio/nascita", get(birth_page).post(register_birth))
         .route("/ufficio/notifiche", get(inbox))
+        .route("/ufficio/account", get(account))
+        .route("/ufficio/account/password", post(change_password))
+        .route("/ufficio/secondo-fattore", get(enrol_page).post(enrol))
+        .route("/ufficio/secondo-fattore/conferma", post(confirm_enrolment))
 }
 
 /// A registry officer's session with both factors, for the pages.
@@ -124,12 +128,20 @@ fn comune_name(code: &str) -> String {
 struct LoginPage {
     c: Chrome,
     error: Option<String>,
+    notice: Option<String>,
     username: String,
 }
 
-async fn login_page(ui: Ui) -> Response {
+#[derive(Deserialize, Default)]
+struct LoginQuery {
+    #[serde(default)]
+    password: Option<String>,
+}
+
+async fn login_page(ui: Ui, q: Result<Query<LoginQuery>, axum::extract::rejection::QueryRejection>) -> Response {
     let c = Chrome::new(&ui, "office-login-title").crumb("office-title", Some("/ufficio")).crumb("office-login-title", None);
-    html(StatusCode::OK, &LoginPage { c, error: None, username: String::new() })
+    let notice = q.ok().and_then(|q| q.0.password).map(|_| ui.t("account-changed"));
+    html(StatusCode::OK, &LoginPage { c, error: None, notice, username: String::new() })
 }
 
 #[derive(Deserialize, Default)]
@@ -157,7 +169,7 @@ async fn login(
         Ok(r) => {
             let cookies: Vec<HeaderValue> = r.headers().get_all(header::SET_COOKIE).iter().cloned().collect();
             let v = json_of(r).await.unwrap_or_default();
-            let to = if v["must_enrol_second_factor"].as_bool() == Some(true) { "/ufficio?secondo-fattore=1" } else { "/ufficio" };
+            let to = if v["must_enrol_second_factor"].as_bool() == Some(true) { "/ufficio/secondo-fattore" } else { "/ufficio" };
             let mut out = see_other(to);
             for cookie in cookies {
                 out.headers_mut().append(header::SET_COOKIE, cookie);
@@ -173,7 +185,8 @@ async fn login(
                 ApiError::BadRequest { .. } => ui.t("office-login-missing"),
                 other => return super::error_page(&ui, ApiError::Internal(other.to_string())),
             };
-            let mut r = html(status, &LoginPage { c: c(), error: Some(error), username: f.username.chars().take(64).collect() });
+            let mut r =
+                html(status, &LoginPage { c: c(), error: Some(error), notice: None, username: f.username.chars().take(64).collect() });
             if let ApiError::TooMany { retry_after_s, .. } = e
                 && let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string())
             {
@@ -620,4 +633,190 @@ async fn inbox(
         })
         .collect();
     Ok(html(StatusCode::OK, &InboxPage { comune: comune_name(&o.comune()), items, next: v["next"].as_i64().unwrap_or(after), after, c }))
+}
+
+#[derive(Template)]
+#[template(path = "office/account.html")]
+struct AccountPage {
+    c: Chrome,
+    username: String,
+    name: String,
+    roles: Vec<String>,
+    csrf: String,
+    errors: Vec<(String, String)>,
+}
+
+fn account_view(o: &WebOfficer, errors: Vec<(String, String)>) -> AccountPage {
+    let op = o.s.operator();
+    AccountPage {
+        c: o.chrome("account-title").crumb("account-title", None),
+        username: op.username.clone(),
+        name: op.display_name.clone(),
+        roles: op.roles.iter().map(|g| if g.scope.is_empty() { g.role.clone() } else { format!("{}@{}", g.role, g.scope) }).collect(),
+        csrf: o.s.0.session.csrf_token.clone(),
+        errors,
+    }
+}
+
+/// The operator's own account: who they are, their roles, the password change.
+async fn account(o: WebOfficerOrAny) -> Response {
+    html(StatusCode::OK, &account_view(&o.0, Vec::new()))
+}
+
+#[derive(Deserialize, Default)]
+struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new: String,
+    #[serde(default)]
+    repeat: String,
+}
+
+/// Changes the password through the login module (checks the current one, refuses weak ones,
+/// ends every session of the account): the operator logs in again.
+async fn change_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    o: WebOfficerOrAny,
+    form: Result<Form<PasswordForm>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    let o = o.0;
+    let f = form.map(|f| f.0).unwrap_or_default();
+    o.check_csrf(&headers, &f.csrf)?;
+    if f.new != f.repeat {
+        return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &account_view(&o, vec![("repeat".into(), o.ui.t("account-err-repeat"))])));
+    }
+    let body = json!({ "current": f.current, "new": f.new });
+    match auth::change_password(State(state), o.s.clone(), Bytes::from(body.to_string())).await {
+        Ok(r) => {
+            let mut out = see_other("/ufficio/accesso?password=1");
+            for cookie in r.headers().get_all(header::SET_COOKIE) {
+                out.headers_mut().append(header::SET_COOKIE, cookie.clone());
+            }
+            Ok(out)
+        }
+        Err(e) => {
+            let problems = e.field_problems();
+            if problems.is_empty() {
+                return Err(o.fail(e));
+            }
+            let errors = problems.into_iter().map(|p| (p.field, p.reason)).collect();
+            Err(html(StatusCode::UNPROCESSABLE_ENTITY, &account_view(&o, errors)))
+        }
+    }
+}
+
+/// Any registry office operator with both factors (the account page is every operator's, not
+/// only registry officers').
+#[derive(Debug)]
+pub struct WebOfficerOrAny(WebOfficer);
+
+impl FromRequestParts<AppState> for WebOfficerOrAny {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let ui = Ui::from_request_parts(parts, state).await.unwrap_or_else(|e| match e {});
+        let s = FirstFactor::of(parts, state, false).await.and_then(OperatorSession::both_factors).map_err(|e| office_error(&ui, e))?;
+        Ok(WebOfficerOrAny(WebOfficer { s, ui }))
+    }
+}
+
+/// An operator who has passed the password but has no second factor yet: may only enrol one.
+#[derive(Debug)]
+pub struct WebFirstFactor {
+    s: FirstFactor,
+    ui: Ui,
+}
+
+impl FromRequestParts<AppState> for WebFirstFactor {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let ui = Ui::from_request_parts(parts, state).await.unwrap_or_else(|e| match e {});
+        let s = FirstFactor::of(parts, state, false).await.map_err(|e| office_error(&ui, e))?;
+        Ok(WebFirstFactor { s, ui })
+    }
+}
+
+impl WebFirstFactor {
+    fn check_csrf(&self, headers: &HeaderMap, field: &str) -> Result<(), Response> {
+        let sent = if field.is_empty() { headers.get(auth::CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default() } else { field };
+        if auth::same(sent, &self.s.session.csrf_token) {
+            Ok(())
+        } else {
+            Err(office_error(&self.ui, ApiError::Forbidden("the form's CSRF token is missing or wrong".into())))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "office/enrol.html")]
+struct EnrolPage {
+    c: Chrome,
+    csrf: String,
+    secret: Option<String>,
+    uri: Option<String>,
+    qr: Option<String>,
+    error: Option<String>,
+    enrolled: bool,
+}
+
+fn enrol_view(s: &WebFirstFactor, secret: Option<String>, uri: Option<String>, error: Option<String>) -> EnrolPage {
+    let c = Chrome::new(&s.ui, "enrol-title").crumb("office-title", Some("/ufficio")).crumb("enrol-title", None);
+    let qr = uri.as_deref().and_then(|u| anagrafe_docs::qr::png(u).ok()).map(|png| {
+        use base64::Engine as _;
+        format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png))
+    });
+    EnrolPage { c, csrf: s.s.session.csrf_token.clone(), secret, uri, qr, error, enrolled: s.s.operator.totp_secret.is_some() }
+}
+
+async fn enrol_page(s: WebFirstFactor) -> Response {
+    html(StatusCode::OK, &enrol_view(&s, None, None, None))
+}
+
+/// Starts the enrolment: a new secret, shown once with its QR code for the authenticator app.
+async fn enrol(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    s: WebFirstFactor,
+    form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    let f = form.map(|f| f.0).unwrap_or_default();
+    s.check_csrf(&headers, &f.csrf)?;
+    let r = auth::enrol(State(state), s.s.clone()).await.map_err(|e| office_error(&s.ui, e))?;
+    let v = json_of(r).await.map_err(|e| office_error(&s.ui, e))?;
+    let secret = v["secret"].as_str().map(str::to_owned);
+    let uri = v["otpauth_uri"].as_str().map(str::to_owned);
+    Ok(html(StatusCode::OK, &enrol_view(&s, secret, uri, None)))
+}
+
+#[derive(Deserialize, Default)]
+struct CodeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// Confirms the enrolment with a code from the app: the session then has both factors.
+async fn confirm_enrolment(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    s: WebFirstFactor,
+    form: Result<Form<CodeForm>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    let f = form.map(|f| f.0).unwrap_or_default();
+    s.check_csrf(&headers, &f.csrf)?;
+    let body = json!({ "code": f.code.trim() });
+    match auth::confirm(State(state), s.s.clone(), Bytes::from(body.to_string())).await {
+        Ok(_) => Ok(see_other("/ufficio")),
+        Err(e) if !e.field_problems().is_empty() => {
+            let error = e.field_problems().into_iter().map(|p| p.reason).collect::<Vec<_>>().join("; ");
+            Err(html(StatusCode::UNPROCESSABLE_ENTITY, &enrol_view(&s, None, None, Some(error))))
+        }
+        Err(e) => Err(office_error(&s.ui, e)),
+    }
 }
