@@ -74,9 +74,14 @@ pub fn image_png(text: &str) -> Vec<u8> {
 }
 
 /// An arithmetic question in words, the accessible alternative to the image: its text and answer.
-pub fn spoken_question() -> (String, String) {
-    const WORDS: [&str; 10] = ["zero", "uno", "due", "tre", "quattro", "cinque", "sei", "sette", "otto", "nove"];
+pub fn spoken_question(lang: &str) -> (String, String) {
+    const IT: [&str; 10] = ["zero", "uno", "due", "tre", "quattro", "cinque", "sei", "sette", "otto", "nove"];
+    const EN: [&str; 10] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
     let mut rng = rand::thread_rng();
     let (a, b) = (rng.gen_range(1..10usize), rng.gen_range(1..10usize));
-    (format!("Quanto fa {} più {}? Scrivi il risultato in cifre.", WORDS[a], WORDS[b]), (a + b).to_string())
+    let q = match lang {
+        "en" => format!("What is {} plus {}? Write the result in digits.", EN[a], EN[b]),
+        _ => format!("Quanto fa {} più {}? Scrivi il risultato in cifre.", IT[a], IT[b]),
+    };
+    (q, (a + b).to_string())
 }

@@ -66,7 +66,7 @@ async fn send(router: &axum::Router, req: Request<Body>) -> Page {
 fn keys_used() -> Vec<String> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
-    let mut stack = vec![root.join("templates"), root.join("src/web")];
+    let mut stack = vec![root.join("templates"), root.join("src/web"), root.join("src/certificates/verify_page.rs")];
     while let Some(p) = stack.pop() {
         if p.is_dir() {
             stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
@@ -77,6 +77,9 @@ fn keys_used() -> Vec<String> {
     let mut keys = Vec::new();
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
+        for chunk in text.split("\"verify-").skip(1) {
+            keys.push(format!("verify-{}", chunk.split('"').next().unwrap()));
+        }
         for marker in ["t(\"", "t1(\"", "chrome(\"", "Chrome::new(&ui, \"", "crumb(\""] {
             for chunk in text.split(marker).skip(1) {
                 let key = chunk.split('"').next().unwrap();
@@ -190,6 +193,11 @@ async fn public_pages_speak_the_asked_language_and_the_switch_stays_on_this_site
     let font = get(&router, &format!("/static/{tag}/fonts/titillium-web-v10-latin-ext_latin-regular.woff2"), None, &[]).await;
     assert_eq!(font.headers["content-type"], "font/woff2");
     assert_eq!(get(&router, &format!("/static/{tag}/../Cargo.toml"), None, &[]).await.status, StatusCode::NOT_FOUND);
+    // The verification pages speak English too, the accessible question included.
+    let verify = get(&router, "/verifica", None, &[("accept-language", "en")]).await;
+    assert!(verify.text().contains("Read the code") && verify.text().contains("<html lang=\"en\">"));
+    let question = get(&router, "/verifica/AAAAAAAAAAAAAAAAAAAAAAAA?alternativa=1", None, &[("accept-language", "en")]).await;
+    assert!(question.text().contains("What is") && question.text().contains("Confirm"), "{}", question.text());
     // The captcha oracle exists only when a test builds the service with it.
     assert_eq!(get(&router, "/test-only/captcha/abc", None, &[]).await.status, StatusCode::NOT_FOUND);
 }

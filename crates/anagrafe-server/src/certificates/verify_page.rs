@@ -7,10 +7,11 @@
 use super::{service, token_hash};
 use crate::AppState;
 use crate::error::ApiError;
+use crate::web::i18n::{self, Lang};
 use anagrafe_docs::{captcha, qr};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use base64::Engine as _;
@@ -46,9 +47,8 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    // The verification pages are written in Italian only for now: the frame follows them.
-    let mut r = crate::web::framed(status, crate::web::i18n::Lang::It, "/verifica", title, body);
+fn page(status: StatusCode, lang: Lang, title_key: &str, body: &str) -> Response {
+    let mut r = crate::web::framed(status, lang, "/verifica", &i18n::t(lang, title_key), body);
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
@@ -57,39 +57,53 @@ fn trace_entry(outcome: &str, detail: serde_json::Value) -> anagrafe_store::Audi
     crate::auth::entry("public", "none", "certificate.verify", outcome, detail)
 }
 
-async fn home() -> Response {
+async fn home(headers: HeaderMap) -> Response {
+    let l = crate::web::lang_of(&headers);
+    let t = |k: &str| esc(&i18n::t(l, k));
     page(
         StatusCode::OK,
-        "Verifica di un certificato",
-        "<p>Per verificare la copia stampata di un certificato, inquadra il codice QR con lo smartphone: si apre la pagina di verifica.</p>\
-         <p>Dal computer, carica una foto o una scansione del codice QR (PNG o JPEG, al massimo 6 MB).</p>\
-         <form method=\"post\" action=\"/verifica\" enctype=\"multipart/form-data\">\
-         <div class=\"mb-3\"><label for=\"qr\" class=\"form-label\">Immagine del codice QR</label> <input id=\"qr\" name=\"qr\" type=\"file\" class=\"form-control\" accept=\"image/png,image/jpeg\" required></div> \
-         <button type=\"submit\" class=\"btn btn-primary\">Leggi il codice</button></form>",
+        l,
+        "verify-title",
+        &format!(
+            "<p>{}</p><p>{}</p>\
+             <form method=\"post\" action=\"/verifica\" enctype=\"multipart/form-data\">\
+             <div class=\"mb-3\"><label for=\"qr\" class=\"form-label\">{}</label> <input id=\"qr\" name=\"qr\" type=\"file\" class=\"form-control\" accept=\"image/png,image/jpeg\" required></div> \
+             <button type=\"submit\" class=\"btn btn-primary\">{}</button></form>",
+            t("verify-scan"),
+            t("verify-upload"),
+            t("verify-upload-label"),
+            t("verify-upload-submit")
+        ),
     )
 }
 
-fn bad_upload(why: &str) -> Response {
+fn bad_upload(lang: Lang, why_key: &str) -> Response {
     page(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "Codice non letto",
-        &format!("<p role=\"alert\">{}</p><p><a href=\"/verifica\">Riprova</a></p>", esc(why)),
+        lang,
+        "verify-unread-title",
+        &format!(
+            "<p role=\"alert\">{}</p><p><a href=\"/verifica\">{}</a></p>",
+            esc(&i18n::t(lang, why_key)),
+            esc(&i18n::t(lang, "verify-retry"))
+        ),
     )
 }
 
-async fn upload(State(state): State<AppState>, mut form: Multipart) -> Result<Response, ApiError> {
+async fn upload(State(state): State<AppState>, headers: HeaderMap, mut form: Multipart) -> Result<Response, ApiError> {
     let certs = service(&state)?;
+    let l = crate::web::lang_of(&headers);
     let mut image = None;
     while let Ok(Some(field)) = form.next_field().await {
         if field.name() == Some("qr") {
             match field.bytes().await {
                 Ok(b) => image = Some(b),
-                Err(_) => return Ok(bad_upload("Il file è troppo grande o il caricamento si è interrotto.")),
+                Err(_) => return Ok(bad_upload(l, "verify-err-too-big-or-cut")),
             }
         }
     }
     let Some(image) = image else {
-        return Ok(bad_upload("Nessuna immagine ricevuta: scegli un file nel campo \"Immagine del codice QR\"."));
+        return Ok(bad_upload(l, "verify-err-no-image"));
     };
     let decoded = tokio::task::spawn_blocking(move || qr::decode(&image)).await.map_err(|e| ApiError::Internal(e.to_string()))?;
     let text = match decoded {
@@ -97,18 +111,18 @@ async fn upload(State(state): State<AppState>, mut form: Multipart) -> Result<Re
         Err(e) => {
             state.store.audit(&trace_entry("refused:qr", json!({ "reason": e.to_string() }))).await?;
             let why = match e {
-                qr::DecodeError::NotAnImage => "Il file non è un'immagine PNG o JPEG leggibile.",
-                qr::DecodeError::TooLarge => "L'immagine è troppo grande (al massimo 6 MB e 24 milioni di pixel).",
-                qr::DecodeError::NoCode => "Nell'immagine non si legge alcun codice QR: prova con una foto più nitida e dritta.",
+                qr::DecodeError::NotAnImage => "verify-err-not-image",
+                qr::DecodeError::TooLarge => "verify-err-too-large",
+                qr::DecodeError::NoCode => "verify-err-no-code",
             };
-            return Ok(bad_upload(why));
+            return Ok(bad_upload(l, why));
         }
     };
     let prefix = format!("{}/verifica/", certs.public_url);
     let token = text.strip_prefix(&prefix).map(|rest| rest.split('#').next().unwrap_or_default().to_owned());
     match token.filter(|t| valid_token(t)) {
         Some(t) => Ok(Redirect::to(&format!("/verifica/{t}")).into_response()),
-        None => Ok(bad_upload("Il codice QR letto non è il contrassegno di un certificato di questa anagrafe.")),
+        None => Ok(bad_upload(l, "verify-err-not-ours")),
     }
 }
 
@@ -123,13 +137,13 @@ struct ChallengeQuery {
 }
 
 /// A new captcha: its id and the HTML showing it.
-async fn new_captcha(state: &AppState, accessible: bool) -> Result<(String, String), ApiError> {
+async fn new_captcha(state: &AppState, lang: Lang, accessible: bool) -> Result<(String, String), ApiError> {
     let certs = service(state)?;
     let mut id = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
     let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id);
     let (html, answer) = if accessible {
-        let (q, a) = captcha::spoken_question();
+        let (q, a) = captcha::spoken_question(lang.code());
         (format!("<p id=\"q\">{}</p>", esc(&q)), a)
     } else {
         let a = captcha::answer();
@@ -141,8 +155,10 @@ async fn new_captcha(state: &AppState, accessible: bool) -> Result<(String, Stri
         .map_err(|e| ApiError::Internal(e.to_string()))?;
         (
             format!(
-                "<p id=\"q\">Scrivi le sei cifre che vedi nell'immagine.</p><img src=\"data:image/png;base64,{}\" alt=\"Codice di verifica: immagine con sei cifre (se non riesci a leggerla usa la domanda alternativa)\">",
-                base64::engine::general_purpose::STANDARD.encode(png)
+                "<p id=\"q\">{}</p><img src=\"data:image/png;base64,{}\" alt=\"{}\">",
+                esc(&i18n::t(lang, "verify-captcha-digits")),
+                base64::engine::general_purpose::STANDARD.encode(png),
+                esc(&i18n::t(lang, "verify-captcha-alt"))
             ),
             a,
         )
@@ -166,35 +182,45 @@ fn hash(s: &str) -> String {
 
 async fn challenge(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Path(token): Path<String>,
     Query(q): Query<ChallengeQuery>,
 ) -> Result<Response, ApiError> {
     service(&state)?;
+    let l = crate::web::lang_of(&headers);
     if !valid_token(&token) {
-        return Ok(page(
-            StatusCode::NOT_FOUND,
-            "Indirizzo non valido",
-            "<p>Questo indirizzo non è quello di un contrassegno. Inquadra di nuovo il codice QR.</p>",
-        ));
+        return Ok(notice(StatusCode::NOT_FOUND, l, "verify-bad-address-title", "verify-bad-address", false));
     }
-    challenge_page(&state, &token, q.alternativa.is_some(), None).await
+    challenge_page(&state, l, &token, q.alternativa.is_some(), None).await
 }
 
-async fn challenge_page(state: &AppState, token: &str, accessible: bool, error: Option<&str>) -> Result<Response, ApiError> {
-    let (id, shown) = new_captcha(state, accessible).await?;
+/// A page with one paragraph (`alert`: said to assistive technology at once).
+fn notice(status: StatusCode, l: Lang, title_key: &str, text_key: &str, alert: bool) -> Response {
+    let role = if alert { " role=\"alert\"" } else { "" };
+    page(status, l, title_key, &format!("<p{role}>{}</p>", esc(&i18n::t(l, text_key))))
+}
+
+async fn challenge_page(state: &AppState, l: Lang, token: &str, accessible: bool, error_key: Option<&str>) -> Result<Response, ApiError> {
+    let (id, shown) = new_captcha(state, l, accessible).await?;
+    let t = |k: &str| esc(&i18n::t(l, k));
     let other = if accessible {
-        format!("<p><a href=\"/verifica/{token}\">Usa invece l'immagine</a></p>")
+        format!("<p><a href=\"/verifica/{token}\">{}</a></p>", t("verify-use-image"))
     } else {
-        format!("<p><a href=\"/verifica/{token}?alternativa=1\">Non riesci a leggere l'immagine? Usa una domanda alternativa</a></p>")
+        format!("<p><a href=\"/verifica/{token}?alternativa=1\">{}</a></p>", t("verify-use-question"))
     };
-    let error_html = error.map(|e| format!("<div role=\"alert\"><p>{}</p></div>", esc(e))).unwrap_or_default();
+    let error_html = error_key
+        .map(|k| format!("<div class=\"alert alert-danger\" role=\"alert\"><p class=\"mb-0\">{}</p></div>", t(k)))
+        .unwrap_or_default();
     let body = format!(
-        "{error_html}<p>Per vedere il certificato originale, sigillato elettronicamente, rispondi alla verifica e premi <strong>Conferma</strong>.</p>\
+        "{error_html}<p>{}</p>\
          <form method=\"post\" action=\"/verifica/{token}\">{shown}<input type=\"hidden\" name=\"captcha\" value=\"{id}\">\
-         <div class=\"form-group my-3\"><label for=\"answer\" class=\"active\">Risposta</label> <input id=\"answer\" name=\"answer\" class=\"form-control\" inputmode=\"numeric\" autocomplete=\"off\" required aria-describedby=\"q\"></div> \
-         <button type=\"submit\" class=\"btn btn-primary\">Conferma</button></form>{other}"
+         <div class=\"form-group my-3\"><label for=\"answer\" class=\"active\">{}</label> <input id=\"answer\" name=\"answer\" class=\"form-control\" inputmode=\"numeric\" autocomplete=\"off\" required aria-describedby=\"q\"></div> \
+         <button type=\"submit\" class=\"btn btn-primary\">{}</button></form>{other}",
+        t("verify-captcha-lead"),
+        t("verify-answer"),
+        t("verify-confirm"),
     );
-    Ok(page(if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK }, "Verifica del certificato", &body))
+    Ok(page(if error_key.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK }, l, "verify-cert-title", &body))
 }
 
 #[derive(Deserialize)]
@@ -207,77 +233,51 @@ struct Answer {
 
 async fn confirm(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Path(token): Path<String>,
     form: Result<axum::Form<Answer>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, ApiError> {
     service(&state)?;
+    let l = crate::web::lang_of(&headers);
     if !valid_token(&token) {
-        return Ok(page(StatusCode::NOT_FOUND, "Indirizzo non valido", "<p>Questo indirizzo non è quello di un contrassegno.</p>"));
+        return Ok(notice(StatusCode::NOT_FOUND, l, "verify-bad-address-title", "verify-bad-address", false));
     }
     let Ok(axum::Form(a)) = form else {
-        return challenge_page(&state, &token, false, Some("Rispondi alla verifica prima di confermare.")).await;
+        return challenge_page(&state, l, &token, false, Some("verify-err-answer-first")).await;
     };
     let accessible = a.answer.trim().len() < captcha::LENGTH;
     let expected = state.store.take_captcha(&hash(&a.captcha), anagrafe_store::now_ms()).await?;
     if expected.as_deref() != Some(hash(a.answer.trim()).as_str()) {
         state.store.audit(&trace_entry("refused:captcha", json!({}))).await?;
-        return challenge_page(
-            &state,
-            &token,
-            accessible,
-            Some("La risposta non è corretta o la verifica è scaduta: riprova con un nuovo codice."),
-        )
-        .await;
+        return challenge_page(&state, l, &token, accessible, Some("verify-err-wrong")).await;
     }
     let Some(cert) = state.store.certificate_by_token(&token_hash(&token)).await? else {
         state.store.audit(&trace_entry("unknown", json!({}))).await?;
-        return Ok(page(
-            StatusCode::NOT_FOUND,
-            "Certificato inesistente",
-            "<p role=\"alert\">Nessun certificato corrisponde a questo contrassegno. Il documento che hai in mano non è stato rilasciato da questa anagrafe, oppure il codice è stato letto male.</p>",
-        ));
+        return Ok(notice(StatusCode::NOT_FOUND, l, "verify-unknown-title", "verify-unknown", true));
     };
     let today = anagrafe_domain::ops::italian_today();
     let mut entry = trace_entry("ok", json!({ "certificate": cert.id }));
     entry.subject_person = Some(cert.person_id);
+    let until = super::content::dmy(cert.expires_on);
     if let Some(deleted) = cert.deleted_at {
         entry.outcome = "deleted".into();
         state.store.audit(&entry).await?;
         let when = chrono::DateTime::from_timestamp_millis(deleted)
             .map(|d| super::content::dmy(anagrafe_domain::ops::italian_date(d)))
             .unwrap_or_default();
-        return Ok(page(
-            StatusCode::GONE,
-            "Certificato scaduto e cancellato",
-            &format!(
-                "<p role=\"alert\">Il certificato n. {} era valido fino al {}; è scaduto ed è stato cancellato il {}. L'originale non è più disponibile.</p>",
-                esc(&cert.id),
-                super::content::dmy(cert.expires_on),
-                esc(&when)
-            ),
-        ));
+        let text = i18n::t_args(l, "verify-deleted", &[("id", &cert.id), ("until", &until), ("deleted", &when)]);
+        return Ok(page(StatusCode::GONE, l, "verify-deleted-title", &format!("<p role=\"alert\">{}</p>", esc(&text))));
     }
     if cert.expires_on < today {
         entry.outcome = "expired".into();
         state.store.audit(&entry).await?;
-        return Ok(page(
-            StatusCode::GONE,
-            "Certificato scaduto",
-            &format!(
-                "<p role=\"alert\">Il certificato n. {} era valido fino al {} ed è scaduto.</p>",
-                esc(&cert.id),
-                super::content::dmy(cert.expires_on)
-            ),
-        ));
+        let text = i18n::t_args(l, "verify-expired", &[("id", &cert.id), ("until", &until)]);
+        return Ok(page(StatusCode::GONE, l, "verify-expired-title", &format!("<p role=\"alert\">{}</p>", esc(&text))));
     }
     let Some(pdf) = state.store.certificate_pdf(&cert.id).await? else {
         entry.outcome = "deleted".into();
         state.store.audit(&entry).await?;
-        return Ok(page(
-            StatusCode::GONE,
-            "Certificato cancellato",
-            "<p role=\"alert\">L'originale di questo certificato non è più disponibile.</p>",
-        ));
+        return Ok(notice(StatusCode::GONE, l, "verify-gone-title", "verify-gone", true));
     };
     state.store.audit(&entry).await?;
     Ok(super::pdf_response(pdf, &format!("certificato-{}.pdf", cert.id)))
