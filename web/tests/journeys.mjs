@@ -248,6 +248,17 @@ await journey("an officer logs in with password and TOTP, registers a birth, and
   await page.getByRole("link", { name: "Apri la scheda" }).click();
   check((await page.locator("main").innerText()).includes("Webtest"), "the new record");
   await axe(page, "35-person");
+  // A residence certificate at the counter, stamp duty collected there.
+  await page.getByLabel("Tipo di certificato").selectOption("8");
+  await page.getByRole("button", { name: "Continua" }).click();
+  await axe(page, "35b-counter-certificate");
+  await page.getByLabel(/Confermo la richiesta/).check({ force: true });
+  await page.getByRole("button", { name: "Rilascia il certificato" }).click();
+  await page.waitForURL(/rilasciato=/);
+  const [counterPdf] = await Promise.all([page.waitForEvent("download"), page.locator(".alert-success").getByRole("link").click()]);
+  await counterPdf.saveAs(join(out, "counter-certificate.pdf"));
+  check(readFileSync(join(out, "counter-certificate.pdf")).subarray(0, 5).toString() === "%PDF-", "the counter's certificate is a PDF");
+  await axe(page, "35c-counter-issued");
   await page.goto(base + "/ufficio/persone?q=" + id);
   await axe(page, "36-search");
   await page.getByRole("button", { name: "Esci" }).click();

@@ -80,7 +80,7 @@ fn keys_used() -> Vec<String> {
         for chunk in text.split("\"verify-").skip(1) {
             keys.push(format!("verify-{}", chunk.split('"').next().unwrap()));
         }
-        for marker in ["t(\"", "t1(\"", "chrome(\"", "Chrome::new(&ui, \"", "crumb(\""] {
+        for marker in ["t(\"", "t1(\"", "chrome(\"", "Chrome::new(&ui, \"", "crumb(\"", "paid_key: \""] {
             for chunk in text.split(marker).skip(1) {
                 let key = chunk.split('"').next().unwrap();
                 if !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
@@ -341,6 +341,23 @@ async fn an_officer_registers_a_birth_from_the_form_with_errors_beside_the_field
         assert!(page.text().contains("Prova Aurora"), "{}", page.text());
         let found = get(&router, &format!("/ufficio/persone?q={id}"), Some(&token), &[]).await;
         assert!(found.text().contains(&format!("/ufficio/persone/{id}")));
+        // A certificate at the counter for the newborn: stamp duty collected there.
+        let step2 = get(&router, &format!("/ufficio/persone/{id}/certificato?tipo=8"), Some(&token), &[]).await;
+        assert_eq!(step2.status, StatusCode::OK, "{}", step2.text());
+        let preview = get(&router, &format!("/ufficio/persone/{id}/anteprima?tipo=8"), Some(&token), &[]).await;
+        assert_eq!(preview.headers["content-type"], "application/pdf");
+        let target = format!("/ufficio/persone/{id}/certificato");
+        let unconfirmed = post_form(&router, &target, &token, &[("csrf", &csrf), ("tipo", "8"), ("stamp", "paid")]).await;
+        assert_eq!(unconfirmed.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let issued = post_form(&router, &target, &token, &[("csrf", &csrf), ("tipo", "8"), ("stamp", "paid"), ("confirm", "1")]).await;
+        assert_eq!(issued.status, StatusCode::SEE_OTHER, "{}", issued.text());
+        let number = issued.headers["location"].to_str().unwrap().split("rilasciato=").nth(1).unwrap().to_owned();
+        let pdf = get(&router, &format!("/ufficio/certificati/{number}/pdf"), Some(&token), &[]).await;
+        assert_eq!(&pdf.body[..5], b"%PDF-");
+        let pid = store.find_by_id_anpr(&id.parse().unwrap()).await.unwrap().unwrap().0;
+        let certs = store.certificates_of(pid).await.unwrap();
+        assert_eq!(certs.len(), 1);
+        assert_eq!(certs[0].requester, "operator:officer");
         drop(router);
         drop(store);
         drop_pg(pg).await;

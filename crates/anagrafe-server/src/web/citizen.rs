@@ -236,20 +236,20 @@ async fn record(State(state): State<AppState>, s: WebCitizen) -> PageResult {
 }
 
 /// A certificate type as the pages offer it.
-struct TypeOption {
-    code: u16,
-    label: String,
-    selected: bool,
+pub(super) struct TypeOption {
+    pub(super) code: u16,
+    pub(super) label: String,
+    pub(super) selected: bool,
 }
 
-fn type_options(c: &Chrome, selected: Option<u16>) -> Vec<TypeOption> {
+pub(super) fn type_options(c: &Chrome, selected: Option<u16>) -> Vec<TypeOption> {
     TipoCertificato::ALL
         .iter()
         .map(|t| TypeOption { code: t.code(), label: type_label(c, t.code()), selected: Some(t.code()) == selected })
         .collect()
 }
 
-fn type_label(c: &Chrome, code: u16) -> String {
+pub(super) fn type_label(c: &Chrome, code: u16) -> String {
     c.t(&format!("cert-type-{code}"))
 }
 
@@ -282,7 +282,7 @@ struct CertListQuery {
 }
 
 /// Reads a JSON response of a handler called in process.
-async fn json_of(r: Response) -> Result<Value, ApiError> {
+pub(super) async fn json_of(r: Response) -> Result<Value, ApiError> {
     let bytes = axum::body::to_bytes(r.into_body(), 8 * 1024 * 1024).await.map_err(|e| ApiError::Internal(e.to_string()))?;
     serde_json::from_slice(&bytes).map_err(|e| ApiError::Internal(e.to_string()))
 }
@@ -337,34 +337,104 @@ async fn certificates_page(
 }
 
 #[derive(Deserialize)]
-struct TypeQuery {
+pub(super) struct TypeQuery {
     #[serde(default)]
-    tipo: String,
+    pub(super) tipo: String,
 }
 
-fn chosen_type(q: Result<Query<TypeQuery>, axum::extract::rejection::QueryRejection>) -> Result<u16, ApiError> {
+pub(super) fn chosen_type(q: Result<Query<TypeQuery>, axum::extract::rejection::QueryRejection>) -> Result<u16, ApiError> {
     let t = q.map(|q| q.0.tipo).unwrap_or_default();
     anagrafe_domain::certificate::parse_type(&t)
         .map(DecodeTable::code)
         .ok_or_else(|| ApiError::field("tipo", "choose a certificate type of the list"))
 }
 
-struct Exemption {
+pub(super) struct Exemption {
     code: u16,
     label: String,
 }
 
 #[derive(Template)]
 #[template(path = "citizen/request.html")]
-struct RequestPage {
+pub(super) struct RequestPage {
     c: Chrome,
     code: u16,
     type_label: String,
     exemptions: Vec<Exemption>,
     csrf: String,
-    stamp_euro: String,
+    stamp_paid: String,
     errors: Vec<(String, String)>,
     form: IssueForm,
+    /// Where the form posts, the preview's link, the way back.
+    action: String,
+    preview: String,
+    cancel: String,
+}
+
+/// The certificate request's second step, for a citizen or at the counter.
+pub(super) struct RequestTarget<'a> {
+    pub(super) action: String,
+    pub(super) preview: String,
+    pub(super) cancel: String,
+    /// Message key of the "stamp duty paid" choice (online payment, or collected at the counter).
+    pub(super) paid_key: &'a str,
+}
+
+pub(super) fn request_page_for(
+    c: Chrome,
+    code: u16,
+    csrf: String,
+    errors: Vec<(String, String)>,
+    form: IssueForm,
+    to: RequestTarget<'_>,
+) -> RequestPage {
+    let euro = format!("{},{:02}", STAMP_DUTY_CENTS / 100, STAMP_DUTY_CENTS % 100);
+    RequestPage {
+        type_label: type_label(&c, code),
+        code,
+        exemptions: exemptions(),
+        csrf,
+        stamp_paid: c.t1(to.paid_key, "amount", &euro),
+        errors,
+        form,
+        action: to.action,
+        preview: to.preview,
+        cancel: to.cancel,
+        c,
+    }
+}
+
+/// Checks the stamp and confirmation fields: the errors by field, and the exemption code when
+/// one was chosen.
+pub(super) fn check_issue_form(ui: &Ui, f: &IssueForm) -> (Vec<(String, String)>, Option<u16>) {
+    let mut errors = Vec::new();
+    if f.confirm.is_none() {
+        errors.push(("confirm".to_owned(), ui.t("issue-err-confirm")));
+    }
+    let exemption = match f.stamp.as_str() {
+        "paid" => None,
+        "exempt" => match f.exemption.trim().parse::<u16>().ok().and_then(EsenzioneBollo::from_code) {
+            Some(e) => Some(e.code()),
+            None => {
+                errors.push(("exemption".to_owned(), ui.t("issue-err-exemption")));
+                None
+            }
+        },
+        _ => {
+            errors.push(("stamp".to_owned(), ui.t("issue-err-stamp")));
+            None
+        }
+    };
+    if exemption == Some(99) && (f.description.trim().is_empty() || f.description.chars().count() > 256) {
+        errors.push(("description".to_owned(), ui.t("issue-err-description")));
+    }
+    (errors, exemption)
+}
+
+/// The `stamp` of an exempt certificate request.
+pub(super) fn exempt_stamp(code: u16, description: &str) -> Value {
+    let description = description.trim();
+    json!({ "kind": "exempt", "code": code, "description": (!description.is_empty()).then_some(description) })
 }
 
 fn exemptions() -> Vec<Exemption> {
@@ -381,16 +451,13 @@ fn request_view(s: &WebCitizen, code: u16, errors: Vec<(String, String)>, form: 
         .crumb("area-title", Some("/area-personale"))
         .crumb("certs-title", Some("/area-personale/certificati"))
         .crumb("request-title", None);
-    RequestPage {
-        type_label: type_label(&c, code),
-        code,
-        exemptions: exemptions(),
-        csrf: s.session.csrf_token.clone(),
-        stamp_euro: format!("{},{:02}", STAMP_DUTY_CENTS / 100, STAMP_DUTY_CENTS % 100),
-        errors,
-        form,
-        c,
-    }
+    let to = RequestTarget {
+        action: "/area-personale/certificati".into(),
+        preview: format!("/area-personale/certificati/anteprima?tipo={code}"),
+        cancel: "/area-personale/certificati".into(),
+        paid_key: "request-stamp-paid",
+    };
+    request_page_for(c, code, s.session.csrf_token.clone(), errors, form, to)
 }
 
 /// Step 2: the chosen type, the link to its preview, the stamp duty and the confirmation. The
@@ -454,19 +521,19 @@ async fn preview(
 
 /// The issue form's fields (kept to show them again with the errors).
 #[derive(Deserialize, Default, Clone)]
-struct IssueForm {
+pub(super) struct IssueForm {
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
     #[serde(default)]
-    tipo: String,
+    pub(super) tipo: String,
     #[serde(default)]
-    stamp: String,
+    pub(super) stamp: String,
     #[serde(default)]
-    exemption: String,
+    pub(super) exemption: String,
     #[serde(default)]
-    description: String,
+    pub(super) description: String,
     #[serde(default)]
-    confirm: Option<String>,
+    pub(super) confirm: Option<String>,
 }
 
 async fn issue(
@@ -480,36 +547,13 @@ async fn issue(
     };
     s.check_csrf(&sent_csrf(&headers, &f.csrf))?;
     let code = chosen_type(Ok(Query(TypeQuery { tipo: f.tipo.clone() }))).map_err(|e| s.fail(e))?;
-    let mut errors = Vec::new();
-    if f.confirm.is_none() {
-        errors.push(("confirm".to_owned(), s.ui.t("issue-err-confirm")));
-    }
-    let exemption = match f.stamp.as_str() {
-        "paid" => None,
-        "exempt" => match f.exemption.trim().parse::<u16>().ok().and_then(EsenzioneBollo::from_code) {
-            Some(e) => Some(e.code()),
-            None => {
-                errors.push(("exemption".to_owned(), s.ui.t("issue-err-exemption")));
-                None
-            }
-        },
-        _ => {
-            errors.push(("stamp".to_owned(), s.ui.t("issue-err-stamp")));
-            None
-        }
-    };
-    if exemption == Some(99) && (f.description.trim().is_empty() || f.description.chars().count() > 256) {
-        errors.push(("description".to_owned(), s.ui.t("issue-err-description")));
-    }
+    let (errors, exemption) = check_issue_form(&s.ui, &f);
     if !errors.is_empty() {
         return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &request_view(&s, code, errors, f)));
     }
     let person = own_id_anpr(&state, &s).await.map_err(|e| s.fail(e))?;
     let stamp = match exemption {
-        Some(code) => {
-            let description = f.description.trim();
-            json!({ "kind": "exempt", "code": code, "description": (!description.is_empty()).then_some(description) })
-        }
+        Some(code) => exempt_stamp(code, &f.description),
         None => {
             // The embedded mode's payment interface; a deployment on the national platform
             // sends the citizen there and comes back with the receipt.
@@ -537,7 +581,7 @@ async fn issue(
     }
 }
 
-fn valid_number(id: &str) -> Result<(), ApiError> {
+pub(super) fn valid_number(id: &str) -> Result<(), ApiError> {
     if id.len() <= 32 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
         Ok(())
     } else {

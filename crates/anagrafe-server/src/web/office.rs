@@ -32,6 +32,9 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ufficio/persone/{id_anpr}", get(person))
         .route("/ufficio/nascita", get(birth_page).post(register_birth))
         .route("/ufficio/notifiche", get(inbox))
+        .route("/ufficio/persone/{id_anpr}/certificato", get(counter_page).post(counter_issue))
+        .route("/ufficio/persone/{id_anpr}/anteprima", get(counter_preview))
+        .route("/ufficio/certificati/{id}/pdf", get(counter_download))
         .route("/ufficio/account", get(account))
         .route("/ufficio/account/password", post(change_password))
         .route("/ufficio/secondo-fattore", get(enrol_page).post(enrol))
@@ -327,12 +330,16 @@ struct PersonPage {
     status: String,
     as_of: String,
     rows: Vec<Row>,
+    types: Vec<super::citizen::TypeOption>,
+    issued: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
 struct AsOfQuery {
     #[serde(default)]
     al: String,
+    #[serde(default)]
+    rilasciato: Option<String>,
 }
 
 /// The person's page as of a date (`?al=YYYY-MM-DD`; today without), through the API's read.
@@ -374,6 +381,8 @@ async fn person(
     Ok(html(
         StatusCode::OK,
         &PersonPage {
+            types: super::citizen::type_options(&c, Some(8)),
+            issued: q.rilasciato.filter(|n| super::citizen::valid_number(n).is_ok()),
             id_anpr: id,
             status: v["id_status"].as_str().unwrap_or_default().to_owned(),
             as_of: v["as_of"].as_str().unwrap_or_default().to_owned(),
@@ -819,4 +828,152 @@ async fn confirm_enrolment(
         }
         Err(e) => Err(office_error(&s.ui, e)),
     }
+}
+
+impl WebOfficer {
+    /// The office as the certificate service sees it: the comune of the officer's role.
+    fn cert_caller(&self, body: Value) -> Result<crate::certificates::CertCaller, Response> {
+        let comune = anagrafe_domain::Belfiore::parse(&self.comune())
+            .map_err(|_| self.fail(ApiError::Forbidden("the role's comune is not valid".into())))?;
+        Ok(crate::certificates::CertCaller {
+            who: crate::certificates::Requester::Office {
+                comune: Some(comune),
+                actor: format!("operator:{}", self.s.operator().username),
+                auth_mode: self.s.0.session.auth_mode.clone(),
+            },
+            body: Bytes::from(body.to_string()),
+        })
+    }
+
+    fn counter_view(
+        &self,
+        id: &str,
+        code: u16,
+        errors: Vec<(String, String)>,
+        form: super::citizen::IssueForm,
+    ) -> super::citizen::RequestPage {
+        let c = self
+            .chrome("counter-title")
+            .crumb("office-search-title", Some("/ufficio/persone"))
+            .crumb("office-person-title", Some(&format!("/ufficio/persone/{id}")))
+            .crumb("counter-title", None);
+        let to = super::citizen::RequestTarget {
+            action: format!("/ufficio/persone/{id}/certificato"),
+            preview: format!("/ufficio/persone/{id}/anteprima?tipo={code}"),
+            cancel: format!("/ufficio/persone/{id}"),
+            paid_key: "counter-stamp-paid",
+        };
+        super::citizen::request_page_for(c, code, self.s.0.session.csrf_token.clone(), errors, form, to)
+    }
+}
+
+fn id_path(o: &WebOfficer, id: &str) -> Result<String, Response> {
+    let id = id.to_ascii_uppercase();
+    anagrafe_domain::IdAnpr::parse(&id).map(|_| id).map_err(|_| o.fail(ApiError::NotFound("no such ID ANPR".into())))
+}
+
+/// A refusal of the certificate's checks, in words, with the way back to the person.
+fn counter_refusal(o: &WebOfficer, id: &str, e: ApiError) -> Response {
+    match e {
+        ApiError::NotCertifiable { code, reason } => {
+            let c = o.chrome("refused-title");
+            let text = format!("{code}: {reason}");
+            html(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &super::MessagePage { c, text, alert: true, next: Some((o.ui.t("office-person-title"), format!("/ufficio/persone/{id}"))) },
+            )
+        }
+        other => o.fail(other),
+    }
+}
+
+/// Certificate at the counter, step 2: the checks run first (a preview not shown), then the
+/// stamp duty (collected at the counter, or an exemption) and the confirmation.
+async fn counter_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    o: WebOfficer,
+    q: Result<Query<super::citizen::TypeQuery>, axum::extract::rejection::QueryRejection>,
+) -> PageResult {
+    let id = id_path(&o, &id)?;
+    let code = super::citizen::chosen_type(q).map_err(|e| o.fail(e))?;
+    let check = crate::certificates::preview(State(state), o.cert_caller(json!({ "person": id, "types": [code] }))?).await;
+    if let Err(e) = check {
+        return Err(counter_refusal(&o, &id, e));
+    }
+    Ok(html(StatusCode::OK, &o.counter_view(&id, code, Vec::new(), super::citizen::IssueForm::default())))
+}
+
+async fn counter_preview(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    o: WebOfficer,
+    q: Result<Query<super::citizen::TypeQuery>, axum::extract::rejection::QueryRejection>,
+) -> PageResult {
+    let id = id_path(&o, &id)?;
+    let code = super::citizen::chosen_type(q).map_err(|e| o.fail(e))?;
+    crate::certificates::preview(State(state), o.cert_caller(json!({ "person": id, "types": [code] }))?)
+        .await
+        .map_err(|e| counter_refusal(&o, &id, e))
+}
+
+/// Issues the certificate at the counter: the stamp duty collected there is recorded as the
+/// office's payment, then the certificate API's issue does the rest.
+async fn counter_issue(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    o: WebOfficer,
+    form: Result<Form<super::citizen::IssueForm>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    let id = id_path(&o, &id)?;
+    let Ok(Form(f)) = form else {
+        return Err(o.fail(ApiError::field("body", "is not the certificate form")));
+    };
+    o.check_csrf(&headers, &f.csrf)?;
+    let code = super::citizen::chosen_type(Ok(Query(super::citizen::TypeQuery { tipo: f.tipo.clone() }))).map_err(|e| o.fail(e))?;
+    let (errors, exemption) = super::citizen::check_issue_form(&o.ui, &f);
+    if !errors.is_empty() {
+        return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &o.counter_view(&id, code, errors, f)));
+    }
+    let stamp = match exemption {
+        Some(code) => super::citizen::exempt_stamp(code, &f.description),
+        None => {
+            let who = crate::certificates::RequesterInfo {
+                actor: format!("operator:{}", o.s.operator().username),
+                comune: anagrafe_domain::Belfiore::parse(&o.comune()).ok(),
+                auth_mode: o.s.0.session.auth_mode.clone(),
+            };
+            let payment = crate::certificates::record_counter_payment(&*state.store, &who).await.map_err(|e| o.fail(e))?;
+            json!({ "kind": "paid", "payment_id": payment })
+        }
+    };
+    let body = json!({ "person": id, "types": [code], "stamp": stamp, "confirm": true });
+    match crate::certificates::issue(State(state), o.cert_caller(body)?).await {
+        Ok(r) => {
+            let v = json_of(r).await.map_err(|e| o.fail(e))?;
+            Ok(see_other(&format!("/ufficio/persone/{id}?rilasciato={}", v["id"].as_str().unwrap_or_default())))
+        }
+        Err(e @ ApiError::NotCertifiable { .. }) => Err(counter_refusal(&o, &id, e)),
+        Err(e) => {
+            let problems = e.field_problems();
+            if problems.is_empty() {
+                return Err(o.fail(e));
+            }
+            let errors = problems.into_iter().map(|p| (p.field, p.reason)).collect();
+            Err(html(StatusCode::UNPROCESSABLE_ENTITY, &o.counter_view(&id, code, errors, f)))
+        }
+    }
+}
+
+/// A certificate this office issued (the certificate service lets only the issuing office, or
+/// the holder, download it).
+async fn counter_download(State(state): State<AppState>, Path(number): Path<String>, o: WebOfficer) -> PageResult {
+    super::citizen::valid_number(&number).map_err(|e| o.fail(e))?;
+    let mut r =
+        crate::certificates::download(State(state), Path(number.clone()), o.cert_caller(json!({}))?).await.map_err(|e| o.fail(e))?;
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"certificato-{number}.pdf\"")) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(r)
 }

@@ -336,3 +336,7 @@ verify-expired-title = Certificate expired
 verify-expired = Certificate no. { $id } was valid until { $until } and has expired.
 verify-gone-title = Certificate deleted
 verify-gone = The original of this certificate is no longer available.
+
+## Certificates at the counter
+counter-title = Certificate at the counter
+counter-stamp-paid = Stamp duty collected at the counter (€ { $amount })

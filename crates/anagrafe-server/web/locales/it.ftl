@@ -337,3 +337,7 @@ verify-expired-title = Certificato scaduto
 verify-expired = Il certificato n. { $id } era valido fino al { $until } ed è scaduto.
 verify-gone-title = Certificato cancellato
 verify-gone = L'originale di questo certificato non è più disponibile.
+
+## Certificati allo sportello
+counter-title = Certificato allo sportello
+counter-stamp-paid = Imposta di bollo riscossa allo sportello (€ { $amount })
