@@ -3,6 +3,8 @@
 //! leave nothing but the refusal in the trace, replays of an operation id, the by-ID regime
 //! and the call limits. SQLite always; PostgreSQL too when `ANAGRAFE_TEST_DATABASE_URL` is set.
 
+mod common;
+
 use anagrafe_domain::IdGenerator;
 use anagrafe_domain::ops::{HouseholdChoice, Operation};
 use anagrafe_server::modi::client::generate_key_pair;
@@ -10,7 +12,7 @@ use anagrafe_server::pdnd::security::client::BodySigner;
 use anagrafe_server::pdnd::security::{self, VoucherClaims};
 use anagrafe_server::pdnd::{Pdnd, PdndSettings, eservice_by_code};
 use anagrafe_server::{AppState, app};
-use anagrafe_store::{IdIssuer, PdndClient, PdndKey, PdndPurpose, PgStore, SqliteStore, Store, WriteContext};
+use anagrafe_store::{IdIssuer, PdndClient, PdndKey, PdndPurpose, Store, WriteContext};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -32,31 +34,10 @@ struct Env {
 
 impl Env {
     async fn done(self) {
-        if let Some((base, name)) = self.pg {
-            drop(self.router);
-            drop(self.store);
-            let admin = PgStore::connect(&base).await.unwrap();
-            admin.exec_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
-        }
+        drop(self.router);
+        drop(self.store);
+        common::drop_pg(self.pg).await;
     }
-}
-
-async fn stores() -> Vec<(Arc<dyn Store>, Option<tempfile::TempDir>, Option<(String, String)>)> {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
-    s.migrate().await.unwrap();
-    let mut out: Vec<(Arc<dyn Store>, _, _)> = vec![(Arc::new(s), Some(dir), None)];
-    if let Ok(base) = std::env::var("ANAGRAFE_TEST_DATABASE_URL") {
-        let name = format!("anagrafe_t_{:016x}", rand::random::<u64>());
-        PgStore::connect(&base).await.unwrap().exec_raw(&format!("CREATE DATABASE {name}")).await.unwrap();
-        let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
-        let s = PgStore::connect(&url).await.unwrap();
-        s.migrate().await.unwrap();
-        out.push((Arc::new(s), None, Some((base, name))));
-    } else {
-        eprintln!("SKIPPED: PostgreSQL half of the e-service tests (set ANAGRAFE_TEST_DATABASE_URL)");
-    }
-    out
 }
 
 /// The purpose the test body holds for an e-service.
@@ -201,7 +182,7 @@ async fn trace_len(e: &Env) -> usize {
 
 #[tokio::test]
 async fn a_public_body_gets_the_id_anpr_by_codice_fiscale_traced_and_replayed() {
-    for (store, dir, pg) in stores().await {
+    for (store, dir, pg) in common::stores().await {
         let e = env(store, dir, pg, PdndSettings::default(), 100).await;
         let (pid, cf, id) = e.people[0].clone();
         let c = call(&e, "C030", &request("C030", "op-1", json!({ "codiceFiscale": cf }))).await;
@@ -254,7 +235,7 @@ async fn refused_alone(e: &Env, req: Request<Body>, status: StatusCode, op: &str
 
 #[tokio::test]
 async fn calls_without_voucher_with_bad_signature_altered_body_replayed_jti_or_wrong_purpose_are_refused() {
-    for (store, dir, pg) in stores().await {
+    for (store, dir, pg) in common::stores().await {
         let e = env(store, dir, pg, PdndSettings::default(), 100).await;
         let cf = e.people[0].1.clone();
         let body = request("C030", "op-r", json!({ "codiceFiscale": cf }));
@@ -324,7 +305,7 @@ async fn calls_without_voucher_with_bad_signature_altered_body_replayed_jti_or_w
 
 #[tokio::test]
 async fn bad_requests_name_the_field_with_anpr_codes() {
-    let (store, dir, pg) = stores().await.remove(0);
+    let (store, dir, pg) = common::sqlite_only().await;
     let e = env(store, dir, pg, PdndSettings::default(), 100).await;
     let cf = e.people[0].1.clone();
     let mut no_motive = request("C030", "op-m", json!({ "codiceFiscale": cf }));
@@ -351,7 +332,7 @@ async fn bad_requests_name_the_field_with_anpr_codes() {
 
 #[tokio::test]
 async fn the_e_services_answer_from_the_record_as_of_the_date() {
-    for (store, dir, pg) in stores().await {
+    for (store, dir, pg) in common::stores().await {
         let e = env(store, dir, pg, PdndSettings::default(), 100).await;
         let (pid, cf, id) = e.people[0].clone();
         let g = e.store.person(pid, None).await.unwrap().record.generalita;
@@ -407,7 +388,7 @@ async fn the_e_services_answer_from_the_record_as_of_the_date() {
 
 #[tokio::test]
 async fn the_by_id_regime_refuses_other_criteria_except_on_c030() {
-    let (store, dir, pg) = stores().await.remove(0);
+    let (store, dir, pg) = common::sqlite_only().await;
     let e = env(store, dir, pg, PdndSettings { id_only: true, ..Default::default() }, 100).await;
     let (_, cf, id) = e.people[0].clone();
     let r = send(&e, http(&call(&e, "C001", &request("C001", "a-1", json!({ "codiceFiscale": cf }))).await)).await;
@@ -423,7 +404,7 @@ async fn the_by_id_regime_refuses_other_criteria_except_on_c030() {
 
 #[tokio::test]
 async fn a_purpose_past_its_rate_gets_429_with_retry_after() {
-    let (store, dir, pg) = stores().await.remove(0);
+    let (store, dir, pg) = common::sqlite_only().await;
     let e = env(store, dir, pg, PdndSettings::default(), 2).await;
     let cf = e.people[0].1.clone();
     let mut calls = Vec::new();
@@ -458,7 +439,7 @@ async fn a_purpose_past_its_rate_gets_429_with_retry_after() {
 #[tokio::test]
 async fn a_body_with_an_rsa_key_signs_rs256_as_on_the_national_platform() {
     use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
-    let (store, dir, pg) = stores().await.remove(0);
+    let (store, dir, pg) = common::sqlite_only().await;
     let mut e = env(store, dir, pg, PdndSettings::default(), 100).await;
     let private = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
     let public_pem = rsa::RsaPublicKey::from(&private).to_public_key_pem(LineEnding::LF).unwrap();
@@ -480,7 +461,7 @@ async fn a_body_with_an_rsa_key_signs_rs256_as_on_the_national_platform() {
 /// contract names.
 #[tokio::test]
 async fn every_e_service_answers_its_own_question() {
-    let (store, dir, pg) = stores().await.remove(0);
+    let (store, dir, pg) = common::sqlite_only().await;
     let e = env(store, dir, pg, PdndSettings::default(), 1000).await;
     let (pid, cf, id) = e.people[0].clone();
     let g = e.store.person(pid, None).await.unwrap().record.generalita;
@@ -551,7 +532,7 @@ async fn every_e_service_answers_its_own_question() {
 /// operation id is then answered anew rather than replayed.
 #[tokio::test]
 async fn kept_answers_are_deleted_after_their_retention() {
-    for (store, dir, pg) in stores().await {
+    for (store, dir, pg) in common::stores().await {
         let e = env(store, dir, pg, PdndSettings::default(), 100).await;
         let cf = e.people[0].1.clone();
         assert_eq!(
@@ -578,7 +559,7 @@ async fn kept_answers_are_deleted_after_their_retention() {
 /// path it describes is served.
 #[tokio::test]
 async fn the_openapi_document_describes_every_e_service() {
-    let (store, dir, pg) = stores().await.remove(0);
+    let (store, dir, pg) = common::sqlite_only().await;
     let e = env(store, dir, pg, PdndSettings::default(), 100).await;
     let r = send(&e, Request::get("/pdnd/openapi.json").body(Body::empty()).unwrap()).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -620,7 +601,7 @@ async fn production_vouchers_are_verified_against_the_platforms_key_set() {
         jwks_url: Some(format!("http://{addr}/.well-known/jwks.json")),
         ..Default::default()
     };
-    let (store, dir, pg) = stores().await.remove(0);
+    let (store, dir, pg) = common::sqlite_only().await;
     let e = env(store, dir, pg, settings, 100).await;
     let (_, cf, id) = e.people[0].clone();
     // The embedded token endpoint is off.

@@ -12,7 +12,7 @@ use anagrafe_domain::ops::Operation;
 use anagrafe_server::auth::COOKIE;
 use anagrafe_server::web::i18n::{self, Lang};
 use anagrafe_server::{AppState, app};
-use anagrafe_store::{IdIssuer, PgStore, SqliteStore, Store, WriteContext};
+use anagrafe_store::{IdIssuer, SqliteStore, Store, WriteContext};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -120,30 +120,6 @@ async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
     (Arc::new(s), dir)
 }
 
-/// SQLite, and PostgreSQL when configured (with the database to drop at the end).
-async fn stores() -> Vec<(Arc<dyn Store>, Option<tempfile::TempDir>, Option<(String, String)>)> {
-    let (s, dir) = sqlite().await;
-    let mut out = vec![(s, Some(dir), None)];
-    if let Ok(base) = std::env::var("ANAGRAFE_TEST_DATABASE_URL") {
-        let name = format!("anagrafe_t_{:016x}", rand::random::<u64>());
-        PgStore::connect(&base).await.unwrap().exec_raw(&format!("CREATE DATABASE {name}")).await.unwrap();
-        let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
-        let s = PgStore::connect(&url).await.unwrap();
-        s.migrate().await.unwrap();
-        out.push((Arc::new(s), None, Some((base, name))));
-    } else {
-        eprintln!("SKIPPED: PostgreSQL half of the web tests (set ANAGRAFE_TEST_DATABASE_URL)");
-    }
-    out
-}
-
-async fn drop_pg(pg: Option<(String, String)>) {
-    if let Some((base, name)) = pg {
-        let admin = PgStore::connect(&base).await.unwrap();
-        admin.exec_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
-    }
-}
-
 fn issuer() -> IdIssuer {
     IdIssuer { generator: IdGenerator::new(&[7u8; 16]), key_version: 1 }
 }
@@ -214,7 +190,7 @@ async fn resident(store: &dyn Store, n: u64) -> (String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_citizen_sees_the_own_record_and_issues_a_certificate_only_through_a_confirmed_form() {
-    for (store, _dir, pg) in stores().await {
+    for (store, _dir, pg) in common::stores().await {
         let router = app(state(store.clone()));
         let (id, cf) = resident(&*store, 7).await;
         let anonymous = get(&router, "/area-personale", None, &[]).await;
@@ -282,13 +258,13 @@ async fn a_citizen_sees_the_own_record_and_issues_a_certificate_only_through_a_c
         assert!(theirs.headers["content-type"].to_str().unwrap().starts_with("text/html"));
         drop(router);
         drop(store);
-        drop_pg(pg).await;
+        common::drop_pg(pg).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_officer_registers_a_birth_from_the_form_with_errors_beside_the_fields_and_the_comune_of_birth_is_told() {
-    for (store, _dir, pg) in stores().await {
+    for (store, _dir, pg) in common::stores().await {
         let router = app(state(store.clone()));
         common::operator(&*store, "officer", "registry_officer", "H501", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP")).await;
         common::operator(&*store, "security", "security_officer", "", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP")).await;
@@ -360,7 +336,7 @@ async fn an_officer_registers_a_birth_from_the_form_with_errors_beside_the_field
         assert_eq!(certs[0].requester, "operator:officer");
         drop(router);
         drop(store);
-        drop_pg(pg).await;
+        common::drop_pg(pg).await;
     }
 }
 

@@ -5,7 +5,7 @@
 //! Who is asking comes from the citizen session only; the certificate steps call the
 //! certificate API's own handlers, so "about themselves only" is enforced by the same code.
 
-use super::{Chrome, PageResult, Ui, error_page, html, see_other};
+use super::{Chrome, CsrfForm, PageResult, Ui, error_page, html, json_of, see_other};
 use crate::auth::{self, session_of};
 use crate::certificates::{self, CertCaller, Requester};
 use crate::{ApiError, AppState};
@@ -71,12 +71,8 @@ impl WebCitizen {
 
     /// Refuses a form whose CSRF token (field `csrf`, or the `X-CSRF-Token` header) is not the
     /// session's.
-    fn check_csrf(&self, sent: &str) -> Result<(), Response> {
-        if auth::same(sent, &self.session.csrf_token) {
-            Ok(())
-        } else {
-            Err(error_page(&self.ui, ApiError::Forbidden("the form's CSRF token is missing or wrong".into())))
-        }
+    fn check_csrf(&self, headers: &axum::http::HeaderMap, field: &str) -> Result<(), Response> {
+        super::csrf_ok(headers, field, &self.session.csrf_token).map_err(|e| error_page(&self.ui, e))
     }
 
     fn requester(&self) -> Requester {
@@ -90,14 +86,6 @@ impl WebCitizen {
     fn fail(&self, e: ApiError) -> Response {
         error_page(&self.ui, e)
     }
-}
-
-/// The CSRF token a form sent: its `csrf` field, else the header (htmx sends the header).
-fn sent_csrf(headers: &axum::http::HeaderMap, field: &str) -> String {
-    if !field.is_empty() {
-        return field.to_owned();
-    }
-    headers.get(auth::CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
 }
 
 #[derive(Template)]
@@ -279,12 +267,6 @@ struct CertListQuery {
     rilasciato: Option<String>,
     #[serde(default)]
     inviato: Option<String>,
-}
-
-/// Reads a JSON response of a handler called in process.
-pub(super) async fn json_of(r: Response) -> Result<Value, ApiError> {
-    let bytes = axum::body::to_bytes(r.into_body(), 8 * 1024 * 1024).await.map_err(|e| ApiError::Internal(e.to_string()))?;
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 fn ms_date(ms: i64) -> String {
@@ -545,7 +527,7 @@ async fn issue(
     let Ok(Form(f)) = form else {
         return Err(s.fail(ApiError::field("body", "is not the certificate form")));
     };
-    s.check_csrf(&sent_csrf(&headers, &f.csrf))?;
+    s.check_csrf(&headers, &f.csrf)?;
     let code = chosen_type(Ok(Query(TypeQuery { tipo: f.tipo.clone() }))).map_err(|e| s.fail(e))?;
     let (errors, exemption) = check_issue_form(&s.ui, &f);
     if !errors.is_empty() {
@@ -598,12 +580,6 @@ async fn download(State(state): State<AppState>, Path(id): Path<String>, s: WebC
     Ok(r)
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 async fn email(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -611,8 +587,8 @@ async fn email(
     s: WebCitizen,
     form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
 ) -> PageResult {
-    let f = form.map(|f| f.0).unwrap_or(CsrfForm { csrf: String::new() });
-    s.check_csrf(&sent_csrf(&headers, &f.csrf))?;
+    let f = form.map(|f| f.0).unwrap_or_default();
+    s.check_csrf(&headers, &f.csrf)?;
     valid_number(&id).map_err(|e| s.fail(e))?;
     certificates::email(State(state), Path(id.clone()), s.caller(json!({ "to": "email" }))).await.map_err(|e| s.fail(e))?;
     Ok(see_other(&format!("/area-personale/certificati?inviato={id}")))
@@ -624,8 +600,8 @@ async fn logout(
     s: WebCitizen,
     form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
 ) -> PageResult {
-    let f = form.map(|f| f.0).unwrap_or(CsrfForm { csrf: String::new() });
-    s.check_csrf(&sent_csrf(&headers, &f.csrf))?;
+    let f = form.map(|f| f.0).unwrap_or_default();
+    s.check_csrf(&headers, &f.csrf)?;
     let mut e = auth::entry(&format!("citizen:{}", s.session.subject), &s.session.auth_mode, "citizen.logout", "ok", json!({}));
     e.actor_cf = Some(s.session.subject.clone());
     state.store.end_sessions("citizen", &s.session.subject, Some(&s.session.token_hash), &e).await.map_err(|e| s.fail(e.into()))?;

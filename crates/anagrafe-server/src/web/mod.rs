@@ -303,3 +303,29 @@ pub fn framed(status: StatusCode, lang: Lang, here: &str, title: &str, body: &st
     c.crumbs.push(Crumb { label: title.to_owned(), href: None });
     html(status, &Framed { c, body })
 }
+
+/// Reads the JSON answer of a handler called in process.
+pub(crate) async fn json_of(r: Response) -> Result<serde_json::Value, ApiError> {
+    let bytes = axum::body::to_bytes(r.into_body(), 8 * 1024 * 1024).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// A form whose only field is the CSRF token (logout, e-mail a copy, start an enrolment).
+#[derive(Deserialize, Default)]
+pub(crate) struct CsrfForm {
+    /// The session's CSRF token.
+    #[serde(default)]
+    pub(crate) csrf: String,
+}
+
+/// Whether a form carries the session's CSRF token: its `csrf` field, else the `X-CSRF-Token`
+/// header (htmx sends the header). Refused: 403.
+pub(crate) fn csrf_ok(headers: &HeaderMap, field: &str, session_token: &str) -> Result<(), ApiError> {
+    let sent =
+        if field.is_empty() { headers.get(crate::auth::CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default() } else { field };
+    if crate::auth::same(sent, session_token) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("the form's CSRF token is missing or wrong".into()))
+    }
+}

@@ -6,7 +6,7 @@
 //! [`Caller`] the API builds for an officer's session), so validation, competence, idempotency
 //! and the trace are the API's own.
 
-use super::{Chrome, PageResult, Ui, html, see_other};
+use super::{Chrome, CsrfForm, PageResult, Ui, html, json_of, see_other};
 use crate::auth::{self, FirstFactor, OperatorSession, limits};
 use crate::modi::Caller;
 use crate::{ApiError, AppState};
@@ -67,12 +67,11 @@ impl FromRequestParts<AppState> for WebOfficer {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let ui = Ui::from_request_parts(parts, state).await.unwrap_or_else(|e| match e {});
-        let s = FirstFactor::of(parts, state, false).await.and_then(OperatorSession::both_factors).map_err(|e| office_error(&ui, e))?;
-        if !s.operator().roles.iter().any(|g| g.role == "registry_officer") {
-            return Err(super::error_page(&ui, ApiError::Forbidden("the registry office's pages are for registry officers".into())));
+        let WebOfficerOrAny(o) = WebOfficerOrAny::from_request_parts(parts, state).await?;
+        if !o.s.operator().roles.iter().any(|g| g.role == "registry_officer") {
+            return Err(super::error_page(&o.ui, ApiError::Forbidden("the registry office's pages are for registry officers".into())));
         }
-        Ok(WebOfficer { s, ui })
+        Ok(o)
     }
 }
 
@@ -92,12 +91,7 @@ impl WebOfficer {
     }
 
     fn check_csrf(&self, headers: &HeaderMap, field: &str) -> Result<(), Response> {
-        let sent = if field.is_empty() { headers.get(auth::CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default() } else { field };
-        if auth::same(sent, &self.s.0.session.csrf_token) {
-            Ok(())
-        } else {
-            Err(self.fail(ApiError::Forbidden("the form's CSRF token is missing or wrong".into())))
-        }
+        super::csrf_ok(headers, field, &self.s.0.session.csrf_token).map_err(|e| self.fail(e))
     }
 
     /// The officer as the comuni's services see them, for a call to `target`.
@@ -110,11 +104,6 @@ impl WebOfficer {
     fn comune(&self) -> String {
         self.s.operator().roles.iter().find(|g| g.role == "registry_officer").map(|g| g.scope.clone()).unwrap_or_default()
     }
-}
-
-async fn json_of(r: Response) -> Result<Value, ApiError> {
-    let bytes = axum::body::to_bytes(r.into_body(), 8 * 1024 * 1024).await.map_err(|e| ApiError::Internal(e.to_string()))?;
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 fn comune_name(code: &str) -> String {
@@ -198,12 +187,6 @@ async fn login(
             r
         }
     }
-}
-
-#[derive(Deserialize, Default)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 async fn logout(
@@ -752,12 +735,7 @@ impl FromRequestParts<AppState> for WebFirstFactor {
 
 impl WebFirstFactor {
     fn check_csrf(&self, headers: &HeaderMap, field: &str) -> Result<(), Response> {
-        let sent = if field.is_empty() { headers.get(auth::CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default() } else { field };
-        if auth::same(sent, &self.s.session.csrf_token) {
-            Ok(())
-        } else {
-            Err(office_error(&self.ui, ApiError::Forbidden("the form's CSRF token is missing or wrong".into())))
-        }
+        super::csrf_ok(headers, field, &self.s.session.csrf_token).map_err(|e| office_error(&self.ui, e))
     }
 }
 

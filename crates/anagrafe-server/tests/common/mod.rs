@@ -64,3 +64,45 @@ pub async fn session(store: &dyn Store, kind: &str, subject: &str, second_factor
     assert!(store.open_session(&s, None, &e).await.unwrap());
     (token, s.csrf_token)
 }
+
+/// A store under test: the store, the SQLite file's directory (kept while the test runs), and
+/// the PostgreSQL server and database to drop at the end.
+pub type TestStore = (std::sync::Arc<dyn Store>, Option<tempfile::TempDir>, Option<(String, String)>);
+
+/// The backends a store-backed test runs on: SQLite always, PostgreSQL too when
+/// `ANAGRAFE_TEST_DATABASE_URL` is set (a fresh database, named so that `drop_pg` removes it).
+pub async fn stores() -> Vec<TestStore> {
+    use anagrafe_store::{PgStore, SqliteStore};
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+    s.migrate().await.unwrap();
+    let mut out: Vec<TestStore> = vec![(std::sync::Arc::new(s), Some(dir), None)];
+    if let Ok(base) = std::env::var("ANAGRAFE_TEST_DATABASE_URL") {
+        let name = format!("anagrafe_t_{:016x}", rand::random::<u64>());
+        PgStore::connect(&base).await.unwrap().exec_raw(&format!("CREATE DATABASE {name}")).await.unwrap();
+        let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
+        let s = PgStore::connect(&url).await.unwrap();
+        s.migrate().await.unwrap();
+        out.push((std::sync::Arc::new(s), None, Some((base, name))));
+    } else {
+        eprintln!("SKIPPED: the PostgreSQL half of this test (set ANAGRAFE_TEST_DATABASE_URL)");
+    }
+    out
+}
+
+/// Drops the PostgreSQL database `stores` made (nothing for SQLite).
+pub async fn drop_pg(pg: Option<(String, String)>) {
+    if let Some((base, name)) = pg {
+        let admin = anagrafe_store::PgStore::connect(&base).await.unwrap();
+        admin.exec_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+    }
+}
+
+/// SQLite alone, shaped as an entry of `stores` (tests of behaviour the backends share through
+/// the same code, where a PostgreSQL run would add nothing).
+pub async fn sqlite_only() -> TestStore {
+    let dir = tempfile::tempdir().unwrap();
+    let s = anagrafe_store::SqliteStore::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+    s.migrate().await.unwrap();
+    (std::sync::Arc::new(s), Some(dir), None)
+}
