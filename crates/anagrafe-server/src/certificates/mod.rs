@@ -330,12 +330,35 @@ fn pdf_response(pdf: Vec<u8>, filename: &str) -> Response {
     r
 }
 
-pub(crate) async fn preview(State(state): State<AppState>, c: CertCaller) -> Result<Response, ApiError> {
-    let certs = service(&state)?;
+/// A request's body read and its subject resolved (who may ask about whom applied).
+async fn request_of(state: &AppState, c: &CertCaller) -> Result<(CertBody, content::Request), ApiError> {
     let body = parse_body(&c.body)?;
     let types = parse_types(&body.types)?;
-    let pid = subject(&state, &c.who, &body.person).await?;
+    let pid = subject(state, &c.who, &body.person).await?;
     let req = content::Request { person_id: pid, types, reference_date: body.reference_date, lang: body.lang.clone() };
+    Ok((body, req))
+}
+
+/// Runs a request's checks (CRT-2) without laying anything out: the pages' step before the
+/// preview, so a refusal is said before anything is paid. Traced as `certificate.check`.
+pub(crate) async fn check(State(state): State<AppState>, c: CertCaller) -> Result<(), ApiError> {
+    let certs = service(&state)?;
+    let (_, req) = request_of(&state, &c).await?;
+    match content::prepare(&certs, &*state.store, &req, Utc::now(), office_of(&c.who), None).await {
+        Ok(prepared) => {
+            let mut entry = c.who.entry("certificate.check", "ok", json!({ "types": req.types }));
+            entry.subject_person = Some(req.person_id);
+            entry.subject_cf = prepared.subject_cf;
+            state.store.audit(&entry).await?;
+            Ok(())
+        }
+        Err(e) => Err(refused(&*state.store, &c.who, "certificate.check", &req, e).await),
+    }
+}
+
+pub(crate) async fn preview(State(state): State<AppState>, c: CertCaller) -> Result<Response, ApiError> {
+    let certs = service(&state)?;
+    let (body, req) = request_of(&state, &c).await?;
     let ident = crate::middleware::current_request_id().unwrap_or_default();
     let pdf = preview_impl(&certs, &*state.store, &req, body.stamp.as_ref(), &c.who, ident).await?;
     Ok(pdf_response(pdf, "anteprima.pdf"))

@@ -443,7 +443,7 @@ fn request_view(s: &WebCitizen, code: u16, errors: Vec<(String, String)>, form: 
 }
 
 /// Step 2: the chosen type, the link to its preview, the stamp duty and the confirmation. The
-/// eligibility checks run here already (through a preview that is not shown), so a refusal is
+/// eligibility checks run here already (nothing is laid out), so a refusal is
 /// said before anything is paid.
 async fn request_page(
     State(state): State<AppState>,
@@ -452,7 +452,7 @@ async fn request_page(
 ) -> PageResult {
     let code = chosen_type(q).map_err(|e| s.fail(e))?;
     let person = own_id_anpr(&state, &s).await.map_err(|e| s.fail(e))?;
-    let check = certificates::preview(State(state.clone()), s.caller(json!({ "person": person, "types": [code] }))).await;
+    let check = certificates::check(State(state.clone()), s.caller(json!({ "person": person, "types": [code] }))).await;
     if let Err(e) = check {
         return Err(refusal_page(&s, code, e));
     }
@@ -650,6 +650,7 @@ fn shown_operation(op: &str) -> bool {
                 | "person.search"
                 | "family.read"
                 | "certificate.issue"
+                | "certificate.check"
                 | "certificate.preview"
                 | "certificate.download"
                 | "certificate.verify"
@@ -679,7 +680,7 @@ fn describe(c: &Chrome, e: &anagrafe_store::StoredAudit) -> Access {
         "person.read" | "family.read" => c.t("acc-op-read"),
         "person.search" => c.t("acc-op-search"),
         "certificate.issue" => c.t("acc-op-cert-issue"),
-        "certificate.preview" => c.t("acc-op-cert-preview"),
+        "certificate.check" | "certificate.preview" => c.t("acc-op-cert-preview"),
         "certificate.download" => c.t("acc-op-cert-download"),
         "certificate.verify" => c.t("acc-op-cert-verify"),
         other => other.to_owned(),

@@ -865,7 +865,7 @@ fn counter_refusal(o: &WebOfficer, id: &str, e: ApiError) -> Response {
     }
 }
 
-/// Certificate at the counter, step 2: the checks run first (a preview not shown), then the
+/// Certificate at the counter, step 2: the checks run first (nothing laid out), then the
 /// stamp duty (collected at the counter, or an exemption) and the confirmation.
 async fn counter_page(
     State(state): State<AppState>,
@@ -875,7 +875,7 @@ async fn counter_page(
 ) -> PageResult {
     let id = id_path(&o, &id)?;
     let code = super::citizen::chosen_type(q).map_err(|e| o.fail(e))?;
-    let check = crate::certificates::preview(State(state), o.cert_caller(json!({ "person": id, "types": [code] }))?).await;
+    let check = crate::certificates::check(State(state), o.cert_caller(json!({ "person": id, "types": [code] }))?).await;
     if let Err(e) = check {
         return Err(counter_refusal(&o, &id, e));
     }
