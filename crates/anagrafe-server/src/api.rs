@@ -30,6 +30,7 @@ use sha2::{Digest, Sha256};
 pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/persons", &["post", "get"]),
     ("/api/v1/persons/{id_anpr}", &["get"]),
+    ("/api/v1/persons/{id_anpr}/history", &["get"]),
     ("/api/v1/persons/{id_anpr}/residence", &["post"]),
     ("/api/v1/persons/{id_anpr}/cancellation", &["post"]),
     ("/api/v1/persons/{id_anpr}/generalita", &["post"]),
@@ -57,6 +58,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/persons", post(register).get(search))
         .route("/api/v1/persons/{id_anpr}", get(person))
+        .route("/api/v1/persons/{id_anpr}/history", get(history))
         .route("/api/v1/persons/{id_anpr}/residence", post(residence))
         .route("/api/v1/persons/{id_anpr}/cancellation", post(cancel))
         .route("/api/v1/persons/{id_anpr}/generalita", post(generalita))
@@ -248,7 +250,7 @@ pub(crate) async fn register(State(state): State<AppState>, signed: Caller) -> R
     write(&state, &signed, body, Operation::Register(Box::new(r)), true, true).await
 }
 
-async fn residence(State(state): State<AppState>, Path(id): Path<String>, signed: Caller) -> Result<Response, ApiError> {
+pub(crate) async fn residence(State(state): State<AppState>, Path(id): Path<String>, signed: Caller) -> Result<Response, ApiError> {
     let body = read_body(&signed)?;
     let person = id_param(&id)?;
     let change: ResidenceChange = parse(body.rest.clone())?;
@@ -256,7 +258,7 @@ async fn residence(State(state): State<AppState>, Path(id): Path<String>, signed
     write(&state, &signed, body, Operation::ChangeResidence { person, change }, false, true).await
 }
 
-async fn cancel(State(state): State<AppState>, Path(id): Path<String>, signed: Caller) -> Result<Response, ApiError> {
+pub(crate) async fn cancel(State(state): State<AppState>, Path(id): Path<String>, signed: Caller) -> Result<Response, ApiError> {
     let body = read_body(&signed)?;
     let person = id_param(&id)?;
     let cancellation: Cancellation = parse(body.rest.clone())?;
@@ -271,7 +273,7 @@ async fn cancel(State(state): State<AppState>, Path(id): Path<String>, signed: C
     write(&state, &signed, body, Operation::Cancel { person, cancellation }, false, true).await
 }
 
-async fn generalita(State(state): State<AppState>, Path(id): Path<String>, signed: Caller) -> Result<Response, ApiError> {
+pub(crate) async fn generalita(State(state): State<AppState>, Path(id): Path<String>, signed: Caller) -> Result<Response, ApiError> {
     let body = read_body(&signed)?;
     let person = id_param(&id)?;
     let change: GeneralitaChange = parse(body.rest.clone())?;
@@ -279,7 +281,7 @@ async fn generalita(State(state): State<AppState>, Path(id): Path<String>, signe
     write(&state, &signed, body, Operation::ChangeGeneralita { person, change }, false, true).await
 }
 
-async fn civil_status(State(state): State<AppState>, Path(id): Path<String>, signed: Caller) -> Result<Response, ApiError> {
+pub(crate) async fn civil_status(State(state): State<AppState>, Path(id): Path<String>, signed: Caller) -> Result<Response, ApiError> {
     let body = read_body(&signed)?;
     let person = id_param(&id)?;
     let change: CivilStatusChange = parse(body.rest.clone())?;
@@ -400,22 +402,89 @@ pub(crate) async fn person(State(state): State<AppState>, Path(id): Path<String>
     Ok(Json(serde_json::json!({ "id_anpr": id, "id_status": id_status, "as_of": view.as_of, "record": view.record })).into_response())
 }
 
+/// A search: by codice fiscale, or by personal data (surname, given name, sex and birth date,
+/// the date possibly without day or month, the place optional), never both.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Search {
-    codice_fiscale: String,
+    codice_fiscale: Option<String>,
+    surname: Option<String>,
+    given_name: Option<String>,
+    sex: Option<String>,
+    birth_date: Option<String>,
+    birth_place: Option<String>,
     as_of: Option<String>,
+}
+
+/// The personal-data search asked, or `None` when the search is by code; field errors name
+/// the parameter.
+fn generalita_query(q: &Search) -> Result<Option<anagrafe_store::GeneralitaQuery>, ApiError> {
+    let by_data = [&q.surname, &q.given_name, &q.sex, &q.birth_date, &q.birth_place].iter().any(|v| v.is_some());
+    if q.codice_fiscale.is_some() {
+        return if by_data {
+            Err(ApiError::field("codice_fiscale", "search by codice fiscale or by personal data, not both"))
+        } else {
+            Ok(None)
+        };
+    }
+    if !by_data {
+        return Err(ApiError::field("codice_fiscale", "is required, or surname, given_name, sex and birth_date"));
+    }
+    let name = |v: &Option<String>, field: &str| -> Result<String, ApiError> {
+        let t = v.as_deref().map(str::trim).unwrap_or_default();
+        if t.is_empty() || t.chars().count() > 100 || t.chars().any(char::is_control) {
+            return Err(ApiError::field(field, "is required for a search by personal data (1 to 100 characters)"));
+        }
+        Ok(t.to_owned())
+    };
+    let surname = name(&q.surname, "surname")?;
+    let given_name = name(&q.given_name, "given_name")?;
+    let sex = match q.sex.as_deref().map(str::trim) {
+        Some(s @ ("M" | "F")) => s.to_owned(),
+        _ => return Err(ApiError::field("sex", "is M or F")),
+    };
+    let raw = q.birth_date.as_deref().ok_or_else(|| ApiError::field("birth_date", "is required for a search by personal data"))?;
+    let date = anagrafe_domain::PartialDate::parse(raw).map_err(|e| ApiError::field("birth_date", e.to_string()))?;
+    let born_from = date.first_day();
+    let born_to = match date.precision() {
+        anagrafe_domain::DatePrecision::Day => Some(born_from),
+        anagrafe_domain::DatePrecision::Month => born_from.checked_add_months(chrono::Months::new(1)).and_then(|d| d.pred_opt()),
+        anagrafe_domain::DatePrecision::Year => NaiveDate::from_ymd_opt(chrono::Datelike::year(&born_from), 12, 31),
+    }
+    .ok_or_else(|| ApiError::field("birth_date", "is out of range"))?;
+    let birth_place = match q.birth_place.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        None => None,
+        Some(p) => Some(
+            RefData::current()
+                .resolve(p, born_from)
+                .map_err(|e| ApiError::field("birth_place", format!("is a comune or foreign state (name or code): {e}")))?
+                .code()
+                .to_string(),
+        ),
+    };
+    Ok(Some(anagrafe_store::GeneralitaQuery { surname: Some(surname), given_name: Some(given_name), sex, born_from, born_to, birth_place }))
 }
 
 pub(crate) async fn search(State(state): State<AppState>, uri: Uri, signed: Caller) -> Result<Response, ApiError> {
     signed.require_role("comune")?;
     let q: Search = query(&uri)?;
     no_body(&signed)?;
-    let cf = anagrafe_domain::CodiceFiscale::parse(&q.codice_fiscale).map_err(|e| ApiError::field("codice_fiscale", e.to_string()))?;
     let date = as_of(q.as_of.as_deref())?;
+    let pids = match generalita_query(&q)? {
+        Some(data) => state.store.find_by_generalita(&data, date).await?,
+        None => {
+            let raw = q.codice_fiscale.as_deref().unwrap_or_default();
+            let cf = anagrafe_domain::CodiceFiscale::parse(raw).map_err(|e| ApiError::field("codice_fiscale", e.to_string()))?;
+            state.store.find_by_cf(&cf, date).await?
+        }
+    };
     let mut found = Vec::new();
-    for pid in state.store.find_by_cf(&cf, date).await? {
-        let view = state.store.person(pid, date).await?;
+    for pid in pids {
+        let view = match state.store.person(pid, date).await {
+            // Found by data valid on the date, but the record itself began later.
+            Err(StoreError::NotFound(_)) => continue,
+            other => other?,
+        };
         // Records without a valid ID (deleted duplicates, a minor's record before adoption)
         // are not found by code.
         if view.record.id_anpr.is_none() {
@@ -425,6 +494,27 @@ pub(crate) async fn search(State(state): State<AppState>, uri: Uri, signed: Call
         found.push(serde_json::json!({ "id_anpr": view.record.id_anpr, "as_of": view.as_of, "record": view.record }));
     }
     Ok(Json(serde_json::json!({ "persons": found })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoQuery {}
+
+/// A person's history: the residences and citizenships with their periods, and the events
+/// that wrote the record, oldest first; traced as a read.
+pub(crate) async fn history(State(state): State<AppState>, Path(id): Path<String>, uri: Uri, signed: Caller) -> Result<Response, ApiError> {
+    signed.require_role("comune")?;
+    let _: NoQuery = query(&uri)?;
+    no_body(&signed)?;
+    let id = id_param(&id)?;
+    let (pid, status) = state.store.find_by_id_anpr(&id).await?.ok_or_else(|| ApiError::NotFound(format!("ID ANPR {id}")))?;
+    if status == 3 {
+        return Err(ApiError::Gone(format!("ID ANPR {id} is no longer valid")));
+    }
+    let h = state.store.history(pid).await?;
+    trace_read(&state, &signed, "person.history", Some(pid), serde_json::json!({ "events": h.events.len() })).await?;
+    Ok(Json(serde_json::json!({ "id_anpr": id, "residences": h.residences, "citizenships": h.citizenships, "events": h.events }))
+        .into_response())
 }
 
 async fn family(State(state): State<AppState>, Path(family_id): Path<String>, uri: Uri, signed: Caller) -> Result<Response, ApiError> {

@@ -146,6 +146,70 @@ async fn a_signed_registration_returns_the_new_id_and_a_replay_returns_the_first
 }
 
 #[tokio::test]
+async fn a_person_is_found_by_personal_data_and_the_history_lists_the_events_oldest_first() {
+    let api = api().await;
+    let id = send(&api, signed(&api.roma, "POST", "/api/v1/persons", &birth("op-1", "Bruno"))).await.json["id_anpr"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let find = |q: &str| signed(&api.roma, "GET", &format!("/api/v1/persons?{q}"), b"");
+    // The full date, the month, the year; with the place of birth by name or code.
+    for q in [
+        "surname=bruno&given_name=ELISA&sex=F&birth_date=2025-02-03",
+        "surname=Bruno&given_name=Elisa&sex=F&birth_date=2025-02&birth_place=Milano",
+        "surname=Bruno&given_name=Elisa&sex=F&birth_date=2025&birth_place=F205",
+    ] {
+        let r = send(&api, find(q)).await;
+        assert_eq!(r.status, StatusCode::OK, "{q}: {}", r.json);
+        assert_eq!(r.json["persons"].as_array().map(Vec::len), Some(1), "{q}");
+        assert_eq!(r.json["persons"][0]["id_anpr"], id.as_str());
+    }
+    for q in [
+        "surname=Bruno&given_name=Elisa&sex=M&birth_date=2025-02-03",
+        "surname=Bruno&given_name=Elisa&sex=F&birth_date=2025-02-04",
+        "surname=Bruno&given_name=Elisa&sex=F&birth_date=2025&birth_place=H501",
+    ] {
+        assert_eq!(send(&api, find(q)).await.json["persons"], json!([]), "{q}");
+    }
+    // Bad searches name the parameter; nothing is traced as a read.
+    for (q, field) in [
+        ("surname=Bruno&given_name=Elisa&birth_date=2025", "sex"),
+        ("surname=Bruno&sex=F&birth_date=2025", "given_name"),
+        ("surname=Bruno&given_name=Elisa&sex=F&birth_date=2025-13", "birth_date"),
+        ("surname=Bruno&given_name=Elisa&sex=F&birth_date=2025&birth_place=Atlantide", "birth_place"),
+        ("codice_fiscale=BRNLSE25B43F205X&surname=Bruno", "codice_fiscale"),
+        ("", "codice_fiscale"),
+    ] {
+        let (audit, _) = counts(&api).await;
+        let r = send(&api, find(q)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}: {}", r.json);
+        assert_eq!(r.json["errors"][0]["field"], field, "{q}: {}", r.json);
+        assert_eq!(counts(&api).await.0, audit, "{q}: a refused search reads nothing");
+    }
+    // The history: the registration, then a move within Rome, oldest first, traced as a read.
+    let mv = json!({ "client_op_id": "mv-1", "effective_date": "2025-06-01",
+        "residence": { "kind": "italy", "comune": "H501", "species": "VIA", "toponym": "Appia", "civic": "2" } });
+    let moved = send(&api, signed(&api.roma, "POST", &format!("/api/v1/persons/{id}/residence"), mv.to_string().as_bytes())).await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.json);
+    let (audit, _) = counts(&api).await;
+    let h = send(&api, signed(&api.milano, "GET", &format!("/api/v1/persons/{id}/history"), b"")).await;
+    assert_eq!(h.status, StatusCode::OK, "{}", h.json);
+    let kinds: Vec<_> = h.json["events"].as_array().unwrap().iter().map(|e| (e["kind"].clone(), e["effective_date"].clone())).collect();
+    assert_eq!(kinds, vec![(json!("iscrizione"), json!("2025-02-03")), (json!("residenza"), json!("2025-06-01"))]);
+    assert_eq!(h.json["events"][0]["comune"], "H501");
+    let res = h.json["residences"].as_array().unwrap();
+    assert_eq!(res.len(), 2);
+    assert_eq!((&res[0]["from"], &res[0]["to"], &res[1]["to"]), (&json!("2025-02-03"), &json!("2025-06-01"), &Value::Null));
+    assert_eq!(res[1]["value"]["toponym"], "Appia");
+    let traced = api.store.audit_entries(audit as i64, 10).await.unwrap();
+    assert_eq!(traced.iter().map(|e| e.entry.operation.as_str()).collect::<Vec<_>>(), vec!["person.history"]);
+    assert_eq!(send(&api, signed(&api.agency, "GET", &format!("/api/v1/persons/{id}/history"), b"")).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(send(&api, signed(&api.roma, "GET", "/api/v1/persons/AB12345CV/history", b"")).await.status, StatusCode::NOT_FOUND);
+    let extra = send(&api, signed(&api.roma, "GET", &format!("/api/v1/persons/{id}/history?as_of=2025-01-01"), b"")).await;
+    assert_eq!(extra.status, StatusCode::BAD_REQUEST, "the history takes no parameter");
+}
+
+#[tokio::test]
 async fn an_unsigned_request_is_refused_with_401_and_writes_nothing() {
     let api = api().await;
     let req = Request::post("/api/v1/persons").header("content-type", "application/json").body(Body::from(birth("op-u", "Neri"))).unwrap();

@@ -1761,7 +1761,26 @@ macro_rules! store_common {
                 if residences.is_empty() {
                     return Err(crate::StoreError::NotFound(format!("person {person_id}")));
                 }
-                Ok(crate::PersonHistory { residences, citizenships })
+                let rows = sqlx::query(
+                    "SELECT id, kind, code, comune, effective_date, recorded_at FROM events WHERE person_id = $1 ORDER BY id",
+                )
+                .bind(person_id)
+                .fetch_all(&mut *conn)
+                .await?;
+                let events = rows
+                    .iter()
+                    .map(|r| {
+                        Ok(crate::RecordEvent {
+                            id: r.try_get(0)?,
+                            kind: r.try_get(1)?,
+                            code: r.try_get(2)?,
+                            comune: r.try_get(3)?,
+                            effective_date: r.try_get(4)?,
+                            recorded_at: r.try_get(5)?,
+                        })
+                    })
+                    .collect::<crate::Result<Vec<_>>>()?;
+                Ok(crate::PersonHistory { residences, citizenships, events })
             }
 
             async fn save_certificate(&self, c: &crate::NewCertificate, entry: &crate::audit::AuditEntry) -> crate::Result<()> {

@@ -469,6 +469,28 @@ pub struct PersonHistory {
     pub residences: Vec<Dated<anagrafe_domain::Residence>>,
     /// Citizenships, oldest first.
     pub citizenships: Vec<Dated<anagrafe_domain::Country>>,
+    /// The events that wrote the record (registration, changes, cancellation), oldest first.
+    /// A record loaded in bulk has none of its own: the load is one event of the register.
+    pub events: Vec<RecordEvent>,
+}
+
+/// One event of a person's record, as the history lists it (what the event said stays in the
+/// register: the list names it, the record as of its date shows it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordEvent {
+    /// The event's id.
+    pub id: i64,
+    /// `iscrizione`, `iscrizione_aire`, `mutazione`, `residenza`, `famiglia`,
+    /// `cancellazione`, `cancellazione_aire`, `duplicato`.
+    pub kind: String,
+    /// The reason's code in the ANPR table of that kind, when it has one.
+    pub code: Option<String>,
+    /// Belfiore code of the comune that acted, when a comune did.
+    pub comune: Option<String>,
+    /// Date it took effect (data decorrenza).
+    pub effective_date: NaiveDate,
+    /// When it was recorded, epoch milliseconds.
+    pub recorded_at: i64,
 }
 
 /// A public body registered for the e-services, as on the national data platform (PDND).

@@ -582,5 +582,7 @@ async fn the_history_lists_residences_and_citizenships(h: &Harness) {
     assert_eq!(hist.residences[0].from, d("2010-05-01"));
     assert_eq!(hist.residences[0].to, None);
     assert_eq!(hist.citizenships.iter().map(|c| c.value).collect::<Vec<_>>(), vec![Country::Italia]);
+    let kinds: Vec<_> = hist.events.iter().map(|e| (e.kind.as_str(), e.code.as_deref(), e.effective_date)).collect();
+    assert_eq!(kinds, vec![("iscrizione", Some("3"), d("2010-05-01"))], "the registration is the record's first event");
     assert!(matches!(h.store.history(id + 1000).await, Err(anagrafe_store::StoreError::NotFound(_))));
 }
