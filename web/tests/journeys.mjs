@@ -261,6 +261,31 @@ await journey("an officer logs in with password and TOTP, registers a birth, and
   await axe(page, "35c-counter-issued");
   await page.goto(base + "/ufficio/persone?q=" + id);
   await axe(page, "36-search");
+  // The same person found by personal data (JavaScript on: htmx swaps the results in).
+  await page.getByLabel("Cognome").fill("Webtest");
+  await page.getByLabel("Nome", { exact: true }).fill("aurora");
+  await page.getByLabel("Sesso").selectOption("F");
+  await page.getByLabel("Data di nascita").fill(today.slice(0, 4));
+  await page.getByRole("button", { name: "Cerca" }).nth(1).click();
+  await page.waitForURL(/cognome=Webtest/);
+  await page.locator(`#main a[href="/ufficio/persone/${id}"]`).waitFor();
+  await axe(page, "36b-search-by-data");
+  // A change of address: sent without the street, the error is beside the field; then done.
+  await page.goto(base + `/ufficio/persone/${id}`);
+  await page.getByRole("link", { name: "Cambio di indirizzo o di residenza" }).click();
+  await axe(page, "36c-change-address");
+  await page.getByRole("button", { name: "Registra la variazione" }).click();
+  check(await page.locator("#toponym-error").isVisible(), "the street's error beside the field");
+  await axe(page, "36d-change-address-errors");
+  await page.getByLabel(/^Denominazione/).fill("Cavour");
+  await page.getByLabel(/^Civico/).fill("7");
+  await page.getByRole("button", { name: "Registra la variazione" }).click();
+  await page.waitForURL(/modificato=residenza/);
+  check((await page.locator("main").innerText()).includes("Cavour 7"), "the record shows the new address");
+  await page.getByRole("link", { name: "Storia della scheda" }).click();
+  const history = await page.locator("main").innerText();
+  check(history.includes("Iscrizione: Nascita") && history.includes("Cambio di residenza"), "the history lists the birth and the move");
+  await axe(page, "36e-history");
   await page.getByRole("button", { name: "Esci" }).click();
   // The comune of birth's officer sees the notification.
   await officeLogin(page, otherOfficer, "37-other-office");

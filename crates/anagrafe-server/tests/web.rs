@@ -81,7 +81,15 @@ fn keys_used() -> Vec<String> {
             keys.push(format!("verify-{}", chunk.split('"').next().unwrap()));
         }
         for marker in ["t(\"", "t1(\"", "chrome(\"", "Chrome::new(&ui, \"", "crumb(\"", "paid_key: \""] {
-            for chunk in text.split(marker).skip(1) {
+            let mut chunks = text.split(marker);
+            let mut before = chunks.next().unwrap_or_default();
+            for chunk in chunks {
+                // `t("…")` as a call of its own, not the end of another name (`get("…")`).
+                let own_call = marker.len() > 3 || !before.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+                before = chunk;
+                if !own_call {
+                    continue;
+                }
                 let key = chunk.split('"').next().unwrap();
                 if !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
                     keys.push(key.to_owned());
@@ -107,6 +115,27 @@ fn every_key_the_pages_use_is_in_both_message_files() {
         "doppia_iscrizione_segnalata",
     ] {
         keys.push(format!("notif-{}", kind.replace('_', "-")));
+    }
+    for case in [
+        "marriage",
+        "adult_adoption",
+        "sex_change",
+        "on_request",
+        "material_error_aligned",
+        "material_error_not_aligned_agency_right",
+        "material_error_not_aligned_register_right",
+    ] {
+        let wire =
+            serde_json::to_value(serde_json::from_value::<anagrafe_domain::ops::GeneralitaCase>(serde_json::json!(case)).unwrap()).unwrap();
+        assert_eq!(wire, case, "a case of the decree");
+        keys.push(format!("gen-case-{}", case.replace('_', "-")));
+    }
+    for status in ["resident", "aire", "cancelled", "deceased"] {
+        keys.push(format!("status-{status}"));
+    }
+    for kind in ["iscrizione", "iscrizione_aire", "mutazione", "residenza", "famiglia", "cancellazione", "cancellazione_aire", "duplicato"]
+    {
+        keys.push(format!("event-{}", kind.replace('_', "-")));
     }
     let missing: Vec<String> =
         keys.iter().flat_map(|k| Lang::ALL.iter().filter(|l| !i18n::has(**l, k)).map(move |l| format!("{}:{k}", l.code()))).collect();
@@ -334,6 +363,187 @@ async fn an_officer_registers_a_birth_from_the_form_with_errors_beside_the_field
         let certs = store.certificates_of(pid).await.unwrap();
         assert_eq!(certs.len(), 1);
         assert_eq!(certs[0].requester, "operator:officer");
+        drop(router);
+        drop(store);
+        common::drop_pg(pg).await;
+    }
+}
+
+fn enc(v: &str) -> String {
+    url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_finds_a_person_by_personal_data_changes_address_and_civil_status_records_the_death_and_reads_the_history() {
+    for (store, _dir, pg) in common::stores().await {
+        let router = app(state(store.clone()));
+        common::operator(&*store, "officer", "registry_officer", "H501", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP")).await;
+        common::operator(&*store, "security", "security_officer", "", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP")).await;
+        let (token, csrf) = common::session(&*store, "operator", "officer", true).await;
+        let (security, _) = common::session(&*store, "operator", "security", true).await;
+        let (id, _) = resident(&*store, 7).await;
+        let pid = store.find_by_id_anpr(&id.parse().unwrap()).await.unwrap().unwrap().0;
+        let g = store.person(pid, None).await.unwrap().record.generalita;
+        let (surname, given) = (g.name.surname().unwrap().to_owned(), g.name.given().unwrap().to_owned());
+        let sex = if g.sex == anagrafe_domain::Sex::M { "M" } else { "F" };
+        let born = g.birth_date.first_day();
+
+        // Search by personal data: the full date, or only the year; the place narrows it.
+        let by = |date: String, place: &str| {
+            format!(
+                "/ufficio/persone?cognome={}&nome={}&sesso={sex}&nascita={date}&luogo={place}",
+                enc(&surname),
+                enc(&given.to_lowercase())
+            )
+        };
+        for (date, place) in [(born.to_string(), ""), (born.format("%Y").to_string(), "Roma"), (born.format("%Y-%m").to_string(), "H501")] {
+            let found = get(&router, &by(date.clone(), place), Some(&token), &[]).await;
+            assert_eq!(found.status, StatusCode::OK, "{date} {place}: {}", found.text());
+            assert!(found.text().contains(&format!("/ufficio/persone/{id}")), "{date} {place}");
+        }
+        let elsewhere = get(&router, &by(born.to_string(), "Milano"), Some(&token), &[]).await;
+        assert!(!elsewhere.text().contains(&format!("/ufficio/persone/{id}")), "born in Rome, not Milan");
+        let no_sex = get(&router, &format!("/ufficio/persone?cognome={}&nome=x&nascita=1980", enc(&surname)), Some(&token), &[]).await;
+        assert_eq!(no_sex.status, StatusCode::BAD_REQUEST);
+        assert!(no_sex.text().contains("id=\"sesso-error\""), "{}", no_sex.text());
+        let bad_place = get(&router, &by(born.to_string(), "Atlantide"), Some(&token), &[]).await;
+        assert!(bad_place.text().contains("id=\"luogo-error\""));
+
+        // Change of address: the form's own errors, then the API's, beside the fields; nothing
+        // written until it is right; the same form twice changes once.
+        let events = || async { store.history(pid).await.unwrap().events.len() };
+        let before = events().await;
+        let target = format!("/ufficio/persone/{id}/residenza");
+        let form = get(&router, &target, Some(&token), &[]).await;
+        assert_eq!(form.status, StatusCode::OK);
+        assert!(form.text().contains("del Banco"), "the current address is shown");
+        let today = anagrafe_domain::ops::italian_today().to_string();
+        let mut fields = vec![
+            ("csrf", csrf.as_str()),
+            ("op", "move-1"),
+            ("effective_date", today.as_str()),
+            ("species", "VIA"),
+            ("toponym", ""),
+            ("civic", "3"),
+            ("cap", "00184"),
+            ("household", "stay"),
+        ];
+        let missing = post_form(&router, &target, &token, &fields).await;
+        assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(missing.text().contains("id=\"toponym-error\""));
+        fields[4] = ("toponym", "Cavour");
+        fields[6] = ("cap", "1");
+        let bad_cap = post_form(&router, &target, &token, &fields).await;
+        assert!(bad_cap.status.is_client_error(), "{}", bad_cap.text());
+        assert!(bad_cap.text().contains("id=\"cap-error\""), "the API's field error lands beside the field: {}", bad_cap.text());
+        assert_eq!(events().await, before, "refused forms write nothing");
+        assert_eq!(post_form(&router, &target, &token, &fields[1..]).await.status, StatusCode::FORBIDDEN, "no CSRF token");
+        fields[6] = ("cap", "00184");
+        fields[1] = ("op", "move-2");
+        for _ in 0..2 {
+            let moved = post_form(&router, &target, &token, &fields).await;
+            assert_eq!(moved.status, StatusCode::SEE_OTHER, "{}", moved.text());
+            assert_eq!(moved.headers["location"], format!("/ufficio/persone/{id}?modificato=residenza").as_str());
+        }
+        assert_eq!(events().await, before + 1, "a double submit changes once");
+        let page = get(&router, &format!("/ufficio/persone/{id}?modificato=residenza"), Some(&token), &[]).await;
+        assert!(page.text().contains("VIA Cavour 3"), "{}", page.text());
+        assert!(page.text().contains("alert-success"));
+
+        // Change of civil status.
+        let target = format!("/ufficio/persone/{id}/stato-civile");
+        let married = post_form(
+            &router,
+            &target,
+            &token,
+            &[("csrf", &csrf), ("op", "civil-1"), ("effective_date", &today), ("civil_status", "Coniugato")],
+        )
+        .await;
+        assert_eq!(married.status, StatusCode::SEE_OTHER, "{}", married.text());
+        let unknown = post_form(
+            &router,
+            &target,
+            &token,
+            &[("csrf", &csrf), ("op", "civil-2"), ("effective_date", &today), ("civil_status", "Sposato")],
+        )
+        .await;
+        assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{}", unknown.text());
+        assert!(unknown.text().contains("id=\"civil_status-error\""));
+
+        // The history lists both changes and the two residences.
+        let history = get(&router, &format!("/ufficio/persone/{id}/storia"), Some(&token), &[]).await;
+        assert_eq!(history.status, StatusCode::OK);
+        let text = history.text();
+        assert!(text.contains("Cambio di residenza o di indirizzo") && text.contains("Variazione: Matrimonio"), "{text}");
+        assert!(text.contains("VIA del Banco") && text.contains("VIA Cavour 3"), "{text}");
+        assert_eq!(get(&router, &format!("/ufficio/persone/{id}/storia"), Some(&security), &[]).await.status, StatusCode::FORBIDDEN);
+
+        // Change of personal data on the person's request: nothing changed is refused beside
+        // the name; a new given name keeps the ID ANPR.
+        let target = format!("/ufficio/persone/{id}/generalita");
+        let form = get(&router, &target, Some(&token), &[]).await;
+        assert!(form.text().contains(&format!("value=\"{given}\"")), "the form starts from the current name");
+        let same = [
+            ("csrf", csrf.as_str()),
+            ("op", "g-1"),
+            ("case", "on_request"),
+            ("effective_date", &today),
+            ("surname", &surname),
+            ("given", &given),
+        ];
+        let nothing = post_form(&router, &target, &token, &same).await;
+        assert_eq!(nothing.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", nothing.text());
+        assert!(nothing.text().contains("id=\"surname-error\""), "{}", nothing.text());
+        let renamed = post_form(
+            &router,
+            &target,
+            &token,
+            &[
+                ("csrf", &csrf),
+                ("op", "g-2"),
+                ("case", "on_request"),
+                ("effective_date", &today),
+                ("surname", &surname),
+                ("given", "Nuovo"),
+            ],
+        )
+        .await;
+        assert_eq!(renamed.status, StatusCode::SEE_OTHER, "{}", renamed.text());
+        let g = store.person(pid, None).await.unwrap().record.generalita;
+        assert_eq!(g.name.given(), Some("Nuovo"));
+        assert_eq!(store.find_by_id_anpr(&id.parse().unwrap()).await.unwrap().unwrap().0, pid, "the same ID ANPR");
+
+        // Death: the reason's table is the resident's; the date of death is the effective date.
+        let target = format!("/ufficio/persone/{id}/cancellazione");
+        let place_without_death = post_form(
+            &router,
+            &target,
+            &token,
+            &[("csrf", &csrf), ("op", "c-1"), ("reason", "6"), ("effective_date", &today), ("death_place", "Roma")],
+        )
+        .await;
+        assert!(place_without_death.text().contains("id=\"death_place-error\""));
+        let other_without_description =
+            post_form(&router, &target, &token, &[("csrf", &csrf), ("op", "c-2"), ("reason", "13"), ("effective_date", &today)]).await;
+        assert_eq!(other_without_description.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(other_without_description.text().contains("id=\"reason_description-error\""), "{}", other_without_description.text());
+        let died = post_form(
+            &router,
+            &target,
+            &token,
+            &[("csrf", &csrf), ("op", "c-3"), ("reason", "1"), ("effective_date", &today), ("death_place", "Roma")],
+        )
+        .await;
+        assert_eq!(died.status, StatusCode::SEE_OTHER, "{}", died.text());
+        let view = store.person(pid, None).await.unwrap().record;
+        assert_eq!(view.status, anagrafe_domain::RegisterStatus::Deceased);
+        assert_eq!(view.death.unwrap().place.map(|p| p.to_string()).as_deref(), Some("H501"));
+        let page = get(&router, &format!("/ufficio/persone/{id}"), Some(&token), &[]).await;
+        assert!(page.text().contains("Deceduto") && !page.text().contains("/cancellazione\""), "no changes offered for a closed record");
+        // A second cancellation is refused as a client error, not a failure of the server.
+        let again =
+            post_form(&router, &target, &token, &[("csrf", &csrf), ("op", "c-4"), ("reason", "1"), ("effective_date", &today)]).await;
+        assert!(again.status.is_client_error(), "{}: {}", again.status, again.text());
         drop(router);
         drop(store);
         common::drop_pg(pg).await;

@@ -30,6 +30,11 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ufficio/esci", post(logout))
         .route("/ufficio/persone", get(search))
         .route("/ufficio/persone/{id_anpr}", get(person))
+        .route("/ufficio/persone/{id_anpr}/storia", get(history))
+        .route("/ufficio/persone/{id_anpr}/residenza", get(changes::residence_page).post(changes::residence_submit))
+        .route("/ufficio/persone/{id_anpr}/stato-civile", get(changes::civil_status_page).post(changes::civil_status_submit))
+        .route("/ufficio/persone/{id_anpr}/generalita", get(changes::generalita_page).post(changes::generalita_submit))
+        .route("/ufficio/persone/{id_anpr}/cancellazione", get(changes::cancellation_page).post(changes::cancellation_submit))
         .route("/ufficio/nascita", get(birth_page).post(register_birth))
         .route("/ufficio/notifiche", get(inbox))
         .route("/ufficio/persone/{id_anpr}/certificato", get(counter_page).post(counter_issue))
@@ -40,6 +45,9 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ufficio/secondo-fattore", get(enrol_page).post(enrol))
         .route("/ufficio/secondo-fattore/conferma", post(confirm_enrolment))
 }
+
+mod changes;
+use changes::Change;
 
 /// A registry officer's session with both factors, for the pages.
 #[derive(Debug)]
@@ -235,15 +243,40 @@ struct Found {
 struct SearchPage {
     c: Chrome,
     q: String,
+    d: SearchQuery,
     results: Vec<Found>,
     searched: bool,
     error: Option<String>,
+    /// Errors of the search by personal data: form field and reason.
+    errors: Vec<(String, String)>,
 }
 
-#[derive(Deserialize, Default)]
+impl SearchPage {
+    fn error_of(&self, name: &str) -> Option<&str> {
+        self.errors.iter().find(|(f, _)| f == name).map(|(_, r)| r.as_str())
+    }
+}
+
+#[derive(Deserialize, Default, Clone)]
 struct SearchQuery {
     #[serde(default)]
     q: String,
+    #[serde(default)]
+    cognome: String,
+    #[serde(default)]
+    nome: String,
+    #[serde(default)]
+    sesso: String,
+    #[serde(default)]
+    nascita: String,
+    #[serde(default)]
+    luogo: String,
+}
+
+impl SearchQuery {
+    fn by_data(&self) -> bool {
+        [&self.cognome, &self.nome, &self.sesso, &self.nascita, &self.luogo].iter().any(|v| !v.trim().is_empty())
+    }
 }
 
 fn found(v: &Value) -> Found {
@@ -257,8 +290,8 @@ fn found(v: &Value) -> Found {
     }
 }
 
-/// Search by ID ANPR (9 characters) or codice fiscale (16): the API's person read and search,
-/// traced as they are.
+/// Search by ID ANPR (9 characters) or codice fiscale (16), or by surname, name, sex and birth
+/// date (the place optional): the API's person read and search, traced as they are.
 async fn search(
     State(state): State<AppState>,
     o: WebOfficer,
@@ -267,11 +300,48 @@ async fn search(
     let q = q.map(|q| q.0).unwrap_or_default();
     let term = q.q.trim().to_ascii_uppercase();
     let c = o.chrome("office-search-title").crumb("office-search-title", None);
-    let mut page = SearchPage { c, q: term.clone(), results: Vec::new(), searched: !term.is_empty(), error: None };
-    if term.is_empty() {
+    let by_data = q.by_data();
+    let mut page = SearchPage {
+        c,
+        q: term.clone(),
+        d: q.clone(),
+        results: Vec::new(),
+        searched: !term.is_empty() || by_data,
+        error: None,
+        errors: Vec::new(),
+    };
+    let result = if by_data {
+        let mut target = String::from("/api/v1/persons?");
+        {
+            let mut qs = url::form_urlencoded::Serializer::new(&mut target);
+            qs.append_pair("surname", q.cognome.trim())
+                .append_pair("given_name", q.nome.trim())
+                .append_pair("sex", q.sesso.trim())
+                .append_pair("birth_date", q.nascita.trim());
+            if !q.luogo.trim().is_empty() {
+                qs.append_pair("birth_place", q.luogo.trim());
+            }
+        }
+        let uri: Uri = target.parse().map_err(|_| o.fail(ApiError::field("q", "is not a search")))?;
+        match crate::api::search(State(state.clone()), uri, o.caller("GET", &target, None)?).await {
+            Err(e) if !e.field_problems().is_empty() => {
+                let field = |api: &str| match api {
+                    "surname" => "cognome",
+                    "given_name" => "nome",
+                    "sex" => "sesso",
+                    "birth_date" => "nascita",
+                    "birth_place" => "luogo",
+                    _ => "",
+                };
+                page.errors =
+                    e.field_problems().into_iter().map(|p| (field(&p.field).to_owned(), format!("{}: {}", p.field, p.reason))).collect();
+                return Err(html(StatusCode::BAD_REQUEST, &page));
+            }
+            other => other.map(Some),
+        }
+    } else if term.is_empty() {
         return Ok(html(StatusCode::OK, &page));
-    }
-    let result = if term.len() == 16 {
+    } else if term.len() == 16 {
         let target = format!("/api/v1/persons?codice_fiscale={term}");
         let uri: Uri = target.parse().map_err(|_| o.fail(ApiError::field("q", "is not a code")))?;
         crate::api::search(State(state.clone()), uri, o.caller("GET", &target, None)?).await.map(Some)
@@ -315,6 +385,10 @@ struct PersonPage {
     rows: Vec<Row>,
     types: Vec<super::citizen::TypeOption>,
     issued: Option<String>,
+    /// The title of the change just recorded, if any.
+    changed: Option<String>,
+    /// Whether the record is still open to changes (resident or AIRE).
+    open: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -323,6 +397,8 @@ struct AsOfQuery {
     al: String,
     #[serde(default)]
     rilasciato: Option<String>,
+    #[serde(default)]
+    modificato: Option<String>,
 }
 
 /// The person's page as of a date (`?al=YYYY-MM-DD`; today without), through the API's read.
@@ -355,8 +431,8 @@ async fn person(
         Row { label: c.t("f-name-full"), value: f.name.clone() },
         Row { label: c.t("f-cf"), value: rec["generalita"]["codice_fiscale"].as_str().unwrap_or("-").to_owned() },
         Row { label: c.t("f-birth-date"), value: f.birth.clone() },
-        Row { label: c.t("office-register-status"), value: rec["status"].as_str().unwrap_or_default().to_owned() },
-        Row { label: c.t("f-residence"), value: f.comune.clone() },
+        Row { label: c.t("office-register-status"), value: changes::status_label(&o, rec) },
+        Row { label: c.t("f-residence"), value: changes::address(rec) },
     ];
     if let Some(h) = rec["household"].as_object() {
         rows.push(Row { label: c.t("office-household"), value: h.get("family_id").map(|x| x.to_string()).unwrap_or_default() });
@@ -366,6 +442,8 @@ async fn person(
         &PersonPage {
             types: super::citizen::type_options(&c, Some(8)),
             issued: q.rilasciato.filter(|n| super::citizen::valid_number(n).is_ok()),
+            changed: q.modificato.as_deref().and_then(Change::from_segment).map(|k| c.t(k.title_key())),
+            open: matches!(rec["status"].as_str(), Some("resident" | "aire")),
             id_anpr: id,
             status: v["id_status"].as_str().unwrap_or_default().to_owned(),
             as_of: v["as_of"].as_str().unwrap_or_default().to_owned(),
@@ -373,6 +451,103 @@ async fn person(
             c,
         },
     ))
+}
+
+struct Period {
+    from: String,
+    to: String,
+    value: String,
+}
+
+struct EventRow {
+    date: String,
+    recorded: String,
+    what: String,
+    comune: String,
+}
+
+#[derive(Template)]
+#[template(path = "office/history.html")]
+struct HistoryPage {
+    c: Chrome,
+    id_anpr: String,
+    residences: Vec<Period>,
+    citizenships: Vec<Period>,
+    events: Vec<EventRow>,
+}
+
+/// An event in words: its kind, and the reason's description in the table of that kind.
+fn event_label(ui: &Ui, kind: &str, code: Option<&str>) -> String {
+    use anagrafe_domain::decode::{
+        MotivoCancellazione, MotivoCancellazioneAire, MotivoIscrizione, MotivoIscrizioneAire, TipoMutazione, TipoMutazioneFamiglia,
+    };
+    let key = format!("event-{}", kind.replace('_', "-"));
+    let what = if super::i18n::has(ui.lang, &key) { ui.t(&key) } else { kind.to_owned() };
+    let n = code.and_then(|c| c.parse::<u16>().ok());
+    let reason = match kind {
+        "iscrizione" => n.and_then(MotivoIscrizione::from_code).map(|m| m.description()),
+        "iscrizione_aire" => MotivoIscrizioneAire::ALL.iter().find(|m| Some(m.code()) == code).map(|m| m.description()),
+        "cancellazione" => n.and_then(MotivoCancellazione::from_code).map(|m| m.description()),
+        "cancellazione_aire" => n.and_then(MotivoCancellazioneAire::from_code).map(|m| m.description()),
+        "mutazione" => n.and_then(TipoMutazione::from_code).map(|m| m.description()),
+        "famiglia" => n.and_then(TipoMutazioneFamiglia::from_code).map(|m| m.description()),
+        _ => None,
+    };
+    match reason {
+        Some(r) => format!("{what}: {r}"),
+        None => what,
+    }
+}
+
+fn day(v: &Value) -> String {
+    v.as_str().and_then(|d| d.parse::<chrono::NaiveDate>().ok()).map(|d| d.format("%d/%m/%Y").to_string()).unwrap_or_default()
+}
+
+/// The person's history through the API's read: residences and citizenships with their
+/// periods, and the events that wrote the record.
+async fn history(State(state): State<AppState>, Path(id): Path<String>, o: WebOfficer) -> PageResult {
+    let id = id_path(&o, &id)?;
+    let target = format!("/api/v1/persons/{id}/history");
+    let uri: Uri = target.parse().map_err(|_| o.fail(ApiError::NotFound("no such ID ANPR".into())))?;
+    let r = crate::api::history(State(state), Path(id.clone()), uri, o.caller("GET", &target, None)?).await.map_err(|e| o.fail(e))?;
+    let v = json_of(r).await.map_err(|e| o.fail(e))?;
+    let c = o
+        .chrome("history-title")
+        .crumb("office-search-title", Some("/ufficio/persone"))
+        .crumb("office-person-title", Some(&format!("/ufficio/persone/{id}")))
+        .crumb("history-title", None);
+    let items = |k: &str| v[k].as_array().cloned().unwrap_or_default();
+    let refdata = RefData::current();
+    let today = anagrafe_domain::ops::italian_today();
+    let residences = items("residences")
+        .iter()
+        .map(|p| Period { from: day(&p["from"]), to: day(&p["to"]), value: changes::address(&json!({ "residence": p["value"] })) })
+        .collect();
+    let citizenships = items("citizenships")
+        .iter()
+        .map(|p| {
+            let value = match (p["value"]["kind"].as_str(), p["value"]["state"].as_str()) {
+                (Some("italia"), _) => c.t("citizenship-italian"),
+                (_, Some(code)) => refdata.resolve(code, today).map(|s| s.name().to_owned()).unwrap_or_else(|_| code.to_owned()),
+                _ => "-".to_owned(),
+            };
+            Period { from: day(&p["from"]), to: day(&p["to"]), value }
+        })
+        .collect();
+    let events = items("events")
+        .iter()
+        .map(|e| EventRow {
+            date: day(&e["effective_date"]),
+            recorded: e["recorded_at"]
+                .as_i64()
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|d| anagrafe_domain::ops::italian_time(d).format("%d/%m/%Y %H:%M").to_string())
+                .unwrap_or_default(),
+            what: event_label(&o.ui, e["kind"].as_str().unwrap_or_default(), e["code"].as_str()),
+            comune: e["comune"].as_str().map(comune_name).unwrap_or_default(),
+        })
+        .collect();
+    Ok(html(StatusCode::OK, &HistoryPage { c, id_anpr: id, residences, citizenships, events }))
 }
 
 /// The birth form's fields.
