@@ -123,6 +123,11 @@ await journey("a citizen logs in, sees the own record, previews, issues and down
   await page.goto(base + "/area-personale");
   await page.getByRole("main").getByRole("link", { name: "Certificati" }).click();
   await axe(page, "14-certificates");
+  // The combined certificate and the language are behind "more options": opened for axe,
+  // left as they are (one type, the languages of the comune of residence).
+  await page.locator("details summary").click();
+  check(await page.getByLabel("Lingua del certificato").isVisible(), "the language choice");
+  await axe(page, "14b-certificate-options");
   await page.getByLabel("Tipo di certificato").selectOption("8");
   await page.getByRole("button", { name: "Continua" }).click();
   await axe(page, "15-certificate-request");

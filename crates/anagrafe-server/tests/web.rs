@@ -130,6 +130,9 @@ fn every_key_the_pages_use_is_in_both_message_files() {
         assert_eq!(wire, case, "a case of the decree");
         keys.push(format!("gen-case-{}", case.replace('_', "-")));
     }
+    for l in ["auto", "it", "de", "fr", "sl"] {
+        keys.push(format!("cert-lang-{l}"));
+    }
     for status in ["resident", "aire", "cancelled", "deceased"] {
         keys.push(format!("status-{status}"));
     }
@@ -269,6 +272,27 @@ async fn a_citizen_sees_the_own_record_and_issues_a_certificate_only_through_a_c
         assert_eq!(pdf.headers["content-type"], "application/pdf");
         assert_eq!(&pdf.body[..5], b"%PDF-");
         assert_eq!(store.certificates_of(pid).await.unwrap().len(), 1);
+        // A combined certificate (residence and family status) in Italian and German: the
+        // choice travels through the steps to the issue.
+        let step2 = get(&router, "/area-personale/certificati/nuovo?tipo=8&con=12&con=8&lingua=de", Some(&token), &[]).await;
+        assert_eq!(step2.status, StatusCode::OK, "{}", step2.text());
+        assert!(step2.text().contains("name=\"tipo\" value=\"8,12\"") && step2.text().contains("name=\"lingua\" value=\"de\""));
+        assert!(step2.text().contains("anteprima?tipo=8,12&#38;lingua=de"), "the preview asks the same: {}", step2.text());
+        let combined = post_form(
+            &router,
+            "/area-personale/certificati",
+            &token,
+            &[("csrf", &csrf), ("tipo", "8,12"), ("lingua", "de"), ("stamp", "paid"), ("confirm", "1")],
+        )
+        .await;
+        assert_eq!(combined.status, StatusCode::SEE_OTHER, "{}", combined.text());
+        let certs = store.certificates_of(pid).await.unwrap();
+        let last = certs.iter().find(|c| c.types.len() > 1).expect("the combined certificate");
+        assert_eq!((last.types.clone(), last.langs.clone()), (vec![8, 12], vec!["it".to_owned(), "de".to_owned()]));
+        for bad in ["tipo=8&lingua=xx", "tipo=1,2,3,4,5,6,7", "tipo=999", "lingua=de"] {
+            let r = get(&router, &format!("/area-personale/certificati/nuovo?{bad}"), Some(&token), &[]).await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {}", r.text());
+        }
         // "Who looked at my data": an office's read is listed, the citizen's own actions are not.
         let mut read = anagrafe_store::AuditEntry::from_ctx(&WriteContext::cli("test"), "person.read", "ok");
         read.actor = "operator:ufficiale".into();

@@ -237,6 +237,11 @@ pub(super) fn type_options(c: &Chrome, selected: Option<u16>) -> Vec<TypeOption>
         .collect()
 }
 
+/// The language choices of a certificate, as the first step offers them.
+pub(super) fn lang_options(c: &Chrome) -> Vec<(String, String)> {
+    LANG_CHOICES.iter().map(|l| ((*l).to_owned(), c.t(&format!("cert-lang-{}", if l.is_empty() { "auto" } else { l })))).collect()
+}
+
 pub(super) fn type_label(c: &Chrome, code: u16) -> String {
     c.t(&format!("cert-type-{code}"))
 }
@@ -254,6 +259,7 @@ struct CertRow {
 struct CertificatesPage {
     c: Chrome,
     types: Vec<TypeOption>,
+    langs: Vec<(String, String)>,
     rows: Vec<CertRow>,
     issued: Option<String>,
     emailed: Option<String>,
@@ -308,6 +314,7 @@ async fn certificates_page(
         StatusCode::OK,
         &CertificatesPage {
             types: type_options(&c, Some(8)),
+            langs: lang_options(&c),
             rows,
             issued: q.rilasciato.filter(|x| x.len() <= 32),
             emailed: q.inviato.filter(|x| x.len() <= 32),
@@ -318,17 +325,81 @@ async fn certificates_page(
     ))
 }
 
-#[derive(Deserialize)]
-pub(super) struct TypeQuery {
-    #[serde(default)]
-    pub(super) tipo: String,
+/// What is asked of a certificate: its types (more than one make a combined, *contestuale*,
+/// certificate) and its languages (`None`: Italian and the second official language of the
+/// comune of residence, where it has one; `it`: Italian only; `de`, `fr`, `sl`: Italian and
+/// that language).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct CertChoice {
+    pub(super) types: Vec<u16>,
+    pub(super) lang: Option<String>,
 }
 
-pub(super) fn chosen_type(q: Result<Query<TypeQuery>, axum::extract::rejection::QueryRejection>) -> Result<u16, ApiError> {
-    let t = q.map(|q| q.0.tipo).unwrap_or_default();
-    anagrafe_domain::certificate::parse_type(&t)
-        .map(DecodeTable::code)
-        .ok_or_else(|| ApiError::field("tipo", "choose a certificate type of the list"))
+/// The most types one combined certificate holds.
+const MAX_COMBINED: usize = 6;
+
+/// The certificate languages the pages offer, by their value.
+pub(super) const LANG_CHOICES: &[&str] = &["", "it", "de", "fr", "sl"];
+
+impl CertChoice {
+    /// From the form's `tipo` (a type, or a comma-separated list as the later steps carry it)
+    /// and `lingua` values, and the `con` boxes of types to combine with it.
+    pub(super) fn parse<'a>(tipo: impl IntoIterator<Item = &'a str>, lingua: &str) -> Result<Self, ApiError> {
+        let mut types = Vec::new();
+        for raw in tipo.into_iter().flat_map(|t| t.split(',')).map(str::trim).filter(|t| !t.is_empty()) {
+            let t = anagrafe_domain::certificate::parse_type(raw)
+                .map(DecodeTable::code)
+                .ok_or_else(|| ApiError::field("tipo", "choose a certificate type of the list"))?;
+            if !types.contains(&t) {
+                types.push(t);
+            }
+        }
+        if types.is_empty() {
+            return Err(ApiError::field("tipo", "choose a certificate type of the list"));
+        }
+        if types.len() > MAX_COMBINED {
+            return Err(ApiError::field("tipo", format!("a combined certificate holds at most {MAX_COMBINED} types")));
+        }
+        let lang = match lingua.trim() {
+            "" => None,
+            l if LANG_CHOICES.contains(&l) => Some(l.to_owned()),
+            _ => return Err(ApiError::field("lingua", "is it, de, fr or sl (or empty: as the comune of residence)")),
+        };
+        Ok(CertChoice { types, lang })
+    }
+
+    /// From a step's query: `tipo` and `con` values, `lingua`.
+    pub(super) fn from_query(q: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>) -> Result<Self, ApiError> {
+        let pairs = q.map(|q| q.0).map_err(|_| ApiError::field("tipo", "choose a certificate type of the list"))?;
+        let tipo = pairs.iter().filter(|(k, _)| k == "tipo" || k == "con").map(|(_, v)| v.as_str());
+        let lingua = pairs.iter().find(|(k, _)| k == "lingua").map(|(_, v)| v.as_str()).unwrap_or_default();
+        Self::parse(tipo, lingua)
+    }
+
+    /// The types as the later steps carry them (`8,4`).
+    pub(super) fn tipo(&self) -> String {
+        self.types.iter().map(u16::to_string).collect::<Vec<_>>().join(",")
+    }
+
+    /// The query string of the later steps.
+    pub(super) fn query(&self) -> String {
+        format!("tipo={}&lingua={}", self.tipo(), self.lang.as_deref().unwrap_or_default())
+    }
+
+    /// The certificate service's request about `person` (to which the stamp and confirmation
+    /// are added on issue).
+    pub(super) fn body(&self, person: &str) -> Value {
+        json!({ "person": person, "types": self.types, "lang": self.lang })
+    }
+
+    /// The types in words.
+    pub(super) fn label(&self, c: &Chrome) -> String {
+        let types = self.types.iter().map(|t| type_label(c, *t)).collect::<Vec<_>>().join(" + ");
+        match &self.lang {
+            None => types,
+            Some(l) => format!("{types} ({})", c.t(&format!("cert-lang-{l}"))),
+        }
+    }
 }
 
 pub(super) struct Exemption {
@@ -340,7 +411,9 @@ pub(super) struct Exemption {
 #[template(path = "citizen/request.html")]
 pub(super) struct RequestPage {
     c: Chrome,
-    code: u16,
+    /// The types as the form carries them (`8,4`), and the languages.
+    tipo: String,
+    lingua: String,
     type_label: String,
     exemptions: Vec<Exemption>,
     csrf: String,
@@ -364,7 +437,7 @@ pub(super) struct RequestTarget<'a> {
 
 pub(super) fn request_page_for(
     c: Chrome,
-    code: u16,
+    choice: &CertChoice,
     csrf: String,
     errors: Vec<(String, String)>,
     form: IssueForm,
@@ -372,8 +445,9 @@ pub(super) fn request_page_for(
 ) -> RequestPage {
     let euro = format!("{},{:02}", STAMP_DUTY_CENTS / 100, STAMP_DUTY_CENTS % 100);
     RequestPage {
-        type_label: type_label(&c, code),
-        code,
+        type_label: choice.label(&c),
+        tipo: choice.tipo(),
+        lingua: choice.lang.clone().unwrap_or_default(),
         exemptions: exemptions(),
         csrf,
         stamp_paid: c.t1(to.paid_key, "amount", &euro),
@@ -427,7 +501,7 @@ fn exemptions() -> Vec<Exemption> {
         .collect()
 }
 
-fn request_view(s: &WebCitizen, code: u16, errors: Vec<(String, String)>, form: IssueForm) -> RequestPage {
+fn request_view(s: &WebCitizen, choice: &CertChoice, errors: Vec<(String, String)>, form: IssueForm) -> RequestPage {
     let c = s
         .chrome("request-title")
         .crumb("area-title", Some("/area-personale"))
@@ -435,11 +509,11 @@ fn request_view(s: &WebCitizen, code: u16, errors: Vec<(String, String)>, form: 
         .crumb("request-title", None);
     let to = RequestTarget {
         action: "/area-personale/certificati".into(),
-        preview: format!("/area-personale/certificati/anteprima?tipo={code}"),
+        preview: format!("/area-personale/certificati/anteprima?{}", choice.query()),
         cancel: "/area-personale/certificati".into(),
         paid_key: "request-stamp-paid",
     };
-    request_page_for(c, code, s.session.csrf_token.clone(), errors, form, to)
+    request_page_for(c, choice, s.session.csrf_token.clone(), errors, form, to)
 }
 
 /// Step 2: the chosen type, the link to its preview, the stamp duty and the confirmation. The
@@ -448,15 +522,15 @@ fn request_view(s: &WebCitizen, code: u16, errors: Vec<(String, String)>, form: 
 async fn request_page(
     State(state): State<AppState>,
     s: WebCitizen,
-    q: Result<Query<TypeQuery>, axum::extract::rejection::QueryRejection>,
+    q: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
 ) -> PageResult {
-    let code = chosen_type(q).map_err(|e| s.fail(e))?;
+    let choice = CertChoice::from_query(q).map_err(|e| s.fail(e))?;
     let person = own_id_anpr(&state, &s).await.map_err(|e| s.fail(e))?;
-    let check = certificates::check(State(state.clone()), s.caller(json!({ "person": person, "types": [code] }))).await;
+    let check = certificates::check(State(state.clone()), s.caller(choice.body(&person))).await;
     if let Err(e) = check {
-        return Err(refusal_page(&s, code, e));
+        return Err(refusal_page(&s, &choice, e));
     }
-    Ok(html(StatusCode::OK, &request_view(&s, code, Vec::new(), IssueForm::default())))
+    Ok(html(StatusCode::OK, &request_view(&s, &choice, Vec::new(), IssueForm::default())))
 }
 
 #[derive(Template)]
@@ -468,14 +542,14 @@ struct RefusalPage {
     next: Option<(String, String)>,
 }
 
-fn refusal_page(s: &WebCitizen, code: u16, e: ApiError) -> Response {
+fn refusal_page(s: &WebCitizen, choice: &CertChoice, e: ApiError) -> Response {
     match e {
         ApiError::NotCertifiable { code: why, reason } => {
             let c = s
                 .chrome("refused-title")
                 .crumb("area-title", Some("/area-personale"))
                 .crumb("certs-title", Some("/area-personale/certificati"));
-            let text = c.t1("refused-text", "type", &type_label(&c, code)) + &format!(" ({why}: {reason})");
+            let text = c.t1("refused-text", "type", &choice.label(&c)) + &format!(" ({why}: {reason})");
             let next = Some((c.t("refused-back"), "/area-personale/certificati".to_owned()));
             html(StatusCode::UNPROCESSABLE_ENTITY, &RefusalPage { c, text, alert: true, next })
         }
@@ -492,13 +566,11 @@ async fn own_id_anpr(state: &AppState, s: &WebCitizen) -> Result<String, ApiErro
 async fn preview(
     State(state): State<AppState>,
     s: WebCitizen,
-    q: Result<Query<TypeQuery>, axum::extract::rejection::QueryRejection>,
+    q: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
 ) -> PageResult {
-    let code = chosen_type(q).map_err(|e| s.fail(e))?;
+    let choice = CertChoice::from_query(q).map_err(|e| s.fail(e))?;
     let person = own_id_anpr(&state, &s).await.map_err(|e| s.fail(e))?;
-    certificates::preview(State(state.clone()), s.caller(json!({ "person": person, "types": [code] })))
-        .await
-        .map_err(|e| refusal_page(&s, code, e))
+    certificates::preview(State(state.clone()), s.caller(choice.body(&person))).await.map_err(|e| refusal_page(&s, &choice, e))
 }
 
 /// The issue form's fields (kept to show them again with the errors).
@@ -508,6 +580,8 @@ pub(super) struct IssueForm {
     pub(super) csrf: String,
     #[serde(default)]
     pub(super) tipo: String,
+    #[serde(default)]
+    pub(super) lingua: String,
     #[serde(default)]
     pub(super) stamp: String,
     #[serde(default)]
@@ -528,10 +602,10 @@ async fn issue(
         return Err(s.fail(ApiError::field("body", "is not the certificate form")));
     };
     s.check_csrf(&headers, &f.csrf)?;
-    let code = chosen_type(Ok(Query(TypeQuery { tipo: f.tipo.clone() }))).map_err(|e| s.fail(e))?;
+    let choice = CertChoice::parse([f.tipo.as_str()], &f.lingua).map_err(|e| s.fail(e))?;
     let (errors, exemption) = check_issue_form(&s.ui, &f);
     if !errors.is_empty() {
-        return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &request_view(&s, code, errors, f)));
+        return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &request_view(&s, &choice, errors, f)));
     }
     let person = own_id_anpr(&state, &s).await.map_err(|e| s.fail(e))?;
     let stamp = match exemption {
@@ -544,21 +618,23 @@ async fn issue(
             json!({ "kind": "paid", "payment_id": v["payment_id"] })
         }
     };
-    let body = json!({ "person": person, "types": [code], "stamp": stamp, "confirm": true });
+    let mut body = choice.body(&person);
+    body["stamp"] = stamp;
+    body["confirm"] = json!(true);
     match certificates::issue(State(state.clone()), s.caller(body)).await {
         Ok(r) => {
             let v = json_of(r).await.map_err(|e| s.fail(e))?;
             let id = v["id"].as_str().unwrap_or_default();
             Ok(see_other(&format!("/area-personale/certificati?rilasciato={id}")))
         }
-        Err(ApiError::NotCertifiable { code: why, reason }) => Err(refusal_page(&s, code, ApiError::NotCertifiable { code: why, reason })),
+        Err(e @ ApiError::NotCertifiable { .. }) => Err(refusal_page(&s, &choice, e)),
         Err(e) => {
             let problems = e.field_problems();
             if problems.is_empty() {
                 return Err(s.fail(e));
             }
             let errors = problems.into_iter().map(|p| (p.field, p.reason)).collect();
-            Err(html(StatusCode::UNPROCESSABLE_ENTITY, &request_view(&s, code, errors, f)))
+            Err(html(StatusCode::UNPROCESSABLE_ENTITY, &request_view(&s, &choice, errors, f)))
         }
     }
 }

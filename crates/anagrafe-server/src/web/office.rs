@@ -384,6 +384,7 @@ struct PersonPage {
     as_of: String,
     rows: Vec<Row>,
     types: Vec<super::citizen::TypeOption>,
+    langs: Vec<(String, String)>,
     issued: Option<String>,
     /// The title of the change just recorded, if any.
     changed: Option<String>,
@@ -441,6 +442,7 @@ async fn person(
         StatusCode::OK,
         &PersonPage {
             types: super::citizen::type_options(&c, Some(8)),
+            langs: super::citizen::lang_options(&c),
             issued: q.rilasciato.filter(|n| super::citizen::valid_number(n).is_ok()),
             changed: q.modificato.as_deref().and_then(Change::from_segment).map(|k| c.t(k.title_key())),
             open: matches!(rec["status"].as_str(), Some("resident" | "aire")),
@@ -1001,7 +1003,7 @@ impl WebOfficer {
     fn counter_view(
         &self,
         id: &str,
-        code: u16,
+        choice: &super::citizen::CertChoice,
         errors: Vec<(String, String)>,
         form: super::citizen::IssueForm,
     ) -> super::citizen::RequestPage {
@@ -1012,11 +1014,11 @@ impl WebOfficer {
             .crumb("counter-title", None);
         let to = super::citizen::RequestTarget {
             action: format!("/ufficio/persone/{id}/certificato"),
-            preview: format!("/ufficio/persone/{id}/anteprima?tipo={code}"),
+            preview: format!("/ufficio/persone/{id}/anteprima?{}", choice.query()),
             cancel: format!("/ufficio/persone/{id}"),
             paid_key: "counter-stamp-paid",
         };
-        super::citizen::request_page_for(c, code, self.s.0.session.csrf_token.clone(), errors, form, to)
+        super::citizen::request_page_for(c, choice, self.s.0.session.csrf_token.clone(), errors, form, to)
     }
 }
 
@@ -1046,28 +1048,26 @@ async fn counter_page(
     State(state): State<AppState>,
     Path(id): Path<String>,
     o: WebOfficer,
-    q: Result<Query<super::citizen::TypeQuery>, axum::extract::rejection::QueryRejection>,
+    q: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
 ) -> PageResult {
     let id = id_path(&o, &id)?;
-    let code = super::citizen::chosen_type(q).map_err(|e| o.fail(e))?;
-    let check = crate::certificates::check(State(state), o.cert_caller(json!({ "person": id, "types": [code] }))?).await;
+    let choice = super::citizen::CertChoice::from_query(q).map_err(|e| o.fail(e))?;
+    let check = crate::certificates::check(State(state), o.cert_caller(choice.body(&id))?).await;
     if let Err(e) = check {
         return Err(counter_refusal(&o, &id, e));
     }
-    Ok(html(StatusCode::OK, &o.counter_view(&id, code, Vec::new(), super::citizen::IssueForm::default())))
+    Ok(html(StatusCode::OK, &o.counter_view(&id, &choice, Vec::new(), super::citizen::IssueForm::default())))
 }
 
 async fn counter_preview(
     State(state): State<AppState>,
     Path(id): Path<String>,
     o: WebOfficer,
-    q: Result<Query<super::citizen::TypeQuery>, axum::extract::rejection::QueryRejection>,
+    q: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
 ) -> PageResult {
     let id = id_path(&o, &id)?;
-    let code = super::citizen::chosen_type(q).map_err(|e| o.fail(e))?;
-    crate::certificates::preview(State(state), o.cert_caller(json!({ "person": id, "types": [code] }))?)
-        .await
-        .map_err(|e| counter_refusal(&o, &id, e))
+    let choice = super::citizen::CertChoice::from_query(q).map_err(|e| o.fail(e))?;
+    crate::certificates::preview(State(state), o.cert_caller(choice.body(&id))?).await.map_err(|e| counter_refusal(&o, &id, e))
 }
 
 /// Issues the certificate at the counter: the stamp duty collected there is recorded as the
@@ -1084,10 +1084,10 @@ async fn counter_issue(
         return Err(o.fail(ApiError::field("body", "is not the certificate form")));
     };
     o.check_csrf(&headers, &f.csrf)?;
-    let code = super::citizen::chosen_type(Ok(Query(super::citizen::TypeQuery { tipo: f.tipo.clone() }))).map_err(|e| o.fail(e))?;
+    let choice = super::citizen::CertChoice::parse([f.tipo.as_str()], &f.lingua).map_err(|e| o.fail(e))?;
     let (errors, exemption) = super::citizen::check_issue_form(&o.ui, &f);
     if !errors.is_empty() {
-        return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &o.counter_view(&id, code, errors, f)));
+        return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &o.counter_view(&id, &choice, errors, f)));
     }
     let stamp = match exemption {
         Some(code) => super::citizen::exempt_stamp(code, &f.description),
@@ -1101,7 +1101,9 @@ async fn counter_issue(
             json!({ "kind": "paid", "payment_id": payment })
         }
     };
-    let body = json!({ "person": id, "types": [code], "stamp": stamp, "confirm": true });
+    let mut body = choice.body(&id);
+    body["stamp"] = stamp;
+    body["confirm"] = json!(true);
     match crate::certificates::issue(State(state), o.cert_caller(body)?).await {
         Ok(r) => {
             let v = json_of(r).await.map_err(|e| o.fail(e))?;
@@ -1114,7 +1116,7 @@ async fn counter_issue(
                 return Err(o.fail(e));
             }
             let errors = problems.into_iter().map(|p| (p.field, p.reason)).collect();
-            Err(html(StatusCode::UNPROCESSABLE_ENTITY, &o.counter_view(&id, code, errors, f)))
+            Err(html(StatusCode::UNPROCESSABLE_ENTITY, &o.counter_view(&id, &choice, errors, f)))
         }
     }
 }
