@@ -187,7 +187,7 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-async fn authorize_page(State(state): State<AppState>, Query(p): Query<AuthParams>) -> Result<Response, ApiError> {
+async fn authorize_page(State(state): State<AppState>, ui: crate::web::Ui, Query(p): Query<AuthParams>) -> Result<Response, ApiError> {
     let (idp, base) = enabled(&state)?;
     check_params(&p, &base)?;
     let hidden = [
@@ -208,17 +208,20 @@ async fn authorize_page(State(state): State<AppState>, Query(p): Query<AuthParam
         .map(|who| {
             format!(
                 r#"<li class="mb-3"><form method="post" action="/dev-idp/authorize" class="d-flex flex-wrap align-items-end gap-2">{hidden}<input type="hidden" name="identity" value="{cf}">
-<div class="select-wrapper"><label for="loa-{cf}">Livello di garanzia</label><select id="loa-{cf}" name="loa"><option value="2" selected>SpidL2</option><option value="3">SpidL3</option><option value="1">SpidL1</option></select></div>
-<button type="submit" class="btn btn-primary">Entra come {name} ({cf})</button></form></li>"#,
+<div class="select-wrapper"><label for="loa-{cf}">{loa}</label><select id="loa-{cf}" name="loa"><option value="2" selected>SpidL2</option><option value="3">SpidL3</option><option value="1">SpidL1</option></select></div>
+<button type="submit" class="btn btn-primary">{enter} {name} ({cf})</button></form></li>"#,
                 cf = esc(&who.codice_fiscale),
                 name = esc(&format!("{} {}", who.given_name, who.family_name)),
+                loa = esc(&ui.t("devidp-loa")),
+                enter = esc(&ui.t("devidp-enter")),
             )
         })
         .collect::<String>();
     let body = format!(
-        r#"<div class="alert alert-warning" role="status"><p class="mb-0">Solo per la demo: non è SPID né CIE. Scegli un'identità di prova.</p></div><ul class="list-unstyled">{forms}</ul>"#
+        r#"<div class="alert alert-warning" role="status"><p class="mb-0">{}</p></div><ul class="list-unstyled">{forms}</ul>"#,
+        esc(&ui.t("devidp-warning"))
     );
-    Ok(crate::web::framed(StatusCode::OK, crate::web::i18n::Lang::It, "/accedi", "Identity provider di sviluppo", &body))
+    Ok(crate::web::framed(StatusCode::OK, ui.lang, &ui.here, &ui.t("devidp-title"), &body))
 }
 
 async fn authorize(State(state): State<AppState>, Form(p): Form<AuthParams>) -> Result<Response, ApiError> {

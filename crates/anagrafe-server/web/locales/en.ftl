@@ -425,3 +425,7 @@ cert-lang-it = Italian only
 cert-lang-de = Italian and German
 cert-lang-fr = Italian and French
 cert-lang-sl = Italian and Slovenian
+devidp-title = Development identity provider
+devidp-warning = For the demo only: this is neither SPID nor CIE. Choose a test identity.
+devidp-loa = Level of assurance
+devidp-enter = Log in as

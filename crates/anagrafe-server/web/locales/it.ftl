@@ -426,3 +426,7 @@ cert-lang-it = Solo italiano
 cert-lang-de = Italiano e tedesco
 cert-lang-fr = Italiano e francese
 cert-lang-sl = Italiano e sloveno
+devidp-title = Identity provider di sviluppo
+devidp-warning = Solo per la demo: non è SPID né CIE. Scegli un'identità di prova.
+devidp-loa = Livello di garanzia
+devidp-enter = Entra come
