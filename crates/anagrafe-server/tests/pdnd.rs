@@ -85,6 +85,7 @@ async fn env(
             })
             .collect(),
         revoked: false,
+        public_security: false,
     };
     store.save_pdnd_client(&client, &WriteContext::cli("test")).await.unwrap();
     let (register_key, _) = generate_key_pair();
@@ -201,6 +202,7 @@ async fn a_public_body_gets_the_id_anpr_by_codice_fiscale_traced_and_replayed() 
         assert_eq!(d["tracking"]["userID"], "utente-42");
         assert_eq!(d["tracking"]["userLocation"], "postazione-7");
         assert_eq!(d["tracking"]["LoA"], "substantial");
+        assert_eq!(d["withheld_from_subject"], false);
         // The same operation id with a fresh signature: the first answer again.
         let again = call(&e, "C030", &request("C030", "op-1", json!({ "codiceFiscale": cf }))).await;
         let r2 = send(&e, http(&again)).await;
@@ -455,6 +457,28 @@ async fn a_body_with_an_rsa_key_signs_rs256_as_on_the_national_platform() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
     assert_eq!(r.json["listaSoggetti"]["datiSoggetto"][0]["identificativi"]["idANPR"], id);
     e.done().await;
+}
+
+/// A public-security body's calls are traced like any other, marked as withheld from the
+/// person's own view; the mark follows the body's registration on both backends.
+#[tokio::test]
+async fn a_public_security_bodys_calls_are_traced_and_marked_withheld_from_the_person() {
+    for (store, dir, pg) in common::stores().await {
+        let e = env(store, dir, pg, PdndSettings::default(), 100).await;
+        let mut client = e.store.pdnd_client("ente-1").await.unwrap().unwrap();
+        assert!(!client.public_security);
+        client.public_security = true;
+        e.store.save_pdnd_client(&client, &WriteContext::cli("test")).await.unwrap();
+        assert!(e.store.pdnd_client("ente-1").await.unwrap().unwrap().public_security, "kept by the store");
+        let (pid, cf, _) = e.people[0].clone();
+        let c = call(&e, "C030", &request("C030", "ps-1", json!({ "codiceFiscale": cf }))).await;
+        assert_eq!(send(&e, http(&c)).await.status, StatusCode::OK);
+        let last = e.store.audit_entries(0, 100_000).await.unwrap().pop().unwrap();
+        assert_eq!((last.entry.operation.as_str(), last.entry.subject_person), ("pdnd.C030", Some(pid)));
+        let d: Value = serde_json::from_str(&last.entry.detail).unwrap();
+        assert_eq!(d["withheld_from_subject"], true, "{d}");
+        e.done().await;
+    }
 }
 
 /// Every e-service answers its own question from the record, and only with the parts its

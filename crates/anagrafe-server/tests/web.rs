@@ -299,9 +299,20 @@ async fn a_citizen_sees_the_own_record_and_issues_a_certificate_only_through_a_c
         read.actor = "operator:ufficiale".into();
         read.subject_person = Some(pid);
         store.audit(&read).await.unwrap();
+        // A public body's e-service call is listed with its purpose; a public-security body's
+        // is traced as well but withheld from the person.
+        for (body, withheld) in [("INPS", false), ("Questura di Roma", true)] {
+            let mut call = anagrafe_store::AuditEntry::from_ctx(&WriteContext::cli("test"), "pdnd.C030", "ok");
+            call.actor = format!("pdnd:{body}");
+            call.subject_person = Some(pid);
+            call.detail =
+                serde_json::json!({ "public_body": body, "motivoRichiesta": "pratica 7", "withheld_from_subject": withheld }).to_string();
+            store.audit(&call).await.unwrap();
+        }
         let seen = get(&router, "/area-personale/accessi", Some(&token), &[]).await;
         assert_eq!(seen.status, StatusCode::OK);
-        assert_eq!(seen.text().matches("data-testid=\"access\"").count(), 1, "{}", seen.text());
+        assert_eq!(seen.text().matches("data-testid=\"access\"").count(), 2, "{}", seen.text());
+        assert!(seen.text().contains("INPS") && !seen.text().contains("Questura"), "{}", seen.text());
         assert!(seen.text().contains("Un ufficio anagrafe") && seen.text().contains("Lettura della scheda"));
         assert!(!seen.text().contains("Rilascio di un certificato"), "the citizen's own issue is not an access by others");
         // Another citizen cannot download it.

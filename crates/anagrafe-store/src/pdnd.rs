@@ -40,7 +40,7 @@ macro_rules! store_pdnd {
 
             async fn pdnd_client_impl(&self, client_id: &str) -> crate::Result<Option<crate::PdndClient>> {
                 use sqlx::Row;
-                let Some(c) = sqlx::query("SELECT client_id, name, revoked_at FROM pdnd_clients WHERE client_id = $1")
+                let Some(c) = sqlx::query("SELECT client_id, name, revoked_at, public_security FROM pdnd_clients WHERE client_id = $1")
                     .bind(client_id)
                     .fetch_optional(&self.pool)
                     .await?
@@ -74,7 +74,14 @@ macro_rules! store_pdnd {
                     })
                 })
                 .collect::<crate::Result<Vec<_>>>()?;
-                Ok(Some(crate::PdndClient { client_id: c.try_get(0)?, name: c.try_get(1)?, keys, purposes, revoked: c.try_get::<Option<i64>, _>(2)?.is_some() }))
+                Ok(Some(crate::PdndClient {
+                    client_id: c.try_get(0)?,
+                    name: c.try_get(1)?,
+                    keys,
+                    purposes,
+                    revoked: c.try_get::<Option<i64>, _>(2)?.is_some(),
+                    public_security: c.try_get(3)?,
+                }))
             }
 
             async fn save_pdnd_client_impl(&self, c: &crate::PdndClient, ctx: &crate::WriteContext) -> crate::Result<()> {
@@ -82,13 +89,15 @@ macro_rules! store_pdnd {
                 let mut head = Self::lock_head(&mut tx).await?;
                 let now = head.now;
                 sqlx::query(
-                    "INSERT INTO pdnd_clients (client_id, name, created_at, revoked_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, revoked_at = excluded.revoked_at",
+                    "INSERT INTO pdnd_clients (client_id, name, created_at, revoked_at, public_security) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, revoked_at = excluded.revoked_at, \
+                     public_security = excluded.public_security",
                 )
                 .bind(&c.client_id)
                 .bind(&c.name)
                 .bind(now)
                 .bind(c.revoked.then_some(now))
+                .bind(c.public_security)
                 .execute(&mut *tx)
                 .await?;
                 // A key id names one key for ever: it cannot move to another body.

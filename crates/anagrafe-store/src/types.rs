@@ -506,6 +506,10 @@ pub struct PdndClient {
     pub purposes: Vec<PdndPurpose>,
     /// Revoked bodies are refused.
     pub revoked: bool,
+    /// A public-security body (police forces): its calls are traced, and the trace entries say
+    /// they are withheld from the person's own view of who consulted their data.
+    #[serde(default)]
+    pub public_security: bool,
 }
 
 /// A public body's key.

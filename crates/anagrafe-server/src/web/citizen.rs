@@ -717,8 +717,15 @@ const ACCESS_PAGE: u32 = 50;
 
 /// Whether an operation on the citizen's data is one the page shows: reads by comuni and
 /// offices, public bodies' e-service calls, certificates about the person made or checked by
-/// others.
-fn shown_operation(op: &str) -> bool {
+/// others; not the calls of public-security bodies (police forces), which the law lets the
+/// register withhold from the person (their trace entries say so when written).
+fn shown_operation(entry: &anagrafe_store::AuditEntry) -> bool {
+    let op = entry.operation.as_str();
+    if op.starts_with("pdnd.")
+        && serde_json::from_str::<Value>(&entry.detail).ok().and_then(|d| d["withheld_from_subject"].as_bool()) == Some(true)
+    {
+        return false;
+    }
     op.starts_with("pdnd.C")
         || matches!(
             op,
@@ -784,7 +791,7 @@ async fn accesses(
     let entries = state.store.audit_about(pid, before, ACCESS_PAGE).await.map_err(|e| s.fail(e.into()))?;
     let c = s.chrome("acc-title").crumb("area-title", Some("/area-personale")).crumb("acc-title", None);
     let own = format!("citizen:{}", s.session.subject);
-    let rows = entries.iter().filter(|e| e.entry.actor != own && shown_operation(&e.entry.operation)).map(|e| describe(&c, e)).collect();
+    let rows = entries.iter().filter(|e| e.entry.actor != own && shown_operation(&e.entry)).map(|e| describe(&c, e)).collect();
     let more = (entries.len() == ACCESS_PAGE as usize).then(|| entries.last().map(|e| e.seq)).flatten();
     let mut e = s.requester().entry("citizen.accesses_view", "ok", json!({}));
     e.subject_person = Some(pid);

@@ -92,6 +92,10 @@ pub struct AddClient {
     /// `C030=9f6c…:100000:50` (repeat for each e-service).
     #[arg(long = "purpose", value_name = "ESERVICE=ID", required = true)]
     purposes: Vec<String>,
+    /// A public-security body (police forces): its calls are traced as every call, and not
+    /// shown to the person on "who looked at my data".
+    #[arg(long)]
+    public_security: bool,
 }
 
 /// What a public body's gateway knows: written by `anagrafe demo` as `demo-public-body.json`.
@@ -182,9 +186,11 @@ pub async fn run(cmd: PdndCommand, cfg: Config) -> anyhow::Result<ExitCode> {
         PdndCommand::AddClient(a) => {
             let store = crate::register::open(&cfg).await?;
             let pem = std::fs::read_to_string(&a.public_key).with_context(|| format!("cannot read {}", a.public_key.display()))?;
-            let client = client_record(&a.id, &a.name, &a.kid, &pem, &a.purposes)?;
+            let mut client = client_record(&a.id, &a.name, &a.kid, &pem, &a.purposes)?;
+            client.public_security = a.public_security;
             store.save_pdnd_client(&client, &WriteContext::cli("pdnd-add-client")).await?;
-            println!("public body {} ({}) registered with {} purpose(s)", a.id, a.name, client.purposes.len());
+            let kind = if client.public_security { " as a public-security body (its calls withheld from the person's view)" } else { "" };
+            println!("public body {} ({}) registered{kind} with {} purpose(s)", a.id, a.name, client.purposes.len());
             Ok(ExitCode::SUCCESS)
         }
         PdndCommand::RevokeClient { id } => {
@@ -246,6 +252,7 @@ pub fn client_record(id: &str, name: &str, kid: &str, public_pem: &str, purposes
         keys: vec![PdndKey { kid: kid.to_owned(), public_key_pem: public_pem.to_owned(), revoked: false }],
         purposes: list,
         revoked: false,
+        public_security: false,
     })
 }
 
