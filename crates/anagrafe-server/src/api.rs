@@ -291,7 +291,7 @@ pub(crate) async fn civil_status(State(state): State<AppState>, Path(id): Path<S
     write(&state, &signed, body, Operation::ChangeCivilStatus { person, change }, false, true).await
 }
 
-async fn household(State(state): State<AppState>, Path(id): Path<String>, signed: Caller) -> Result<Response, ApiError> {
+pub(crate) async fn household(State(state): State<AppState>, Path(id): Path<String>, signed: Caller) -> Result<Response, ApiError> {
     let body = read_body(&signed)?;
     let person = id_param(&id)?;
     let change: HouseholdMove = parse(body.rest.clone())?;

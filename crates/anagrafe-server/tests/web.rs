@@ -549,6 +549,35 @@ async fn an_officer_finds_a_person_by_personal_data_changes_address_and_civil_st
         assert_eq!(g.name.given(), Some("Nuovo"));
         assert_eq!(store.find_by_id_anpr(&id.parse().unwrap()).await.unwrap().unwrap().0, pid, "the same ID ANPR");
 
+        // Out of the household into a new family of their own.
+        let family_before = store.person(pid, None).await.unwrap().record.household;
+        let target = format!("/ufficio/persone/{id}/famiglia");
+        let no_family =
+            post_form(&router, &target, &token, &[("csrf", &csrf), ("op", "h-1"), ("effective_date", &today), ("household", "join")]).await;
+        assert!(no_family.text().contains("id=\"family_id-error\""), "{}", no_family.text());
+        let own =
+            post_form(&router, &target, &token, &[("csrf", &csrf), ("op", "h-2"), ("effective_date", &today), ("household", "new")]).await;
+        assert_eq!(own.status, StatusCode::SEE_OTHER, "{}", own.text());
+        assert_ne!(store.person(pid, None).await.unwrap().record.household, family_before, "a household of their own");
+
+        // Emigration abroad (tab. 15 code 8) of another resident: the record moves to the AIRE
+        // of the comune, with the address abroad; the state must be a foreign one.
+        let (emigrant, _) = resident(&*store, 9).await;
+        let epid = store.find_by_id_anpr(&emigrant.parse().unwrap()).await.unwrap().unwrap().0;
+        let target = format!("/ufficio/persone/{emigrant}/cancellazione");
+        let base =
+            [("csrf", csrf.as_str()), ("op", "e-1"), ("reason", "8"), ("effective_date", today.as_str()), ("abroad_locality", "Parigi")];
+        let italy = post_form(&router, &target, &token, &[&base[..], &[("abroad_state", "Milano")]].concat()).await;
+        assert!(italy.text().contains("id=\"abroad_state-error\""), "{}", italy.text());
+        let gone = post_form(&router, &target, &token, &[&base[..], &[("abroad_state", "Francia")]].concat()).await;
+        assert_eq!(gone.status, StatusCode::SEE_OTHER, "{}", gone.text());
+        let rec = store.person(epid, None).await.unwrap().record;
+        assert_eq!(rec.status, anagrafe_domain::RegisterStatus::Aire);
+        let page = get(&router, &format!("/ufficio/persone/{emigrant}"), Some(&token), &[]).await;
+        assert!(page.text().contains("AIRE") && page.text().contains("Parigi"), "{}", page.text());
+        let aire_form = get(&router, &target, Some(&token), &[]).await;
+        assert!(aire_form.text().contains("Trasferimento nell’AIRE di altro comune"), "the AIRE's reasons (tab. 28)");
+
         // Death: the reason's table is the resident's; the date of death is the effective date.
         let target = format!("/ufficio/persone/{id}/cancellazione");
         let place_without_death = post_form(

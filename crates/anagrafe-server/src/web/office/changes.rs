@@ -1,5 +1,6 @@
 //! The registry office's change forms (REG-5): change of address, change of personal data
-//! (generalità, IDN-6 cases 1–3), change of civil status and cancellation (death and the other reasons of tab. 15 / tab. 28), each on a page of its own
+//! (generalità, IDN-6 cases 1–3), change of civil status, change of household, and cancellation
+//! (death, emigration abroad and the other reasons of tab. 15 / tab. 28), each on a page of its own
 //! with the person's current data, every field's error beside it and a summary on top.
 //!
 //! A form is data ([`Field`]s) drawn by one template; each change says which fields it has,
@@ -29,6 +30,8 @@ pub(super) enum Change {
     CivilStatus,
     /// Change or correction of personal data (IDN-6 cases 1–3): the ID ANPR stays.
     Generalita,
+    /// A move to another household of the comune, or out of one into a new one.
+    Household,
     /// Cancellation from the register (death, and the other reasons of the tables).
     Cancellation,
 }
@@ -36,7 +39,9 @@ pub(super) enum Change {
 impl Change {
     /// The change whose page has this path segment.
     pub(super) fn from_segment(segment: &str) -> Option<Self> {
-        [Self::Residence, Self::CivilStatus, Self::Generalita, Self::Cancellation].into_iter().find(|c| c.segment() == segment)
+        [Self::Residence, Self::CivilStatus, Self::Generalita, Self::Household, Self::Cancellation]
+            .into_iter()
+            .find(|c| c.segment() == segment)
     }
 
     /// The page's path segment under `/ufficio/persone/{id}/`.
@@ -45,6 +50,7 @@ impl Change {
             Self::Residence => "residenza",
             Self::CivilStatus => "stato-civile",
             Self::Generalita => "generalita",
+            Self::Household => "famiglia",
             Self::Cancellation => "cancellazione",
         }
     }
@@ -54,6 +60,7 @@ impl Change {
             Self::Residence => "change-residence-title",
             Self::CivilStatus => "change-civil-title",
             Self::Generalita => "change-generalita-title",
+            Self::Household => "change-household-title",
             Self::Cancellation => "change-cancel-title",
         }
     }
@@ -64,6 +71,7 @@ impl Change {
             Self::Residence => "residence",
             Self::CivilStatus => "civil-status",
             Self::Generalita => "generalita",
+            Self::Household => "household",
             Self::Cancellation => "cancellation",
         };
         format!("/api/v1/persons/{id}/{op}")
@@ -170,6 +178,11 @@ async fn subject(state: &AppState, o: &WebOfficer, id: &str, change: Change) -> 
             current.push((t("f-birth-date"), g["birth_date"].as_str().unwrap_or_default().to_owned()));
             current.push((t("f-cf"), g["codice_fiscale"].as_str().unwrap_or("-").to_owned()));
         }
+        Change::Household => {
+            let h = &rec["household"];
+            let family = h["family_id"].as_i64().map(|f| f.to_string()).unwrap_or_else(|| "-".into());
+            current.push((t("office-household"), family));
+        }
         Change::Cancellation => current.push((t("f-residence"), address(rec))),
     }
     let g = &rec["generalita"]["name"];
@@ -227,6 +240,10 @@ pub(super) fn address(rec: &Value) -> String {
     }
 }
 
+fn relation_options() -> Vec<Opt> {
+    super::relations().into_iter().map(|r| Opt { value: r.code.to_string(), label: r.label }).collect()
+}
+
 fn fields(o: &WebOfficer, change: Change, aire: bool) -> Vec<Field> {
     let t = |k: &str| o.ui.t(k);
     match change {
@@ -248,12 +265,7 @@ fn fields(o: &WebOfficer, change: Change, aire: bool) -> Vec<Field> {
             )
             .help(t("change-household-help")),
             Field::input("family_id", t("birth-family-id"), 18, "col-md-3"),
-            Field::choice(
-                "relation",
-                t("f-relation"),
-                super::relations().into_iter().map(|r| Opt { value: r.code.to_string(), label: r.label }).collect(),
-                "col-md-3",
-            ),
+            Field::choice("relation", t("f-relation"), relation_options(), "col-md-3"),
         ],
         Change::CivilStatus => vec![
             Field::date("effective_date", t("change-effective-date")).required(),
@@ -304,6 +316,21 @@ fn fields(o: &WebOfficer, change: Change, aire: bool) -> Vec<Field> {
                 Field::input("codice_fiscale", t("f-cf"), 16, "col-md-6").help(t("change-generalita-cf-help")),
             ]
         }
+        Change::Household => vec![
+            Field::date("effective_date", t("change-effective-date")).required(),
+            Field::choice(
+                "household",
+                t("change-household-to"),
+                vec![
+                    Opt { value: "join".into(), label: t("birth-household-join") },
+                    Opt { value: "new".into(), label: t("birth-household-new") },
+                ],
+                "col-md-6",
+            )
+            .required(),
+            Field::input("family_id", t("birth-family-id"), 18, "col-md-3"),
+            Field::choice("relation", t("f-relation"), relation_options(), "col-md-3"),
+        ],
         Change::Cancellation => {
             let reasons: Vec<Opt> = if aire {
                 MotivoCancellazioneAire::ALL
@@ -312,14 +339,10 @@ fn fields(o: &WebOfficer, change: Change, aire: bool) -> Vec<Field> {
                     .map(|m| Opt { value: m.code().to_string(), label: format!("{} — {}", m.code(), m.description()) })
                     .collect()
             } else {
-                // Emigration abroad moves the record to the AIRE with an address abroad, and
-                // duplicates are resolved as duplicates: neither is a plain cancellation.
+                // Duplicates are resolved as duplicates (IDN-6 case 5), not cancelled here.
                 MotivoCancellazione::ALL
                     .iter()
-                    .filter(|m| {
-                        m.valid_until().is_none()
-                            && !matches!(m, MotivoCancellazione::DoppiaIscrizione | MotivoCancellazione::TrasferimentoResidenza)
-                    })
+                    .filter(|m| m.valid_until().is_none() && **m != MotivoCancellazione::DoppiaIscrizione)
                     .map(|m| Opt { value: m.code().to_string(), label: format!("{} — {}", m.code(), m.description()) })
                     .collect()
             };
@@ -329,6 +352,10 @@ fn fields(o: &WebOfficer, change: Change, aire: bool) -> Vec<Field> {
                 Field::input("reason_description", t("change-cancel-description"), 256, "col-md-8")
                     .help(t("change-cancel-description-help")),
                 Field::input("death_place", t("change-death-place"), 80, "col-md-6").help(t("change-death-place-help")),
+                Field::input("abroad_state", t("change-abroad-state"), 80, "col-md-6").help(t("change-abroad-help")),
+                Field::input("abroad_locality", t("change-abroad-locality"), 100, "col-md-6"),
+                Field::input("abroad_address", t("change-abroad-address"), 200, "col-md-8"),
+                Field::input("abroad_postcode", t("change-abroad-postcode"), 20, "col-md-4"),
             ]
         }
     }
@@ -341,10 +368,22 @@ fn form_field(change: Change, api: &str) -> &'static str {
         Change::Residence => &["effective_date", "species", "toponym", "civic", "cap", "family_id", "household"],
         Change::CivilStatus => &["effective_date", "civil_status"],
         Change::Generalita => &["effective_date", "case", "codice_fiscale", "sex", "birth_date", "birth_place"],
+        Change::Household => &["effective_date", "family_id", "household"],
         Change::Cancellation => &["effective_date", "reason_description", "reason"],
     };
     if change == Change::Generalita && api.starts_with("name") {
         return if api.starts_with("name.given") { "given" } else { "surname" };
+    }
+    if change == Change::Cancellation && api.starts_with("abroad") {
+        return match api {
+            a if a.starts_with("abroad.locality") => "abroad_locality",
+            a if a.starts_with("abroad.address") => "abroad_address",
+            a if a.starts_with("abroad.postcode") => "abroad_postcode",
+            _ => "abroad_state",
+        };
+    }
+    if change == Change::Household && api.starts_with("household") {
+        return "family_id";
     }
     if change == Change::Cancellation && api.starts_with("death") {
         return if api.starts_with("death.place") { "death_place" } else { "effective_date" };
@@ -418,6 +457,19 @@ fn body(o: &WebOfficer, change: Change, v: &HashMap<String, String>, subject: &S
         errors.push(("effective_date".to_owned(), t("change-err-date")));
     }
     let date = date.map(|d| d.to_string()).unwrap_or_default();
+    // The household chosen: a new family, or an existing one with the relation to its head;
+    // `Null` when the person stays where they are.
+    let household_of = |errors: &mut Vec<(String, String)>| match value_of("household") {
+        "new" => json!({ "kind": "new", "household": { "kind": "family" } }),
+        "join" => match (value_of("family_id").parse::<i64>(), value_of("relation").parse::<u16>()) {
+            (Ok(id), Ok(rel)) if id > 0 => json!({ "kind": "join", "family_id": id, "relation": rel }),
+            _ => {
+                errors.push(("family_id".to_owned(), t("birth-err-family")));
+                Value::Null
+            }
+        },
+        _ => Value::Null,
+    };
     let body = match change {
         Change::Residence => {
             if value_of("toponym").is_empty() {
@@ -434,17 +486,7 @@ fn body(o: &WebOfficer, change: Change, v: &HashMap<String, String>, subject: &S
                     residence[k] = json!(value_of(k));
                 }
             }
-            let household = match value_of("household") {
-                "new" => json!({ "kind": "new", "household": { "kind": "family" } }),
-                "join" => match (value_of("family_id").parse::<i64>(), value_of("relation").parse::<u16>()) {
-                    (Ok(id), Ok(rel)) if id > 0 => json!({ "kind": "join", "family_id": id, "relation": rel }),
-                    _ => {
-                        errors.push(("family_id".to_owned(), t("birth-err-family")));
-                        Value::Null
-                    }
-                },
-                _ => Value::Null,
-            };
+            let household = household_of(&mut errors);
             let mut b = json!({ "effective_date": date, "residence": residence });
             if !household.is_null() {
                 b["household"] = household;
@@ -486,6 +528,13 @@ fn body(o: &WebOfficer, change: Change, v: &HashMap<String, String>, subject: &S
             }
             b
         }
+        Change::Household => {
+            let household = household_of(&mut errors);
+            if household.is_null() && !errors.iter().any(|(f, _)| f == "family_id") {
+                errors.push(("household".to_owned(), t("change-err-household")));
+            }
+            json!({ "effective_date": date, "household": household })
+        }
         Change::Cancellation => {
             let reason = value_of("reason").parse::<u16>().ok();
             let Some(reason) = reason else {
@@ -519,6 +568,27 @@ fn body(o: &WebOfficer, change: Change, v: &HashMap<String, String>, subject: &S
                 b["death"] = d;
             } else if !value_of("death_place").is_empty() {
                 errors.push(("death_place".to_owned(), t("change-err-death-place-only")));
+            }
+            let abroad_fields = ["abroad_state", "abroad_locality", "abroad_address", "abroad_postcode"];
+            if !aire && MotivoCancellazione::from_code(reason) == Some(MotivoCancellazione::TrasferimentoResidenza) {
+                // Emigration abroad: the record moves to the AIRE of the comune, at this address.
+                let on = date.parse().unwrap_or_else(|_| anagrafe_domain::ops::italian_today());
+                let state = match RefData::current().resolve(value_of("abroad_state"), on) {
+                    Ok(anagrafe_domain::Place::Stato(st)) => st.code.to_string(),
+                    _ => {
+                        errors.push(("abroad_state".to_owned(), t("change-err-abroad-state")));
+                        String::new()
+                    }
+                };
+                let mut a = json!({ "state": state, "locality": value_of("abroad_locality") });
+                for (field, key) in [("abroad_address", "address"), ("abroad_postcode", "postcode")] {
+                    if !value_of(field).is_empty() {
+                        a[key] = json!(value_of(field));
+                    }
+                }
+                b["abroad"] = a;
+            } else if let Some(f) = abroad_fields.iter().find(|f| !value_of(f).is_empty()) {
+                errors.push(((*f).to_owned(), t("change-err-abroad-only")));
             }
             b
         }
@@ -562,6 +632,7 @@ async fn submit(
         Change::Residence => crate::api::residence(State(state), path, caller).await,
         Change::CivilStatus => crate::api::civil_status(State(state), path, caller).await,
         Change::Generalita => crate::api::generalita(State(state), path, caller).await,
+        Change::Household => crate::api::household(State(state), path, caller).await,
         Change::Cancellation => crate::api::cancel(State(state), path, caller).await,
     };
     match result {
@@ -605,6 +676,7 @@ macro_rules! handlers {
 handlers!(residence_page, residence_submit, Change::Residence);
 handlers!(civil_status_page, civil_status_submit, Change::CivilStatus);
 handlers!(generalita_page, generalita_submit, Change::Generalita);
+handlers!(household_page, household_submit, Change::Household);
 handlers!(cancellation_page, cancellation_submit, Change::Cancellation);
 
 #[cfg(test)]
@@ -626,6 +698,9 @@ mod tests {
         assert_eq!(form_field(Change::Generalita, "name"), "surname");
         assert_eq!(form_field(Change::Generalita, "birth_place.code"), "birth_place");
         assert_eq!(form_field(Change::Generalita, "case"), "case");
+        assert_eq!(form_field(Change::Cancellation, "abroad.locality"), "abroad_locality");
+        assert_eq!(form_field(Change::Cancellation, "abroad.state"), "abroad_state");
+        assert_eq!(form_field(Change::Household, "household.family_id"), "family_id");
     }
 
     #[test]
