@@ -327,14 +327,27 @@ async fn a_citizen_sees_the_own_record_and_issues_a_certificate_only_through_a_c
     }
 }
 
+/// A registry officer of Rome with both factors, and a security officer (who may not use the
+/// registry office's pages): their session cookies.
+struct Desk {
+    token: String,
+    csrf: String,
+    security: String,
+}
+
+async fn desk(store: &dyn Store) -> Desk {
+    common::operator(store, "officer", "registry_officer", "H501", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP")).await;
+    common::operator(store, "security", "security_officer", "", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP")).await;
+    let (token, csrf) = common::session(store, "operator", "officer", true).await;
+    let (security, _) = common::session(store, "operator", "security", true).await;
+    Desk { token, csrf, security }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_officer_registers_a_birth_from_the_form_with_errors_beside_the_fields_and_the_comune_of_birth_is_told() {
     for (store, _dir, pg) in common::stores().await {
         let router = app(state(store.clone()));
-        common::operator(&*store, "officer", "registry_officer", "H501", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP")).await;
-        common::operator(&*store, "security", "security_officer", "", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP")).await;
-        let (token, csrf) = common::session(&*store, "operator", "officer", true).await;
-        let (security, _) = common::session(&*store, "operator", "security", true).await;
+        let Desk { token, csrf, security } = desk(&*store).await;
         assert_eq!(get(&router, "/ufficio/nascita", Some(&security), &[]).await.status, StatusCode::FORBIDDEN);
         let (first, _) = common::session(&*store, "operator", "officer", false).await;
         assert_eq!(get(&router, "/ufficio/nascita", Some(&first), &[]).await.status, StatusCode::FORBIDDEN, "a first-factor session");
@@ -413,10 +426,7 @@ fn enc(v: &str) -> String {
 async fn an_officer_finds_a_person_by_personal_data_changes_address_and_civil_status_records_the_death_and_reads_the_history() {
     for (store, _dir, pg) in common::stores().await {
         let router = app(state(store.clone()));
-        common::operator(&*store, "officer", "registry_officer", "H501", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP")).await;
-        common::operator(&*store, "security", "security_officer", "", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP")).await;
-        let (token, csrf) = common::session(&*store, "operator", "officer", true).await;
-        let (security, _) = common::session(&*store, "operator", "security", true).await;
+        let Desk { token, csrf, security } = desk(&*store).await;
         let (id, _) = resident(&*store, 7).await;
         let pid = store.find_by_id_anpr(&id.parse().unwrap()).await.unwrap().unwrap().0;
         let g = store.person(pid, None).await.unwrap().record.generalita;
