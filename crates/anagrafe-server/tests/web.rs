@@ -685,3 +685,63 @@ async fn an_operator_enrols_the_second_factor_and_changes_the_password_from_the_
     assert_eq!(changed.headers["location"], "/ufficio/accesso?password=1");
     assert_eq!(get(&router, "/ufficio", Some(&token), &[]).await.status, StatusCode::UNAUTHORIZED, "every session ended");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_registers_a_person_arriving_from_abroad_with_the_errors_beside_the_fields() {
+    for (store, _dir, pg) in common::stores().await {
+        let router = app(state(store.clone()));
+        let Desk { token, csrf, security } = desk(&*store).await;
+        assert_eq!(get(&router, "/ufficio/iscrizione", Some(&security), &[]).await.status, StatusCode::FORBIDDEN);
+        let form = get(&router, "/ufficio/iscrizione", Some(&token), &[]).await;
+        assert_eq!(form.status, StatusCode::OK);
+        assert!(form.text().contains("Immigrazione dall’estero"));
+        let persons = store.count_persons().await.unwrap();
+        let today = anagrafe_domain::ops::italian_today().to_string();
+        let mut fields = vec![
+            ("csrf", csrf.as_str()),
+            ("op", "imm-1"),
+            ("reason", "4"),
+            ("effective_date", today.as_str()),
+            ("origin", "Atlantide"),
+            ("surname", "Dubois"),
+            ("given", "Claire"),
+            ("sex", "F"),
+            ("birth_date", "1990-03"),
+            ("birth_place", "Francia"),
+            ("birth_locality", "Lione"),
+            ("citizenship", "Francia"),
+            ("civil_status", "CelibeNubile"),
+            ("species", "VIA"),
+            ("toponym", ""),
+            ("household", "new"),
+        ];
+        let bad = post_form(&router, "/ufficio/iscrizione", &token, &fields).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        for field in ["origin", "toponym"] {
+            assert!(bad.text().contains(&format!("id=\"{field}-error\"")), "{field}: {}", bad.text());
+        }
+        assert_eq!(bad.text().matches("href=\"#toponym\"").count(), 1, "each error once in the summary");
+        assert_eq!(store.count_persons().await.unwrap(), persons, "refused forms write nothing");
+        fields[4] = ("origin", "Francia");
+        fields[14] = ("toponym", "Garibaldi");
+        let done = post_form(&router, "/ufficio/iscrizione", &token, &fields).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text());
+        let to = done.headers["location"].to_str().unwrap().to_owned();
+        let id = to.trim_start_matches("/ufficio/persone/").split('?').next().unwrap().to_owned();
+        let pid = store.find_by_id_anpr(&id.parse().unwrap()).await.unwrap().unwrap().0;
+        let rec = store.person(pid, None).await.unwrap().record;
+        assert_eq!(rec.citizenships, vec![anagrafe_domain::Country::Foreign(anagrafe_domain::Belfiore::parse("Z110").unwrap())]);
+        assert!(matches!(rec.generalita.birth_place, anagrafe_domain::BirthPlace::Abroad { .. }));
+        assert_eq!(rec.generalita.birth_date.precision(), anagrafe_domain::DatePrecision::Month);
+        let page = get(&router, &to, Some(&token), &[]).await;
+        assert!(page.text().contains("Dubois Claire") && page.text().contains("Iscrizione per immigrazione"), "{}", page.text());
+        let history = get(&router, &format!("/ufficio/persone/{id}/storia"), Some(&token), &[]).await;
+        assert!(history.text().contains("Iscrizione: Immigrazione dall’estero"), "{}", history.text());
+        // The same form again registers nobody else.
+        assert_eq!(post_form(&router, "/ufficio/iscrizione", &token, &fields).await.headers["location"], to.as_str());
+        assert_eq!(store.count_persons().await.unwrap(), persons + 1);
+        drop(router);
+        drop(store);
+        common::drop_pg(pg).await;
+    }
+}

@@ -37,6 +37,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ufficio/persone/{id_anpr}/famiglia", get(changes::household_page).post(changes::household_submit))
         .route("/ufficio/persone/{id_anpr}/cancellazione", get(changes::cancellation_page).post(changes::cancellation_submit))
         .route("/ufficio/nascita", get(birth_page).post(register_birth))
+        .route("/ufficio/iscrizione", get(changes::registration_page).post(changes::registration_submit))
         .route("/ufficio/notifiche", get(inbox))
         .route("/ufficio/persone/{id_anpr}/certificato", get(counter_page).post(counter_issue))
         .route("/ufficio/persone/{id_anpr}/anteprima", get(counter_preview))
@@ -445,7 +446,10 @@ async fn person(
             types: super::citizen::type_options(&c, Some(8)),
             langs: super::citizen::lang_options(&c),
             issued: q.rilasciato.filter(|n| super::citizen::valid_number(n).is_ok()),
-            changed: q.modificato.as_deref().and_then(Change::from_segment).map(|k| c.t(k.title_key())),
+            changed: match q.modificato.as_deref() {
+                Some("iscrizione") => Some(c.t("reg-title")),
+                other => other.and_then(Change::from_segment).map(|k| c.t(k.title_key())),
+            },
             open: matches!(rec["status"].as_str(), Some("resident" | "aire")),
             id_anpr: id,
             status: v["id_status"].as_str().unwrap_or_default().to_owned(),

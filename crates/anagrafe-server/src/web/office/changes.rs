@@ -149,6 +149,13 @@ struct ChangePage {
     submit: String,
 }
 
+impl Subject {
+    /// No one yet (a registration).
+    fn none() -> Self {
+        Subject { name: String::new(), current: Vec::new(), aire: false, surname: String::new(), given: String::new() }
+    }
+}
+
 /// What the form shows of the person: name and the data the change is about.
 struct Subject {
     name: String,
@@ -407,13 +414,8 @@ fn view(
         .crumb("office-person-title", Some(&format!("/ufficio/persone/{id}")))
         .crumb(change.title_key(), None);
     let mut fields = fields(o, change, subject.aire);
-    for f in &mut fields {
-        if let Some(v) = values.get(f.name) {
-            f.value = v.chars().take(300).collect();
-        }
-        f.error = errors.iter().find(|(name, _)| name == f.name).map(|(_, r)| r.clone());
-    }
-    let op = values.get("op").filter(|v| !v.is_empty() && v.len() <= 64).cloned().unwrap_or_else(crate::auth::random_token);
+    fill(&mut fields, values, &errors);
+    let op = form_op(values);
     ChangePage {
         lead: c.t1("change-lead", "name", &subject.name),
         submit: c.t(match change {
@@ -616,15 +618,7 @@ async fn submit(
         Ok(b) => b,
         Err(errors) => return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &view(&o, &id, change, subject, &values, errors))),
     };
-    let op: String = values
-        .get("op")
-        .map(String::as_str)
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .take(64)
-        .collect();
-    body["client_op_id"] = json!(if op.is_empty() { crate::auth::random_token() } else { op });
+    body["client_op_id"] = json!(client_op_id(&values));
     let target = change.api_path(&id);
     let caller = o.caller("POST", &target, Some(&body))?;
     let path = Path(id.clone());
@@ -637,19 +631,261 @@ async fn submit(
     };
     match result {
         Ok(_) => Ok(see_other(&format!("/ufficio/persone/{id}?modificato={}", change.segment()))),
-        Err(e) => {
-            let problems = e.field_problems();
-            if problems.is_empty() && !matches!(e, ApiError::Conflict(_) | ApiError::ConflictField { .. }) {
-                return Err(o.fail(e));
-            }
-            let status = e.status();
-            let errors = if problems.is_empty() {
-                vec![(String::new(), e.detail())]
-            } else {
-                problems.into_iter().map(|p| (form_field(change, &p.field).to_owned(), format!("{}: {}", p.field, p.reason))).collect()
-            };
-            Err(html(status, &view(&o, &id, change, subject, &values, errors)))
+        Err(e) => match refused_fields(e, |api| form_field(change, api)) {
+            Ok((status, errors)) => Err(html(status, &view(&o, &id, change, subject, &values, errors))),
+            Err(e) => Err(o.fail(e)),
+        },
+    }
+}
+
+/// The registration of a person who comes to live in the comune (REG-5, tab. 07): from abroad
+/// (code 4), from a comune not yet served by the register (code 3), or for another reason
+/// (code 9, described). A birth has its own form; a move from a comune already in the register
+/// is a change of residence of the existing record.
+fn registration_fields(o: &WebOfficer) -> Vec<Field> {
+    use anagrafe_domain::decode::MotivoIscrizione;
+    let t = |k: &str| o.ui.t(k);
+    let reasons = [MotivoIscrizione::ImmigrazioneDallEstero, MotivoIscrizione::Immigrazione, MotivoIscrizione::AltriMotivi]
+        .iter()
+        .map(|m| Opt { value: m.code().to_string(), label: format!("{} — {}", m.code(), m.description()) })
+        .collect();
+    let sexes = vec![
+        Opt { value: String::new(), label: "-".into() },
+        Opt { value: "F".into(), label: t("sex-f") },
+        Opt { value: "M".into(), label: t("sex-m") },
+    ];
+    let mut out = vec![
+        Field::choice("reason", t("reg-reason"), reasons, "col-md-8").required(),
+        Field::date("effective_date", t("change-effective-date")).required().help(t("reg-date-help")),
+        Field::input("reason_description", t("change-cancel-description"), 256, "col-md-8").help(t("reg-description-help")),
+        Field::input("origin", t("reg-origin"), 80, "col-md-6").help(t("reg-origin-help")),
+        Field::input("surname", t("f-surname"), 150, "col-md-6").required(),
+        Field::input("given", t("f-name"), 150, "col-md-6").required(),
+        Field::choice("sex", t("f-sex"), sexes, "col-md-2").required(),
+        Field::input("birth_date", t("f-birth-date"), 10, "col-md-4").required().help(t("office-search-date-help")),
+        Field::input("birth_place", t("reg-birth-place"), 80, "col-md-6").required().help(t("reg-birth-place-help")),
+        Field::input("birth_locality", t("reg-birth-locality"), 100, "col-md-6"),
+        Field::input("citizenship", t("history-citizenship"), 80, "col-md-6").required().help(t("reg-citizenship-help")),
+        Field::input("codice_fiscale", t("f-cf"), 16, "col-md-6").help(t("reg-cf-help")),
+    ];
+    // The civil status, the address and the household as the change forms ask them.
+    out.extend(fields(o, Change::CivilStatus, false).into_iter().skip(1));
+    out.extend(fields(o, Change::Residence, false).into_iter().skip(1).take(4));
+    out.extend(fields(o, Change::Household, false).into_iter().skip(1));
+    out
+}
+
+fn registration_view(o: &WebOfficer, values: &HashMap<String, String>, errors: Vec<(String, String)>) -> ChangePage {
+    let c = o.chrome("reg-title").crumb("reg-title", None);
+    let mut fields = registration_fields(o);
+    fill(&mut fields, values, &errors);
+    ChangePage {
+        lead: c.t1("reg-lead", "comune", &comune_name(&o.comune())),
+        submit: c.t("reg-submit"),
+        c,
+        id_anpr: String::new(),
+        action: "/ufficio/iscrizione".into(),
+        current: Vec::new(),
+        csrf: o.s.0.session.csrf_token.clone(),
+        op: form_op(values),
+        fields,
+        errors,
+    }
+}
+
+pub(in crate::web) async fn registration_page(o: WebOfficer) -> Response {
+    let mut values = HashMap::new();
+    for (k, v) in [("reason", "4"), ("household", "new"), ("relation", "3"), ("species", "VIA"), ("civil_status", "CelibeNubile")] {
+        values.insert(k.to_owned(), v.to_owned());
+    }
+    values.insert("effective_date".to_owned(), anagrafe_domain::ops::italian_today().to_string());
+    html(StatusCode::OK, &registration_view(&o, &values, Vec::new()))
+}
+
+/// A place by name or code as a birthplace: a comune, or a state with the locality abroad.
+fn birth_place(raw: &str, locality: &str, on: chrono::NaiveDate) -> Option<Value> {
+    match RefData::current().resolve(raw, on).ok()? {
+        anagrafe_domain::Place::Comune(c) => Some(json!({ "kind": "comune", "code": c.belfiore.to_string() })),
+        anagrafe_domain::Place::Stato(st) => {
+            Some(json!({ "kind": "abroad", "state": st.code.to_string(), "locality": (!locality.is_empty()).then_some(locality) }))
         }
+    }
+}
+
+/// The registration's body for the web service, or the form's own errors.
+fn registration_body(o: &WebOfficer, v: &HashMap<String, String>) -> Result<Value, Vec<(String, String)>> {
+    let t = |k: &str| o.ui.t(k);
+    let value_of = |k: &str| v.get(k).map(|s| s.trim()).unwrap_or_default();
+    let mut errors = Vec::new();
+    // The date, the address and the household are read as the change of residence reads them
+    // (below), which reports their errors.
+    let on = value_of("effective_date").parse::<chrono::NaiveDate>().unwrap_or_else(|_| anagrafe_domain::ops::italian_today());
+    for (field, key) in [("surname", "birth-err-surname"), ("given", "birth-err-given")] {
+        if value_of(field).is_empty() {
+            errors.push((field.to_owned(), t(key)));
+        }
+    }
+    if !matches!(value_of("sex"), "M" | "F") {
+        errors.push(("sex".to_owned(), t("birth-err-sex")));
+    }
+    let born = anagrafe_domain::PartialDate::parse(value_of("birth_date")).ok();
+    if born.is_none() {
+        errors.push(("birth_date".to_owned(), t("reg-err-birth-date")));
+    }
+    let place = birth_place(value_of("birth_place"), value_of("birth_locality"), born.map(|b| b.first_day()).unwrap_or(on));
+    if place.is_none() {
+        errors.push(("birth_place".to_owned(), t("reg-err-birth-place")));
+    }
+    let citizenship = match value_of("citizenship").to_lowercase().as_str() {
+        "it" | "ita" | "italia" | "italiana" | "italian" | "italy" => Some(json!({ "kind": "italia" })),
+        other => match RefData::current().resolve(other, on) {
+            Ok(anagrafe_domain::Place::Stato(st)) => Some(json!({ "kind": "foreign", "state": st.code.to_string() })),
+            _ => None,
+        },
+    };
+    if citizenship.is_none() {
+        errors.push(("citizenship".to_owned(), t("reg-err-citizenship")));
+    }
+    let origin = match value_of("origin") {
+        "" => None,
+        raw => match RefData::current().resolve(raw, on) {
+            Ok(p) => Some(p.code().to_string()),
+            Err(_) => {
+                errors.push(("origin".to_owned(), t("reg-err-origin")));
+                None
+            }
+        },
+    };
+    let mut b = match body(o, Change::Residence, v, &Subject::none()) {
+        Ok(b) => b,
+        Err(mut e) => {
+            errors.append(&mut e);
+            Value::Null
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let household = b["household"].take();
+    let household = if household.is_null() { json!({ "kind": "new", "household": { "kind": "family" } }) } else { household };
+    let mut r = json!({
+        "reason": value_of("reason"),
+        "effective_date": on.to_string(),
+        "name": { "surname": value_of("surname"), "given": value_of("given") },
+        "sex": value_of("sex"),
+        "birth_date": value_of("birth_date"),
+        "birth_place": place,
+        "citizenships": [citizenship],
+        "civil_status": value_of("civil_status"),
+        "residence": b["residence"].take(),
+        "household": household,
+    });
+    for key in ["reason_description", "codice_fiscale"] {
+        if !value_of(key).is_empty() {
+            r[key] = json!(value_of(key));
+        }
+    }
+    if let Some(o) = origin {
+        r["origin"] = json!(o);
+    }
+    Ok(r)
+}
+
+/// Which registration form field an API field path names.
+fn registration_field(api: &str) -> &'static str {
+    let api = api.trim_start_matches('.');
+    match api {
+        a if a.starts_with("name.given") => "given",
+        a if a.starts_with("name") => "surname",
+        a if a.starts_with("birth_place.locality") => "birth_locality",
+        a if a.starts_with("citizenships") => "citizenship",
+        a if a.starts_with("residence") || a.starts_with("household") => form_field(Change::Residence, a),
+        a => [
+            "reason_description",
+            "reason",
+            "effective_date",
+            "origin",
+            "sex",
+            "birth_date",
+            "birth_place",
+            "codice_fiscale",
+            "civil_status",
+        ]
+        .into_iter()
+        .find(|n| a.starts_with(n))
+        .unwrap_or(""),
+    }
+}
+
+pub(in crate::web) async fn registration_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    o: WebOfficer,
+    form: Result<Form<Vec<(String, String)>>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    let Ok(Form(pairs)) = form else {
+        return Err(o.fail(ApiError::field("body", "is not the registration form")));
+    };
+    let values: HashMap<String, String> = pairs.into_iter().collect();
+    o.check_csrf(&headers, values.get("csrf").map(String::as_str).unwrap_or_default())?;
+    let mut body = match registration_body(&o, &values) {
+        Ok(b) => b,
+        Err(errors) => return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &registration_view(&o, &values, errors))),
+    };
+    body["client_op_id"] = json!(client_op_id(&values));
+    let caller = o.caller("POST", "/api/v1/persons", Some(&body))?;
+    match crate::api::register(State(state), caller).await {
+        Ok(r) => {
+            let v = json_of(r).await.map_err(|e| o.fail(e))?;
+            Ok(see_other(&format!("/ufficio/persone/{}?modificato=iscrizione", v["id_anpr"].as_str().unwrap_or_default())))
+        }
+        Err(e) => match refused_fields(e, registration_field) {
+            Ok((status, errors)) => Err(html(status, &registration_view(&o, &values, errors))),
+            Err(e) => Err(o.fail(e)),
+        },
+    }
+}
+
+/// An API refusal as the form's errors (field, reason), with its status; an error that names
+/// no field and is no conflict is not the form's to show.
+fn refused_fields(e: ApiError, field_of: impl Fn(&str) -> &'static str) -> Result<(StatusCode, Vec<(String, String)>), ApiError> {
+    let problems = e.field_problems();
+    if problems.is_empty() && !matches!(e, ApiError::Conflict(_) | ApiError::ConflictField { .. }) {
+        return Err(e);
+    }
+    let errors = if problems.is_empty() {
+        vec![(String::new(), e.detail())]
+    } else {
+        problems.into_iter().map(|p| (field_of(&p.field).to_owned(), format!("{}: {}", p.field, p.reason))).collect()
+    };
+    Ok((e.status(), errors))
+}
+
+/// The form's operation id as the API's `client_op_id` (a new one when the form has none).
+fn client_op_id(values: &HashMap<String, String>) -> String {
+    let op: String = values
+        .get("op")
+        .map(String::as_str)
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(64)
+        .collect();
+    if op.is_empty() { crate::auth::random_token() } else { op }
+}
+
+/// The operation id the page carries: the one sent back, or a new one.
+fn form_op(values: &HashMap<String, String>) -> String {
+    values.get("op").filter(|v| !v.is_empty() && v.len() <= 64).cloned().unwrap_or_else(crate::auth::random_token)
+}
+
+/// Puts the values sent back, and each field's error, into the fields.
+fn fill(fields: &mut [Field], values: &HashMap<String, String>, errors: &[(String, String)]) {
+    for f in fields {
+        if let Some(v) = values.get(f.name) {
+            f.value = v.chars().take(300).collect();
+        }
+        f.error = errors.iter().find(|(name, _)| name == f.name).map(|(_, r)| r.clone());
     }
 }
 
