@@ -307,7 +307,7 @@ async fn minor_adoption(State(state): State<AppState>, Path(id): Path<String>, s
     write(&state, &signed, body, Operation::AdoptMinor { person, adoption }, true, false).await
 }
 
-async fn relations(State(state): State<AppState>, Path(family_id): Path<String>, signed: Caller) -> Result<Response, ApiError> {
+pub(crate) async fn relations(State(state): State<AppState>, Path(family_id): Path<String>, signed: Caller) -> Result<Response, ApiError> {
     let body = read_body(&signed)?;
     let family_id = family_param(&family_id)?;
     let change: RelationsChange = parse(body.rest.clone())?;
@@ -517,7 +517,12 @@ pub(crate) async fn history(State(state): State<AppState>, Path(id): Path<String
         .into_response())
 }
 
-async fn family(State(state): State<AppState>, Path(family_id): Path<String>, uri: Uri, signed: Caller) -> Result<Response, ApiError> {
+pub(crate) async fn family(
+    State(state): State<AppState>,
+    Path(family_id): Path<String>,
+    uri: Uri,
+    signed: Caller,
+) -> Result<Response, ApiError> {
     signed.require_role("comune")?;
     let q: AsOf = query(&uri)?;
     let family_id = family_param(&family_id)?;

@@ -745,3 +745,57 @@ async fn an_officer_registers_a_person_arriving_from_abroad_with_the_errors_besi
         common::drop_pg(pg).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_changes_the_head_of_a_family_from_its_page() {
+    for (store, _dir, pg) in common::stores().await {
+        let router = app(state(store.clone()));
+        let Desk { token, csrf, security } = desk(&*store).await;
+        let (head, _) = resident(&*store, 11).await;
+        let (son, _) = resident(&*store, 12).await;
+        let pid = |id: String| {
+            let store = store.clone();
+            async move { store.find_by_id_anpr(&id.parse().unwrap()).await.unwrap().unwrap().0 }
+        };
+        let (head_pid, son_pid) = (pid(head.clone()).await, pid(son.clone()).await);
+        let family = match store.person(head_pid, None).await.unwrap().record.household {
+            Some(anagrafe_domain::Household::Family { family_id, .. }) => family_id,
+            other => panic!("{other:?}"),
+        };
+        let today = anagrafe_domain::ops::italian_today().to_string();
+        let fam = family.to_string();
+        let joined = post_form(
+            &router,
+            &format!("/ufficio/persone/{son}/famiglia"),
+            &token,
+            &[("csrf", &csrf), ("op", "j-1"), ("effective_date", &today), ("household", "join"), ("family_id", &fam), ("relation", "3")],
+        )
+        .await;
+        assert_eq!(joined.status, StatusCode::SEE_OTHER, "{}", joined.text());
+        let target = format!("/ufficio/famiglie/{family}");
+        assert_eq!(get(&router, &target, Some(&security), &[]).await.status, StatusCode::FORBIDDEN);
+        let page = get(&router, &target, Some(&token), &[]).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+        assert!(page.text().contains(&format!("name=\"rel-{head}\"")) && page.text().contains(&format!("name=\"rel-{son}\"")));
+        let (rh, rs) = (format!("rel-{head}"), format!("rel-{son}"));
+        // Two heads: the register refuses, the page says why, nothing changes.
+        let two =
+            post_form(&router, &target, &token, &[("csrf", &csrf), ("op", "r-1"), ("effective_date", &today), (&rh, "1"), (&rs, "1")])
+                .await;
+        assert_eq!(two.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", two.text());
+        assert!(two.text().contains("error-summary"));
+        // The son becomes the head; the former head his parent (tab. 05 code 6, Padre / Madre).
+        let swapped =
+            post_form(&router, &target, &token, &[("csrf", &csrf), ("op", "r-2"), ("effective_date", &today), (&rh, "6"), (&rs, "1")])
+                .await;
+        assert_eq!(swapped.status, StatusCode::SEE_OTHER, "{}", swapped.text());
+        let view = store.family(family, None).await.unwrap();
+        let relation = |p: i64| view.members.iter().find(|m| m.person_id == p).map(|m| m.relation);
+        assert_eq!((relation(son_pid), relation(head_pid)), (Some(1), Some(6)));
+        let done = get(&router, &format!("{target}?modificato=1"), Some(&token), &[]).await;
+        assert!(done.text().contains("alert-success"));
+        drop(router);
+        drop(store);
+        common::drop_pg(pg).await;
+    }
+}

@@ -38,6 +38,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ufficio/persone/{id_anpr}/cancellazione", get(changes::cancellation_page).post(changes::cancellation_submit))
         .route("/ufficio/nascita", get(birth_page).post(register_birth))
         .route("/ufficio/iscrizione", get(changes::registration_page).post(changes::registration_submit))
+        .route("/ufficio/famiglie/{family_id}", get(changes::family::page).post(changes::family::submit))
         .route("/ufficio/notifiche", get(inbox))
         .route("/ufficio/persone/{id_anpr}/certificato", get(counter_page).post(counter_issue))
         .route("/ufficio/persone/{id_anpr}/anteprima", get(counter_preview))
@@ -392,6 +393,8 @@ struct PersonPage {
     changed: Option<String>,
     /// Whether the record is still open to changes (resident or AIRE).
     open: bool,
+    /// The household, for its page.
+    family_id: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -451,6 +454,7 @@ async fn person(
                 other => other.and_then(Change::from_segment).map(|k| c.t(k.title_key())),
             },
             open: matches!(rec["status"].as_str(), Some("resident" | "aire")),
+            family_id: rec["household"]["family_id"].as_i64(),
             id_anpr: id,
             status: v["id_status"].as_str().unwrap_or_default().to_owned(),
             as_of: v["as_of"].as_str().unwrap_or_default().to_owned(),

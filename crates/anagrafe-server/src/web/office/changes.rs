@@ -79,6 +79,7 @@ impl Change {
 }
 
 /// One option of a select.
+#[derive(Clone)]
 pub(super) struct Opt {
     value: String,
     label: String,
@@ -914,6 +915,160 @@ handlers!(civil_status_page, civil_status_submit, Change::CivilStatus);
 handlers!(generalita_page, generalita_submit, Change::Generalita);
 handlers!(household_page, household_submit, Change::Household);
 handlers!(cancellation_page, cancellation_submit, Change::Cancellation);
+
+/// A household's members, with the relation of each to the head (tab. 05, or tab. 06 for a
+/// cohabitation), and the form that changes them (a new head, relations corrected): REG-5.
+pub(in crate::web) mod family {
+    use super::*;
+
+    struct Member {
+        id_anpr: String,
+        name: String,
+        relation: String,
+        options: Vec<Opt>,
+    }
+
+    #[derive(Template)]
+    #[template(path = "office/family.html")]
+    struct FamilyPage {
+        c: Chrome,
+        family_id: i64,
+        kind: String,
+        comune: String,
+        members: Vec<Member>,
+        csrf: String,
+        op: String,
+        date: String,
+        errors: Vec<(String, String)>,
+        done: bool,
+    }
+
+    fn family_param(o: &WebOfficer, raw: &str) -> Result<i64, Response> {
+        raw.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| o.fail(ApiError::NotFound("no such household".into())))
+    }
+
+    async fn view(
+        state: &AppState,
+        o: &WebOfficer,
+        family_id: i64,
+        values: &HashMap<String, String>,
+        errors: Vec<(String, String)>,
+    ) -> Result<FamilyPage, Response> {
+        let target = format!("/api/v1/families/{family_id}");
+        let uri: Uri = target.parse().map_err(|_| o.fail(ApiError::NotFound("no such household".into())))?;
+        let r = crate::api::family(State(state.clone()), Path(family_id.to_string()), uri, o.caller("GET", &target, None)?)
+            .await
+            .map_err(|e| o.fail(e))?;
+        let v = json_of(r).await.map_err(|e| o.fail(e))?;
+        let cohabitation = v["kind"]["kind"].as_str() == Some("cohabitation");
+        let options: Vec<Opt> = if cohabitation {
+            anagrafe_domain::decode::LegameConvivenza::ALL
+                .iter()
+                .filter(|l| l.valid_until().is_none())
+                .map(|l| Opt { value: l.code().to_string(), label: l.description().to_owned() })
+                .collect()
+        } else {
+            anagrafe_domain::decode::RelazioneParentela::ALL
+                .iter()
+                .filter(|r| r.valid_until().is_none())
+                .map(|r| Opt { value: r.code().to_string(), label: r.description().to_owned() })
+                .collect()
+        };
+        let mut members = Vec::new();
+        for m in v["members"].as_array().into_iter().flatten() {
+            let Some(id) = m["id_anpr"].as_str() else { continue };
+            let target = format!("/api/v1/persons/{id}");
+            let uri: Uri = target.parse().map_err(|_| o.fail(ApiError::NotFound("no such ID ANPR".into())))?;
+            let name = match crate::api::person(State(state.clone()), Path(id.to_owned()), uri, o.caller("GET", &target, None)?).await {
+                Ok(r) => found(&json_of(r).await.map_err(|e| o.fail(e))?).name,
+                Err(_) => "-".to_owned(),
+            };
+            let relation = values.get(&format!("rel-{id}")).cloned().unwrap_or_else(|| m["relation"].to_string());
+            members.push(Member { id_anpr: id.to_owned(), name, relation, options: options.clone() });
+        }
+        let c = o.chrome("family-title").crumb("office-search-title", Some("/ufficio/persone")).crumb("family-title", None);
+        Ok(FamilyPage {
+            kind: c.t(if cohabitation { "family-kind-cohabitation" } else { "family-kind-family" }),
+            comune: v["comune"].as_str().map(comune_name).unwrap_or_default(),
+            c,
+            family_id,
+            members,
+            csrf: o.s.0.session.csrf_token.clone(),
+            op: form_op(values),
+            date: values.get("effective_date").cloned().unwrap_or_else(|| anagrafe_domain::ops::italian_today().to_string()),
+            errors,
+            done: false,
+        })
+    }
+
+    pub(in crate::web) async fn page(
+        State(state): State<AppState>,
+        Path(raw): Path<String>,
+        o: WebOfficer,
+        q: Result<axum::extract::Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
+    ) -> PageResult {
+        let family_id = family_param(&o, &raw)?;
+        let mut page = view(&state, &o, family_id, &HashMap::new(), Vec::new()).await?;
+        page.done = q.map(|q| q.0.iter().any(|(k, _)| k == "modificato")).unwrap_or(false);
+        Ok(html(StatusCode::OK, &page))
+    }
+
+    pub(in crate::web) async fn submit(
+        State(state): State<AppState>,
+        Path(raw): Path<String>,
+        headers: HeaderMap,
+        o: WebOfficer,
+        form: Result<Form<Vec<(String, String)>>, axum::extract::rejection::FormRejection>,
+    ) -> PageResult {
+        let family_id = family_param(&o, &raw)?;
+        let Ok(Form(pairs)) = form else {
+            return Err(o.fail(ApiError::field("body", "is not the family form")));
+        };
+        let values: HashMap<String, String> = pairs.into_iter().collect();
+        o.check_csrf(&headers, values.get("csrf").map(String::as_str).unwrap_or_default())?;
+        let mut members = Vec::new();
+        let mut errors = Vec::new();
+        for (k, v) in &values {
+            if let Some(id) = k.strip_prefix("rel-") {
+                match v.trim().parse::<u16>() {
+                    Ok(rel) => members.push((id.to_owned(), rel)),
+                    Err(_) => errors.push((k.clone(), o.ui.t("family-err-relation"))),
+                }
+            }
+        }
+        let Ok(date) = values.get("effective_date").map(|d| d.trim()).unwrap_or_default().parse::<chrono::NaiveDate>() else {
+            errors.push(("effective_date".to_owned(), o.ui.t("change-err-date")));
+            let page = view(&state, &o, family_id, &values, errors).await?;
+            return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
+        };
+        if !errors.is_empty() {
+            let page = view(&state, &o, family_id, &values, errors).await?;
+            return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
+        }
+        members.sort();
+        let body = json!({
+            "client_op_id": client_op_id(&values),
+            "effective_date": date.to_string(),
+            "members": members.iter().map(|(id, rel)| json!({ "id_anpr": id, "relation": rel })).collect::<Vec<_>>(),
+        });
+        let target = format!("/api/v1/families/{family_id}/relations");
+        let caller = o.caller("POST", &target, Some(&body))?;
+        match crate::api::relations(State(state.clone()), Path(family_id.to_string()), caller).await {
+            Ok(_) => Ok(see_other(&format!("/ufficio/famiglie/{family_id}?modificato=1"))),
+            Err(e) => {
+                // The members' errors name their place in the list: the summary says which.
+                let field_of = |api: &str| if api.starts_with("effective_date") { "effective_date" } else { "" };
+                match refused_fields(e, field_of) {
+                    Ok((status, errors)) => {
+                        let page = view(&state, &o, family_id, &values, errors).await?;
+                        Err(html(status, &page))
+                    }
+                    Err(e) => Err(o.fail(e)),
+                }
+            }
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
