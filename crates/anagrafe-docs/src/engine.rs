@@ -131,8 +131,9 @@ impl Engine {
             .ok_or_else(|| DocError::Layout("issue date out of range".into()))?;
         let world = DocWorld { engine: self, data: Bytes::new(data), qr, today };
         let compiled = typst::compile::<PagedDocument>(&world).output;
-        // The memo cache grows with every document otherwise (see docs/certificates.md).
-        comemo::evict(0);
+        // The memo cache grows with every document otherwise; what the last four documents did
+        // not use goes, the template, fonts and library stay warm (docs/benchmarks.md).
+        comemo::evict(4);
         let document = compiled.map_err(|e| DocError::Layout(diagnostics(&e)))?;
         let stamp = Datetime::from_ymd_hms(
             at.year_ce().1 as i32,
