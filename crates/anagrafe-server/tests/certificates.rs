@@ -109,6 +109,11 @@ async fn env() -> Env {
 }
 
 async fn env_limited(verify_per_minute: i64) -> Env {
+    env_with(verify_per_minute, None).await
+}
+
+/// The test register; e-mail goes to `mail`, or to an outbox in the test's directory.
+async fn env_with(verify_per_minute: i64, mail: Option<anagrafe_server::certificates::MailDelivery>) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let s = SqliteStore::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
     s.migrate().await.unwrap();
@@ -135,7 +140,7 @@ async fn env_limited(verify_per_minute: i64) -> Env {
     let mut certs = Certificates::new(seal, PUBLIC_URL);
     certs.captcha_oracle = Some(oracle.clone());
     let outbox = dir.path().join("outbox");
-    certs.outbox = Some(outbox.clone());
+    certs.mail = Some(mail.unwrap_or_else(|| anagrafe_server::certificates::MailDelivery::Outbox(outbox.clone())));
     let mut state = AppState::new(store.clone()).with_issuer(issuer);
     state.certificates = Some(Arc::new(certs));
     state.limits.verify_per_minute = verify_per_minute;
@@ -649,4 +654,88 @@ async fn the_verification_pages_are_rate_limited_per_address() {
     assert!(statuses.len() >= 4 && statuses[..3].iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
     assert!(r.headers.contains_key("retry-after"));
     assert_eq!(r.headers["content-type"], "application/problem+json");
+}
+
+/// A mail relay for the test: speaks enough SMTP for one client, records the envelope and the
+/// message, and answers the end of the message with `data_reply`.
+async fn fake_relay(data_reply: &'static str) -> (u16, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = sock.into_split();
+                let mut r = tokio::io::BufReader::new(r);
+                let _ = w.write_all(b"220 relay.test ESMTP\r\n").await;
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        break;
+                    }
+                    let cmd = line.trim_end().to_ascii_uppercase();
+                    let reply: &[u8] = if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
+                        b"250-relay.test\r\n250 8BITMIME\r\n"
+                    } else if cmd.starts_with("MAIL") || cmd.starts_with("RCPT") {
+                        log.lock().unwrap().push(line.trim_end().to_owned());
+                        b"250 ok\r\n"
+                    } else if cmd == "DATA" {
+                        let _ = w.write_all(b"354 go ahead\r\n").await;
+                        let mut body = String::new();
+                        loop {
+                            line.clear();
+                            if r.read_line(&mut line).await.unwrap_or(0) == 0 || line == ".\r\n" {
+                                break;
+                            }
+                            body.push_str(&line);
+                        }
+                        log.lock().unwrap().push(body);
+                        data_reply.as_bytes()
+                    } else if cmd == "QUIT" {
+                        let _ = w.write_all(b"221 bye\r\n").await;
+                        break;
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    let _ = w.write_all(reply).await;
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[tokio::test]
+async fn a_copy_goes_through_the_smtp_relay_and_a_relay_that_refuses_is_a_503_traced_as_failed() {
+    use anagrafe_server::certificates::MailDelivery;
+    for (reply, accepted) in [("250 queued\r\n", true), ("554 no thanks\r\n", false)] {
+        let (port, seen) = fake_relay(reply).await;
+        let e = env_with(10_000, Some(MailDelivery::smtp(&format!("smtp://127.0.0.1:{port}")).unwrap())).await;
+        let s = citizen(&e, &e.anna).await;
+        let issue = json!({ "person": e.anna.id_anpr, "types": [8], "confirm": true, "stamp": { "kind": "exempt", "code": 5 } });
+        let r = as_citizen(&e, &s, "POST", "/api/v1/certificates", Some(issue)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        let id = r.json()["id"].as_str().unwrap().to_owned();
+        let mail = as_citizen(&e, &s, "POST", &format!("/api/v1/certificates/{id}/email"), None).await;
+        let t = audit_tail(&e).await;
+        assert_eq!(t.operation, "certificate.email");
+        if accepted {
+            assert_eq!(mail.status, StatusCode::ACCEPTED, "{}", mail.text());
+            assert_eq!(t.outcome, "ok");
+            assert!(t.detail.contains("\"via\":\"smtp\""), "{}", t.detail);
+            let seen = seen.lock().unwrap().clone();
+            assert!(seen[0].starts_with("MAIL FROM:<noreply@anagrafe.invalid>"), "{seen:?}");
+            assert_eq!(seen[1], "RCPT TO:<anna.bianchi@mail.example.org>");
+            assert!(seen[2].contains(&format!("Subject: Certificato anagrafico n. {id}")) && seen[2].contains("application/pdf"));
+            assert!(!e.outbox.exists(), "nothing written to an outbox when a relay is configured");
+        } else {
+            assert_eq!(mail.status, StatusCode::SERVICE_UNAVAILABLE, "{}", mail.text());
+            assert_eq!(mail.headers["content-type"], "application/problem+json");
+            assert_eq!(t.outcome, "failed");
+        }
+    }
 }

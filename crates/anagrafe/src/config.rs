@@ -98,9 +98,15 @@ pub struct CertificatesConfig {
     pub local_payments: bool,
     /// Directory where e-mailed certificates are written as `.eml` files for the mail relay.
     /// Unset for an embedded register: `outbox/` beside its database; unset on PostgreSQL: no
-    /// e-mail delivery.
+    /// e-mail delivery (unless `smtp_url` is set).
     #[serde(default)]
     pub outbox_dir: Option<PathBuf>,
+    /// The SMTP relay e-mailed certificates are sent to at once, instead of the outbox:
+    /// `smtps://user:password@host:465`, `smtp://user:password@host:587?tls=required`, or
+    /// `smtp://localhost:25`. It holds a password: give it as `ANAGRAFE_CERTIFICATES__SMTP_URL`
+    /// from the deployment's secrets, not in a file kept with the code.
+    #[serde(default)]
+    pub smtp_url: Option<SecretUrl>,
     /// Sender of e-mailed certificates.
     pub mail_from: String,
 }
@@ -117,6 +123,7 @@ impl Default for CertificatesConfig {
             validity_months: 6,
             local_payments: true,
             outbox_dir: None,
+            smtp_url: None,
             mail_from: "Anagrafe Nazionale <noreply@anagrafe.invalid>".into(),
         }
     }
@@ -149,6 +156,17 @@ pub struct IdAnprConfig {
     pub key_file: Option<PathBuf>,
     /// Version of that key, recorded with each ID (raise it when rotating the key).
     pub key_version: i16,
+}
+
+/// A URL that may hold a password (the SMTP relay's): printed with the password masked.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretUrl(pub String);
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact_url(&self.0))
+    }
 }
 
 /// Where the register lives.
@@ -278,6 +296,7 @@ mod tests {
         assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact_url("sqlite://./x.db"), "sqlite://./x.db");
         assert!(!format!("{:?}", DatabaseConfig { url: "postgres://u:pw@h/d".into() }).contains("pw"));
+        assert!(!format!("{:?}", SecretUrl("smtps://u:pw@relay:465".into())).contains("pw"));
     }
 
     #[test]

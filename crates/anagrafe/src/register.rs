@@ -124,7 +124,18 @@ pub fn certificates(cfg: &Config, public_url: &str) -> anyhow::Result<anagrafe_s
     };
     certs.validity_months = cfg.certificates.validity_months;
     certs.local_payments = cfg.certificates.local_payments;
-    certs.outbox = cfg.certificates.outbox_dir.clone().or_else(|| sqlite_dir(&cfg.database.url).map(|d| d.join("outbox")));
+    certs.mail = match &cfg.certificates.smtp_url {
+        Some(url) => Some(
+            anagrafe_server::certificates::MailDelivery::smtp(&url.0)
+                .map_err(|e| anyhow::anyhow!("certificates.smtp_url ({}): {e}", redact_url(&url.0)))?,
+        ),
+        None => cfg
+            .certificates
+            .outbox_dir
+            .clone()
+            .or_else(|| sqlite_dir(&cfg.database.url).map(|d| d.join("outbox")))
+            .map(anagrafe_server::certificates::MailDelivery::Outbox),
+    };
     certs.mail_from = cfg.certificates.mail_from.clone();
     Ok(certs)
 }

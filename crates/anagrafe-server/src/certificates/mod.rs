@@ -66,9 +66,8 @@ pub struct Certificates {
     pub validity_months: u32,
     /// Whether stamp duty may be paid through the local payment interface (embedded mode).
     pub local_payments: bool,
-    /// Where e-mailed certificates are written as `.eml` files (the embedded mode's outbox; a
-    /// mail relay picks them up). `None`: no e-mail delivery.
-    pub outbox: Option<std::path::PathBuf>,
+    /// How e-mailed certificates leave the register. `None`: no e-mail delivery.
+    pub mail: Option<MailDelivery>,
     /// Sender of e-mailed certificates.
     pub mail_from: String,
     /// Renders at once: one per core. More only queue on the CPU and make every one slower,
@@ -90,11 +89,41 @@ impl Certificates {
             public_url_guessed: false,
             validity_months: 6,
             local_payments: true,
-            outbox: None,
+            mail: None,
             render_slots: Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from))),
             mail_from: "Anagrafe Nazionale <noreply@anagrafe.invalid>".into(),
             captcha_oracle: None,
         }
+    }
+}
+
+/// How e-mailed certificates leave the register (CRT-6).
+#[derive(Clone)]
+pub enum MailDelivery {
+    /// `.eml` files written to a directory (the embedded mode's outbox; a relay picks them up).
+    Outbox(std::path::PathBuf),
+    /// Sent at once to an SMTP relay (lettre over rustls).
+    Smtp(lettre::AsyncSmtpTransport<lettre::Tokio1Executor>),
+}
+
+impl std::fmt::Debug for MailDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MailDelivery::Outbox(dir) => f.debug_tuple("Outbox").field(dir).finish(),
+            // The URL may carry the relay's password: never printed.
+            MailDelivery::Smtp(_) => f.write_str("Smtp(…)"),
+        }
+    }
+}
+
+impl MailDelivery {
+    /// An SMTP relay from its URL: `smtps://user:password@host:465` (TLS from the start),
+    /// `smtp://host:587?tls=required` (STARTTLS), or `smtp://host:25` (plain, for a relay on the
+    /// same host only).
+    pub fn smtp(url: &str) -> Result<Self, String> {
+        lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
+            .map(|b| MailDelivery::Smtp(b.timeout(Some(std::time::Duration::from_secs(20))).build()))
+            .map_err(|e| format!("not an SMTP relay URL: {e}"))
     }
 }
 
@@ -678,7 +707,7 @@ pub(crate) async fn email(State(state): State<AppState>, Path(id): Path<String>,
         let de = &mut serde_json::Deserializer::from_slice(&c.body);
         serde_path_to_error::deserialize(de).map_err(|e| ApiError::field(e.path().to_string(), e.inner().to_string()))?
     };
-    let Some(outbox) = certs.outbox.clone() else {
+    let Some(mail) = certs.mail.clone() else {
         return Err(ApiError::NotFound("e-mail delivery is not configured on this register".into()));
     };
     let cert = state.store.certificate(&id).await?.ok_or_else(|| ApiError::NotFound("no such certificate".into()))?;
@@ -702,20 +731,51 @@ pub(crate) async fn email(State(state): State<AppState>, Path(id): Path<String>,
         return Err(ApiError::Gone(format!("certificate {id} expired on {} and was deleted", cert.expires_on)));
     };
     let message = mime_message(&certs.mail_from, &address, &cert, &pdf);
-    let file = outbox.join(format!("{}-{}.eml", anagrafe_store::now_ms(), cert.id));
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        std::fs::create_dir_all(file.parent().unwrap_or(std::path::Path::new(".")))?;
-        let tmp = file.with_extension("tmp");
-        std::fs::write(&tmp, message)?;
-        std::fs::rename(&tmp, &file)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
-    .map_err(|e| ApiError::Unavailable(format!("the outbox cannot be written: {e}")))?;
-    let mut e = c.who.entry("certificate.email", "ok", json!({ "certificate": id, "to": channel }));
+    let via = match mail {
+        MailDelivery::Outbox(outbox) => {
+            let file = outbox.join(format!("{}-{}.eml", anagrafe_store::now_ms(), cert.id));
+            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                std::fs::create_dir_all(file.parent().unwrap_or(std::path::Path::new(".")))?;
+                let tmp = file.with_extension("tmp");
+                std::fs::write(&tmp, message)?;
+                std::fs::rename(&tmp, &file)
+            })
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map_err(|e| ApiError::Unavailable(format!("the outbox cannot be written: {e}")))?;
+            "outbox"
+        }
+        MailDelivery::Smtp(transport) => {
+            use lettre::AsyncTransport as _;
+            let envelope = envelope(&certs.mail_from, &address)?;
+            if let Err(e) = transport.send_raw(&envelope, &message).await {
+                // The relay's answer names no one; the address stays out of the log.
+                tracing::warn!(certificate = %cert.id, error = %e, "the mail relay did not take a certificate");
+                let mut entry = c.who.entry("certificate.email", "failed", json!({ "certificate": id, "to": channel }));
+                entry.subject_person = Some(cert.person_id);
+                state.store.audit(&entry).await?;
+                return Err(ApiError::Unavailable("the mail relay did not accept the message; try again later".into()));
+            }
+            "smtp"
+        }
+    };
+    let mut e = c.who.entry("certificate.email", "ok", json!({ "certificate": id, "to": channel, "via": via }));
     e.subject_person = Some(cert.person_id);
     state.store.audit(&e).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(json!({ "certificate": id, "to": channel, "queued": true }))).into_response())
+}
+
+/// The SMTP envelope: the sender's address (from `Name <address>` or a bare address) and the
+/// recipient's.
+fn envelope(from: &str, to: &str) -> Result<lettre::address::Envelope, ApiError> {
+    let bare = from.rsplit_once('<').map(|(_, a)| a.trim_end_matches('>')).unwrap_or(from).trim();
+    let sender =
+        bare.parse::<lettre::Address>().map_err(|e| ApiError::Internal(format!("certificates.mail_from is not an address: {e}")))?;
+    let recipient = to.parse::<lettre::Address>().map_err(|_| ApiError::ConflictField {
+        field: "to".into(),
+        reason: "the address the register holds for this person is not a valid e-mail address".into(),
+    })?;
+    lettre::address::Envelope::new(Some(sender), vec![recipient]).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// An RFC 5322 message with the certificate attached (MIME, base64).

@@ -309,7 +309,7 @@ async fn certificates_page(
             }
         })
         .collect();
-    let can_email = state.certificates.as_ref().is_some_and(|c| c.outbox.is_some());
+    let can_email = state.certificates.as_ref().is_some_and(|c| c.mail.is_some());
     Ok(html(
         StatusCode::OK,
         &CertificatesPage {
