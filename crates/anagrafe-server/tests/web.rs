@@ -740,6 +740,38 @@ async fn an_officer_registers_a_person_arriving_from_abroad_with_the_errors_besi
         // The same form again registers nobody else.
         assert_eq!(post_form(&router, "/ufficio/iscrizione", &token, &fields).await.headers["location"], to.as_str());
         assert_eq!(store.count_persons().await.unwrap(), persons + 1);
+
+        // An Italian living abroad into the comune's AIRE (tab. 19): the address is abroad.
+        let aire = get(&router, "/ufficio/iscrizione-aire", Some(&token), &[]).await;
+        assert_eq!(aire.status, StatusCode::OK);
+        assert!(aire.text().contains("C01") && aire.text().contains("name=\"abroad_state\"") && !aire.text().contains("name=\"toponym\""));
+        let mut fields = vec![
+            ("csrf", csrf.as_str()),
+            ("op", "aire-1"),
+            ("reason", "C01"),
+            ("effective_date", today.as_str()),
+            ("surname", "Esposito"),
+            ("given", "Gennaro"),
+            ("sex", "M"),
+            ("birth_date", "1980-07-01"),
+            ("birth_place", "Napoli"),
+            ("citizenship", "italiana"),
+            ("civil_status", "CelibeNubile"),
+            ("abroad_state", "Roma"),
+            ("abroad_locality", "Buenos Aires"),
+            ("household", "new"),
+        ];
+        let italy = post_form(&router, "/ufficio/iscrizione-aire", &token, &fields).await;
+        assert!(italy.text().contains("id=\"abroad_state-error\""), "{}", italy.text());
+        fields[11] = ("abroad_state", "Argentina");
+        let done = post_form(&router, "/ufficio/iscrizione-aire", &token, &fields).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text());
+        let id = done.headers["location"].to_str().unwrap().trim_start_matches("/ufficio/persone/").split('?').next().unwrap().to_owned();
+        let pid = store.find_by_id_anpr(&id.parse().unwrap()).await.unwrap().unwrap().0;
+        let rec = store.person(pid, None).await.unwrap().record;
+        assert_eq!(rec.status, anagrafe_domain::RegisterStatus::Aire);
+        assert_eq!(rec.residence.competent_comune().to_string(), "H501");
+        assert_eq!(store.count_persons().await.unwrap(), persons + 2);
         drop(router);
         drop(store);
         common::drop_pg(pg).await;

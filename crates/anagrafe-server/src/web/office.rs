@@ -38,6 +38,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ufficio/persone/{id_anpr}/cancellazione", get(changes::cancellation_page).post(changes::cancellation_submit))
         .route("/ufficio/nascita", get(birth_page).post(register_birth))
         .route("/ufficio/iscrizione", get(changes::registration_page).post(changes::registration_submit))
+        .route("/ufficio/iscrizione-aire", get(changes::aire_registration_page).post(changes::aire_registration_submit))
         .route("/ufficio/famiglie/{family_id}", get(changes::family::page).post(changes::family::submit))
         .route("/ufficio/notifiche", get(inbox))
         .route("/ufficio/persone/{id_anpr}/certificato", get(counter_page).post(counter_issue))

@@ -466,3 +466,6 @@ family-help = Every member once, exactly one as the head (1). To change the head
 family-submit = Record the relations
 family-done = Relations recorded.
 family-err-relation = Choose a relation of the list.
+reg-aire-title = Registration in AIRE
+reg-aire-lead = An Italian citizen living abroad, registered in the AIRE of the comune of { $comune } (table 19), with the address abroad.
+reg-abroad-state = Foreign state of residence

@@ -467,3 +467,6 @@ family-help = Ogni componente una volta, uno solo come intestatario (1). Per cam
 family-submit = Registra i rapporti
 family-done = Rapporti registrati.
 family-err-relation = Scegli un rapporto dell'elenco.
+reg-aire-title = Iscrizione all'AIRE
+reg-aire-lead = Un cittadino italiano che vive all'estero, iscritto all'AIRE del comune di { $comune } (tabella 19), con l'indirizzo all'estero.
+reg-abroad-state = Stato estero di residenza

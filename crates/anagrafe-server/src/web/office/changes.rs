@@ -576,20 +576,7 @@ fn body(o: &WebOfficer, change: Change, v: &HashMap<String, String>, subject: &S
             if !aire && MotivoCancellazione::from_code(reason) == Some(MotivoCancellazione::TrasferimentoResidenza) {
                 // Emigration abroad: the record moves to the AIRE of the comune, at this address.
                 let on = date.parse().unwrap_or_else(|_| anagrafe_domain::ops::italian_today());
-                let state = match RefData::current().resolve(value_of("abroad_state"), on) {
-                    Ok(anagrafe_domain::Place::Stato(st)) => st.code.to_string(),
-                    _ => {
-                        errors.push(("abroad_state".to_owned(), t("change-err-abroad-state")));
-                        String::new()
-                    }
-                };
-                let mut a = json!({ "state": state, "locality": value_of("abroad_locality") });
-                for (field, key) in [("abroad_address", "address"), ("abroad_postcode", "postcode")] {
-                    if !value_of(field).is_empty() {
-                        a[key] = json!(value_of(field));
-                    }
-                }
-                b["abroad"] = a;
+                b["abroad"] = abroad_address(o, v, on, &mut errors);
             } else if let Some(f) = abroad_fields.iter().find(|f| !value_of(f).is_empty()) {
                 errors.push(((*f).to_owned(), t("change-err-abroad-only")));
             }
@@ -597,6 +584,26 @@ fn body(o: &WebOfficer, change: Change, v: &HashMap<String, String>, subject: &S
         }
     };
     if errors.is_empty() { Ok(body) } else { Err(errors) }
+}
+
+/// The address abroad of the form's `abroad_*` fields (state by name or code, locality, street
+/// address and postcode), the state's error noted.
+fn abroad_address(o: &WebOfficer, v: &HashMap<String, String>, on: chrono::NaiveDate, errors: &mut Vec<(String, String)>) -> Value {
+    let value_of = |k: &str| v.get(k).map(|s| s.trim()).unwrap_or_default();
+    let state = match RefData::current().resolve(value_of("abroad_state"), on) {
+        Ok(anagrafe_domain::Place::Stato(st)) => st.code.to_string(),
+        _ => {
+            errors.push(("abroad_state".to_owned(), o.ui.t("change-err-abroad-state")));
+            String::new()
+        }
+    };
+    let mut a = json!({ "state": state, "locality": value_of("abroad_locality") });
+    for (field, key) in [("abroad_address", "address"), ("abroad_postcode", "postcode")] {
+        if !value_of(field).is_empty() {
+            a[key] = json!(value_of(field));
+        }
+    }
+    a
 }
 
 /// Applies a change through the API's handler; the person's page then says it is recorded.
@@ -643,13 +650,21 @@ async fn submit(
 /// (code 4), from a comune not yet served by the register (code 3), or for another reason
 /// (code 9, described). A birth has its own form; a move from a comune already in the register
 /// is a change of residence of the existing record.
-fn registration_fields(o: &WebOfficer) -> Vec<Field> {
-    use anagrafe_domain::decode::MotivoIscrizione;
+fn registration_fields(o: &WebOfficer, aire: bool) -> Vec<Field> {
+    use anagrafe_domain::decode::{MotivoIscrizione, MotivoIscrizioneAire};
     let t = |k: &str| o.ui.t(k);
-    let reasons = [MotivoIscrizione::ImmigrazioneDallEstero, MotivoIscrizione::Immigrazione, MotivoIscrizione::AltriMotivi]
-        .iter()
-        .map(|m| Opt { value: m.code().to_string(), label: format!("{} — {}", m.code(), m.description()) })
-        .collect();
+    let reasons = if aire {
+        MotivoIscrizioneAire::ALL
+            .iter()
+            .filter(|m| m.valid_until().is_none())
+            .map(|m| Opt { value: m.code().to_owned(), label: format!("{} — {}", m.code(), m.description()) })
+            .collect()
+    } else {
+        [MotivoIscrizione::ImmigrazioneDallEstero, MotivoIscrizione::Immigrazione, MotivoIscrizione::AltriMotivi]
+            .iter()
+            .map(|m| Opt { value: m.code().to_string(), label: format!("{} — {}", m.code(), m.description()) })
+            .collect()
+    };
     let sexes = vec![
         Opt { value: String::new(), label: "-".into() },
         Opt { value: "F".into(), label: t("sex-f") },
@@ -669,23 +684,36 @@ fn registration_fields(o: &WebOfficer) -> Vec<Field> {
         Field::input("citizenship", t("history-citizenship"), 80, "col-md-6").required().help(t("reg-citizenship-help")),
         Field::input("codice_fiscale", t("f-cf"), 16, "col-md-6").help(t("reg-cf-help")),
     ];
-    // The civil status, the address and the household as the change forms ask them.
+    // The civil status, the address (in Italy, or abroad for the AIRE) and the household as the
+    // change forms ask them.
     out.extend(fields(o, Change::CivilStatus, false).into_iter().skip(1));
-    out.extend(fields(o, Change::Residence, false).into_iter().skip(1).take(4));
+    if aire {
+        let cancellation = fields(o, Change::Cancellation, false);
+        let skip = cancellation.len() - 4;
+        out.extend(cancellation.into_iter().skip(skip).map(|f| Field {
+            required: f.name == "abroad_state" || f.name == "abroad_locality",
+            help: None,
+            label: if f.name == "abroad_state" { t("reg-abroad-state") } else { f.label.clone() },
+            ..f
+        }));
+    } else {
+        out.extend(fields(o, Change::Residence, false).into_iter().skip(1).take(4));
+    }
     out.extend(fields(o, Change::Household, false).into_iter().skip(1));
     out
 }
 
-fn registration_view(o: &WebOfficer, values: &HashMap<String, String>, errors: Vec<(String, String)>) -> ChangePage {
-    let c = o.chrome("reg-title").crumb("reg-title", None);
-    let mut fields = registration_fields(o);
+fn registration_view(o: &WebOfficer, aire: bool, values: &HashMap<String, String>, errors: Vec<(String, String)>) -> ChangePage {
+    let title = if aire { "reg-aire-title" } else { "reg-title" };
+    let c = o.chrome(title).crumb(title, None);
+    let mut fields = registration_fields(o, aire);
     fill(&mut fields, values, &errors);
     ChangePage {
-        lead: c.t1("reg-lead", "comune", &comune_name(&o.comune())),
+        lead: c.t1(if aire { "reg-aire-lead" } else { "reg-lead" }, "comune", &comune_name(&o.comune())),
         submit: c.t("reg-submit"),
         c,
         id_anpr: String::new(),
-        action: "/ufficio/iscrizione".into(),
+        action: if aire { "/ufficio/iscrizione-aire" } else { "/ufficio/iscrizione" }.into(),
         current: Vec::new(),
         csrf: o.s.0.session.csrf_token.clone(),
         op: form_op(values),
@@ -694,13 +722,25 @@ fn registration_view(o: &WebOfficer, values: &HashMap<String, String>, errors: V
     }
 }
 
-pub(in crate::web) async fn registration_page(o: WebOfficer) -> Response {
+fn registration_form(o: &WebOfficer, aire: bool) -> Response {
     let mut values = HashMap::new();
-    for (k, v) in [("reason", "4"), ("household", "new"), ("relation", "3"), ("species", "VIA"), ("civil_status", "CelibeNubile")] {
+    let reason = if aire { "C01" } else { "4" };
+    for (k, v) in [("reason", reason), ("household", "new"), ("relation", "3"), ("species", "VIA"), ("civil_status", "CelibeNubile")] {
         values.insert(k.to_owned(), v.to_owned());
     }
+    if aire {
+        values.insert("citizenship".to_owned(), o.ui.t("citizenship-italian"));
+    }
     values.insert("effective_date".to_owned(), anagrafe_domain::ops::italian_today().to_string());
-    html(StatusCode::OK, &registration_view(&o, &values, Vec::new()))
+    html(StatusCode::OK, &registration_view(o, aire, &values, Vec::new()))
+}
+
+pub(in crate::web) async fn registration_page(o: WebOfficer) -> Response {
+    registration_form(&o, false)
+}
+
+pub(in crate::web) async fn aire_registration_page(o: WebOfficer) -> Response {
+    registration_form(&o, true)
 }
 
 /// A place by name or code as a birthplace: a comune, or a state with the locality abroad.
@@ -714,7 +754,7 @@ fn birth_place(raw: &str, locality: &str, on: chrono::NaiveDate) -> Option<Value
 }
 
 /// The registration's body for the web service, or the form's own errors.
-fn registration_body(o: &WebOfficer, v: &HashMap<String, String>) -> Result<Value, Vec<(String, String)>> {
+fn registration_body(o: &WebOfficer, aire: bool, v: &HashMap<String, String>) -> Result<Value, Vec<(String, String)>> {
     let t = |k: &str| o.ui.t(k);
     let value_of = |k: &str| v.get(k).map(|s| s.trim()).unwrap_or_default();
     let mut errors = Vec::new();
@@ -757,13 +797,18 @@ fn registration_body(o: &WebOfficer, v: &HashMap<String, String>) -> Result<Valu
             }
         },
     };
-    let mut b = match body(o, Change::Residence, v, &Subject::none()) {
+    // The AIRE's record lives abroad: the date and household as a change of family reads them,
+    // the address from the `abroad_*` fields, the comune's AIRE as the competent one.
+    let mut b = match body(o, if aire { Change::Household } else { Change::Residence }, v, &Subject::none()) {
         Ok(b) => b,
         Err(mut e) => {
             errors.append(&mut e);
             Value::Null
         }
     };
+    if aire {
+        b["residence"] = json!({ "kind": "abroad", "address": abroad_address(o, v, on, &mut errors), "aire_comune": o.comune() });
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -799,6 +844,8 @@ fn registration_field(api: &str) -> &'static str {
         a if a.starts_with("name.given") => "given",
         a if a.starts_with("name") => "surname",
         a if a.starts_with("birth_place.locality") => "birth_locality",
+        a if a.starts_with("residence.address.locality") => "abroad_locality",
+        a if a.starts_with("residence.address") => "abroad_state",
         a if a.starts_with("citizenships") => "citizenship",
         a if a.starts_with("residence") || a.starts_with("household") => form_field(Change::Residence, a),
         a => [
@@ -819,19 +866,38 @@ fn registration_field(api: &str) -> &'static str {
 }
 
 pub(in crate::web) async fn registration_submit(
+    state: State<AppState>,
+    headers: HeaderMap,
+    o: WebOfficer,
+    form: Result<Form<Vec<(String, String)>>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    register(state, headers, o, form, false).await
+}
+
+pub(in crate::web) async fn aire_registration_submit(
+    state: State<AppState>,
+    headers: HeaderMap,
+    o: WebOfficer,
+    form: Result<Form<Vec<(String, String)>>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    register(state, headers, o, form, true).await
+}
+
+async fn register(
     State(state): State<AppState>,
     headers: HeaderMap,
     o: WebOfficer,
     form: Result<Form<Vec<(String, String)>>, axum::extract::rejection::FormRejection>,
+    aire: bool,
 ) -> PageResult {
     let Ok(Form(pairs)) = form else {
         return Err(o.fail(ApiError::field("body", "is not the registration form")));
     };
     let values: HashMap<String, String> = pairs.into_iter().collect();
     o.check_csrf(&headers, values.get("csrf").map(String::as_str).unwrap_or_default())?;
-    let mut body = match registration_body(&o, &values) {
+    let mut body = match registration_body(&o, aire, &values) {
         Ok(b) => b,
-        Err(errors) => return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &registration_view(&o, &values, errors))),
+        Err(errors) => return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &registration_view(&o, aire, &values, errors))),
     };
     body["client_op_id"] = json!(client_op_id(&values));
     let caller = o.caller("POST", "/api/v1/persons", Some(&body))?;
@@ -841,7 +907,7 @@ pub(in crate::web) async fn registration_submit(
             Ok(see_other(&format!("/ufficio/persone/{}?modificato=iscrizione", v["id_anpr"].as_str().unwrap_or_default())))
         }
         Err(e) => match refused_fields(e, registration_field) {
-            Ok((status, errors)) => Err(html(status, &registration_view(&o, &values, errors))),
+            Ok((status, errors)) => Err(html(status, &registration_view(&o, aire, &values, errors))),
             Err(e) => Err(o.fail(e)),
         },
     }
