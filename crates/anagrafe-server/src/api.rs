@@ -299,7 +299,7 @@ pub(crate) async fn household(State(state): State<AppState>, Path(id): Path<Stri
     write(&state, &signed, body, Operation::MoveHousehold { person, change }, false, true).await
 }
 
-async fn minor_adoption(State(state): State<AppState>, Path(id): Path<String>, signed: Caller) -> Result<Response, ApiError> {
+pub(crate) async fn minor_adoption(State(state): State<AppState>, Path(id): Path<String>, signed: Caller) -> Result<Response, ApiError> {
     let body = read_body(&signed)?;
     let person = id_param(&id)?;
     let adoption: MinorAdoption = parse(body.rest.clone())?;

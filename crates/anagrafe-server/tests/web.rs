@@ -826,6 +826,53 @@ async fn an_officer_changes_the_head_of_a_family_from_its_page() {
         assert_eq!((relation(son_pid), relation(head_pid)), (Some(1), Some(6)));
         let done = get(&router, &format!("{target}?modificato=1"), Some(&token), &[]).await;
         assert!(done.text().contains("alert-success"));
+
+        // A minor adopted into this family: a new record and ID ANPR, the old ID no longer valid.
+        let r = anagrafe_testkit::registration(13, "H501", "H501", chrono::NaiveDate::from_ymd_opt(2016, 3, 1).unwrap());
+        let applied = store.apply(&Operation::Register(Box::new(r)), &WriteContext::cli("test"), &issuer(), None).await.unwrap();
+        let child = applied.id_anpr.unwrap().to_string();
+        let target = format!("/ufficio/persone/{child}/adozione");
+        let adult = post_form(
+            &router,
+            &target,
+            &token,
+            &[
+                ("csrf", &csrf),
+                ("op", "a-0"),
+                ("effective_date", "2015-01-01"),
+                ("surname", "Nuovo"),
+                ("given", "Nome"),
+                ("family_id", &fam),
+                ("relation", "3"),
+            ],
+        )
+        .await;
+        assert!(
+            adult.status.is_client_error() && adult.text().contains("id=\"effective_date-error\""),
+            "before the birth: {}",
+            adult.text()
+        );
+        let adopted = post_form(
+            &router,
+            &target,
+            &token,
+            &[
+                ("csrf", &csrf),
+                ("op", "a-1"),
+                ("effective_date", &today),
+                ("surname", "Bianchi"),
+                ("given", "Sara"),
+                ("family_id", &fam),
+                ("relation", "3"),
+            ],
+        )
+        .await;
+        assert_eq!(adopted.status, StatusCode::SEE_OTHER, "{}", adopted.text());
+        let to = adopted.headers["location"].to_str().unwrap().to_owned();
+        let new_id = to.trim_start_matches("/ufficio/persone/").split('?').next().unwrap().to_owned();
+        assert_ne!(new_id, child, "a new ID ANPR");
+        assert!(get(&router, &to, Some(&token), &[]).await.text().contains("Bianchi Sara"));
+        assert_eq!(get(&router, &format!("/ufficio/persone/{child}"), Some(&token), &[]).await.status, StatusCode::GONE);
         drop(router);
         drop(store);
         common::drop_pg(pg).await;

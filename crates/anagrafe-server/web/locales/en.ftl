@@ -469,3 +469,7 @@ family-err-relation = Choose a relation of the list.
 reg-aire-title = Registration in AIRE
 reg-aire-lead = An Italian citizen living abroad, registered in the AIRE of the comune of { $comune } (table 19), with the address abroad.
 reg-abroad-state = Foreign state of residence
+change-adoption-title = Adoption of a minor
+change-adoption-date = Date of the adoption order
+change-adoption-name-help = The child's name after the adoption. The register opens a new record with a new ANPR ID; the old one is no longer valid.
+change-adoption-family = Adoptive family id

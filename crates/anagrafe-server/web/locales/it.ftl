@@ -470,3 +470,7 @@ family-err-relation = Scegli un rapporto dell'elenco.
 reg-aire-title = Iscrizione all'AIRE
 reg-aire-lead = Un cittadino italiano che vive all'estero, iscritto all'AIRE del comune di { $comune } (tabella 19), con l'indirizzo all'estero.
 reg-abroad-state = Stato estero di residenza
+change-adoption-title = Adozione di un minore
+change-adoption-date = Data del provvedimento di adozione
+change-adoption-name-help = Il nome del minore dopo l'adozione. Il registro attribuisce una nuova scheda e un nuovo ID ANPR; il vecchio non è più valido.
+change-adoption-family = Codice della famiglia adottiva

@@ -32,6 +32,9 @@ pub(super) enum Change {
     Generalita,
     /// A move to another household of the comune, or out of one into a new one.
     Household,
+    /// The adoption of a minor (IDN-6 case 4): a new record and ID ANPR, the old ID no longer
+    /// valid.
+    Adoption,
     /// Cancellation from the register (death, and the other reasons of the tables).
     Cancellation,
 }
@@ -39,7 +42,7 @@ pub(super) enum Change {
 impl Change {
     /// The change whose page has this path segment.
     pub(super) fn from_segment(segment: &str) -> Option<Self> {
-        [Self::Residence, Self::CivilStatus, Self::Generalita, Self::Household, Self::Cancellation]
+        [Self::Residence, Self::CivilStatus, Self::Generalita, Self::Household, Self::Adoption, Self::Cancellation]
             .into_iter()
             .find(|c| c.segment() == segment)
     }
@@ -51,6 +54,7 @@ impl Change {
             Self::CivilStatus => "stato-civile",
             Self::Generalita => "generalita",
             Self::Household => "famiglia",
+            Self::Adoption => "adozione",
             Self::Cancellation => "cancellazione",
         }
     }
@@ -61,6 +65,7 @@ impl Change {
             Self::CivilStatus => "change-civil-title",
             Self::Generalita => "change-generalita-title",
             Self::Household => "change-household-title",
+            Self::Adoption => "change-adoption-title",
             Self::Cancellation => "change-cancel-title",
         }
     }
@@ -72,6 +77,7 @@ impl Change {
             Self::CivilStatus => "civil-status",
             Self::Generalita => "generalita",
             Self::Household => "household",
+            Self::Adoption => "minor-adoption",
             Self::Cancellation => "cancellation",
         };
         format!("/api/v1/persons/{id}/{op}")
@@ -186,6 +192,7 @@ async fn subject(state: &AppState, o: &WebOfficer, id: &str, change: Change) -> 
             current.push((t("f-birth-date"), g["birth_date"].as_str().unwrap_or_default().to_owned()));
             current.push((t("f-cf"), g["codice_fiscale"].as_str().unwrap_or("-").to_owned()));
         }
+        Change::Adoption => current.push((t("f-birth-date"), rec["generalita"]["birth_date"].as_str().unwrap_or_default().to_owned())),
         Change::Household => {
             let h = &rec["household"];
             let family = h["family_id"].as_i64().map(|f| f.to_string()).unwrap_or_else(|| "-".into());
@@ -324,6 +331,13 @@ fn fields(o: &WebOfficer, change: Change, aire: bool) -> Vec<Field> {
                 Field::input("codice_fiscale", t("f-cf"), 16, "col-md-6").help(t("change-generalita-cf-help")),
             ]
         }
+        Change::Adoption => vec![
+            Field::date("effective_date", t("change-adoption-date")).required(),
+            Field::input("surname", t("f-surname"), 150, "col-md-6").required().help(t("change-adoption-name-help")),
+            Field::input("given", t("f-name"), 150, "col-md-6").required(),
+            Field::input("family_id", t("change-adoption-family"), 18, "col-md-4").required(),
+            Field::choice("relation", t("f-relation"), relation_options(), "col-md-4"),
+        ],
         Change::Household => vec![
             Field::date("effective_date", t("change-effective-date")).required(),
             Field::choice(
@@ -377,9 +391,10 @@ fn form_field(change: Change, api: &str) -> &'static str {
         Change::CivilStatus => &["effective_date", "civil_status"],
         Change::Generalita => &["effective_date", "case", "codice_fiscale", "sex", "birth_date", "birth_place"],
         Change::Household => &["effective_date", "family_id", "household"],
+        Change::Adoption => &["effective_date", "family_id", "relation"],
         Change::Cancellation => &["effective_date", "reason_description", "reason"],
     };
-    if change == Change::Generalita && api.starts_with("name") {
+    if matches!(change, Change::Generalita | Change::Adoption) && api.starts_with("name") {
         return if api.starts_with("name.given") { "given" } else { "surname" };
     }
     if change == Change::Cancellation && api.starts_with("abroad") {
@@ -531,6 +546,23 @@ fn body(o: &WebOfficer, change: Change, v: &HashMap<String, String>, subject: &S
             }
             b
         }
+        Change::Adoption => {
+            for (field, key) in [("surname", "birth-err-surname"), ("given", "birth-err-given")] {
+                if value_of(field).is_empty() {
+                    errors.push((field.to_owned(), t(key)));
+                }
+            }
+            let family = value_of("family_id").parse::<i64>().ok().filter(|f| *f > 0);
+            if family.is_none() {
+                errors.push(("family_id".to_owned(), t("birth-err-family")));
+            }
+            json!({
+                "effective_date": date,
+                "name": { "surname": value_of("surname"), "given": value_of("given") },
+                "family_id": family,
+                "relation": value_of("relation").parse::<u16>().unwrap_or(3),
+            })
+        }
         Change::Household => {
             let household = household_of(&mut errors);
             if household.is_null() && !errors.iter().any(|(f, _)| f == "family_id") {
@@ -635,9 +667,15 @@ async fn submit(
         Change::CivilStatus => crate::api::civil_status(State(state), path, caller).await,
         Change::Generalita => crate::api::generalita(State(state), path, caller).await,
         Change::Household => crate::api::household(State(state), path, caller).await,
+        Change::Adoption => crate::api::minor_adoption(State(state), path, caller).await,
         Change::Cancellation => crate::api::cancel(State(state), path, caller).await,
     };
     match result {
+        // The adopted child's record has a new ID ANPR; the old one is no longer valid.
+        Ok(r) if change == Change::Adoption => {
+            let v = json_of(r).await.map_err(|e| o.fail(e))?;
+            Ok(see_other(&format!("/ufficio/persone/{}?modificato={}", v["id_anpr"].as_str().unwrap_or(&id), change.segment())))
+        }
         Ok(_) => Ok(see_other(&format!("/ufficio/persone/{id}?modificato={}", change.segment()))),
         Err(e) => match refused_fields(e, |api| form_field(change, api)) {
             Ok((status, errors)) => Err(html(status, &view(&o, &id, change, subject, &values, errors))),
@@ -980,6 +1018,7 @@ handlers!(residence_page, residence_submit, Change::Residence);
 handlers!(civil_status_page, civil_status_submit, Change::CivilStatus);
 handlers!(generalita_page, generalita_submit, Change::Generalita);
 handlers!(household_page, household_submit, Change::Household);
+handlers!(adoption_page, adoption_submit, Change::Adoption);
 handlers!(cancellation_page, cancellation_submit, Change::Cancellation);
 
 /// A household's members, with the relation of each to the head (tab. 05, or tab. 06 for a
