@@ -333,19 +333,19 @@ struct DuplicateResolution {
     delete: IdAnpr,
 }
 
-async fn report_duplicate(State(state): State<AppState>, signed: Caller) -> Result<Response, ApiError> {
+pub(crate) async fn report_duplicate(State(state): State<AppState>, signed: Caller) -> Result<Response, ApiError> {
     let body = read_body(&signed)?;
     let r: DuplicateReport = parse(body.rest.clone())?;
     write(&state, &signed, body, Operation::ReportDuplicate { persons: r.persons }, true, true).await
 }
 
-async fn dismiss_duplicate(State(state): State<AppState>, signed: Caller) -> Result<Response, ApiError> {
+pub(crate) async fn dismiss_duplicate(State(state): State<AppState>, signed: Caller) -> Result<Response, ApiError> {
     let body = read_body(&signed)?;
     let r: DuplicateReport = parse(body.rest.clone())?;
     write(&state, &signed, body, Operation::DismissDuplicate { persons: r.persons }, false, true).await
 }
 
-async fn resolve_duplicate(State(state): State<AppState>, signed: Caller) -> Result<Response, ApiError> {
+pub(crate) async fn resolve_duplicate(State(state): State<AppState>, signed: Caller) -> Result<Response, ApiError> {
     let body = read_body(&signed)?;
     let r: DuplicateResolution = parse(body.rest.clone())?;
     if r.keep == r.delete {

@@ -131,6 +131,9 @@ fn every_key_the_pages_use_is_in_both_message_files() {
         assert_eq!(wire, case, "a case of the decree");
         keys.push(format!("gen-case-{}", case.replace('_', "-")));
     }
+    for a in ["report", "keep-this", "keep-other", "dismiss"] {
+        keys.push(format!("change-duplicate-{a}"));
+    }
     for l in ["auto", "it", "de", "fr", "sl"] {
         keys.push(format!("cert-lang-{l}"));
     }
@@ -873,6 +876,52 @@ async fn an_officer_changes_the_head_of_a_family_from_its_page() {
         assert_ne!(new_id, child, "a new ID ANPR");
         assert!(get(&router, &to, Some(&token), &[]).await.text().contains("Bianchi Sara"));
         assert_eq!(get(&router, &format!("/ufficio/persone/{child}"), Some(&token), &[]).await.status, StatusCode::GONE);
+        drop(router);
+        drop(store);
+        common::drop_pg(pg).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_reports_and_resolves_a_duplicate_record() {
+    for (store, _dir, pg) in common::stores().await {
+        let router = app(state(store.clone()));
+        let Desk { token, csrf, .. } = desk(&*store).await;
+        let (a, _) = resident(&*store, 14).await;
+        let (b, _) = resident(&*store, 15).await;
+        let target = format!("/ufficio/persone/{a}/doppia-iscrizione");
+        let form = |op: &'static str, other: &str, action: &'static str| {
+            vec![
+                ("csrf".to_owned(), csrf.clone()),
+                ("op".into(), op.into()),
+                ("other".into(), other.to_owned()),
+                ("action".into(), action.into()),
+            ]
+        };
+        let send = |f: Vec<(String, String)>| {
+            let (router, token, target) = (router.clone(), token.clone(), target.clone());
+            async move {
+                let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                post_form(&router, &target, &token, &pairs).await
+            }
+        };
+        let itself = send(form("d-0", &a, "report")).await;
+        assert!(itself.text().contains("id=\"other-error\""), "{}", itself.text());
+        // Resolving what was never reported is refused beside the field; nothing is deleted.
+        let unreported = send(form("d-1", &b, "keep-this")).await;
+        assert!(unreported.status.is_client_error() && unreported.text().contains("id=\"other-error\""), "{}", unreported.text());
+        assert_eq!(store.find_by_id_anpr(&b.parse().unwrap()).await.unwrap().unwrap().1, 1);
+        let reported = send(form("d-2", &b, "report")).await;
+        assert_eq!(reported.status, StatusCode::SEE_OTHER, "{}", reported.text());
+        let resolved = send(form("d-3", &b, "keep-this")).await;
+        assert_eq!(resolved.status, StatusCode::SEE_OTHER, "{}", resolved.text());
+        assert_eq!(resolved.headers["location"], format!("/ufficio/persone/{a}?modificato=doppia-iscrizione").as_str());
+        assert_eq!(
+            get(&router, &format!("/ufficio/persone/{b}"), Some(&token), &[]).await.status,
+            StatusCode::GONE,
+            "the deleted record's ID"
+        );
+        assert_eq!(get(&router, &format!("/ufficio/persone/{a}"), Some(&token), &[]).await.status, StatusCode::OK);
         drop(router);
         drop(store);
         common::drop_pg(pg).await;

@@ -36,6 +36,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ufficio/persone/{id_anpr}/generalita", get(changes::generalita_page).post(changes::generalita_submit))
         .route("/ufficio/persone/{id_anpr}/famiglia", get(changes::household_page).post(changes::household_submit))
         .route("/ufficio/persone/{id_anpr}/adozione", get(changes::adoption_page).post(changes::adoption_submit))
+        .route("/ufficio/persone/{id_anpr}/doppia-iscrizione", get(changes::duplicate_page).post(changes::duplicate_submit))
         .route("/ufficio/persone/{id_anpr}/cancellazione", get(changes::cancellation_page).post(changes::cancellation_submit))
         .route("/ufficio/nascita", get(birth_page).post(register_birth))
         .route("/ufficio/iscrizione", get(changes::registration_page).post(changes::registration_submit))

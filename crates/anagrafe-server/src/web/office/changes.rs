@@ -35,6 +35,9 @@ pub(super) enum Change {
     /// The adoption of a minor (IDN-6 case 4): a new record and ID ANPR, the old ID no longer
     /// valid.
     Adoption,
+    /// Two records of one person (IDN-6 case 5): reported, then resolved (one kept, the other
+    /// deleted) or dismissed.
+    Duplicate,
     /// Cancellation from the register (death, and the other reasons of the tables).
     Cancellation,
 }
@@ -42,7 +45,7 @@ pub(super) enum Change {
 impl Change {
     /// The change whose page has this path segment.
     pub(super) fn from_segment(segment: &str) -> Option<Self> {
-        [Self::Residence, Self::CivilStatus, Self::Generalita, Self::Household, Self::Adoption, Self::Cancellation]
+        [Self::Residence, Self::CivilStatus, Self::Generalita, Self::Household, Self::Adoption, Self::Duplicate, Self::Cancellation]
             .into_iter()
             .find(|c| c.segment() == segment)
     }
@@ -55,6 +58,7 @@ impl Change {
             Self::Generalita => "generalita",
             Self::Household => "famiglia",
             Self::Adoption => "adozione",
+            Self::Duplicate => "doppia-iscrizione",
             Self::Cancellation => "cancellazione",
         }
     }
@@ -66,6 +70,7 @@ impl Change {
             Self::Generalita => "change-generalita-title",
             Self::Household => "change-household-title",
             Self::Adoption => "change-adoption-title",
+            Self::Duplicate => "change-duplicate-title",
             Self::Cancellation => "change-cancel-title",
         }
     }
@@ -78,6 +83,7 @@ impl Change {
             Self::Generalita => "generalita",
             Self::Household => "household",
             Self::Adoption => "minor-adoption",
+            Self::Duplicate => return "/api/v1/duplicates".to_owned(),
             Self::Cancellation => "cancellation",
         };
         format!("/api/v1/persons/{id}/{op}")
@@ -159,7 +165,14 @@ struct ChangePage {
 impl Subject {
     /// No one yet (a registration).
     fn none() -> Self {
-        Subject { name: String::new(), current: Vec::new(), aire: false, surname: String::new(), given: String::new() }
+        Subject {
+            name: String::new(),
+            current: Vec::new(),
+            aire: false,
+            surname: String::new(),
+            given: String::new(),
+            id_anpr: String::new(),
+        }
     }
 }
 
@@ -171,6 +184,8 @@ struct Subject {
     /// The current personal data, as the generalità form starts from them.
     surname: String,
     given: String,
+    /// The record's ID ANPR.
+    id_anpr: String,
 }
 
 async fn subject(state: &AppState, o: &WebOfficer, id: &str, change: Change) -> Result<Subject, Response> {
@@ -192,7 +207,10 @@ async fn subject(state: &AppState, o: &WebOfficer, id: &str, change: Change) -> 
             current.push((t("f-birth-date"), g["birth_date"].as_str().unwrap_or_default().to_owned()));
             current.push((t("f-cf"), g["codice_fiscale"].as_str().unwrap_or("-").to_owned()));
         }
-        Change::Adoption => current.push((t("f-birth-date"), rec["generalita"]["birth_date"].as_str().unwrap_or_default().to_owned())),
+        Change::Adoption | Change::Duplicate => {
+            current.push((t("f-birth-date"), rec["generalita"]["birth_date"].as_str().unwrap_or_default().to_owned()));
+            current.push((t("f-cf"), rec["generalita"]["codice_fiscale"].as_str().unwrap_or("-").to_owned()));
+        }
         Change::Household => {
             let h = &rec["household"];
             let family = h["family_id"].as_i64().map(|f| f.to_string()).unwrap_or_else(|| "-".into());
@@ -207,6 +225,7 @@ async fn subject(state: &AppState, o: &WebOfficer, id: &str, change: Change) -> 
         aire: rec["status"].as_str() == Some("aire"),
         surname: g["surname"].as_str().unwrap_or_default().to_owned(),
         given: g["given"].as_str().unwrap_or_default().to_owned(),
+        id_anpr: id.to_owned(),
     })
 }
 
@@ -338,6 +357,19 @@ fn fields(o: &WebOfficer, change: Change, aire: bool) -> Vec<Field> {
             Field::input("family_id", t("change-adoption-family"), 18, "col-md-4").required(),
             Field::choice("relation", t("f-relation"), relation_options(), "col-md-4"),
         ],
+        Change::Duplicate => vec![
+            Field::input("other", t("change-duplicate-other"), 9, "col-md-4").required().help(t("change-duplicate-other-help")),
+            Field::choice(
+                "action",
+                t("change-duplicate-action"),
+                ["report", "keep-this", "keep-other", "dismiss"]
+                    .iter()
+                    .map(|a| Opt { value: (*a).to_owned(), label: t(&format!("change-duplicate-{a}")) })
+                    .collect(),
+                "col-md-8",
+            )
+            .required(),
+        ],
         Change::Household => vec![
             Field::date("effective_date", t("change-effective-date")).required(),
             Field::choice(
@@ -392,10 +424,14 @@ fn form_field(change: Change, api: &str) -> &'static str {
         Change::Generalita => &["effective_date", "case", "codice_fiscale", "sex", "birth_date", "birth_place"],
         Change::Household => &["effective_date", "family_id", "household"],
         Change::Adoption => &["effective_date", "family_id", "relation"],
+        Change::Duplicate => &["other"],
         Change::Cancellation => &["effective_date", "reason_description", "reason"],
     };
     if matches!(change, Change::Generalita | Change::Adoption) && api.starts_with("name") {
         return if api.starts_with("name.given") { "given" } else { "surname" };
+    }
+    if change == Change::Duplicate && (api.starts_with("persons") || api.starts_with("keep") || api.starts_with("delete")) {
+        return "other";
     }
     if change == Change::Cancellation && api.starts_with("abroad") {
         return match api {
@@ -470,6 +506,9 @@ fn body(o: &WebOfficer, change: Change, v: &HashMap<String, String>, subject: &S
     let t = |k: &str| o.ui.t(k);
     let value_of = |k: &str| v.get(k).map(|s| s.trim()).unwrap_or_default();
     let mut errors = Vec::new();
+    if change == Change::Duplicate {
+        return duplicate_body(o, v, subject);
+    }
     let date = value_of("effective_date").parse::<chrono::NaiveDate>().ok();
     if date.is_none() {
         errors.push(("effective_date".to_owned(), t("change-err-date")));
@@ -546,6 +585,7 @@ fn body(o: &WebOfficer, change: Change, v: &HashMap<String, String>, subject: &S
             }
             b
         }
+        Change::Duplicate => unreachable!("read by duplicate_body"),
         Change::Adoption => {
             for (field, key) in [("surname", "birth-err-surname"), ("given", "birth-err-given")] {
                 if value_of(field).is_empty() {
@@ -618,6 +658,26 @@ fn body(o: &WebOfficer, change: Change, v: &HashMap<String, String>, subject: &S
     if errors.is_empty() { Ok(body) } else { Err(errors) }
 }
 
+/// A duplicate case's body: the other record's ID, and what to do (`action` is kept in the
+/// body under `_action` and taken out before the call).
+fn duplicate_body(o: &WebOfficer, v: &HashMap<String, String>, subject: &Subject) -> Result<Value, Vec<(String, String)>> {
+    let other = v.get("other").map(|s| s.trim().to_ascii_uppercase()).unwrap_or_default();
+    if anagrafe_domain::IdAnpr::parse(&other).is_err() || other == subject.id_anpr {
+        return Err(vec![("other".to_owned(), o.ui.t("change-err-duplicate-other"))]);
+    }
+    let this = subject.id_anpr.clone();
+    let (action, body) = match v.get("action").map(String::as_str).unwrap_or_default() {
+        "report" => ("report", json!({ "persons": [this, other] })),
+        "dismiss" => ("dismiss", json!({ "persons": [this, other] })),
+        "keep-this" => ("resolve", json!({ "keep": this, "delete": other })),
+        "keep-other" => ("resolve", json!({ "keep": other, "delete": this })),
+        _ => return Err(vec![("action".to_owned(), o.ui.t("change-err-duplicate-action"))]),
+    };
+    let mut body = body;
+    body["_action"] = json!(action);
+    Ok(body)
+}
+
 /// The address abroad of the form's `abroad_*` fields (state by name or code, locality, street
 /// address and postcode), the state's error noted.
 fn abroad_address(o: &WebOfficer, v: &HashMap<String, String>, on: chrono::NaiveDate, errors: &mut Vec<(String, String)>) -> Value {
@@ -659,10 +719,22 @@ async fn submit(
         Err(errors) => return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &view(&o, &id, change, subject, &values, errors))),
     };
     body["client_op_id"] = json!(client_op_id(&values));
-    let target = change.api_path(&id);
+    // A duplicate case goes to one of three services; the record kept is where the page leads.
+    let action = body.as_object_mut().and_then(|b| b.remove("_action")).and_then(|a| a.as_str().map(str::to_owned));
+    let kept = body["keep"].as_str().map(str::to_owned).unwrap_or_else(|| id.clone());
+    let target = match action.as_deref() {
+        Some("resolve") => "/api/v1/duplicates/resolution".to_owned(),
+        Some("dismiss") => "/api/v1/duplicates/dismissal".to_owned(),
+        _ => change.api_path(&id),
+    };
     let caller = o.caller("POST", &target, Some(&body))?;
     let path = Path(id.clone());
     let result = match change {
+        Change::Duplicate => match action.as_deref() {
+            Some("resolve") => crate::api::resolve_duplicate(State(state), caller).await,
+            Some("dismiss") => crate::api::dismiss_duplicate(State(state), caller).await,
+            _ => crate::api::report_duplicate(State(state), caller).await,
+        },
         Change::Residence => crate::api::residence(State(state), path, caller).await,
         Change::CivilStatus => crate::api::civil_status(State(state), path, caller).await,
         Change::Generalita => crate::api::generalita(State(state), path, caller).await,
@@ -676,7 +748,7 @@ async fn submit(
             let v = json_of(r).await.map_err(|e| o.fail(e))?;
             Ok(see_other(&format!("/ufficio/persone/{}?modificato={}", v["id_anpr"].as_str().unwrap_or(&id), change.segment())))
         }
-        Ok(_) => Ok(see_other(&format!("/ufficio/persone/{id}?modificato={}", change.segment()))),
+        Ok(_) => Ok(see_other(&format!("/ufficio/persone/{kept}?modificato={}", change.segment()))),
         Err(e) => match refused_fields(e, |api| form_field(change, api)) {
             Ok((status, errors)) => Err(html(status, &view(&o, &id, change, subject, &values, errors))),
             Err(e) => Err(o.fail(e)),
@@ -1019,6 +1091,7 @@ handlers!(civil_status_page, civil_status_submit, Change::CivilStatus);
 handlers!(generalita_page, generalita_submit, Change::Generalita);
 handlers!(household_page, household_submit, Change::Household);
 handlers!(adoption_page, adoption_submit, Change::Adoption);
+handlers!(duplicate_page, duplicate_submit, Change::Duplicate);
 handlers!(cancellation_page, cancellation_submit, Change::Cancellation);
 
 /// A household's members, with the relation of each to the head (tab. 05, or tab. 06 for a
