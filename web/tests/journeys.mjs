@@ -291,6 +291,24 @@ await journey("an officer logs in with password and TOTP, registers a birth, and
   const history = await page.locator("main").innerText();
   check(history.includes("Iscrizione: Nascita") && history.includes("Cambio di residenza"), "the history lists the birth and the move");
   await axe(page, "36e-history");
+  // The other forms of the office, each checked by axe as the officer first sees it.
+  const familyLink = page.getByRole("link", { name: /^Scheda anagrafica$/ });
+  await familyLink.click();
+  await page.getByRole("link", { name: /^Famiglia anagrafica/ }).click();
+  check((await page.locator("main").innerText()).includes(id), "the household's page lists the newborn");
+  await axe(page, "36f-family");
+  for (const [path, name] of [
+    [`/ufficio/persone/${id}/generalita`, "36g-change-generalita"],
+    [`/ufficio/persone/${id}/stato-civile`, "36h-change-civil-status"],
+    [`/ufficio/persone/${id}/adozione`, "36i-adoption"],
+    [`/ufficio/persone/${id}/doppia-iscrizione`, "36j-duplicate"],
+    [`/ufficio/persone/${id}/cancellazione`, "36k-cancellation"],
+    ["/ufficio/iscrizione", "36l-registration-immigration"],
+    ["/ufficio/iscrizione-aire", "36m-registration-aire"],
+  ]) {
+    await page.goto(base + path);
+    await axe(page, name);
+  }
   await page.getByRole("button", { name: "Esci" }).click();
   // The comune of birth's officer sees the notification.
   await officeLogin(page, otherOfficer, "37-other-office");
