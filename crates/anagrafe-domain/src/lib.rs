@@ -37,6 +37,7 @@ pub mod cf;
 pub mod codes;
 pub mod date;
 pub mod decode;
+pub mod electoral;
 pub mod id_anpr;
 pub mod id_generator;
 pub mod ops;

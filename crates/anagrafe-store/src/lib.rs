@@ -11,6 +11,7 @@
 
 pub mod audit;
 mod bulk;
+mod electoral;
 mod ops;
 mod pdnd;
 pub mod postgres;
@@ -336,6 +337,44 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Walks the whole chain and reports the first entry that does not verify.
     async fn verify_audit_chain(&self) -> Result<ChainReport>;
+
+    /// A person's electoral data, if their comune recorded any.
+    async fn electoral_data(&self, person_id: i64) -> Result<Option<ElectoralRecord>>;
+
+    /// Writes a person's electoral data over the previous ones (ELE-6: no history) with
+    /// `entry`, in one transaction; only for a person in the register whose competent comune
+    /// is `comune` (ELE-3: `Forbidden` otherwise).
+    async fn save_electoral_data(
+        &self,
+        person_id: i64,
+        comune: &str,
+        data: &anagrafe_domain::electoral::ElectoralData,
+        entry: &AuditEntry,
+    ) -> Result<()>;
+
+    /// A comune's bulk load of existing electoral data (ELE-7): every row or none, one trace
+    /// entry; a row about a person the comune does not keep is refused by its index.
+    async fn load_electoral_data(
+        &self,
+        comune: &str,
+        rows: &[(i64, anagrafe_domain::electoral::ElectoralData)],
+        entry: &AuditEntry,
+    ) -> Result<u64>;
+
+    /// Records a citizen's rectification request, addressed to the person's competent comune,
+    /// traced; `State` on `rectification` while an earlier one waits for its answer.
+    async fn request_rectification(&self, request: &NewRectification, entry: &AuditEntry) -> Result<i64>;
+
+    /// A person's rectification requests, newest first.
+    async fn rectifications_of(&self, person_id: i64) -> Result<Vec<Rectification>>;
+
+    /// The requests addressed to a comune, newest first (only the open ones with `open_only`).
+    async fn rectifications(&self, comune: &str, open_only: bool, limit: u32) -> Result<Vec<Rectification>>;
+
+    /// Answers an open request addressed to `comune`, traced with the person as subject;
+    /// returns the person's internal id. `NotFound` for another comune's request, `State` when
+    /// it was answered before.
+    async fn answer_rectification(&self, id: i64, comune: &str, answer: &RectificationAnswer, entry: &AuditEntry) -> Result<i64>;
 
     /// Stores reference data (compact form) loaded from official files, with an audit entry.
     async fn save_refdata(&self, comuni_tsv: &str, stati_tsv: &str, ctx: &WriteContext) -> Result<()>;

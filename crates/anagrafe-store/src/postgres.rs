@@ -174,3 +174,4 @@ impl crate::shared::Bulk for PgStore {
 crate::shared::store_common!(PgStore, Postgres, crate::Backend::Postgres);
 crate::ops::store_ops!(PgStore, Postgres);
 crate::pdnd::store_pdnd!(PgStore, Postgres);
+crate::electoral::store_electoral!(PgStore, Postgres);

@@ -2034,6 +2034,51 @@ macro_rules! store_common {
                 self.accept_pdnd_jti_impl(client_id, kid, jti, expires_at_ms).await
             }
 
+            async fn electoral_data(&self, person_id: i64) -> crate::Result<Option<crate::ElectoralRecord>> {
+                self.electoral_data_impl(person_id).await
+            }
+
+            async fn save_electoral_data(
+                &self,
+                person_id: i64,
+                comune: &str,
+                data: &anagrafe_domain::electoral::ElectoralData,
+                entry: &crate::audit::AuditEntry,
+            ) -> crate::Result<()> {
+                self.save_electoral_data_impl(person_id, comune, data, entry).await
+            }
+
+            async fn load_electoral_data(
+                &self,
+                comune: &str,
+                rows: &[(i64, anagrafe_domain::electoral::ElectoralData)],
+                entry: &crate::audit::AuditEntry,
+            ) -> crate::Result<u64> {
+                self.load_electoral_data_impl(comune, rows, entry).await
+            }
+
+            async fn request_rectification(&self, request: &crate::NewRectification, entry: &crate::audit::AuditEntry) -> crate::Result<i64> {
+                self.request_rectification_impl(request, entry).await
+            }
+
+            async fn rectifications_of(&self, person_id: i64) -> crate::Result<Vec<crate::Rectification>> {
+                self.rectifications_of_impl(person_id).await
+            }
+
+            async fn rectifications(&self, comune: &str, open_only: bool, limit: u32) -> crate::Result<Vec<crate::Rectification>> {
+                self.rectifications_impl(comune, open_only, limit).await
+            }
+
+            async fn answer_rectification(
+                &self,
+                id: i64,
+                comune: &str,
+                answer: &crate::RectificationAnswer,
+                entry: &crate::audit::AuditEntry,
+            ) -> crate::Result<i64> {
+                self.answer_rectification_impl(id, comune, answer, entry).await
+            }
+
             async fn find_by_generalita(&self, q: &crate::GeneralitaQuery, as_of: Option<chrono::NaiveDate>) -> crate::Result<Vec<i64>> {
                 self.find_by_generalita_impl(q, as_of).await
             }

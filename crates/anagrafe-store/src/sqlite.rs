@@ -189,3 +189,4 @@ impl crate::shared::Bulk for SqliteStore {
 crate::shared::store_common!(SqliteStore, Sqlite, crate::Backend::Sqlite);
 crate::ops::store_ops!(SqliteStore, Sqlite);
 crate::pdnd::store_pdnd!(SqliteStore, Sqlite);
+crate::electoral::store_electoral!(SqliteStore, Sqlite);

@@ -608,3 +608,64 @@ pub struct GeneralitaQuery {
     /// Belfiore code of the place of birth, when given.
     pub birth_place: Option<String>,
 }
+
+/// A person's electoral data as kept (ELE-1): the values of annex 1 and the comune whose
+/// electoral officer keeps them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElectoralRecord {
+    /// Internal id of the person.
+    pub person_id: i64,
+    /// Belfiore code of the comune keeping the data.
+    pub comune: String,
+    /// The values.
+    pub data: anagrafe_domain::electoral::ElectoralData,
+    /// When they were last written (epoch ms).
+    pub updated_at: i64,
+}
+
+/// A citizen's request to rectify the own electoral data (CIT-3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRectification {
+    /// Internal id of the person asking.
+    pub person_id: i64,
+    /// What the person says is wrong.
+    pub topics: Vec<anagrafe_domain::electoral::RectificationTopic>,
+    /// The person's words.
+    pub message: String,
+}
+
+/// A rectification request as kept, with its answer once given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rectification {
+    /// Its number.
+    pub id: i64,
+    /// Internal id of the person who asked.
+    pub person_id: i64,
+    /// The comune it is addressed to (the person's, when asked).
+    pub comune: String,
+    /// What the person says is wrong.
+    pub topics: Vec<anagrafe_domain::electoral::RectificationTopic>,
+    /// The person's words.
+    pub message: String,
+    /// When it was asked (epoch ms).
+    pub requested_at: i64,
+    /// `open`, `accepted` or `rejected`.
+    pub status: String,
+    /// The officer's answer.
+    pub answer: Option<String>,
+    /// When it was answered (epoch ms).
+    pub answered_at: Option<i64>,
+    /// Who answered (the operator's username).
+    pub answered_by: Option<String>,
+}
+
+/// An electoral officer's answer to a rectification request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RectificationAnswer {
+    /// Whether the data were (or will be) rectified as asked.
+    pub accepted: bool,
+    /// The answer the citizen reads.
+    pub answer: String,
+    /// The operator answering.
+    pub answered_by: String,
+}

@@ -42,6 +42,8 @@ conformance!(
     certificates_are_stored_paid_once_listed_and_expired,
     a_captcha_is_taken_once_and_only_while_fresh,
     the_history_lists_residences_and_citizenships,
+    electoral_data_are_written_over_by_their_comune_only,
+    a_rectification_request_waits_for_one_answer_from_its_comune,
 );
 
 fn d(s: &str) -> NaiveDate {
@@ -585,4 +587,98 @@ async fn the_history_lists_residences_and_citizenships(h: &Harness) {
     let kinds: Vec<_> = hist.events.iter().map(|e| (e.kind.as_str(), e.code.as_deref(), e.effective_date)).collect();
     assert_eq!(kinds, vec![("iscrizione", Some("3"), d("2010-05-01"))], "the registration is the record's first event");
     assert!(matches!(h.store.history(id + 1000).await, Err(anagrafe_store::StoreError::NotFound(_))));
+}
+
+fn electoral(section: u16, seat: &str) -> anagrafe_domain::electoral::ElectoralData {
+    use anagrafe_domain::electoral::*;
+    ElectoralData {
+        elector: true,
+        section: Some(Section { number: section, seat_name: seat.into(), seat_address: "Via Roma 1".into() }),
+        additional_lists: vec![],
+        elections: vec![ElectionRight {
+            election: Election::Senate,
+            constituency: Some("Piemonte".into()),
+            multi_member_college: None,
+            single_member_college: Some("Piemonte - U01".into()),
+        }],
+    }
+}
+
+fn operations(entries: &[anagrafe_store::StoredAudit], op: &str) -> usize {
+    entries.iter().filter(|e| e.entry.operation == op).count()
+}
+
+async fn electoral_data_are_written_over_by_their_comune_only(h: &Harness) {
+    let id = h.store.register_person(&mario(None), &ctx("reg")).await.unwrap();
+    assert_eq!(h.store.electoral_data(id).await.unwrap(), None);
+    let entry = AuditEntry::from_ctx(&ctx("ele"), "electoral.update", "ok");
+    // Mario lives in Turin (L219): Rome's officer may not write his data (ELE-3).
+    let err = h.store.save_electoral_data(id, "H501", &electoral(3, "Scuola Mazzini"), &entry).await.unwrap_err();
+    assert!(matches!(err, StoreError::Forbidden(_)), "{err}");
+    assert_eq!(h.store.electoral_data(id).await.unwrap(), None);
+    h.store.save_electoral_data(id, "L219", &electoral(3, "Scuola Mazzini"), &entry).await.unwrap();
+    let first = h.store.electoral_data(id).await.unwrap().unwrap();
+    assert_eq!((first.comune.as_str(), first.data.clone()), ("L219", electoral(3, "Scuola Mazzini")));
+    // An update replaces the data; nothing of the old values stays (ELE-6).
+    h.store.save_electoral_data(id, "L219", &electoral(7, "Liceo Alfieri"), &entry).await.unwrap();
+    assert_eq!(h.store.electoral_data(id).await.unwrap().unwrap().data, electoral(7, "Liceo Alfieri"));
+    let entries = h.store.audit_entries(0, 100).await.unwrap();
+    assert_eq!(operations(&entries, "electoral.update"), 2);
+    assert!(entries.iter().all(|e| !e.entry.detail.contains("Mazzini")));
+    assert!(h.dump().await.iter().all(|(_, row)| !row.contains("Mazzini")), "the old seat is gone from every table");
+    // The bulk load (ELE-7): every row or none.
+    let load = AuditEntry::from_ctx(&ctx("load"), "electoral.load", "ok");
+    let err = h.store.load_electoral_data("L219", &[(id, electoral(1, "A")), (id + 999, electoral(2, "B"))], &load).await.unwrap_err();
+    assert!(matches!(err, StoreError::Refused { ref field, .. } if field == "rows[1]"), "{err}");
+    assert_eq!(h.store.electoral_data(id).await.unwrap().unwrap().data, electoral(7, "Liceo Alfieri"));
+    let err = h.store.load_electoral_data("H501", &[(id, electoral(1, "A"))], &load).await.unwrap_err();
+    assert!(matches!(err, StoreError::Refused { ref field, .. } if field == "rows[0]"), "{err}");
+    assert_eq!(h.store.load_electoral_data("L219", &[(id, electoral(1, "A"))], &load).await.unwrap(), 1);
+    assert_eq!(h.store.electoral_data(id).await.unwrap().unwrap().data, electoral(1, "A"));
+    let entries = h.store.audit_entries(0, 100).await.unwrap();
+    assert_eq!(operations(&entries, "electoral.load"), 1, "refused loads leave no entry");
+    assert!(h.store.verify_audit_chain().await.unwrap().is_intact());
+}
+
+async fn a_rectification_request_waits_for_one_answer_from_its_comune(h: &Harness) {
+    use anagrafe_domain::electoral::RectificationTopic;
+    use anagrafe_store::{NewRectification, RectificationAnswer};
+    let id = h.store.register_person(&mario(None), &ctx("reg")).await.unwrap();
+    let ask = AuditEntry::from_ctx(&ctx("ask"), "electoral.rectification_request", "ok");
+    let request = NewRectification {
+        person_id: id,
+        topics: vec![RectificationTopic::Section, RectificationTopic::Other],
+        message: "La sezione è quella della mia vecchia via.".into(),
+    };
+    let n = h.store.request_rectification(&request, &ask).await.unwrap();
+    let err = h.store.request_rectification(&request, &ask).await.unwrap_err();
+    assert!(matches!(err, StoreError::State { ref field, .. } if field == "rectification"), "{err}");
+    let open = h.store.rectifications("L219", true, 10).await.unwrap();
+    assert_eq!(open.iter().map(|r| (r.id, r.status.as_str(), r.topics.clone())).collect::<Vec<_>>(), [(n, "open", request.topics.clone())]);
+    assert!(h.store.rectifications("H501", false, 10).await.unwrap().is_empty());
+    let answer = RectificationAnswer { accepted: true, answer: "Sezione corretta: ora è la 12.".into(), answered_by: "elettorale".into() };
+    let reply = AuditEntry::from_ctx(&ctx("reply"), "electoral.rectification_answer", "ok");
+    // Another comune's officer does not even see the request (ELE-3).
+    assert!(matches!(h.store.answer_rectification(n, "H501", &answer, &reply).await, Err(StoreError::NotFound(_))));
+    assert_eq!(h.store.answer_rectification(n, "L219", &answer, &reply).await.unwrap(), id);
+    let again = h.store.answer_rectification(n, "L219", &answer, &reply).await.unwrap_err();
+    assert!(matches!(again, StoreError::State { .. }), "{again}");
+    let mine = h.store.rectifications_of(id).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(
+        (mine[0].status.as_str(), mine[0].answer.as_deref(), mine[0].answered_by.as_deref()),
+        ("accepted", Some(answer.answer.as_str()), Some("elettorale"))
+    );
+    assert!(mine[0].answered_at.is_some());
+    assert!(h.store.rectifications("L219", true, 10).await.unwrap().is_empty());
+    assert_eq!(h.store.rectifications("L219", false, 10).await.unwrap().len(), 1);
+    // Answered, the person may ask again.
+    let second = h.store.request_rectification(&request, &ask).await.unwrap();
+    assert!(second > n);
+    let entries = h.store.audit_entries(0, 100).await.unwrap();
+    assert_eq!(operations(&entries, "electoral.rectification_request"), 2);
+    let answered: Vec<_> = entries.iter().filter(|e| e.entry.operation == "electoral.rectification_answer").collect();
+    assert_eq!(answered.len(), 1, "refused answers leave no entry");
+    assert_eq!(answered[0].entry.subject_person, Some(id));
+    assert!(h.store.verify_audit_chain().await.unwrap().is_intact());
 }
