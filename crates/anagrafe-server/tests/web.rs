@@ -927,3 +927,129 @@ async fn an_officer_reports_and_resolves_a_duplicate_record() {
         common::drop_pg(pg).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_asks_to_rectify_the_electoral_data_and_only_the_comunes_electoral_officer_answers() {
+    for (store, _dir, pg) in common::stores().await {
+        let router = app(state(store.clone()));
+        let (id, cf) = resident(&*store, 11).await;
+        let pid = store.find_by_id_anpr(&id.parse().unwrap()).await.unwrap().unwrap().0;
+        let (citizen, ccsrf) = common::session(&*store, "citizen", &cf, true).await;
+        common::operator(&*store, "elettorale", "electoral_officer", "H501", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP")).await;
+        common::operator(&*store, "elettorale-mi", "electoral_officer", "F205", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP")).await;
+        let (officer, ocsrf) = common::session(&*store, "operator", "elettorale", true).await;
+        let (milan, mcsrf) = common::session(&*store, "operator", "elettorale-mi", true).await;
+        let d = desk(&*store).await;
+        let page = "/area-personale/dati-elettorali";
+        // Nothing recorded yet: the page says so, and offers the request form.
+        let empty = get(&router, page, Some(&citizen), &[]).await;
+        assert_eq!(empty.status, StatusCode::OK, "{}", empty.text());
+        assert!(empty.text().contains("non ha ancora registrato") && empty.text().contains("name=\"messaggio\""));
+        // No topic and too short a text: both errors beside their fields, nothing recorded.
+        let bad = post_form(&router, page, &citizen, &[("csrf", &ccsrf), ("messaggio", "corto")]).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let t = bad.text();
+        assert!(
+            t.contains("href=\"#argomento-elector\"") && t.contains("id=\"messaggio-error\"") && t.contains("aria-invalid=\"true\""),
+            "{t}"
+        );
+        let forged = post_form(&router, page, &citizen, &[("argomento", "section"), ("messaggio", "La mia sezione è sbagliata.")]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        assert!(store.rectifications_of(pid).await.unwrap().is_empty());
+        let form = [
+            ("csrf", ccsrf.as_str()),
+            ("argomento", "section"),
+            ("argomento", "other"),
+            ("messaggio", "La mia sezione è quella della via dove abitavo prima."),
+        ];
+        let sent = post_form(&router, page, &citizen, &form).await;
+        assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.text());
+        let waiting = get(&router, "/area-personale/dati-elettorali?inviata=1", Some(&citizen), &[]).await;
+        assert!(waiting.text().contains("Richiesta inviata") && waiting.text().contains("In attesa di risposta"));
+        assert!(!waiting.text().contains("name=\"messaggio\""), "no second request while one waits");
+        assert_eq!(post_form(&router, page, &citizen, &form).await.status, StatusCode::CONFLICT);
+        // The registry office is not the electoral office (ELE-3), nor is Milan's electoral officer.
+        assert_eq!(get(&router, "/ufficio/elettorale", Some(&d.token), &[]).await.status, StatusCode::FORBIDDEN);
+        let person = format!("/ufficio/elettorale/persone/{id}");
+        assert_eq!(get(&router, &person, Some(&milan), &[]).await.status, StatusCode::FORBIDDEN);
+        // Rome's electoral officer sees the request and finds the elector by codice fiscale.
+        let inbox = get(&router, "/ufficio/elettorale", Some(&officer), &[]).await;
+        assert_eq!(inbox.status, StatusCode::OK, "{}", inbox.text());
+        assert!(inbox.text().contains(&id) && inbox.text().contains("La sezione o la sua sede"));
+        assert!(get(&router, "/ufficio/elettorale", Some(&milan), &[]).await.text().contains("Nessuna richiesta"));
+        let found = get(&router, &format!("/ufficio/elettorale?cerca={cf}"), Some(&officer), &[]).await;
+        assert_eq!(found.headers["location"], person.as_str());
+        assert_eq!(get(&router, "/ufficio/elettorale?cerca=XYZ", Some(&officer), &[]).await.status, StatusCode::BAD_REQUEST);
+        // Wrong data: each error beside its field, nothing written.
+        let wrong = [
+            ("csrf", ocsrf.as_str()),
+            ("elettore", "si"),
+            ("sezione", "dodici"),
+            ("sede_nome", "Scuola Pascoli"),
+            ("sede_indirizzo", "Via Roma 3"),
+            ("lista_eu_municipal", "si"),
+            ("el_senate", "si"),
+        ];
+        let refused = post_form(&router, &person, &officer, &wrong).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let t = refused.text();
+        for field in ["sezione", "lista_eu_municipal", "circ_senate"] {
+            assert!(t.contains(&format!("id=\"{field}-error\"")), "{field}: {t}");
+        }
+        assert_eq!(store.electoral_data(pid).await.unwrap(), None);
+        let good = [
+            ("csrf", ocsrf.as_str()),
+            ("elettore", "si"),
+            ("sezione", "12"),
+            ("sede_nome", "Scuola Pascoli"),
+            ("sede_indirizzo", "Via Roma 3"),
+            ("el_senate", "si"),
+            ("circ_senate", "Lazio"),
+            ("uni_senate", "Lazio - U02"),
+            ("el_municipal", "si"),
+        ];
+        let saved = post_form(&router, &person, &officer, &good).await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text());
+        assert_eq!(post_form(&router, &person, &milan, &[("csrf", &mcsrf), ("elettore", "no")]).await.status, StatusCode::FORBIDDEN);
+        let rec = store.electoral_data(pid).await.unwrap().unwrap();
+        assert_eq!((rec.comune.as_str(), rec.data.section.as_ref().unwrap().number, rec.data.elections.len()), ("H501", 12, 2));
+        // The answer: without words it is refused beside the field; then given.
+        let n = store.rectifications_of(pid).await.unwrap()[0].id;
+        let answer = format!("/ufficio/elettorale/richieste/{n}");
+        let empty =
+            post_form(&router, &answer, &officer, &[("csrf", &ocsrf), ("persona", &id), ("esito", "accolta"), ("risposta", "")]).await;
+        assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(empty.text().contains(&format!("id=\"risposta-{n}-error\"")));
+        let words = "Sezione corretta: ora è la 12, Scuola Pascoli.";
+        assert_eq!(
+            post_form(&router, &answer, &milan, &[("csrf", &mcsrf), ("persona", &id), ("esito", "accolta"), ("risposta", words)])
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        let given =
+            post_form(&router, &answer, &officer, &[("csrf", &ocsrf), ("persona", &id), ("esito", "accolta"), ("risposta", words)]).await;
+        assert_eq!(given.status, StatusCode::SEE_OTHER, "{}", given.text());
+        assert_eq!(given.headers["location"], format!("{person}?risposta=1").as_str());
+        // The citizen reads the data and the answer.
+        let mine = get(&router, page, Some(&citizen), &[]).await.text();
+        assert!(
+            mine.contains("Scuola Pascoli") && mine.contains("Lazio - U02") && mine.contains("Accolta") && mine.contains(words),
+            "{mine}"
+        );
+        assert!(mine.contains("name=\"messaggio\""), "answered: a new request may be sent");
+        let entries = store.audit_entries(0, 1000).await.unwrap();
+        let ops: Vec<&str> = entries.iter().filter(|e| e.entry.subject_person == Some(pid)).map(|e| e.entry.operation.as_str()).collect();
+        for op in [
+            "citizen.electoral_view",
+            "electoral.rectification_request",
+            "electoral.read",
+            "electoral.update",
+            "electoral.rectification_answer",
+        ] {
+            assert!(ops.contains(&op), "{op} in {ops:?}");
+        }
+        assert!(store.verify_audit_chain().await.unwrap().is_intact());
+        common::drop_pg(pg).await;
+    }
+}

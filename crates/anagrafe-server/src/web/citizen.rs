@@ -43,7 +43,7 @@ pub(super) fn routes() -> Router<AppState> {
 pub struct WebCitizen {
     /// The session (subject: the codice fiscale).
     pub session: Session,
-    ui: Ui,
+    pub(super) ui: Ui,
 }
 
 impl FromRequestParts<AppState> for WebCitizen {
@@ -59,7 +59,7 @@ impl FromRequestParts<AppState> for WebCitizen {
 }
 
 impl WebCitizen {
-    fn chrome(&self, title_key: &str) -> Chrome {
+    pub(super) fn chrome(&self, title_key: &str) -> Chrome {
         let mut c = Chrome::new(&self.ui, title_key);
         c.logout = Some(super::Logout {
             action: "/area-personale/esci",
@@ -71,11 +71,11 @@ impl WebCitizen {
 
     /// Refuses a form whose CSRF token (field `csrf`, or the `X-CSRF-Token` header) is not the
     /// session's.
-    fn check_csrf(&self, headers: &axum::http::HeaderMap, field: &str) -> Result<(), Response> {
+    pub(super) fn check_csrf(&self, headers: &axum::http::HeaderMap, field: &str) -> Result<(), Response> {
         super::csrf_ok(headers, field, &self.session.csrf_token).map_err(|e| error_page(&self.ui, e))
     }
 
-    fn requester(&self) -> Requester {
+    pub(super) fn requester(&self) -> Requester {
         Requester::Citizen { cf: self.session.subject.clone(), auth_mode: self.session.auth_mode.clone() }
     }
 
@@ -83,7 +83,7 @@ impl WebCitizen {
         CertCaller { who: self.requester(), body: Bytes::from(body.to_string()) }
     }
 
-    fn fail(&self, e: ApiError) -> Response {
+    pub(super) fn fail(&self, e: ApiError) -> Response {
         error_page(&self.ui, e)
     }
 }
@@ -139,7 +139,7 @@ struct RecordPage {
 }
 
 /// The internal id of the session's person.
-async fn own_person(state: &AppState, s: &WebCitizen) -> Result<i64, ApiError> {
+pub(super) async fn own_person(state: &AppState, s: &WebCitizen) -> Result<i64, ApiError> {
     let cf = anagrafe_domain::CodiceFiscale::parse(&s.session.subject).map_err(|_| ApiError::Internal("stored code".into()))?;
     state
         .store

@@ -14,6 +14,8 @@
 
 pub mod assets;
 pub mod citizen;
+pub mod electoral;
+mod form;
 pub mod i18n;
 pub mod office;
 
@@ -42,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .route("/note-legali", get(legal))
         .merge(citizen::routes())
         .merge(office::routes())
+        .merge(electoral::routes())
 }
 
 /// A breadcrumb: label and, but for the current page, a link.

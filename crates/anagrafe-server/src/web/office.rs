@@ -58,8 +58,8 @@ use changes::Change;
 /// A registry officer's session with both factors, for the pages.
 #[derive(Debug)]
 pub struct WebOfficer {
-    s: OperatorSession,
-    ui: Ui,
+    pub(super) s: OperatorSession,
+    pub(super) ui: Ui,
 }
 
 fn office_error(ui: &Ui, e: ApiError) -> Response {
@@ -91,7 +91,12 @@ impl FromRequestParts<AppState> for WebOfficer {
 
 impl WebOfficer {
     fn chrome(&self, title_key: &str) -> Chrome {
-        let mut c = Chrome::new(&self.ui, title_key).crumb("office-title", Some("/ufficio"));
+        self.chrome_under(title_key, "office-title", "/ufficio")
+    }
+
+    /// A page's frame under the desk `home` (message key `home_key`), with the logout button.
+    pub(super) fn chrome_under(&self, title_key: &str, home_key: &str, home: &str) -> Chrome {
+        let mut c = Chrome::new(&self.ui, title_key).crumb(home_key, Some(home));
         c.logout = Some(super::Logout {
             action: "/ufficio/esci",
             csrf: self.s.0.session.csrf_token.clone(),
@@ -100,11 +105,11 @@ impl WebOfficer {
         c
     }
 
-    fn fail(&self, e: ApiError) -> Response {
+    pub(super) fn fail(&self, e: ApiError) -> Response {
         office_error(&self.ui, e)
     }
 
-    fn check_csrf(&self, headers: &HeaderMap, field: &str) -> Result<(), Response> {
+    pub(super) fn check_csrf(&self, headers: &HeaderMap, field: &str) -> Result<(), Response> {
         super::csrf_ok(headers, field, &self.s.0.session.csrf_token).map_err(|e| self.fail(e))
     }
 
@@ -120,13 +125,20 @@ impl WebOfficer {
     }
 }
 
-fn comune_name(code: &str) -> String {
+pub(super) fn comune_name(code: &str) -> String {
     let refdata = RefData::current();
     anagrafe_domain::Belfiore::parse(code)
         .ok()
         .and_then(|b| refdata.comune_at(b, anagrafe_domain::ops::italian_today()).or_else(|| refdata.comune_history(b).last()))
         .map(|c| format!("{} ({})", c.name, c.province))
         .unwrap_or_else(|| code.to_owned())
+}
+
+/// Where an operator's work starts: the registry office's desk, or the electoral office's for
+/// an electoral officer who is not also a registry officer.
+fn desk_of(roles: &Value) -> &'static str {
+    let has = |r: &str| roles.as_array().into_iter().flatten().any(|g| g["role"].as_str() == Some(r));
+    if !has("registry_officer") && has("electoral_officer") { "/ufficio/elettorale" } else { "/ufficio" }
 }
 
 #[derive(Template)]
@@ -175,7 +187,7 @@ async fn login(
         Ok(r) => {
             let cookies: Vec<HeaderValue> = r.headers().get_all(header::SET_COOKIE).iter().cloned().collect();
             let v = json_of(r).await.unwrap_or_default();
-            let to = if v["must_enrol_second_factor"].as_bool() == Some(true) { "/ufficio/secondo-fattore" } else { "/ufficio" };
+            let to = if v["must_enrol_second_factor"].as_bool() == Some(true) { "/ufficio/secondo-fattore" } else { desk_of(&v["roles"]) };
             let mut out = see_other(to);
             for cookie in cookies {
                 out.headers_mut().append(header::SET_COOKIE, cookie);
@@ -206,9 +218,11 @@ async fn login(
 async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
-    o: WebOfficer,
+    o: WebOfficerOrAny,
     form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
 ) -> PageResult {
+    // Every operator logs out here, whatever their role.
+    let o = o.0;
     let f = form.map(|f| f.0).unwrap_or_default();
     o.check_csrf(&headers, &f.csrf)?;
     let u = &o.s.operator().username;
@@ -893,7 +907,7 @@ async fn change_password(
 /// Any registry office operator with both factors (the account page is every operator's, not
 /// only registry officers').
 #[derive(Debug)]
-pub struct WebOfficerOrAny(WebOfficer);
+pub struct WebOfficerOrAny(pub(super) WebOfficer);
 
 impl FromRequestParts<AppState> for WebOfficerOrAny {
     type Rejection = Response;

@@ -8,6 +8,7 @@
 //! write is the API's own handler with the officer as caller: validation, competence,
 //! idempotency (the form's operation id is the `client_op_id`) and the trace are the API's.
 
+use super::super::form::{Field, Opt};
 use super::super::{Chrome, PageResult, html, json_of, see_other};
 use super::{WebOfficer, comune_name, found, id_path};
 use crate::{ApiError, AppState};
@@ -87,62 +88,6 @@ impl Change {
             Self::Cancellation => "cancellation",
         };
         format!("/api/v1/persons/{id}/{op}")
-    }
-}
-
-/// One option of a select.
-#[derive(Clone)]
-pub(super) struct Opt {
-    value: String,
-    label: String,
-}
-
-/// One field of a change form, as the template draws it.
-pub(super) struct Field {
-    name: &'static str,
-    label: String,
-    /// `text`, `date` or `select`.
-    kind: &'static str,
-    value: String,
-    required: bool,
-    maxlength: u16,
-    help: Option<String>,
-    error: Option<String>,
-    options: Vec<Opt>,
-    /// Bootstrap column class.
-    width: &'static str,
-}
-
-impl Field {
-    fn input(name: &'static str, label: String, maxlength: u16, width: &'static str) -> Self {
-        Field {
-            name,
-            label,
-            kind: "text",
-            value: String::new(),
-            required: false,
-            maxlength,
-            help: None,
-            error: None,
-            options: Vec::new(),
-            width,
-        }
-    }
-
-    fn date(name: &'static str, label: String) -> Self {
-        Field { kind: "date", ..Self::input(name, label, 0, "col-md-4") }
-    }
-
-    fn choice(name: &'static str, label: String, options: Vec<Opt>, width: &'static str) -> Self {
-        Field { kind: "select", options, ..Self::input(name, label, 0, width) }
-    }
-
-    fn required(self) -> Self {
-        Field { required: true, ..self }
-    }
-
-    fn help(self, text: String) -> Self {
-        Field { help: Some(text), ..self }
     }
 }
 
