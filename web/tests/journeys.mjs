@@ -201,7 +201,7 @@ await journey("anyone verifies the printed certificate through its QR link", asy
 const officer = creds.operators.find((o) => o.role.startsWith("registry_officer@") && o.role.includes("+mediator"));
 const otherOfficer = creds.operators.find((o) => o.role.startsWith("registry_officer@") && o !== officer);
 
-async function officeLogin(page, who, name) {
+async function officeLogin(page, who, name, desk = /\/ufficio$/) {
   await page.goto(base + "/ufficio");
   check((await page.locator("h1").innerText()).includes("Accesso richiesto"), "the office asks to log in");
   await page.getByRole("main").getByRole("link", { name: "Accesso operatori" }).click();
@@ -210,7 +210,7 @@ async function officeLogin(page, who, name) {
   await page.getByLabel("Password").fill(who.password);
   await page.getByLabel("Codice del secondo fattore").fill(authenticator(who.totp_secret));
   await page.getByRole("button", { name: "Accedi" }).click();
-  await page.waitForURL(/\/ufficio$/);
+  await page.waitForURL(desk);
   await axe(page, `${name}-desk`);
 }
 
@@ -316,6 +316,56 @@ await journey("an officer logs in with password and TOTP, registers a birth, and
   const rows = await page.getByTestId("notification").allInnerTexts();
   check(rows.some((r) => r.includes(id) && r.includes("Nascita registrata")), `the comune of birth sees the birth of ${id}`);
   await axe(page, "38-inbox");
+});
+
+const electoralOfficer = creds.operators.find((o) => o.role.startsWith("electoral_officer@"));
+
+async function citizenLogin(page) {
+  await page.goto(base + "/accedi");
+  await page.getByRole("link", { name: /identità di prova/ }).click();
+  await page.getByRole("button", { name: new RegExp(citizen.codice_fiscale) }).click();
+  await page.waitForURL(/\/area-personale$/);
+}
+
+await journey("a citizen reads the own electoral data and asks to rectify them; the comune's electoral officer answers", async (page) => {
+  check(electoralOfficer && electoralOfficer.role.split("@")[1] === officer.role.split("@")[1].split("+")[0], "the demo's electoral officer works in the citizen's comune");
+  await citizenLogin(page);
+  await page.getByRole("link", { name: "I miei dati elettorali" }).click();
+  check((await page.locator("h1").innerText()).includes("I miei dati elettorali"), "the electoral data page");
+  check((await page.locator("main").innerText()).includes("Numero della sezione"), "the demo's electoral data are shown");
+  await axe(page, "50-electoral");
+  await page.getByRole("button", { name: "Invia la richiesta" }).click();
+  check((await page.locator("#error-summary").innerText()).includes("almeno un argomento"), "a request without a topic is refused");
+  check(await page.locator("#messaggio-error").isVisible(), "the description's error beside the field");
+  await axe(page, "51-electoral-request-errors");
+  await page.getByLabel("La sezione o la sua sede").check({ force: true });
+  await page.getByLabel("Descrizione").fill("Abito in via Nuova da marzo: la sezione dovrebbe essere la 7.");
+  await page.getByRole("button", { name: "Invia la richiesta" }).click();
+  check((await page.locator(".alert-success").innerText()).includes("Richiesta inviata"), "the request is sent");
+  check((await page.locator("main").innerText()).includes("In attesa di risposta"), "the request waits for its answer");
+  await axe(page, "52-electoral-request-sent");
+  await page.getByRole("button", { name: "Esci" }).click();
+  await officeLogin(page, electoralOfficer, "53-electoral-office", /\/ufficio\/elettorale$/);
+  const rows = await page.getByTestId("rectification").allInnerTexts();
+  check(rows.some((r) => r.includes(citizen.id_anpr)), "the electoral office sees the citizen's request");
+  await page.getByRole("link", { name: citizen.id_anpr }).first().click();
+  check((await page.locator("main").innerText()).includes("Abito in via Nuova"), "the elector's page shows the request");
+  await axe(page, "54-elector");
+  await page.getByLabel("Numero della sezione").fill("7");
+  await page.getByRole("button", { name: "Salva i dati elettorali" }).click();
+  check((await page.locator(".alert-success").innerText()).includes("Dati elettorali salvati"), "the electoral data are saved");
+  await page.getByLabel("Esito").selectOption("accolta");
+  await page.getByLabel("Risposta dell'ufficio elettorale").fill("Sezione corretta: ora è la 7.");
+  await page.getByRole("button", { name: "Invia la risposta" }).click();
+  check((await page.locator(".alert-success").innerText()).includes("Risposta inviata"), "the answer is sent");
+  await axe(page, "55-elector-answered");
+  await page.getByRole("button", { name: "Esci" }).click();
+  await citizenLogin(page);
+  await page.goto(base + "/area-personale/dati-elettorali");
+  const mine = await page.locator("main").innerText();
+  check(mine.includes("Accolta") && mine.includes("Sezione corretta: ora è la 7."), "the citizen reads the answer");
+  check(/Numero della sezione\s+7\b/.test(mine), "the citizen reads the rectified section");
+  await axe(page, "56-electoral-answered");
 });
 
 await browser.close();

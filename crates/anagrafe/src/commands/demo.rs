@@ -41,6 +41,7 @@ pub async fn run(opts: DemoOpts, mut cfg: Config, data_dir: Option<PathBuf>) -> 
     // Every person in the register has an ID ANPR (IDN-3): give one to any without.
     let issuer = crate::register::id_issuer(&cfg)?;
     super::id::assign_all(&*store, &issuer, 50_000, false).await?;
+    demo_electoral(&*store).await?;
     let clients = demo_clients(&*store, &data_dir).await?;
     let body = demo_public_body(&*store, &data_dir).await?;
     let operators = demo_operators(&*store, &data_dir, clients.iter().find_map(|c| c.comune.clone()).as_deref().unwrap_or("H501")).await?;
@@ -86,6 +87,88 @@ pub async fn run(opts: DemoOpts, mut cfg: Config, data_dir: Option<PathBuf>) -> 
     })
     .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// ISTAT region codes with the region's name and its constituency for the European Parliament
+/// (law 18/1979, table A): the demo's electoral data are drawn from them.
+const REGIONS: [(&str, &str, &str); 20] = [
+    ("01", "Piemonte", "I - Italia nord-occidentale"),
+    ("02", "Valle d'Aosta", "I - Italia nord-occidentale"),
+    ("03", "Lombardia", "I - Italia nord-occidentale"),
+    ("04", "Trentino-Alto Adige", "II - Italia nord-orientale"),
+    ("05", "Veneto", "II - Italia nord-orientale"),
+    ("06", "Friuli-Venezia Giulia", "II - Italia nord-orientale"),
+    ("07", "Liguria", "I - Italia nord-occidentale"),
+    ("08", "Emilia-Romagna", "II - Italia nord-orientale"),
+    ("09", "Toscana", "III - Italia centrale"),
+    ("10", "Umbria", "III - Italia centrale"),
+    ("11", "Marche", "III - Italia centrale"),
+    ("12", "Lazio", "III - Italia centrale"),
+    ("13", "Abruzzo", "IV - Italia meridionale"),
+    ("14", "Molise", "IV - Italia meridionale"),
+    ("15", "Campania", "IV - Italia meridionale"),
+    ("16", "Puglia", "IV - Italia meridionale"),
+    ("17", "Basilicata", "IV - Italia meridionale"),
+    ("18", "Calabria", "IV - Italia meridionale"),
+    ("19", "Sicilia", "V - Italia insulare"),
+    ("20", "Sardegna", "V - Italia insulare"),
+];
+
+/// Synthetic electoral data for the demo citizens who have none, loaded per comune as a comune
+/// loads its existing data (ELE-7), so that the citizen's electoral page shows something.
+async fn demo_electoral(store: &dyn Store) -> anyhow::Result<()> {
+    use anagrafe_domain::electoral::{AdditionalList, Election, ElectionRight, ElectoralData, Franchise, Section};
+    let refdata = anagrafe_domain::RefData::current();
+    let today = anagrafe_domain::ops::italian_today();
+    let mut by_comune: std::collections::BTreeMap<String, Vec<(i64, ElectoralData)>> = Default::default();
+    for (id, _) in store.sample_residents(5).await? {
+        if store.electoral_data(id).await?.is_some() {
+            continue;
+        }
+        let record = store.person(id, None).await?.record;
+        let comune = record.residence.competent_comune();
+        let Some(c) = refdata.comune_at(comune, today) else { continue };
+        let (region, european) = REGIONS.iter().find(|(code, _, _)| *code == c.region).map(|(_, n, e)| (*n, *e)).unwrap_or(("-", "-"));
+        let right = |election, constituency: Option<&str>| ElectionRight {
+            election,
+            constituency: constituency.map(str::to_owned),
+            multi_member_college: None,
+            single_member_college: None,
+        };
+        let n = 1 + (id % 40) as u16;
+        let section = Section { number: n, seat_name: format!("Scuola primaria n. {n}"), seat_address: format!("Via delle Scuole {n}") };
+        let data = match Franchise::of(&record.citizenships) {
+            Franchise::Italian => ElectoralData {
+                elector: true,
+                section: Some(section),
+                additional_lists: Vec::new(),
+                elections: vec![
+                    right(Election::Referendum, None),
+                    right(Election::European, Some(european)),
+                    right(Election::Senate, Some(region)),
+                    right(Election::Chamber, Some(region)),
+                    right(Election::Regional, Some(&c.province)),
+                    right(Election::Municipal, None),
+                ],
+            },
+            Franchise::OtherEu => ElectoralData {
+                elector: true,
+                section: Some(section),
+                additional_lists: vec![AdditionalList::EuMunicipal, AdditionalList::EuEuropean],
+                elections: vec![right(Election::European, Some(european)), right(Election::Municipal, None)],
+            },
+            Franchise::None => ElectoralData::not_elector(),
+        };
+        if data.check(Franchise::of(&record.citizenships)).is_empty() {
+            by_comune.entry(comune.to_string()).or_default().push((id, data));
+        }
+    }
+    for (comune, rows) in by_comune {
+        let ctx = anagrafe_store::WriteContext::cli("demo-electoral");
+        let entry = anagrafe_store::AuditEntry::from_ctx(&ctx, "electoral.load", "ok");
+        store.load_electoral_data(&comune, &rows, &entry).await?;
+    }
+    Ok(())
 }
 
 /// A demo web-service client: id, role, comune, private key file.
