@@ -305,6 +305,7 @@ await journey("an officer logs in with password and TOTP, registers a birth, and
     [`/ufficio/persone/${id}/cancellazione`, "36k-cancellation"],
     ["/ufficio/iscrizione", "36l-registration-immigration"],
     ["/ufficio/iscrizione-aire", "36m-registration-aire"],
+    ["/ufficio/doppie-iscrizioni", "36n-open-duplicates"],
   ]) {
     await page.goto(base + path);
     await axe(page, name);

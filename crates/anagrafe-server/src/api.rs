@@ -39,7 +39,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/persons/{id_anpr}/minor-adoption", &["post"]),
     ("/api/v1/families/{family_id}", &["get"]),
     ("/api/v1/families/{family_id}/relations", &["post"]),
-    ("/api/v1/duplicates", &["post"]),
+    ("/api/v1/duplicates", &["post", "get"]),
     ("/api/v1/duplicates/resolution", &["post"]),
     ("/api/v1/duplicates/dismissal", &["post"]),
     ("/api/v1/notifications", &["get"]),
@@ -67,7 +67,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/persons/{id_anpr}/minor-adoption", post(minor_adoption))
         .route("/api/v1/families/{family_id}", get(family))
         .route("/api/v1/families/{family_id}/relations", post(relations))
-        .route("/api/v1/duplicates", post(report_duplicate))
+        .route("/api/v1/duplicates", post(report_duplicate).get(open_duplicates))
         .route("/api/v1/duplicates/resolution", post(resolve_duplicate))
         .route("/api/v1/duplicates/dismissal", post(dismiss_duplicate))
         .route("/api/v1/notifications", get(notifications))
@@ -550,6 +550,27 @@ fn page(q: &Feed) -> Result<(i64, u32), ApiError> {
         return Err(ApiError::field("limit", "is between 1 and 1000"));
     }
     Ok((after, limit))
+}
+
+/// No query parameter at all.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoParams {}
+
+/// The open duplicate cases (IDN-6 case 5) in which a record of the calling comune is
+/// involved, oldest first: what the registry office still has to resolve or dismiss.
+pub(crate) async fn open_duplicates(State(state): State<AppState>, uri: Uri, signed: Caller) -> Result<Response, ApiError> {
+    signed.require_role("comune")?;
+    let _: NoParams = query(&uri)?;
+    no_body(&signed)?;
+    let comune = signed.ctx.comune.ok_or_else(|| ApiError::Forbidden("the caller acts for no comune".into()))?;
+    let cases = state.store.open_duplicates(comune).await?;
+    trace_read(&state, &signed, "duplicates.read", None, serde_json::json!({ "count": cases.len() })).await?;
+    let items: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|c| serde_json::json!({ "case": c.id, "id_anpr": [c.id_anpr_a, c.id_anpr_b], "reported_at": c.reported_at }))
+        .collect();
+    Ok(Json(serde_json::json!({ "comune": comune, "items": items })).into_response())
 }
 
 pub(crate) async fn notifications(State(state): State<AppState>, uri: Uri, signed: Caller) -> Result<Response, ApiError> {

@@ -913,6 +913,14 @@ async fn an_officer_reports_and_resolves_a_duplicate_record() {
         assert_eq!(store.find_by_id_anpr(&b.parse().unwrap()).await.unwrap().unwrap().1, 1);
         let reported = send(form("d-2", &b, "report")).await;
         assert_eq!(reported.status, StatusCode::SEE_OTHER, "{}", reported.text());
+        // The case is in the comune's list of open cases, which leads to the form with the
+        // other record filled in.
+        let list = get(&router, "/ufficio/doppie-iscrizioni", Some(&token), &[]).await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.text());
+        let link = format!("/ufficio/persone/{a}/doppia-iscrizione?altro={b}");
+        assert!(list.text().contains(&link), "{}", list.text());
+        let prefilled = get(&router, &link, Some(&token), &[]).await;
+        assert!(prefilled.text().contains(&format!("name=\"other\" value=\"{b}\"")), "{}", prefilled.text());
         let resolved = send(form("d-3", &b, "keep-this")).await;
         assert_eq!(resolved.status, StatusCode::SEE_OTHER, "{}", resolved.text());
         assert_eq!(resolved.headers["location"], format!("/ufficio/persone/{a}?modificato=doppia-iscrizione").as_str());
@@ -922,6 +930,7 @@ async fn an_officer_reports_and_resolves_a_duplicate_record() {
             "the deleted record's ID"
         );
         assert_eq!(get(&router, &format!("/ufficio/persone/{a}"), Some(&token), &[]).await.status, StatusCode::OK);
+        assert!(get(&router, "/ufficio/doppie-iscrizioni", Some(&token), &[]).await.text().contains("Nessun caso aperto"));
         drop(router);
         drop(store);
         common::drop_pg(pg).await;

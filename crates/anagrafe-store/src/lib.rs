@@ -338,6 +338,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Walks the whole chain and reports the first entry that does not verify.
     async fn verify_audit_chain(&self) -> Result<ChainReport>;
 
+    /// The open duplicate cases (IDN-6 case 5) in which a record of `comune` is involved,
+    /// oldest first (at most 500).
+    async fn open_duplicates(&self, comune: anagrafe_domain::Belfiore) -> Result<Vec<DuplicateCase>>;
+
     /// A person's electoral data, if their comune recorded any.
     async fn electoral_data(&self, person_id: i64) -> Result<Option<ElectoralRecord>>;
 

@@ -1081,6 +1081,34 @@ macro_rules! store_ops {
                 out.codice_fiscale = cf;
                 Ok(())
             }
+
+            async fn open_duplicates_impl(&self, comune: anagrafe_domain::Belfiore) -> crate::Result<Vec<crate::DuplicateCase>> {
+                use sqlx::Row;
+                let rows = sqlx::query(
+                    "SELECT d.id, d.person_a, d.person_b, e.recorded_at, \
+                     (SELECT r.id_anpr FROM id_anpr_registry r WHERE r.person_id = d.person_a ORDER BY r.issued_at DESC LIMIT 1), \
+                     (SELECT r.id_anpr FROM id_anpr_registry r WHERE r.person_id = d.person_b ORDER BY r.issued_at DESC LIMIT 1) \
+                     FROM duplicate_cases d JOIN events e ON e.id = d.reported_event \
+                     WHERE d.resolved_event IS NULL \
+                     AND EXISTS (SELECT 1 FROM persons p WHERE p.id IN (d.person_a, d.person_b) AND p.comune = $1) \
+                     ORDER BY d.id LIMIT 500",
+                )
+                .bind(comune.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(crate::DuplicateCase {
+                            id: r.try_get(0)?,
+                            person_a: r.try_get(1)?,
+                            person_b: r.try_get(2)?,
+                            reported_at: r.try_get(3)?,
+                            id_anpr_a: r.try_get(4)?,
+                            id_anpr_b: r.try_get(5)?,
+                        })
+                    })
+                    .collect()
+            }
         }
     };
 }

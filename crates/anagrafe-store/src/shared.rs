@@ -2034,6 +2034,10 @@ macro_rules! store_common {
                 self.accept_pdnd_jti_impl(client_id, kid, jti, expires_at_ms).await
             }
 
+            async fn open_duplicates(&self, comune: anagrafe_domain::Belfiore) -> crate::Result<Vec<crate::DuplicateCase>> {
+                self.open_duplicates_impl(comune).await
+            }
+
             async fn electoral_data(&self, person_id: i64) -> crate::Result<Option<crate::ElectoralRecord>> {
                 self.electoral_data_impl(person_id).await
             }

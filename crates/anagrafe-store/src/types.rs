@@ -669,3 +669,21 @@ pub struct RectificationAnswer {
     /// The operator answering.
     pub answered_by: String,
 }
+
+/// An open case of two records of one person (IDN-6 case 5), reported and not yet resolved or
+/// dismissed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateCase {
+    /// The case's number.
+    pub id: i64,
+    /// Internal id of the record reported.
+    pub person_a: i64,
+    /// Internal id of the other record.
+    pub person_b: i64,
+    /// ID ANPR of the record reported (suspended while the case is open).
+    pub id_anpr_a: Option<String>,
+    /// ID ANPR of the other record.
+    pub id_anpr_b: Option<String>,
+    /// When the case was reported (epoch ms).
+    pub reported_at: i64,
+}

@@ -488,12 +488,22 @@ async fn idn6_case_5_duplicates_suspend_both_ids_and_the_deleted_one_stays_inval
     let b2 = register(h, &comune(ROMA), adult("Greco", "Irene", ROMA)).await.id_anpr.unwrap();
     apply(h, &comune(ROMA), Operation::ReportDuplicate { persons: [a, b2] }).await.unwrap();
     assert_eq!((pid(h, a).await.1, pid(h, b2).await.1), (2, 2), "both suspended");
+    let open = |c: &str| {
+        let c = anagrafe_domain::Belfiore::parse(c).unwrap();
+        async move { h.store.open_duplicates(c).await.unwrap() }
+    };
+    let cases = open(ROMA).await;
+    assert_eq!(cases.len(), 1);
+    assert_eq!((cases[0].id_anpr_a.clone(), cases[0].id_anpr_b.clone()), (Some(a.to_string()), Some(b2.to_string())));
+    assert!(cases[0].reported_at > 1_700_000_000_000);
+    assert!(open(MILANO).await.is_empty(), "not Milan's case");
     // While suspended, the records cannot be changed.
     let cs = CivilStatusChange { effective_date: d("2024-01-01"), civil_status: StatoCivile::Coniugato };
     let e = apply(h, &comune(ROMA), Operation::ChangeCivilStatus { person: a, change: cs.clone() }).await;
     assert!(matches!(&e, Err(StoreError::State { field, .. }) if field == "person"), "{e:?}");
     apply(h, &comune(ROMA), Operation::ResolveDuplicate { keep: a, delete: b2 }).await.unwrap();
     assert_eq!((pid(h, a).await.1, pid(h, b2).await.1), (1, 3));
+    assert!(open(ROMA).await.is_empty(), "resolved");
     assert_eq!(record(h, b2, None).await.status, RegisterStatus::Cancelled);
     apply(h, &comune(ROMA), Operation::ChangeCivilStatus { person: a, change: cs }).await.unwrap();
     // The invalid ID stays invalid: not reusable, not resolvable again.
@@ -506,11 +516,14 @@ async fn idn6_case_5_duplicates_suspend_both_ids_and_the_deleted_one_stays_inval
     let milanese = register(h, &comune(MILANO), adult("Serra", "Ada", MILANO)).await.id_anpr.unwrap();
     apply(h, &comune(ROMA), Operation::ReportDuplicate { persons: [roman, milanese] }).await.unwrap();
     assert_eq!(pid(h, milanese).await.1, 2);
+    // A case across two comuni is in both comuni's lists.
+    assert_eq!((open(ROMA).await.len(), open(MILANO).await.len(), open(TORINO).await.len()), (1, 1, 0));
     assert!(matches!(
         apply(h, &comune(TORINO), Operation::DismissDuplicate { persons: [milanese, roman] }).await,
         Err(StoreError::Forbidden(_))
     ));
     apply(h, &comune(MILANO), Operation::DismissDuplicate { persons: [milanese, roman] }).await.unwrap();
+    assert!(open(MILANO).await.is_empty() && open(ROMA).await.is_empty(), "dismissed");
     assert_eq!((pid(h, roman).await.1, pid(h, milanese).await.1), (1, 1));
     assert!(apply(h, &comune(MILANO), Operation::DismissDuplicate { persons: [milanese, roman] }).await.is_err(), "closed");
 }

@@ -43,6 +43,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ufficio/iscrizione-aire", get(changes::aire_registration_page).post(changes::aire_registration_submit))
         .route("/ufficio/famiglie/{family_id}", get(changes::family::page).post(changes::family::submit))
         .route("/ufficio/notifiche", get(inbox))
+        .route("/ufficio/doppie-iscrizioni", get(duplicates))
         .route("/ufficio/persone/{id_anpr}/certificato", get(counter_page).post(counter_issue))
         .route("/ufficio/persone/{id_anpr}/anteprima", get(counter_preview))
         .route("/ufficio/certificati/{id}/pdf", get(counter_download))
@@ -828,6 +829,48 @@ async fn inbox(
         })
         .collect();
     Ok(html(StatusCode::OK, &InboxPage { comune: comune_name(&o.comune()), items, next: v["next"].as_i64().unwrap_or(after), after, c }))
+}
+
+struct Case {
+    number: i64,
+    reported: String,
+    reported_at: String,
+    other: String,
+}
+
+#[derive(Template)]
+#[template(path = "office/duplicates.html")]
+struct DuplicatesPage {
+    c: Chrome,
+    comune: String,
+    cases: Vec<Case>,
+}
+
+/// The open duplicate cases (IDN-6 case 5) of the comune, each leading to the form that
+/// resolves or dismisses it.
+async fn duplicates(State(state): State<AppState>, o: WebOfficer) -> PageResult {
+    let target = "/api/v1/duplicates";
+    let uri: Uri = Uri::from_static("/api/v1/duplicates");
+    let r = crate::api::open_duplicates(State(state), uri, o.caller("GET", target, None)?).await.map_err(|e| o.fail(e))?;
+    let v = json_of(r).await.map_err(|e| o.fail(e))?;
+    let c = o.chrome("office-dup-title").crumb("office-dup-title", None);
+    let id = |x: &Value, i: usize| x["id_anpr"][i].as_str().unwrap_or_default().to_owned();
+    let cases = v["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|x| Case {
+            number: x["case"].as_i64().unwrap_or_default(),
+            reported: id(x, 0),
+            other: id(x, 1),
+            reported_at: x["reported_at"]
+                .as_i64()
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|d| anagrafe_domain::ops::italian_time(d).format("%d/%m/%Y %H:%M").to_string())
+                .unwrap_or_default(),
+        })
+        .collect();
+    Ok(html(StatusCode::OK, &DuplicatesPage { comune: comune_name(&o.comune()), cases, c }))
 }
 
 #[derive(Template)]

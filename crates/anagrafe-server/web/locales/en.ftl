@@ -574,3 +574,14 @@ ele-answer-outcome = Outcome
 ele-answer-submit = Send the answer
 ele-err-outcome = Choose the outcome of the request.
 ele-err-answer = Write the answer (10 to 2000 characters).
+
+## Open duplicate records (IDN-6 case 5)
+office-dup-title = Duplicate records
+office-dup-text = Reports of two records of one person still to be resolved or dismissed.
+office-dup-for = Open cases involving a record of the comune of { $comune }.
+office-dup-none = No open case.
+office-dup-caption = Duplicate records reported and neither resolved nor dismissed, oldest first
+office-dup-reported = Record reported
+office-dup-other = Other record
+office-dup-action = Action
+office-dup-open = Resolve or dismiss case no. { $n }

@@ -575,3 +575,14 @@ ele-answer-outcome = Esito
 ele-answer-submit = Invia la risposta
 ele-err-outcome = Scegli l'esito della richiesta.
 ele-err-answer = Scrivi la risposta (da 10 a 2000 caratteri).
+
+## Doppie iscrizioni aperte (IDN-6 caso 5)
+office-dup-title = Doppie iscrizioni
+office-dup-text = Le segnalazioni di due schede della stessa persona ancora da risolvere o archiviare.
+office-dup-for = Casi aperti che riguardano una scheda del comune di { $comune }.
+office-dup-none = Nessun caso aperto.
+office-dup-caption = Doppie iscrizioni segnalate e non ancora risolte né archiviate, la più vecchia per prima
+office-dup-reported = Scheda segnalata
+office-dup-other = Altra scheda
+office-dup-action = Azione
+office-dup-open = Risolvi o archivia il caso n. { $n }

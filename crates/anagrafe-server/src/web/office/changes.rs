@@ -16,7 +16,7 @@ use anagrafe_domain::RefData;
 use anagrafe_domain::decode::{DecodeTable, MotivoCancellazione, MotivoCancellazioneAire, StatoCivile};
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{Value, json};
@@ -431,7 +431,9 @@ fn view(
 }
 
 /// The form of a change, with the person's current data.
-async fn page(State(state): State<AppState>, Path(id): Path<String>, o: WebOfficer, change: Change) -> PageResult {
+/// A change's page; `other` prefills the other record of a duplicate (from the list of open
+/// cases).
+async fn page(State(state): State<AppState>, Path(id): Path<String>, o: WebOfficer, change: Change, other: Option<String>) -> PageResult {
     let id = id_path(&o, &id)?;
     let subject = subject(&state, &o, &id, change).await?;
     let mut values = HashMap::new();
@@ -441,6 +443,9 @@ async fn page(State(state): State<AppState>, Path(id): Path<String>, o: WebOffic
     values.insert("relation".to_owned(), "3".to_owned());
     values.insert("species".to_owned(), "VIA".to_owned());
     values.insert("effective_date".to_owned(), anagrafe_domain::ops::italian_today().to_string());
+    if let Some(other) = other.filter(|_| change == Change::Duplicate) {
+        values.insert("other".to_owned(), other.chars().filter(char::is_ascii_alphanumeric).take(9).collect());
+    }
     Ok(html(StatusCode::OK, &view(&o, &id, change, subject, &values, Vec::new())))
 }
 
@@ -1015,8 +1020,13 @@ fn fill(fields: &mut [Field], values: &HashMap<String, String>, errors: &[(Strin
 /// so that the authorisation matrix test can read them from the source).
 macro_rules! handlers {
     ($page:ident, $submit:ident, $change:expr) => {
-        pub(in crate::web) async fn $page(state: State<AppState>, id: Path<String>, o: WebOfficer) -> PageResult {
-            page(state, id, o, $change).await
+        pub(in crate::web) async fn $page(
+            state: State<AppState>,
+            id: Path<String>,
+            o: WebOfficer,
+            q: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
+        ) -> PageResult {
+            page(state, id, o, $change, q.ok().and_then(|q| q.0.get("altro").cloned())).await
         }
 
         pub(in crate::web) async fn $submit(
