@@ -7,6 +7,7 @@ mod audit;
 mod certificate;
 mod cf;
 mod demo;
+mod electoral;
 mod id;
 mod migrate;
 mod operator;
@@ -63,6 +64,9 @@ enum Command {
     /// Operator accounts: create with roles, reset, show; TOTP codes.
     #[command(subcommand)]
     Operator(operator::OperatorCommand),
+    /// Electoral data: a comune's bulk load of the data it already keeps (ELE-7).
+    #[command(subcommand)]
+    Electoral(electoral::ElectoralCommand),
     /// The register's electronic seal: create (embedded mode), export the CA.
     #[command(subcommand)]
     Seal(certificate::SealCommand),
@@ -122,6 +126,7 @@ pub fn run(opts: Opts) -> ExitCode {
         Command::Population(c) => with_runtime(&global, |cfg| population::run(c, cfg)),
         Command::Api(c) => with_runtime(&global, |cfg| api::run(c, cfg)),
         Command::Operator(c) => with_runtime(&global, |cfg| operator::run(c, cfg)),
+        Command::Electoral(c) => with_runtime(&global, |cfg| electoral::run(c, cfg)),
         Command::Pdnd(c) => with_runtime(&global, |cfg| pdnd::run(c, cfg)),
         Command::Seal(c) => with_runtime(&global, |cfg| certificate::run_seal(c, cfg)),
         Command::Certificate(c) => with_runtime(&global, |cfg| certificate::run_certificate(c, cfg)),

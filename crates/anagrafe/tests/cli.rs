@@ -347,3 +347,57 @@ fn operators_are_created_with_roles_shown_without_secrets_and_reset() {
     let a = anagrafe(&["--data-dir", d, "audit", "verify"]);
     assert_eq!(a.status.code(), Some(0));
 }
+
+#[test]
+fn a_comune_loads_its_electoral_data_all_lines_or_none() {
+    use anagrafe_store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert_eq!(anagrafe(&["population", "generate", "--persons", "400", "--data-dir", d]).status.code(), Some(0));
+    assert_eq!(anagrafe(&["id", "assign", "--data-dir", d]).status.code(), Some(0));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("anagrafe.db").display());
+    let store = rt.block_on(anagrafe_store::SqliteStore::connect(&url)).unwrap();
+    // Two Italian residents of one comune, and one of another comune.
+    let mut by_comune: std::collections::BTreeMap<String, Vec<(i64, String, String)>> = Default::default();
+    for (pid, cf) in rt.block_on(store.sample_residents(200)).unwrap() {
+        let r = rt.block_on(store.person(pid, None)).unwrap().record;
+        if r.citizenships.contains(&anagrafe_domain::Country::Italia) {
+            by_comune.entry(r.residence.competent_comune().to_string()).or_default().push((pid, cf, r.id_anpr.unwrap().to_string()));
+        }
+    }
+    let (comune, here) = by_comune.iter().find(|(_, v)| v.len() >= 2).expect("a comune with two Italian residents");
+    let elsewhere = by_comune.iter().find(|(c, _)| *c != comune).map(|(_, v)| v[0].clone()).expect("another comune");
+    let data = |n: u16| {
+        serde_json::json!({ "elector": true, "section": { "number": n, "seat_name": "Scuola Verdi", "seat_address": "Via Verdi 1" },
+                            "elections": [{ "election": "municipal" }] })
+    };
+    let file = dir.path().join("elettori.jsonl");
+    let lines = [
+        serde_json::json!({ "codice_fiscale": here[0].1, "data": data(4) }).to_string(),
+        serde_json::json!({ "id_anpr": here[1].2, "data": data(0) }).to_string(),
+        serde_json::json!({ "id_anpr": elsewhere.2, "data": data(5) }).to_string(),
+        "{\"id_anpr\": \"AB12345CV\"}".to_owned(),
+    ];
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let o = anagrafe(&["electoral", "load", "--comune", comune, file.to_str().unwrap(), "--data-dir", d]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("line 2: data.section.number")
+            && err.contains("line 3: the person is kept by comune")
+            && err.contains("line 4: not an electoral line"),
+        "{err}"
+    );
+    assert!(err.contains("4 line(s) refused") || err.contains("3 line(s) refused"), "{err}");
+    assert_eq!(rt.block_on(store.electoral_data(here[0].0)).unwrap(), None, "nothing written");
+    // The comune's own lines, right: all written, with one trace entry.
+    std::fs::write(&file, [lines[0].clone(), serde_json::json!({ "id_anpr": here[1].2, "data": data(9) }).to_string()].join("\n")).unwrap();
+    let o = anagrafe(&["electoral", "load", "--comune", &comune.to_lowercase(), file.to_str().unwrap(), "--data-dir", d]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout(&o)).unwrap()["loaded"], 2);
+    let rec = rt.block_on(store.electoral_data(here[1].0)).unwrap().unwrap();
+    assert_eq!((rec.comune.as_str(), rec.data.section.unwrap().number), (comune.as_str(), 9));
+    let trace = rt.block_on(store.audit_entries(0, 10_000)).unwrap();
+    assert_eq!(trace.iter().filter(|e| e.entry.operation == "electoral.load").count(), 1);
+}

@@ -423,6 +423,69 @@ fn rss_mb(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// CPU time (user and system) of a process in seconds, from `/proc/PID/stat` (Linux; the
+/// kernel's clock ticks, 100 a second on the usual builds).
+fn cpu_s(pid: &str) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = s.get(s.rfind(')')? + 2..)?;
+    let f: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime are the 14th and 15th fields; the state is the 3rd.
+    Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / 100.0)
+}
+
+/// CPU seconds of every process named `postgres` (the server and its backends), if any.
+fn postgres_cpu_s() -> f64 {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).map(|c| c.trim() == "postgres").unwrap_or(false))
+        .filter_map(|pid| cpu_s(&pid))
+        .sum()
+}
+
+/// Idle (and I/O wait) seconds of all the machine's cores, from `/proc/stat`.
+fn idle_s() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/stat").ok()?;
+    let f: Vec<f64> = s.lines().next()?.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    Some((f.get(3)? + f.get(4)?) / 100.0)
+}
+
+/// Where the CPU goes during a run: server, PostgreSQL, this process, idle.
+struct CpuSnapshot {
+    server: Option<f64>,
+    postgres: f64,
+    load: Option<f64>,
+    idle: Option<f64>,
+}
+
+impl CpuSnapshot {
+    fn now(server: Option<u32>) -> Self {
+        Self { server: server.and_then(|p| cpu_s(&p.to_string())), postgres: postgres_cpu_s(), load: cpu_s("self"), idle: idle_s() }
+    }
+
+    /// The CPU per call (µs) of each, and the idle share of the cores, since `before`.
+    fn per_call(&self, before: &Self, calls: usize, secs: f64) -> String {
+        let us = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) if calls > 0 => format!("{:.0} µs", (a - b) * 1e6 / calls as f64),
+            _ => "-".to_owned(),
+        };
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
+        let idle = match (self.idle, before.idle) {
+            (Some(a), Some(b)) if secs > 0.0 => format!("{:.0}%", 100.0 * (a - b) / (secs * cores)),
+            _ => "-".to_owned(),
+        };
+        format!(
+            "CPU per call: server {}, PostgreSQL {}, load script {}; idle {idle} of {cores:.0} cores",
+            us(self.server, before.server),
+            us(Some(self.postgres), Some(before.postgres)),
+            us(self.load, before.load),
+        )
+    }
+}
+
 async fn load(l: Load, cfg: Config) -> anyhow::Result<ExitCode> {
     use std::time::{Duration, Instant};
     let gw = std::sync::Arc::new(Gateway::open(&l.client, l.url.as_deref(), "C030")?);
@@ -465,6 +528,7 @@ async fn load(l: Load, cfg: Config) -> anyhow::Result<ExitCode> {
     let server_pid = std::env::var("PDND_LOAD_SERVER_PID").ok().and_then(|p| p.parse::<u32>().ok());
     let deadline = Instant::now() + Duration::from_secs(l.seconds);
     let started = Instant::now();
+    let cpu_before = CpuSnapshot::now(server_pid);
     let mut tasks = Vec::new();
     for w in 0..workers {
         let (gw, cfs) = (gw.clone(), cfs.clone());
@@ -515,6 +579,7 @@ async fn load(l: Load, cfg: Config) -> anyhow::Result<ExitCode> {
         errors += e;
     }
     let secs = started.elapsed().as_secs_f64();
+    let cpu = CpuSnapshot::now(server_pid).per_call(&cpu_before, lat.len(), secs);
     lat.sort();
     println!(
         "{} C030 calls (signed, traced) in {secs:.1} s with {workers} connections: {:.0}/s, errors {errors}, latency ms p50 {:.1} p95 {:.1} p99 {:.1}{}",
@@ -525,5 +590,6 @@ async fn load(l: Load, cfg: Config) -> anyhow::Result<ExitCode> {
         percentile(&lat, 0.99),
         server_pid.map(|_| format!(", server RSS peak {peak:.0} MB")).unwrap_or_default()
     );
+    println!("{cpu}");
     Ok(if errors == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
