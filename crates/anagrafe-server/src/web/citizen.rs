@@ -769,15 +769,7 @@ fn describe(c: &Chrome, e: &anagrafe_store::StoredAudit) -> Access {
         other => other.to_owned(),
     };
     let outcome = if entry.outcome == "ok" { c.t("acc-ok") } else { c.t("acc-refused") };
-    Access {
-        at: chrono::DateTime::from_timestamp_millis(e.at_ms)
-            .map(|d| anagrafe_domain::ops::italian_time(d).format("%d/%m/%Y %H:%M").to_string())
-            .unwrap_or_default(),
-        who,
-        what,
-        reason: detail["motivoRichiesta"].as_str().unwrap_or_default().to_owned(),
-        outcome,
-    }
+    Access { at: super::local_time(e.at_ms), who, what, reason: detail["motivoRichiesta"].as_str().unwrap_or_default().to_owned(), outcome }
 }
 
 /// "Who looked at my data": the accesses to the own record by others, newest first.

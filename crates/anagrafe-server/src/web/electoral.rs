@@ -86,12 +86,6 @@ fn topic_label(c: &Chrome, t: RectificationTopic) -> String {
     c.t(&format!("ele-topic-{}", t.code().replace('_', "-")))
 }
 
-fn when(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|d| anagrafe_domain::ops::italian_time(d).format("%d/%m/%Y %H:%M").to_string())
-        .unwrap_or_default()
-}
-
 /// One election as the pages show it.
 struct ElectionShown {
     name: String,
@@ -133,7 +127,7 @@ fn shown(c: &Chrome, rec: &ElectoralRecord) -> Shown {
             single: dash(&e.single_member_college),
         })
         .collect();
-    Shown { rows, elections, updated: when(rec.updated_at) }
+    Shown { rows, elections, updated: super::local_time(rec.updated_at) }
 }
 
 /// A rectification request as the pages list it.
@@ -151,13 +145,13 @@ struct RequestRow {
 fn request_row(c: &Chrome, r: &Rectification) -> RequestRow {
     RequestRow {
         number: r.id,
-        at: when(r.requested_at),
+        at: super::local_time(r.requested_at),
         topics: r.topics.iter().map(|t| topic_label(c, *t)).collect::<Vec<_>>().join(", "),
         message: r.message.clone(),
         status: c.t(&format!("ele-status-{}", r.status)),
         open: r.status == "open",
         answer: r.answer.clone().unwrap_or_default(),
-        answered: r.answered_at.map(when).unwrap_or_default(),
+        answered: r.answered_at.map(super::local_time).unwrap_or_default(),
     }
 }
 

@@ -30,6 +30,13 @@ use axum::routing::get;
 use i18n::Lang;
 use serde::Deserialize;
 
+/// A recorded time (epoch ms) as the pages show it: Italian local time, `dd/mm/yyyy hh:mm`.
+pub(crate) fn local_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| anagrafe_domain::ops::italian_time(d).format("%d/%m/%Y %H:%M").to_string())
+        .unwrap_or_default()
+}
+
 /// The cookie keeping the chosen language (not personal, not secret).
 pub const LANG_COOKIE: &str = "anagrafe-lang";
 

@@ -567,11 +567,7 @@ async fn history(State(state): State<AppState>, Path(id): Path<String>, o: WebOf
         .iter()
         .map(|e| EventRow {
             date: day(&e["effective_date"]),
-            recorded: e["recorded_at"]
-                .as_i64()
-                .and_then(chrono::DateTime::from_timestamp_millis)
-                .map(|d| anagrafe_domain::ops::italian_time(d).format("%d/%m/%Y %H:%M").to_string())
-                .unwrap_or_default(),
+            recorded: e["recorded_at"].as_i64().map(super::local_time).unwrap_or_default(),
             what: event_label(&o.ui, e["kind"].as_str().unwrap_or_default(), e["code"].as_str()),
             comune: e["comune"].as_str().map(comune_name).unwrap_or_default(),
         })
@@ -820,11 +816,7 @@ async fn inbox(
                 kind: c.t(&format!("notif-{}", kind.replace('_', "-"))),
                 id_anpr: p["id_anpr"].as_str().unwrap_or_default().to_owned(),
                 detail: from,
-                at: n["created_at"]
-                    .as_i64()
-                    .and_then(chrono::DateTime::from_timestamp_millis)
-                    .map(|d| anagrafe_domain::ops::italian_time(d).format("%d/%m/%Y %H:%M").to_string())
-                    .unwrap_or_default(),
+                at: n["created_at"].as_i64().map(super::local_time).unwrap_or_default(),
             }
         })
         .collect();
@@ -863,11 +855,7 @@ async fn duplicates(State(state): State<AppState>, o: WebOfficer) -> PageResult 
             number: x["case"].as_i64().unwrap_or_default(),
             reported: id(x, 0),
             other: id(x, 1),
-            reported_at: x["reported_at"]
-                .as_i64()
-                .and_then(chrono::DateTime::from_timestamp_millis)
-                .map(|d| anagrafe_domain::ops::italian_time(d).format("%d/%m/%Y %H:%M").to_string())
-                .unwrap_or_default(),
+            reported_at: x["reported_at"].as_i64().map(super::local_time).unwrap_or_default(),
         })
         .collect();
     Ok(html(StatusCode::OK, &DuplicatesPage { comune: comune_name(&o.comune()), cases, c }))
