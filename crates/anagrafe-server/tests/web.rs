@@ -981,6 +981,10 @@ async fn a_citizen_asks_to_rectify_the_electoral_data_and_only_the_comunes_elect
         assert_eq!(get(&router, "/ufficio/elettorale", Some(&d.token), &[]).await.status, StatusCode::FORBIDDEN);
         let person = format!("/ufficio/elettorale/persone/{id}");
         assert_eq!(get(&router, &person, Some(&milan), &[]).await.status, StatusCode::FORBIDDEN);
+        // The account page leads an electoral officer back to the electoral office, not to the
+        // registry office's desk that would refuse them.
+        let account = get(&router, "/ufficio/account", Some(&officer), &[]).await.text();
+        assert!(account.contains("<a href=\"/ufficio/elettorale\">Ufficio elettorale</a>"), "{account}");
         // Rome's electoral officer sees the request and finds the elector by codice fiscale.
         let inbox = get(&router, "/ufficio/elettorale", Some(&officer), &[]).await;
         assert_eq!(inbox.status, StatusCode::OK, "{}", inbox.text());

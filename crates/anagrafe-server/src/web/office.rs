@@ -92,7 +92,9 @@ impl FromRequestParts<AppState> for WebOfficer {
 
 impl WebOfficer {
     fn chrome(&self, title_key: &str) -> Chrome {
-        self.chrome_under(title_key, "office-title", "/ufficio")
+        // The account pages are every operator's: their breadcrumb leads to the operator's desk.
+        let (desk, key) = desk_link(self.s.operator());
+        self.chrome_under(title_key, key, desk)
     }
 
     /// A page's frame under the desk `home` (message key `home_key`), with the logout button.
@@ -135,11 +137,24 @@ pub(super) fn comune_name(code: &str) -> String {
         .unwrap_or_else(|| code.to_owned())
 }
 
-/// Where an operator's work starts: the registry office's desk, or the electoral office's for
-/// an electoral officer who is not also a registry officer.
-fn desk_of(roles: &Value) -> &'static str {
-    let has = |r: &str| roles.as_array().into_iter().flatten().any(|g| g["role"].as_str() == Some(r));
-    if !has("registry_officer") && has("electoral_officer") { "/ufficio/elettorale" } else { "/ufficio" }
+/// Where an operator's work starts, by the names of their roles: the registry office's desk, or
+/// the electoral office's for an electoral officer who is not also a registry officer.
+fn desk_of<'a>(roles: impl IntoIterator<Item = &'a str> + Clone) -> &'static str {
+    let has = |r: &str| roles.clone().into_iter().any(|g| g == r);
+    if !has("registry_officer") && has("electoral_officer") { ELECTORAL_DESK } else { "/ufficio" }
+}
+
+/// The electoral office's desk.
+const ELECTORAL_DESK: &str = "/ufficio/elettorale";
+
+/// The role names of an operator.
+fn role_names(o: &anagrafe_store::Operator) -> impl Iterator<Item = &str> + Clone {
+    o.roles.iter().map(|g| g.role.as_str())
+}
+
+/// The desk an operator's pages lead back to, and its name's message key.
+fn desk_link(o: &anagrafe_store::Operator) -> (&'static str, &'static str) {
+    if desk_of(role_names(o)) == ELECTORAL_DESK { (ELECTORAL_DESK, "ele-office-title") } else { ("/ufficio", "office-title") }
 }
 
 #[derive(Template)]
@@ -188,7 +203,11 @@ async fn login(
         Ok(r) => {
             let cookies: Vec<HeaderValue> = r.headers().get_all(header::SET_COOKIE).iter().cloned().collect();
             let v = json_of(r).await.unwrap_or_default();
-            let to = if v["must_enrol_second_factor"].as_bool() == Some(true) { "/ufficio/secondo-fattore" } else { desk_of(&v["roles"]) };
+            let to = if v["must_enrol_second_factor"].as_bool() == Some(true) {
+                "/ufficio/secondo-fattore"
+            } else {
+                desk_of(v["roles"].as_array().into_iter().flatten().filter_map(|g| g["role"].as_str()))
+            };
             let mut out = see_other(to);
             for cookie in cookies {
                 out.headers_mut().append(header::SET_COOKIE, cookie);
@@ -983,15 +1002,18 @@ struct EnrolPage {
     qr: Option<String>,
     error: Option<String>,
     enrolled: bool,
+    /// The operator's desk, and its name's message key.
+    desk: (&'static str, &'static str),
 }
 
 fn enrol_view(s: &WebFirstFactor, secret: Option<String>, uri: Option<String>, error: Option<String>) -> EnrolPage {
-    let c = Chrome::new(&s.ui, "enrol-title").crumb("office-title", Some("/ufficio")).crumb("enrol-title", None);
+    let desk = desk_link(&s.s.operator);
+    let c = Chrome::new(&s.ui, "enrol-title").crumb(desk.1, Some(desk.0)).crumb("enrol-title", None);
     let qr = uri.as_deref().and_then(|u| anagrafe_docs::qr::png(u).ok()).map(|png| {
         use base64::Engine as _;
         format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png))
     });
-    EnrolPage { c, csrf: s.s.session.csrf_token.clone(), secret, uri, qr, error, enrolled: s.s.operator.totp_secret.is_some() }
+    EnrolPage { c, csrf: s.s.session.csrf_token.clone(), secret, uri, qr, error, enrolled: s.s.operator.totp_secret.is_some(), desk }
 }
 
 async fn enrol_page(s: WebFirstFactor) -> Response {
@@ -1033,7 +1055,7 @@ async fn confirm_enrolment(
     s.check_csrf(&headers, &f.csrf)?;
     let body = json!({ "code": f.code.trim() });
     match auth::confirm(State(state), s.s.clone(), Bytes::from(body.to_string())).await {
-        Ok(_) => Ok(see_other("/ufficio")),
+        Ok(_) => Ok(see_other(desk_link(&s.s.operator).0)),
         Err(e) if !e.field_problems().is_empty() => {
             let error = e.field_problems().into_iter().map(|p| p.reason).collect::<Vec<_>>().join("; ");
             Err(html(StatusCode::UNPROCESSABLE_ENTITY, &enrol_view(&s, None, None, Some(error))))
