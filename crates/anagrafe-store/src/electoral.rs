@@ -182,13 +182,15 @@ macro_rules! store_electoral {
                     answer: r.try_get(7)?,
                     answered_at: r.try_get(8)?,
                     answered_by: r.try_get(9)?,
+                    id_anpr: r.try_get(10)?,
                 })
             }
 
             async fn rectifications_of_impl(&self, person_id: i64) -> crate::Result<Vec<crate::Rectification>> {
                 sqlx::query(
-                    "SELECT id, person_id, comune, topics, message, requested_at, status, answer, answered_at, answered_by \
-                     FROM electoral_rectifications WHERE person_id = $1 ORDER BY id DESC",
+                    "SELECT x.id, x.person_id, x.comune, x.topics, x.message, x.requested_at, x.status, x.answer, x.answered_at, x.answered_by, \
+                     (SELECT r.id_anpr FROM id_anpr_registry r WHERE r.person_id = x.person_id ORDER BY r.issued_at DESC LIMIT 1) \
+                     FROM electoral_rectifications x WHERE x.person_id = $1 ORDER BY x.id DESC",
                 )
                 .bind(person_id)
                 .fetch_all(&self.pool)
@@ -200,8 +202,9 @@ macro_rules! store_electoral {
 
             async fn rectifications_impl(&self, comune: &str, open_only: bool, limit: u32) -> crate::Result<Vec<crate::Rectification>> {
                 sqlx::query(
-                    "SELECT id, person_id, comune, topics, message, requested_at, status, answer, answered_at, answered_by \
-                     FROM electoral_rectifications WHERE comune = $1 AND (status = 'open' OR NOT $2) ORDER BY id DESC LIMIT $3",
+                    "SELECT x.id, x.person_id, x.comune, x.topics, x.message, x.requested_at, x.status, x.answer, x.answered_at, x.answered_by, \
+                     (SELECT r.id_anpr FROM id_anpr_registry r WHERE r.person_id = x.person_id ORDER BY r.issued_at DESC LIMIT 1) \
+                     FROM electoral_rectifications x WHERE x.comune = $1 AND (x.status = 'open' OR NOT $2) ORDER BY x.id DESC LIMIT $3",
                 )
                 .bind(comune)
                 .bind(open_only)

@@ -657,6 +657,8 @@ pub struct Rectification {
     pub answered_at: Option<i64>,
     /// Who answered (the operator's username).
     pub answered_by: Option<String>,
+    /// The person's current ID ANPR (read with the request, for the lists).
+    pub id_anpr: Option<String>,
 }
 
 /// An electoral officer's answer to a rectification request.

@@ -656,6 +656,7 @@ async fn a_rectification_request_waits_for_one_answer_from_its_comune(h: &Harnes
     let open = h.store.rectifications("L219", true, 10).await.unwrap();
     assert_eq!(open.iter().map(|r| (r.id, r.status.as_str(), r.topics.clone())).collect::<Vec<_>>(), [(n, "open", request.topics.clone())]);
     assert!(h.store.rectifications("H501", false, 10).await.unwrap().is_empty());
+    assert_eq!(open[0].id_anpr, None, "Mario was registered without an ID ANPR");
     let answer = RectificationAnswer { accepted: true, answer: "Sezione corretta: ora è la 12.".into(), answered_by: "elettorale".into() };
     let reply = AuditEntry::from_ctx(&ctx("reply"), "electoral.rectification_answer", "ok");
     // Another comune's officer does not even see the request (ELE-3).

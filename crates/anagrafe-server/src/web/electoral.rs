@@ -331,7 +331,7 @@ impl WebElectoral {
         self.o.fail(e)
     }
 
-    fn entry(&self, operation: &str, person: i64) -> anagrafe_store::AuditEntry {
+    fn entry(&self, operation: &str, person: Option<i64>) -> anagrafe_store::AuditEntry {
         let s = &self.o.s;
         let mut e = crate::auth::entry(
             &format!("operator:{}", s.operator().username),
@@ -340,7 +340,7 @@ impl WebElectoral {
             "ok",
             json!({ "comune": self.comune }),
         );
-        e.subject_person = Some(person);
+        e.subject_person = person;
         e
     }
 
@@ -433,9 +433,8 @@ async fn desk(
     let c = Chrome { crumbs: vec![super::Crumb { label: c.t("ele-office-title"), href: None }], ..c };
     let mut requests = Vec::new();
     for r in &rows {
-        let id_anpr = state.store.id_anpr_of(r.person_id).await.map_err(|e| o.fail(e.into()))?.map(|(id, _)| id).unwrap_or_default();
         let row = request_row(&c, r);
-        requests.push(Pending { number: r.id, id_anpr, at: row.at, topics: row.topics });
+        requests.push(Pending { number: r.id, id_anpr: r.id_anpr.clone().unwrap_or_default(), at: row.at, topics: row.topics });
     }
     Ok(html(status, &DeskPage { comune: comune_name(&o.comune), q: wanted.chars().take(32).collect(), error, all, requests, c }))
 }
@@ -653,7 +652,7 @@ async fn elector_view(
     let values = values.unwrap_or_else(|| values_of(rec.as_ref().map(|r| &r.data)));
     let (main, lists, elections) = form_fields(&c, &values, &errors);
     // Opening an elector's page is a read of personal data: traced.
-    state.store.audit(&o.entry("electoral.read", pid)).await.map_err(|e| o.fail(e.into()))?;
+    state.store.audit(&o.entry("electoral.read", Some(pid))).await.map_err(|e| o.fail(e.into()))?;
     Ok(ElectorPage {
         id_anpr,
         name,
@@ -716,7 +715,7 @@ async fn elector_save(
             return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
     };
-    match state.store.save_electoral_data(pid, &o.comune, &data, &o.entry("electoral.update", pid)).await {
+    match state.store.save_electoral_data(pid, &o.comune, &data, &o.entry("electoral.update", Some(pid))).await {
         Ok(()) => Ok(see_other(&format!("/ufficio/elettorale/persone/{id}?salvato=1"))),
         Err(anagrafe_store::StoreError::State { reason, .. }) => {
             let page = elector_view(&state, &o, pid, &record, Some(values), vec![(String::new(), reason)], None, None).await?;
@@ -755,8 +754,8 @@ async fn answer(
         return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
     };
     let answer = RectificationAnswer { accepted, answer: text, answered_by: o.o.s.operator().username.clone() };
-    let mut entry = o.entry("electoral.rectification_answer", 0);
-    entry.subject_person = None;
+    // The store names the person, from the request, in the same transaction.
+    let entry = o.entry("electoral.rectification_answer", None);
     let pid = state.store.answer_rectification(number, &o.comune, &answer, &entry).await.map_err(|e| o.fail(e.into()))?;
     let id = state.store.id_anpr_of(pid).await.map_err(|e| o.fail(e.into()))?.map(|(id, _)| id).unwrap_or_default();
     Ok(see_other(&format!("/ufficio/elettorale/persone/{id}?risposta=1")))

@@ -861,7 +861,7 @@ struct DuplicatesPage {
 /// resolves or dismisses it.
 async fn duplicates(State(state): State<AppState>, o: WebOfficer) -> PageResult {
     let target = "/api/v1/duplicates";
-    let uri: Uri = Uri::from_static("/api/v1/duplicates");
+    let uri = Uri::from_static(target);
     let r = crate::api::open_duplicates(State(state), uri, o.caller("GET", target, None)?).await.map_err(|e| o.fail(e))?;
     let v = json_of(r).await.map_err(|e| o.fail(e))?;
     let c = o.chrome("office-dup-title").crumb("office-dup-title", None);
