@@ -65,6 +65,18 @@ async function axe(page, name) {
   }
 }
 
+// Ticks a checkbox or radio by its label and checks it took. Bootstrap Italia draws its own
+// boxes over the inputs (hence force), and a click landing while the page still settles after a
+// form's answer can be lost: it is tried again, a few times, before the journey fails.
+async function tick(page, label) {
+  const box = page.getByLabel(label);
+  for (let i = 0; i < 5 && !(await box.isChecked()); i++) {
+    await box.check({ force: true }).catch(() => {});
+    if (!(await box.isChecked())) await page.waitForTimeout(200);
+  }
+  check(await box.isChecked(), `${label} is ticked`);
+}
+
 async function journey(name, fn) {
   const context = await browser.newContext({ acceptDownloads: true, locale: "it-IT" });
   const page = await context.newPage();
@@ -140,7 +152,7 @@ await journey("a citizen logs in, sees the own record, previews, issues and down
   await page.getByRole("button", { name: "Rilascia il certificato" }).click();
   check((await page.locator("#error-summary").innerText()).includes("Conferma la richiesta"), "the missing confirmation is reported");
   await axe(page, "16-certificate-request-error");
-  await page.getByLabel(/Confermo la richiesta/).check({ force: true });
+  await tick(page, /Confermo la richiesta/);
   await page.getByRole("button", { name: "Rilascia il certificato" }).click();
   await page.waitForURL(/rilasciato=/);
   check((await page.locator(".alert-success").innerText()).includes("rilasciato"), "the certificate is issued");
@@ -239,7 +251,7 @@ await journey("an officer logs in with password and TOTP, registers a birth, and
   await axe(page, "33-birth-form-errors");
   await page.getByLabel("Cognome").fill("Webtest");
   await page.getByLabel("Nome", { exact: true }).fill("Aurora");
-  await page.getByLabel("femminile").check({ force: true });
+  await tick(page, "femminile");
   const today = new Date().toISOString().slice(0, 10);
   await page.getByLabel("Data di nascita").fill(today);
   await page.getByLabel("Comune di nascita").fill(birthComune);
@@ -257,7 +269,7 @@ await journey("an officer logs in with password and TOTP, registers a birth, and
   await page.getByLabel("Tipo di certificato").selectOption("8");
   await page.getByRole("button", { name: "Continua" }).click();
   await axe(page, "35b-counter-certificate");
-  await page.getByLabel(/Confermo la richiesta/).check({ force: true });
+  await tick(page, /Confermo la richiesta/);
   await page.getByRole("button", { name: "Rilascia il certificato" }).click();
   await page.waitForURL(/rilasciato=/);
   const [counterPdf] = await Promise.all([page.waitForEvent("download"), page.locator(".alert-success").getByRole("link").click()]);
@@ -339,7 +351,7 @@ await journey("a citizen reads the own electoral data and asks to rectify them; 
   check((await page.locator("#error-summary").innerText()).includes("almeno un argomento"), "a request without a topic is refused");
   check(await page.locator("#messaggio-error").isVisible(), "the description's error beside the field");
   await axe(page, "51-electoral-request-errors");
-  await page.getByLabel("La sezione o la sua sede").check({ force: true });
+  await tick(page, "La sezione o la sua sede");
   await page.getByLabel("Descrizione").fill("Abito in via Nuova da marzo: la sezione dovrebbe essere la 7.");
   await page.getByRole("button", { name: "Invia la richiesta" }).click();
   check((await page.locator(".alert-success").innerText()).includes("Richiesta inviata"), "the request is sent");
