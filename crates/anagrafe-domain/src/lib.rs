@@ -43,6 +43,7 @@ pub mod id_generator;
 pub mod ops;
 pub mod person;
 pub mod refdata;
+pub mod role;
 pub mod text;
 
 pub use cf::{CfError, CodiceFiscale, DecodedCf};
@@ -53,3 +54,4 @@ pub use id_anpr::{IdAnpr, IdAnprError};
 pub use id_generator::IdGenerator;
 pub use person::*;
 pub use refdata::{Comune, Place, RefData, Stato};
+pub use role::{Role, UnknownRole};

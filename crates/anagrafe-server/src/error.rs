@@ -5,6 +5,7 @@
 //! Bodies are RFC 9457 `application/problem+json`.
 
 use crate::middleware::current_request_id;
+use anagrafe_service::ServiceError;
 use anagrafe_store::StoreError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -167,6 +168,31 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Forbidden(why) => ApiError::Forbidden(why),
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        let problem = |e: anagrafe_domain::FieldError| FieldProblem { field: e.field, reason: e.reason };
+        match e {
+            ServiceError::Malformed { field, reason } if field.is_empty() => ApiError::BadRequest { detail: reason, errors: vec![] },
+            ServiceError::Malformed { field, reason } => ApiError::field(field, reason),
+            ServiceError::Invalid(errs) => ApiError::Unprocessable {
+                detail: errs.iter().map(|e| format!("{}: {}", e.field, e.reason)).collect::<Vec<_>>().join("; "),
+                errors: errs.into_iter().map(problem).collect(),
+            },
+            ServiceError::Refused { reason, code: Some(code), .. } => ApiError::NotCertifiable { code, reason },
+            ServiceError::Refused { field, reason, code: None } => {
+                ApiError::Unprocessable { detail: format!("{field}: {reason}"), errors: vec![FieldProblem { field, reason }] }
+            }
+            ServiceError::State { field, reason } => ApiError::ConflictField { field, reason },
+            ServiceError::Conflict(field) => ApiError::Conflict(field),
+            ServiceError::Forbidden(why) => ApiError::Forbidden(why),
+            ServiceError::NotFound(what) => ApiError::NotFound(what),
+            ServiceError::Gone(what) => ApiError::Gone(what),
+            ServiceError::Unavailable(what) => ApiError::Unavailable(what),
+            ServiceError::Internal(source) => ApiError::Internal(source.to_string()),
         }
     }
 }

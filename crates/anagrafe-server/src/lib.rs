@@ -57,6 +57,8 @@ pub struct AppState {
     pub certificates: Option<Arc<certificates::Certificates>>,
     /// The e-services for public bodies.
     pub pdnd: Arc<pdnd::Pdnd>,
+    /// Where every service reads the time (tests hold a fake one).
+    pub clock: Arc<dyn anagrafe_service::Clock>,
 }
 
 /// Settings of the comuni's web services.
@@ -96,7 +98,13 @@ impl AppState {
             hsts: false,
             certificates: None,
             pdnd: Arc::default(),
+            clock: Arc::new(anagrafe_service::SystemClock),
         }
+    }
+
+    /// The registry's use cases over this state's store, issuer and clock.
+    pub fn registry(&self) -> anagrafe_service::Registry {
+        anagrafe_service::Registry::new(self.store.clone(), self.issuer.clone(), self.clock.clone())
     }
 
     /// The same state with the register's signing key (PKCS#8 PEM, ES256).

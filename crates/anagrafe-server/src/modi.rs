@@ -14,6 +14,8 @@
 //! [`client`] holds the signing side, used by the tests, the load script and `anagrafe api`.
 
 use crate::{ApiError, AppState};
+use anagrafe_domain::Role;
+use anagrafe_service::Principal;
 use anagrafe_store::{ApiClient, AuditEntry, JtiOutcome, WriteContext};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -84,9 +86,19 @@ pub struct Signed {
 }
 
 impl Signed {
-    /// Refuses clients of another role.
-    pub fn require_role(&self, role: &str) -> Result<(), ApiError> {
-        if self.client.role == role { Ok(()) } else { Err(ApiError::Forbidden(format!("this service is for clients of role {role}"))) }
+    /// The client as the services see it.
+    pub fn principal(&self) -> Principal {
+        let ctx = &self.ctx;
+        Principal {
+            actor: ctx.actor.clone(),
+            role: self.client.role,
+            comune: ctx.comune,
+            auth_mode: ctx.auth_mode.clone(),
+            level: 0,
+            codice_fiscale: None,
+            eidas_id: None,
+            request_id: ctx.request_id.clone(),
+        }
     }
 }
 
@@ -443,28 +455,15 @@ pub mod client {
 
 /// Who is calling a register service, and for which comune: a comune's software with a signed
 /// request ([`Signed`]), or a registry officer at the office with a session (both factors, CSRF
-/// token), acting for the comune of their `registry_officer` role — the back office uses the
+/// token), acting for the comune of their registry-officer role — the back office uses the
 /// same services as the comuni's software. An officer with that role in several comuni names
 /// one in the `X-Anagrafe-Comune` header.
 #[derive(Debug)]
 pub struct Caller {
-    /// `comune` or `revenue_agency` (officers act as their comune).
-    pub role: String,
-    /// The body.
+    /// Who acts, for the services.
+    pub principal: Principal,
+    /// The body, as received (and signed, for a signed call).
     pub body: Bytes,
-    /// Actor, authentication mode and comune for the store.
-    pub ctx: WriteContext,
-    /// The method.
-    pub method: String,
-    /// The request target (path and query).
-    pub target: String,
-}
-
-impl Caller {
-    /// Refuses callers of another role.
-    pub fn require_role(&self, role: &str) -> Result<(), ApiError> {
-        if self.role == role { Ok(()) } else { Err(ApiError::Forbidden(format!("this service is for callers of role {role}"))) }
-    }
 }
 
 impl FromRequest<AppState> for Caller {
@@ -474,53 +473,40 @@ impl FromRequest<AppState> for Caller {
         let has_session = crate::auth::cookie_value(req.headers(), crate::auth::COOKIE).is_some();
         if req.headers().contains_key(SIGNATURE_HEADER) || !has_session {
             let s = Signed::from_request(req, state).await?;
-            return Ok(Caller { role: s.client.role, body: s.body, ctx: s.ctx, method: s.method, target: s.target });
+            return Ok(Caller { principal: s.principal(), body: s.body });
         }
         let (mut parts, body) = req.into_parts();
         let officer =
             <crate::auth::OperatorSession as axum::extract::FromRequestParts<AppState>>::from_request_parts(&mut parts, state).await?;
         let named = parts.headers.get("x-anagrafe-comune").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let principal = officer_principal(&officer, named.as_deref())?;
         let body = axum::body::to_bytes(body, MAX_BODY)
             .await
             .map_err(|_| ApiError::field("body", format!("is larger than {MAX_BODY} bytes or was interrupted")))?;
-        let target = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| parts.uri.path().to_owned());
-        Caller::officer(&officer, named.as_deref(), body, parts.method.as_str(), target)
+        Ok(Caller { principal, body })
     }
 }
 
-impl Caller {
-    /// A registry officer acting for the comune of their `registry_officer` role (the one
-    /// `named`, when they hold it in several).
-    pub(crate) fn officer(
-        officer: &crate::auth::OperatorSession,
-        named: Option<&str>,
-        body: Bytes,
-        method: &str,
-        target: String,
-    ) -> Result<Caller, ApiError> {
-        let scopes: Vec<&str> =
-            officer.operator().roles.iter().filter(|g| g.role == "registry_officer").map(|g| g.scope.as_str()).collect();
-        let named = named.map(str::to_ascii_uppercase);
-        let scope = match (scopes.as_slice(), named) {
-            ([], _) => return Err(ApiError::Forbidden("this service is for registry officers".into())),
-            (_, Some(n)) => scopes
-                .iter()
-                .find(|s| **s == n)
-                .map(|s| s.to_string())
-                .ok_or_else(|| ApiError::Forbidden("X-Anagrafe-Comune names a comune where you are not a registry officer".into()))?,
-            ([one], None) => one.to_string(),
-            (_, None) => return Err(ApiError::field("X-Anagrafe-Comune", "you are a registry officer of several comuni: name one")),
-        };
-        let comune = anagrafe_domain::Belfiore::parse(&scope).map_err(|_| ApiError::Forbidden("the role's comune is not valid".into()))?;
-        let ctx = WriteContext {
-            request_id: crate::middleware::current_request_id().unwrap_or_default(),
-            actor: format!("operator:{}", officer.operator().username),
-            actor_cf: None,
-            eidas_id: None,
-            auth_mode: officer.0.session.auth_mode.clone(),
-            comune: Some(comune),
-            client_op_id: None,
-        };
-        Ok(Caller { role: "comune".into(), body, ctx, method: method.to_owned(), target })
-    }
+/// A registry officer acting for the comune of their registry-officer role (the one `named`,
+/// when they hold it in several).
+pub(crate) fn officer_principal(officer: &crate::auth::OperatorSession, named: Option<&str>) -> Result<Principal, ApiError> {
+    let scopes: Vec<&str> = officer.operator().roles.iter().filter(|g| g.role == Role::RegistryOfficer).map(|g| g.scope.as_str()).collect();
+    let named = named.map(str::to_ascii_uppercase);
+    let scope = match (scopes.as_slice(), named) {
+        ([], _) => return Err(ApiError::Forbidden("this service is for registry officers".into())),
+        (_, Some(n)) => scopes
+            .iter()
+            .find(|s| **s == n)
+            .map(|s| s.to_string())
+            .ok_or_else(|| ApiError::Forbidden("X-Anagrafe-Comune names a comune where you are not a registry officer".into()))?,
+        ([one], None) => one.to_string(),
+        (_, None) => return Err(ApiError::field("X-Anagrafe-Comune", "you are a registry officer of several comuni: name one")),
+    };
+    let comune = anagrafe_domain::Belfiore::parse(&scope).map_err(|_| ApiError::Forbidden("the role's comune is not valid".into()))?;
+    Ok(Principal::registry_officer(
+        &officer.operator().username,
+        comune,
+        &officer.0.session.auth_mode,
+        crate::middleware::current_request_id().unwrap_or_default(),
+    ))
 }

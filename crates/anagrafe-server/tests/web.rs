@@ -501,13 +501,9 @@ async fn an_officer_finds_a_person_by_personal_data_changes_address_and_civil_st
 
         // Change of civil status.
         let target = format!("/ufficio/persone/{id}/stato-civile");
-        let married = post_form(
-            &router,
-            &target,
-            &token,
-            &[("csrf", &csrf), ("op", "civil-1"), ("effective_date", &today), ("civil_status", "Coniugato")],
-        )
-        .await;
+        let married =
+            post_form(&router, &target, &token, &[("csrf", &csrf), ("op", "civil-1"), ("effective_date", &today), ("civil_status", "2")])
+                .await;
         assert_eq!(married.status, StatusCode::SEE_OTHER, "{}", married.text());
         let unknown = post_form(
             &router,
@@ -516,7 +512,7 @@ async fn an_officer_finds_a_person_by_personal_data_changes_address_and_civil_st
             &[("csrf", &csrf), ("op", "civil-2"), ("effective_date", &today), ("civil_status", "Sposato")],
         )
         .await;
-        assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{}", unknown.text());
+        assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", unknown.text());
         assert!(unknown.text().contains("id=\"civil_status-error\""));
 
         // The history lists both changes and the two residences.
@@ -713,7 +709,7 @@ async fn an_officer_registers_a_person_arriving_from_abroad_with_the_errors_besi
             ("birth_place", "Francia"),
             ("birth_locality", "Lione"),
             ("citizenship", "Francia"),
-            ("civil_status", "CelibeNubile"),
+            ("civil_status", "1"),
             ("species", "VIA"),
             ("toponym", ""),
             ("household", "new"),
@@ -759,7 +755,7 @@ async fn an_officer_registers_a_person_arriving_from_abroad_with_the_errors_besi
             ("birth_date", "1980-07-01"),
             ("birth_place", "Napoli"),
             ("citizenship", "italiana"),
-            ("civil_status", "CelibeNubile"),
+            ("civil_status", "1"),
             ("abroad_state", "Roma"),
             ("abroad_locality", "Buenos Aires"),
             ("household", "new"),

@@ -17,6 +17,10 @@ pub(crate) fn belfiore(s: &str) -> Result<Belfiore> {
     Belfiore::parse(s).map_err(corrupt)
 }
 
+pub(crate) fn role(s: &str) -> Result<anagrafe_domain::Role> {
+    anagrafe_domain::Role::parse(s).map_err(corrupt)
+}
+
 pub(crate) fn opt_belfiore(s: Option<String>) -> Result<Option<Belfiore>> {
     s.map(|s| belfiore(&s)).transpose()
 }

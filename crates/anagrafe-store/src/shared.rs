@@ -1260,7 +1260,7 @@ macro_rules! store_common {
                     use sqlx::Row;
                     Ok(crate::ApiClient {
                         client_id: r.try_get(0)?,
-                        role: r.try_get(1)?,
+                        role: crate::rows::role(&r.try_get::<String, _>(1)?)?,
                         comune: crate::rows::opt_belfiore(r.try_get(2)?)?,
                         public_key_pem: r.try_get(3)?,
                         push_url: r.try_get(4)?,
@@ -1281,7 +1281,7 @@ macro_rules! store_common {
                      push_url = COALESCE(excluded.push_url, api_clients.push_url), revoked_at = excluded.revoked_at",
                 )
                 .bind(&c.client_id)
-                .bind(&c.role)
+                .bind(c.role.as_str())
                 .bind(c.comune.map(|b| b.to_string()))
                 .bind(&c.public_key_pem)
                 .bind(&c.push_url)
@@ -1369,7 +1369,7 @@ macro_rules! store_common {
                 .bind(&client.client_id)
                 .bind(jti)
                 .bind(expires_at_ms)
-                .bind(&client.role)
+                .bind(client.role.as_str())
                 .bind(&client.public_key_pem)
                 .bind(client.comune.map(|c| c.as_str().to_owned()).unwrap_or_default())
                 .execute(&self.pool)
@@ -1402,7 +1402,7 @@ macro_rules! store_common {
                     .fetch_all(&self.pool)
                     .await?
                     .iter()
-                    .map(|g| Ok(crate::RoleGrant { role: g.try_get(0)?, scope: g.try_get(1)?, mediator: g.try_get(2)? }))
+                    .map(|g| Ok(crate::RoleGrant { role: crate::rows::role(&g.try_get::<String, _>(0)?)?, scope: g.try_get(1)?, mediator: g.try_get(2)? }))
                     .collect::<crate::Result<Vec<_>>>()?;
                 Ok(Some(crate::Operator {
                     username: r.try_get(0)?,
@@ -1451,7 +1451,7 @@ macro_rules! store_common {
                 for g in &o.roles {
                     sqlx::query("INSERT INTO operator_roles (username, role, scope, mediator, granted_at) VALUES ($1,$2,$3,$4,$5)")
                         .bind(&o.username)
-                        .bind(&g.role)
+                        .bind(g.role.as_str())
                         .bind(&g.scope)
                         .bind(g.mediator)
                         .bind(now)

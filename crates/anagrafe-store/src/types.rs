@@ -223,8 +223,9 @@ pub type OutboxMessage = FeedItem;
 pub struct ApiClient {
     /// Client id (the JWS `kid`).
     pub client_id: String,
-    /// `comune` or `revenue_agency`.
-    pub role: String,
+    /// [`Role::Comune`](anagrafe_domain::Role::Comune) or
+    /// [`Role::RevenueAgency`](anagrafe_domain::Role::RevenueAgency).
+    pub role: anagrafe_domain::Role,
     /// The comune it acts for (role `comune`).
     pub comune: Option<Belfiore>,
     /// SPKI PEM of its ES256 public key.
@@ -266,9 +267,8 @@ pub enum JtiOutcome {
 /// A role held by an operator, where it applies, and whether with the mediator function.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RoleGrant {
-    /// `registry_officer`, `electoral_officer`, `pa_top`, `pa_admin`, `pa_standard`,
-    /// `pa_standardps`, `security_officer`, `system_admin`.
-    pub role: String,
+    /// One of [`Role::OPERATOR`](anagrafe_domain::Role::OPERATOR).
+    pub role: anagrafe_domain::Role,
     /// The comune (Belfiore code) of a comune role, the public body's code for public-body
     /// users, empty for national roles.
     pub scope: String,

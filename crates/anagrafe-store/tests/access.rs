@@ -29,7 +29,7 @@ fn officer(username: &str) -> Operator {
         failed_logins: 0,
         locked_until: None,
         disabled: false,
-        roles: vec![RoleGrant { role: "registry_officer".into(), scope: "H501".into(), mediator: false }],
+        roles: vec![RoleGrant { role: anagrafe_domain::Role::RegistryOfficer, scope: "H501".into(), mediator: false }],
     }
 }
 
@@ -74,13 +74,13 @@ async fn an_operator_reads_back_with_roles_and_role_changes_are_traced(h: &Harne
     let mut o = officer("anna");
     h.store.save_operator(&o, &WriteContext::cli("test")).await.unwrap();
     assert_eq!(h.store.operator("anna").await.unwrap().unwrap(), o);
-    o.roles.push(RoleGrant { role: "electoral_officer".into(), scope: "H501".into(), mediator: false });
+    o.roles.push(RoleGrant { role: anagrafe_domain::Role::ElectoralOfficer, scope: "H501".into(), mediator: false });
     o.roles[0].mediator = true;
     let before = audit_len(h).await;
     h.store.save_operator(&o, &WriteContext::cli("test")).await.unwrap();
     let back = h.store.operator("anna").await.unwrap().unwrap();
     assert_eq!(back.roles.len(), 2);
-    assert!(back.roles.iter().any(|g| g.role == "registry_officer" && g.mediator));
+    assert!(back.roles.iter().any(|g| g.role == anagrafe_domain::Role::RegistryOfficer && g.mediator));
     let last = h.store.audit_entries(before as i64, 10).await.unwrap();
     assert_eq!(last.len(), 1);
     assert_eq!(last[0].entry.operation, "operator.save");

@@ -184,7 +184,7 @@ impl OperatorSession {
     }
 
     /// Refuses unless the operator holds `role` (at `scope`, when given).
-    pub fn require_role(&self, role: &str, scope: Option<&str>) -> Result<(), ApiError> {
+    pub fn require_role(&self, role: anagrafe_domain::Role, scope: Option<&str>) -> Result<(), ApiError> {
         let ok = self.0.operator.roles.iter().any(|g| g.role == role && scope.is_none_or(|s| g.scope == s));
         if ok { Ok(()) } else { Err(ApiError::Forbidden(format!("this needs the role {role}"))) }
     }

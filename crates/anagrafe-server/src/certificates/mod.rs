@@ -216,12 +216,10 @@ impl FromRequest<AppState> for CertCaller {
 
 async fn office(req: Request, state: &AppState) -> Result<CertCaller, ApiError> {
     let caller = modi::Caller::from_request(req, state).await?;
-    caller.require_role("comune")?;
-    let comune = caller.ctx.comune.ok_or_else(|| ApiError::Forbidden("this service is for registry offices".into()))?;
-    Ok(CertCaller {
-        who: Requester::Office { comune: Some(comune), actor: caller.ctx.actor, auth_mode: caller.ctx.auth_mode },
-        body: caller.body,
-    })
+    let p = caller.principal;
+    p.require(&[anagrafe_domain::Role::Comune, anagrafe_domain::Role::RegistryOfficer], "the certificate service for offices")?;
+    let comune = p.comune.ok_or_else(|| ApiError::Forbidden("this service is for registry offices".into()))?;
+    Ok(CertCaller { who: Requester::Office { comune: Some(comune), actor: p.actor, auth_mode: p.auth_mode }, body: caller.body })
 }
 
 /// The certificate routes of the API.

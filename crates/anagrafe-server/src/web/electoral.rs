@@ -314,7 +314,12 @@ impl FromRequestParts<AppState> for WebElectoral {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let WebOfficerOrAny(o) = WebOfficerOrAny::from_request_parts(parts, state).await?;
-        let comune = o.s.operator().roles.iter().find(|g| g.role == "electoral_officer" && !g.scope.is_empty()).map(|g| g.scope.clone());
+        let comune =
+            o.s.operator()
+                .roles
+                .iter()
+                .find(|g| g.role == anagrafe_domain::Role::ElectoralOfficer && !g.scope.is_empty())
+                .map(|g| g.scope.clone());
         match comune {
             Some(comune) => Ok(WebElectoral { o, comune }),
             None => Err(o.fail(ApiError::Forbidden("the electoral office's pages are for electoral officers".into()))),

@@ -2,21 +2,24 @@
 //! the desk (search by ID ANPR or codice fiscale, the person's page as of a date), the birth
 //! registration form with each field's error beside it, and the notifications inbox.
 //!
-//! The forms call the comuni's web-service handlers with the officer as the caller (the same
-//! [`Caller`] the API builds for an officer's session), so validation, competence, idempotency
-//! and the trace are the API's own.
+//! The pages call the registry service with the officer as principal (acting for the comune of
+//! their registry-officer role), as the comuni's web services do: validation, competence,
+//! idempotency and the trace are the service's own.
 
 use super::{Chrome, CsrfForm, PageResult, Ui, html, json_of, see_other};
 use crate::auth::{self, FirstFactor, OperatorSession, limits};
-use crate::modi::Caller;
 use crate::{ApiError, AppState};
-use anagrafe_domain::RefData;
 use anagrafe_domain::decode::{DecodeTable, RelazioneParentela};
+use anagrafe_domain::ops::{HouseholdChoice, Operation, Registration};
+use anagrafe_domain::{BirthPlace, Country, HouseholdKind, IdAnpr, ItalianAddress, PartialDate, PersonName, RefData, Residence, Role, Sex};
+use anagrafe_service::Principal;
+use anagrafe_service::registry::PersonQuery;
+use anagrafe_store::PersonView;
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -83,7 +86,7 @@ impl FromRequestParts<AppState> for WebOfficer {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let WebOfficerOrAny(o) = WebOfficerOrAny::from_request_parts(parts, state).await?;
-        if !o.s.operator().roles.iter().any(|g| g.role == "registry_officer") {
+        if !o.s.operator().roles.iter().any(|g| g.role == Role::RegistryOfficer) {
             return Err(super::error_page(&o.ui, ApiError::Forbidden("the registry office's pages are for registry officers".into())));
         }
         Ok(o)
@@ -116,15 +119,15 @@ impl WebOfficer {
         super::csrf_ok(headers, field, &self.s.0.session.csrf_token).map_err(|e| self.fail(e))
     }
 
-    /// The officer as the comuni's services see them, for a call to `target`.
-    fn caller(&self, method: &str, target: &str, body: Option<&Value>) -> Result<Caller, Response> {
-        let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
-        Caller::officer(&self.s, None, body, method, target.to_owned()).map_err(|e| self.fail(e))
+    /// The officer as the services see them: acting for the comune of their registry-officer
+    /// role.
+    pub(super) fn principal(&self) -> Result<Principal, Response> {
+        crate::modi::officer_principal(&self.s, None).map_err(|e| self.fail(e))
     }
 
     /// The comune the officer acts for.
     fn comune(&self) -> String {
-        self.s.operator().roles.iter().find(|g| g.role == "registry_officer").map(|g| g.scope.clone()).unwrap_or_default()
+        self.s.operator().roles.iter().find(|g| g.role == Role::RegistryOfficer).map(|g| g.scope.clone()).unwrap_or_default()
     }
 }
 
@@ -137,19 +140,19 @@ pub(super) fn comune_name(code: &str) -> String {
         .unwrap_or_else(|| code.to_owned())
 }
 
-/// Where an operator's work starts, by the names of their roles: the registry office's desk, or
-/// the electoral office's for an electoral officer who is not also a registry officer.
-fn desk_of<'a>(roles: impl IntoIterator<Item = &'a str> + Clone) -> &'static str {
-    let has = |r: &str| roles.clone().into_iter().any(|g| g == r);
-    if !has("registry_officer") && has("electoral_officer") { ELECTORAL_DESK } else { "/ufficio" }
+/// Where an operator's work starts, by their roles: the registry office's desk, or the electoral
+/// office's for an electoral officer who is not also a registry officer.
+fn desk_of(roles: impl IntoIterator<Item = Role> + Clone) -> &'static str {
+    let has = |r: Role| roles.clone().into_iter().any(|g| g == r);
+    if !has(Role::RegistryOfficer) && has(Role::ElectoralOfficer) { ELECTORAL_DESK } else { "/ufficio" }
 }
 
 /// The electoral office's desk.
 const ELECTORAL_DESK: &str = "/ufficio/elettorale";
 
-/// The role names of an operator.
-fn role_names(o: &anagrafe_store::Operator) -> impl Iterator<Item = &str> + Clone {
-    o.roles.iter().map(|g| g.role.as_str())
+/// The roles of an operator.
+fn role_names(o: &anagrafe_store::Operator) -> impl Iterator<Item = Role> + Clone {
+    o.roles.iter().map(|g| g.role)
 }
 
 /// The desk an operator's pages lead back to, and its name's message key.
@@ -206,7 +209,7 @@ async fn login(
             let to = if v["must_enrol_second_factor"].as_bool() == Some(true) {
                 "/ufficio/secondo-fattore"
             } else {
-                desk_of(v["roles"].as_array().into_iter().flatten().filter_map(|g| g["role"].as_str()))
+                desk_of(v["roles"].as_array().into_iter().flatten().filter_map(|g| g["role"].as_str().and_then(|r| Role::parse(r).ok())))
             };
             let mut out = see_other(to);
             for cookie in cookies {
@@ -319,14 +322,13 @@ impl SearchQuery {
     }
 }
 
-fn found(v: &Value) -> Found {
-    let r = &v["record"];
-    let g = &r["generalita"];
+fn found(v: &PersonView) -> Found {
+    let r = &v.record;
     Found {
-        id_anpr: v["id_anpr"].as_str().or(r["id_anpr"].as_str()).unwrap_or_default().to_owned(),
-        name: format!("{} {}", g["name"]["surname"].as_str().unwrap_or_default(), g["name"]["given"].as_str().unwrap_or_default()),
-        birth: g["birth_date"].as_str().unwrap_or_default().to_owned(),
-        comune: r["residence"]["comune"].as_str().or(r["residence"]["aire_comune"].as_str()).map(comune_name).unwrap_or_default(),
+        id_anpr: r.id_anpr.as_ref().map(ToString::to_string).unwrap_or_default(),
+        name: changes::full_name(r),
+        birth: r.generalita.birth_date.to_string(),
+        comune: comune_name(r.residence.competent_comune().as_str()),
     }
 }
 
@@ -350,62 +352,47 @@ async fn search(
         error: None,
         errors: Vec::new(),
     };
+    let registry = state.registry();
+    let who = o.principal()?;
     let result = if by_data {
-        let mut target = String::from("/api/v1/persons?");
-        {
-            let mut qs = url::form_urlencoded::Serializer::new(&mut target);
-            qs.append_pair("surname", q.cognome.trim())
-                .append_pair("given_name", q.nome.trim())
-                .append_pair("sex", q.sesso.trim())
-                .append_pair("birth_date", q.nascita.trim());
-            if !q.luogo.trim().is_empty() {
-                qs.append_pair("birth_place", q.luogo.trim());
-            }
-        }
-        let uri: Uri = target.parse().map_err(|_| o.fail(ApiError::field("q", "is not a search")))?;
-        match crate::api::search(State(state.clone()), uri, o.caller("GET", &target, None)?).await {
-            Err(e) if !e.field_problems().is_empty() => {
-                let field = |api: &str| match api {
-                    "surname" => "cognome",
-                    "given_name" => "nome",
-                    "sex" => "sesso",
-                    "birth_date" => "nascita",
-                    "birth_place" => "luogo",
-                    _ => "",
-                };
-                page.errors =
-                    e.field_problems().into_iter().map(|p| (field(&p.field).to_owned(), format!("{}: {}", p.field, p.reason))).collect();
-                return Err(html(StatusCode::BAD_REQUEST, &page));
-            }
-            other => other.map(Some),
+        let query = PersonQuery::generalita(&q.cognome, &q.nome, &q.sesso, &q.nascita, Some(q.luogo.as_str()));
+        match query {
+            Ok(query) => registry.search(&who, &query, None).await,
+            Err(e) => Err(e),
         }
     } else if term.is_empty() {
         return Ok(html(StatusCode::OK, &page));
     } else if term.len() == 16 {
-        let target = format!("/api/v1/persons?codice_fiscale={term}");
-        let uri: Uri = target.parse().map_err(|_| o.fail(ApiError::field("q", "is not a code")))?;
-        crate::api::search(State(state.clone()), uri, o.caller("GET", &target, None)?).await.map(Some)
-    } else if anagrafe_domain::IdAnpr::parse(&term).is_ok() {
-        let target = format!("/api/v1/persons/{term}");
-        let uri: Uri = target.parse().map_err(|_| o.fail(ApiError::field("q", "is not an ID")))?;
-        match crate::api::person(State(state.clone()), Path(term.clone()), uri, o.caller("GET", &target, None)?).await {
-            Err(ApiError::NotFound(_)) => Ok(None),
-            other => other.map(Some),
+        match anagrafe_domain::CodiceFiscale::parse(&term) {
+            Ok(cf) => registry.search(&who, &PersonQuery::CodiceFiscale(cf), None).await,
+            Err(_) => {
+                page.error = Some(page.c.t("office-search-bad"));
+                return Err(html(StatusCode::BAD_REQUEST, &page));
+            }
+        }
+    } else if let Ok(id) = IdAnpr::parse(&term) {
+        match registry.person(&who, &id, None).await {
+            Err(anagrafe_service::ServiceError::NotFound(_)) => Ok(Vec::new()),
+            other => other.map(|read| vec![read.view]),
         }
     } else {
         page.error = Some(page.c.t("office-search-bad"));
         return Err(html(StatusCode::BAD_REQUEST, &page));
     };
     match result {
-        Ok(Some(r)) => {
-            let v = json_of(r).await.map_err(|e| o.fail(e))?;
-            match v["persons"].as_array() {
-                Some(list) => page.results = list.iter().map(found).collect(),
-                None => page.results = vec![found(&v)],
-            }
+        Ok(views) => page.results = views.iter().map(found).collect(),
+        Err(e) if by_data && !e.field_errors().is_empty() => {
+            // The service names the web service's parameters; the form has its own names.
+            const FEEDS: &[(&str, &str)] =
+                &[("surname", "cognome"), ("given_name", "nome"), ("sex", "sesso"), ("birth_date", "nascita"), ("birth_place", "luogo")];
+            page.errors = e
+                .field_errors()
+                .into_iter()
+                .map(|p| (changes::error_field(FEEDS, &p.field).to_owned(), format!("{}: {}", p.field, p.reason)))
+                .collect();
+            return Err(html(StatusCode::BAD_REQUEST, &page));
         }
-        Ok(None) => {}
-        Err(e) => return Err(o.fail(e)),
+        Err(e) => return Err(o.fail(e.into())),
     }
     Ok(html(StatusCode::OK, &page))
 }
@@ -456,29 +443,27 @@ async fn person(
     if anagrafe_domain::IdAnpr::parse(&id).is_err() {
         return Err(o.fail(ApiError::NotFound("no such ID ANPR".into())));
     }
-    let mut target = format!("/api/v1/persons/{id}");
-    if !q.al.is_empty() {
-        if q.al.parse::<chrono::NaiveDate>().is_err() {
-            return Err(o.fail(ApiError::field("al", "is a date (YYYY-MM-DD)")));
-        }
-        target.push_str(&format!("?as_of={}", q.al));
-    }
-    let uri: Uri = target.parse().map_err(|_| o.fail(ApiError::field("al", "is a date")))?;
-    let r =
-        crate::api::person(State(state.clone()), Path(id.clone()), uri, o.caller("GET", &target, None)?).await.map_err(|e| o.fail(e))?;
-    let v = json_of(r).await.map_err(|e| o.fail(e))?;
-    let f = found(&v);
-    let rec = &v["record"];
+    let Ok(id_anpr) = IdAnpr::parse(&id) else {
+        return Err(o.fail(ApiError::NotFound("no such ID ANPR".into())));
+    };
+    let as_of = match q.al.as_str() {
+        "" => None,
+        raw => Some(raw.parse::<chrono::NaiveDate>().map_err(|_| o.fail(ApiError::field("al", "is a date (YYYY-MM-DD)")))?),
+    };
+    let read = state.registry().person(&o.principal()?, &id_anpr, as_of).await.map_err(|e| o.fail(e.into()))?;
+    let f = found(&read.view);
+    let rec = &read.view.record;
     let c = o.chrome("office-person-title").crumb("office-search-title", Some("/ufficio/persone")).crumb("office-person-title", None);
     let mut rows = vec![
         Row { label: c.t("f-name-full"), value: f.name.clone() },
-        Row { label: c.t("f-cf"), value: rec["generalita"]["codice_fiscale"].as_str().unwrap_or("-").to_owned() },
+        Row { label: c.t("f-cf"), value: rec.generalita.codice_fiscale.map(|cf| cf.to_string()).unwrap_or_else(|| "-".into()) },
         Row { label: c.t("f-birth-date"), value: f.birth.clone() },
-        Row { label: c.t("office-register-status"), value: changes::status_label(&o, rec) },
-        Row { label: c.t("f-residence"), value: changes::address(rec) },
+        Row { label: c.t("office-register-status"), value: changes::status_label(&o, rec.status) },
+        Row { label: c.t("f-residence"), value: changes::address(&rec.residence) },
     ];
-    if let Some(h) = rec["household"].as_object() {
-        rows.push(Row { label: c.t("office-household"), value: h.get("family_id").map(|x| x.to_string()).unwrap_or_default() });
+    let family_id = rec.household.as_ref().map(changes::family_of);
+    if let Some(family) = family_id {
+        rows.push(Row { label: c.t("office-household"), value: family.to_string() });
     }
     Ok(html(
         StatusCode::OK,
@@ -490,11 +475,11 @@ async fn person(
                 Some("iscrizione") => Some(c.t("reg-title")),
                 other => other.and_then(Change::from_segment).map(|k| c.t(k.title_key())),
             },
-            open: matches!(rec["status"].as_str(), Some("resident" | "aire")),
-            family_id: rec["household"]["family_id"].as_i64(),
+            open: matches!(rec.status, anagrafe_domain::RegisterStatus::Resident | anagrafe_domain::RegisterStatus::Aire),
+            family_id,
             id_anpr: id,
-            status: v["id_status"].as_str().unwrap_or_default().to_owned(),
-            as_of: v["as_of"].as_str().unwrap_or_default().to_owned(),
+            status: read.id_status.as_str().to_owned(),
+            as_of: read.view.as_of.to_string(),
             rows,
             c,
         },
@@ -547,48 +532,46 @@ fn event_label(ui: &Ui, kind: &str, code: Option<&str>) -> String {
     }
 }
 
-fn day(v: &Value) -> String {
-    v.as_str().and_then(|d| d.parse::<chrono::NaiveDate>().ok()).map(|d| d.format("%d/%m/%Y").to_string()).unwrap_or_default()
+fn day(d: Option<chrono::NaiveDate>) -> String {
+    d.map(|d| d.format("%d/%m/%Y").to_string()).unwrap_or_default()
 }
 
-/// The person's history through the API's read: residences and citizenships with their
+/// The person's history through the registry service: residences and citizenships with their
 /// periods, and the events that wrote the record.
 async fn history(State(state): State<AppState>, Path(id): Path<String>, o: WebOfficer) -> PageResult {
     let id = id_path(&o, &id)?;
-    let target = format!("/api/v1/persons/{id}/history");
-    let uri: Uri = target.parse().map_err(|_| o.fail(ApiError::NotFound("no such ID ANPR".into())))?;
-    let r = crate::api::history(State(state), Path(id.clone()), uri, o.caller("GET", &target, None)?).await.map_err(|e| o.fail(e))?;
-    let v = json_of(r).await.map_err(|e| o.fail(e))?;
+    let id_anpr = IdAnpr::parse(&id).map_err(|_| o.fail(ApiError::NotFound("no such ID ANPR".into())))?;
+    let h = state.registry().history(&o.principal()?, &id_anpr).await.map_err(|e| o.fail(e.into()))?.history;
     let c = o
         .chrome("history-title")
         .crumb("office-search-title", Some("/ufficio/persone"))
         .crumb("office-person-title", Some(&format!("/ufficio/persone/{id}")))
         .crumb("history-title", None);
-    let items = |k: &str| v[k].as_array().cloned().unwrap_or_default();
     let refdata = RefData::current();
     let today = anagrafe_domain::ops::italian_today();
-    let residences = items("residences")
-        .iter()
-        .map(|p| Period { from: day(&p["from"]), to: day(&p["to"]), value: changes::address(&json!({ "residence": p["value"] })) })
-        .collect();
-    let citizenships = items("citizenships")
+    let residences =
+        h.residences.iter().map(|p| Period { from: day(Some(p.from)), to: day(p.to), value: changes::address(&p.value) }).collect();
+    let citizenships = h
+        .citizenships
         .iter()
         .map(|p| {
-            let value = match (p["value"]["kind"].as_str(), p["value"]["state"].as_str()) {
-                (Some("italia"), _) => c.t("citizenship-italian"),
-                (_, Some(code)) => refdata.resolve(code, today).map(|s| s.name().to_owned()).unwrap_or_else(|_| code.to_owned()),
-                _ => "-".to_owned(),
+            let value = match p.value {
+                Country::Italia => c.t("citizenship-italian"),
+                Country::Foreign(code) => {
+                    refdata.resolve(code.as_str(), today).map(|s| s.name().to_owned()).unwrap_or_else(|_| code.to_string())
+                }
             };
-            Period { from: day(&p["from"]), to: day(&p["to"]), value }
+            Period { from: day(Some(p.from)), to: day(p.to), value }
         })
         .collect();
-    let events = items("events")
+    let events = h
+        .events
         .iter()
         .map(|e| EventRow {
-            date: day(&e["effective_date"]),
-            recorded: e["recorded_at"].as_i64().map(super::local_time).unwrap_or_default(),
-            what: event_label(&o.ui, e["kind"].as_str().unwrap_or_default(), e["code"].as_str()),
-            comune: e["comune"].as_str().map(comune_name).unwrap_or_default(),
+            date: day(Some(e.effective_date)),
+            recorded: super::local_time(e.recorded_at),
+            what: event_label(&o.ui, &e.kind, e.code.as_deref()),
+            comune: e.comune.as_deref().map(comune_name).unwrap_or_default(),
         })
         .collect();
     Ok(html(StatusCode::OK, &HistoryPage { c, id_anpr: id, residences, citizenships, events }))
@@ -678,25 +661,22 @@ async fn birth_page(o: WebOfficer, q: Result<Query<RegisteredQuery>, axum::extra
     html(StatusCode::OK, &birth_view(&o, f, Vec::new(), registered))
 }
 
-/// Which form field an API field path belongs to.
-fn form_field(api: &str) -> &'static str {
-    let api = api.trim_start_matches('.');
-    match api {
-        a if a.starts_with("name.surname") => "surname",
-        a if a.starts_with("name.given") => "given",
-        a if a.starts_with("name") => "surname",
-        a if a.starts_with("sex") => "sex",
-        a if a.starts_with("birth_date") || a.starts_with("effective_date") => "birth_date",
-        a if a.starts_with("birth_place") => "birth_place",
-        a if a.starts_with("residence.toponym") => "toponym",
-        a if a.starts_with("residence.civic") => "civic",
-        a if a.starts_with("residence.cap") => "cap",
-        a if a.starts_with("residence.species") => "species",
-        a if a.starts_with("residence") => "toponym",
-        a if a.starts_with("household.family_id") || a.starts_with("household") => "family_id",
-        _ => "",
-    }
-}
+/// The paths of a registration that each field of the birth form feeds.
+const BIRTH_FEEDS: &[(&str, &str)] = &[
+    ("name", "surname"),
+    ("name.surname", "surname"),
+    ("name.given", "given"),
+    ("sex", "sex"),
+    ("birth_date", "birth_date"),
+    ("effective_date", "birth_date"),
+    ("birth_place", "birth_place"),
+    ("residence", "toponym"),
+    ("residence.toponym", "toponym"),
+    ("residence.civic", "civic"),
+    ("residence.cap", "cap"),
+    ("residence.species", "species"),
+    ("household", "family_id"),
+];
 
 async fn register_birth(
     State(state): State<AppState>,
@@ -708,81 +688,82 @@ async fn register_birth(
         return Err(o.fail(ApiError::field("body", "is not the birth form")));
     };
     o.check_csrf(&headers, &f.csrf)?;
+    let who = o.principal()?;
+    let comune = who.acting_comune().map_err(|e| o.fail(e.into()))?;
     let t = |k: &str| o.ui.t(k);
     let mut errors: Vec<(String, String)> = Vec::new();
-    let need = |errors: &mut Vec<(String, String)>, v: &str, field: &str, key: &str| {
-        if v.trim().is_empty() {
+    let mut need = |ok: bool, field: &str, key: &str| {
+        if !ok {
             errors.push((field.to_owned(), t(key)));
         }
     };
-    need(&mut errors, &f.surname, "surname", "birth-err-surname");
-    need(&mut errors, &f.given, "given", "birth-err-given");
-    if !matches!(f.sex.as_str(), "M" | "F") {
-        errors.push(("sex".into(), t("birth-err-sex")));
-    }
+    let (surname, given) = (f.surname.trim(), f.given.trim());
+    need(!surname.is_empty(), "surname", "birth-err-surname");
+    need(!given.is_empty(), "given", "birth-err-given");
+    let name = PersonName::new(Some(surname), Some(given));
+    need(name.is_ok() || surname.is_empty() || given.is_empty(), "surname", "change-err-name");
+    let sex = Sex::parse(&f.sex).filter(|_| !f.sex.trim().is_empty());
+    need(sex.is_some(), "sex", "birth-err-sex");
     let birth_date = f.birth_date.trim().parse::<chrono::NaiveDate>().ok();
-    if birth_date.is_none() {
-        errors.push(("birth_date".into(), t("birth-err-date")));
-    }
-    let refdata = RefData::current();
+    need(birth_date.is_some(), "birth_date", "birth-err-date");
     let on = birth_date.unwrap_or_else(anagrafe_domain::ops::italian_today);
-    let place = match refdata.resolve(f.birth_place.trim(), on) {
-        Ok(anagrafe_domain::Place::Comune(c)) => Some(c.belfiore.to_string()),
-        _ => {
-            errors.push(("birth_place".into(), t("birth-err-place")));
-            None
-        }
+    let place = match RefData::current().resolve(f.birth_place.trim(), on) {
+        Ok(anagrafe_domain::Place::Comune(c)) => Some(c.belfiore),
+        _ => None,
     };
-    need(&mut errors, &f.toponym, "toponym", "birth-err-toponym");
+    need(place.is_some(), "birth_place", "birth-err-place");
+    need(!f.toponym.trim().is_empty(), "toponym", "birth-err-toponym");
+    let cap = match f.cap.trim() {
+        "" => Some(None),
+        raw => raw.parse::<anagrafe_domain::Cap>().ok().map(Some),
+    };
+    need(cap.is_some(), "cap", "change-err-cap");
     let household = match f.household.as_str() {
         "join" => match (f.family_id.trim().parse::<i64>(), f.relation.trim().parse::<u16>()) {
-            (Ok(id), Ok(rel)) if id > 0 => json!({ "kind": "join", "family_id": id, "relation": rel }),
-            _ => {
-                errors.push(("family_id".into(), t("birth-err-family")));
-                Value::Null
-            }
+            (Ok(family_id), Ok(relation)) if family_id > 0 => Some(HouseholdChoice::Join { family_id, relation }),
+            _ => None,
         },
-        _ => json!({ "kind": "new", "household": { "kind": "family" } }),
+        _ => Some(HouseholdChoice::New { household: HouseholdKind::Family, name: None }),
     };
-    if !errors.is_empty() {
-        return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &birth_view(&o, f, errors, None)));
-    }
-    let mut residence = json!({ "kind": "italy", "comune": o.comune(), "species": f.species.trim(), "toponym": f.toponym.trim() });
-    if !f.civic.trim().is_empty() {
-        residence["civic"] = json!(f.civic.trim());
-    }
-    if !f.cap.trim().is_empty() {
-        residence["cap"] = json!(f.cap.trim());
-    }
-    let date = birth_date.map(|d| d.to_string()).unwrap_or_default();
-    let op = if f.op.is_empty() || f.op.len() > 64 { crate::auth::random_token() } else { f.op.clone() };
-    let body = json!({
-        "client_op_id": op.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect::<String>(),
-        "reason": "1",
-        "effective_date": date,
-        "name": { "surname": f.surname.trim(), "given": f.given.trim() },
-        "sex": f.sex,
-        "birth_date": date,
-        "birth_place": { "kind": "comune", "code": place },
-        "citizenships": [{ "kind": "italia" }],
-        "civil_status": "CelibeNubile",
-        "residence": residence,
-        "household": household,
-    });
-    let caller = o.caller("POST", "/api/v1/persons", Some(&body))?;
-    match crate::api::register(State(state), caller).await {
-        Ok(r) => {
-            let v = json_of(r).await.map_err(|e| o.fail(e))?;
-            Ok(see_other(&format!("/ufficio/nascita?iscritto={}", v["id_anpr"].as_str().unwrap_or_default())))
+    need(household.is_some(), "family_id", "birth-err-family");
+    let registration = match (name, sex, birth_date, place, cap, household) {
+        (Ok(name), Some(sex), Some(date), Some(place), Some(cap), Some(household)) if errors.is_empty() => Registration {
+            reason: "1".into(),
+            reason_description: None,
+            effective_date: date,
+            name,
+            sex,
+            birth_date: PartialDate::full(date),
+            birth_place: BirthPlace::Comune { code: place },
+            codice_fiscale: None,
+            citizenships: vec![Country::Italia],
+            civil_status: anagrafe_domain::decode::StatoCivile::CelibeNubile,
+            residence: Residence::Italy(ItalianAddress {
+                comune,
+                cap,
+                species: f.species.trim().to_owned(),
+                toponym: f.toponym.trim().to_owned(),
+                civic: Some(f.civic.trim().to_owned()).filter(|c| !c.is_empty()),
+                internal: None,
+                locality: None,
+            }),
+            household,
+            email: None,
+            digital_domicile: None,
+            origin: None,
+        },
+        _ => return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &birth_view(&o, f, errors, None))),
+    };
+    let op_id = changes::client_op_id(&[("op".to_owned(), f.op.clone())].into_iter().collect()).map_err(|e| o.fail(e.into()))?;
+    match state.registry().apply(&who, Operation::Register(Box::new(registration)), &op_id).await {
+        Ok(w) => {
+            let id = w.applied.id_anpr.map(|i| i.to_string()).unwrap_or_default();
+            Ok(see_other(&format!("/ufficio/nascita?iscritto={id}")))
         }
-        Err(e) => {
-            let problems = e.field_problems();
-            if problems.is_empty() {
-                return Err(o.fail(e));
-            }
-            let errors = problems.into_iter().map(|p| (form_field(&p.field).to_owned(), format!("{}: {}", p.field, p.reason))).collect();
-            Err(html(e.status(), &birth_view(&o, f, errors, None)))
-        }
+        Err(e) => match changes::refused_fields(e, BIRTH_FEEDS) {
+            Ok((status, errors)) => Err(html(status, &birth_view(&o, f, errors, None))),
+            Err(e) => Err(o.fail(e)),
+        },
     }
 }
 
@@ -817,29 +798,26 @@ async fn inbox(
     q: Result<Query<InboxQuery>, axum::extract::rejection::QueryRejection>,
 ) -> PageResult {
     let after = q.map(|q| q.0.dopo).unwrap_or_default().max(0);
-    let target = format!("/api/v1/notifications?after={after}&limit=50");
-    let uri: Uri = target.parse().map_err(|_| o.fail(ApiError::field("dopo", "is a cursor")))?;
-    let r = crate::api::notifications(State(state), uri, o.caller("GET", &target, None)?).await.map_err(|e| o.fail(e))?;
-    let v = json_of(r).await.map_err(|e| o.fail(e))?;
+    let (_, feed) = state.registry().notifications(&o.principal()?, after, 50).await.map_err(|e| o.fail(e.into()))?;
     let c = o.chrome("office-inbox-title").crumb("office-inbox-title", None);
-    let items = v["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let next = feed.last().map(|n| n.id).unwrap_or(after);
+    let items = feed
+        .iter()
         .map(|n| {
-            let kind = n["kind"].as_str().unwrap_or_default();
-            let p = &n["payload"];
+            // The payload is the notification as pushed to the comuni's software (a JSON
+            // document by contract): the page shows its comune and ID.
+            let p = &n.payload;
             let from = p["comune"].as_str().or(p["to"].as_str()).map(comune_name).unwrap_or_default();
             Item {
-                id: n["id"].as_i64().unwrap_or_default(),
-                kind: c.t(&format!("notif-{}", kind.replace('_', "-"))),
+                id: n.id,
+                kind: c.t(&format!("notif-{}", n.kind.replace('_', "-"))),
                 id_anpr: p["id_anpr"].as_str().unwrap_or_default().to_owned(),
                 detail: from,
-                at: n["created_at"].as_i64().map(super::local_time).unwrap_or_default(),
+                at: super::local_time(n.created_at),
             }
         })
         .collect();
-    Ok(html(StatusCode::OK, &InboxPage { comune: comune_name(&o.comune()), items, next: v["next"].as_i64().unwrap_or(after), after, c }))
+    Ok(html(StatusCode::OK, &InboxPage { comune: comune_name(&o.comune()), items, next, after, c }))
 }
 
 struct Case {
@@ -860,21 +838,15 @@ struct DuplicatesPage {
 /// The open duplicate cases (IDN-6 case 5) of the comune, each leading to the form that
 /// resolves or dismisses it.
 async fn duplicates(State(state): State<AppState>, o: WebOfficer) -> PageResult {
-    let target = "/api/v1/duplicates";
-    let uri = Uri::from_static(target);
-    let r = crate::api::open_duplicates(State(state), uri, o.caller("GET", target, None)?).await.map_err(|e| o.fail(e))?;
-    let v = json_of(r).await.map_err(|e| o.fail(e))?;
+    let (_, open) = state.registry().open_duplicates(&o.principal()?).await.map_err(|e| o.fail(e.into()))?;
     let c = o.chrome("office-dup-title").crumb("office-dup-title", None);
-    let id = |x: &Value, i: usize| x["id_anpr"][i].as_str().unwrap_or_default().to_owned();
-    let cases = v["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let cases = open
+        .iter()
         .map(|x| Case {
-            number: x["case"].as_i64().unwrap_or_default(),
-            reported: id(x, 0),
-            other: id(x, 1),
-            reported_at: x["reported_at"].as_i64().map(super::local_time).unwrap_or_default(),
+            number: x.id,
+            reported: x.id_anpr_a.clone().unwrap_or_default(),
+            other: x.id_anpr_b.clone().unwrap_or_default(),
+            reported_at: super::local_time(x.reported_at),
         })
         .collect();
     Ok(html(StatusCode::OK, &DuplicatesPage { comune: comune_name(&o.comune()), cases, c }))
@@ -897,7 +869,7 @@ fn account_view(o: &WebOfficer, errors: Vec<(String, String)>) -> AccountPage {
         c: o.chrome("account-title").crumb("account-title", None),
         username: op.username.clone(),
         name: op.display_name.clone(),
-        roles: op.roles.iter().map(|g| if g.scope.is_empty() { g.role.clone() } else { format!("{}@{}", g.role, g.scope) }).collect(),
+        roles: op.roles.iter().map(|g| if g.scope.is_empty() { g.role.to_string() } else { format!("{}@{}", g.role, g.scope) }).collect(),
         csrf: o.s.0.session.csrf_token.clone(),
         errors,
     }

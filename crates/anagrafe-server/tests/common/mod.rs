@@ -11,7 +11,7 @@ pub async fn api_client(store: &dyn Store, id: &str, role: &str, comune: Option<
     let (private, public) = generate_key_pair();
     let c = ApiClient {
         client_id: id.into(),
-        role: role.into(),
+        role: anagrafe_domain::Role::parse(role).unwrap(),
         comune: comune.map(|c| anagrafe_domain::Belfiore::parse(c).unwrap()),
         public_key_pem: public,
         push_url: None,
@@ -34,7 +34,7 @@ pub async fn operator(store: &dyn Store, username: &str, role: &str, scope: &str
         failed_logins: 0,
         locked_until: None,
         disabled: false,
-        roles: vec![RoleGrant { role: role.into(), scope: scope.into(), mediator: false }],
+        roles: vec![RoleGrant { role: anagrafe_domain::Role::parse(role).unwrap(), scope: scope.into(), mediator: false }],
     };
     store.save_operator(&o, &WriteContext::cli("test")).await.unwrap();
 }

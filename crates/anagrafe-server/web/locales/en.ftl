@@ -483,6 +483,10 @@ change-duplicate-keep-other = Resolve: keep the other record, delete this one
 change-duplicate-dismiss = Dismiss the report: they are two different persons
 change-err-duplicate-other = Enter the ANPR ID (9 characters) of another record.
 change-err-duplicate-action = Choose what to do.
+change-err-case = Choose the case of the change.
+change-err-cf = The codice fiscale has 16 characters and a valid check character (e.g. RSSMRA80A01H501U).
+change-err-name = The surname and the name hold only letters, spaces, apostrophes, hyphens and dots (at most 150 characters).
+reg-err-reason = Choose the reason for the registration.
 
 ## Electoral data (CIT-3; ELE-2, ELE-3, ELE-6)
 ele-own-title = My electoral data

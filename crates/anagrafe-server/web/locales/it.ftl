@@ -484,6 +484,10 @@ change-duplicate-keep-other = Risolvi: tieni l'altra scheda, cancella questa
 change-duplicate-dismiss = Archivia la segnalazione: sono due persone diverse
 change-err-duplicate-other = Scrivi l'ID ANPR (9 caratteri) di un'altra scheda.
 change-err-duplicate-action = Scegli che cosa fare.
+change-err-case = Scegli il caso di variazione.
+change-err-cf = Il codice fiscale ha 16 caratteri e un carattere di controllo valido (ad esempio RSSMRA80A01H501U).
+change-err-name = Il cognome e il nome contengono solo lettere, spazi, apostrofi, trattini e punti (al massimo 150 caratteri).
+reg-err-reason = Scegli il motivo dell'iscrizione.
 
 ## Dati elettorali (CIT-3; ELE-2, ELE-3, ELE-6)
 ele-own-title = I miei dati elettorali

@@ -2,6 +2,7 @@
 //! registration, a signed call, and the load script behind the write-throughput figure.
 
 use crate::config::Config;
+use anagrafe_domain::Role;
 use anagrafe_server::http1::Conn;
 use anagrafe_server::modi::client::{Signer, generate_key_pair};
 use anagrafe_store::{ApiClient, WriteContext};
@@ -194,23 +195,16 @@ pub fn client_record(id: &str, role: &str, comune: Option<&str>, public_pem: &st
         bail!("--id: 1 to 64 letters, digits, '-', '_' or '.'");
     }
     let comune = comune.map(anagrafe_domain::Belfiore::parse).transpose().map_err(|e| anyhow::anyhow!("--comune: {e}"))?;
+    let role = Role::parse(role).ok().filter(|r| r.is_client()).ok_or_else(|| anyhow::anyhow!("--role is comune or revenue_agency"))?;
     match (role, comune) {
-        ("comune", None) => bail!("--comune is required for role comune"),
-        ("comune", Some(_)) | ("revenue_agency", None) => {}
-        ("revenue_agency", Some(_)) => bail!("--comune is only for role comune"),
-        _ => bail!("--role is comune or revenue_agency"),
+        (Role::Comune, None) => bail!("--comune is required for role comune"),
+        (Role::RevenueAgency, Some(_)) => bail!("--comune is only for role comune"),
+        _ => {}
     }
     if !public_pem.contains("BEGIN PUBLIC KEY") {
         bail!("the public key must be an SPKI PEM (BEGIN PUBLIC KEY)");
     }
-    Ok(ApiClient {
-        client_id: id.to_owned(),
-        role: role.to_owned(),
-        comune,
-        public_key_pem: public_pem.to_owned(),
-        push_url: None,
-        revoked: false,
-    })
+    Ok(ApiClient { client_id: id.to_owned(), role, comune, public_key_pem: public_pem.to_owned(), push_url: None, revoked: false })
 }
 
 fn signer(t: &Target) -> anyhow::Result<Signer> {

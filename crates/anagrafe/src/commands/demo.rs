@@ -174,7 +174,7 @@ async fn demo_electoral(store: &dyn Store) -> anyhow::Result<()> {
 /// A demo web-service client: id, role, comune, private key file.
 struct DemoClient {
     id: String,
-    role: &'static str,
+    role: anagrafe_domain::Role,
     comune: Option<String>,
     key: PathBuf,
 }
@@ -187,8 +187,8 @@ async fn demo_clients(store: &dyn Store, dir: &std::path::Path) -> anyhow::Resul
         None => "H501".to_owned(),
     };
     let wanted = [
-        (format!("demo-comune-{}", comune.to_ascii_lowercase()), "comune", Some(comune)),
-        ("demo-agenzia-entrate".to_owned(), "revenue_agency", None),
+        (format!("demo-comune-{}", comune.to_ascii_lowercase()), anagrafe_domain::Role::Comune, Some(comune)),
+        ("demo-agenzia-entrate".to_owned(), anagrafe_domain::Role::RevenueAgency, None),
     ];
     let mut out = Vec::new();
     for (id, role, comune) in wanted {
@@ -199,7 +199,7 @@ async fn demo_clients(store: &dyn Store, dir: &std::path::Path) -> anyhow::Resul
             std::fs::write(&public, public_pem).with_context(|| format!("cannot write {}", public.display()))?;
         }
         let pem = std::fs::read_to_string(&public)?;
-        let client = super::api::client_record(&id, role, comune.as_deref(), &pem)?;
+        let client = super::api::client_record(&id, role.as_str(), comune.as_deref(), &pem)?;
         store.save_api_client(&client, &anagrafe_store::WriteContext::cli("demo-clients")).await?;
         out.push(DemoClient { id, role, comune, key });
     }
@@ -336,7 +336,7 @@ async fn write_credentials(
                 "comune": c.comune,
                 "private_key_file": c.key.display().to_string(),
                 "example": match c.role {
-                    "comune" => format!(
+                    anagrafe_domain::Role::Comune => format!(
                         "anagrafe api call --base {base} --client-id {} --key {} GET /api/v1/persons/{}",
                         c.id, c.key.display(), citizens.first().and_then(|x| x["id_anpr"].as_str()).unwrap_or("ID_ANPR")
                     ),

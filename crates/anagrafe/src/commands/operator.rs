@@ -3,14 +3,11 @@
 //! lock lifted, sessions ended), show, and the current TOTP code of a secret.
 
 use crate::config::Config;
+use anagrafe_domain::Role;
 use anagrafe_server::auth::{password, totp};
 use anagrafe_store::{AuditEntry, Operator, OperatorUpdate, RoleGrant, Store, WriteContext};
 use clap::Subcommand;
 use std::process::ExitCode;
-
-/// The roles an operator can hold (SPEC VIS-2, ELE-2, REG-6).
-pub const ROLES: &[&str] =
-    &["registry_officer", "electoral_officer", "pa_top", "pa_admin", "pa_standard", "pa_standardps", "security_officer", "system_admin"];
 
 #[derive(Debug, Subcommand)]
 pub enum OperatorCommand {
@@ -55,21 +52,23 @@ pub fn parse_role(s: &str) -> anyhow::Result<RoleGrant> {
         Some(r) => (r, true),
         None => (s, false),
     };
-    let (role, scope) = rest.split_once('@').unwrap_or((rest, ""));
-    if !ROLES.contains(&role) {
-        anyhow::bail!("--role {s}: unknown role {role:?}; one of {}", ROLES.join(", "));
-    }
-    let comune_role = matches!(role, "registry_officer" | "electoral_officer");
+    let (name, scope) = rest.split_once('@').unwrap_or((rest, ""));
+    // The roles an operator can hold (SPEC VIS-2, ELE-2, REG-6).
+    let role = Role::parse(name).ok().filter(|r| r.is_operator()).ok_or_else(|| {
+        let names: Vec<&str> = Role::OPERATOR.iter().map(|r| r.as_str()).collect();
+        anyhow::anyhow!("--role {s}: unknown role {name:?}; one of {}", names.join(", "))
+    })?;
+    let comune_role = role.is_comune_scoped();
     if comune_role && anagrafe_domain::Belfiore::parse(scope).is_err() {
         anyhow::bail!("--role {s}: {role} needs @COMUNE, the comune's Belfiore code (e.g. @H501)");
     }
-    if role.starts_with("pa_") && scope.is_empty() {
+    if role.is_public_body() && scope.is_empty() {
         anyhow::bail!("--role {s}: {role} needs @BODY, the public body's code");
     }
-    if mediator && role != "registry_officer" {
+    if mediator && role != Role::RegistryOfficer {
         anyhow::bail!("--role {s}: only registry officers have the mediator function");
     }
-    Ok(RoleGrant { role: role.to_owned(), scope: scope.to_uppercase_if(comune_role), mediator })
+    Ok(RoleGrant { role, scope: scope.to_uppercase_if(comune_role), mediator })
 }
 
 trait UpperIf {

@@ -4,22 +4,32 @@
 //! with the person's current data, every field's error beside it and a summary on top.
 //!
 //! A form is data ([`Field`]s) drawn by one template; each change says which fields it has,
-//! how they become the web service's body, and which form field an API error names. The
-//! write is the API's own handler with the officer as caller: validation, competence,
-//! idempotency (the form's operation id is the `client_op_id`) and the trace are the API's.
+//! how they become the domain's operation (each unreadable field refused beside it), and which
+//! paths of the operation each field feeds, so that the register's refusals land beside their
+//! field. The write is the registry service's, with the officer as principal: validation,
+//! competence, idempotency (the form's operation id is the client's operation id) and the trace
+//! are the service's, as for the comuni's web services.
 
 use super::super::form::{Field, Opt};
-use super::super::{Chrome, PageResult, html, json_of, see_other};
-use super::{WebOfficer, comune_name, found, id_path};
+use super::super::{Chrome, PageResult, html, see_other};
+use super::{WebOfficer, comune_name, id_path};
 use crate::{ApiError, AppState};
-use anagrafe_domain::RefData;
 use anagrafe_domain::decode::{DecodeTable, MotivoCancellazione, MotivoCancellazioneAire, StatoCivile};
+use anagrafe_domain::ops::{
+    Cancellation, CivilStatusChange, GeneralitaCase, GeneralitaChange, HouseholdChoice, HouseholdMove, MemberRelation, MinorAdoption,
+    Operation, Registration, RelationsChange, ResidenceChange,
+};
+use anagrafe_domain::{
+    Belfiore, BirthPlace, CodiceFiscale, Country, Death, ForeignAddress, Household, HouseholdKind, IdAnpr, ItalianAddress, PartialDate,
+    PersonName, PersonRecord, Place, RefData, RegisterStatus, Residence, Sex,
+};
+use anagrafe_service::{ClientOpId, ServiceError};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::{Value, json};
+use chrono::NaiveDate;
 use std::collections::HashMap;
 
 /// The changes an officer makes from the person's page.
@@ -75,20 +85,6 @@ impl Change {
             Self::Cancellation => "change-cancel-title",
         }
     }
-
-    /// The web service this form calls.
-    fn api_path(self, id: &str) -> String {
-        let op = match self {
-            Self::Residence => "residence",
-            Self::CivilStatus => "civil-status",
-            Self::Generalita => "generalita",
-            Self::Household => "household",
-            Self::Adoption => "minor-adoption",
-            Self::Duplicate => return "/api/v1/duplicates".to_owned(),
-            Self::Cancellation => "cancellation",
-        };
-        format!("/api/v1/persons/{id}/{op}")
-    }
 }
 
 #[derive(Template)]
@@ -107,20 +103,6 @@ struct ChangePage {
     submit: String,
 }
 
-impl Subject {
-    /// No one yet (a registration).
-    fn none() -> Self {
-        Subject {
-            name: String::new(),
-            current: Vec::new(),
-            aire: false,
-            surname: String::new(),
-            given: String::new(),
-            id_anpr: String::new(),
-        }
-    }
-}
-
 /// What the form shows of the person: name and the data the change is about.
 struct Subject {
     name: String,
@@ -129,96 +111,99 @@ struct Subject {
     /// The current personal data, as the generalità form starts from them.
     surname: String,
     given: String,
-    /// The record's ID ANPR.
-    id_anpr: String,
+    /// The record's ID ANPR (`None`: a registration, no record yet).
+    id_anpr: Option<IdAnpr>,
 }
 
 async fn subject(state: &AppState, o: &WebOfficer, id: &str, change: Change) -> Result<Subject, Response> {
-    let target = format!("/api/v1/persons/{id}");
-    let uri: Uri = target.parse().map_err(|_| o.fail(ApiError::NotFound("no such ID ANPR".into())))?;
-    let r =
-        crate::api::person(State(state.clone()), Path(id.to_owned()), uri, o.caller("GET", &target, None)?).await.map_err(|e| o.fail(e))?;
-    let v = json_of(r).await.map_err(|e| o.fail(e))?;
-    let f = found(&v);
-    let rec = &v["record"];
+    let id_anpr = IdAnpr::parse(id).map_err(|_| o.fail(ApiError::NotFound("no such ID ANPR".into())))?;
+    let read = state.registry().person(&o.principal()?, &id_anpr, None).await.map_err(|e| o.fail(e.into()))?;
+    let rec = &read.view.record;
+    let g = &rec.generalita;
     let t = |k: &str| o.ui.t(k);
-    let mut current = vec![(t("f-name-full"), f.name.clone()), (t("office-register-status"), status_label(o, rec))];
+    let name = full_name(rec);
+    let cf = g.codice_fiscale.map(|c| c.to_string()).unwrap_or_else(|| "-".to_owned());
+    let mut current = vec![(t("f-name-full"), name.clone()), (t("office-register-status"), status_label(o, rec.status))];
     match change {
-        Change::Residence => current.push((t("f-residence"), address(rec))),
-        Change::CivilStatus => current.push((t("f-civil-status"), civil_status_label(rec["civil_status"].as_str()))),
+        Change::Residence | Change::Cancellation => current.push((t("f-residence"), address(&rec.residence))),
+        Change::CivilStatus => current.push((t("f-civil-status"), rec.civil_status.description().to_owned())),
         Change::Generalita => {
-            let g = &rec["generalita"];
-            current.push((t("f-sex"), g["sex"].as_str().unwrap_or_default().to_owned()));
-            current.push((t("f-birth-date"), g["birth_date"].as_str().unwrap_or_default().to_owned()));
-            current.push((t("f-cf"), g["codice_fiscale"].as_str().unwrap_or("-").to_owned()));
+            current.push((t("f-sex"), g.sex.as_str().to_owned()));
+            current.push((t("f-birth-date"), g.birth_date.to_string()));
+            current.push((t("f-cf"), cf));
         }
         Change::Adoption | Change::Duplicate => {
-            current.push((t("f-birth-date"), rec["generalita"]["birth_date"].as_str().unwrap_or_default().to_owned()));
-            current.push((t("f-cf"), rec["generalita"]["codice_fiscale"].as_str().unwrap_or("-").to_owned()));
+            current.push((t("f-birth-date"), g.birth_date.to_string()));
+            current.push((t("f-cf"), cf));
         }
         Change::Household => {
-            let h = &rec["household"];
-            let family = h["family_id"].as_i64().map(|f| f.to_string()).unwrap_or_else(|| "-".into());
+            let family = rec.household.map(|h| family_of(&h).to_string()).unwrap_or_else(|| "-".into());
             current.push((t("office-household"), family));
         }
-        Change::Cancellation => current.push((t("f-residence"), address(rec))),
     }
-    let g = &rec["generalita"]["name"];
     Ok(Subject {
-        name: f.name,
+        name,
         current,
-        aire: rec["status"].as_str() == Some("aire"),
-        surname: g["surname"].as_str().unwrap_or_default().to_owned(),
-        given: g["given"].as_str().unwrap_or_default().to_owned(),
-        id_anpr: id.to_owned(),
+        aire: rec.status == RegisterStatus::Aire,
+        surname: g.name.surname().unwrap_or_default().to_owned(),
+        given: g.name.given().unwrap_or_default().to_owned(),
+        id_anpr: Some(id_anpr),
     })
 }
 
+/// The household's id of a person's household.
+pub(super) fn family_of(h: &Household) -> i64 {
+    match h {
+        Household::Family { family_id, .. } | Household::Cohabitation { family_id, .. } => *family_id,
+    }
+}
+
+/// Surname and name, as one line.
+pub(super) fn full_name(rec: &PersonRecord) -> String {
+    let n = &rec.generalita.name;
+    [n.surname(), n.given()].into_iter().flatten().collect::<Vec<_>>().join(" ")
+}
+
 /// The register status in words.
-pub(super) fn status_label(o: &WebOfficer, rec: &Value) -> String {
-    let key = format!("status-{}", rec["status"].as_str().unwrap_or("unknown"));
-    if super::super::i18n::has(o.ui.lang, &key) { o.ui.t(&key) } else { rec["status"].as_str().unwrap_or_default().to_owned() }
+pub(super) fn status_label(o: &WebOfficer, status: RegisterStatus) -> String {
+    let name = match status {
+        RegisterStatus::Resident => "resident",
+        RegisterStatus::Aire => "aire",
+        RegisterStatus::Cancelled => "cancelled",
+        RegisterStatus::Deceased => "deceased",
+    };
+    let key = format!("status-{name}");
+    if super::super::i18n::has(o.ui.lang, &key) { o.ui.t(&key) } else { name.to_owned() }
 }
 
-fn civil_status_label(raw: Option<&str>) -> String {
-    StatoCivile::ALL
-        .iter()
-        .find(|s| serde_json::to_value(s).ok().and_then(|v| v.as_str().map(|x| Some(x) == raw)).unwrap_or(false))
-        .map(|s| s.description().to_owned())
-        .unwrap_or_else(|| raw.unwrap_or("-").to_owned())
-}
-
-/// The address of a record, as one line.
-pub(super) fn address(rec: &Value) -> String {
-    let r = &rec["residence"];
-    let part = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
-    match r["kind"].as_str() {
-        Some("italy") => {
-            let street = [part("species"), part("toponym"), part("civic")].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>();
-            let place = [part("cap"), r["comune"].as_str().map(comune_name).unwrap_or_default()]
+/// An address, as one line.
+pub(super) fn address(r: &Residence) -> String {
+    match r {
+        Residence::Italy(a) => {
+            let street = [Some(a.species.as_str()), Some(a.toponym.as_str()), a.civic.as_deref()]
+                .into_iter()
+                .flatten()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>();
+            let place = [a.cap.map(|c| c.to_string()).unwrap_or_default(), comune_name(a.comune.as_str())]
                 .into_iter()
                 .filter(|s| !s.is_empty())
                 .collect::<Vec<_>>();
             format!("{} — {}", street.join(" "), place.join(" "))
         }
-        Some(_) => {
-            let a = &r["address"];
-            let state = a["state"].as_str().map(|code| {
-                RefData::current()
-                    .resolve(code, anagrafe_domain::ops::italian_today())
-                    .map(|p| p.name().to_owned())
-                    .unwrap_or_else(|_| code.to_owned())
-            });
-            [a["address"].as_str().map(str::to_owned), a["locality"].as_str().map(str::to_owned), state]
+        Residence::Abroad { address: a, .. } => {
+            let state = RefData::current()
+                .resolve(a.state.as_str(), anagrafe_domain::ops::italian_today())
+                .map(|p| p.name().to_owned())
+                .unwrap_or_else(|_| a.state.to_string());
+            [a.address.clone(), Some(a.locality.clone()).filter(|l| !l.is_empty()), Some(state)]
                 .into_iter()
                 .flatten()
                 .collect::<Vec<_>>()
                 .join(", ")
         }
-        None => "-".into(),
     }
 }
-
 fn relation_options() -> Vec<Opt> {
     super::relations().into_iter().map(|r| Opt { value: r.code.to_string(), label: r.label }).collect()
 }
@@ -254,10 +239,7 @@ fn fields(o: &WebOfficer, change: Change, aire: bool) -> Vec<Field> {
                 StatoCivile::ALL
                     .iter()
                     .filter(|s| s.valid_until().is_none())
-                    .filter_map(|s| {
-                        let v = serde_json::to_value(s).ok()?.as_str()?.to_owned();
-                        Some(Opt { value: v, label: s.description().to_owned() })
-                    })
+                    .map(|s| Opt { value: s.code().to_string(), label: s.description().to_owned() })
                     .collect(),
                 "col-md-8",
             )
@@ -360,43 +342,97 @@ fn fields(o: &WebOfficer, change: Change, aire: bool) -> Vec<Field> {
     }
 }
 
-/// Which form field an API field path belongs to (`""`: the summary only).
-fn form_field(change: Change, api: &str) -> &'static str {
-    let api = api.trim_start_matches('.');
-    let names: &[&'static str] = match change {
-        Change::Residence => &["effective_date", "species", "toponym", "civic", "cap", "family_id", "household"],
-        Change::CivilStatus => &["effective_date", "civil_status"],
-        Change::Generalita => &["effective_date", "case", "codice_fiscale", "sex", "birth_date", "birth_place"],
-        Change::Household => &["effective_date", "family_id", "household"],
-        Change::Adoption => &["effective_date", "family_id", "relation"],
-        Change::Duplicate => &["other"],
-        Change::Cancellation => &["effective_date", "reason_description", "reason"],
-    };
-    if matches!(change, Change::Generalita | Change::Adoption) && api.starts_with("name") {
-        return if api.starts_with("name.given") { "given" } else { "surname" };
-    }
-    if change == Change::Duplicate && (api.starts_with("persons") || api.starts_with("keep") || api.starts_with("delete")) {
-        return "other";
-    }
-    if change == Change::Cancellation && api.starts_with("abroad") {
-        return match api {
-            a if a.starts_with("abroad.locality") => "abroad_locality",
-            a if a.starts_with("abroad.address") => "abroad_address",
-            a if a.starts_with("abroad.postcode") => "abroad_postcode",
-            _ => "abroad_state",
-        };
-    }
-    if change == Change::Household && api.starts_with("household") {
-        return "family_id";
-    }
-    if change == Change::Cancellation && api.starts_with("death") {
-        return if api.starts_with("death.place") { "death_place" } else { "effective_date" };
-    }
-    let leaf = api.strip_prefix("residence.").unwrap_or(api);
-    let leaf = leaf.strip_prefix("household.").map(|_| "family_id").unwrap_or(leaf);
-    names.iter().copied().find(|n| leaf.starts_with(n)).unwrap_or("")
+/// Where the register's error about a field of the operation is shown on a form: beside the
+/// form field that feeds the longest matching path of the operation (`""`: the summary only).
+/// Each form declares, as data, which paths of the operation its fields feed.
+pub(super) fn error_field(feeds: &[(&'static str, &'static str)], path: &str) -> &'static str {
+    let path = path.trim_start_matches('.');
+    feeds
+        .iter()
+        .filter(|(prefix, _)| path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '['])))
+        .max_by_key(|(prefix, _)| prefix.len())
+        .map(|(_, field)| *field)
+        .unwrap_or("")
 }
 
+/// The paths of a change's operation that each of its form fields feeds.
+fn feeds(change: Change) -> &'static [(&'static str, &'static str)] {
+    match change {
+        Change::Residence => &[
+            ("effective_date", "effective_date"),
+            ("residence", "toponym"),
+            ("residence.species", "species"),
+            ("residence.toponym", "toponym"),
+            ("residence.civic", "civic"),
+            ("residence.cap", "cap"),
+            ("household", "household"),
+            ("household.family_id", "family_id"),
+            ("household.relation", "relation"),
+        ],
+        Change::CivilStatus => &[("effective_date", "effective_date"), ("civil_status", "civil_status")],
+        Change::Generalita => &[
+            ("effective_date", "effective_date"),
+            ("case", "case"),
+            ("name", "surname"),
+            ("name.surname", "surname"),
+            ("name.given", "given"),
+            ("sex", "sex"),
+            ("birth_date", "birth_date"),
+            ("birth_place", "birth_place"),
+            ("codice_fiscale", "codice_fiscale"),
+        ],
+        Change::Household => &[("effective_date", "effective_date"), ("household", "family_id")],
+        Change::Adoption => &[
+            ("effective_date", "effective_date"),
+            ("name", "surname"),
+            ("name.surname", "surname"),
+            ("name.given", "given"),
+            ("family_id", "family_id"),
+            ("relation", "relation"),
+        ],
+        Change::Duplicate => &[("persons", "other"), ("keep", "other"), ("delete", "other")],
+        Change::Cancellation => &[
+            ("effective_date", "effective_date"),
+            ("reason", "reason"),
+            ("reason_description", "reason_description"),
+            ("death", "effective_date"),
+            ("death.place", "death_place"),
+            ("abroad", "abroad_state"),
+            ("abroad.state", "abroad_state"),
+            ("abroad.locality", "abroad_locality"),
+            ("abroad.address", "abroad_address"),
+            ("abroad.postcode", "abroad_postcode"),
+        ],
+    }
+}
+
+/// The paths of a registration that each field of the registration forms feeds.
+const REGISTRATION_FEEDS: &[(&str, &str)] = &[
+    ("reason", "reason"),
+    ("reason_description", "reason_description"),
+    ("effective_date", "effective_date"),
+    ("origin", "origin"),
+    ("name", "surname"),
+    ("name.surname", "surname"),
+    ("name.given", "given"),
+    ("sex", "sex"),
+    ("birth_date", "birth_date"),
+    ("birth_place", "birth_place"),
+    ("birth_place.locality", "birth_locality"),
+    ("codice_fiscale", "codice_fiscale"),
+    ("citizenships", "citizenship"),
+    ("civil_status", "civil_status"),
+    ("residence", "toponym"),
+    ("residence.species", "species"),
+    ("residence.toponym", "toponym"),
+    ("residence.civic", "civic"),
+    ("residence.cap", "cap"),
+    ("residence.address", "abroad_state"),
+    ("residence.address.locality", "abroad_locality"),
+    ("residence.address.address", "abroad_address"),
+    ("residence.address.postcode", "abroad_postcode"),
+    ("household", "family_id"),
+];
 fn view(
     o: &WebOfficer,
     id: &str,
@@ -449,206 +485,310 @@ async fn page(State(state): State<AppState>, Path(id): Path<String>, o: WebOffic
     Ok(html(StatusCode::OK, &view(&o, &id, change, subject, &values, Vec::new())))
 }
 
-/// The web service's body from the form, or the form's own errors (missing or unreadable
-/// fields); what the register decides is left to the API.
-fn body(o: &WebOfficer, change: Change, v: &HashMap<String, String>, subject: &Subject) -> Result<Value, Vec<(String, String)>> {
-    let aire = subject.aire;
-    let t = |k: &str| o.ui.t(k);
-    let value_of = |k: &str| v.get(k).map(|s| s.trim()).unwrap_or_default();
-    let mut errors = Vec::new();
-    if change == Change::Duplicate {
-        return duplicate_body(o, v, subject);
+/// A form's values, read one field at a time; each refusal is noted beside its field with the
+/// page's own words, so one submission shows every error at once.
+struct FormReader<'a> {
+    o: &'a WebOfficer,
+    values: &'a HashMap<String, String>,
+    errors: Vec<(String, String)>,
+}
+
+impl<'a> FormReader<'a> {
+    fn new(o: &'a WebOfficer, values: &'a HashMap<String, String>) -> Self {
+        Self { o, values, errors: Vec::new() }
     }
-    let date = value_of("effective_date").parse::<chrono::NaiveDate>().ok();
-    if date.is_none() {
-        errors.push(("effective_date".to_owned(), t("change-err-date")));
+
+    /// The field's value, trimmed (empty when absent).
+    fn get(&self, field: &str) -> &'a str {
+        self.values.get(field).map(|s| s.trim()).unwrap_or_default()
     }
-    let date = date.map(|d| d.to_string()).unwrap_or_default();
-    // The household chosen: a new family, or an existing one with the relation to its head;
-    // `Null` when the person stays where they are.
-    let household_of = |errors: &mut Vec<(String, String)>| match value_of("household") {
-        "new" => json!({ "kind": "new", "household": { "kind": "family" } }),
-        "join" => match (value_of("family_id").parse::<i64>(), value_of("relation").parse::<u16>()) {
-            (Ok(id), Ok(rel)) if id > 0 => json!({ "kind": "join", "family_id": id, "relation": rel }),
-            _ => {
-                errors.push(("family_id".to_owned(), t("birth-err-family")));
-                Value::Null
+
+    /// The field's value, `None` when empty.
+    fn optional(&self, field: &str) -> Option<String> {
+        Some(self.get(field)).filter(|v| !v.is_empty()).map(str::to_owned)
+    }
+
+    /// Notes the error of `field` in the words of message `key`.
+    fn refuse(&mut self, field: &str, key: &str) {
+        self.errors.push((field.to_owned(), self.o.ui.t(key)));
+    }
+
+    /// `parsed`, or the error of `field` noted.
+    fn need<T>(&mut self, field: &str, key: &str, parsed: Option<T>) -> Option<T> {
+        if parsed.is_none() {
+            self.refuse(field, key);
+        }
+        parsed
+    }
+
+    /// A date (`YYYY-MM-DD`).
+    fn date(&mut self, field: &str, key: &str) -> Option<NaiveDate> {
+        let d = self.get(field).parse::<NaiveDate>().ok();
+        self.need(field, key, d)
+    }
+
+    /// A name from the `surname` and `given` fields (both optional when `optional`).
+    fn name(&mut self, required: bool) -> Option<PersonName> {
+        let (surname, given) = (self.get("surname"), self.get("given"));
+        if required {
+            for (field, key, v) in [("surname", "birth-err-surname", surname), ("given", "birth-err-given", given)] {
+                if v.is_empty() {
+                    self.refuse(field, key);
+                }
             }
-        },
-        _ => Value::Null,
+            if surname.is_empty() || given.is_empty() {
+                return None;
+            }
+        }
+        let part = |v: &'a str| Some(v).filter(|v| !v.is_empty());
+        match PersonName::new(part(surname), part(given)) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                let field = if e.field == "name" { "given" } else { "surname" };
+                self.refuse(field, "change-err-name");
+                None
+            }
+        }
+    }
+
+    /// The household chosen: a new family, or an existing one with the relation to its head;
+    /// `None` when the person stays where they are (or the choice has an error, noted).
+    fn household(&mut self) -> Option<HouseholdChoice> {
+        match self.get("household") {
+            "new" => Some(HouseholdChoice::New { household: HouseholdKind::Family, name: None }),
+            "join" => match (self.get("family_id").parse::<i64>(), self.get("relation").parse::<u16>()) {
+                (Ok(family_id), Ok(relation)) if family_id > 0 => Some(HouseholdChoice::Join { family_id, relation }),
+                _ => {
+                    self.refuse("family_id", "birth-err-family");
+                    None
+                }
+            },
+            _ => None,
+        }
+    }
+
+    /// An address in the officer's comune from the `species`, `toponym`, `civic` and `cap`
+    /// fields.
+    fn italian_address(&mut self, comune: Belfiore) -> Option<Residence> {
+        let toponym = self.get("toponym");
+        if toponym.is_empty() {
+            self.refuse("toponym", "birth-err-toponym");
+        }
+        let cap = match self.get("cap") {
+            "" => None,
+            raw => {
+                let cap = raw.parse::<anagrafe_domain::Cap>().ok();
+                Some(self.need("cap", "change-err-cap", cap)?)
+            }
+        };
+        (!toponym.is_empty()).then(|| {
+            Residence::Italy(ItalianAddress {
+                comune,
+                cap,
+                species: self.get("species").to_owned(),
+                toponym: toponym.to_owned(),
+                civic: self.optional("civic"),
+                internal: None,
+                locality: None,
+            })
+        })
+    }
+
+    /// The address abroad of the `abroad_*` fields (state by name or code, locality, street
+    /// address and postcode).
+    fn foreign_address(&mut self, on: NaiveDate) -> Option<ForeignAddress> {
+        let state = match RefData::current().resolve(self.get("abroad_state"), on) {
+            Ok(Place::Stato(st)) => Some(st.code),
+            _ => None,
+        };
+        let state = self.need("abroad_state", "change-err-abroad-state", state)?;
+        Some(ForeignAddress {
+            state,
+            locality: self.get("abroad_locality").to_owned(),
+            address: self.optional("abroad_address"),
+            postcode: self.optional("abroad_postcode"),
+            consulate: None,
+        })
+    }
+
+    /// What was read, or every error noted.
+    fn finish<T>(self, value: Option<T>) -> Result<T, Vec<(String, String)>> {
+        match value {
+            Some(v) if self.errors.is_empty() => Ok(v),
+            _ => Err(self.errors),
+        }
+    }
+}
+
+/// The generalità change's cases, as the form names them.
+const GENERALITA_CASES: [(&str, GeneralitaCase); 7] = [
+    ("marriage", GeneralitaCase::Marriage),
+    ("adult_adoption", GeneralitaCase::AdultAdoption),
+    ("sex_change", GeneralitaCase::SexChange),
+    ("on_request", GeneralitaCase::OnRequest),
+    ("material_error_aligned", GeneralitaCase::MaterialErrorAligned),
+    ("material_error_not_aligned_agency_right", GeneralitaCase::MaterialErrorNotAlignedAgencyRight),
+    ("material_error_not_aligned_register_right", GeneralitaCase::MaterialErrorNotAlignedRegisterRight),
+];
+
+/// The operation the form asks for, or the form's own errors (missing or unreadable fields);
+/// what the register decides is left to the registry service.
+fn operation(
+    o: &WebOfficer,
+    comune: Belfiore,
+    change: Change,
+    v: &HashMap<String, String>,
+    subject: &Subject,
+) -> Result<Operation, Vec<(String, String)>> {
+    let Some(person) = subject.id_anpr else {
+        return Err(vec![(String::new(), o.ui.t("err-404-title"))]);
     };
-    let body = match change {
+    if change == Change::Duplicate {
+        return duplicate_operation(o, v, person);
+    }
+    let mut f = FormReader::new(o, v);
+    let date = f.date("effective_date", "change-err-date");
+    let op = match change {
         Change::Residence => {
-            if value_of("toponym").is_empty() {
-                errors.push(("toponym".to_owned(), t("birth-err-toponym")));
-            }
-            // Checked here too: inside the tagged residence the API can only name `residence`.
-            if !value_of("cap").is_empty() && value_of("cap").parse::<anagrafe_domain::Cap>().is_err() {
-                errors.push(("cap".to_owned(), t("change-err-cap")));
-            }
-            let mut residence =
-                json!({ "kind": "italy", "comune": o.comune(), "species": value_of("species"), "toponym": value_of("toponym") });
-            for k in ["civic", "cap"] {
-                if !value_of(k).is_empty() {
-                    residence[k] = json!(value_of(k));
-                }
-            }
-            let household = household_of(&mut errors);
-            let mut b = json!({ "effective_date": date, "residence": residence });
-            if !household.is_null() {
-                b["household"] = household;
-            }
-            b
-        }
-        Change::CivilStatus => {
-            if value_of("civil_status").is_empty() {
-                errors.push(("civil_status".to_owned(), t("change-err-civil-status")));
-            }
-            json!({ "effective_date": date, "civil_status": value_of("civil_status") })
-        }
-        Change::Generalita => {
-            let mut b = json!({ "case": value_of("case"), "effective_date": date });
-            // The name is sent when it differs from the record's (both parts: the register
-            // checks them together).
-            if value_of("surname") != subject.surname || value_of("given") != subject.given {
-                let part = |k: &str| if value_of(k).is_empty() { Value::Null } else { json!(value_of(k)) };
-                b["name"] = json!({ "surname": part("surname"), "given": part("given") });
-            }
-            if !value_of("sex").is_empty() {
-                b["sex"] = json!(value_of("sex"));
-            }
-            if !value_of("birth_date").is_empty() {
-                b["birth_date"] = json!(value_of("birth_date"));
-            }
-            if !value_of("birth_place").is_empty() {
-                let on = anagrafe_domain::PartialDate::parse(value_of("birth_date"))
-                    .map(|d| d.first_day())
-                    .unwrap_or_else(|_| anagrafe_domain::ops::italian_today());
-                match RefData::current().resolve(value_of("birth_place"), on) {
-                    Ok(anagrafe_domain::Place::Comune(c)) => b["birth_place"] = json!({ "kind": "comune", "code": c.belfiore.to_string() }),
-                    Ok(anagrafe_domain::Place::Stato(st)) => b["birth_place"] = json!({ "kind": "abroad", "state": st.code.to_string() }),
-                    Err(_) => errors.push(("birth_place".to_owned(), t("birth-err-place"))),
-                }
-            }
-            if !value_of("codice_fiscale").is_empty() {
-                b["codice_fiscale"] = json!(value_of("codice_fiscale").to_ascii_uppercase());
-            }
-            b
-        }
-        Change::Duplicate => unreachable!("read by duplicate_body"),
-        Change::Adoption => {
-            for (field, key) in [("surname", "birth-err-surname"), ("given", "birth-err-given")] {
-                if value_of(field).is_empty() {
-                    errors.push((field.to_owned(), t(key)));
-                }
-            }
-            let family = value_of("family_id").parse::<i64>().ok().filter(|f| *f > 0);
-            if family.is_none() {
-                errors.push(("family_id".to_owned(), t("birth-err-family")));
-            }
-            json!({
-                "effective_date": date,
-                "name": { "surname": value_of("surname"), "given": value_of("given") },
-                "family_id": family,
-                "relation": value_of("relation").parse::<u16>().unwrap_or(3),
+            let residence = f.italian_address(comune);
+            let household = f.household();
+            date.zip(residence).map(|(effective_date, residence)| Operation::ChangeResidence {
+                person,
+                change: ResidenceChange { effective_date, residence, household },
             })
         }
-        Change::Household => {
-            let household = household_of(&mut errors);
-            if household.is_null() && !errors.iter().any(|(f, _)| f == "family_id") {
-                errors.push(("household".to_owned(), t("change-err-household")));
+        Change::CivilStatus => {
+            let status = f.get("civil_status").parse::<u16>().ok().and_then(StatoCivile::from_code);
+            let status = f.need("civil_status", "change-err-civil-status", status);
+            date.zip(status).map(|(effective_date, civil_status)| Operation::ChangeCivilStatus {
+                person,
+                change: CivilStatusChange { effective_date, civil_status },
+            })
+        }
+        Change::Generalita => {
+            let case = GENERALITA_CASES.iter().find(|(name, _)| *name == f.get("case")).map(|(_, c)| *c);
+            let case = f.need("case", "change-err-case", case);
+            // The name is sent when it differs from the record's (both parts: the register
+            // checks them together).
+            let name = if f.get("surname") != subject.surname || f.get("given") != subject.given { f.name(false) } else { None };
+            let sex = match f.get("sex") {
+                "" => None,
+                raw => f.need("sex", "birth-err-sex", Sex::parse(raw)),
+            };
+            let birth_date = match f.get("birth_date") {
+                "" => None,
+                raw => f.need("birth_date", "reg-err-birth-date", PartialDate::parse(raw).ok()),
+            };
+            let birth_place = match f.get("birth_place") {
+                "" => None,
+                raw => {
+                    let on = birth_date.map(|d| d.first_day()).unwrap_or_else(anagrafe_domain::ops::italian_today);
+                    let place = match RefData::current().resolve(raw, on) {
+                        Ok(Place::Comune(c)) => Some(BirthPlace::Comune { code: c.belfiore }),
+                        Ok(Place::Stato(st)) => Some(BirthPlace::Abroad { state: st.code, locality: None }),
+                        Err(_) => None,
+                    };
+                    f.need("birth_place", "birth-err-place", place)
+                }
+            };
+            let codice_fiscale = match f.get("codice_fiscale") {
+                "" => None,
+                raw => f.need("codice_fiscale", "change-err-cf", CodiceFiscale::parse(&raw.to_ascii_uppercase()).ok()),
+            };
+            date.zip(case).map(|(effective_date, case)| Operation::ChangeGeneralita {
+                person,
+                change: GeneralitaChange { case, effective_date, name, sex, birth_date, birth_place, codice_fiscale },
+            })
+        }
+        Change::Duplicate => None,
+        Change::Adoption => {
+            let name = f.name(true);
+            let family = f.get("family_id").parse::<i64>().ok().filter(|id| *id > 0);
+            let family = f.need("family_id", "birth-err-family", family);
+            let relation = f.get("relation").parse::<u16>().unwrap_or(3);
+            match (date, name, family) {
+                (Some(effective_date), Some(name), Some(family_id)) => {
+                    Some(Operation::AdoptMinor { person, adoption: MinorAdoption { effective_date, name, family_id, relation } })
+                }
+                _ => None,
             }
-            json!({ "effective_date": date, "household": household })
+        }
+        Change::Household => {
+            let household = f.household();
+            if household.is_none() && !f.errors.iter().any(|(field, _)| field == "family_id") {
+                f.refuse("household", "change-err-household");
+            }
+            date.zip(household)
+                .map(|(effective_date, household)| Operation::MoveHousehold { person, change: HouseholdMove { effective_date, household } })
         }
         Change::Cancellation => {
-            let reason = value_of("reason").parse::<u16>().ok();
-            let Some(reason) = reason else {
-                errors.push(("reason".to_owned(), t("change-err-reason")));
-                return Err(errors);
-            };
-            let death = if aire {
-                matches!(
-                    MotivoCancellazioneAire::from_code(reason),
-                    Some(MotivoCancellazioneAire::MorteAccertata | MotivoCancellazioneAire::MortePresuntaGiudizialmenteDichiarata)
-                )
-            } else {
-                matches!(
-                    MotivoCancellazione::from_code(reason),
-                    Some(MotivoCancellazione::MorteAccertata | MotivoCancellazione::MortePresuntaGiudizialmenteDichiarata)
-                )
-            };
-            let mut b = json!({ "reason": reason, "effective_date": date });
-            if !value_of("reason_description").is_empty() {
-                b["reason_description"] = json!(value_of("reason_description"));
-            }
-            if death {
-                let mut d = json!({ "date": date });
-                if !value_of("death_place").is_empty() {
-                    let on = date.parse().unwrap_or_else(|_| anagrafe_domain::ops::italian_today());
-                    match RefData::current().resolve(value_of("death_place"), on) {
-                        Ok(p) => d["place"] = json!(p.code().to_string()),
-                        Err(_) => errors.push(("death_place".to_owned(), t("change-err-death-place"))),
-                    }
-                }
-                b["death"] = d;
-            } else if !value_of("death_place").is_empty() {
-                errors.push(("death_place".to_owned(), t("change-err-death-place-only")));
-            }
-            let abroad_fields = ["abroad_state", "abroad_locality", "abroad_address", "abroad_postcode"];
-            if !aire && MotivoCancellazione::from_code(reason) == Some(MotivoCancellazione::TrasferimentoResidenza) {
-                // Emigration abroad: the record moves to the AIRE of the comune, at this address.
-                let on = date.parse().unwrap_or_else(|_| anagrafe_domain::ops::italian_today());
-                b["abroad"] = abroad_address(o, v, on, &mut errors);
-            } else if let Some(f) = abroad_fields.iter().find(|f| !value_of(f).is_empty()) {
-                errors.push(((*f).to_owned(), t("change-err-abroad-only")));
-            }
-            b
+            let reason = f.get("reason").parse::<u16>().ok();
+            let Some(reason) = f.need("reason", "change-err-reason", reason) else { return Err(f.errors) };
+            let cancellation = cancellation(&mut f, subject.aire, reason, date);
+            date.and(cancellation).map(|cancellation| Operation::Cancel { person, cancellation })
         }
     };
-    if errors.is_empty() { Ok(body) } else { Err(errors) }
+    f.finish(op)
 }
 
-/// A duplicate case's body: the other record's ID, and what to do (`action` is kept in the
-/// body under `_action` and taken out before the call).
-fn duplicate_body(o: &WebOfficer, v: &HashMap<String, String>, subject: &Subject) -> Result<Value, Vec<(String, String)>> {
+/// A cancellation for `reason`: the death's data for a death, the address abroad for an
+/// emigration abroad (the record moves to the comune's AIRE), and neither otherwise.
+fn cancellation(f: &mut FormReader<'_>, aire: bool, reason: u16, date: Option<NaiveDate>) -> Option<Cancellation> {
+    let death = if aire {
+        matches!(
+            MotivoCancellazioneAire::from_code(reason),
+            Some(MotivoCancellazioneAire::MorteAccertata | MotivoCancellazioneAire::MortePresuntaGiudizialmenteDichiarata)
+        )
+    } else {
+        matches!(
+            MotivoCancellazione::from_code(reason),
+            Some(MotivoCancellazione::MorteAccertata | MotivoCancellazione::MortePresuntaGiudizialmenteDichiarata)
+        )
+    };
+    let on = date.unwrap_or_else(anagrafe_domain::ops::italian_today);
+    let death = if death {
+        let place = match f.get("death_place") {
+            "" => None,
+            raw => {
+                let place = RefData::current().resolve(raw, on).ok().map(|p| p.code());
+                Some(f.need("death_place", "change-err-death-place", place)?)
+            }
+        };
+        Some(Death { date: PartialDate::full(on), place, locality: None })
+    } else {
+        if !f.get("death_place").is_empty() {
+            f.refuse("death_place", "change-err-death-place-only");
+        }
+        None
+    };
+    let abroad_fields = ["abroad_state", "abroad_locality", "abroad_address", "abroad_postcode"];
+    let abroad = if !aire && MotivoCancellazione::from_code(reason) == Some(MotivoCancellazione::TrasferimentoResidenza) {
+        Some(f.foreign_address(on)?)
+    } else {
+        if let Some(field) = abroad_fields.iter().find(|field| !f.get(field).is_empty()) {
+            f.refuse(field, "change-err-abroad-only");
+        }
+        None
+    };
+    Some(Cancellation { reason, reason_description: f.optional("reason_description"), effective_date: on, death, abroad })
+}
+
+/// A duplicate case's operation: the other record's ID, and what to do.
+fn duplicate_operation(o: &WebOfficer, v: &HashMap<String, String>, this: IdAnpr) -> Result<Operation, Vec<(String, String)>> {
     let other = v.get("other").map(|s| s.trim().to_ascii_uppercase()).unwrap_or_default();
-    if anagrafe_domain::IdAnpr::parse(&other).is_err() || other == subject.id_anpr {
+    let Some(other) = IdAnpr::parse(&other).ok().filter(|other| *other != this) else {
         return Err(vec![("other".to_owned(), o.ui.t("change-err-duplicate-other"))]);
-    }
-    let this = subject.id_anpr.clone();
-    let (action, body) = match v.get("action").map(String::as_str).unwrap_or_default() {
-        "report" => ("report", json!({ "persons": [this, other] })),
-        "dismiss" => ("dismiss", json!({ "persons": [this, other] })),
-        "keep-this" => ("resolve", json!({ "keep": this, "delete": other })),
-        "keep-other" => ("resolve", json!({ "keep": other, "delete": this })),
+    };
+    Ok(match v.get("action").map(String::as_str).unwrap_or_default() {
+        "report" => Operation::ReportDuplicate { persons: [this, other] },
+        "dismiss" => Operation::DismissDuplicate { persons: [this, other] },
+        "keep-this" => Operation::ResolveDuplicate { keep: this, delete: other },
+        "keep-other" => Operation::ResolveDuplicate { keep: other, delete: this },
         _ => return Err(vec![("action".to_owned(), o.ui.t("change-err-duplicate-action"))]),
-    };
-    let mut body = body;
-    body["_action"] = json!(action);
-    Ok(body)
+    })
 }
 
-/// The address abroad of the form's `abroad_*` fields (state by name or code, locality, street
-/// address and postcode), the state's error noted.
-fn abroad_address(o: &WebOfficer, v: &HashMap<String, String>, on: chrono::NaiveDate, errors: &mut Vec<(String, String)>) -> Value {
-    let value_of = |k: &str| v.get(k).map(|s| s.trim()).unwrap_or_default();
-    let state = match RefData::current().resolve(value_of("abroad_state"), on) {
-        Ok(anagrafe_domain::Place::Stato(st)) => st.code.to_string(),
-        _ => {
-            errors.push(("abroad_state".to_owned(), o.ui.t("change-err-abroad-state")));
-            String::new()
-        }
-    };
-    let mut a = json!({ "state": state, "locality": value_of("abroad_locality") });
-    for (field, key) in [("abroad_address", "address"), ("abroad_postcode", "postcode")] {
-        if !value_of(field).is_empty() {
-            a[key] = json!(value_of(field));
-        }
-    }
-    a
-}
-
-/// Applies a change through the API's handler; the person's page then says it is recorded.
+/// Applies a change through the registry service; the person's page then says it is recorded.
 async fn submit(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -664,48 +804,31 @@ async fn submit(
     let values: HashMap<String, String> = pairs.into_iter().collect();
     o.check_csrf(&headers, values.get("csrf").map(String::as_str).unwrap_or_default())?;
     let subject = subject(&state, &o, &id, change).await?;
-    let mut body = match body(&o, change, &values, &subject) {
-        Ok(b) => b,
+    let who = o.principal()?;
+    let comune = who.acting_comune().map_err(|e| o.fail(e.into()))?;
+    let op = match operation(&o, comune, change, &values, &subject) {
+        Ok(op) => op,
         Err(errors) => return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &view(&o, &id, change, subject, &values, errors))),
     };
-    body["client_op_id"] = json!(client_op_id(&values));
-    // A duplicate case goes to one of three services; the record kept is where the page leads.
-    let action = body.as_object_mut().and_then(|b| b.remove("_action")).and_then(|a| a.as_str().map(str::to_owned));
-    let kept = body["keep"].as_str().map(str::to_owned).unwrap_or_else(|| id.clone());
-    let target = match action.as_deref() {
-        Some("resolve") => "/api/v1/duplicates/resolution".to_owned(),
-        Some("dismiss") => "/api/v1/duplicates/dismissal".to_owned(),
-        _ => change.api_path(&id),
+    // A resolved duplicate leads to the record kept.
+    let kept = match &op {
+        Operation::ResolveDuplicate { keep, .. } => keep.to_string(),
+        _ => id.clone(),
     };
-    let caller = o.caller("POST", &target, Some(&body))?;
-    let path = Path(id.clone());
-    let result = match change {
-        Change::Duplicate => match action.as_deref() {
-            Some("resolve") => crate::api::resolve_duplicate(State(state), caller).await,
-            Some("dismiss") => crate::api::dismiss_duplicate(State(state), caller).await,
-            _ => crate::api::report_duplicate(State(state), caller).await,
-        },
-        Change::Residence => crate::api::residence(State(state), path, caller).await,
-        Change::CivilStatus => crate::api::civil_status(State(state), path, caller).await,
-        Change::Generalita => crate::api::generalita(State(state), path, caller).await,
-        Change::Household => crate::api::household(State(state), path, caller).await,
-        Change::Adoption => crate::api::minor_adoption(State(state), path, caller).await,
-        Change::Cancellation => crate::api::cancel(State(state), path, caller).await,
-    };
-    match result {
+    let op_id = client_op_id(&values).map_err(|e| o.fail(e.into()))?;
+    match state.registry().apply(&who, op, &op_id).await {
         // The adopted child's record has a new ID ANPR; the old one is no longer valid.
-        Ok(r) if change == Change::Adoption => {
-            let v = json_of(r).await.map_err(|e| o.fail(e))?;
-            Ok(see_other(&format!("/ufficio/persone/{}?modificato={}", v["id_anpr"].as_str().unwrap_or(&id), change.segment())))
+        Ok(w) if change == Change::Adoption => {
+            let new_id = w.applied.id_anpr.map(|i| i.to_string()).unwrap_or(id);
+            Ok(see_other(&format!("/ufficio/persone/{new_id}?modificato={}", change.segment())))
         }
         Ok(_) => Ok(see_other(&format!("/ufficio/persone/{kept}?modificato={}", change.segment()))),
-        Err(e) => match refused_fields(e, |api| form_field(change, api)) {
+        Err(e) => match refused_fields(e, feeds(change)) {
             Ok((status, errors)) => Err(html(status, &view(&o, &id, change, subject, &values, errors))),
             Err(e) => Err(o.fail(e)),
         },
     }
 }
-
 /// The registration of a person who comes to live in the comune (REG-5, tab. 07): from abroad
 /// (code 4), from a comune not yet served by the register (code 3), or for another reason
 /// (code 9, described). A birth has its own form; a move from a comune already in the register
@@ -785,7 +908,7 @@ fn registration_view(o: &WebOfficer, aire: bool, values: &HashMap<String, String
 fn registration_form(o: &WebOfficer, aire: bool) -> Response {
     let mut values = HashMap::new();
     let reason = if aire { "C01" } else { "4" };
-    for (k, v) in [("reason", reason), ("household", "new"), ("relation", "3"), ("species", "VIA"), ("civil_status", "CelibeNubile")] {
+    for (k, v) in [("reason", reason), ("household", "new"), ("relation", "3"), ("species", "VIA"), ("civil_status", "1")] {
         values.insert(k.to_owned(), v.to_owned());
     }
     if aire {
@@ -804,125 +927,79 @@ pub(in crate::web) async fn aire_registration_page(o: WebOfficer) -> Response {
 }
 
 /// A place by name or code as a birthplace: a comune, or a state with the locality abroad.
-fn birth_place(raw: &str, locality: &str, on: chrono::NaiveDate) -> Option<Value> {
+fn birth_place(raw: &str, locality: Option<String>, on: NaiveDate) -> Option<BirthPlace> {
     match RefData::current().resolve(raw, on).ok()? {
-        anagrafe_domain::Place::Comune(c) => Some(json!({ "kind": "comune", "code": c.belfiore.to_string() })),
-        anagrafe_domain::Place::Stato(st) => {
-            Some(json!({ "kind": "abroad", "state": st.code.to_string(), "locality": (!locality.is_empty()).then_some(locality) }))
-        }
+        Place::Comune(c) => Some(BirthPlace::Comune { code: c.belfiore }),
+        Place::Stato(st) => Some(BirthPlace::Abroad { state: st.code, locality }),
     }
 }
 
-/// The registration's body for the web service, or the form's own errors.
-fn registration_body(o: &WebOfficer, aire: bool, v: &HashMap<String, String>) -> Result<Value, Vec<(String, String)>> {
-    let t = |k: &str| o.ui.t(k);
-    let value_of = |k: &str| v.get(k).map(|s| s.trim()).unwrap_or_default();
-    let mut errors = Vec::new();
-    // The date, the address and the household are read as the change of residence reads them
-    // (below), which reports their errors.
-    let on = value_of("effective_date").parse::<chrono::NaiveDate>().unwrap_or_else(|_| anagrafe_domain::ops::italian_today());
-    for (field, key) in [("surname", "birth-err-surname"), ("given", "birth-err-given")] {
-        if value_of(field).is_empty() {
-            errors.push((field.to_owned(), t(key)));
-        }
-    }
-    if !matches!(value_of("sex"), "M" | "F") {
-        errors.push(("sex".to_owned(), t("birth-err-sex")));
-    }
-    let born = anagrafe_domain::PartialDate::parse(value_of("birth_date")).ok();
-    if born.is_none() {
-        errors.push(("birth_date".to_owned(), t("reg-err-birth-date")));
-    }
-    let place = birth_place(value_of("birth_place"), value_of("birth_locality"), born.map(|b| b.first_day()).unwrap_or(on));
-    if place.is_none() {
-        errors.push(("birth_place".to_owned(), t("reg-err-birth-place")));
-    }
-    let citizenship = match value_of("citizenship").to_lowercase().as_str() {
-        "it" | "ita" | "italia" | "italiana" | "italian" | "italy" => Some(json!({ "kind": "italia" })),
+/// The registration the form asks for, or the form's own errors.
+fn registration(o: &WebOfficer, comune: Belfiore, aire: bool, v: &HashMap<String, String>) -> Result<Registration, Vec<(String, String)>> {
+    let mut f = FormReader::new(o, v);
+    let date = f.date("effective_date", "change-err-date");
+    let on = date.unwrap_or_else(anagrafe_domain::ops::italian_today);
+    let reason = f.optional("reason");
+    let reason = f.need("reason", "reg-err-reason", reason);
+    let name = f.name(true);
+    let sex = Sex::parse(f.get("sex")).filter(|_| !f.get("sex").is_empty());
+    let sex = f.need("sex", "birth-err-sex", sex);
+    let born = PartialDate::parse(f.get("birth_date")).ok();
+    let born = f.need("birth_date", "reg-err-birth-date", born);
+    let place = birth_place(f.get("birth_place"), f.optional("birth_locality"), born.map(|b| b.first_day()).unwrap_or(on));
+    let place = f.need("birth_place", "reg-err-birth-place", place);
+    let citizenship = match f.get("citizenship").to_lowercase().as_str() {
+        "it" | "ita" | "italia" | "italiana" | "italian" | "italy" => Some(Country::Italia),
         other => match RefData::current().resolve(other, on) {
-            Ok(anagrafe_domain::Place::Stato(st)) => Some(json!({ "kind": "foreign", "state": st.code.to_string() })),
+            Ok(Place::Stato(st)) => Some(Country::Foreign(st.code)),
             _ => None,
         },
     };
-    if citizenship.is_none() {
-        errors.push(("citizenship".to_owned(), t("reg-err-citizenship")));
-    }
-    let origin = match value_of("origin") {
+    let citizenship = f.need("citizenship", "reg-err-citizenship", citizenship);
+    let origin = match f.get("origin") {
         "" => None,
-        raw => match RefData::current().resolve(raw, on) {
-            Ok(p) => Some(p.code().to_string()),
-            Err(_) => {
-                errors.push(("origin".to_owned(), t("reg-err-origin")));
-                None
-            }
-        },
-    };
-    // The AIRE's record lives abroad: the date and household as a change of family reads them,
-    // the address from the `abroad_*` fields, the comune's AIRE as the competent one.
-    let mut b = match body(o, if aire { Change::Household } else { Change::Residence }, v, &Subject::none()) {
-        Ok(b) => b,
-        Err(mut e) => {
-            errors.append(&mut e);
-            Value::Null
+        raw => {
+            let origin = RefData::current().resolve(raw, on).ok().map(|p| p.code());
+            f.need("origin", "reg-err-origin", origin)
         }
     };
-    if aire {
-        b["residence"] = json!({ "kind": "abroad", "address": abroad_address(o, v, on, &mut errors), "aire_comune": o.comune() });
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let household = b["household"].take();
-    let household = if household.is_null() { json!({ "kind": "new", "household": { "kind": "family" } }) } else { household };
-    let mut r = json!({
-        "reason": value_of("reason"),
-        "effective_date": on.to_string(),
-        "name": { "surname": value_of("surname"), "given": value_of("given") },
-        "sex": value_of("sex"),
-        "birth_date": value_of("birth_date"),
-        "birth_place": place,
-        "citizenships": [citizenship],
-        "civil_status": value_of("civil_status"),
-        "residence": b["residence"].take(),
-        "household": household,
-    });
-    for key in ["reason_description", "codice_fiscale"] {
-        if !value_of(key).is_empty() {
-            r[key] = json!(value_of(key));
+    let codice_fiscale = match f.get("codice_fiscale") {
+        "" => None,
+        raw => f.need("codice_fiscale", "change-err-cf", CodiceFiscale::parse(&raw.to_ascii_uppercase()).ok()),
+    };
+    let status = f.get("civil_status").parse::<u16>().ok().and_then(StatoCivile::from_code);
+    let status = f.need("civil_status", "change-err-civil-status", status);
+    // The AIRE's record lives abroad, in the comune's AIRE; the others at an address of the
+    // comune. A new family unless the form names one to join.
+    let residence = if aire {
+        f.foreign_address(on).map(|address| Residence::Abroad { address, aire_comune: comune })
+    } else {
+        f.italian_address(comune)
+    };
+    let household = f.household().unwrap_or(HouseholdChoice::New { household: HouseholdKind::Family, name: None });
+    let r = match (date, reason, name, sex, born, place, citizenship, status, residence) {
+        (Some(date), Some(reason), Some(name), Some(sex), Some(born), Some(place), Some(citizenship), Some(status), Some(residence)) => {
+            Some(Registration {
+                reason,
+                reason_description: f.optional("reason_description"),
+                effective_date: date,
+                name,
+                sex,
+                birth_date: born,
+                birth_place: place,
+                codice_fiscale,
+                citizenships: vec![citizenship],
+                civil_status: status,
+                residence,
+                household,
+                email: None,
+                digital_domicile: None,
+                origin,
+            })
         }
-    }
-    if let Some(o) = origin {
-        r["origin"] = json!(o);
-    }
-    Ok(r)
-}
-
-/// Which registration form field an API field path names.
-fn registration_field(api: &str) -> &'static str {
-    let api = api.trim_start_matches('.');
-    match api {
-        a if a.starts_with("name.given") => "given",
-        a if a.starts_with("name") => "surname",
-        a if a.starts_with("birth_place.locality") => "birth_locality",
-        a if a.starts_with("residence.address.locality") => "abroad_locality",
-        a if a.starts_with("residence.address") => "abroad_state",
-        a if a.starts_with("citizenships") => "citizenship",
-        a if a.starts_with("residence") || a.starts_with("household") => form_field(Change::Residence, a),
-        a => [
-            "reason_description",
-            "reason",
-            "effective_date",
-            "origin",
-            "sex",
-            "birth_date",
-            "birth_place",
-            "codice_fiscale",
-            "civil_status",
-        ]
-        .into_iter()
-        .find(|n| a.starts_with(n))
-        .unwrap_or(""),
-    }
+        _ => None,
+    };
+    f.finish(r)
 }
 
 pub(in crate::web) async fn registration_submit(
@@ -955,41 +1032,47 @@ async fn register(
     };
     let values: HashMap<String, String> = pairs.into_iter().collect();
     o.check_csrf(&headers, values.get("csrf").map(String::as_str).unwrap_or_default())?;
-    let mut body = match registration_body(&o, aire, &values) {
-        Ok(b) => b,
+    let who = o.principal()?;
+    let comune = who.acting_comune().map_err(|e| o.fail(e.into()))?;
+    let r = match registration(&o, comune, aire, &values) {
+        Ok(r) => r,
         Err(errors) => return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &registration_view(&o, aire, &values, errors))),
     };
-    body["client_op_id"] = json!(client_op_id(&values));
-    let caller = o.caller("POST", "/api/v1/persons", Some(&body))?;
-    match crate::api::register(State(state), caller).await {
-        Ok(r) => {
-            let v = json_of(r).await.map_err(|e| o.fail(e))?;
-            Ok(see_other(&format!("/ufficio/persone/{}?modificato=iscrizione", v["id_anpr"].as_str().unwrap_or_default())))
+    let op_id = client_op_id(&values).map_err(|e| o.fail(e.into()))?;
+    match state.registry().apply(&who, Operation::Register(Box::new(r)), &op_id).await {
+        Ok(w) => {
+            let id = w.applied.id_anpr.map(|i| i.to_string()).unwrap_or_default();
+            Ok(see_other(&format!("/ufficio/persone/{id}?modificato=iscrizione")))
         }
-        Err(e) => match refused_fields(e, registration_field) {
+        Err(e) => match refused_fields(e, REGISTRATION_FEEDS) {
             Ok((status, errors)) => Err(html(status, &registration_view(&o, aire, &values, errors))),
             Err(e) => Err(o.fail(e)),
         },
     }
 }
 
-/// An API refusal as the form's errors (field, reason), with its status; an error that names
-/// no field and is no conflict is not the form's to show.
-fn refused_fields(e: ApiError, field_of: impl Fn(&str) -> &'static str) -> Result<(StatusCode, Vec<(String, String)>), ApiError> {
-    let problems = e.field_problems();
-    if problems.is_empty() && !matches!(e, ApiError::Conflict(_) | ApiError::ConflictField { .. }) {
+/// The register's refusal as the form's errors (field, reason), with its status; an error that
+/// names no field and is no conflict is not the form's to show.
+pub(super) fn refused_fields(
+    e: ServiceError,
+    feeds: &[(&'static str, &'static str)],
+) -> Result<(StatusCode, Vec<(String, String)>), ApiError> {
+    let problems = e.field_errors();
+    let conflict = matches!(e, ServiceError::Conflict(_) | ServiceError::State { .. });
+    let e = ApiError::from(e);
+    if problems.is_empty() && !conflict {
         return Err(e);
     }
     let errors = if problems.is_empty() {
         vec![(String::new(), e.detail())]
     } else {
-        problems.into_iter().map(|p| (field_of(&p.field).to_owned(), format!("{}: {}", p.field, p.reason))).collect()
+        problems.into_iter().map(|p| (error_field(feeds, &p.field).to_owned(), format!("{}: {}", p.field, p.reason))).collect()
     };
     Ok((e.status(), errors))
 }
 
-/// The form's operation id as the API's `client_op_id` (a new one when the form has none).
-fn client_op_id(values: &HashMap<String, String>) -> String {
+/// The form's operation id as the client's operation id (a new one when the form has none).
+pub(super) fn client_op_id(values: &HashMap<String, String>) -> Result<ClientOpId, ServiceError> {
     let op: String = values
         .get("op")
         .map(String::as_str)
@@ -998,9 +1081,8 @@ fn client_op_id(values: &HashMap<String, String>) -> String {
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
         .take(64)
         .collect();
-    if op.is_empty() { crate::auth::random_token() } else { op }
+    if op.is_empty() { ClientOpId::parse(&crate::auth::random_token()) } else { ClientOpId::parse(&op) }
 }
-
 /// The operation id the page carries: the one sent back, or a new one.
 fn form_op(values: &HashMap<String, String>) -> String {
     values.get("op").filter(|v| !v.is_empty() && v.len() <= 64).cloned().unwrap_or_else(crate::auth::random_token)
@@ -1051,6 +1133,8 @@ handlers!(cancellation_page, cancellation_submit, Change::Cancellation);
 
 /// A household's members, with the relation of each to the head (tab. 05, or tab. 06 for a
 /// cohabitation), and the form that changes them (a new head, relations corrected): REG-5.
+/// A household's members, with the relation of each to the head (tab. 05, or tab. 06 for a
+/// cohabitation), and the form that changes them (a new head, relations corrected): REG-5.
 pub(in crate::web) mod family {
     use super::*;
 
@@ -1080,6 +1164,10 @@ pub(in crate::web) mod family {
         raw.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| o.fail(ApiError::NotFound("no such household".into())))
     }
 
+    /// What the form's errors of a relations change name: the date; the members' errors name
+    /// their place in the list, and the summary says which.
+    const FEEDS: &[(&str, &str)] = &[("effective_date", "effective_date")];
+
     async fn view(
         state: &AppState,
         o: &WebOfficer,
@@ -1087,13 +1175,10 @@ pub(in crate::web) mod family {
         values: &HashMap<String, String>,
         errors: Vec<(String, String)>,
     ) -> Result<FamilyPage, Response> {
-        let target = format!("/api/v1/families/{family_id}");
-        let uri: Uri = target.parse().map_err(|_| o.fail(ApiError::NotFound("no such household".into())))?;
-        let r = crate::api::family(State(state.clone()), Path(family_id.to_string()), uri, o.caller("GET", &target, None)?)
-            .await
-            .map_err(|e| o.fail(e))?;
-        let v = json_of(r).await.map_err(|e| o.fail(e))?;
-        let cohabitation = v["kind"]["kind"].as_str() == Some("cohabitation");
+        let who = o.principal()?;
+        let registry = state.registry();
+        let family = registry.family(&who, family_id, None).await.map_err(|e| o.fail(e.into()))?;
+        let cohabitation = matches!(family.kind, HouseholdKind::Cohabitation { .. });
         let options: Vec<Opt> = if cohabitation {
             anagrafe_domain::decode::LegameConvivenza::ALL
                 .iter()
@@ -1108,21 +1193,19 @@ pub(in crate::web) mod family {
                 .collect()
         };
         let mut members = Vec::new();
-        for m in v["members"].as_array().into_iter().flatten() {
-            let Some(id) = m["id_anpr"].as_str() else { continue };
-            let target = format!("/api/v1/persons/{id}");
-            let uri: Uri = target.parse().map_err(|_| o.fail(ApiError::NotFound("no such ID ANPR".into())))?;
-            let name = match crate::api::person(State(state.clone()), Path(id.to_owned()), uri, o.caller("GET", &target, None)?).await {
-                Ok(r) => found(&json_of(r).await.map_err(|e| o.fail(e))?).name,
+        for m in &family.members {
+            let Some(id) = &m.id_anpr else { continue };
+            let name = match registry.person(&who, id, None).await {
+                Ok(read) => full_name(&read.view.record),
                 Err(_) => "-".to_owned(),
             };
-            let relation = values.get(&format!("rel-{id}")).cloned().unwrap_or_else(|| m["relation"].to_string());
-            members.push(Member { id_anpr: id.to_owned(), name, relation, options: options.clone() });
+            let relation = values.get(&format!("rel-{id}")).cloned().unwrap_or_else(|| m.relation.to_string());
+            members.push(Member { id_anpr: id.to_string(), name, relation, options: options.clone() });
         }
         let c = o.chrome("family-title").crumb("office-search-title", Some("/ufficio/persone")).crumb("family-title", None);
         Ok(FamilyPage {
             kind: c.t(if cohabitation { "family-kind-cohabitation" } else { "family-kind-family" }),
-            comune: v["comune"].as_str().map(comune_name).unwrap_or_default(),
+            comune: comune_name(family.comune.as_str()),
             c,
             family_id,
             members,
@@ -1163,13 +1246,13 @@ pub(in crate::web) mod family {
         let mut errors = Vec::new();
         for (k, v) in &values {
             if let Some(id) = k.strip_prefix("rel-") {
-                match v.trim().parse::<u16>() {
-                    Ok(rel) => members.push((id.to_owned(), rel)),
-                    Err(_) => errors.push((k.clone(), o.ui.t("family-err-relation"))),
+                match (IdAnpr::parse(id), v.trim().parse::<u16>()) {
+                    (Ok(id_anpr), Ok(relation)) => members.push(MemberRelation { id_anpr, relation }),
+                    _ => errors.push((k.clone(), o.ui.t("family-err-relation"))),
                 }
             }
         }
-        let Ok(date) = values.get("effective_date").map(|d| d.trim()).unwrap_or_default().parse::<chrono::NaiveDate>() else {
+        let Ok(date) = values.get("effective_date").map(|d| d.trim()).unwrap_or_default().parse::<NaiveDate>() else {
             errors.push(("effective_date".to_owned(), o.ui.t("change-err-date")));
             let page = view(&state, &o, family_id, &values, errors).await?;
             return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
@@ -1178,27 +1261,18 @@ pub(in crate::web) mod family {
             let page = view(&state, &o, family_id, &values, errors).await?;
             return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
-        members.sort();
-        let body = json!({
-            "client_op_id": client_op_id(&values),
-            "effective_date": date.to_string(),
-            "members": members.iter().map(|(id, rel)| json!({ "id_anpr": id, "relation": rel })).collect::<Vec<_>>(),
-        });
-        let target = format!("/api/v1/families/{family_id}/relations");
-        let caller = o.caller("POST", &target, Some(&body))?;
-        match crate::api::relations(State(state.clone()), Path(family_id.to_string()), caller).await {
+        members.sort_by(|a, b| a.id_anpr.as_str().cmp(b.id_anpr.as_str()));
+        let op = Operation::SetRelations { family_id, change: RelationsChange { effective_date: date, members } };
+        let op_id = client_op_id(&values).map_err(|e| o.fail(e.into()))?;
+        match state.registry().apply(&o.principal()?, op, &op_id).await {
             Ok(_) => Ok(see_other(&format!("/ufficio/famiglie/{family_id}?modificato=1"))),
-            Err(e) => {
-                // The members' errors name their place in the list: the summary says which.
-                let field_of = |api: &str| if api.starts_with("effective_date") { "effective_date" } else { "" };
-                match refused_fields(e, field_of) {
-                    Ok((status, errors)) => {
-                        let page = view(&state, &o, family_id, &values, errors).await?;
-                        Err(html(status, &page))
-                    }
-                    Err(e) => Err(o.fail(e)),
+            Err(e) => match refused_fields(e, FEEDS) {
+                Ok((status, errors)) => {
+                    let page = view(&state, &o, family_id, &values, errors).await?;
+                    Err(html(status, &page))
                 }
-            }
+                Err(e) => Err(o.fail(e)),
+            },
         }
     }
 }
@@ -1208,29 +1282,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn api_fields_land_beside_their_form_field() {
-        assert_eq!(form_field(Change::Residence, "residence.toponym"), "toponym");
-        assert_eq!(form_field(Change::Residence, ".residence.cap"), "cap");
-        assert_eq!(form_field(Change::Residence, "household"), "household");
-        assert_eq!(form_field(Change::Residence, "household.family_id"), "family_id");
-        assert_eq!(form_field(Change::Cancellation, "death.place"), "death_place");
-        assert_eq!(form_field(Change::Cancellation, "death"), "effective_date");
-        assert_eq!(form_field(Change::Cancellation, "reason_description"), "reason_description");
-        assert_eq!(form_field(Change::CivilStatus, "civil_status"), "civil_status");
-        assert_eq!(form_field(Change::CivilStatus, "person"), "");
-        assert_eq!(form_field(Change::Generalita, "name.given"), "given");
-        assert_eq!(form_field(Change::Generalita, "name"), "surname");
-        assert_eq!(form_field(Change::Generalita, "birth_place.code"), "birth_place");
-        assert_eq!(form_field(Change::Generalita, "case"), "case");
-        assert_eq!(form_field(Change::Cancellation, "abroad.locality"), "abroad_locality");
-        assert_eq!(form_field(Change::Cancellation, "abroad.state"), "abroad_state");
-        assert_eq!(form_field(Change::Household, "household.family_id"), "family_id");
+    fn the_registers_errors_land_beside_the_form_field_that_feeds_them() {
+        let at = |change, path| error_field(feeds(change), path);
+        assert_eq!(at(Change::Residence, "residence.toponym"), "toponym");
+        assert_eq!(at(Change::Residence, ".residence.cap"), "cap");
+        assert_eq!(at(Change::Residence, "household"), "household");
+        assert_eq!(at(Change::Residence, "household.family_id"), "family_id");
+        assert_eq!(at(Change::Cancellation, "death.place"), "death_place");
+        assert_eq!(at(Change::Cancellation, "death"), "effective_date");
+        assert_eq!(at(Change::Cancellation, "reason_description"), "reason_description");
+        assert_eq!(at(Change::CivilStatus, "civil_status"), "civil_status");
+        assert_eq!(at(Change::CivilStatus, "person"), "");
+        assert_eq!(at(Change::Generalita, "name.given"), "given");
+        assert_eq!(at(Change::Generalita, "name"), "surname");
+        assert_eq!(at(Change::Generalita, "birth_place.code"), "birth_place");
+        assert_eq!(at(Change::Generalita, "case"), "case");
+        assert_eq!(at(Change::Cancellation, "abroad.locality"), "abroad_locality");
+        assert_eq!(at(Change::Cancellation, "abroad.state"), "abroad_state");
+        assert_eq!(at(Change::Household, "household.family_id"), "family_id");
+        assert_eq!(error_field(REGISTRATION_FEEDS, "residence.address.locality"), "abroad_locality");
+        assert_eq!(error_field(REGISTRATION_FEEDS, "citizenships[0]"), "citizenship");
+        assert_eq!(error_field(REGISTRATION_FEEDS, "reason_descriptions"), "");
+        assert_eq!(error_field(REGISTRATION_FEEDS, "citizenships"), "citizenship");
     }
 
     #[test]
-    fn every_civil_status_has_a_wire_name() {
+    fn every_civil_status_the_form_offers_reads_back_from_its_code() {
         for s in StatoCivile::ALL {
-            assert!(serde_json::to_value(s).unwrap().is_string(), "{s:?}");
+            assert_eq!(StatoCivile::from_code(s.code()), Some(*s));
         }
     }
 }

@@ -1,0 +1,92 @@
+//! Who acts: built by the door from what authenticated the request (a signed call, a session,
+//! the command line), read by every service for authorisation and written on every trace
+//! entry.
+
+use crate::{ServiceError, ServiceResult};
+use anagrafe_domain::{Belfiore, Role};
+use anagrafe_store::{AuditEntry, WriteContext};
+
+/// The one acting, as every service sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The actor as the trace names it: `client:ID`, `operator:USERNAME`, `citizen:CF`,
+    /// `cli:USER`, `system:JOB`.
+    pub actor: String,
+    /// The role the actor acts in for this request.
+    pub role: Role,
+    /// The comune the actor acts for, when the role has one.
+    pub comune: Option<Belfiore>,
+    /// How the actor authenticated (`modi`, `password_totp`, `oidc:PROVIDER`, `cli`…).
+    pub auth_mode: String,
+    /// Level of assurance of that authentication (0–3; SPID levels).
+    pub level: u8,
+    /// Codice fiscale of the natural person acting, when known.
+    pub codice_fiscale: Option<String>,
+    /// eIDAS unique identifier, when the actor logged in through eIDAS (EU-1).
+    pub eidas_id: Option<String>,
+    /// The request's id, carried by every trace entry and log line of the request.
+    pub request_id: String,
+}
+
+impl Principal {
+    /// A comune's software, by a signed web-service call.
+    pub fn comune_client(client_id: &str, comune: Option<Belfiore>, request_id: String) -> Self {
+        Self {
+            actor: format!("client:{client_id}"),
+            role: Role::Comune,
+            comune,
+            auth_mode: "modi".into(),
+            level: 0,
+            codice_fiscale: None,
+            eidas_id: None,
+            request_id,
+        }
+    }
+
+    /// A registry officer at the office, acting for `comune`.
+    pub fn registry_officer(username: &str, comune: Belfiore, auth_mode: &str, request_id: String) -> Self {
+        Self {
+            actor: format!("operator:{username}"),
+            role: Role::RegistryOfficer,
+            comune: Some(comune),
+            auth_mode: auth_mode.to_owned(),
+            level: 2,
+            codice_fiscale: None,
+            eidas_id: None,
+            request_id,
+        }
+    }
+
+    /// What the store writes on the trace entries of this principal's writes.
+    pub fn context(&self) -> WriteContext {
+        WriteContext {
+            request_id: self.request_id.clone(),
+            actor: self.actor.clone(),
+            actor_cf: self.codice_fiscale.clone(),
+            eidas_id: self.eidas_id.clone(),
+            auth_mode: self.auth_mode.clone(),
+            comune: self.comune,
+            client_op_id: None,
+        }
+    }
+
+    /// A trace entry of this principal for `operation` with `outcome`.
+    pub fn entry(&self, operation: &str, outcome: &str) -> AuditEntry {
+        AuditEntry::from_ctx(&self.context(), operation, outcome)
+    }
+
+    /// Refuses a principal whose role is not among `roles`.
+    pub fn require(&self, roles: &[Role], service: &str) -> ServiceResult<()> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+            Err(ServiceError::Forbidden(format!("{service} is for callers of role {}", names.join(" or "))))
+        }
+    }
+
+    /// The comune a comune's principal acts for.
+    pub fn acting_comune(&self) -> ServiceResult<Belfiore> {
+        self.comune.ok_or_else(|| ServiceError::Forbidden("the caller acts for no comune".into()))
+    }
+}
