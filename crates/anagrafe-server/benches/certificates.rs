@@ -9,8 +9,10 @@
 
 use anagrafe_domain::certificate::Stamp;
 use anagrafe_domain::ops::Operation;
-use anagrafe_domain::{Belfiore, IdGenerator};
-use anagrafe_server::certificates::{self, CertificateRequest, Certificates, RequesterInfo};
+use anagrafe_domain::{Belfiore, IdAnpr, IdGenerator};
+use anagrafe_domain::decode::{DecodeTable, TipoCertificato};
+use anagrafe_service::certificates::{CertificateRequest, CertificateService, Certificates};
+use anagrafe_service::{Principal, SystemClock};
 use anagrafe_store::{IdIssuer, Store, WriteContext};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -92,36 +94,41 @@ async fn run(label: &str, store: Arc<dyn Store>, issues: usize) {
     let mut people = Vec::new();
     for i in 0..PERSONS {
         let applied = store.apply(&resident(i), &ctx, &issuer, None).await.unwrap();
-        people.push(store.find_by_id_anpr(&applied.id_anpr.unwrap()).await.unwrap().unwrap().0);
+        people.push(applied.id_anpr.unwrap());
     }
     let pki = anagrafe_docs::SealIdentity::generate("Anagrafe bench", chrono::Utc::now()).unwrap();
     let seal = anagrafe_docs::SealIdentity::from_pem(&pki.seal_key_pem, &pki.chain_pem).unwrap();
     let certs = Arc::new(Certificates::new(seal, "https://anagrafe.example.it"));
-    let who = RequesterInfo { actor: "operator:bench".into(), comune: Some(Belfiore::parse("F205").unwrap()), auth_mode: "bench".into() };
+    let service = CertificateService::new(certs, store.clone(), Arc::new(SystemClock));
+    let who = Principal::registry_officer("bench", Belfiore::parse("F205").unwrap(), "bench", "bench".into());
     let people = Arc::new(people);
     println!("{label}: {PERSONS} residents (one in five in Bolzano: bilingual), {WORKERS} concurrent callers, RSS {:.0} MB", rss_mb());
-    let request = |people: &[i64], i: usize| CertificateRequest {
-        person_id: people[i % people.len()],
-        types: if i.is_multiple_of(3) { vec![8, 12] } else { vec![8] },
+    let request = |people: &[IdAnpr], i: usize| CertificateRequest {
+        person: people[i % people.len()],
+        kinds: if i.is_multiple_of(3) {
+            vec![TipoCertificato::from_code(8).unwrap(), TipoCertificato::from_code(12).unwrap()]
+        } else {
+            vec![TipoCertificato::from_code(8).unwrap()]
+        },
         reference_date: None,
         lang: None,
     };
     {
-        let (c, s, w, p) = (certs.clone(), store.clone(), who.clone(), people.clone());
+        let (c, w, p) = (service.clone(), who.clone(), people.clone());
         load(&format!("{label} preview"), issues, move |i| {
-            let (c, s, w, p) = (c.clone(), s.clone(), w.clone(), p.clone());
+            let (c, w, p) = (c.clone(), w.clone(), p.clone());
             async move {
-                certificates::preview_certificate(&c, &*s, &request(&p, i), &w).await.unwrap();
+                c.preview(&w, &request(&p, i), None).await.unwrap();
             }
         })
         .await;
     }
-    let (c, s, w, p) = (certs.clone(), store.clone(), who.clone(), people.clone());
+    let (c, w, p) = (service.clone(), who.clone(), people.clone());
     load(&format!("{label} issue (render+seal+store)"), issues, move |i| {
-        let (c, s, w, p) = (c.clone(), s.clone(), w.clone(), p.clone());
+        let (c, w, p) = (c.clone(), w.clone(), p.clone());
         async move {
             let stamp = Stamp::Exempt { code: 3, description: None };
-            certificates::issue_certificate(&c, &*s, &request(&p, i), &stamp, &w).await.unwrap();
+            c.issue(&w, &request(&p, i), &stamp).await.unwrap();
         }
     })
     .await;

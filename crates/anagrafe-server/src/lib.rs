@@ -102,6 +102,16 @@ impl AppState {
         }
     }
 
+    /// The certificate use cases over this state's store and clock (`Unavailable` when no seal
+    /// is configured).
+    pub fn certificate_service(&self) -> Result<anagrafe_service::CertificateService, anagrafe_service::ServiceError> {
+        let certs = self
+            .certificates
+            .clone()
+            .ok_or_else(|| anagrafe_service::ServiceError::Unavailable("certificates are not configured (no seal)".into()))?;
+        Ok(anagrafe_service::CertificateService::new(certs, self.store.clone(), self.clock.clone()))
+    }
+
     /// The registry's use cases over this state's store, issuer and clock.
     pub fn registry(&self) -> anagrafe_service::Registry {
         anagrafe_service::Registry::new(self.store.clone(), self.issuer.clone(), self.clock.clone())

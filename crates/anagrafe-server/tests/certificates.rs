@@ -528,8 +528,8 @@ async fn expired_deleted_and_unknown_certificates_say_so_after_the_captcha() {
     assert!(unknown.text().contains("Certificato inesistente"));
 
     // Seven months later the expiry job deletes it; the page says so and the owner gets 410.
-    let later = chrono::Utc::now() + chrono::Duration::days(215);
-    assert_eq!(anagrafe_server::certificates::expire(&*e.store, later).await.unwrap(), 1);
+    let later = anagrafe_service::FakeClock::at(chrono::Utc::now() + chrono::Duration::days(215));
+    assert_eq!(anagrafe_service::certificates::expire(&*e.store, &later).await.unwrap(), 1);
     let gone = verify_with_captcha(&e, &token).await;
     assert_eq!(gone.status, StatusCode::GONE);
     assert!(gone.text().contains("scaduto ed è stato cancellato"), "{}", gone.text());

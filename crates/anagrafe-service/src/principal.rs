@@ -57,6 +57,35 @@ impl Principal {
         }
     }
 
+    /// A citizen in the reserved area, logged in through an identity provider.
+    pub fn citizen(codice_fiscale: &str, auth_mode: &str, level: u8, request_id: String) -> Self {
+        Self {
+            actor: format!("citizen:{codice_fiscale}"),
+            role: Role::Citizen,
+            comune: None,
+            auth_mode: auth_mode.to_owned(),
+            level,
+            codice_fiscale: Some(codice_fiscale.to_owned()),
+            eidas_id: None,
+            request_id,
+        }
+    }
+
+    /// An operator of the register at its command line (the system administrator of the
+    /// machine), acting for `comune` when one is named.
+    pub fn command_line(user: &str, comune: Option<Belfiore>, request_id: String) -> Self {
+        Self {
+            actor: format!("cli:{user}"),
+            role: Role::SystemAdmin,
+            comune,
+            auth_mode: "local".into(),
+            level: 0,
+            codice_fiscale: None,
+            eidas_id: None,
+            request_id,
+        }
+    }
+
     /// What the store writes on the trace entries of this principal's writes.
     pub fn context(&self) -> WriteContext {
         WriteContext {

@@ -281,24 +281,45 @@ async fn failed(state: &AppState, o: &Operator, mode: &str, reason: &str) -> Res
     Ok(())
 }
 
-pub(crate) async fn login(
-    State(state): State<AppState>,
-    axum::Extension(addr): axum::Extension<limits::ClientAddr>,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
-    let b: LoginBody = json_body(&body)?;
-    if b.username.is_empty() || b.username.len() > 64 {
+/// What an operator types to log in (the JSON login and the office's login form).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LoginInput {
+    pub(crate) username: String,
+    pub(crate) password: String,
+    pub(crate) totp: Option<String>,
+}
+
+/// A login that succeeded: the operator, the session opened and its cookie's token.
+#[derive(Debug)]
+pub(crate) struct LoggedIn {
+    pub(crate) operator: Operator,
+    pub(crate) session: Session,
+    pub(crate) token: String,
+}
+
+impl LoggedIn {
+    /// The session cookie that carries the login.
+    pub(crate) fn cookie(&self, state: &AppState) -> Option<HeaderValue> {
+        session_cookie(&self.token, state.auth.absolute_timeout_s)
+    }
+}
+
+/// An operator's login with password and, once enrolled, the second factor: per-account and
+/// per-address limits, lock with back-off, single-use codes, every attempt traced. Shared by the
+/// JSON login and the office's login page.
+pub(crate) async fn operator_login(state: &AppState, addr: &limits::ClientAddr, input: LoginInput) -> Result<LoggedIn, ApiError> {
+    if input.username.is_empty() || input.username.len() > 64 {
         return Err(ApiError::field("username", "must be 1 to 64 characters"));
     }
-    if b.password.is_empty() || b.password.len() > 1024 {
+    if input.password.is_empty() || input.password.len() > 1024 {
         return Err(ApiError::field("password", "must be 1 to 1024 bytes"));
     }
-    limits::account_attempt(&state, &b.username).await?;
+    limits::account_attempt(state, &input.username).await?;
     let now = anagrafe_store::now_ms();
-    let Some(o) = state.store.operator(&b.username).await?.filter(|o| !o.disabled) else {
-        limits::failed_from(&state, &addr.0).await?;
+    let Some(o) = state.store.operator(&input.username).await?.filter(|o| !o.disabled) else {
+        limits::failed_from(state, &addr.0).await?;
         // The same work as for a real account, so timing does not tell which usernames exist.
-        let _ = password::verify(b.password, DUMMY_HASH.into()).await;
+        let _ = password::verify(input.password, DUMMY_HASH.into()).await;
         let e = entry("unauthenticated", "password", "operator.login", "refused", json!({ "reason": "unknown or disabled account" }));
         state.store.audit(&e).await?;
         return Err(bad_credentials());
@@ -311,19 +332,19 @@ pub(crate) async fn login(
             retry_after_s: u64::try_from((until - now + 999) / 1000).unwrap_or(1).max(1),
         });
     }
-    if !password::verify(b.password, o.password_hash.clone()).await {
-        limits::failed_from(&state, &addr.0).await?;
-        failed(&state, &o, "password", "wrong password").await?;
+    if !password::verify(input.password, o.password_hash.clone()).await {
+        limits::failed_from(state, &addr.0).await?;
+        failed(state, &o, "password", "wrong password").await?;
         return Err(bad_credentials());
     }
     let (mode, step) = match &o.totp_secret {
         Some(secret) => {
-            let Some(code) = b.totp.as_deref().filter(|c| !c.is_empty()) else {
+            let Some(code) = input.totp.as_deref().filter(|c| !c.is_empty()) else {
                 return Err(ApiError::field("totp", "the second factor code is required for this account"));
             };
             let Some(step) = totp::verify(secret, code, now / 1000) else {
-                limits::failed_from(&state, &addr.0).await?;
-                failed(&state, &o, "password+totp", "wrong code").await?;
+                limits::failed_from(state, &addr.0).await?;
+                failed(state, &o, "password+totp", "wrong code").await?;
                 return Err(bad_credentials());
             };
             ("password+totp", Some(step))
@@ -353,9 +374,20 @@ pub(crate) async fn login(
         json!({ "second_factor": step.is_some(), "loa": session.loa }),
     );
     if !state.store.open_session(&session, step, &e).await? {
-        failed(&state, &o, mode, "code already used").await?;
+        failed(state, &o, mode, "code already used").await?;
         return Err(ApiError::Unauthorized("this code was already used: wait for the next one".into()));
     }
+    Ok(LoggedIn { operator: o, session, token })
+}
+
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    axum::Extension(addr): axum::Extension<limits::ClientAddr>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let b: LoginBody = json_body(&body)?;
+    let done = operator_login(&state, &addr, LoginInput { username: b.username, password: b.password, totp: b.totp }).await?;
+    let (o, session) = (&done.operator, &done.session);
     let mut resp = (
         StatusCode::OK,
         axum::Json(json!({
@@ -370,16 +402,22 @@ pub(crate) async fn login(
         })),
     )
         .into_response();
-    set_cookie(&mut resp, &token, state.auth.absolute_timeout_s);
+    if let Some(c) = done.cookie(&state) {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
     Ok(resp)
 }
 
 /// A hash of a random password, verified against when the username is unknown.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Fr4lJZpYWlaW7wqN3B5rB3K9fJ0f0nOPqBGk0bZtUjQ";
 
+/// The operator's session cookie (an empty token with age 0 clears it).
+pub(crate) fn session_cookie(token: &str, max_age_s: i64) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!("{COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age_s}")).ok()
+}
+
 fn set_cookie(resp: &mut Response, token: &str, max_age_s: i64) {
-    let v = format!("{COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age_s}");
-    if let Ok(v) = HeaderValue::from_str(&v) {
+    if let Some(v) = session_cookie(token, max_age_s) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
 }
@@ -388,7 +426,21 @@ fn clear_cookie(resp: &mut Response) {
     set_cookie(resp, "", 0);
 }
 
+/// A second factor being enrolled: the secret, and the `otpauth://` URI an authenticator app
+/// reads from its QR code.
+#[derive(Debug)]
+pub(crate) struct Enrolment {
+    pub(crate) secret: String,
+    pub(crate) otpauth_uri: String,
+}
+
 pub(crate) async fn enrol(State(state): State<AppState>, s: FirstFactor) -> Result<Response, ApiError> {
+    let e = start_enrolment(&state, &s).await?;
+    Ok(axum::Json(json!({ "secret": e.secret, "otpauth_uri": e.otpauth_uri })).into_response())
+}
+
+/// Starts the enrolment of a second factor: a new secret, kept pending until a code confirms it.
+pub(crate) async fn start_enrolment(state: &AppState, s: &FirstFactor) -> Result<Enrolment, ApiError> {
     if s.operator.totp_secret.is_some() {
         return Err(ApiError::ConflictField {
             field: "totp".into(),
@@ -399,8 +451,8 @@ pub(crate) async fn enrol(State(state): State<AppState>, s: FirstFactor) -> Resu
     let up = OperatorUpdate { totp_pending: Some(Some(secret.clone())), ..Default::default() };
     let e = entry(&format!("operator:{}", s.operator.username), &s.session.auth_mode, "operator.totp_enrol", "ok", json!({}));
     state.store.update_operator(&s.operator.username, &up, &e).await?;
-    let uri = totp::otpauth_uri(&state.auth.totp_issuer, &s.operator.username, &secret);
-    Ok(axum::Json(json!({ "secret": secret, "otpauth_uri": uri })).into_response())
+    let otpauth_uri = totp::otpauth_uri(&state.auth.totp_issuer, &s.operator.username, &secret);
+    Ok(Enrolment { secret, otpauth_uri })
 }
 
 #[derive(Deserialize)]
@@ -411,13 +463,19 @@ struct CodeBody {
 
 pub(crate) async fn confirm(State(state): State<AppState>, s: FirstFactor, body: axum::body::Bytes) -> Result<Response, ApiError> {
     let b: CodeBody = json_body(&body)?;
+    confirm_enrolment(&state, &s, &b.code).await?;
+    Ok(axum::Json(json!({ "second_factor": true })).into_response())
+}
+
+/// Confirms the enrolment with a code of the pending secret: the session then has both factors.
+pub(crate) async fn confirm_enrolment(state: &AppState, s: &FirstFactor, code: &str) -> Result<(), ApiError> {
     let pending = s.operator.totp_pending.clone().ok_or_else(|| ApiError::ConflictField {
         field: "code".into(),
         reason: "no enrolment is in progress: start one at /auth/operator/totp/enrol".into(),
     })?;
     let now = anagrafe_store::now_ms();
     let step =
-        totp::verify(&pending, &b.code, now / 1000).ok_or_else(|| ApiError::field("code", "does not match the secret being enrolled"))?;
+        totp::verify(&pending, code, now / 1000).ok_or_else(|| ApiError::field("code", "does not match the secret being enrolled"))?;
     let up = OperatorUpdate {
         totp_secret: Some(Some(pending)),
         totp_pending: Some(None),
@@ -431,7 +489,7 @@ pub(crate) async fn confirm(State(state): State<AppState>, s: FirstFactor, body:
         .await?;
     // This session has now shown both factors.
     state.store.touch_session(&s.session.token_hash, now, true, true).await?;
-    Ok(axum::Json(json!({ "second_factor": true })).into_response())
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -447,9 +505,19 @@ pub(crate) async fn change_password(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let b: PasswordBody = json_body(&body)?;
+    new_password(&state, &s, b.current, b.new).await?;
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    clear_cookie(&mut resp);
+    Ok(resp)
+}
+
+/// Changes an operator's password (the current one checked, weak ones refused) and ends every
+/// session of the account, this one too: the operator logs in again.
+pub(crate) async fn new_password(state: &AppState, s: &OperatorSession, current: String, new: String) -> Result<(), ApiError> {
+    let b = PasswordBody { current, new };
     let o = s.operator();
     if !password::verify(b.current, o.password_hash.clone()).await {
-        failed(&state, o, &s.0.session.auth_mode, "wrong current password at password change").await?;
+        failed(state, o, &s.0.session.auth_mode, "wrong current password at password change").await?;
         return Err(ApiError::field("current", "is not the current password"));
     }
     if let Some(why) = password::weakness(&b.new, &o.username) {
@@ -466,9 +534,7 @@ pub(crate) async fn change_password(
     // and the operator logs in again with the new one.
     let e = entry(&actor, &s.0.session.auth_mode, "operator.logout_everywhere", "ok", json!({ "by": "password change" }));
     state.store.end_sessions("operator", &o.username, None, &e).await?;
-    let mut resp = StatusCode::NO_CONTENT.into_response();
-    clear_cookie(&mut resp);
-    Ok(resp)
+    Ok(())
 }
 
 async fn logout(State(state): State<AppState>, s: FirstFactor) -> Result<Response, ApiError> {

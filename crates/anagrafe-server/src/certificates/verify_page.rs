@@ -4,7 +4,12 @@
 //! whether it exists, is said before the captcha is solved; the pages are rate-limited per
 //! address (see `auth::limits::guard`).
 
-use super::{service, token_hash};
+use super::token_hash;
+
+/// The register's certificates, or 503 when no seal is configured.
+fn certs_of(state: &AppState) -> Result<std::sync::Arc<super::Certificates>, ApiError> {
+    state.certificates.clone().ok_or_else(|| ApiError::Unavailable("certificates are not configured (no seal)".into()))
+}
 use crate::AppState;
 use crate::error::ApiError;
 use crate::web::i18n::{self, Lang};
@@ -91,7 +96,7 @@ fn bad_upload(lang: Lang, why_key: &str) -> Response {
 }
 
 async fn upload(State(state): State<AppState>, headers: HeaderMap, mut form: Multipart) -> Result<Response, ApiError> {
-    let certs = service(&state)?;
+    let certs = certs_of(&state)?;
     let l = crate::web::lang_of(&headers);
     let mut image = None;
     while let Ok(Some(field)) = form.next_field().await {
@@ -138,7 +143,7 @@ struct ChallengeQuery {
 
 /// A new captcha: its id and the HTML showing it.
 async fn new_captcha(state: &AppState, lang: Lang, accessible: bool) -> Result<(String, String), ApiError> {
-    let certs = service(state)?;
+    let certs = certs_of(state)?;
     let mut id = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
     let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id);
@@ -186,7 +191,7 @@ async fn challenge(
     Path(token): Path<String>,
     Query(q): Query<ChallengeQuery>,
 ) -> Result<Response, ApiError> {
-    service(&state)?;
+    certs_of(&state)?;
     let l = crate::web::lang_of(&headers);
     if !valid_token(&token) {
         return Ok(notice(StatusCode::NOT_FOUND, l, "verify-bad-address-title", "verify-bad-address", false));
@@ -237,7 +242,7 @@ async fn confirm(
     Path(token): Path<String>,
     form: Result<axum::Form<Answer>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, ApiError> {
-    service(&state)?;
+    certs_of(&state)?;
     let l = crate::web::lang_of(&headers);
     if !valid_token(&token) {
         return Ok(notice(StatusCode::NOT_FOUND, l, "verify-bad-address-title", "verify-bad-address", false));
@@ -258,12 +263,12 @@ async fn confirm(
     let today = anagrafe_domain::ops::italian_today();
     let mut entry = trace_entry("ok", json!({ "certificate": cert.id }));
     entry.subject_person = Some(cert.person_id);
-    let until = super::content::dmy(cert.expires_on);
+    let until = anagrafe_service::certificates::dmy(cert.expires_on);
     if let Some(deleted) = cert.deleted_at {
         entry.outcome = "deleted".into();
         state.store.audit(&entry).await?;
         let when = chrono::DateTime::from_timestamp_millis(deleted)
-            .map(|d| super::content::dmy(anagrafe_domain::ops::italian_date(d)))
+            .map(|d| anagrafe_service::certificates::dmy(anagrafe_domain::ops::italian_date(d)))
             .unwrap_or_default();
         let text = i18n::t_args(l, "verify-deleted", &[("id", &cert.id), ("until", &until), ("deleted", &when)]);
         return Ok(page(StatusCode::GONE, l, "verify-deleted-title", &format!("<p role=\"alert\">{}</p>", esc(&text))));

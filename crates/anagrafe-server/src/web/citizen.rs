@@ -3,25 +3,27 @@
 //! the list of the own certificates; a copy by e-mail), logout.
 //!
 //! Who is asking comes from the citizen session only; the certificate steps call the
-//! certificate API's own handlers, so "about themselves only" is enforced by the same code.
+//! certificate service with the citizen as principal, so "about themselves only" is enforced by
+//! the same code as for the web services.
 
-use super::{Chrome, CsrfForm, PageResult, Ui, error_page, html, json_of, see_other};
+use super::{Chrome, CsrfForm, PageResult, Ui, error_page, html, see_other};
 use crate::auth::{self, session_of};
-use crate::certificates::{self, CertCaller, Requester};
 use crate::{ApiError, AppState};
+use anagrafe_domain::IdAnpr;
+use anagrafe_domain::certificate::Stamp;
+use anagrafe_service::certificates::{self as certificates, CertificateRequest, MailChannel};
+use anagrafe_service::{Principal, ServiceError};
 use anagrafe_domain::RefData;
 use anagrafe_domain::certificate::STAMP_DUTY_CENTS;
 use anagrafe_domain::decode::{DecodeTable, EsenzioneBollo, RelazioneParentela, TipoCertificato};
 use anagrafe_store::Session;
 use askama::Template;
-use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -75,12 +77,9 @@ impl WebCitizen {
         super::csrf_ok(headers, field, &self.session.csrf_token).map_err(|e| error_page(&self.ui, e))
     }
 
-    pub(super) fn requester(&self) -> Requester {
-        Requester::Citizen { cf: self.session.subject.clone(), auth_mode: self.session.auth_mode.clone() }
-    }
-
-    fn caller(&self, body: Value) -> CertCaller {
-        CertCaller { who: self.requester(), body: Bytes::from(body.to_string()) }
+    /// The citizen as the services see them.
+    pub(super) fn principal(&self) -> Principal {
+        crate::certificates::citizen_principal(&self.session)
     }
 
     pub(super) fn fail(&self, e: ApiError) -> Response {
@@ -207,7 +206,7 @@ async fn record(State(state): State<AppState>, s: WebCitizen) -> PageResult {
         }
     }
     // Reading the own record is an access to personal data like any other: traced.
-    let mut e = s.requester().entry("citizen.record_view", "ok", json!({}));
+    let mut e = s.principal().entry("citizen.record_view", "ok");
     e.subject_person = Some(pid);
     e.subject_cf = Some(s.session.subject.clone());
     state.store.audit(&e).await.map_err(|e| s.fail(e.into()))?;
@@ -217,7 +216,7 @@ async fn record(State(state): State<AppState>, s: WebCitizen) -> PageResult {
             id_anpr: r.id_anpr.map(|i| i.to_string()).unwrap_or_else(|| c.t("record-no-id")),
             fields,
             family,
-            as_of: certificates::content::dmy(on),
+            as_of: certificates::dmy(on),
             c,
         },
     ))
@@ -277,7 +276,7 @@ struct CertListQuery {
 
 fn ms_date(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
-        .map(|d| certificates::content::dmy(anagrafe_domain::ops::italian_date(d)))
+        .map(|d| certificates::dmy(anagrafe_domain::ops::italian_date(d)))
         .unwrap_or_default()
 }
 
@@ -288,25 +287,16 @@ async fn certificates_page(
 ) -> PageResult {
     let q = q.map(|q| q.0).unwrap_or_default();
     let c = s.chrome("certs-title").crumb("area-title", Some("/area-personale")).crumb("certs-title", None);
-    let uri: axum::http::Uri = "/api/v1/certificates".parse().map_err(|_| s.fail(ApiError::Internal("uri".into())))?;
-    let listed = certificates::list(State(state.clone()), uri, s.caller(json!({}))).await.map_err(|e| s.fail(e))?;
-    let v = json_of(listed).await.map_err(|e| s.fail(e))?;
+    let listed = service(&state, &s)?.list(&s.principal(), None).await.map_err(|e| s.fail(e.into()))?;
     let today = anagrafe_domain::ops::italian_today();
-    let rows = v["certificates"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|x| {
-            let types: Vec<String> =
-                x["types"].as_array().into_iter().flatten().filter_map(Value::as_u64).map(|t| type_label(&c, t as u16)).collect();
-            let expires = x["expires_on"].as_str().and_then(|d| d.parse::<NaiveDate>().ok());
-            CertRow {
-                id: x["id"].as_str().unwrap_or_default().to_owned(),
-                types: types.join(" + "),
-                issued: ms_date(x["issued_at"].as_i64().unwrap_or_default()),
-                expires: expires.map(certificates::content::dmy).unwrap_or_default(),
-                available: x["available"].as_bool().unwrap_or(false) && expires.is_some_and(|d| d >= today),
-            }
+    let rows = listed
+        .iter()
+        .map(|x| CertRow {
+            id: x.id.clone(),
+            types: x.types.iter().map(|t| type_label(&c, *t)).collect::<Vec<_>>().join(" + "),
+            issued: ms_date(x.issued_at),
+            expires: certificates::dmy(x.expires_on),
+            available: x.deleted_at.is_none() && x.expires_on >= today,
         })
         .collect();
     let can_email = state.certificates.as_ref().is_some_and(|c| c.mail.is_some());
@@ -386,10 +376,14 @@ impl CertChoice {
         format!("tipo={}&lingua={}", self.tipo(), self.lang.as_deref().unwrap_or_default())
     }
 
-    /// The certificate service's request about `person` (to which the stamp and confirmation
-    /// are added on issue).
-    pub(super) fn body(&self, person: &str) -> Value {
-        json!({ "person": person, "types": self.types, "lang": self.lang })
+    /// The certificate service's request about `person`.
+    pub(super) fn request(&self, person: IdAnpr) -> CertificateRequest {
+        CertificateRequest {
+            person,
+            kinds: self.types.iter().filter_map(|t| TipoCertificato::from_code(*t)).collect(),
+            reference_date: None,
+            lang: self.lang.clone(),
+        }
     }
 
     /// The types in words.
@@ -488,9 +482,9 @@ pub(super) fn check_issue_form(ui: &Ui, f: &IssueForm) -> (Vec<(String, String)>
 }
 
 /// The `stamp` of an exempt certificate request.
-pub(super) fn exempt_stamp(code: u16, description: &str) -> Value {
+pub(super) fn exempt_stamp(code: u16, description: &str) -> Stamp {
     let description = description.trim();
-    json!({ "kind": "exempt", "code": code, "description": (!description.is_empty()).then_some(description) })
+    Stamp::Exempt { code, description: (!description.is_empty()).then(|| description.to_owned()) }
 }
 
 fn exemptions() -> Vec<Exemption> {
@@ -526,9 +520,8 @@ async fn request_page(
 ) -> PageResult {
     let choice = CertChoice::from_query(q).map_err(|e| s.fail(e))?;
     let person = own_id_anpr(&state, &s).await.map_err(|e| s.fail(e))?;
-    let check = certificates::check(State(state.clone()), s.caller(choice.body(&person))).await;
-    if let Err(e) = check {
-        return Err(refusal_page(&s, &choice, e));
+    if let Err(e) = service(&state, &s)?.check(&s.principal(), &choice.request(person)).await {
+        return Err(refusal_page(&s, &choice, e.into()));
     }
     Ok(html(StatusCode::OK, &request_view(&s, &choice, Vec::new(), IssueForm::default())))
 }
@@ -557,10 +550,15 @@ fn refusal_page(s: &WebCitizen, choice: &CertChoice, e: ApiError) -> Response {
     }
 }
 
-async fn own_id_anpr(state: &AppState, s: &WebCitizen) -> Result<String, ApiError> {
+async fn own_id_anpr(state: &AppState, s: &WebCitizen) -> Result<IdAnpr, ApiError> {
     let pid = own_person(state, s).await?;
     let view = state.store.person(pid, None).await?;
-    view.record.id_anpr.map(|i| i.to_string()).ok_or_else(|| ApiError::NotFound("your record has no ID ANPR yet".into()))
+    view.record.id_anpr.ok_or_else(|| ApiError::NotFound("your record has no ID ANPR yet".into()))
+}
+
+/// The certificate service, or the page saying certificates are not available here.
+fn service(state: &AppState, s: &WebCitizen) -> Result<anagrafe_service::CertificateService, Response> {
+    state.certificate_service().map_err(|e| s.fail(e.into()))
 }
 
 async fn preview(
@@ -570,7 +568,8 @@ async fn preview(
 ) -> PageResult {
     let choice = CertChoice::from_query(q).map_err(|e| s.fail(e))?;
     let person = own_id_anpr(&state, &s).await.map_err(|e| s.fail(e))?;
-    certificates::preview(State(state.clone()), s.caller(choice.body(&person))).await.map_err(|e| refusal_page(&s, &choice, e))
+    let pdf = service(&state, &s)?.preview(&s.principal(), &choice.request(person), None).await;
+    pdf.map(|pdf| crate::certificates::pdf_response(pdf, "anteprima.pdf")).map_err(|e| refusal_page(&s, &choice, e.into()))
 }
 
 /// The issue form's fields (kept to show them again with the errors).
@@ -608,33 +607,51 @@ async fn issue(
         return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &request_view(&s, &choice, errors, f)));
     }
     let person = own_id_anpr(&state, &s).await.map_err(|e| s.fail(e))?;
+    let certs = service(&state, &s)?;
+    let who = s.principal();
     let stamp = match exemption {
         Some(code) => exempt_stamp(code, &f.description),
         None => {
             // The embedded mode's payment interface; a deployment on the national platform
             // sends the citizen there and comes back with the receipt.
-            let paid = certificates::pay(State(state.clone()), s.caller(json!({}))).await.map_err(|e| s.fail(e))?;
-            let v = json_of(paid).await.map_err(|e| s.fail(e))?;
-            json!({ "kind": "paid", "payment_id": v["payment_id"] })
+            let paid = certs.pay_locally(&who).await.map_err(|e| s.fail(e.into()))?;
+            Stamp::Paid { payment_id: paid.id }
         }
     };
-    let mut body = choice.body(&person);
-    body["stamp"] = stamp;
-    body["confirm"] = json!(true);
-    match certificates::issue(State(state.clone()), s.caller(body)).await {
-        Ok(r) => {
-            let v = json_of(r).await.map_err(|e| s.fail(e))?;
-            let id = v["id"].as_str().unwrap_or_default();
-            Ok(see_other(&format!("/area-personale/certificati?rilasciato={id}")))
-        }
-        Err(e @ ApiError::NotCertifiable { .. }) => Err(refusal_page(&s, &choice, e)),
-        Err(e) => {
-            let problems = e.field_problems();
+    match certs.issue(&who, &choice.request(person), &stamp).await {
+        Ok((meta, _)) => Ok(see_other(&format!("/area-personale/certificati?rilasciato={}", meta.id))),
+        Err(e) => Err(issue_refusal(e, |e| refusal_page(&s, &choice, e), |errors| {
+            html(StatusCode::UNPROCESSABLE_ENTITY, &request_view(&s, &choice, errors, f.clone()))
+        }, |e| s.fail(e))),
+    }
+}
+
+/// A certificate's PDF to save, named after its number.
+pub(super) fn attachment(pdf: Vec<u8>, number: &str) -> Response {
+    let mut r = crate::certificates::pdf_response(pdf, &format!("certificato-{number}.pdf"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"certificato-{number}.pdf\"")) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
+}
+
+/// What a certificate form shows when the issue is refused: the refusal's page for a
+/// certificate the person cannot obtain, the form again with the errors of its fields, or the
+/// error page.
+pub(super) fn issue_refusal(
+    e: ServiceError,
+    refused: impl FnOnce(ApiError) -> Response,
+    form: impl FnOnce(Vec<(String, String)>) -> Response,
+    fail: impl FnOnce(ApiError) -> Response,
+) -> Response {
+    match e {
+        e @ ServiceError::Refused { code: Some(_), .. } => refused(e.into()),
+        e => {
+            let problems = e.field_errors();
             if problems.is_empty() {
-                return Err(s.fail(e));
+                return fail(e.into());
             }
-            let errors = problems.into_iter().map(|p| (p.field, p.reason)).collect();
-            Err(html(StatusCode::UNPROCESSABLE_ENTITY, &request_view(&s, &choice, errors, f)))
+            form(problems.into_iter().map(|p| (p.field, p.reason)).collect())
         }
     }
 }
@@ -649,11 +666,8 @@ pub(super) fn valid_number(id: &str) -> Result<(), ApiError> {
 
 async fn download(State(state): State<AppState>, Path(id): Path<String>, s: WebCitizen) -> PageResult {
     valid_number(&id).map_err(|e| s.fail(e))?;
-    let mut r = certificates::download(State(state), Path(id.clone()), s.caller(json!({}))).await.map_err(|e| s.fail(e))?;
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"certificato-{id}.pdf\"")) {
-        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(r)
+    let (_, pdf) = service(&state, &s)?.download(&s.principal(), &id).await.map_err(|e| s.fail(e.into()))?;
+    Ok(attachment(pdf, &id))
 }
 
 async fn email(
@@ -666,7 +680,7 @@ async fn email(
     let f = form.map(|f| f.0).unwrap_or_default();
     s.check_csrf(&headers, &f.csrf)?;
     valid_number(&id).map_err(|e| s.fail(e))?;
-    certificates::email(State(state), Path(id.clone()), s.caller(json!({ "to": "email" }))).await.map_err(|e| s.fail(e))?;
+    service(&state, &s)?.email(&s.principal(), &id, MailChannel::Email).await.map_err(|e| s.fail(e.into()))?;
     Ok(see_other(&format!("/area-personale/certificati?inviato={id}")))
 }
 
@@ -785,7 +799,7 @@ async fn accesses(
     let own = format!("citizen:{}", s.session.subject);
     let rows = entries.iter().filter(|e| e.entry.actor != own && shown_operation(&e.entry)).map(|e| describe(&c, e)).collect();
     let more = (entries.len() == ACCESS_PAGE as usize).then(|| entries.last().map(|e| e.seq)).flatten();
-    let mut e = s.requester().entry("citizen.accesses_view", "ok", json!({}));
+    let mut e = s.principal().entry("citizen.accesses_view", "ok");
     e.subject_person = Some(pid);
     e.subject_cf = Some(s.session.subject.clone());
     state.store.audit(&e).await.map_err(|e| s.fail(e.into()))?;

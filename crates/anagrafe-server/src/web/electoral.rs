@@ -8,7 +8,7 @@ use super::citizen::{WebCitizen, own_person};
 use super::form::{Field, Opt};
 use super::office::{WebOfficer, WebOfficerOrAny, comune_name};
 use super::{Chrome, PageResult, html, see_other};
-use crate::certificates::content;
+use anagrafe_service::certificates::content;
 use crate::{ApiError, AppState};
 use anagrafe_domain::electoral::{
     AdditionalList, Election, ElectionRight, ElectoralData, Franchise, REQUEST_TEXT, RectificationTopic, Section,
@@ -201,7 +201,7 @@ async fn citizen_view(
     let requests = state.store.rectifications_of(pid).await.map_err(|e| s.fail(e.into()))?;
     let c = s.chrome("ele-own-title").crumb("area-title", Some("/area-personale")).crumb("ele-own-title", None);
     // Reading the own electoral data is traced like the own record.
-    let mut e = s.requester().entry("citizen.electoral_view", "ok", json!({}));
+    let mut e = s.principal().entry("citizen.electoral_view", "ok");
     e.subject_person = Some(pid);
     e.subject_cf = Some(s.session.subject.clone());
     state.store.audit(&e).await.map_err(|e| s.fail(e.into()))?;
@@ -285,7 +285,7 @@ async fn citizen_request(
         return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
     }
     let pid = own_person(&state, &s).await.map_err(|e| s.fail(e))?;
-    let mut e = s.requester().entry("electoral.rectification_request", "ok", json!({}));
+    let mut e = s.principal().entry("electoral.rectification_request", "ok");
     e.subject_person = Some(pid);
     e.subject_cf = Some(s.session.subject.clone());
     match state.store.request_rectification(&NewRectification { person_id: pid, topics: topics.clone(), message }, &e).await {

@@ -314,12 +314,6 @@ pub fn framed(status: StatusCode, lang: Lang, here: &str, title: &str, body: &st
     html(status, &Framed { c, body })
 }
 
-/// Reads the JSON answer of a handler called in process.
-pub(crate) async fn json_of(r: Response) -> Result<serde_json::Value, ApiError> {
-    let bytes = axum::body::to_bytes(r.into_body(), 8 * 1024 * 1024).await.map_err(|e| ApiError::Internal(e.to_string()))?;
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::Internal(e.to_string()))
-}
-
 /// A form whose only field is the CSRF token (logout, e-mail a copy, start an enrolment).
 #[derive(Deserialize, Default)]
 pub(crate) struct CsrfForm {

@@ -6,7 +6,7 @@
 //! their registry-officer role), as the comuni's web services do: validation, competence,
 //! idempotency and the trace are the service's own.
 
-use super::{Chrome, CsrfForm, PageResult, Ui, html, json_of, see_other};
+use super::{Chrome, CsrfForm, PageResult, Ui, html, see_other};
 use crate::auth::{self, FirstFactor, OperatorSession, limits};
 use crate::{ApiError, AppState};
 use anagrafe_domain::decode::{DecodeTable, RelazioneParentela};
@@ -16,7 +16,6 @@ use anagrafe_service::Principal;
 use anagrafe_service::registry::PersonQuery;
 use anagrafe_store::PersonView;
 use askama::Template;
-use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -24,7 +23,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -200,19 +199,18 @@ async fn login(
     form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let f = form.map(|f| f.0).unwrap_or_default();
-    let body = json!({ "username": f.username.trim(), "password": f.password, "totp": f.totp.trim() });
+    let input = auth::LoginInput {
+        username: f.username.trim().to_owned(),
+        password: f.password.clone(),
+        totp: Some(f.totp.trim().to_owned()).filter(|t| !t.is_empty()),
+    };
     let c = || Chrome::new(&ui, "office-login-title").crumb("office-title", Some("/ufficio")).crumb("office-login-title", None);
-    match auth::login(State(state), addr, Bytes::from(body.to_string())).await {
-        Ok(r) => {
-            let cookies: Vec<HeaderValue> = r.headers().get_all(header::SET_COOKIE).iter().cloned().collect();
-            let v = json_of(r).await.unwrap_or_default();
-            let to = if v["must_enrol_second_factor"].as_bool() == Some(true) {
-                "/ufficio/secondo-fattore"
-            } else {
-                desk_of(v["roles"].as_array().into_iter().flatten().filter_map(|g| g["role"].as_str().and_then(|r| Role::parse(r).ok())))
-            };
+    match auth::operator_login(&state, &addr.0, input).await {
+        Ok(done) => {
+            let to =
+                if done.operator.totp_secret.is_none() { "/ufficio/secondo-fattore" } else { desk_of(role_names(&done.operator)) };
             let mut out = see_other(to);
-            for cookie in cookies {
+            if let Some(cookie) = done.cookie(&state) {
                 out.headers_mut().append(header::SET_COOKIE, cookie);
             }
             out
@@ -906,12 +904,11 @@ async fn change_password(
     if f.new != f.repeat {
         return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &account_view(&o, vec![("repeat".into(), o.ui.t("account-err-repeat"))])));
     }
-    let body = json!({ "current": f.current, "new": f.new });
-    match auth::change_password(State(state), o.s.clone(), Bytes::from(body.to_string())).await {
-        Ok(r) => {
+    match auth::new_password(&state, &o.s, f.current.clone(), f.new.clone()).await {
+        Ok(()) => {
             let mut out = see_other("/ufficio/accesso?password=1");
-            for cookie in r.headers().get_all(header::SET_COOKIE) {
-                out.headers_mut().append(header::SET_COOKIE, cookie.clone());
+            if let Some(cookie) = auth::session_cookie("", 0) {
+                out.headers_mut().append(header::SET_COOKIE, cookie);
             }
             Ok(out)
         }
@@ -1001,11 +998,8 @@ async fn enrol(
 ) -> PageResult {
     let f = form.map(|f| f.0).unwrap_or_default();
     s.check_csrf(&headers, &f.csrf)?;
-    let r = auth::enrol(State(state), s.s.clone()).await.map_err(|e| office_error(&s.ui, e))?;
-    let v = json_of(r).await.map_err(|e| office_error(&s.ui, e))?;
-    let secret = v["secret"].as_str().map(str::to_owned);
-    let uri = v["otpauth_uri"].as_str().map(str::to_owned);
-    Ok(html(StatusCode::OK, &enrol_view(&s, secret, uri, None)))
+    let e = auth::start_enrolment(&state, &s.s).await.map_err(|e| office_error(&s.ui, e))?;
+    Ok(html(StatusCode::OK, &enrol_view(&s, Some(e.secret), Some(e.otpauth_uri), None)))
 }
 
 #[derive(Deserialize, Default)]
@@ -1025,9 +1019,8 @@ async fn confirm_enrolment(
 ) -> PageResult {
     let f = form.map(|f| f.0).unwrap_or_default();
     s.check_csrf(&headers, &f.csrf)?;
-    let body = json!({ "code": f.code.trim() });
-    match auth::confirm(State(state), s.s.clone(), Bytes::from(body.to_string())).await {
-        Ok(_) => Ok(see_other(desk_link(&s.s.operator).0)),
+    match auth::confirm_enrolment(&state, &s.s, f.code.trim()).await {
+        Ok(()) => Ok(see_other(desk_link(&s.s.operator).0)),
         Err(e) if !e.field_problems().is_empty() => {
             let error = e.field_problems().into_iter().map(|p| p.reason).collect::<Vec<_>>().join("; ");
             Err(html(StatusCode::UNPROCESSABLE_ENTITY, &enrol_view(&s, None, None, Some(error))))
@@ -1037,20 +1030,6 @@ async fn confirm_enrolment(
 }
 
 impl WebOfficer {
-    /// The office as the certificate service sees it: the comune of the officer's role.
-    fn cert_caller(&self, body: Value) -> Result<crate::certificates::CertCaller, Response> {
-        let comune = anagrafe_domain::Belfiore::parse(&self.comune())
-            .map_err(|_| self.fail(ApiError::Forbidden("the role's comune is not valid".into())))?;
-        Ok(crate::certificates::CertCaller {
-            who: crate::certificates::Requester::Office {
-                comune: Some(comune),
-                actor: format!("operator:{}", self.s.operator().username),
-                auth_mode: self.s.0.session.auth_mode.clone(),
-            },
-            body: Bytes::from(body.to_string()),
-        })
-    }
-
     fn counter_view(
         &self,
         id: &str,
@@ -1093,6 +1072,18 @@ fn counter_refusal(o: &WebOfficer, id: &str, e: ApiError) -> Response {
     }
 }
 
+/// The certificate service, or the page saying certificates are not available here.
+fn certificate_service(state: &AppState, o: &WebOfficer) -> Result<anagrafe_service::CertificateService, Response> {
+    state.certificate_service().map_err(|e| o.fail(e.into()))
+}
+
+/// The person of a counter page, by the ID ANPR in its path.
+fn counter_person(o: &WebOfficer, id: &str) -> Result<(String, IdAnpr), Response> {
+    let id = id_path(o, id)?;
+    let person = IdAnpr::parse(&id).map_err(|_| o.fail(ApiError::NotFound("no such ID ANPR".into())))?;
+    Ok((id, person))
+}
+
 /// Certificate at the counter, step 2: the checks run first (nothing laid out), then the
 /// stamp duty (collected at the counter, or an exemption) and the confirmation.
 async fn counter_page(
@@ -1101,11 +1092,11 @@ async fn counter_page(
     o: WebOfficer,
     q: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
 ) -> PageResult {
-    let id = id_path(&o, &id)?;
+    let (id, person) = counter_person(&o, &id)?;
     let choice = super::citizen::CertChoice::from_query(q).map_err(|e| o.fail(e))?;
-    let check = crate::certificates::check(State(state), o.cert_caller(choice.body(&id))?).await;
+    let check = certificate_service(&state, &o)?.check(&o.principal()?, &choice.request(person)).await;
     if let Err(e) = check {
-        return Err(counter_refusal(&o, &id, e));
+        return Err(counter_refusal(&o, &id, e.into()));
     }
     Ok(html(StatusCode::OK, &o.counter_view(&id, &choice, Vec::new(), super::citizen::IssueForm::default())))
 }
@@ -1116,13 +1107,14 @@ async fn counter_preview(
     o: WebOfficer,
     q: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
 ) -> PageResult {
-    let id = id_path(&o, &id)?;
+    let (id, person) = counter_person(&o, &id)?;
     let choice = super::citizen::CertChoice::from_query(q).map_err(|e| o.fail(e))?;
-    crate::certificates::preview(State(state), o.cert_caller(choice.body(&id))?).await.map_err(|e| counter_refusal(&o, &id, e))
+    let pdf = certificate_service(&state, &o)?.preview(&o.principal()?, &choice.request(person), None).await;
+    pdf.map(|pdf| crate::certificates::pdf_response(pdf, "anteprima.pdf")).map_err(|e| counter_refusal(&o, &id, e.into()))
 }
 
 /// Issues the certificate at the counter: the stamp duty collected there is recorded as the
-/// office's payment, then the certificate API's issue does the rest.
+/// office's payment, then the certificate service issues it.
 async fn counter_issue(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -1130,7 +1122,7 @@ async fn counter_issue(
     o: WebOfficer,
     form: Result<Form<super::citizen::IssueForm>, axum::extract::rejection::FormRejection>,
 ) -> PageResult {
-    let id = id_path(&o, &id)?;
+    let (id, person) = counter_person(&o, &id)?;
     let Ok(Form(f)) = form else {
         return Err(o.fail(ApiError::field("body", "is not the certificate form")));
     };
@@ -1140,35 +1132,23 @@ async fn counter_issue(
     if !errors.is_empty() {
         return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &o.counter_view(&id, &choice, errors, f)));
     }
+    let certs = certificate_service(&state, &o)?;
+    let who = o.principal()?;
     let stamp = match exemption {
         Some(code) => super::citizen::exempt_stamp(code, &f.description),
         None => {
-            let who = crate::certificates::RequesterInfo {
-                actor: format!("operator:{}", o.s.operator().username),
-                comune: anagrafe_domain::Belfiore::parse(&o.comune()).ok(),
-                auth_mode: o.s.0.session.auth_mode.clone(),
-            };
-            let payment = crate::certificates::record_counter_payment(&*state.store, &who).await.map_err(|e| o.fail(e))?;
-            json!({ "kind": "paid", "payment_id": payment })
+            let payment = certs.record_counter_payment(&who).await.map_err(|e| o.fail(e.into()))?;
+            anagrafe_domain::certificate::Stamp::Paid { payment_id: payment }
         }
     };
-    let mut body = choice.body(&id);
-    body["stamp"] = stamp;
-    body["confirm"] = json!(true);
-    match crate::certificates::issue(State(state), o.cert_caller(body)?).await {
-        Ok(r) => {
-            let v = json_of(r).await.map_err(|e| o.fail(e))?;
-            Ok(see_other(&format!("/ufficio/persone/{id}?rilasciato={}", v["id"].as_str().unwrap_or_default())))
-        }
-        Err(e @ ApiError::NotCertifiable { .. }) => Err(counter_refusal(&o, &id, e)),
-        Err(e) => {
-            let problems = e.field_problems();
-            if problems.is_empty() {
-                return Err(o.fail(e));
-            }
-            let errors = problems.into_iter().map(|p| (p.field, p.reason)).collect();
-            Err(html(StatusCode::UNPROCESSABLE_ENTITY, &o.counter_view(&id, &choice, errors, f)))
-        }
+    match certs.issue(&who, &choice.request(person), &stamp).await {
+        Ok((meta, _)) => Ok(see_other(&format!("/ufficio/persone/{id}?rilasciato={}", meta.id))),
+        Err(e) => Err(super::citizen::issue_refusal(
+            e,
+            |e| counter_refusal(&o, &id, e),
+            |errors| html(StatusCode::UNPROCESSABLE_ENTITY, &o.counter_view(&id, &choice, errors, f.clone())),
+            |e| o.fail(e),
+        )),
     }
 }
 
@@ -1176,10 +1156,6 @@ async fn counter_issue(
 /// the holder, download it).
 async fn counter_download(State(state): State<AppState>, Path(number): Path<String>, o: WebOfficer) -> PageResult {
     super::citizen::valid_number(&number).map_err(|e| o.fail(e))?;
-    let mut r =
-        crate::certificates::download(State(state), Path(number.clone()), o.cert_caller(json!({}))?).await.map_err(|e| o.fail(e))?;
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"certificato-{number}.pdf\"")) {
-        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(r)
+    let (_, pdf) = certificate_service(&state, &o)?.download(&o.principal()?, &number).await.map_err(|e| o.fail(e.into()))?;
+    Ok(super::citizen::attachment(pdf, &number))
 }

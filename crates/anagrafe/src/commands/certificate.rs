@@ -3,7 +3,8 @@
 
 use crate::config::Config;
 use anagrafe_domain::certificate::Stamp;
-use anagrafe_server::certificates::{self, RequesterInfo};
+use anagrafe_service::certificates::{CertificateRequest, CertificateService};
+use anagrafe_service::{Principal, SystemClock};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -125,48 +126,48 @@ pub fn init(key: &std::path::Path, chain: &std::path::Path, organisation: &str, 
     Ok(true)
 }
 
-fn requester(comune: Option<&str>) -> anyhow::Result<RequesterInfo> {
+/// The operator at the command line, acting for `comune` when one is named.
+fn principal(comune: Option<&str>) -> anyhow::Result<Principal> {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     let comune = comune.map(anagrafe_domain::Belfiore::parse).transpose().map_err(|e| anyhow::anyhow!("--comune: {e}"))?;
-    Ok(RequesterInfo { actor: format!("cli:{user}"), comune, auth_mode: "local".into() })
+    Ok(Principal::command_line(&user, comune, format!("cli-certificate-{}", chrono::Utc::now().timestamp_millis())))
 }
 
 pub async fn run_certificate(c: CertificateCommand, cfg: Config) -> anyhow::Result<ExitCode> {
     let store = crate::register::open(&cfg).await?;
     if let CertificateCommand::Expire = c {
-        let n = certificates::expire(&*store, chrono::Utc::now()).await?;
+        let n = anagrafe_service::certificates::expire(&*store, &SystemClock).await?;
         println!("deleted {n} expired certificate(s)");
         return Ok(ExitCode::SUCCESS);
     }
     let public_url =
         cfg.certificates.public_url.clone().or(cfg.oidc.public_url.clone()).unwrap_or_else(|| format!("http://{}", cfg.server.listen));
     let certs = Arc::new(crate::register::certificates(&cfg, &public_url)?);
+    let service = CertificateService::new(certs, store, Arc::new(SystemClock));
     let (what, out) = match &c {
         CertificateCommand::Issue { what, out, .. } | CertificateCommand::Preview { what, out } => (what, out.clone()),
         CertificateCommand::Expire => unreachable!(),
     };
-    let id = anagrafe_domain::IdAnpr::parse(&what.person).map_err(|e| anyhow::anyhow!("--person: {e}"))?;
-    let (pid, _) = store.find_by_id_anpr(&id).await?.with_context(|| format!("no person with ID ANPR {id}"))?;
-    let types = what
+    let person = anagrafe_domain::IdAnpr::parse(&what.person).map_err(|e| anyhow::anyhow!("--person: {e}"))?;
+    let kinds = what
         .types
         .iter()
         .map(|t| {
             anagrafe_domain::certificate::parse_type(t)
-                .map(anagrafe_domain::decode::DecodeTable::code)
                 .with_context(|| format!("--type {t}: not a certificate type (tab. 13 code 1-20 or its name)"))
         })
-        .collect::<anyhow::Result<Vec<u16>>>()?;
-    let who = requester(what.comune.as_deref())?;
-    let req = certificates::CertificateRequest { person_id: pid, types, reference_date: what.reference_date, lang: what.lang.clone() };
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let who = principal(what.comune.as_deref())?;
+    let req = CertificateRequest { person, kinds, reference_date: what.reference_date, lang: what.lang.clone() };
     let pdf = match &c {
-        CertificateCommand::Preview { .. } => certificates::preview_certificate(&certs, &*store, &req, &who).await.map_err(api_error)?,
+        CertificateCommand::Preview { .. } => service.preview(&who, &req, None).await?,
         CertificateCommand::Issue { exempt, exempt_description, .. } => {
             let stamp = match exempt {
                 Some(code) => Stamp::Exempt { code: *code, description: exempt_description.clone() },
-                None => Stamp::Paid { payment_id: certificates::record_counter_payment(&*store, &who).await.map_err(api_error)? },
+                None => Stamp::Paid { payment_id: service.record_counter_payment(&who).await? },
             };
             stamp.check().map_err(|e| anyhow::anyhow!("{}: {}", e.field, e.reason))?;
-            let (meta, pdf) = certificates::issue_certificate(&certs, &*store, &req, &stamp, &who).await.map_err(api_error)?;
+            let (meta, pdf) = service.issue(&who, &req, &stamp).await?;
             eprintln!("certificate {} issued, valid until {}", meta.id, meta.expires_on);
             pdf
         }
@@ -175,10 +176,6 @@ pub async fn run_certificate(c: CertificateCommand, cfg: Config) -> anyhow::Resu
     std::fs::write(&out, pdf).with_context(|| format!("cannot write {}", out.display()))?;
     println!("{}", out.display());
     Ok(ExitCode::SUCCESS)
-}
-
-fn api_error(e: anagrafe_server::ApiError) -> anyhow::Error {
-    anyhow::anyhow!("{e}")
 }
 
 pub async fn run_verify(o: VerifyOpts, cfg: Config) -> anyhow::Result<ExitCode> {

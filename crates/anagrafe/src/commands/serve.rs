@@ -138,7 +138,7 @@ async fn expiry_job(store: Arc<dyn Store>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         tick.tick().await;
-        match anagrafe_server::certificates::expire(&*store, chrono::Utc::now()).await {
+        match anagrafe_service::certificates::expire(&*store, &anagrafe_service::SystemClock).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "expired certificates deleted"),
             Err(e) => tracing::warn!(error = %e, "the certificate expiry job failed; it runs again in an hour"),

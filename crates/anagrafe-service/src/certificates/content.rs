@@ -4,7 +4,7 @@
 use super::{CertError, Certificates};
 use anagrafe_docs::model::{Document, Issuer, Row, Section, Table, Text};
 use anagrafe_domain::certificate::{self, HouseholdFacts, Stamp};
-use anagrafe_domain::decode::{DecodeTable, TipoCertificato};
+use anagrafe_domain::decode::DecodeTable;
 use anagrafe_domain::{BirthPlace, Country, DatePrecision, Household, PartialDate, PersonRecord, RefData, Residence};
 use anagrafe_store::{PersonView, Store, StoreError};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -336,11 +336,21 @@ pub(crate) async fn prepare(
             .collect(),
     };
 
+    // Every fact the types need is read once, whatever the combination, then laid out.
+    let history = if req.types.iter().any(|t| matches!(t, 4 | 6 | 9)) { Some(store.history(view.id).await?) } else { None };
+    let mut members = Vec::new();
+    if let Some(f) = family.as_ref().filter(|_| req.types.iter().any(|t| matches!(t, 12 | 13 | 15 | 16))) {
+        for m in &f.members {
+            let mv = if m.person_id == view.id { view.clone() } else { store.person(m.person_id, Some(as_of)).await? };
+            members.push((mv, m.relation));
+        }
+    }
+    let facts = Facts { record: r, family: family.as_ref(), history: history.as_ref(), members: &members, as_of };
     let mut sections = vec![generalita(&lang, r, &refdata)];
     let mut tables = Vec::new();
     let mut notes: Vec<Text> = Vec::new();
     for t in &req.types {
-        type_content(*t, &lang, r, &refdata, as_of, store, &view, family.as_ref(), &mut sections, &mut tables, &mut notes).await?;
+        type_content(*t, &lang, &refdata, &facts, &mut sections, &mut tables, &mut notes);
     }
     let title = if req.types.len() == 1 {
         lang.pick(title_of(req.types[0]))
@@ -396,20 +406,27 @@ pub(crate) fn finish(certs: &Certificates, doc: &mut Document, number: &str, exp
     doc.notes.push(lang.l("sealed"));
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn type_content(
+/// What a certificate's content is made of, read once from the register.
+struct Facts<'a> {
+    record: &'a PersonRecord,
+    family: Option<&'a anagrafe_store::FamilyView>,
+    history: Option<&'a anagrafe_store::PersonHistory>,
+    /// The household's members as of the date, with their relation to the head.
+    members: &'a [(PersonView, u16)],
+    as_of: NaiveDate,
+}
+
+/// Lays out what type `t` adds to the certificate.
+fn type_content(
     t: u16,
     lang: &Lang,
-    r: &PersonRecord,
     refdata: &RefData,
-    as_of: NaiveDate,
-    store: &dyn Store,
-    view: &PersonView,
-    family: Option<&anagrafe_store::FamilyView>,
+    facts: &Facts<'_>,
     sections: &mut Vec<Section>,
     tables: &mut Vec<Table>,
     notes: &mut Vec<Text>,
-) -> Result<(), CertError> {
+) {
+    let (r, as_of, family) = (facts.record, facts.as_of, facts.family);
     let row = |k: &str, v: String| Row { label: lang.l(k), value: v };
     match t {
         1 => {} // the birth data are in the personal data section
@@ -426,8 +443,7 @@ async fn type_content(
             }
         }
         4 => {
-            let h = store.history(view.id).await?;
-            let closed = h.residences.iter().filter_map(|d| d.to).max();
+            let closed = facts.history.and_then(|h| h.residences.iter().filter_map(|d| d.to).max());
             sections.push(Section {
                 title: lang.l("cancellation"),
                 rows: vec![
@@ -439,7 +455,7 @@ async fn type_content(
         5 => sections
             .push(Section { title: lang.l("citizenship"), rows: vec![row("citizenship", citizenships(refdata, &r.citizenships, as_of))] }),
         6 => {
-            let h = store.history(view.id).await?;
+            let Some(h) = facts.history else { return };
             tables.push(Table {
                 title: lang.l("citizenships"),
                 head: vec![lang.l("citizenship"), lang.l("from"), lang.l("to")],
@@ -464,7 +480,7 @@ async fn type_content(
             sections.push(Section { title: lang.l("residence"), rows });
         }
         9 => {
-            let h = store.history(view.id).await?;
+            let Some(h) = facts.history else { return };
             tables.push(Table {
                 title: lang.l("residences"),
                 head: vec![lang.l("address"), lang.l("from"), lang.l("to")],
@@ -500,7 +516,9 @@ async fn type_content(
             notes.push(lang.l("free"));
         }
         12 | 13 | 15 | 16 => {
-            let Some(f) = family else { return Ok(()) };
+            if family.is_none() {
+                return;
+            }
             let mut head = vec![lang.l("member"), lang.l("birth_date"), lang.l("birth_place")];
             if t == 13 {
                 head.push(lang.l("civil_status"));
@@ -509,8 +527,7 @@ async fn type_content(
                 head.push(lang.l("relation"));
             }
             let mut rows = Vec::new();
-            for m in &f.members {
-                let mv = if m.person_id == view.id { view.clone() } else { store.person(m.person_id, Some(as_of)).await? };
+            for (mv, relation) in facts.members {
                 let g = &mv.record.generalita;
                 let mut cells =
                     vec![full_name(&mv.record), partial(&g.birth_date), birth_place(refdata, &g.birth_place, g.birth_date.first_day())];
@@ -519,9 +536,9 @@ async fn type_content(
                 }
                 if t == 15 || t == 16 {
                     cells.push(
-                        anagrafe_domain::decode::RelazioneParentela::from_code(m.relation)
+                        anagrafe_domain::decode::RelazioneParentela::from_code(*relation)
                             .map(|x| x.description().to_owned())
-                            .unwrap_or_else(|| m.relation.to_string()),
+                            .unwrap_or_else(|| relation.to_string()),
                     );
                 }
                 rows.push(cells);
@@ -530,8 +547,6 @@ async fn type_content(
         }
         _ => {}
     }
-    let _ = TipoCertificato::from_code(t);
-    Ok(())
 }
 
 fn generalita(lang: &Lang, r: &PersonRecord, refdata: &RefData) -> Section {
@@ -559,11 +574,12 @@ fn full_name(r: &PersonRecord) -> String {
 }
 
 /// `dd/mm/yyyy`, as Italian certificates print dates.
-pub(crate) fn dmy(d: NaiveDate) -> String {
+pub fn dmy(d: NaiveDate) -> String {
     format!("{:02}/{:02}/{:04}", d.day(), d.month(), d.year())
 }
 
-pub(crate) fn partial(d: &PartialDate) -> String {
+/// A possibly partial date as certificates print it (`dd/mm/yyyy`, `mm/yyyy` or `yyyy`).
+pub fn partial(d: &PartialDate) -> String {
     let f = d.first_day();
     match d.precision() {
         DatePrecision::Day => dmy(f),
@@ -580,7 +596,8 @@ fn place_name(refdata: &RefData, code: anagrafe_domain::Belfiore, on: NaiveDate)
     }
 }
 
-pub(crate) fn birth_place(refdata: &RefData, p: &BirthPlace, on: NaiveDate) -> String {
+/// A birthplace in words: the comune with its province, or the locality and the state.
+pub fn birth_place(refdata: &RefData, p: &BirthPlace, on: NaiveDate) -> String {
     match p {
         BirthPlace::Comune { code } => place_name(refdata, *code, on),
         BirthPlace::Abroad { state, locality } => match locality {
@@ -590,7 +607,8 @@ pub(crate) fn birth_place(refdata: &RefData, p: &BirthPlace, on: NaiveDate) -> S
     }
 }
 
-pub(crate) fn citizenships(refdata: &RefData, cs: &[Country], on: NaiveDate) -> String {
+/// Citizenships in words, as certificates print them.
+pub fn citizenships(refdata: &RefData, cs: &[Country], on: NaiveDate) -> String {
     cs.iter()
         .map(|c| match c {
             Country::Italia => "ITALIANA".to_owned(),
@@ -600,7 +618,8 @@ pub(crate) fn citizenships(refdata: &RefData, cs: &[Country], on: NaiveDate) -> 
         .join(", ")
 }
 
-pub(crate) fn residence_line(refdata: &RefData, r: &Residence, on: NaiveDate) -> String {
+/// A residence on one line, in Italy or abroad with the AIRE comune.
+pub fn residence_line(refdata: &RefData, r: &Residence, on: NaiveDate) -> String {
     match r {
         Residence::Italy(a) => {
             let mut s = format!("{} {}", a.species, a.toponym);

@@ -1,0 +1,135 @@
+//! The certificate service on both backends, with the fake clock (CRT-1, CRT-2, CRT-6, CRT-7):
+//! a certificate issued under the register's seal, refused when the person cannot obtain it,
+//! and deleted by the expiry job once the clock has moved past its validity.
+
+#[macro_use]
+#[path = "../../anagrafe-store/tests/common/mod.rs"]
+mod common;
+use common::Harness;
+
+use anagrafe_domain::certificate::Stamp;
+use anagrafe_domain::decode::{DecodeTable, TipoCertificato};
+use anagrafe_domain::ops::Operation;
+use anagrafe_domain::{Belfiore, IdAnpr, IdGenerator};
+use anagrafe_service::certificates::{self, CertificateRequest, CertificateService, Certificates};
+use anagrafe_service::registry::Registry;
+use anagrafe_service::{ClientOpId, Clock, FakeClock, Principal, ServiceError};
+use anagrafe_store::IdIssuer;
+use chrono::NaiveDate;
+use std::sync::{Arc, OnceLock};
+
+conformance!(
+    a_certificate_is_issued_sealed_and_deleted_once_the_clock_passes_its_expiry,
+    a_certificate_the_person_cannot_obtain_is_refused_with_its_code_and_traced,
+    a_citizen_obtains_certificates_about_themselves_only,
+);
+
+fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+/// One seal for the whole test binary (making a CA takes a while).
+fn seal() -> anagrafe_docs::SealIdentity {
+    static PKI: OnceLock<(String, String)> = OnceLock::new();
+    let (key, chain) = PKI.get_or_init(|| {
+        let pki = anagrafe_docs::SealIdentity::generate("Anagrafe test", chrono::Utc::now()).unwrap();
+        (pki.seal_key_pem, pki.chain_pem)
+    });
+    anagrafe_docs::SealIdentity::from_pem(key, chain).unwrap()
+}
+
+struct Setup {
+    certs: CertificateService,
+    clock: Arc<FakeClock>,
+    office: Principal,
+    person: IdAnpr,
+    codice_fiscale: String,
+}
+
+async fn setup(h: &Harness) -> Setup {
+    let clock = Arc::new(FakeClock::on(d("2026-06-01")));
+    let issuer = IdIssuer { generator: IdGenerator::new(&[5u8; 16]), key_version: 1 };
+    let registry = Registry::new(h.store.clone(), Some(Arc::new(issuer)), clock.clone());
+    let office = Principal::registry_officer("anna.bianchi", Belfiore::parse("F205").unwrap(), "password_totp", "req-cert".into());
+    let birth = anagrafe_testkit::registration(1, "F205", "F205", d("2020-03-01"));
+    let w = registry.apply(&office, Operation::Register(Box::new(birth)), &ClientOpId::parse("reg-1").unwrap()).await.unwrap();
+    let person = w.applied.id_anpr.unwrap();
+    let codice_fiscale = w.applied.codice_fiscale.clone().unwrap();
+    let certs = CertificateService::new(Arc::new(Certificates::new(seal(), "https://anagrafe.example.it")), h.store.clone(), clock.clone());
+    Setup { certs, clock, office, person, codice_fiscale }
+}
+
+fn kinds(codes: &[u16]) -> Vec<TipoCertificato> {
+    codes.iter().map(|c| TipoCertificato::from_code(*c).unwrap()).collect()
+}
+
+async fn a_certificate_is_issued_sealed_and_deleted_once_the_clock_passes_its_expiry(h: &Harness) {
+    let s = setup(h).await;
+    let req = CertificateRequest { person: s.person, kinds: kinds(&[8, 12]), reference_date: None, lang: None };
+    s.certs.check(&s.office, &req).await.unwrap();
+    let stamp = Stamp::Exempt { code: 3, description: None };
+    let (meta, pdf) = s.certs.issue(&s.office, &req, &stamp).await.unwrap();
+    assert!(pdf.starts_with(b"%PDF"));
+    assert_eq!(meta.types, vec![8, 12]);
+    // Six months of validity from the clock's today, the day before the same date.
+    assert_eq!(meta.expires_on, d("2026-11-30"));
+    assert_eq!(meta.issued_at, s.clock.now_ms());
+    let report = anagrafe_docs::verify::verify_pdf(&pdf, None).unwrap();
+    assert!(report.ok(), "{report:?}");
+    let (_, again) = s.certs.download(&s.office, &meta.id).await.unwrap();
+    assert_eq!(again, pdf);
+
+    // The day of expiry it is still kept; the day after, the job deletes it.
+    s.clock.set(d("2026-11-30").and_hms_opt(12, 0, 0).unwrap().and_utc());
+    assert_eq!(certificates::expire(&*h.store, &*s.clock).await.unwrap(), 0);
+    s.clock.advance(chrono::Duration::days(1));
+    assert_eq!(certificates::expire(&*h.store, &*s.clock).await.unwrap(), 1);
+    let gone = s.certs.download(&s.office, &meta.id).await.unwrap_err();
+    assert!(matches!(gone, ServiceError::Gone(_)), "{gone:?}");
+
+    let trace = h.store.audit_entries(0, 1000).await.unwrap();
+    let ops: Vec<(&str, &str)> = trace.iter().map(|e| (e.entry.operation.as_str(), e.entry.outcome.as_str())).collect();
+    for op in [("certificate.check", "ok"), ("certificate.issue", "ok"), ("certificate.download", "ok"), ("certificate.expire", "ok")] {
+        assert!(ops.contains(&op), "{op:?} traced: {ops:?}");
+    }
+    assert!(ops.contains(&("certificate.download", "gone")));
+    assert!(h.store.verify_audit_chain().await.unwrap().first_bad.is_none());
+}
+
+async fn a_certificate_the_person_cannot_obtain_is_refused_with_its_code_and_traced(h: &Harness) {
+    let s = setup(h).await;
+    // A death certificate (type 2) for a living resident.
+    let req = CertificateRequest { person: s.person, kinds: kinds(&[2]), reference_date: None, lang: None };
+    let e = s.certs.issue(&s.office, &req, &Stamp::Exempt { code: 3, description: None }).await.unwrap_err();
+    let ServiceError::Refused { code: Some(code), .. } = e else { panic!("a refusal with its code: {e:?}") };
+    assert!(code.starts_with("EN"), "{code}");
+    let refused = h.store.audit_entries(0, 1000).await.unwrap().into_iter().filter(|e| e.entry.operation == "certificate.issue").count();
+    assert_eq!(refused, 1, "the refusal is traced");
+    // The historical residence at a date needs the date, and a date not after today.
+    let historical = CertificateRequest { person: s.person, kinds: kinds(&[20]), reference_date: None, lang: None };
+    let e = s.certs.check(&s.office, &historical).await.unwrap_err();
+    assert!(matches!(&e, ServiceError::Malformed { field, .. } if field == "reference_date"), "{e:?}");
+    let future = CertificateRequest { reference_date: Some(d("2026-06-02")), ..historical.clone() };
+    assert!(s.certs.check(&s.office, &future).await.is_err());
+    let past = CertificateRequest { reference_date: Some(d("2024-01-01")), ..historical };
+    s.certs.check(&s.office, &past).await.unwrap();
+}
+
+async fn a_citizen_obtains_certificates_about_themselves_only(h: &Harness) {
+    let s = setup(h).await;
+    let me = Principal::citizen(&s.codice_fiscale, "oidc:spid-demo", 2, "req-citizen".into());
+    let req = CertificateRequest { person: s.person, kinds: kinds(&[8]), reference_date: None, lang: None };
+    let payment = s.certs.pay_locally(&me).await.unwrap();
+    let (meta, _) = s.certs.issue(&me, &req, &Stamp::Paid { payment_id: payment.id.clone() }).await.unwrap();
+    assert_eq!(s.certs.list(&me, None).await.unwrap().len(), 1);
+    // The payment is consumed by the certificate: it cannot pay for another.
+    let e = s.certs.issue(&me, &req, &Stamp::Paid { payment_id: payment.id }).await.unwrap_err();
+    assert!(matches!(&e, ServiceError::State { field, .. } if field == "stamp.payment_id"), "{e:?}");
+
+    let stranger = Principal::citizen("RSSMRA80A01H501U", "oidc:spid-demo", 2, "req-other".into());
+    let e = s.certs.check(&stranger, &req).await.unwrap_err();
+    assert!(matches!(e, ServiceError::Forbidden(_)));
+    assert!(matches!(s.certs.download(&stranger, &meta.id).await, Err(ServiceError::Forbidden(_))));
+    let refusals = h.store.audit_entries(0, 1000).await.unwrap().into_iter().filter(|e| e.entry.outcome == "refused:not-yours").count();
+    assert_eq!(refusals, 2, "both attempts are traced");
+}
