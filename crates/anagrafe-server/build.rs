@@ -29,9 +29,9 @@ fn main() {
         }
     }
     if !missing.is_empty() {
-        panic!(
-            "\n\nthe web application's assets are not installed ({}): run `./scripts/setup-web` \
-             (npm ci in web/, Node.js 20 or newer) and build again\n\n",
+        // One line that says what to do, not a panic's backtrace.
+        println!(
+            "cargo::error=the web application's assets are not installed ({}): run ./scripts/setup-web (npm ci in web/, Node.js 20 or newer) and build again",
             missing.join(", ")
         );
     }

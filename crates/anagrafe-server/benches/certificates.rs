@@ -8,9 +8,9 @@
 //! memory check in docs/benchmarks.md uses 10000).
 
 use anagrafe_domain::certificate::Stamp;
+use anagrafe_domain::decode::{DecodeTable, TipoCertificato};
 use anagrafe_domain::ops::Operation;
 use anagrafe_domain::{Belfiore, IdAnpr, IdGenerator};
-use anagrafe_domain::decode::{DecodeTable, TipoCertificato};
 use anagrafe_service::certificates::{CertificateRequest, CertificateService, Certificates};
 use anagrafe_service::{Principal, SystemClock};
 use anagrafe_store::{IdIssuer, Store, WriteContext};

@@ -561,8 +561,7 @@ impl CertificateService {
                 "smtp"
             }
         };
-        let mut e =
-            Self::entry(who, "certificate.email", "ok", json!({ "certificate": number, "to": channel.as_str(), "via": via }));
+        let mut e = Self::entry(who, "certificate.email", "ok", json!({ "certificate": number, "to": channel.as_str(), "via": via }));
         e.subject_person = Some(cert.person_id);
         self.store.audit(&e).await?;
         Ok(via)

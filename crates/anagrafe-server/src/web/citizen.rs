@@ -10,12 +10,12 @@ use super::{Chrome, CsrfForm, PageResult, Ui, error_page, html, see_other};
 use crate::auth::{self, session_of};
 use crate::{ApiError, AppState};
 use anagrafe_domain::IdAnpr;
-use anagrafe_domain::certificate::Stamp;
-use anagrafe_service::certificates::{self as certificates, CertificateRequest, MailChannel};
-use anagrafe_service::{Principal, ServiceError};
 use anagrafe_domain::RefData;
 use anagrafe_domain::certificate::STAMP_DUTY_CENTS;
+use anagrafe_domain::certificate::Stamp;
 use anagrafe_domain::decode::{DecodeTable, EsenzioneBollo, RelazioneParentela, TipoCertificato};
+use anagrafe_service::certificates::{self as certificates, CertificateRequest, MailChannel};
+use anagrafe_service::{Principal, ServiceError};
 use anagrafe_store::Session;
 use askama::Template;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -275,9 +275,7 @@ struct CertListQuery {
 }
 
 fn ms_date(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|d| certificates::dmy(anagrafe_domain::ops::italian_date(d)))
-        .unwrap_or_default()
+    chrono::DateTime::from_timestamp_millis(ms).map(|d| certificates::dmy(anagrafe_domain::ops::italian_date(d))).unwrap_or_default()
 }
 
 async fn certificates_page(
@@ -620,9 +618,12 @@ async fn issue(
     };
     match certs.issue(&who, &choice.request(person), &stamp).await {
         Ok((meta, _)) => Ok(see_other(&format!("/area-personale/certificati?rilasciato={}", meta.id))),
-        Err(e) => Err(issue_refusal(e, |e| refusal_page(&s, &choice, e), |errors| {
-            html(StatusCode::UNPROCESSABLE_ENTITY, &request_view(&s, &choice, errors, f.clone()))
-        }, |e| s.fail(e))),
+        Err(e) => Err(issue_refusal(
+            e,
+            |e| refusal_page(&s, &choice, e),
+            |errors| html(StatusCode::UNPROCESSABLE_ENTITY, &request_view(&s, &choice, errors, f.clone())),
+            |e| s.fail(e),
+        )),
     }
 }
 

@@ -8,12 +8,12 @@ use super::citizen::{WebCitizen, own_person};
 use super::form::{Field, Opt};
 use super::office::{WebOfficer, WebOfficerOrAny, comune_name};
 use super::{Chrome, PageResult, html, see_other};
-use anagrafe_service::certificates::content;
 use crate::{ApiError, AppState};
 use anagrafe_domain::electoral::{
     AdditionalList, Election, ElectionRight, ElectoralData, Franchise, REQUEST_TEXT, RectificationTopic, Section,
 };
 use anagrafe_domain::{CodiceFiscale, IdAnpr, RefData};
+use anagrafe_service::certificates::content;
 use anagrafe_store::{ElectoralRecord, NewRectification, Rectification, RectificationAnswer};
 use askama::Template;
 use axum::extract::{FromRequestParts, Path, Query, State};

@@ -207,8 +207,7 @@ async fn login(
     let c = || Chrome::new(&ui, "office-login-title").crumb("office-title", Some("/ufficio")).crumb("office-login-title", None);
     match auth::operator_login(&state, &addr.0, input).await {
         Ok(done) => {
-            let to =
-                if done.operator.totp_secret.is_none() { "/ufficio/secondo-fattore" } else { desk_of(role_names(&done.operator)) };
+            let to = if done.operator.totp_secret.is_none() { "/ufficio/secondo-fattore" } else { desk_of(role_names(&done.operator)) };
             let mut out = see_other(to);
             if let Some(cookie) = done.cookie(&state) {
                 out.headers_mut().append(header::SET_COOKIE, cookie);
