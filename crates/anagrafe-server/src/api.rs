@@ -74,23 +74,12 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/duplicates/dismissal", post(dismiss_duplicate))
         .route("/api/v1/notifications", get(notifications))
         .route("/api/v1/revenue-agency/outbox", get(outbox))
-        .route("/api/openapi.json", get(openapi))
+        .route("/api/openapi.json", get(crate::openapi::api_document))
         .route("/api/register-key", get(register_key))
 }
 
 /// The OpenAPI description of these routes.
-pub const OPENAPI: &str = include_str!("openapi.json");
-
-async fn openapi() -> Response {
-    json_document(OPENAPI)
-}
-
-/// A JSON document compiled into the binary (the OpenAPI descriptions), as `application/json`.
-pub(crate) fn json_document(text: &'static str) -> Response {
-    let mut r = text.into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r
-}
+pub const OPENAPI: &str = crate::openapi::API;
 
 /// Query parameters, read after the signature is verified, refused as problem+json naming the
 /// parameter when they do not parse.

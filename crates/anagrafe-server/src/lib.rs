@@ -14,121 +14,19 @@ pub mod http1;
 pub mod jwt_crypto;
 mod middleware;
 pub mod modi;
+pub mod openapi;
 pub mod pdnd;
 pub mod push;
+mod state;
 pub mod web;
 
 pub use error::ApiError;
+pub use state::{ApiSettings, AppState, DEFAULT_AUDIENCE, REGISTER_KID};
 
-use anagrafe_store::Store;
 use axum::Router;
 use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use std::sync::{Arc, OnceLock};
-
-/// What every handler can reach.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    /// The register.
-    pub store: Arc<dyn Store>,
-    /// Prometheus rendering handle.
-    pub metrics: PrometheusHandle,
-    /// The ID ANPR issuer (writes that create records need it).
-    pub issuer: Option<Arc<anagrafe_store::IdIssuer>>,
-    /// Web-service settings.
-    pub api: ApiSettings,
-    /// The register's own signing key (pushes to comuni); its public half is served at
-    /// `/api/register-key`.
-    pub register_signer: Option<Arc<modi::client::Signer>>,
-    /// Registered clients met so far, with their parsed keys.
-    pub clients: Arc<modi::ClientCache>,
-    /// Login and session policy.
-    pub auth: auth::AuthSettings,
-    /// Citizens' identity providers.
-    pub oidc: Arc<auth::oidc::OidcSettings>,
-    /// Rate limits and blocking policy.
-    pub limits: auth::limits::LimitSettings,
-    /// Blocked addresses as last read.
-    pub blocklist: Arc<auth::limits::Blocklist>,
-    /// Whether responses carry `Strict-Transport-Security` (the register is served over TLS,
-    /// directly or behind a proxy).
-    pub hsts: bool,
-    /// The certificate service (`None`: no seal configured; certificate routes answer 503).
-    pub certificates: Option<Arc<certificates::Certificates>>,
-    /// The e-services for public bodies.
-    pub pdnd: Arc<pdnd::Pdnd>,
-    /// Where every service reads the time (tests hold a fake one).
-    pub clock: Arc<dyn anagrafe_service::Clock>,
-}
-
-/// Settings of the comuni's web services.
-#[derive(Debug, Clone)]
-pub struct ApiSettings {
-    /// The `aud` every `Agid-JWT-Signature` must carry.
-    pub audience: String,
-}
-
-impl Default for ApiSettings {
-    fn default() -> Self {
-        Self { audience: DEFAULT_AUDIENCE.to_owned() }
-    }
-}
-
-/// The `kid` (and `iss`) of the register's own signatures.
-pub const REGISTER_KID: &str = "anagrafe";
-
-/// The audience used when none is configured.
-pub const DEFAULT_AUDIENCE: &str = "anagrafe/api/v1";
-
-impl AppState {
-    /// State over a store; installs the process-wide metrics recorder on first use.
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        modi::init_crypto();
-        Self {
-            store,
-            metrics: metrics_handle(),
-            issuer: None,
-            api: ApiSettings::default(),
-            register_signer: None,
-            clients: Arc::default(),
-            auth: auth::AuthSettings::default(),
-            oidc: Arc::default(),
-            limits: auth::limits::LimitSettings::default(),
-            blocklist: Arc::default(),
-            hsts: false,
-            certificates: None,
-            pdnd: Arc::default(),
-            clock: Arc::new(anagrafe_service::SystemClock),
-        }
-    }
-
-    /// The certificate use cases over this state's store and clock (`Unavailable` when no seal
-    /// is configured).
-    pub fn certificate_service(&self) -> Result<anagrafe_service::CertificateService, anagrafe_service::ServiceError> {
-        let certs = self
-            .certificates
-            .clone()
-            .ok_or_else(|| anagrafe_service::ServiceError::Unavailable("certificates are not configured (no seal)".into()))?;
-        Ok(anagrafe_service::CertificateService::new(certs, self.store.clone(), self.clock.clone()))
-    }
-
-    /// The registry's use cases over this state's store, issuer and clock.
-    pub fn registry(&self) -> anagrafe_service::Registry {
-        anagrafe_service::Registry::new(self.store.clone(), self.issuer.clone(), self.clock.clone())
-    }
-
-    /// The same state with the register's signing key (PKCS#8 PEM, ES256).
-    pub fn with_register_key(mut self, private_key_pem: &str) -> Result<Self, String> {
-        self.register_signer = Some(Arc::new(modi::client::Signer::new(REGISTER_KID, "", private_key_pem)?));
-        Ok(self)
-    }
-
-    /// The same state with an ID ANPR issuer.
-    pub fn with_issuer(mut self, issuer: anagrafe_store::IdIssuer) -> Self {
-        self.issuer = Some(Arc::new(issuer));
-        self
-    }
-}
+use std::sync::OnceLock;
 
 fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();

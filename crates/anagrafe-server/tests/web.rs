@@ -66,8 +66,7 @@ async fn send(router: &axum::Router, req: Request<Body>) -> Page {
 fn keys_used() -> Vec<String> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
-    let mut stack =
-        vec![root.join("templates"), root.join("src/web"), root.join("src/certificates/verify_page.rs"), root.join("src/auth/dev_idp.rs")];
+    let mut stack = vec![root.join("templates"), root.join("src/web"), root.join("src/web.rs"), root.join("src/auth/dev_idp.rs")];
     while let Some(p) = stack.pop() {
         if p.is_dir() {
             stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));

@@ -18,6 +18,7 @@ pub mod electoral;
 mod form;
 pub mod i18n;
 pub mod office;
+mod verify;
 
 use crate::{ApiError, AppState};
 use askama::Template;
@@ -52,6 +53,7 @@ pub fn routes() -> Router<AppState> {
         .merge(citizen::routes())
         .merge(office::routes())
         .merge(electoral::routes())
+        .merge(verify::routes())
 }
 
 /// A breadcrumb: label and, but for the current page, a link.

@@ -4,13 +4,8 @@
 //! whether it exists, is said before the captcha is solved; the pages are rate-limited per
 //! address (see `auth::limits::guard`).
 
-use super::token_hash;
-
-/// The register's certificates, or 503 when no seal is configured.
-fn certs_of(state: &AppState) -> Result<std::sync::Arc<super::Certificates>, ApiError> {
-    state.certificates.clone().ok_or_else(|| ApiError::Unavailable("certificates are not configured (no seal)".into()))
-}
 use crate::AppState;
+use crate::certificates::{Certificates, pdf_response, token_hash};
 use crate::error::ApiError;
 use crate::web::i18n::{self, Lang};
 use anagrafe_docs::{captcha, qr};
@@ -23,6 +18,11 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+
+/// The register's certificates, or 503 when no seal is configured.
+fn certs_of(state: &AppState) -> Result<std::sync::Arc<Certificates>, ApiError> {
+    state.certificates.clone().ok_or_else(|| ApiError::Unavailable("certificates are not configured (no seal)".into()))
+}
 
 /// How long a captcha stays valid.
 const CAPTCHA_TTL_MS: i64 = 10 * 60 * 1000;
@@ -285,5 +285,5 @@ async fn confirm(
         return Ok(notice(StatusCode::GONE, l, "verify-gone-title", "verify-gone", true));
     };
     state.store.audit(&entry).await?;
-    Ok(super::pdf_response(pdf, &format!("certificato-{}.pdf", cert.id)))
+    Ok(pdf_response(pdf, &format!("certificato-{}.pdf", cert.id)))
 }

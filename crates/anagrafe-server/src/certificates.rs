@@ -1,12 +1,11 @@
 //! The certificate service's doors (CRT-1 … CRT-7): the web services under
 //! `/api/v1/certificates` and `/api/v1/payments/stamp-duty` for citizens (about themselves
-//! only) and registry offices, and the public verification pages ([`verify_page`]).
+//! only) and registry offices. The public verification pages are the web application's
+//! (`web::verify`).
 //!
 //! Each handler reads the request into a typed [`CertificateRequest`], calls the
 //! [`CertificateService`] with the caller's principal, and writes the answer; the checks, the
 //! content, the seal, the storage and the trace are the service's.
-
-pub mod verify_page;
 
 pub use anagrafe_service::certificates::{Branding, CaptchaOracle, Certificates, MailDelivery, token_hash};
 
@@ -83,7 +82,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/certificates/{id}/pdf", get(download))
         .route("/api/v1/certificates/{id}/email", post(email))
         .route("/api/v1/payments/stamp-duty", post(pay))
-        .merge(verify_page::routes())
 }
 
 fn service(state: &AppState) -> Result<CertificateService, ApiError> {
