@@ -133,13 +133,11 @@ fn person_param(raw: &str) -> Result<IdAnpr, ApiError> {
     IdAnpr::parse(raw).map_err(|e| ApiError::field("person", e.to_string()))
 }
 
-/// The typed request of a body, and the body (for its stamp and confirmation).
-fn request_of(c: &CertCaller) -> Result<(CertBody, CertificateRequest), ApiError> {
-    let body = parse_body(&c.body)?;
+/// The typed request of a body, read once.
+fn request_of(body: &CertBody) -> Result<CertificateRequest, ApiError> {
     let kinds = parse_types(&body.types)?;
     let person = person_param(&body.person)?;
-    let req = CertificateRequest { person, kinds, reference_date: body.reference_date, lang: body.lang.clone() };
-    Ok((body, req))
+    Ok(CertificateRequest { person, kinds, reference_date: body.reference_date, lang: body.lang.clone() })
 }
 
 /// A PDF answer, shown in the browser.
@@ -156,7 +154,8 @@ pub(crate) fn pdf_response(pdf: Vec<u8>, filename: &str) -> Response {
 
 pub(crate) async fn preview(State(state): State<AppState>, c: CertCaller) -> Result<Response, ApiError> {
     let certs = service(&state)?;
-    let (body, req) = request_of(&c)?;
+    let body = parse_body(&c.body)?;
+    let req = request_of(&body)?;
     let pdf = certs.preview(&c.principal, &req, body.stamp.as_ref()).await?;
     Ok(pdf_response(pdf, "anteprima.pdf"))
 }
@@ -177,14 +176,14 @@ fn issued_json(meta: &StoredCertificate) -> serde_json::Value {
 pub(crate) async fn issue(State(state): State<AppState>, c: CertCaller) -> Result<Response, ApiError> {
     let certs = service(&state)?;
     let body = parse_body(&c.body)?;
-    parse_types(&body.types)?;
+    // The types are named before the confirmation and the stamp, as the request reads.
+    let req = request_of(&body)?;
     if !body.confirm {
         return Err(ApiError::field("confirm", "must be true: a certificate is issued only after the requester confirms the preview"));
     }
     let Some(stamp) = body.stamp.clone() else {
         return Err(ApiError::field("stamp", "pay the stamp duty or state an exemption (tab. 39)"));
     };
-    let (_, req) = request_of(&c)?;
     let (meta, _) = certs.issue(&c.principal, &req, &stamp).await?;
     let mut r = (StatusCode::CREATED, axum::Json(issued_json(&meta))).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/certificates/{}/pdf", meta.id)) {
