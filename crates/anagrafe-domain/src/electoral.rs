@@ -324,8 +324,56 @@ impl RectificationTopic {
 /// Shortest and longest text of a rectification request.
 pub const REQUEST_TEXT: (usize, usize) = (10, 2_000);
 
+/// Why the text of a request (or of its answer) is not acceptable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextProblem {
+    /// Shorter than `REQUEST_TEXT.0` characters.
+    TooShort,
+    /// Longer than `REQUEST_TEXT.1` characters.
+    TooLong,
+    /// Holds control characters other than line ends and tabs.
+    Control,
+}
+
+impl TextProblem {
+    /// The reason, as a field error states it.
+    pub fn reason(self) -> String {
+        match self {
+            Self::TooShort => format!("is shorter than {} characters", REQUEST_TEXT.0),
+            Self::TooLong => format!("is longer than {} characters", REQUEST_TEXT.1),
+            Self::Control => "holds control characters".to_owned(),
+        }
+    }
+}
+
+/// The text of a request or answer as kept: trimmed, line ends as `\n`, between
+/// `REQUEST_TEXT` characters, no control characters but line ends and tabs.
+pub fn request_text(raw: &str) -> Result<String, TextProblem> {
+    let text = raw.replace("\r\n", "\n").trim().to_owned();
+    let n = text.chars().count();
+    if n < REQUEST_TEXT.0 {
+        Err(TextProblem::TooShort)
+    } else if n > REQUEST_TEXT.1 {
+        Err(TextProblem::TooLong)
+    } else if text.chars().any(|ch| ch.is_control() && ch != '\n' && ch != '\t') {
+        Err(TextProblem::Control)
+    } else {
+        Ok(text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_request_text_is_trimmed_and_bounded() {
+        use super::{TextProblem, request_text};
+        assert_eq!(request_text("  la sezione è sbagliata\r\n"), Ok("la sezione è sbagliata".to_owned()));
+        assert_eq!(request_text("corto"), Err(TextProblem::TooShort));
+        assert_eq!(request_text(&"x".repeat(2_001)), Err(TextProblem::TooLong));
+        assert_eq!(request_text("la sezione\u{7}è sbagliata"), Err(TextProblem::Control));
+        assert!(request_text("riga uno\n\triga due").is_ok());
+    }
+
     use super::*;
     use crate::Belfiore;
 

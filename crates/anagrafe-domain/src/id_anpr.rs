@@ -131,6 +131,45 @@ impl IdAnpr {
     }
 }
 
+/// The state of an ID ANPR (IDN-2, IDN-6), stored as a code (1 valid, 2 suspended, 3 invalid).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IdStatus {
+    /// In use.
+    Valid,
+    /// Suspended while a duplicate case is open (IDN-6 case 5).
+    Suspended,
+    /// No longer valid (a deleted duplicate, a minor's record before adoption).
+    Invalid,
+}
+
+impl IdStatus {
+    /// Every state, in code order.
+    pub const ALL: [Self; 3] = [Self::Valid, Self::Suspended, Self::Invalid];
+
+    /// The stored code.
+    pub fn code(self) -> i16 {
+        match self {
+            Self::Valid => 1,
+            Self::Suspended => 2,
+            Self::Invalid => 3,
+        }
+    }
+
+    /// The state a stored code names; `None` for a code that is no state.
+    pub fn from_code(code: i16) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.code() == code)
+    }
+
+    /// `valid`, `suspended` or `invalid`, as the API shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Valid => "valid",
+            Self::Suspended => "suspended",
+            Self::Invalid => "invalid",
+        }
+    }
+}
+
 impl fmt::Display for IdAnpr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -44,13 +44,14 @@ pub mod ops;
 pub mod person;
 pub mod refdata;
 pub mod role;
+pub mod rules;
 pub mod text;
 
 pub use cf::{CfError, CodiceFiscale, DecodedCf};
 pub use cf::{CfInput, Sex};
 pub use codes::{Belfiore, Cap, CodeError, IstatCode};
 pub use date::{DatePrecision, PartialDate};
-pub use id_anpr::{IdAnpr, IdAnprError};
+pub use id_anpr::{IdAnpr, IdAnprError, IdStatus};
 pub use id_generator::IdGenerator;
 pub use person::*;
 pub use refdata::{Comune, Place, RefData, Stato};

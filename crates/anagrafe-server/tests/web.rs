@@ -905,7 +905,7 @@ async fn an_officer_reports_and_resolves_a_duplicate_record() {
         // Resolving what was never reported is refused beside the field; nothing is deleted.
         let unreported = send(form("d-1", &b, "keep-this")).await;
         assert!(unreported.status.is_client_error() && unreported.text().contains("id=\"other-error\""), "{}", unreported.text());
-        assert_eq!(store.find_by_id_anpr(&b.parse().unwrap()).await.unwrap().unwrap().1, 1);
+        assert_eq!(store.find_by_id_anpr(&b.parse().unwrap()).await.unwrap().unwrap().1, anagrafe_domain::IdStatus::Valid);
         let reported = send(form("d-2", &b, "report")).await;
         assert_eq!(reported.status, StatusCode::SEE_OTHER, "{}", reported.text());
         // The case is in the comune's list of open cases, which leads to the form with the

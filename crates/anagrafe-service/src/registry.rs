@@ -12,6 +12,7 @@
 //! Reads are traced like writes (SEC-4): who read whose record, as of when.
 
 use crate::{Clock, Principal, ServiceError, ServiceResult};
+pub use anagrafe_domain::IdStatus;
 use anagrafe_domain::ops::Operation;
 use anagrafe_domain::{Belfiore, CodiceFiscale, FieldError, HouseholdKind, IdAnpr, RefData, RegisterStatus, Role};
 use anagrafe_store::{
@@ -57,38 +58,6 @@ pub struct Written {
     pub created: bool,
     /// The answer is the one first given to this operation id (nothing was written now).
     pub replayed: bool,
-}
-
-/// The state of an ID ANPR (IDN-2, IDN-6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IdStatus {
-    /// In use.
-    Valid,
-    /// Suspended while a duplicate case is open.
-    Suspended,
-    /// No longer valid (a deleted duplicate, a minor's record before adoption).
-    Invalid,
-}
-
-impl IdStatus {
-    /// The store's code (1 valid, 2 suspended, 3 invalid).
-    pub fn from_code(code: i16) -> ServiceResult<Self> {
-        match code {
-            1 => Ok(Self::Valid),
-            2 => Ok(Self::Suspended),
-            3 => Ok(Self::Invalid),
-            other => Err(ServiceError::Internal(Box::new(StoreError::Corrupt(format!("ID status {other}"))))),
-        }
-    }
-
-    /// `valid` or `suspended` (an invalid ID is never shown as found).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Valid => "valid",
-            Self::Suspended => "suspended",
-            Self::Invalid => "invalid",
-        }
-    }
 }
 
 /// A person's record as of a date, found by ID ANPR.
@@ -297,8 +266,8 @@ impl Registry {
     /// The internal id and state of an ID ANPR that is still in use (`Gone` when it was
     /// invalidated, `NotFound` when never issued).
     async fn resolve(&self, id: &IdAnpr) -> ServiceResult<(i64, IdStatus)> {
-        let (pid, code) = self.store.find_by_id_anpr(id).await?.ok_or_else(|| ServiceError::NotFound(format!("ID ANPR {id}")))?;
-        match IdStatus::from_code(code)? {
+        let (pid, status) = self.store.find_by_id_anpr(id).await?.ok_or_else(|| ServiceError::NotFound(format!("ID ANPR {id}")))?;
+        match status {
             IdStatus::Invalid => Err(ServiceError::Gone(format!("ID ANPR {id} is no longer valid"))),
             status => Ok((pid, status)),
         }

@@ -1,4 +1,4 @@
-//! Registry writes straight through `Store::apply`, without HTTP or signatures: the cost of one
+//! Registry writes straight through `RegistryStore::apply`, without HTTP or signatures: the cost of one
 //! audited registration transaction on each backend (PostgreSQL when
 //! `ANAGRAFE_BENCH_DATABASE_URL` names a database to create scratch databases from).
 //! Run: `cargo bench -p anagrafe-store --bench apply [-- N]`.

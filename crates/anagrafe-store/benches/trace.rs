@@ -1,4 +1,4 @@
-//! Trace entries appended on their own (`Store::audit`: every read, refusal and login), one
+//! Trace entries appended on their own (`AuditStore::audit`: every read, refusal and login), one
 //! caller at a time and from many concurrent callers, whose entries the store commits in
 //! groups. SQLite, and PostgreSQL when `ANAGRAFE_BENCH_DATABASE_URL` names a database to create
 //! a scratch database from. Run: `cargo bench -p anagrafe-store --bench trace [-- N]`.

@@ -165,7 +165,7 @@ pub(crate) const ROWS_PER_STATEMENT: usize = 200;
 /// Most entries one group commit carries; more wait for the next.
 pub(crate) const MAX_GROUP: usize = 2_000;
 
-/// Group commit for entries appended on their own ([`crate::Store::audit`]: reads, refusals,
+/// Group commit for entries appended on their own ([`crate::AuditStore::audit`]: reads, refusals,
 /// logins, e-service calls). Each caller queues its entry and waits for its outcome. One writer
 /// at a time (a task of its own, started by the caller that finds none running) takes
 /// everything queued, writes it in one transaction under one lock of the chain head, answers

@@ -9,14 +9,19 @@ macro_rules! store_electoral {
     ($store:ty, $db:ty) => {
         impl $store {
             /// The competent comune and status of a person, locked for the write.
-            async fn electoral_subject(tx: &mut sqlx::Transaction<'_, $db>, person_id: i64) -> crate::Result<(String, i16)> {
-                use sqlx::Row;
-                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT comune, status FROM persons WHERE id = $1{}", Self::FOR_UPDATE)))
-                    .bind(person_id)
-                    .fetch_optional(&mut **tx)
-                    .await?
-                    .ok_or_else(|| crate::StoreError::NotFound("person".into()))?;
-                Ok((row.try_get(0)?, row.try_get(1)?))
+            async fn electoral_subject(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                person_id: i64,
+            ) -> crate::Result<(String, anagrafe_domain::RegisterStatus)> {
+                let row = sqlx::query_as::<_, crate::rows::CompetenceRow>(sqlx::AssertSqlSafe(format!(
+                    "SELECT comune, status FROM persons WHERE id = $1{}",
+                    Self::FOR_UPDATE
+                )))
+                .bind(person_id)
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or_else(|| crate::StoreError::NotFound("person".into()))?;
+                Ok((row.comune, crate::rows::register_status(row.status)?))
             }
 
             /// Writes one person's electoral data over what was there (ELE-6).
@@ -44,14 +49,19 @@ macro_rules! store_electoral {
                 Ok(())
             }
 
+            /// Whether a person is still in the register (resident, or registered in AIRE).
+            fn in_register(status: anagrafe_domain::RegisterStatus) -> bool {
+                matches!(status, anagrafe_domain::RegisterStatus::Resident | anagrafe_domain::RegisterStatus::Aire)
+            }
+
             /// Refuses a write for a person this comune does not keep.
-            fn electoral_competence(person_comune: &str, status: i16, comune: &str) -> crate::Result<()> {
+            fn electoral_competence(person_comune: &str, status: anagrafe_domain::RegisterStatus, comune: &str) -> crate::Result<()> {
                 if person_comune != comune {
                     return Err(crate::StoreError::Forbidden(
                         "only the electoral officer of the person's comune keeps the person's electoral data".into(),
                     ));
                 }
-                if !matches!(status, 1 | 2) {
+                if !Self::in_register(status) {
                     return Err(crate::StoreError::State {
                         field: "person".into(),
                         reason: "the person is no longer in the register (cancelled or deceased)".into(),
@@ -60,7 +70,34 @@ macro_rules! store_electoral {
                 Ok(())
             }
 
-            async fn electoral_data_impl(&self, person_id: i64) -> crate::Result<Option<crate::ElectoralRecord>> {
+            fn rectification_row(r: &<$db as sqlx::Database>::Row) -> crate::Result<crate::Rectification> {
+                use sqlx::Row;
+                let topics: String = r.try_get("topics")?;
+                Ok(crate::Rectification {
+                    id: r.try_get("id")?,
+                    person_id: r.try_get("person_id")?,
+                    comune: r.try_get("comune")?,
+                    topics: topics
+                        .split(',')
+                        .map(|t| {
+                            anagrafe_domain::electoral::RectificationTopic::from_code(t)
+                                .ok_or_else(|| crate::StoreError::Corrupt(format!("rectification topic {t}")))
+                        })
+                        .collect::<crate::Result<Vec<_>>>()?,
+                    message: r.try_get("message")?,
+                    requested_at: r.try_get("requested_at")?,
+                    status: r.try_get("status")?,
+                    answer: r.try_get("answer")?,
+                    answered_at: r.try_get("answered_at")?,
+                    answered_by: r.try_get("answered_by")?,
+                    id_anpr: r.try_get("id_anpr")?,
+                })
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl crate::ElectoralStore for $store {
+            async fn electoral_data(&self, person_id: i64) -> crate::Result<Option<crate::ElectoralRecord>> {
                 use sqlx::Row;
                 let Some(r) = sqlx::query("SELECT person_id, comune, data, updated_at FROM electoral_data WHERE person_id = $1")
                     .bind(person_id)
@@ -69,16 +106,16 @@ macro_rules! store_electoral {
                 else {
                     return Ok(None);
                 };
-                let data: String = r.try_get(2)?;
+                let data: String = r.try_get("data")?;
                 Ok(Some(crate::ElectoralRecord {
-                    person_id: r.try_get(0)?,
-                    comune: r.try_get(1)?,
+                    person_id: r.try_get("person_id")?,
+                    comune: r.try_get("comune")?,
                     data: serde_json::from_str(&data).map_err(|e| crate::StoreError::Corrupt(format!("electoral data: {e}")))?,
-                    updated_at: r.try_get(3)?,
+                    updated_at: r.try_get("updated_at")?,
                 }))
             }
 
-            async fn save_electoral_data_impl(
+            async fn save_electoral_data(
                 &self,
                 person_id: i64,
                 comune: &str,
@@ -95,7 +132,7 @@ macro_rules! store_electoral {
                 Ok(())
             }
 
-            async fn load_electoral_data_impl(
+            async fn load_electoral_data(
                 &self,
                 comune: &str,
                 rows: &[(i64, anagrafe_domain::electoral::ElectoralData)],
@@ -127,16 +164,15 @@ macro_rules! store_electoral {
                 Ok(rows.len() as u64)
             }
 
-            async fn request_rectification_impl(&self, r: &crate::NewRectification, entry: &crate::audit::AuditEntry) -> crate::Result<i64> {
-                use sqlx::Row;
+            async fn request_rectification(&self, r: &crate::NewRectification, entry: &crate::audit::AuditEntry) -> crate::Result<i64> {
                 let (_write, mut tx) = self.begin_write().await?;
                 let (comune, status) = Self::electoral_subject(&mut tx, r.person_id).await?;
-                if !matches!(status, 1 | 2) {
+                if !Self::in_register(status) {
                     return Err(crate::StoreError::State { field: "person".into(), reason: "the person is no longer in the register".into() });
                 }
                 let mut head = Self::lock_head(&mut tx).await?;
                 let topics = r.topics.iter().map(|t| t.code()).collect::<Vec<_>>().join(",");
-                let id: i64 = sqlx::query(
+                let id: i64 = sqlx::query_scalar(
                     "INSERT INTO electoral_rectifications (person_id, comune, topics, message, requested_at, status) \
                      VALUES ($1,$2,$3,$4,$5,'open') RETURNING id",
                 )
@@ -153,8 +189,7 @@ macro_rules! store_electoral {
                         reason: "a request is already waiting for the comune's answer".into(),
                     },
                     other => other,
-                })?
-                .try_get(0)?;
+                })?;
                 let mut entry = entry.clone();
                 entry.detail = serde_json::json!({ "rectification": id, "comune": comune }).to_string();
                 Self::append_audit(&mut tx, &mut head, &entry).await?;
@@ -162,35 +197,11 @@ macro_rules! store_electoral {
                 Ok(id)
             }
 
-            fn rectification_row(r: &<$db as sqlx::Database>::Row) -> crate::Result<crate::Rectification> {
-                use sqlx::Row;
-                let topics: String = r.try_get(3)?;
-                Ok(crate::Rectification {
-                    id: r.try_get(0)?,
-                    person_id: r.try_get(1)?,
-                    comune: r.try_get(2)?,
-                    topics: topics
-                        .split(',')
-                        .map(|t| {
-                            anagrafe_domain::electoral::RectificationTopic::from_code(t)
-                                .ok_or_else(|| crate::StoreError::Corrupt(format!("rectification topic {t}")))
-                        })
-                        .collect::<crate::Result<Vec<_>>>()?,
-                    message: r.try_get(4)?,
-                    requested_at: r.try_get(5)?,
-                    status: r.try_get(6)?,
-                    answer: r.try_get(7)?,
-                    answered_at: r.try_get(8)?,
-                    answered_by: r.try_get(9)?,
-                    id_anpr: r.try_get(10)?,
-                })
-            }
-
-            async fn rectifications_of_impl(&self, person_id: i64) -> crate::Result<Vec<crate::Rectification>> {
+            async fn rectifications_of(&self, person_id: i64) -> crate::Result<Vec<crate::Rectification>> {
                 sqlx::query(
                     "SELECT x.id, x.person_id, x.comune, x.topics, x.message, x.requested_at, x.status, x.answer, x.answered_at, x.answered_by, \
                      (SELECT r.id_anpr FROM id_anpr_registry r WHERE r.person_id = x.person_id ORDER BY r.issued_at DESC LIMIT 1) \
-                     FROM electoral_rectifications x WHERE x.person_id = $1 ORDER BY x.id DESC",
+                     AS id_anpr FROM electoral_rectifications x WHERE x.person_id = $1 ORDER BY x.id DESC",
                 )
                 .bind(person_id)
                 .fetch_all(&self.pool)
@@ -200,11 +211,11 @@ macro_rules! store_electoral {
                 .collect()
             }
 
-            async fn rectifications_impl(&self, comune: &str, open_only: bool, limit: u32) -> crate::Result<Vec<crate::Rectification>> {
+            async fn rectifications(&self, comune: &str, open_only: bool, limit: u32) -> crate::Result<Vec<crate::Rectification>> {
                 sqlx::query(
                     "SELECT x.id, x.person_id, x.comune, x.topics, x.message, x.requested_at, x.status, x.answer, x.answered_at, x.answered_by, \
                      (SELECT r.id_anpr FROM id_anpr_registry r WHERE r.person_id = x.person_id ORDER BY r.issued_at DESC LIMIT 1) \
-                     FROM electoral_rectifications x WHERE x.comune = $1 AND (x.status = 'open' OR NOT $2) ORDER BY x.id DESC LIMIT $3",
+                     AS id_anpr FROM electoral_rectifications x WHERE x.comune = $1 AND (x.status = 'open' OR NOT $2) ORDER BY x.id DESC LIMIT $3",
                 )
                 .bind(comune)
                 .bind(open_only)
@@ -216,7 +227,7 @@ macro_rules! store_electoral {
                 .collect()
             }
 
-            async fn answer_rectification_impl(
+            async fn answer_rectification(
                 &self,
                 id: i64,
                 comune: &str,

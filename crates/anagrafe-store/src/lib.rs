@@ -1,11 +1,14 @@
 //! The register's storage.
 //!
-//! One [`Store`] trait, two implementations: [`SqliteStore`] (embedded, WAL) and [`PgStore`]
-//! (national scale). Both are exercised by the same conformance suite (`tests/conformance.rs`).
+//! One [`Store`] trait made of one trait per concern ([`RegistryStore`], [`IdStore`],
+//! [`LookupStore`], [`ClientStore`], [`AccountStore`], [`GuardStore`], [`CertificateStore`],
+//! [`AuditStore`], [`PdndStore`], [`ElectoralStore`], [`RefdataStore`]; all in [`prelude`]),
+//! two implementations: [`SqliteStore`] (embedded, WAL) and [`PgStore`] (national scale). Both
+//! are exercised by the same conformance suite (`tests/conformance.rs`).
 //!
 //! Every write is one transaction holding the event, the state rows it changes and its audit
 //! entry: they commit together or not at all. The audit entries form a hash chain
-//! ([`audit`]) that [`Store::verify_audit_chain`] checks.
+//! ([`audit`]) that [`AuditStore::verify_audit_chain`] checks.
 //!
 //! Errors: [`StoreError`]; `NotFound` is a value, unique violations are `Conflict`.
 
@@ -21,11 +24,20 @@ pub mod sqlite;
 mod types;
 
 pub use audit::{AuditEntry, ChainReport, StoredAudit};
+
+/// Every store trait, for code that calls a concern's methods on a concrete store
+/// (`use anagrafe_store::prelude::*;`); through `dyn Store` they need no import.
+pub mod prelude {
+    pub use crate::{
+        AccountStore, AuditStore, CertificateStore, ClientStore, ElectoralStore, GuardStore, IdStore, LookupStore, PdndStore, RefdataStore,
+        RegistryStore, Store,
+    };
+}
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use types::*;
 
-use anagrafe_domain::CodiceFiscale;
+use anagrafe_domain::{CodiceFiscale, IdStatus};
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use std::sync::Arc;
@@ -90,9 +102,27 @@ pub enum Backend {
     Postgres,
 }
 
-/// What the register asks of its storage.
+/// What the register asks of its storage: one trait per concern, and the database itself.
+/// Through an `Arc<dyn Store>` (or a generic `S: Store`) every concern's methods can be
+/// called as they are; on a concrete [`SqliteStore`] or [`PgStore`] a concern's methods need
+/// its trait in scope (`use anagrafe_store::prelude::*;`).
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store:
+    RegistryStore
+    + IdStore
+    + LookupStore
+    + ClientStore
+    + AccountStore
+    + GuardStore
+    + CertificateStore
+    + AuditStore
+    + PdndStore
+    + ElectoralStore
+    + RefdataStore
+    + Send
+    + Sync
+    + std::fmt::Debug
+{
     /// Which backend this is.
     fn backend(&self) -> Backend;
 
@@ -101,59 +131,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Checks the database answers (readiness).
     async fn ping(&self) -> Result<()>;
+}
 
+/// The register itself: persons and households written and read (as of a date), the
+/// operations that change them, their history, and the duplicate cases between records.
+#[async_trait]
+pub trait RegistryStore: Send + Sync {
     /// Registers a person (event + state + audit in one transaction); returns the internal id.
     async fn register_person(&self, person: &NewPerson, ctx: &WriteContext) -> Result<i64>;
 
     /// Creates a family or cohabitation (event + state + audit); returns its id.
     async fn create_family(&self, family: &NewFamily, ctx: &WriteContext) -> Result<i64>;
-
-    /// A household and its members as they were on `as_of` (today when `None`).
-    async fn family(&self, id: i64, as_of: Option<NaiveDate>) -> Result<FamilyView>;
-
-    /// The person's record as it was on `as_of` (today when `None`).
-    async fn person(&self, id: i64, as_of: Option<NaiveDate>) -> Result<PersonView>;
-
-    /// Internal ids of the persons who had this codice fiscale on `as_of` (today when `None`).
-    /// Usually one; more only for unresolved duplicates.
-    async fn find_by_cf(&self, cf: &CodiceFiscale, as_of: Option<NaiveDate>) -> Result<Vec<i64>>;
-
-    /// Number of person records.
-    async fn count_persons(&self) -> Result<u64>;
-
-    /// A few persons for demo credentials and smoke tests: `(id, codice fiscale)` of living
-    /// residents, lowest ids first.
-    async fn sample_residents(&self, limit: u32) -> Result<Vec<(i64, String)>>;
-
-    /// Current codici fiscali of up to `n` persons spread over the whole register (internal ids
-    /// drawn from `seed`), for load scripts: lookups that do not all hit one corner of the
-    /// indexes.
-    async fn spread_codici_fiscali(&self, n: u32, seed: u64) -> Result<Vec<String>>;
-
-    /// Loads a population in bulk, reading batches until [`BulkMessage::End`]. The whole load is
-    /// one transaction with one event and one audit entry; if the channel closes before `End`,
-    /// nothing is written.
-    async fn bulk_load(&self, batches: tokio::sync::mpsc::Receiver<BulkMessage>, ctx: &WriteContext) -> Result<BulkReport>;
-
-    /// Gives an ID ANPR to up to `limit` persons without one whose internal id is above
-    /// `after` (lowest first), in one transaction with its event and audit entry. Returns how
-    /// many were given and the last internal id looked at (`None` when none is left), to pass
-    /// as `after` next time. Every ID goes into the registry of issued IDs, which never forgets
-    /// one.
-    async fn assign_ids(&self, issuer: &IdIssuer, after: i64, limit: u32, ctx: &WriteContext) -> Result<(u64, Option<i64>)>;
-
-    /// The first assignment to a whole register (IDN-3): when no ID has ever been issued, gives
-    /// one to every person in a single transaction, writing the registry in bulk and building
-    /// its keys once at the end. Returns `None` (doing nothing) when the registry already holds
-    /// IDs; then [`Store::assign_ids`] works in batches.
-    async fn assign_ids_initial(&self, issuer: &IdIssuer, ctx: &WriteContext) -> Result<Option<u64>>;
-
-    /// Number of persons still without an ID ANPR.
-    async fn count_without_id(&self) -> Result<u64>;
-
-    /// The person an ID ANPR was issued to, with the ID's state (1 valid, 2 suspended,
-    /// 3 invalid).
-    async fn find_by_id_anpr(&self, id: &anagrafe_domain::IdAnpr) -> Result<Option<(i64, i16)>>;
 
     /// Applies a registry operation in one transaction: its events, the state rows it changes,
     /// its notifications and communications to the Revenue Agency, its audit entries and,
@@ -170,17 +158,103 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The first answer given to a client's operation id, if that id was used.
     async fn client_operation(&self, actor: &str, client_op_id: &str) -> Result<Option<StoredOperation>>;
 
-    /// Notifications for a comune with `id > after`, oldest first.
-    async fn notifications(&self, comune: anagrafe_domain::Belfiore, after: i64, limit: u32) -> Result<Vec<Notification>>;
+    /// Loads a population in bulk, reading batches until [`BulkMessage::End`]. The whole load is
+    /// one transaction with one event and one audit entry; if the channel closes before `End`,
+    /// nothing is written.
+    async fn bulk_load(&self, batches: tokio::sync::mpsc::Receiver<BulkMessage>, ctx: &WriteContext) -> Result<BulkReport>;
 
-    /// Communications to the Revenue Agency with `id > after`, oldest first.
-    async fn revenue_outbox(&self, after: i64, limit: u32) -> Result<Vec<OutboxMessage>>;
+    /// The person's record as it was on `as_of` (today when `None`).
+    async fn person(&self, id: i64, as_of: Option<NaiveDate>) -> Result<PersonView>;
 
+    /// A household and its members as they were on `as_of` (today when `None`).
+    async fn family(&self, id: i64, as_of: Option<NaiveDate>) -> Result<FamilyView>;
+
+    /// Residence and citizenship histories of a person (certificates 6, 9).
+    async fn history(&self, person_id: i64) -> Result<PersonHistory>;
+
+    /// The open duplicate cases (IDN-6 case 5) in which a record of `comune` is involved,
+    /// oldest first (at most 500).
+    async fn open_duplicates(&self, comune: anagrafe_domain::Belfiore) -> Result<Vec<DuplicateCase>>;
+}
+
+/// The ID ANPR (IDN-2, IDN-3): issuing it to the persons without one, and which person and state
+/// an ID names.
+#[async_trait]
+pub trait IdStore: Send + Sync {
+    /// Gives an ID ANPR to up to `limit` persons without one whose internal id is above
+    /// `after` (lowest first), in one transaction with its event and audit entry. Returns how
+    /// many were given and the last internal id looked at (`None` when none is left), to pass
+    /// as `after` next time. Every ID goes into the registry of issued IDs, which never forgets
+    /// one.
+    async fn assign_ids(&self, issuer: &IdIssuer, after: i64, limit: u32, ctx: &WriteContext) -> Result<(u64, Option<i64>)>;
+
+    /// The first assignment to a whole register (IDN-3): when no ID has ever been issued, gives
+    /// one to every person in a single transaction, writing the registry in bulk and building
+    /// its keys once at the end. Returns `None` (doing nothing) when the registry already holds
+    /// IDs; then [`IdStore::assign_ids`] works in batches.
+    async fn assign_ids_initial(&self, issuer: &IdIssuer, ctx: &WriteContext) -> Result<Option<u64>>;
+
+    /// Number of persons still without an ID ANPR.
+    async fn count_without_id(&self) -> Result<u64>;
+
+    /// The person an ID ANPR was issued to, with the ID's state (valid, suspended or invalid).
+    async fn find_by_id_anpr(&self, id: &anagrafe_domain::IdAnpr) -> Result<Option<(i64, IdStatus)>>;
+
+    /// The ID ANPR in use (valid or suspended) of a person and its state, if issued.
+    async fn id_anpr_of(&self, person_id: i64) -> Result<Option<(String, IdStatus)>>;
+}
+
+/// Finding persons: by codice fiscale, by personal data (IDN-4), and samples of the register
+/// for demos and load scripts.
+#[async_trait]
+pub trait LookupStore: Send + Sync {
+    /// Internal ids of the persons who had this codice fiscale on `as_of` (today when `None`).
+    /// Usually one; more only for unresolved duplicates.
+    async fn find_by_cf(&self, cf: &CodiceFiscale, as_of: Option<NaiveDate>) -> Result<Vec<i64>>;
+
+    /// Internal ids and valid (or suspended) ID ANPR of the persons who had this codice fiscale
+    /// on `as_of` (one round trip: C030's path).
+    async fn ids_by_cf(&self, cf: &CodiceFiscale, as_of: Option<NaiveDate>) -> Result<Vec<(i64, String)>>;
+
+    /// Internal ids of the persons whose personal data on `as_of` match (IDN-4 search by
+    /// personal data). Records without an ID ANPR are not found.
+    async fn find_by_generalita(&self, q: &GeneralitaQuery, as_of: Option<NaiveDate>) -> Result<Vec<i64>>;
+
+    /// Number of person records.
+    async fn count_persons(&self) -> Result<u64>;
+
+    /// A few persons for demo credentials and smoke tests: `(id, codice fiscale)` of living
+    /// residents, lowest ids first.
+    async fn sample_residents(&self, limit: u32) -> Result<Vec<(i64, String)>>;
+
+    /// Current codici fiscali of up to `n` persons spread over the whole register (internal ids
+    /// drawn from `seed`), for load scripts: lookups that do not all hit one corner of the
+    /// indexes.
+    async fn spread_codici_fiscali(&self, n: u32, seed: u64) -> Result<Vec<String>>;
+}
+
+/// Web-service clients (comuni, the Revenue Agency): their registration, the signature ids
+/// they spend, and the feeds they read or are pushed (notifications, communications to the
+/// Agency).
+#[async_trait]
+pub trait ClientStore: Send + Sync {
     /// A registered web-service client.
     async fn api_client(&self, client_id: &str) -> Result<Option<ApiClient>>;
 
     /// Registers (or replaces the key of) a web-service client, traced.
     async fn save_api_client(&self, client: &ApiClient, ctx: &WriteContext) -> Result<()>;
+
+    /// Records a signature id of `client` until it expires, provided the client is still
+    /// registered as given (not revoked, same role, comune and key); says whether the id was
+    /// new, already seen (a replay), or not recorded because the client changed. Expired ids
+    /// are forgotten on the way.
+    async fn accept_jti(&self, client: &ApiClient, jti: &str, expires_at_ms: i64) -> Result<JtiOutcome>;
+
+    /// Notifications for a comune with `id > after`, oldest first.
+    async fn notifications(&self, comune: anagrafe_domain::Belfiore, after: i64, limit: u32) -> Result<Vec<Notification>>;
+
+    /// Communications to the Revenue Agency with `id > after`, oldest first.
+    async fn revenue_outbox(&self, after: i64, limit: u32) -> Result<Vec<OutboxMessage>>;
 
     /// The comune clients with a push URL, with their delivery state.
     async fn push_targets(&self) -> Result<Vec<PushTarget>>;
@@ -197,13 +271,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Sets (or with `None` removes) where a client's notifications are pushed, traced.
     async fn set_push_url(&self, client_id: &str, url: Option<&str>, ctx: &WriteContext) -> Result<()>;
+}
 
-    /// Records a signature id of `client` until it expires, provided the client is still
-    /// registered as given (not revoked, same role, comune and key); says whether the id was
-    /// new, already seen (a replay), or not recorded because the client changed. Expired ids
-    /// are forgotten on the way.
-    async fn accept_jti(&self, client: &ApiClient, jti: &str, expires_at_ms: i64) -> Result<JtiOutcome>;
-
+/// People who log in: operator accounts and their security state, sessions, TOTP steps, and
+/// citizens' logins in progress with an identity provider (OIDC).
+#[async_trait]
+pub trait AccountStore: Send + Sync {
     /// An operator account with its roles.
     async fn operator(&self, username: &str) -> Result<Option<Operator>>;
 
@@ -217,14 +290,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// count of consecutive failures.
     async fn count_login_failure(&self, username: &str, entry: &AuditEntry) -> Result<i64>;
 
+    /// Accepts a TOTP step for an operator if it is later than the last accepted one (each code
+    /// is good once); `false` otherwise.
+    async fn accept_totp_step(&self, username: &str, step: i64) -> Result<bool>;
+
     /// Opens a session after a successful login: when `totp_step` is given it must be later
     /// than the operator's last accepted step (else nothing is written and `false` comes
     /// back: the code was used before); failures are reset; `entry` traces the login.
     async fn open_session(&self, session: &Session, totp_step: Option<i64>, entry: &AuditEntry) -> Result<bool>;
-
-    /// Accepts a TOTP step for an operator if it is later than the last accepted one (each code
-    /// is good once); `false` otherwise.
-    async fn accept_totp_step(&self, username: &str, step: i64) -> Result<bool>;
 
     /// A session by the hash of its token.
     async fn session(&self, token_hash: &str) -> Result<Option<Session>>;
@@ -242,7 +315,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Takes a login in progress by its state's hash: once only, and only if it started after
     /// `not_before` (epoch ms).
     async fn take_oidc_flow(&self, state_hash: &str, not_before: i64) -> Result<Option<OidcFlow>>;
+}
 
+/// Protection against abuse: rate-limit counters and blocked addresses.
+#[async_trait]
+pub trait GuardStore: Send + Sync {
     /// Counts one more event under `key` in the current fixed window of `window_ms`; the count
     /// in this window, this one included (one statement: shared by every instance).
     async fn hit(&self, key: &str, window_ms: i64, now: i64) -> Result<i64>;
@@ -252,10 +329,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Addresses blocked at `now`, with the end of their block.
     async fn blocked_addresses(&self, now: i64) -> Result<Vec<(String, i64)>>;
+}
 
-    /// Residence and citizenship histories of a person (certificates 6, 9).
-    async fn history(&self, person_id: i64) -> Result<PersonHistory>;
-
+/// Certificates (issued records and their sealed PDFs), the stamp-duty payments they consume,
+/// and the captcha challenges of the public pages that ask for them.
+#[async_trait]
+pub trait CertificateStore: Send + Sync {
     /// Stores an issued certificate, consumes its stamp-duty payment (which must be the
     /// requester's and unused: `State` on `stamp.payment_id` otherwise) and traces the issue,
     /// all in one transaction.
@@ -288,44 +367,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Takes a captcha challenge once: its answer hash if it exists and has not expired; it is
     /// deleted either way.
     async fn take_captcha(&self, id_hash: &str, now: i64) -> Result<Option<String>>;
+}
 
+/// The trace (SEC-4): entries appended on their own, read back, and the hash chain verified.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
     /// Appends an audit entry in its own transaction (reads, refusals, logins); entries of
     /// concurrent callers are committed in groups, each caller waiting for its own.
     async fn audit(&self, entry: &AuditEntry) -> Result<i64>;
 
-    /// As [`Store::audit`], writing in the same commit what a public body's answered call
+    /// As [`AuditStore::audit`], writing in the same commit what a public body's answered call
     /// leaves (committed together, or nothing): `Conflict` on `idOperazioneClient` when the body
     /// used that operation id before, on `jti` when it spent that signature id before.
     async fn audit_call(&self, entry: &AuditEntry, record: &CallRecord) -> Result<i64>;
-
-    /// Internal ids and valid (or suspended) ID ANPR of the persons who had this codice fiscale
-    /// on `as_of` (one round trip: C030's path).
-    async fn ids_by_cf(&self, cf: &CodiceFiscale, as_of: Option<NaiveDate>) -> Result<Vec<(i64, String)>>;
-
-    /// A public body registered for the e-services, with its keys and purposes.
-    async fn pdnd_client(&self, client_id: &str) -> Result<Option<PdndClient>>;
-
-    /// Registers a public body, or replaces its name, keys and purposes (a key or purpose
-    /// left out is revoked), traced.
-    async fn save_pdnd_client(&self, client: &PdndClient, ctx: &WriteContext) -> Result<()>;
-
-    /// The answer first given to a public body's operation id, if it used that id.
-    async fn pdnd_answer(&self, client_id: &str, id_operazione_client: &str) -> Result<Option<PdndAnswer>>;
-
-    /// Deletes the answers kept for public bodies' operation ids that were given before
-    /// `before_ms` (their replay window is over); traces how many, in the same transaction.
-    async fn purge_pdnd_answers(&self, before_ms: i64, entry: &AuditEntry) -> Result<u64>;
-
-    /// Records a signature id of a public body until it expires, provided the body and the key
-    /// `kid` are still registered and unrevoked: `Fresh`, `Replayed`, or `ClientChanged`.
-    async fn accept_pdnd_jti(&self, client_id: &str, kid: &str, jti: &str, expires_at_ms: i64) -> Result<JtiOutcome>;
-
-    /// Internal ids of the persons whose personal data on `as_of` match (IDN-4 search by
-    /// personal data). Records without an ID ANPR are not found.
-    async fn find_by_generalita(&self, q: &GeneralitaQuery, as_of: Option<NaiveDate>) -> Result<Vec<i64>>;
-
-    /// The ID ANPR and its state (1 valid, 2 suspended, 3 invalid) of a person, if issued.
-    async fn id_anpr_of(&self, person_id: i64) -> Result<Option<(String, i16)>>;
 
     /// Audit entries with `seq > after`, oldest first.
     async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<StoredAudit>>;
@@ -337,11 +391,34 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Walks the whole chain and reports the first entry that does not verify.
     async fn verify_audit_chain(&self) -> Result<ChainReport>;
+}
 
-    /// The open duplicate cases (IDN-6 case 5) in which a record of `comune` is involved,
-    /// oldest first (at most 500).
-    async fn open_duplicates(&self, comune: anagrafe_domain::Belfiore) -> Result<Vec<DuplicateCase>>;
+/// Public bodies on the e-services (PDND): their registration (keys, purposes), the signature
+/// ids they spend, and the answers kept for their operation ids.
+#[async_trait]
+pub trait PdndStore: Send + Sync {
+    /// A public body registered for the e-services, with its keys and purposes.
+    async fn pdnd_client(&self, client_id: &str) -> Result<Option<PdndClient>>;
 
+    /// Registers a public body, or replaces its name, keys and purposes (a key or purpose
+    /// left out is revoked), traced.
+    async fn save_pdnd_client(&self, client: &PdndClient, ctx: &WriteContext) -> Result<()>;
+
+    /// Records a signature id of a public body until it expires, provided the body and the key
+    /// `kid` are still registered and unrevoked: `Fresh`, `Replayed`, or `ClientChanged`.
+    async fn accept_pdnd_jti(&self, client_id: &str, kid: &str, jti: &str, expires_at_ms: i64) -> Result<JtiOutcome>;
+
+    /// The answer first given to a public body's operation id, if it used that id.
+    async fn pdnd_answer(&self, client_id: &str, id_operazione_client: &str) -> Result<Option<PdndAnswer>>;
+
+    /// Deletes the answers kept for public bodies' operation ids that were given before
+    /// `before_ms` (their replay window is over); traces how many, in the same transaction.
+    async fn purge_pdnd_answers(&self, before_ms: i64, entry: &AuditEntry) -> Result<u64>;
+}
+
+/// Electoral data (ELE-1, ELE-3, ELE-6, ELE-7) and citizens' requests to rectify them (CIT-3).
+#[async_trait]
+pub trait ElectoralStore: Send + Sync {
     /// A person's electoral data, if their comune recorded any.
     async fn electoral_data(&self, person_id: i64) -> Result<Option<ElectoralRecord>>;
 
@@ -379,7 +456,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// returns the person's internal id. `NotFound` for another comune's request, `State` when
     /// it was answered before.
     async fn answer_rectification(&self, id: i64, comune: &str, answer: &RectificationAnswer, entry: &AuditEntry) -> Result<i64>;
+}
 
+/// Reference data (comuni, foreign states) loaded from official files into the register.
+#[async_trait]
+pub trait RefdataStore: Send + Sync {
     /// Stores reference data (compact form) loaded from official files, with an audit entry.
     async fn save_refdata(&self, comuni_tsv: &str, stati_tsv: &str, ctx: &WriteContext) -> Result<()>;
 

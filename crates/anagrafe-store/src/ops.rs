@@ -4,52 +4,33 @@
 //!
 //! Stamped out per backend by `store_ops!`, like `store_common!`.
 
-use anagrafe_domain::decode::{DecodeTable, StatoCivile};
+//! The state-dependent rules themselves are pure functions of `anagrafe_domain::rules`: here the
+//! transaction reads the facts they need (under its locks), asks the rule, and writes what it
+//! answers.
 
-/// Code of tab. 36 recorded with a change of civil status.
-pub(crate) fn civil_status_mutation(s: StatoCivile) -> u16 {
-    match s {
-        StatoCivile::Coniugato => 12,
-        StatoCivile::Vedovo => 13,
-        StatoCivile::UnitoCivilmente => 18,
-        StatoCivile::StatoLiberoSeguitoScioglimento => 19,
-        _ => 7,
+use anagrafe_domain::rules::Refusal;
+
+impl From<Refusal> for crate::StoreError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::State { field, reason } => crate::StoreError::State { field, reason },
+            Refusal::Unfit { field, reason } => crate::StoreError::Refused { field, reason },
+            Refusal::NotCompetent { acting, competent } => crate::StoreError::Forbidden(format!(
+                "comune {acting} is not competent for this record (the competent comune is {competent})"
+            )),
+        }
     }
 }
 
-/// A refusal naming the field (409: the register's state does not allow it).
-pub(crate) fn state(field: &str, reason: impl Into<String>) -> crate::StoreError {
-    crate::StoreError::State { field: field.to_owned(), reason: reason.into() }
-}
-
-/// A refusal naming the field (422: the request does not fit the record).
+/// A refusal naming the field (422: the request does not fit the record), for the checks of a
+/// request's own shape that the domain answers with a `FieldError`.
 pub(crate) fn refused(field: &str, reason: impl Into<String>) -> crate::StoreError {
     crate::StoreError::Refused { field: field.to_owned(), reason: reason.into() }
 }
 
-/// The comune acting must be the one competent for the record (REG-6); the register itself
-/// (no comune) may act on any.
-pub(crate) fn competent(ctx: &crate::WriteContext, comune: anagrafe_domain::Belfiore) -> crate::Result<()> {
-    match ctx.comune {
-        Some(c) if c != comune => {
-            Err(crate::StoreError::Forbidden(format!("comune {c} is not competent for this record (the competent comune is {comune})")))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Relation code of a household member, checked against the table of the household's kind.
-pub(crate) fn relation_for(kind: &str, relation: u16, field: &str) -> crate::Result<i16> {
-    let known = if kind == "C" {
-        anagrafe_domain::decode::LegameConvivenza::from_code(relation).is_some()
-    } else {
-        anagrafe_domain::decode::RelazioneParentela::from_code(relation).is_some()
-    };
-    if !known {
-        let t = if kind == "C" { "a bond of tab. 06 (cohabitation)" } else { "a relation of tab. 05 (family)" };
-        return Err(refused(field, format!("is not {t}")));
-    }
-    Ok(relation as i16)
+/// A household's kind as stored: `C` a cohabitation, `F` a family.
+pub(crate) fn is_cohabitation(kind: &str) -> bool {
+    kind == "C"
 }
 
 macro_rules! store_ops {
@@ -58,20 +39,19 @@ macro_rules! store_ops {
             /// The person an ID belongs to, if that ID is valid (not suspended nor invalid).
             async fn resolve_valid(tx: &mut sqlx::Transaction<'_, $db>, id: &anagrafe_domain::IdAnpr, field: &str) -> crate::Result<i64> {
                 let (pid, status) = Self::resolve_any(tx, id).await?;
-                match status {
-                    1 => Ok(pid),
-                    2 => Err(crate::ops::state(field, "this ID ANPR is suspended: its record is under review as a duplicate (IDN-6 case 5)")),
-                    _ => Err(crate::ops::state(field, "this ID ANPR is no longer valid")),
-                }
+                anagrafe_domain::rules::usable_id(status, field)?;
+                Ok(pid)
             }
 
-            async fn resolve_any(tx: &mut sqlx::Transaction<'_, $db>, id: &anagrafe_domain::IdAnpr) -> crate::Result<(i64, i16)> {
+            async fn resolve_any(tx: &mut sqlx::Transaction<'_, $db>, id: &anagrafe_domain::IdAnpr) -> crate::Result<(i64, anagrafe_domain::IdStatus)> {
                 let row = sqlx::query("SELECT person_id, status FROM id_anpr_registry WHERE id_anpr = $1")
                     .bind(id.as_str())
                     .fetch_optional(&mut **tx)
                     .await?
                     .ok_or_else(|| crate::StoreError::NotFound(format!("ID ANPR {id}")))?;
-                Ok((sqlx::Row::try_get(&row, 0)?, sqlx::Row::try_get(&row, 1)?))
+                let code: i16 = sqlx::Row::try_get(&row, "status")?;
+                let status = anagrafe_domain::IdStatus::from_code(code).ok_or_else(|| crate::StoreError::Corrupt(format!("ID status {code}")))?;
+                Ok((sqlx::Row::try_get(&row, "person_id")?, status))
             }
 
             /// Ends the open row of a history table at `d`. When a new row `replaced` it from `d`,
@@ -94,14 +74,8 @@ macro_rules! store_ops {
                 .fetch_optional(&mut **tx)
                 .await?;
                 let Some(row) = row else { return Ok(false) };
-                let from: chrono::NaiveDate = sqlx::Row::try_get(&row, 0)?;
-                if from > d {
-                    return Err(crate::ops::refused(
-                        "effective_date",
-                        format!("is before {from}, when the data it would replace took effect; a change that held from the start is a correction"),
-                    ));
-                }
-                if from == d && replaced {
+                let from: chrono::NaiveDate = sqlx::Row::try_get(&row, "valid_from")?;
+                if anagrafe_domain::rules::close_at(from, d, replaced)? == anagrafe_domain::rules::Closure::Supersede {
                     let sql = format!("UPDATE {table} SET superseded_at = $2 WHERE person_id = $1 AND superseded_at IS NULL AND valid_to IS NULL");
                     sqlx::query(sqlx::AssertSqlSafe(sql)).bind(pid).bind(now).execute(&mut **tx).await?;
                 } else {
@@ -119,7 +93,7 @@ macro_rules! store_ops {
                 .bind(pid)
                 .fetch_optional(&mut **tx)
                 .await?;
-                row.map(|r| Ok((sqlx::Row::try_get(&r, 0)?, sqlx::Row::try_get(&r, 1)?))).transpose()
+                row.map(|r| Ok((sqlx::Row::try_get(&r, "family_id")?, sqlx::Row::try_get(&r, "relation")?))).transpose()
             }
 
             /// Current members of a household: `(person_id, relation)`.
@@ -131,21 +105,30 @@ macro_rules! store_ops {
                 .bind(family_id)
                 .fetch_all(&mut **tx)
                 .await?;
-                rows.iter().map(|r| Ok((sqlx::Row::try_get(r, 0)?, sqlx::Row::try_get(r, 1)?))).collect()
+                rows.iter().map(|r| Ok((sqlx::Row::try_get(r, "person_id")?, sqlx::Row::try_get(r, "relation")?))).collect()
             }
 
-            /// A household's kind (`F`/`C`), comune and whether it is dissolved.
-            async fn household_row(tx: &mut sqlx::Transaction<'_, $db>, family_id: i64, field: &str) -> crate::Result<(String, String)> {
+            /// A household as it is now (kind, comune, formation and dissolution), for the rules
+            /// of `anagrafe_domain::rules`; `field` names it in the refusal when it does not exist.
+            async fn household(tx: &mut sqlx::Transaction<'_, $db>, family_id: i64, field: &str) -> crate::Result<anagrafe_domain::rules::HouseholdFacts> {
                 // Locked (PostgreSQL) so that joining and leaving one household serialise.
-                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT kind, comune, dissolved_on FROM families WHERE id = $1{}", Self::FOR_UPDATE)))
-                    .bind(family_id)
-                    .fetch_optional(&mut **tx)
-                    .await?
-                    .ok_or_else(|| crate::ops::refused(field, format!("household {family_id} does not exist")))?;
-                if sqlx::Row::try_get::<Option<chrono::NaiveDate>, _>(&row, 2)?.is_some() {
-                    return Err(crate::ops::state(field, format!("household {family_id} is dissolved")));
-                }
-                Ok((sqlx::Row::try_get(&row, 0)?, sqlx::Row::try_get(&row, 1)?))
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT kind, comune, formed_on, dissolved_on FROM families WHERE id = $1{}",
+                    Self::FOR_UPDATE
+                )))
+                .bind(family_id)
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or_else(|| crate::ops::refused(field, format!("household {family_id} does not exist")))?;
+                let kind: String = sqlx::Row::try_get(&row, "kind")?;
+                let comune: String = sqlx::Row::try_get(&row, "comune")?;
+                Ok(anagrafe_domain::rules::HouseholdFacts {
+                    family_id,
+                    cohabitation: crate::ops::is_cohabitation(&kind),
+                    comune: crate::rows::belfiore(&comune)?,
+                    formed_on: sqlx::Row::try_get(&row, "formed_on")?,
+                    dissolved_on: sqlx::Row::try_get(&row, "dissolved_on")?,
+                })
             }
 
             /// Leaves the current household at `d` (dissolving it when nobody is left). The
@@ -163,14 +146,9 @@ macro_rules! store_ops {
                     .fetch_optional(&mut **tx)
                     .await?;
                 let members = Self::open_members(tx, fid).await?;
-                if relation == 1 && members.len() > 1 && !force {
-                    return Err(crate::ops::state(
-                        "household",
-                        "the person heads a household with other members: change the head first (relations of the household)",
-                    ));
-                }
+                let leaving = anagrafe_domain::rules::leave(relation, members.len(), force)?;
                 Self::close_open(tx, "family_members", pid, d, now, false).await?;
-                if members.len() == 1 {
+                if leaving == anagrafe_domain::rules::Leaving::Dissolves {
                     sqlx::query("UPDATE families SET dissolved_on = $1 WHERE id = $2").bind(d).bind(fid).execute(&mut **tx).await?;
                 }
                 Ok(())
@@ -185,18 +163,8 @@ macro_rules! store_ops {
                 comune: anagrafe_domain::Belfiore,
                 d: chrono::NaiveDate,
             ) -> crate::Result<i16> {
-                let (kind, fcomune) = Self::household_row(tx, family_id, "household.family_id").await?;
-                let formed: chrono::NaiveDate = sqlx::Row::try_get(
-                    &sqlx::query("SELECT formed_on FROM families WHERE id = $1").bind(family_id).fetch_one(&mut **tx).await?,
-                    0,
-                )?;
-                if d < formed {
-                    return Err(crate::ops::refused("effective_date", format!("is before {formed}, when household {family_id} was formed")));
-                }
-                if fcomune != comune.as_str() {
-                    return Err(crate::ops::refused("household.family_id", format!("household {family_id} is in another comune ({fcomune})")));
-                }
-                crate::ops::relation_for(&kind, relation, "household.relation")
+                let household = Self::household(tx, family_id, "household.family_id").await?;
+                Ok(anagrafe_domain::rules::join(&household, relation, comune, d)?)
             }
 
             /// Puts a person in a household from `d`: a new one (of which they are the head)
@@ -298,7 +266,7 @@ macro_rules! store_ops {
                 .bind(except)
                 .fetch_all(&mut **tx)
                 .await?;
-                rows.iter().map(|r| Ok(sqlx::Row::try_get(r, 0)?)).collect()
+                rows.iter().map(|r| Ok(sqlx::Row::try_get(r, "person_id")?)).collect()
             }
 
             /// Flags an omocodia (different persons, one codice fiscale) for the Agency.
@@ -331,16 +299,21 @@ macro_rules! store_ops {
                 Ok(())
             }
 
-            async fn set_id_status(tx: &mut sqlx::Transaction<'_, $db>, pid: i64, from: &[i16], to: i16, now: i64) -> crate::Result<u64> {
-                let list = from.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",");
-                let done = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "UPDATE id_anpr_registry SET status = $1, changed_at = $2 WHERE person_id = $3 AND status IN ({list})"
-                )))
-                .bind(to)
-                .bind(now)
-                .bind(pid)
-                .execute(&mut **tx)
-                .await?;
+            /// Moves a person's IDs in one of the states `from` to `to` (IDN-6).
+            async fn set_id_status(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                pid: i64,
+                from: anagrafe_domain::IdStatus,
+                to: anagrafe_domain::IdStatus,
+                now: i64,
+            ) -> crate::Result<u64> {
+                let done = sqlx::query("UPDATE id_anpr_registry SET status = $1, changed_at = $2 WHERE person_id = $3 AND status = $4")
+                    .bind(to.code())
+                    .bind(now)
+                    .bind(pid)
+                    .bind(from.code())
+                    .execute(&mut **tx)
+                    .await?;
                 Ok(done.rows_affected())
             }
 
@@ -354,17 +327,8 @@ macro_rules! store_ops {
             async fn living_subject(tx: &mut sqlx::Transaction<'_, $db>, id: &anagrafe_domain::IdAnpr) -> crate::Result<(i64, anagrafe_domain::PersonRecord)> {
                 let pid = Self::resolve_valid(tx, id, "person").await?;
                 let cur = Self::current(tx, pid).await?;
-                Self::living(&cur, "person")?;
+                anagrafe_domain::rules::living(cur.status, "person")?;
                 Ok((pid, cur))
-            }
-
-            fn living(r: &anagrafe_domain::PersonRecord, field: &str) -> crate::Result<()> {
-                use anagrafe_domain::RegisterStatus::*;
-                match r.status {
-                    Resident | Aire => Ok(()),
-                    Cancelled => Err(crate::ops::state(field, "the record is cancelled")),
-                    Deceased => Err(crate::ops::state(field, "the person is deceased")),
-                }
             }
 
             fn audit_for(ctx: &crate::WriteContext, op: &str, pid: Option<i64>, cf: Option<String>, detail: serde_json::Value) -> crate::audit::AuditEntry {
@@ -406,9 +370,9 @@ macro_rules! store_ops {
                     Operation::ChangeGeneralita { person, change } => Self::op_generalita(&mut tx, &mut head, person, change, ctx, now, &mut out).await?,
                     Operation::ChangeCivilStatus { person, change } => {
                         let (pid, cur) = Self::living_subject(&mut tx, person).await?;
-                        crate::ops::competent(ctx, cur.residence.competent_comune())?;
+                        anagrafe_domain::rules::competent(ctx.comune, cur.residence.competent_comune())?;
                         Self::close_open(&mut tx, "person_civil_status", pid, change.effective_date, now, true).await?;
-                        let code = crate::ops::civil_status_mutation(change.civil_status).to_string();
+                        let code = anagrafe_domain::rules::civil_status_mutation(change.civil_status).to_string();
                         let payload = serde_json::json!({ "civil_status": anagrafe_domain::decode::DecodeTable::code(change.civil_status) });
                         let ev = Self::insert_event(&mut tx, ctx, "mutazione", Some(&code), Some(pid), None, change.effective_date, &payload.to_string()).await?;
                         Self::insert_civil_status(&mut tx, pid, change.civil_status, change.effective_date, ev, now).await?;
@@ -420,13 +384,9 @@ macro_rules! store_ops {
                     Operation::MoveHousehold { person, change } => {
                         let (pid, cur) = Self::living_subject(&mut tx, person).await?;
                         let comune = cur.residence.competent_comune();
-                        crate::ops::competent(ctx, comune)?;
-                        if let (Some((fid, _)), anagrafe_domain::ops::HouseholdChoice::Join { family_id, .. }) =
-                            (Self::open_membership(&mut tx, pid).await?, &change.household)
-                            && fid == *family_id
-                        {
-                            return Err(crate::ops::state("household.family_id", "the person already belongs to this household"));
-                        }
+                        anagrafe_domain::rules::competent(ctx.comune, comune)?;
+                        let now_in = Self::open_membership(&mut tx, pid).await?.map(|(fid, _)| fid);
+                        anagrafe_domain::rules::move_household(now_in, &change.household)?;
                         let ev = Self::insert_event(&mut tx, ctx, "famiglia", Some("2"), Some(pid), None, change.effective_date, "{}").await?;
                         Self::leave_household(&mut tx, pid, change.effective_date, now, false).await?;
                         let fid = Self::enter_household(&mut tx, pid, &change.household, comune, change.effective_date, ev, now).await?;
@@ -443,28 +403,19 @@ macro_rules! store_ops {
                         out.audit_seq = Self::append_audit(&mut tx, &mut head, &e).await?;
                     }
                     Operation::SetRelations { family_id, change } => {
-                        let (kind, comune) = Self::household_row(&mut tx, *family_id, "family_id").await?;
-                        crate::ops::competent(ctx, crate::rows::belfiore(&comune)?)?;
+                        let household = Self::household(&mut tx, *family_id, "family_id").await?;
+                        household.open("family_id")?;
+                        anagrafe_domain::rules::competent(ctx.comune, household.comune)?;
                         let current = Self::open_members(&mut tx, *family_id).await?;
                         let mut wanted = Vec::with_capacity(change.members.len());
                         for (i, m) in change.members.iter().enumerate() {
-                            let field = format!("members[{i}].id_anpr");
-                            let pid = Self::resolve_valid(&mut tx, &m.id_anpr, &field).await?;
-                            if !current.iter().any(|(p, _)| *p == pid) {
-                                return Err(crate::ops::state(&field, "is not a member of this household"));
-                            }
-                            wanted.push((pid, crate::ops::relation_for(&kind, m.relation, &format!("members[{i}].relation"))?));
+                            wanted.push((Self::resolve_valid(&mut tx, &m.id_anpr, &format!("members[{i}].id_anpr")).await?, m.relation));
                         }
-                        if wanted.len() != current.len() {
-                            return Err(crate::ops::state("members", format!("list every current member: the household has {}", current.len())));
-                        }
-                        let head_changed = current.iter().find(|(_, r)| *r == 1).map(|h| h.0) != wanted.iter().find(|(_, r)| *r == 1).map(|h| h.0);
+                        let plan = anagrafe_domain::rules::relations(household.cohabitation, &current, &wanted)?;
+                        let head_changed = plan.head_changed;
                         let code = if head_changed { "1" } else { "2" };
                         let ev = Self::insert_event(&mut tx, ctx, "famiglia", Some(code), None, Some(*family_id), change.effective_date, "{}").await?;
-                        for (pid, rel) in &wanted {
-                            if current.iter().any(|(p, r)| p == pid && r == rel) {
-                                continue;
-                            }
+                        for (pid, rel) in &plan.changed {
                             Self::close_open(&mut tx, "family_members", *pid, change.effective_date, now, true).await?;
                             Self::insert_membership(&mut tx, *pid, *family_id, *rel, change.effective_date, ev, now).await?;
                         }
@@ -477,14 +428,10 @@ macro_rules! store_ops {
                     Operation::ReportDuplicate { persons } => {
                         let a = Self::resolve_valid(&mut tx, &persons[0], "persons[0]").await?;
                         let b = Self::resolve_valid(&mut tx, &persons[1], "persons[1]").await?;
-                        if a == b {
-                            return Err(crate::ops::refused("persons", "name two different records"));
-                        }
+                        anagrafe_domain::rules::two_records(a, b)?;
                         let (ra, rb) = (Self::current(&mut tx, a).await?, Self::current(&mut tx, b).await?);
                         let (ca, cb) = (ra.residence.competent_comune(), rb.residence.competent_comune());
-                        if crate::ops::competent(ctx, ca).is_err() {
-                            crate::ops::competent(ctx, cb)?;
-                        }
+                        anagrafe_domain::rules::competent_for_either(ctx.comune, ca, cb)?;
                         let case_id = Self::alloc(&mut tx, "duplicate", 1).await?;
                         let today = anagrafe_domain::ops::italian_today();
                         let payload = serde_json::json!({ "duplicate_case": case_id });
@@ -497,7 +444,7 @@ macro_rules! store_ops {
                             .execute(&mut *tx)
                             .await?;
                         for pid in [a, b] {
-                            Self::set_id_status(&mut tx, pid, &[1], 2, now).await?;
+                            Self::set_id_status(&mut tx, pid, anagrafe_domain::IdStatus::Valid, anagrafe_domain::IdStatus::Suspended, now).await?;
                         }
                         for (c, id) in [(ca, persons[0]), (cb, persons[1])] {
                             if ctx.comune != Some(c) {
@@ -523,19 +470,15 @@ macro_rules! store_ops {
                         .bind(b)
                         .fetch_optional(&mut *tx)
                         .await?;
-                        let (Some(case), 2, 2) = (case, sa, sb) else {
-                            return Err(crate::ops::state("persons", "these two records are not an open duplicate case"));
-                        };
-                        let case_id: i64 = sqlx::Row::try_get(&case, 0)?;
+                        let case = case.map(|r| sqlx::Row::try_get::<i64, _>(&r, "id")).transpose()?;
+                        let case_id = anagrafe_domain::rules::open_duplicate_case(case, sa, sb, "persons")?;
                         let (ra, rb) = (Self::current(&mut tx, a).await?, Self::current(&mut tx, b).await?);
                         let (ca, cb) = (ra.residence.competent_comune(), rb.residence.competent_comune());
-                        if crate::ops::competent(ctx, ca).is_err() {
-                            crate::ops::competent(ctx, cb)?;
-                        }
+                        anagrafe_domain::rules::competent_for_either(ctx.comune, ca, cb)?;
                         let payload = serde_json::json!({ "duplicate_case": case_id, "dismissed": true });
                         let ev = Self::insert_event(&mut tx, ctx, "duplicato", None, Some(a), None, anagrafe_domain::ops::italian_today(), &payload.to_string()).await?;
                         for pid in [a, b] {
-                            Self::set_id_status(&mut tx, pid, &[2], 1, now).await?;
+                            Self::set_id_status(&mut tx, pid, anagrafe_domain::IdStatus::Suspended, anagrafe_domain::IdStatus::Valid, now).await?;
                         }
                         sqlx::query("UPDATE duplicate_cases SET resolved_event = $1 WHERE id = $2").bind(ev).bind(case_id).execute(&mut *tx).await?;
                         for (c, id) in [(ca, persons[0]), (cb, persons[1])] {
@@ -560,12 +503,10 @@ macro_rules! store_ops {
                         .bind(d)
                         .fetch_optional(&mut *tx)
                         .await?;
-                        let (Some(case), 2, 2) = (case, ks, ds) else {
-                            return Err(crate::ops::state("delete", "these two records are not an open duplicate case"));
-                        };
-                        let case_id: i64 = sqlx::Row::try_get(&case, 0)?;
+                        let case = case.map(|r| sqlx::Row::try_get::<i64, _>(&r, "id")).transpose()?;
+                        let case_id = anagrafe_domain::rules::open_duplicate_case(case, ks, ds, "delete")?;
                         let gone = Self::current(&mut tx, d).await?;
-                        crate::ops::competent(ctx, gone.residence.competent_comune())?;
+                        anagrafe_domain::rules::competent(ctx.comune, gone.residence.competent_comune())?;
                         let today = anagrafe_domain::ops::italian_today();
                         let payload = serde_json::json!({ "duplicate_case": case_id });
                         let ev = Self::insert_event(&mut tx, ctx, "cancellazione", Some("10"), Some(d), None, today, &payload.to_string()).await?;
@@ -574,8 +515,8 @@ macro_rules! store_ops {
                             Self::leave_household(&mut tx, d, today, now, true).await?;
                         }
                         Self::set_person(&mut tx, d, anagrafe_domain::RegisterStatus::Cancelled, gone.residence.competent_comune(), now).await?;
-                        Self::set_id_status(&mut tx, d, &[2], 3, now).await?;
-                        Self::set_id_status(&mut tx, k, &[2], 1, now).await?;
+                        Self::set_id_status(&mut tx, d, anagrafe_domain::IdStatus::Suspended, anagrafe_domain::IdStatus::Invalid, now).await?;
+                        Self::set_id_status(&mut tx, k, anagrafe_domain::IdStatus::Suspended, anagrafe_domain::IdStatus::Valid, now).await?;
                         sqlx::query("UPDATE duplicate_cases SET resolved_event = $1, deleted_person = $2 WHERE id = $3")
                             .bind(ev)
                             .bind(d)
@@ -622,7 +563,7 @@ macro_rules! store_ops {
                 use anagrafe_domain::decode::{MotivoIscrizione, MotivoIscrizioneAire};
                 let reason = r.parsed_reason().map_err(|e| crate::ops::refused(&e.field, e.reason))?;
                 let comune = r.residence.competent_comune();
-                crate::ops::competent(ctx, comune)?;
+                anagrafe_domain::rules::competent(ctx.comune, comune)?;
                 let mut g = r.generalita();
                 let computed = g.codice_fiscale.is_none();
                 if computed {
@@ -749,27 +690,12 @@ macro_rules! store_ops {
                 now: i64,
                 out: &mut crate::Applied,
             ) -> crate::Result<()> {
-                use anagrafe_domain::{RegisterStatus, Residence};
                 let (pid, cur) = Self::living_subject(tx, person).await?;
                 let (from, to) = (cur.residence.competent_comune(), change.residence.competent_comune());
                 // The comune of the new residence decides (REG-6).
-                crate::ops::competent(ctx, to)?;
-                let (kind, status) = match (&cur.residence, &change.residence) {
-                    (Residence::Italy(_), Residence::Italy(_)) if from == to => ("stesso_comune", RegisterStatus::Resident),
-                    (Residence::Italy(_), Residence::Italy(_)) => ("altro_comune", RegisterStatus::Resident),
-                    (Residence::Abroad { .. }, Residence::Italy(_)) => ("rimpatrio", RegisterStatus::Resident),
-                    (Residence::Abroad { .. }, Residence::Abroad { .. }) => ("estero", RegisterStatus::Aire),
-                    (Residence::Italy(_), Residence::Abroad { .. }) => {
-                        return Err(crate::ops::refused("residence", "a move abroad is a cancellation for emigration (tab. 15 code 8), decided by the comune of residence"));
-                    }
-                };
-                if status == RegisterStatus::Aire && !cur.citizenships.contains(&anagrafe_domain::Country::Italia) {
-                    return Err(crate::ops::refused("residence", "AIRE holds Italian citizens only"));
-                }
-                let moves_household = from != to || kind == "rimpatrio";
-                if moves_household && change.household.is_none() {
-                    return Err(crate::ops::refused("household", "is required when the comune changes: the household at the new address"));
-                }
+                anagrafe_domain::rules::competent(ctx.comune, to)?;
+                let kind = anagrafe_domain::rules::residence_move(&cur.residence, &change.residence, &cur.citizenships, change.household.is_some())?;
+                let (kind, status) = (kind.kind, kind.status);
                 let d = change.effective_date;
                 let payload = serde_json::json!({ "kind": kind, "from": from, "to": to });
                 let ev = Self::insert_event(tx, ctx, "residenza", Some("2"), Some(pid), None, d, &payload.to_string()).await?;
@@ -805,7 +731,7 @@ macro_rules! store_ops {
                 use anagrafe_domain::{RegisterStatus, Residence};
                 let (pid, cur) = Self::living_subject(tx, person).await?;
                 let comune = cur.residence.competent_comune();
-                crate::ops::competent(ctx, comune)?;
+                anagrafe_domain::rules::competent(ctx.comune, comune)?;
                 let aire = cur.status == RegisterStatus::Aire;
                 let effect = c.effect(aire).map_err(|e| crate::ops::refused(&e.field, e.reason))?;
                 let d = c.effective_date;
@@ -825,9 +751,7 @@ macro_rules! store_ops {
                         }
                     }
                     CancellationEffect::ToAire => {
-                        if !cur.citizenships.contains(&anagrafe_domain::Country::Italia) {
-                            return Err(crate::ops::refused("reason", "only Italian citizens move to AIRE; a foreign citizen's emigration is code 5"));
-                        }
+                        anagrafe_domain::rules::to_aire(&cur.citizenships)?;
                         let address = c.abroad.clone().ok_or_else(|| crate::ops::refused("abroad", "is required for an emigration abroad"))?;
                         Self::leave_household(tx, pid, d, now, false).await?;
                         Self::close_open(tx, "person_residences", pid, d, now, true).await?;
@@ -860,38 +784,18 @@ macro_rules! store_ops {
                 out: &mut crate::Applied,
             ) -> crate::Result<()> {
                 use anagrafe_domain::ops::GeneralitaCase;
-                use anagrafe_domain::decode::StatoValidazioneCf;
                 let pid = Self::resolve_valid(tx, person, "person").await?;
                 let cur = Self::current(tx, pid).await?;
-                crate::ops::competent(ctx, cur.residence.competent_comune())?;
+                anagrafe_domain::rules::competent(ctx.comune, cur.residence.competent_comune())?;
                 let old = cur.generalita.clone();
-                let mut new = change.apply_to(&old);
-                let previous_cf = old.codice_fiscale;
-                let (new_cf, validation, tell_agency) = match change.case {
-                    // The register is right: its data go to the Agency as they are; the code
-                    // they yield may differ from the one the person held.
-                    GeneralitaCase::MaterialErrorNotAlignedRegisterRight => {
-                        (anagrafe_domain::ops::compute_cf(&old).or(previous_cf), StatoValidazioneCf::DatiAnagraficiNonValidati, true)
-                    }
-                    // The Agency is right: the register takes its data (and its code).
-                    GeneralitaCase::MaterialErrorNotAlignedAgencyRight => {
-                        (change.codice_fiscale.or_else(|| anagrafe_domain::ops::compute_cf(&new)).or(previous_cf), StatoValidazioneCf::DatiAnagraficiValidati, false)
-                    }
-                    _ => (anagrafe_domain::ops::compute_cf(&new).or(previous_cf), StatoValidazioneCf::DatiAnagraficiNonValidati, true),
-                };
-                new.codice_fiscale = new_cf;
-                new.cf_validation = validation;
-                let cf_changed = new_cf != previous_cf;
-                let register_right = change.case == GeneralitaCase::MaterialErrorNotAlignedRegisterRight;
-                if new == old && !register_right {
-                    return Err(crate::ops::refused("case", "nothing would change"));
-                }
-                let d = if change.case.is_correction() { old.birth_date.first_day() } else { change.effective_date };
+                let outcome = anagrafe_domain::rules::generalita(change, &old, anagrafe_domain::ops::compute_cf)?;
+                let (previous_cf, new_cf) = (old.codice_fiscale, outcome.new.codice_fiscale);
+                let cf_changed = outcome.cf_changed;
                 let payload = serde_json::json!({
                     "case": change.case, "idn6_case": change.case.number(), "previous_cf": previous_cf, "codice_fiscale": new_cf,
                 });
                 let ev = Self::insert_event(tx, ctx, "mutazione", Some("1"), Some(pid), None, change.effective_date, &payload.to_string()).await?;
-                if new == old {
+                if outcome.unchanged {
                     // The register's data were right and its code already theirs: nothing to
                     // rewrite, only the communication to the Agency below.
                 } else if change.case.is_correction() {
@@ -907,7 +811,7 @@ macro_rules! store_ops {
                         };
                         if to.is_none() {
                             fixed.codice_fiscale = new_cf;
-                            fixed.cf_validation = validation;
+                            fixed.cf_validation = outcome.new.cf_validation;
                         }
                         sqlx::query("UPDATE person_generalita SET superseded_at = $1 WHERE person_id = $2 AND superseded_at IS NULL AND valid_from = $3")
                             .bind(now)
@@ -927,8 +831,8 @@ macro_rules! store_ops {
                         }
                     }
                 } else {
-                    Self::close_open(tx, "person_generalita", pid, d, now, true).await?;
-                    Self::insert_generalita(tx, pid, d, &new, ev, now).await?;
+                    Self::close_open(tx, "person_generalita", pid, outcome.from, now, true).await?;
+                    Self::insert_generalita(tx, pid, outcome.from, &outcome.new, ev, now).await?;
                 }
                 if cf_changed && let (Some(p), Some(n)) = (previous_cf, new_cf) {
                     sqlx::query("INSERT INTO cf_links (person_id, event_id, previous_cf, new_cf, recorded_at) VALUES ($1,$2,$3,$4,$5)")
@@ -940,8 +844,7 @@ macro_rules! store_ops {
                         .execute(&mut **tx)
                         .await?;
                 }
-                if tell_agency {
-                    let sent = if change.case == GeneralitaCase::MaterialErrorNotAlignedRegisterRight { &old } else { &new };
+                if let Some(sent) = &outcome.tell_agency {
                     Self::to_agency(
                         head,
                         "variazione_dati",
@@ -985,22 +888,17 @@ macro_rules! store_ops {
                 use anagrafe_domain::RegisterStatus;
                 let old = Self::resolve_valid(tx, person, "person").await?;
                 let cur = Self::current(tx, old).await?;
-                if cur.status != RegisterStatus::Resident {
-                    return Err(crate::ops::state("person", "the child is not resident in Italy"));
-                }
+                anagrafe_domain::rules::adoptable_child(cur.status)?;
                 let comune = cur.residence.competent_comune();
-                crate::ops::competent(ctx, comune)?;
+                anagrafe_domain::rules::competent(ctx.comune, comune)?;
                 let today = anagrafe_domain::ops::italian_today();
                 if let Some(e) = a.check(cur.generalita.birth_date.first_day(), today).into_iter().next() {
                     return Err(crate::ops::refused(&e.field, e.reason));
                 }
-                let (kind, fcomune) = Self::household_row(tx, a.family_id, "family_id").await?;
-                if kind != "F" {
-                    return Err(crate::ops::refused("family_id", "an adopted child joins a family, not a cohabitation"));
-                }
-                crate::ops::competent(ctx, crate::rows::belfiore(&fcomune)?)?;
-                let head_pid = Self::open_members(tx, a.family_id).await?.into_iter().find(|(_, r)| *r == 1).map(|(p, _)| p)
-                    .ok_or_else(|| crate::ops::state("family_id", "the adoptive family has no head"))?;
+                let family = Self::household(tx, a.family_id, "family_id").await?;
+                anagrafe_domain::rules::adoptive_household(&family)?;
+                anagrafe_domain::rules::competent(ctx.comune, family.comune)?;
+                let head_pid = anagrafe_domain::rules::head_of(&Self::open_members(tx, a.family_id).await?, "family_id")?;
                 let residence = Self::current(tx, head_pid).await?.residence;
                 let d = a.effective_date;
                 let fresh = |n: u8| {
@@ -1016,7 +914,7 @@ macro_rules! store_ops {
                 Self::leave_household(tx, old, d, now, false).await?;
                 Self::close_open(tx, "person_residences", old, d, now, false).await?;
                 Self::set_person(tx, old, RegisterStatus::Cancelled, comune, now).await?;
-                Self::set_id_status(tx, old, &[1], 3, now).await?;
+                Self::set_id_status(tx, old, anagrafe_domain::IdStatus::Valid, anagrafe_domain::IdStatus::Invalid, now).await?;
                 let e1 = Self::audit_for(&c1, "person.cancel", Some(old), cur.generalita.codice_fiscale.map(|c| c.to_string()), serde_json::json!({ "event_id": ev1, "reason": 13 }));
                 Self::append_audit(tx, head, &e1).await?;
                 // The new record: the same birth, the new name, a new code and a new ID.
@@ -1086,8 +984,8 @@ macro_rules! store_ops {
                 use sqlx::Row;
                 let rows = sqlx::query(
                     "SELECT d.id, d.person_a, d.person_b, e.recorded_at, \
-                     (SELECT r.id_anpr FROM id_anpr_registry r WHERE r.person_id = d.person_a ORDER BY r.issued_at DESC LIMIT 1), \
-                     (SELECT r.id_anpr FROM id_anpr_registry r WHERE r.person_id = d.person_b ORDER BY r.issued_at DESC LIMIT 1) \
+                     (SELECT r.id_anpr FROM id_anpr_registry r WHERE r.person_id = d.person_a ORDER BY r.issued_at DESC LIMIT 1) AS id_anpr_a, \
+                     (SELECT r.id_anpr FROM id_anpr_registry r WHERE r.person_id = d.person_b ORDER BY r.issued_at DESC LIMIT 1) AS id_anpr_b \
                      FROM duplicate_cases d JOIN events e ON e.id = d.reported_event \
                      WHERE d.resolved_event IS NULL \
                      AND EXISTS (SELECT 1 FROM persons p WHERE p.id IN (d.person_a, d.person_b) AND p.comune = $1) \
@@ -1099,12 +997,12 @@ macro_rules! store_ops {
                 rows.iter()
                     .map(|r| {
                         Ok(crate::DuplicateCase {
-                            id: r.try_get(0)?,
-                            person_a: r.try_get(1)?,
-                            person_b: r.try_get(2)?,
-                            reported_at: r.try_get(3)?,
-                            id_anpr_a: r.try_get(4)?,
-                            id_anpr_b: r.try_get(5)?,
+                            id: r.try_get("id")?,
+                            person_a: r.try_get("person_a")?,
+                            person_b: r.try_get("person_b")?,
+                            reported_at: r.try_get("recorded_at")?,
+                            id_anpr_a: r.try_get("id_anpr_a")?,
+                            id_anpr_b: r.try_get("id_anpr_b")?,
                         })
                     })
                     .collect()

@@ -38,7 +38,39 @@ macro_rules! store_pdnd {
                 }
             }
 
-            async fn pdnd_client_impl(&self, client_id: &str) -> crate::Result<Option<crate::PdndClient>> {
+            async fn find_by_generalita_impl(&self, q: &crate::GeneralitaQuery, as_of: Option<chrono::NaiveDate>) -> crate::Result<Vec<i64>> {
+                let as_of = as_of.unwrap_or_else(anagrafe_domain::ops::italian_today);
+                let surname = match &q.surname {
+                    Some(_) => "UPPER(g.surname) = UPPER($4)",
+                    None => "g.surname IS NULL AND $4 = ''",
+                };
+                let given = match &q.given_name {
+                    Some(_) => "UPPER(g.given_name) = UPPER($5)",
+                    None => "g.given_name IS NULL AND $5 = ''",
+                };
+                let sql = format!(
+                    "SELECT DISTINCT g.person_id FROM person_generalita g WHERE {surname} AND g.birth_date BETWEEN $2 AND $3 AND {given} \
+                     AND g.sex = $6 AND ($7 = '' OR g.birth_place = $7) AND g.superseded_at IS NULL AND g.valid_from <= $1 \
+                     AND (g.valid_to IS NULL OR g.valid_to > $1) \
+                     AND EXISTS (SELECT 1 FROM id_anpr_registry r WHERE r.person_id = g.person_id AND r.status IN (1, 2)) \
+                     ORDER BY g.person_id LIMIT 50"
+                );
+                Ok(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+                    .bind(as_of)
+                    .bind(q.born_from)
+                    .bind(q.born_to)
+                    .bind(q.surname.as_deref().unwrap_or(""))
+                    .bind(q.given_name.as_deref().unwrap_or(""))
+                    .bind(&q.sex)
+                    .bind(q.birth_place.as_deref().unwrap_or(""))
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl crate::PdndStore for $store {
+            async fn pdnd_client(&self, client_id: &str) -> crate::Result<Option<crate::PdndClient>> {
                 use sqlx::Row;
                 let Some(c) = sqlx::query("SELECT client_id, name, revoked_at, public_security FROM pdnd_clients WHERE client_id = $1")
                     .bind(client_id)
@@ -53,7 +85,11 @@ macro_rules! store_pdnd {
                     .await?
                     .iter()
                     .map(|r| {
-                        Ok(crate::PdndKey { kid: r.try_get(0)?, public_key_pem: r.try_get(1)?, revoked: r.try_get::<Option<i64>, _>(2)?.is_some() })
+                        Ok(crate::PdndKey {
+                            kid: r.try_get("kid")?,
+                            public_key_pem: r.try_get("public_key_pem")?,
+                            revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+                        })
                     })
                     .collect::<crate::Result<Vec<_>>>()?;
                 let purposes = sqlx::query(
@@ -65,26 +101,26 @@ macro_rules! store_pdnd {
                 .iter()
                 .map(|r| {
                     Ok(crate::PdndPurpose {
-                        purpose_id: r.try_get(0)?,
-                        eservice: r.try_get(1)?,
-                        description: r.try_get(2)?,
-                        daily_quota: r.try_get(3)?,
-                        per_second: r.try_get(4)?,
-                        revoked: r.try_get::<Option<i64>, _>(5)?.is_some(),
+                        purpose_id: r.try_get("purpose_id")?,
+                        eservice: r.try_get("eservice")?,
+                        description: r.try_get("description")?,
+                        daily_quota: r.try_get("daily_quota")?,
+                        per_second: r.try_get("per_second")?,
+                        revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
                     })
                 })
                 .collect::<crate::Result<Vec<_>>>()?;
                 Ok(Some(crate::PdndClient {
-                    client_id: c.try_get(0)?,
-                    name: c.try_get(1)?,
+                    client_id: c.try_get("client_id")?,
+                    name: c.try_get("name")?,
                     keys,
                     purposes,
-                    revoked: c.try_get::<Option<i64>, _>(2)?.is_some(),
-                    public_security: c.try_get(3)?,
+                    revoked: c.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+                    public_security: c.try_get("public_security")?,
                 }))
             }
 
-            async fn save_pdnd_client_impl(&self, c: &crate::PdndClient, ctx: &crate::WriteContext) -> crate::Result<()> {
+            async fn save_pdnd_client(&self, c: &crate::PdndClient, ctx: &crate::WriteContext) -> crate::Result<()> {
                 let (_write, mut tx) = self.begin_write().await?;
                 let mut head = Self::lock_head(&mut tx).await?;
                 let now = head.now;
@@ -143,12 +179,12 @@ macro_rules! store_pdnd {
                 let kids: Vec<&str> = c.keys.iter().map(|k| k.kid.as_str()).collect();
                 let pids: Vec<&str> = c.purposes.iter().map(|p| p.purpose_id.as_str()).collect();
                 for (table, column, keep) in [("pdnd_keys", "kid", &kids), ("pdnd_purposes", "purpose_id", &pids)] {
-                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {column} FROM {table} WHERE client_id = $1 AND revoked_at IS NULL")))
-                        .bind(&c.client_id)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                    for r in rows {
-                        let id: String = sqlx::Row::try_get(&r, 0)?;
+                    let ids: Vec<String> =
+                        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {column} FROM {table} WHERE client_id = $1 AND revoked_at IS NULL")))
+                            .bind(&c.client_id)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                    for id in ids {
                         if !keep.contains(&id.as_str()) {
                             sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET revoked_at = $1 WHERE {column} = $2")))
                                 .bind(now)
@@ -172,30 +208,7 @@ macro_rules! store_pdnd {
                 Ok(())
             }
 
-            async fn pdnd_answer_impl(&self, client_id: &str, id_op: &str) -> crate::Result<Option<crate::PdndAnswer>> {
-                use sqlx::Row;
-                let row = sqlx::query(
-                    "SELECT client_id, id_operazione_client, eservice, request_sha256, status, body FROM pdnd_answers \
-                     WHERE client_id = $1 AND id_operazione_client = $2",
-                )
-                .bind(client_id)
-                .bind(id_op)
-                .fetch_optional(&self.pool)
-                .await?;
-                row.map(|r| {
-                    Ok(crate::PdndAnswer {
-                        client_id: r.try_get(0)?,
-                        id_operazione_client: r.try_get(1)?,
-                        eservice: r.try_get(2)?,
-                        request_sha256: r.try_get(3)?,
-                        status: r.try_get(4)?,
-                        body: r.try_get(5)?,
-                    })
-                })
-                .transpose()
-            }
-
-            async fn accept_pdnd_jti_impl(&self, client_id: &str, kid: &str, jti: &str, expires_at_ms: i64) -> crate::Result<crate::JtiOutcome> {
+            async fn accept_pdnd_jti(&self, client_id: &str, kid: &str, jti: &str, expires_at_ms: i64) -> crate::Result<crate::JtiOutcome> {
                 // As `accept_jti`, in the same table under the body's own namespace.
                 let _turn = self.write_turn().await;
                 if rand::random::<u8>() == 0 {
@@ -221,34 +234,40 @@ macro_rules! store_pdnd {
                 Ok(if seen.is_some() { crate::JtiOutcome::Replayed } else { crate::JtiOutcome::ClientChanged })
             }
 
-            async fn find_by_generalita_impl(&self, q: &crate::GeneralitaQuery, as_of: Option<chrono::NaiveDate>) -> crate::Result<Vec<i64>> {
-                let as_of = as_of.unwrap_or_else(anagrafe_domain::ops::italian_today);
-                let surname = match &q.surname {
-                    Some(_) => "UPPER(g.surname) = UPPER($4)",
-                    None => "g.surname IS NULL AND $4 = ''",
-                };
-                let given = match &q.given_name {
-                    Some(_) => "UPPER(g.given_name) = UPPER($5)",
-                    None => "g.given_name IS NULL AND $5 = ''",
-                };
-                let sql = format!(
-                    "SELECT DISTINCT g.person_id FROM person_generalita g WHERE {surname} AND g.birth_date BETWEEN $2 AND $3 AND {given} \
-                     AND g.sex = $6 AND ($7 = '' OR g.birth_place = $7) AND g.superseded_at IS NULL AND g.valid_from <= $1 \
-                     AND (g.valid_to IS NULL OR g.valid_to > $1) \
-                     AND EXISTS (SELECT 1 FROM id_anpr_registry r WHERE r.person_id = g.person_id AND r.status IN (1, 2)) \
-                     ORDER BY g.person_id LIMIT 50"
-                );
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(as_of)
-                    .bind(q.born_from)
-                    .bind(q.born_to)
-                    .bind(q.surname.as_deref().unwrap_or(""))
-                    .bind(q.given_name.as_deref().unwrap_or(""))
-                    .bind(&q.sex)
-                    .bind(q.birth_place.as_deref().unwrap_or(""))
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter().map(|r| Ok(sqlx::Row::try_get::<i64, _>(r, 0)?)).collect()
+            async fn pdnd_answer(&self, client_id: &str, id_op: &str) -> crate::Result<Option<crate::PdndAnswer>> {
+                use sqlx::Row;
+                let row = sqlx::query(
+                    "SELECT client_id, id_operazione_client, eservice, request_sha256, status, body FROM pdnd_answers \
+                     WHERE client_id = $1 AND id_operazione_client = $2",
+                )
+                .bind(client_id)
+                .bind(id_op)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|r| {
+                    Ok(crate::PdndAnswer {
+                        client_id: r.try_get("client_id")?,
+                        id_operazione_client: r.try_get("id_operazione_client")?,
+                        eservice: r.try_get("eservice")?,
+                        request_sha256: r.try_get("request_sha256")?,
+                        status: r.try_get("status")?,
+                        body: r.try_get("body")?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn purge_pdnd_answers(&self, before_ms: i64, entry: &crate::audit::AuditEntry) -> crate::Result<u64> {
+                let (_write, mut tx) = self.begin_write().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                let n = sqlx::query("DELETE FROM pdnd_answers WHERE created_at < $1").bind(before_ms).execute(&mut *tx).await?.rows_affected();
+                if n > 0 {
+                    let mut entry = entry.clone();
+                    entry.detail = serde_json::json!({ "deleted": n, "given_before_ms": before_ms }).to_string();
+                    Self::append_audit(&mut tx, &mut head, &entry).await?;
+                }
+                tx.commit().await?;
+                Ok(n)
             }
         }
     };

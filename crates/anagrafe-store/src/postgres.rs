@@ -98,16 +98,16 @@ impl PgStore {
     /// rebuild them (keys, then indexes, then foreign keys, each validated in one pass).
     async fn drop_secondary(tx: &mut Transaction<'_, Postgres>, tables: &str, with_keys: bool) -> Result<Vec<String>> {
         let kinds = if with_keys { "'p', 'u', 'f'" } else { "'f'" };
-        let fks = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', conrelid::regclass, conname, pg_get_constraintdef(oid)), \
-                    format('ALTER TABLE %s DROP CONSTRAINT %I', conrelid::regclass, conname) \
+        let fks = sqlx::query_as::<_, RebuildRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', conrelid::regclass, conname, pg_get_constraintdef(oid)) AS create_sql, \
+                    format('ALTER TABLE %s DROP CONSTRAINT %I', conrelid::regclass, conname) AS drop_sql \
              FROM pg_constraint WHERE contype IN ({kinds}) AND connamespace = current_schema()::regnamespace \
              AND conrelid::regclass::text IN ({tables}) ORDER BY CASE contype WHEN 'f' THEN 0 ELSE 1 END, conname"
         )))
         .fetch_all(&mut **tx)
         .await?;
-        let idx = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT indexdef, format('DROP INDEX %I', indexname) FROM pg_indexes \
+        let idx = sqlx::query_as::<_, RebuildRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT indexdef AS create_sql, format('DROP INDEX %I', indexname) AS drop_sql FROM pg_indexes \
              WHERE schemaname = current_schema() AND tablename IN ({tables}) \
              AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE contype IN ('p', 'u', 'x')) ORDER BY indexname"
         )))
@@ -115,14 +115,12 @@ impl PgStore {
         .await?;
         let mut rebuild = vec!["SET LOCAL maintenance_work_mem = '256MB'".to_owned()];
         for r in fks.iter().chain(idx.iter()) {
-            let drop: String = sqlx::Row::try_get(r, 1)?;
-            sqlx::raw_sql(sqlx::AssertSqlSafe(drop)).execute(&mut **tx).await?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(r.drop_sql.clone())).execute(&mut **tx).await?;
         }
         // Keys (listed last by the query) come back first, then indexes, then foreign keys.
-        let (keys, foreign): (Vec<_>, Vec<_>) =
-            fks.iter().partition(|r| sqlx::Row::try_get::<String, _>(*r, 0).map(|s| !s.contains("FOREIGN KEY")).unwrap_or(false));
-        for r in keys.into_iter().chain(idx.iter()).chain(foreign) {
-            rebuild.push(sqlx::Row::try_get(r, 0)?);
+        let (keys, foreign): (Vec<_>, Vec<_>) = fks.into_iter().partition(|r| !r.create_sql.contains("FOREIGN KEY"));
+        for r in keys.into_iter().chain(idx).chain(foreign) {
+            rebuild.push(r.create_sql);
         }
         Ok(rebuild)
     }
@@ -137,7 +135,7 @@ impl PgStore {
         let ids: Vec<&str> = candidates.iter().map(|c| c.2.as_str()).collect();
         let pids: Vec<i64> = candidates.iter().map(|c| c.0).collect();
         let counters: Vec<i64> = candidates.iter().map(|c| c.1).collect();
-        let rows = sqlx::query(
+        let accepted: Vec<String> = sqlx::query_scalar(
             "INSERT INTO id_anpr_registry (id_anpr, person_id, counter, key_version, status, issued_at, changed_at) \
              SELECT t.id, t.pid, t.ctr, $4, 1, $5, $5 FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS t(id, pid, ctr) \
              ON CONFLICT DO NOTHING RETURNING id_anpr",
@@ -149,7 +147,7 @@ impl PgStore {
         .bind(now)
         .fetch_all(&mut **tx)
         .await?;
-        rows.iter().map(|r| Ok(sqlx::Row::try_get::<String, _>(r, 0)?)).collect()
+        Ok(accepted.into_iter().collect())
     }
 
     /// Encodes each table in binary COPY format (runs on a blocking thread).
@@ -165,6 +163,14 @@ impl PgStore {
         }
         Ok(())
     }
+}
+
+/// A key, index or foreign key as the catalogue describes it: the statement that builds it and
+/// the one that drops it.
+#[derive(Debug, sqlx::FromRow)]
+struct RebuildRow {
+    create_sql: String,
+    drop_sql: String,
 }
 
 impl crate::shared::Bulk for PgStore {

@@ -1,4 +1,6 @@
-//! Conversions between domain values and the flat rows both backends store.
+//! Conversions between domain values and the flat rows both backends store, and the rows
+//! themselves: one named struct per shape a query returns, read by column name
+//! (`sqlx::FromRow` is generic over the row type, so one struct serves both backends).
 
 use crate::{Result, StoreError};
 use anagrafe_domain::decode::DecodeTable;
@@ -63,8 +65,8 @@ pub(crate) fn birth_place(code: &str, locality: Option<String>) -> Result<BirthP
     Ok(if code.is_foreign_state() { BirthPlace::Abroad { state: code, locality } } else { BirthPlace::Comune { code } })
 }
 
-/// Residence columns, in table order after the temporal ones.
-#[derive(Debug, Default)]
+/// Residence columns, in table order after the temporal ones ([`RES_COLS`]).
+#[derive(Debug, Default, sqlx::FromRow)]
 pub(crate) struct ResidenceCols {
     pub abroad: bool,
     pub comune: Option<String>,
@@ -170,63 +172,307 @@ pub(crate) fn document_kind(kind: &str, permit: Option<i16>) -> Result<DocumentK
     })
 }
 
-/// Columns of a residence row, in the order [`ResidenceCols::read`] expects.
+/// Columns of a residence row, as [`ResidenceCols`] names them.
 pub(crate) const RES_COLS: &str = "abroad, comune, cap, species, toponym, civic, internal, locality, foreign_state, foreign_locality, \
      foreign_address, foreign_postcode, consulate";
 
-impl ResidenceCols {
-    /// Reads the [`RES_COLS`] columns starting at column `at`.
-    pub(crate) fn read<R: sqlx::Row>(r: &R, at: usize) -> crate::Result<Self>
-    where
-        usize: sqlx::ColumnIndex<R>,
-        for<'a> bool: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-        for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    {
-        Ok(Self {
-            abroad: r.try_get(at)?,
-            comune: r.try_get(at + 1)?,
-            cap: r.try_get(at + 2)?,
-            species: r.try_get(at + 3)?,
-            toponym: r.try_get(at + 4)?,
-            civic: r.try_get(at + 5)?,
-            internal: r.try_get(at + 6)?,
-            locality: r.try_get(at + 7)?,
-            foreign_state: r.try_get(at + 8)?,
-            foreign_locality: r.try_get(at + 9)?,
-            foreign_address: r.try_get(at + 10)?,
-            foreign_postcode: r.try_get(at + 11)?,
-            consulate: r.try_get(at + 12)?,
+/// Columns of a certificate record, as [`CertificateRow`] names them.
+pub(crate) const CERT_COLS: &str =
+    "id, person_id, types, langs, issued_at, expires_on, requester, stamp, sha256, size, deleted_at, delete_reason";
+
+/// A row of `certificates` ([`CERT_COLS`]).
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct CertificateRow {
+    pub id: String,
+    pub person_id: i64,
+    pub types: String,
+    pub langs: String,
+    pub issued_at: i64,
+    pub expires_on: NaiveDate,
+    pub requester: String,
+    pub stamp: String,
+    pub sha256: String,
+    pub size: i64,
+    pub deleted_at: Option<i64>,
+    pub delete_reason: Option<String>,
+}
+
+impl CertificateRow {
+    /// The certificate's record.
+    pub(crate) fn into_certificate(self) -> Result<crate::StoredCertificate> {
+        Ok(crate::StoredCertificate {
+            id: self.id,
+            person_id: self.person_id,
+            types: self.types.split(',').map(|t| t.parse().map_err(|_| corrupt("certificate types"))).collect::<Result<_>>()?,
+            langs: self.langs.split(',').map(str::to_owned).collect(),
+            issued_at: self.issued_at,
+            expires_on: self.expires_on,
+            requester: self.requester,
+            stamp: serde_json::from_str(&self.stamp).map_err(|_| corrupt("certificate stamp"))?,
+            sha256: self.sha256,
+            size: self.size,
+            deleted_at: self.deleted_at,
+            delete_reason: self.delete_reason,
         })
     }
 }
 
-/// Columns of a certificate record, in the order [`certificate`] expects.
-pub(crate) const CERT_COLS: &str =
-    "id, person_id, types, langs, issued_at, expires_on, requester, stamp, sha256, size, deleted_at, delete_reason";
+/// A residence with the period it held (`valid_from, valid_to,` then [`RES_COLS`]).
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct DatedResidenceRow {
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+    #[sqlx(flatten)]
+    pub residence: ResidenceCols,
+}
 
-/// A certificate record from the [`CERT_COLS`] columns.
-pub(crate) fn certificate<R: sqlx::Row>(r: &R) -> crate::Result<crate::StoredCertificate>
-where
-    usize: sqlx::ColumnIndex<R>,
-    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> chrono::NaiveDate: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-{
-    let types: String = r.try_get(2)?;
-    let langs: String = r.try_get(3)?;
-    let stamp: String = r.try_get(7)?;
-    Ok(crate::StoredCertificate {
-        id: r.try_get(0)?,
-        person_id: r.try_get(1)?,
-        types: types.split(',').map(|t| t.parse().map_err(|_| corrupt("certificate types"))).collect::<crate::Result<_>>()?,
-        langs: langs.split(',').map(str::to_owned).collect(),
-        issued_at: r.try_get(4)?,
-        expires_on: r.try_get(5)?,
-        requester: r.try_get(6)?,
-        stamp: serde_json::from_str(&stamp).map_err(|_| corrupt("certificate stamp"))?,
-        sha256: r.try_get(8)?,
-        size: r.try_get(9)?,
-        deleted_at: r.try_get(10)?,
-        delete_reason: r.try_get(11)?,
-    })
+/// A citizenship with the period it held.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct CitizenshipRow {
+    pub country: String,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+}
+
+/// A counter taken by `counters_sql`.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct CounterRow {
+    pub name: String,
+    pub next: i64,
+}
+
+/// The audit chain's head as a write locks it.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct LockedHeadRow {
+    pub seq: i64,
+    pub hash: String,
+    pub last_at_ms: i64,
+}
+
+/// The audit chain's head as the verification reads it.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ChainHeadRow {
+    pub seq: i64,
+    pub hash: String,
+}
+
+/// A version of a person's personal data (`person_generalita`), with its period.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct GeneralitaRow {
+    pub surname: Option<String>,
+    pub given_name: Option<String>,
+    pub sex: String,
+    pub birth_date: NaiveDate,
+    pub birth_date_precision: String,
+    pub birth_place: String,
+    pub birth_locality: Option<String>,
+    pub codice_fiscale: Option<String>,
+    pub cf_validation: i16,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+}
+
+impl GeneralitaRow {
+    /// `(valid_from, valid_to, data)`.
+    pub(crate) fn into_version(self) -> Result<(NaiveDate, Option<NaiveDate>, anagrafe_domain::Generalita)> {
+        let data = anagrafe_domain::Generalita {
+            name: anagrafe_domain::PersonName::new(self.surname.as_deref(), self.given_name.as_deref()).map_err(corrupt)?,
+            sex: sex(&self.sex)?,
+            birth_date: partial_date(self.birth_date, &self.birth_date_precision)?,
+            birth_place: birth_place(&self.birth_place, self.birth_locality)?,
+            codice_fiscale: cf(self.codice_fiscale)?,
+            cf_validation: decode(self.cf_validation)?,
+        };
+        Ok((self.valid_from, self.valid_to, data))
+    }
+}
+
+/// A person's own row, with the ID ANPR in use.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct PersonRow {
+    pub id_anpr: Option<String>,
+    pub status: i16,
+    pub email: Option<String>,
+    pub digital_domicile: Option<String>,
+}
+
+/// A person's death (`person_deaths`).
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct DeathRow {
+    pub death_date: NaiveDate,
+    pub death_date_precision: String,
+    pub place: Option<String>,
+    pub locality: Option<String>,
+}
+
+impl DeathRow {
+    /// The death as the record shows it.
+    pub(crate) fn into_death(self) -> Result<anagrafe_domain::Death> {
+        Ok(anagrafe_domain::Death {
+            date: partial_date(self.death_date, &self.death_date_precision)?,
+            place: opt_belfiore(self.place)?,
+            locality: self.locality,
+        })
+    }
+}
+
+/// A person's membership of a household, with the household's kind.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct MembershipRow {
+    pub family_id: i64,
+    pub relation: i16,
+    pub kind: String,
+}
+
+impl MembershipRow {
+    /// The household as the record shows it (relation of tab. 05, or bond of tab. 06).
+    pub(crate) fn into_household(self) -> Result<anagrafe_domain::Household> {
+        use anagrafe_domain::Household;
+        let family_id = self.family_id;
+        Ok(match self.kind.as_str() {
+            "C" => Household::Cohabitation { family_id, bond: decode(self.relation)? },
+            _ => Household::Family { family_id, relation: decode(self.relation)? },
+        })
+    }
+}
+
+/// An identity document (`person_documents`).
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct DocumentRow {
+    pub kind: String,
+    pub permit_kind: Option<i16>,
+    pub number: String,
+    pub issued_on: NaiveDate,
+    pub expires_on: Option<NaiveDate>,
+    pub issuer: Option<String>,
+}
+
+impl DocumentRow {
+    /// The document as the record shows it.
+    pub(crate) fn into_document(self) -> Result<anagrafe_domain::IdentityDocument> {
+        Ok(anagrafe_domain::IdentityDocument {
+            kind: document_kind(&self.kind, self.permit_kind)?,
+            number: self.number,
+            issued_on: self.issued_on,
+            expires_on: self.expires_on,
+            issuer: self.issuer,
+        })
+    }
+}
+
+/// A household's own row.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct FamilyRow {
+    pub kind: String,
+    pub specie: Option<i16>,
+    pub comune: String,
+    pub formed_on: NaiveDate,
+}
+
+/// A member of a household, with the member's ID ANPR in use.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct MemberRow {
+    pub person_id: i64,
+    pub relation: i16,
+    pub id_anpr: Option<String>,
+}
+
+impl MemberRow {
+    /// The member as the household view lists it.
+    pub(crate) fn into_member(self) -> Result<crate::FamilyMember> {
+        Ok(crate::FamilyMember {
+            person_id: self.person_id,
+            relation: self.relation as u16,
+            id_anpr: self.id_anpr.map(|s| anagrafe_domain::IdAnpr::parse(&s).map_err(corrupt)).transpose()?,
+        })
+    }
+}
+
+/// A row of `notifications` or `revenue_outbox`.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct FeedItemRow {
+    pub id: i64,
+    pub kind: String,
+    pub event_id: i64,
+    pub payload: String,
+    pub created_at: i64,
+}
+
+impl FeedItemRow {
+    /// The item, its payload parsed.
+    pub(crate) fn into_item(self) -> Result<crate::FeedItem> {
+        Ok(crate::FeedItem {
+            id: self.id,
+            kind: self.kind,
+            event_id: self.event_id,
+            payload: serde_json::from_str(&self.payload).map_err(corrupt)?,
+            created_at: self.created_at,
+        })
+    }
+}
+
+/// The person an ID ANPR was issued to, and the ID's state code.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct IdHolderRow {
+    pub person_id: i64,
+    pub status: i16,
+}
+
+/// A person's ID ANPR and its state code.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct IdAnprRow {
+    pub id_anpr: String,
+    pub status: i16,
+}
+
+/// A person's internal id and ID ANPR.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct PersonIdAnprRow {
+    pub person_id: i64,
+    pub id_anpr: String,
+}
+
+/// A resident's internal id and codice fiscale.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ResidentCfRow {
+    pub id: i64,
+    pub codice_fiscale: String,
+}
+
+/// The state of an ID ANPR from its stored code.
+pub(crate) fn id_status(code: i16) -> Result<anagrafe_domain::IdStatus> {
+    anagrafe_domain::IdStatus::from_code(code).ok_or_else(|| corrupt(format!("ID ANPR status {code}")))
+}
+
+/// Where a person stands in the register, from its stored code.
+pub(crate) fn register_status(code: i16) -> Result<anagrafe_domain::RegisterStatus> {
+    anagrafe_domain::RegisterStatus::from_code(code).ok_or_else(|| corrupt(format!("register status {code}")))
+}
+
+/// A blocked address and the end of its block.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct BlockedRow {
+    pub address: String,
+    pub until: i64,
+}
+
+/// A captcha challenge taken.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct CaptchaRow {
+    pub answer_hash: String,
+    pub expires_at: i64,
+}
+
+/// A reference-data file (`refdata`).
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct RefdataRow {
+    pub name: String,
+    pub content: String,
+}
+
+/// A person's competent comune and register status code (electoral segregation).
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct CompetenceRow {
+    pub comune: String,
+    pub status: i16,
 }

@@ -2,20 +2,21 @@
 //! for each by `store_common!` (sqlx's generic executor bounds across two databases cost more
 //! clarity than a macro does; see docs/data-model.md).
 
-/// Implements the shared inherent helpers and the [`crate::Store`] trait for a backend type
-/// `$store` whose pool is `self.pool` over database `$db`. The backend provides
-/// `migrate_impl` and `bulk_load_impl`.
+/// Implements the shared inherent helpers and the store traits, one impl block per trait
+/// ([`crate::PdndStore`] and [`crate::ElectoralStore`] are implemented beside their helpers,
+/// by `store_pdnd!` and `store_electoral!`), for a backend type `$store` whose pool is
+/// `self.pool` over database `$db`. The backend provides `migrate_impl`, `drop_secondary`,
+/// `insert_registry` and the bulk writer.
 macro_rules! store_common {
     ($store:ty, $db:ty, $backend:expr) => {
         impl $store {
             /// Reserves `n` consecutive ids from counter `name`; returns the first.
             async fn alloc(tx: &mut sqlx::Transaction<'_, $db>, name: &'static str, n: i64) -> crate::Result<i64> {
-                let row = sqlx::query("UPDATE counters SET next = next + $1 WHERE name = $2 RETURNING next")
+                let next: i64 = sqlx::query_scalar("UPDATE counters SET next = next + $1 WHERE name = $2 RETURNING next")
                     .bind(n)
                     .bind(name)
                     .fetch_one(&mut **tx)
                     .await?;
-                let next: i64 = sqlx::Row::try_get(&row, 0)?;
                 Ok(next - n)
             }
 
@@ -25,12 +26,13 @@ macro_rules! store_common {
             /// strictly after the previous write's, so that two writes never share a recorded
             /// time even within one millisecond.
             async fn lock_head(tx: &mut sqlx::Transaction<'_, $db>) -> crate::Result<crate::shared::Head> {
-                let row = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash, last_at_ms").fetch_one(&mut **tx).await?;
-                let last: i64 = sqlx::Row::try_get(&row, 2)?;
+                let row = sqlx::query_as::<_, crate::rows::LockedHeadRow>("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash, last_at_ms")
+                    .fetch_one(&mut **tx)
+                    .await?;
                 Ok(crate::shared::Head {
-                    seq: sqlx::Row::try_get(&row, 0)?,
-                    hash: sqlx::Row::try_get(&row, 1)?,
-                    now: crate::now_ms().max(last + 1),
+                    seq: row.seq,
+                    hash: row.hash,
+                    now: crate::now_ms().max(row.last_at_ms + 1),
                     locked: true,
                     defer: false,
                     pending: Vec::new(),
@@ -191,13 +193,13 @@ macro_rules! store_common {
             /// locks are not held for the caller's transaction; ids of a write that fails are
             /// simply never used.
             async fn reserve_each<const N: usize>(&self, names: [&'static str; N]) -> crate::Result<[i64; N]> {
-                let rows = sqlx::query(sqlx::AssertSqlSafe(crate::shared::counters_sql(&names))).fetch_all(&self.pool).await?;
+                let rows = sqlx::query_as(sqlx::AssertSqlSafe(crate::shared::counters_sql(&names))).fetch_all(&self.pool).await?;
                 crate::shared::counters_taken(&rows, &names)
             }
 
             /// Reserves one id from each named counter in one statement, in the order named.
             async fn alloc_each<const N: usize>(tx: &mut sqlx::Transaction<'_, $db>, names: [&'static str; N]) -> crate::Result<[i64; N]> {
-                let rows = sqlx::query(sqlx::AssertSqlSafe(crate::shared::counters_sql(&names))).fetch_all(&mut **tx).await?;
+                let rows = sqlx::query_as(sqlx::AssertSqlSafe(crate::shared::counters_sql(&names))).fetch_all(&mut **tx).await?;
                 crate::shared::counters_taken(&rows, &names)
             }
 
@@ -553,22 +555,6 @@ macro_rules! store_common {
                 }
             }
 
-            /// Feed rows `(id, kind, event_id, payload, created_at)` as items.
-            fn feed_items(rows: &[<$db as sqlx::Database>::Row]) -> crate::Result<Vec<crate::FeedItem>> {
-                use sqlx::Row;
-                rows.iter()
-                    .map(|r| {
-                        Ok(crate::FeedItem {
-                            id: r.try_get(0)?,
-                            kind: r.try_get(1)?,
-                            event_id: r.try_get(2)?,
-                            payload: serde_json::from_str(&r.try_get::<String, _>(3)?).map_err(crate::rows::corrupt)?,
-                            created_at: r.try_get(4)?,
-                        })
-                    })
-                    .collect()
-            }
-
             /// Records a death.
             async fn insert_death(tx: &mut sqlx::Transaction<'_, $db>, id: i64, d: &anagrafe_domain::Death, event_id: i64, now: i64) -> crate::Result<()> {
                 let mut b = crate::shared::Batch::new();
@@ -703,22 +689,22 @@ macro_rules! store_common {
                     .map(|r| {
                         use sqlx::Row;
                         Ok(crate::audit::StoredAudit {
-                            seq: r.try_get(0)?,
-                            at_ms: r.try_get(1)?,
+                            seq: r.try_get("seq")?,
+                            at_ms: r.try_get("at_ms")?,
                             entry: crate::audit::AuditEntry {
-                                request_id: r.try_get(2)?,
-                                actor: r.try_get(3)?,
-                                actor_cf: r.try_get(4)?,
-                                eidas_id: r.try_get(5)?,
-                                auth_mode: r.try_get(6)?,
-                                operation: r.try_get(7)?,
-                                outcome: r.try_get(8)?,
-                                subject_person: r.try_get(9)?,
-                                subject_cf: r.try_get(10)?,
-                                detail: r.try_get(11)?,
+                                request_id: r.try_get("request_id")?,
+                                actor: r.try_get("actor")?,
+                                actor_cf: r.try_get("actor_cf")?,
+                                eidas_id: r.try_get("eidas_id")?,
+                                auth_mode: r.try_get("auth_mode")?,
+                                operation: r.try_get("operation")?,
+                                outcome: r.try_get("outcome")?,
+                                subject_person: r.try_get("subject_person")?,
+                                subject_cf: r.try_get("subject_cf")?,
+                                detail: r.try_get("detail")?,
                             },
-                            prev_hash: r.try_get(12)?,
-                            hash: r.try_get(13)?,
+                            prev_hash: r.try_get("prev_hash")?,
+                            hash: r.try_get("hash")?,
                         })
                     })
                     .collect()
@@ -736,9 +722,7 @@ macro_rules! store_common {
                 id: i64,
                 on: Option<chrono::NaiveDate>,
             ) -> crate::Result<Vec<(chrono::NaiveDate, Option<chrono::NaiveDate>, anagrafe_domain::Generalita)>> {
-                use crate::rows::*;
-                use sqlx::Row;
-                let rows = sqlx::query(
+                sqlx::query_as::<_, crate::rows::GeneralitaRow>(
                     "SELECT surname, given_name, sex, birth_date, birth_date_precision, birth_place, birth_locality, codice_fiscale, \
                      cf_validation, valid_from, valid_to FROM person_generalita WHERE person_id = $1 AND superseded_at IS NULL \
                      AND ($2 IS NULL OR (valid_from <= $2 AND (valid_to IS NULL OR valid_to > $2))) ORDER BY valid_from",
@@ -746,24 +730,10 @@ macro_rules! store_common {
                 .bind(id)
                 .bind(on)
                 .fetch_all(&mut *conn)
-                .await?;
-                rows.iter()
-                    .map(|g| {
-                        let data = anagrafe_domain::Generalita {
-                            name: anagrafe_domain::PersonName::new(
-                                g.try_get::<Option<String>, _>(0)?.as_deref(),
-                                g.try_get::<Option<String>, _>(1)?.as_deref(),
-                            )
-                            .map_err(corrupt)?,
-                            sex: sex(&g.try_get::<String, _>(2)?)?,
-                            birth_date: partial_date(g.try_get(3)?, &g.try_get::<String, _>(4)?)?,
-                            birth_place: birth_place(&g.try_get::<String, _>(5)?, g.try_get(6)?)?,
-                            codice_fiscale: cf(g.try_get(7)?)?,
-                            cf_validation: decode(g.try_get(8)?)?,
-                        };
-                        Ok((g.try_get(9)?, g.try_get(10)?, data))
-                    })
-                    .collect()
+                .await?
+                .into_iter()
+                .map(crate::rows::GeneralitaRow::into_version)
+                .collect()
             }
 
             /// The person's record as of a date, read on a given connection (a write
@@ -775,24 +745,21 @@ macro_rules! store_common {
             ) -> crate::Result<crate::PersonView> {
                 use anagrafe_domain::*;
                 use crate::rows::*;
-                use sqlx::Row;
-                let p = sqlx::query(
+                let p = sqlx::query_as::<_, PersonRow>(
                     "SELECT (SELECT r.id_anpr FROM id_anpr_registry r WHERE r.person_id = p.id AND r.status IN (1, 2) \
-                     ORDER BY r.issued_at DESC LIMIT 1), p.status, p.email, p.digital_domicile FROM persons p WHERE p.id = $1",
+                     ORDER BY r.issued_at DESC LIMIT 1) AS id_anpr, p.status, p.email, p.digital_domicile FROM persons p WHERE p.id = $1",
                 )
                     .bind(id)
                     .fetch_optional(&mut *conn)
                     .await?
                     .ok_or_else(|| crate::StoreError::NotFound(format!("person {id}")))?;
-                let current_status = RegisterStatus::from_code(p.try_get::<i16, _>(1)?).ok_or_else(|| corrupt("status"))?;
+                let current_status = register_status(p.status)?;
                 let generalita = Self::generalita_versions(&mut *conn, id, Some(as_of))
                     .await?
                     .pop()
                     .map(|(_, _, g)| g)
                     .ok_or_else(|| crate::StoreError::NotFound(format!("person {id} on {as_of}")))?;
-                use crate::rows::RES_COLS;
-                let res_row = |r: &<$db as sqlx::Database>::Row| ResidenceCols::read(r, 0);
-                let current_res = sqlx::query(sqlx::AssertSqlSafe(format!(
+                let current_res = sqlx::query_as::<_, ResidenceCols>(sqlx::AssertSqlSafe(format!(
                     "SELECT {RES_COLS} FROM person_residences WHERE person_id = $1 AND superseded_at IS NULL AND valid_from <= $2 \
                      AND (valid_to IS NULL OR valid_to > $2) ORDER BY valid_from DESC LIMIT 1"
                 )))
@@ -800,22 +767,15 @@ macro_rules! store_common {
                 .bind(as_of)
                 .fetch_optional(&mut *conn)
                 .await?;
-                let death = sqlx::query("SELECT death_date, death_date_precision, place, locality FROM person_deaths WHERE person_id = $1")
+                let death = sqlx::query_as::<_, DeathRow>("SELECT death_date, death_date_precision, place, locality FROM person_deaths WHERE person_id = $1")
                     .bind(id)
                     .fetch_optional(&mut *conn)
                     .await?
-                    .map(|d| -> crate::Result<Death> {
-                        Ok(Death {
-                            date: partial_date(d.try_get(0)?, &d.try_get::<String, _>(1)?)?,
-                            place: opt_belfiore(d.try_get(2)?)?,
-                            locality: d.try_get(3)?,
-                        })
-                    })
+                    .map(DeathRow::into_death)
                     .transpose()?
                     .filter(|d| d.date.first_day() <= as_of);
                 let (status, residence) = match current_res {
-                    Some(r) => {
-                        let cols = res_row(&r)?;
+                    Some(cols) => {
                         let status = if death.is_some() {
                             RegisterStatus::Deceased
                         } else if cols.abroad {
@@ -828,7 +788,7 @@ macro_rules! store_common {
                     None => {
                         // No residence in force: the record is closed on that date (death or
                         // cancellation), or the person was not yet registered.
-                        let last = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        let last = sqlx::query_as::<_, ResidenceCols>(sqlx::AssertSqlSafe(format!(
                             "SELECT {RES_COLS} FROM person_residences WHERE person_id = $1 AND superseded_at IS NULL AND valid_to <= $2 \
                              ORDER BY valid_to DESC, valid_from DESC, recorded_at DESC LIMIT 1"
                         )))
@@ -839,10 +799,10 @@ macro_rules! store_common {
                         .ok_or_else(|| crate::StoreError::NotFound(format!("person {id} was not in the register on {as_of}")))?;
                         let status = if death.is_some() { RegisterStatus::Deceased } else { RegisterStatus::Cancelled };
                         let _ = current_status;
-                        (status, res_row(&last)?.into_residence()?)
+                        (status, last.into_residence()?)
                     }
                 };
-                let citizenships = sqlx::query(
+                let citizenships = sqlx::query_scalar::<_, String>(
                     "SELECT country FROM person_citizenships WHERE person_id = $1 AND superseded_at IS NULL AND valid_from <= $2 \
                      AND (valid_to IS NULL OR valid_to > $2) ORDER BY country",
                 )
@@ -851,9 +811,9 @@ macro_rules! store_common {
                 .fetch_all(&mut *conn)
                 .await?
                 .iter()
-                .map(|r| country(&r.try_get::<String, _>(0)?))
+                .map(|c| country(c))
                 .collect::<crate::Result<Vec<_>>>()?;
-                let civil_status = sqlx::query(
+                let civil_status = sqlx::query_scalar::<_, i16>(
                     "SELECT status FROM person_civil_status WHERE person_id = $1 AND superseded_at IS NULL AND valid_from <= $2 \
                      AND (valid_to IS NULL OR valid_to > $2) ORDER BY valid_from DESC LIMIT 1",
                 )
@@ -861,10 +821,10 @@ macro_rules! store_common {
                 .bind(as_of)
                 .fetch_optional(&mut *conn)
                 .await?
-                .map(|r| decode(r.try_get(0)?))
+                .map(decode)
                 .transpose()?
                 .unwrap_or(anagrafe_domain::decode::StatoCivile::CelibeNubile);
-                let household = sqlx::query(
+                let household = sqlx::query_as::<_, MembershipRow>(
                     "SELECT m.family_id, m.relation, f.kind FROM family_members m JOIN families f ON f.id = m.family_id \
                      WHERE m.person_id = $1 AND m.superseded_at IS NULL AND m.valid_from <= $2 AND (m.valid_to IS NULL OR m.valid_to > $2) \
                      ORDER BY m.valid_from DESC LIMIT 1",
@@ -873,16 +833,9 @@ macro_rules! store_common {
                 .bind(as_of)
                 .fetch_optional(&mut *conn)
                 .await?
-                .map(|r| -> crate::Result<Household> {
-                    let family_id: i64 = r.try_get(0)?;
-                    let rel: i16 = r.try_get(1)?;
-                    Ok(match r.try_get::<String, _>(2)?.as_str() {
-                        "C" => Household::Cohabitation { family_id, bond: decode(rel)? },
-                        _ => Household::Family { family_id, relation: decode(rel)? },
-                    })
-                })
+                .map(MembershipRow::into_household)
                 .transpose()?;
-                let documents = sqlx::query(
+                let documents = sqlx::query_as::<_, DocumentRow>(
                     "SELECT kind, permit_kind, number, issued_on, expires_on, issuer FROM person_documents \
                      WHERE person_id = $1 AND superseded_at IS NULL AND issued_on <= $2 ORDER BY issued_on",
                 )
@@ -890,19 +843,11 @@ macro_rules! store_common {
                 .bind(as_of)
                 .fetch_all(&mut *conn)
                 .await?
-                .iter()
-                .map(|r| -> crate::Result<IdentityDocument> {
-                    Ok(IdentityDocument {
-                        kind: document_kind(&r.try_get::<String, _>(0)?, r.try_get(1)?)?,
-                        number: r.try_get(2)?,
-                        issued_on: r.try_get(3)?,
-                        expires_on: r.try_get(4)?,
-                        issuer: r.try_get(5)?,
-                    })
-                })
+                .into_iter()
+                .map(DocumentRow::into_document)
                 .collect::<crate::Result<Vec<_>>>()?;
                 let record = PersonRecord {
-                    id_anpr: p.try_get::<Option<String>, _>(0)?.map(|s| IdAnpr::parse(&s).map_err(corrupt)).transpose()?,
+                    id_anpr: p.id_anpr.map(|s| IdAnpr::parse(&s).map_err(corrupt)).transpose()?,
                     status,
                     generalita,
                     citizenships,
@@ -910,8 +855,8 @@ macro_rules! store_common {
                     residence,
                     household,
                     documents,
-                    email: p.try_get(2)?,
-                    digital_domicile: p.try_get(3)?,
+                    email: p.email,
+                    digital_domicile: p.digital_domicile,
                     death,
                 };
                 Ok(crate::PersonView { id, as_of, record })
@@ -932,7 +877,10 @@ macro_rules! store_common {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
             }
+        }
 
+        #[async_trait::async_trait]
+        impl crate::RegistryStore for $store {
             async fn register_person(&self, person: &crate::NewPerson, ctx: &crate::WriteContext) -> crate::Result<i64> {
                 let (_write, mut tx) = self.begin_write().await?;
                 let mut head = Self::lock_head(&mut tx).await?;
@@ -963,77 +911,31 @@ macro_rules! store_common {
                 Ok(id)
             }
 
-            async fn family(&self, id: i64, as_of: Option<chrono::NaiveDate>) -> crate::Result<crate::FamilyView> {
-                use sqlx::Row;
-                let as_of = as_of.unwrap_or_else(|| anagrafe_domain::ops::italian_today());
-                let f = sqlx::query("SELECT kind, specie, comune, formed_on FROM families WHERE id = $1")
-                    .bind(id)
+            async fn apply(
+                &self,
+                op: &anagrafe_domain::ops::Operation,
+                ctx: &crate::WriteContext,
+                issuer: &crate::IdIssuer,
+                idem: Option<&crate::Idempotency>,
+            ) -> crate::Result<crate::Applied> {
+                self.apply_impl(op, ctx, issuer, idem).await
+            }
+
+            async fn client_operation(&self, actor: &str, client_op_id: &str) -> crate::Result<Option<crate::StoredOperation>> {
+                let row = sqlx::query("SELECT body_sha256, operation, response FROM client_operations WHERE actor = $1 AND client_op_id = $2")
+                    .bind(actor)
+                    .bind(client_op_id)
                     .fetch_optional(&self.pool)
-                    .await?
-                    .ok_or_else(|| crate::StoreError::NotFound(format!("family {id}")))?;
-                let members = sqlx::query(
-                    "SELECT m.person_id, m.relation, (SELECT r.id_anpr FROM id_anpr_registry r WHERE r.person_id = m.person_id \
-                     AND r.status IN (1, 2) ORDER BY r.issued_at DESC LIMIT 1) FROM family_members m WHERE m.family_id = $1 \
-                     AND m.superseded_at IS NULL AND m.valid_from <= $2 AND (m.valid_to IS NULL OR m.valid_to > $2) \
-                     ORDER BY CASE WHEN m.relation = 1 THEN 0 ELSE 1 END, m.person_id",
-                )
-                .bind(id)
-                .bind(as_of)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok(crate::FamilyMember {
-                        person_id: r.try_get(0)?,
-                        relation: r.try_get::<i16, _>(1)? as u16,
-                        id_anpr: r
-                            .try_get::<Option<String>, _>(2)?
-                            .map(|s| anagrafe_domain::IdAnpr::parse(&s).map_err(crate::rows::corrupt))
-                            .transpose()?,
+                    .await?;
+                row.map(|r| {
+                    use sqlx::Row;
+                    Ok(crate::StoredOperation {
+                        body_sha256: r.try_get("body_sha256")?,
+                        operation: r.try_get("operation")?,
+                        response: r.try_get("response")?,
                     })
                 })
-                .collect::<crate::Result<Vec<_>>>()?;
-                Ok(crate::FamilyView {
-                    id,
-                    kind: crate::rows::household_kind(&f.try_get::<String, _>(0)?, f.try_get(1)?)?,
-                    comune: crate::rows::belfiore(&f.try_get::<String, _>(2)?)?,
-                    formed_on: f.try_get(3)?,
-                    members,
-                })
-            }
-
-            async fn person(&self, id: i64, as_of: Option<chrono::NaiveDate>) -> crate::Result<crate::PersonView> {
-                self.read_person(id, as_of.unwrap_or_else(|| anagrafe_domain::ops::italian_today())).await
-            }
-
-            async fn find_by_cf(&self, cf: &anagrafe_domain::CodiceFiscale, as_of: Option<chrono::NaiveDate>) -> crate::Result<Vec<i64>> {
-                let as_of = as_of.unwrap_or_else(|| anagrafe_domain::ops::italian_today());
-                let rows = sqlx::query(
-                    "SELECT DISTINCT person_id FROM person_generalita WHERE codice_fiscale = $1 AND superseded_at IS NULL \
-                     AND valid_from <= $2 AND (valid_to IS NULL OR valid_to > $2) ORDER BY person_id",
-                )
-                .bind(cf.as_str())
-                .bind(as_of)
-                .fetch_all(&self.pool)
-                .await?;
-                rows.iter().map(|r| Ok(sqlx::Row::try_get::<i64, _>(r, 0)?)).collect()
-            }
-
-            async fn count_persons(&self) -> crate::Result<u64> {
-                let row = sqlx::query("SELECT COUNT(*) FROM persons").fetch_one(&self.pool).await?;
-                Ok(sqlx::Row::try_get::<i64, _>(&row, 0)? as u64)
-            }
-
-            async fn sample_residents(&self, limit: u32) -> crate::Result<Vec<(i64, String)>> {
-                let rows = sqlx::query(
-                    "SELECT p.id, g.codice_fiscale FROM persons p JOIN person_generalita g ON g.person_id = p.id \
-                     WHERE p.status = 1 AND g.valid_to IS NULL AND g.superseded_at IS NULL AND g.codice_fiscale IS NOT NULL \
-                     ORDER BY p.id LIMIT $1",
-                )
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?;
-                rows.iter().map(|r| Ok((sqlx::Row::try_get(r, 0)?, sqlx::Row::try_get(r, 1)?))).collect()
+                .transpose()
             }
 
             async fn bulk_load(
@@ -1044,6 +946,103 @@ macro_rules! store_common {
                 self.bulk_load_impl(batches, ctx).await
             }
 
+            async fn person(&self, id: i64, as_of: Option<chrono::NaiveDate>) -> crate::Result<crate::PersonView> {
+                self.read_person(id, as_of.unwrap_or_else(|| anagrafe_domain::ops::italian_today())).await
+            }
+
+            async fn family(&self, id: i64, as_of: Option<chrono::NaiveDate>) -> crate::Result<crate::FamilyView> {
+                let as_of = as_of.unwrap_or_else(|| anagrafe_domain::ops::italian_today());
+                let f = sqlx::query_as::<_, crate::rows::FamilyRow>("SELECT kind, specie, comune, formed_on FROM families WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or_else(|| crate::StoreError::NotFound(format!("family {id}")))?;
+                let members = sqlx::query_as::<_, crate::rows::MemberRow>(
+                    "SELECT m.person_id, m.relation, (SELECT r.id_anpr FROM id_anpr_registry r WHERE r.person_id = m.person_id \
+                     AND r.status IN (1, 2) ORDER BY r.issued_at DESC LIMIT 1) AS id_anpr FROM family_members m WHERE m.family_id = $1 \
+                     AND m.superseded_at IS NULL AND m.valid_from <= $2 AND (m.valid_to IS NULL OR m.valid_to > $2) \
+                     ORDER BY CASE WHEN m.relation = 1 THEN 0 ELSE 1 END, m.person_id",
+                )
+                .bind(id)
+                .bind(as_of)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(crate::rows::MemberRow::into_member)
+                .collect::<crate::Result<Vec<_>>>()?;
+                Ok(crate::FamilyView {
+                    id,
+                    kind: crate::rows::household_kind(&f.kind, f.specie)?,
+                    comune: crate::rows::belfiore(&f.comune)?,
+                    formed_on: f.formed_on,
+                    members,
+                })
+            }
+
+            async fn history(&self, person_id: i64) -> crate::Result<crate::PersonHistory> {
+                use sqlx::Row;
+                let mut conn = self.pool.acquire().await?;
+                let rows = sqlx::query_as::<_, crate::rows::DatedResidenceRow>(sqlx::AssertSqlSafe(format!(
+                    "SELECT valid_from, valid_to, {} FROM person_residences WHERE person_id = $1 AND superseded_at IS NULL \
+                     ORDER BY valid_from, recorded_at",
+                    crate::rows::RES_COLS
+                )))
+                .bind(person_id)
+                .fetch_all(&mut *conn)
+                .await?;
+                let residences = rows
+                    .into_iter()
+                    .map(|r| Ok(crate::Dated { from: r.valid_from, to: r.valid_to, value: r.residence.into_residence()? }))
+                    .collect::<crate::Result<Vec<_>>>()?;
+                let rows = sqlx::query_as::<_, crate::rows::CitizenshipRow>(
+                    "SELECT country, valid_from, valid_to FROM person_citizenships WHERE person_id = $1 AND superseded_at IS NULL \
+                     ORDER BY valid_from, country",
+                )
+                .bind(person_id)
+                .fetch_all(&mut *conn)
+                .await?;
+                let citizenships = rows
+                    .into_iter()
+                    .map(|r| {
+                        Ok(crate::Dated {
+                            from: r.valid_from,
+                            to: r.valid_to,
+                            value: anagrafe_domain::Country::from_storage_code(&r.country).ok_or_else(|| crate::rows::corrupt("country"))?,
+                        })
+                    })
+                    .collect::<crate::Result<Vec<_>>>()?;
+                if residences.is_empty() {
+                    return Err(crate::StoreError::NotFound(format!("person {person_id}")));
+                }
+                let rows = sqlx::query(
+                    "SELECT id, kind, code, comune, effective_date, recorded_at FROM events WHERE person_id = $1 ORDER BY id",
+                )
+                .bind(person_id)
+                .fetch_all(&mut *conn)
+                .await?;
+                let events = rows
+                    .iter()
+                    .map(|r| {
+                        Ok(crate::RecordEvent {
+                            id: r.try_get("id")?,
+                            kind: r.try_get("kind")?,
+                            code: r.try_get("code")?,
+                            comune: r.try_get("comune")?,
+                            effective_date: r.try_get("effective_date")?,
+                            recorded_at: r.try_get("recorded_at")?,
+                        })
+                    })
+                    .collect::<crate::Result<Vec<_>>>()?;
+                Ok(crate::PersonHistory { residences, citizenships, events })
+            }
+
+            async fn open_duplicates(&self, comune: anagrafe_domain::Belfiore) -> crate::Result<Vec<crate::DuplicateCase>> {
+                self.open_duplicates_impl(comune).await
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl crate::IdStore for $store {
             async fn assign_ids(
                 &self,
                 issuer: &crate::IdIssuer,
@@ -1053,17 +1052,14 @@ macro_rules! store_common {
             ) -> crate::Result<(u64, Option<i64>)> {
                 let (_write, mut tx) = self.begin_write().await?;
                 let mut head = Self::lock_head(&mut tx).await?;
-                let pids: Vec<i64> = sqlx::query(
+                let pids: Vec<i64> = sqlx::query_scalar(
                     "SELECT p.id FROM persons p WHERE p.id > $1 \
                      AND NOT EXISTS (SELECT 1 FROM id_anpr_registry r WHERE r.person_id = p.id) ORDER BY p.id LIMIT $2",
                 )
                     .bind(after)
                     .bind(i64::from(limit))
                     .fetch_all(&mut *tx)
-                    .await?
-                    .iter()
-                    .map(|r| sqlx::Row::try_get(r, 0))
-                    .collect::<Result<_, _>>()?;
+                    .await?;
                 let Some(&last_seen) = pids.last() else {
                     tx.rollback().await?;
                     return Ok((0, None));
@@ -1075,17 +1071,13 @@ macro_rules! store_common {
                 // holds IDs of another origin (an earlier key, or IDs issued elsewhere) can a
                 // candidate collide: then each is offered with ON CONFLICT and a refused one is
                 // skipped with its counter. Otherwise the batch is written in bulk.
-                let kv = |sql: &'static str| sqlx::query(sql);
+                let kv = |sql: &'static str| sqlx::query_scalar::<_, i16>(sql);
                 let lowest: Option<i16> = kv("SELECT key_version FROM id_anpr_registry ORDER BY key_version LIMIT 1")
                     .fetch_optional(&mut *tx)
-                    .await?
-                    .map(|r| sqlx::Row::try_get(&r, 0))
-                    .transpose()?;
+                    .await?;
                 let highest: Option<i16> = kv("SELECT key_version FROM id_anpr_registry ORDER BY key_version DESC LIMIT 1")
                     .fetch_optional(&mut *tx)
-                    .await?
-                    .map(|r| sqlx::Row::try_get(&r, 0))
-                    .transpose()?;
+                    .await?;
                 let only_this_key = lowest.is_none_or(|l| l == issuer.key_version) && highest.is_none_or(|h| h == issuer.key_version);
                 let mut pending = pids;
                 while !pending.is_empty() {
@@ -1138,7 +1130,7 @@ macro_rules! store_common {
                     tx.rollback().await?;
                     return Ok(None);
                 }
-                let total: i64 = sqlx::Row::try_get(&sqlx::query("SELECT COUNT(*) FROM persons").fetch_one(&mut *tx).await?, 0)?;
+                let total: i64 = sqlx::query_scalar("SELECT COUNT(*) AS n FROM persons").fetch_one(&mut *tx).await?;
                 if total == 0 {
                     tx.rollback().await?;
                     return Ok(Some(0));
@@ -1150,13 +1142,10 @@ macro_rules! store_common {
                 let (mut after, mut done) = (0i64, 0i64);
                 let mut pending: Option<tokio::task::JoinHandle<crate::Result<<Self as crate::shared::Bulk>::Prepared>>> = None;
                 loop {
-                    let pids: Vec<i64> = sqlx::query("SELECT id FROM persons WHERE id > $1 ORDER BY id LIMIT 100000")
+                    let pids: Vec<i64> = sqlx::query_scalar("SELECT id FROM persons WHERE id > $1 ORDER BY id LIMIT 100000")
                         .bind(after)
                         .fetch_all(&mut *tx)
-                        .await?
-                        .iter()
-                        .map(|r| sqlx::Row::try_get(r, 0))
-                        .collect::<Result<_, _>>()?;
+                        .await?;
                     let Some(&last) = pids.last() else { break };
                     if done + pids.len() as i64 > total {
                         return Err(crate::StoreError::Invalid("persons appeared during the initial ID assignment".into()));
@@ -1190,67 +1179,118 @@ macro_rules! store_common {
             }
 
             async fn count_without_id(&self) -> crate::Result<u64> {
-                let row = sqlx::query("SELECT COUNT(*) FROM persons p WHERE NOT EXISTS (SELECT 1 FROM id_anpr_registry r WHERE r.person_id = p.id)")
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) AS n FROM persons p WHERE NOT EXISTS (SELECT 1 FROM id_anpr_registry r WHERE r.person_id = p.id)")
                     .fetch_one(&self.pool)
                     .await?;
-                Ok(sqlx::Row::try_get::<i64, _>(&row, 0)? as u64)
+                Ok(n as u64)
             }
 
-            async fn find_by_id_anpr(&self, id: &anagrafe_domain::IdAnpr) -> crate::Result<Option<(i64, i16)>> {
-                let row = sqlx::query("SELECT person_id, status FROM id_anpr_registry WHERE id_anpr = $1")
+            async fn find_by_id_anpr(&self, id: &anagrafe_domain::IdAnpr) -> crate::Result<Option<(i64, anagrafe_domain::IdStatus)>> {
+                let row = sqlx::query_as::<_, crate::rows::IdHolderRow>("SELECT person_id, status FROM id_anpr_registry WHERE id_anpr = $1")
                     .bind(id.as_str())
                     .fetch_optional(&self.pool)
                     .await?;
-                row.map(|r| Ok((sqlx::Row::try_get(&r, 0)?, sqlx::Row::try_get(&r, 1)?))).transpose()
+                row.map(|r| Ok((r.person_id, crate::rows::id_status(r.status)?))).transpose()
             }
 
-            async fn apply(
-                &self,
-                op: &anagrafe_domain::ops::Operation,
-                ctx: &crate::WriteContext,
-                issuer: &crate::IdIssuer,
-                idem: Option<&crate::Idempotency>,
-            ) -> crate::Result<crate::Applied> {
-                self.apply_impl(op, ctx, issuer, idem).await
-            }
-
-            async fn client_operation(&self, actor: &str, client_op_id: &str) -> crate::Result<Option<crate::StoredOperation>> {
-                let row = sqlx::query("SELECT body_sha256, operation, response FROM client_operations WHERE actor = $1 AND client_op_id = $2")
-                    .bind(actor)
-                    .bind(client_op_id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.map(|r| {
-                    Ok(crate::StoredOperation {
-                        body_sha256: sqlx::Row::try_get(&r, 0)?,
-                        operation: sqlx::Row::try_get(&r, 1)?,
-                        response: sqlx::Row::try_get(&r, 2)?,
-                    })
-                })
-                .transpose()
-            }
-
-            async fn notifications(&self, comune: anagrafe_domain::Belfiore, after: i64, limit: u32) -> crate::Result<Vec<crate::Notification>> {
-                let rows = sqlx::query(
-                    "SELECT id, kind, event_id, payload, created_at FROM notifications WHERE comune = $1 AND id > $2 ORDER BY id LIMIT $3",
+            async fn id_anpr_of(&self, person_id: i64) -> crate::Result<Option<(String, anagrafe_domain::IdStatus)>> {
+                let row = sqlx::query_as::<_, crate::rows::IdAnprRow>(
+                    "SELECT id_anpr, status FROM id_anpr_registry WHERE person_id = $1 AND status IN (1, 2) ORDER BY issued_at DESC LIMIT 1",
                 )
-                .bind(comune.as_str())
-                .bind(after)
+                .bind(person_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|r| Ok((r.id_anpr, crate::rows::id_status(r.status)?))).transpose()
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl crate::LookupStore for $store {
+            async fn find_by_cf(&self, cf: &anagrafe_domain::CodiceFiscale, as_of: Option<chrono::NaiveDate>) -> crate::Result<Vec<i64>> {
+                let as_of = as_of.unwrap_or_else(|| anagrafe_domain::ops::italian_today());
+                Ok(sqlx::query_scalar::<_, i64>(
+                    "SELECT DISTINCT person_id FROM person_generalita WHERE codice_fiscale = $1 AND superseded_at IS NULL \
+                     AND valid_from <= $2 AND (valid_to IS NULL OR valid_to > $2) ORDER BY person_id",
+                )
+                .bind(cf.as_str())
+                .bind(as_of)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn ids_by_cf(&self, cf: &anagrafe_domain::CodiceFiscale, as_of: Option<chrono::NaiveDate>) -> crate::Result<Vec<(i64, String)>> {
+                let as_of = as_of.unwrap_or_else(|| anagrafe_domain::ops::italian_today());
+                let rows = sqlx::query_as::<_, crate::rows::PersonIdAnprRow>(
+                    "SELECT DISTINCT g.person_id, r.id_anpr FROM person_generalita g JOIN id_anpr_registry r ON r.person_id = g.person_id \
+                     AND r.status IN (1, 2) WHERE g.codice_fiscale = $1 AND g.superseded_at IS NULL \
+                     AND g.valid_from <= $2 AND (g.valid_to IS NULL OR g.valid_to > $2) ORDER BY g.person_id",
+                )
+                .bind(cf.as_str())
+                .bind(as_of)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|r| (r.person_id, r.id_anpr)).collect())
+            }
+
+            async fn find_by_generalita(&self, q: &crate::GeneralitaQuery, as_of: Option<chrono::NaiveDate>) -> crate::Result<Vec<i64>> {
+                self.find_by_generalita_impl(q, as_of).await
+            }
+
+            async fn count_persons(&self) -> crate::Result<u64> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) AS n FROM persons").fetch_one(&self.pool).await?;
+                Ok(n as u64)
+            }
+
+            async fn sample_residents(&self, limit: u32) -> crate::Result<Vec<(i64, String)>> {
+                let rows = sqlx::query_as::<_, crate::rows::ResidentCfRow>(
+                    "SELECT p.id, g.codice_fiscale FROM persons p JOIN person_generalita g ON g.person_id = p.id \
+                     WHERE p.status = 1 AND g.valid_to IS NULL AND g.superseded_at IS NULL AND g.codice_fiscale IS NOT NULL \
+                     ORDER BY p.id LIMIT $1",
+                )
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?;
-                Self::feed_items(&rows)
+                Ok(rows.into_iter().map(|r| (r.id, r.codice_fiscale)).collect())
             }
 
-            async fn revenue_outbox(&self, after: i64, limit: u32) -> crate::Result<Vec<crate::OutboxMessage>> {
-                let rows = sqlx::query("SELECT id, kind, event_id, payload, created_at FROM revenue_outbox WHERE id > $1 ORDER BY id LIMIT $2")
-                    .bind(after)
-                    .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
-                    .await?;
-                Self::feed_items(&rows)
+            async fn spread_codici_fiscali(&self, n: u32, seed: u64) -> crate::Result<Vec<String>> {
+                let max: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) AS max_id FROM persons").fetch_one(&self.pool).await?;
+                if max == 0 {
+                    return Ok(Vec::new());
+                }
+                // A splitmix64 sequence: reproducible for a seed, spread over 1..=max.
+                let mut x = seed;
+                let mut ids: Vec<i64> = (0..n)
+                    .map(|_| {
+                        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                        let mut z = x;
+                        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                        z ^= z >> 31;
+                        1 + (z % max as u64) as i64
+                    })
+                    .collect();
+                ids.sort_unstable();
+                ids.dedup();
+                let mut out = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(500) {
+                    let list = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(",");
+                    let sql = format!(
+                        "SELECT codice_fiscale FROM person_generalita WHERE person_id IN ({list}) AND valid_to IS NULL \
+                         AND superseded_at IS NULL AND codice_fiscale IS NOT NULL"
+                    );
+                    let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    out.extend(q.fetch_all(&self.pool).await?);
+                }
+                Ok(out)
             }
+        }
 
+        #[async_trait::async_trait]
+        impl crate::ClientStore for $store {
             async fn api_client(&self, client_id: &str) -> crate::Result<Option<crate::ApiClient>> {
                 let row = sqlx::query("SELECT client_id, role, comune, public_key_pem, push_url, revoked_at FROM api_clients WHERE client_id = $1")
                     .bind(client_id)
@@ -1259,12 +1299,12 @@ macro_rules! store_common {
                 row.map(|r| {
                     use sqlx::Row;
                     Ok(crate::ApiClient {
-                        client_id: r.try_get(0)?,
-                        role: crate::rows::role(&r.try_get::<String, _>(1)?)?,
-                        comune: crate::rows::opt_belfiore(r.try_get(2)?)?,
-                        public_key_pem: r.try_get(3)?,
-                        push_url: r.try_get(4)?,
-                        revoked: r.try_get::<Option<i64>, _>(5)?.is_some(),
+                        client_id: r.try_get("client_id")?,
+                        role: crate::rows::role(&r.try_get::<String, _>("role")?)?,
+                        comune: crate::rows::opt_belfiore(r.try_get("comune")?)?,
+                        public_key_pem: r.try_get("public_key_pem")?,
+                        push_url: r.try_get("push_url")?,
+                        revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
                     })
                 })
                 .transpose()
@@ -1291,61 +1331,6 @@ macro_rules! store_common {
                 .await?;
                 let mut entry = crate::audit::AuditEntry::from_ctx(ctx, "api_client.save", "ok");
                 entry.detail = serde_json::json!({ "client_id": c.client_id, "role": c.role, "comune": c.comune, "revoked": c.revoked }).to_string();
-                Self::append_audit(&mut tx, &mut head, &entry).await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn push_targets(&self) -> crate::Result<Vec<crate::PushTarget>> {
-                let rows = sqlx::query(
-                    "SELECT c.client_id, c.comune, c.push_url, COALESCE(s.delivered_up_to, 0), COALESCE(s.attempts, 0), \
-                     COALESCE(s.next_attempt_at, 0) FROM api_clients c LEFT JOIN push_state s ON s.client_id = c.client_id \
-                     WHERE c.push_url IS NOT NULL AND c.revoked_at IS NULL AND c.role = 'comune' AND c.comune IS NOT NULL ORDER BY c.client_id",
-                )
-                .fetch_all(&self.pool)
-                .await?;
-                rows.iter()
-                    .map(|r| {
-                        use sqlx::Row;
-                        Ok(crate::PushTarget {
-                            client_id: r.try_get(0)?,
-                            comune: crate::rows::belfiore(&r.try_get::<String, _>(1)?)?,
-                            url: r.try_get(2)?,
-                            delivered_up_to: r.try_get(3)?,
-                            attempts: r.try_get(4)?,
-                            next_attempt_at: r.try_get(5)?,
-                        })
-                    })
-                    .collect()
-            }
-
-            async fn record_push(&self, client_id: &str, delivered_up_to: i64, attempts: i64, next_attempt_at: i64, error: Option<&str>) -> crate::Result<()> {
-                let _turn = self.write_turn().await;
-                sqlx::query(
-                    "INSERT INTO push_state (client_id, delivered_up_to, attempts, next_attempt_at, last_error, updated_at) VALUES ($1,$2,$3,$4,$5,$6) \
-                     ON CONFLICT (client_id) DO UPDATE SET delivered_up_to = excluded.delivered_up_to, attempts = excluded.attempts, \
-                     next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error, updated_at = excluded.updated_at",
-                )
-                .bind(client_id)
-                .bind(delivered_up_to)
-                .bind(attempts)
-                .bind(next_attempt_at)
-                .bind(error)
-                .bind(crate::now_ms())
-                .execute(&self.pool)
-                .await?;
-                Ok(())
-            }
-
-            async fn set_push_url(&self, client_id: &str, url: Option<&str>, ctx: &crate::WriteContext) -> crate::Result<()> {
-                let (_write, mut tx) = self.begin_write().await?;
-                let mut head = Self::lock_head(&mut tx).await?;
-                let done = sqlx::query("UPDATE api_clients SET push_url = $1 WHERE client_id = $2").bind(url).bind(client_id).execute(&mut *tx).await?;
-                if done.rows_affected() == 0 {
-                    return Err(crate::StoreError::NotFound(format!("client {client_id}")));
-                }
-                let mut entry = crate::audit::AuditEntry::from_ctx(ctx, "api_client.push_url", "ok");
-                entry.detail = serde_json::json!({ "client_id": client_id, "push_url": url }).to_string();
                 Self::append_audit(&mut tx, &mut head, &entry).await?;
                 tx.commit().await?;
                 Ok(())
@@ -1385,6 +1370,89 @@ macro_rules! store_common {
                 Ok(if seen.is_some() { crate::JtiOutcome::Replayed } else { crate::JtiOutcome::ClientChanged })
             }
 
+            async fn notifications(&self, comune: anagrafe_domain::Belfiore, after: i64, limit: u32) -> crate::Result<Vec<crate::Notification>> {
+                sqlx::query_as::<_, crate::rows::FeedItemRow>(
+                    "SELECT id, kind, event_id, payload, created_at FROM notifications WHERE comune = $1 AND id > $2 ORDER BY id LIMIT $3",
+                )
+                .bind(comune.as_str())
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(crate::rows::FeedItemRow::into_item)
+                .collect()
+            }
+
+            async fn revenue_outbox(&self, after: i64, limit: u32) -> crate::Result<Vec<crate::OutboxMessage>> {
+                sqlx::query_as::<_, crate::rows::FeedItemRow>("SELECT id, kind, event_id, payload, created_at FROM revenue_outbox WHERE id > $1 ORDER BY id LIMIT $2")
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(crate::rows::FeedItemRow::into_item)
+                    .collect()
+            }
+
+            async fn push_targets(&self) -> crate::Result<Vec<crate::PushTarget>> {
+                let rows = sqlx::query(
+                    "SELECT c.client_id, c.comune, c.push_url, COALESCE(s.delivered_up_to, 0) AS delivered_up_to, \
+                     COALESCE(s.attempts, 0) AS attempts, COALESCE(s.next_attempt_at, 0) AS next_attempt_at FROM api_clients c LEFT JOIN push_state s ON s.client_id = c.client_id \
+                     WHERE c.push_url IS NOT NULL AND c.revoked_at IS NULL AND c.role = 'comune' AND c.comune IS NOT NULL ORDER BY c.client_id",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        use sqlx::Row;
+                        Ok(crate::PushTarget {
+                            client_id: r.try_get("client_id")?,
+                            comune: crate::rows::belfiore(&r.try_get::<String, _>("comune")?)?,
+                            url: r.try_get("push_url")?,
+                            delivered_up_to: r.try_get("delivered_up_to")?,
+                            attempts: r.try_get("attempts")?,
+                            next_attempt_at: r.try_get("next_attempt_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn record_push(&self, client_id: &str, delivered_up_to: i64, attempts: i64, next_attempt_at: i64, error: Option<&str>) -> crate::Result<()> {
+                let _turn = self.write_turn().await;
+                sqlx::query(
+                    "INSERT INTO push_state (client_id, delivered_up_to, attempts, next_attempt_at, last_error, updated_at) VALUES ($1,$2,$3,$4,$5,$6) \
+                     ON CONFLICT (client_id) DO UPDATE SET delivered_up_to = excluded.delivered_up_to, attempts = excluded.attempts, \
+                     next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error, updated_at = excluded.updated_at",
+                )
+                .bind(client_id)
+                .bind(delivered_up_to)
+                .bind(attempts)
+                .bind(next_attempt_at)
+                .bind(error)
+                .bind(crate::now_ms())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn set_push_url(&self, client_id: &str, url: Option<&str>, ctx: &crate::WriteContext) -> crate::Result<()> {
+                let (_write, mut tx) = self.begin_write().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                let done = sqlx::query("UPDATE api_clients SET push_url = $1 WHERE client_id = $2").bind(url).bind(client_id).execute(&mut *tx).await?;
+                if done.rows_affected() == 0 {
+                    return Err(crate::StoreError::NotFound(format!("client {client_id}")));
+                }
+                let mut entry = crate::audit::AuditEntry::from_ctx(ctx, "api_client.push_url", "ok");
+                entry.detail = serde_json::json!({ "client_id": client_id, "push_url": url }).to_string();
+                Self::append_audit(&mut tx, &mut head, &entry).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl crate::AccountStore for $store {
             async fn operator(&self, username: &str) -> crate::Result<Option<crate::Operator>> {
                 use sqlx::Row;
                 let Some(r) = sqlx::query(
@@ -1402,19 +1470,25 @@ macro_rules! store_common {
                     .fetch_all(&self.pool)
                     .await?
                     .iter()
-                    .map(|g| Ok(crate::RoleGrant { role: crate::rows::role(&g.try_get::<String, _>(0)?)?, scope: g.try_get(1)?, mediator: g.try_get(2)? }))
+                    .map(|g| {
+                        Ok(crate::RoleGrant {
+                            role: crate::rows::role(&g.try_get::<String, _>("role")?)?,
+                            scope: g.try_get("scope")?,
+                            mediator: g.try_get("mediator")?,
+                        })
+                    })
                     .collect::<crate::Result<Vec<_>>>()?;
                 Ok(Some(crate::Operator {
-                    username: r.try_get(0)?,
-                    display_name: r.try_get(1)?,
-                    password_hash: r.try_get(2)?,
-                    must_change_password: r.try_get(3)?,
-                    totp_secret: r.try_get(4)?,
-                    totp_pending: r.try_get(5)?,
-                    totp_last_step: r.try_get(6)?,
-                    failed_logins: i64::from(r.try_get::<i32, _>(7)?),
-                    locked_until: r.try_get(8)?,
-                    disabled: r.try_get::<Option<i64>, _>(9)?.is_some(),
+                    username: r.try_get("username")?,
+                    display_name: r.try_get("display_name")?,
+                    password_hash: r.try_get("password_hash")?,
+                    must_change_password: r.try_get("must_change_password")?,
+                    totp_secret: r.try_get("totp_secret")?,
+                    totp_pending: r.try_get("totp_pending")?,
+                    totp_last_step: r.try_get("totp_last_step")?,
+                    failed_logins: i64::from(r.try_get::<i32, _>("failed_logins")?),
+                    locked_until: r.try_get("locked_until")?,
+                    disabled: r.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
                     roles,
                 }))
             }
@@ -1513,15 +1587,26 @@ macro_rules! store_common {
             async fn count_login_failure(&self, username: &str, entry: &crate::audit::AuditEntry) -> crate::Result<i64> {
                 let (_write, mut tx) = self.begin_write().await?;
                 let mut head = Self::lock_head(&mut tx).await?;
-                let row = sqlx::query("UPDATE operators SET failed_logins = failed_logins + 1 WHERE username = $1 RETURNING failed_logins")
+                let n: i32 = sqlx::query_scalar("UPDATE operators SET failed_logins = failed_logins + 1 WHERE username = $1 RETURNING failed_logins")
                     .bind(username)
                     .fetch_optional(&mut *tx)
                     .await?
                     .ok_or_else(|| crate::StoreError::NotFound(format!("operator {username}")))?;
-                let n: i32 = sqlx::Row::try_get(&row, 0)?;
                 Self::append_audit(&mut tx, &mut head, entry).await?;
                 tx.commit().await?;
                 Ok(i64::from(n))
+            }
+
+            async fn accept_totp_step(&self, username: &str, step: i64) -> crate::Result<bool> {
+                let _turn = self.write_turn().await;
+                let done = sqlx::query(
+                    "UPDATE operators SET totp_last_step = $1 WHERE username = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+                )
+                .bind(step)
+                .bind(username)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn open_session(&self, s: &crate::Session, totp_step: Option<i64>, entry: &crate::audit::AuditEntry) -> crate::Result<bool> {
@@ -1563,18 +1648,6 @@ macro_rules! store_common {
                 Ok(true)
             }
 
-            async fn accept_totp_step(&self, username: &str, step: i64) -> crate::Result<bool> {
-                let _turn = self.write_turn().await;
-                let done = sqlx::query(
-                    "UPDATE operators SET totp_last_step = $1 WHERE username = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
-                )
-                .bind(step)
-                .bind(username)
-                .execute(&self.pool)
-                .await?;
-                Ok(done.rows_affected() == 1)
-            }
-
             async fn session(&self, token_hash: &str) -> crate::Result<Option<crate::Session>> {
                 use sqlx::Row;
                 let Some(r) = sqlx::query(
@@ -1588,18 +1661,18 @@ macro_rules! store_common {
                     return Ok(None);
                 };
                 Ok(Some(crate::Session {
-                    token_hash: r.try_get(0)?,
-                    kind: r.try_get(1)?,
-                    subject: r.try_get(2)?,
-                    auth_mode: r.try_get(3)?,
-                    loa: i64::from(r.try_get::<i32, _>(4)?),
-                    second_factor: r.try_get(5)?,
-                    csrf_token: r.try_get(6)?,
-                    created_at: r.try_get(7)?,
-                    last_seen_at: r.try_get(8)?,
-                    authenticated_at: r.try_get(9)?,
-                    expires_at: r.try_get(10)?,
-                    ended_at: r.try_get(11)?,
+                    token_hash: r.try_get("token_hash")?,
+                    kind: r.try_get("kind")?,
+                    subject: r.try_get("subject")?,
+                    auth_mode: r.try_get("auth_mode")?,
+                    loa: i64::from(r.try_get::<i32, _>("loa")?),
+                    second_factor: r.try_get("second_factor")?,
+                    csrf_token: r.try_get("csrf_token")?,
+                    created_at: r.try_get("created_at")?,
+                    last_seen_at: r.try_get("last_seen_at")?,
+                    authenticated_at: r.try_get("authenticated_at")?,
+                    expires_at: r.try_get("expires_at")?,
+                    ended_at: r.try_get("ended_at")?,
                 }))
             }
 
@@ -1667,16 +1740,19 @@ macro_rules! store_common {
                 .await?;
                 row.map(|r| {
                     Ok(crate::OidcFlow {
-                        state_hash: r.try_get(0)?,
-                        provider: r.try_get(1)?,
-                        nonce: r.try_get(2)?,
-                        pkce_verifier: r.try_get(3)?,
-                        created_at: r.try_get(4)?,
+                        state_hash: r.try_get("state_hash")?,
+                        provider: r.try_get("provider")?,
+                        nonce: r.try_get("nonce")?,
+                        pkce_verifier: r.try_get("pkce_verifier")?,
+                        created_at: r.try_get("created_at")?,
                     })
                 })
                 .transpose()
             }
+        }
 
+        #[async_trait::async_trait]
+        impl crate::GuardStore for $store {
             async fn hit(&self, key: &str, window_ms: i64, now: i64) -> crate::Result<i64> {
                 let _turn = self.write_turn().await;
                 let window = now - now.rem_euclid(window_ms.max(1));
@@ -1684,7 +1760,7 @@ macro_rules! store_common {
                 if rand::random::<u8>() == 0 {
                     sqlx::query("DELETE FROM rate_counters WHERE window_start < $1").bind(now - 86_400_000).execute(&self.pool).await?;
                 }
-                let row = sqlx::query(
+                Ok(sqlx::query_scalar::<_, i64>(
                     "INSERT INTO rate_counters (key, window_start, count) VALUES ($1, $2, 1) ON CONFLICT (key) DO UPDATE SET \
                      count = CASE WHEN rate_counters.window_start = excluded.window_start THEN rate_counters.count + 1 ELSE 1 END, \
                      window_start = excluded.window_start RETURNING count",
@@ -1692,8 +1768,7 @@ macro_rules! store_common {
                 .bind(key)
                 .bind(window)
                 .fetch_one(&self.pool)
-                .await?;
-                Ok(sqlx::Row::try_get(&row, 0)?)
+                .await?)
             }
 
             async fn block_address(&self, address: &str, until: i64, reason: &str, entry: &crate::audit::AuditEntry) -> crate::Result<()> {
@@ -1715,74 +1790,16 @@ macro_rules! store_common {
             }
 
             async fn blocked_addresses(&self, now: i64) -> crate::Result<Vec<(String, i64)>> {
-                let rows = sqlx::query("SELECT address, until FROM blocked_addresses WHERE until > $1").bind(now).fetch_all(&self.pool).await?;
-                rows.iter().map(|r| Ok((sqlx::Row::try_get(r, 0)?, sqlx::Row::try_get(r, 1)?))).collect()
+                let rows = sqlx::query_as::<_, crate::rows::BlockedRow>("SELECT address, until FROM blocked_addresses WHERE until > $1")
+                    .bind(now)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.into_iter().map(|r| (r.address, r.until)).collect())
             }
+        }
 
-            async fn history(&self, person_id: i64) -> crate::Result<crate::PersonHistory> {
-                use sqlx::Row;
-                let mut conn = self.pool.acquire().await?;
-                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT valid_from, valid_to, {} FROM person_residences WHERE person_id = $1 AND superseded_at IS NULL \
-                     ORDER BY valid_from, recorded_at",
-                    crate::rows::RES_COLS
-                )))
-                .bind(person_id)
-                .fetch_all(&mut *conn)
-                .await?;
-                let residences = rows
-                    .iter()
-                    .map(|r| {
-                        Ok(crate::Dated {
-                            from: r.try_get(0)?,
-                            to: r.try_get(1)?,
-                            value: crate::rows::ResidenceCols::read(r, 2)?.into_residence()?,
-                        })
-                    })
-                    .collect::<crate::Result<Vec<_>>>()?;
-                let rows = sqlx::query(
-                    "SELECT country, valid_from, valid_to FROM person_citizenships WHERE person_id = $1 AND superseded_at IS NULL \
-                     ORDER BY valid_from, country",
-                )
-                .bind(person_id)
-                .fetch_all(&mut *conn)
-                .await?;
-                let citizenships = rows
-                    .iter()
-                    .map(|r| {
-                        let code: String = r.try_get(0)?;
-                        Ok(crate::Dated {
-                            from: r.try_get(1)?,
-                            to: r.try_get(2)?,
-                            value: anagrafe_domain::Country::from_storage_code(&code).ok_or_else(|| crate::rows::corrupt("country"))?,
-                        })
-                    })
-                    .collect::<crate::Result<Vec<_>>>()?;
-                if residences.is_empty() {
-                    return Err(crate::StoreError::NotFound(format!("person {person_id}")));
-                }
-                let rows = sqlx::query(
-                    "SELECT id, kind, code, comune, effective_date, recorded_at FROM events WHERE person_id = $1 ORDER BY id",
-                )
-                .bind(person_id)
-                .fetch_all(&mut *conn)
-                .await?;
-                let events = rows
-                    .iter()
-                    .map(|r| {
-                        Ok(crate::RecordEvent {
-                            id: r.try_get(0)?,
-                            kind: r.try_get(1)?,
-                            code: r.try_get(2)?,
-                            comune: r.try_get(3)?,
-                            effective_date: r.try_get(4)?,
-                            recorded_at: r.try_get(5)?,
-                        })
-                    })
-                    .collect::<crate::Result<Vec<_>>>()?;
-                Ok(crate::PersonHistory { residences, citizenships, events })
-            }
-
+        #[async_trait::async_trait]
+        impl crate::CertificateStore for $store {
             async fn save_certificate(&self, c: &crate::NewCertificate, entry: &crate::audit::AuditEntry) -> crate::Result<()> {
                 let (_write, mut tx) = self.begin_write().await?;
                 let mut head = Self::lock_head(&mut tx).await?;
@@ -1827,38 +1844,35 @@ macro_rules! store_common {
             }
 
             async fn certificate(&self, id: &str) -> crate::Result<Option<crate::StoredCertificate>> {
-                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {} FROM certificates WHERE id = $1", crate::rows::CERT_COLS)))
+                let row = sqlx::query_as::<_, crate::rows::CertificateRow>(sqlx::AssertSqlSafe(format!("SELECT {} FROM certificates WHERE id = $1", crate::rows::CERT_COLS)))
                     .bind(id)
                     .fetch_optional(&self.pool)
                     .await?;
-                row.map(|r| crate::rows::certificate(&r)).transpose()
+                row.map(crate::rows::CertificateRow::into_certificate).transpose()
             }
 
             async fn certificate_by_token(&self, token_hash: &str) -> crate::Result<Option<crate::StoredCertificate>> {
-                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {} FROM certificates WHERE token_hash = $1", crate::rows::CERT_COLS)))
+                let row = sqlx::query_as::<_, crate::rows::CertificateRow>(sqlx::AssertSqlSafe(format!("SELECT {} FROM certificates WHERE token_hash = $1", crate::rows::CERT_COLS)))
                     .bind(token_hash)
                     .fetch_optional(&self.pool)
                     .await?;
-                row.map(|r| crate::rows::certificate(&r)).transpose()
+                row.map(crate::rows::CertificateRow::into_certificate).transpose()
             }
 
             async fn certificate_pdf(&self, id: &str) -> crate::Result<Option<Vec<u8>>> {
-                let row = sqlx::query("SELECT pdf FROM certificates WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
-                Ok(match row {
-                    Some(r) => sqlx::Row::try_get::<Option<Vec<u8>>, _>(&r, 0)?,
-                    None => None,
-                })
+                let pdf: Option<Option<Vec<u8>>> = sqlx::query_scalar("SELECT pdf FROM certificates WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+                Ok(pdf.flatten())
             }
 
             async fn certificates_of(&self, person_id: i64) -> crate::Result<Vec<crate::StoredCertificate>> {
-                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                let rows = sqlx::query_as::<_, crate::rows::CertificateRow>(sqlx::AssertSqlSafe(format!(
                     "SELECT {} FROM certificates WHERE person_id = $1 ORDER BY issued_at DESC, id",
                     crate::rows::CERT_COLS
                 )))
                 .bind(person_id)
                 .fetch_all(&self.pool)
                 .await?;
-                rows.iter().map(crate::rows::certificate).collect()
+                rows.into_iter().map(crate::rows::CertificateRow::into_certificate).collect()
             }
 
             async fn delete_expired_certificates(&self, today: chrono::NaiveDate, entry: &crate::audit::AuditEntry) -> crate::Result<u64> {
@@ -1875,19 +1889,6 @@ macro_rules! store_common {
                 if n > 0 {
                     let mut entry = entry.clone();
                     entry.detail = serde_json::json!({ "deleted": n, "before": today }).to_string();
-                    Self::append_audit(&mut tx, &mut head, &entry).await?;
-                }
-                tx.commit().await?;
-                Ok(n)
-            }
-
-            async fn purge_pdnd_answers(&self, before_ms: i64, entry: &crate::audit::AuditEntry) -> crate::Result<u64> {
-                let (_write, mut tx) = self.begin_write().await?;
-                let mut head = Self::lock_head(&mut tx).await?;
-                let n = sqlx::query("DELETE FROM pdnd_answers WHERE created_at < $1").bind(before_ms).execute(&mut *tx).await?.rows_affected();
-                if n > 0 {
-                    let mut entry = entry.clone();
-                    entry.detail = serde_json::json!({ "deleted": n, "given_before_ms": before_ms }).to_string();
                     Self::append_audit(&mut tx, &mut head, &entry).await?;
                 }
                 tx.commit().await?;
@@ -1919,12 +1920,12 @@ macro_rules! store_common {
                     .await?;
                 row.map(|r| {
                     Ok(crate::StampPayment {
-                        id: r.try_get(0)?,
-                        payer: r.try_get(1)?,
-                        amount_cents: r.try_get(2)?,
-                        provider: r.try_get(3)?,
-                        paid_at: r.try_get(4)?,
-                        certificate_id: r.try_get(5)?,
+                        id: r.try_get("id")?,
+                        payer: r.try_get("payer")?,
+                        amount_cents: r.try_get("amount_cents")?,
+                        provider: r.try_get("provider")?,
+                        paid_at: r.try_get("paid_at")?,
+                        certificate_id: r.try_get("certificate_id")?,
                     })
                 })
                 .transpose()
@@ -1948,151 +1949,22 @@ macro_rules! store_common {
 
             async fn take_captcha(&self, id_hash: &str, now: i64) -> crate::Result<Option<String>> {
                 let _turn = self.write_turn().await;
-                let row = sqlx::query("DELETE FROM captchas WHERE id_hash = $1 RETURNING answer_hash, expires_at")
+                let row = sqlx::query_as::<_, crate::rows::CaptchaRow>("DELETE FROM captchas WHERE id_hash = $1 RETURNING answer_hash, expires_at")
                     .bind(id_hash)
                     .fetch_optional(&self.pool)
                     .await?;
-                Ok(match row {
-                    Some(r) if sqlx::Row::try_get::<i64, _>(&r, 1)? >= now => Some(sqlx::Row::try_get(&r, 0)?),
-                    _ => None,
-                })
+                Ok(row.filter(|r| r.expires_at >= now).map(|r| r.answer_hash))
             }
+        }
 
+        #[async_trait::async_trait]
+        impl crate::AuditStore for $store {
             async fn audit(&self, entry: &crate::audit::AuditEntry) -> crate::Result<i64> {
                 self.trace_queued(entry, None).await
             }
 
             async fn audit_call(&self, entry: &crate::audit::AuditEntry, record: &crate::CallRecord) -> crate::Result<i64> {
                 self.trace_queued(entry, Some(record.clone())).await
-            }
-
-            async fn spread_codici_fiscali(&self, n: u32, seed: u64) -> crate::Result<Vec<String>> {
-                let row = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM persons").fetch_one(&self.pool).await?;
-                let max: i64 = sqlx::Row::try_get(&row, 0)?;
-                if max == 0 {
-                    return Ok(Vec::new());
-                }
-                // A splitmix64 sequence: reproducible for a seed, spread over 1..=max.
-                let mut x = seed;
-                let mut ids: Vec<i64> = (0..n)
-                    .map(|_| {
-                        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                        let mut z = x;
-                        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-                        z ^= z >> 31;
-                        1 + (z % max as u64) as i64
-                    })
-                    .collect();
-                ids.sort_unstable();
-                ids.dedup();
-                let mut out = Vec::with_capacity(ids.len());
-                for chunk in ids.chunks(500) {
-                    let list = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(",");
-                    let sql = format!(
-                        "SELECT codice_fiscale FROM person_generalita WHERE person_id IN ({list}) AND valid_to IS NULL \
-                         AND superseded_at IS NULL AND codice_fiscale IS NOT NULL"
-                    );
-                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                    for id in chunk {
-                        q = q.bind(*id);
-                    }
-                    for r in q.fetch_all(&self.pool).await? {
-                        out.push(sqlx::Row::try_get(&r, 0)?);
-                    }
-                }
-                Ok(out)
-            }
-
-            async fn ids_by_cf(&self, cf: &anagrafe_domain::CodiceFiscale, as_of: Option<chrono::NaiveDate>) -> crate::Result<Vec<(i64, String)>> {
-                let as_of = as_of.unwrap_or_else(|| anagrafe_domain::ops::italian_today());
-                let rows = sqlx::query(
-                    "SELECT DISTINCT g.person_id, r.id_anpr FROM person_generalita g JOIN id_anpr_registry r ON r.person_id = g.person_id \
-                     AND r.status IN (1, 2) WHERE g.codice_fiscale = $1 AND g.superseded_at IS NULL \
-                     AND g.valid_from <= $2 AND (g.valid_to IS NULL OR g.valid_to > $2) ORDER BY g.person_id",
-                )
-                .bind(cf.as_str())
-                .bind(as_of)
-                .fetch_all(&self.pool)
-                .await?;
-                rows.iter().map(|r| Ok((sqlx::Row::try_get(r, 0)?, sqlx::Row::try_get(r, 1)?))).collect()
-            }
-
-            async fn pdnd_client(&self, client_id: &str) -> crate::Result<Option<crate::PdndClient>> {
-                self.pdnd_client_impl(client_id).await
-            }
-
-            async fn save_pdnd_client(&self, client: &crate::PdndClient, ctx: &crate::WriteContext) -> crate::Result<()> {
-                self.save_pdnd_client_impl(client, ctx).await
-            }
-
-            async fn pdnd_answer(&self, client_id: &str, id_operazione_client: &str) -> crate::Result<Option<crate::PdndAnswer>> {
-                self.pdnd_answer_impl(client_id, id_operazione_client).await
-            }
-
-            async fn accept_pdnd_jti(&self, client_id: &str, kid: &str, jti: &str, expires_at_ms: i64) -> crate::Result<crate::JtiOutcome> {
-                self.accept_pdnd_jti_impl(client_id, kid, jti, expires_at_ms).await
-            }
-
-            async fn open_duplicates(&self, comune: anagrafe_domain::Belfiore) -> crate::Result<Vec<crate::DuplicateCase>> {
-                self.open_duplicates_impl(comune).await
-            }
-
-            async fn electoral_data(&self, person_id: i64) -> crate::Result<Option<crate::ElectoralRecord>> {
-                self.electoral_data_impl(person_id).await
-            }
-
-            async fn save_electoral_data(
-                &self,
-                person_id: i64,
-                comune: &str,
-                data: &anagrafe_domain::electoral::ElectoralData,
-                entry: &crate::audit::AuditEntry,
-            ) -> crate::Result<()> {
-                self.save_electoral_data_impl(person_id, comune, data, entry).await
-            }
-
-            async fn load_electoral_data(
-                &self,
-                comune: &str,
-                rows: &[(i64, anagrafe_domain::electoral::ElectoralData)],
-                entry: &crate::audit::AuditEntry,
-            ) -> crate::Result<u64> {
-                self.load_electoral_data_impl(comune, rows, entry).await
-            }
-
-            async fn request_rectification(&self, request: &crate::NewRectification, entry: &crate::audit::AuditEntry) -> crate::Result<i64> {
-                self.request_rectification_impl(request, entry).await
-            }
-
-            async fn rectifications_of(&self, person_id: i64) -> crate::Result<Vec<crate::Rectification>> {
-                self.rectifications_of_impl(person_id).await
-            }
-
-            async fn rectifications(&self, comune: &str, open_only: bool, limit: u32) -> crate::Result<Vec<crate::Rectification>> {
-                self.rectifications_impl(comune, open_only, limit).await
-            }
-
-            async fn answer_rectification(
-                &self,
-                id: i64,
-                comune: &str,
-                answer: &crate::RectificationAnswer,
-                entry: &crate::audit::AuditEntry,
-            ) -> crate::Result<i64> {
-                self.answer_rectification_impl(id, comune, answer, entry).await
-            }
-
-            async fn find_by_generalita(&self, q: &crate::GeneralitaQuery, as_of: Option<chrono::NaiveDate>) -> crate::Result<Vec<i64>> {
-                self.find_by_generalita_impl(q, as_of).await
-            }
-
-            async fn id_anpr_of(&self, person_id: i64) -> crate::Result<Option<(String, i16)>> {
-                let row = sqlx::query("SELECT id_anpr, status FROM id_anpr_registry WHERE person_id = $1 AND status IN (1, 2) ORDER BY issued_at DESC LIMIT 1")
-                    .bind(person_id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.map(|r| Ok((sqlx::Row::try_get(&r, 0)?, sqlx::Row::try_get(&r, 1)?))).transpose()
             }
 
             async fn audit_entries(&self, after: i64, limit: u32) -> crate::Result<Vec<crate::audit::StoredAudit>> {
@@ -2109,9 +1981,7 @@ macro_rules! store_common {
                 // Head and entries from one snapshot, so that concurrent appends cannot make a
                 // sound chain look broken, and any entry past the head is itself a finding.
                 let mut tx = Self::snapshot(&self.pool).await?;
-                let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&mut *tx).await?;
-                let head_seq: i64 = sqlx::Row::try_get(&head, 0)?;
-                let head_hash: String = sqlx::Row::try_get(&head, 1)?;
+                let head = sqlx::query_as::<_, crate::rows::ChainHeadRow>("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&mut *tx).await?;
                 let mut v = crate::audit::ChainVerifier::default();
                 let mut after = 0;
                 loop {
@@ -2121,9 +1991,12 @@ macro_rules! store_common {
                     page.iter().for_each(|e| v.push(e));
                 }
                 tx.rollback().await?;
-                Ok(v.finish(head_seq, &head_hash))
+                Ok(v.finish(head.seq, &head.hash))
             }
+        }
 
+        #[async_trait::async_trait]
+        impl crate::RefdataStore for $store {
             async fn save_refdata(&self, comuni_tsv: &str, stati_tsv: &str, ctx: &crate::WriteContext) -> crate::Result<()> {
                 let (_write, mut tx) = self.begin_write().await?;
                 let mut head = Self::lock_head(&mut tx).await?;
@@ -2145,10 +2018,8 @@ macro_rules! store_common {
             }
 
             async fn load_refdata(&self) -> crate::Result<Option<(String, String)>> {
-                let rows = sqlx::query("SELECT name, content FROM refdata").fetch_all(&self.pool).await?;
-                let get = |n: &str| {
-                    rows.iter().find(|r| sqlx::Row::try_get::<String, _>(*r, 0).ok().as_deref() == Some(n)).and_then(|r| sqlx::Row::try_get::<String, _>(r, 1).ok())
-                };
+                let rows = sqlx::query_as::<_, crate::rows::RefdataRow>("SELECT name, content FROM refdata").fetch_all(&self.pool).await?;
+                let get = |n: &str| rows.iter().find(|r| r.name == n).map(|r| r.content.clone());
                 Ok(get("comuni.tsv").zip(get("stati.tsv")))
             }
         }
@@ -2262,19 +2133,12 @@ pub(crate) fn counters_sql(names: &[&'static str]) -> String {
 }
 
 /// The ids `counters_sql` took, in the order the names were given.
-pub(crate) fn counters_taken<R: sqlx::Row, const N: usize>(rows: &[R], names: &[&'static str; N]) -> crate::Result<[i64; N]>
-where
-    usize: sqlx::ColumnIndex<R>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
+pub(crate) fn counters_taken<const N: usize>(rows: &[crate::rows::CounterRow], names: &[&'static str; N]) -> crate::Result<[i64; N]> {
     let mut out = [0i64; N];
     let mut found = 0;
     for r in rows {
-        let name: String = r.try_get(0)?;
-        let next: i64 = r.try_get(1)?;
-        if let Some(k) = names.iter().position(|n| *n == name) {
-            out[k] = next - 1;
+        if let Some(k) = names.iter().position(|n| *n == r.name) {
+            out[k] = r.next - 1;
             found += 1;
         }
     }

@@ -111,12 +111,11 @@ impl SqliteStore {
     /// statements that rebuild them. SQLite cannot drop a table's keys: `with_keys` is ignored.
     async fn drop_secondary(tx: &mut Transaction<'_, Sqlite>, tables: &str, _with_keys: bool) -> Result<Vec<String>> {
         let sql = format!("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({tables})");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut **tx).await?;
+        let rows = sqlx::query_as::<_, IndexRow>(sqlx::AssertSqlSafe(sql)).fetch_all(&mut **tx).await?;
         let mut rebuild = Vec::new();
         for r in rows {
-            let name: String = sqlx::Row::try_get(&r, 0)?;
-            rebuild.push(sqlx::Row::try_get::<String, _>(&r, 1)?);
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))).execute(&mut **tx).await?;
+            rebuild.push(r.sql);
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP INDEX \"{}\"", r.name.replace('"', "\"\"")))).execute(&mut **tx).await?;
         }
         Ok(rebuild)
     }
@@ -135,13 +134,11 @@ impl SqliteStore {
                  ON CONFLICT DO NOTHING RETURNING id_anpr",
                 vec!["(?, ?, ?, ?, 1, ?, ?)"; chunk.len()].join(",")
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
             for (pid, counter, id) in chunk {
                 q = q.bind(id.as_str()).bind(*pid).bind(*counter).bind(key_version).bind(now).bind(now);
             }
-            for r in q.fetch_all(&mut **tx).await? {
-                accepted.insert(sqlx::Row::try_get::<String, _>(&r, 0)?);
-            }
+            accepted.extend(q.fetch_all(&mut **tx).await?);
         }
         Ok(accepted)
     }
@@ -180,6 +177,13 @@ impl SqliteStore {
         }
         Ok(())
     }
+}
+
+/// A secondary index as `sqlite_master` lists it: its name and the statement that builds it.
+#[derive(Debug, sqlx::FromRow)]
+struct IndexRow {
+    name: String,
+    sql: String,
 }
 
 impl crate::shared::Bulk for SqliteStore {

@@ -253,7 +253,7 @@ pub struct PushTarget {
     pub next_attempt_at: i64,
 }
 
-/// What [`crate::Store::accept_jti`] found.
+/// What [`crate::ClientStore::accept_jti`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JtiOutcome {
     /// Recorded: the first use of this signature id.

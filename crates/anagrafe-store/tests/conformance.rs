@@ -8,8 +8,8 @@ use common::Harness;
 
 use anagrafe_domain::decode::{RelazioneParentela, StatoCivile, StatoValidazioneCf};
 use anagrafe_domain::{
-    Belfiore, BirthPlace, CodiceFiscale, Country, Generalita, Household, HouseholdKind, IdAnpr, ItalianAddress, PartialDate, PersonName,
-    PersonRecord, RefData, RegisterStatus, Residence, Sex,
+    Belfiore, BirthPlace, CodiceFiscale, Country, Generalita, Household, HouseholdKind, IdAnpr, IdStatus, ItalianAddress, PartialDate,
+    PersonName, PersonRecord, RefData, RegisterStatus, Residence, Sex,
 };
 use anagrafe_store::{
     AuditEntry, BulkMessage, IdIssuer, NewFamily, NewPerson, PgStore, PopulationBatch, SqliteStore, StoreError, WriteContext, connect,
@@ -453,7 +453,7 @@ async fn ids_are_assigned_to_everyone_once_and_resumably(h: &Harness) {
         let v = h.store.person(id, None).await.unwrap();
         let anpr = v.record.id_anpr.expect("assigned");
         assert!(seen.insert(anpr));
-        assert_eq!(h.store.find_by_id_anpr(&anpr).await.unwrap(), Some((id, 1)));
+        assert_eq!(h.store.find_by_id_anpr(&anpr).await.unwrap(), Some((id, IdStatus::Valid)));
     }
     assert!(h.store.find_by_id_anpr(&IdAnpr::parse("AB12345CV").unwrap()).await.unwrap().is_none());
     assert!(h.store.verify_audit_chain().await.unwrap().is_intact());
@@ -492,7 +492,7 @@ async fn the_first_assignment_gives_everyone_an_id_at_once(h: &Harness) {
     // Same IDs as the batched path would give: counters follow person order.
     let expected = iss.generator.id(0).unwrap();
     assert_eq!(v.record.id_anpr, Some(expected));
-    assert_eq!(h.store.find_by_id_anpr(&expected).await.unwrap(), Some((1, 1)));
+    assert_eq!(h.store.find_by_id_anpr(&expected).await.unwrap(), Some((1, IdStatus::Valid)));
     // Once IDs exist, the initial path steps aside and batches take over.
     assert_eq!(h.store.assign_ids_initial(&iss, &ctx("again")).await.unwrap(), None);
     let newcomer = h.store.register_person(&mario(None), &ctx("new")).await.unwrap();

@@ -8,8 +8,8 @@ use common::Harness;
 use anagrafe_domain::decode::StatoCivile;
 use anagrafe_domain::ops::*;
 use anagrafe_domain::{
-    Belfiore, BirthPlace, CodiceFiscale, Country, Death, ForeignAddress, HouseholdKind, IdAnpr, IdGenerator, ItalianAddress, PartialDate,
-    PersonName, RegisterStatus, Residence, Sex,
+    Belfiore, BirthPlace, CodiceFiscale, Country, Death, ForeignAddress, HouseholdKind, IdAnpr, IdGenerator, IdStatus, ItalianAddress,
+    PartialDate, PersonName, RegisterStatus, Residence, Sex,
 };
 use anagrafe_store::{Applied, IdIssuer, StoreError, WriteContext};
 use chrono::NaiveDate;
@@ -117,7 +117,7 @@ async fn register(h: &Harness, ctx: &WriteContext, r: Registration) -> Applied {
     apply(h, ctx, Operation::Register(Box::new(r))).await.unwrap()
 }
 
-async fn pid(h: &Harness, id: IdAnpr) -> (i64, i16) {
+async fn pid(h: &Harness, id: IdAnpr) -> (i64, IdStatus) {
     h.store.find_by_id_anpr(&id).await.unwrap().unwrap()
 }
 
@@ -135,7 +135,7 @@ async fn a_registration_gives_an_id_at_once_and_tells_the_comune_of_birth(h: &Ha
     let r = person("Bianchi", "Sara", Sex::F, "2025-06-01", MILANO, address(ROMA, "Appia"), "1", "2025-06-01");
     let a = register(h, &comune(ROMA), r).await;
     let id = a.id_anpr.expect("an ID at once");
-    assert_eq!(pid(h, id).await.1, 1);
+    assert_eq!(pid(h, id).await.1, IdStatus::Valid);
     let rec = record(h, id, None).await;
     assert_eq!(rec.id_anpr, Some(id));
     assert_eq!(rec.status, RegisterStatus::Resident);
@@ -215,7 +215,7 @@ async fn emigration_moves_the_record_to_aire_and_rimpatrio_brings_it_back(h: &Ha
     assert_eq!(r.status, RegisterStatus::Aire);
     assert!(matches!(r.residence, Residence::Abroad { aire_comune, .. } if aire_comune == b(ROMA)));
     assert!(r.household.is_some(), "an AIRE household");
-    assert_eq!(pid(h, id).await.1, 1, "the ID stays valid");
+    assert_eq!(pid(h, id).await.1, IdStatus::Valid, "the ID stays valid");
     // Back to Italy, into Milano.
     let back = ResidenceChange { effective_date: d("2024-09-01"), residence: address(MILANO, "Dante"), household: Some(new_family()) };
     apply(h, &comune(MILANO), Operation::ChangeResidence { person: id, change: back }).await.unwrap();
@@ -374,7 +374,7 @@ async fn idn6_case_1_agency_right_updates_the_register(h: &Harness) {
     assert_eq!(r.generalita.cf_validation, anagrafe_domain::decode::StatoValidazioneCf::DatiAnagraficiValidati);
     assert_eq!(record(h, id, Some("2001-01-01")).await.generalita.birth_date, PartialDate::parse("1980-05-11").unwrap());
     assert!(h.store.revenue_outbox(0, 10).await.unwrap().iter().all(|m| m.kind != "variazione_dati"), "nothing to tell the Agency");
-    assert_eq!(pid(h, id).await.1, 1);
+    assert_eq!(pid(h, id).await.1, IdStatus::Valid);
 }
 
 async fn idn6_case_2_material_error_aligned_keeps_the_id_and_links_the_new_code(h: &Harness) {
@@ -438,8 +438,8 @@ async fn idn6_case_4_adoption_of_a_minor_leaves_nothing_linking_the_two_records(
     let new_id = a.id_anpr.unwrap();
     assert_ne!(new_id, old_id, "a new ID");
     let (new_pid, status) = pid(h, new_id).await;
-    assert_eq!(status, 1);
-    assert_eq!(pid(h, old_id).await.1, 3, "the old ID is no longer valid");
+    assert_eq!(status, IdStatus::Valid);
+    assert_eq!(pid(h, old_id).await.1, IdStatus::Invalid, "the old ID is no longer valid");
     let new_cf = a.codice_fiscale.clone().unwrap();
     assert_ne!(new_cf, old_cf);
     assert_eq!(record(h, new_id, None).await.generalita.name.surname(), Some("Lombardi"));
@@ -487,7 +487,7 @@ async fn idn6_case_5_duplicates_suspend_both_ids_and_the_deleted_one_stays_inval
     let a = register(h, &comune(ROMA), adult("Greco", "Irene", ROMA)).await.id_anpr.unwrap();
     let b2 = register(h, &comune(ROMA), adult("Greco", "Irene", ROMA)).await.id_anpr.unwrap();
     apply(h, &comune(ROMA), Operation::ReportDuplicate { persons: [a, b2] }).await.unwrap();
-    assert_eq!((pid(h, a).await.1, pid(h, b2).await.1), (2, 2), "both suspended");
+    assert_eq!((pid(h, a).await.1, pid(h, b2).await.1), (IdStatus::Suspended, IdStatus::Suspended), "both suspended");
     let open = |c: &str| {
         let c = anagrafe_domain::Belfiore::parse(c).unwrap();
         async move { h.store.open_duplicates(c).await.unwrap() }
@@ -502,20 +502,20 @@ async fn idn6_case_5_duplicates_suspend_both_ids_and_the_deleted_one_stays_inval
     let e = apply(h, &comune(ROMA), Operation::ChangeCivilStatus { person: a, change: cs.clone() }).await;
     assert!(matches!(&e, Err(StoreError::State { field, .. }) if field == "person"), "{e:?}");
     apply(h, &comune(ROMA), Operation::ResolveDuplicate { keep: a, delete: b2 }).await.unwrap();
-    assert_eq!((pid(h, a).await.1, pid(h, b2).await.1), (1, 3));
+    assert_eq!((pid(h, a).await.1, pid(h, b2).await.1), (IdStatus::Valid, IdStatus::Invalid));
     assert!(open(ROMA).await.is_empty(), "resolved");
     assert_eq!(record(h, b2, None).await.status, RegisterStatus::Cancelled);
     apply(h, &comune(ROMA), Operation::ChangeCivilStatus { person: a, change: cs }).await.unwrap();
     // The invalid ID stays invalid: not reusable, not resolvable again.
     assert!(apply(h, &comune(ROMA), Operation::ResolveDuplicate { keep: b2, delete: a }).await.is_err());
     assert!(apply(h, &comune(ROMA), Operation::ReportDuplicate { persons: [b2, a] }).await.is_err());
-    assert_eq!(pid(h, b2).await.1, 3);
+    assert_eq!(pid(h, b2).await.1, IdStatus::Invalid);
     // A report about another comune's record can be dismissed by that comune: two different
     // people, both IDs valid again.
     let roman = register(h, &comune(ROMA), adult("Serra", "Ada", ROMA)).await.id_anpr.unwrap();
     let milanese = register(h, &comune(MILANO), adult("Serra", "Ada", MILANO)).await.id_anpr.unwrap();
     apply(h, &comune(ROMA), Operation::ReportDuplicate { persons: [roman, milanese] }).await.unwrap();
-    assert_eq!(pid(h, milanese).await.1, 2);
+    assert_eq!(pid(h, milanese).await.1, IdStatus::Suspended);
     // A case across two comuni is in both comuni's lists.
     assert_eq!((open(ROMA).await.len(), open(MILANO).await.len(), open(TORINO).await.len()), (1, 1, 0));
     assert!(matches!(
@@ -524,7 +524,7 @@ async fn idn6_case_5_duplicates_suspend_both_ids_and_the_deleted_one_stays_inval
     ));
     apply(h, &comune(MILANO), Operation::DismissDuplicate { persons: [milanese, roman] }).await.unwrap();
     assert!(open(MILANO).await.is_empty() && open(ROMA).await.is_empty(), "dismissed");
-    assert_eq!((pid(h, roman).await.1, pid(h, milanese).await.1), (1, 1));
+    assert_eq!((pid(h, roman).await.1, pid(h, milanese).await.1), (IdStatus::Valid, IdStatus::Valid));
     assert!(apply(h, &comune(MILANO), Operation::DismissDuplicate { persons: [milanese, roman] }).await.is_err(), "closed");
 }
 
@@ -535,7 +535,11 @@ async fn idn6_case_6_omocodia_keeps_both_ids_and_flags_one_for_the_agency(h: &Ha
     let second = register(h, &comune(ROMA), adult("Ferri", "Luisa", ROMA)).await;
     assert!(second.omocodia);
     assert_eq!(first.codice_fiscale, second.codice_fiscale);
-    assert_eq!((pid(h, first.id_anpr.unwrap()).await.1, pid(h, second.id_anpr.unwrap()).await.1), (1, 1), "both IDs stay valid");
+    assert_eq!(
+        (pid(h, first.id_anpr.unwrap()).await.1, pid(h, second.id_anpr.unwrap()).await.1),
+        (IdStatus::Valid, IdStatus::Valid),
+        "both IDs stay valid"
+    );
     let flagged: Vec<_> = h.store.revenue_outbox(0, 10).await.unwrap().into_iter().filter(|m| m.kind == "omocodia").collect();
     assert_eq!(flagged.len(), 1, "communicated for one of the two");
     assert_eq!(flagged[0].payload["codice_fiscale"], first.codice_fiscale.clone().unwrap());

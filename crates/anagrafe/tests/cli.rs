@@ -350,7 +350,7 @@ fn operators_are_created_with_roles_shown_without_secrets_and_reset() {
 
 #[test]
 fn a_comune_loads_its_electoral_data_all_lines_or_none() {
-    use anagrafe_store::Store;
+    use anagrafe_store::prelude::*;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
     assert_eq!(anagrafe(&["population", "generate", "--persons", "400", "--data-dir", d]).status.code(), Some(0));

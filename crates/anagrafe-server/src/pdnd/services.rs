@@ -6,7 +6,7 @@ use super::security::{TrackingClaims, VoucherClaims};
 use super::{Eservice, err, ko, record};
 use crate::AppState;
 use anagrafe_domain::decode::{DecodeTable, StatoCivile};
-use anagrafe_domain::{BirthPlace, CodiceFiscale, IdAnpr, PartialDate, RefData, Residence};
+use anagrafe_domain::{BirthPlace, CodiceFiscale, IdAnpr, IdStatus, PartialDate, RefData, Residence};
 use anagrafe_store::{AuditEntry, CallRecord, GeneralitaQuery, PdndAnswer, PdndClient, PdndPurpose, PersonView, SpentJti, StoreError};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -296,7 +296,7 @@ async fn find(state: &AppState, checked: &Checked) -> Result<PersonView, Ko> {
         Subject::Id(raw) => {
             let id = IdAnpr::parse(raw).map_err(|e| bad("AG400", format!("idANPR {e}"), "criteriRicerca.idANPR"))?;
             match state.store.find_by_id_anpr(&id).await.map_err(internal)? {
-                Some((pid, status)) if status != 3 => vec![pid],
+                Some((pid, status)) if status != IdStatus::Invalid => vec![pid],
                 _ => vec![],
             }
         }
@@ -803,7 +803,7 @@ async fn verify_id(state: &AppState, checked: &Checked, req: &RichiestaE002) -> 
         Err(_) => None,
     };
     let view = match found {
-        Some((pid, 1)) => match state.store.person(pid, Some(checked.date)).await {
+        Some((pid, IdStatus::Valid)) => match state.store.person(pid, Some(checked.date)).await {
             Ok(v) => Some(v),
             Err(StoreError::NotFound(_)) => None,
             Err(e) => return Err(internal(e)),

@@ -12,7 +12,7 @@ use crate::{ApiError, AppState};
 use anagrafe_domain::electoral::{
     AdditionalList, Election, ElectionRight, ElectoralData, Franchise, REQUEST_TEXT, RectificationTopic, Section,
 };
-use anagrafe_domain::{CodiceFiscale, IdAnpr, RefData};
+use anagrafe_domain::{CodiceFiscale, IdAnpr, IdStatus, RefData};
 use anagrafe_service::certificates::content;
 use anagrafe_store::{ElectoralRecord, NewRectification, Rectification, RectificationAnswer};
 use askama::Template;
@@ -359,7 +359,7 @@ impl WebElectoral {
             .await
             .map_err(|e| self.fail(e.into()))?
             .ok_or_else(|| self.fail(ApiError::NotFound("no such ID ANPR".into())))?;
-        if status == 3 {
+        if status == IdStatus::Invalid {
             return Err(self.fail(ApiError::Gone("this ID ANPR is no longer valid".into())));
         }
         let view = state.store.person(pid, None).await.map_err(|e| self.fail(e.into()))?;

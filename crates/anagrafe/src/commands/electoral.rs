@@ -9,7 +9,7 @@
 
 use crate::config::Config;
 use anagrafe_domain::electoral::{ElectoralData, Franchise};
-use anagrafe_domain::{Belfiore, CodiceFiscale, IdAnpr, RegisterStatus};
+use anagrafe_domain::{Belfiore, CodiceFiscale, IdAnpr, IdStatus, RegisterStatus};
 use anagrafe_store::{AuditEntry, Store, WriteContext};
 use clap::Subcommand;
 use serde::Deserialize;
@@ -108,7 +108,7 @@ async fn row(store: &dyn Store, comune: Belfiore, line: &str) -> anyhow::Result<
         (Some(id), None) => {
             let Ok(id) = IdAnpr::parse(id.trim()) else { return Ok(Err(format!("id_anpr: {id} is not an ID ANPR"))) };
             match store.find_by_id_anpr(&id).await? {
-                Some((pid, 1 | 2)) => pid,
+                Some((pid, IdStatus::Valid | IdStatus::Suspended)) => pid,
                 Some(_) => return Ok(Err(format!("id_anpr: {id} is no longer valid"))),
                 None => return Ok(Err(format!("id_anpr: no person has {id}"))),
             }

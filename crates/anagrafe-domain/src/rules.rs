@@ -1,0 +1,506 @@
+//! The register's state-dependent rules (REG-2, REG-6, IDN-6): pure decisions over the facts an
+//! operation reads in its write transaction.
+//!
+//! The store reads the facts (an ID's state, the record as it is now, a household's kind, comune
+//! and members, an open duplicate case) under the transaction's locks, asks a function here what
+//! follows, and writes the answer with its event and trace entry. Nothing here does I/O, so every
+//! rule is tested on its own (below) and a newcomer finds a rule without reading SQL.
+
+use crate::decode::{DecodeTable, LegameConvivenza, RelazioneParentela, StatoCivile, StatoValidazioneCf};
+use crate::ops::{GeneralitaCase, GeneralitaChange, HouseholdChoice};
+use crate::{Belfiore, CodiceFiscale, Country, Generalita, IdStatus, RegisterStatus, Residence};
+use chrono::NaiveDate;
+
+/// Why the register's state refuses an operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The register's state does not allow it now (409), on this field.
+    State {
+        /// The request's field the refusal is about.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// The request does not fit the record it is about (422), on this field.
+    Unfit {
+        /// The request's field the refusal is about.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// The acting comune is not the one competent for the record (REG-6).
+    NotCompetent {
+        /// Who acts.
+        acting: Belfiore,
+        /// Who is competent.
+        competent: Belfiore,
+    },
+}
+
+impl Refusal {
+    fn state(field: &str, reason: impl Into<String>) -> Self {
+        Self::State { field: field.to_owned(), reason: reason.into() }
+    }
+
+    fn unfit(field: &str, reason: impl Into<String>) -> Self {
+        Self::Unfit { field: field.to_owned(), reason: reason.into() }
+    }
+}
+
+/// What a rule answers.
+pub type Decision<T> = Result<T, Refusal>;
+
+/// The ID names a record that can be written to: valid, not suspended nor invalidated.
+pub fn usable_id(status: IdStatus, field: &str) -> Decision<()> {
+    match status {
+        IdStatus::Valid => Ok(()),
+        IdStatus::Suspended => {
+            Err(Refusal::state(field, "this ID ANPR is suspended: its record is under review as a duplicate (IDN-6 case 5)"))
+        }
+        IdStatus::Invalid => Err(Refusal::state(field, "this ID ANPR is no longer valid")),
+    }
+}
+
+/// The comune acting must be the one competent for the record (REG-6); the register itself
+/// (no comune) may act on any.
+pub fn competent(acting: Option<Belfiore>, competent: Belfiore) -> Decision<()> {
+    match acting {
+        Some(acting) if acting != competent => Err(Refusal::NotCompetent { acting, competent }),
+        _ => Ok(()),
+    }
+}
+
+/// Either of two comuni may act (a duplicate case concerns both records' comuni).
+pub fn competent_for_either(acting: Option<Belfiore>, a: Belfiore, b: Belfiore) -> Decision<()> {
+    competent(acting, a).or_else(|_| competent(acting, b))
+}
+
+/// The record is of a living person still in the register.
+pub fn living(status: RegisterStatus, field: &str) -> Decision<()> {
+    match status {
+        RegisterStatus::Resident | RegisterStatus::Aire => Ok(()),
+        RegisterStatus::Cancelled => Err(Refusal::state(field, "the record is cancelled")),
+        RegisterStatus::Deceased => Err(Refusal::state(field, "the person is deceased")),
+    }
+}
+
+/// The code of tab. 36 recorded with a change of civil status.
+pub fn civil_status_mutation(s: StatoCivile) -> u16 {
+    match s {
+        StatoCivile::Coniugato => 12,
+        StatoCivile::Vedovo => 13,
+        StatoCivile::UnitoCivilmente => 18,
+        StatoCivile::StatoLiberoSeguitoScioglimento => 19,
+        _ => 7,
+    }
+}
+
+/// The relation code of a household member, checked against the table of the household's
+/// kind: tab. 06 for a cohabitation, tab. 05 for a family.
+pub fn relation_code(cohabitation: bool, relation: u16, field: &str) -> Decision<i16> {
+    let known =
+        if cohabitation { LegameConvivenza::from_code(relation).is_some() } else { RelazioneParentela::from_code(relation).is_some() };
+    if !known {
+        let t = if cohabitation { "a bond of tab. 06 (cohabitation)" } else { "a relation of tab. 05 (family)" };
+        return Err(Refusal::unfit(field, format!("is not {t}")));
+    }
+    i16::try_from(relation).map_err(|_| Refusal::unfit(field, "is out of range"))
+}
+
+/// The relation code of the head of a family or cohabitation.
+pub const HEAD: i16 = 1;
+
+/// How the open row of a history table ends at a date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closure {
+    /// A new row holds from the same day: the old one is superseded (transaction time).
+    Supersede,
+    /// The old row ends on the day (effective time).
+    End,
+}
+
+/// How a history row open since `open_from` closes at `d`. When a new row replaces it from `d`,
+/// a row that started on `d` itself is superseded; otherwise (a closure: death, cancellation,
+/// leaving) it is kept with an empty period, so the record still shows its last data. A row that
+/// started after `d` refuses the change.
+pub fn close_at(open_from: NaiveDate, d: NaiveDate, replaced: bool) -> Decision<Closure> {
+    if open_from > d {
+        return Err(Refusal::unfit(
+            "effective_date",
+            format!("is before {open_from}, when the data it would replace took effect; a change that held from the start is a correction"),
+        ));
+    }
+    Ok(if open_from == d && replaced { Closure::Supersede } else { Closure::End })
+}
+
+/// A household as the register holds it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HouseholdFacts {
+    /// Its id.
+    pub family_id: i64,
+    /// A cohabitation rather than a family.
+    pub cohabitation: bool,
+    /// The comune it is registered in.
+    pub comune: Belfiore,
+    /// Since when.
+    pub formed_on: NaiveDate,
+    /// When it was dissolved, if it was.
+    pub dissolved_on: Option<NaiveDate>,
+}
+
+impl HouseholdFacts {
+    /// The household still exists.
+    pub fn open(&self, field: &str) -> Decision<()> {
+        match self.dissolved_on {
+            Some(_) => Err(Refusal::state(field, format!("household {} is dissolved", self.family_id))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Whether a person may join `household` on `d` from `comune`, with `relation` (tab. 05 or
+/// 06): the stored relation code.
+pub fn join(household: &HouseholdFacts, relation: u16, comune: Belfiore, d: NaiveDate) -> Decision<i16> {
+    household.open("household.family_id")?;
+    if d < household.formed_on {
+        return Err(Refusal::unfit(
+            "effective_date",
+            format!("is before {}, when household {} was formed", household.formed_on, household.family_id),
+        ));
+    }
+    if household.comune != comune {
+        return Err(Refusal::unfit(
+            "household.family_id",
+            format!("household {} is in another comune ({})", household.family_id, household.comune),
+        ));
+    }
+    relation_code(household.cohabitation, relation, "household.relation")
+}
+
+/// What leaving a household does to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leaving {
+    /// Others stay.
+    OthersStay,
+    /// Nobody is left: the household is dissolved.
+    Dissolves,
+}
+
+/// Whether a member with `relation` may leave a household of `members` (themselves included).
+/// The head of a household with other members cannot leave unless `force` (a death, a record
+/// deleted as a duplicate).
+pub fn leave(relation: i16, members: usize, force: bool) -> Decision<Leaving> {
+    if relation == HEAD && members > 1 && !force {
+        return Err(Refusal::state(
+            "household",
+            "the person heads a household with other members: change the head first (relations of the household)",
+        ));
+    }
+    Ok(if members <= 1 { Leaving::Dissolves } else { Leaving::OthersStay })
+}
+
+/// A move to another household: refused when it is the household the person is already in.
+pub fn move_household(current: Option<i64>, choice: &HouseholdChoice) -> Decision<()> {
+    match (current, choice) {
+        (Some(now), HouseholdChoice::Join { family_id, .. }) if now == *family_id => {
+            Err(Refusal::state("household.family_id", "the person already belongs to this household"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The new relations of a household's members, checked against its current members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelationsPlan {
+    /// `(person, relation)` rows whose relation changes.
+    pub changed: Vec<(i64, i16)>,
+    /// The head is another person (event code 1 of tab. famiglia) rather than only the
+    /// relations (code 2).
+    pub head_changed: bool,
+}
+
+/// The relations of a household's members set at once: every current member listed once, each
+/// with a relation of the household's table. `wanted` pairs each listed person (already resolved
+/// from their ID ANPR) with the relation asked for.
+pub fn relations(cohabitation: bool, current: &[(i64, i16)], wanted: &[(i64, u16)]) -> Decision<RelationsPlan> {
+    let mut rows = Vec::with_capacity(wanted.len());
+    for (i, (pid, relation)) in wanted.iter().enumerate() {
+        if !current.iter().any(|(p, _)| p == pid) {
+            return Err(Refusal::state(&format!("members[{i}].id_anpr"), "is not a member of this household"));
+        }
+        rows.push((*pid, relation_code(cohabitation, *relation, &format!("members[{i}].relation"))?));
+    }
+    if rows.len() != current.len() {
+        return Err(Refusal::state("members", format!("list every current member: the household has {}", current.len())));
+    }
+    let head = |list: &[(i64, i16)]| list.iter().find(|(_, r)| *r == HEAD).map(|h| h.0);
+    let head_changed = head(current) != head(&rows);
+    let changed = rows.into_iter().filter(|row| !current.contains(row)).collect();
+    Ok(RelationsPlan { changed, head_changed })
+}
+
+/// A change of residence as the register sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResidenceMove {
+    /// `stesso_comune`, `altro_comune`, `rimpatrio` or `estero` (the event's kind).
+    pub kind: &'static str,
+    /// The record's state afterwards.
+    pub status: RegisterStatus,
+    /// The person changes household too (another comune, or back from abroad).
+    pub moves_household: bool,
+}
+
+/// What a change of residence from `current` to `new` is, for a person of `citizenships`;
+/// `household_given` says whether the request names the household at the new address.
+pub fn residence_move(current: &Residence, new: &Residence, citizenships: &[Country], household_given: bool) -> Decision<ResidenceMove> {
+    let (from, to) = (current.competent_comune(), new.competent_comune());
+    let (kind, status) = match (current, new) {
+        (Residence::Italy(_), Residence::Italy(_)) if from == to => ("stesso_comune", RegisterStatus::Resident),
+        (Residence::Italy(_), Residence::Italy(_)) => ("altro_comune", RegisterStatus::Resident),
+        (Residence::Abroad { .. }, Residence::Italy(_)) => ("rimpatrio", RegisterStatus::Resident),
+        (Residence::Abroad { .. }, Residence::Abroad { .. }) => ("estero", RegisterStatus::Aire),
+        (Residence::Italy(_), Residence::Abroad { .. }) => {
+            return Err(Refusal::unfit(
+                "residence",
+                "a move abroad is a cancellation for emigration (tab. 15 code 8), decided by the comune of residence",
+            ));
+        }
+    };
+    if status == RegisterStatus::Aire && !citizenships.contains(&Country::Italia) {
+        return Err(Refusal::unfit("residence", "AIRE holds Italian citizens only"));
+    }
+    let moves_household = from != to || kind == "rimpatrio";
+    if moves_household && !household_given {
+        return Err(Refusal::unfit("household", "is required when the comune changes: the household at the new address"));
+    }
+    Ok(ResidenceMove { kind, status, moves_household })
+}
+
+/// An emigration to AIRE is for Italian citizens only.
+pub fn to_aire(citizenships: &[Country]) -> Decision<()> {
+    if citizenships.contains(&Country::Italia) {
+        Ok(())
+    } else {
+        Err(Refusal::unfit("reason", "only Italian citizens move to AIRE; a foreign citizen's emigration is code 5"))
+    }
+}
+
+/// The open duplicate case between two records (IDN-6 case 5): it exists and both IDs are
+/// suspended.
+pub fn open_duplicate_case(case: Option<i64>, a: IdStatus, b: IdStatus, field: &str) -> Decision<i64> {
+    match (case, a, b) {
+        (Some(case), IdStatus::Suspended, IdStatus::Suspended) => Ok(case),
+        _ => Err(Refusal::state(field, "these two records are not an open duplicate case")),
+    }
+}
+
+/// A duplicate report names two different records.
+pub fn two_records(a: i64, b: i64) -> Decision<()> {
+    if a == b { Err(Refusal::unfit("persons", "name two different records")) } else { Ok(()) }
+}
+
+/// A minor's adoption (IDN-6 case 4): the child is resident in Italy.
+pub fn adoptable_child(child: RegisterStatus) -> Decision<()> {
+    if child != RegisterStatus::Resident {
+        return Err(Refusal::state("person", "the child is not resident in Italy"));
+    }
+    Ok(())
+}
+
+/// A minor's adoption (IDN-6 case 4): the child joins a family (not a cohabitation) that
+/// still exists.
+pub fn adoptive_household(household: &HouseholdFacts) -> Decision<()> {
+    household.open("family_id")?;
+    if household.cohabitation {
+        return Err(Refusal::unfit("family_id", "an adopted child joins a family, not a cohabitation"));
+    }
+    Ok(())
+}
+
+/// The head of a household, among its members.
+pub fn head_of(members: &[(i64, i16)], field: &str) -> Decision<i64> {
+    members.iter().find(|(_, r)| *r == HEAD).map(|(p, _)| *p).ok_or_else(|| Refusal::state(field, "the adoptive family has no head"))
+}
+
+/// What a change of personal data does (IDN-6 cases 1–3 and 7–9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneralitaOutcome {
+    /// The personal data afterwards, with their code and its validation.
+    pub new: Generalita,
+    /// The code changes.
+    pub cf_changed: bool,
+    /// The Agency is told (with these data).
+    pub tell_agency: Option<Generalita>,
+    /// Nothing is rewritten: the register was right and its code already theirs; only the
+    /// Agency is told.
+    pub unchanged: bool,
+    /// The date the new version holds from: the birth for a correction (it held from the
+    /// start), otherwise the change's effective date.
+    pub from: NaiveDate,
+}
+
+/// The outcome of `change` on the personal data `old`; `compute_cf` is the code the data yield.
+pub fn generalita(
+    change: &GeneralitaChange,
+    old: &Generalita,
+    compute_cf: impl Fn(&Generalita) -> Option<CodiceFiscale>,
+) -> Decision<GeneralitaOutcome> {
+    let mut new = change.apply_to(old);
+    let previous = old.codice_fiscale;
+    let register_right = change.case == GeneralitaCase::MaterialErrorNotAlignedRegisterRight;
+    let (code, validation, tell) = match change.case {
+        // The register is right: its data go to the Agency as they are; the code they yield
+        // may differ from the one the person held.
+        GeneralitaCase::MaterialErrorNotAlignedRegisterRight => {
+            (compute_cf(old).or(previous), StatoValidazioneCf::DatiAnagraficiNonValidati, true)
+        }
+        // The Agency is right: the register takes its data (and its code).
+        GeneralitaCase::MaterialErrorNotAlignedAgencyRight => {
+            (change.codice_fiscale.or_else(|| compute_cf(&new)).or(previous), StatoValidazioneCf::DatiAnagraficiValidati, false)
+        }
+        _ => (compute_cf(&new).or(previous), StatoValidazioneCf::DatiAnagraficiNonValidati, true),
+    };
+    new.codice_fiscale = code;
+    new.cf_validation = validation;
+    let unchanged = new == *old;
+    if unchanged && !register_right {
+        return Err(Refusal::unfit("case", "nothing would change"));
+    }
+    let tell_agency = tell.then(|| if register_right { old.clone() } else { new.clone() });
+    let from = if change.case.is_correction() { old.birth_date.first_day() } else { change.effective_date };
+    Ok(GeneralitaOutcome { cf_changed: code != previous, new, tell_agency, unchanged, from })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(s: &str) -> Belfiore {
+        s.parse().unwrap()
+    }
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn household(cohabitation: bool) -> HouseholdFacts {
+        HouseholdFacts { family_id: 7, cohabitation, comune: b("H501"), formed_on: d("2020-01-01"), dissolved_on: None }
+    }
+
+    #[test]
+    fn only_a_valid_id_can_be_written_to() {
+        assert_eq!(usable_id(IdStatus::Valid, "person"), Ok(()));
+        for s in [IdStatus::Suspended, IdStatus::Invalid] {
+            assert!(matches!(usable_id(s, "person"), Err(Refusal::State { field, .. }) if field == "person"));
+        }
+    }
+
+    #[test]
+    fn only_the_competent_comune_or_the_register_acts() {
+        assert_eq!(competent(None, b("H501")), Ok(()));
+        assert_eq!(competent(Some(b("H501")), b("H501")), Ok(()));
+        assert_eq!(competent(Some(b("F205")), b("H501")), Err(Refusal::NotCompetent { acting: b("F205"), competent: b("H501") }));
+        assert_eq!(competent_for_either(Some(b("F205")), b("H501"), b("F205")), Ok(()));
+        assert!(competent_for_either(Some(b("L219")), b("H501"), b("F205")).is_err());
+    }
+
+    #[test]
+    fn a_record_closed_or_of_a_deceased_person_is_not_living() {
+        assert!(living(RegisterStatus::Resident, "person").is_ok());
+        assert!(living(RegisterStatus::Aire, "person").is_ok());
+        assert!(living(RegisterStatus::Cancelled, "person").is_err());
+        assert!(living(RegisterStatus::Deceased, "person").is_err());
+    }
+
+    #[test]
+    fn relations_are_checked_against_the_households_table() {
+        // 1 (head) is in both tables; 2 (spouse) only in tab. 05.
+        assert_eq!(relation_code(false, 2, "r"), Ok(2));
+        assert_eq!(relation_code(false, 1, "r"), Ok(1));
+        assert!(relation_code(false, 999, "r").is_err());
+        assert!(relation_code(true, 999, "r").is_err());
+    }
+
+    #[test]
+    fn a_row_closes_by_superseding_on_its_first_day_and_refuses_an_earlier_date() {
+        assert_eq!(close_at(d("2024-05-01"), d("2024-05-01"), true), Ok(Closure::Supersede));
+        assert_eq!(close_at(d("2024-05-01"), d("2024-05-01"), false), Ok(Closure::End));
+        assert_eq!(close_at(d("2024-05-01"), d("2024-06-01"), true), Ok(Closure::End));
+        assert!(matches!(close_at(d("2024-05-01"), d("2024-04-30"), true), Err(Refusal::Unfit { field, .. }) if field == "effective_date"));
+    }
+
+    #[test]
+    fn joining_checks_the_households_state_date_and_comune() {
+        let h = household(false);
+        assert_eq!(join(&h, 2, b("H501"), d("2024-01-01")), Ok(2));
+        assert!(join(&h, 2, b("H501"), d("2019-12-31")).is_err());
+        assert!(join(&h, 2, b("F205"), d("2024-01-01")).is_err());
+        let gone = HouseholdFacts { dissolved_on: Some(d("2023-01-01")), ..h };
+        assert!(matches!(join(&gone, 2, b("H501"), d("2024-01-01")), Err(Refusal::State { .. })));
+    }
+
+    #[test]
+    fn the_head_stays_while_others_remain_unless_forced() {
+        assert!(leave(HEAD, 2, false).is_err());
+        assert_eq!(leave(HEAD, 2, true), Ok(Leaving::OthersStay));
+        assert_eq!(leave(HEAD, 1, false), Ok(Leaving::Dissolves));
+        assert_eq!(leave(2, 3, false), Ok(Leaving::OthersStay));
+    }
+
+    #[test]
+    fn moving_into_ones_own_household_is_refused() {
+        let join = HouseholdChoice::Join { family_id: 7, relation: 2 };
+        assert!(move_household(Some(7), &join).is_err());
+        assert!(move_household(Some(8), &join).is_ok());
+        assert!(move_household(None, &join).is_ok());
+    }
+
+    #[test]
+    fn relations_list_every_member_and_say_when_the_head_changes() {
+        let current = [(10, HEAD), (11, 2)];
+        let swap = relations(false, &current, &[(10, 2), (11, 1)]).unwrap();
+        assert!(swap.head_changed);
+        assert_eq!(swap.changed, vec![(10, 2), (11, 1)]);
+        let same_head = relations(false, &current, &[(10, 1), (11, 3)]).unwrap();
+        assert!(!same_head.head_changed);
+        assert_eq!(same_head.changed, vec![(11, 3)]);
+        assert!(matches!(relations(false, &current, &[(10, 1)]), Err(Refusal::State { field, .. }) if field == "members"));
+        assert!(
+            matches!(relations(false, &current, &[(10, 1), (12, 2)]), Err(Refusal::State { field, .. }) if field == "members[1].id_anpr")
+        );
+    }
+
+    #[test]
+    fn an_adoption_is_into_a_family_of_a_resident_child() {
+        assert!(adoptable_child(RegisterStatus::Resident).is_ok());
+        assert!(adoptable_child(RegisterStatus::Aire).is_err());
+        assert!(adoptive_household(&household(false)).is_ok());
+        assert!(adoptive_household(&household(true)).is_err());
+        assert_eq!(head_of(&[(3, 2), (4, HEAD)], "family_id"), Ok(4));
+        assert!(head_of(&[(3, 2)], "family_id").is_err());
+    }
+
+    #[test]
+    fn a_duplicate_case_is_open_only_with_both_ids_suspended() {
+        assert_eq!(open_duplicate_case(Some(5), IdStatus::Suspended, IdStatus::Suspended, "persons"), Ok(5));
+        assert!(open_duplicate_case(Some(5), IdStatus::Valid, IdStatus::Suspended, "persons").is_err());
+        assert!(open_duplicate_case(None, IdStatus::Suspended, IdStatus::Suspended, "persons").is_err());
+        assert!(two_records(1, 1).is_err());
+        assert!(two_records(1, 2).is_ok());
+    }
+
+    #[test]
+    fn civil_status_changes_carry_their_tab_36_code() {
+        assert_eq!(civil_status_mutation(StatoCivile::Coniugato), 12);
+        assert_eq!(civil_status_mutation(StatoCivile::Vedovo), 13);
+        assert_eq!(civil_status_mutation(StatoCivile::UnitoCivilmente), 18);
+        assert_eq!(civil_status_mutation(StatoCivile::StatoLiberoSeguitoScioglimento), 19);
+        assert_eq!(civil_status_mutation(StatoCivile::Divorziato), 7);
+    }
+
+    #[test]
+    fn aire_is_for_italian_citizens() {
+        assert!(to_aire(&[Country::Italia]).is_ok());
+        assert!(to_aire(&[Country::Foreign(b("Z110"))]).is_err());
+    }
+}
