@@ -128,7 +128,7 @@ pub(crate) async fn session_of(parts: &Parts, state: &AppState, kind: &str, chec
     let hash = token_hash(&token);
     let expired = || ApiError::Unauthorized("the session has ended or expired: log in again".into());
     let session = state.store.session(&hash).await?.filter(|s| s.kind == kind && s.ended_at.is_none()).ok_or_else(expired)?;
-    let now = anagrafe_store::now_ms();
+    let now = state.clock.now_ms();
     if now >= session.expires_at || now - session.last_seen_at > state.auth.idle_timeout_s * 1000 {
         return Err(expired());
     }
@@ -273,7 +273,7 @@ async fn failed(state: &AppState, o: &Operator, mode: &str, reason: &str) -> Res
     let over = n - state.auth.max_failures;
     if over >= 0 {
         let secs = state.auth.lock_base_s.saturating_mul(1i64 << over.min(20)).min(3600);
-        let until = anagrafe_store::now_ms() + secs * 1000;
+        let until = state.clock.now_ms() + secs * 1000;
         let up = OperatorUpdate { locked_until: Some(Some(until)), ..Default::default() };
         let e = entry(&actor, mode, "operator.locked", "ok", json!({ "failures": n, "seconds": secs }));
         state.store.update_operator(&o.username, &up, &e).await?;
@@ -315,7 +315,7 @@ pub(crate) async fn operator_login(state: &AppState, addr: &limits::ClientAddr, 
         return Err(ApiError::field("password", "must be 1 to 1024 bytes"));
     }
     limits::account_attempt(state, &input.username).await?;
-    let now = anagrafe_store::now_ms();
+    let now = state.clock.now_ms();
     let Some(o) = state.store.operator(&input.username).await?.filter(|o| !o.disabled) else {
         limits::failed_from(state, &addr.0).await?;
         // The same work as for a real account, so timing does not tell which usernames exist.
@@ -473,7 +473,7 @@ pub(crate) async fn confirm_enrolment(state: &AppState, s: &FirstFactor, code: &
         field: "code".into(),
         reason: "no enrolment is in progress: start one at /auth/operator/totp/enrol".into(),
     })?;
-    let now = anagrafe_store::now_ms();
+    let now = state.clock.now_ms();
     let step =
         totp::verify(&pending, code, now / 1000).ok_or_else(|| ApiError::field("code", "does not match the secret being enrolled"))?;
     let up = OperatorUpdate {
@@ -582,7 +582,7 @@ async fn reauth(
 ) -> Result<Response, ApiError> {
     let b: ReauthBody = json_body(&body)?;
     let o = s.operator();
-    let now = anagrafe_store::now_ms();
+    let now = state.clock.now_ms();
     let step = o.totp_secret.as_deref().and_then(|secret| totp::verify(secret, &b.totp, now / 1000));
     let ok = password::verify(b.password, o.password_hash.clone()).await && step.is_some();
     let fresh = match step {

@@ -306,7 +306,7 @@ fn check(
     let claims = jsonwebtoken::decode::<SignatureClaims>(token, &known.key, &validation)
         .map_err(|e| claimed(&format!("Agid-JWT-Signature does not verify: {}", signature_problem(&e))))?
         .claims;
-    let now = chrono::Utc::now().timestamp();
+    let now = state.clock.now().timestamp();
     if claims.iat > now + LEEWAY_S {
         return Err(with_client("Agid-JWT-Signature is issued in the future"));
     }

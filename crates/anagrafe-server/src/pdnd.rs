@@ -668,7 +668,7 @@ async fn token(State(state): State<AppState>, body: Bytes) -> Result<Response, A
         JtiOutcome::Replayed => return refused("this client assertion was already used (jti replayed)".into()).await,
         JtiOutcome::ClientChanged => return refused("the client or its key was revoked".into()).await,
     }
-    let now = chrono::Utc::now().timestamp();
+    let now = state.clock.now().timestamp();
     let voucher = security::VoucherClaims {
         iss: pdnd.settings.issuer.clone(),
         aud: pdnd.settings.audience(&es),

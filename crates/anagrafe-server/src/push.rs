@@ -6,7 +6,7 @@
 //! a comune that misses pushes reads `GET /api/v1/notifications?after=`.
 
 use crate::AppState;
-use crate::http1::Conn;
+use crate::outbound::{Conn, OutboundError};
 use std::time::Duration;
 
 /// How the pusher paces itself.
@@ -39,16 +39,16 @@ pub fn spawn(state: AppState, pacing: PushPacing) -> tokio::task::JoinHandle<()>
 }
 
 /// One round: each due target gets at most one batch.
-pub async fn round(state: &AppState, pacing: PushPacing) -> anyhow::Result<()> {
+pub async fn round(state: &AppState, pacing: PushPacing) -> Result<(), anagrafe_store::StoreError> {
     let Some(signer) = state.register_signer.as_deref() else { return Ok(()) };
-    let now = anagrafe_store::now_ms();
+    let now = state.clock.now_ms();
     for t in state.store.push_targets().await? {
         if t.next_attempt_at > now {
             continue;
         }
         let items = state.store.notifications(t.comune, t.delivered_up_to, pacing.batch).await?;
         let Some(last) = items.last().map(|n| n.id) else { continue };
-        let body = serde_json::to_vec(&serde_json::json!({ "comune": t.comune, "items": items, "next": last }))?;
+        let body = serde_json::json!({ "comune": t.comune, "items": items, "next": last }).to_string().into_bytes();
         let outcome = deliver(signer, &t.client_id, &t.url, &body).await;
         let (delivered, attempts, next_at, error) = match outcome {
             Ok(()) => (last, 0, 0, None),
@@ -67,14 +67,23 @@ pub async fn round(state: &AppState, pacing: PushPacing) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn deliver(signer: &crate::modi::client::Signer, client_id: &str, url: &str, body: &[u8]) -> anyhow::Result<()> {
+/// Why one push failed (kept in the target's row and retried).
+#[derive(Debug, thiserror::Error)]
+enum PushError {
+    #[error("cannot sign: {0}")]
+    Sign(String),
+    #[error(transparent)]
+    Outbound(#[from] OutboundError),
+    #[error("HTTP {0}")]
+    Status(u16),
+}
+
+async fn deliver(signer: &crate::modi::client::Signer, client_id: &str, url: &str, body: &[u8]) -> Result<(), PushError> {
     let ct = "application/json";
     let path = url.strip_prefix("http://").and_then(|r| r.find('/').map(|i| &r[i..])).unwrap_or("/");
-    let (digest, jws) = signer.sign_to(client_id, "POST", path, body, Some(ct)).map_err(|e| anyhow::anyhow!(e))?;
-    let mut conn = Conn::connect(url).await?;
-    let headers = [("content-type", ct.to_owned()), ("digest", digest), ("agid-jwt-signature", jws), ("connection", "close".to_owned())];
-    let reply = tokio::time::timeout(Duration::from_secs(15), conn.send("POST", path, &headers, body))
-        .await
-        .map_err(|_| anyhow::anyhow!("no answer within 15 s"))??;
-    if (200..300).contains(&reply.status) { Ok(()) } else { anyhow::bail!("HTTP {}", reply.status) }
+    let (digest, jws) = signer.sign_to(client_id, "POST", path, body, Some(ct)).map_err(PushError::Sign)?;
+    let conn = Conn::new(url, Duration::from_secs(15))?;
+    let headers = [("content-type", ct.to_owned()), ("digest", digest), ("agid-jwt-signature", jws)];
+    let reply = conn.send("POST", path, &headers, body).await?;
+    if (200..300).contains(&reply.status) { Ok(()) } else { Err(PushError::Status(reply.status)) }
 }

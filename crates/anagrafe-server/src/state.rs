@@ -97,6 +97,21 @@ impl AppState {
         anagrafe_service::Registry::new(self.store.clone(), self.issuer.clone(), self.clock.clone())
     }
 
+    /// A citizen's own reads over this state's store.
+    pub fn citizen(&self) -> anagrafe_service::CitizenService {
+        anagrafe_service::CitizenService::new(self.store.clone())
+    }
+
+    /// Public bodies' lookups over this state's store.
+    pub fn lookup(&self) -> anagrafe_service::Lookup {
+        anagrafe_service::Lookup::new(self.store.clone())
+    }
+
+    /// The electoral use cases over this state's store.
+    pub fn electoral(&self) -> anagrafe_service::ElectoralService {
+        anagrafe_service::ElectoralService::new(self.store.clone())
+    }
+
     /// The same state with the register's signing key (PKCS#8 PEM, ES256).
     pub fn with_register_key(mut self, private_key_pem: &str) -> Result<Self, String> {
         self.register_signer = Some(Arc::new(modi::client::Signer::new(REGISTER_KID, "", private_key_pem)?));

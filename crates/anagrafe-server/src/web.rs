@@ -14,6 +14,7 @@
 
 pub mod assets;
 pub mod citizen;
+mod dev_login;
 pub mod electoral;
 mod form;
 pub mod i18n;
@@ -54,6 +55,7 @@ pub fn routes() -> Router<AppState> {
         .merge(office::routes())
         .merge(electoral::routes())
         .merge(verify::routes())
+        .merge(dev_login::routes())
 }
 
 /// A breadcrumb: label and, but for the current page, a link.

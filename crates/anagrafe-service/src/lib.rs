@@ -12,14 +12,20 @@
 //! [`Clock`] the services were built with, so tests move it instead of waiting.
 
 pub mod certificates;
+pub mod citizen;
 pub mod clock;
+pub mod electoral;
 pub mod error;
+pub mod lookup;
 pub mod principal;
 pub mod registry;
 
 pub use anagrafe_domain::Role;
 pub use certificates::{CertificateRequest, CertificateService, Certificates};
+pub use citizen::CitizenService;
 pub use clock::{Clock, FakeClock, SystemClock};
+pub use electoral::ElectoralService;
 pub use error::{ServiceError, ServiceResult};
+pub use lookup::Lookup;
 pub use principal::Principal;
 pub use registry::{ClientOpId, Registry};

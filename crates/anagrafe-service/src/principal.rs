@@ -57,6 +57,11 @@ impl Principal {
         }
     }
 
+    /// An electoral officer of `comune`, from a session with both factors.
+    pub fn electoral_officer(username: &str, comune: Belfiore, auth_mode: &str, request_id: String) -> Self {
+        Self { role: Role::ElectoralOfficer, ..Self::registry_officer(username, comune, auth_mode, request_id) }
+    }
+
     /// A citizen in the reserved area, logged in through an identity provider.
     pub fn citizen(codice_fiscale: &str, auth_mode: &str, level: u8, request_id: String) -> Self {
         Self {

@@ -7,7 +7,7 @@
 
 use crate::{ApiError, AppState};
 use axum::Router;
-use axum::extract::{Form, Query, State};
+use axum::extract::{Form, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -115,11 +115,12 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/dev-idp/.well-known/openid-configuration", get(discovery))
         .route("/dev-idp/jwks", get(jwks))
-        .route("/dev-idp/authorize", get(authorize_page).post(authorize))
+        .route("/dev-idp/authorize", axum::routing::post(authorize))
         .route("/dev-idp/token", axum::routing::post(token))
 }
 
-fn enabled(state: &AppState) -> Result<(&DevIdp, String), ApiError> {
+/// The provider, and the register's base URL, when enabled (404 otherwise).
+pub(crate) fn enabled(state: &AppState) -> Result<(&DevIdp, String), ApiError> {
     let idp = state.oidc.dev_idp.as_deref().ok_or_else(|| ApiError::NotFound("no development identity provider here".into()))?;
     Ok((idp, state.oidc.base_url.read().unwrap_or_else(|e| e.into_inner()).clone()))
 }
@@ -147,15 +148,16 @@ async fn jwks(State(state): State<AppState>) -> Result<Response, ApiError> {
     Ok(axum::Json(idp.jwks()).into_response())
 }
 
+/// An authorization request's parameters (the page shows them back as hidden fields).
 #[derive(Deserialize)]
-struct AuthParams {
-    response_type: String,
-    client_id: String,
-    redirect_uri: String,
-    state: String,
-    nonce: String,
-    code_challenge: String,
-    code_challenge_method: String,
+pub(crate) struct AuthParams {
+    pub(crate) response_type: String,
+    pub(crate) client_id: String,
+    pub(crate) redirect_uri: String,
+    pub(crate) state: String,
+    pub(crate) nonce: String,
+    pub(crate) code_challenge: String,
+    pub(crate) code_challenge_method: String,
     #[serde(default)]
     scope: Option<String>,
     #[serde(default)]
@@ -164,7 +166,8 @@ struct AuthParams {
     loa: Option<i64>,
 }
 
-fn check_params(p: &AuthParams, base: &str) -> Result<(), ApiError> {
+/// The request is the demo client's, with PKCE, state and nonce.
+pub(crate) fn check_params(p: &AuthParams, base: &str) -> Result<(), ApiError> {
     if p.response_type != "code" {
         return Err(ApiError::field("response_type", "only `code` is supported"));
     }
@@ -183,47 +186,6 @@ fn check_params(p: &AuthParams, base: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
-
-async fn authorize_page(State(state): State<AppState>, ui: crate::web::Ui, Query(p): Query<AuthParams>) -> Result<Response, ApiError> {
-    let (idp, base) = enabled(&state)?;
-    check_params(&p, &base)?;
-    let hidden = [
-        ("response_type", &p.response_type),
-        ("client_id", &p.client_id),
-        ("redirect_uri", &p.redirect_uri),
-        ("state", &p.state),
-        ("nonce", &p.nonce),
-        ("code_challenge", &p.code_challenge),
-        ("code_challenge_method", &p.code_challenge_method),
-    ]
-    .iter()
-    .map(|(k, v)| format!(r#"<input type="hidden" name="{k}" value="{}">"#, esc(v)))
-    .collect::<String>();
-    let people = idp.identities.read().unwrap_or_else(|e| e.into_inner()).clone();
-    let forms = people
-        .iter()
-        .map(|who| {
-            format!(
-                r#"<li class="mb-3"><form method="post" action="/dev-idp/authorize" class="d-flex flex-wrap align-items-end gap-2">{hidden}<input type="hidden" name="identity" value="{cf}">
-<div class="select-wrapper"><label for="loa-{cf}">{loa}</label><select id="loa-{cf}" name="loa"><option value="2" selected>SpidL2</option><option value="3">SpidL3</option><option value="1">SpidL1</option></select></div>
-<button type="submit" class="btn btn-primary">{enter} {name} ({cf})</button></form></li>"#,
-                cf = esc(&who.codice_fiscale),
-                name = esc(&format!("{} {}", who.given_name, who.family_name)),
-                loa = esc(&ui.t("devidp-loa")),
-                enter = esc(&ui.t("devidp-enter")),
-            )
-        })
-        .collect::<String>();
-    let body = format!(
-        r#"<div class="alert alert-warning" role="status"><p class="mb-0">{}</p></div><ul class="list-unstyled">{forms}</ul>"#,
-        esc(&ui.t("devidp-warning"))
-    );
-    Ok(crate::web::framed(StatusCode::OK, ui.lang, &ui.here, &ui.t("devidp-title"), &body))
-}
-
 async fn authorize(State(state): State<AppState>, Form(p): Form<AuthParams>) -> Result<Response, ApiError> {
     let (idp, base) = enabled(&state)?;
     check_params(&p, &base)?;
@@ -238,7 +200,7 @@ async fn authorize(State(state): State<AppState>, Form(p): Form<AuthParams>) -> 
         .ok_or_else(|| ApiError::field("identity", "is not one of the demo identities"))?;
     let loa = p.loa.unwrap_or(2).clamp(1, 3);
     let code = crate::auth::random_token();
-    let now = anagrafe_store::now_ms();
+    let now = state.clock.now_ms();
     {
         let mut codes = idp.codes.lock().unwrap_or_else(|e| e.into_inner());
         codes.retain(|_, g| now - g.created_ms < 60_000);
@@ -278,7 +240,7 @@ async fn token(State(state): State<AppState>, Form(f): Form<TokenForm>) -> Resul
     let Some(g) = idp.codes.lock().unwrap_or_else(|e| e.into_inner()).remove(&f.code) else {
         return invalid("unknown or used code");
     };
-    let now = anagrafe_store::now_ms();
+    let now = state.clock.now_ms();
     if now - g.created_ms > 60_000 || g.redirect_uri != f.redirect_uri {
         return invalid("expired code or another redirect URI");
     }

@@ -95,7 +95,7 @@ fn retry_after(until_ms: i64, now: i64) -> u64 {
 
 /// Blocks `addr` for the configured time and traces it.
 pub async fn block(state: &AppState, addr: &str, reason: &str) -> Result<i64, ApiError> {
-    let until = anagrafe_store::now_ms() + state.limits.block_s * 1000;
+    let until = state.clock.now_ms() + state.limits.block_s * 1000;
     let entry = super::entry(
         "system",
         "none",
@@ -110,7 +110,7 @@ pub async fn block(state: &AppState, addr: &str, reason: &str) -> Result<i64, Ap
 
 /// Counts a failed authentication from `addr`; blocks the address when there were too many.
 pub async fn failed_from(state: &AppState, addr: &str) -> Result<(), ApiError> {
-    let n = state.store.hit(&format!("fail:addr:{addr}"), 600_000, anagrafe_store::now_ms()).await?;
+    let n = state.store.hit(&format!("fail:addr:{addr}"), 600_000, state.clock.now_ms()).await?;
     if n == state.limits.failures_before_block {
         block(state, addr, "repeated authentication failures").await?;
     }
@@ -119,7 +119,7 @@ pub async fn failed_from(state: &AppState, addr: &str) -> Result<(), ApiError> {
 
 /// Counts a login attempt on `account`; refuses when the account gets too many.
 pub async fn account_attempt(state: &AppState, account: &str) -> Result<(), ApiError> {
-    let now = anagrafe_store::now_ms();
+    let now = state.clock.now_ms();
     let n = state.store.hit(&format!("login:account:{account}"), 60_000, now).await?;
     if n > state.limits.account_per_minute {
         return Err(ApiError::TooMany {
@@ -153,7 +153,7 @@ pub fn client_address(req: &Request, trusted: &[std::net::IpAddr]) -> String {
 pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let addr = client_address(&req, &state.limits.trusted_proxies);
     req.extensions_mut().insert(ClientAddr(addr.clone()));
-    let now = anagrafe_store::now_ms();
+    let now = state.clock.now_ms();
     match state.blocklist.until(&state, &addr, now).await {
         Ok(Some(until)) => {
             return ApiError::TooMany {

@@ -129,14 +129,7 @@ impl OidcSettings {
 /// through a provider's answers), short timeouts.
 fn http() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .expect("the HTTP client builds")
-    })
+    CLIENT.get_or_init(|| crate::outbound::client(std::time::Duration::from_secs(10)))
 }
 
 pub(crate) async fn get_json(url: &str) -> Result<Value, String> {
@@ -303,7 +296,7 @@ async fn start(State(state): State<AppState>, Query(q): Query<StartQuery>) -> Re
         provider: p.name.clone(),
         nonce: nonce.clone(),
         pkce_verifier: verifier.clone(),
-        created_at: anagrafe_store::now_ms(),
+        created_at: state.clock.now_ms(),
     };
     state.store.save_oidc_flow(&flow).await?;
     let mut url = url::Url::parse(&known.authorization_endpoint).map_err(|e| ApiError::Unavailable(e.to_string()))?;
@@ -352,7 +345,7 @@ async fn callback(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
     if !bound.as_deref().is_some_and(|b| super::same(b, &st)) {
         return refuse("the login was not started in this browser".into(), "?".into()).await;
     }
-    let now = anagrafe_store::now_ms();
+    let now = state.clock.now_ms();
     let Some(flow) = state.store.take_oidc_flow(&token_hash(&st), now - FLOW_TTL_S * 1000).await? else {
         return refuse("the login has expired or was already completed".into(), "?".into()).await;
     };

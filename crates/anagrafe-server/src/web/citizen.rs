@@ -286,7 +286,7 @@ async fn certificates_page(
     let q = q.map(|q| q.0).unwrap_or_default();
     let c = s.chrome("certs-title").crumb("area-title", Some("/area-personale")).crumb("certs-title", None);
     let listed = service(&state, &s)?.list(&s.principal(), None).await.map_err(|e| s.fail(e.into()))?;
-    let today = anagrafe_domain::ops::italian_today();
+    let today = state.clock.today();
     let rows = listed
         .iter()
         .map(|x| CertRow {

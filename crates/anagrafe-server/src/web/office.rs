@@ -545,7 +545,7 @@ async fn history(State(state): State<AppState>, Path(id): Path<String>, o: WebOf
         .crumb("office-person-title", Some(&format!("/ufficio/persone/{id}")))
         .crumb("history-title", None);
     let refdata = RefData::current();
-    let today = anagrafe_domain::ops::italian_today();
+    let today = state.clock.today();
     let residences =
         h.residences.iter().map(|p| Period { from: day(Some(p.from)), to: day(p.to), value: changes::address(&p.value) }).collect();
     let citizenships = h

@@ -168,7 +168,7 @@ async fn new_captcha(state: &AppState, lang: Lang, accessible: bool) -> Result<(
             a,
         )
     };
-    let expires = anagrafe_store::now_ms() + CAPTCHA_TTL_MS;
+    let expires = state.clock.now_ms() + CAPTCHA_TTL_MS;
     state.store.save_captcha(&hash(&id), &hash(&answer), expires).await?;
     if let Some(oracle) = &certs.captcha_oracle
         && let Ok(mut o) = oracle.lock()
@@ -251,7 +251,7 @@ async fn confirm(
         return challenge_page(&state, l, &token, false, Some("verify-err-answer-first")).await;
     };
     let accessible = a.answer.trim().len() < captcha::LENGTH;
-    let expected = state.store.take_captcha(&hash(&a.captcha), anagrafe_store::now_ms()).await?;
+    let expected = state.store.take_captcha(&hash(&a.captcha), state.clock.now_ms()).await?;
     if expected.as_deref() != Some(hash(a.answer.trim()).as_str()) {
         state.store.audit(&trace_entry("refused:captcha", json!({}))).await?;
         return challenge_page(&state, l, &token, accessible, Some("verify-err-wrong")).await;
@@ -260,7 +260,7 @@ async fn confirm(
         state.store.audit(&trace_entry("unknown", json!({}))).await?;
         return Ok(notice(StatusCode::NOT_FOUND, l, "verify-unknown-title", "verify-unknown", true));
     };
-    let today = anagrafe_domain::ops::italian_today();
+    let today = state.clock.today();
     let mut entry = trace_entry("ok", json!({ "certificate": cert.id }));
     entry.subject_person = Some(cert.person_id);
     let until = anagrafe_service::certificates::dmy(cert.expires_on);

@@ -3,8 +3,8 @@
 
 use crate::config::Config;
 use anagrafe_domain::Role;
-use anagrafe_server::http1::Conn;
 use anagrafe_server::modi::client::{Signer, generate_key_pair};
+use anagrafe_server::outbound::{CALL_TIMEOUT, Conn};
 use anagrafe_store::{ApiClient, WriteContext};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -143,7 +143,7 @@ pub async fn run(cmd: ApiCommand, cfg: Config) -> anyhow::Result<ExitCode> {
         }
         ApiCommand::SetPush { id, url, none: _ } => {
             if let Some(u) = &url {
-                anagrafe_server::http1::authority(u)?;
+                anagrafe_server::outbound::authority(u)?;
             }
             let store = crate::register::open(&cfg).await?;
             store.set_push_url(&id, url.as_deref(), &WriteContext::cli("api-set-push")).await?;
@@ -161,8 +161,8 @@ pub async fn run(cmd: ApiCommand, cfg: Config) -> anyhow::Result<ExitCode> {
                 }
                 Some(p) => std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
             };
-            let mut conn = Conn::connect(&c.target.base).await?;
-            let reply = signed_send(&mut conn, &signer, &c.method.to_ascii_uppercase(), &c.path, &body).await?;
+            let conn = Conn::new(&c.target.base, CALL_TIMEOUT)?;
+            let reply = signed_send(&conn, &signer, &c.method.to_ascii_uppercase(), &c.path, &body).await?;
             let rid = reply.headers.iter().find(|(k, _)| k == "x-request-id").map(|(_, v)| v.as_str()).unwrap_or("-");
             eprintln!("HTTP {} (request id {rid})", reply.status);
             println!("{}", String::from_utf8_lossy(&reply.body));
@@ -213,19 +213,19 @@ fn signer(t: &Target) -> anyhow::Result<Signer> {
 }
 
 async fn signed_send(
-    conn: &mut Conn,
+    conn: &Conn,
     signer: &Signer,
     method: &str,
     path: &str,
     body: &[u8],
-) -> anyhow::Result<anagrafe_server::http1::Reply> {
+) -> anyhow::Result<anagrafe_server::outbound::Reply> {
     let ct = (!body.is_empty()).then_some("application/json");
     let (digest, jws) = signer.sign(method, path, body, ct).map_err(|e| anyhow::anyhow!(e))?;
     let mut headers = vec![("digest", digest), ("agid-jwt-signature", jws)];
     if let Some(ct) = ct {
         headers.push(("content-type", ct.to_owned()));
     }
-    conn.send(method, path, &headers, body).await
+    Ok(conn.send(method, path, &headers, body).await?)
 }
 
 /// A synthetic birth in `comune`, unique by `n`.
@@ -272,7 +272,7 @@ async fn load(l: Load) -> anyhow::Result<ExitCode> {
         let use_presigned = l.presign > 0;
         presigned.reverse();
         tasks.push(tokio::spawn(async move {
-            let mut conn = Conn::connect(&base).await?;
+            let conn = Conn::new(&base, CALL_TIMEOUT)?;
             let (mut lat, mut errors, mut n) = (Vec::new(), 0u64, w as u64);
             while Instant::now() < deadline {
                 let t = Instant::now();
@@ -283,7 +283,7 @@ async fn load(l: Load) -> anyhow::Result<ExitCode> {
                 } else {
                     let body = birth_body(&comune, &run, n);
                     n += stride;
-                    signed_send(&mut conn, &signer, "POST", "/api/v1/persons", &body).await?
+                    signed_send(&conn, &signer, "POST", "/api/v1/persons", &body).await?
                 };
                 lat.push(t.elapsed());
                 if reply.status != 201 {

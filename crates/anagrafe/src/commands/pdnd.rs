@@ -3,7 +3,7 @@
 //! assertion, voucher, digest, integrity signature; then prints the answer.
 
 use crate::config::Config;
-use anagrafe_server::http1::Conn;
+use anagrafe_server::outbound::{CALL_TIMEOUT, Conn};
 use anagrafe_server::pdnd::security::ASSERTION_TYPE;
 use anagrafe_server::pdnd::security::client::BodySigner;
 use anagrafe_store::{PdndClient, PdndKey, PdndPurpose, WriteContext};
@@ -310,7 +310,7 @@ impl Gateway {
         .collect::<Vec<_>>()
         .join("&");
         let (token_base, token_path) = split_url(&self.base, &f.token_url);
-        let mut conn = Conn::connect(&token_base).await?;
+        let conn = Conn::new(&token_base, CALL_TIMEOUT)?;
         let reply =
             conn.send("POST", &token_path, &[("content-type", "application/x-www-form-urlencoded".to_owned())], form.as_bytes()).await?;
         if reply.status != 200 {
@@ -363,7 +363,7 @@ async fn call(c: Call) -> anyhow::Result<ExitCode> {
         }
     };
     let path = format!("/pdnd/{}/v1/anpr-service-e002", es.segment());
-    let mut conn = Conn::connect(&gw.base).await?;
+    let conn = Conn::new(&gw.base, CALL_TIMEOUT)?;
     let reply = conn.send("POST", &path, &headers, &body).await?;
     let rid = reply.headers.iter().find(|(k, _)| k == "x-request-id").map(|(_, v)| v.as_str()).unwrap_or("-");
     eprintln!("{} HTTP {} (idOperazioneClient {op_id}, request id {rid})", es.code, reply.status);
@@ -539,7 +539,7 @@ async fn load(l: Load, cfg: Config) -> anyhow::Result<ExitCode> {
                 Ok(h) => h,
                 Err(refusal) => anyhow::bail!(refusal),
             };
-            let mut conn = Conn::connect(&gw.base).await?;
+            let conn = Conn::new(&gw.base, CALL_TIMEOUT)?;
             let path = format!("/pdnd/{}/v1/anpr-service-e002", gw.es.segment());
             let (mut lat, mut errors, mut i) = (Vec::new(), 0u64, w);
             while Instant::now() < deadline {

@@ -478,7 +478,7 @@ async fn page(State(state): State<AppState>, Path(id): Path<String>, o: WebOffic
     values.insert("household".to_owned(), "stay".to_owned());
     values.insert("relation".to_owned(), "3".to_owned());
     values.insert("species".to_owned(), "VIA".to_owned());
-    values.insert("effective_date".to_owned(), anagrafe_domain::ops::italian_today().to_string());
+    values.insert("effective_date".to_owned(), state.clock.today().to_string());
     if let Some(other) = other.filter(|_| change == Change::Duplicate) {
         values.insert("other".to_owned(), other.chars().filter(char::is_ascii_alphanumeric).take(9).collect());
     }
@@ -1211,7 +1211,7 @@ pub(in crate::web) mod family {
             members,
             csrf: o.s.0.session.csrf_token.clone(),
             op: form_op(values),
-            date: values.get("effective_date").cloned().unwrap_or_else(|| anagrafe_domain::ops::italian_today().to_string()),
+            date: values.get("effective_date").cloned().unwrap_or_else(|| state.clock.today().to_string()),
             errors,
             done: false,
         })
