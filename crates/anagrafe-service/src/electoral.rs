@@ -196,6 +196,25 @@ impl ElectoralService {
         comune: Belfiore,
         lines: Vec<(usize, LoadLine)>,
     ) -> ServiceResult<Result<u64, Vec<LineError>>> {
+        let rows = match self.check_load(who, comune, lines).await? {
+            Ok(rows) => rows,
+            Err(errors) => return Ok(Err(errors)),
+        };
+        let mut written = 0;
+        for chunk in rows.chunks(LOAD_BATCH) {
+            written += self.store.load_electoral_data(comune.as_str(), chunk, &who.entry("electoral.load", "ok")).await?;
+        }
+        Ok(Ok(written))
+    }
+
+    /// The checks of [`ElectoralService::load`] alone, writing nothing: each line's person and
+    /// data, or every refused line.
+    pub async fn check_load(
+        &self,
+        who: &Principal,
+        comune: Belfiore,
+        lines: Vec<(usize, LoadLine)>,
+    ) -> ServiceResult<Result<Vec<(i64, ElectoralData)>, Vec<LineError>>> {
         who.require(&[Role::SystemAdmin, Role::ElectoralOfficer], "the electoral load")?;
         if who.comune.is_some_and(|c| c != comune) {
             return Err(ServiceError::Forbidden(format!("the caller acts for another comune than {comune}")));
@@ -210,14 +229,7 @@ impl ElectoralService {
                 Err(reason) => errors.push(LineError { line, reason }),
             }
         }
-        if !errors.is_empty() {
-            return Ok(Err(errors));
-        }
-        let mut written = 0;
-        for chunk in rows.chunks(LOAD_BATCH) {
-            written += self.store.load_electoral_data(comune.as_str(), chunk, &who.entry("electoral.load", "ok")).await?;
-        }
-        Ok(Ok(written))
+        Ok(if errors.is_empty() { Ok(rows) } else { Err(errors) })
     }
 
     /// One line's person and data, or why the line is refused.

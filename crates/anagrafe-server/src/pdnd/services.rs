@@ -6,7 +6,8 @@ use super::security::{TrackingClaims, VoucherClaims};
 use super::{Eservice, err, ko, record};
 use crate::AppState;
 use anagrafe_domain::decode::{DecodeTable, StatoCivile};
-use anagrafe_domain::{BirthPlace, CodiceFiscale, IdAnpr, IdStatus, PartialDate, RefData, Residence};
+use anagrafe_domain::{BirthPlace, CodiceFiscale, IdAnpr, PartialDate, RefData, Residence};
+use anagrafe_service::{ServiceError, lookup};
 use anagrafe_store::{AuditEntry, CallRecord, GeneralitaQuery, PdndAnswer, PdndClient, PdndPurpose, PersonView, SpentJti, StoreError};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -168,7 +169,7 @@ fn check(call: &Call<'_>, req: &RichiestaE002, state: &AppState) -> Result<Check
         }
         _ => {}
     }
-    let today = anagrafe_domain::ops::italian_today();
+    let today = state.clock.today();
     let date = match dati.data_riferimento_richiesta.as_deref() {
         None | Some("") => {
             return Err(bad("EN081", "Campo dataRiferimentoRichiesta obbligatorio assente", "datiRichiesta.dataRiferimentoRichiesta"));
@@ -290,61 +291,36 @@ fn generalita_query(c: &CriteriRicerca) -> Result<GeneralitaQuery, Ko> {
     Ok(GeneralitaQuery { surname, given_name, sex, born_from, born_to, birth_place })
 }
 
+/// The service's subject for the door's criteria (`AG400` for an ID ANPR that is none).
+fn lookup_subject(subject: &Subject) -> Result<lookup::Subject, Ko> {
+    Ok(match subject {
+        Subject::Id(raw) => {
+            lookup::Subject::Id(IdAnpr::parse(raw).map_err(|e| bad("AG400", format!("idANPR {e}"), "criteriRicerca.idANPR"))?)
+        }
+        Subject::Cf(cf) => lookup::Subject::Cf(*cf),
+        Subject::Data(q) => lookup::Subject::Data(q.clone()),
+    })
+}
+
 /// The subject's internal id and record as of the date, or the KO that says why not.
 async fn find(state: &AppState, checked: &Checked) -> Result<PersonView, Ko> {
-    let pids: Vec<i64> = match &checked.subject {
-        Subject::Id(raw) => {
-            let id = IdAnpr::parse(raw).map_err(|e| bad("AG400", format!("idANPR {e}"), "criteriRicerca.idANPR"))?;
-            match state.store.find_by_id_anpr(&id).await.map_err(internal)? {
-                Some((pid, status)) if status != IdStatus::Invalid => vec![pid],
-                _ => vec![],
-            }
-        }
-        Subject::Cf(cf) => state.store.find_by_cf(cf, Some(checked.date)).await.map_err(internal)?,
-        Subject::Data(q) => state.store.find_by_generalita(q, Some(checked.date)).await.map_err(internal)?,
-    };
-    let mut views = Vec::new();
-    for pid in pids {
-        match state.store.person(pid, Some(checked.date)).await {
-            Ok(v) if v.record.id_anpr.is_some() => views.push(v),
-            Ok(_) | Err(StoreError::NotFound(_)) => {}
-            Err(e) => return Err(internal(e)),
-        }
-    }
-    only_one(views)
+    let subject = lookup_subject(&checked.subject)?;
+    only_one(state.lookup().persons(&subject, checked.date).await.map_err(internal)?)
 }
 
 /// C030's path: the subject's internal id, ID ANPR and (when searched by it) codice fiscale,
 /// without reading the whole record.
 async fn find_id(state: &AppState, checked: &Checked) -> Result<(i64, String, Option<String>), Ko> {
-    let found: Vec<(i64, String, Option<String>)> = match &checked.subject {
-        Subject::Cf(cf) => state
-            .store
-            .ids_by_cf(cf, Some(checked.date))
-            .await
-            .map_err(internal)?
-            .into_iter()
-            .map(|(p, i)| (p, i, Some(cf.to_string())))
-            .collect(),
-        Subject::Data(q) => {
-            let mut out = Vec::new();
-            for pid in state.store.find_by_generalita(q, Some(checked.date)).await.map_err(internal)? {
-                if let Some((id, _)) = state.store.id_anpr_of(pid).await.map_err(internal)? {
-                    out.push((pid, id, None));
-                }
-            }
-            out
-        }
-        Subject::Id(_) => {
-            return Err(bad("AG400", "C030 finds the ID ANPR: search by codiceFiscale or by personal data", "criteriRicerca.idANPR"));
-        }
-    };
-    only_one(found)
+    if let Subject::Id(_) = &checked.subject {
+        return Err(bad("AG400", "C030 finds the ID ANPR: search by codiceFiscale or by personal data", "criteriRicerca.idANPR"));
+    }
+    let subject = lookup_subject(&checked.subject)?;
+    only_one(state.lookup().ids(&subject, checked.date).await.map_err(internal)?)
 }
 
 /// The register could not answer (500): the cause is logged by the error type, not sent.
-fn internal(e: StoreError) -> Ko {
-    Ko(StatusCode::INTERNAL_SERVER_ERROR, vec![err("AG500", format!("the register could not answer ({})", short(&e)), None)])
+fn internal(e: impl Into<ServiceError>) -> Ko {
+    Ko(StatusCode::INTERNAL_SERVER_ERROR, vec![err("AG500", format!("the register could not answer ({})", short(&e.into())), None)])
 }
 
 /// The one subject the criteria found: 404 EN133 for none, 400 EN095 for several.
@@ -367,9 +343,9 @@ fn only_one<T>(mut found: Vec<T>) -> Result<T, Ko> {
 }
 
 /// A store error in words without personal data (the cause is logged by the error type).
-fn short(e: &StoreError) -> &'static str {
+fn short(e: &ServiceError) -> &'static str {
     match e {
-        StoreError::Database(_) => "database",
+        ServiceError::Internal(source) if matches!(source.downcast_ref::<StoreError>(), Some(StoreError::Database(_))) => "database",
         _ => "store",
     }
 }
@@ -597,19 +573,14 @@ fn residence_match(r: &Residence, declared: &serde_json::Value, on: NaiveDate) -
 /// the date.
 async fn household_match(state: &AppState, view: &PersonView, declared: &[MembroDichiarato], on: NaiveDate) -> Result<bool, Ko> {
     let Some(h) = view.record.household else { return Ok(false) };
-    let family_id = match h {
-        anagrafe_domain::Household::Family { family_id, .. } | anagrafe_domain::Household::Cohabitation { family_id, .. } => family_id,
-    };
-    let fam = state.store.family(family_id, Some(on)).await.map_err(internal)?;
-    let mut members: Vec<(Option<String>, Option<String>)> = Vec::new();
-    for m in &fam.members {
-        let cf = match state.store.person(m.person_id, Some(on)).await {
-            Ok(v) => v.record.generalita.codice_fiscale.map(|c| c.to_string()),
-            Err(StoreError::NotFound(_)) => None,
-            Err(e) => return Err(internal(e)),
-        };
-        members.push((cf, m.id_anpr.as_ref().map(|i| i.to_string())));
-    }
+    let members: Vec<(Option<String>, Option<String>)> = state
+        .lookup()
+        .household(h, on)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|(m, v)| (v.and_then(|v| v.record.generalita.codice_fiscale.map(|c| c.to_string())), m.id_anpr.map(|i| i.to_string())))
+        .collect();
     if declared.len() != members.len() {
         return Ok(false);
     }
@@ -733,18 +704,13 @@ async fn family(state: &AppState, view: &PersonView, on: NaiveDate) -> Result<Ri
             vec![err("EN137", "non risulta ne' una famiglia ne' una convivenza associata a questo soggetto", None)],
         ));
     };
-    let (family_id, tipo) = match household {
-        anagrafe_domain::Household::Family { family_id, .. } => (family_id, "1"),
-        anagrafe_domain::Household::Cohabitation { family_id, .. } => (family_id, "2"),
+    let tipo = match household {
+        anagrafe_domain::Household::Family { .. } => "1",
+        anagrafe_domain::Household::Cohabitation { .. } => "2",
     };
-    let fam = state.store.family(family_id, Some(on)).await.map_err(internal)?;
     let mut out = Vec::new();
-    for (i, m) in fam.members.iter().enumerate() {
-        let member = match state.store.person(m.person_id, Some(on)).await {
-            Ok(v) => v,
-            Err(StoreError::NotFound(_)) => continue,
-            Err(e) => return Err(internal(e)),
-        };
+    for (i, (m, member)) in state.lookup().household(household, on).await.map_err(internal)?.into_iter().enumerate() {
+        let Some(member) = member else { continue };
         out.push(DatiSoggetto {
             generalita: Some(generalita(&member)),
             identificativi: member.record.id_anpr.as_ref().map(|_| identificativi(&member)),
@@ -798,17 +764,9 @@ async fn verify_id(state: &AppState, checked: &Checked, req: &RichiestaE002) -> 
     let Subject::Id(raw) = &checked.subject else {
         return Err(bad("EN081", "Campo idANPR obbligatorio assente", "criteriRicerca.idANPR"));
     };
-    let found = match IdAnpr::parse(raw) {
-        Ok(id) => state.store.find_by_id_anpr(&id).await.map_err(internal)?,
+    let view = match IdAnpr::parse(raw) {
+        Ok(id) => state.lookup().valid_id(&id, checked.date).await.map_err(internal)?,
         Err(_) => None,
-    };
-    let view = match found {
-        Some((pid, IdStatus::Valid)) => match state.store.person(pid, Some(checked.date)).await {
-            Ok(v) => Some(v),
-            Err(StoreError::NotFound(_)) => None,
-            Err(e) => return Err(internal(e)),
-        },
-        _ => None,
     };
     let mut list = vec![info("ID ANPR valido", view.is_some())];
     if let Some(g) = req.verifica.as_ref().and_then(|v| v.generalita.as_ref()) {

@@ -138,25 +138,16 @@ struct RecordPage {
 }
 
 /// The internal id of the session's person.
-pub(super) async fn own_person(state: &AppState, s: &WebCitizen) -> Result<i64, ApiError> {
-    let cf = anagrafe_domain::CodiceFiscale::parse(&s.session.subject).map_err(|_| ApiError::Internal("stored code".into()))?;
-    state
-        .store
-        .find_by_cf(&cf, None)
-        .await?
-        .first()
-        .copied()
-        .ok_or_else(|| ApiError::NotFound("your record is no longer in the register".into()))
-}
-
 fn display_name(r: &anagrafe_domain::PersonRecord) -> String {
     let n = &r.generalita.name;
     [n.given(), n.surname()].into_iter().flatten().collect::<Vec<_>>().join(" ")
 }
 
 async fn record(State(state): State<AppState>, s: WebCitizen) -> PageResult {
-    let pid = own_person(&state, &s).await.map_err(|e| s.fail(e))?;
-    let view = state.store.person(pid, None).await.map_err(|e| s.fail(e.into()))?;
+    // Reading the own record is an access to personal data like any other: traced (by the
+    // service).
+    let own = state.citizen().own_record(&s.principal()).await.map_err(|e| s.fail(e.into()))?;
+    let (view, pid) = (&own.view, own.view.id);
     let r = &view.record;
     let refdata = &*RefData::current();
     let on = view.as_of;
@@ -187,29 +178,18 @@ async fn record(State(state): State<AppState>, s: WebCitizen) -> PageResult {
     if let Some(d) = &r.digital_domicile {
         fields.push(Field { label: c.t("f-pec"), value: d.clone(), code: false });
     }
-    let mut family = Vec::new();
-    if let Some(h) = r.household {
-        let family_id = match h {
-            anagrafe_domain::Household::Family { family_id, .. } | anagrafe_domain::Household::Cohabitation { family_id, .. } => family_id,
-        };
-        let f = state.store.family(family_id, None).await.map_err(|e| s.fail(e.into()))?;
-        for m in f.members {
-            let mv = state.store.person(m.person_id, None).await.map_err(|e| s.fail(e.into()))?;
-            family.push(Member {
-                name: display_name(&mv.record),
-                relation: RelazioneParentela::from_code(m.relation)
-                    .map(|x| x.description().to_owned())
-                    .unwrap_or_else(|| m.relation.to_string()),
-                id_anpr: m.id_anpr.map(|i| i.to_string()).unwrap_or_default(),
-                me: m.person_id == pid,
-            });
-        }
-    }
-    // Reading the own record is an access to personal data like any other: traced.
-    let mut e = s.principal().entry("citizen.record_view", "ok");
-    e.subject_person = Some(pid);
-    e.subject_cf = Some(s.session.subject.clone());
-    state.store.audit(&e).await.map_err(|e| s.fail(e.into()))?;
+    let family = own
+        .household
+        .iter()
+        .map(|(m, record)| Member {
+            name: display_name(record),
+            relation: RelazioneParentela::from_code(m.relation)
+                .map(|x| x.description().to_owned())
+                .unwrap_or_else(|| m.relation.to_string()),
+            id_anpr: m.id_anpr.map(|i| i.to_string()).unwrap_or_default(),
+            me: m.person_id == pid,
+        })
+        .collect();
     Ok(html(
         StatusCode::OK,
         &RecordPage {
@@ -549,9 +529,7 @@ fn refusal_page(s: &WebCitizen, choice: &CertChoice, e: ApiError) -> Response {
 }
 
 async fn own_id_anpr(state: &AppState, s: &WebCitizen) -> Result<IdAnpr, ApiError> {
-    let pid = own_person(state, s).await?;
-    let view = state.store.person(pid, None).await?;
-    view.record.id_anpr.ok_or_else(|| ApiError::NotFound("your record has no ID ANPR yet".into()))
+    Ok(state.citizen().own_id_anpr(&s.principal()).await?)
 }
 
 /// The certificate service, or the page saying certificates are not available here.
@@ -794,15 +772,11 @@ async fn accesses(
     q: Result<Query<AccessesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> PageResult {
     let before = q.ok().and_then(|q| q.0.prima).filter(|p| *p > 0).unwrap_or(i64::MAX);
-    let pid = own_person(&state, &s).await.map_err(|e| s.fail(e))?;
-    let entries = state.store.audit_about(pid, before, ACCESS_PAGE).await.map_err(|e| s.fail(e.into()))?;
+    // Reading the own trace is traced too (by the service).
+    let entries = state.citizen().accesses(&s.principal(), before, ACCESS_PAGE).await.map_err(|e| s.fail(e.into()))?;
     let c = s.chrome("acc-title").crumb("area-title", Some("/area-personale")).crumb("acc-title", None);
     let own = format!("citizen:{}", s.session.subject);
     let rows = entries.iter().filter(|e| e.entry.actor != own && shown_operation(&e.entry)).map(|e| describe(&c, e)).collect();
     let more = (entries.len() == ACCESS_PAGE as usize).then(|| entries.last().map(|e| e.seq)).flatten();
-    let mut e = s.principal().entry("citizen.accesses_view", "ok");
-    e.subject_person = Some(pid);
-    e.subject_cf = Some(s.session.subject.clone());
-    state.store.audit(&e).await.map_err(|e| s.fail(e.into()))?;
     Ok(html(StatusCode::OK, &AccessesPage { c, rows, more }))
 }

@@ -4,17 +4,19 @@
 //! update happened, not what was there), and answers the citizens' requests. Only the officer of
 //! the elector's comune sees or writes them (ELE-3): the store checks it again in the write.
 
-use super::citizen::{WebCitizen, own_person};
+use super::citizen::WebCitizen;
 use super::form::{Field, Opt};
 use super::office::{WebOfficer, WebOfficerOrAny, comune_name};
 use super::{Chrome, PageResult, html, see_other};
 use crate::{ApiError, AppState};
 use anagrafe_domain::electoral::{
-    AdditionalList, Election, ElectionRight, ElectoralData, Franchise, REQUEST_TEXT, RectificationTopic, Section,
+    AdditionalList, Election, ElectionRight, ElectoralData, Franchise, REQUEST_TEXT, RectificationTopic, Section, TextProblem,
 };
-use anagrafe_domain::{CodiceFiscale, IdAnpr, IdStatus, RefData};
+use anagrafe_domain::{IdAnpr, RefData};
 use anagrafe_service::certificates::content;
-use anagrafe_store::{ElectoralRecord, NewRectification, Rectification, RectificationAnswer};
+use anagrafe_service::electoral::Elector;
+use anagrafe_service::{Principal, ServiceError};
+use anagrafe_store::{ElectoralRecord, Rectification};
 use askama::Template;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -22,7 +24,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use serde_json::json;
 use std::collections::HashMap;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -196,15 +197,10 @@ async fn citizen_view(
     errors: Vec<(String, String)>,
     notice: Option<String>,
 ) -> Result<CitizenPage, Response> {
-    let pid = own_person(state, s).await.map_err(|e| s.fail(e))?;
-    let rec = state.store.electoral_data(pid).await.map_err(|e| s.fail(e.into()))?;
-    let requests = state.store.rectifications_of(pid).await.map_err(|e| s.fail(e.into()))?;
+    // Reading the own electoral data is traced like the own record (by the service).
+    let file = state.electoral().own_file(&s.principal()).await.map_err(|e| s.fail(e.into()))?;
+    let (rec, requests) = (file.data, file.requests);
     let c = s.chrome("ele-own-title").crumb("area-title", Some("/area-personale")).crumb("ele-own-title", None);
-    // Reading the own electoral data is traced like the own record.
-    let mut e = s.principal().entry("citizen.electoral_view", "ok");
-    e.subject_person = Some(pid);
-    e.subject_cf = Some(s.session.subject.clone());
-    state.store.audit(&e).await.map_err(|e| s.fail(e.into()))?;
     let topics = RectificationTopic::ALL
         .iter()
         .map(|t| TopicBox { code: t.code(), label: topic_label(&c, *t), checked: chosen.contains(t) })
@@ -234,19 +230,12 @@ async fn citizen_page(
     Ok(html(StatusCode::OK, &page))
 }
 
-/// The text of a request as kept: trimmed, line ends as `\n`; an error when its length or
-/// characters are not acceptable.
-fn request_text(raw: &str) -> Result<String, &'static str> {
-    let text = raw.replace("\r\n", "\n").trim().to_owned();
-    let n = text.chars().count();
-    if n < REQUEST_TEXT.0 {
-        Err("ele-err-message-short")
-    } else if n > REQUEST_TEXT.1 {
-        Err("ele-err-message-long")
-    } else if text.chars().any(|ch| ch.is_control() && ch != '\n' && ch != '\t') {
-        Err("ele-err-message-chars")
-    } else {
-        Ok(text)
+/// The message key of a text the domain refuses (`electoral::request_text`).
+fn text_problem(p: TextProblem) -> &'static str {
+    match p {
+        TextProblem::TooShort => "ele-err-message-short",
+        TextProblem::TooLong => "ele-err-message-long",
+        TextProblem::Control => "ele-err-message-chars",
     }
 }
 
@@ -272,10 +261,10 @@ async fn citizen_request(
         errors.push(("argomento-elector".to_owned(), s.ui.t("ele-err-topic")));
     }
     let raw = value("messaggio");
-    let message = match request_text(raw) {
+    let message = match anagrafe_domain::electoral::request_text(raw) {
         Ok(m) => m,
-        Err(key) => {
-            errors.push(("messaggio".to_owned(), s.ui.t(key)));
+        Err(p) => {
+            errors.push(("messaggio".to_owned(), s.ui.t(text_problem(p))));
             String::new()
         }
     };
@@ -284,13 +273,9 @@ async fn citizen_request(
         let page = citizen_view(&state, &s, &topics, keep, errors, None).await?;
         return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
     }
-    let pid = own_person(&state, &s).await.map_err(|e| s.fail(e))?;
-    let mut e = s.principal().entry("electoral.rectification_request", "ok");
-    e.subject_person = Some(pid);
-    e.subject_cf = Some(s.session.subject.clone());
-    match state.store.request_rectification(&NewRectification { person_id: pid, topics: topics.clone(), message }, &e).await {
+    match state.electoral().request_rectification(&s.principal(), &topics, &message).await {
         Ok(_) => Ok(see_other("/area-personale/dati-elettorali?inviata=1")),
-        Err(anagrafe_store::StoreError::State { .. }) => {
+        Err(ServiceError::State { .. }) => {
             let errors = vec![(String::new(), s.ui.t("ele-err-waiting"))];
             let page = citizen_view(&state, &s, &topics, keep, errors, None).await?;
             Err(html(StatusCode::CONFLICT, &page))
@@ -307,6 +292,8 @@ async fn citizen_request(
 pub struct WebElectoral {
     o: WebOfficer,
     comune: String,
+    /// The officer acting for the comune of the role.
+    principal: Principal,
 }
 
 impl FromRequestParts<AppState> for WebElectoral {
@@ -320,10 +307,16 @@ impl FromRequestParts<AppState> for WebElectoral {
                 .iter()
                 .find(|g| g.role == anagrafe_domain::Role::ElectoralOfficer && !g.scope.is_empty())
                 .map(|g| g.scope.clone());
-        match comune {
-            Some(comune) => Ok(WebElectoral { o, comune }),
-            None => Err(o.fail(ApiError::Forbidden("the electoral office's pages are for electoral officers".into()))),
-        }
+        let Some((comune, belfiore)) = comune.and_then(|c| anagrafe_domain::Belfiore::parse(&c).ok().map(|b| (c, b))) else {
+            return Err(o.fail(ApiError::Forbidden("the electoral office's pages are for electoral officers".into())));
+        };
+        let principal = Principal::electoral_officer(
+            &o.s.operator().username,
+            belfiore,
+            &o.s.0.session.auth_mode,
+            crate::middleware::current_request_id().unwrap_or_default(),
+        );
+        Ok(WebElectoral { o, comune, principal })
     }
 }
 
@@ -336,39 +329,11 @@ impl WebElectoral {
         self.o.fail(e)
     }
 
-    fn entry(&self, operation: &str, person: Option<i64>) -> anagrafe_store::AuditEntry {
-        let s = &self.o.s;
-        let mut e = crate::auth::entry(
-            &format!("operator:{}", s.operator().username),
-            &s.0.session.auth_mode,
-            operation,
-            "ok",
-            json!({ "comune": self.comune }),
-        );
-        e.subject_person = person;
-        e
-    }
-
-    /// The person of an ID ANPR, if this officer keeps their electoral data: 404 for an unknown
+    /// The elector of an ID ANPR, if this officer keeps their electoral data: 404 for an unknown
     /// or malformed ID, 410 for one no longer valid, 403 for a person of another comune.
-    async fn elector(&self, state: &AppState, id: &str) -> Result<(i64, anagrafe_domain::PersonRecord), Response> {
+    async fn elector(&self, state: &AppState, id: &str) -> Result<Elector, Response> {
         let id = IdAnpr::parse(id).map_err(|_| self.fail(ApiError::NotFound("no such ID ANPR".into())))?;
-        let (pid, status) = state
-            .store
-            .find_by_id_anpr(&id)
-            .await
-            .map_err(|e| self.fail(e.into()))?
-            .ok_or_else(|| self.fail(ApiError::NotFound("no such ID ANPR".into())))?;
-        if status == IdStatus::Invalid {
-            return Err(self.fail(ApiError::Gone("this ID ANPR is no longer valid".into())));
-        }
-        let view = state.store.person(pid, None).await.map_err(|e| self.fail(e.into()))?;
-        if view.record.residence.competent_comune().as_str() != self.comune {
-            return Err(
-                self.fail(ApiError::Forbidden("only the electoral officer of the person's comune sees the person's electoral data".into()))
-            );
-        }
-        Ok((pid, view.record))
+        state.electoral().elector(&self.principal, &id).await.map_err(|e| self.fail(e.into()))
     }
 }
 
@@ -411,29 +376,20 @@ async fn desk(
     let wanted = q.cerca.as_deref().map(str::trim).unwrap_or_default().to_uppercase();
     let mut status = StatusCode::OK;
     if !wanted.is_empty() {
-        let id = if let Ok(id) = IdAnpr::parse(&wanted) {
-            Some(id.to_string())
-        } else if let Ok(cf) = CodiceFiscale::parse(&wanted) {
-            let pids = state.store.find_by_cf(&cf, None).await.map_err(|e| o.fail(e.into()))?;
-            match pids.first() {
-                Some(pid) => state.store.id_anpr_of(*pid).await.map_err(|e| o.fail(e.into()))?.map(|(id, _)| id),
-                None => None,
-            }
-        } else {
-            error = Some(o.o.ui.t("ele-err-search"));
-            status = StatusCode::BAD_REQUEST;
-            None
-        };
-        match id {
-            Some(id) => return Ok(see_other(&format!("/ufficio/elettorale/persone/{id}"))),
-            None if error.is_none() => {
+        match state.electoral().find(&o.principal, &wanted).await {
+            Ok(Some(id)) => return Ok(see_other(&format!("/ufficio/elettorale/persone/{id}"))),
+            Ok(None) => {
                 error = Some(o.o.ui.t("ele-err-not-found"));
                 status = StatusCode::NOT_FOUND;
             }
-            None => {}
+            Err(ServiceError::Malformed { .. }) => {
+                error = Some(o.o.ui.t("ele-err-search"));
+                status = StatusCode::BAD_REQUEST;
+            }
+            Err(e) => return Err(o.fail(e.into())),
         }
     }
-    let rows = state.store.rectifications(&o.comune, !all, 100).await.map_err(|e| o.fail(e.into()))?;
+    let rows = state.electoral().requests(&o.principal, all).await.map_err(|e| o.fail(e.into()))?;
     let c = o.chrome("ele-office-title");
     let c = Chrome { crumbs: vec![super::Crumb { label: c.t("ele-office-title"), href: None }], ..c };
     let mut requests = Vec::new();
@@ -633,21 +589,22 @@ fn field_label(c: &Chrome, name: &str) -> String {
 async fn elector_view(
     state: &AppState,
     o: &WebElectoral,
-    pid: i64,
-    record: &anagrafe_domain::PersonRecord,
+    elector: &Elector,
     values: Option<HashMap<String, String>>,
     errors: Vec<(String, String)>,
     notice: Option<String>,
     answer_error: Option<(i64, String)>,
 ) -> Result<ElectorPage, Response> {
-    let rec = state.store.electoral_data(pid).await.map_err(|e| o.fail(e.into()))?;
-    let requests = state.store.rectifications_of(pid).await.map_err(|e| o.fail(e.into()))?;
-    let id_anpr = record.id_anpr.map(|i| i.to_string()).unwrap_or_default();
+    // Opening an elector's page is a read of personal data: traced (by the service).
+    let file = state.electoral().file(&o.principal, elector).await.map_err(|e| o.fail(e.into()))?;
+    let (rec, requests) = (file.data, file.requests);
+    let record = &elector.record;
+    let id_anpr = elector.id_anpr.to_string();
     let c = o.chrome("ele-elector-title").crumb("ele-elector-title", None);
     let g = &record.generalita;
     let name = [g.name.given(), g.name.surname()].into_iter().flatten().collect::<Vec<_>>().join(" ");
     let refdata = &*RefData::current();
-    let today = anagrafe_domain::ops::italian_today();
+    let today = state.clock.today();
     let person = vec![
         (c.t("f-birth-date"), content::partial(&g.birth_date)),
         (c.t("f-cf"), g.codice_fiscale.as_ref().map(|c| c.as_str().to_owned()).unwrap_or_else(|| "-".into())),
@@ -656,8 +613,6 @@ async fn elector_view(
     ];
     let values = values.unwrap_or_else(|| values_of(rec.as_ref().map(|r| &r.data)));
     let (main, lists, elections) = form_fields(&c, &values, &errors);
-    // Opening an elector's page is a read of personal data: traced.
-    state.store.audit(&o.entry("electoral.read", Some(pid))).await.map_err(|e| o.fail(e.into()))?;
     Ok(ElectorPage {
         id_anpr,
         name,
@@ -669,7 +624,7 @@ async fn elector_view(
         elections,
         errors,
         notice,
-        requests: requests.iter().filter(|r| r.comune == o.comune).map(|r| request_row(&c, r)).collect(),
+        requests: requests.iter().map(|r| request_row(&c, r)).collect(),
         answer_error,
         c,
     })
@@ -690,7 +645,7 @@ async fn elector_page(
     q: Result<Query<SavedQuery>, axum::extract::rejection::QueryRejection>,
 ) -> PageResult {
     let q = q.map(|q| q.0).unwrap_or_default();
-    let (pid, record) = o.elector(&state, &id).await?;
+    let elector = o.elector(&state, &id).await?;
     let notice = if q.salvato.is_some() {
         Some(o.o.ui.t("ele-saved"))
     } else if q.risposta.is_some() {
@@ -698,7 +653,7 @@ async fn elector_page(
     } else {
         None
     };
-    let page = elector_view(&state, &o, pid, &record, None, Vec::new(), notice, None).await?;
+    let page = elector_view(&state, &o, &elector, None, Vec::new(), notice, None).await?;
     Ok(html(StatusCode::OK, &page))
 }
 
@@ -711,19 +666,19 @@ async fn elector_save(
 ) -> PageResult {
     let values = form.map(|f| f.0).unwrap_or_default();
     o.o.check_csrf(&headers, values.get("csrf").map(String::as_str).unwrap_or_default())?;
-    let (pid, record) = o.elector(&state, &id).await?;
+    let elector = o.elector(&state, &id).await?;
     let c = o.chrome("ele-elector-title");
-    let data = match data_of(&c, &values, Franchise::of(&record.citizenships)) {
+    let data = match data_of(&c, &values, Franchise::of(&elector.record.citizenships)) {
         Ok(d) => d,
         Err(errors) => {
-            let page = elector_view(&state, &o, pid, &record, Some(values), errors, None, None).await?;
+            let page = elector_view(&state, &o, &elector, Some(values), errors, None, None).await?;
             return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
     };
-    match state.store.save_electoral_data(pid, &o.comune, &data, &o.entry("electoral.update", Some(pid))).await {
+    match state.electoral().save(&o.principal, &elector, &data).await {
         Ok(()) => Ok(see_other(&format!("/ufficio/elettorale/persone/{id}?salvato=1"))),
-        Err(anagrafe_store::StoreError::State { reason, .. }) => {
-            let page = elector_view(&state, &o, pid, &record, Some(values), vec![(String::new(), reason)], None, None).await?;
+        Err(ServiceError::State { reason, .. }) => {
+            let page = elector_view(&state, &o, &elector, Some(values), vec![(String::new(), reason)], None, None).await?;
             Err(html(StatusCode::CONFLICT, &page))
         }
         Err(e) => Err(o.fail(e.into())),
@@ -747,22 +702,21 @@ async fn answer(
         "respinta" => Some(false),
         _ => None,
     };
-    let text = request_text(get("risposta")).ok();
+    let text = anagrafe_domain::electoral::request_text(get("risposta")).ok();
     let (Some(accepted), Some(text)) = (accepted, text) else {
         // Back to the elector's page, the error beside the answer.
-        let (pid, record) = o.elector(&state, get("persona")).await?;
-        if !state.store.rectifications_of(pid).await.map_err(|e| o.fail(e.into()))?.iter().any(|r| r.id == number && r.comune == o.comune) {
+        let elector = o.elector(&state, get("persona")).await?;
+        let file = state.electoral().file(&o.principal, &elector).await.map_err(|e| o.fail(e.into()))?;
+        if !file.requests.iter().any(|r| r.id == number) {
             return Err(o.fail(ApiError::NotFound("no such request".into())));
         }
         let key = if accepted.is_none() { "ele-err-outcome" } else { "ele-err-answer" };
-        let page = elector_view(&state, &o, pid, &record, None, Vec::new(), None, Some((number, o.o.ui.t(key)))).await?;
+        let page = elector_view(&state, &o, &elector, None, Vec::new(), None, Some((number, o.o.ui.t(key)))).await?;
         return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
     };
-    let answer = RectificationAnswer { accepted, answer: text, answered_by: o.o.s.operator().username.clone() };
     // The store names the person, from the request, in the same transaction.
-    let entry = o.entry("electoral.rectification_answer", None);
-    let pid = state.store.answer_rectification(number, &o.comune, &answer, &entry).await.map_err(|e| o.fail(e.into()))?;
-    let id = state.store.id_anpr_of(pid).await.map_err(|e| o.fail(e.into()))?.map(|(id, _)| id).unwrap_or_default();
+    let id = state.electoral().answer(&o.principal, number, accepted, &text).await.map_err(|e| o.fail(e.into()))?;
+    let id = id.map(|i| i.to_string()).unwrap_or_default();
     Ok(see_other(&format!("/ufficio/elettorale/persone/{id}?risposta=1")))
 }
 

@@ -8,9 +8,10 @@
 //! The lines are then written in batches, each one transaction with its trace entry.
 
 use crate::config::Config;
-use anagrafe_domain::electoral::{ElectoralData, Franchise};
-use anagrafe_domain::{Belfiore, CodiceFiscale, IdAnpr, IdStatus, RegisterStatus};
-use anagrafe_store::{AuditEntry, Store, WriteContext};
+use anagrafe_domain::Belfiore;
+use anagrafe_domain::electoral::ElectoralData;
+use anagrafe_service::electoral::{LineError, LoadLine};
+use anagrafe_service::{ElectoralService, Principal};
 use clap::Subcommand;
 use serde::Deserialize;
 use std::io::BufRead;
@@ -18,7 +19,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Lines written per transaction.
-const BATCH: usize = 5_000;
 /// Errors printed before the rest are only counted.
 const SHOWN_ERRORS: usize = 50;
 
@@ -54,86 +54,56 @@ pub async fn run(cmd: ElectoralCommand, cfg: Config) -> anyhow::Result<ExitCode>
                     std::fs::File::open(&file).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", file.display()))?,
                 ))
             };
+            // Each line read and parsed here; who it names and whether the data hold is the
+            // service's (every line checked before anything is written).
+            let mut lines = Vec::new();
+            let mut errors: Vec<LineError> = Vec::new();
+            for (n, line) in reader.lines().enumerate() {
+                let n = n + 1;
+                let line = line.map_err(|e| anyhow::anyhow!("line {n}: cannot be read: {e}"))?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                match serde_json::from_str::<Line>(&line) {
+                    Ok(l) => lines.push((n, LoadLine { id_anpr: l.id_anpr, codice_fiscale: l.codice_fiscale, data: l.data })),
+                    Err(e) => errors.push(LineError { line: n, reason: format!("not an electoral line: {e}") }),
+                }
+            }
             let store = crate::register::open(&cfg).await?;
-            let (rows, errors) = check(&*store, comune, reader).await?;
+            let service = ElectoralService::new(store);
+            let who = Principal::command_line(&whoami(), Some(comune), format!("cli-electoral-load-{}", anagrafe_store::now_ms()));
             if !errors.is_empty() {
-                for e in errors.iter().take(SHOWN_ERRORS) {
-                    eprintln!("{e}");
+                // Lines that are not electoral lines at all: the others are only checked, so
+                // that every refused line is printed at once, and nothing is written.
+                if let Err(more) = service.check_load(&who, comune, lines).await? {
+                    errors.extend(more);
+                    errors.sort_by_key(|e| e.line);
                 }
-                if errors.len() > SHOWN_ERRORS {
-                    eprintln!("… and {} more", errors.len() - SHOWN_ERRORS);
-                }
-                eprintln!("anagrafe: {} line(s) refused: nothing was written", errors.len());
-                return Ok(ExitCode::from(2));
+                return Ok(refused(&errors));
             }
-            let ctx = WriteContext::cli("electoral-load");
-            let mut written = 0;
-            for chunk in rows.chunks(BATCH) {
-                let entry = AuditEntry::from_ctx(&ctx, "electoral.load", "ok");
-                written += store.load_electoral_data(comune.as_str(), chunk, &entry).await?;
-            }
+            let written = match service.load(&who, comune, lines).await? {
+                Ok(written) => written,
+                Err(refused_lines) => return Ok(refused(&refused_lines)),
+            };
             println!("{}", serde_json::json!({ "comune": comune.as_str(), "loaded": written }));
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-/// Every line's person and data, or every line's error.
-async fn check(store: &dyn Store, comune: Belfiore, reader: Box<dyn BufRead>) -> anyhow::Result<(Vec<(i64, ElectoralData)>, Vec<String>)> {
-    let mut rows = Vec::new();
-    let mut errors = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (n, line) in reader.lines().enumerate() {
-        let n = n + 1;
-        let line = line.map_err(|e| anyhow::anyhow!("line {n}: cannot be read: {e}"))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match row(store, comune, &line).await? {
-            Ok((pid, data)) if seen.insert(pid) => rows.push((pid, data)),
-            Ok(_) => errors.push(format!("line {n}: this person is on an earlier line too")),
-            Err(e) => errors.push(format!("line {n}: {e}")),
-        }
+/// Prints the refused lines (at most `SHOWN_ERRORS`): nothing was written.
+fn refused(errors: &[LineError]) -> ExitCode {
+    for e in errors.iter().take(SHOWN_ERRORS) {
+        eprintln!("{e}");
     }
-    Ok((rows, errors))
+    if errors.len() > SHOWN_ERRORS {
+        eprintln!("… and {} more", errors.len() - SHOWN_ERRORS);
+    }
+    eprintln!("anagrafe: {} line(s) refused: nothing was written", errors.len());
+    ExitCode::from(2)
 }
 
-/// One line: the person's internal id and the data, or why the line is refused.
-async fn row(store: &dyn Store, comune: Belfiore, line: &str) -> anyhow::Result<Result<(i64, ElectoralData), String>> {
-    let l: Line = match serde_json::from_str(line) {
-        Ok(l) => l,
-        Err(e) => return Ok(Err(format!("not an electoral line: {e}"))),
-    };
-    let pid = match (&l.id_anpr, &l.codice_fiscale) {
-        (Some(id), None) => {
-            let Ok(id) = IdAnpr::parse(id.trim()) else { return Ok(Err(format!("id_anpr: {id} is not an ID ANPR"))) };
-            match store.find_by_id_anpr(&id).await? {
-                Some((pid, IdStatus::Valid | IdStatus::Suspended)) => pid,
-                Some(_) => return Ok(Err(format!("id_anpr: {id} is no longer valid"))),
-                None => return Ok(Err(format!("id_anpr: no person has {id}"))),
-            }
-        }
-        (None, Some(cf)) => {
-            let Ok(cf) = CodiceFiscale::parse(cf.trim()) else { return Ok(Err(format!("codice_fiscale: {cf} is not a codice fiscale"))) };
-            match store.find_by_cf(&cf, None).await?.as_slice() {
-                [pid] => *pid,
-                [] => return Ok(Err(format!("codice_fiscale: no person has {cf}"))),
-                _ => return Ok(Err(format!("codice_fiscale: {cf} names more than one record: use the id_anpr"))),
-            }
-        }
-        _ => return Ok(Err("give the person's id_anpr or codice_fiscale (one of them)".into())),
-    };
-    let record = store.person(pid, None).await?.record;
-    if !matches!(record.status, RegisterStatus::Resident | RegisterStatus::Aire) {
-        return Ok(Err("the person is no longer in the register (cancelled or deceased)".into()));
-    }
-    if record.residence.competent_comune() != comune {
-        return Ok(Err(format!("the person is kept by comune {}, not {comune}", record.residence.competent_comune())));
-    }
-    let problems = l.data.check(Franchise::of(&record.citizenships));
-    if !problems.is_empty() {
-        let text = problems.iter().map(|p| format!("data.{}: {}", p.field, p.reason)).collect::<Vec<_>>().join("; ");
-        return Ok(Err(text));
-    }
-    Ok(Ok((pid, l.data)))
+/// The operating-system user running the command, for the trace.
+fn whoami() -> String {
+    std::env::var("USER").unwrap_or_else(|_| "cli".to_owned())
 }
