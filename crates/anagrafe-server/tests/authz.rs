@@ -146,7 +146,7 @@ async fn env() -> Env {
     let seal = anagrafe_docs::SealIdentity::from_pem(&pki.seal_key_pem, &pki.chain_pem).unwrap();
     state.certificates = Some(Arc::new(anagrafe_server::certificates::Certificates::new(seal, "http://127.0.0.1:9")));
     state.oidc = Arc::new(OidcSettings::new(
-        vec![anagrafe_server::auth::dev_idp::provider()],
+        vec![anagrafe_server::auth::oidc::Provider::development()],
         "http://127.0.0.1:9",
         Some(Arc::new(DevIdp::new(vec![]))),
     ));

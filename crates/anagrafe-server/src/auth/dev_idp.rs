@@ -25,18 +25,6 @@ pub const CLIENT_ID: &str = "anagrafe-demo";
 /// The development provider's name among the configured providers.
 pub const PROVIDER: &str = "dev";
 
-/// The provider entry for the development provider (its issuer follows the base URL).
-pub fn provider() -> super::oidc::Provider {
-    super::oidc::Provider {
-        name: PROVIDER.into(),
-        issuer: String::new(),
-        client_id: CLIENT_ID.into(),
-        client_secret: None,
-        scopes: "openid profile".into(),
-        min_loa: 2,
-    }
-}
-
 /// A demo identity the provider offers.
 #[derive(Debug, Clone)]
 pub struct DevIdentity {

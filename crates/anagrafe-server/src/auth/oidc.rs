@@ -52,6 +52,21 @@ pub struct Provider {
     pub min_loa: i64,
 }
 
+impl Provider {
+    /// The development provider built into the demo (`dev_idp`); its issuer follows the base
+    /// URL.
+    pub fn development() -> Self {
+        Self {
+            name: super::dev_idp::PROVIDER.into(),
+            issuer: String::new(),
+            client_id: super::dev_idp::CLIENT_ID.into(),
+            client_secret: None,
+            scopes: "openid profile".into(),
+            min_loa: 2,
+        }
+    }
+}
+
 impl std::fmt::Debug for Provider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Provider")

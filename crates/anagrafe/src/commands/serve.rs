@@ -50,7 +50,7 @@ pub fn state(store: Arc<dyn Store>, cfg: &Config) -> AppState {
     let mut providers = cfg.oidc.providers.clone();
     let dev = cfg.oidc.dev_idp.then(|| {
         tracing::warn!("the development identity provider is on: anyone can log in as a demo identity");
-        providers.insert(0, anagrafe_server::auth::dev_idp::provider());
+        providers.insert(0, anagrafe_server::auth::oidc::Provider::development());
         Arc::new(anagrafe_server::auth::dev_idp::DevIdp::new(Vec::new()))
     });
     state.oidc = Arc::new(anagrafe_server::auth::oidc::OidcSettings::new(providers, cfg.oidc.public_url.as_deref().unwrap_or(""), dev));
