@@ -8,6 +8,7 @@
 //! expiry, "today" for the checks) come from the service's clock.
 
 pub mod content;
+pub mod verification;
 
 use crate::{Clock, Principal, ServiceError, ServiceResult};
 use anagrafe_docs::payload::{CONTENT_ENTRY, Payload, QR_ENTRY};

@@ -22,6 +22,7 @@ conformance!(
     a_certificate_is_issued_sealed_and_deleted_once_the_clock_passes_its_expiry,
     a_certificate_the_person_cannot_obtain_is_refused_with_its_code_and_traced,
     a_citizen_obtains_certificates_about_themselves_only,
+    verification_says_nothing_before_the_captcha_and_each_captcha_answers_once,
 );
 
 fn d(s: &str) -> NaiveDate {
@@ -132,4 +133,42 @@ async fn a_citizen_obtains_certificates_about_themselves_only(h: &Harness) {
     assert!(matches!(s.certs.download(&stranger, &meta.id).await, Err(ServiceError::Forbidden(_))));
     let refusals = h.store.audit_entries(0, 1000).await.unwrap().into_iter().filter(|e| e.entry.outcome == "refused:not-yours").count();
     assert_eq!(refusals, 2, "both attempts are traced");
+}
+
+async fn verification_says_nothing_before_the_captcha_and_each_captcha_answers_once(h: &Harness) {
+    use anagrafe_service::certificates::verification::{Shown, Verification, valid_token};
+    let clock = Arc::new(FakeClock::on(d("2026-06-01")));
+    let mut certs = Certificates::new(seal(), "https://anagrafe.example.it");
+    let oracle = certificates::CaptchaOracle::default();
+    certs.captcha_oracle = Some(oracle.clone());
+    let svc = CertificateService::new(Arc::new(certs), h.store.clone(), clock.clone());
+    let token = "a".repeat(32);
+    assert!(valid_token(&token) && !valid_token("short") && !valid_token(&"é".repeat(20)));
+    let answer = |id: &str| oracle.lock().unwrap().iter().find(|(i, _)| i == id).map(|(_, a)| a.clone()).unwrap();
+    let outcomes = || async {
+        h.store
+            .audit_entries(0, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.entry.operation == "certificate.verify")
+            .map(|e| e.entry.outcome)
+            .collect::<Vec<_>>()
+    };
+
+    // A wrong answer says nothing about the certificate.
+    let c = svc.challenge(false, "it").await.unwrap();
+    assert!(matches!(&c.shown, Shown::Image(png) if png.starts_with(b"\x89PNG")));
+    let wrong = format!("{}9", answer(&c.id));
+    assert!(matches!(svc.verify("r1", &token, &c.id, &wrong).await.unwrap(), Verification::WrongAnswer));
+    // The right answer, once: the captcha is spent by the first try.
+    assert!(matches!(svc.verify("r2", &token, &c.id, &answer(&c.id)).await.unwrap(), Verification::WrongAnswer));
+    let c = svc.challenge(true, "it").await.unwrap();
+    assert!(matches!(&c.shown, Shown::Question(q) if !q.is_empty()));
+    assert!(matches!(svc.verify("r3", &token, &c.id, &answer(&c.id)).await.unwrap(), Verification::Unknown));
+    // An expired captcha answers nothing either.
+    let c = svc.challenge(false, "it").await.unwrap();
+    clock.advance(chrono::Duration::minutes(11));
+    assert!(matches!(svc.verify("r4", &token, &c.id, &answer(&c.id)).await.unwrap(), Verification::WrongAnswer));
+    assert_eq!(outcomes().await, ["refused:captcha", "refused:captcha", "unknown", "refused:captcha"]);
 }

@@ -1,14 +1,17 @@
 //! Public verification of a printed certificate (VER-1 … VER-4): the QR code's URL opens a page
 //! that asks for a captcha; *Conferma* returns the sealed original. A photo or scan of the QR
-//! code can be uploaded instead and is decoded here. Nothing about the certificate, not even
+//! code can be uploaded instead. The use case is `CertificateService`'s (`challenge`, `verify`,
+//! `read_qr`, in `anagrafe-service`); this page renders its answers. Nothing about the certificate, not even
 //! whether it exists, is said before the captcha is solved; the pages are rate-limited per
 //! address (see `auth::limits::guard`).
 
 use crate::AppState;
-use crate::certificates::{Certificates, pdf_response, token_hash};
+use crate::certificates::pdf_response;
 use crate::error::ApiError;
 use crate::web::i18n::{self, Lang};
 use anagrafe_docs::{captcha, qr};
+use anagrafe_service::CertificateService;
+use anagrafe_service::certificates::verification::{QrProblem, Shown, Verification, valid_token};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -16,16 +19,16 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use base64::Engine as _;
 use serde::Deserialize;
-use serde_json::json;
-use sha2::{Digest, Sha256};
 
-/// The register's certificates, or 503 when no seal is configured.
-fn certs_of(state: &AppState) -> Result<std::sync::Arc<Certificates>, ApiError> {
-    state.certificates.clone().ok_or_else(|| ApiError::Unavailable("certificates are not configured (no seal)".into()))
+/// The certificate service, or 503 when no seal is configured.
+fn service(state: &AppState) -> Result<CertificateService, ApiError> {
+    Ok(state.certificate_service()?)
 }
 
-/// How long a captcha stays valid.
-const CAPTCHA_TTL_MS: i64 = 10 * 60 * 1000;
+/// The request id of the page's request, for the trace.
+fn request_id() -> String {
+    crate::middleware::current_request_id().unwrap_or_default()
+}
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -56,10 +59,6 @@ fn page(status: StatusCode, lang: Lang, title_key: &str, body: &str) -> Response
     let mut r = crate::web::framed(status, lang, "/verifica", &i18n::t(lang, title_key), body);
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
-}
-
-fn trace_entry(outcome: &str, detail: serde_json::Value) -> anagrafe_store::AuditEntry {
-    crate::auth::entry("public", "none", "certificate.verify", outcome, detail)
 }
 
 async fn home(headers: HeaderMap) -> Response {
@@ -96,7 +95,7 @@ fn bad_upload(lang: Lang, why_key: &str) -> Response {
 }
 
 async fn upload(State(state): State<AppState>, headers: HeaderMap, mut form: Multipart) -> Result<Response, ApiError> {
-    let certs = certs_of(&state)?;
+    let svc = service(&state)?;
     let l = crate::web::lang_of(&headers);
     let mut image = None;
     while let Ok(Some(field)) = form.next_field().await {
@@ -110,29 +109,18 @@ async fn upload(State(state): State<AppState>, headers: HeaderMap, mut form: Mul
     let Some(image) = image else {
         return Ok(bad_upload(l, "verify-err-no-image"));
     };
-    let decoded = tokio::task::spawn_blocking(move || qr::decode(&image)).await.map_err(|e| ApiError::Internal(e.to_string()))?;
-    let text = match decoded {
-        Ok(t) => t,
-        Err(e) => {
-            state.store.audit(&trace_entry("refused:qr", json!({ "reason": e.to_string() }))).await?;
-            let why = match e {
+    match svc.read_qr(&request_id(), image.to_vec()).await? {
+        Ok(t) => Ok(Redirect::to(&format!("/verifica/{t}")).into_response()),
+        Err(QrProblem::Unread(e)) => Ok(bad_upload(
+            l,
+            match e {
                 qr::DecodeError::NotAnImage => "verify-err-not-image",
                 qr::DecodeError::TooLarge => "verify-err-too-large",
                 qr::DecodeError::NoCode => "verify-err-no-code",
-            };
-            return Ok(bad_upload(l, why));
-        }
-    };
-    let prefix = format!("{}/verifica/", certs.public_url);
-    let token = text.strip_prefix(&prefix).map(|rest| rest.split('#').next().unwrap_or_default().to_owned());
-    match token.filter(|t| valid_token(t)) {
-        Some(t) => Ok(Redirect::to(&format!("/verifica/{t}")).into_response()),
-        None => Ok(bad_upload(l, "verify-err-not-ours")),
+            },
+        )),
+        Err(QrProblem::NotOurs) => Ok(bad_upload(l, "verify-err-not-ours")),
     }
-}
-
-fn valid_token(t: &str) -> bool {
-    (16..=64).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[derive(Deserialize)]
@@ -143,46 +131,17 @@ struct ChallengeQuery {
 
 /// A new captcha: its id and the HTML showing it.
 async fn new_captcha(state: &AppState, lang: Lang, accessible: bool) -> Result<(String, String), ApiError> {
-    let certs = certs_of(state)?;
-    let mut id = [0u8; 16];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
-    let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id);
-    let (html, answer) = if accessible {
-        let (q, a) = captcha::spoken_question(lang.code());
-        (format!("<p id=\"q\">{}</p>", esc(&q)), a)
-    } else {
-        let a = captcha::answer();
-        let png = tokio::task::spawn_blocking({
-            let a = a.clone();
-            move || captcha::image_png(&a)
-        })
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-        (
-            format!(
-                "<p id=\"q\">{}</p><img src=\"data:image/png;base64,{}\" alt=\"{}\">",
-                esc(&i18n::t(lang, "verify-captcha-digits")),
-                base64::engine::general_purpose::STANDARD.encode(png),
-                esc(&i18n::t(lang, "verify-captcha-alt"))
-            ),
-            a,
-        )
+    let c = service(state)?.challenge(accessible, lang.code()).await?;
+    let html = match c.shown {
+        Shown::Question(q) => format!("<p id=\"q\">{}</p>", esc(&q)),
+        Shown::Image(png) => format!(
+            "<p id=\"q\">{}</p><img src=\"data:image/png;base64,{}\" alt=\"{}\">",
+            esc(&i18n::t(lang, "verify-captcha-digits")),
+            base64::engine::general_purpose::STANDARD.encode(png),
+            esc(&i18n::t(lang, "verify-captcha-alt"))
+        ),
     };
-    let expires = state.clock.now_ms() + CAPTCHA_TTL_MS;
-    state.store.save_captcha(&hash(&id), &hash(&answer), expires).await?;
-    if let Some(oracle) = &certs.captcha_oracle
-        && let Ok(mut o) = oracle.lock()
-    {
-        o.push((id.clone(), answer));
-        if o.len() > 256 {
-            o.remove(0);
-        }
-    }
-    Ok((id, html))
-}
-
-fn hash(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
+    Ok((c.id, html))
 }
 
 async fn challenge(
@@ -191,7 +150,7 @@ async fn challenge(
     Path(token): Path<String>,
     Query(q): Query<ChallengeQuery>,
 ) -> Result<Response, ApiError> {
-    certs_of(&state)?;
+    service(&state)?;
     let l = crate::web::lang_of(&headers);
     if !valid_token(&token) {
         return Ok(notice(StatusCode::NOT_FOUND, l, "verify-bad-address-title", "verify-bad-address", false));
@@ -242,7 +201,7 @@ async fn confirm(
     Path(token): Path<String>,
     form: Result<axum::Form<Answer>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, ApiError> {
-    certs_of(&state)?;
+    let svc = service(&state)?;
     let l = crate::web::lang_of(&headers);
     if !valid_token(&token) {
         return Ok(notice(StatusCode::NOT_FOUND, l, "verify-bad-address-title", "verify-bad-address", false));
@@ -251,39 +210,21 @@ async fn confirm(
         return challenge_page(&state, l, &token, false, Some("verify-err-answer-first")).await;
     };
     let accessible = a.answer.trim().len() < captcha::LENGTH;
-    let expected = state.store.take_captcha(&hash(&a.captcha), state.clock.now_ms()).await?;
-    if expected.as_deref() != Some(hash(a.answer.trim()).as_str()) {
-        state.store.audit(&trace_entry("refused:captcha", json!({}))).await?;
-        return challenge_page(&state, l, &token, accessible, Some("verify-err-wrong")).await;
-    }
-    let Some(cert) = state.store.certificate_by_token(&token_hash(&token)).await? else {
-        state.store.audit(&trace_entry("unknown", json!({}))).await?;
-        return Ok(notice(StatusCode::NOT_FOUND, l, "verify-unknown-title", "verify-unknown", true));
-    };
-    let today = state.clock.today();
-    let mut entry = trace_entry("ok", json!({ "certificate": cert.id }));
-    entry.subject_person = Some(cert.person_id);
-    let until = anagrafe_service::certificates::dmy(cert.expires_on);
-    if let Some(deleted) = cert.deleted_at {
-        entry.outcome = "deleted".into();
-        state.store.audit(&entry).await?;
-        let when = chrono::DateTime::from_timestamp_millis(deleted)
-            .map(|d| anagrafe_service::certificates::dmy(anagrafe_domain::ops::italian_date(d)))
-            .unwrap_or_default();
-        let text = i18n::t_args(l, "verify-deleted", &[("id", &cert.id), ("until", &until), ("deleted", &when)]);
-        return Ok(page(StatusCode::GONE, l, "verify-deleted-title", &format!("<p role=\"alert\">{}</p>", esc(&text))));
-    }
-    if cert.expires_on < today {
-        entry.outcome = "expired".into();
-        state.store.audit(&entry).await?;
-        let text = i18n::t_args(l, "verify-expired", &[("id", &cert.id), ("until", &until)]);
-        return Ok(page(StatusCode::GONE, l, "verify-expired-title", &format!("<p role=\"alert\">{}</p>", esc(&text))));
-    }
-    let Some(pdf) = state.store.certificate_pdf(&cert.id).await? else {
-        entry.outcome = "deleted".into();
-        state.store.audit(&entry).await?;
-        return Ok(notice(StatusCode::GONE, l, "verify-gone-title", "verify-gone", true));
-    };
-    state.store.audit(&entry).await?;
-    Ok(pdf_response(pdf, &format!("certificato-{}.pdf", cert.id)))
+    Ok(match svc.verify(&request_id(), &token, &a.captcha, &a.answer).await? {
+        Verification::WrongAnswer => return challenge_page(&state, l, &token, accessible, Some("verify-err-wrong")).await,
+        Verification::Unknown => notice(StatusCode::NOT_FOUND, l, "verify-unknown-title", "verify-unknown", true),
+        Verification::Deleted { id, expires_on, deleted_on } => {
+            let until = anagrafe_service::certificates::dmy(expires_on);
+            let when = deleted_on.map(anagrafe_service::certificates::dmy).unwrap_or_default();
+            let text = i18n::t_args(l, "verify-deleted", &[("id", &id), ("until", &until), ("deleted", &when)]);
+            page(StatusCode::GONE, l, "verify-deleted-title", &format!("<p role=\"alert\">{}</p>", esc(&text)))
+        }
+        Verification::Expired { id, expires_on } => {
+            let until = anagrafe_service::certificates::dmy(expires_on);
+            let text = i18n::t_args(l, "verify-expired", &[("id", &id), ("until", &until)]);
+            page(StatusCode::GONE, l, "verify-expired-title", &format!("<p role=\"alert\">{}</p>", esc(&text)))
+        }
+        Verification::Gone => notice(StatusCode::GONE, l, "verify-gone-title", "verify-gone", true),
+        Verification::Original { id, pdf } => pdf_response(pdf, &format!("certificato-{id}.pdf")),
+    })
 }
