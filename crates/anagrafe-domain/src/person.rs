@@ -407,6 +407,11 @@ impl PersonRecord {
         if self.citizenships.is_empty() {
             errs.push(FieldError::new("citizenships", "at least one citizenship (or stateless code) is required"));
         }
+        for (i, c) in self.citizenships.iter().enumerate() {
+            if self.citizenships[..i].contains(c) {
+                errs.push(FieldError::new(format!("citizenships[{i}]"), "is listed twice: each citizenship once"));
+            }
+        }
         crate::ops::check_residence(&mut errs, &self.residence, refdata, today);
         if matches!(self.residence, Residence::Abroad { .. }) && !self.citizenships.contains(&Country::Italia) {
             errs.push(FieldError::new("citizenships", "AIRE holds Italian citizens only"));

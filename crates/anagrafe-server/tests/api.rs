@@ -423,6 +423,16 @@ async fn bad_data_get_problem_json_naming_the_field_and_write_nothing() {
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         (
+            // The same citizenship twice was a 500 from the store's unique key (issue 17).
+            {
+                let mut v: Value = serde_json::from_slice(&birth("e7", "Rossi")).unwrap();
+                v["citizenships"] = json!([{ "kind": "italia" }, { "kind": "italia" }]);
+                v
+            },
+            "citizenships[1]",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
             {
                 let mut v: Value = serde_json::from_slice(&birth("e5", "Rossi")).unwrap();
                 v["unexpected"] = json!(1);
