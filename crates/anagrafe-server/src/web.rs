@@ -293,7 +293,10 @@ async fn switch_language(ui: Ui, q: Result<Query<SwitchQuery>, axum::extract::re
     };
     let back = q.torna.filter(|t| local_path(t) && t.len() <= 2048).unwrap_or_else(|| "/".into());
     let mut r = see_other(&back);
-    let cookie = format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.code());
+    // No script reads it (HttpOnly); sent over HTTPS only, as the session cookies (browsers
+    // treat localhost as secure, so the demo keeps it); Lax so that a link from elsewhere opens
+    // the page in the chosen language.
+    let cookie = format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; HttpOnly; Secure; SameSite=Lax", lang.code());
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }

@@ -226,6 +226,8 @@ async fn verify_with_captcha(e: &Env, token: &str) -> Reply {
     assert_eq!(page.status, StatusCode::OK);
     let html = page.text();
     assert!(!html.contains("Certificato n.") && !html.contains("Bianchi") && !html.contains("BIANCHI"), "nothing shown before the captcha");
+    // An input without a type is drawn invisible by the theme until focused (issue 17).
+    assert!(html.contains(r#"name="answer" type="text""#), "the captcha's answer field has a type");
     let id = html.split("name=\"captcha\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
     let answer = e.oracle.lock().unwrap().iter().find(|(i, _)| *i == id).unwrap().1.clone();
     let form = format!("captcha={id}&answer={answer}");

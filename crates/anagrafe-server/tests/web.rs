@@ -185,7 +185,11 @@ async fn public_pages_speak_the_asked_language_and_the_switch_stays_on_this_site
     let switch = get(&router, "/lingua?l=en&torna=%2Fprivacy", None, &[]).await;
     assert_eq!(switch.status, StatusCode::SEE_OTHER);
     assert_eq!(switch.headers["location"], "/privacy");
-    assert!(switch.headers["set-cookie"].to_str().unwrap().starts_with("anagrafe-lang=en;"));
+    let set = switch.headers["set-cookie"].to_str().unwrap();
+    assert!(set.starts_with("anagrafe-lang=en;"), "{set}");
+    for attribute in ["HttpOnly", "Secure", "SameSite=Lax"] {
+        assert!(set.contains(attribute), "the language cookie lacks {attribute}: {set}");
+    }
     for evil in ["//evil.example/x", "https://evil.example/", "/\\evil.example"] {
         let q: String = url::form_urlencoded::byte_serialize(evil.as_bytes()).collect();
         let r = get(&router, &format!("/lingua?l=en&torna={q}"), None, &[]).await;

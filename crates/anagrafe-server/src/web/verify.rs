@@ -178,7 +178,7 @@ async fn challenge_page(state: &AppState, l: Lang, token: &str, accessible: bool
     let body = format!(
         "{error_html}<p>{}</p>\
          <form method=\"post\" action=\"/verifica/{token}\">{shown}<input type=\"hidden\" name=\"captcha\" value=\"{id}\">\
-         <div class=\"form-group my-3\"><label for=\"answer\" class=\"active\">{}</label> <input id=\"answer\" name=\"answer\" class=\"form-control\" inputmode=\"numeric\" autocomplete=\"off\" required aria-describedby=\"q\"></div> \
+         <div class=\"form-group my-3\"><label for=\"answer\" class=\"active\">{}</label> <input id=\"answer\" name=\"answer\" type=\"text\" class=\"form-control\" inputmode=\"numeric\" autocomplete=\"off\" required aria-describedby=\"q\"></div> \
          <button type=\"submit\" class=\"btn btn-primary\">{}</button></form>{other}",
         t("verify-captcha-lead"),
         t("verify-answer"),
