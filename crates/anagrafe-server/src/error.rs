@@ -274,11 +274,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Fallback for unknown routes.
-pub async fn not_found(uri: axum::http::Uri) -> ApiError {
-    ApiError::NotFound(format!("no route {}", uri.path()))
-}
-
 /// Fallback for known routes with the wrong method.
 pub async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed

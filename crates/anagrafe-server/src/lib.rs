@@ -59,7 +59,7 @@ pub fn app(state: AppState) -> Router {
         .merge(certificates::routes())
         .merge(pdnd::routes())
         .merge(web::routes())
-        .fallback(error::not_found)
+        .fallback(web::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(guarded, auth::limits::guard))

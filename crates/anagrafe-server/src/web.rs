@@ -194,6 +194,19 @@ pub struct MessagePage {
     pub next: Option<(String, String)>,
 }
 
+/// Paths of machine clients (the JSON API, the e-services, sign-in endpoints, health,
+/// assets): an unknown path there answers problem+json, as their clients expect.
+const MACHINE_PREFIXES: [&str; 9] = ["/api", "/pdnd", "/auth", "/dev-idp", "/health", "/metrics", "/static", "/test-only", "/.well-known"];
+
+/// The application's fallback: an unknown path of the web application is the "page not found"
+/// page, with the header and a way back; under a machine prefix it is problem+json.
+pub async fn not_found(ui: Ui, uri: axum::http::Uri) -> Response {
+    let path = uri.path();
+    let machine = MACHINE_PREFIXES.iter().any(|p| path == *p || path.starts_with(&format!("{p}/")));
+    let e = ApiError::NotFound(format!("no route {path}"));
+    if machine { e.into_response() } else { error_page(&ui, e) }
+}
+
 /// The HTML answer for an error of the code the pages call (the API's own errors, in words).
 pub fn error_page(ui: &Ui, e: ApiError) -> Response {
     let status = e.status();

@@ -51,10 +51,14 @@ async fn readiness_fails_with_problem_json_when_the_database_is_gone() {
 }
 
 #[tokio::test]
-async fn unknown_routes_and_methods_get_problem_json_with_the_request_id() {
+async fn unknown_api_routes_and_methods_get_problem_json_with_the_request_id() {
     let (s, _d) = store().await;
     let router = app(AppState::new(Arc::new(s)));
-    let req = Request::get("/nowhere").header("x-request-id", "abc-123").body(Body::empty()).unwrap();
+    // Outside the machine prefixes an unknown path is the web application's page (issue 17).
+    let (status, headers, _) = call(router.clone(), Request::get("/nowhere").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    let req = Request::get("/api/nowhere").header("x-request-id", "abc-123").body(Body::empty()).unwrap();
     let (status, headers, body) = call(router.clone(), req).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(headers["content-type"], "application/problem+json");

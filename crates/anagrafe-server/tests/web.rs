@@ -195,6 +195,15 @@ async fn public_pages_speak_the_asked_language_and_the_switch_stays_on_this_site
         let r = get(&router, &format!("/lingua?l=en&torna={q}"), None, &[]).await;
         assert_eq!(r.headers["location"], "/", "{evil} must not be followed");
     }
+    // An unknown page is a page, with the header and a way home; an unknown API path stays
+    // problem+json (issue 17, item 7).
+    let lost = get(&router, "/ufficio/non-esiste", None, &[]).await;
+    assert_eq!(lost.status, StatusCode::NOT_FOUND);
+    assert_eq!(lost.headers["content-type"], "text/html; charset=utf-8");
+    assert!(lost.text().contains("<html lang=\"it\">") && lost.text().contains("href=\"/\""), "{}", lost.text());
+    let api = get(&router, "/api/v1/non-esiste", None, &[]).await;
+    assert_eq!(api.status, StatusCode::NOT_FOUND);
+    assert_eq!(api.headers["content-type"], "application/problem+json");
     let bad = get(&router, "/lingua?l=xx", None, &[]).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.text().contains("Richiesta non valida"));
