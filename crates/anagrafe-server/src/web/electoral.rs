@@ -706,12 +706,12 @@ async fn answer(
     let (Some(accepted), Some(text)) = (accepted, text) else {
         // Back to the elector's page, the error beside the answer.
         let elector = o.elector(&state, get("persona")).await?;
-        let file = state.electoral().file(&o.principal, &elector).await.map_err(|e| o.fail(e.into()))?;
-        if !file.requests.iter().any(|r| r.id == number) {
+        let key = if accepted.is_none() { "ele-err-outcome" } else { "ele-err-answer" };
+        // The page reads (and traces) the elector's file once; the request must be one of its.
+        let page = elector_view(&state, &o, &elector, None, Vec::new(), None, Some((number, o.o.ui.t(key)))).await?;
+        if !page.requests.iter().any(|r| r.number == number) {
             return Err(o.fail(ApiError::NotFound("no such request".into())));
         }
-        let key = if accepted.is_none() { "ele-err-outcome" } else { "ele-err-answer" };
-        let page = elector_view(&state, &o, &elector, None, Vec::new(), None, Some((number, o.o.ui.t(key)))).await?;
         return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
     };
     // The store names the person, from the request, in the same transaction.
