@@ -122,10 +122,12 @@ impl Engine {
         struct Data<'a> {
             #[serde(flatten)]
             doc: &'a Document,
-            qr: bool,
+            /// The contrassegno's printed side (mm, quiet zone included), if it has one.
+            qr: Option<f64>,
         }
-        let data = serde_json::to_vec(&Data { doc, qr: qr.is_some() }).map_err(|e| DocError::Layout(e.to_string()))?;
-        let qr = qr.map(crate::qr::png).transpose()?.map(Bytes::new);
+        let qr = qr.map(crate::qr::png).transpose()?;
+        let data = serde_json::to_vec(&Data { doc, qr: qr.as_ref().map(|q| q.side_mm) }).map_err(|e| DocError::Layout(e.to_string()))?;
+        let qr = qr.map(|q| Bytes::new(q.png));
         let at = doc.issued_at;
         let today = Datetime::from_ymd(at.year_ce().1 as i32, at.month() as u8, at.day() as u8)
             .ok_or_else(|| DocError::Layout("issue date out of range".into()))?;

@@ -2,23 +2,41 @@
 
 use crate::DocError;
 
-/// Longest text a contrassegno may carry: the URL plus the signed payload stay well inside a
-/// version-15 code at level M, which still prints at 3.5 cm with modules over 0.4 mm.
+pub mod corpus;
+
+/// Longest text a contrassegno may carry: the URL plus the signed payload stay inside a
+/// version-15 code at level M (77 modules a side).
 pub const MAX_TEXT: usize = 400;
 
+/// Printed size of one module, in millimetres: 0.5 mm is three device pixels of a 150-dpi scan
+/// and well above what a phone's camera resolves at reading distance (`docs/certificates.md`).
+pub const MODULE_MM: f64 = 0.5;
+
+/// Quiet zone around the code, in modules (ISO/IEC 18004 asks for four).
+pub const QUIET_MODULES: usize = 4;
+
+/// The contrassegno's image: a PNG and its printed side.
+#[derive(Debug, Clone)]
+pub struct QrImage {
+    /// PNG, `MODULE_PX` pixels per module, quiet zone included.
+    pub png: Vec<u8>,
+    /// Printed side in millimetres, quiet zone included ([`MODULE_MM`] per module).
+    pub side_mm: f64,
+}
+
 /// The QR code of `text` as a PNG image, `MODULE_PX` pixels per module, with the standard
-/// four-module quiet zone. A raster costs the layout far less than an SVG with one path per
+/// four-module quiet zone, and its printed side. A raster costs the layout far less than an SVG with one path per
 /// module; drawn at several pixels per module it stays readable when a viewer or printer scales
 /// it to a resolution that is not a whole multiple of the modules (a 150-dpi rendering gives
 /// about 2.7 device pixels per module).
-pub fn png(text: &str) -> Result<Vec<u8>, DocError> {
+pub fn png(text: &str) -> Result<QrImage, DocError> {
     if text.len() > MAX_TEXT {
         return Err(DocError::Layout(format!("QR text longer than {MAX_TEXT} bytes")));
     }
     let code =
         fast_qr::QRBuilder::new(text.as_bytes()).ecl(fast_qr::ECL::M).build().map_err(|e| DocError::Layout(format!("QR code: {e:?}")))?;
     let width = code.size;
-    let quiet = 4;
+    let quiet = QUIET_MODULES;
     let side = ((width + 2 * quiet) * MODULE_PX) as u32;
     let mut img = image::GrayImage::from_pixel(side, side, image::Luma([255]));
     for y in 0..width {
@@ -36,7 +54,7 @@ pub fn png(text: &str) -> Result<Vec<u8>, DocError> {
     image::DynamicImage::ImageLuma8(img)
         .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
         .map_err(|e| DocError::Layout(format!("QR image: {e}")))?;
-    Ok(out)
+    Ok(QrImage { png: out, side_mm: (width + 2 * quiet) as f64 * MODULE_MM })
 }
 
 /// Pixels per module of the QR image given to the layout.
@@ -48,11 +66,10 @@ pub const MAX_UPLOAD_BYTES: usize = 6 * 1024 * 1024;
 pub const MAX_SIDE: u32 = 8000;
 /// Largest image accepted, in pixels.
 pub const MAX_PIXELS: u64 = 24_000_000;
-/// The search runs first on the image scaled to this many pixels on the longer side (fast, and
-/// enough for a code that fills a good part of the photo), then, if nothing was found, on the
-/// image at up to `FULL_SIDE` (a small code in a large photo).
-const QUICK_SIDE: u32 = 1024;
-const FULL_SIDE: u32 = 2400;
+/// Larger images are scaled down to this many pixels on the longer side before the search: a
+/// phone's 12-Mpx photo of an A4 page keeps about 6 pixels per module, and the search stays
+/// under half a second (docs/benchmarks.md).
+const SEARCH_SIDE: u32 = 3200;
 
 /// Why an uploaded image gave no contrassegno.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -99,31 +116,41 @@ pub fn decode(bytes: &[u8]) -> Result<String, DecodeError> {
         image::ImageError::Limits(_) => DecodeError::TooLarge,
         _ => DecodeError::NotAnImage,
     })?;
-    let grey = img.into_luma8();
+    let mut grey = img.into_luma8();
     let longest = grey.width().max(grey.height());
-    let mut sides = vec![QUICK_SIDE.min(longest)];
-    if longest > QUICK_SIDE {
-        sides.push(FULL_SIDE.min(longest));
+    if longest > SEARCH_SIDE {
+        let scale = f64::from(SEARCH_SIDE) / f64::from(longest);
+        let (nw, nh) =
+            ((f64::from(grey.width()) * scale).round().max(1.0) as u32, (f64::from(grey.height()) * scale).round().max(1.0) as u32);
+        grey = image::imageops::resize(&grey, nw, nh, image::imageops::FilterType::Triangle);
     }
-    for side in sides {
-        let scaled;
-        let view = if side < longest {
-            let scale = f64::from(side) / f64::from(longest);
-            let (nw, nh) =
-                ((f64::from(grey.width()) * scale).round().max(1.0) as u32, (f64::from(grey.height()) * scale).round().max(1.0) as u32);
-            scaled = image::imageops::resize(&grey, nw, nh, image::imageops::FilterType::Triangle);
-            &scaled
-        } else {
-            &grey
-        };
-        let (gw, gh) = (view.width() as usize, view.height() as usize);
-        let raw = view.as_raw();
-        let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(gw, gh, |x, y| raw[y * gw + x]);
-        for grid in prepared.detect_grids() {
-            if let Ok((_, text)) = grid.decode() {
-                return Ok(text);
-            }
-        }
-    }
-    Err(DecodeError::NoCode)
+    search(grey).map(|(text, _)| text).ok_or(DecodeError::NoCode)
+}
+
+/// The first QR code rxing finds in `img` (trying harder: every row, both polarities), with
+/// the centres of its three finder patterns.
+fn search(img: image::GrayImage) -> Option<(String, Vec<(f32, f32)>)> {
+    let (w, h) = (img.width(), img.height());
+    let mut hints = rxing::DecodeHints { TryHarder: Some(true), ..Default::default() };
+    let found = rxing::helpers::detect_in_luma_with_hints(img.into_raw(), w, h, Some(rxing::BarcodeFormat::QR_CODE), &mut hints).ok()?;
+    let points = found.getPoints().iter().map(|p| (p.x, p.y)).collect();
+    Some((found.getText().to_owned(), points))
+}
+
+/// Where a code lies in a rendering of a page: its text and the box of its finder patterns'
+/// centres (left, top, right, bottom, in pixels), which lie inside its modules. For the tests
+/// that measure the printed code's place; uploads go through [`decode`].
+pub fn locate(img: &image::GrayImage) -> Option<(String, [i32; 4])> {
+    let (text, points) = search(img.clone())?;
+    let finders = points.get(..3)?;
+    let min = |f: fn(&(f32, f32)) -> f32| finders.iter().map(f).fold(f32::MAX, f32::min).round() as i32;
+    let max = |f: fn(&(f32, f32)) -> f32| finders.iter().map(f).fold(f32::MIN, f32::max).round() as i32;
+    Some((text, [min(|p| p.0), min(|p| p.1), max(|p| p.0), max(|p| p.1)]))
+}
+
+/// Modules a side of the code holding `text` (without the quiet zone).
+pub fn modules_of(text: &str) -> Result<usize, DocError> {
+    let code =
+        fast_qr::QRBuilder::new(text.as_bytes()).ecl(fast_qr::ECL::M).build().map_err(|e| DocError::Layout(format!("QR code: {e:?}")))?;
+    Ok(code.size)
 }

@@ -138,7 +138,7 @@ async fn run(label: &str, store: Arc<dyn Store>, issues: usize) {
 /// 7 pixels per module, slightly off-centre; as JPEG.
 fn photo() -> Vec<u8> {
     let text = "https://anagrafe.example.it/verifica/Qe8Qbm9g0GH-dVGot1RaRNZH#eyJ2IjoxLCJpZCI6IjIwMjYtWTI4NkpLOVREQSIsInQiOls4LDEyXSwiaSI6IjIwMjYtMTEtMjMiLCJlIjoiMjAyNy0wNS0yMiIsImgiOiJ4YzNEZkNWREZHbHhtRkhjLWRGeFBvam9wQzBxVlIwVlRzUWl6bWRwVFVZIn0.C1uD1pwZtJXClRmsdOfn0BXOU05mL77bP98M_h2gEN4C2wYoF5JYsQaBYZpUD9miluSkVpSogjSIzKgnAgUM5g";
-    let code = image::load_from_memory(&anagrafe_docs::qr::png(text).unwrap()).unwrap().into_luma8();
+    let code = image::load_from_memory(&anagrafe_docs::qr::png(text).unwrap().png).unwrap().into_luma8();
     let (w, h) = (1732u32, 1155u32);
     let mut img = image::GrayImage::new(w, h);
     let mut seed = 12345u32;
