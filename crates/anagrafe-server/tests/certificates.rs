@@ -220,6 +220,32 @@ fn out_dir() -> std::path::PathBuf {
     d
 }
 
+/// The typed-number flow: the number's captcha page, solved, confirmed.
+async fn verify_number_with_captcha(e: &Env, number: &str) -> Reply {
+    let q: String = url::form_urlencoded::byte_serialize(number.as_bytes()).collect();
+    let page = send(e, Request::get(format!("/verifica/numero?n={q}")).body(Body::empty()).unwrap()).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    let html = page.text();
+    let id = html.split("name=\"captcha\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let answer = e.oracle.lock().unwrap().iter().find(|(i, _)| *i == id).unwrap().1.clone();
+    send(
+        e,
+        Request::post("/verifica/numero")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(format!("n={q}&captcha={id}&answer={answer}")))
+            .unwrap(),
+    )
+    .await
+}
+
+/// The address of the original's download on a result page.
+fn original_link(html: &str) -> String {
+    html.split("href=\"/verifica/originale/")
+        .nth(1)
+        .map(|r| format!("/verifica/originale/{}", r.split('"').next().unwrap().replace("&amp;", "&")))
+        .unwrap_or_default()
+}
+
 /// The verification flow a person follows: open the page, solve the captcha, confirm.
 async fn verify_with_captcha(e: &Env, token: &str) -> Reply {
     let page = send(e, Request::get(format!("/verifica/{token}")).body(Body::empty()).unwrap()).await;
@@ -322,11 +348,37 @@ async fn a_citizen_previews_pays_issues_downloads_and_anyone_verifies_the_origin
 
     // Verification: the QR's URL, the captcha, then the byte-identical original.
     let (token, qr) = token_of(&pdf.bytes);
-    let original = verify_with_captcha(&e, &token).await;
-    assert_eq!(original.status, StatusCode::OK, "{}", original.text());
-    assert_eq!(original.bytes, pdf.bytes, "the verification returns the sealed original");
+    let result = verify_with_captcha(&e, &token).await;
+    assert_eq!(result.status, StatusCode::OK, "{}", result.text());
+    let html = result.text();
+    // First the result as a page: the status, what it certifies, its dates, never whose it is.
+    assert!(html.contains(r#"id="verify-status">valido<"#), "{html}");
+    assert!(html.contains(&id) && html.contains("Certificato di Residenza") && !html.contains("BIANCHI"), "{html}");
     let t = audit_tail(&e).await;
     assert_eq!((t.operation.as_str(), t.outcome.as_str(), t.subject_person), ("certificate.verify", "ok", Some(e.anna.pid)));
+    // Then the byte-identical original, by the page's link, which works more than once.
+    let link = original_link(&html);
+    for _ in 0..2 {
+        let original = send(&e, Request::get(&link).body(Body::empty()).unwrap()).await;
+        assert_eq!((original.status, original.headers["content-type"].to_str().unwrap()), (StatusCode::OK, "application/pdf"));
+        assert_eq!(original.bytes, pdf.bytes, "the verification returns the sealed original");
+    }
+    assert_eq!(audit_tail(&e).await.outcome, "original");
+    // The link's key opens that certificate only, and not once changed.
+    let other = link.replace(&id, "2026-ABCDEFGHJK");
+    assert_eq!(send(&e, Request::get(&other).body(Body::empty()).unwrap()).await.status, StatusCode::GONE);
+    let forged = format!("{}x", link);
+    assert_eq!(send(&e, Request::get(&forged).body(Body::empty()).unwrap()).await.status, StatusCode::GONE);
+    // Typed instead of scanned (case and spaces forgiven): the same answer.
+    let typed = verify_number_with_captcha(&e, &format!(" {} ", id.to_lowercase())).await;
+    assert_eq!(typed.status, StatusCode::OK, "{}", typed.text());
+    assert!(typed.text().contains(r#"id="verify-status">valido<"#));
+    let bad = send(&e, Request::get("/verifica/numero?n=12345").body(Body::empty()).unwrap()).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().contains("anno, trattino e dieci caratteri"));
+    let nobody = verify_number_with_captcha(&e, "2026-ABCDEFGHJK").await;
+    assert_eq!(nobody.status, StatusCode::NOT_FOUND);
+    assert!(nobody.text().contains("sconosciuto"));
 
     // A photo of the QR code, uploaded, leads to the same page.
     let png = qr_png(&qr);
@@ -342,7 +394,7 @@ async fn a_citizen_previews_pays_issues_downloads_and_anyone_verifies_the_origin
 
 /// A PNG of a QR code holding `text`, as a phone photo would crop it.
 fn qr_png(text: &str) -> Vec<u8> {
-    anagrafe_docs::qr::png(text).unwrap()
+    anagrafe_docs::qr::png(text).unwrap().png
 }
 
 async fn upload(e: &Env, bytes: &[u8]) -> Reply {
@@ -535,6 +587,7 @@ async fn expired_deleted_and_unknown_certificates_say_so_after_the_captcha() {
     let gone = verify_with_captcha(&e, &token).await;
     assert_eq!(gone.status, StatusCode::GONE);
     assert!(gone.text().contains("scaduto ed è stato cancellato"), "{}", gone.text());
+    assert!(gone.text().contains(r#"id="verify-status">scaduto<"#), "{}", gone.text());
     let download = as_citizen(&e, &s, "GET", &format!("/api/v1/certificates/{id}/pdf"), None).await;
     assert_eq!(download.status, StatusCode::GONE);
     let listed = as_citizen(&e, &s, "GET", "/api/v1/certificates", None).await.json();
@@ -629,6 +682,44 @@ async fn independent_validators_agree() {
     };
     let (ok, out) = zbar("page-1.png");
     assert!(ok && out.trim() == qr, "zbarimg read {out:?}, the QR holds {qr:?}");
+    // The printed code (issue 17): at least 10 mm from every edge, four white modules around it,
+    // and the page's own decoder reads full-page scans at 150 and 300 dpi.
+    assert!(run("pdftoppm", &["-r", "300", "-f", "1", "-l", "1", "-png", "-singlefile", "sealed.pdf", "page300"], d).0);
+    for (png, dpi) in [("page-1.png", 150.0), ("page300.png", 300.0)] {
+        let bytes = std::fs::read(d.join(png)).unwrap();
+        assert_eq!(anagrafe_docs::qr::decode(&bytes).as_deref(), Ok(qr.as_str()), "a full-page scan at {dpi} dpi");
+        let page = image::load_from_memory(&bytes).unwrap().into_luma8();
+        let (text, inner) = anagrafe_docs::qr::locate(&page).expect("the code is found");
+        assert_eq!(text, qr);
+        // From the finder patterns' centres outwards, while the next line across the box has
+        // ink: the modules' own box (the finder patterns' dark borders are its outer lines).
+        let ink = |x: i32, y: i32| page.get_pixel(x as u32, y as u32)[0] < 128;
+        let [mut left, mut top, mut right, mut bottom] = inner;
+        loop {
+            let grew = [
+                (left > 0 && (top..=bottom).any(|y| ink(left - 1, y))).then(|| left -= 1),
+                (top > 0 && (left..=right).any(|x| ink(x, top - 1))).then(|| top -= 1),
+                ((right + 1) < page.width() as i32 && (top..=bottom).any(|y| ink(right + 1, y))).then(|| right += 1),
+                ((bottom + 1) < page.height() as i32 && (left..=right).any(|x| ink(x, bottom + 1))).then(|| bottom += 1),
+            ];
+            if grew.iter().all(Option::is_none) {
+                break;
+            }
+        }
+        let mm = |px: i32| f64::from(px) * 25.4 / dpi;
+        let (w, h) = (page.width() as i32, page.height() as i32);
+        let margins = [mm(left), mm(top), mm(w - 1 - right), mm(h - 1 - bottom)];
+        assert!(margins.iter().all(|m| *m >= 10.0), "{dpi} dpi: the code's distance from the edges (mm, l t r b): {margins:?}");
+        let module = f64::from(right - left + 1) / anagrafe_docs::qr::modules_of(&qr).unwrap() as f64;
+        assert!((mm(1) * module - anagrafe_docs::qr::MODULE_MM).abs() < 0.05, "{dpi} dpi: {} mm per module", mm(1) * module);
+        let quiet = (module * 4.0) as i32 - 1;
+        for y in (top - quiet).max(0)..=(bottom + quiet).min(h - 1) {
+            for x in (left - quiet).max(0)..=(right + quiet).min(w - 1) {
+                let inside = (left..=right).contains(&x) && (top..=bottom).contains(&y);
+                assert!(inside || page.get_pixel(x as u32, y as u32)[0] > 160, "{dpi} dpi: ink in the quiet zone at {x},{y}");
+            }
+        }
+    }
     assert!(run("pdftoppm", &["-r", "150", "-f", "1", "-l", "1", "-png", "preview.pdf", "preview"], d).0);
     let (ok, out) = zbar("preview-1.png");
     assert!(!ok && out.trim().is_empty(), "a preview has no QR code: {out}");

@@ -23,6 +23,7 @@ conformance!(
     a_certificate_the_person_cannot_obtain_is_refused_with_its_code_and_traced,
     a_citizen_obtains_certificates_about_themselves_only,
     verification_says_nothing_before_the_captcha_and_each_captcha_answers_once,
+    a_typed_number_verifies_and_its_original_can_be_downloaded_until_the_link_expires,
 );
 
 fn d(s: &str) -> NaiveDate {
@@ -171,4 +172,48 @@ async fn verification_says_nothing_before_the_captcha_and_each_captcha_answers_o
     clock.advance(chrono::Duration::minutes(11));
     assert!(matches!(svc.verify("r4", &token, &c.id, &answer(&c.id)).await.unwrap(), Verification::WrongAnswer));
     assert_eq!(outcomes().await, ["refused:captcha", "refused:captcha", "unknown", "refused:captcha"]);
+}
+
+async fn a_typed_number_verifies_and_its_original_can_be_downloaded_until_the_link_expires(h: &Harness) {
+    use anagrafe_service::certificates::verification::{ORIGINAL_TTL_MS, Verification, typed_number};
+    let s = setup(h).await;
+    let me = Principal::citizen(&s.codice_fiscale, "oidc:spid-demo", 2, "req-citizen".into());
+    let req = CertificateRequest { person: s.person, kinds: kinds(&[8]), reference_date: None, lang: None };
+    let (meta, pdf) = s.certs.issue(&me, &req, &Stamp::Exempt { code: 3, description: None }).await.unwrap();
+    let mut certs = Certificates::new(seal(), "https://anagrafe.example.it");
+    let oracle = certificates::CaptchaOracle::default();
+    certs.captcha_oracle = Some(oracle.clone());
+    let svc = CertificateService::new(Arc::new(certs), h.store.clone(), s.clock.clone());
+    let answer = |id: &str| oracle.lock().unwrap().iter().find(|(i, _)| i == id).map(|(_, a)| a.clone()).unwrap();
+    // The printed form, with the slips a person makes typing it.
+    assert_eq!(typed_number(&format!(" {} ", meta.id.to_lowercase())).as_deref(), Some(meta.id.as_str()));
+    for bad in ["", "2026", "2026-ABCDEFGHJ", "2026-ABCDEFGHJKL", "2026-ABCDEFGHI1", "26-ABCDEFGHJK", "2026_ABCDEFGHJK"] {
+        assert_eq!(typed_number(bad), None, "{bad:?}");
+    }
+    let c = svc.challenge(false, "it").await.unwrap();
+    let v = svc.verify_number("r1", &meta.id.to_lowercase(), &c.id, &answer(&c.id)).await.unwrap();
+    let Verification::Valid { summary, grant } = v else { panic!("{v:?}") };
+    assert_eq!((summary.id.as_str(), summary.types.as_slice(), summary.issued_on), (meta.id.as_str(), &[8u16][..], d("2026-06-01")));
+    assert_eq!(summary.expires_on, meta.expires_on);
+    // The original, more than once while the link lasts; not for another number, nor a changed key.
+    for _ in 0..2 {
+        assert_eq!(svc.original("r2", &meta.id, &grant).await.unwrap().as_deref(), Some(pdf.as_slice()));
+    }
+    assert_eq!(svc.original("r3", "2026-ABCDEFGHJK", &grant).await.unwrap(), None);
+    assert_eq!(svc.original("r3", &meta.id, &format!("{grant}x")).await.unwrap(), None);
+    s.clock.advance(chrono::Duration::milliseconds(ORIGINAL_TTL_MS + 1));
+    assert_eq!(svc.original("r4", &meta.id, &grant).await.unwrap(), None, "the link expires");
+    // An unknown number, with its captcha solved, is unknown.
+    let c = svc.challenge(true, "it").await.unwrap();
+    assert!(matches!(svc.verify_number("r5", "2026-ABCDEFGHJK", &c.id, &answer(&c.id)).await.unwrap(), Verification::Unknown));
+    let outcomes: Vec<String> = h
+        .store
+        .audit_entries(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.entry.operation == "certificate.verify")
+        .map(|e| e.entry.outcome)
+        .collect();
+    assert_eq!(outcomes, ["ok", "original", "original", "unknown"]);
 }

@@ -10,8 +10,10 @@ use crate::certificates::pdf_response;
 use crate::error::ApiError;
 use crate::web::i18n::{self, Lang};
 use anagrafe_docs::{captcha, qr};
+use anagrafe_domain::decode::{DecodeTable, TipoCertificato};
 use anagrafe_service::CertificateService;
-use anagrafe_service::certificates::verification::{QrProblem, Shown, Verification, valid_token};
+use anagrafe_service::certificates::dmy;
+use anagrafe_service::certificates::verification::{QrProblem, Shown, Summary, Verification, typed_number, valid_token};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -33,6 +35,8 @@ fn request_id() -> String {
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/verifica", get(home).post(upload).layer(DefaultBodyLimit::max(qr::MAX_UPLOAD_BYTES + 64 * 1024)))
+        .route("/verifica/numero", get(number_challenge).post(number_confirm))
+        .route("/verifica/originale/{number}", get(original))
         .route("/verifica/{token}", get(challenge).post(confirm))
         .route("/test-only/captcha/{id}", get(oracle_answer))
 }
@@ -72,11 +76,20 @@ async fn home(headers: HeaderMap) -> Response {
             "<p>{}</p><p>{}</p>\
              <form method=\"post\" action=\"/verifica\" enctype=\"multipart/form-data\">\
              <div class=\"mb-3\"><label for=\"qr\" class=\"form-label\">{}</label> <input id=\"qr\" name=\"qr\" type=\"file\" class=\"form-control\" accept=\"image/png,image/jpeg\" required></div> \
-             <button type=\"submit\" class=\"btn btn-primary\">{}</button></form>",
+             <button type=\"submit\" class=\"btn btn-primary\">{}</button></form>\
+             <h2 class=\"h4 mt-5\">{}</h2><p>{}</p>\
+             <form method=\"get\" action=\"/verifica/numero\">\
+             <div class=\"form-group my-3\"><label for=\"n\" class=\"active\">{}</label> <input id=\"n\" name=\"n\" type=\"text\" class=\"form-control\" maxlength=\"20\" autocomplete=\"off\" autocapitalize=\"characters\" spellcheck=\"false\" required aria-describedby=\"n-hint\"><small id=\"n-hint\" class=\"form-text\">{}</small></div> \
+             <button type=\"submit\" class=\"btn btn-outline-primary\">{}</button></form>",
             t("verify-scan"),
             t("verify-upload"),
             t("verify-upload-label"),
-            t("verify-upload-submit")
+            t("verify-upload-submit"),
+            t("verify-number-label"),
+            t("verify-number-lead"),
+            t("verify-number-label"),
+            t("verify-number-hint"),
+            t("verify-number-submit"),
         ),
     )
 }
@@ -155,7 +168,104 @@ async fn challenge(
     if !valid_token(&token) {
         return Ok(notice(StatusCode::NOT_FOUND, l, "verify-bad-address-title", "verify-bad-address", false));
     }
-    challenge_page(&state, l, &token, q.alternativa.is_some(), None).await
+    challenge_page(&state, l, &Target::Token(token), q.alternativa.is_some(), None).await
+}
+
+/// What a captcha page verifies: the token of a QR code's address, or a typed number.
+enum Target {
+    Token(String),
+    Number(String),
+}
+
+impl Target {
+    /// Where the answer is posted, and the field carrying a typed number.
+    fn action(&self) -> (String, String) {
+        match self {
+            Target::Token(t) => (format!("/verifica/{t}"), String::new()),
+            Target::Number(n) => ("/verifica/numero".into(), format!("<input type=\"hidden\" name=\"n\" value=\"{}\">", esc(n))),
+        }
+    }
+
+    /// The same page with the other kind of captcha.
+    fn other(&self, accessible: bool) -> String {
+        let (base, sep) = match self {
+            Target::Token(t) => (format!("/verifica/{t}"), '?'),
+            Target::Number(n) => {
+                (format!("/verifica/numero?n={}", url::form_urlencoded::byte_serialize(n.as_bytes()).collect::<String>()), '&')
+            }
+        };
+        if accessible { base } else { format!("{base}{sep}alternativa=1") }
+    }
+}
+
+#[derive(Deserialize)]
+struct NumberQuery {
+    #[serde(default)]
+    n: String,
+    #[serde(default)]
+    alternativa: Option<String>,
+}
+
+/// `GET /verifica/numero?n=…`: the captcha before a typed number is checked (nothing is looked
+/// up yet); a number of the wrong form is sent back to the form with the reason.
+async fn number_challenge(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<NumberQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    service(&state)?;
+    let l = crate::web::lang_of(&headers);
+    let Ok(Query(q)) = q else {
+        return Ok(bad_number(l));
+    };
+    let Some(number) = typed_number(&q.n) else {
+        return Ok(bad_number(l));
+    };
+    challenge_page(&state, l, &Target::Number(number), q.alternativa.is_some(), None).await
+}
+
+fn bad_number(l: Lang) -> Response {
+    page(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        l,
+        "verify-title",
+        &format!(
+            "<div class=\"alert alert-danger\" role=\"alert\"><p class=\"mb-0\">{}</p></div><p><a href=\"/verifica\">{}</a></p>",
+            esc(&i18n::t(l, "verify-err-number")),
+            esc(&i18n::t(l, "verify-retry"))
+        ),
+    )
+}
+
+#[derive(Deserialize)]
+struct NumberAnswer {
+    #[serde(default)]
+    n: String,
+    #[serde(default)]
+    captcha: String,
+    #[serde(default)]
+    answer: String,
+}
+
+/// `POST /verifica/numero`: the typed number's result, once the captcha is solved.
+async fn number_confirm(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<axum::Form<NumberAnswer>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, ApiError> {
+    let svc = service(&state)?;
+    let l = crate::web::lang_of(&headers);
+    let Ok(axum::Form(a)) = form else {
+        return Ok(bad_number(l));
+    };
+    let Some(number) = typed_number(&a.n) else {
+        return Ok(bad_number(l));
+    };
+    let accessible = a.answer.trim().len() < captcha::LENGTH;
+    match svc.verify_number(&request_id(), &number, &a.captcha, &a.answer).await? {
+        Verification::WrongAnswer => challenge_page(&state, l, &Target::Number(number), accessible, Some("verify-err-wrong")).await,
+        v => Ok(result_page(l, v)),
+    }
 }
 
 /// A page with one paragraph (`alert`: said to assistive technology at once).
@@ -164,20 +274,27 @@ fn notice(status: StatusCode, l: Lang, title_key: &str, text_key: &str, alert: b
     page(status, l, title_key, &format!("<p{role}>{}</p>", esc(&i18n::t(l, text_key))))
 }
 
-async fn challenge_page(state: &AppState, l: Lang, token: &str, accessible: bool, error_key: Option<&str>) -> Result<Response, ApiError> {
+async fn challenge_page(
+    state: &AppState,
+    l: Lang,
+    target: &Target,
+    accessible: bool,
+    error_key: Option<&str>,
+) -> Result<Response, ApiError> {
     let (id, shown) = new_captcha(state, l, accessible).await?;
     let t = |k: &str| esc(&i18n::t(l, k));
-    let other = if accessible {
-        format!("<p><a href=\"/verifica/{token}\">{}</a></p>", t("verify-use-image"))
-    } else {
-        format!("<p><a href=\"/verifica/{token}?alternativa=1\">{}</a></p>", t("verify-use-question"))
-    };
+    let other = format!(
+        "<p><a href=\"{}\">{}</a></p>",
+        esc(&target.other(accessible)),
+        if accessible { t("verify-use-image") } else { t("verify-use-question") }
+    );
+    let (action, number_field) = target.action();
     let error_html = error_key
         .map(|k| format!("<div class=\"alert alert-danger\" role=\"alert\"><p class=\"mb-0\">{}</p></div>", t(k)))
         .unwrap_or_default();
     let body = format!(
         "{error_html}<p>{}</p>\
-         <form method=\"post\" action=\"/verifica/{token}\">{shown}<input type=\"hidden\" name=\"captcha\" value=\"{id}\">\
+         <form method=\"post\" action=\"{action}\">{shown}{number_field}<input type=\"hidden\" name=\"captcha\" value=\"{id}\">\
          <div class=\"form-group my-3\"><label for=\"answer\" class=\"active\">{}</label> <input id=\"answer\" name=\"answer\" type=\"text\" class=\"form-control\" inputmode=\"numeric\" autocomplete=\"off\" required aria-describedby=\"q\"></div> \
          <button type=\"submit\" class=\"btn btn-primary\">{}</button></form>{other}",
         t("verify-captcha-lead"),
@@ -207,24 +324,142 @@ async fn confirm(
         return Ok(notice(StatusCode::NOT_FOUND, l, "verify-bad-address-title", "verify-bad-address", false));
     }
     let Ok(axum::Form(a)) = form else {
-        return challenge_page(&state, l, &token, false, Some("verify-err-answer-first")).await;
+        return challenge_page(&state, l, &Target::Token(token), false, Some("verify-err-answer-first")).await;
     };
     let accessible = a.answer.trim().len() < captcha::LENGTH;
     Ok(match svc.verify(&request_id(), &token, &a.captcha, &a.answer).await? {
-        Verification::WrongAnswer => return challenge_page(&state, l, &token, accessible, Some("verify-err-wrong")).await,
-        Verification::Unknown => notice(StatusCode::NOT_FOUND, l, "verify-unknown-title", "verify-unknown", true),
-        Verification::Deleted { id, expires_on, deleted_on } => {
-            let until = anagrafe_service::certificates::dmy(expires_on);
-            let when = deleted_on.map(anagrafe_service::certificates::dmy).unwrap_or_default();
-            let text = i18n::t_args(l, "verify-deleted", &[("id", &id), ("until", &until), ("deleted", &when)]);
-            page(StatusCode::GONE, l, "verify-deleted-title", &format!("<p role=\"alert\">{}</p>", esc(&text)))
+        Verification::WrongAnswer => return challenge_page(&state, l, &Target::Token(token), accessible, Some("verify-err-wrong")).await,
+        v => result_page(l, v),
+    })
+}
+
+/// The result of a verification as a page: the status in words (*valido*, *scaduto*,
+/// *annullato*, *sconosciuto*), what the certificate certifies and its dates, and, while it is
+/// valid, the link to the sealed original.
+fn result_page(l: Lang, v: Verification) -> Response {
+    let t = |k: &str| esc(&i18n::t(l, k));
+    let again = format!("<p class=\"mt-4\"><a href=\"/verifica\">{}</a></p>", t("verify-again"));
+    let details = |s: &Summary, status_key: &str| {
+        let types: Vec<String> = s
+            .types
+            .iter()
+            .map(|c| TipoCertificato::from_code(*c).map(|k| format!("Certificato {}", k.description())).unwrap_or_else(|| c.to_string()))
+            .collect();
+        format!(
+            "<dl class=\"anagrafe-summary\"><dt>{}</dt><dd><strong id=\"verify-status\">{}</strong></dd><dt>{}</dt><dd>{}</dd>\
+             <dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>",
+            t("verify-status"),
+            t(status_key),
+            t("verify-number"),
+            esc(&s.id),
+            t("verify-type"),
+            esc(&types.join(" + ")),
+            t("verify-issued"),
+            dmy(s.issued_on),
+            t("verify-until"),
+            dmy(s.expires_on),
+        )
+    };
+    match v {
+        Verification::WrongAnswer | Verification::Unknown => page(
+            StatusCode::NOT_FOUND,
+            l,
+            "verify-unknown-title",
+            &format!(
+                "<div class=\"alert alert-warning\" role=\"alert\"><p class=\"mb-0\"><strong>{}: {}</strong>. {}</p></div>{again}",
+                t("verify-status"),
+                t("verify-status-unknown"),
+                t("verify-unknown")
+            ),
+        ),
+        Verification::Valid { summary, grant } => {
+            let text = i18n::t_args(l, "verify-valid", &[("id", &summary.id)]);
+            let href = format!(
+                "/verifica/originale/{}?g={}",
+                summary.id,
+                url::form_urlencoded::byte_serialize(grant.as_bytes()).collect::<String>()
+            );
+            page(
+                StatusCode::OK,
+                l,
+                "verify-valid-title",
+                &format!(
+                    "<div class=\"alert alert-success\" role=\"status\"><p class=\"mb-0\">{}</p></div>{}<p>{}</p>\
+                     <p><a class=\"btn btn-primary\" href=\"{}\">{}</a></p><p class=\"small\">{}</p>{again}",
+                    esc(&text),
+                    details(&summary, "verify-status-valid"),
+                    t("verify-compare"),
+                    esc(&href),
+                    t("verify-download"),
+                    t("verify-download-note"),
+                ),
+            )
         }
-        Verification::Expired { id, expires_on } => {
-            let until = anagrafe_service::certificates::dmy(expires_on);
-            let text = i18n::t_args(l, "verify-expired", &[("id", &id), ("until", &until)]);
-            page(StatusCode::GONE, l, "verify-expired-title", &format!("<p role=\"alert\">{}</p>", esc(&text)))
+        Verification::Expired { summary } => {
+            let text = i18n::t_args(l, "verify-expired", &[("id", &summary.id), ("until", &dmy(summary.expires_on))]);
+            gone_page(l, "verify-expired-title", &text, &details(&summary, "verify-status-expired"), &again)
         }
-        Verification::Gone => notice(StatusCode::GONE, l, "verify-gone-title", "verify-gone", true),
-        Verification::Original { id, pdf } => pdf_response(pdf, &format!("certificato-{id}.pdf")),
+        Verification::Deleted { summary, deleted_on, expired } => {
+            let deleted = deleted_on.map(dmy).unwrap_or_default();
+            // Deleted by the expiry job: it expired (the original is not kept past it); else it
+            // was cancelled.
+            if expired {
+                let text =
+                    i18n::t_args(l, "verify-deleted", &[("id", &summary.id), ("until", &dmy(summary.expires_on)), ("deleted", &deleted)]);
+                gone_page(l, "verify-deleted-title", &text, &details(&summary, "verify-status-expired"), &again)
+            } else {
+                let text = i18n::t_args(l, "verify-cancelled", &[("id", &summary.id), ("deleted", &deleted)]);
+                gone_page(l, "verify-cancelled-title", &text, &details(&summary, "verify-status-cancelled"), &again)
+            }
+        }
+        Verification::Gone { summary } => {
+            gone_page(l, "verify-gone-title", &i18n::t(l, "verify-gone"), &details(&summary, "verify-status-cancelled"), &again)
+        }
+    }
+}
+
+/// A certificate that no longer counts: said at once to assistive technology, with its details.
+fn gone_page(l: Lang, title_key: &str, text: &str, details: &str, again: &str) -> Response {
+    page(
+        StatusCode::GONE,
+        l,
+        title_key,
+        &format!("<div class=\"alert alert-danger\" role=\"alert\"><p class=\"mb-0\">{}</p></div>{details}{again}", esc(text)),
+    )
+}
+
+#[derive(Deserialize)]
+struct OriginalQuery {
+    #[serde(default)]
+    g: String,
+}
+
+/// `GET /verifica/originale/{number}?g=…`: the sealed original, with the key a verification
+/// gave (see `CertificateService::original`).
+async fn original(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+    q: Result<Query<OriginalQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let svc = service(&state)?;
+    let l = crate::web::lang_of(&headers);
+    let grant = q.map(|Query(q)| q.g).unwrap_or_default();
+    let pdf = match typed_number(&number) {
+        Some(n) if grant.len() <= 64 => svc.original(&request_id(), &n, &grant).await?.map(|p| (n, p)),
+        _ => None,
+    };
+    Ok(match pdf {
+        Some((n, pdf)) => pdf_response(pdf, &format!("certificato-{n}.pdf")),
+        None => page(
+            StatusCode::GONE,
+            l,
+            "verify-link-expired-title",
+            &format!(
+                "<p role=\"alert\">{}</p><p><a href=\"/verifica\">{}</a></p>",
+                esc(&i18n::t(l, "verify-link-expired")),
+                esc(&i18n::t(l, "verify-again"))
+            ),
+        ),
     })
 }

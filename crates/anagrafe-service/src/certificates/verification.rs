@@ -7,7 +7,7 @@
 use super::{CertificateService, token_hash};
 use crate::{ServiceError, ServiceResult};
 use anagrafe_docs::{captcha, qr};
-use anagrafe_store::AuditEntry;
+use anagrafe_store::{AuditEntry, StoredCertificate};
 use base64::Engine as _;
 use chrono::NaiveDate;
 use serde_json::json;
@@ -35,37 +35,56 @@ pub struct Challenge {
     pub shown: Shown,
 }
 
+/// How long the link to a verified certificate's original PDF works.
+pub const ORIGINAL_TTL_MS: i64 = 15 * 60 * 1000;
+
+/// What the result page says of a certificate, once the captcha is solved: what the paper
+/// itself shows, never who it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// The certificate's number.
+    pub id: String,
+    /// What it certifies (tab. 13 codes; several: a combined certificate).
+    pub types: Vec<u16>,
+    /// The day it was issued (Italian time).
+    pub issued_on: NaiveDate,
+    /// Its validity's last day.
+    pub expires_on: NaiveDate,
+}
+
 /// The answer to a verification.
 #[derive(Debug, Clone)]
 pub enum Verification {
     /// The captcha was not solved (wrong, expired or used): nothing is said.
     WrongAnswer,
-    /// No certificate has this token.
+    /// No certificate has this token or number.
     Unknown,
-    /// Deleted before its expiry (or its PDF is gone).
+    /// Its original was deleted: by the expiry job once it expired, or on its cancellation.
     Deleted {
-        /// The certificate's number.
-        id: String,
-        /// Its validity's last day.
-        expires_on: NaiveDate,
+        /// What it was.
+        summary: Summary,
         /// When it was deleted, if known.
         deleted_on: Option<NaiveDate>,
+        /// Deleted because it had expired (else: cancelled).
+        expired: bool,
     },
     /// Its validity ended.
     Expired {
-        /// The certificate's number.
-        id: String,
-        /// Its validity's last day.
-        expires_on: NaiveDate,
+        /// What it was.
+        summary: Summary,
     },
     /// Its record says valid, but its PDF is no longer kept.
-    Gone,
-    /// The sealed original.
-    Original {
-        /// The certificate's number.
-        id: String,
-        /// The PDF as issued.
-        pdf: Vec<u8>,
+    Gone {
+        /// What it is.
+        summary: Summary,
+    },
+    /// Valid: the original can be downloaded with `grant` (see [`CertificateService::original`])
+    /// until [`ORIGINAL_TTL_MS`] has passed.
+    Valid {
+        /// What it is.
+        summary: Summary,
+        /// The download's key.
+        grant: String,
     },
 }
 
@@ -76,6 +95,18 @@ pub enum QrProblem {
     Unread(qr::DecodeError),
     /// A QR code, but not one of this register's certificates.
     NotOurs,
+}
+
+/// A certificate's number as a person types it (spaces and case forgiven), if it has the printed
+/// form `2026-ABCDEFGHJK` (year, dash, ten characters of the unambiguous alphabet).
+pub fn typed_number(s: &str) -> Option<String> {
+    let n: String = s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
+    let (year, tail) = n.split_once('-')?;
+    let ok = year.len() == 4
+        && year.bytes().all(|b| b.is_ascii_digit())
+        && tail.len() == 10
+        && tail.bytes().all(|b| b.is_ascii_uppercase() && !matches!(b, b'I' | b'O') || (b'2'..=b'9').contains(&b));
+    ok.then_some(n)
 }
 
 /// Whether `t` can be a certificate's verification token (the address's last segment).
@@ -132,39 +163,101 @@ impl CertificateService {
         Ok(Challenge { id, shown })
     }
 
-    /// The certificate of `token`, once captcha `captcha_id` is answered with `answer` (each
-    /// captcha answers once). Every outcome is traced.
+    /// The certificate of `token` (its QR code's address), once captcha `captcha_id` is answered
+    /// with `answer` (each captcha answers once). Every outcome is traced.
     pub async fn verify(&self, request_id: &str, token: &str, captcha_id: &str, answer: &str) -> ServiceResult<Verification> {
+        if !self.captcha_solved(request_id, captcha_id, answer).await? {
+            return Ok(Verification::WrongAnswer);
+        }
+        let cert = self.store.certificate_by_token(&token_hash(token)).await?;
+        self.outcome(request_id, "qr", cert).await
+    }
+
+    /// The certificate whose printed number a person typed (see [`typed_number`]), once the
+    /// captcha is solved: the same answers as [`Self::verify`].
+    pub async fn verify_number(&self, request_id: &str, number: &str, captcha_id: &str, answer: &str) -> ServiceResult<Verification> {
+        if !self.captcha_solved(request_id, captcha_id, answer).await? {
+            return Ok(Verification::WrongAnswer);
+        }
+        let cert = match typed_number(number) {
+            Some(n) => self.store.certificate(&n).await?,
+            None => None,
+        };
+        self.outcome(request_id, "number", cert).await
+    }
+
+    /// Spends captcha `captcha_id`; a wrong, spent or expired one is traced.
+    async fn captcha_solved(&self, request_id: &str, captcha_id: &str, answer: &str) -> ServiceResult<bool> {
         let expected = self.store.take_captcha(&hash(captcha_id), self.clock.now_ms()).await?;
         if expected.as_deref() != Some(hash(answer.trim()).as_str()) {
             self.store.audit(&Self::public_entry(request_id, "refused:captcha", json!({}))).await?;
-            return Ok(Verification::WrongAnswer);
+            return Ok(false);
         }
-        let Some(cert) = self.store.certificate_by_token(&token_hash(token)).await? else {
-            self.store.audit(&Self::public_entry(request_id, "unknown", json!({}))).await?;
+        Ok(true)
+    }
+
+    /// What the page says of `cert`, found by `by` (`qr` or `number`), traced.
+    async fn outcome(&self, request_id: &str, by: &str, cert: Option<StoredCertificate>) -> ServiceResult<Verification> {
+        let Some(cert) = cert else {
+            self.store.audit(&Self::public_entry(request_id, "unknown", json!({ "by": by }))).await?;
             return Ok(Verification::Unknown);
         };
-        let mut entry = Self::public_entry(request_id, "ok", json!({ "certificate": cert.id }));
+        let mut entry = Self::public_entry(request_id, "ok", json!({ "certificate": cert.id, "by": by }));
         entry.subject_person = Some(cert.person_id);
-        let (id, expires_on) = (cert.id.clone(), cert.expires_on);
+        let issued_on =
+            chrono::DateTime::from_timestamp_millis(cert.issued_at).map(anagrafe_domain::ops::italian_date).unwrap_or(cert.expires_on);
+        let summary = Summary { id: cert.id.clone(), types: cert.types.clone(), issued_on, expires_on: cert.expires_on };
         if let Some(deleted) = cert.deleted_at {
             entry.outcome = "deleted".into();
             self.store.audit(&entry).await?;
             let deleted_on = chrono::DateTime::from_timestamp_millis(deleted).map(anagrafe_domain::ops::italian_date);
-            return Ok(Verification::Deleted { id, expires_on, deleted_on });
+            let expired = cert.delete_reason.as_deref() == Some("expired");
+            return Ok(Verification::Deleted { summary, deleted_on, expired });
         }
-        if expires_on < self.clock.today() {
+        if cert.expires_on < self.clock.today() {
             entry.outcome = "expired".into();
             self.store.audit(&entry).await?;
-            return Ok(Verification::Expired { id, expires_on });
+            return Ok(Verification::Expired { summary });
         }
-        let Some(pdf) = self.store.certificate_pdf(&cert.id).await? else {
+        if self.store.certificate_pdf(&cert.id).await?.is_none_or(|p| p.is_empty()) {
             entry.outcome = "deleted".into();
             self.store.audit(&entry).await?;
-            return Ok(Verification::Gone);
-        };
+            return Ok(Verification::Gone { summary });
+        }
         self.store.audit(&entry).await?;
-        Ok(Verification::Original { id, pdf })
+        // The download's key, kept as a hash beside the captchas until it expires; its expiry is
+        // part of it, so that downloading again never extends it.
+        let expires_at = self.clock.now_ms() + ORIGINAL_TTL_MS;
+        let mut key = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+        let grant = format!("{expires_at}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key));
+        self.store.save_captcha(&hash(&grant), &hash(&summary.id), expires_at).await?;
+        Ok(Verification::Valid { summary, grant })
+    }
+
+    /// The original PDF of certificate `number`, with the `grant` its verification gave, while
+    /// the grant lasts (it may be used again until then); traced as `original`.
+    pub async fn original(&self, request_id: &str, number: &str, grant: &str) -> ServiceResult<Option<Vec<u8>>> {
+        let now = self.clock.now_ms();
+        let Some(expires_at) = grant.split_once('.').and_then(|(e, _)| e.parse::<i64>().ok()).filter(|e| *e > now) else {
+            return Ok(None);
+        };
+        let Some(expected) = self.store.take_captcha(&hash(grant), now).await? else {
+            return Ok(None);
+        };
+        if expected != hash(number) {
+            return Ok(None);
+        }
+        self.store.save_captcha(&hash(grant), &expected, expires_at).await?;
+        let Some(cert) = self.store.certificate(number).await? else {
+            return Ok(None);
+        };
+        let pdf = self.store.certificate_pdf(number).await?;
+        let mut entry =
+            Self::public_entry(request_id, if pdf.is_some() { "original" } else { "deleted" }, json!({ "certificate": number }));
+        entry.subject_person = Some(cert.person_id);
+        self.store.audit(&entry).await?;
+        Ok(pdf)
     }
 
     /// The verification token a photo of a printed QR code carries, if it is one of this
