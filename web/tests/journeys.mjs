@@ -97,6 +97,7 @@ async function journey(name, fn) {
 const citizen = creds.citizens[0];
 let certificatePdf = null;
 let verificationUrl = null;
+let certificateNumber = null;
 
 await journey("public pages and the language switch", async (page) => {
   await page.goto(base + "/");
@@ -191,23 +192,100 @@ await journey("anyone verifies the printed certificate through its QR link", asy
   const id = await page.locator("input[name=captcha]").getAttribute("value");
   const answer = await (await context.request.get(`${base}/test-only/captcha/${id}`)).text();
   await page.getByLabel("Risposta").fill(answer);
-  // Chromium shows a PDF in its viewer: the bytes are taken as they reach the browser.
-  let captured = null;
-  await page.route("**/verifica/**", async (route) => {
-    if (route.request().method() !== "POST") return route.continue();
-    const r = await route.fetch();
-    captured = { status: r.status(), type: r.headers()["content-type"], body: Buffer.from(await r.body()) };
-    await route.fulfill({ response: r });
-  });
   await page.getByRole("button", { name: "Conferma" }).click();
-  for (let i = 0; i < 100 && !captured; i++) await page.waitForTimeout(100);
-  check(captured && captured.status === 200 && captured.type === "application/pdf", "Conferma returns the PDF");
-  const original = captured.body;
+  // The result comes first as a page: status, what it certifies, its dates; then the original.
+  await page.waitForSelector("#verify-status");
+  check((await page.locator("h1").innerText()).includes("Certificato valido"), "the result page says the certificate is valid");
+  check((await page.locator("#verify-status").innerText()) === "valido", "the status reads valido");
+  const summary = await page.locator("main").innerText();
+  check(/Rilasciato il\s+\d{2}\/\d{2}\/\d{4}/.test(summary) && /Valido fino al\s+\d{2}\/\d{2}\/\d{4}/.test(summary), "issue and expiry dates as gg/mm/aaaa");
+  check(summary.includes("Certificato di Residenza"), "what it certifies, in words");
+  await axe(page, "20b-verify-result");
+  certificateNumber = summary.match(/\d{4}-[A-Z2-9]{10}/)[0];
+  // Chromium shows a PDF in its viewer: the bytes are fetched as the link gives them.
+  const href = await page.getByRole("link", { name: "Scarica l'originale (PDF)" }).getAttribute("href");
+  const got = await context.request.get(base + href);
+  check(got.status() === 200 && got.headers()["content-type"] === "application/pdf", "the link returns the PDF");
+  const original = Buffer.from(await got.body());
   writeFileSync(join(out, "verified-original.pdf"), original);
   check(Buffer.compare(original, certificatePdf) === 0, `the verified original is byte-identical to the downloaded certificate (${original.length} vs ${certificatePdf.length} bytes)`);
   // The accessible alternative: a question in words.
   await page.goto(verificationUrl.split("#")[0] + "?alternativa=1");
   await axe(page, "21-verify-accessible");
+});
+
+// A phone photo of the printout, made in the browser's own canvas from the 150-dpi rendering:
+// the page on a desk, turned and sheared, lit from one side, slightly blurred, as a JPEG.
+async function photoOf(page, png) {
+  await page.setContent("<canvas id=c></canvas>");
+  const b64 = await page.evaluate(async (src) => {
+    const img = new Image();
+    img.src = src;
+    await img.decode();
+    const c = document.getElementById("c");
+    c.width = 2250;
+    c.height = 3000;
+    const g = c.getContext("2d");
+    g.fillStyle = "#7a5c3e";
+    g.fillRect(0, 0, c.width, c.height);
+    g.save();
+    g.translate(c.width / 2, c.height / 2);
+    g.rotate((5 * Math.PI) / 180);
+    g.transform(1, 0.04, -0.03, 1, 0, 0);
+    const h = c.height * 0.8;
+    const w = (h * img.width) / img.height;
+    g.filter = "blur(1.2px)";
+    g.drawImage(img, -w / 2, -h / 2, w, h);
+    g.restore();
+    const light = g.createLinearGradient(0, 0, c.width, c.height);
+    light.addColorStop(0, "rgba(255,250,235,0)");
+    light.addColorStop(1, "rgba(40,30,20,0.45)");
+    g.fillStyle = light;
+    g.fillRect(0, 0, c.width, c.height);
+    return c.toDataURL("image/jpeg", 0.72).split(",")[1];
+  }, "data:image/png;base64," + png.toString("base64"));
+  return Buffer.from(b64, "base64");
+}
+
+await journey("anyone uploads a scan or a photo of the printout, or types its number, and reads valido", async (page, context) => {
+  check(certificatePdf && certificateNumber, "a certificate was issued and verified by the previous journeys");
+  const uploads = [];
+  for (const dpi of [150, 300]) {
+    execFileSync("pdftoppm", ["-r", String(dpi), "-f", "1", "-l", "1", "-png", "-singlefile", join(out, "certificate.pdf"), join(out, `scan-${dpi}`)]);
+    uploads.push({ name: `scan-${dpi}.png`, mimeType: "image/png", buffer: readFileSync(join(out, `scan-${dpi}.png`)) });
+  }
+  const photo = await photoOf(page, uploads[0].buffer);
+  writeFileSync(join(out, "photo.jpg"), photo);
+  uploads.push({ name: "photo.jpg", mimeType: "image/jpeg", buffer: photo });
+  for (const file of uploads) {
+    await page.goto(base + "/verifica");
+    await page.getByLabel("Immagine del codice QR").setInputFiles(file);
+    await page.getByRole("button", { name: "Leggi il codice" }).click();
+    await page.waitForLoadState();
+    check((await page.locator("h1").innerText()).includes("Verifica del certificato"), `${file.name} is read and reaches the captcha (${await page.locator("main").innerText()})`);
+    check(page.url() === verificationUrl.split("#")[0], `${file.name} leads to the certificate's own address`);
+  }
+  const answerCaptcha = async () => {
+    const id = await page.locator("input[name=captcha]").getAttribute("value");
+    await page.getByLabel("Risposta").fill(await (await context.request.get(`${base}/test-only/captcha/${id}`)).text());
+    await page.getByRole("button", { name: "Conferma" }).click();
+    await page.waitForSelector("#verify-status");
+  };
+  await answerCaptcha();
+  check((await page.locator("#verify-status").innerText()) === "valido", "the photo's certificate is valido");
+  // Typed instead of scanned: lower case and spaces are forgiven.
+  await page.goto(base + "/verifica");
+  await page.getByLabel("Numero del certificato").fill(" " + certificateNumber.toLowerCase() + " ");
+  await page.getByRole("button", { name: "Verifica il numero" }).click();
+  check((await page.locator("h1").innerText()).includes("Verifica del certificato"), "the typed number asks for the captcha");
+  await axe(page, "22-verify-number");
+  await answerCaptcha();
+  check((await page.locator("#verify-status").innerText()) === "valido", "the typed number's certificate is valido");
+  // A number of the wrong form says what the form is.
+  await page.goto(base + "/verifica");
+  await page.getByLabel("Numero del certificato").fill("12345");
+  await page.getByRole("button", { name: "Verifica il numero" }).click();
+  check((await page.locator("main").innerText()).includes("anno, trattino e dieci caratteri"), "a malformed number is explained");
 });
 
 const officer = creds.operators.find((o) => o.role.startsWith("registry_officer@") && o.role.includes("+mediator"));
@@ -238,7 +316,7 @@ await journey("an officer logs in with password and TOTP, registers a birth, and
   check((await page.locator("#login-error").innerText()).includes("errati"), "a wrong code is refused");
   await axe(page, "30-office-login-refused");
   await officeLogin(page, officer, "31-office");
-  await page.getByRole("link", { name: "Il mio account" }).click();
+  await page.getByRole("main").getByRole("link", { name: "Il mio account" }).click();
   check((await page.locator("main").innerText()).includes(officer.username), "the operator's own account");
   await axe(page, "31b-account");
   await page.goto(base + "/ufficio");
@@ -379,6 +457,43 @@ await journey("a citizen reads the own electoral data and asks to rectify them; 
   check(mine.includes("Accolta") && mine.includes("Sezione corretta: ora è la 7."), "the citizen reads the answer");
   check(/Numero della sezione\s+7\b/.test(mine), "the citizen reads the rectified section");
   await axe(page, "56-electoral-answered");
+});
+
+// The navigation's links, by name.
+async function navLinks(page) {
+  return (await page.locator("#nav-main").getByRole("link").allInnerTexts()).map((t) => t.trim());
+}
+
+await journey("every other role lands on a page of its own: public bodies, the security officer, the administrator", async (page) => {
+  const others = creds.operators.filter((o) => /^(pa_|security_officer|system_admin)/.test(o.role));
+  check(others.length >= 6, `the demo has the public-body, security and administration users (${others.length})`);
+  for (const [i, who] of others.entries()) {
+    await officeLogin(page, who, `60-${i}-${who.role.split("@")[0]}`, /\/ufficio\/account$/);
+    check(await page.locator("#no-desk").isVisible(), `${who.username} reads what the account page offers`);
+    check((await page.locator("header").innerText()).includes(who.name), `${who.username}'s name in the header`);
+    const nav = await navLinks(page);
+    check(!nav.includes("Ufficio anagrafe") && nav.includes("Il mio account"), `${who.username}'s navigation offers their own areas only (${nav})`);
+    await page.getByRole("button", { name: "Esci" }).click();
+    await page.waitForURL(/\/ufficio\/accesso$/);
+  }
+});
+
+await journey("the header names who is logged in and offers only their areas, on every page", async (page) => {
+  await citizenLogin(page);
+  const header = await page.locator("header").innerText();
+  check(!header.includes(citizen.codice_fiscale), "the citizen is named, not shown by code");
+  let nav = await navLinks(page);
+  check(nav.includes("Area personale") && !nav.includes("Ufficio anagrafe"), `a citizen is not offered the registry office (${nav})`);
+  // Public and error pages keep the header with the logout.
+  for (const path of ["/verifica", "/privacy", "/pagina-che-non-esiste"]) {
+    await page.goto(base + path);
+    check(await page.getByRole("button", { name: "Esci" }).isVisible(), `Esci on ${path}`);
+  }
+  await page.getByRole("button", { name: "Esci" }).click();
+  await officeLogin(page, electoralOfficer, "61-electoral-nav", /\/ufficio\/elettorale$/);
+  nav = await navLinks(page);
+  check(nav.includes("Ufficio elettorale") && !nav.includes("Ufficio anagrafe"), `the electoral officer finds the electoral desk (${nav})`);
+  check((await page.locator("header").innerText()).includes(electoralOfficer.name), "the officer's name in the header");
 });
 
 await browser.close();

@@ -190,6 +190,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict(field) => ApiError::Conflict(field),
             ServiceError::Forbidden(why) => ApiError::Forbidden(why),
             ServiceError::NotFound(what) => ApiError::NotFound(what),
+            ServiceError::NotYet { since } => {
+                ApiError::NotFound(format!("the record is in the register from {since}: ask for a date from then on"))
+            }
             ServiceError::Gone(what) => ApiError::Gone(what),
             ServiceError::Unavailable(what) => ApiError::Unavailable(what),
             ServiceError::Internal(source) => ApiError::Internal(source.to_string()),

@@ -91,14 +91,74 @@ pub struct Chrome {
     pub here: String,
     /// Prefix of asset URLs.
     pub assets: String,
-    /// The logged-in user, if the page knows one.
+    /// The logged-in user, if any.
     pub logout: Option<Logout>,
+    /// The areas the navigation offers (by who is logged in).
+    pub areas: Vec<Area>,
 }
+
+/// An area of the web application the navigation can offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    /// The citizens' reserved area.
+    Citizen,
+    /// The registry office's desk (or its login, for nobody logged in).
+    Registry,
+    /// The electoral office's desk.
+    Electoral,
+    /// An operator's own account.
+    Account,
+    /// The public verification of certificates.
+    Verify,
+}
+
+impl Area {
+    /// Where it is, and its name's message key.
+    pub fn link(self) -> (&'static str, &'static str) {
+        match self {
+            Area::Citizen => ("/area-personale", "nav-area"),
+            Area::Registry => ("/ufficio", "nav-office"),
+            Area::Electoral => ("/ufficio/elettorale", "nav-electoral"),
+            Area::Account => ("/ufficio/account", "nav-account"),
+            Area::Verify => ("/verifica", "nav-verify"),
+        }
+    }
+}
+
+/// Who is logged in, as every page's frame shows it: the name, the logout, the areas their
+/// roles can use.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    /// The logout button (with the person's name).
+    pub logout: Logout,
+    /// The areas offered, Verify last.
+    pub areas: Vec<Area>,
+}
+
+/// The areas offered to nobody in particular.
+const PUBLIC_AREAS: [Area; 3] = [Area::Citizen, Area::Registry, Area::Verify];
 
 impl Chrome {
     /// A frame for `ui`'s request titled by the message `title_key`.
     pub fn new(ui: &Ui, title_key: &str) -> Self {
-        Self { lang: ui.lang, title: ui.t(title_key), crumbs: Vec::new(), here: ui.here.clone(), assets: assets::base(), logout: None }
+        Self {
+            lang: ui.lang,
+            title: ui.t(title_key),
+            crumbs: Vec::new(),
+            here: ui.here.clone(),
+            assets: assets::base(),
+            logout: ui.viewer.as_ref().map(|v| v.logout.clone()),
+            areas: ui.viewer.as_ref().map_or_else(|| PUBLIC_AREAS.to_vec(), |v| v.areas.clone()),
+        }
+    }
+
+    /// The navigation's links: label and address, home first.
+    pub fn nav(&self) -> Vec<(String, &'static str, bool)> {
+        let here = self.here.split('?').next().unwrap_or_default();
+        std::iter::once(("/", "nav-home"))
+            .chain(self.areas.iter().map(|a| a.link()))
+            .map(|(href, key)| (self.t(key), href, here == href))
+            .collect()
     }
 
     /// Adds a breadcrumb (label by message key).
@@ -142,9 +202,16 @@ pub struct Ui {
     pub lang: Lang,
     /// Path and query.
     pub here: String,
+    /// Who is logged in, if anyone.
+    pub viewer: Option<Viewer>,
 }
 
 impl Ui {
+    /// A request's frame data without its session (pages built outside a request's handler).
+    pub fn anonymous(lang: Lang, here: &str) -> Self {
+        Ui { lang, here: here.to_owned(), viewer: None }
+    }
+
     /// A message in this request's language.
     pub fn t(&self, key: &str) -> String {
         i18n::t(self.lang, key)
@@ -159,13 +226,73 @@ pub fn lang_of(headers: &HeaderMap) -> Lang {
         .unwrap_or(Lang::It)
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Ui {
+impl FromRequestParts<AppState> for Ui {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let here = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
-        Ok(Ui { lang: lang_of(&parts.headers), here })
+        let viewer = match parts.extensions.get::<Option<Viewer>>() {
+            Some(v) => v.clone(),
+            None => {
+                let v = viewer_of(parts, state).await;
+                parts.extensions.insert(v.clone());
+                v
+            }
+        };
+        Ok(Ui { lang: lang_of(&parts.headers), here, viewer })
     }
+}
+
+/// Who the request's session cookie names, if its session is open: read only (no activity
+/// recorded, nothing traced), for the frame. An operator who has not shown the second factor
+/// sees only their account; a citizen is named by their record, never by their code.
+async fn viewer_of(parts: &Parts, state: &AppState) -> Option<Viewer> {
+    let token = crate::auth::cookie_value(&parts.headers, crate::auth::COOKIE)?;
+    let s = state.store.session(&crate::auth::token_hash(&token)).await.ok().flatten()?;
+    let now = state.clock.now_ms();
+    if s.ended_at.is_some() || now >= s.expires_at || now - s.last_seen_at > state.auth.idle_timeout_s * 1000 {
+        return None;
+    }
+    match s.kind.as_str() {
+        "operator" => {
+            let o = state.store.operator(&s.subject).await.ok().flatten().filter(|o| !o.disabled)?;
+            let has = |r: anagrafe_domain::Role| s.second_factor && o.roles.iter().any(|g| g.role == r);
+            let mut areas = Vec::new();
+            if has(anagrafe_domain::Role::RegistryOfficer) {
+                areas.push(Area::Registry);
+            }
+            if has(anagrafe_domain::Role::ElectoralOfficer) {
+                areas.push(Area::Electoral);
+            }
+            areas.extend([Area::Account, Area::Verify]);
+            let logout = Logout { action: "/ufficio/esci", csrf: s.csrf_token, who: o.display_name };
+            Some(Viewer { logout, areas })
+        }
+        "citizen" => {
+            let who = citizen_name(state, &s.subject).await.unwrap_or_else(|| i18n::t(lang_of(&parts.headers), "nav-citizen"));
+            let logout = Logout { action: "/area-personale/esci", csrf: s.csrf_token, who };
+            Some(Viewer { logout, areas: vec![Area::Citizen, Area::Verify] })
+        }
+        _ => None,
+    }
+}
+
+/// A citizen's name as their record has it ("Anna Maria Bianchi").
+async fn citizen_name(state: &AppState, subject: &str) -> Option<String> {
+    let cf = anagrafe_domain::CodiceFiscale::parse(subject).ok()?;
+    let id = *state.store.find_by_cf(&cf, None).await.ok()?.first()?;
+    let record = state.store.person(id, None).await.ok()?.record;
+    let name = &record.generalita.name;
+    let words: Vec<String> = [name.given(), name.surname()]
+        .into_iter()
+        .flatten()
+        .flat_map(str::split_whitespace)
+        .map(|w| {
+            let mut c = w.chars();
+            c.next().map(|f| f.to_uppercase().chain(c.flat_map(char::to_lowercase)).collect()).unwrap_or_default()
+        })
+        .collect();
+    Some(words.join(" ")).filter(|n| !n.is_empty())
 }
 
 /// Renders a template as an HTML response with `status`.
@@ -327,7 +454,7 @@ struct Framed<'a> {
 /// `body` (HTML the caller escaped) framed like every page, titled `title`, in `lang`, the
 /// page served at `here`.
 pub fn framed(status: StatusCode, lang: Lang, here: &str, title: &str, body: &str) -> Response {
-    let ui = Ui { lang, here: here.to_owned() };
+    let ui = Ui::anonymous(lang, here);
     let mut c = Chrome::new(&ui, "home-title");
     c.title = title.to_owned();
     c.crumbs.push(Crumb { label: title.to_owned(), href: None });

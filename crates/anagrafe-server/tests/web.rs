@@ -408,6 +408,11 @@ async fn an_officer_registers_a_birth_from_the_form_with_errors_beside_the_field
         assert!(told.iter().any(|n| n.kind == "nascita_registrata_altrove" && n.payload["id_anpr"] == id.as_str()), "{told:?}");
         let page = get(&router, &format!("/ufficio/persone/{id}"), Some(&token), &[]).await;
         assert!(page.text().contains("Prova Aurora"), "{}", page.text());
+        // Asked as of a day before the register knew the record: it says from when (issue 17).
+        let before = get(&router, &format!("/ufficio/persone/{id}?al=2000-01-01"), Some(&token), &[]).await;
+        assert_eq!(before.status, StatusCode::NOT_FOUND);
+        assert!(before.text().contains("La scheda è presente nell") && before.text().contains("?al="), "{}", before.text());
+        assert!(!before.text().contains("Pagina non trovata"));
         let found = get(&router, &format!("/ufficio/persone?q={id}"), Some(&token), &[]).await;
         assert!(found.text().contains(&format!("/ufficio/persone/{id}")));
         // A certificate at the counter for the newborn: stamp duty collected there.

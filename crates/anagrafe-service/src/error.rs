@@ -50,6 +50,12 @@ pub enum ServiceError {
     /// 404: no such thing (or not on the date asked).
     #[error("not found: {0}")]
     NotFound(String),
+    /// 404 for a date: the record was asked for a day before the register first knew it.
+    #[error("not found: the record is in the register from {since}")]
+    NotYet {
+        /// The first day the register knows of the record.
+        since: chrono::NaiveDate,
+    },
     /// 410: it existed and is gone for good (an invalidated ID ANPR).
     #[error("gone: {0}")]
     Gone(String),

@@ -286,7 +286,14 @@ impl Registry {
         who.require(KEEPERS, "reading a record")?;
         let (pid, id_status) = self.resolve(id).await?;
         let view = match self.store.person(pid, as_of).await {
-            Err(StoreError::NotFound(_)) => return Err(ServiceError::NotFound(format!("ID ANPR {id} had no record on that date"))),
+            Err(StoreError::NotFound(_)) => {
+                // Asked for a day before the record began: say from when it is known.
+                let first = self.store.history(pid).await?.residences.first().map(|r| r.from);
+                return Err(match first {
+                    Some(since) if as_of.is_some_and(|d| d < since) => ServiceError::NotYet { since },
+                    _ => ServiceError::NotFound(format!("ID ANPR {id} had no record on that date")),
+                });
+            }
             other => other?,
         };
         self.trace_read(who, "person.read", Some(pid), serde_json::json!({ "as_of": view.as_of })).await?;

@@ -62,13 +62,8 @@ impl FromRequestParts<AppState> for WebCitizen {
 
 impl WebCitizen {
     pub(super) fn chrome(&self, title_key: &str) -> Chrome {
-        let mut c = Chrome::new(&self.ui, title_key);
-        c.logout = Some(super::Logout {
-            action: "/area-personale/esci",
-            csrf: self.session.csrf_token.clone(),
-            who: self.session.subject.clone(),
-        });
-        c
+        // The frame names the citizen and offers the logout (the request's viewer).
+        Chrome::new(&self.ui, title_key)
     }
 
     /// Refuses a form whose CSRF token (field `csrf`, or the `X-CSRF-Token` header) is not the

@@ -101,13 +101,8 @@ impl WebOfficer {
 
     /// A page's frame under the desk `home` (message key `home_key`), with the logout button.
     pub(super) fn chrome_under(&self, title_key: &str, home_key: &str, home: &str) -> Chrome {
-        let mut c = Chrome::new(&self.ui, title_key).crumb(home_key, Some(home));
-        c.logout = Some(super::Logout {
-            action: "/ufficio/esci",
-            csrf: self.s.0.session.csrf_token.clone(),
-            who: self.s.operator().username.clone(),
-        });
-        c
+        // The frame names the operator and offers the logout (the request's viewer).
+        Chrome::new(&self.ui, title_key).crumb(home_key, Some(home))
     }
 
     pub(super) fn fail(&self, e: ApiError) -> Response {
@@ -139,12 +134,22 @@ pub(super) fn comune_name(code: &str) -> String {
         .unwrap_or_else(|| code.to_owned())
 }
 
-/// Where an operator's work starts, by their roles: the registry office's desk, or the electoral
-/// office's for an electoral officer who is not also a registry officer.
+/// Where an operator's work starts, by their roles: the registry office's desk, else the
+/// electoral office's, else (public-body users, the security officer, the administrator, whose
+/// pages are still to come) their own account, which says so: never a page they may not see.
 fn desk_of(roles: impl IntoIterator<Item = Role> + Clone) -> &'static str {
     let has = |r: Role| roles.clone().into_iter().any(|g| g == r);
-    if !has(Role::RegistryOfficer) && has(Role::ElectoralOfficer) { ELECTORAL_DESK } else { "/ufficio" }
+    if has(Role::RegistryOfficer) {
+        "/ufficio"
+    } else if has(Role::ElectoralOfficer) {
+        ELECTORAL_DESK
+    } else {
+        ACCOUNT
+    }
 }
+
+/// An operator's own account.
+const ACCOUNT: &str = "/ufficio/account";
 
 /// The electoral office's desk.
 const ELECTORAL_DESK: &str = "/ufficio/elettorale";
@@ -156,7 +161,11 @@ fn role_names(o: &anagrafe_store::Operator) -> impl Iterator<Item = Role> + Clon
 
 /// The desk an operator's pages lead back to, and its name's message key.
 fn desk_link(o: &anagrafe_store::Operator) -> (&'static str, &'static str) {
-    if desk_of(role_names(o)) == ELECTORAL_DESK { (ELECTORAL_DESK, "ele-office-title") } else { ("/ufficio", "office-title") }
+    match desk_of(role_names(o)) {
+        ELECTORAL_DESK => (ELECTORAL_DESK, "ele-office-title"),
+        ACCOUNT => (ACCOUNT, "account-title"),
+        _ => ("/ufficio", "office-title"),
+    }
 }
 
 #[derive(Template)]
@@ -447,7 +456,19 @@ async fn person(
         "" => None,
         raw => Some(raw.parse::<chrono::NaiveDate>().map_err(|_| o.fail(ApiError::field("al", "is a date (YYYY-MM-DD)")))?),
     };
-    let read = state.registry().person(&o.principal()?, &id_anpr, as_of).await.map_err(|e| o.fail(e.into()))?;
+    let read = match state.registry().person(&o.principal()?, &id_anpr, as_of).await {
+        Ok(read) => read,
+        // A date before the register knew the record: say from when, and offer that day.
+        Err(anagrafe_service::ServiceError::NotYet { since }) => {
+            let c =
+                o.chrome("office-not-yet-title").crumb("office-search-title", Some("/ufficio/persone")).crumb("office-not-yet-title", None);
+            let day = anagrafe_service::certificates::dmy(since);
+            let text = c.t1("office-not-yet", "since", &day);
+            let next = Some((c.t1("office-not-yet-open", "since", &day), format!("/ufficio/persone/{id}?al={since}")));
+            return Err(html(StatusCode::NOT_FOUND, &super::MessagePage { c, text, alert: false, next }));
+        }
+        Err(e) => return Err(o.fail(e.into())),
+    };
     let f = found(&read.view);
     let rec = &read.view.record;
     let c = o.chrome("office-person-title").crumb("office-search-title", Some("/ufficio/persone")).crumb("office-person-title", None);
@@ -856,6 +877,8 @@ struct AccountPage {
     username: String,
     name: String,
     roles: Vec<String>,
+    /// The operator has no desk yet: the account page says what they can do.
+    no_desk: bool,
     csrf: String,
     errors: Vec<(String, String)>,
 }
@@ -866,7 +889,15 @@ fn account_view(o: &WebOfficer, errors: Vec<(String, String)>) -> AccountPage {
         c: o.chrome("account-title").crumb("account-title", None),
         username: op.username.clone(),
         name: op.display_name.clone(),
-        roles: op.roles.iter().map(|g| if g.scope.is_empty() { g.role.to_string() } else { format!("{}@{}", g.role, g.scope) }).collect(),
+        roles: op
+            .roles
+            .iter()
+            .map(|g| {
+                let role = o.ui.t(&format!("role-{}", g.role.as_str()));
+                if g.scope.is_empty() { role } else { format!("{role}, {}", comune_name(&g.scope)) }
+            })
+            .collect(),
+        no_desk: desk_of(role_names(op)) == ACCOUNT,
         csrf: o.s.0.session.csrf_token.clone(),
         errors,
     }
@@ -977,7 +1008,7 @@ struct EnrolPage {
 fn enrol_view(s: &WebFirstFactor, secret: Option<String>, uri: Option<String>, error: Option<String>) -> EnrolPage {
     let desk = desk_link(&s.s.operator);
     let c = Chrome::new(&s.ui, "enrol-title").crumb(desk.1, Some(desk.0)).crumb("enrol-title", None);
-    let qr = uri.as_deref().and_then(|u| anagrafe_docs::qr::png(u).ok()).map(|png| {
+    let qr = uri.as_deref().and_then(|u| anagrafe_docs::qr::png(u).ok()).map(|q| q.png).map(|png| {
         use base64::Engine as _;
         format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png))
     });
