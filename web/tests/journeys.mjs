@@ -194,9 +194,9 @@ await journey("anyone verifies the printed certificate through its QR link", asy
   await page.getByLabel("Risposta").fill(answer);
   await page.getByRole("button", { name: "Conferma" }).click();
   // The result comes first as a page: status, what it certifies, its dates; then the original.
-  await page.waitForSelector("#verify-status");
+  await page.waitForSelector("#result-status");
   check((await page.locator("h1").innerText()).includes("Certificato valido"), "the result page says the certificate is valid");
-  check((await page.locator("#verify-status").innerText()) === "valido", "the status reads valido");
+  check((await page.locator("#result-status").innerText()) === "valido", "the status reads valido");
   const summary = await page.locator("main").innerText();
   check(/Rilasciato il\s+\d{2}\/\d{2}\/\d{4}/.test(summary) && /Valido fino al\s+\d{2}\/\d{2}\/\d{4}/.test(summary), "issue and expiry dates as gg/mm/aaaa");
   check(summary.includes("Certificato di Residenza"), "what it certifies, in words");
@@ -269,10 +269,10 @@ await journey("anyone uploads a scan or a photo of the printout, or types its nu
     const id = await page.locator("input[name=captcha]").getAttribute("value");
     await page.getByLabel("Risposta").fill(await (await context.request.get(`${base}/test-only/captcha/${id}`)).text());
     await page.getByRole("button", { name: "Conferma" }).click();
-    await page.waitForSelector("#verify-status");
+    await page.waitForSelector("#result-status");
   };
   await answerCaptcha();
-  check((await page.locator("#verify-status").innerText()) === "valido", "the photo's certificate is valido");
+  check((await page.locator("#result-status").innerText()) === "valido", "the photo's certificate is valido");
   // Typed instead of scanned: lower case and spaces are forgiven.
   await page.goto(base + "/verifica");
   await page.getByLabel("Numero del certificato").fill(" " + certificateNumber.toLowerCase() + " ");
@@ -280,7 +280,7 @@ await journey("anyone uploads a scan or a photo of the printout, or types its nu
   check((await page.locator("h1").innerText()).includes("Verifica del certificato"), "the typed number asks for the captcha");
   await axe(page, "22-verify-number");
   await answerCaptcha();
-  check((await page.locator("#verify-status").innerText()) === "valido", "the typed number's certificate is valido");
+  check((await page.locator("#result-status").innerText()) === "valido", "the typed number's certificate is valido");
   // A number of the wrong form says what the form is.
   await page.goto(base + "/verifica");
   await page.getByLabel("Numero del certificato").fill("12345");
@@ -485,7 +485,7 @@ await journey("the header names who is logged in and offers only their areas, on
   let nav = await navLinks(page);
   check(nav.includes("Area personale") && !nav.includes("Ufficio anagrafe"), `a citizen is not offered the registry office (${nav})`);
   // Public and error pages keep the header with the logout.
-  for (const path of ["/verifica", "/privacy", "/pagina-che-non-esiste"]) {
+  for (const path of ["/privacy", "/accessibilita", "/pagina-che-non-esiste"]) {
     await page.goto(base + path);
     check(await page.getByRole("button", { name: "Esci" }).isVisible(), `Esci on ${path}`);
   }

@@ -352,7 +352,7 @@ async fn a_citizen_previews_pays_issues_downloads_and_anyone_verifies_the_origin
     assert_eq!(result.status, StatusCode::OK, "{}", result.text());
     let html = result.text();
     // First the result as a page: the status, what it certifies, its dates, never whose it is.
-    assert!(html.contains(r#"id="verify-status">valido<"#), "{html}");
+    assert!(html.contains(r#"id="result-status">valido<"#), "{html}");
     assert!(html.contains(&id) && html.contains("Certificato di Residenza") && !html.contains("BIANCHI"), "{html}");
     let t = audit_tail(&e).await;
     assert_eq!((t.operation.as_str(), t.outcome.as_str(), t.subject_person), ("certificate.verify", "ok", Some(e.anna.pid)));
@@ -372,7 +372,7 @@ async fn a_citizen_previews_pays_issues_downloads_and_anyone_verifies_the_origin
     // Typed instead of scanned (case and spaces forgiven): the same answer.
     let typed = verify_number_with_captcha(&e, &format!(" {} ", id.to_lowercase())).await;
     assert_eq!(typed.status, StatusCode::OK, "{}", typed.text());
-    assert!(typed.text().contains(r#"id="verify-status">valido<"#));
+    assert!(typed.text().contains(r#"id="result-status">valido<"#));
     let bad = send(&e, Request::get("/verifica/numero?n=12345").body(Body::empty()).unwrap()).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad.text().contains("anno, trattino e dieci caratteri"));
@@ -587,7 +587,7 @@ async fn expired_deleted_and_unknown_certificates_say_so_after_the_captcha() {
     let gone = verify_with_captcha(&e, &token).await;
     assert_eq!(gone.status, StatusCode::GONE);
     assert!(gone.text().contains("scaduto ed è stato cancellato"), "{}", gone.text());
-    assert!(gone.text().contains(r#"id="verify-status">scaduto<"#), "{}", gone.text());
+    assert!(gone.text().contains(r#"id="result-status">scaduto<"#), "{}", gone.text());
     let download = as_citizen(&e, &s, "GET", &format!("/api/v1/certificates/{id}/pdf"), None).await;
     assert_eq!(download.status, StatusCode::GONE);
     let listed = as_citizen(&e, &s, "GET", "/api/v1/certificates", None).await.json();

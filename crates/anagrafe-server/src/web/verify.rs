@@ -346,7 +346,7 @@ fn result_page(l: Lang, v: Verification) -> Response {
             .map(|c| TipoCertificato::from_code(*c).map(|k| format!("Certificato {}", k.description())).unwrap_or_else(|| c.to_string()))
             .collect();
         format!(
-            "<dl class=\"anagrafe-summary\"><dt>{}</dt><dd><strong id=\"verify-status\">{}</strong></dd><dt>{}</dt><dd>{}</dd>\
+            "<dl class=\"anagrafe-summary\"><dt>{}</dt><dd><strong id=\"result-status\">{}</strong></dd><dt>{}</dt><dd>{}</dd>\
              <dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>",
             t("verify-status"),
             t(status_key),
