@@ -54,7 +54,16 @@ console.log(`demo at ${base}, data in ${dataDir}`);
 const browser = await chromium.launch({ executablePath: browserPath, args: ["--no-sandbox"] });
 const axeSeen = [];
 
+// Pages wider than a 360-px phone's viewport (the document scrolls sideways), by name.
+const tooWide = [];
+
 async function axe(page, name) {
+  // At 360 px wide first: the document must not be wider than the viewport.
+  const desktop = page.viewportSize();
+  await page.setViewportSize({ width: 360, height: 780 });
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  if (width > 360) tooWide.push(`${name} (${width} px)`);
+  await page.setViewportSize(desktop);
   const r = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
   const bad = r.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
   await page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
@@ -81,8 +90,18 @@ async function journey(name, fn) {
   const context = await browser.newContext({ acceptDownloads: true, locale: "it-IT" });
   const page = await context.newPage();
   const t0 = Date.now();
+  // Every error the pages log (a script's, a blocked resource's, a CSP violation) fails it.
+  const consoleErrors = [];
+  // (A page answered with an error status is logged as a failed load of the document itself:
+  // those pages are the journeys' own checks, not errors.)
+  page.on("console", (m) => {
+    const own = m.text().startsWith("Failed to load resource") && m.location()?.url === page.url();
+    if (m.type() === "error" && !own) consoleErrors.push(`${page.url()}: ${m.text()} (${m.location()?.url || ""})`);
+  });
+  page.on("pageerror", (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
   try {
     await fn(page, context);
+    check(consoleErrors.length === 0, `no console error (${consoleErrors.slice(0, 5).join("; ")})`);
     results.push(`ok   ${name} (${Date.now() - t0} ms)`);
   } catch (e) {
     failures++;
@@ -485,7 +504,7 @@ await journey("the header names who is logged in and offers only their areas, on
   let nav = await navLinks(page);
   check(nav.includes("Area personale") && !nav.includes("Ufficio anagrafe"), `a citizen is not offered the registry office (${nav})`);
   // Public and error pages keep the header with the logout.
-  for (const path of ["/privacy", "/accessibilita", "/pagina-che-non-esiste"]) {
+  for (const path of ["/verifica", "/privacy", "/pagina-che-non-esiste"]) {
     await page.goto(base + path);
     check(await page.getByRole("button", { name: "Esci" }).isVisible(), `Esci on ${path}`);
   }
@@ -501,6 +520,8 @@ server.kill("SIGTERM");
 writeFileSync(join(out, "axe-report.json"), JSON.stringify(axeSeen, null, 2));
 console.log(results.join("\n"));
 console.log(`pages checked with axe: ${axeSeen.length}; serious or critical violations: ${failures ? "see above" : 0}`);
+console.log(`pages wider than 360 px: ${tooWide.length}${tooWide.length ? ": " + tooWide.join(", ") : ""}`);
+if (tooWide.length) failures++;
 console.log(`screenshots: ${out}`);
 if (failures) {
   console.log(serverLog.split("\n").slice(-20).join("\n"));

@@ -61,8 +61,10 @@ pub async fn security_headers(hsts: bool, req: Request, next: Next) -> Response 
     set(
         h,
         "content-security-policy",
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
-         form-action 'self'; frame-ancestors 'none'",
+        "default-src 'self'; script-src 'self'; \
+         style-src 'self' 'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=' 'sha256-wPXhisdsFu1DtHYH1D9W5isSGqS5vIPn6QJWSNLqfCM='; \
+         style-src-attr 'unsafe-inline'; img-src 'self' data:; \
+         font-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
     );
     set(h, "x-frame-options", "DENY");
     set(h, "x-content-type-options", "nosniff");

@@ -47,6 +47,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/static/{tag}/{*name}", get(assets::serve))
+        .route("/favicon.ico", get(assets::favicon))
         .route("/lingua", get(switch_language))
         .route("/accessibilita", get(accessibility))
         .route("/privacy", get(privacy))
@@ -207,11 +208,6 @@ pub struct Ui {
 }
 
 impl Ui {
-    /// A request's frame data without its session (pages built outside a request's handler).
-    pub fn anonymous(lang: Lang, here: &str) -> Self {
-        Ui { lang, here: here.to_owned(), viewer: None }
-    }
-
     /// A message in this request's language.
     pub fn t(&self, key: &str) -> String {
         i18n::t(self.lang, key)
@@ -451,11 +447,10 @@ struct Framed<'a> {
     body: &'a str,
 }
 
-/// `body` (HTML the caller escaped) framed like every page, titled `title`, in `lang`, the
-/// page served at `here`.
-pub fn framed(status: StatusCode, lang: Lang, here: &str, title: &str, body: &str) -> Response {
-    let ui = Ui::anonymous(lang, here);
-    let mut c = Chrome::new(&ui, "home-title");
+/// `body` (HTML the caller escaped) framed like every page (with the request's viewer), titled
+/// `title`.
+pub fn framed(status: StatusCode, ui: &Ui, title: &str, body: &str) -> Response {
+    let mut c = Chrome::new(ui, "home-title");
     c.title = title.to_owned();
     c.crumbs.push(Crumb { label: title.to_owned(), href: None });
     html(status, &Framed { c, body })

@@ -35,6 +35,7 @@ static FILES: &[(&str, &str, &[u8])] = &[
     ("htmx.min.js", "text/javascript; charset=utf-8", npm!("htmx.org/dist/htmx.min.js")),
     ("anagrafe.css", "text/css; charset=utf-8", include_bytes!("../../web/anagrafe.css")),
     ("anagrafe.js", "text/javascript; charset=utf-8", include_bytes!("../../web/anagrafe.js")),
+    ("favicon.svg", "image/svg+xml", include_bytes!("../../web/favicon.svg")),
     font!("Titillium_Web", "titillium-web-v10-latin-ext_latin-300.woff2"),
     font!("Titillium_Web", "titillium-web-v10-latin-ext_latin-regular.woff2"),
     font!("Titillium_Web", "titillium-web-v10-latin-ext_latin-italic.woff2"),
@@ -80,5 +81,17 @@ pub async fn serve(Path((tag_sent, name)): Path<(String, String)>) -> Response {
     // A file asked for under another build's tag is served, but not kept for long.
     let cache = if tag_sent == tag() { "public, max-age=31536000, immutable" } else { "public, max-age=300" };
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    r
+}
+
+/// `GET /favicon.ico`: the register's icon (an SVG, which browsers take under that name too), for
+/// the clients that ask there whatever the page says; kept for a day.
+pub async fn favicon() -> Response {
+    let Some((_, kind, bytes)) = FILES.iter().find(|(n, _, _)| *n == "favicon.svg") else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let mut r = (*bytes).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
     r
 }

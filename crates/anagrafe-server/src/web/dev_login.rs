@@ -55,5 +55,5 @@ async fn page(State(state): State<AppState>, ui: Ui, Query(p): Query<AuthParams>
         r#"<div class="alert alert-warning" role="status"><p class="mb-0">{}</p></div><ul class="list-unstyled">{forms}</ul>"#,
         esc(&ui.t("devidp-warning"))
     );
-    Ok(super::framed(StatusCode::OK, ui.lang, &ui.here, &ui.t("devidp-title"), &body))
+    Ok(super::framed(StatusCode::OK, &ui, &ui.t("devidp-title"), &body))
 }

@@ -8,7 +8,8 @@
 use crate::AppState;
 use crate::certificates::pdf_response;
 use crate::error::ApiError;
-use crate::web::i18n::{self, Lang};
+use crate::web::Ui;
+use crate::web::i18n;
 use anagrafe_docs::{captcha, qr};
 use anagrafe_domain::decode::{DecodeTable, TipoCertificato};
 use anagrafe_service::CertificateService;
@@ -16,7 +17,7 @@ use anagrafe_service::certificates::dmy;
 use anagrafe_service::certificates::verification::{QrProblem, Shown, Summary, Verification, typed_number, valid_token};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use base64::Engine as _;
@@ -59,15 +60,15 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-fn page(status: StatusCode, lang: Lang, title_key: &str, body: &str) -> Response {
-    let mut r = crate::web::framed(status, lang, "/verifica", &i18n::t(lang, title_key), body);
+fn page(status: StatusCode, ui: &Ui, title_key: &str, body: &str) -> Response {
+    let mut r = crate::web::framed(status, ui, &i18n::t(ui.lang, title_key), body);
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
-async fn home(headers: HeaderMap) -> Response {
-    let l = crate::web::lang_of(&headers);
-    let t = |k: &str| esc(&i18n::t(l, k));
+async fn home(ui: Ui) -> Response {
+    let l = &ui;
+    let t = |k: &str| esc(&i18n::t(l.lang, k));
     page(
         StatusCode::OK,
         l,
@@ -94,22 +95,22 @@ async fn home(headers: HeaderMap) -> Response {
     )
 }
 
-fn bad_upload(lang: Lang, why_key: &str) -> Response {
+fn bad_upload(lang: &Ui, why_key: &str) -> Response {
     page(
         StatusCode::UNPROCESSABLE_ENTITY,
         lang,
         "verify-unread-title",
         &format!(
             "<p role=\"alert\">{}</p><p><a href=\"/verifica\">{}</a></p>",
-            esc(&i18n::t(lang, why_key)),
-            esc(&i18n::t(lang, "verify-retry"))
+            esc(&i18n::t(lang.lang, why_key)),
+            esc(&i18n::t(lang.lang, "verify-retry"))
         ),
     )
 }
 
-async fn upload(State(state): State<AppState>, headers: HeaderMap, mut form: Multipart) -> Result<Response, ApiError> {
+async fn upload(State(state): State<AppState>, ui: Ui, mut form: Multipart) -> Result<Response, ApiError> {
     let svc = service(&state)?;
-    let l = crate::web::lang_of(&headers);
+    let l = &ui;
     let mut image = None;
     while let Ok(Some(field)) = form.next_field().await {
         if field.name() == Some("qr") {
@@ -143,15 +144,15 @@ struct ChallengeQuery {
 }
 
 /// A new captcha: its id and the HTML showing it.
-async fn new_captcha(state: &AppState, lang: Lang, accessible: bool) -> Result<(String, String), ApiError> {
-    let c = service(state)?.challenge(accessible, lang.code()).await?;
+async fn new_captcha(state: &AppState, lang: &Ui, accessible: bool) -> Result<(String, String), ApiError> {
+    let c = service(state)?.challenge(accessible, lang.lang.code()).await?;
     let html = match c.shown {
         Shown::Question(q) => format!("<p id=\"q\">{}</p>", esc(&q)),
         Shown::Image(png) => format!(
             "<p id=\"q\">{}</p><img src=\"data:image/png;base64,{}\" alt=\"{}\">",
-            esc(&i18n::t(lang, "verify-captcha-digits")),
+            esc(&i18n::t(lang.lang, "verify-captcha-digits")),
             base64::engine::general_purpose::STANDARD.encode(png),
-            esc(&i18n::t(lang, "verify-captcha-alt"))
+            esc(&i18n::t(lang.lang, "verify-captcha-alt"))
         ),
     };
     Ok((c.id, html))
@@ -159,12 +160,12 @@ async fn new_captcha(state: &AppState, lang: Lang, accessible: bool) -> Result<(
 
 async fn challenge(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ui: Ui,
     Path(token): Path<String>,
     Query(q): Query<ChallengeQuery>,
 ) -> Result<Response, ApiError> {
     service(&state)?;
-    let l = crate::web::lang_of(&headers);
+    let l = &ui;
     if !valid_token(&token) {
         return Ok(notice(StatusCode::NOT_FOUND, l, "verify-bad-address-title", "verify-bad-address", false));
     }
@@ -210,11 +211,11 @@ struct NumberQuery {
 /// up yet); a number of the wrong form is sent back to the form with the reason.
 async fn number_challenge(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ui: Ui,
     q: Result<Query<NumberQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     service(&state)?;
-    let l = crate::web::lang_of(&headers);
+    let l = &ui;
     let Ok(Query(q)) = q else {
         return Ok(bad_number(l));
     };
@@ -224,15 +225,15 @@ async fn number_challenge(
     challenge_page(&state, l, &Target::Number(number), q.alternativa.is_some(), None).await
 }
 
-fn bad_number(l: Lang) -> Response {
+fn bad_number(l: &Ui) -> Response {
     page(
         StatusCode::UNPROCESSABLE_ENTITY,
         l,
         "verify-title",
         &format!(
             "<div class=\"alert alert-danger\" role=\"alert\"><p class=\"mb-0\">{}</p></div><p><a href=\"/verifica\">{}</a></p>",
-            esc(&i18n::t(l, "verify-err-number")),
-            esc(&i18n::t(l, "verify-retry"))
+            esc(&i18n::t(l.lang, "verify-err-number")),
+            esc(&i18n::t(l.lang, "verify-retry"))
         ),
     )
 }
@@ -250,11 +251,11 @@ struct NumberAnswer {
 /// `POST /verifica/numero`: the typed number's result, once the captcha is solved.
 async fn number_confirm(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ui: Ui,
     form: Result<axum::Form<NumberAnswer>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, ApiError> {
     let svc = service(&state)?;
-    let l = crate::web::lang_of(&headers);
+    let l = &ui;
     let Ok(axum::Form(a)) = form else {
         return Ok(bad_number(l));
     };
@@ -269,20 +270,20 @@ async fn number_confirm(
 }
 
 /// A page with one paragraph (`alert`: said to assistive technology at once).
-fn notice(status: StatusCode, l: Lang, title_key: &str, text_key: &str, alert: bool) -> Response {
+fn notice(status: StatusCode, l: &Ui, title_key: &str, text_key: &str, alert: bool) -> Response {
     let role = if alert { " role=\"alert\"" } else { "" };
-    page(status, l, title_key, &format!("<p{role}>{}</p>", esc(&i18n::t(l, text_key))))
+    page(status, l, title_key, &format!("<p{role}>{}</p>", esc(&i18n::t(l.lang, text_key))))
 }
 
 async fn challenge_page(
     state: &AppState,
-    l: Lang,
+    l: &Ui,
     target: &Target,
     accessible: bool,
     error_key: Option<&str>,
 ) -> Result<Response, ApiError> {
     let (id, shown) = new_captcha(state, l, accessible).await?;
-    let t = |k: &str| esc(&i18n::t(l, k));
+    let t = |k: &str| esc(&i18n::t(l.lang, k));
     let other = format!(
         "<p><a href=\"{}\">{}</a></p>",
         esc(&target.other(accessible)),
@@ -314,12 +315,12 @@ struct Answer {
 
 async fn confirm(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ui: Ui,
     Path(token): Path<String>,
     form: Result<axum::Form<Answer>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, ApiError> {
     let svc = service(&state)?;
-    let l = crate::web::lang_of(&headers);
+    let l = &ui;
     if !valid_token(&token) {
         return Ok(notice(StatusCode::NOT_FOUND, l, "verify-bad-address-title", "verify-bad-address", false));
     }
@@ -336,8 +337,8 @@ async fn confirm(
 /// The result of a verification as a page: the status in words (*valido*, *scaduto*,
 /// *annullato*, *sconosciuto*), what the certificate certifies and its dates, and, while it is
 /// valid, the link to the sealed original.
-fn result_page(l: Lang, v: Verification) -> Response {
-    let t = |k: &str| esc(&i18n::t(l, k));
+fn result_page(l: &Ui, v: Verification) -> Response {
+    let t = |k: &str| esc(&i18n::t(l.lang, k));
     let again = format!("<p class=\"mt-4\"><a href=\"/verifica\">{}</a></p>", t("verify-again"));
     let details = |s: &Summary, status_key: &str| {
         let types: Vec<String> = s
@@ -373,7 +374,7 @@ fn result_page(l: Lang, v: Verification) -> Response {
             ),
         ),
         Verification::Valid { summary, grant } => {
-            let text = i18n::t_args(l, "verify-valid", &[("id", &summary.id)]);
+            let text = i18n::t_args(l.lang, "verify-valid", &[("id", &summary.id)]);
             let href = format!(
                 "/verifica/originale/{}?g={}",
                 summary.id,
@@ -396,7 +397,7 @@ fn result_page(l: Lang, v: Verification) -> Response {
             )
         }
         Verification::Expired { summary } => {
-            let text = i18n::t_args(l, "verify-expired", &[("id", &summary.id), ("until", &dmy(summary.expires_on))]);
+            let text = i18n::t_args(l.lang, "verify-expired", &[("id", &summary.id), ("until", &dmy(summary.expires_on))]);
             gone_page(l, "verify-expired-title", &text, &details(&summary, "verify-status-expired"), &again)
         }
         Verification::Deleted { summary, deleted_on, expired } => {
@@ -404,22 +405,25 @@ fn result_page(l: Lang, v: Verification) -> Response {
             // Deleted by the expiry job: it expired (the original is not kept past it); else it
             // was cancelled.
             if expired {
-                let text =
-                    i18n::t_args(l, "verify-deleted", &[("id", &summary.id), ("until", &dmy(summary.expires_on)), ("deleted", &deleted)]);
+                let text = i18n::t_args(
+                    l.lang,
+                    "verify-deleted",
+                    &[("id", &summary.id), ("until", &dmy(summary.expires_on)), ("deleted", &deleted)],
+                );
                 gone_page(l, "verify-deleted-title", &text, &details(&summary, "verify-status-expired"), &again)
             } else {
-                let text = i18n::t_args(l, "verify-cancelled", &[("id", &summary.id), ("deleted", &deleted)]);
+                let text = i18n::t_args(l.lang, "verify-cancelled", &[("id", &summary.id), ("deleted", &deleted)]);
                 gone_page(l, "verify-cancelled-title", &text, &details(&summary, "verify-status-cancelled"), &again)
             }
         }
         Verification::Gone { summary } => {
-            gone_page(l, "verify-gone-title", &i18n::t(l, "verify-gone"), &details(&summary, "verify-status-cancelled"), &again)
+            gone_page(l, "verify-gone-title", &i18n::t(l.lang, "verify-gone"), &details(&summary, "verify-status-cancelled"), &again)
         }
     }
 }
 
 /// A certificate that no longer counts: said at once to assistive technology, with its details.
-fn gone_page(l: Lang, title_key: &str, text: &str, details: &str, again: &str) -> Response {
+fn gone_page(l: &Ui, title_key: &str, text: &str, details: &str, again: &str) -> Response {
     page(
         StatusCode::GONE,
         l,
@@ -438,12 +442,12 @@ struct OriginalQuery {
 /// gave (see `CertificateService::original`).
 async fn original(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ui: Ui,
     Path(number): Path<String>,
     q: Result<Query<OriginalQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let svc = service(&state)?;
-    let l = crate::web::lang_of(&headers);
+    let l = &ui;
     let grant = q.map(|Query(q)| q.g).unwrap_or_default();
     let pdf = match typed_number(&number) {
         Some(n) if grant.len() <= 64 => svc.original(&request_id(), &n, &grant).await?.map(|p| (n, p)),
@@ -457,8 +461,8 @@ async fn original(
             "verify-link-expired-title",
             &format!(
                 "<p role=\"alert\">{}</p><p><a href=\"/verifica\">{}</a></p>",
-                esc(&i18n::t(l, "verify-link-expired")),
-                esc(&i18n::t(l, "verify-again"))
+                esc(&i18n::t(l.lang, "verify-link-expired")),
+                esc(&i18n::t(l.lang, "verify-again"))
             ),
         ),
     })
