@@ -40,7 +40,7 @@ fn id_tokens_are_refused_for_issuer_audience_nonce_signature_level_and_missing_c
     let p = provider(iss);
     let ok = validate_id_token(&idp.sign(&claims(iss, "n1")), &keys, &p, "n1").unwrap();
     assert_eq!((ok.codice_fiscale.as_deref(), ok.loa), (Some("RSSMRA80A01H501U"), 2));
-    let refused = |c: Value, nonce: &str| validate_id_token(&idp.sign(&c), &keys, &p, nonce).unwrap_err();
+    let refused = |c: Value, nonce: &str| validate_id_token(&idp.sign(&c), &keys, &p, nonce).unwrap_err().to_string();
     assert!(refused(claims("http://evil.example", "n1"), "n1").contains("another issuer"));
     let mut c = claims(iss, "n1");
     c["aud"] = json!("someone-else");
@@ -68,10 +68,10 @@ fn id_tokens_are_refused_for_issuer_audience_nonce_signature_level_and_missing_c
     // Signed by another key: under an unknown kid, and under the provider's own kid.
     let other = DevIdp::new(vec![]);
     let forged = other.sign(&claims(iss, "n1"));
-    assert!(validate_id_token(&forged, &keys, &p, "n1").unwrap_err().contains("does not publish"));
+    assert!(validate_id_token(&forged, &keys, &p, "n1").unwrap_err().to_string().contains("does not publish"));
     let genuine = idp.sign(&claims(iss, "n1"));
     let spliced = format!("{}.{}", genuine.split('.').next().unwrap(), forged.split_once('.').unwrap().1);
-    assert!(validate_id_token(&spliced, &keys, &p, "n1").unwrap_err().contains("signature"));
+    assert!(validate_id_token(&spliced, &keys, &p, "n1").unwrap_err().to_string().contains("signature"));
     // Unsigned ("alg": "none") tokens are not even read.
     let none = format!("{}.{}.", base64url(r#"{"alg":"none"}"#), base64url(&claims(iss, "n1").to_string()));
     assert!(validate_id_token(&none, &keys, &p, "n1").is_err());
@@ -200,8 +200,11 @@ async fn a_citizen_logs_in_through_the_development_provider() {
     let (authorize, flow) = start(&c, &base).await;
     let callback = choose(&c, &authorize, &cf, 1).await;
     let r = back(&c, &callback, &flow).await;
-    assert_eq!(r.status(), 401);
-    assert!(r.text().await.unwrap().contains("level of assurance"));
+    // A page for the person in the browser, saying which level the reserved area needs (issue 17).
+    assert_eq!(r.status(), 403);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let page = r.text().await.unwrap();
+    assert!(page.contains("livello di sicurezza 1") && page.contains("almeno il livello 2") && page.contains("href=\"/accedi\""), "{page}");
     // A valid identity that is not in the register (CIT-1).
     let (authorize, flow) = start(&c, &base).await;
     let callback = choose(&c, &authorize, "BNCLRA70A41F205E", 2).await;
@@ -266,5 +269,7 @@ async fn a_citizen_logs_in_through_a_third_party_provider() {
         .unwrap();
     let (authorize, flow) = start(&c, &base).await;
     let r = c.post(&authorize).form(&[("sub", sub.as_str())]).send().await.unwrap();
-    assert_eq!(back(&c, &location(&r), &flow).await.status(), 401);
+    let low = back(&c, &location(&r), &flow).await;
+    assert_eq!(low.status(), 403);
+    assert!(low.text().await.unwrap().contains("almeno il livello 2"), "the page says which level is needed");
 }

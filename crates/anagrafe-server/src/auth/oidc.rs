@@ -8,6 +8,7 @@
 //! (CIT-1) before opening a citizen session.
 
 use crate::auth::{COOKIE, random_token, token_hash};
+use crate::web::i18n;
 use crate::{ApiError, AppState};
 use anagrafe_store::{AuditEntry, OidcFlow, Session};
 use axum::Router;
@@ -212,13 +213,41 @@ pub struct EidasIdentity {
 /// Claims that may carry the eIDAS unique identifier.
 pub const EIDAS_ID_CLAIMS: &[&str] = &["person_identifier", "https://attributes.eid.gov.it/eidas_person_identifier"];
 
+/// Why an ID token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdTokenError {
+    /// Authenticated at a level of assurance below the service's (a SPID level 1 login, say).
+    #[error("the level of assurance {loa} is below the {min} this service requires")]
+    LowLevel {
+        /// The level the provider vouched for.
+        loa: i64,
+        /// The level the service requires.
+        min: i64,
+    },
+    /// Anything else: not valid, not ours, not for us.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<String> for IdTokenError {
+    fn from(s: String) -> Self {
+        IdTokenError::Invalid(s)
+    }
+}
+
+impl From<&str> for IdTokenError {
+    fn from(s: &str) -> Self {
+        IdTokenError::Invalid(s.to_owned())
+    }
+}
+
 /// Checks an ID token: signature by a key of `keys` (algorithms RS256, PS256, ES256 only),
 /// issuer, audience, expiry, nonce, level of assurance, and who it is: a codice fiscale, or an
 /// eIDAS identifier with the minimum data set.
-pub fn validate_id_token(token: &str, keys: &jsonwebtoken::jwk::JwkSet, p: &Provider, nonce: &str) -> Result<Identity, String> {
+pub fn validate_id_token(token: &str, keys: &jsonwebtoken::jwk::JwkSet, p: &Provider, nonce: &str) -> Result<Identity, IdTokenError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| "the ID token is not a JWS".to_owned())?;
     if !matches!(header.alg, Algorithm::RS256 | Algorithm::PS256 | Algorithm::ES256) {
-        return Err(format!("the ID token's algorithm {:?} is not accepted", header.alg));
+        return Err(format!("the ID token's algorithm {:?} is not accepted", header.alg).into());
     }
     let jwk = match &header.kid {
         Some(kid) => keys.find(kid),
@@ -249,7 +278,7 @@ pub fn validate_id_token(token: &str, keys: &jsonwebtoken::jwk::JwkSet, p: &Prov
     }
     let loa = claims["acr"].as_str().map(loa_of).unwrap_or(0);
     if loa < p.min_loa {
-        return Err(format!("the level of assurance {loa} is below the {} this service requires", p.min_loa));
+        return Err(IdTokenError::LowLevel { loa, min: p.min_loa });
     }
     let subject = claims["sub"].as_str().unwrap_or_default().to_owned();
     let amr: Vec<String> = claims["amr"]
@@ -342,12 +371,48 @@ fn refusal(reason: &str, provider: &str) -> AuditEntry {
     super::entry("unauthenticated", &format!("oidc:{provider}"), "citizen.login", "refused", json!({ "reason": reason }))
 }
 
-async fn callback(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<CallbackQuery>) -> Result<Response, ApiError> {
+/// `GET /auth/citizen/callback`: the browser comes back from the provider. A refusal is a page
+/// (the person is in a browser, not a client of the API): a login at too low a level says which
+/// level the reserved area needs.
+async fn callback(State(state): State<AppState>, ui: crate::web::Ui, headers: HeaderMap, Query(q): Query<CallbackQuery>) -> Response {
+    match callback_flow(&state, &headers, q).await {
+        Ok(r) => r,
+        Err(Refused::LowLevel { loa, min }) => {
+            let text = i18n::t_args(ui.lang, "login-low-level", &[("loa", &loa.to_string()), ("min", &min.to_string())]);
+            let c = crate::web::Chrome::new(&ui, "login-low-level-title");
+            let next = Some((ui.t("login-again"), "/accedi".to_owned()));
+            crate::web::html(StatusCode::FORBIDDEN, &crate::web::MessagePage { c, text, alert: true, next })
+        }
+        Err(Refused::Api(e)) => crate::web::error_page(&ui, e),
+    }
+}
+
+/// Why the callback gave no session.
+enum Refused {
+    /// Too low a level of assurance.
+    LowLevel { loa: i64, min: i64 },
+    /// Any other refusal or failure.
+    Api(ApiError),
+}
+
+impl From<ApiError> for Refused {
+    fn from(e: ApiError) -> Self {
+        Refused::Api(e)
+    }
+}
+
+impl From<anagrafe_store::StoreError> for Refused {
+    fn from(e: anagrafe_store::StoreError) -> Self {
+        Refused::Api(e.into())
+    }
+}
+
+async fn callback_flow(state: &AppState, headers: &HeaderMap, q: CallbackQuery) -> Result<Response, Refused> {
     let refuse = |reason: String, provider: String| {
         let state = state.clone();
         async move {
             state.store.audit(&refusal(&reason, &provider)).await?;
-            Err::<Response, ApiError>(ApiError::Unauthorized(reason))
+            Err::<Response, Refused>(Refused::Api(ApiError::Unauthorized(reason)))
         }
     };
     if let Some(e) = q.error.as_deref() {
@@ -356,7 +421,7 @@ async fn callback(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
     }
     let st = q.state.ok_or_else(|| ApiError::field("state", "is missing"))?;
     let code = q.code.ok_or_else(|| ApiError::field("code", "is missing"))?;
-    let bound = super::cookie_value(&headers, FLOW_COOKIE);
+    let bound = super::cookie_value(headers, FLOW_COOKIE);
     if !bound.as_deref().is_some_and(|b| super::same(b, &st)) {
         return refuse("the login was not started in this browser".into(), "?".into()).await;
     }
@@ -387,14 +452,18 @@ async fn callback(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
         return refuse("the identity provider gave no ID token".into(), p.name.clone()).await;
     };
     let mut checked = validate_id_token(id_token, &known.jwks, &p, &flow.nonce);
-    if checked.as_ref().is_err_and(|e| e.contains("does not publish")) {
+    if checked.as_ref().is_err_and(|e| e.to_string().contains("does not publish")) {
         // The provider may have rotated its keys: read them again once.
         let fresh = discover(&state.oidc, &p, true).await.map_err(ApiError::Unavailable)?;
         checked = validate_id_token(id_token, &fresh.jwks, &p, &flow.nonce);
     }
     let id = match checked {
         Ok(id) => id,
-        Err(reason) => return refuse(reason, p.name.clone()).await,
+        Err(e @ IdTokenError::LowLevel { loa, min }) => {
+            state.store.audit(&refusal(&e.to_string(), &p.name)).await?;
+            return Err(Refused::LowLevel { loa, min });
+        }
+        Err(e) => return refuse(e.to_string(), p.name.clone()).await,
     };
     let Some(code) = id.codice_fiscale.clone() else {
         // EU-1: a citizen of another EU state without a codice fiscale goes to the EU services'
@@ -404,7 +473,8 @@ async fn callback(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
         state.store.audit(&e).await?;
         return Err(ApiError::Forbidden(
             "this identity has no codice fiscale: citizens of other EU states are validated by the EU services".into(),
-        ));
+        )
+        .into());
     };
     let id = IdentityCf { codice_fiscale: code, loa: id.loa, amr: id.amr };
     // CIT-1: the reserved area opens only for a person in the register.
@@ -418,7 +488,8 @@ async fn callback(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
         state.store.audit(&e).await?;
         return Err(ApiError::Forbidden(
             "this codice fiscale is not in the register; citizens of other EU states are validated by the EU services".into(),
-        ));
+        )
+        .into());
     };
     let token = random_token();
     let session = Session {
