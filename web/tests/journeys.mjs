@@ -310,6 +310,19 @@ await journey("anyone uploads a scan or a photo of the printout, or types its nu
 const officer = creds.operators.find((o) => o.role.startsWith("registry_officer@") && o.role.includes("+mediator"));
 const otherOfficer = creds.operators.find((o) => o.role.startsWith("registry_officer@") && o !== officer);
 
+// A second-factor code is good once: a user logging in again within the same 30-second window
+// waits for the next code, as a person would.
+const codesUsed = new Map();
+async function freshCode(page, who) {
+  let code = authenticator(who.totp_secret);
+  while (codesUsed.get(who.username) === code) {
+    await page.waitForTimeout(1000);
+    code = authenticator(who.totp_secret);
+  }
+  codesUsed.set(who.username, code);
+  return code;
+}
+
 async function officeLogin(page, who, name, desk = /\/ufficio$/) {
   await page.goto(base + "/ufficio");
   check((await page.locator("h1").innerText()).includes("Accesso richiesto"), "the office asks to log in");
@@ -317,7 +330,7 @@ async function officeLogin(page, who, name, desk = /\/ufficio$/) {
   await axe(page, `${name}-login`);
   await page.getByLabel("Nome utente").fill(who.username);
   await page.getByLabel("Password").fill(who.password);
-  await page.getByLabel("Codice del secondo fattore").fill(authenticator(who.totp_secret));
+  await page.getByLabel("Codice del secondo fattore").fill(await freshCode(page, who));
   await page.getByRole("button", { name: "Accedi" }).click();
   await page.waitForURL(desk);
   await axe(page, `${name}-desk`);

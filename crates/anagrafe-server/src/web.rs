@@ -475,3 +475,35 @@ pub(crate) fn csrf_ok(headers: &HeaderMap, field: &str, session_token: &str) -> 
         Err(ApiError::Forbidden("the form's CSRF token is missing or wrong".into()))
     }
 }
+
+/// The cookie of the forms sent before any session exists (the operators' login, the
+/// verification upload): its value is repeated in the form's `csrf` field (double submit), and
+/// being `SameSite=Strict` it never comes with a post from another site.
+pub const FORM_COOKIE: &str = "__Host-anagrafe-form";
+
+/// The anti-CSRF token of a session-less form: the browser's, else a new one with the cookie to
+/// set.
+pub(crate) fn form_token(headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    match crate::auth::cookie_value(headers, FORM_COOKIE).filter(|t| t.len() == 43) {
+        Some(t) => (t, None),
+        None => {
+            let t = crate::auth::random_token();
+            let cookie =
+                HeaderValue::from_str(&format!("{FORM_COOKIE}={t}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=86400")).ok();
+            (t, cookie)
+        }
+    }
+}
+
+/// Whether a session-less form's `csrf` field repeats its cookie.
+pub(crate) fn form_token_ok(headers: &HeaderMap, sent: &str) -> bool {
+    crate::auth::cookie_value(headers, FORM_COOKIE).is_some_and(|c| crate::auth::same(&c, sent))
+}
+
+/// Adds the form cookie to a response, when a new one was made.
+pub(crate) fn with_form_cookie(mut r: Response, cookie: Option<HeaderValue>) -> Response {
+    if let Some(c) = cookie {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
+}

@@ -397,26 +397,44 @@ fn qr_png(text: &str) -> Vec<u8> {
     anagrafe_docs::qr::png(text).unwrap().png
 }
 
+/// The upload form's anti-CSRF token and its cookie, as the page gives them.
+async fn upload_form(e: &Env) -> (String, String) {
+    let home = send(e, Request::get("/verifica").body(Body::empty()).unwrap()).await;
+    let cookie = home.headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let token = home.text().split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    (token, cookie)
+}
+
 async fn upload(e: &Env, bytes: &[u8]) -> Reply {
+    let (token, cookie) = upload_form(e).await;
+    upload_with(e, bytes, &token, Some(&cookie)).await
+}
+
+async fn upload_with(e: &Env, bytes: &[u8], token: &str, cookie: Option<&str>) -> Reply {
     let boundary = "XyZbOuNdArY";
-    let mut body =
+    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{token}\r\n").into_bytes();
+    body.extend_from_slice(
         format!("--{boundary}\r\nContent-Disposition: form-data; name=\"qr\"; filename=\"qr.png\"\r\nContent-Type: image/png\r\n\r\n")
-            .into_bytes();
+            .as_bytes(),
+    );
     body.extend_from_slice(bytes);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    send(
-        e,
-        Request::post("/verifica")
-            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
-            .body(Body::from(body))
-            .unwrap(),
-    )
-    .await
+    let mut req = Request::post("/verifica").header("content-type", format!("multipart/form-data; boundary={boundary}"));
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    send(e, req.body(Body::from(body)).unwrap()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_or_unreadable_uploads_are_refused_quickly() {
     let e = env().await;
+    // Without the form's token (a post from another site), or with another's: nothing is read.
+    let png = qr_png("https://example.org/x");
+    let (token, cookie) = upload_form(&e).await;
+    assert_eq!(upload_with(&e, &png, &token, None).await.status, StatusCode::BAD_REQUEST);
+    let (other, _) = upload_form(&e).await;
+    assert_eq!(upload_with(&e, &png, &other, Some(&cookie)).await.status, StatusCode::BAD_REQUEST);
     let garbage = upload(&e, b"not an image at all").await;
     assert_eq!(garbage.status, StatusCode::UNPROCESSABLE_ENTITY);
     // A PNG header claiming 60000 x 60000 pixels: refused from the header, nothing decoded.

@@ -1079,3 +1079,35 @@ async fn a_citizen_asks_to_rectify_the_electoral_data_and_only_the_comunes_elect
         common::drop_pg(pg).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_form_refuses_a_post_without_its_own_token() {
+    let (store, _dir) = sqlite().await;
+    let router = app(state(store.clone()));
+    let page = get(&router, "/ufficio/accesso", None, &[]).await;
+    let cookie = page.headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-anagrafe-form="));
+    assert!(page.headers["set-cookie"].to_str().unwrap().contains("SameSite=Strict"));
+    let token = page.text().split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let login = |cookie: Option<String>, csrf: String| {
+        let router = router.clone();
+        async move {
+            let body: String = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs([("username", "nobody"), ("password", "wrong-password"), ("totp", "123456"), ("csrf", csrf.as_str())])
+                .finish();
+            let mut r =
+                Request::builder().method("POST").uri("/ufficio/accesso").header("content-type", "application/x-www-form-urlencoded");
+            if let Some(c) = cookie {
+                r = r.header("cookie", c);
+            }
+            send(&router, r.body(Body::from(body)).unwrap()).await
+        }
+    };
+    // From another site: no cookie comes with it (SameSite=Strict), or the token is not its own.
+    let foreign = login(None, token.clone()).await;
+    assert_eq!(foreign.status, StatusCode::BAD_REQUEST);
+    assert!(foreign.text().contains("non viene da questo sito"), "{}", foreign.text());
+    assert_eq!(login(Some(cookie.clone()), "x".repeat(43)).await.status, StatusCode::BAD_REQUEST);
+    // With both: the login is tried (and refused for the wrong password).
+    assert_eq!(login(Some(cookie), token).await.status, StatusCode::UNAUTHORIZED);
+}

@@ -175,6 +175,8 @@ struct LoginPage {
     error: Option<String>,
     notice: Option<String>,
     username: String,
+    /// The form's anti-CSRF token (see `web::form_token`).
+    csrf: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -183,10 +185,11 @@ struct LoginQuery {
     password: Option<String>,
 }
 
-async fn login_page(ui: Ui, q: Result<Query<LoginQuery>, axum::extract::rejection::QueryRejection>) -> Response {
+async fn login_page(ui: Ui, headers: HeaderMap, q: Result<Query<LoginQuery>, axum::extract::rejection::QueryRejection>) -> Response {
     let c = Chrome::new(&ui, "office-login-title").crumb("office-title", Some("/ufficio")).crumb("office-login-title", None);
     let notice = q.ok().and_then(|q| q.0.password).map(|_| ui.t("account-changed"));
-    html(StatusCode::OK, &LoginPage { c, error: None, notice, username: String::new() })
+    let (csrf, cookie) = super::form_token(&headers);
+    super::with_form_cookie(html(StatusCode::OK, &LoginPage { c, error: None, notice, username: String::new(), csrf }), cookie)
 }
 
 #[derive(Deserialize, Default)]
@@ -197,6 +200,8 @@ struct LoginForm {
     password: String,
     #[serde(default)]
     totp: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 /// The login form posts here; the JSON login does the work (lockout, back-off, single-use
@@ -204,10 +209,20 @@ struct LoginForm {
 async fn login(
     State(state): State<AppState>,
     ui: Ui,
+    headers: HeaderMap,
     addr: axum::Extension<limits::ClientAddr>,
     form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let f = form.map(|f| f.0).unwrap_or_default();
+    // A login posted from another site (or from a page older than its cookie) is not tried:
+    // the form comes back with a new token.
+    if !super::form_token_ok(&headers, &f.csrf) {
+        let (csrf, cookie) = super::form_token(&headers);
+        let c = Chrome::new(&ui, "office-login-title").crumb("office-title", Some("/ufficio")).crumb("office-login-title", None);
+        let page = LoginPage { c, error: Some(ui.t("form-expired")), notice: None, username: f.username.chars().take(64).collect(), csrf };
+        // 400: the request lacks its own field; who may log in is not in question.
+        return super::with_form_cookie(html(StatusCode::BAD_REQUEST, &page), cookie);
+    }
     let input = auth::LoginInput {
         username: f.username.trim().to_owned(),
         password: f.password.clone(),
@@ -232,8 +247,14 @@ async fn login(
                 ApiError::BadRequest { .. } => ui.t("office-login-missing"),
                 other => return super::error_page(&ui, ApiError::Internal(other.to_string())),
             };
-            let mut r =
-                html(status, &LoginPage { c: c(), error: Some(error), notice: None, username: f.username.chars().take(64).collect() });
+            let page = LoginPage {
+                c: c(),
+                error: Some(error),
+                notice: None,
+                username: f.username.chars().take(64).collect(),
+                csrf: f.csrf.clone(),
+            };
+            let mut r = html(status, &page);
             if let ApiError::TooMany { retry_after_s, .. } = e
                 && let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string())
             {

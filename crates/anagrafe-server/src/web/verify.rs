@@ -66,16 +66,17 @@ fn page(status: StatusCode, ui: &Ui, title_key: &str, body: &str) -> Response {
     r
 }
 
-async fn home(ui: Ui) -> Response {
+async fn home(ui: Ui, headers: axum::http::HeaderMap) -> Response {
     let l = &ui;
     let t = |k: &str| esc(&i18n::t(l.lang, k));
-    page(
+    let (csrf, cookie) = crate::web::form_token(&headers);
+    let r = page(
         StatusCode::OK,
         l,
         "verify-title",
         &format!(
             "<p>{}</p><p>{}</p>\
-             <form method=\"post\" action=\"/verifica\" enctype=\"multipart/form-data\">\
+             <form method=\"post\" action=\"/verifica\" enctype=\"multipart/form-data\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
              <div class=\"mb-3\"><label for=\"qr\" class=\"form-label\">{}</label> <input id=\"qr\" name=\"qr\" type=\"file\" class=\"form-control\" accept=\"image/png,image/jpeg\" required></div> \
              <button type=\"submit\" class=\"btn btn-primary\">{}</button></form>\
              <h2 class=\"h4 mt-5\">{}</h2><p>{}</p>\
@@ -92,7 +93,8 @@ async fn home(ui: Ui) -> Response {
             t("verify-number-hint"),
             t("verify-number-submit"),
         ),
-    )
+    );
+    crate::web::with_form_cookie(r, cookie)
 }
 
 fn bad_upload(lang: &Ui, why_key: &str) -> Response {
@@ -108,17 +110,25 @@ fn bad_upload(lang: &Ui, why_key: &str) -> Response {
     )
 }
 
-async fn upload(State(state): State<AppState>, ui: Ui, mut form: Multipart) -> Result<Response, ApiError> {
+async fn upload(State(state): State<AppState>, ui: Ui, headers: axum::http::HeaderMap, mut form: Multipart) -> Result<Response, ApiError> {
     let svc = service(&state)?;
     let l = &ui;
-    let mut image = None;
+    let (mut image, mut csrf) = (None, String::new());
     while let Ok(Some(field)) = form.next_field().await {
-        if field.name() == Some("qr") {
-            match field.bytes().await {
+        match field.name() {
+            Some("qr") => match field.bytes().await {
                 Ok(b) => image = Some(b),
                 Err(_) => return Ok(bad_upload(l, "verify-err-too-big-or-cut")),
-            }
+            },
+            Some("csrf") => csrf = field.text().await.unwrap_or_default().chars().take(64).collect(),
+            _ => {}
         }
+    }
+    // Posted from another site, or from a page older than its cookie: nothing is read.
+    if !crate::web::form_token_ok(&headers, &csrf) {
+        let mut r = bad_upload(l, "form-expired");
+        *r.status_mut() = StatusCode::BAD_REQUEST;
+        return Ok(r);
     }
     let Some(image) = image else {
         return Ok(bad_upload(l, "verify-err-no-image"));
