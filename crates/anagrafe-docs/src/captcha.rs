@@ -24,22 +24,27 @@ pub fn answer() -> String {
     (0..LENGTH).map(|_| GLYPHS[rng.gen_range(0..GLYPHS.len())].0).collect()
 }
 
-/// The PNG image of `text`.
+/// Pixels between the starts of two digits.
+const PITCH: u32 = 52;
+
+/// The PNG image of `text`: large, dark, slightly varied digits (a person reads them at once on
+/// a phone, the page draws the image at up to 24 rem wide) over light noise and a thin light line
+/// across the digits (a plain template match finds no clean outline).
 pub fn image_png(text: &str) -> Vec<u8> {
     let mut rng = rand::thread_rng();
-    let (w, h) = (40 * text.len() as u32 + 20, 80u32);
-    let mut img = GrayImage::from_pixel(w, h, Luma([245]));
-    for _ in 0..(w * h / 12) {
+    let (w, h) = (PITCH * text.len() as u32 + 24, 84u32);
+    let mut img = GrayImage::from_pixel(w, h, Luma([250]));
+    for _ in 0..(w * h / 10) {
         let (x, y) = (rng.gen_range(0..w), rng.gen_range(0..h));
-        img.put_pixel(x, y, Luma([rng.gen_range(120..220)]));
+        img.put_pixel(x, y, Luma([rng.gen_range(175..235)]));
     }
     for (i, c) in text.chars().enumerate() {
         let Some((_, rows)) = GLYPHS.iter().find(|(g, _)| *g == c) else { continue };
-        let scale = rng.gen_range(5..=7) as i32;
-        let x0 = 12 + i as i32 * 40 + rng.gen_range(-3..=3);
+        let scale = 7;
+        let x0 = 14 + i as i32 * PITCH as i32 + rng.gen_range(-3..=3);
         let y0 = 14 + rng.gen_range(-6..=6);
-        let shear: f32 = rng.gen_range(-0.35..0.35);
-        let ink = rng.gen_range(0..70u8);
+        let shear: f32 = rng.gen_range(-0.15..0.15);
+        let ink = rng.gen_range(0..40u8);
         for (ry, bits) in rows.iter().enumerate() {
             for rx in 0..5 {
                 if bits & (1 << (4 - rx)) == 0 {
@@ -57,12 +62,15 @@ pub fn image_png(text: &str) -> Vec<u8> {
             }
         }
     }
-    for _ in 0..4 {
-        let (mut x, mut y) = (0f32, rng.gen_range(0..h) as f32);
-        let slope: f32 = rng.gen_range(-0.4..0.4);
+    for _ in 0..1 {
+        let (mut x, mut y) = (0f32, rng.gen_range(h / 4..3 * h / 4) as f32);
+        let slope: f32 = rng.gen_range(-0.2..0.2);
         while (x as u32) < w {
-            if (y as u32) < h && y >= 0.0 {
-                img.put_pixel(x as u32, y as u32, Luma([60]));
+            for t in 0..2 {
+                let yy = y as i64 + t;
+                if yy >= 0 && (yy as u32) < h {
+                    img.put_pixel(x as u32, yy as u32, Luma([235]));
+                }
             }
             x += 1.0;
             y += slope;

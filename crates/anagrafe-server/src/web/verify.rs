@@ -159,7 +159,7 @@ async fn new_captcha(state: &AppState, lang: &Ui, accessible: bool) -> Result<(S
     let html = match c.shown {
         Shown::Question(q) => format!("<p id=\"q\">{}</p>", esc(&q)),
         Shown::Image(png) => format!(
-            "<p id=\"q\">{}</p><img src=\"data:image/png;base64,{}\" alt=\"{}\">",
+            "<p id=\"q\">{}</p><img class=\"anagrafe-captcha\" src=\"data:image/png;base64,{}\" alt=\"{}\">",
             esc(&i18n::t(lang.lang, "verify-captcha-digits")),
             base64::engine::general_purpose::STANDARD.encode(png),
             esc(&i18n::t(lang.lang, "verify-captcha-alt"))
