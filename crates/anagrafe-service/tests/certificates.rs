@@ -61,6 +61,18 @@ async fn setup(h: &Harness) -> Setup {
     Setup { certs, clock, office, person, codice_fiscale }
 }
 
+/// The outcomes of the public verification's trace entries, oldest first.
+async fn verify_outcomes(h: &Harness) -> Vec<String> {
+    h.store
+        .audit_entries(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.entry.operation == "certificate.verify")
+        .map(|e| e.entry.outcome)
+        .collect()
+}
+
 fn kinds(codes: &[u16]) -> Vec<TipoCertificato> {
     codes.iter().map(|c| TipoCertificato::from_code(*c).unwrap()).collect()
 }
@@ -146,16 +158,7 @@ async fn verification_says_nothing_before_the_captcha_and_each_captcha_answers_o
     let token = "a".repeat(32);
     assert!(valid_token(&token) && !valid_token("short") && !valid_token(&"é".repeat(20)));
     let answer = |id: &str| oracle.lock().unwrap().iter().find(|(i, _)| i == id).map(|(_, a)| a.clone()).unwrap();
-    let outcomes = || async {
-        h.store
-            .audit_entries(0, 1000)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|e| e.entry.operation == "certificate.verify")
-            .map(|e| e.entry.outcome)
-            .collect::<Vec<_>>()
-    };
+    let outcomes = || verify_outcomes(h);
 
     // A wrong answer says nothing about the certificate.
     let c = svc.challenge(false, "it").await.unwrap();
@@ -206,14 +209,5 @@ async fn a_typed_number_verifies_and_its_original_can_be_downloaded_until_the_li
     // An unknown number, with its captcha solved, is unknown.
     let c = svc.challenge(true, "it").await.unwrap();
     assert!(matches!(svc.verify_number("r5", "2026-ABCDEFGHJK", &c.id, &answer(&c.id)).await.unwrap(), Verification::Unknown));
-    let outcomes: Vec<String> = h
-        .store
-        .audit_entries(0, 1000)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.entry.operation == "certificate.verify")
-        .map(|e| e.entry.outcome)
-        .collect();
-    assert_eq!(outcomes, ["ok", "original", "original", "unknown"]);
+    assert_eq!(verify_outcomes(h).await, ["ok", "original", "original", "unknown"]);
 }

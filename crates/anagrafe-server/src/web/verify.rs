@@ -98,14 +98,20 @@ async fn home(ui: Ui, headers: axum::http::HeaderMap) -> Response {
 }
 
 fn bad_upload(lang: &Ui, why_key: &str) -> Response {
+    refusal(StatusCode::UNPROCESSABLE_ENTITY, lang, "verify-unread-title", why_key, "verify-retry")
+}
+
+/// A page saying why nothing could be verified (said at once to assistive technology), with
+/// the way back to the verification page.
+fn refusal(status: StatusCode, l: &Ui, title_key: &str, text_key: &str, back_key: &str) -> Response {
     page(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        lang,
-        "verify-unread-title",
+        status,
+        l,
+        title_key,
         &format!(
-            "<p role=\"alert\">{}</p><p><a href=\"/verifica\">{}</a></p>",
-            esc(&i18n::t(lang.lang, why_key)),
-            esc(&i18n::t(lang.lang, "verify-retry"))
+            "<div class=\"alert alert-danger\" role=\"alert\"><p class=\"mb-0\">{}</p></div><p><a href=\"/verifica\">{}</a></p>",
+            esc(&i18n::t(l.lang, text_key)),
+            esc(&i18n::t(l.lang, back_key))
         ),
     )
 }
@@ -177,7 +183,7 @@ async fn challenge(
     service(&state)?;
     let l = &ui;
     if !valid_token(&token) {
-        return Ok(notice(StatusCode::NOT_FOUND, l, "verify-bad-address-title", "verify-bad-address", false));
+        return Ok(notice(StatusCode::NOT_FOUND, l, "verify-bad-address-title", "verify-bad-address"));
     }
     challenge_page(&state, l, &Target::Token(token), q.alternativa.is_some(), None).await
 }
@@ -236,16 +242,7 @@ async fn number_challenge(
 }
 
 fn bad_number(l: &Ui) -> Response {
-    page(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        l,
-        "verify-title",
-        &format!(
-            "<div class=\"alert alert-danger\" role=\"alert\"><p class=\"mb-0\">{}</p></div><p><a href=\"/verifica\">{}</a></p>",
-            esc(&i18n::t(l.lang, "verify-err-number")),
-            esc(&i18n::t(l.lang, "verify-retry"))
-        ),
-    )
+    refusal(StatusCode::UNPROCESSABLE_ENTITY, l, "verify-title", "verify-err-number", "verify-retry")
 }
 
 #[derive(Deserialize)]
@@ -280,9 +277,8 @@ async fn number_confirm(
 }
 
 /// A page with one paragraph (`alert`: said to assistive technology at once).
-fn notice(status: StatusCode, l: &Ui, title_key: &str, text_key: &str, alert: bool) -> Response {
-    let role = if alert { " role=\"alert\"" } else { "" };
-    page(status, l, title_key, &format!("<p{role}>{}</p>", esc(&i18n::t(l.lang, text_key))))
+fn notice(status: StatusCode, l: &Ui, title_key: &str, text_key: &str) -> Response {
+    page(status, l, title_key, &format!("<p>{}</p>", esc(&i18n::t(l.lang, text_key))))
 }
 
 async fn challenge_page(
@@ -332,7 +328,7 @@ async fn confirm(
     let svc = service(&state)?;
     let l = &ui;
     if !valid_token(&token) {
-        return Ok(notice(StatusCode::NOT_FOUND, l, "verify-bad-address-title", "verify-bad-address", false));
+        return Ok(notice(StatusCode::NOT_FOUND, l, "verify-bad-address-title", "verify-bad-address"));
     }
     let Ok(axum::Form(a)) = form else {
         return challenge_page(&state, l, &Target::Token(token), false, Some("verify-err-answer-first")).await;
@@ -465,15 +461,6 @@ async fn original(
     };
     Ok(match pdf {
         Some((n, pdf)) => pdf_response(pdf, &format!("certificato-{n}.pdf")),
-        None => page(
-            StatusCode::GONE,
-            l,
-            "verify-link-expired-title",
-            &format!(
-                "<p role=\"alert\">{}</p><p><a href=\"/verifica\">{}</a></p>",
-                esc(&i18n::t(l.lang, "verify-link-expired")),
-                esc(&i18n::t(l.lang, "verify-again"))
-            ),
-        ),
+        None => refusal(StatusCode::GONE, l, "verify-link-expired-title", "verify-link-expired", "verify-again"),
     })
 }
