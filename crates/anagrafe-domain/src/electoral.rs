@@ -278,7 +278,9 @@ fn text(errs: &mut Vec<FieldError>, field: &str, value: Option<&String>, require
         None => {}
         Some(v) if v.trim().is_empty() => errs.push(FieldError::new(field, "must not be blank")),
         Some(v) if v.chars().count() > MAX_TEXT => errs.push(FieldError::new(field, format!("is longer than {MAX_TEXT} characters"))),
-        Some(v) if v.chars().any(char::is_control) => errs.push(FieldError::new(field, "contains control characters")),
+        Some(v) if !v.chars().all(crate::text::allowed_char) => {
+            errs.push(FieldError::new(field, "contains a control or formatting character (see text::allowed_char)"))
+        }
         Some(_) => {}
     }
 }

@@ -53,7 +53,7 @@ pub struct Registration {
     pub reason: String,
     /// Free description, required for "other reasons" (tab. 07 code 9, tab. 19 `C09`).
     #[serde(default)]
-    pub reason_description: Option<String>,
+    pub reason_description: Option<crate::text::Description>,
     /// Date the registration takes effect (for a birth, the birth date).
     pub effective_date: NaiveDate,
     /// Surname and name.
@@ -78,10 +78,10 @@ pub struct Registration {
     pub household: HouseholdChoice,
     /// E-mail address.
     #[serde(default)]
-    pub email: Option<String>,
+    pub email: Option<crate::text::EmailAddress>,
     /// Digital domicile (PEC).
     #[serde(default)]
-    pub digital_domicile: Option<String>,
+    pub digital_domicile: Option<crate::text::EmailAddress>,
     /// Where the person came from: the previous comune (immigration) or state (from abroad).
     #[serde(default)]
     pub origin: Option<Belfiore>,
@@ -286,10 +286,15 @@ pub struct ResidenceChange {
     pub effective_date: NaiveDate,
     /// The new residence.
     pub residence: Residence,
-    /// Household at the new address: required when the comune changes; otherwise the person
-    /// stays in their household.
+    /// Household at the new address: required when the comune changes, or when only part of
+    /// the person's household moves; otherwise the household moves as it is.
     #[serde(default)]
     pub household: Option<HouseholdChoice>,
+    /// The other members of the person's household who move with them (a family moves
+    /// together): each gets the same residence, with an event of their own, in one transaction.
+    /// Empty: the person moves alone.
+    #[serde(default)]
+    pub members: Vec<IdAnpr>,
 }
 
 impl ResidenceChange {
@@ -312,9 +317,6 @@ pub(crate) fn check_residence(errs: &mut Vec<FieldError>, r: &Residence, refdata
             if refdata.comune_at(a.comune, today).is_none() {
                 errs.push(FieldError::new("residence.comune", format!("{} is not a comune in force", a.comune)));
             }
-            if a.toponym.trim().is_empty() {
-                errs.push(FieldError::new("residence.toponym", "is empty"));
-            }
         }
         Residence::Abroad { address, aire_comune } => {
             check_foreign_address(errs, "residence.address", address, refdata);
@@ -329,9 +331,6 @@ fn check_foreign_address(errs: &mut Vec<FieldError>, field: &str, a: &ForeignAdd
     if !a.state.is_foreign_state() || refdata.stato(a.state).is_none() {
         errs.push(FieldError::new(format!("{field}.state"), format!("{} is not a foreign state", a.state)));
     }
-    if a.locality.trim().is_empty() {
-        errs.push(FieldError::new(format!("{field}.locality"), "is empty"));
-    }
 }
 
 /// A cancellation: from the APR with a reason of tab. 15, from AIRE with a reason of tab. 28
@@ -343,7 +342,7 @@ pub struct Cancellation {
     pub reason: u16,
     /// Free description, required for "other" reasons.
     #[serde(default)]
-    pub reason_description: Option<String>,
+    pub reason_description: Option<crate::text::Description>,
     /// Date the cancellation takes effect (for a death, the date of death).
     pub effective_date: NaiveDate,
     /// Death data, required for death reasons.

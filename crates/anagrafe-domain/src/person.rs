@@ -9,6 +9,10 @@ use crate::date::PartialDate;
 use crate::decode::{LegameConvivenza, RelazioneParentela, SpecieConvivenza, StatoCivile, StatoValidazioneCf, TipoSoggiorno};
 use crate::id_anpr::IdAnpr;
 use crate::refdata::RefData;
+use crate::text::{
+    Civic, ConsulateCode, DocumentNumber, EmailAddress, ForeignLocality, ForeignPostcode, ForeignStreet, Internal, Issuer, Locality,
+    Species, Toponym,
+};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -56,7 +60,8 @@ impl TryFrom<RawName> for PersonName {
     }
 }
 
-const NAME_MAX: usize = 150;
+/// ANPR's `alfabeticoNomiCognomi`: 80 characters.
+const NAME_MAX: usize = 80;
 
 fn clean_name(field: &str, value: Option<&str>) -> Result<Option<String>, FieldError> {
     let Some(v) = value else { return Ok(None) };
@@ -97,7 +102,7 @@ impl PersonName {
 
 /// Where a person was born.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", try_from = "RawBirthPlace")]
 pub enum BirthPlace {
     /// An Italian comune, by the code it had on the birth date.
     Comune {
@@ -109,7 +114,7 @@ pub enum BirthPlace {
         /// `Z` code of the state.
         state: Belfiore,
         /// Locality as written on the birth record.
-        locality: Option<String>,
+        locality: Option<ForeignLocality>,
     },
 }
 
@@ -208,15 +213,15 @@ pub struct ItalianAddress {
     /// Postcode.
     pub cap: Option<Cap>,
     /// Toponym species (`VIA`, `PIAZZA`, … as in ANPR's *specie toponimo* table).
-    pub species: String,
+    pub species: Species,
     /// Toponym (street name).
-    pub toponym: String,
+    pub toponym: Toponym,
     /// Civic number with its suffix (`12/B`).
-    pub civic: Option<String>,
+    pub civic: Option<Civic>,
     /// Staircase, floor, internal number.
-    pub internal: Option<String>,
+    pub internal: Option<Internal>,
     /// Locality or hamlet (*frazione*).
-    pub locality: Option<String>,
+    pub locality: Option<Locality>,
 }
 
 /// An address abroad (AIRE).
@@ -225,18 +230,18 @@ pub struct ForeignAddress {
     /// State (`Z` code).
     pub state: Belfiore,
     /// City or locality.
-    pub locality: String,
+    pub locality: ForeignLocality,
     /// Street address, as written locally.
-    pub address: Option<String>,
+    pub address: Option<ForeignStreet>,
     /// Local postcode.
-    pub postcode: Option<String>,
+    pub postcode: Option<ForeignPostcode>,
     /// Consulate of competence (code of ANPR's consulates table).
-    pub consulate: Option<String>,
+    pub consulate: Option<ConsulateCode>,
 }
 
 /// Where a person lives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", try_from = "RawResidence")]
 pub enum Residence {
     /// Resident in Italy (APR of that comune).
     Italy(ItalianAddress),
@@ -247,6 +252,111 @@ pub enum Residence {
         /// Comune whose AIRE holds the record.
         aire_comune: Belfiore,
     },
+}
+
+/// The two kinds of [`Residence`] and of [`BirthPlace`], as the `kind` field names them.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum PlaceKind {
+    Italy,
+    Abroad,
+    Comune,
+}
+
+/// A residence as received: one flat object, so that a refused field is named by its path
+/// (`residence.toponym`). Serde reads an internally tagged enum through a buffer that loses the
+/// path below the enum; this shape keeps it. The same JSON as [`Residence`]'s.
+#[derive(Deserialize)]
+struct RawResidence {
+    kind: PlaceKind,
+    #[serde(default)]
+    comune: Option<Belfiore>,
+    #[serde(default)]
+    cap: Option<Cap>,
+    #[serde(default)]
+    species: Option<Species>,
+    #[serde(default)]
+    toponym: Option<Toponym>,
+    #[serde(default)]
+    civic: Option<Civic>,
+    #[serde(default)]
+    internal: Option<Internal>,
+    #[serde(default)]
+    locality: Option<Locality>,
+    #[serde(default)]
+    address: Option<ForeignAddress>,
+    #[serde(default)]
+    aire_comune: Option<Belfiore>,
+}
+
+fn required<T>(v: Option<T>, field: &str) -> Result<T, FieldError> {
+    v.ok_or_else(|| FieldError::new(field, "is required"))
+}
+
+impl TryFrom<RawResidence> for Residence {
+    type Error = FieldError;
+    fn try_from(r: RawResidence) -> Result<Self, FieldError> {
+        match r.kind {
+            PlaceKind::Italy => {
+                if r.address.is_some() || r.aire_comune.is_some() {
+                    let field = if r.address.is_some() { "address" } else { "aire_comune" };
+                    return Err(FieldError::new(field, "belongs to a residence abroad (kind \"abroad\")"));
+                }
+                Ok(Residence::Italy(ItalianAddress {
+                    comune: required(r.comune, "comune")?,
+                    cap: r.cap,
+                    species: required(r.species, "species")?,
+                    toponym: required(r.toponym, "toponym")?,
+                    civic: r.civic,
+                    internal: r.internal,
+                    locality: r.locality,
+                }))
+            }
+            PlaceKind::Abroad => {
+                let italian = [
+                    (r.comune.is_some(), "comune"),
+                    (r.cap.is_some(), "cap"),
+                    (r.species.is_some(), "species"),
+                    (r.toponym.is_some(), "toponym"),
+                    (r.civic.is_some(), "civic"),
+                    (r.internal.is_some(), "internal"),
+                    (r.locality.is_some(), "locality"),
+                ];
+                if let Some((_, field)) = italian.iter().find(|(present, _)| *present) {
+                    return Err(FieldError::new(*field, "belongs to a residence in Italy (kind \"italy\")"));
+                }
+                Ok(Residence::Abroad { address: required(r.address, "address")?, aire_comune: required(r.aire_comune, "aire_comune")? })
+            }
+            PlaceKind::Comune => Err(FieldError::new("kind", "is \"italy\" or \"abroad\"")),
+        }
+    }
+}
+
+/// A birthplace as received, flat for the same reason as [`RawResidence`].
+#[derive(Deserialize)]
+struct RawBirthPlace {
+    kind: PlaceKind,
+    #[serde(default)]
+    code: Option<Belfiore>,
+    #[serde(default)]
+    state: Option<Belfiore>,
+    #[serde(default)]
+    locality: Option<ForeignLocality>,
+}
+
+impl TryFrom<RawBirthPlace> for BirthPlace {
+    type Error = FieldError;
+    fn try_from(r: RawBirthPlace) -> Result<Self, FieldError> {
+        match r.kind {
+            PlaceKind::Comune if r.state.is_none() && r.locality.is_none() => Ok(BirthPlace::Comune { code: required(r.code, "code")? }),
+            PlaceKind::Comune => {
+                Err(FieldError::new(if r.state.is_some() { "state" } else { "locality" }, "belongs to a birth abroad (kind \"abroad\")"))
+            }
+            PlaceKind::Abroad if r.code.is_none() => Ok(BirthPlace::Abroad { state: required(r.state, "state")?, locality: r.locality }),
+            PlaceKind::Abroad => Err(FieldError::new("code", "belongs to a birth in a comune (kind \"comune\")")),
+            PlaceKind::Italy => Err(FieldError::new("kind", "is \"comune\" or \"abroad\"")),
+        }
+    }
 }
 
 impl Residence {
@@ -312,13 +422,13 @@ pub struct IdentityDocument {
     /// Kind.
     pub kind: DocumentKind,
     /// Number as printed.
-    pub number: String,
+    pub number: DocumentNumber,
     /// Date of issue.
     pub issued_on: NaiveDate,
     /// Expiry date.
     pub expires_on: Option<NaiveDate>,
     /// Issuing authority.
-    pub issuer: Option<String>,
+    pub issuer: Option<Issuer>,
 }
 
 /// Death data.
@@ -329,7 +439,7 @@ pub struct Death {
     /// Place of death: comune or state code.
     pub place: Option<Belfiore>,
     /// Locality abroad.
-    pub locality: Option<String>,
+    pub locality: Option<ForeignLocality>,
 }
 
 /// Where a person stands in the register.
@@ -389,9 +499,9 @@ pub struct PersonRecord {
     /// Identity documents.
     pub documents: Vec<IdentityDocument>,
     /// E-mail address.
-    pub email: Option<String>,
+    pub email: Option<EmailAddress>,
     /// Digital domicile (PEC address).
-    pub digital_domicile: Option<String>,
+    pub digital_domicile: Option<EmailAddress>,
     /// Death data, for deceased persons.
     pub death: Option<Death>,
 }
@@ -416,11 +526,6 @@ impl PersonRecord {
         if matches!(self.residence, Residence::Abroad { .. }) && !self.citizenships.contains(&Country::Italia) {
             errs.push(FieldError::new("citizenships", "AIRE holds Italian citizens only"));
         }
-        if let Some(email) = &self.email
-            && !looks_like_email(email)
-        {
-            errs.push(FieldError::new("email", "is not an e-mail address"));
-        }
         if let Some(d) = &self.death
             && d.date.first_day() < self.generalita.birth_date.first_day()
         {
@@ -428,16 +533,6 @@ impl PersonRecord {
         }
         errs
     }
-}
-
-fn looks_like_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else { return false };
-    !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !s.chars().any(char::is_whitespace)
-        && s.len() <= 254
 }
 
 #[cfg(test)]

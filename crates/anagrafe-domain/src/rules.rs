@@ -209,6 +209,53 @@ pub fn move_household(current: Option<i64>, choice: &HouseholdChoice) -> Decisio
     }
 }
 
+/// Age of majority: a household of minors only is not left behind by a move.
+const ADULT: u32 = 18;
+
+/// Who moves with a person, as the register sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Together {
+    /// Everyone in the household moves: it stays one household at the new address.
+    pub whole_household: bool,
+    /// Who moves, the person first, then the members named, in their order.
+    pub movers: Vec<i64>,
+}
+
+/// The members of a household moving with `person` (a change of address declared for several
+/// people, ANPR's *pratica* lists them all). `household` is the person's household now, each
+/// member with the first day of their birth date; `with` the other members named to move, in
+/// the request's order (`members[i]` in refusals). Each is named once, each lives in the
+/// person's household, and the move does not leave minors alone in it: a newborn never stays
+/// behind because nobody ticked it.
+pub fn moving_together(person: i64, household: &[(i64, NaiveDate)], with: &[i64], on: NaiveDate) -> Decision<Together> {
+    if !with.is_empty() && household.len() <= 1 {
+        return Err(Refusal::unfit("members", "the person lives alone: nobody else moves with them"));
+    }
+    let mut movers = vec![person];
+    for (i, m) in with.iter().enumerate() {
+        let field = format!("members[{i}]");
+        if movers.contains(m) {
+            return Err(Refusal::unfit(&field, "is named twice (the person moving is not listed again)"));
+        }
+        if !household.iter().any(|(p, _)| p == m) {
+            return Err(Refusal::state(&field, "does not live in the household of the person moving"));
+        }
+        movers.push(*m);
+    }
+    let staying: Vec<&(i64, NaiveDate)> = household.iter().filter(|(p, _)| !movers.contains(p)).collect();
+    let minor = |born: &NaiveDate| on.years_since(*born).is_none_or(|age| age < ADULT);
+    if !staying.is_empty() && staying.iter().all(|(_, born)| minor(born)) {
+        return Err(Refusal::unfit(
+            "members",
+            format!(
+                "{} member(s) staying would be minors with no adult in the household: they move too, or stay with an adult",
+                staying.len()
+            ),
+        ));
+    }
+    Ok(Together { whole_household: staying.is_empty(), movers })
+}
+
 /// The new relations of a household's members, checked against its current members.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelationsPlan {
@@ -251,8 +298,17 @@ pub struct ResidenceMove {
 }
 
 /// What a change of residence from `current` to `new` is, for a person of `citizenships`;
-/// `household_given` says whether the request names the household at the new address.
-pub fn residence_move(current: &Residence, new: &Residence, citizenships: &[Country], household_given: bool) -> Decision<ResidenceMove> {
+/// `household_given` says whether the request names the household at the new address, and
+/// `whole_household` whether everyone in the person's household moves too (see
+/// [`moving_together`]): when only part of it moves, the movers leave it, so the request must
+/// say where they go.
+pub fn residence_move(
+    current: &Residence,
+    new: &Residence,
+    citizenships: &[Country],
+    household_given: bool,
+    whole_household: bool,
+) -> Decision<ResidenceMove> {
     let (from, to) = (current.competent_comune(), new.competent_comune());
     let (kind, status) = match (current, new) {
         (Residence::Italy(_), Residence::Italy(_)) if from == to => ("stesso_comune", RegisterStatus::Resident),
@@ -269,9 +325,14 @@ pub fn residence_move(current: &Residence, new: &Residence, citizenships: &[Coun
     if status == RegisterStatus::Aire && !citizenships.contains(&Country::Italia) {
         return Err(Refusal::unfit("residence", "AIRE holds Italian citizens only"));
     }
-    let moves_household = from != to || kind == "rimpatrio";
+    let moves_household = from != to || kind == "rimpatrio" || !whole_household;
     if moves_household && !household_given {
-        return Err(Refusal::unfit("household", "is required when the comune changes: the household at the new address"));
+        let why = if whole_household {
+            "is required when the comune changes: the household at the new address"
+        } else {
+            "is required when part of the household moves: the household at the new address (the others stay in theirs)"
+        };
+        return Err(Refusal::unfit("household", why));
     }
     Ok(ResidenceMove { kind, status, moves_household })
 }
@@ -453,6 +514,34 @@ mod tests {
         assert!(move_household(Some(7), &join).is_err());
         assert!(move_household(Some(8), &join).is_ok());
         assert!(move_household(None, &join).is_ok());
+    }
+
+    #[test]
+    fn a_family_moves_together_and_leaves_no_child_alone() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let on = d("2026-06-01");
+        // Mother 1, father 2, a newborn 3, a grandparent 4.
+        let home = [(1, d("1990-01-01")), (2, d("1988-05-05")), (3, d("2026-03-01")), (4, d("1950-02-02"))];
+        let whole = moving_together(1, &home, &[2, 3, 4], on).unwrap();
+        assert!(whole.whole_household);
+        assert_eq!(whole.movers, vec![1, 2, 3, 4]);
+        // The parents and the child move, the grandparent stays: a household with an adult.
+        assert!(!moving_together(1, &home, &[2, 3], on).unwrap().whole_household);
+        // Everyone but the newborn: refused, the child would stay with no adult.
+        let left = moving_together(1, &home, &[2, 4], on).unwrap_err();
+        assert!(matches!(left, Refusal::Unfit { ref field, .. } if field == "members"), "{left:?}");
+        // A child of 17 is still a minor; at 18 they may stay on their own.
+        let teen = [(1, d("1990-01-01")), (3, d("2008-06-02"))];
+        assert!(moving_together(1, &teen, &[], on).is_err());
+        let adult = [(1, d("1990-01-01")), (3, d("2008-06-01"))];
+        assert!(moving_together(1, &adult, &[], on).is_ok());
+        // Named twice, or not of the household.
+        assert!(matches!(moving_together(1, &home, &[2, 2], on), Err(Refusal::Unfit { ref field, .. }) if field == "members[1]"));
+        assert!(matches!(moving_together(1, &home, &[1], on), Err(Refusal::Unfit { ref field, .. }) if field == "members[0]"));
+        assert!(matches!(moving_together(1, &home, &[9], on), Err(Refusal::State { ref field, .. }) if field == "members[0]"));
+        // Alone: nobody to name.
+        assert!(moving_together(1, &home[..1], &[], on).unwrap().whole_household);
+        assert!(moving_together(1, &home[..1], &[2], on).is_err());
     }
 
     #[test]

@@ -129,7 +129,15 @@ fn parse<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiE
     serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." { "body".to_owned() } else { path };
-        ApiError::field(field, e.inner().to_string())
+        let reason = e.inner().to_string();
+        // A value checked as a whole (a residence, a birthplace) names its own part first:
+        // `toponym: is required` at `residence` is the field `residence.toponym`.
+        match reason.split_once(": ") {
+            Some((part, why)) if !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c == '_') => {
+                ApiError::field(format!("{field}.{part}"), why.to_owned())
+            }
+            _ => ApiError::field(field, reason),
+        }
     })
 }
 

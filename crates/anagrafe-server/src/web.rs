@@ -212,6 +212,17 @@ impl Ui {
     pub fn t(&self, key: &str) -> String {
         i18n::t(self.lang, key)
     }
+
+    /// Why a line of free text was refused, in this request's language, saying what to do.
+    pub fn text_error(&self, e: anagrafe_domain::text::TextError) -> String {
+        use anagrafe_domain::text::TextError;
+        match e {
+            TextError::Empty => self.t("err-text-empty"),
+            TextError::TooLong { max } => i18n::t_args(self.lang, "err-text-long", &[("max", &max.to_string())]),
+            TextError::Forbidden(c) => i18n::t_args(self.lang, "err-text-char", &[("char", &anagrafe_domain::text::shown(c))]),
+            TextError::NotEmail => self.t("err-text-email"),
+        }
+    }
 }
 
 /// The language a request asks for.

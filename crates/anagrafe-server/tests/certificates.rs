@@ -79,15 +79,15 @@ async fn person(
             residence: Residence::Italy(ItalianAddress {
                 comune: Belfiore::parse(comune).unwrap(),
                 cap: None,
-                species: "VIA".into(),
-                toponym: "ROMA".into(),
-                civic: Some("1".into()),
+                species: anagrafe_testkit::line("VIA"),
+                toponym: anagrafe_testkit::line("ROMA"),
+                civic: Some(anagrafe_testkit::line("1")),
                 internal: None,
                 locality: None,
             }),
             household: household.map(|(family_id, relation)| Household::Family { family_id, relation }),
             documents: vec![],
-            email: Some(format!("{given}.{surname}@mail.example.org").to_lowercase()),
+            email: Some(anagrafe_testkit::line(format!("{given}.{surname}@mail.example.org").to_lowercase())),
             digital_domicile: None,
             death: None,
         },
@@ -849,4 +849,139 @@ async fn a_copy_goes_through_the_smtp_relay_and_a_relay_that_refuses_is_a_503_tr
             assert_eq!(t.outcome, "failed");
         }
     }
+}
+
+/// A value the tester may send in a free-text field: anything printable, anything at all
+/// (controls, bidirectional marks, NUL), hostile pieces glued to text, and lengths around and
+/// far beyond the limits.
+fn any_text() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop_oneof![
+        "\\PC{1,40}",
+        "\\PC{90,130}",
+        ".{0,30}",
+        (
+            "[A-Za-z ]{0,12}",
+            prop::sample::select(vec![
+                "\0", "\r\n", "\t", "\u{202E}", "\u{2066}", "\u{200B}", "\u{FEFF}", "\u{85}", "\u{E000}", "<script>", "'\"&", "#[", "$",
+                "\\", "*_`", "%PDF"
+            ]),
+            "[A-Za-z ]{0,12}"
+        )
+            .prop_map(|(a, b, c)| format!("{a}{b}{c}")),
+        (1usize..3).prop_map(|k| "x".repeat(k * 100_000)),
+    ]
+}
+
+/// Issue 17, item 14: every free-text field of a registration has ANPR's length and character
+/// set. What the register accepts, it prints (a certificate, the officer's and the citizen's
+/// pages); what it refuses is a 400 (unreadable) or 422 (read, not valid) naming the field,
+/// with nothing written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_text_the_register_accepts_prints_and_the_rest_is_refused_naming_the_field() {
+    use anagrafe_domain::text::{Civic, EmailAddress, Internal, Locality, Species, Toponym};
+    use proptest::strategy::{Strategy, ValueTree};
+    let e = env().await;
+    common::operator(&*e.store, "officer", "registry_officer", "H501", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP")).await;
+    let (officer, _) = common::session(&*e.store, "operator", "officer", true).await;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    // The register's own characters within a limit (a letter first, so never blank).
+    fn fits(runner: &mut proptest::test_runner::TestRunner, max: usize) -> String {
+        let raw = format!("[A-Za-z0-9 '\\-/.,()\":;°’\\u{{C0}}-\\u{{17F}}]{{0,{}}}", max - 1).new_tree(runner).unwrap().current();
+        format!("a{}", raw.chars().map(|c| if anagrafe_domain::text::allowed_char(c) { c } else { 'x' }).collect::<String>())
+    }
+    let (mut accepted, mut refused) = (0, 0);
+    for case in 0..35 {
+        // Each case sends one field as a tester would (anything), the others as they fit, and
+        // every seventh case all of them as they fit.
+        let r = &mut runner;
+        let mut values = vec![
+            fits(r, Toponym::MAX),
+            fits(r, Civic::MAX),
+            fits(r, Species::MAX),
+            fits(r, Locality::MAX),
+            fits(r, Internal::MAX),
+            format!("p{case}@mail.example.org"),
+        ];
+        if case % 7 < 6 {
+            values[case % 7] = any_text().new_tree(r).unwrap().current();
+        }
+        let [toponym, civic, species, locality, internal, email]: [String; 6] = values.try_into().unwrap();
+        let surname = format!("Prova{}{}", (b'a' + (case / 26) as u8) as char, (b'a' + (case % 26) as u8) as char);
+        let body = json!({
+            "client_op_id": format!("text-{case}"), "reason": "1", "effective_date": "2025-02-03",
+            "name": { "surname": surname, "given": "Elisa" }, "sex": "F", "birth_date": "2025-02-03",
+            "birth_place": { "kind": "comune", "code": "F205" }, "citizenships": [{ "kind": "italia" }], "civil_status": "CelibeNubile",
+            "residence": { "kind": "italy", "comune": "H501", "species": species, "toponym": toponym, "civic": civic,
+                "locality": locality, "internal": internal },
+            "household": { "kind": "new", "household": { "kind": "family" } },
+            "email": email,
+        });
+        let expect_ok = Toponym::new(&toponym).is_ok()
+            && Civic::new(&civic).is_ok()
+            && Species::new(&species).is_ok()
+            && Locality::new(&locality).is_ok()
+            && Internal::new(&internal).is_ok()
+            && EmailAddress::new(&email).is_ok();
+        let persons = e.store.count_persons().await.unwrap();
+        let r = signed(&e, &e.roma, "POST", "/api/v1/persons", Some(body)).await;
+        let shown = |s: &str| s.chars().take(60).collect::<String>();
+        let what = format!(
+            "case {case}: toponym {:?} civic {:?} species {:?} locality {:?} internal {:?} email {:?}",
+            shown(&toponym),
+            shown(&civic),
+            shown(&species),
+            shown(&locality),
+            shown(&internal),
+            shown(&email)
+        );
+        if !expect_ok {
+            refused += 1;
+            assert!(matches!(r.status, StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY), "{what}: {} {}", r.status, r.text());
+            let field = r.json()["errors"][0]["field"].as_str().unwrap_or_default().to_owned();
+            assert!(
+                ["toponym", "civic", "species", "locality", "internal", "email"].iter().any(|f| field.ends_with(f)),
+                "{what}: the refusal names the field: {}",
+                r.text()
+            );
+            assert_eq!(e.store.count_persons().await.unwrap(), persons, "{what}: nothing written");
+            continue;
+        }
+        accepted += 1;
+        assert_eq!(r.status, StatusCode::CREATED, "{what}: {}", r.text());
+        let id = r.json()["id_anpr"].as_str().unwrap().to_owned();
+        let cert = signed(
+            &e,
+            &e.roma,
+            "POST",
+            "/api/v1/certificates",
+            Some(json!({ "person": id, "types": [8], "lang": "it", "confirm": true, "stamp": { "kind": "exempt", "code": 3 } })),
+        )
+        .await;
+        assert_eq!(cert.status, StatusCode::CREATED, "{what}: {}", cert.text());
+        let cid = cert.json()["id"].as_str().unwrap().to_owned();
+        let pdf = signed(&e, &e.roma, "GET", &format!("/api/v1/certificates/{cid}/pdf"), None).await;
+        assert_eq!(pdf.status, StatusCode::OK, "{what}");
+        assert!(pdf.bytes.starts_with(b"%PDF"), "{what}");
+        let page = send(
+            &e,
+            Request::get(format!("/ufficio/persone/{id}"))
+                .header("cookie", format!("{}={officer}", anagrafe_server::auth::COOKIE))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(page.status, StatusCode::OK, "{what}: the officer's page");
+        let cf = e.store.find_by_id_anpr(&anagrafe_domain::IdAnpr::parse(&id).unwrap()).await.unwrap();
+        let pid = match cf {
+            Some((pid, _)) => pid,
+            None => panic!("{what}: the new record"),
+        };
+        let record = e.store.person(pid, None).await.unwrap().record;
+        let s = common::session(&*e.store, "citizen", record.generalita.codice_fiscale.unwrap().as_str(), true).await;
+        let own = as_citizen(&e, &s, "GET", "/area-personale", None).await;
+        assert_eq!(own.status, StatusCode::OK, "{what}: the citizen's page");
+    }
+    eprintln!("{accepted} accepted, {refused} refused");
+    assert!(accepted >= 4 && refused >= 4, "both kinds of value were tried: {accepted} accepted, {refused} refused");
 }

@@ -1111,3 +1111,75 @@ async fn the_login_form_refuses_a_post_without_its_own_token() {
     // With both: the login is tried (and refused for the wrong password).
     assert_eq!(login(Some(cookie), token).await.status, StatusCode::UNAUTHORIZED);
 }
+
+/// Issue 17, item 9: the residence form of a person living with family lists the others, all
+/// ticked; the whole family moves in one submission, one event each; unticking the child while
+/// the parents go is refused beside the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_moves_a_whole_family_from_one_form_and_no_child_is_left_behind() {
+    use anagrafe_domain::ops::HouseholdChoice;
+    for (store, _dir, pg) in common::stores().await {
+        let router = app(state(store.clone()));
+        let Desk { token, csrf, .. } = desk(&*store).await;
+        let ctx = WriteContext::cli("test");
+        let born = |y: i32| chrono::NaiveDate::from_ymd_opt(y, 3, 1).unwrap();
+        let head = store
+            .apply(&Operation::Register(Box::new(anagrafe_testkit::registration(41, "H501", "H501", born(1984)))), &ctx, &issuer(), None)
+            .await
+            .unwrap();
+        let fid = head.family_id.unwrap();
+        let mut ids = vec![head.id_anpr.unwrap()];
+        for (n, year, relation) in [(42, 1986, 2), (43, 2025, 3)] {
+            let mut r = anagrafe_testkit::registration(n, "H501", "H501", born(year));
+            r.household = HouseholdChoice::Join { family_id: fid, relation };
+            ids.push(store.apply(&Operation::Register(Box::new(r)), &ctx, &issuer(), None).await.unwrap().id_anpr.unwrap());
+        }
+        let [parent, spouse, child] = [ids[0], ids[1], ids[2]];
+        let target = format!("/ufficio/persone/{parent}/residenza");
+        let form = get(&router, &target, Some(&token), &[]).await;
+        assert_eq!(form.status, StatusCode::OK);
+        let html = form.text();
+        for other in [spouse, child] {
+            assert!(html.contains(&format!(r#"name="with-{other}" value="si" checked"#)), "{other} is ticked: {html}");
+        }
+        assert!(!html.contains(&format!(r#"name="with-{parent}""#)), "the person moving is not listed again");
+        assert!(html.contains("Chi si trasferisce insieme"));
+        let today = anagrafe_domain::ops::italian_today().to_string();
+        let (w_spouse, w_child) = (format!("with-{spouse}"), format!("with-{child}"));
+        let mut fields = vec![
+            ("csrf", csrf.as_str()),
+            ("op", "family-1"),
+            ("effective_date", today.as_str()),
+            ("species", "VIA"),
+            ("toponym", "Cavour"),
+            ("civic", "8"),
+            ("household", "new"),
+            (w_spouse.as_str(), "si"),
+        ];
+        // The child unticked, both parents going to a new family: refused, nothing written.
+        let left = post_form(&router, &target, &token, &fields).await;
+        assert_eq!(left.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", left.text());
+        assert!(left.text().contains("id=\"movers-error\"") || left.text().contains("minori"), "{}", left.text());
+        let pid_of = |id: anagrafe_domain::IdAnpr| {
+            let store = store.clone();
+            async move { store.find_by_id_anpr(&id).await.unwrap().unwrap().0 }
+        };
+        let child_pid = pid_of(child).await;
+        assert_eq!(store.history(child_pid).await.unwrap().events.len(), 1, "the child's record is untouched");
+        // The whole family, staying one household.
+        fields[1] = ("op", "family-2");
+        fields[6] = ("household", "stay");
+        fields.push((w_child.as_str(), "si"));
+        let moved = post_form(&router, &target, &token, &fields).await;
+        assert_eq!(moved.status, StatusCode::SEE_OTHER, "{}", moved.text());
+        for id in [parent, spouse, child] {
+            let pid = pid_of(id).await;
+            let rec = store.person(pid, None).await.unwrap().record;
+            let anagrafe_domain::Residence::Italy(a) = rec.residence else { panic!("{id} lives in Italy") };
+            assert_eq!(a.toponym, "Cavour", "{id} moved");
+            assert_eq!(store.history(pid).await.unwrap().events.len(), 2, "{id}: one event of their own");
+        }
+        assert_eq!(store.family(fid, None).await.unwrap().members.len(), 3, "still one family");
+        common::drop_pg(pg).await;
+    }
+}

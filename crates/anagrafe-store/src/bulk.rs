@@ -23,6 +23,12 @@ impl From<Option<String>> for Val {
     }
 }
 
+impl<const N: usize, const S: u8> From<Option<anagrafe_domain::text::Line<N, S>>> for Val {
+    fn from(v: Option<anagrafe_domain::text::Line<N, S>>) -> Self {
+        v.map_or(Val::Null, |l| Val::Text(l.into()))
+    }
+}
+
 /// The rows of one table.
 #[derive(Debug)]
 pub(crate) struct TableRows {
@@ -300,7 +306,7 @@ pub(crate) fn batch_rows(
                 Val::Int(id),
                 Val::Text(kind.to_owned()),
                 permit.map_or(Val::Null, Val::Small),
-                Val::Text(d.number.clone()),
+                Val::Text(d.number.to_string()),
                 Val::Date(d.issued_on),
                 d.expires_on.map_or(Val::Null, Val::Date),
                 d.issuer.clone().into(),

@@ -690,30 +690,90 @@ macro_rules! store_ops {
                 now: i64,
                 out: &mut crate::Applied,
             ) -> crate::Result<()> {
+                use anagrafe_domain::ops::HouseholdChoice;
                 let (pid, cur) = Self::living_subject(tx, person).await?;
-                let (from, to) = (cur.residence.competent_comune(), change.residence.competent_comune());
+                let to = change.residence.competent_comune();
                 // The comune of the new residence decides (REG-6).
                 anagrafe_domain::rules::competent(ctx.comune, to)?;
-                let kind = anagrafe_domain::rules::residence_move(&cur.residence, &change.residence, &cur.citizenships, change.household.is_some())?;
-                let (kind, status) = (kind.kind, kind.status);
                 let d = change.effective_date;
-                let payload = serde_json::json!({ "kind": kind, "from": from, "to": to });
-                let ev = Self::insert_event(tx, ctx, "residenza", Some("2"), Some(pid), None, d, &payload.to_string()).await?;
-                Self::close_open(tx, "person_residences", pid, d, now, true).await?;
-                Self::insert_residence(tx, pid, d, &change.residence, ev, now).await?;
-                if let Some(h) = &change.household {
-                    Self::leave_household(tx, pid, d, now, false).await?;
-                    out.family_id = Some(Self::enter_household(tx, pid, h, to, d, ev, now).await?);
+                // Who moves: the person, and the members of their household named with them.
+                let membership = Self::open_membership(tx, pid).await?;
+                let mut household = Vec::new();
+                if let Some((fid, _)) = membership {
+                    for (member, _) in Self::open_members(tx, fid).await? {
+                        let born = if member == pid { cur.generalita.birth_date.first_day() } else { Self::current(tx, member).await?.generalita.birth_date.first_day() };
+                        household.push((member, born));
+                    }
                 }
-                Self::set_person(tx, pid, status, to, now).await?;
-                if from != to {
-                    Self::notify(head, from, "trasferimento_residenza", ev, serde_json::json!({ "id_anpr": person, "to": to, "kind": kind, "effective_date": d }), now);
-                    out.notifications += 1;
+                let mut with = Vec::with_capacity(change.members.len());
+                for (i, m) in change.members.iter().enumerate() {
+                    with.push(Self::resolve_valid(tx, m, &format!("members[{i}]")).await?);
                 }
-                out.event_ids.push(ev);
+                let together = anagrafe_domain::rules::moving_together(pid, &household, &with, d)?;
+                let mut movers = vec![(pid, *person, cur)];
+                for (i, (other, id)) in with.iter().zip(&change.members).enumerate() {
+                    let rec = Self::current(tx, *other).await?;
+                    anagrafe_domain::rules::living(rec.status, &format!("members[{i}]"))?;
+                    movers.push((*other, *id, rec));
+                }
+                let mut plans = Vec::with_capacity(movers.len());
+                for (_, _, rec) in &movers {
+                    plans.push(anagrafe_domain::rules::residence_move(&rec.residence, &change.residence, &rec.citizenships, change.household.is_some(), together.whole_household)?);
+                }
+                let leaves = plans.iter().any(|p| p.moves_household) || change.household.is_some();
+                if leaves && movers.len() > 1 && matches!(change.household, Some(HouseholdChoice::Join { .. })) {
+                    return Err(anagrafe_domain::rules::Refusal::Unfit {
+                        field: "household".into(),
+                        reason: "people moving together form a new household at the new address; to join another one, move one person at a time".into(),
+                    }
+                    .into());
+                }
+                // One event per person, each with its own kind of move; the client's operation
+                // id goes on the first (it is unique per client among events).
+                let others = crate::WriteContext { client_op_id: None, ..ctx.clone() };
+                let mut events = Vec::with_capacity(movers.len());
+                for ((mpid, id, rec), plan) in movers.iter().zip(&plans) {
+                    let from = rec.residence.competent_comune();
+                    let payload = serde_json::json!({ "kind": plan.kind, "from": from, "to": to, "with": *mpid != pid });
+                    let ev_ctx = if *mpid == pid { ctx } else { &others };
+                    let ev = Self::insert_event(tx, ev_ctx, "residenza", Some("2"), Some(*mpid), None, d, &payload.to_string()).await?;
+                    Self::close_open(tx, "person_residences", *mpid, d, now, true).await?;
+                    Self::insert_residence(tx, *mpid, d, &change.residence, ev, now).await?;
+                    Self::set_person(tx, *mpid, plan.status, to, now).await?;
+                    if from != to {
+                        Self::notify(head, from, "trasferimento_residenza", ev, serde_json::json!({ "id_anpr": id, "to": to, "kind": plan.kind, "effective_date": d }), now);
+                        out.notifications += 1;
+                    }
+                    events.push(ev);
+                }
+                if let (true, Some(choice)) = (leaves, &change.household) {
+                    // Members leave before the head (a head leaves last, when nobody else is
+                    // left), and the new household takes the old head first when they move.
+                    let mut relations = Vec::with_capacity(movers.len());
+                    for (mpid, _, _) in &movers {
+                        relations.push(Self::open_membership(tx, *mpid).await?.map(|(_, r)| r));
+                    }
+                    let head = (0..movers.len()).find(|&i| relations[i] == Some(1)).unwrap_or(0);
+                    let mut leaving: Vec<usize> = (0..movers.len()).collect();
+                    leaving.sort_by_key(|&i| i == head);
+                    for &i in &leaving {
+                        Self::leave_household(tx, movers[i].0, d, now, false).await?;
+                    }
+                    let fid = Self::enter_household(tx, movers[head].0, choice, to, d, events[head], now).await?;
+                    for i in (0..movers.len()).filter(|&i| i != head) {
+                        // Each keeps the relation they had (the officer corrects it on the
+                        // household's page when the head is another person now).
+                        let relation = relations[i].map_or(1, |r| r as u16);
+                        Self::enter_household(tx, movers[i].0, &HouseholdChoice::Join { family_id: fid, relation }, to, d, events[i], now).await?;
+                    }
+                    out.family_id = Some(fid);
+                }
+                for ((mpid, _, rec), (ev, plan)) in movers.iter().zip(events.iter().zip(&plans)) {
+                    out.event_ids.push(*ev);
+                    let e = Self::audit_for(ctx, "person.residence", Some(*mpid), rec.generalita.codice_fiscale.map(|c| c.to_string()), serde_json::json!({ "event_id": ev, "kind": plan.kind }));
+                    out.audit_seq = Self::append_audit(tx, head, &e).await?;
+                }
                 out.id_anpr = Some(*person);
-                let e = Self::audit_for(ctx, "person.residence", Some(pid), cur.generalita.codice_fiscale.map(|c| c.to_string()), serde_json::json!({ "event_id": ev, "kind": kind }));
-                out.audit_seq = Self::append_audit(tx, head, &e).await?;
                 Ok(())
             }
 

@@ -5,6 +5,7 @@
 use crate::{Result, StoreError};
 use anagrafe_domain::decode::DecodeTable;
 use anagrafe_domain::decode::{SpecieConvivenza, TipoSoggiorno};
+use anagrafe_domain::text::Line;
 use anagrafe_domain::{
     Belfiore, BirthPlace, Cap, CodiceFiscale, Country, DatePrecision, DocumentKind, ForeignAddress, HouseholdKind, ItalianAddress,
     PartialDate, Residence, Sex,
@@ -13,6 +14,19 @@ use chrono::NaiveDate;
 
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
+}
+
+/// A stored line of free text, checked again as the domain checks it.
+pub(crate) fn line<const N: usize, const S: u8>(s: String) -> Result<Line<N, S>> {
+    Line::new(&s).map_err(|e| corrupt(format!("stored text: {e}")))
+}
+
+pub(crate) fn opt_line<const N: usize, const S: u8>(s: Option<String>) -> Result<Option<Line<N, S>>> {
+    s.map(line).transpose()
+}
+
+fn text<const N: usize, const S: u8>(l: &Option<Line<N, S>>) -> Option<String> {
+    l.clone().map(String::from)
 }
 
 pub(crate) fn belfiore(s: &str) -> Result<Belfiore> {
@@ -56,13 +70,17 @@ pub(crate) fn country(s: &str) -> Result<Country> {
 pub(crate) fn birth_place_cols(p: &BirthPlace) -> (String, Option<String>) {
     match p {
         BirthPlace::Comune { code } => (code.to_string(), None),
-        BirthPlace::Abroad { state, locality } => (state.to_string(), locality.clone()),
+        BirthPlace::Abroad { state, locality } => (state.to_string(), text(locality)),
     }
 }
 
 pub(crate) fn birth_place(code: &str, locality: Option<String>) -> Result<BirthPlace> {
     let code = belfiore(code)?;
-    Ok(if code.is_foreign_state() { BirthPlace::Abroad { state: code, locality } } else { BirthPlace::Comune { code } })
+    Ok(if code.is_foreign_state() {
+        BirthPlace::Abroad { state: code, locality: opt_line(locality)? }
+    } else {
+        BirthPlace::Comune { code }
+    })
 }
 
 /// Residence columns, in table order after the temporal ones ([`RES_COLS`]).
@@ -90,21 +108,21 @@ impl ResidenceCols {
                 abroad: false,
                 comune: Some(a.comune.to_string()),
                 cap: a.cap.map(|c| c.to_string()),
-                species: Some(a.species.clone()),
-                toponym: Some(a.toponym.clone()),
-                civic: a.civic.clone(),
-                internal: a.internal.clone(),
-                locality: a.locality.clone(),
+                species: Some(a.species.to_string()),
+                toponym: Some(a.toponym.to_string()),
+                civic: text(&a.civic),
+                internal: text(&a.internal),
+                locality: text(&a.locality),
                 ..Self::default()
             },
             Residence::Abroad { address, aire_comune } => Self {
                 abroad: true,
                 comune: Some(aire_comune.to_string()),
                 foreign_state: Some(address.state.to_string()),
-                foreign_locality: Some(address.locality.clone()),
-                foreign_address: address.address.clone(),
-                foreign_postcode: address.postcode.clone(),
-                consulate: address.consulate.clone(),
+                foreign_locality: Some(address.locality.to_string()),
+                foreign_address: text(&address.address),
+                foreign_postcode: text(&address.postcode),
+                consulate: text(&address.consulate),
                 ..Self::default()
             },
         }
@@ -117,21 +135,21 @@ impl ResidenceCols {
                 aire_comune: comune,
                 address: ForeignAddress {
                     state: belfiore(self.foreign_state.as_deref().ok_or_else(|| corrupt("foreign residence without state"))?)?,
-                    locality: self.foreign_locality.unwrap_or_default(),
-                    address: self.foreign_address,
-                    postcode: self.foreign_postcode,
-                    consulate: self.consulate,
+                    locality: line(self.foreign_locality.ok_or_else(|| corrupt("foreign residence without locality"))?)?,
+                    address: opt_line(self.foreign_address)?,
+                    postcode: opt_line(self.foreign_postcode)?,
+                    consulate: opt_line(self.consulate)?,
                 },
             })
         } else {
             Ok(Residence::Italy(ItalianAddress {
                 comune,
                 cap: self.cap.map(|c| Cap::parse(&c).map_err(corrupt)).transpose()?,
-                species: self.species.unwrap_or_default(),
-                toponym: self.toponym.unwrap_or_default(),
-                civic: self.civic,
-                internal: self.internal,
-                locality: self.locality,
+                species: line(self.species.ok_or_else(|| corrupt("residence without species"))?)?,
+                toponym: line(self.toponym.ok_or_else(|| corrupt("residence without toponym"))?)?,
+                civic: opt_line(self.civic)?,
+                internal: opt_line(self.internal)?,
+                locality: opt_line(self.locality)?,
             }))
         }
     }
@@ -311,7 +329,7 @@ impl DeathRow {
         Ok(anagrafe_domain::Death {
             date: partial_date(self.death_date, &self.death_date_precision)?,
             place: opt_belfiore(self.place)?,
-            locality: self.locality,
+            locality: opt_line(self.locality)?,
         })
     }
 }
@@ -352,10 +370,10 @@ impl DocumentRow {
     pub(crate) fn into_document(self) -> Result<anagrafe_domain::IdentityDocument> {
         Ok(anagrafe_domain::IdentityDocument {
             kind: document_kind(&self.kind, self.permit_kind)?,
-            number: self.number,
+            number: line(self.number)?,
             issued_on: self.issued_on,
             expires_on: self.expires_on,
-            issuer: self.issuer,
+            issuer: opt_line(self.issuer)?,
         })
     }
 }

@@ -503,8 +503,8 @@ macro_rules! store_common {
                 .bind(id)
                 .bind(r.status.code())
                 .bind(r.residence.competent_comune().to_string())
-                .bind(&r.email)
-                .bind(&r.digital_domicile)
+                .bind(r.email.as_deref())
+                .bind(r.digital_domicile.as_deref())
                 .bind(now);
                 if let Some(anpr) = r.id_anpr {
                     // An ID issued elsewhere (e.g. carried over at subentro): kept, not generated.
@@ -543,10 +543,10 @@ macro_rules! store_common {
                     .bind(id)
                     .bind(kind)
                     .bind(permit)
-                    .bind(&d.number)
+                    .bind(d.number.as_str())
                     .bind(d.issued_on)
                     .bind(d.expires_on)
-                    .bind(&d.issuer)
+                    .bind(d.issuer.as_deref())
                     .bind(now)
                     .bind(event_id);
                 }
@@ -572,7 +572,7 @@ macro_rules! store_common {
                 .bind(d.date.first_day())
                 .bind(d.date.precision().code())
                 .bind(d.place.map(|p| p.to_string()))
-                .bind(&d.locality)
+                .bind(d.locality.as_deref())
                 .bind(now)
                 .bind(event_id);
             }
@@ -855,8 +855,8 @@ macro_rules! store_common {
                     residence,
                     household,
                     documents,
-                    email: p.email,
-                    digital_domicile: p.digital_domicile,
+                    email: crate::rows::opt_line(p.email)?,
+                    digital_domicile: crate::rows::opt_line(p.digital_domicile)?,
                     death,
                 };
                 Ok(crate::PersonView { id, as_of, record })

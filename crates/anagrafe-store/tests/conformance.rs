@@ -80,15 +80,15 @@ fn mario(family: Option<i64>) -> NewPerson {
             residence: Residence::Italy(ItalianAddress {
                 comune: Belfiore::parse("L219").unwrap(),
                 cap: Some("10121".parse().unwrap()),
-                species: "VIA".into(),
-                toponym: "ROMA".into(),
-                civic: Some("12".into()),
+                species: anagrafe_testkit::line("VIA"),
+                toponym: anagrafe_testkit::line("ROMA"),
+                civic: Some(anagrafe_testkit::line("12")),
                 internal: None,
                 locality: None,
             }),
             household: family.map(|family_id| Household::Family { family_id, relation: RelazioneParentela::IntestatarioScheda }),
             documents: vec![],
-            email: Some("mario.rossi@mail.example.org".into()),
+            email: Some(anagrafe_testkit::line("mario.rossi@mail.example.org")),
             digital_domicile: None,
             death: None,
         },
@@ -300,7 +300,7 @@ async fn concurrent_writes_keep_the_chain_whole(h: &Harness) {
         let store = h.store.clone();
         tasks.push(tokio::spawn(async move {
             let mut p = mario(None);
-            p.record.email = Some(format!("m{i}@mail.example.org"));
+            p.record.email = Some(anagrafe_testkit::line(format!("m{i}@mail.example.org")));
             store.register_person(&p, &ctx(&format!("c{i}"))).await.unwrap()
         }));
     }
@@ -323,7 +323,7 @@ async fn concurrent_traces_are_each_written_once_in_chain_order(h: &Harness) {
         tasks.push(tokio::spawn(async move {
             if i % 50 == 7 {
                 let mut p = mario(None);
-                p.record.email = Some(format!("t{i}@mail.example.org"));
+                p.record.email = Some(anagrafe_testkit::line(format!("t{i}@mail.example.org")));
                 store.register_person(&p, &ctx(&format!("w{i}"))).await.unwrap();
                 None
             } else {

@@ -63,8 +63,8 @@ fn address(comune: &str, street: &str) -> Residence {
     Residence::Italy(ItalianAddress {
         comune: Belfiore::parse(comune).unwrap(),
         cap: None,
-        species: "VIA".into(),
-        toponym: street.into(),
+        species: anagrafe_testkit::line("VIA"),
+        toponym: anagrafe_testkit::line(street),
         civic: None,
         internal: None,
         locality: None,
@@ -78,7 +78,7 @@ async fn run_case(h: &Harness, steps: &[Step], n: usize) -> Result<(), TestCaseE
     let given = GIVEN[n % GIVEN.len()];
     let reg = Registration {
         reason: "9".into(),
-        reason_description: Some("property test".into()),
+        reason_description: Some(anagrafe_testkit::line("property test")),
         effective_date: start,
         name: PersonName::new(Some("Rossi"), Some(given)).unwrap(),
         sex: Sex::F,
@@ -121,7 +121,12 @@ async fn run_case(h: &Harness, steps: &[Step], n: usize) -> Result<(), TestCaseE
                 let household = moves.then_some(HouseholdChoice::New { household: HouseholdKind::Family, name: None });
                 Operation::ChangeResidence {
                     person: id,
-                    change: ResidenceChange { effective_date: t, residence: address(COMUNI[*comune], STREETS[*street]), household },
+                    change: ResidenceChange {
+                        effective_date: t,
+                        residence: address(COMUNI[*comune], STREETS[*street]),
+                        household,
+                        members: vec![],
+                    },
                 }
             }
             Step::Civil { status, .. } => Operation::ChangeCivilStatus {
@@ -184,7 +189,7 @@ async fn run_case(h: &Harness, steps: &[Step], n: usize) -> Result<(), TestCaseE
         let r = h.store.person(pid, Some(on)).await.map_err(|e| TestCaseError::fail(format!("as of {on}: {e}")))?.record;
         let Residence::Italy(addr) = &r.residence else { return Err(TestCaseError::fail("abroad?")) };
         let expected = at(&m.residence, on).unwrap();
-        prop_assert_eq!((addr.comune.to_string(), addr.toponym.clone()), expected, "residence as of {}", on);
+        prop_assert_eq!((addr.comune.to_string(), addr.toponym.to_string()), expected, "residence as of {}", on);
         prop_assert_eq!(r.civil_status.code(), at(&m.civil, on).unwrap(), "civil status as of {}", on);
         prop_assert_eq!(r.generalita.name.given().unwrap(), at(&m.given, on).unwrap(), "name as of {}", on);
         prop_assert_eq!(r.generalita.name.surname().unwrap(), m.surname.as_str(), "corrected surname as of {}", on);

@@ -35,6 +35,7 @@ conformance!(
     joining_a_household_before_it_was_formed_is_refused,
     idn6_case_1_register_right_is_sent_even_when_the_code_stays,
     idn6_case_4_a_new_name_with_the_same_consonants_still_gets_a_new_code,
+    a_family_moves_together_with_one_event_each_and_no_child_stays_behind,
 );
 
 const ROMA: &str = "H501";
@@ -69,9 +70,9 @@ fn address(c: &str, street: &str) -> Residence {
     Residence::Italy(ItalianAddress {
         comune: b(c),
         cap: None,
-        species: "VIA".into(),
-        toponym: street.into(),
-        civic: Some("1".into()),
+        species: anagrafe_testkit::line("VIA"),
+        toponym: anagrafe_testkit::line(street),
+        civic: Some(anagrafe_testkit::line("1")),
         internal: None,
         locality: None,
     })
@@ -105,7 +106,7 @@ fn person(surname: &str, given: &str, sex: Sex, born: &str, birth_place: &str, r
 
 fn adult(surname: &str, given: &str, c: &str) -> Registration {
     let mut r = person(surname, given, Sex::F, "1980-05-10", ROMA, address(c, "Garibaldi"), "9", "2000-01-01");
-    r.reason_description = Some("test".into());
+    r.reason_description = Some(anagrafe_testkit::line("test"));
     r
 }
 
@@ -179,7 +180,12 @@ async fn a_comune_registers_only_into_itself_and_cancels_only_its_own(h: &Harnes
 
 async fn a_move_to_another_comune_is_decided_by_the_new_one_and_notifies_the_old(h: &Harness) {
     let id = register(h, &comune(ROMA), adult("Verdi", "Ada", ROMA)).await.id_anpr.unwrap();
-    let change = ResidenceChange { effective_date: d("2024-03-01"), residence: address(TORINO, "Po"), household: Some(new_family()) };
+    let change = ResidenceChange {
+        effective_date: d("2024-03-01"),
+        residence: address(TORINO, "Po"),
+        household: Some(new_family()),
+        members: vec![],
+    };
     let by_old = apply(h, &comune(ROMA), Operation::ChangeResidence { person: id, change: change.clone() }).await;
     assert!(matches!(by_old, Err(StoreError::Forbidden(_))), "the old comune cannot move a person into another: {by_old:?}");
     let no_household = ResidenceChange { household: None, ..change.clone() };
@@ -192,7 +198,7 @@ async fn a_move_to_another_comune_is_decided_by_the_new_one_and_notifies_the_old
     assert_eq!(roma.len(), 1);
     assert_eq!(roma[0].kind, "trasferimento_residenza");
     // Now Roma may no longer change the record; Torino may, within itself.
-    let within = ResidenceChange { effective_date: d("2024-06-01"), residence: address(TORINO, "Dora"), household: None };
+    let within = ResidenceChange { effective_date: d("2024-06-01"), residence: address(TORINO, "Dora"), household: None, members: vec![] };
     assert!(matches!(
         apply(h, &comune(ROMA), Operation::ChangeResidence { person: id, change: within.clone() }).await,
         Err(StoreError::Forbidden(_))
@@ -204,7 +210,13 @@ async fn a_move_to_another_comune_is_decided_by_the_new_one_and_notifies_the_old
 }
 
 fn abroad() -> ForeignAddress {
-    ForeignAddress { state: b("Z110"), locality: "Paris".into(), address: Some("1 rue de Rivoli".into()), postcode: None, consulate: None }
+    ForeignAddress {
+        state: b("Z110"),
+        locality: anagrafe_testkit::line("Paris"),
+        address: Some(anagrafe_testkit::line("1 rue de Rivoli")),
+        postcode: None,
+        consulate: None,
+    }
 }
 
 async fn emigration_moves_the_record_to_aire_and_rimpatrio_brings_it_back(h: &Harness) {
@@ -217,7 +229,12 @@ async fn emigration_moves_the_record_to_aire_and_rimpatrio_brings_it_back(h: &Ha
     assert!(r.household.is_some(), "an AIRE household");
     assert_eq!(pid(h, id).await.1, IdStatus::Valid, "the ID stays valid");
     // Back to Italy, into Milano.
-    let back = ResidenceChange { effective_date: d("2024-09-01"), residence: address(MILANO, "Dante"), household: Some(new_family()) };
+    let back = ResidenceChange {
+        effective_date: d("2024-09-01"),
+        residence: address(MILANO, "Dante"),
+        household: Some(new_family()),
+        members: vec![],
+    };
     apply(h, &comune(MILANO), Operation::ChangeResidence { person: id, change: back }).await.unwrap();
     assert_eq!(record(h, id, None).await.status, RegisterStatus::Resident);
     assert_eq!(record(h, id, Some("2023-01-01")).await.status, RegisterStatus::Aire);
@@ -231,7 +248,13 @@ async fn aire_cancellation_reads_tab_28(h: &Harness) {
     let id = register(h, &comune(ROMA), r).await.id_anpr.unwrap();
     assert_eq!(record(h, id, None).await.status, RegisterStatus::Aire);
     // Code 8 is "Altro" in tab. 28 (for AIRE), not emigration.
-    let c = Cancellation { reason: 8, reason_description: Some("test".into()), effective_date: d("2023-01-01"), death: None, abroad: None };
+    let c = Cancellation {
+        reason: 8,
+        reason_description: Some(anagrafe_testkit::line("test")),
+        effective_date: d("2023-01-01"),
+        death: None,
+        abroad: None,
+    };
     apply(h, &comune(ROMA), Operation::Cancel { person: id, cancellation: c }).await.unwrap();
     assert_eq!(record(h, id, None).await.status, RegisterStatus::Cancelled);
 }
@@ -423,7 +446,7 @@ async fn idn6_case_3_marriage_sex_change_or_request_keeps_the_id(h: &Harness) {
 async fn idn6_case_4_adoption_of_a_minor_leaves_nothing_linking_the_two_records(h: &Harness) {
     let parent = register(h, &comune(ROMA), adult("Lombardi", "Franca", ROMA)).await;
     let child_reg = person("Orfei", "Nina", Sex::F, "2018-04-04", MILANO, address(ROMA, "Tevere"), "9", "2019-01-01");
-    let child_reg = Registration { reason_description: Some("test".into()), ..child_reg };
+    let child_reg = Registration { reason_description: Some(anagrafe_testkit::line("test")), ..child_reg };
     let old = register(h, &comune(ROMA), child_reg).await;
     let old_id = old.id_anpr.unwrap();
     let (old_pid, _) = pid(h, old_id).await;
@@ -554,10 +577,11 @@ async fn idn6_case_6_omocodia_keeps_both_ids_and_flags_one_for_the_agency(h: &Ha
 
 async fn a_retroactive_change_is_refused_and_writes_nothing(h: &Harness) {
     let id = register(h, &comune(ROMA), adult("Moretti", "Bice", ROMA)).await.id_anpr.unwrap();
-    let later = ResidenceChange { effective_date: d("2020-01-01"), residence: address(ROMA, "Nuova"), household: None };
+    let later = ResidenceChange { effective_date: d("2020-01-01"), residence: address(ROMA, "Nuova"), household: None, members: vec![] };
     apply(h, &comune(ROMA), Operation::ChangeResidence { person: id, change: later }).await.unwrap();
     let audit_before = h.store.audit_entries(0, 1000).await.unwrap().len();
-    let earlier = ResidenceChange { effective_date: d("2019-01-01"), residence: address(ROMA, "Vecchia"), household: None };
+    let earlier =
+        ResidenceChange { effective_date: d("2019-01-01"), residence: address(ROMA, "Vecchia"), household: None, members: vec![] };
     let e = apply(h, &comune(ROMA), Operation::ChangeResidence { person: id, change: earlier }).await;
     assert!(matches!(&e, Err(StoreError::Refused { field, .. }) if field == "effective_date"), "{e:?}");
     assert_eq!(h.store.audit_entries(0, 1000).await.unwrap().len(), audit_before);
@@ -588,7 +612,12 @@ async fn a_death_on_the_day_of_registration_reads_as_deceased(h: &Harness) {
     assert_eq!(r.residence.competent_comune(), b(ROMA), "the last residence is kept");
     // A move and a death on the same day: the record shows the new address.
     let id = register(h, &comune(ROMA), adult("Neri", "Eva", ROMA)).await.id_anpr.unwrap();
-    let mv = ResidenceChange { effective_date: d("2025-08-01"), residence: address(MILANO, "Brera"), household: Some(new_family()) };
+    let mv = ResidenceChange {
+        effective_date: d("2025-08-01"),
+        residence: address(MILANO, "Brera"),
+        household: Some(new_family()),
+        members: vec![],
+    };
     apply(h, &comune(MILANO), Operation::ChangeResidence { person: id, change: mv }).await.unwrap();
     let death = Death { date: PartialDate::parse("2025-08-01").unwrap(), place: Some(b(MILANO)), locality: None };
     let c = Cancellation { reason: 1, reason_description: None, effective_date: d("2025-08-01"), death: Some(death), abroad: None };
@@ -626,7 +655,7 @@ async fn idn6_case_1_register_right_is_sent_even_when_the_code_stays(h: &Harness
 async fn idn6_case_4_a_new_name_with_the_same_consonants_still_gets_a_new_code(h: &Harness) {
     let parent = register(h, &comune(ROMA), adult("Russo", "Anna", ROMA)).await;
     let child = person("Rossi", "Lia", Sex::F, "2019-02-02", ROMA, address(ROMA, "Tevere"), "9", "2019-03-01");
-    let child = Registration { reason_description: Some("test".into()), ..child };
+    let child = Registration { reason_description: Some(anagrafe_testkit::line("test")), ..child };
     let old = register(h, &comune(ROMA), child).await;
     let adoption = MinorAdoption {
         effective_date: d("2025-01-10"),
@@ -640,4 +669,80 @@ async fn idn6_case_4_a_new_name_with_the_same_consonants_still_gets_a_new_code(h
     assert_eq!(new_cf.base(), CodiceFiscale::parse(old.codice_fiscale.as_deref().unwrap()).unwrap().base(), "an omocode variant of it");
     let holders = h.store.find_by_cf(&new_cf, None).await.unwrap();
     assert_eq!(holders.len(), 1);
+}
+
+/// Issue 17, item 9: a family moves together: one event per person, in one operation; part of
+/// a household moving says where it goes; nobody leaves a minor without an adult.
+async fn a_family_moves_together_with_one_event_each_and_no_child_stays_behind(h: &Harness) {
+    let mother = register(h, &comune(ROMA), adult("Rossi", "Anna", ROMA)).await;
+    let fid = mother.family_id.unwrap();
+    let anna = mother.id_anpr.unwrap();
+    let mut spouse = adult("Rossi", "Piero", ROMA);
+    spouse.household = HouseholdChoice::Join { family_id: fid, relation: 2 };
+    let piero = register(h, &comune(ROMA), spouse).await.id_anpr.unwrap();
+    let mut newborn = person("Rossi", "Bianca", Sex::F, "2024-01-15", ROMA, address(ROMA, "Garibaldi"), "1", "2024-01-15");
+    newborn.household = HouseholdChoice::Join { family_id: fid, relation: 3 };
+    let bianca = register(h, &comune(ROMA), newborn).await.id_anpr.unwrap();
+    let stranger = register(h, &comune(ROMA), adult("Neri", "Olga", ROMA)).await.id_anpr.unwrap();
+    let mv = |street: &str, on: &str, household: Option<HouseholdChoice>, members: Vec<IdAnpr>| ResidenceChange {
+        effective_date: d(on),
+        residence: address(ROMA, street),
+        household,
+        members,
+    };
+    let events = || async {
+        let mut n = 0;
+        for id in [anna, piero, bianca] {
+            n += h.store.history(pid(h, id).await.0).await.unwrap().events.len();
+        }
+        n
+    };
+    let before = events().await;
+    // The mother alone, leaving her family at the old address: where does she go?
+    let e = apply(h, &comune(ROMA), Operation::ChangeResidence { person: anna, change: mv("Cavour", "2024-06-01", None, vec![]) }).await;
+    assert!(matches!(&e, Err(StoreError::Refused { field, .. }) if field == "household"), "{e:?}");
+    // Both parents, leaving the newborn behind: refused, nothing written.
+    let e = apply(
+        h,
+        &comune(ROMA),
+        Operation::ChangeResidence { person: anna, change: mv("Cavour", "2024-06-01", Some(new_family()), vec![piero]) },
+    )
+    .await;
+    assert!(matches!(&e, Err(StoreError::Refused { field, .. }) if field == "members"), "{e:?}");
+    // Someone of another household is not theirs to move.
+    let e = apply(
+        h,
+        &comune(ROMA),
+        Operation::ChangeResidence { person: anna, change: mv("Cavour", "2024-06-01", None, vec![piero, stranger]) },
+    )
+    .await;
+    assert!(matches!(&e, Err(StoreError::State { field, .. }) if field == "members[1]"), "{e:?}");
+    assert_eq!(events().await, before, "no refusal wrote an event");
+    assert_eq!(record(h, bianca, None).await.residence, address(ROMA, "Garibaldi"));
+    // The whole family, within Roma: one operation, an event for each, the household as it was.
+    let done =
+        apply(h, &comune(ROMA), Operation::ChangeResidence { person: anna, change: mv("Cavour", "2024-06-01", None, vec![piero, bianca]) })
+            .await
+            .unwrap();
+    assert_eq!(done.event_ids.len(), 3);
+    for id in [anna, piero, bianca] {
+        assert_eq!(record(h, id, None).await.residence, address(ROMA, "Cavour"), "{id}");
+        assert_eq!(record(h, id, Some("2024-05-31")).await.residence, address(ROMA, "Garibaldi"), "{id}");
+    }
+    assert_eq!(h.store.family(fid, None).await.unwrap().members.len(), 3, "the family stays one");
+    // The whole family to Milano, decided by Milano: a new family there, the mother still at its
+    // head, the old one dissolved, Roma told once per person.
+    let mut milano = mv("Dante", "2024-09-01", Some(new_family()), vec![bianca, piero]);
+    milano.residence = address(MILANO, "Dante");
+    let done = apply(h, &comune(MILANO), Operation::ChangeResidence { person: anna, change: milano }).await.unwrap();
+    let new_fid = done.family_id.unwrap();
+    assert_ne!(new_fid, fid);
+    let fam = h.store.family(new_fid, None).await.unwrap();
+    let mut rel: Vec<_> = fam.members.iter().map(|m| (m.id_anpr.unwrap(), m.relation)).collect();
+    rel.sort_by_key(|(_, r)| *r);
+    assert_eq!(rel, vec![(anna, 1), (piero, 2), (bianca, 3)]);
+    assert!(h.store.family(fid, None).await.unwrap().members.is_empty(), "the old family has nobody left");
+    let told = h.store.notifications(b(ROMA), 0, 10).await.unwrap();
+    assert_eq!(told.iter().filter(|n| n.kind == "trasferimento_residenza").count(), 3);
+    audit_ok(h).await;
 }

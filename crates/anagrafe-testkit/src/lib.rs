@@ -6,6 +6,12 @@
 //! abroad, computed codici fiscali (omocodia resolved as the Revenue Agency would), foreign
 //! citizens and Italians abroad (AIRE). It never holds more than one batch in memory.
 
+/// A line of free text the generator or a test wrote: its values are known to fit, so a value
+/// that does not is a bug of the caller and panics.
+pub fn line<const N: usize, const S: u8>(s: impl AsRef<str>) -> anagrafe_domain::text::Line<N, S> {
+    anagrafe_domain::text::Line::new(s.as_ref()).unwrap_or_else(|e| panic!("{:?} {e}", s.as_ref()))
+}
+
 pub mod names;
 
 use anagrafe_domain::decode::{LegameConvivenza, RelazioneParentela, SpecieConvivenza, StatoCivile, StatoValidazioneCf, TipoSoggiorno};
@@ -207,10 +213,10 @@ impl PopulationGenerator {
         ItalianAddress {
             comune,
             cap: None,
-            species: species.to_owned(),
-            toponym: toponym.to_owned(),
-            civic: Some(civic),
-            internal: self.rng.gen_bool(0.4).then(|| format!("INT. {}", self.rng.gen_range(1..=30))),
+            species: line(species),
+            toponym: line(toponym),
+            civic: Some(line(civic)),
+            internal: self.rng.gen_bool(0.4).then(|| line(format!("INT. {}", self.rng.gen_range(1..=30)))),
             locality: None,
         }
     }
@@ -261,7 +267,7 @@ impl PopulationGenerator {
             };
             documents.push(IdentityDocument {
                 kind,
-                number,
+                number: line(number),
                 issued_on: issued,
                 expires_on: Some(issued + Duration::days(3650)),
                 issuer: None,
@@ -302,7 +308,7 @@ impl PopulationGenerator {
                 residence,
                 household: Some(household),
                 documents,
-                email,
+                email: email.map(line),
                 digital_domicile: None,
                 death: None,
             },
@@ -447,7 +453,7 @@ impl PopulationGenerator {
                 let name = self.pick(names).to_owned();
                 let state = Belfiore::parse(c.state).expect("valid");
                 let state = if self.refdata.place_at(state, birth).is_ok() { state } else { self.historical_state(state) };
-                (name, BirthPlace::Abroad { state, locality: Some(self.pick(c.localities).to_owned()) })
+                (name, BirthPlace::Abroad { state, locality: Some(line(self.pick(c.localities))) })
             }
             Some(c) => {
                 let names = if sex == Sex::M { c.male } else { c.female };
@@ -459,7 +465,7 @@ impl PopulationGenerator {
                 if self.rng.gen_bool(0.03) {
                     // Italians born abroad (emigrant families who came back).
                     let (z, _, locs) = AIRE_DESTINATIONS[self.aire.sample(&mut self.rng)];
-                    (name, BirthPlace::Abroad { state: Belfiore::parse(z).expect("valid"), locality: Some(self.pick(locs).to_owned()) })
+                    (name, BirthPlace::Abroad { state: Belfiore::parse(z).expect("valid"), locality: Some(line(self.pick(locs))) })
                 } else {
                     (name, BirthPlace::Comune { code: self.birth_comune(birth) })
                 }
@@ -483,16 +489,16 @@ impl PopulationGenerator {
         let (z, _, locs) = AIRE_DESTINATIONS[self.aire.sample(&mut self.rng)];
         let state = Belfiore::parse(z).expect("valid");
         let aire_comune = self.residence_comune().belfiore;
-        let locality = self.pick(locs).to_owned();
+        let locality = line(self.pick(locs));
         let address = ForeignAddress {
             state,
             locality,
-            address: Some(format!(
+            address: Some(line(format!(
                 "{} {}",
                 self.rng.gen_range(1..400),
                 self.pick(&["Main Street", "Hauptstrasse", "Rue de la Paix", "Avenida Libertador", "Bahnhofstrasse"])
-            )),
-            postcode: Some(format!("{:05}", self.rng.gen_range(1000..99999))),
+            ))),
+            postcode: Some(line(format!("{:05}", self.rng.gen_range(1000..99999)))),
             consulate: None,
         };
         let residence = Residence::Abroad { address, aire_comune };
@@ -502,7 +508,7 @@ impl PopulationGenerator {
         let surname = self.surname().to_owned();
         // Older emigrants were born in Italy; younger ones often abroad.
         let place = if age < 40 && self.rng.gen_bool(0.5) {
-            BirthPlace::Abroad { state, locality: Some(self.pick(locs).to_owned()) }
+            BirthPlace::Abroad { state, locality: Some(line(self.pick(locs))) }
         } else {
             BirthPlace::Comune { code: self.birth_comune(birth) }
         };
@@ -763,9 +769,9 @@ pub fn registration(n: u64, birth_comune: &str, residence_comune: &str, date: Na
         residence: Residence::Italy(ItalianAddress {
             comune: code(residence_comune),
             cap: None,
-            species: "VIA".into(),
-            toponym: "del Banco".into(),
-            civic: Some((n % 200 + 1).to_string()),
+            species: line("VIA"),
+            toponym: line("del Banco"),
+            civic: Some(line((n % 200 + 1).to_string())),
             internal: None,
             locality: None,
         }),

@@ -558,9 +558,9 @@ fn residence_match(r: &Residence, declared: &serde_json::Value, on: NaiveDate) -
             any && same(text(&ind["comune"]["codiceIstat"]), c.codice_istat)
                 && same(text(&ind["comune"]["nomeComune"]), c.nome_comune)
                 && same(text(&ind["cap"]), a.cap.as_ref().map(|c| c.to_string()))
-                && same(text(&ind["toponimo"]["specie"]), Some(a.species.clone()))
-                && same(text(&ind["toponimo"]["denominazioneToponimo"]), Some(a.toponym.clone()))
-                && same(text(&ind["numeroCivico"]["numero"]), a.civic.clone())
+                && same(text(&ind["toponimo"]["specie"]), Some(a.species.to_string()))
+                && same(text(&ind["toponimo"]["denominazioneToponimo"]), Some(a.toponym.to_string()))
+                && same(text(&ind["numeroCivico"]["numero"]), a.civic.as_ref().map(|c| c.to_string()))
         }
         Residence::Abroad { address, .. } => {
             let code = text(&estera["indirizzoEstero"]["localita"]["codiceStato"]).or_else(|| text(&estera["codiceStato"]));
@@ -642,7 +642,9 @@ fn generalita(view: &PersonView) -> Generalita {
     let (data, senza_giorno, senza_giorno_mese) = date_flags(&g.birth_date);
     let luogo = match &g.birth_place {
         BirthPlace::Comune { code } => LuogoNascita { comune: Some(comune(*code, g.birth_date.first_day())), ..Default::default() },
-        BirthPlace::Abroad { state, locality } => LuogoNascita { localita: Some(stato(*state, locality.clone())), ..Default::default() },
+        BirthPlace::Abroad { state, locality } => {
+            LuogoNascita { localita: Some(stato(*state, locality.as_ref().map(|l| l.to_string()))), ..Default::default() }
+        }
     };
     Generalita {
         codice_fiscale: g.codice_fiscale.as_ref().map(|c| TipoCodiceFiscale {
@@ -669,10 +671,10 @@ fn residenza(r: &Residence, on: NaiveDate) -> Residenza {
             indirizzo: Some(Indirizzo {
                 cap: a.cap.as_ref().map(|c| c.to_string()),
                 comune: Some(comune(a.comune, on)),
-                frazione: a.locality.clone(),
-                toponimo: Some(Toponimo { specie: Some(a.species.clone()), denominazione_toponimo: Some(a.toponym.clone()) }),
+                frazione: a.locality.as_ref().map(|l| l.to_string()),
+                toponimo: Some(Toponimo { specie: Some(a.species.to_string()), denominazione_toponimo: Some(a.toponym.to_string()) }),
                 numero_civico: a.civic.as_ref().map(|n| NumeroCivico {
-                    numero: Some(n.clone()),
+                    numero: Some(n.to_string()),
                     civico_interno: a.internal.as_ref().map(|i| serde_json::json!({ "interno1": i })),
                 }),
             }),

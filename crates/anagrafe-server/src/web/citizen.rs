@@ -168,10 +168,10 @@ async fn record(State(state): State<AppState>, s: WebCitizen) -> PageResult {
         Field { label: c.t("f-residence"), value: certificates::content::residence_line(refdata, &r.residence, on), code: false },
     ];
     if let Some(e) = &r.email {
-        fields.push(Field { label: c.t("f-email"), value: e.clone(), code: false });
+        fields.push(Field { label: c.t("f-email"), value: e.to_string(), code: false });
     }
     if let Some(d) = &r.digital_domicile {
-        fields.push(Field { label: c.t("f-pec"), value: d.clone(), code: false });
+        fields.push(Field { label: c.t("f-pec"), value: d.to_string(), code: false });
     }
     let family = own
         .household

@@ -752,6 +752,15 @@ async fn register_birth(
     };
     need(place.is_some(), "birth_place", "birth-err-place");
     need(!f.toponym.trim().is_empty(), "toponym", "birth-err-toponym");
+    need(!f.species.trim().is_empty(), "species", "err-species");
+    let toponym = anagrafe_domain::text::Toponym::optional(Some(&f.toponym));
+    let species = anagrafe_domain::text::Species::optional(Some(&f.species));
+    let civic = anagrafe_domain::text::Civic::optional(Some(&f.civic));
+    let text_errors: Vec<(String, String)> =
+        [("toponym", toponym.as_ref().err()), ("species", species.as_ref().err()), ("civic", civic.as_ref().err())]
+            .into_iter()
+            .filter_map(|(field, e)| e.map(|e| (field.to_owned(), o.ui.text_error(*e))))
+            .collect();
     let cap = match f.cap.trim() {
         "" => Some(None),
         raw => raw.parse::<anagrafe_domain::Cap>().ok().map(Some),
@@ -765,32 +774,29 @@ async fn register_birth(
         _ => Some(HouseholdChoice::New { household: HouseholdKind::Family, name: None }),
     };
     need(household.is_some(), "family_id", "birth-err-family");
-    let registration = match (name, sex, birth_date, place, cap, household) {
-        (Ok(name), Some(sex), Some(date), Some(place), Some(cap), Some(household)) if errors.is_empty() => Registration {
-            reason: "1".into(),
-            reason_description: None,
-            effective_date: date,
-            name,
-            sex,
-            birth_date: PartialDate::full(date),
-            birth_place: BirthPlace::Comune { code: place },
-            codice_fiscale: None,
-            citizenships: vec![Country::Italia],
-            civil_status: anagrafe_domain::decode::StatoCivile::CelibeNubile,
-            residence: Residence::Italy(ItalianAddress {
-                comune,
-                cap,
-                species: f.species.trim().to_owned(),
-                toponym: f.toponym.trim().to_owned(),
-                civic: Some(f.civic.trim().to_owned()).filter(|c| !c.is_empty()),
-                internal: None,
-                locality: None,
-            }),
-            household,
-            email: None,
-            digital_domicile: None,
-            origin: None,
-        },
+    errors.extend(text_errors);
+    let registration = match (name, sex, birth_date, place, cap, household, toponym, species, civic) {
+        (Ok(name), Some(sex), Some(date), Some(place), Some(cap), Some(household), Ok(Some(toponym)), Ok(Some(species)), Ok(civic))
+            if errors.is_empty() =>
+        {
+            Registration {
+                reason: "1".into(),
+                reason_description: None,
+                effective_date: date,
+                name,
+                sex,
+                birth_date: PartialDate::full(date),
+                birth_place: BirthPlace::Comune { code: place },
+                codice_fiscale: None,
+                citizenships: vec![Country::Italia],
+                civil_status: anagrafe_domain::decode::StatoCivile::CelibeNubile,
+                residence: Residence::Italy(ItalianAddress { comune, cap, species, toponym, civic, internal: None, locality: None }),
+                household,
+                email: None,
+                digital_domicile: None,
+                origin: None,
+            }
+        }
         _ => return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &birth_view(&o, f, errors, None))),
     };
     let op_id = changes::client_op_id(&[("op".to_owned(), f.op.clone())].into_iter().collect()).map_err(|e| o.fail(e.into()))?;

@@ -435,7 +435,7 @@ fn type_content(
                 let place = d.place.map(|p| place_name(refdata, p, d.date.first_day())).unwrap_or_default();
                 let place = match &d.locality {
                     Some(l) if !place.is_empty() => format!("{l} ({place})"),
-                    Some(l) => l.clone(),
+                    Some(l) => l.to_string(),
                     None => place,
                 };
                 sections
@@ -495,15 +495,15 @@ fn type_content(
             if let Residence::Abroad { address, aire_comune } = &r.residence {
                 let mut rows = vec![
                     row("state", place_name(refdata, address.state, as_of)),
-                    row("locality", address.locality.clone()),
+                    row("locality", address.locality.to_string()),
                     row(
                         "address",
-                        [address.address.clone(), address.postcode.clone()].into_iter().flatten().collect::<Vec<_>>().join(", "),
+                        [address.address.as_deref(), address.postcode.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(", "),
                     ),
                     row("aire_comune", place_name(refdata, *aire_comune, as_of)),
                 ];
                 if let Some(c) = &address.consulate {
-                    rows.push(row("consulate", c.clone()));
+                    rows.push(row("consulate", c.to_string()));
                 }
                 sections.push(Section { title: lang.l("aire"), rows });
             }

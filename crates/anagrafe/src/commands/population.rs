@@ -129,9 +129,9 @@ fn write_csv(path: &PathBuf, persons: u64, seed: u64, batch_size: usize) -> anyh
                 ),
                 Residence::Abroad { address, aire_comune } => (
                     aire_comune.to_string(),
-                    address.address.clone().unwrap_or_default(),
+                    address.address.as_deref().unwrap_or_default().to_owned(),
                     address.state.to_string(),
-                    address.locality.clone(),
+                    address.locality.to_string(),
                 ),
             };
             let cits: Vec<String> = r.citizenships.iter().map(Country::storage_code).collect();

@@ -19,6 +19,7 @@ use anagrafe_domain::ops::{
     Cancellation, CivilStatusChange, GeneralitaCase, GeneralitaChange, HouseholdChoice, HouseholdMove, MemberRelation, MinorAdoption,
     Operation, Registration, RelationsChange, ResidenceChange,
 };
+use anagrafe_domain::text::{ForeignLocality, Line, Species, Toponym};
 use anagrafe_domain::{
     Belfiore, BirthPlace, CodiceFiscale, Country, Death, ForeignAddress, Household, HouseholdKind, IdAnpr, ItalianAddress, PartialDate,
     PersonName, PersonRecord, Place, RefData, RegisterStatus, Residence, Sex,
@@ -98,9 +99,21 @@ struct ChangePage {
     csrf: String,
     op: String,
     fields: Vec<Field>,
+    /// The other members of the household, each a box to tick when they move too (a change of
+    /// residence only).
+    movers: Vec<MoverBox>,
     /// Errors for the summary: the form field (empty when none fits) and the reason.
     errors: Vec<(String, String)>,
     submit: String,
+}
+
+/// A member of the person's household on the residence form: ticked, they move too.
+struct MoverBox {
+    /// The box's name: `with-` and the member's ID ANPR.
+    name: String,
+    /// Name, relation and age.
+    label: String,
+    checked: bool,
 }
 
 /// What the form shows of the person: name and the data the change is about.
@@ -113,6 +126,9 @@ struct Subject {
     given: String,
     /// The record's ID ANPR (`None`: a registration, no record yet).
     id_anpr: Option<IdAnpr>,
+    /// The other members of the person's household and how each is shown (a change of
+    /// residence only).
+    household: Vec<(IdAnpr, String)>,
 }
 
 async fn subject(state: &AppState, o: &WebOfficer, id: &str, change: Change) -> Result<Subject, Response> {
@@ -141,9 +157,31 @@ async fn subject(state: &AppState, o: &WebOfficer, id: &str, change: Change) -> 
             current.push((t("office-household"), family));
         }
     }
+    let mut household = Vec::new();
+    if let (Change::Residence, Some(h)) = (change, &rec.household) {
+        let who = o.principal()?;
+        let registry = state.registry();
+        let family = registry.family(&who, family_of(h), None).await.map_err(|e| o.fail(e.into()))?;
+        let today = state.clock.today();
+        for m in &family.members {
+            let Some(mid) = m.id_anpr.filter(|m| *m != id_anpr) else { continue };
+            let Ok(read) = registry.person(&who, &mid, None).await else { continue };
+            let r = &read.view.record;
+            let age = today.years_since(r.generalita.birth_date.first_day()).unwrap_or(0).to_string();
+            let relation = match r.household {
+                Some(Household::Family { relation, .. }) => relation.description().to_owned(),
+                Some(Household::Cohabitation { bond, .. }) => bond.description().to_owned(),
+                None => String::new(),
+            };
+            let label =
+                super::super::i18n::t_args(o.ui.lang, "change-mover", &[("name", &full_name(r)), ("relation", &relation), ("age", &age)]);
+            household.push((mid, label));
+        }
+    }
     Ok(Subject {
         name,
         current,
+        household,
         aire: rec.status == RegisterStatus::Aire,
         surname: g.name.surname().unwrap_or_default().to_owned(),
         given: g.name.given().unwrap_or_default().to_owned(),
@@ -196,7 +234,7 @@ pub(super) fn address(r: &Residence) -> String {
                 .resolve(a.state.as_str(), anagrafe_domain::ops::italian_today())
                 .map(|p| p.name().to_owned())
                 .unwrap_or_else(|_| a.state.to_string());
-            [a.address.clone(), Some(a.locality.clone()).filter(|l| !l.is_empty()), Some(state)]
+            [a.address.as_ref().map(|l| l.to_string()), Some(a.locality.to_string()), Some(state)]
                 .into_iter()
                 .flatten()
                 .collect::<Vec<_>>()
@@ -213,9 +251,9 @@ fn fields(o: &WebOfficer, change: Change, aire: bool) -> Vec<Field> {
     match change {
         Change::Residence => vec![
             Field::date("effective_date", t("change-effective-date")).required().help(t("change-residence-date-help")),
-            Field::input("species", t("birth-species"), 20, "col-md-3"),
-            Field::input("toponym", t("birth-toponym"), 150, "col-md-5").required(),
-            Field::input("civic", t("birth-civic"), 10, "col-md-2"),
+            Field::input("species", t("birth-species"), Species::MAX as u16, "col-md-3"),
+            Field::input("toponym", t("birth-toponym"), Toponym::MAX as u16, "col-md-5").required(),
+            Field::input("civic", t("birth-civic"), anagrafe_domain::text::Civic::MAX as u16, "col-md-2"),
             Field::input("cap", t("birth-cap"), 5, "col-md-2"),
             Field::choice(
                 "household",
@@ -330,13 +368,23 @@ fn fields(o: &WebOfficer, change: Change, aire: bool) -> Vec<Field> {
             vec![
                 Field::choice("reason", t("change-cancel-reason"), reasons, "col-md-8").required(),
                 Field::date("effective_date", t("change-effective-date")).required().help(t("change-cancel-date-help")),
-                Field::input("reason_description", t("change-cancel-description"), 256, "col-md-8")
-                    .help(t("change-cancel-description-help")),
+                Field::input(
+                    "reason_description",
+                    t("change-cancel-description"),
+                    anagrafe_domain::text::Description::MAX as u16,
+                    "col-md-8",
+                )
+                .help(t("change-cancel-description-help")),
                 Field::input("death_place", t("change-death-place"), 80, "col-md-6").help(t("change-death-place-help")),
                 Field::input("abroad_state", t("change-abroad-state"), 80, "col-md-6").help(t("change-abroad-help")),
-                Field::input("abroad_locality", t("change-abroad-locality"), 100, "col-md-6"),
-                Field::input("abroad_address", t("change-abroad-address"), 200, "col-md-8"),
-                Field::input("abroad_postcode", t("change-abroad-postcode"), 20, "col-md-4"),
+                Field::input("abroad_locality", t("change-abroad-locality"), ForeignLocality::MAX as u16, "col-md-6"),
+                Field::input("abroad_address", t("change-abroad-address"), anagrafe_domain::text::ForeignStreet::MAX as u16, "col-md-8"),
+                Field::input(
+                    "abroad_postcode",
+                    t("change-abroad-postcode"),
+                    anagrafe_domain::text::ForeignPostcode::MAX as u16,
+                    "col-md-4",
+                ),
             ]
         }
     }
@@ -368,6 +416,7 @@ fn feeds(change: Change) -> &'static [(&'static str, &'static str)] {
             ("household", "household"),
             ("household.family_id", "family_id"),
             ("household.relation", "relation"),
+            ("members", "movers"),
         ],
         Change::CivilStatus => &[("effective_date", "effective_date"), ("civil_status", "civil_status")],
         Change::Generalita => &[
@@ -449,6 +498,14 @@ fn view(
     let mut fields = fields(o, change, subject.aire);
     fill(&mut fields, values, &errors);
     let op = form_op(values);
+    let movers = subject
+        .household
+        .iter()
+        .map(|(id, label)| {
+            let name = format!("with-{id}");
+            MoverBox { checked: values.get(&name).is_some_and(|v| v == "si"), name, label: label.clone() }
+        })
+        .collect();
     ChangePage {
         lead: c.t1("change-lead", "name", &subject.name),
         submit: c.t(match change {
@@ -462,6 +519,7 @@ fn view(
         csrf: o.s.0.session.csrf_token.clone(),
         op,
         fields,
+        movers,
         errors,
     }
 }
@@ -478,6 +536,10 @@ async fn page(State(state): State<AppState>, Path(id): Path<String>, o: WebOffic
     values.insert("household".to_owned(), "stay".to_owned());
     values.insert("relation".to_owned(), "3".to_owned());
     values.insert("species".to_owned(), "VIA".to_owned());
+    // The whole family moves unless the officer says who stays.
+    for (id, _) in &subject.household {
+        values.insert(format!("with-{id}"), "si".to_owned());
+    }
     values.insert("effective_date".to_owned(), state.clock.today().to_string());
     if let Some(other) = other.filter(|_| change == Change::Duplicate) {
         values.insert("other".to_owned(), other.chars().filter(char::is_ascii_alphanumeric).take(9).collect());
@@ -506,6 +568,15 @@ impl<'a> FormReader<'a> {
     /// The field's value, `None` when empty.
     fn optional(&self, field: &str) -> Option<String> {
         Some(self.get(field)).filter(|v| !v.is_empty()).map(str::to_owned)
+    }
+
+    /// A line of free text of at most `N` characters: `None` when empty, and when refused (the
+    /// refusal noted beside the field).
+    fn line<const N: usize, const S: u8>(&mut self, field: &str) -> Option<Line<N, S>> {
+        Line::<N, S>::optional(Some(self.get(field))).unwrap_or_else(|e| {
+            self.errors.push((field.to_owned(), self.o.ui.text_error(e)));
+            None
+        })
     }
 
     /// Notes the error of `field` in the words of message `key`.
@@ -570,10 +641,15 @@ impl<'a> FormReader<'a> {
     /// An address in the officer's comune from the `species`, `toponym`, `civic` and `cap`
     /// fields.
     fn italian_address(&mut self, comune: Belfiore) -> Option<Residence> {
-        let toponym = self.get("toponym");
-        if toponym.is_empty() {
+        let toponym: Option<Toponym> = self.line("toponym");
+        if self.get("toponym").is_empty() {
             self.refuse("toponym", "birth-err-toponym");
         }
+        let species: Option<Species> = self.line("species");
+        if self.get("species").is_empty() {
+            self.refuse("species", "err-species");
+        }
+        let civic = self.line("civic");
         let cap = match self.get("cap") {
             "" => None,
             raw => {
@@ -581,17 +657,7 @@ impl<'a> FormReader<'a> {
                 Some(self.need("cap", "change-err-cap", cap)?)
             }
         };
-        (!toponym.is_empty()).then(|| {
-            Residence::Italy(ItalianAddress {
-                comune,
-                cap,
-                species: self.get("species").to_owned(),
-                toponym: toponym.to_owned(),
-                civic: self.optional("civic"),
-                internal: None,
-                locality: None,
-            })
-        })
+        Some(Residence::Italy(ItalianAddress { comune, cap, species: species?, toponym: toponym?, civic, internal: None, locality: None }))
     }
 
     /// The address abroad of the `abroad_*` fields (state by name or code, locality, street
@@ -601,14 +667,14 @@ impl<'a> FormReader<'a> {
             Ok(Place::Stato(st)) => Some(st.code),
             _ => None,
         };
+        let locality = self.line("abroad_locality");
+        if self.get("abroad_locality").is_empty() {
+            self.refuse("abroad_locality", "change-err-abroad-locality");
+        }
+        let address = self.line("abroad_address");
+        let postcode = self.line("abroad_postcode");
         let state = self.need("abroad_state", "change-err-abroad-state", state)?;
-        Some(ForeignAddress {
-            state,
-            locality: self.get("abroad_locality").to_owned(),
-            address: self.optional("abroad_address"),
-            postcode: self.optional("abroad_postcode"),
-            consulate: None,
-        })
+        Some(ForeignAddress { state, locality: locality?, address, postcode, consulate: None })
     }
 
     /// What was read, or every error noted.
@@ -652,9 +718,10 @@ fn operation(
         Change::Residence => {
             let residence = f.italian_address(comune);
             let household = f.household();
+            let members = subject.household.iter().filter(|(id, _)| f.get(&format!("with-{id}")) == "si").map(|(id, _)| *id).collect();
             date.zip(residence).map(|(effective_date, residence)| Operation::ChangeResidence {
                 person,
-                change: ResidenceChange { effective_date, residence, household },
+                change: ResidenceChange { effective_date, residence, household, members },
             })
         }
         Change::CivilStatus => {
@@ -770,7 +837,7 @@ fn cancellation(f: &mut FormReader<'_>, aire: bool, reason: u16, date: Option<Na
         }
         None
     };
-    Some(Cancellation { reason, reason_description: f.optional("reason_description"), effective_date: on, death, abroad })
+    Some(Cancellation { reason, reason_description: f.line("reason_description"), effective_date: on, death, abroad })
 }
 
 /// A duplicate case's operation: the other record's ID, and what to do.
@@ -856,14 +923,15 @@ fn registration_fields(o: &WebOfficer, aire: bool) -> Vec<Field> {
     let mut out = vec![
         Field::choice("reason", t("reg-reason"), reasons, "col-md-8").required(),
         Field::date("effective_date", t("change-effective-date")).required().help(t("reg-date-help")),
-        Field::input("reason_description", t("change-cancel-description"), 256, "col-md-8").help(t("reg-description-help")),
+        Field::input("reason_description", t("change-cancel-description"), anagrafe_domain::text::Description::MAX as u16, "col-md-8")
+            .help(t("reg-description-help")),
         Field::input("origin", t("reg-origin"), 80, "col-md-6").help(t("reg-origin-help")),
         Field::input("surname", t("f-surname"), 150, "col-md-6").required(),
         Field::input("given", t("f-name"), 150, "col-md-6").required(),
         Field::choice("sex", t("f-sex"), sexes, "col-md-2").required(),
         Field::input("birth_date", t("f-birth-date"), 10, "col-md-4").required().help(t("office-search-date-help")),
         Field::input("birth_place", t("reg-birth-place"), 80, "col-md-6").required().help(t("reg-birth-place-help")),
-        Field::input("birth_locality", t("reg-birth-locality"), 100, "col-md-6"),
+        Field::input("birth_locality", t("reg-birth-locality"), ForeignLocality::MAX as u16, "col-md-6"),
         Field::input("citizenship", t("history-citizenship"), 80, "col-md-6").required().help(t("reg-citizenship-help")),
         Field::input("codice_fiscale", t("f-cf"), 16, "col-md-6").help(t("reg-cf-help")),
     ];
@@ -901,6 +969,7 @@ fn registration_view(o: &WebOfficer, aire: bool, values: &HashMap<String, String
         csrf: o.s.0.session.csrf_token.clone(),
         op: form_op(values),
         fields,
+        movers: Vec::new(),
         errors,
     }
 }
@@ -927,7 +996,7 @@ pub(in crate::web) async fn aire_registration_page(o: WebOfficer) -> Response {
 }
 
 /// A place by name or code as a birthplace: a comune, or a state with the locality abroad.
-fn birth_place(raw: &str, locality: Option<String>, on: NaiveDate) -> Option<BirthPlace> {
+fn birth_place(raw: &str, locality: Option<ForeignLocality>, on: NaiveDate) -> Option<BirthPlace> {
     match RefData::current().resolve(raw, on).ok()? {
         Place::Comune(c) => Some(BirthPlace::Comune { code: c.belfiore }),
         Place::Stato(st) => Some(BirthPlace::Abroad { state: st.code, locality }),
@@ -946,7 +1015,8 @@ fn registration(o: &WebOfficer, comune: Belfiore, aire: bool, v: &HashMap<String
     let sex = f.need("sex", "birth-err-sex", sex);
     let born = PartialDate::parse(f.get("birth_date")).ok();
     let born = f.need("birth_date", "reg-err-birth-date", born);
-    let place = birth_place(f.get("birth_place"), f.optional("birth_locality"), born.map(|b| b.first_day()).unwrap_or(on));
+    let locality = f.line("birth_locality");
+    let place = birth_place(f.get("birth_place"), locality, born.map(|b| b.first_day()).unwrap_or(on));
     let place = f.need("birth_place", "reg-err-birth-place", place);
     let citizenship = match f.get("citizenship").to_lowercase().as_str() {
         "it" | "ita" | "italia" | "italiana" | "italian" | "italy" => Some(Country::Italia),
@@ -977,11 +1047,12 @@ fn registration(o: &WebOfficer, comune: Belfiore, aire: bool, v: &HashMap<String
         f.italian_address(comune)
     };
     let household = f.household().unwrap_or(HouseholdChoice::New { household: HouseholdKind::Family, name: None });
+    let description = f.line("reason_description");
     let r = match (date, reason, name, sex, born, place, citizenship, status, residence) {
         (Some(date), Some(reason), Some(name), Some(sex), Some(born), Some(place), Some(citizenship), Some(status), Some(residence)) => {
             Some(Registration {
                 reason,
-                reason_description: f.optional("reason_description"),
+                reason_description: description,
                 effective_date: date,
                 name,
                 sex,
