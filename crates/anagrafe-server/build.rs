@@ -28,11 +28,42 @@ fn main() {
             None => missing.push(pkg),
         }
     }
+    if missing.is_empty() {
+        precompress(&web);
+    }
     if !missing.is_empty() {
         // One line that says what to do, not a panic's backtrace.
         println!(
             "cargo::error=the web application's assets are not installed ({}): run ./scripts/setup-web (npm ci in web/, Node.js 20 or newer) and build again",
             missing.join(", ")
         );
+    }
+}
+
+/// The text assets, gzip-compressed once here (level 9) into `OUT_DIR`, so the server sends them
+/// compressed without compressing at each request (`src/web/assets.rs` embeds both forms). Fonts
+/// (WOFF2) are compressed already.
+const COMPRESSED: [(&str, &str); 7] = [
+    ("bootstrap-italia.min.css", "node_modules/bootstrap-italia/dist/css/bootstrap-italia.min.css"),
+    ("bootstrap-italia.min.js", "node_modules/bootstrap-italia/dist/js/bootstrap-italia.min.js"),
+    ("sprites.svg", "node_modules/bootstrap-italia/dist/svg/sprites.svg"),
+    ("htmx.min.js", "node_modules/htmx.org/dist/htmx.min.js"),
+    ("anagrafe.css", "../crates/anagrafe-server/web/anagrafe.css"),
+    ("anagrafe.js", "../crates/anagrafe-server/web/anagrafe.js"),
+    ("favicon.svg", "../crates/anagrafe-server/web/favicon.svg"),
+];
+
+fn precompress(web: &Path) {
+    use std::io::Write;
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    for (name, source) in COMPRESSED {
+        let path = web.join(source);
+        println!("cargo:rerun-if-changed={}", path.display());
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&bytes)
+            .and_then(|_| gz.finish())
+            .and_then(|z| std::fs::write(out.join(format!("{name}.gz")), z))
+            .unwrap_or_else(|e| panic!("{name}.gz: {e}"));
     }
 }
