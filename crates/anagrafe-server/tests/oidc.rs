@@ -152,14 +152,27 @@ async fn back(c: &reqwest::Client, callback: &str, flow: &str) -> reqwest::Respo
 
 /// Chooses an identity on the development provider's page; returns the callback URL.
 async fn choose(c: &reqwest::Client, authorize: &str, cf: &str, loa: u8) -> String {
-    let page = c.get(authorize).send().await.unwrap().text().await.unwrap();
+    let page = c.get(authorize).send().await.unwrap();
+    let cookie = set_cookie(&page, "__Host-anagrafe-form").expect("the form's anti-CSRF cookie");
+    let page = page.text().await.unwrap();
     assert!(page.contains(cf), "the page offers the identity");
+    let token = page.split(r#"name="csrf" value=""#).nth(1).and_then(|r| r.split('"').next()).expect("the form's token").to_owned();
     let url = url::Url::parse(authorize).unwrap();
     let mut form: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     form.push(("identity".into(), cf.into()));
     form.push(("loa".into(), loa.to_string()));
     let post = format!("{}://{}{}", url.scheme(), url.host_str().unwrap(), url.port().map(|p| format!(":{p}")).unwrap_or_default());
-    let r = c.post(format!("{post}{}", url.path())).form(&form).send().await.unwrap();
+    // Without the token (a post from another site): refused.
+    let forged = c.post(format!("{post}{}", url.path())).form(&form).send().await.unwrap();
+    assert_eq!(forged.status(), 400, "a post without the page's token chooses nobody");
+    form.push(("csrf".into(), token));
+    let r = c
+        .post(format!("{post}{}", url.path()))
+        .header("cookie", format!("__Host-anagrafe-form={cookie}"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
     location(&r)
 }

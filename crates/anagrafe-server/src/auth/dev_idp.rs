@@ -152,6 +152,9 @@ pub(crate) struct AuthParams {
     identity: Option<String>,
     #[serde(default)]
     loa: Option<i64>,
+    /// The page's anti-CSRF token (`web::form_token`), on the form's post.
+    #[serde(default)]
+    csrf: Option<String>,
 }
 
 /// The request is the demo client's, with PKCE, state and nonce.
@@ -174,9 +177,13 @@ pub(crate) fn check_params(p: &AuthParams, base: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn authorize(State(state): State<AppState>, Form(p): Form<AuthParams>) -> Result<Response, ApiError> {
+async fn authorize(State(state): State<AppState>, headers: axum::http::HeaderMap, Form(p): Form<AuthParams>) -> Result<Response, ApiError> {
     let (idp, base) = enabled(&state)?;
     check_params(&p, &base)?;
+    // A post from another site does not choose an identity (the page's double-submit token).
+    if !crate::web::form_token_ok(&headers, p.csrf.as_deref().unwrap_or_default()) {
+        return Err(ApiError::field("csrf", "the form's anti-CSRF token is missing or does not match: open the login page again"));
+    }
     let cf = p.identity.clone().ok_or_else(|| ApiError::field("identity", "choose an identity"))?;
     let who = idp
         .identities

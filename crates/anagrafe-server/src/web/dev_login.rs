@@ -7,7 +7,7 @@ use crate::auth::dev_idp::{AuthParams, check_params, enabled};
 use crate::{ApiError, AppState};
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 
@@ -21,9 +21,11 @@ fn esc(s: &str) -> String {
 }
 
 /// The page where a demo identity is picked, with the level of assurance.
-async fn page(State(state): State<AppState>, ui: Ui, Query(p): Query<AuthParams>) -> Result<Response, ApiError> {
+async fn page(State(state): State<AppState>, ui: Ui, headers: HeaderMap, Query(p): Query<AuthParams>) -> Result<Response, ApiError> {
     let (idp, base) = enabled(&state)?;
     check_params(&p, &base)?;
+    // The forms post to another route: the same session-less anti-CSRF token as the login form.
+    let (token, cookie) = super::form_token(&headers);
     let hidden = [
         ("response_type", &p.response_type),
         ("client_id", &p.client_id),
@@ -32,6 +34,7 @@ async fn page(State(state): State<AppState>, ui: Ui, Query(p): Query<AuthParams>
         ("nonce", &p.nonce),
         ("code_challenge", &p.code_challenge),
         ("code_challenge_method", &p.code_challenge_method),
+        ("csrf", &token),
     ]
     .iter()
     .map(|(k, v)| format!(r#"<input type="hidden" name="{k}" value="{}">"#, esc(v)))
@@ -55,5 +58,5 @@ async fn page(State(state): State<AppState>, ui: Ui, Query(p): Query<AuthParams>
         r#"<div class="alert alert-warning" role="status"><p class="mb-0">{}</p></div><ul class="list-unstyled">{forms}</ul>"#,
         esc(&ui.t("devidp-warning"))
     );
-    Ok(super::framed(StatusCode::OK, &ui, &ui.t("devidp-title"), &body))
+    Ok(super::with_form_cookie(super::framed(StatusCode::OK, &ui, &ui.t("devidp-title"), &body), cookie))
 }
