@@ -186,10 +186,12 @@ await journey("a citizen logs in, sees the own record, previews, issues and down
   await axe(page, "14-certificates");
   // The combined certificate and the language are behind "more options": opened for axe,
   // left as they are (one type, the languages of the comune of residence).
-  await page.locator("details summary").click();
+  await page.locator("details summary").first().click();
   check(await page.getByLabel("Lingua del certificato").isVisible(), "the language choice");
   await axe(page, "14b-certificate-options");
-  await page.getByLabel("Tipo di certificato").selectOption("8");
+  // Only the types the record allows are offered (issue 17, item 11): no death certificate.
+  check(!(await page.getByRole("radio", { name: "Anagrafico di morte", exact: true }).count()), "a living person is not offered a death certificate");
+  await page.getByRole("radio", { name: "Di residenza", exact: true }).check();
   await page.getByRole("button", { name: "Continua" }).click();
   await axe(page, "15-certificate-request");
   const previewHref = await page.getByTestId("preview").getAttribute("href");
@@ -202,6 +204,15 @@ await journey("a citizen logs in, sees the own record, previews, issues and down
   check((await page.locator("#error-summary").innerText()).includes("Conferma la richiesta"), "the missing confirmation is reported");
   await axe(page, "16-certificate-request-error");
   await tick(page, /Confermo la richiesta/);
+  await page.getByRole("button", { name: "Rilascia il certificato" }).click();
+  // The stamp duty's own step (issue 17, item 11): what and how much, Paga or Annulla; then
+  // the receipt, whose button issues the certificate with that payment.
+  await page.getByRole("heading", { level: 1, name: "Pagamento dell'imposta di bollo" }).waitFor();
+  check(await page.getByRole("link", { name: "Annulla" }).isVisible(), "the payment can be cancelled");
+  await axe(page, "16b-payment");
+  await page.getByRole("button", { name: "Paga 16,00 €" }).click();
+  await page.locator("#receipt").waitFor();
+  await axe(page, "16c-payment-receipt");
   await page.getByRole("button", { name: "Rilascia il certificato" }).click();
   await page.waitForURL(/rilasciato=/);
   check((await page.locator(".alert-success").innerText()).includes("rilasciato"), "the certificate is issued");

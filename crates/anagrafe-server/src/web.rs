@@ -225,6 +225,21 @@ impl Ui {
     }
 }
 
+/// A date as a person types it: `gg/mm/aaaa` (with `/`, `.` or `-`, days and months of one or
+/// two digits), or `aaaa-mm-gg` as date inputs send it.
+pub fn parse_date(raw: &str) -> Option<chrono::NaiveDate> {
+    let raw = raw.trim();
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        return Some(d);
+    }
+    let parts: Vec<&str> = raw.split(['/', '.', '-']).collect();
+    let [d, m, y] = parts.as_slice() else { return None };
+    if y.len() != 4 || d.is_empty() || d.len() > 2 || m.is_empty() || m.len() > 2 {
+        return None;
+    }
+    chrono::NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
+}
+
 /// The language a request asks for.
 pub fn lang_of(headers: &HeaderMap) -> Lang {
     crate::auth::cookie_value(headers, LANG_COOKIE)
@@ -517,4 +532,18 @@ pub(crate) fn with_form_cookie(mut r: Response, cookie: Option<HeaderValue>) -> 
         r.headers_mut().append(header::SET_COOKIE, c);
     }
     r
+}
+
+#[cfg(test)]
+mod date_tests {
+    #[test]
+    fn dates_are_read_as_people_type_them() {
+        let d = chrono::NaiveDate::from_ymd_opt(2015, 6, 1).unwrap();
+        for raw in ["01/06/2015", "1/6/2015", "01.06.2015", "01-06-2015", "2015-06-01", " 01/06/2015 "] {
+            assert_eq!(super::parse_date(raw), Some(d), "{raw}");
+        }
+        for raw in ["", "06/2015", "32/01/2015", "01/13/2015", "01/06/15", "2015/06/01x", "a/b/cccc"] {
+            assert_eq!(super::parse_date(raw), None, "{raw}");
+        }
+    }
 }

@@ -272,13 +272,7 @@ async fn a_citizen_sees_the_own_record_and_issues_a_certificate_only_through_a_c
         .await;
         assert!(no_reason.text().contains("href=\"#exemption\""));
         assert!(store.certificates_of(pid).await.unwrap().is_empty(), "nothing issued by refused forms");
-        let issued = post_form(
-            &router,
-            "/area-personale/certificati",
-            &token,
-            &[("csrf", &csrf), ("tipo", "8"), ("stamp", "paid"), ("confirm", "1")],
-        )
-        .await;
+        let issued = pay_and_issue(&router, &token, &csrf, &[("tipo", "8")]).await;
         assert_eq!(issued.status, StatusCode::SEE_OTHER, "{}", issued.text());
         let to = issued.headers["location"].to_str().unwrap().to_owned();
         let number = to.split("rilasciato=").nth(1).unwrap().to_owned();
@@ -294,13 +288,7 @@ async fn a_citizen_sees_the_own_record_and_issues_a_certificate_only_through_a_c
         assert_eq!(step2.status, StatusCode::OK, "{}", step2.text());
         assert!(step2.text().contains("name=\"tipo\" value=\"8,12\"") && step2.text().contains("name=\"lingua\" value=\"de\""));
         assert!(step2.text().contains("anteprima?tipo=8,12&#38;lingua=de"), "the preview asks the same: {}", step2.text());
-        let combined = post_form(
-            &router,
-            "/area-personale/certificati",
-            &token,
-            &[("csrf", &csrf), ("tipo", "8,12"), ("lingua", "de"), ("stamp", "paid"), ("confirm", "1")],
-        )
-        .await;
+        let combined = pay_and_issue(&router, &token, &csrf, &[("tipo", "8,12"), ("lingua", "de")]).await;
         assert_eq!(combined.status, StatusCode::SEE_OTHER, "{}", combined.text());
         let certs = store.certificates_of(pid).await.unwrap();
         let last = certs.iter().find(|c| c.types.len() > 1).expect("the combined certificate");
@@ -338,6 +326,89 @@ async fn a_citizen_sees_the_own_record_and_issues_a_certificate_only_through_a_c
         assert!(theirs.headers["content-type"].to_str().unwrap().starts_with("text/html"));
         drop(router);
         drop(store);
+        common::drop_pg(pg).await;
+    }
+}
+
+/// The stamp duty's payment step, as the citizen goes through it: the issue form leads to the
+/// payment page (nothing paid yet), Paga to the receipt, whose button issues with that payment.
+async fn pay_and_issue(router: &axum::Router, token: &str, csrf: &str, choice: &[(&str, &str)]) -> Page {
+    let mut form: Vec<(&str, &str)> = vec![("csrf", csrf), ("stamp", "paid"), ("confirm", "1")];
+    form.extend_from_slice(choice);
+    let step = post_form(router, "/area-personale/certificati", token, &form).await;
+    assert_eq!(step.status, StatusCode::OK, "{}", step.text());
+    assert!(step.text().contains("action=\"/area-personale/pagamento\"") && step.text().contains("Paga 16,00 €"), "{}", step.text());
+    assert!(step.text().contains("Annulla"), "the payment can be cancelled");
+    let mut pay: Vec<(&str, &str)> = vec![("csrf", csrf)];
+    pay.extend_from_slice(choice);
+    let receipt = post_form(router, "/area-personale/pagamento", token, &pay).await;
+    assert_eq!(receipt.status, StatusCode::OK, "{}", receipt.text());
+    let html = receipt.text();
+    assert!(html.contains("id=\"receipt\""), "{html}");
+    let payment = html.split("name=\"payment\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    form.push(("payment", &payment));
+    post_form(router, "/area-personale/certificati", token, &form).await
+}
+
+/// Issue 17, item 11: the stamp duty is not "paid" by one click: the issue form leads to a
+/// payment page; cancelling there pays and issues nothing; a payment is used once, by its payer.
+#[tokio::test]
+async fn a_citizen_pays_the_stamp_duty_on_its_own_step_and_a_payment_serves_one_certificate() {
+    for (store, _dir, pg) in common::stores().await {
+        let router = app(state(store.clone()));
+        let (id, cf) = resident(&*store, 12).await;
+        let pid = store.find_by_id_anpr(&id.parse().unwrap()).await.unwrap().unwrap().0;
+        let (token, csrf) = common::session(&*store, "citizen", &cf, true).await;
+        let payments = || async {
+            store.audit_entries(0, 100_000).await.unwrap().iter().filter(|e| e.entry.operation == "payment.stamp_duty").count()
+        };
+        // The issue form alone: the payment page, nothing paid, nothing issued.
+        let step = post_form(
+            &router,
+            "/area-personale/certificati",
+            &token,
+            &[("csrf", &csrf), ("tipo", "8"), ("stamp", "paid"), ("confirm", "1")],
+        )
+        .await;
+        assert_eq!(step.status, StatusCode::OK);
+        assert!(
+            step.text().contains("href=\"/area-personale/certificati/nuovo?tipo=8&#38;lingua=\""),
+            "Annulla goes back: {}",
+            step.text()
+        );
+        assert_eq!((payments().await, store.certificates_of(pid).await.unwrap().len()), (0, 0));
+        // Without the CSRF token the payment is not made.
+        let forged = post_form(&router, "/area-personale/pagamento", &token, &[("tipo", "8")]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        assert_eq!(payments().await, 0);
+        let issued = pay_and_issue(&router, &token, &csrf, &[("tipo", "8")]).await;
+        assert_eq!(issued.status, StatusCode::SEE_OTHER, "{}", issued.text());
+        assert_eq!((payments().await, store.certificates_of(pid).await.unwrap().len()), (1, 1));
+        // A receipt serves one certificate; one never made serves none.
+        let receipt = post_form(&router, "/area-personale/pagamento", &token, &[("csrf", &csrf), ("tipo", "8")]).await.text();
+        let payment = receipt.split("name=\"payment\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let with = |p: &str| {
+            [("csrf", csrf.clone()), ("tipo", "8".into()), ("stamp", "paid".into()), ("confirm", "1".into()), ("payment", p.to_owned())]
+        };
+        let first = post_form(
+            &router,
+            "/area-personale/certificati",
+            &token,
+            &with(&payment).iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>(),
+        )
+        .await;
+        assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.text());
+        for p in [payment.as_str(), "nessuno"] {
+            let again = post_form(
+                &router,
+                "/area-personale/certificati",
+                &token,
+                &with(p).iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>(),
+            )
+            .await;
+            assert!(again.status.is_client_error(), "{p}: {}", again.text());
+        }
+        assert_eq!(store.certificates_of(pid).await.unwrap().len(), 2);
         common::drop_pg(pg).await;
     }
 }
@@ -1180,6 +1251,48 @@ async fn an_officer_moves_a_whole_family_from_one_form_and_no_child_is_left_behi
             assert_eq!(store.history(pid).await.unwrap().events.len(), 2, "{id}: one event of their own");
         }
         assert_eq!(store.family(fid, None).await.unwrap().members.len(), 3, "still one family");
+        common::drop_pg(pg).await;
+    }
+}
+
+/// Issue 17, item 11: the certificates page offers only the types the citizen can obtain, each
+/// with what it certifies and the cost, names the others with why; the historical residence
+/// at a date asks for the date, typed as gg/mm/aaaa.
+#[tokio::test]
+async fn a_citizen_is_offered_only_the_certificates_the_record_allows_and_the_dated_one_asks_its_date() {
+    for (store, _dir, pg) in common::stores().await {
+        let router = app(state(store.clone()));
+        let (_, cf) = resident(&*store, 11).await;
+        let (token, _) = common::session(&*store, "citizen", &cf, true).await;
+        let page = get(&router, "/area-personale/certificati", Some(&token), &[]).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+        let html = page.text();
+        let offered = |code: u16| html.contains(&format!(r#"name="tipo" id="tipo-{code}" value="{code}""#));
+        // A living, unmarried resident of Rome: residence, civil status, free status yes.
+        for code in [8, 11, 17, 20] {
+            assert!(offered(code), "type {code} is offered");
+        }
+        // Death, marriage, AIRE residence: not offered, and said why.
+        for code in [2, 3, 10] {
+            assert!(!offered(code), "type {code} is not offered");
+        }
+        assert!(html.contains("Certificati che ora non puoi ottenere") && html.contains("Anagrafico di morte:"), "{html}");
+        assert!(
+            html.contains("Il comune e l&#39;indirizzo in cui risiedi oggi.") && html.contains("16,00 €"),
+            "what each certifies and the cost"
+        );
+        // The dated one: without its date, with a malformed one, with one typed as people do.
+        let none = get(&router, "/area-personale/certificati/nuovo?tipo=20", Some(&token), &[]).await;
+        assert_eq!(none.status, StatusCode::BAD_REQUEST, "{}", none.text());
+        let bad = get(&router, "/area-personale/certificati/nuovo?tipo=20&data=2015-13-01", Some(&token), &[]).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        let dated = get(&router, "/area-personale/certificati/nuovo?tipo=20&data=01%2F06%2F2024", Some(&token), &[]).await;
+        assert_eq!(dated.status, StatusCode::OK, "{}", dated.text());
+        assert!(dated.text().contains(r#"name="data" value="2024-06-01""#), "the date goes on to the next step");
+        assert!(dated.text().contains("01/06/2024"), "and is shown as gg/mm/aaaa");
+        // Offering is an access to the record: traced once.
+        let entries = store.audit_entries(0, 100_000).await.unwrap();
+        assert_eq!(entries.iter().filter(|e| e.entry.operation == "certificate.eligibility").count(), 1);
         common::drop_pg(pg).await;
     }
 }

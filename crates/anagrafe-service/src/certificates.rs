@@ -313,6 +313,30 @@ impl CertificateService {
         Ok(())
     }
 
+    /// The certificate types and whether the person can obtain each today (CRT-2), so a page
+    /// offers only those (and can say why the others are not). The historical residence at a
+    /// date (type 20) is checked on its date, when it is asked. Traced once, as
+    /// `certificate.eligibility`.
+    pub async fn offers(&self, who: &Principal, person: &IdAnpr) -> ServiceResult<Vec<(CertificateKind, Option<Refusal>)>> {
+        let rq = self.requester(who)?;
+        let person_id = self.subject(who, &rq, person).await?;
+        let today = anagrafe_domain::ops::italian_date(self.clock.now());
+        let (view, _, facts) = content::subject_on(&*self.store, person_id, today).await?;
+        let offers: Vec<(CertificateKind, Option<Refusal>)> = CertificateKind::ALL
+            .iter()
+            .map(|k| match k.code() {
+                20 => (*k, None),
+                code => (*k, certificate::check_subject(code, &view.record, facts.as_ref()).err()),
+            })
+            .collect();
+        let open: Vec<u16> = offers.iter().filter(|(_, r)| r.is_none()).map(|(k, _)| k.code()).collect();
+        let mut entry = Self::entry(who, "certificate.eligibility", "ok", json!({ "types": open }));
+        entry.subject_person = Some(person_id);
+        entry.subject_cf = view.record.generalita.codice_fiscale.map(|c| c.to_string());
+        self.store.audit(&entry).await?;
+        Ok(offers)
+    }
+
     /// A preview: the same layout with the watermark and no QR code; nothing is stored, the
     /// access is traced.
     pub async fn preview(&self, who: &Principal, req: &CertificateRequest, stamp: Option<&Stamp>) -> ServiceResult<Vec<u8>> {

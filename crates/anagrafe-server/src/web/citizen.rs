@@ -24,6 +24,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -32,6 +33,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/accedi", get(login_choice))
         .route("/area-personale", get(record))
         .route("/area-personale/certificati", get(certificates_page).post(issue))
+        .route("/area-personale/pagamento", post(pay))
         .route("/area-personale/certificati/nuovo", get(request_page))
         .route("/area-personale/certificati/anteprima", get(preview))
         .route("/area-personale/certificati/{id}/pdf", get(download))
@@ -202,12 +204,14 @@ pub(super) struct TypeOption {
     pub(super) code: u16,
     pub(super) label: String,
     pub(super) selected: bool,
+    /// What it certifies, in one line (empty where the page does not say it).
+    pub(super) what: String,
 }
 
 pub(super) fn type_options(c: &Chrome, selected: Option<u16>) -> Vec<TypeOption> {
     TipoCertificato::ALL
         .iter()
-        .map(|t| TypeOption { code: t.code(), label: type_label(c, t.code()), selected: Some(t.code()) == selected })
+        .map(|t| TypeOption { code: t.code(), label: type_label(c, t.code()), selected: Some(t.code()) == selected, what: String::new() })
         .collect()
 }
 
@@ -233,6 +237,10 @@ struct CertRow {
 struct CertificatesPage {
     c: Chrome,
     types: Vec<TypeOption>,
+    /// The types the person cannot obtain now, with the reason.
+    unavailable: Vec<(String, String)>,
+    /// What a certificate costs.
+    cost: String,
     langs: Vec<(String, String)>,
     rows: Vec<CertRow>,
     issued: Option<String>,
@@ -260,7 +268,28 @@ async fn certificates_page(
 ) -> PageResult {
     let q = q.map(|q| q.0).unwrap_or_default();
     let c = s.chrome("certs-title").crumb("area-title", Some("/area-personale")).crumb("certs-title", None);
-    let listed = service(&state, &s)?.list(&s.principal(), None).await.map_err(|e| s.fail(e.into()))?;
+    let certs = service(&state, &s)?;
+    let listed = certs.list(&s.principal(), None).await.map_err(|e| s.fail(e.into()))?;
+    // Only the types the person can obtain today are offered; the others are named with why.
+    let person = own_id_anpr(&state, &s).await.map_err(|e| s.fail(e))?;
+    let offers = certs.offers(&s.principal(), &person).await.map_err(|e| s.fail(e.into()))?;
+    let first = offers
+        .iter()
+        .find(|(k, r)| r.is_none() && k.code() == 8)
+        .or_else(|| offers.iter().find(|(_, r)| r.is_none()))
+        .map(|(k, _)| k.code());
+    let types: Vec<TypeOption> = offers
+        .iter()
+        .filter(|(_, r)| r.is_none())
+        .map(|(k, _)| TypeOption {
+            code: k.code(),
+            label: type_label(&c, k.code()),
+            selected: Some(k.code()) == first,
+            what: c.t(&format!("cert-what-{}", k.code())),
+        })
+        .collect();
+    let unavailable: Vec<(String, String)> =
+        offers.iter().filter_map(|(k, r)| r.as_ref().map(|r| (type_label(&c, k.code()), r.reason.clone()))).collect();
     let today = state.clock.today();
     let rows = listed
         .iter()
@@ -276,7 +305,9 @@ async fn certificates_page(
     Ok(html(
         StatusCode::OK,
         &CertificatesPage {
-            types: type_options(&c, Some(8)),
+            types,
+            unavailable,
+            cost: c.t1("cert-cost", "amount", &format!("{},{:02} €", STAMP_DUTY_CENTS / 100, STAMP_DUTY_CENTS % 100)),
             langs: lang_options(&c),
             rows,
             issued: q.rilasciato.filter(|x| x.len() <= 32),
@@ -296,6 +327,8 @@ async fn certificates_page(
 pub(super) struct CertChoice {
     pub(super) types: Vec<u16>,
     pub(super) lang: Option<String>,
+    /// The date of a historical residence at a date (type 20), as typed (`gg/mm/aaaa`).
+    pub(super) date: Option<NaiveDate>,
 }
 
 /// The most types one combined certificate holds.
@@ -307,7 +340,7 @@ pub(super) const LANG_CHOICES: &[&str] = &["", "it", "de", "fr", "sl"];
 impl CertChoice {
     /// From the form's `tipo` (a type, or a comma-separated list as the later steps carry it)
     /// and `lingua` values, and the `con` boxes of types to combine with it.
-    pub(super) fn parse<'a>(tipo: impl IntoIterator<Item = &'a str>, lingua: &str) -> Result<Self, ApiError> {
+    pub(super) fn parse<'a>(tipo: impl IntoIterator<Item = &'a str>, lingua: &str, data: &str) -> Result<Self, ApiError> {
         let mut types = Vec::new();
         for raw in tipo.into_iter().flat_map(|t| t.split(',')).map(str::trim).filter(|t| !t.is_empty()) {
             let t = anagrafe_domain::certificate::parse_type(raw)
@@ -328,7 +361,16 @@ impl CertChoice {
             l if LANG_CHOICES.contains(&l) => Some(l.to_owned()),
             _ => return Err(ApiError::field("lingua", "is it, de, fr or sl (or empty: as the comune of residence)")),
         };
-        Ok(CertChoice { types, lang })
+        // The historical residence at a date asks for its date, and only it takes one.
+        let date = match (types.contains(&20), data.trim()) {
+            (true, "") => return Err(ApiError::field("data", "the historical residence at a date needs the date (gg/mm/aaaa)")),
+            (true, raw) => Some(
+                super::parse_date(raw)
+                    .ok_or_else(|| ApiError::field("data", "is not a date: write it as gg/mm/aaaa (for example 01/06/2015)"))?,
+            ),
+            (false, _) => None,
+        };
+        Ok(CertChoice { types, lang, date })
     }
 
     /// From a step's query: `tipo` and `con` values, `lingua`.
@@ -336,7 +378,8 @@ impl CertChoice {
         let pairs = q.map(|q| q.0).map_err(|_| ApiError::field("tipo", "choose a certificate type of the list"))?;
         let tipo = pairs.iter().filter(|(k, _)| k == "tipo" || k == "con").map(|(_, v)| v.as_str());
         let lingua = pairs.iter().find(|(k, _)| k == "lingua").map(|(_, v)| v.as_str()).unwrap_or_default();
-        Self::parse(tipo, lingua)
+        let data = pairs.iter().find(|(k, _)| k == "data").map(|(_, v)| v.as_str()).unwrap_or_default();
+        Self::parse(tipo, lingua, data)
     }
 
     /// The types as the later steps carry them (`8,4`).
@@ -346,7 +389,8 @@ impl CertChoice {
 
     /// The query string of the later steps.
     pub(super) fn query(&self) -> String {
-        format!("tipo={}&lingua={}", self.tipo(), self.lang.as_deref().unwrap_or_default())
+        let date = self.date.map(|d| format!("&data={d}")).unwrap_or_default();
+        format!("tipo={}&lingua={}{date}", self.tipo(), self.lang.as_deref().unwrap_or_default())
     }
 
     /// The certificate service's request about `person`.
@@ -354,14 +398,17 @@ impl CertChoice {
         CertificateRequest {
             person,
             kinds: self.types.iter().filter_map(|t| TipoCertificato::from_code(*t)).collect(),
-            reference_date: None,
+            reference_date: self.date,
             lang: self.lang.clone(),
         }
     }
 
     /// The types in words.
     pub(super) fn label(&self, c: &Chrome) -> String {
-        let types = self.types.iter().map(|t| type_label(c, *t)).collect::<Vec<_>>().join(" + ");
+        let mut types = self.types.iter().map(|t| type_label(c, *t)).collect::<Vec<_>>().join(" + ");
+        if let Some(d) = self.date {
+            types = format!("{types}, {}", certificates::dmy(d));
+        }
         match &self.lang {
             None => types,
             Some(l) => format!("{types} ({})", c.t(&format!("cert-lang-{l}"))),
@@ -381,6 +428,7 @@ pub(super) struct RequestPage {
     /// The types as the form carries them (`8,4`), and the languages.
     tipo: String,
     lingua: String,
+    data: String,
     type_label: String,
     exemptions: Vec<Exemption>,
     csrf: String,
@@ -415,6 +463,7 @@ pub(super) fn request_page_for(
         type_label: choice.label(&c),
         tipo: choice.tipo(),
         lingua: choice.lang.clone().unwrap_or_default(),
+        data: choice.date.map(|d| d.to_string()).unwrap_or_default(),
         exemptions: exemptions(),
         csrf,
         stamp_paid: c.t1(to.paid_key, "amount", &euro),
@@ -553,6 +602,8 @@ pub(super) struct IssueForm {
     #[serde(default)]
     pub(super) lingua: String,
     #[serde(default)]
+    pub(super) data: String,
+    #[serde(default)]
     pub(super) stamp: String,
     #[serde(default)]
     pub(super) exemption: String,
@@ -560,6 +611,9 @@ pub(super) struct IssueForm {
     pub(super) description: String,
     #[serde(default)]
     pub(super) confirm: Option<String>,
+    /// The stamp-duty payment made at the payment step, carried to the issue.
+    #[serde(default)]
+    pub(super) payment: String,
 }
 
 async fn issue(
@@ -572,7 +626,7 @@ async fn issue(
         return Err(s.fail(ApiError::field("body", "is not the certificate form")));
     };
     s.check_csrf(&headers, &f.csrf)?;
-    let choice = CertChoice::parse([f.tipo.as_str()], &f.lingua).map_err(|e| s.fail(e))?;
+    let choice = CertChoice::parse([f.tipo.as_str()], &f.lingua, &f.data).map_err(|e| s.fail(e))?;
     let (errors, exemption) = check_issue_form(&s.ui, &f);
     if !errors.is_empty() {
         return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &request_view(&s, &choice, errors, f)));
@@ -582,12 +636,12 @@ async fn issue(
     let who = s.principal();
     let stamp = match exemption {
         Some(code) => exempt_stamp(code, &f.description),
-        None => {
-            // The embedded mode's payment interface; a deployment on the national platform
-            // sends the citizen there and comes back with the receipt.
-            let paid = certs.pay_locally(&who).await.map_err(|e| s.fail(e.into()))?;
-            Stamp::Paid { payment_id: paid.id }
+        // Not paid yet: the payment step first (nothing is charged until the citizen pays there).
+        None if f.payment.trim().is_empty() => {
+            certs.check(&who, &choice.request(person)).await.map_err(|e| refusal_page(&s, &choice, e.into()))?;
+            return Ok(html(StatusCode::OK, &payment_view(&s, &choice, None)));
         }
+        None => Stamp::Paid { payment_id: f.payment.trim().chars().take(64).collect() },
     };
     match certs.issue(&who, &choice.request(person), &stamp).await {
         Ok((meta, _)) => Ok(see_other(&format!("/area-personale/certificati?rilasciato={}", meta.id))),
@@ -598,6 +652,61 @@ async fn issue(
             |e| s.fail(e),
         )),
     }
+}
+
+/// The payment step: the embedded mode's own payment interface (a deployment on the national
+/// platform sends the citizen there and back with the receipt). Before paying it says what and
+/// how much, with Paga and Annulla; after, the receipt and the button that issues the
+/// certificate with that payment.
+#[derive(Template)]
+#[template(path = "citizen/payment.html")]
+struct PaymentPage {
+    c: Chrome,
+    type_label: String,
+    amount: String,
+    csrf: String,
+    tipo: String,
+    lingua: String,
+    data: String,
+    cancel: String,
+    /// The receipt, once paid: its number and time.
+    receipt: Option<(String, String)>,
+}
+
+fn payment_view(s: &WebCitizen, choice: &CertChoice, receipt: Option<(String, String)>) -> PaymentPage {
+    let c = s
+        .chrome(if receipt.is_some() { "pay-receipt-title" } else { "pay-title" })
+        .crumb("area-title", Some("/area-personale"))
+        .crumb("certs-title", Some("/area-personale/certificati"))
+        .crumb(if receipt.is_some() { "pay-receipt-title" } else { "pay-title" }, None);
+    PaymentPage {
+        type_label: choice.label(&c),
+        amount: format!("{},{:02} €", STAMP_DUTY_CENTS / 100, STAMP_DUTY_CENTS % 100),
+        csrf: s.session.csrf_token.clone(),
+        tipo: choice.tipo(),
+        lingua: choice.lang.clone().unwrap_or_default(),
+        data: choice.date.map(|d| d.to_string()).unwrap_or_default(),
+        cancel: format!("/area-personale/certificati/nuovo?{}", choice.query()),
+        receipt,
+        c,
+    }
+}
+
+/// `POST /area-personale/pagamento`: the citizen pays the stamp duty; the receipt follows.
+async fn pay(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    s: WebCitizen,
+    form: Result<Form<IssueForm>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    let Ok(Form(f)) = form else {
+        return Err(s.fail(ApiError::field("body", "is not the payment form")));
+    };
+    s.check_csrf(&headers, &f.csrf)?;
+    let choice = CertChoice::parse([f.tipo.as_str()], &f.lingua, &f.data).map_err(|e| s.fail(e))?;
+    let paid = service(&state, &s)?.pay_locally(&s.principal()).await.map_err(|e| s.fail(e.into()))?;
+    let at = super::local_time(paid.paid_at);
+    Ok(html(StatusCode::OK, &payment_view(&s, &choice, Some((paid.id, at)))))
 }
 
 /// A certificate's PDF to save, named after its number.

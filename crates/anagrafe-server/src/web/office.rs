@@ -1184,7 +1184,7 @@ async fn counter_issue(
         return Err(o.fail(ApiError::field("body", "is not the certificate form")));
     };
     o.check_csrf(&headers, &f.csrf)?;
-    let choice = super::citizen::CertChoice::parse([f.tipo.as_str()], &f.lingua).map_err(|e| o.fail(e))?;
+    let choice = super::citizen::CertChoice::parse([f.tipo.as_str()], &f.lingua, &f.data).map_err(|e| o.fail(e))?;
     let (errors, exemption) = super::citizen::check_issue_form(&o.ui, &f);
     if !errors.is_empty() {
         return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &o.counter_view(&id, &choice, errors, f)));

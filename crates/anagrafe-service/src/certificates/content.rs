@@ -255,6 +255,29 @@ fn store_refusal(e: StoreError, on: NaiveDate) -> CertError {
     }
 }
 
+/// The subject's record on `as_of`, their household on that date and its facts as the blocking
+/// checks read them.
+pub(crate) async fn subject_on(
+    store: &dyn Store,
+    person_id: i64,
+    as_of: NaiveDate,
+) -> Result<(anagrafe_store::PersonView, Option<anagrafe_store::FamilyView>, Option<HouseholdFacts>), CertError> {
+    let view = store.person(person_id, Some(as_of)).await.map_err(|e| store_refusal(e, as_of))?;
+    let family = match view.record.household {
+        Some(Household::Family { family_id, .. } | Household::Cohabitation { family_id, .. }) => {
+            Some(store.family(family_id, Some(as_of)).await.map_err(|e| store_refusal(e, as_of))?)
+        }
+        None => None,
+    };
+    let facts = family.as_ref().map(|f| HouseholdFacts {
+        cohabitation: !matches!(f.kind, anagrafe_domain::HouseholdKind::Family),
+        members: f.members.len(),
+        has_head: f.members.iter().any(|m| m.relation == 1),
+        relations: f.members.iter().map(|m| m.relation).collect(),
+    });
+    Ok((view, family, facts))
+}
+
 /// Checks the request against the record and builds the document.
 pub(crate) async fn prepare(
     certs: &Certificates,
@@ -275,20 +298,8 @@ pub(crate) async fn prepare(
         (_, Some(_)) => return Err(CertError::Field("reference_date", "applies to type 20 only".into())),
         _ => today,
     };
-    let view = store.person(req.person_id, Some(as_of)).await.map_err(|e| store_refusal(e, as_of))?;
+    let (view, family, facts) = subject_on(store, req.person_id, as_of).await?;
     let r = &view.record;
-    let family = match r.household {
-        Some(Household::Family { family_id, .. } | Household::Cohabitation { family_id, .. }) => {
-            Some(store.family(family_id, Some(as_of)).await.map_err(|e| store_refusal(e, as_of))?)
-        }
-        None => None,
-    };
-    let facts = family.as_ref().map(|f| HouseholdFacts {
-        cohabitation: !matches!(f.kind, anagrafe_domain::HouseholdKind::Family),
-        members: f.members.len(),
-        has_head: f.members.iter().any(|m| m.relation == 1),
-        relations: f.members.iter().map(|m| m.relation).collect(),
-    });
     for t in &req.types {
         certificate::check_subject(*t, r, facts.as_ref()).map_err(CertError::Refused)?;
     }
