@@ -543,6 +543,25 @@ async fn an_officer_finds_a_person_by_personal_data_changes_address_and_civil_st
         let no_sex = get(&router, &format!("/ufficio/persone?cognome={}&nome=x&nascita=1980", enc(&surname)), Some(&token), &[]).await;
         assert_eq!(no_sex.status, StatusCode::BAD_REQUEST);
         assert!(no_sex.text().contains("id=\"sesso-error\""), "{}", no_sex.text());
+        // The messages are the page's language's, and say what to write (issue 17, item 8).
+        assert!(no_sex.text().contains("Scegli il sesso: M oppure F."), "{}", no_sex.text());
+        assert!(!no_sex.text().contains("sex: is M or F"), "no developer's message");
+        let english = get(
+            &router,
+            &format!("/ufficio/persone?cognome={}&nome=x&nascita=1980", enc(&surname)),
+            None,
+            &[("cookie", &format!("{COOKIE}={token}; anagrafe-lang=en"))],
+        )
+        .await;
+        assert!(english.text().contains("Choose the sex: M or F."), "{}", english.text());
+        let bad_date =
+            get(&router, &format!("/ufficio/persone?cognome={}&nome=x&sesso=F&nascita=31/02/1980", enc(&surname)), Some(&token), &[]).await;
+        assert!(bad_date.text().contains("Scrivi la data di nascita come gg/mm/aaaa"), "{}", bad_date.text());
+        // A date typed as gg/mm/aaaa (or mm/aaaa) finds the person as the ISO form does.
+        for typed in [born.format("%d/%m/%Y").to_string(), born.format("%m/%Y").to_string()] {
+            let found = get(&router, &by(enc(&typed), ""), Some(&token), &[]).await;
+            assert!(found.text().contains(&format!("/ufficio/persone/{id}")), "{typed}");
+        }
         let bad_place = get(&router, &by(born.to_string(), "Atlantide"), Some(&token), &[]).await;
         assert!(bad_place.text().contains("id=\"luogo-error\""));
 

@@ -382,7 +382,15 @@ async fn search(
     let registry = state.registry();
     let who = o.principal()?;
     let result = if by_data {
-        let query = PersonQuery::generalita(&q.cognome, &q.nome, &q.sesso, &q.nascita, Some(q.luogo.as_str()));
+        // Dates as people type them: gg/mm/aaaa, mm/aaaa, or the year.
+        let nascita = match super::parse_date(&q.nascita) {
+            Some(d) => d.to_string(),
+            None => match q.nascita.trim().split_once('/') {
+                Some((m, y)) if y.len() == 4 && (1..=2).contains(&m.len()) => format!("{y}-{m:0>2}"),
+                _ => q.nascita.clone(),
+            },
+        };
+        let query = PersonQuery::generalita(&q.cognome, &q.nome, &q.sesso, &nascita, Some(q.luogo.as_str()));
         match query {
             Ok(query) => registry.search(&who, &query, None).await,
             Err(e) => Err(e),
@@ -412,10 +420,15 @@ async fn search(
             // The service names the web service's parameters; the form has its own names.
             const FEEDS: &[(&str, &str)] =
                 &[("surname", "cognome"), ("given_name", "nome"), ("sex", "sesso"), ("birth_date", "nascita"), ("birth_place", "luogo")];
+            // Each field's own words, in the page's language, saying what to write.
             page.errors = e
                 .field_errors()
                 .into_iter()
-                .map(|p| (changes::error_field(FEEDS, &p.field).to_owned(), format!("{}: {}", p.field, p.reason)))
+                .map(|p| {
+                    let field = changes::error_field(FEEDS, &p.field);
+                    let text = if field.is_empty() { p.reason } else { page.c.t(&format!("search-err-{field}")) };
+                    (field.to_owned(), text)
+                })
                 .collect();
             return Err(html(StatusCode::BAD_REQUEST, &page));
         }

@@ -232,6 +232,11 @@ pay-button = Pay { $amount }
 pay-cancel = Cancel
 pay-done = Payment done. Keep the receipt number; you can now obtain the certificate.
 pay-issue = Issue the certificate
+search-err-cognome = Enter the surname (1 to 100 characters).
+search-err-nome = Enter the given name (1 to 100 characters).
+search-err-sesso = Choose the sex: M or F.
+search-err-nascita = Enter the date of birth as dd/mm/yyyy, or only mm/yyyy or the year (for example 1980).
+search-err-luogo = Enter an existing comune or foreign state (name or cadastral code), or leave the field empty.
 
 ## Registry office
 office-title = Registry office
@@ -436,7 +441,7 @@ counter-stamp-paid = Stamp duty collected at the counter (€ { $amount })
 
 ## Registry office: search by personal data, history and changes
 office-search-data = Or search by personal data
-office-search-date-help = YYYY-MM-DD; YYYY-MM or YYYY when the day or month is not known.
+office-search-date-help = dd/mm/yyyy; mm/yyyy or yyyy when the day or month is not known.
 office-search-place-help = Optional: comune or foreign state of birth, by name or cadastral code.
 office-operations = Operations on the record
 status-resident = Resident (APR)

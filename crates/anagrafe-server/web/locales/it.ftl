@@ -233,6 +233,11 @@ pay-button = Paga { $amount }
 pay-cancel = Annulla
 pay-done = Pagamento riuscito. Conserva il numero della ricevuta; ora puoi ottenere il certificato.
 pay-issue = Rilascia il certificato
+search-err-cognome = Scrivi il cognome (da 1 a 100 caratteri).
+search-err-nome = Scrivi il nome (da 1 a 100 caratteri).
+search-err-sesso = Scegli il sesso: M oppure F.
+search-err-nascita = Scrivi la data di nascita come gg/mm/aaaa, oppure solo mm/aaaa o l'anno (ad esempio 1980).
+search-err-luogo = Scrivi un comune o uno stato estero esistente (nome o codice catastale), oppure lascia il campo vuoto.
 
 ## Ufficio anagrafe
 office-title = Ufficio anagrafe
@@ -437,7 +442,7 @@ counter-stamp-paid = Imposta di bollo riscossa allo sportello (€ { $amount })
 
 ## Ufficio anagrafe: ricerca per dati, storia e variazioni
 office-search-data = Oppure cerca per dati anagrafici
-office-search-date-help = AAAA-MM-GG; AAAA-MM o AAAA se il giorno o il mese non sono noti.
+office-search-date-help = gg/mm/aaaa; mm/aaaa o aaaa se il giorno o il mese non sono noti.
 office-search-place-help = Facoltativo: comune o stato estero di nascita, per nome o codice catastale.
 office-operations = Operazioni sulla scheda
 status-resident = Residente (APR)
