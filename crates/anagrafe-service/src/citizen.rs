@@ -73,10 +73,38 @@ impl CitizenService {
 
     /// The trace entries about the own record, newest first, below sequence number `before`
     /// (SEC-5: "who looked at my data"); the reading is traced too.
-    pub async fn accesses(&self, who: &Principal, before: i64, limit: u32) -> ServiceResult<Vec<StoredAudit>> {
+    pub async fn accesses(
+        &self,
+        who: &Principal,
+        before: i64,
+        limit: u32,
+    ) -> ServiceResult<Vec<(StoredAudit, Option<anagrafe_domain::Belfiore>)>> {
         let pid = own_person(&*self.store, who, "the accesses to the own record").await?;
         let entries = self.store.audit_about(pid, before, limit).await?;
+        // The comune each office or comune's software acted for, so the person reads which
+        // comune looked (an operator's comune role, a client's comune), each actor read once.
+        let mut comuni: std::collections::HashMap<String, Option<anagrafe_domain::Belfiore>> = std::collections::HashMap::new();
+        for e in &entries {
+            let actor = &e.entry.actor;
+            if comuni.contains_key(actor) {
+                continue;
+            }
+            let comune = if let Some(user) = actor.strip_prefix("operator:") {
+                self.store.operator(user).await?.and_then(|o| o.roles.iter().find_map(|g| anagrafe_domain::Belfiore::parse(&g.scope).ok()))
+            } else if let Some(client) = actor.strip_prefix("client:") {
+                self.store.api_client(client).await?.and_then(|c| c.comune)
+            } else {
+                None
+            };
+            comuni.insert(actor.clone(), comune);
+        }
         self.trace(who, "citizen.accesses_view", pid).await?;
-        Ok(entries)
+        Ok(entries
+            .into_iter()
+            .map(|e| {
+                let comune = comuni.get(&e.entry.actor).copied().flatten();
+                (e, comune)
+            })
+            .collect())
     }
 }

@@ -159,7 +159,7 @@ async fn a_citizen_reads_the_own_record_with_the_household_traced(h: &Harness) {
     assert_eq!(svc.own_id_anpr(&me).await.unwrap(), id);
     assert_eq!(count(h, "citizen.record_view").await, 1);
     let accesses = svc.accesses(&me, i64::MAX, 50).await.unwrap();
-    assert!(accesses.iter().any(|e| e.entry.operation == "citizen.record_view"));
+    assert!(accesses.iter().any(|(e, _)| e.entry.operation == "citizen.record_view"));
     assert_eq!(count(h, "citizen.accesses_view").await, 1);
     // Somebody whose code names nobody gets 404, not someone else's record.
     assert!(matches!(svc.own_record(&citizen("RSSMRA80A01H501U")).await, Err(ServiceError::NotFound(_))));

@@ -786,14 +786,22 @@ async fn logout(
     Ok(r.into_response())
 }
 
-/// An access to the citizen's data, as the page lists it.
+/// An access to the citizen's data, as the page lists it: repeated reads of one office in one
+/// sitting are one row, with how many and from when to when.
+#[derive(PartialEq)]
 struct Access {
     at: String,
     who: String,
     what: String,
     reason: String,
     outcome: String,
+    /// How many entries the row stands for, and the newest entry's time when more than one.
+    times: u32,
+    until: String,
 }
+
+/// Entries of one row at most this far apart (a sitting at the counter, a session).
+const SITTING_MS: i64 = 30 * 60 * 1000;
 
 #[derive(Template)]
 #[template(path = "citizen/accesses.html")]
@@ -837,15 +845,16 @@ fn shown_operation(entry: &anagrafe_store::AuditEntry) -> bool {
         )
 }
 
-fn describe(c: &Chrome, e: &anagrafe_store::StoredAudit) -> Access {
+fn describe(c: &Chrome, e: &anagrafe_store::StoredAudit, comune: Option<anagrafe_domain::Belfiore>) -> Access {
     let entry = &e.entry;
     let detail: Value = serde_json::from_str(&entry.detail).unwrap_or(Value::Null);
+    let comune_name = comune.map(|b| super::office::comune_name(b.as_str()));
     let who = if entry.actor.starts_with("pdnd:") {
         detail["public_body"].as_str().map(|b| c.t1("acc-body", "name", b)).unwrap_or_else(|| c.t("acc-body-unknown"))
     } else if entry.actor.starts_with("operator:") {
-        c.t("acc-office")
+        comune_name.map(|n| c.t1("acc-office-of", "comune", &n)).unwrap_or_else(|| c.t("acc-office"))
     } else if entry.actor.starts_with("client:") {
-        c.t("acc-comune-software")
+        comune_name.map(|n| c.t1("acc-comune-software-of", "comune", &n)).unwrap_or_else(|| c.t("acc-comune-software"))
     } else if entry.actor == "public" {
         c.t("acc-public")
     } else {
@@ -854,8 +863,8 @@ fn describe(c: &Chrome, e: &anagrafe_store::StoredAudit) -> Access {
     let what = match entry.operation.as_str() {
         op if op.starts_with("pdnd.") => {
             let code = &op[5..];
-            let name = crate::pdnd::eservice_by_code(code).map(|e| e.name).unwrap_or_default();
-            c.t1("acc-op-eservice", "code", &format!("{code} {name}"))
+            let key = format!("eservice-{code}");
+            if super::i18n::has(c.lang, &key) { c.t1("acc-op-eservice", "name", &c.t(&key)) } else { c.t1("acc-op-eservice", "name", code) }
         }
         "person.read" | "family.read" => c.t("acc-op-read"),
         "person.search" => c.t("acc-op-search"),
@@ -865,8 +874,41 @@ fn describe(c: &Chrome, e: &anagrafe_store::StoredAudit) -> Access {
         "certificate.verify" => c.t("acc-op-cert-verify"),
         other => other.to_owned(),
     };
+    // The purpose: the one a public body declared; an office or a comune acts for the register.
+    let reason = match detail["motivoRichiesta"].as_str() {
+        Some(r) if !r.trim().is_empty() => r.to_owned(),
+        _ if entry.actor.starts_with("operator:") || entry.actor.starts_with("client:") => c.t("acc-purpose-register"),
+        _ if entry.actor == "public" => c.t("acc-purpose-verify"),
+        _ => String::new(),
+    };
     let outcome = if entry.outcome == "ok" { c.t("acc-ok") } else { c.t("acc-refused") };
-    Access { at: super::local_time(e.at_ms), who, what, reason: detail["motivoRichiesta"].as_str().unwrap_or_default().to_owned(), outcome }
+    Access { at: super::local_time(e.at_ms), who, what, reason, outcome, times: 1, until: String::new() }
+}
+
+/// The rows, newest first, with repeated reads of one sitting folded into one.
+fn fold_sittings(c: &Chrome, entries: &[(&anagrafe_store::StoredAudit, Option<anagrafe_domain::Belfiore>)]) -> Vec<Access> {
+    let mut rows: Vec<(Access, i64)> = Vec::new();
+    for (e, comune) in entries {
+        let row = describe(c, e, *comune);
+        match rows.last_mut() {
+            Some((last, oldest))
+                if last.who == row.who
+                    && last.what == row.what
+                    && last.reason == row.reason
+                    && last.outcome == row.outcome
+                    && *oldest - e.at_ms <= SITTING_MS =>
+            {
+                if last.times == 1 {
+                    last.until = last.at.clone();
+                }
+                last.times += 1;
+                last.at = row.at;
+                *oldest = e.at_ms;
+            }
+            _ => rows.push((row, e.at_ms)),
+        }
+    }
+    rows.into_iter().map(|(r, _)| r).collect()
 }
 
 /// "Who looked at my data": the accesses to the own record by others, newest first.
@@ -880,7 +922,8 @@ async fn accesses(
     let entries = state.citizen().accesses(&s.principal(), before, ACCESS_PAGE).await.map_err(|e| s.fail(e.into()))?;
     let c = s.chrome("acc-title").crumb("area-title", Some("/area-personale")).crumb("acc-title", None);
     let own = format!("citizen:{}", s.session.subject);
-    let rows = entries.iter().filter(|e| e.entry.actor != own && shown_operation(&e.entry)).map(|e| describe(&c, e)).collect();
-    let more = (entries.len() == ACCESS_PAGE as usize).then(|| entries.last().map(|e| e.seq)).flatten();
+    let shown: Vec<_> = entries.iter().filter(|(e, _)| e.entry.actor != own && shown_operation(&e.entry)).map(|(e, b)| (e, *b)).collect();
+    let rows = fold_sittings(&c, &shown);
+    let more = (entries.len() == ACCESS_PAGE as usize).then(|| entries.last().map(|(e, _)| e.seq)).flatten();
     Ok(html(StatusCode::OK, &AccessesPage { c, rows, more }))
 }
