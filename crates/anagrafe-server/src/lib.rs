@@ -21,7 +21,7 @@ mod state;
 pub mod web;
 
 pub use error::ApiError;
-pub use state::{ApiSettings, AppState, DEFAULT_AUDIENCE, REGISTER_KID};
+pub use state::{ApiSettings, AppState, DEFAULT_AUDIENCE, Publisher, REGISTER_KID};
 
 use axum::Router;
 use axum::routing::get;

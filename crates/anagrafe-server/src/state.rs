@@ -39,6 +39,53 @@ pub struct AppState {
     pub pdnd: Arc<pdnd::Pdnd>,
     /// Where every service reads the time (tests hold a fake one).
     pub clock: Arc<dyn anagrafe_service::Clock>,
+    /// Who publishes this register: the controller's and the DPO's contacts, the accessibility
+    /// statement's facts (the privacy notice and the statement show them).
+    pub publisher: Arc<Publisher>,
+}
+
+/// The deploying body's own facts, from the configuration (`[publisher]`): they are not the
+/// software's to invent.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Publisher {
+    /// The controller (*titolare del trattamento*) and publisher of the site.
+    #[serde(default = "Publisher::default_controller")]
+    pub controller: String,
+    /// The controller's Data Protection Officer's contact (an e-mail address or a page).
+    #[serde(default)]
+    pub dpo_contact: Option<String>,
+    /// Where accessibility problems are reported (the statement's feedback channel).
+    #[serde(default)]
+    pub accessibility_contact: Option<String>,
+    /// The date of the last accessibility assessment (`YYYY-MM-DD`).
+    #[serde(default)]
+    pub accessibility_assessed_on: Option<chrono::NaiveDate>,
+    /// `compliant`, `partially_compliant` or `not_compliant` (AgID's three states).
+    #[serde(default = "Publisher::default_conformity")]
+    pub accessibility_conformity: String,
+}
+
+impl Default for Publisher {
+    fn default() -> Self {
+        Self {
+            controller: Self::default_controller(),
+            dpo_contact: None,
+            accessibility_contact: None,
+            accessibility_assessed_on: None,
+            accessibility_conformity: Self::default_conformity(),
+        }
+    }
+}
+
+impl Publisher {
+    fn default_controller() -> String {
+        "Ministero dell'Interno".into()
+    }
+
+    fn default_conformity() -> String {
+        "partially_compliant".into()
+    }
 }
 
 /// Settings of the comuni's web services.
@@ -79,6 +126,7 @@ impl AppState {
             certificates: None,
             pdnd: Arc::default(),
             clock: Arc::new(anagrafe_service::SystemClock),
+            publisher: Arc::new(Publisher::default()),
         }
     }
 

@@ -31,6 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use i18n::Lang;
 use serde::Deserialize;
+use std::sync::Arc;
 
 /// A recorded time (epoch ms) as the pages show it: Italian local time, `dd/mm/yyyy hh:mm`.
 pub(crate) fn local_time(ms: i64) -> String {
@@ -407,24 +408,49 @@ async fn home(ui: Ui) -> Response {
     html(StatusCode::OK, &HomePage { c: Chrome::new(&ui, "home-title") })
 }
 
+/// The accessibility statement, after AgID's model: conformity status (with what is not yet
+/// accessible), when and how it was drawn up, the feedback channel, and the enforcement
+/// procedure (AgID's form).
 #[derive(Template)]
 #[template(path = "accessibility.html")]
 struct AccessibilityPage {
     c: Chrome,
+    publisher: Arc<crate::Publisher>,
+    /// `a11y-conformity-…` message key of the declared state.
+    conformity: &'static str,
+    assessed_on: Option<String>,
 }
 
-async fn accessibility(ui: Ui) -> Response {
-    html(StatusCode::OK, &AccessibilityPage { c: Chrome::new(&ui, "a11y-title").crumb("a11y-title", None) })
+async fn accessibility(axum::extract::State(state): axum::extract::State<AppState>, ui: Ui) -> Response {
+    let conformity = match state.publisher.accessibility_conformity.as_str() {
+        "compliant" => "a11y-conformity-full",
+        "not_compliant" => "a11y-conformity-none",
+        _ => "a11y-conformity-partial",
+    };
+    let assessed_on = state.publisher.accessibility_assessed_on.map(|d| d.format("%d/%m/%Y").to_string());
+    html(
+        StatusCode::OK,
+        &AccessibilityPage {
+            c: Chrome::new(&ui, "a11y-title").crumb("a11y-title", None),
+            publisher: state.publisher.clone(),
+            conformity,
+            assessed_on,
+        },
+    )
 }
 
 #[derive(Template)]
 #[template(path = "privacy.html")]
 struct PrivacyPage {
     c: Chrome,
+    publisher: Arc<crate::Publisher>,
 }
 
-async fn privacy(ui: Ui) -> Response {
-    html(StatusCode::OK, &PrivacyPage { c: Chrome::new(&ui, "privacy-title").crumb("privacy-title", None) })
+async fn privacy(axum::extract::State(state): axum::extract::State<AppState>, ui: Ui) -> Response {
+    html(
+        StatusCode::OK,
+        &PrivacyPage { c: Chrome::new(&ui, "privacy-title").crumb("privacy-title", None), publisher: state.publisher.clone() },
+    )
 }
 
 #[derive(Template)]

@@ -1324,3 +1324,37 @@ async fn a_citizen_is_offered_only_the_certificates_the_record_allows_and_the_da
         common::drop_pg(pg).await;
     }
 }
+
+/// Issue 17, item 18: the privacy notice names the controller and its DPO's contact, and the
+/// accessibility statement follows AgID's model, from the deploying body's configuration; a
+/// value not configured is said to be missing, never invented.
+#[tokio::test]
+async fn the_privacy_notice_and_the_accessibility_statement_carry_the_publishers_facts() {
+    let (store, _dir) = sqlite().await;
+    let bare = app(state(store.clone()));
+    let privacy = get(&bare, "/privacy", None, &[]).await.text();
+    assert!(privacy.contains("non ha ancora indicato il contatto del proprio responsabile della protezione dei dati"), "{privacy}");
+    let statement = get(&bare, "/accessibilita", None, &[]).await.text();
+    assert!(statement.contains("parzialmente conforme") && statement.contains("https://form.agid.gov.it/"), "{statement}");
+    assert!(statement.contains("non ha ancora indicato la data"), "{statement}");
+    let mut configured = state(store.clone());
+    configured.publisher = Arc::new(anagrafe_server::Publisher {
+        controller: "Comune di Prova".into(),
+        dpo_contact: Some("rpd@prova.example".into()),
+        accessibility_contact: Some("accessibile@prova.example".into()),
+        accessibility_assessed_on: chrono::NaiveDate::from_ymd_opt(2026, 11, 30),
+        accessibility_conformity: "compliant".into(),
+    });
+    let router = app(configured);
+    let privacy = get(&router, "/privacy", None, &[]).await.text();
+    assert!(privacy.contains("Titolare del trattamento è Comune di Prova") && privacy.contains("rpd@prova.example"), "{privacy}");
+    let statement = get(&router, "/accessibilita", None, &[]).await.text();
+    assert!(
+        statement.contains("è conforme ai requisiti")
+            && statement.contains("30/11/2026")
+            && statement.contains("accessibile@prova.example"),
+        "{statement}"
+    );
+    let english = get(&router, "/privacy", None, &[("cookie", "anagrafe-lang=en")]).await.text();
+    assert!(english.contains("Data Protection Officer") && english.contains("rpd@prova.example"), "{english}");
+}

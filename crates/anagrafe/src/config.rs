@@ -32,6 +32,9 @@ pub struct Config {
     /// E-services for public bodies (PDND, ModI).
     #[serde(default)]
     pub pdnd: PdndConfig,
+    /// The deploying body: controller, DPO's contact, accessibility statement's facts.
+    #[serde(default)]
+    pub publisher: anagrafe_server::Publisher,
 }
 
 /// E-services for public bodies (issue 4).
@@ -227,6 +230,7 @@ impl Default for Config {
             limits: Default::default(),
             certificates: CertificatesConfig::default(),
             pdnd: PdndConfig::default(),
+            publisher: anagrafe_server::Publisher::default(),
         }
     }
 }

@@ -53,6 +53,15 @@ pub async fn run(opts: DemoOpts, mut cfg: Config, data_dir: Option<PathBuf>) -> 
     let db_url = cfg.database.url.clone();
     let store2 = store.clone();
     cfg.oidc.dev_idp = true;
+    // The demo's own publisher facts: example addresses (the reserved .example domain), and
+    // the date of this build's assessment (axe on every page of the journeys, by hand at 360 px).
+    if cfg.publisher.dpo_contact.is_none() {
+        cfg.publisher.dpo_contact = Some("dpo@anagrafe.example".into());
+    }
+    if cfg.publisher.accessibility_contact.is_none() {
+        cfg.publisher.accessibility_contact = Some("accessibilita@anagrafe.example".into());
+    }
+    cfg.publisher.accessibility_assessed_on.get_or_insert(chrono::NaiveDate::from_ymd_opt(2026, 12, 6).expect("a date"));
     let mut state = super::serve::state(store, &cfg);
     if opts.expose_captcha_answers
         && let Some(certs) = state.certificates.as_mut().and_then(std::sync::Arc::get_mut)

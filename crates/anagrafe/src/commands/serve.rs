@@ -38,6 +38,7 @@ pub fn state(store: Arc<dyn Store>, cfg: &Config) -> AppState {
     state.api.audience = cfg.server.api_audience.clone();
     state.hsts = cfg.server.tls;
     state.limits = cfg.limits.clone();
+    state.publisher = Arc::new(cfg.publisher.clone());
     let p = &cfg.pdnd;
     state.pdnd = Arc::new(anagrafe_server::pdnd::Pdnd::new(anagrafe_server::pdnd::PdndSettings {
         id_only: p.id_only,
