@@ -152,7 +152,7 @@ await journey("public pages and the language switch", async (page) => {
   check((await page.locator("h1").innerText()).includes("Anagrafe Nazionale"), "the home page's heading");
   check((await page.getAttribute("html", "lang")) === "it", "Italian by default");
   await axe(page, "01-home");
-  for (const [path, name] of [["/accessibilita", "02-accessibility"], ["/privacy", "03-privacy"], ["/note-legali", "04-legal"], ["/verifica", "05-verify-home"]]) {
+  for (const [path, name] of [["/accessibilita", "02-accessibility"], ["/privacy", "03-privacy"], ["/note-legali", "04-legal"], ["/verifica", "05-verify-home"], ["/documentazione-api", "05b-api-docs"]]) {
     await page.goto(base + path);
     await axe(page, name);
   }

@@ -52,6 +52,7 @@ pub fn routes() -> Router<AppState> {
         .route("/lingua", get(switch_language))
         .route("/accessibilita", get(accessibility))
         .route("/privacy", get(privacy))
+        .route("/documentazione-api", get(api_docs))
         .route("/note-legali", get(legal))
         .merge(citizen::routes())
         .merge(office::routes())
@@ -437,6 +438,83 @@ async fn accessibility(axum::extract::State(state): axum::extract::State<AppStat
             assessed_on,
         },
     )
+}
+
+/// One operation of an API, as the documentation page lists it.
+struct ApiOperation {
+    method: String,
+    path: String,
+    summary: String,
+    /// The request body's schema, when it has one.
+    body: String,
+    /// The answers' status codes.
+    answers: String,
+}
+
+/// One API: its title, version, description, where its contract is, and its operations.
+struct ApiSection {
+    id: &'static str,
+    title: String,
+    version: String,
+    description: String,
+    contract: &'static str,
+    operations: Vec<ApiOperation>,
+}
+
+/// The readable form of an OpenAPI document (paths, methods, summaries, bodies, answers),
+/// from the same document the server serves: the page cannot drift from the contract.
+fn api_section(id: &'static str, doc: &str, contract: &'static str) -> ApiSection {
+    let v: serde_json::Value = serde_json::from_str(doc).unwrap_or_default();
+    let text = |x: &serde_json::Value| x.as_str().unwrap_or_default().to_owned();
+    let mut operations = Vec::new();
+    if let Some(paths) = v["paths"].as_object() {
+        for (path, item) in paths {
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let op = &item[method];
+                if op.is_null() {
+                    continue;
+                }
+                let body = op["requestBody"]["content"]
+                    .as_object()
+                    .and_then(|c| c.values().next())
+                    .map(|m| text(&m["schema"]["$ref"]).rsplit('/').next().unwrap_or_default().to_owned())
+                    .unwrap_or_default();
+                let answers = op["responses"].as_object().map(|r| r.keys().cloned().collect::<Vec<_>>().join(", ")).unwrap_or_default();
+                operations.push(ApiOperation {
+                    method: method.to_uppercase(),
+                    path: path.clone(),
+                    summary: text(&op["summary"]),
+                    body,
+                    answers,
+                });
+            }
+        }
+    }
+    ApiSection {
+        id,
+        title: text(&v["info"]["title"]),
+        version: text(&v["info"]["version"]),
+        description: text(&v["info"]["description"]),
+        contract,
+        operations,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "api-docs.html")]
+struct ApiDocsPage {
+    c: Chrome,
+    sections: Vec<ApiSection>,
+}
+
+/// `GET /documentazione-api`: the web services' and the e-services' contracts, readable, served
+/// by the register itself (nothing fetched from elsewhere).
+async fn api_docs(ui: Ui) -> Response {
+    let sections = vec![
+        api_section("servizi-comuni", crate::openapi::API, "/api/openapi.json"),
+        api_section("e-service", crate::openapi::PDND, "/pdnd/openapi.json"),
+    ];
+    html(StatusCode::OK, &ApiDocsPage { c: Chrome::new(&ui, "apidocs-title").crumb("apidocs-title", None), sections })
 }
 
 #[derive(Template)]

@@ -1358,3 +1358,30 @@ async fn the_privacy_notice_and_the_accessibility_statement_carry_the_publishers
     let english = get(&router, "/privacy", None, &[("cookie", "anagrafe-lang=en")]).await.text();
     assert!(english.contains("Data Protection Officer") && english.contains("rpd@prova.example"), "{english}");
 }
+
+/// Issue 17, item 18: the API contracts have a readable page, served locally, listing every
+/// operation of both documents (so it cannot drift from them).
+#[tokio::test]
+async fn the_api_contracts_have_a_readable_page_with_every_operation() {
+    let (store, _dir) = sqlite().await;
+    let router = app(state(store));
+    let page = get(&router, "/documentazione-api", None, &[]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    let count = |doc: &str| {
+        let v: serde_json::Value = serde_json::from_str(doc).unwrap();
+        v["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|p| p.as_object().unwrap().keys().filter(|k| ["get", "post", "put", "patch", "delete"].contains(&k.as_str())).count())
+            .sum::<usize>()
+    };
+    let expected = count(anagrafe_server::openapi::API) + count(anagrafe_server::openapi::PDND);
+    assert!(expected > 20);
+    assert_eq!(html.matches("data-testid=\"api-operation\"").count(), expected);
+    assert!(html.contains("<code>/api/v1/persons</code>") && html.contains("C030"), "{html}");
+    assert!(html.contains("href=\"/api/openapi.json\"") && html.contains("href=\"/pdnd/openapi.json\""));
+    let home = get(&router, "/", None, &[]).await.text();
+    assert!(home.contains("href=\"/documentazione-api\""), "the footer leads to it");
+}

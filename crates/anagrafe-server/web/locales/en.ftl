@@ -35,6 +35,16 @@ account-no-desk = Your role has no work pages in this application yet: here you 
 breadcrumb = Breadcrumb
 footer-about = The single national register of the residents of Italy and of Italians living abroad (AIRE), kept by the comuni.
 footer-api = Services for comuni (API)
+apidocs-title = API documentation
+apidocs-lead = The web services for comuni and the e-services for public bodies, as their OpenAPI contracts describe them, served by this register.
+apidocs-version = version { $version }
+apidocs-contract = Download the contract
+apidocs-caption = Operations of { $title }
+apidocs-operation = Operation
+apidocs-summary = What it does
+apidocs-body = Request body
+apidocs-answers = Answers
+apidocs-note = Calls are signed according to the Interoperability Model (ModI) and, for the e-services, authorised by a PDND voucher: see docs/api.md and docs/pdnd.md in the repository. The operations' descriptions are the contracts' own: English for the comuni's services, Italian for ANPR's e-services.
 form-errors = Please correct these fields:
 
 ## Home

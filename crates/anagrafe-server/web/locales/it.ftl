@@ -36,6 +36,16 @@ account-no-desk = Il tuo ruolo non ha ancora pagine di lavoro in questa applicaz
 breadcrumb = Percorso di navigazione
 footer-about = Il registro unico nazionale dei residenti in Italia e degli italiani residenti all'estero (AIRE), tenuto dai comuni.
 footer-api = Servizi per i comuni (API)
+apidocs-title = Documentazione delle API
+apidocs-lead = I servizi web per i comuni e gli e-service per gli enti pubblici, come li descrivono i loro contratti OpenAPI, serviti da questo registro.
+apidocs-version = versione { $version }
+apidocs-contract = Scarica il contratto
+apidocs-caption = Operazioni di { $title }
+apidocs-operation = Operazione
+apidocs-summary = Che cosa fa
+apidocs-body = Corpo della richiesta
+apidocs-answers = Risposte
+apidocs-note = Le chiamate sono firmate secondo il Modello di interoperabilità (ModI) e, per gli e-service, autorizzate da un voucher PDND: vedi docs/api.md e docs/pdnd.md nel repository. Le descrizioni delle operazioni sono quelle dei contratti, in inglese per i servizi dei comuni e in italiano per gli e-service di ANPR.
 form-errors = Correggi i campi indicati:
 
 ## Home
