@@ -258,7 +258,7 @@ await journey("anyone verifies the printed certificate through its QR link", asy
   check((await page.locator("#result-status").innerText()) === "valido", "the status reads valido");
   const summary = await page.locator("main").innerText();
   check(/Rilasciato il\s+\d{2}\/\d{2}\/\d{4}/.test(summary) && /Valido fino al\s+\d{2}\/\d{2}\/\d{4}/.test(summary), "issue and expiry dates as gg/mm/aaaa");
-  check(summary.includes("Certificato di Residenza"), "what it certifies, in words");
+  check(summary.includes("Certificato di residenza"), "what it certifies, in words");
   await axe(page, "20b-verify-result");
   certificateNumber = summary.match(/\d{4}-[A-Z2-9]{10}/)[0];
   // Chromium shows a PDF in its viewer: the bytes are fetched as the link gives them.

@@ -353,7 +353,7 @@ async fn a_citizen_previews_pays_issues_downloads_and_anyone_verifies_the_origin
     let html = result.text();
     // First the result as a page: the status, what it certifies, its dates, never whose it is.
     assert!(html.contains(r#"id="result-status">valido<"#), "{html}");
-    assert!(html.contains(&id) && html.contains("Certificato di Residenza") && !html.contains("BIANCHI"), "{html}");
+    assert!(html.contains(&id) && html.contains("Certificato di residenza") && !html.contains("BIANCHI"), "{html}");
     let t = audit_tail(&e).await;
     assert_eq!((t.operation.as_str(), t.outcome.as_str(), t.subject_person), ("certificate.verify", "ok", Some(e.anna.pid)));
     // Then the byte-identical original, by the page's link, which works more than once.

@@ -350,7 +350,20 @@ fn result_page(l: &Ui, v: Verification) -> Response {
         let types: Vec<String> = s
             .types
             .iter()
-            .map(|c| TipoCertificato::from_code(*c).map(|k| format!("Certificato {}", k.description())).unwrap_or_else(|| c.to_string()))
+            .map(|c| match TipoCertificato::from_code(*c) {
+                // The type in the page's language ("Certificato di residenza", "Residence certificate").
+                Some(_) => {
+                    let label = i18n::t(l.lang, &format!("cert-type-{c}"));
+                    let label = match l.lang {
+                        i18n::Lang::It => {
+                            label.chars().next().map(|f| f.to_lowercase().chain(label.chars().skip(1)).collect()).unwrap_or(label)
+                        }
+                        _ => label,
+                    };
+                    i18n::t_args(l.lang, "verify-cert-of", &[("type", &label)])
+                }
+                None => c.to_string(),
+            })
             .collect();
         format!(
             "<dl class=\"anagrafe-summary\"><dt>{}</dt><dd><strong id=\"result-status\">{}</strong></dd><dt>{}</dt><dd>{}</dd>\

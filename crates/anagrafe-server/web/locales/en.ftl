@@ -477,6 +477,7 @@ verify-status-expired = expired
 verify-status-cancelled = cancelled
 verify-status-unknown = unknown
 verify-type = Certifies
+verify-cert-of = { $type } certificate
 verify-issued = Issued on
 verify-until = Valid until
 verify-number = Number

@@ -478,6 +478,7 @@ verify-status-expired = scaduto
 verify-status-cancelled = annullato
 verify-status-unknown = sconosciuto
 verify-type = Certifica
+verify-cert-of = Certificato { $type }
 verify-issued = Rilasciato il
 verify-until = Valido fino al
 verify-number = Numero
