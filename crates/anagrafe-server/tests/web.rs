@@ -486,6 +486,12 @@ async fn an_officer_registers_a_birth_from_the_form_with_errors_beside_the_field
         let milano = anagrafe_domain::Belfiore::parse("F205").unwrap();
         let told = store.notifications(milano, 0, 10).await.unwrap();
         assert!(told.iter().any(|n| n.kind == "nascita_registrata_altrove" && n.payload["id_anpr"] == id.as_str()), "{told:?}");
+        // Milan's officer reads it in the inbox, newest first, leading to the record.
+        common::operator(&*store, "milano", "registry_officer", "F205", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP")).await;
+        let (milan, _) = common::session(&*store, "operator", "milano", true).await;
+        let inbox = get(&router, "/ufficio/notifiche", Some(&milan), &[]).await;
+        assert_eq!(inbox.status, StatusCode::OK);
+        assert!(inbox.text().contains(&format!("href=\"/ufficio/persone/{id}\"")), "{}", inbox.text());
         let page = get(&router, &format!("/ufficio/persone/{id}"), Some(&token), &[]).await;
         assert!(page.text().contains("Prova Aurora"), "{}", page.text());
         // Asked as of a day before the register knew the record: it says from when (issue 17).

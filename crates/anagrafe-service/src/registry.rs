@@ -359,6 +359,13 @@ impl Registry {
         Ok((comune, self.store.notifications(comune, after, limit).await?))
     }
 
+    /// The comune's notifications below the cursor `before`, newest first: the office's inbox.
+    pub async fn latest_notifications(&self, who: &Principal, before: i64, limit: u32) -> ServiceResult<(Belfiore, Vec<FeedItem>)> {
+        who.require(KEEPERS, "the notifications")?;
+        let comune = who.acting_comune()?;
+        Ok((comune, self.store.latest_notifications(comune, before, limit).await?))
+    }
+
     /// The communications owed to the Revenue Agency after the cursor `after`, oldest first,
     /// traced as `revenue_outbox.read`.
     pub async fn revenue_outbox(&self, who: &Principal, after: i64, limit: u32) -> ServiceResult<Vec<FeedItem>> {

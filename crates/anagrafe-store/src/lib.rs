@@ -253,6 +253,9 @@ pub trait ClientStore: Send + Sync {
     /// Notifications for a comune with `id > after`, oldest first.
     async fn notifications(&self, comune: anagrafe_domain::Belfiore, after: i64, limit: u32) -> Result<Vec<Notification>>;
 
+    /// Notifications for a comune with `id < before`, newest first (the office's inbox).
+    async fn latest_notifications(&self, comune: anagrafe_domain::Belfiore, before: i64, limit: u32) -> Result<Vec<Notification>>;
+
     /// Communications to the Revenue Agency with `id > after`, oldest first.
     async fn revenue_outbox(&self, after: i64, limit: u32) -> Result<Vec<OutboxMessage>>;
 

@@ -1384,6 +1384,20 @@ macro_rules! store_common {
                 .collect()
             }
 
+            async fn latest_notifications(&self, comune: anagrafe_domain::Belfiore, before: i64, limit: u32) -> crate::Result<Vec<crate::Notification>> {
+                sqlx::query_as::<_, crate::rows::FeedItemRow>(
+                    "SELECT id, kind, event_id, payload, created_at FROM notifications WHERE comune = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+                )
+                .bind(comune.as_str())
+                .bind(before)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(crate::rows::FeedItemRow::into_item)
+                .collect()
+            }
+
             async fn revenue_outbox(&self, after: i64, limit: u32) -> crate::Result<Vec<crate::OutboxMessage>> {
                 sqlx::query_as::<_, crate::rows::FeedItemRow>("SELECT id, kind, event_id, payload, created_at FROM revenue_outbox WHERE id > $1 ORDER BY id LIMIT $2")
                     .bind(after)

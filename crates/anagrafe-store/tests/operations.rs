@@ -744,5 +744,10 @@ async fn a_family_moves_together_with_one_event_each_and_no_child_stays_behind(h
     assert!(h.store.family(fid, None).await.unwrap().members.is_empty(), "the old family has nobody left");
     let told = h.store.notifications(b(ROMA), 0, 10).await.unwrap();
     assert_eq!(told.iter().filter(|n| n.kind == "trasferimento_residenza").count(), 3);
+    // The office's inbox reads them newest first, and pages back from a cursor.
+    let latest = h.store.latest_notifications(b(ROMA), i64::MAX, 10).await.unwrap();
+    assert_eq!(latest.iter().map(|n| n.id).collect::<Vec<_>>(), told.iter().rev().map(|n| n.id).collect::<Vec<_>>());
+    let older = h.store.latest_notifications(b(ROMA), latest[0].id, 10).await.unwrap();
+    assert_eq!(older.len(), latest.len() - 1);
     audit_ok(h).await;
 }

@@ -839,26 +839,31 @@ struct InboxPage {
     c: Chrome,
     comune: String,
     items: Vec<Item>,
-    next: i64,
-    after: i64,
+    /// The cursor of the older page, when there is one.
+    older: Option<i64>,
 }
+
+/// How many notifications one page of the inbox shows.
+const INBOX_PAGE: u32 = 50;
 
 #[derive(Deserialize, Default)]
 struct InboxQuery {
     #[serde(default)]
-    dopo: i64,
+    prima: Option<i64>,
 }
 
-/// The comune's notifications (the web services' feed), newest pages on.
+/// The comune's notifications (the web services' feed), newest first, each leading to the
+/// record it is about.
 async fn inbox(
     State(state): State<AppState>,
     o: WebOfficer,
     q: Result<Query<InboxQuery>, axum::extract::rejection::QueryRejection>,
 ) -> PageResult {
-    let after = q.map(|q| q.0.dopo).unwrap_or_default().max(0);
-    let (_, feed) = state.registry().notifications(&o.principal()?, after, 50).await.map_err(|e| o.fail(e.into()))?;
+    // Newest first; `prima` pages back to older ones.
+    let before = q.ok().and_then(|q| q.0.prima).filter(|p| *p > 0).unwrap_or(i64::MAX);
+    let (_, feed) = state.registry().latest_notifications(&o.principal()?, before, INBOX_PAGE).await.map_err(|e| o.fail(e.into()))?;
     let c = o.chrome("office-inbox-title").crumb("office-inbox-title", None);
-    let next = feed.last().map(|n| n.id).unwrap_or(after);
+    let older = (feed.len() == INBOX_PAGE as usize).then(|| feed.last().map(|n| n.id)).flatten();
     let items = feed
         .iter()
         .map(|n| {
@@ -875,7 +880,7 @@ async fn inbox(
             }
         })
         .collect();
-    Ok(html(StatusCode::OK, &InboxPage { comune: comune_name(&o.comune()), items, next, after, c }))
+    Ok(html(StatusCode::OK, &InboxPage { comune: comune_name(&o.comune()), items, older, c }))
 }
 
 struct Case {
