@@ -1285,6 +1285,10 @@ async fn an_officer_moves_a_whole_family_from_one_form_and_no_child_is_left_behi
             assert_eq!(store.history(pid).await.unwrap().events.len(), 2, "{id}: one event of their own");
         }
         assert_eq!(store.family(fid, None).await.unwrap().members.len(), 3, "still one family");
+        // The record's page offers the certificates this person can obtain: residence, not death.
+        let page = get(&router, &format!("/ufficio/persone/{parent}"), Some(&token), &[]).await.text();
+        assert!(page.contains(r#"<option value="8" selected>"#), "{page}");
+        assert!(!page.contains(r#"<option value="2""#) && !page.contains(r#"<option value="20""#), "{page}");
         common::drop_pg(pg).await;
     }
 }

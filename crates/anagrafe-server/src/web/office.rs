@@ -517,10 +517,19 @@ async fn person(
     if let Some(family) = family_id {
         rows.push(Row { label: c.t("office-household"), value: family.to_string() });
     }
+    // The certificates this person can obtain today (the office's form has no date field, so
+    // the historical residence at a date is asked through the API).
+    let mut types = super::citizen::type_options(&c, Some(8));
+    if let (Ok(certs), Some(person)) = (state.certificate_service(), rec.id_anpr) {
+        let offers = certs.offers(&o.principal()?, &person).await.map_err(|e| o.fail(e.into()))?;
+        types.retain(|t| t.code != 20 && offers.iter().any(|(k, r)| k.code() == t.code && r.is_none()));
+        let first = types.iter().find(|t| t.code == 8).or(types.first()).map(|t| t.code);
+        types.iter_mut().for_each(|t| t.selected = Some(t.code) == first);
+    }
     Ok(html(
         StatusCode::OK,
         &PersonPage {
-            types: super::citizen::type_options(&c, Some(8)),
+            types,
             langs: super::citizen::lang_options(&c),
             issued: q.rilasciato.filter(|n| super::citizen::valid_number(n).is_ok()),
             changed: match q.modificato.as_deref() {
