@@ -10,6 +10,22 @@
 macro_rules! store_common {
     ($store:ty, $db:ty, $backend:expr) => {
         impl $store {
+            /// One page of a comune's notifications: `order` is the cursor's condition on `$2`
+            /// and the order (`id > $2 ORDER BY id` for the software's feed, `id < $2 ORDER BY
+            /// id DESC` for the office's inbox).
+            async fn notification_page(&self, order: &'static str, comune: anagrafe_domain::Belfiore, cursor: i64, limit: u32) -> crate::Result<Vec<crate::Notification>> {
+                let sql = format!("SELECT id, kind, event_id, payload, created_at FROM notifications WHERE comune = $1 AND {order} LIMIT $3");
+                sqlx::query_as::<_, crate::rows::FeedItemRow>(sqlx::AssertSqlSafe(sql))
+                    .bind(comune.as_str())
+                    .bind(cursor)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(crate::rows::FeedItemRow::into_item)
+                    .collect()
+            }
+
             /// Reserves `n` consecutive ids from counter `name`; returns the first.
             async fn alloc(tx: &mut sqlx::Transaction<'_, $db>, name: &'static str, n: i64) -> crate::Result<i64> {
                 let next: i64 = sqlx::query_scalar("UPDATE counters SET next = next + $1 WHERE name = $2 RETURNING next")
@@ -1371,31 +1387,11 @@ macro_rules! store_common {
             }
 
             async fn notifications(&self, comune: anagrafe_domain::Belfiore, after: i64, limit: u32) -> crate::Result<Vec<crate::Notification>> {
-                sqlx::query_as::<_, crate::rows::FeedItemRow>(
-                    "SELECT id, kind, event_id, payload, created_at FROM notifications WHERE comune = $1 AND id > $2 ORDER BY id LIMIT $3",
-                )
-                .bind(comune.as_str())
-                .bind(after)
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?
-                .into_iter()
-                .map(crate::rows::FeedItemRow::into_item)
-                .collect()
+                self.notification_page("id > $2 ORDER BY id", comune, after, limit).await
             }
 
             async fn latest_notifications(&self, comune: anagrafe_domain::Belfiore, before: i64, limit: u32) -> crate::Result<Vec<crate::Notification>> {
-                sqlx::query_as::<_, crate::rows::FeedItemRow>(
-                    "SELECT id, kind, event_id, payload, created_at FROM notifications WHERE comune = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
-                )
-                .bind(comune.as_str())
-                .bind(before)
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?
-                .into_iter()
-                .map(crate::rows::FeedItemRow::into_item)
-                .collect()
+                self.notification_page("id < $2 ORDER BY id DESC", comune, before, limit).await
             }
 
             async fn revenue_outbox(&self, after: i64, limit: u32) -> crate::Result<Vec<crate::OutboxMessage>> {

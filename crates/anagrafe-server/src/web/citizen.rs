@@ -616,17 +616,28 @@ pub(super) struct IssueForm {
     pub(super) payment: String,
 }
 
+/// The certificate form as sent (the issue and the payment step post the same fields), its
+/// anti-CSRF token checked, and the certificate it asks for.
+fn read_issue_form(
+    s: &WebCitizen,
+    headers: &axum::http::HeaderMap,
+    form: Result<Form<IssueForm>, axum::extract::rejection::FormRejection>,
+) -> Result<(IssueForm, CertChoice), Response> {
+    let Ok(Form(f)) = form else {
+        return Err(s.fail(ApiError::field("body", "is not the certificate form")));
+    };
+    s.check_csrf(headers, &f.csrf)?;
+    let choice = CertChoice::parse([f.tipo.as_str()], &f.lingua, &f.data).map_err(|e| s.fail(e))?;
+    Ok((f, choice))
+}
+
 async fn issue(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
     s: WebCitizen,
     form: Result<Form<IssueForm>, axum::extract::rejection::FormRejection>,
 ) -> PageResult {
-    let Ok(Form(f)) = form else {
-        return Err(s.fail(ApiError::field("body", "is not the certificate form")));
-    };
-    s.check_csrf(&headers, &f.csrf)?;
-    let choice = CertChoice::parse([f.tipo.as_str()], &f.lingua, &f.data).map_err(|e| s.fail(e))?;
+    let (f, choice) = read_issue_form(&s, &headers, form)?;
     let (errors, exemption) = check_issue_form(&s.ui, &f);
     if !errors.is_empty() {
         return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &request_view(&s, &choice, errors, f)));
@@ -699,11 +710,7 @@ async fn pay(
     s: WebCitizen,
     form: Result<Form<IssueForm>, axum::extract::rejection::FormRejection>,
 ) -> PageResult {
-    let Ok(Form(f)) = form else {
-        return Err(s.fail(ApiError::field("body", "is not the payment form")));
-    };
-    s.check_csrf(&headers, &f.csrf)?;
-    let choice = CertChoice::parse([f.tipo.as_str()], &f.lingua, &f.data).map_err(|e| s.fail(e))?;
+    let (_, choice) = read_issue_form(&s, &headers, form)?;
     let paid = service(&state, &s)?.pay_locally(&s.principal()).await.map_err(|e| s.fail(e.into()))?;
     let at = super::local_time(paid.paid_at);
     Ok(html(StatusCode::OK, &payment_view(&s, &choice, Some((paid.id, at)))))
