@@ -221,6 +221,7 @@ cert-type-18 = Civil union (registry)
 cert-type-19 = Cohabitation agreement
 cert-type-20 = Residence history at a date
 cert-cost = Each certificate costs { $amount } of stamp duty, paid here online; it is exempt when you use it for one of the purposes the law exempts (you say which at the next step).
+date-placeholder = dd/mm/yyyy
 certs-date = Date (for the historical residence at a date only)
 certs-date-help = As dd/mm/yyyy, for example 01/06/2015: the certificate says where you lived on that day.
 certs-unavailable = Certificates you cannot obtain now, and why

@@ -222,6 +222,7 @@ cert-type-18 = Anagrafico di unione civile
 cert-type-19 = Di contratto di convivenza
 cert-type-20 = Storico di residenza alla data
 cert-cost = Ogni certificato costa { $amount } di imposta di bollo, pagata qui online; è esente se lo usi per uno degli scopi che la legge esenta (lo indichi al passo successivo).
+date-placeholder = gg/mm/aaaa
 certs-date = Data (solo per lo storico di residenza alla data)
 certs-date-help = Nel formato gg/mm/aaaa, ad esempio 01/06/2015: il certificato dice dove risiedevi in quel giorno.
 certs-unavailable = Certificati che ora non puoi ottenere, e perché
