@@ -281,19 +281,22 @@ impl Stamp {
     pub fn check(&self) -> Result<(), FieldError> {
         match self {
             Stamp::Paid { payment_id } if payment_id.trim().is_empty() || payment_id.len() > 64 => {
-                Err(FieldError::new("stamp.payment_id", "must be the id of a stamp-duty payment"))
+                Err(FieldError::new("stamp.payment_id", crate::why::Why::new("payment-id")))
             }
             Stamp::Paid { .. } => Ok(()),
             Stamp::Exempt { code, description } => {
                 if EsenzioneBollo::from_code(*code).is_none() {
-                    return Err(FieldError::new("stamp.code", format!("{code} is not an exemption of tab. 39")));
+                    return Err(FieldError::new("stamp.code", crate::why::Why::new("not-in-table").arg("table", "39")));
                 }
                 let description = description.as_deref().map(str::trim).filter(|d| !d.is_empty());
                 if *code == 99 && description.is_none() {
-                    return Err(FieldError::new("stamp.description", "is required with exemption 99 (altro motivo di esenzione)"));
+                    return Err(FieldError::new("stamp.description", crate::why::Why::new("exemption-99")));
                 }
                 if description.is_some_and(|d| d.chars().count() > EXEMPTION_DESCRIPTION_MAX) {
-                    return Err(FieldError::new("stamp.description", format!("is longer than {EXEMPTION_DESCRIPTION_MAX} characters")));
+                    return Err(FieldError::new(
+                        "stamp.description",
+                        crate::why::Why::new("too-long").arg("max", EXEMPTION_DESCRIPTION_MAX),
+                    ));
                 }
                 Ok(())
             }

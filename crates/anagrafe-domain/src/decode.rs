@@ -30,7 +30,7 @@ macro_rules! decode_table {
     ($(#[$doc:meta])* $name:ident, table $table:literal, $ty:ty; $($variant:ident = $code:literal => $desc:literal, $until:expr;)+) => {
         $(#[$doc])*
         #[doc = concat!("\n\nOfficial codes: ", $(stringify!($code), " ", )+)]
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         #[allow(missing_docs)]
         pub enum $name {
             $(#[doc = $desc] $variant,)+
@@ -51,6 +51,23 @@ macro_rules! decode_table {
             }
         }
 
+        /// On the wire, the official code with its description: `{"code": 1, "description":
+        /// "Celibe/nubile"}`.
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                $crate::decode::serialize_entry(*self, s)
+            }
+        }
+
+        /// From the code alone (`1`, `"C01"`), the object the register writes, or the entry's
+        /// name as earlier versions wrote it (`"CelibeNubile"`).
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                const NAMES: &[&str] = &[$(stringify!($variant),)+];
+                $crate::decode::deserialize_entry(d, NAMES)
+            }
+        }
+
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str($crate::decode::DecodeTable::description(*self))
@@ -59,6 +76,54 @@ macro_rules! decode_table {
     };
 }
 pub(crate) use decode_table;
+
+/// A decode value as the register writes it: its code and its official description.
+pub(crate) fn serialize_entry<T: DecodeTable, S: serde::Serializer>(v: T, s: S) -> Result<S::Ok, S::Error>
+where
+    T::Code: serde::Serialize,
+{
+    use serde::ser::SerializeStruct;
+    let mut st = s.serialize_struct("DecodeEntry", 2)?;
+    st.serialize_field("code", &v.code())?;
+    st.serialize_field("description", v.description())?;
+    st.end()
+}
+
+/// What a client may send for a decode value.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Wire {
+    Number(u64),
+    Text(String),
+    Entry { code: WireCode },
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum WireCode {
+    Number(u64),
+    Text(String),
+}
+
+/// A decode value from its code (a number or a string, alone or as `{"code": …}`), or from the
+/// entry's name (`names`, in the order of `T::ALL`) as earlier versions of the API wrote it.
+pub(crate) fn deserialize_entry<'de, T: DecodeTable, D: serde::Deserializer<'de>>(d: D, names: &[&str]) -> Result<T, D::Error> {
+    let given = match <Wire as serde::Deserialize>::deserialize(d)? {
+        Wire::Number(n) | Wire::Entry { code: WireCode::Number(n) } => n.to_string(),
+        Wire::Text(s) => {
+            if let Some(i) = names.iter().position(|n| *n == s) {
+                return Ok(T::ALL[i]);
+            }
+            s
+        }
+        Wire::Entry { code: WireCode::Text(s) } => s,
+    };
+    T::ALL
+        .iter()
+        .copied()
+        .find(|v| v.code().to_string() == given.trim())
+        .ok_or_else(|| serde::de::Error::custom(format!("is not a code of ANPR table {}", T::TABLE)))
+}
 
 #[cfg(test)]
 mod tests {
@@ -85,6 +150,27 @@ mod tests {
         codes_unique::<TipoMutazione>();
         codes_unique::<TipoCittadinanza>();
         codes_unique::<EsenzioneBollo>();
+    }
+
+    #[test]
+    fn the_wire_carries_code_and_description_and_reads_the_code() {
+        let v = serde_json::to_value(StatoCivile::CelibeNubile).unwrap();
+        assert_eq!(v, serde_json::json!({ "code": 1, "description": StatoCivile::CelibeNubile.description() }));
+        let aire = serde_json::to_value(MotivoIscrizioneAire::from_code("C01").unwrap()).unwrap();
+        assert_eq!(aire["code"], "C01");
+        for given in
+            [serde_json::json!(2), serde_json::json!("2"), serde_json::json!({ "code": 2 }), serde_json::json!("Coniugato"), v.clone()]
+        {
+            let expected = if given == v { StatoCivile::CelibeNubile } else { StatoCivile::Coniugato };
+            assert_eq!(serde_json::from_value::<StatoCivile>(given).unwrap(), expected);
+        }
+        assert_eq!(serde_json::from_value::<MotivoIscrizioneAire>(aire).unwrap().code(), "C01");
+        for wrong in
+            [serde_json::json!(77), serde_json::json!("Sposato"), serde_json::json!({ "description": "x" }), serde_json::json!(null)]
+        {
+            let e = serde_json::from_value::<StatoCivile>(wrong).unwrap_err().to_string();
+            assert!(!e.is_empty());
+        }
     }
 
     #[test]

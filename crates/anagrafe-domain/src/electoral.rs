@@ -12,6 +12,7 @@
 //! by the store.
 
 use crate::person::{Country, FieldError};
+use crate::why::Why;
 use serde::{Deserialize, Serialize};
 
 /// Longest seat name, seat address or district name accepted.
@@ -208,24 +209,24 @@ impl ElectoralData {
         let mut errs = Vec::new();
         if !self.elector {
             if self.section.is_some() {
-                errs.push(FieldError::new("section", "only an elector has a section"));
+                errs.push(FieldError::new("section", Why::new("elector-section-only")));
             }
             if !self.additional_lists.is_empty() {
-                errs.push(FieldError::new("additional_lists", "only an elector is on additional lists"));
+                errs.push(FieldError::new("additional_lists", Why::new("elector-lists-only")));
             }
             if !self.elections.is_empty() {
-                errs.push(FieldError::new("elections", "only an elector votes"));
+                errs.push(FieldError::new("elections", Why::new("elector-votes-only")));
             }
             return errs;
         }
         if franchise == Franchise::None {
-            errs.push(FieldError::new("elector", "only Italian citizens and citizens of other EU states can be on the lists"));
+            errs.push(FieldError::new("elector", Why::new("no-franchise")));
         }
         match &self.section {
-            None => errs.push(FieldError::new("section", "an elector has a section")),
+            None => errs.push(FieldError::new("section", Why::new("elector-section"))),
             Some(s) => {
                 if s.number == 0 || s.number > MAX_SECTION {
-                    errs.push(FieldError::new("section.number", format!("must be 1 to {MAX_SECTION}")));
+                    errs.push(FieldError::new("section.number", Why::new("range").arg("min", 1).arg("max", MAX_SECTION)));
                 }
                 text(&mut errs, "section.seat_name", Some(&s.seat_name), true);
                 text(&mut errs, "section.seat_address", Some(&s.seat_address), true);
@@ -234,32 +235,32 @@ impl ElectoralData {
         for (i, l) in self.additional_lists.iter().enumerate() {
             let field = format!("additional_lists[{i}]");
             if self.additional_lists[..i].contains(l) {
-                errs.push(FieldError::new(field, "is given twice"));
+                errs.push(FieldError::new(field, Why::new("twice")));
             } else if l.for_eu_citizens() && franchise == Franchise::Italian {
-                errs.push(FieldError::new(field, "this list is for citizens of other EU states"));
+                errs.push(FieldError::new(field, Why::new("list-eu")));
             } else if !l.for_eu_citizens() && franchise == Franchise::OtherEu {
-                errs.push(FieldError::new(field, "this list is for Italian citizens"));
+                errs.push(FieldError::new(field, Why::new("list-italian")));
             }
         }
         for (i, e) in self.elections.iter().enumerate() {
             let base = format!("elections[{i}]");
             if self.elections[..i].iter().any(|x| x.election == e.election) {
-                errs.push(FieldError::new(format!("{base}.election"), "is given twice"));
+                errs.push(FieldError::new(format!("{base}.election"), Why::new("twice")));
                 continue;
             }
             if franchise == Franchise::OtherEu && !e.election.open_to_eu_citizens() {
-                errs.push(FieldError::new(format!("{base}.election"), "citizens of other EU states do not vote in this election"));
+                errs.push(FieldError::new(format!("{base}.election"), Why::new("election-not-eu")));
             }
             let c = e.election.has_constituency();
             text(&mut errs, &format!("{base}.constituency"), e.constituency.as_ref(), c);
             if !c && e.constituency.is_some() {
-                errs.push(FieldError::new(format!("{base}.constituency"), "this election has no constituency"));
+                errs.push(FieldError::new(format!("{base}.constituency"), Why::new("no-constituency")));
             }
             for (name, v) in [("multi_member_college", &e.multi_member_college), ("single_member_college", &e.single_member_college)] {
                 if e.election.has_colleges() {
                     text(&mut errs, &format!("{base}.{name}"), v.as_ref(), false);
                 } else if v.is_some() {
-                    errs.push(FieldError::new(format!("{base}.{name}"), "only Senate and Chamber have colleges"));
+                    errs.push(FieldError::new(format!("{base}.{name}"), Why::new("no-colleges")));
                 }
             }
         }
@@ -274,14 +275,15 @@ impl ElectoralData {
 
 fn text(errs: &mut Vec<FieldError>, field: &str, value: Option<&String>, required: bool) {
     match value {
-        None if required => errs.push(FieldError::new(field, "is required")),
+        None if required => errs.push(FieldError::new(field, Why::new("required"))),
         None => {}
-        Some(v) if v.trim().is_empty() => errs.push(FieldError::new(field, "must not be blank")),
-        Some(v) if v.chars().count() > MAX_TEXT => errs.push(FieldError::new(field, format!("is longer than {MAX_TEXT} characters"))),
-        Some(v) if !v.chars().all(crate::text::allowed_char) => {
-            errs.push(FieldError::new(field, "contains a control or formatting character (see text::allowed_char)"))
+        Some(v) if v.trim().is_empty() => errs.push(FieldError::new(field, Why::new("empty"))),
+        Some(v) if v.chars().count() > MAX_TEXT => errs.push(FieldError::new(field, Why::new("too-long").arg("max", MAX_TEXT))),
+        Some(v) => {
+            if let Some(c) = v.chars().find(|c| !crate::text::allowed_char(*c)) {
+                errs.push(FieldError::new(field, Why::new("forbidden-char").arg("char", crate::text::shown(c))))
+            }
         }
-        Some(_) => {}
     }
 }
 
@@ -339,11 +341,11 @@ pub enum TextProblem {
 
 impl TextProblem {
     /// The reason, as a field error states it.
-    pub fn reason(self) -> String {
+    pub fn why(self) -> Why {
         match self {
-            Self::TooShort => format!("is shorter than {} characters", REQUEST_TEXT.0),
-            Self::TooLong => format!("is longer than {} characters", REQUEST_TEXT.1),
-            Self::Control => "holds control characters".to_owned(),
+            Self::TooShort => Why::new("too-short").arg("min", REQUEST_TEXT.0),
+            Self::TooLong => Why::new("too-long").arg("max", REQUEST_TEXT.1),
+            Self::Control => Why::new("control-chars"),
         }
     }
 }

@@ -46,6 +46,7 @@ pub mod refdata;
 pub mod role;
 pub mod rules;
 pub mod text;
+pub mod why;
 
 pub use cf::{CfError, CodiceFiscale, DecodedCf};
 pub use cf::{CfInput, Sex};
@@ -56,3 +57,4 @@ pub use id_generator::IdGenerator;
 pub use person::*;
 pub use refdata::{Comune, Place, RefData, Stato};
 pub use role::{Role, UnknownRole};
+pub use why::Why;

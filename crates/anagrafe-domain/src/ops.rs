@@ -16,11 +16,12 @@ use crate::decode::{
     DecodeTable, LegameConvivenza, MotivoCancellazione, MotivoCancellazioneAire, MotivoIscrizione, MotivoIscrizioneAire,
     RelazioneParentela, StatoCivile,
 };
+use crate::why::Why;
 use crate::{
     Belfiore, BirthPlace, CodiceFiscale, Country, Death, FieldError, ForeignAddress, Generalita, HouseholdKind, IdAnpr, PartialDate,
     PersonName, RefData, Residence, Sex,
 };
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 /// Where a person goes to live: a new household of which they are the head (or the person
@@ -85,6 +86,43 @@ pub struct Registration {
     /// Where the person came from: the previous comune (immigration) or state (from abroad).
     #[serde(default)]
     pub origin: Option<Belfiore>,
+    /// For a birth: the references of the birth act in the civil-status registers.
+    #[serde(default)]
+    pub birth_act: Option<ActReference>,
+    /// For a birth: the parents in the register (at most two, by their ID ANPR).
+    #[serde(default)]
+    pub parents: Vec<IdAnpr>,
+}
+
+/// Where an act of the civil-status registers is (DPR 396/2000): its year, number and, where
+/// the register has them, part and series (`parte I, serie A`), in the comune of the event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActReference {
+    /// Year of the register.
+    pub year: u16,
+    /// Number of the act in that year's register.
+    pub number: u32,
+    /// Part of the register (`I`, `II`…).
+    #[serde(default)]
+    pub part: Option<crate::text::Line<4>>,
+    /// Series (`A`, `B`…).
+    #[serde(default)]
+    pub series: Option<crate::text::Line<4>>,
+}
+
+impl ActReference {
+    /// The act's references as an officer writes them: `n. 123, parte I, serie A, anno 2026`.
+    pub fn words(&self) -> String {
+        let mut s = format!("n. {}", self.number);
+        if let Some(p) = &self.part {
+            s += &format!(", parte {p}");
+        }
+        if let Some(x) = &self.series {
+            s += &format!(", serie {x}");
+        }
+        s + &format!(", anno {}", self.year)
+    }
 }
 
 /// The reason of a registration, from the table that applies.
@@ -116,13 +154,13 @@ impl Registration {
                 .ok()
                 .and_then(MotivoIscrizione::from_code)
                 .map(RegistrationReason::Apr)
-                .ok_or_else(|| FieldError::new("reason", "is not a registration reason of tab. 07 (a residence in Italy)")),
+                .ok_or_else(|| FieldError::new("reason", Why::new("not-in-table").arg("table", "07"))),
             Residence::Abroad { .. } => MotivoIscrizioneAire::ALL
                 .iter()
                 .copied()
                 .find(|m| m.code() == self.reason)
                 .map(RegistrationReason::Aire)
-                .ok_or_else(|| FieldError::new("reason", "is not an AIRE registration reason of tab. 19 (a residence abroad)")),
+                .ok_or_else(|| FieldError::new("reason", Why::new("not-in-table").arg("table", "19"))),
         }
     }
 
@@ -143,30 +181,57 @@ impl Registration {
         check_description(&mut errs, "reason_description", self.reason_description.as_deref(), needs_description);
         check_date(&mut errs, "effective_date", self.effective_date, today);
         if self.effective_date < self.birth_date.first_day() && self.effective_date >= EARLIEST {
-            errs.push(FieldError::new("effective_date", "is before the birth date"));
+            errs.push(FieldError::new("effective_date", Why::new("before-birth")));
         }
         if matches!(
             reason,
             Some(RegistrationReason::Apr(MotivoIscrizione::Nascita)) | Some(RegistrationReason::Aire(MotivoIscrizioneAire::Nascita))
         ) {
             if self.birth_date.precision() != crate::DatePrecision::Day {
-                errs.push(FieldError::new("birth_date", "a birth is registered with its full date"));
+                errs.push(FieldError::new("birth_date", Why::new("birth-full-date")));
             }
             if self.effective_date != self.birth_date.first_day() {
-                errs.push(FieldError::new("effective_date", "a birth takes effect on the birth date"));
+                errs.push(FieldError::new("effective_date", Why::new("birth-effect")));
             }
         }
         if matches!(reason, Some(RegistrationReason::Apr(MotivoIscrizione::ImmigrazioneDallEstero)))
             && let Some(o) = self.origin
             && !o.is_foreign_state()
         {
-            errs.push(FieldError::new("origin", "an immigration from abroad comes from a foreign state (Z code)"));
+            errs.push(FieldError::new("origin", Why::new("origin-state")));
         }
         if matches!(reason, Some(RegistrationReason::Apr(MotivoIscrizione::Immigrazione)))
             && let Some(o) = self.origin
             && o.is_foreign_state()
         {
-            errs.push(FieldError::new("origin", "an immigration from another comune comes from a comune"));
+            errs.push(FieldError::new("origin", Why::new("origin-comune")));
+        }
+        let birth = matches!(
+            reason,
+            Some(RegistrationReason::Apr(MotivoIscrizione::Nascita)) | Some(RegistrationReason::Aire(MotivoIscrizioneAire::Nascita))
+        );
+        if let Some(act) = &self.birth_act {
+            if !birth {
+                errs.push(FieldError::new("birth_act", Why::new("birth-only")));
+            }
+            let born = self.birth_date.first_day().year();
+            if i32::from(act.year) < born || i32::from(act.year) > today.year() {
+                errs.push(FieldError::new("birth_act.year", Why::new("act-year").arg("from", born).arg("to", today.year())));
+            }
+            if act.number == 0 || act.number > 99_999 {
+                errs.push(FieldError::new("birth_act.number", Why::new("range").arg("min", 1).arg("max", 99_999)));
+            }
+        }
+        if !self.parents.is_empty() && !birth {
+            errs.push(FieldError::new("parents", Why::new("birth-only")));
+        }
+        if self.parents.len() > 2 {
+            errs.push(FieldError::new("parents", Why::new("parents-two")));
+        }
+        for (i, p) in self.parents.iter().enumerate() {
+            if self.parents[..i].contains(p) {
+                errs.push(FieldError::new(format!("parents[{i}]"), Why::new("twice")));
+            }
         }
         let record = crate::PersonRecord {
             id_anpr: None,
@@ -212,9 +277,9 @@ pub const EARLIEST: NaiveDate = match NaiveDate::from_ymd_opt(1800, 1, 1) {
 /// An effective date: not in the future, not before [`EARLIEST`].
 pub fn check_date(errs: &mut Vec<FieldError>, field: &str, d: NaiveDate, today: NaiveDate) {
     if d > today {
-        errs.push(FieldError::new(field, "is in the future"));
+        errs.push(FieldError::new(field, Why::new("future")));
     } else if d < EARLIEST {
-        errs.push(FieldError::new(field, "is before 1800-01-01"));
+        errs.push(FieldError::new(field, Why::new("too-early")));
     }
 }
 
@@ -246,8 +311,8 @@ pub fn italian_time(at: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime 
 
 fn check_description(errs: &mut Vec<FieldError>, field: &str, d: Option<&str>, required: bool) {
     match d.map(str::trim) {
-        None | Some("") if required => errs.push(FieldError::new(field, "is required for this reason")),
-        Some(s) if s.chars().count() > 256 => errs.push(FieldError::new(field, "is longer than 256 characters")),
+        None | Some("") if required => errs.push(FieldError::new(field, Why::new("required-for-reason"))),
+        Some(s) if s.chars().count() > 256 => errs.push(FieldError::new(field, Why::new("too-long").arg("max", 256))),
         _ => {}
     }
 }
@@ -256,7 +321,7 @@ fn check_household_choice(errs: &mut Vec<FieldError>, field: &str, h: &Household
     match h {
         HouseholdChoice::New { household: HouseholdKind::Cohabitation { .. }, name } => {
             if name.as_deref().is_none_or(|n| n.trim().is_empty()) {
-                errs.push(FieldError::new(format!("{field}.name"), "a cohabitation has a name"));
+                errs.push(FieldError::new(format!("{field}.name"), Why::new("cohabitation-name")));
             }
         }
         HouseholdChoice::New { .. } => {}
@@ -264,13 +329,10 @@ fn check_household_choice(errs: &mut Vec<FieldError>, field: &str, h: &Household
             // Which table applies depends on the household's kind, known to the store; here
             // the code must exist in one of them and must not be the head's.
             if RelazioneParentela::from_code(*relation).is_none() && LegameConvivenza::from_code(*relation).is_none() {
-                errs.push(FieldError::new(format!("{field}.relation"), "is neither a relation of tab. 05 nor a bond of tab. 06"));
+                errs.push(FieldError::new(format!("{field}.relation"), Why::new("not-relation")));
             }
             if *relation == 1 {
-                errs.push(FieldError::new(
-                    format!("{field}.relation"),
-                    "a person joins as a member; the head changes through the relations of the household",
-                ));
+                errs.push(FieldError::new(format!("{field}.relation"), Why::new("join-as-head")));
             }
         }
     }
@@ -315,13 +377,13 @@ pub(crate) fn check_residence(errs: &mut Vec<FieldError>, r: &Residence, refdata
     match r {
         Residence::Italy(a) => {
             if refdata.comune_at(a.comune, today).is_none() {
-                errs.push(FieldError::new("residence.comune", format!("{} is not a comune in force", a.comune)));
+                errs.push(FieldError::new("residence.comune", Why::new("comune-not-in-force").arg("code", a.comune)));
             }
         }
         Residence::Abroad { address, aire_comune } => {
             check_foreign_address(errs, "residence.address", address, refdata);
             if refdata.comune_at(*aire_comune, today).is_none() {
-                errs.push(FieldError::new("residence.aire_comune", format!("{aire_comune} is not a comune in force")));
+                errs.push(FieldError::new("residence.aire_comune", Why::new("comune-not-in-force").arg("code", aire_comune)));
             }
         }
     }
@@ -329,7 +391,7 @@ pub(crate) fn check_residence(errs: &mut Vec<FieldError>, r: &Residence, refdata
 
 fn check_foreign_address(errs: &mut Vec<FieldError>, field: &str, a: &ForeignAddress, refdata: &RefData) {
     if !a.state.is_foreign_state() || refdata.stato(a.state).is_none() {
-        errs.push(FieldError::new(format!("{field}.state"), format!("{} is not a foreign state", a.state)));
+        errs.push(FieldError::new(format!("{field}.state"), Why::new("not-state")));
     }
 }
 
@@ -371,7 +433,7 @@ impl Cancellation {
     pub fn effect(&self, aire: bool) -> Result<CancellationEffect, FieldError> {
         if aire {
             let m = MotivoCancellazioneAire::from_code(self.reason)
-                .ok_or_else(|| FieldError::new("reason", "is not an AIRE cancellation reason of tab. 28"))?;
+                .ok_or_else(|| FieldError::new("reason", Why::new("not-in-table").arg("table", "28")))?;
             Ok(match m {
                 MotivoCancellazioneAire::MorteAccertata | MotivoCancellazioneAire::MortePresuntaGiudizialmenteDichiarata => {
                     CancellationEffect::Death
@@ -380,14 +442,14 @@ impl Cancellation {
             })
         } else {
             let m = MotivoCancellazione::from_code(self.reason)
-                .ok_or_else(|| FieldError::new("reason", "is not a cancellation reason of tab. 15"))?;
+                .ok_or_else(|| FieldError::new("reason", Why::new("not-in-table").arg("table", "15")))?;
             Ok(match m {
                 MotivoCancellazione::MorteAccertata | MotivoCancellazione::MortePresuntaGiudizialmenteDichiarata => {
                     CancellationEffect::Death
                 }
                 MotivoCancellazione::TrasferimentoResidenza => CancellationEffect::ToAire,
                 MotivoCancellazione::DoppiaIscrizione => {
-                    return Err(FieldError::new("reason", "duplicate records are resolved through /api/v1/duplicates (IDN-6 case 5)"));
+                    return Err(FieldError::new("reason", Why::new("cancel-duplicate")));
                 }
                 _ => CancellationEffect::Close,
             })
@@ -403,29 +465,32 @@ impl Cancellation {
         match self.effect(aire) {
             Err(e) => errs.push(e),
             Ok(CancellationEffect::Death) => match &self.death {
-                None => errs.push(FieldError::new("death", "is required for a cancellation by death")),
+                None => errs.push(FieldError::new("death", Why::new("death-required"))),
                 Some(d) => {
                     if d.date.first_day() != self.effective_date {
-                        errs.push(FieldError::new("effective_date", "a cancellation by death takes effect on the date of death"));
+                        errs.push(FieldError::new("effective_date", Why::new("death-effect")));
                     }
                     if let Some(p) = d.place
                         && refdata.place_at(p, d.date.first_day()).is_err()
                     {
-                        errs.push(FieldError::new("death.place", format!("{p} is not a comune or state on that date")));
+                        errs.push(FieldError::new(
+                            "death.place",
+                            Why::new("place-not-on").arg("place", p).arg("date", crate::date::dmy(d.date.first_day())),
+                        ));
                     }
                 }
             },
             Ok(CancellationEffect::ToAire) => match &self.abroad {
-                None => errs.push(FieldError::new("abroad", "is required for an emigration abroad")),
+                None => errs.push(FieldError::new("abroad", Why::new("abroad-required"))),
                 Some(a) => check_foreign_address(&mut errs, "abroad", a, refdata),
             },
             Ok(CancellationEffect::Close) => {}
         }
         if !matches!(self.effect(aire), Ok(CancellationEffect::Death)) && self.death.is_some() {
-            errs.push(FieldError::new("death", "is given only for a cancellation by death"));
+            errs.push(FieldError::new("death", Why::new("death-only")));
         }
         if !matches!(self.effect(aire), Ok(CancellationEffect::ToAire)) && self.abroad.is_some() {
-            errs.push(FieldError::new("abroad", "is given only for an emigration abroad (tab. 15 code 8)"));
+            errs.push(FieldError::new("abroad", Why::new("abroad-only")));
         }
         errs
     }
@@ -503,29 +568,23 @@ impl GeneralitaChange {
         match self.case {
             GeneralitaCase::MaterialErrorNotAlignedRegisterRight => {
                 if changes_something || self.codice_fiscale.is_some() {
-                    errs.push(FieldError::new(
-                        "case",
-                        "when the register's data are right they are sent to the Agency unchanged: give no new data",
-                    ));
+                    errs.push(FieldError::new("case", Why::new("case-register-right")));
                 }
             }
             GeneralitaCase::MaterialErrorNotAlignedAgencyRight => {
                 if !changes_something && self.codice_fiscale.is_none() {
-                    errs.push(FieldError::new("name", "give the Agency's data that differ from the register's"));
+                    errs.push(FieldError::new("name", Why::new("case-agency-right")));
                 }
             }
             c => {
                 if !changes_something {
-                    errs.push(FieldError::new("name", "no personal data change was given"));
+                    errs.push(FieldError::new("name", Why::new("nothing-changed")));
                 }
                 if self.codice_fiscale.is_some() {
-                    errs.push(FieldError::new(
-                        "codice_fiscale",
-                        "the register computes the new code; it is given only when the Agency's data are right (case 1)",
-                    ));
+                    errs.push(FieldError::new("codice_fiscale", Why::new("cf-computed")));
                 }
                 if !c.is_correction() && (self.birth_date.is_some() || self.birth_place.is_some()) {
-                    errs.push(FieldError::new("birth_date", "birth data change only by correction of a material error"));
+                    errs.push(FieldError::new("birth_date", Why::new("birth-correction")));
                 }
             }
         }
@@ -603,19 +662,14 @@ impl MinorAdoption {
         let mut errs = Vec::new();
         check_date(&mut errs, "effective_date", self.effective_date, today);
         if self.effective_date < birth {
-            errs.push(FieldError::new("effective_date", "is before the birth date"));
+            errs.push(FieldError::new("effective_date", Why::new("before-birth")));
         }
         if birth.checked_add_months(chrono::Months::new(18 * 12)).is_none_or(|adult| self.effective_date >= adult) {
-            errs.push(FieldError::new(
-                "effective_date",
-                "the person was of age on that date: adoption of an adult is a change of personal data (case 3)",
-            ));
+            errs.push(FieldError::new("effective_date", Why::new("adoption-adult")));
         }
         match RelazioneParentela::from_code(self.relation) {
-            None => errs.push(FieldError::new("relation", "is not a relation of tab. 05")),
-            Some(RelazioneParentela::IntestatarioScheda) => {
-                errs.push(FieldError::new("relation", "an adopted child does not join as the head"))
-            }
+            None => errs.push(FieldError::new("relation", Why::new("not-in-table").arg("table", "05"))),
+            Some(RelazioneParentela::IntestatarioScheda) => errs.push(FieldError::new("relation", Why::new("adopted-head"))),
             Some(_) => {}
         }
         errs
@@ -650,7 +704,7 @@ impl RelationsChange {
         check_date(&mut errs, "effective_date", self.effective_date, today);
         let heads = self.members.iter().filter(|m| m.relation == 1).count();
         if heads != 1 {
-            errs.push(FieldError::new("members", format!("exactly one member has relation 1 (the head); {heads} given")));
+            errs.push(FieldError::new("members", Why::new("one-head").arg("count", heads)));
         }
         for (i, m) in self.members.iter().enumerate() {
             let known = if cohabitation {
@@ -659,11 +713,11 @@ impl RelationsChange {
                 RelazioneParentela::from_code(m.relation).is_some()
             };
             if !known {
-                let table = if cohabitation { "a bond of tab. 06" } else { "a relation of tab. 05" };
-                errs.push(FieldError::new(format!("members[{i}].relation"), format!("is not {table}")));
+                let table = if cohabitation { "06" } else { "05" };
+                errs.push(FieldError::new(format!("members[{i}].relation"), Why::new("not-in-table").arg("table", table)));
             }
             if self.members[..i].iter().any(|o| o.id_anpr == m.id_anpr) {
-                errs.push(FieldError::new(format!("members[{i}].id_anpr"), "is listed twice"));
+                errs.push(FieldError::new(format!("members[{i}].id_anpr"), Why::new("twice")));
             }
         }
         errs

@@ -13,6 +13,7 @@ use crate::text::{
     Civic, ConsulateCode, DocumentNumber, EmailAddress, ForeignLocality, ForeignPostcode, ForeignStreet, Internal, Issuer, Locality,
     Species, Toponym,
 };
+use crate::why::Why;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -23,13 +24,13 @@ pub struct FieldError {
     /// Dotted path of the field.
     pub field: String,
     /// Why it was refused.
-    pub reason: String,
+    pub reason: Why,
 }
 
 impl FieldError {
     /// Builds an error for `field`.
-    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { field: field.into(), reason: reason.into() }
+    pub fn new(field: impl Into<String>, reason: Why) -> Self {
+        Self { field: field.into(), reason }
     }
 }
 
@@ -67,13 +68,13 @@ fn clean_name(field: &str, value: Option<&str>) -> Result<Option<String>, FieldE
     let Some(v) = value else { return Ok(None) };
     let v = v.split_whitespace().collect::<Vec<_>>().join(" ");
     if v.is_empty() {
-        return Err(FieldError::new(field, "is empty; use the \"no surname\"/\"no name\" flag instead"));
+        return Err(FieldError::new(field, Why::new("name-empty")));
     }
     if v.chars().count() > NAME_MAX {
-        return Err(FieldError::new(field, format!("is longer than {NAME_MAX} characters")));
+        return Err(FieldError::new(field, Why::new("too-long").arg("max", NAME_MAX)));
     }
     if let Some(c) = v.chars().find(|c| !(c.is_alphabetic() || matches!(c, ' ' | '\'' | '’' | '-' | '.'))) {
-        return Err(FieldError::new(field, format!("contains {c:?}; only letters, spaces, apostrophes, hyphens and dots are allowed")));
+        return Err(FieldError::new(field, Why::new("name-char").arg("char", crate::text::shown(c))));
     }
     Ok(Some(v))
 }
@@ -84,7 +85,7 @@ impl PersonName {
         let surname = clean_name("surname", surname)?;
         let given = clean_name("name", given)?;
         if surname.is_none() && given.is_none() {
-            return Err(FieldError::new("surname", "a person needs at least a surname or a name"));
+            return Err(FieldError::new("surname", Why::new("name-none")));
         }
         Ok(Self { surname, given })
     }
@@ -152,14 +153,14 @@ impl Generalita {
         let on = self.birth_date.first_day();
         match &self.birth_place {
             BirthPlace::Comune { code } if code.is_foreign_state() => {
-                errs.push(FieldError::new("birth_place.code", "is a foreign state code; use kind \"abroad\""))
+                errs.push(FieldError::new("birth_place.code", Why::new("place-is-state")))
             }
             BirthPlace::Abroad { state, .. } if !state.is_foreign_state() => {
-                errs.push(FieldError::new("birth_place.state", "must be a foreign state code (Z…)"))
+                errs.push(FieldError::new("birth_place.state", Why::new("not-state")))
             }
             p => {
                 if let Err(e) = refdata.place_at(p.code(), on) {
-                    errs.push(FieldError::new("birth_place", e.to_string()));
+                    errs.push(FieldError::new("birth_place", Why::from(e)));
                 }
             }
         }
@@ -173,7 +174,7 @@ impl Generalita {
             };
             let parts = cf.mismatches(&input);
             if !parts.is_empty() {
-                errs.push(FieldError::new("codice_fiscale", format!("does not match the personal data ({})", parts.join(", "))));
+                errs.push(FieldError::new("codice_fiscale", Why::new("cf-mismatch").arg("parts", parts.join(", "))));
             }
         }
         errs
@@ -290,7 +291,7 @@ struct RawResidence {
 }
 
 fn required<T>(v: Option<T>, field: &str) -> Result<T, FieldError> {
-    v.ok_or_else(|| FieldError::new(field, "is required"))
+    v.ok_or_else(|| FieldError::new(field, Why::new("required")))
 }
 
 impl TryFrom<RawResidence> for Residence {
@@ -300,7 +301,7 @@ impl TryFrom<RawResidence> for Residence {
             PlaceKind::Italy => {
                 if r.address.is_some() || r.aire_comune.is_some() {
                     let field = if r.address.is_some() { "address" } else { "aire_comune" };
-                    return Err(FieldError::new(field, "belongs to a residence abroad (kind \"abroad\")"));
+                    return Err(FieldError::new(field, Why::new("only-abroad")));
                 }
                 Ok(Residence::Italy(ItalianAddress {
                     comune: required(r.comune, "comune")?,
@@ -323,11 +324,11 @@ impl TryFrom<RawResidence> for Residence {
                     (r.locality.is_some(), "locality"),
                 ];
                 if let Some((_, field)) = italian.iter().find(|(present, _)| *present) {
-                    return Err(FieldError::new(*field, "belongs to a residence in Italy (kind \"italy\")"));
+                    return Err(FieldError::new(*field, Why::new("only-italy")));
                 }
                 Ok(Residence::Abroad { address: required(r.address, "address")?, aire_comune: required(r.aire_comune, "aire_comune")? })
             }
-            PlaceKind::Comune => Err(FieldError::new("kind", "is \"italy\" or \"abroad\"")),
+            PlaceKind::Comune => Err(FieldError::new("kind", Why::new("one-of").arg("values", "italy, abroad"))),
         }
     }
 }
@@ -349,12 +350,10 @@ impl TryFrom<RawBirthPlace> for BirthPlace {
     fn try_from(r: RawBirthPlace) -> Result<Self, FieldError> {
         match r.kind {
             PlaceKind::Comune if r.state.is_none() && r.locality.is_none() => Ok(BirthPlace::Comune { code: required(r.code, "code")? }),
-            PlaceKind::Comune => {
-                Err(FieldError::new(if r.state.is_some() { "state" } else { "locality" }, "belongs to a birth abroad (kind \"abroad\")"))
-            }
+            PlaceKind::Comune => Err(FieldError::new(if r.state.is_some() { "state" } else { "locality" }, Why::new("only-born-abroad"))),
             PlaceKind::Abroad if r.code.is_none() => Ok(BirthPlace::Abroad { state: required(r.state, "state")?, locality: r.locality }),
-            PlaceKind::Abroad => Err(FieldError::new("code", "belongs to a birth in a comune (kind \"comune\")")),
-            PlaceKind::Italy => Err(FieldError::new("kind", "is \"comune\" or \"abroad\"")),
+            PlaceKind::Abroad => Err(FieldError::new("code", Why::new("only-born-comune"))),
+            PlaceKind::Italy => Err(FieldError::new("kind", Why::new("one-of").arg("values", "comune, abroad"))),
         }
     }
 }
@@ -512,24 +511,24 @@ impl PersonRecord {
         let mut errs: Vec<FieldError> =
             self.generalita.check(refdata).into_iter().map(|e| FieldError::new(format!("generalita.{}", e.field), e.reason)).collect();
         if self.generalita.birth_date.first_day() > today {
-            errs.push(FieldError::new("generalita.birth_date", "is in the future"));
+            errs.push(FieldError::new("generalita.birth_date", Why::new("future")));
         }
         if self.citizenships.is_empty() {
-            errs.push(FieldError::new("citizenships", "at least one citizenship (or stateless code) is required"));
+            errs.push(FieldError::new("citizenships", Why::new("citizenship-none")));
         }
         for (i, c) in self.citizenships.iter().enumerate() {
             if self.citizenships[..i].contains(c) {
-                errs.push(FieldError::new(format!("citizenships[{i}]"), "is listed twice: each citizenship once"));
+                errs.push(FieldError::new(format!("citizenships[{i}]"), Why::new("twice")));
             }
         }
         crate::ops::check_residence(&mut errs, &self.residence, refdata, today);
         if matches!(self.residence, Residence::Abroad { .. }) && !self.citizenships.contains(&Country::Italia) {
-            errs.push(FieldError::new("citizenships", "AIRE holds Italian citizens only"));
+            errs.push(FieldError::new("citizenships", Why::new("aire-italians")));
         }
         if let Some(d) = &self.death
             && d.date.first_day() < self.generalita.birth_date.first_day()
         {
-            errs.push(FieldError::new("death.date", "is before the birth date"));
+            errs.push(FieldError::new("death.date", Why::new("before-birth")));
         }
         errs
     }

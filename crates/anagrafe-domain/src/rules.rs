@@ -8,6 +8,7 @@
 
 use crate::decode::{DecodeTable, LegameConvivenza, RelazioneParentela, StatoCivile, StatoValidazioneCf};
 use crate::ops::{GeneralitaCase, GeneralitaChange, HouseholdChoice};
+use crate::why::Why;
 use crate::{Belfiore, CodiceFiscale, Country, Generalita, IdStatus, RegisterStatus, Residence};
 use chrono::NaiveDate;
 
@@ -19,14 +20,14 @@ pub enum Refusal {
         /// The request's field the refusal is about.
         field: String,
         /// Why.
-        reason: String,
+        reason: Why,
     },
     /// The request does not fit the record it is about (422), on this field.
     Unfit {
         /// The request's field the refusal is about.
         field: String,
         /// Why.
-        reason: String,
+        reason: Why,
     },
     /// The acting comune is not the one competent for the record (REG-6).
     NotCompetent {
@@ -38,12 +39,12 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    fn state(field: &str, reason: impl Into<String>) -> Self {
-        Self::State { field: field.to_owned(), reason: reason.into() }
+    fn state(field: &str, reason: Why) -> Self {
+        Self::State { field: field.to_owned(), reason }
     }
 
-    fn unfit(field: &str, reason: impl Into<String>) -> Self {
-        Self::Unfit { field: field.to_owned(), reason: reason.into() }
+    fn unfit(field: &str, reason: Why) -> Self {
+        Self::Unfit { field: field.to_owned(), reason }
     }
 }
 
@@ -54,10 +55,8 @@ pub type Decision<T> = Result<T, Refusal>;
 pub fn usable_id(status: IdStatus, field: &str) -> Decision<()> {
     match status {
         IdStatus::Valid => Ok(()),
-        IdStatus::Suspended => {
-            Err(Refusal::state(field, "this ID ANPR is suspended: its record is under review as a duplicate (IDN-6 case 5)"))
-        }
-        IdStatus::Invalid => Err(Refusal::state(field, "this ID ANPR is no longer valid")),
+        IdStatus::Suspended => Err(Refusal::state(field, Why::new("id-suspended"))),
+        IdStatus::Invalid => Err(Refusal::state(field, Why::new("id-invalid"))),
     }
 }
 
@@ -79,8 +78,8 @@ pub fn competent_for_either(acting: Option<Belfiore>, a: Belfiore, b: Belfiore) 
 pub fn living(status: RegisterStatus, field: &str) -> Decision<()> {
     match status {
         RegisterStatus::Resident | RegisterStatus::Aire => Ok(()),
-        RegisterStatus::Cancelled => Err(Refusal::state(field, "the record is cancelled")),
-        RegisterStatus::Deceased => Err(Refusal::state(field, "the person is deceased")),
+        RegisterStatus::Cancelled => Err(Refusal::state(field, Why::new("cancelled"))),
+        RegisterStatus::Deceased => Err(Refusal::state(field, Why::new("deceased"))),
     }
 }
 
@@ -101,10 +100,15 @@ pub fn relation_code(cohabitation: bool, relation: u16, field: &str) -> Decision
     let known =
         if cohabitation { LegameConvivenza::from_code(relation).is_some() } else { RelazioneParentela::from_code(relation).is_some() };
     if !known {
-        let t = if cohabitation { "a bond of tab. 06 (cohabitation)" } else { "a relation of tab. 05 (family)" };
-        return Err(Refusal::unfit(field, format!("is not {t}")));
+        return Err(Refusal::unfit(field, not_in_table(cohabitation)));
     }
-    i16::try_from(relation).map_err(|_| Refusal::unfit(field, "is out of range"))
+    i16::try_from(relation).map_err(|_| Refusal::unfit(field, not_in_table(cohabitation)))
+}
+
+/// A relation that is not of the household's table: tab. 06 (bonds) for a cohabitation, tab. 05
+/// (relations) for a family.
+fn not_in_table(cohabitation: bool) -> Why {
+    Why::new("not-in-table").arg("table", if cohabitation { "06" } else { "05" })
 }
 
 /// The relation code of the head of a family or cohabitation.
@@ -125,10 +129,7 @@ pub enum Closure {
 /// started after `d` refuses the change.
 pub fn close_at(open_from: NaiveDate, d: NaiveDate, replaced: bool) -> Decision<Closure> {
     if open_from > d {
-        return Err(Refusal::unfit(
-            "effective_date",
-            format!("is before {open_from}, when the data it would replace took effect; a change that held from the start is a correction"),
-        ));
+        return Err(Refusal::unfit("effective_date", Why::new("before-current").arg("date", crate::date::dmy(open_from))));
     }
     Ok(if open_from == d && replaced { Closure::Supersede } else { Closure::End })
 }
@@ -152,7 +153,7 @@ impl HouseholdFacts {
     /// The household still exists.
     pub fn open(&self, field: &str) -> Decision<()> {
         match self.dissolved_on {
-            Some(_) => Err(Refusal::state(field, format!("household {} is dissolved", self.family_id))),
+            Some(_) => Err(Refusal::state(field, Why::new("household-dissolved").arg("family", self.family_id))),
             None => Ok(()),
         }
     }
@@ -165,13 +166,13 @@ pub fn join(household: &HouseholdFacts, relation: u16, comune: Belfiore, d: Naiv
     if d < household.formed_on {
         return Err(Refusal::unfit(
             "effective_date",
-            format!("is before {}, when household {} was formed", household.formed_on, household.family_id),
+            Why::new("before-household").arg("date", crate::date::dmy(household.formed_on)).arg("family", household.family_id),
         ));
     }
     if household.comune != comune {
         return Err(Refusal::unfit(
             "household.family_id",
-            format!("household {} is in another comune ({})", household.family_id, household.comune),
+            Why::new("household-elsewhere").arg("family", household.family_id).arg("comune", household.comune),
         ));
     }
     relation_code(household.cohabitation, relation, "household.relation")
@@ -191,10 +192,7 @@ pub enum Leaving {
 /// deleted as a duplicate).
 pub fn leave(relation: i16, members: usize, force: bool) -> Decision<Leaving> {
     if relation == HEAD && members > 1 && !force {
-        return Err(Refusal::state(
-            "household",
-            "the person heads a household with other members: change the head first (relations of the household)",
-        ));
+        return Err(Refusal::state("household", Why::new("head-leaves")));
     }
     Ok(if members <= 1 { Leaving::Dissolves } else { Leaving::OthersStay })
 }
@@ -203,7 +201,7 @@ pub fn leave(relation: i16, members: usize, force: bool) -> Decision<Leaving> {
 pub fn move_household(current: Option<i64>, choice: &HouseholdChoice) -> Decision<()> {
     match (current, choice) {
         (Some(now), HouseholdChoice::Join { family_id, .. }) if now == *family_id => {
-            Err(Refusal::state("household.family_id", "the person already belongs to this household"))
+            Err(Refusal::state("household.family_id", Why::new("already-member")))
         }
         _ => Ok(()),
     }
@@ -229,29 +227,23 @@ pub struct Together {
 /// behind because nobody ticked it.
 pub fn moving_together(person: i64, household: &[(i64, NaiveDate)], with: &[i64], on: NaiveDate) -> Decision<Together> {
     if !with.is_empty() && household.len() <= 1 {
-        return Err(Refusal::unfit("members", "the person lives alone: nobody else moves with them"));
+        return Err(Refusal::unfit("members", Why::new("lives-alone")));
     }
     let mut movers = vec![person];
     for (i, m) in with.iter().enumerate() {
         let field = format!("members[{i}]");
         if movers.contains(m) {
-            return Err(Refusal::unfit(&field, "is named twice (the person moving is not listed again)"));
+            return Err(Refusal::unfit(&field, Why::new("named-twice")));
         }
         if !household.iter().any(|(p, _)| p == m) {
-            return Err(Refusal::state(&field, "does not live in the household of the person moving"));
+            return Err(Refusal::state(&field, Why::new("not-in-household")));
         }
         movers.push(*m);
     }
     let staying: Vec<&(i64, NaiveDate)> = household.iter().filter(|(p, _)| !movers.contains(p)).collect();
     let minor = |born: &NaiveDate| on.years_since(*born).is_none_or(|age| age < ADULT);
     if !staying.is_empty() && staying.iter().all(|(_, born)| minor(born)) {
-        return Err(Refusal::unfit(
-            "members",
-            format!(
-                "{} member(s) staying would be minors with no adult in the household: they move too, or stay with an adult",
-                staying.len()
-            ),
-        ));
+        return Err(Refusal::unfit("members", Why::new("minors-alone").arg("count", staying.len())));
     }
     Ok(Together { whole_household: staying.is_empty(), movers })
 }
@@ -273,12 +265,12 @@ pub fn relations(cohabitation: bool, current: &[(i64, i16)], wanted: &[(i64, u16
     let mut rows = Vec::with_capacity(wanted.len());
     for (i, (pid, relation)) in wanted.iter().enumerate() {
         if !current.iter().any(|(p, _)| p == pid) {
-            return Err(Refusal::state(&format!("members[{i}].id_anpr"), "is not a member of this household"));
+            return Err(Refusal::state(&format!("members[{i}].id_anpr"), Why::new("not-member")));
         }
         rows.push((*pid, relation_code(cohabitation, *relation, &format!("members[{i}].relation"))?));
     }
     if rows.len() != current.len() {
-        return Err(Refusal::state("members", format!("list every current member: the household has {}", current.len())));
+        return Err(Refusal::state("members", Why::new("list-all-members").arg("count", current.len())));
     }
     let head = |list: &[(i64, i16)]| list.iter().find(|(_, r)| *r == HEAD).map(|h| h.0);
     let head_changed = head(current) != head(&rows);
@@ -316,22 +308,15 @@ pub fn residence_move(
         (Residence::Abroad { .. }, Residence::Italy(_)) => ("rimpatrio", RegisterStatus::Resident),
         (Residence::Abroad { .. }, Residence::Abroad { .. }) => ("estero", RegisterStatus::Aire),
         (Residence::Italy(_), Residence::Abroad { .. }) => {
-            return Err(Refusal::unfit(
-                "residence",
-                "a move abroad is a cancellation for emigration (tab. 15 code 8), decided by the comune of residence",
-            ));
+            return Err(Refusal::unfit("residence", Why::new("move-abroad")));
         }
     };
     if status == RegisterStatus::Aire && !citizenships.contains(&Country::Italia) {
-        return Err(Refusal::unfit("residence", "AIRE holds Italian citizens only"));
+        return Err(Refusal::unfit("residence", Why::new("aire-italians")));
     }
     let moves_household = from != to || kind == "rimpatrio" || !whole_household;
     if moves_household && !household_given {
-        let why = if whole_household {
-            "is required when the comune changes: the household at the new address"
-        } else {
-            "is required when part of the household moves: the household at the new address (the others stay in theirs)"
-        };
+        let why = if whole_household { Why::new("household-required-move") } else { Why::new("household-required-part") };
         return Err(Refusal::unfit("household", why));
     }
     Ok(ResidenceMove { kind, status, moves_household })
@@ -339,11 +324,7 @@ pub fn residence_move(
 
 /// An emigration to AIRE is for Italian citizens only.
 pub fn to_aire(citizenships: &[Country]) -> Decision<()> {
-    if citizenships.contains(&Country::Italia) {
-        Ok(())
-    } else {
-        Err(Refusal::unfit("reason", "only Italian citizens move to AIRE; a foreign citizen's emigration is code 5"))
-    }
+    if citizenships.contains(&Country::Italia) { Ok(()) } else { Err(Refusal::unfit("reason", Why::new("aire-foreigner"))) }
 }
 
 /// The open duplicate case between two records (IDN-6 case 5): it exists and both IDs are
@@ -351,19 +332,19 @@ pub fn to_aire(citizenships: &[Country]) -> Decision<()> {
 pub fn open_duplicate_case(case: Option<i64>, a: IdStatus, b: IdStatus, field: &str) -> Decision<i64> {
     match (case, a, b) {
         (Some(case), IdStatus::Suspended, IdStatus::Suspended) => Ok(case),
-        _ => Err(Refusal::state(field, "these two records are not an open duplicate case")),
+        _ => Err(Refusal::state(field, Why::new("no-duplicate-case"))),
     }
 }
 
 /// A duplicate report names two different records.
 pub fn two_records(a: i64, b: i64) -> Decision<()> {
-    if a == b { Err(Refusal::unfit("persons", "name two different records")) } else { Ok(()) }
+    if a == b { Err(Refusal::unfit("persons", Why::new("same-record"))) } else { Ok(()) }
 }
 
 /// A minor's adoption (IDN-6 case 4): the child is resident in Italy.
 pub fn adoptable_child(child: RegisterStatus) -> Decision<()> {
     if child != RegisterStatus::Resident {
-        return Err(Refusal::state("person", "the child is not resident in Italy"));
+        return Err(Refusal::state("person", Why::new("child-not-resident")));
     }
     Ok(())
 }
@@ -373,14 +354,14 @@ pub fn adoptable_child(child: RegisterStatus) -> Decision<()> {
 pub fn adoptive_household(household: &HouseholdFacts) -> Decision<()> {
     household.open("family_id")?;
     if household.cohabitation {
-        return Err(Refusal::unfit("family_id", "an adopted child joins a family, not a cohabitation"));
+        return Err(Refusal::unfit("family_id", Why::new("adopt-cohabitation")));
     }
     Ok(())
 }
 
 /// The head of a household, among its members.
 pub fn head_of(members: &[(i64, i16)], field: &str) -> Decision<i64> {
-    members.iter().find(|(_, r)| *r == HEAD).map(|(p, _)| *p).ok_or_else(|| Refusal::state(field, "the adoptive family has no head"))
+    members.iter().find(|(_, r)| *r == HEAD).map(|(p, _)| *p).ok_or_else(|| Refusal::state(field, Why::new("no-head")))
 }
 
 /// What a change of personal data does (IDN-6 cases 1–3 and 7–9).
@@ -425,7 +406,7 @@ pub fn generalita(
     new.cf_validation = validation;
     let unchanged = new == *old;
     if unchanged && !register_right {
-        return Err(Refusal::unfit("case", "nothing would change"));
+        return Err(Refusal::unfit("case", Why::new("nothing-changed")));
     }
     let tell_agency = tell.then(|| if register_right { old.clone() } else { new.clone() });
     let from = if change.case.is_correction() { old.birth_date.first_day() } else { change.effective_date };

@@ -24,6 +24,7 @@ pub mod oidc;
 pub mod password;
 pub mod totp;
 
+use crate::error::FieldProblem;
 use crate::{ApiError, AppState};
 use anagrafe_store::{AuditEntry, Operator, OperatorUpdate, Session};
 use axum::Router;
@@ -442,10 +443,10 @@ pub(crate) async fn enrol(State(state): State<AppState>, s: FirstFactor) -> Resu
 /// Starts the enrolment of a second factor: a new secret, kept pending until a code confirms it.
 pub(crate) async fn start_enrolment(state: &AppState, s: &FirstFactor) -> Result<Enrolment, ApiError> {
     if s.operator.totp_secret.is_some() {
-        return Err(ApiError::ConflictField {
-            field: "totp".into(),
-            reason: "a second factor is already enrolled; an administrator can reset it".into(),
-        });
+        return Err(ApiError::ConflictField(FieldProblem::plain(
+            "totp",
+            "a second factor is already enrolled; an administrator can reset it",
+        )));
     }
     let secret = totp::new_secret();
     let up = OperatorUpdate { totp_pending: Some(Some(secret.clone())), ..Default::default() };
@@ -469,9 +470,8 @@ pub(crate) async fn confirm(State(state): State<AppState>, s: FirstFactor, body:
 
 /// Confirms the enrolment with a code of the pending secret: the session then has both factors.
 pub(crate) async fn confirm_enrolment(state: &AppState, s: &FirstFactor, code: &str) -> Result<(), ApiError> {
-    let pending = s.operator.totp_pending.clone().ok_or_else(|| ApiError::ConflictField {
-        field: "code".into(),
-        reason: "no enrolment is in progress: start one at /auth/operator/totp/enrol".into(),
+    let pending = s.operator.totp_pending.clone().ok_or_else(|| {
+        ApiError::ConflictField(FieldProblem::plain("code", "no enrolment is in progress: start one at /auth/operator/totp/enrol"))
     })?;
     let now = state.clock.now_ms();
     let step =

@@ -16,8 +16,25 @@ use serde::Serialize;
 pub struct FieldProblem {
     /// Dotted path of the field in the request.
     pub field: String,
-    /// What is wrong with it.
+    /// What is wrong with it, in English.
     pub reason: String,
+    /// The reason's stable key (`too-long`, `future`…), when the register's rules gave it; a
+    /// client may branch on it (the words of every key, in Italian and English, are `why-<key>` in
+    /// `crates/anagrafe-server/web/locales/`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+}
+
+impl FieldProblem {
+    /// A problem with no stable key (a request's shape).
+    pub fn plain(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self { field: field.into(), reason: reason.into(), code: None }
+    }
+
+    /// A problem from a rule of the register: its reason in English, with its key.
+    pub fn why(field: impl Into<String>, why: &anagrafe_domain::Why) -> Self {
+        Self { field: field.into(), reason: crate::web::i18n::english(why), code: Some(why.key()) }
+    }
 }
 
 /// Every error a handler can return.
@@ -46,13 +63,8 @@ pub enum ApiError {
         errors: Vec<FieldProblem>,
     },
     /// 409 on a named field: the register's state does not allow it.
-    #[error("{field}: {reason}")]
-    ConflictField {
-        /// The field.
-        field: String,
-        /// Why.
-        reason: String,
-    },
+    #[error("{}: {}", .0.field, .0.reason)]
+    ConflictField(FieldProblem),
     /// 410: the thing existed and is gone for good (an invalidated ID ANPR).
     #[error("gone")]
     Gone(String),
@@ -106,12 +118,18 @@ struct Problem<'a> {
 impl ApiError {
     /// A 400 naming one field.
     pub fn field(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        let (field, reason) = (field.into(), reason.into());
-        Self::BadRequest { detail: format!("{field}: {reason}"), errors: vec![FieldProblem { field, reason }] }
+        let p = FieldProblem::plain(field, reason);
+        Self::BadRequest { detail: format!("{}: {}", p.field, p.reason), errors: vec![p] }
     }
 }
 
 impl ApiError {
+    /// A 422 on the fields at fault, its detail joining them.
+    pub fn unprocessable(errors: Vec<FieldProblem>) -> Self {
+        let detail = errors.iter().map(|p| format!("{}: {}", p.field, p.reason)).collect::<Vec<_>>().join("; ");
+        Self::Unprocessable { detail, errors }
+    }
+
     /// The HTTP status this error answers with.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -139,7 +157,7 @@ impl ApiError {
             }
             ApiError::NotCertifiable { code, reason } => format!("{code}: {reason}"),
             ApiError::Unauthorized(w) | ApiError::Forbidden(w) | ApiError::Gone(w) | ApiError::NotFound(w) => w.clone(),
-            ApiError::ConflictField { field, reason } => format!("{field}: {reason}"),
+            ApiError::ConflictField(p) => format!("{}: {}", p.field, p.reason),
             ApiError::Conflict(field) => format!("conflicts with the register on {field}"),
             ApiError::MethodNotAllowed => "this route does not accept that method".into(),
         }
@@ -149,8 +167,10 @@ impl ApiError {
     pub fn field_problems(&self) -> Vec<FieldProblem> {
         match self {
             ApiError::BadRequest { errors, .. } | ApiError::Unprocessable { errors, .. } => errors.clone(),
-            ApiError::ConflictField { field, reason } => vec![FieldProblem { field: field.clone(), reason: reason.clone() }],
-            ApiError::NotCertifiable { code, reason } => vec![FieldProblem { field: "types".into(), reason: format!("{code}: {reason}") }],
+            ApiError::ConflictField(p) => vec![p.clone()],
+            ApiError::NotCertifiable { code, reason } => {
+                vec![FieldProblem { field: "types".into(), reason: format!("{code}: {reason}"), code: Some(code) }]
+            }
             _ => Vec::new(),
         }
     }
@@ -162,10 +182,8 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => ApiError::NotFound(what),
             StoreError::Conflict { field } => ApiError::Conflict(field),
             StoreError::Invalid(why) => ApiError::BadRequest { detail: why, errors: vec![] },
-            StoreError::State { field, reason } => ApiError::ConflictField { field, reason },
-            StoreError::Refused { field, reason } => {
-                ApiError::Unprocessable { detail: format!("{field}: {reason}"), errors: vec![FieldProblem { field, reason }] }
-            }
+            StoreError::State { field, reason } => ApiError::ConflictField(FieldProblem::why(field, &reason)),
+            StoreError::Refused { field, reason } => ApiError::unprocessable(vec![FieldProblem::why(field, &reason)]),
             StoreError::Forbidden(why) => ApiError::Forbidden(why),
             other => ApiError::Internal(other.to_string()),
         }
@@ -174,19 +192,15 @@ impl From<StoreError> for ApiError {
 
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
-        let problem = |e: anagrafe_domain::FieldError| FieldProblem { field: e.field, reason: e.reason };
         match e {
             ServiceError::Malformed { field, reason } if field.is_empty() => ApiError::BadRequest { detail: reason, errors: vec![] },
             ServiceError::Malformed { field, reason } => ApiError::field(field, reason),
-            ServiceError::Invalid(errs) => ApiError::Unprocessable {
-                detail: errs.iter().map(|e| format!("{}: {}", e.field, e.reason)).collect::<Vec<_>>().join("; "),
-                errors: errs.into_iter().map(problem).collect(),
-            },
-            ServiceError::Refused { reason, code: Some(code), .. } => ApiError::NotCertifiable { code, reason },
-            ServiceError::Refused { field, reason, code: None } => {
-                ApiError::Unprocessable { detail: format!("{field}: {reason}"), errors: vec![FieldProblem { field, reason }] }
+            ServiceError::Invalid(errs) => {
+                ApiError::unprocessable(errs.iter().map(|e| FieldProblem::why(e.field.clone(), &e.reason)).collect())
             }
-            ServiceError::State { field, reason } => ApiError::ConflictField { field, reason },
+            ServiceError::NotCertifiable { code, reason } => ApiError::NotCertifiable { code, reason },
+            ServiceError::Refused { field, reason } => ApiError::unprocessable(vec![FieldProblem::why(field, &reason)]),
+            ServiceError::State { field, reason } => ApiError::ConflictField(FieldProblem::why(field, &reason)),
             ServiceError::Conflict(field) => ApiError::Conflict(field),
             ServiceError::Forbidden(why) => ApiError::Forbidden(why),
             ServiceError::NotFound(what) => ApiError::NotFound(what),
@@ -213,9 +227,9 @@ impl IntoResponse for ApiError {
             ApiError::Unprocessable { detail, errors } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", "Invalid data", detail.clone(), errors)
             }
-            ApiError::ConflictField { field, reason } => {
-                owned = [FieldProblem { field: field.clone(), reason: reason.clone() }];
-                (StatusCode::CONFLICT, "conflict", "Conflict", format!("{field}: {reason}"), &owned)
+            ApiError::ConflictField(p) => {
+                owned = [p.clone()];
+                (StatusCode::CONFLICT, "conflict", "Conflict", format!("{}: {}", p.field, p.reason), &owned)
             }
             ApiError::Gone(what) => (StatusCode::GONE, "gone", "Gone", what.clone(), &empty),
             ApiError::MethodNotAllowed => (
@@ -229,7 +243,7 @@ impl IntoResponse for ApiError {
                 (StatusCode::CONFLICT, "conflict", "Conflict", format!("conflicts with the register on {field}"), &empty)
             }
             ApiError::NotCertifiable { code, reason } => {
-                owned = [FieldProblem { field: "types".into(), reason: format!("{code}: {reason}") }];
+                owned = [FieldProblem { field: "types".into(), reason: format!("{code}: {reason}"), code: Some(code) }];
                 (StatusCode::UNPROCESSABLE_ENTITY, "not-certifiable", "Certificate not issuable", format!("{code}: {reason}"), &owned)
             }
             ApiError::TooMany { detail, .. } => {

@@ -108,9 +108,11 @@ pub const REGISTER_KID: &str = "anagrafe";
 pub const DEFAULT_AUDIENCE: &str = "anagrafe/api/v1";
 
 impl AppState {
-    /// State over a store; installs the process-wide metrics recorder on first use.
+    /// State over a store; installs the process-wide metrics recorder on first use, and the
+    /// English catalogue as the words of the register's reasons where no page language applies.
     pub fn new(store: Arc<dyn Store>) -> Self {
         modi::init_crypto();
+        anagrafe_domain::why::set_default_words(crate::web::i18n::english);
         Self {
             store,
             metrics: crate::metrics_handle(),

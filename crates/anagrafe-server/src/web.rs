@@ -19,6 +19,7 @@ pub mod electoral;
 mod form;
 pub mod i18n;
 pub mod office;
+pub(crate) mod record;
 mod verify;
 
 use crate::{ApiError, AppState};
@@ -175,6 +176,11 @@ impl Chrome {
         i18n::t(self.lang, key)
     }
 
+    /// A reason of the register's rules, in the page's language.
+    pub fn why(&self, reason: &anagrafe_domain::Why) -> String {
+        i18n::why(self.lang, reason)
+    }
+
     /// A message with one argument.
     pub fn t1(&self, key: &str, name: &str, value: &str) -> String {
         i18n::t_args(self.lang, key, &[(name, value)])
@@ -217,13 +223,12 @@ impl Ui {
 
     /// Why a line of free text was refused, in this request's language, saying what to do.
     pub fn text_error(&self, e: anagrafe_domain::text::TextError) -> String {
-        use anagrafe_domain::text::TextError;
-        match e {
-            TextError::Empty => self.t("err-text-empty"),
-            TextError::TooLong { max } => i18n::t_args(self.lang, "err-text-long", &[("max", &max.to_string())]),
-            TextError::Forbidden(c) => i18n::t_args(self.lang, "err-text-char", &[("char", &anagrafe_domain::text::shown(c))]),
-            TextError::NotEmail => self.t("err-text-email"),
-        }
+        self.why(&e.into())
+    }
+
+    /// A reason of the register's rules, in the page's language.
+    pub fn why(&self, reason: &anagrafe_domain::Why) -> String {
+        i18n::why(self.lang, reason)
     }
 }
 

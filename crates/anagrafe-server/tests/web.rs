@@ -148,6 +148,59 @@ fn every_key_the_pages_use_is_in_both_message_files() {
     assert!(missing.is_empty(), "keys missing from the message files: {missing:?}");
 }
 
+/// Every reason a rule of the register gives (`Why::new("…")` in any crate's code) has its words
+/// in both languages, and the words use only the arguments the code gives: no refusal reaches a
+/// page as a key or an English sentence.
+#[test]
+fn every_reason_the_register_gives_is_worded_in_both_languages() {
+    let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned();
+    let mut stack = vec![crates];
+    let mut reasons: Vec<(String, Vec<String>)> = Vec::new();
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            if !p.ends_with("target") {
+                stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            }
+            continue;
+        }
+        if p.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        for chunk in text.split("Why::new(\"").skip(1) {
+            let key = chunk.split('"').next().unwrap().to_owned();
+            // The arguments chained on this reason: `.arg("name", …)` up to the statement's end.
+            let tail: String = chunk.chars().take_while(|c| *c != ';' && *c != '}').collect();
+            let args = tail.split(".arg(\"").skip(1).map(|a| a.split('"').next().unwrap().to_owned()).collect();
+            reasons.push((key, args));
+        }
+    }
+    assert!(reasons.len() > 100, "the scan found {} reasons", reasons.len());
+    let mut missing = Vec::new();
+    for (key, args) in &reasons {
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+            continue;
+        }
+        for lang in Lang::ALL {
+            let k = format!("why-{key}");
+            if !i18n::has(lang, &k) {
+                missing.push(format!("{}:{k}", lang.code()));
+                continue;
+            }
+            // Each argument the code gives is filled in; none the words need is left unfilled.
+            let words = i18n::t_args(lang, &k, &args.iter().map(|a| (a.as_str(), "⟦x⟧")).collect::<Vec<_>>());
+            if words.contains("{") || words == k || words.matches("⟦x⟧").count() < args.len() {
+                missing.push(format!("{}:{k} ({words})", lang.code()));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "reasons without their words: {missing:?}");
+    // The page's language: Italian and English differ, and the field's reason is not the key.
+    let r = anagrafe_domain::Why::new("too-long").arg("max", 80);
+    assert_eq!(i18n::why(Lang::It, &r), "È troppo lungo: al massimo 80 caratteri, come nei campi di ANPR.");
+    assert_eq!(i18n::why(Lang::En, &r), "It is too long: 80 characters at most, as in ANPR's fields.");
+}
+
 async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let s = SqliteStore::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
@@ -488,12 +541,71 @@ async fn an_officer_registers_a_birth_from_the_form_with_errors_beside_the_field
         assert!(told.iter().any(|n| n.kind == "nascita_registrata_altrove" && n.payload["id_anpr"] == id.as_str()), "{told:?}");
         // Milan's officer reads it in the inbox, newest first, leading to the record.
         common::operator(&*store, "milano", "registry_officer", "F205", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP")).await;
-        let (milan, _) = common::session(&*store, "operator", "milano", true).await;
+        let (milan, milan_csrf) = common::session(&*store, "operator", "milano", true).await;
         let inbox = get(&router, "/ufficio/notifiche", Some(&milan), &[]).await;
         assert_eq!(inbox.status, StatusCode::OK);
         assert!(inbox.text().contains(&format!("href=\"/ufficio/persone/{id}\"")), "{}", inbox.text());
+        // Milan's officer marks it handled (issue 17, item 12): the inbox says by whom; a second
+        // marking changes nothing; Rome's officer cannot mark Milan's notification.
+        let n = told.iter().find(|n| n.kind == "nascita_registrata_altrove").unwrap().id;
+        let mark = format!("/ufficio/notifiche/{n}/gestita");
+        assert_eq!(post_form(&router, &mark, &milan, &[]).await.status, StatusCode::FORBIDDEN, "no CSRF token");
+        let marked = post_form(&router, &mark, &milan, &[("csrf", &milan_csrf)]).await;
+        assert_eq!(marked.status, StatusCode::SEE_OTHER, "{}", marked.text());
+        let handled_entries =
+            |all: Vec<anagrafe_store::StoredAudit>| all.iter().filter(|e| e.entry.operation == "notification.handled").count();
+        assert_eq!(handled_entries(store.audit_entries(0, 100_000).await.unwrap()), 1, "the marking is traced");
+        assert_eq!(post_form(&router, &mark, &milan, &[("csrf", &milan_csrf)]).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(handled_entries(store.audit_entries(0, 100_000).await.unwrap()), 1, "marking again writes nothing");
+        assert_eq!(post_form(&router, &mark, &token, &[("csrf", &csrf)]).await.status, StatusCode::NOT_FOUND, "another comune's");
+        let handled = store.notifications_handled(milano, n, n).await.unwrap();
+        assert_eq!(handled.len(), 1);
+        let inbox = get(&router, "/ufficio/notifiche", Some(&milan), &[]).await.text();
+        assert!(inbox.contains("Gestita") && inbox.contains(&handled[0].by), "{inbox}");
         let page = get(&router, &format!("/ufficio/persone/{id}"), Some(&token), &[]).await;
-        assert!(page.text().contains("Prova Aurora"), "{}", page.text());
+        let text = page.text();
+        assert!(text.contains("Prova Aurora"), "{text}");
+        // The whole record: sex, birthplace, citizenship, civil status, the household's members.
+        for part in
+            ["femminile", "MILANO", "ITALIANA", "Componenti della famiglia anagrafica", "Intestatario", "/scheda?al=", "/foglio?al="]
+        {
+            assert!(text.to_uppercase().contains(&part.to_uppercase()), "{part}: {text}");
+        }
+        assert!(!text.contains("CelibeNubile") && !text.contains("IntestatarioScheda"));
+        // Printed: the scheda individuale and the foglio di famiglia, ready for paper.
+        let sheet = get(&router, &format!("/ufficio/persone/{id}/scheda"), Some(&token), &[]).await;
+        assert_eq!(sheet.status, StatusCode::OK);
+        assert!(sheet.text().contains("Scheda individuale") && sheet.text().contains("Stampato da"), "{}", sheet.text());
+        let family = text.split("/ufficio/famiglie/").nth(1).unwrap().split('/').next().unwrap().to_owned();
+        let leaf = get(&router, &format!("/ufficio/famiglie/{family}/foglio"), Some(&token), &[]).await;
+        assert_eq!(leaf.status, StatusCode::OK);
+        assert!(leaf.text().contains("Foglio di famiglia") && leaf.text().contains("Prova Aurora"), "{}", leaf.text());
+        assert_eq!(get(&router, &format!("/ufficio/famiglie/{family}/foglio"), Some(&security), &[]).await.status, StatusCode::FORBIDDEN);
+        // A second birth names its parent by code and joins the parent's family; the act's
+        // references go with the registration. A code of no record is refused beside the field.
+        let mut twin = form.clone();
+        twin[1] = ("op", "web-op-3");
+        twin[3] = ("given", "Bruno");
+        twin[10] = ("household", "join");
+        let mut bad = twin.clone();
+        bad.push(("parent1", "RSSMRA80A01H501U"));
+        let refused = post_form(&router, "/ufficio/nascita", &token, &bad).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(refused.text().contains("id=\"parent1-error\""), "{}", refused.text());
+        twin.extend([
+            ("parent1", id.as_str()),
+            ("relation", "3"),
+            ("act_year", "2026"),
+            ("act_number", "123"),
+            ("act_part", "I"),
+            ("act_series", "A"),
+        ]);
+        let joined = post_form(&router, "/ufficio/nascita", &token, &twin).await;
+        assert_eq!(joined.status, StatusCode::SEE_OTHER, "{}", joined.text());
+        let second = joined.headers["location"].to_str().unwrap().split("iscritto=").nth(1).unwrap().to_owned();
+        let leaf = get(&router, &format!("/ufficio/famiglie/{family}/foglio"), Some(&token), &[]).await.text();
+        assert!(leaf.contains("Prova Bruno") && leaf.contains(&second), "{leaf}");
+
         // Asked as of a day before the register knew the record: it says from when (issue 17).
         let before = get(&router, &format!("/ufficio/persone/{id}?al=2000-01-01"), Some(&token), &[]).await;
         assert_eq!(before.status, StatusCode::NOT_FOUND);

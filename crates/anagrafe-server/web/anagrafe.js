@@ -11,3 +11,11 @@ document.addEventListener("DOMContentLoaded", function () {
   form.addEventListener("change", sync);
   sync();
 });
+
+// A printable sheet offers its print button (without the script the browser's own print works).
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () { window.print(); });
+  });
+});

@@ -15,7 +15,7 @@ use anagrafe_docs::payload::{CONTENT_ENTRY, Payload, QR_ENTRY};
 use anagrafe_docs::{DocError, Engine, SealIdentity};
 use anagrafe_domain::certificate::{self, Refusal, Stamp};
 use anagrafe_domain::decode::DecodeTable;
-use anagrafe_domain::{Belfiore, IdAnpr, Role};
+use anagrafe_domain::{Belfiore, IdAnpr, Role, Why};
 use anagrafe_store::{AuditEntry, NewCertificate, StampPayment, Store, StoreError, StoredCertificate};
 use base64::Engine as _;
 use chrono::{DateTime, Months, NaiveDate, Utc};
@@ -173,7 +173,7 @@ impl From<StoreError> for CertError {
 impl From<CertError> for ServiceError {
     fn from(e: CertError) -> Self {
         match e {
-            CertError::Refused(r) => ServiceError::Refused { field: "types".into(), reason: r.reason, code: Some(r.code) },
+            CertError::Refused(r) => ServiceError::NotCertifiable { code: r.code, reason: r.reason },
             CertError::Field(f, reason) => ServiceError::malformed(f, reason),
             CertError::Store(s) => s.into(),
         }
@@ -360,7 +360,7 @@ impl CertificateService {
     /// transaction.
     pub async fn issue(&self, who: &Principal, req: &CertificateRequest, stamp: &Stamp) -> ServiceResult<(StoredCertificate, Vec<u8>)> {
         if let Err(e) = stamp.check() {
-            return Err(ServiceError::malformed(e.field, e.reason));
+            return Err(ServiceError::malformed(e.field, e.reason.to_string()));
         }
         let (rq, req) = self.resolve(who, req).await?;
         let now = self.clock.now();
@@ -369,10 +369,7 @@ impl CertificateService {
         if let Stamp::Paid { payment_id } = stamp {
             let payment = self.store.payment(payment_id).await?;
             if payment.as_ref().is_none_or(|p| p.payer != who.actor || p.certificate_id.is_some()) {
-                return Err(ServiceError::State {
-                    field: "stamp.payment_id".into(),
-                    reason: "no unused stamp-duty payment with this id was made by you".into(),
-                });
+                return Err(ServiceError::State { field: "stamp.payment_id".into(), reason: Why::new("payment-unknown") });
             }
         }
         let today = anagrafe_domain::ops::italian_date(now);
@@ -548,10 +545,7 @@ impl CertificateService {
             MailChannel::DigitalDomicile => record.digital_domicile.clone(),
         };
         let Some(address) = address.filter(|a| !a.chars().any(|c| c.is_control() || c.is_whitespace() || c == '<' || c == '>')) else {
-            return Err(ServiceError::State {
-                field: "to".into(),
-                reason: format!("the register holds no {} address for this person", channel.as_str()),
-            });
+            return Err(ServiceError::State { field: "to".into(), reason: Why::new("no-address").arg("channel", channel.as_str()) });
         };
         let Some(pdf) = self.store.certificate_pdf(number).await? else {
             return Err(ServiceError::Gone(format!("certificate {number} expired on {} and was deleted", cert.expires_on)));
@@ -633,10 +627,8 @@ fn stamp_kind(s: &Stamp) -> serde_json::Value {
 fn envelope(from: &str, to: &str) -> ServiceResult<lettre::address::Envelope> {
     let bare = from.rsplit_once('<').map(|(_, a)| a.trim_end_matches('>')).unwrap_or(from).trim();
     let sender = bare.parse::<lettre::Address>().map_err(internal)?;
-    let recipient = to.parse::<lettre::Address>().map_err(|_| ServiceError::State {
-        field: "to".into(),
-        reason: "the address the register holds for this person is not a valid e-mail address".into(),
-    })?;
+    let recipient =
+        to.parse::<lettre::Address>().map_err(|_| ServiceError::State { field: "to".into(), reason: Why::new("bad-address") })?;
     lettre::address::Envelope::new(Some(sender), vec![recipient]).map_err(internal)
 }
 

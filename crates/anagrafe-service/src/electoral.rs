@@ -6,7 +6,7 @@
 
 use crate::{Principal, ServiceError, ServiceResult};
 use anagrafe_domain::electoral::{ElectoralData, Franchise, RectificationTopic, request_text};
-use anagrafe_domain::{Belfiore, CodiceFiscale, FieldError, IdAnpr, IdStatus, PersonRecord, Role};
+use anagrafe_domain::{Belfiore, CodiceFiscale, FieldError, IdAnpr, IdStatus, PersonRecord, Role, Why};
 use anagrafe_store::prelude::*;
 use anagrafe_store::{ElectoralRecord, NewRectification, Rectification, RectificationAnswer};
 use std::sync::Arc;
@@ -93,9 +93,9 @@ impl ElectoralService {
     pub async fn request_rectification(&self, who: &Principal, topics: &[RectificationTopic], message: &str) -> ServiceResult<i64> {
         let mut errors = Vec::new();
         if topics.is_empty() {
-            errors.push(FieldError::new("topics", "name at least one topic"));
+            errors.push(FieldError::new("topics", Why::new("topics-none")));
         }
-        let message = request_text(message).map_err(|p| errors.push(FieldError::new("message", p.reason()))).ok();
+        let message = request_text(message).map_err(|p| errors.push(FieldError::new("message", p.why()))).ok();
         let Some(message) = message.filter(|_| errors.is_empty()) else { return Err(ServiceError::Invalid(errors)) };
         let mut topics = topics.to_vec();
         topics.dedup();
@@ -177,7 +177,7 @@ impl ElectoralService {
     /// the citizen reads. Returns the ID ANPR of the person who asked.
     pub async fn answer(&self, who: &Principal, number: i64, accepted: bool, text: &str) -> ServiceResult<Option<IdAnpr>> {
         let comune = Self::officer_comune(who)?;
-        let answer = request_text(text).map_err(|p| ServiceError::invalid("answer", p.reason()))?;
+        let answer = request_text(text).map_err(|p| ServiceError::invalid("answer", p.why()))?;
         let answered_by = who.actor.strip_prefix("operator:").unwrap_or(&who.actor).to_owned();
         let e = who.entry("electoral.rectification_answer", "ok");
         let pid =

@@ -3,7 +3,7 @@
 //! picks the variant. A failure the caller cannot fix (`Internal`) keeps its source for the
 //! log and is never shown.
 
-use anagrafe_domain::FieldError;
+use anagrafe_domain::{FieldError, Why};
 use anagrafe_store::StoreError;
 
 /// [`Result`](std::result::Result) with [`ServiceError`].
@@ -23,15 +23,22 @@ pub enum ServiceError {
     /// 422: the request reads well but its data do not hold; one entry per field at fault.
     #[error("{}", join(.0))]
     Invalid(Vec<FieldError>),
-    /// 422 with an ANPR error code: the register refuses this for the record it is about.
+    /// 422: the register refuses this for the record it is about, on this field.
     #[error("{field}: {reason}")]
     Refused {
         /// The field the refusal is about.
         field: String,
         /// Why.
+        reason: Why,
+    },
+    /// 422 with ANPR's code: the certificate cannot be issued for this record (a blocking check
+    /// of ANPR's table), with ANPR's own Italian wording.
+    #[error("{code}: {reason}")]
+    NotCertifiable {
+        /// ANPR's code (`EN…`).
+        code: &'static str,
+        /// ANPR's reason, in Italian as ANPR words it.
         reason: String,
-        /// ANPR's code for the refusal, when it has one.
-        code: Option<&'static str>,
     },
     /// 409 on a field: the register's current state does not allow it.
     #[error("{field}: {reason}")]
@@ -39,7 +46,7 @@ pub enum ServiceError {
         /// The field.
         field: String,
         /// Why.
-        reason: String,
+        reason: Why,
     },
     /// 409: a unique key of the register is taken.
     #[error("conflict on {0}")]
@@ -78,7 +85,7 @@ impl ServiceError {
     }
 
     /// A 422 on one field.
-    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub fn invalid(field: impl Into<String>, reason: Why) -> Self {
         Self::Invalid(vec![FieldError::new(field, reason)])
     }
 
@@ -91,8 +98,11 @@ impl ServiceError {
     pub fn field_errors(&self) -> Vec<FieldError> {
         match self {
             Self::Invalid(errs) => errs.clone(),
-            Self::Malformed { field, reason } | Self::Refused { field, reason, .. } | Self::State { field, reason } => {
-                vec![FieldError::new(field.clone(), reason.clone())]
+            Self::Refused { field, reason } | Self::State { field, reason } => vec![FieldError::new(field.clone(), reason.clone())],
+            // A value of a shape no form sends (the forms check their own): named, not explained.
+            Self::Malformed { field, .. } => vec![FieldError::new(field.clone(), Why::new("malformed"))],
+            Self::NotCertifiable { code, reason } => {
+                vec![FieldError::new("types", Why::new("not-certifiable").arg("code", code).arg("text", reason))]
             }
             _ => Vec::new(),
         }
@@ -100,7 +110,7 @@ impl ServiceError {
 
     /// Whether the register refused the request on what it holds (the refusals the trace keeps).
     pub fn is_refusal(&self) -> bool {
-        matches!(self, Self::State { .. } | Self::Refused { .. } | Self::Forbidden(_) | Self::NotFound(_))
+        matches!(self, Self::State { .. } | Self::Refused { .. } | Self::NotCertifiable { .. } | Self::Forbidden(_) | Self::NotFound(_))
     }
 }
 
@@ -111,7 +121,7 @@ impl From<StoreError> for ServiceError {
             StoreError::Conflict { field } => Self::Conflict(field),
             StoreError::Invalid(why) => Self::Malformed { field: String::new(), reason: why },
             StoreError::State { field, reason } => Self::State { field, reason },
-            StoreError::Refused { field, reason } => Self::Refused { field, reason, code: None },
+            StoreError::Refused { field, reason } => Self::Refused { field, reason },
             StoreError::Forbidden(why) => Self::Forbidden(why),
             other => Self::Internal(Box::new(other)),
         }

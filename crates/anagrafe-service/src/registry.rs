@@ -14,9 +14,10 @@
 use crate::{Clock, Principal, ServiceError, ServiceResult};
 pub use anagrafe_domain::IdStatus;
 use anagrafe_domain::ops::Operation;
-use anagrafe_domain::{Belfiore, CodiceFiscale, FieldError, HouseholdKind, IdAnpr, RefData, RegisterStatus, Role};
+use anagrafe_domain::{Belfiore, CodiceFiscale, FieldError, HouseholdKind, IdAnpr, PersonRecord, RefData, RegisterStatus, Role, Why};
 use anagrafe_store::{
-    Applied, DuplicateCase, FamilyView, FeedItem, GeneralitaQuery, IdIssuer, Idempotency, PersonHistory, PersonView, Store, StoreError,
+    Applied, DuplicateCase, FamilyMember, FamilyView, FeedItem, GeneralitaQuery, HandledNotification, IdIssuer, Idempotency, PersonHistory,
+    PersonView, Store, StoreError,
 };
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
@@ -237,7 +238,7 @@ impl Registry {
                 ServiceError::check(change.check(cohabitation, today))
             }
             Operation::ResolveDuplicate { keep, delete } if keep == delete => {
-                Err(ServiceError::Invalid(vec![FieldError::new("delete", "is the record kept")]))
+                Err(ServiceError::Invalid(vec![FieldError::new("delete", Why::new("delete-kept"))]))
             }
             Operation::AdoptMinor { .. }
             | Operation::ReportDuplicate { .. }
@@ -254,12 +255,8 @@ impl Registry {
                     .map_err(|e| ServiceError::Internal(Box::new(StoreError::Corrupt(format!("stored answer: {e}")))))?;
                 Ok(Some(Written { created: creates(&prev.operation), applied, replayed: true }))
             }
-            (None, _) => Err(ServiceError::State {
-                field: "client_op_id".into(),
-                reason: "was used for an operation whose answer the register does not keep (adoption of a minor); look the result up"
-                    .into(),
-            }),
-            _ => Err(ServiceError::State { field: "client_op_id".into(), reason: "was already used for a different request".into() }),
+            (None, _) => Err(ServiceError::State { field: "client_op_id".into(), reason: Why::new("op-id-unanswerable") }),
+            _ => Err(ServiceError::State { field: "client_op_id".into(), reason: Why::new("op-id-reused") }),
         }
     }
 
@@ -342,6 +339,26 @@ impl Registry {
         Ok(view)
     }
 
+    /// A household as of `as_of` with each member's record (the *foglio di famiglia*), traced as
+    /// one read of the household (`family.read`, with the number of members shown).
+    pub async fn family_sheet(
+        &self,
+        who: &Principal,
+        family_id: i64,
+        as_of: Option<NaiveDate>,
+    ) -> ServiceResult<(FamilyView, Vec<(FamilyMember, PersonRecord)>)> {
+        who.require(KEEPERS, "reading a household")?;
+        let view = self.store.family(family_id, as_of).await?;
+        let mut members = Vec::with_capacity(view.members.len());
+        for m in &view.members {
+            let record = self.store.person(m.person_id, as_of).await?.record;
+            members.push((m.clone(), record));
+        }
+        let detail = serde_json::json!({ "family_id": family_id, "members": members.len() });
+        self.trace_read(who, "family.read", None, detail).await?;
+        Ok((view, members))
+    }
+
     /// The open duplicate cases (IDN-6 case 5) in which a record of the principal's comune is
     /// involved, oldest first, traced as `duplicates.read`.
     pub async fn open_duplicates(&self, who: &Principal) -> ServiceResult<(Belfiore, Vec<DuplicateCase>)> {
@@ -364,6 +381,36 @@ impl Registry {
         who.require(KEEPERS, "the notifications")?;
         let comune = who.acting_comune()?;
         Ok((comune, self.store.latest_notifications(comune, before, limit).await?))
+    }
+
+    /// The comune's notifications below the cursor `before`, newest first, each with its
+    /// handling when the office has marked it handled.
+    pub async fn inbox(
+        &self,
+        who: &Principal,
+        before: i64,
+        limit: u32,
+    ) -> ServiceResult<(Belfiore, Vec<(FeedItem, Option<HandledNotification>)>)> {
+        let (comune, items) = self.latest_notifications(who, before, limit).await?;
+        let (Some(last), Some(first)) = (items.first(), items.last()) else { return Ok((comune, Vec::new())) };
+        let handled = self.store.notifications_handled(comune, first.id, last.id).await?;
+        let items = items
+            .into_iter()
+            .map(|n| {
+                let h = handled.iter().find(|h| h.id == n.id).cloned();
+                (n, h)
+            })
+            .collect();
+        Ok((comune, items))
+    }
+
+    /// Marks a notification of the principal's comune handled by the principal (`by`: the name
+    /// the pages show), traced as `notification.handled`; marking it again changes nothing.
+    pub async fn mark_handled(&self, who: &Principal, id: i64, by: &str) -> ServiceResult<HandledNotification> {
+        who.require(KEEPERS, "handling the notifications")?;
+        let comune = who.acting_comune()?;
+        let entry = who.entry("notification.handled", "ok");
+        Ok(self.store.mark_notification_handled(comune, id, by, &entry).await?)
     }
 
     /// The communications owed to the Revenue Agency after the cursor `after`, oldest first,

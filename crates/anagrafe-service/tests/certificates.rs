@@ -115,7 +115,7 @@ async fn a_certificate_the_person_cannot_obtain_is_refused_with_its_code_and_tra
     // A death certificate (type 2) for a living resident.
     let req = CertificateRequest { person: s.person, kinds: kinds(&[2]), reference_date: None, lang: None };
     let e = s.certs.issue(&s.office, &req, &Stamp::Exempt { code: 3, description: None }).await.unwrap_err();
-    let ServiceError::Refused { code: Some(code), .. } = e else { panic!("a refusal with its code: {e:?}") };
+    let ServiceError::NotCertifiable { code, .. } = e else { panic!("a refusal with its code: {e:?}") };
     assert!(code.starts_with("EN"), "{code}");
     let refused = h.store.audit_entries(0, 1000).await.unwrap().into_iter().filter(|e| e.entry.operation == "certificate.issue").count();
     assert_eq!(refused, 1, "the refusal is traced");

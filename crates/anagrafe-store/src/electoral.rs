@@ -64,7 +64,7 @@ macro_rules! store_electoral {
                 if !Self::in_register(status) {
                     return Err(crate::StoreError::State {
                         field: "person".into(),
-                        reason: "the person is no longer in the register (cancelled or deceased)".into(),
+                        reason: anagrafe_domain::Why::new("not-in-register"),
                     });
                 }
                 Ok(())
@@ -143,7 +143,7 @@ macro_rules! store_electoral {
                 for (i, (person_id, data)) in rows.iter().enumerate() {
                     let (person_comune, status) = match Self::electoral_subject(&mut tx, *person_id).await {
                         Err(crate::StoreError::NotFound(_)) => {
-                            return Err(crate::StoreError::Refused { field: format!("rows[{i}]"), reason: "no such person".into() });
+                            return Err(crate::StoreError::Refused { field: format!("rows[{i}]"), reason: anagrafe_domain::Why::new("no-such-person") });
                         }
                         other => other?,
                     };
@@ -151,7 +151,7 @@ macro_rules! store_electoral {
                         field: format!("rows[{i}]"),
                         reason: match e {
                             crate::StoreError::State { reason, .. } => reason,
-                            _ => format!("the person is not kept by comune {comune}"),
+                            _ => anagrafe_domain::Why::new("not-kept-here").arg("comune", comune),
                         },
                     })?;
                     Self::put_electoral(&mut tx, *person_id, comune, data, now).await?;
@@ -168,7 +168,7 @@ macro_rules! store_electoral {
                 let (_write, mut tx) = self.begin_write().await?;
                 let (comune, status) = Self::electoral_subject(&mut tx, r.person_id).await?;
                 if !Self::in_register(status) {
-                    return Err(crate::StoreError::State { field: "person".into(), reason: "the person is no longer in the register".into() });
+                    return Err(crate::StoreError::State { field: "person".into(), reason: anagrafe_domain::Why::new("not-in-register") });
                 }
                 let mut head = Self::lock_head(&mut tx).await?;
                 let topics = r.topics.iter().map(|t| t.code()).collect::<Vec<_>>().join(",");
@@ -186,7 +186,7 @@ macro_rules! store_electoral {
                 .map_err(|e| match crate::shared::conflict(e, "rectification") {
                     crate::StoreError::Conflict { .. } => crate::StoreError::State {
                         field: "rectification".into(),
-                        reason: "a request is already waiting for the comune's answer".into(),
+                        reason: anagrafe_domain::Why::new("request-waiting"),
                     },
                     other => other,
                 })?;
@@ -258,7 +258,7 @@ macro_rules! store_electoral {
                         .await?;
                     return Err(match open {
                         None => crate::StoreError::NotFound("rectification request".into()),
-                        Some(_) => crate::StoreError::State { field: "rectification".into(), reason: "the request was answered before".into() },
+                        Some(_) => crate::StoreError::State { field: "rectification".into(), reason: anagrafe_domain::Why::new("request-answered") },
                     });
                 };
                 let mut entry = entry.clone();

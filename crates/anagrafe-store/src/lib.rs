@@ -60,7 +60,7 @@ pub enum StoreError {
         /// The field of the request the refusal is about.
         field: String,
         /// Why.
-        reason: String,
+        reason: anagrafe_domain::Why,
     },
     /// The request does not fit the record it is about (422), on this field.
     #[error("{field}: {reason}")]
@@ -68,7 +68,7 @@ pub enum StoreError {
         /// The field of the request the refusal is about.
         field: String,
         /// Why.
-        reason: String,
+        reason: anagrafe_domain::Why,
     },
     /// The actor may not act on this record (REG-6 competence).
     #[error("forbidden: {0}")]
@@ -255,6 +255,20 @@ pub trait ClientStore: Send + Sync {
 
     /// Notifications for a comune with `id < before`, newest first (the office's inbox).
     async fn latest_notifications(&self, comune: anagrafe_domain::Belfiore, before: i64, limit: u32) -> Result<Vec<Notification>>;
+
+    /// Marks notification `id` of `comune` handled by `by`, traced with `entry` in the same
+    /// transaction. A notification already handled keeps its first marking (returned, with no new
+    /// trace entry); one that is not the comune's is `NotFound`.
+    async fn mark_notification_handled(
+        &self,
+        comune: anagrafe_domain::Belfiore,
+        id: i64,
+        by: &str,
+        entry: &AuditEntry,
+    ) -> Result<HandledNotification>;
+
+    /// How the comune's notifications with ids in `from..=to` were handled.
+    async fn notifications_handled(&self, comune: anagrafe_domain::Belfiore, from: i64, to: i64) -> Result<Vec<HandledNotification>>;
 
     /// Communications to the Revenue Agency with `id > after`, oldest first.
     async fn revenue_outbox(&self, after: i64, limit: u32) -> Result<Vec<OutboxMessage>>;

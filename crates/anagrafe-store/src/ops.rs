@@ -24,8 +24,8 @@ impl From<Refusal> for crate::StoreError {
 
 /// A refusal naming the field (422: the request does not fit the record), for the checks of a
 /// request's own shape that the domain answers with a `FieldError`.
-pub(crate) fn refused(field: &str, reason: impl Into<String>) -> crate::StoreError {
-    crate::StoreError::Refused { field: field.to_owned(), reason: reason.into() }
+pub(crate) fn refused(field: &str, reason: anagrafe_domain::Why) -> crate::StoreError {
+    crate::StoreError::Refused { field: field.to_owned(), reason }
 }
 
 /// A household's kind as stored: `C` a cohabitation, `F` a family.
@@ -119,7 +119,7 @@ macro_rules! store_ops {
                 .bind(family_id)
                 .fetch_optional(&mut **tx)
                 .await?
-                .ok_or_else(|| crate::ops::refused(field, format!("household {family_id} does not exist")))?;
+                .ok_or_else(|| crate::ops::refused(field, anagrafe_domain::Why::new("no-household").arg("family", family_id)))?;
                 let kind: String = sqlx::Row::try_get(&row, "kind")?;
                 let comune: String = sqlx::Row::try_get(&row, "comune")?;
                 Ok(anagrafe_domain::rules::HouseholdFacts {
@@ -576,9 +576,23 @@ macro_rules! store_ops {
                     None => Self::alloc_each(tx, ["person", "event", "family", "id_anpr"]).await?,
                 };
                 let d = r.effective_date;
-                let payload = serde_json::json!({
+                // A birth's parents are records of the register, named by a valid ID.
+                for (i, parent) in r.parents.iter().enumerate() {
+                    let field = format!("parents[{i}]");
+                    match Self::resolve_valid(tx, parent, &field).await {
+                        Err(crate::StoreError::NotFound(_)) => return Err(crate::ops::refused(&field, anagrafe_domain::Why::new("parent-unknown"))),
+                        other => { other?; }
+                    }
+                }
+                let mut payload = serde_json::json!({
                     "reason": reason.code(), "description": r.reason_description, "origin": r.origin.map(|o| o.to_string()),
                 });
+                if let Some(act) = &r.birth_act {
+                    payload["birth_act"] = serde_json::json!(act);
+                }
+                if !r.parents.is_empty() {
+                    payload["parents"] = serde_json::json!(r.parents);
+                }
                 let kind = match reason { RegistrationReason::Apr(_) => "iscrizione", RegistrationReason::Aire(_) => "iscrizione_aire" };
                 let fid = match &r.household {
                     anagrafe_domain::ops::HouseholdChoice::New { .. } => new_fid,
@@ -724,7 +738,7 @@ macro_rules! store_ops {
                 if leaves && movers.len() > 1 && matches!(change.household, Some(HouseholdChoice::Join { .. })) {
                     return Err(anagrafe_domain::rules::Refusal::Unfit {
                         field: "household".into(),
-                        reason: "people moving together form a new household at the new address; to join another one, move one person at a time".into(),
+                        reason: anagrafe_domain::Why::new("together-join"),
                     }
                     .into());
                 }
@@ -800,7 +814,7 @@ macro_rules! store_ops {
                 let ev = Self::insert_event(tx, ctx, kind, Some(&c.reason.to_string()), Some(pid), None, d, &payload.to_string()).await?;
                 match effect {
                     CancellationEffect::Death => {
-                        let death = c.death.as_ref().ok_or_else(|| crate::ops::refused("death", "is required for a cancellation by death"))?;
+                        let death = c.death.as_ref().ok_or_else(|| crate::ops::refused("death", anagrafe_domain::Why::new("death-required")))?;
                         Self::close_open(tx, "person_residences", pid, d, now, false).await?;
                         Self::leave_household(tx, pid, d, now, true).await?;
                         Self::insert_death(tx, pid, death, ev, now).await?;
@@ -812,7 +826,7 @@ macro_rules! store_ops {
                     }
                     CancellationEffect::ToAire => {
                         anagrafe_domain::rules::to_aire(&cur.citizenships)?;
-                        let address = c.abroad.clone().ok_or_else(|| crate::ops::refused("abroad", "is required for an emigration abroad"))?;
+                        let address = c.abroad.clone().ok_or_else(|| crate::ops::refused("abroad", anagrafe_domain::Why::new("abroad-required")))?;
                         Self::leave_household(tx, pid, d, now, false).await?;
                         Self::close_open(tx, "person_residences", pid, d, now, true).await?;
                         Self::insert_residence(tx, pid, d, &Residence::Abroad { address, aire_comune: comune }, ev, now).await?;
@@ -1016,7 +1030,7 @@ macro_rules! store_ops {
                     household: Some(anagrafe_domain::Household::Family {
                         family_id: a.family_id,
                         relation: <anagrafe_domain::decode::RelazioneParentela as anagrafe_domain::decode::DecodeTable>::from_code(a.relation)
-                            .ok_or_else(|| crate::ops::refused("relation", "is not a relation of tab. 05"))?,
+                            .ok_or_else(|| crate::ops::refused("relation", anagrafe_domain::Why::new("not-in-table").arg("table", "05")))?,
                     }),
                     documents: Vec::new(),
                     email: None,

@@ -1394,6 +1394,61 @@ macro_rules! store_common {
                 self.notification_page("id < $2 ORDER BY id DESC", comune, before, limit).await
             }
 
+            async fn mark_notification_handled(
+                &self,
+                comune: anagrafe_domain::Belfiore,
+                id: i64,
+                by: &str,
+                entry: &crate::audit::AuditEntry,
+            ) -> crate::Result<crate::HandledNotification> {
+                let (_write, mut tx) = self.begin_write().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM notifications WHERE id = $1 AND comune = $2")
+                    .bind(id)
+                    .bind(comune.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if exists.is_none() {
+                    return Err(crate::StoreError::NotFound("notification".into()));
+                }
+                let done = sqlx::query(
+                    "INSERT INTO notification_handling (notification_id, comune, handled_by, handled_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (notification_id) DO NOTHING",
+                )
+                .bind(id)
+                .bind(comune.as_str())
+                .bind(by)
+                .bind(head.now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                let (handled_by, at_ms): (String, i64) =
+                    sqlx::query_as("SELECT handled_by, handled_at FROM notification_handling WHERE notification_id = $1")
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if done == 1 {
+                    let mut entry = entry.clone();
+                    entry.detail = serde_json::json!({ "notification": id, "comune": comune.as_str() }).to_string();
+                    Self::append_audit(&mut tx, &mut head, &entry).await?;
+                }
+                tx.commit().await?;
+                Ok(crate::HandledNotification { id, by: handled_by, at_ms })
+            }
+
+            async fn notifications_handled(&self, comune: anagrafe_domain::Belfiore, from: i64, to: i64) -> crate::Result<Vec<crate::HandledNotification>> {
+                let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+                    "SELECT notification_id, handled_by, handled_at FROM notification_handling \
+                     WHERE comune = $1 AND notification_id BETWEEN $2 AND $3 ORDER BY notification_id",
+                )
+                .bind(comune.as_str())
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|(id, by, at_ms)| crate::HandledNotification { id, by, at_ms }).collect())
+            }
+
             async fn revenue_outbox(&self, after: i64, limit: u32) -> crate::Result<Vec<crate::OutboxMessage>> {
                 sqlx::query_as::<_, crate::rows::FeedItemRow>("SELECT id, kind, event_id, payload, created_at FROM revenue_outbox WHERE id > $1 ORDER BY id LIMIT $2")
                     .bind(after)
@@ -1844,7 +1899,7 @@ macro_rules! store_common {
                     if used != 1 {
                         return Err(crate::StoreError::State {
                             field: "stamp.payment_id".into(),
-                            reason: "no unused stamp-duty payment with this id was made by you".into(),
+                            reason: anagrafe_domain::Why::new("payment-unknown"),
                         });
                     }
                 }

@@ -215,6 +215,17 @@ pub struct FeedItem {
 /// A notification for a comune.
 pub type Notification = FeedItem;
 
+/// A notification the registry office marked handled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HandledNotification {
+    /// The notification.
+    pub id: i64,
+    /// The operator who marked it, by the name the pages show.
+    pub by: String,
+    /// When (epoch ms).
+    pub at_ms: i64,
+}
+
 /// A communication to the Revenue Agency.
 pub type OutboxMessage = FeedItem;
 

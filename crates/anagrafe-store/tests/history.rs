@@ -92,6 +92,8 @@ async fn run_case(h: &Harness, steps: &[Step], n: usize) -> Result<(), TestCaseE
         email: None,
         digital_domicile: None,
         origin: None,
+        birth_act: None,
+        parents: Vec::new(),
     };
     let a = h.store.apply(&Operation::Register(Box::new(reg)), &ctx, &issuer, None).await.unwrap();
     let id: IdAnpr = a.id_anpr.unwrap();

@@ -101,6 +101,8 @@ fn person(surname: &str, given: &str, sex: Sex, born: &str, birth_place: &str, r
         email: None,
         digital_domicile: None,
         origin: None,
+        birth_act: None,
+        parents: Vec::new(),
     }
 }
 

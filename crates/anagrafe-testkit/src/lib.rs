@@ -779,5 +779,7 @@ pub fn registration(n: u64, birth_comune: &str, residence_comune: &str, date: Na
         email: None,
         digital_domicile: None,
         origin: None,
+        birth_act: None,
+        parents: Vec::new(),
     }
 }

@@ -10,7 +10,6 @@ use super::{Chrome, CsrfForm, PageResult, Ui, error_page, html, see_other};
 use crate::auth::{self, session_of};
 use crate::{ApiError, AppState};
 use anagrafe_domain::IdAnpr;
-use anagrafe_domain::RefData;
 use anagrafe_domain::certificate::STAMP_DUTY_CENTS;
 use anagrafe_domain::certificate::Stamp;
 use anagrafe_domain::decode::{DecodeTable, EsenzioneBollo, RelazioneParentela, TipoCertificato};
@@ -111,12 +110,6 @@ async fn login_choice(State(state): State<AppState>, ui: Ui) -> Response {
 }
 
 /// A labelled value of the record page.
-struct Field {
-    label: String,
-    value: String,
-    code: bool,
-}
-
 struct Member {
     name: String,
     relation: String,
@@ -129,7 +122,7 @@ struct Member {
 struct RecordPage {
     c: Chrome,
     id_anpr: String,
-    fields: Vec<Field>,
+    fields: Vec<super::record::RecordField>,
     family: Vec<Member>,
     as_of: String,
 }
@@ -146,35 +139,9 @@ async fn record(State(state): State<AppState>, s: WebCitizen) -> PageResult {
     let own = state.citizen().own_record(&s.principal()).await.map_err(|e| s.fail(e.into()))?;
     let (view, pid) = (&own.view, own.view.id);
     let r = &view.record;
-    let refdata = &*RefData::current();
     let on = view.as_of;
-    let g = &r.generalita;
     let c = s.chrome("record-title").crumb("area-title", Some("/area-personale")).crumb("record-title", None);
-    let sex = match g.sex {
-        anagrafe_domain::Sex::M => c.t("sex-m"),
-        anagrafe_domain::Sex::F => c.t("sex-f"),
-    };
-    let mut fields = vec![
-        Field { label: c.t("f-surname"), value: g.name.surname().unwrap_or("-").to_owned(), code: false },
-        Field { label: c.t("f-name"), value: g.name.given().unwrap_or("-").to_owned(), code: false },
-        Field { label: c.t("f-cf"), value: g.codice_fiscale.as_ref().map(|c| c.as_str().to_owned()).unwrap_or_default(), code: true },
-        Field { label: c.t("f-sex"), value: sex, code: false },
-        Field { label: c.t("f-birth-date"), value: certificates::content::partial(&g.birth_date), code: false },
-        Field {
-            label: c.t("f-birth-place"),
-            value: certificates::content::birth_place(refdata, &g.birth_place, g.birth_date.first_day()),
-            code: false,
-        },
-        Field { label: c.t("f-citizenship"), value: certificates::content::citizenships(refdata, &r.citizenships, on), code: false },
-        Field { label: c.t("f-civil-status"), value: r.civil_status.description().to_owned(), code: false },
-        Field { label: c.t("f-residence"), value: certificates::content::residence_line(refdata, &r.residence, on), code: false },
-    ];
-    if let Some(e) = &r.email {
-        fields.push(Field { label: c.t("f-email"), value: e.to_string(), code: false });
-    }
-    if let Some(d) = &r.digital_domicile {
-        fields.push(Field { label: c.t("f-pec"), value: d.to_string(), code: false });
-    }
+    let fields = super::record::fields(&c, r, on);
     let family = own
         .household
         .iter()
@@ -657,6 +624,7 @@ async fn issue(
     match certs.issue(&who, &choice.request(person), &stamp).await {
         Ok((meta, _)) => Ok(see_other(&format!("/area-personale/certificati?rilasciato={}", meta.id))),
         Err(e) => Err(issue_refusal(
+            &s.ui,
             e,
             |e| refusal_page(&s, &choice, e),
             |errors| html(StatusCode::UNPROCESSABLE_ENTITY, &request_view(&s, &choice, errors, f.clone())),
@@ -729,19 +697,20 @@ pub(super) fn attachment(pdf: Vec<u8>, number: &str) -> Response {
 /// certificate the person cannot obtain, the form again with the errors of its fields, or the
 /// error page.
 pub(super) fn issue_refusal(
+    ui: &Ui,
     e: ServiceError,
     refused: impl FnOnce(ApiError) -> Response,
     form: impl FnOnce(Vec<(String, String)>) -> Response,
     fail: impl FnOnce(ApiError) -> Response,
 ) -> Response {
     match e {
-        e @ ServiceError::Refused { code: Some(_), .. } => refused(e.into()),
+        e @ ServiceError::NotCertifiable { .. } => refused(e.into()),
         e => {
             let problems = e.field_errors();
             if problems.is_empty() {
                 return fail(e.into());
             }
-            form(problems.into_iter().map(|p| (p.field, p.reason)).collect())
+            form(problems.into_iter().map(|p| (p.field, ui.why(&p.reason))).collect())
         }
     }
 }

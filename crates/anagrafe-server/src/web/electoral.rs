@@ -538,7 +538,7 @@ fn data_of(c: &Chrome, values: &HashMap<String, String>, franchise: Franchise) -
         if name == "sezione" && errors.iter().any(|(n, _)| n == "sezione") {
             continue;
         }
-        errors.push((name.to_owned(), format!("{}: {}", field_label(c, name), e.reason)));
+        errors.push((name.to_owned(), format!("{}: {}", field_label(c, name), c.why(&e.reason))));
     }
     if errors.is_empty() { Ok(data) } else { Err(errors) }
 }
@@ -678,7 +678,7 @@ async fn elector_save(
     match state.electoral().save(&o.principal, &elector, &data).await {
         Ok(()) => Ok(see_other(&format!("/ufficio/elettorale/persone/{id}?salvato=1"))),
         Err(ServiceError::State { reason, .. }) => {
-            let page = elector_view(&state, &o, &elector, Some(values), vec![(String::new(), reason)], None, None).await?;
+            let page = elector_view(&state, &o, &elector, Some(values), vec![(String::new(), o.o.ui.why(&reason))], None, None).await?;
             Err(html(StatusCode::CONFLICT, &page))
         }
         Err(e) => Err(o.fail(e.into())),

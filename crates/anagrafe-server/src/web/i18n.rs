@@ -118,6 +118,18 @@ pub fn t_args(lang: Lang, key: &str, args: &[(&str, &str)]) -> String {
     format(primary, key, fa.as_ref()).or_else(|| format(&b.it, key, fa.as_ref())).unwrap_or_else(|| key.to_owned())
 }
 
+/// A reason of the register's rules in `lang`: message `why-<key>` with the reason's arguments.
+pub fn why(lang: Lang, reason: &anagrafe_domain::Why) -> String {
+    let args: Vec<(&str, &str)> = reason.args().iter().map(|(n, v)| (*n, v.as_str())).collect();
+    t_args(lang, &format!("why-{}", reason.key()), &args)
+}
+
+/// A reason in English: the web services' words, and every reason's `Display` once the server
+/// has started ([`anagrafe_domain::why::set_default_words`]).
+pub fn english(reason: &anagrafe_domain::Why) -> String {
+    why(Lang::En, reason)
+}
+
 /// Whether `lang`'s own file defines `key` (tests).
 pub fn has(lang: Lang, key: &str) -> bool {
     let b = bundles();

@@ -33,6 +33,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ufficio/persone", get(search))
         .route("/ufficio/persone/{id_anpr}", get(person))
         .route("/ufficio/persone/{id_anpr}/storia", get(history))
+        .route("/ufficio/persone/{id_anpr}/scheda", get(print_person))
+        .route("/ufficio/famiglie/{family_id}/foglio", get(print_family))
         .route("/ufficio/persone/{id_anpr}/residenza", get(changes::residence_page).post(changes::residence_submit))
         .route("/ufficio/persone/{id_anpr}/stato-civile", get(changes::civil_status_page).post(changes::civil_status_submit))
         .route("/ufficio/persone/{id_anpr}/generalita", get(changes::generalita_page).post(changes::generalita_submit))
@@ -45,6 +47,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ufficio/iscrizione-aire", get(changes::aire_registration_page).post(changes::aire_registration_submit))
         .route("/ufficio/famiglie/{family_id}", get(changes::family::page).post(changes::family::submit))
         .route("/ufficio/notifiche", get(inbox))
+        .route("/ufficio/notifiche/{id}/gestita", post(mark_handled))
         .route("/ufficio/doppie-iscrizioni", get(duplicates))
         .route("/ufficio/persone/{id_anpr}/certificato", get(counter_page).post(counter_issue))
         .route("/ufficio/persone/{id_anpr}/anteprima", get(counter_preview))
@@ -426,7 +429,7 @@ async fn search(
                 .into_iter()
                 .map(|p| {
                     let field = changes::error_field(FEEDS, &p.field);
-                    let text = if field.is_empty() { p.reason } else { page.c.t(&format!("search-err-{field}")) };
+                    let text = if field.is_empty() { page.c.why(&p.reason) } else { page.c.t(&format!("search-err-{field}")) };
                     (field.to_owned(), text)
                 })
                 .collect();
@@ -437,19 +440,17 @@ async fn search(
     Ok(html(StatusCode::OK, &page))
 }
 
-struct Row {
-    label: String,
-    value: String,
-}
-
 #[derive(Template)]
 #[template(path = "office/person.html")]
 struct PersonPage {
     c: Chrome,
     id_anpr: String,
+    /// Surname and name.
+    name: String,
     status: String,
     as_of: String,
-    rows: Vec<Row>,
+    fields: Vec<super::record::RecordField>,
+    members: Vec<super::record::MemberRow>,
     types: Vec<super::citizen::TypeOption>,
     langs: Vec<(String, String)>,
     issued: Option<String>,
@@ -503,20 +504,31 @@ async fn person(
         }
         Err(e) => return Err(o.fail(e.into())),
     };
-    let f = found(&read.view);
     let rec = &read.view.record;
     let c = o.chrome("office-person-title").crumb("office-search-title", Some("/ufficio/persone")).crumb("office-person-title", None);
-    let mut rows = vec![
-        Row { label: c.t("f-name-full"), value: f.name.clone() },
-        Row { label: c.t("f-cf"), value: rec.generalita.codice_fiscale.map(|cf| cf.to_string()).unwrap_or_else(|| "-".into()) },
-        Row { label: c.t("f-birth-date"), value: f.birth.clone() },
-        Row { label: c.t("office-register-status"), value: changes::status_label(&o, rec.status) },
-        Row { label: c.t("f-residence"), value: changes::address(&rec.residence) },
-    ];
+    let mut fields = super::record::fields(&c, rec, read.view.as_of);
+    fields.insert(
+        0,
+        super::record::RecordField { label: c.t("office-register-status"), value: changes::status_label(&o, rec.status), code: false },
+    );
     let family_id = rec.household.as_ref().map(changes::family_of);
-    if let Some(family) = family_id {
-        rows.push(Row { label: c.t("office-household"), value: family.to_string() });
-    }
+    // The household with each member's relation, as of the same date.
+    let members = match family_id {
+        Some(family) => {
+            let (view, members) = state.registry().family_sheet(&o.principal()?, family, as_of).await.map_err(|e| o.fail(e.into()))?;
+            fields.push(super::record::RecordField {
+                label: c.t("office-household"),
+                value: c.t1(
+                    if matches!(view.kind, HouseholdKind::Cohabitation { .. }) { "record-cohabitation-n" } else { "record-family-n" },
+                    "n",
+                    &family.to_string(),
+                ),
+                code: false,
+            });
+            super::record::members(&c, view.kind, &members, read.view.as_of)
+        }
+        None => Vec::new(),
+    };
     // The certificates this person can obtain today (the office's form has no date field, so
     // the historical residence at a date is asked through the API).
     let mut types = super::citizen::type_options(&c, Some(8));
@@ -539,12 +551,139 @@ async fn person(
             open: matches!(rec.status, anagrafe_domain::RegisterStatus::Resident | anagrafe_domain::RegisterStatus::Aire),
             family_id,
             id_anpr: id,
+            name: changes::full_name(rec),
             status: read.id_status.as_str().to_owned(),
             as_of: read.view.as_of.to_string(),
-            rows,
+            fields,
+            members,
             c,
         },
     ))
+}
+
+#[derive(Template)]
+#[template(path = "office/print.html")]
+struct PrintPage {
+    c: Chrome,
+    /// The registry office that prints, by its comune.
+    comune: String,
+    /// The record's ID ANPR or the household's number.
+    number: String,
+    as_of: String,
+    fields: Vec<super::record::RecordField>,
+    members: Vec<super::record::MemberRow>,
+    /// Who printed it, and when.
+    printed: String,
+    back: String,
+}
+
+impl WebOfficer {
+    /// The date a printed sheet is as of: `?al=` (a date input's `aaaa-mm-gg` or `gg/mm/aaaa`),
+    /// today without.
+    fn as_of(&self, raw: &str) -> Result<Option<chrono::NaiveDate>, Response> {
+        match raw.trim() {
+            "" => Ok(None),
+            raw => super::parse_date(raw).map(Some).ok_or_else(|| self.fail(ApiError::field("al", "is a date (gg/mm/aaaa)"))),
+        }
+    }
+
+    /// The line under a printed sheet: the operator who printed it, and the time.
+    fn printed_line(&self, state: &AppState) -> String {
+        let at = super::local_time(state.clock.now_ms());
+        super::i18n::t_args(self.ui.lang, "print-printed", &[("who", &self.s.operator().display_name), ("at", &at)])
+    }
+}
+
+/// The *scheda individuale* (DPR 223/1989, art. 21) as of a date, ready to print: the whole
+/// record and the household's members. A read like the record page, traced as such.
+async fn print_person(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    o: WebOfficer,
+    q: Result<Query<AsOfQuery>, axum::extract::rejection::QueryRejection>,
+) -> PageResult {
+    let q = q.map(|q| q.0).unwrap_or_default();
+    let id = id_path(&o, &id)?;
+    let id_anpr = IdAnpr::parse(&id).map_err(|_| o.fail(ApiError::NotFound("no such ID ANPR".into())))?;
+    let as_of = o.as_of(&q.al)?;
+    let who = o.principal()?;
+    let read = state.registry().person(&who, &id_anpr, as_of).await.map_err(|e| o.fail(e.into()))?;
+    let rec = &read.view.record;
+    let c = o
+        .chrome("print-person-title")
+        .crumb("office-search-title", Some("/ufficio/persone"))
+        .crumb("office-person-title", Some(&format!("/ufficio/persone/{id}")))
+        .crumb("print-person-title", None);
+    let mut fields = super::record::fields(&c, rec, read.view.as_of);
+    fields.insert(
+        0,
+        super::record::RecordField { label: c.t("office-register-status"), value: changes::status_label(&o, rec.status), code: false },
+    );
+    let members = match rec.household.as_ref().map(changes::family_of) {
+        Some(family) => {
+            let (view, members) = state.registry().family_sheet(&who, family, Some(read.view.as_of)).await.map_err(|e| o.fail(e.into()))?;
+            super::record::members(&c, view.kind, &members, read.view.as_of)
+        }
+        None => Vec::new(),
+    };
+    let page = PrintPage {
+        comune: comune_name(&o.comune()),
+        number: id.clone(),
+        as_of: anagrafe_domain::date::dmy(read.view.as_of),
+        fields,
+        members,
+        printed: o.printed_line(&state),
+        back: format!("/ufficio/persone/{id}"),
+        c,
+    };
+    Ok(html(StatusCode::OK, &page))
+}
+
+/// The *foglio di famiglia* (the family's sheet, DPR 223/1989, art. 21) as of a date, ready to
+/// print: the household's kind and address, and every member with relation and personal data.
+async fn print_family(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    o: WebOfficer,
+    q: Result<Query<AsOfQuery>, axum::extract::rejection::QueryRejection>,
+) -> PageResult {
+    let q = q.map(|q| q.0).unwrap_or_default();
+    let family: i64 = raw.parse().ok().filter(|n| *n > 0).ok_or_else(|| o.fail(ApiError::NotFound("no such household".into())))?;
+    let as_of = o.as_of(&q.al)?;
+    let (view, members) = state.registry().family_sheet(&o.principal()?, family, as_of).await.map_err(|e| o.fail(e.into()))?;
+    let on = as_of.unwrap_or_else(|| state.clock.today());
+    let c = o.chrome("print-family-title").crumb("office-search-title", Some("/ufficio/persone")).crumb("print-family-title", None);
+    let mut fields = vec![super::record::RecordField {
+        label: c.t("print-family-kind"),
+        value: match view.kind {
+            HouseholdKind::Family => c.t("family-kind-family"),
+            HouseholdKind::Cohabitation { specie } => format!("{} — {}", c.t("family-kind-cohabitation"), specie.description()),
+        },
+        code: false,
+    }];
+    fields.push(super::record::RecordField {
+        label: c.t("print-family-since"),
+        value: anagrafe_domain::date::dmy(view.formed_on),
+        code: false,
+    });
+    // The household's address is its head's (or first member's) residence.
+    if let Some((_, head)) = members.iter().find(|(m, _)| m.relation == 1).or(members.first()) {
+        let address = anagrafe_service::certificates::content::residence_line(&RefData::current(), &head.residence, on);
+        fields.push(super::record::RecordField { label: c.t("f-residence"), value: address, code: false });
+    }
+    let back =
+        members.first().and_then(|(m, _)| m.id_anpr).map(|i| format!("/ufficio/persone/{i}")).unwrap_or_else(|| "/ufficio/persone".into());
+    let page = PrintPage {
+        comune: comune_name(view.comune.as_str()),
+        number: family.to_string(),
+        as_of: anagrafe_domain::date::dmy(on),
+        members: super::record::members(&c, view.kind, &members, on),
+        fields,
+        printed: o.printed_line(&state),
+        back,
+        c,
+    };
+    Ok(html(StatusCode::OK, &page))
 }
 
 struct Period {
@@ -666,11 +805,43 @@ struct BirthForm {
     #[serde(default)]
     household: String,
     #[serde(default)]
-    family_id: String,
-    #[serde(default)]
     relation: String,
+    /// The parents, each by codice fiscale or ID ANPR.
+    #[serde(default)]
+    parent1: String,
+    #[serde(default)]
+    parent2: String,
+    /// The birth act's references.
+    #[serde(default)]
+    act_year: String,
+    #[serde(default)]
+    act_number: String,
+    #[serde(default)]
+    act_part: String,
+    #[serde(default)]
+    act_series: String,
 }
 
+/// A parent named on the birth form, by ID ANPR or codice fiscale: the parent's record as of
+/// today (a read, traced as such), or the message key of the field's error.
+async fn birth_parent(state: &AppState, who: &Principal, raw: &str) -> Result<Option<PersonView>, &'static str> {
+    let code = raw.trim().to_ascii_uppercase();
+    if code.is_empty() {
+        return Ok(None);
+    }
+    let registry = state.registry();
+    let found = if let Ok(id) = IdAnpr::parse(&code) {
+        registry.person(who, &id, None).await.map(|r| Some(r.view))
+    } else if let Ok(cf) = anagrafe_domain::CodiceFiscale::parse(&code) {
+        registry.search(who, &PersonQuery::CodiceFiscale(cf), None).await.map(|v| v.into_iter().next())
+    } else {
+        return Err("birth-err-parent-code");
+    };
+    match found {
+        Ok(Some(v)) => Ok(Some(v)),
+        _ => Err("birth-err-parent"),
+    }
+}
 struct Choice {
     code: u16,
     label: String,
@@ -736,7 +907,15 @@ const BIRTH_FEEDS: &[(&str, &str)] = &[
     ("residence.civic", "civic"),
     ("residence.cap", "cap"),
     ("residence.species", "species"),
-    ("household", "family_id"),
+    ("household", "parent1"),
+    ("parents", "parent1"),
+    ("parents[0]", "parent1"),
+    ("parents[1]", "parent2"),
+    ("birth_act", "act_number"),
+    ("birth_act.year", "act_year"),
+    ("birth_act.number", "act_number"),
+    ("birth_act.part", "act_part"),
+    ("birth_act.series", "act_series"),
 ];
 
 async fn register_birth(
@@ -788,15 +967,55 @@ async fn register_birth(
         raw => raw.parse::<anagrafe_domain::Cap>().ok().map(Some),
     };
     need(cap.is_some(), "cap", "change-err-cap");
+    // The parents, by their codes; the family to join is the first parent's.
+    let mut extra: Vec<(String, String)> = Vec::new();
+    let mut parents = Vec::new();
+    let mut first_family = None;
+    for (field, raw) in [("parent1", &f.parent1), ("parent2", &f.parent2)] {
+        match birth_parent(&state, &who, raw).await {
+            Ok(Some(v)) => {
+                if first_family.is_none() {
+                    first_family = v.record.household.as_ref().map(changes::family_of);
+                }
+                parents.extend(v.record.id_anpr);
+            }
+            Ok(None) => {}
+            Err(key) => extra.push((field.to_owned(), o.ui.t(key))),
+        }
+    }
     let household = match f.household.as_str() {
-        "join" => match (f.family_id.trim().parse::<i64>(), f.relation.trim().parse::<u16>()) {
-            (Ok(family_id), Ok(relation)) if family_id > 0 => Some(HouseholdChoice::Join { family_id, relation }),
+        "join" => match (first_family, f.relation.trim().parse::<u16>()) {
+            (Some(family_id), Ok(relation)) => Some(HouseholdChoice::Join { family_id, relation }),
             _ => None,
         },
         _ => Some(HouseholdChoice::New { household: HouseholdKind::Family, name: None }),
     };
-    need(household.is_some(), "family_id", "birth-err-family");
+    if household.is_none() && !extra.iter().any(|(n, _)| n == "parent1" || n == "parent2") {
+        extra.push(("parent1".to_owned(), o.ui.t("birth-err-family")));
+    }
+    // The birth act: its year and number together, part and series when the register has them.
+    let act_text = |raw: &str| anagrafe_domain::text::Line::<4>::optional(Some(raw));
+    let birth_act = match (f.act_year.trim(), f.act_number.trim()) {
+        ("", "") if f.act_part.trim().is_empty() && f.act_series.trim().is_empty() => None,
+        (year, number) => {
+            let year = year.parse::<u16>().ok();
+            let number = number.parse::<u32>().ok();
+            need(year.is_some(), "act_year", "birth-err-act-year");
+            need(number.is_some(), "act_number", "birth-err-act-number");
+            let (part, series) = (act_text(&f.act_part), act_text(&f.act_series));
+            for (field, e) in [("act_part", part.as_ref().err()), ("act_series", series.as_ref().err())] {
+                if let Some(e) = e {
+                    extra.push((field.to_owned(), o.ui.text_error(*e)));
+                }
+            }
+            match (year, number, part, series) {
+                (Some(year), Some(number), Ok(part), Ok(series)) => Some(anagrafe_domain::ops::ActReference { year, number, part, series }),
+                _ => None,
+            }
+        }
+    };
     errors.extend(text_errors);
+    errors.extend(extra);
     let registration = match (name, sex, birth_date, place, cap, household, toponym, species, civic) {
         (Ok(name), Some(sex), Some(date), Some(place), Some(cap), Some(household), Ok(Some(toponym)), Ok(Some(species)), Ok(civic))
             if errors.is_empty() =>
@@ -817,6 +1036,8 @@ async fn register_birth(
                 email: None,
                 digital_domicile: None,
                 origin: None,
+                birth_act,
+                parents,
             }
         }
         _ => return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &birth_view(&o, f, errors, None))),
@@ -827,7 +1048,7 @@ async fn register_birth(
             let id = w.applied.id_anpr.map(|i| i.to_string()).unwrap_or_default();
             Ok(see_other(&format!("/ufficio/nascita?iscritto={id}")))
         }
-        Err(e) => match changes::refused_fields(e, BIRTH_FEEDS) {
+        Err(e) => match changes::refused_fields(&o.ui, e, BIRTH_FEEDS) {
             Ok((status, errors)) => Err(html(status, &birth_view(&o, f, errors, None))),
             Err(e) => Err(o.fail(e)),
         },
@@ -840,6 +1061,8 @@ struct Item {
     id_anpr: String,
     detail: String,
     at: String,
+    /// Who marked it handled, and when; `None` while it waits.
+    handled: Option<String>,
 }
 
 #[derive(Template)]
@@ -847,6 +1070,9 @@ struct Item {
 struct InboxPage {
     c: Chrome,
     comune: String,
+    csrf: String,
+    /// The cursor of the page shown (`prima`), for the way back after marking one handled.
+    before: Option<i64>,
     items: Vec<Item>,
     /// The cursor of the older page, when there is one.
     older: Option<i64>,
@@ -869,13 +1095,14 @@ async fn inbox(
     q: Result<Query<InboxQuery>, axum::extract::rejection::QueryRejection>,
 ) -> PageResult {
     // Newest first; `prima` pages back to older ones.
-    let before = q.ok().and_then(|q| q.0.prima).filter(|p| *p > 0).unwrap_or(i64::MAX);
-    let (_, feed) = state.registry().latest_notifications(&o.principal()?, before, INBOX_PAGE).await.map_err(|e| o.fail(e.into()))?;
+    let asked = q.ok().and_then(|q| q.0.prima).filter(|p| *p > 0);
+    let before = asked.unwrap_or(i64::MAX);
+    let (_, feed) = state.registry().inbox(&o.principal()?, before, INBOX_PAGE).await.map_err(|e| o.fail(e.into()))?;
     let c = o.chrome("office-inbox-title").crumb("office-inbox-title", None);
-    let older = (feed.len() == INBOX_PAGE as usize).then(|| feed.last().map(|n| n.id)).flatten();
+    let older = (feed.len() == INBOX_PAGE as usize).then(|| feed.last().map(|(n, _)| n.id)).flatten();
     let items = feed
         .iter()
-        .map(|n| {
+        .map(|(n, handled)| {
             // The payload is the notification as pushed to the comuni's software (a JSON
             // document by contract): the page shows its comune and ID.
             let p = &n.payload;
@@ -886,10 +1113,43 @@ async fn inbox(
                 id_anpr: p["id_anpr"].as_str().unwrap_or_default().to_owned(),
                 detail: from,
                 at: super::local_time(n.created_at),
+                handled: handled.as_ref().map(|h| {
+                    super::i18n::t_args(c.lang, "office-notif-handled-by", &[("who", &h.by), ("at", &super::local_time(h.at_ms))])
+                }),
             }
         })
         .collect();
-    Ok(html(StatusCode::OK, &InboxPage { comune: comune_name(&o.comune()), items, older, c }))
+    let csrf = o.s.0.session.csrf_token.clone();
+    Ok(html(StatusCode::OK, &InboxPage { comune: comune_name(&o.comune()), csrf, before: asked, items, older, c }))
+}
+
+#[derive(Deserialize, Default)]
+struct HandledForm {
+    #[serde(default)]
+    csrf: String,
+    /// The inbox page to return to.
+    #[serde(default)]
+    prima: Option<i64>,
+}
+
+/// Marks a notification handled by the officer, then shows the inbox page it was on.
+async fn mark_handled(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    o: WebOfficer,
+    form: Result<Form<HandledForm>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    let f = form.map(|f| f.0).unwrap_or_default();
+    o.check_csrf(&headers, &f.csrf)?;
+    let id: i64 = raw.parse().ok().filter(|n| *n > 0).ok_or_else(|| o.fail(ApiError::NotFound("no such notification".into())))?;
+    let who = o.principal()?;
+    state.registry().mark_handled(&who, id, &o.s.operator().display_name).await.map_err(|e| o.fail(e.into()))?;
+    let back = match f.prima.filter(|p| *p > 0) {
+        Some(p) => format!("/ufficio/notifiche?prima={p}#n-{id}"),
+        None => format!("/ufficio/notifiche#n-{id}"),
+    };
+    Ok(see_other(&back))
 }
 
 struct Case {
@@ -1228,6 +1488,7 @@ async fn counter_issue(
     match certs.issue(&who, &choice.request(person), &stamp).await {
         Ok((meta, _)) => Ok(see_other(&format!("/ufficio/persone/{id}?rilasciato={}", meta.id))),
         Err(e) => Err(super::citizen::issue_refusal(
+            &o.ui,
             e,
             |e| counter_refusal(&o, &id, e),
             |errors| html(StatusCode::UNPROCESSABLE_ENTITY, &o.counter_view(&id, &choice, errors, f.clone())),

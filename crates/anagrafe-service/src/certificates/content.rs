@@ -304,7 +304,9 @@ pub(crate) async fn prepare(
         certificate::check_subject(*t, r, facts.as_ref()).map_err(CertError::Refused)?;
     }
     if let Some(s) = stamp {
-        s.check().map_err(|e| CertError::Field(if e.field == "stamp.code" { "stamp.code" } else { "stamp.description" }, e.reason))?;
+        s.check().map_err(|e| {
+            CertError::Field(if e.field == "stamp.code" { "stamp.code" } else { "stamp.description" }, e.reason.to_string())
+        })?;
     }
     let refdata = RefData::current();
     let competent =
@@ -599,7 +601,8 @@ pub fn partial(d: &PartialDate) -> String {
     }
 }
 
-fn place_name(refdata: &RefData, code: anagrafe_domain::Belfiore, on: NaiveDate) -> String {
+/// A comune (with its province) or a foreign state, by its code, in words as of `on`.
+pub fn place_name(refdata: &RefData, code: anagrafe_domain::Belfiore, on: NaiveDate) -> String {
     match refdata.place_at(code, on) {
         Ok(anagrafe_domain::Place::Comune(c)) => format!("{} ({})", c.name, c.province),
         Ok(p) => p.name().to_owned(),

@@ -11,7 +11,7 @@
 //! are the service's, as for the comuni's web services.
 
 use super::super::form::{Field, Opt};
-use super::super::{Chrome, PageResult, html, see_other};
+use super::super::{Chrome, PageResult, Ui, html, see_other};
 use super::{WebOfficer, comune_name, id_path};
 use crate::{ApiError, AppState};
 use anagrafe_domain::decode::{DecodeTable, MotivoCancellazione, MotivoCancellazioneAire, StatoCivile};
@@ -496,7 +496,7 @@ fn view(
         .crumb("office-person-title", Some(&format!("/ufficio/persone/{id}")))
         .crumb(change.title_key(), None);
     let mut fields = fields(o, change, subject.aire);
-    fill(&mut fields, values, &errors);
+    let errors = fill(&mut fields, values, errors);
     let op = form_op(values);
     let movers = subject
         .household
@@ -890,7 +890,7 @@ async fn submit(
             Ok(see_other(&format!("/ufficio/persone/{new_id}?modificato={}", change.segment())))
         }
         Ok(_) => Ok(see_other(&format!("/ufficio/persone/{kept}?modificato={}", change.segment()))),
-        Err(e) => match refused_fields(e, feeds(change)) {
+        Err(e) => match refused_fields(&o.ui, e, feeds(change)) {
             Ok((status, errors)) => Err(html(status, &view(&o, &id, change, subject, &values, errors))),
             Err(e) => Err(o.fail(e)),
         },
@@ -958,7 +958,7 @@ fn registration_view(o: &WebOfficer, aire: bool, values: &HashMap<String, String
     let title = if aire { "reg-aire-title" } else { "reg-title" };
     let c = o.chrome(title).crumb(title, None);
     let mut fields = registration_fields(o, aire);
-    fill(&mut fields, values, &errors);
+    let errors = fill(&mut fields, values, errors);
     ChangePage {
         lead: c.t1(if aire { "reg-aire-lead" } else { "reg-lead" }, "comune", &comune_name(&o.comune())),
         submit: c.t("reg-submit"),
@@ -1066,6 +1066,8 @@ fn registration(o: &WebOfficer, comune: Belfiore, aire: bool, v: &HashMap<String
                 email: None,
                 digital_domicile: None,
                 origin,
+                birth_act: None,
+                parents: Vec::new(),
             })
         }
         _ => None,
@@ -1115,7 +1117,7 @@ async fn register(
             let id = w.applied.id_anpr.map(|i| i.to_string()).unwrap_or_default();
             Ok(see_other(&format!("/ufficio/persone/{id}?modificato=iscrizione")))
         }
-        Err(e) => match refused_fields(e, REGISTRATION_FEEDS) {
+        Err(e) => match refused_fields(&o.ui, e, REGISTRATION_FEEDS) {
             Ok((status, errors)) => Err(html(status, &registration_view(&o, aire, &values, errors))),
             Err(e) => Err(o.fail(e)),
         },
@@ -1125,6 +1127,7 @@ async fn register(
 /// The register's refusal as the form's errors (field, reason), with its status; an error that
 /// names no field and is no conflict is not the form's to show.
 pub(super) fn refused_fields(
+    ui: &Ui,
     e: ServiceError,
     feeds: &[(&'static str, &'static str)],
 ) -> Result<(StatusCode, Vec<(String, String)>), ApiError> {
@@ -1135,9 +1138,9 @@ pub(super) fn refused_fields(
         return Err(e);
     }
     let errors = if problems.is_empty() {
-        vec![(String::new(), e.detail())]
+        vec![(String::new(), ui.t("form-conflict"))]
     } else {
-        problems.into_iter().map(|p| (error_field(feeds, &p.field).to_owned(), format!("{}: {}", p.field, p.reason))).collect()
+        problems.into_iter().map(|p| (error_field(feeds, &p.field).to_owned(), ui.why(&p.reason))).collect()
     };
     Ok((e.status(), errors))
 }
@@ -1159,14 +1162,31 @@ fn form_op(values: &HashMap<String, String>) -> String {
     values.get("op").filter(|v| !v.is_empty() && v.len() <= 64).cloned().unwrap_or_else(crate::auth::random_token)
 }
 
-/// Puts the values sent back, and each field's error, into the fields.
-fn fill(fields: &mut [Field], values: &HashMap<String, String>, errors: &[(String, String)]) {
-    for f in fields {
+/// Puts the values sent back, and each field's error, into the fields; answers the summary's
+/// lines, each naming its field's label (`Via/piazza: è troppo lungo…`).
+fn fill(fields: &mut [Field], values: &HashMap<String, String>, errors: Vec<(String, String)>) -> Vec<(String, String)> {
+    for f in fields.iter_mut() {
         if let Some(v) = values.get(f.name) {
             f.value = v.chars().take(300).collect();
         }
         f.error = errors.iter().find(|(name, _)| name == f.name).map(|(_, r)| r.clone());
     }
+    labelled(errors, |name| fields.iter().find(|f| f.name == name).map(|f| f.label.clone()))
+}
+
+/// The summary's lines of a form's errors: each reason after its field's label, when the field
+/// has one on the page.
+pub(super) fn labelled(errors: Vec<(String, String)>, label: impl Fn(&str) -> Option<String>) -> Vec<(String, String)> {
+    errors
+        .into_iter()
+        .map(|(name, reason)| match label(&name) {
+            Some(l) if !name.is_empty() => {
+                let text = format!("{}: {reason}", l.trim_end_matches(['*', ' ']));
+                (name, text)
+            }
+            _ => (name, reason),
+        })
+        .collect()
 }
 
 /// The page and submission handlers of one change (the router names each route's handlers,
@@ -1337,7 +1357,7 @@ pub(in crate::web) mod family {
         let op_id = client_op_id(&values).map_err(|e| o.fail(e.into()))?;
         match state.registry().apply(&o.principal()?, op, &op_id).await {
             Ok(_) => Ok(see_other(&format!("/ufficio/famiglie/{family_id}?modificato=1"))),
-            Err(e) => match refused_fields(e, FEEDS) {
+            Err(e) => match refused_fields(&o.ui, e, FEEDS) {
                 Ok((status, errors)) => {
                     let page = view(&state, &o, family_id, &values, errors).await?;
                     Err(html(status, &page))
