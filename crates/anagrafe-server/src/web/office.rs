@@ -449,6 +449,8 @@ struct PersonPage {
     name: String,
     status: String,
     as_of: String,
+    /// The date as people read it (gg/mm/aaaa).
+    as_of_shown: String,
     fields: Vec<super::record::RecordField>,
     members: Vec<super::record::MemberRow>,
     types: Vec<super::citizen::TypeOption>,
@@ -552,8 +554,13 @@ async fn person(
             family_id,
             id_anpr: id,
             name: changes::full_name(rec),
-            status: read.id_status.as_str().to_owned(),
+            status: c.t(match read.id_status {
+                anagrafe_domain::IdStatus::Valid => "id-status-valid",
+                anagrafe_domain::IdStatus::Suspended => "id-status-suspended",
+                anagrafe_domain::IdStatus::Invalid => "id-status-invalid",
+            }),
             as_of: read.view.as_of.to_string(),
+            as_of_shown: anagrafe_domain::date::dmy(read.view.as_of),
             fields,
             members,
             c,

@@ -894,3 +894,6 @@ birth-err-act-year = Write the act's year (four digits).
 birth-err-act-number = Write the act's number (digits only).
 why-op-id-reused = This operation number was already used for a different request: send the form again from the page.
 birth-family-id = Household number
+id-status-valid = valid
+id-status-suspended = suspended (duplicate under review)
+id-status-invalid = no longer valid

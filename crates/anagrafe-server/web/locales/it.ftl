@@ -895,3 +895,6 @@ birth-err-act-year = Scrivi l'anno dell'atto (quattro cifre).
 birth-err-act-number = Scrivi il numero dell'atto (solo cifre).
 why-op-id-reused = Questo numero di operazione è già stato usato per una richiesta diversa: invia di nuovo il modulo dalla pagina.
 birth-family-id = Codice della famiglia
+id-status-valid = valido
+id-status-suspended = sospeso (doppia iscrizione in esame)
+id-status-invalid = non più valido
