@@ -1029,11 +1029,29 @@ async fn an_officer_changes_the_head_of_a_family_from_its_page() {
         };
         let today = anagrafe_domain::ops::italian_today().to_string();
         let fam = family.to_string();
+        // The family is named by a member's ID ANPR, not by the register's internal number; a
+        // code of no record is refused beside the field (issue 17, item 12).
+        let nobody = post_form(
+            &router,
+            &format!("/ufficio/persone/{son}/famiglia"),
+            &token,
+            &[
+                ("csrf", &csrf),
+                ("op", "j-0"),
+                ("effective_date", &today),
+                ("household", "join"),
+                ("family_id", "RSSMRA80A01H501U"),
+                ("relation", "3"),
+            ],
+        )
+        .await;
+        assert_eq!(nobody.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", nobody.text());
+        assert!(nobody.text().contains("id=\"family_id-error\""), "{}", nobody.text());
         let joined = post_form(
             &router,
             &format!("/ufficio/persone/{son}/famiglia"),
             &token,
-            &[("csrf", &csrf), ("op", "j-1"), ("effective_date", &today), ("household", "join"), ("family_id", &fam), ("relation", "3")],
+            &[("csrf", &csrf), ("op", "j-1"), ("effective_date", &today), ("household", "join"), ("family_id", &head), ("relation", "3")],
         )
         .await;
         assert_eq!(joined.status, StatusCode::SEE_OTHER, "{}", joined.text());

@@ -829,6 +829,23 @@ struct BirthForm {
     act_series: String,
 }
 
+/// The household a form names in its `family_id` field: the household's number as typed, or the
+/// household of the member whose codice fiscale or ID ANPR is typed there (a traced read), so an
+/// officer need not know the register's internal numbers. `Err`: the message key of the field's
+/// error.
+pub(super) async fn household_by_member(state: &AppState, who: &Principal, raw: &str) -> Result<Option<i64>, &'static str> {
+    let raw = raw.trim();
+    if raw.is_empty() || raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(None);
+    }
+    match birth_parent(state, who, raw).await {
+        Ok(Some(v)) => v.record.household.as_ref().map(changes::family_of).map(Some).ok_or("change-err-family-member"),
+        Ok(None) => Ok(None),
+        Err("birth-err-parent") => Err("change-err-family-member"),
+        Err(key) => Err(key),
+    }
+}
+
 /// A parent named on the birth form, by ID ANPR or codice fiscale: the parent's record as of
 /// today (a read, traced as such), or the message key of the field's error.
 async fn birth_parent(state: &AppState, who: &Principal, raw: &str) -> Result<Option<PersonView>, &'static str> {

@@ -266,7 +266,7 @@ fn fields(o: &WebOfficer, change: Change, aire: bool) -> Vec<Field> {
                 "col-md-6",
             )
             .help(t("change-household-help")),
-            Field::input("family_id", t("birth-family-id"), 18, "col-md-3"),
+            Field::input("family_id", t("birth-family-id"), 18, "col-md-6"),
             Field::choice("relation", t("f-relation"), relation_options(), "col-md-3"),
         ],
         Change::CivilStatus => vec![
@@ -319,7 +319,7 @@ fn fields(o: &WebOfficer, change: Change, aire: bool) -> Vec<Field> {
             Field::date("effective_date", t("change-adoption-date")).required(),
             Field::input("surname", t("f-surname"), 150, "col-md-6").required().help(t("change-adoption-name-help")),
             Field::input("given", t("f-name"), 150, "col-md-6").required(),
-            Field::input("family_id", t("change-adoption-family"), 18, "col-md-4").required(),
+            Field::input("family_id", t("change-adoption-family"), 18, "col-md-6").required(),
             Field::choice("relation", t("f-relation"), relation_options(), "col-md-4"),
         ],
         Change::Duplicate => vec![
@@ -347,7 +347,7 @@ fn fields(o: &WebOfficer, change: Change, aire: bool) -> Vec<Field> {
                 "col-md-6",
             )
             .required(),
-            Field::input("family_id", t("birth-family-id"), 18, "col-md-3"),
+            Field::input("family_id", t("birth-family-id"), 18, "col-md-6"),
             Field::choice("relation", t("f-relation"), relation_options(), "col-md-3"),
         ],
         Change::Cancellation => {
@@ -873,7 +873,12 @@ async fn submit(
     let subject = subject(&state, &o, &id, change).await?;
     let who = o.principal()?;
     let comune = who.acting_comune().map_err(|e| o.fail(e.into()))?;
-    let op = match operation(&o, comune, change, &values, &subject) {
+    // A household named by a member's code is read as that member's household.
+    let read = match household_of_form(&state, &o, &values).await {
+        Ok(read) => read,
+        Err(errors) => return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &view(&o, &id, change, subject, &values, errors))),
+    };
+    let op = match operation(&o, comune, change, &read, &subject) {
         Ok(op) => op,
         Err(errors) => return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &view(&o, &id, change, subject, &values, errors))),
     };
@@ -1107,7 +1112,11 @@ async fn register(
     o.check_csrf(&headers, values.get("csrf").map(String::as_str).unwrap_or_default())?;
     let who = o.principal()?;
     let comune = who.acting_comune().map_err(|e| o.fail(e.into()))?;
-    let r = match registration(&o, comune, aire, &values) {
+    let read = match household_of_form(&state, &o, &values).await {
+        Ok(read) => read,
+        Err(errors) => return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &registration_view(&o, aire, &values, errors))),
+    };
+    let r = match registration(&o, comune, aire, &read) {
         Ok(r) => r,
         Err(errors) => return Err(html(StatusCode::UNPROCESSABLE_ENTITY, &registration_view(&o, aire, &values, errors))),
     };
@@ -1121,6 +1130,27 @@ async fn register(
             Ok((status, errors)) => Err(html(status, &registration_view(&o, aire, &values, errors))),
             Err(e) => Err(o.fail(e)),
         },
+    }
+}
+
+/// The form's values with `family_id` as the household's number: when the officer typed a
+/// member's codice fiscale or ID ANPR there, that member's household (the values sent back to the
+/// page keep what was typed).
+async fn household_of_form(
+    state: &AppState,
+    o: &WebOfficer,
+    values: &HashMap<String, String>,
+) -> Result<HashMap<String, String>, Vec<(String, String)>> {
+    let mut read = values.clone();
+    let Some(raw) = values.get("family_id") else { return Ok(read) };
+    let who = o.principal().map_err(|_| vec![(String::new(), o.ui.t("err-403-title"))])?;
+    match super::household_by_member(state, &who, raw).await {
+        Ok(Some(family)) => {
+            read.insert("family_id".into(), family.to_string());
+            Ok(read)
+        }
+        Ok(None) => Ok(read),
+        Err(key) => Err(vec![("family_id".into(), o.ui.t(key))]),
     }
 }
 
