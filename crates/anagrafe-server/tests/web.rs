@@ -605,6 +605,11 @@ async fn an_officer_registers_a_birth_from_the_form_with_errors_beside_the_field
         let second = joined.headers["location"].to_str().unwrap().split("iscritto=").nth(1).unwrap().to_owned();
         let leaf = get(&router, &format!("/ufficio/famiglie/{family}/foglio"), Some(&token), &[]).await.text();
         assert!(leaf.contains("Prova Bruno") && leaf.contains(&second), "{leaf}");
+        let history = get(&router, &format!("/ufficio/persone/{second}/storia"), Some(&token), &[]).await.text();
+        assert!(
+            history.contains("atto di nascita n. 123, parte I, serie A, anno 2026") && history.contains(&format!("genitori {id}")),
+            "{history}"
+        );
 
         // Asked as of a day before the register knew the record: it says from when (issue 17).
         let before = get(&router, &format!("/ufficio/persone/{id}?al=2000-01-01"), Some(&token), &[]).await;

@@ -1031,7 +1031,7 @@ macro_rules! store_common {
                     return Err(crate::StoreError::NotFound(format!("person {person_id}")));
                 }
                 let rows = sqlx::query(
-                    "SELECT id, kind, code, comune, effective_date, recorded_at FROM events WHERE person_id = $1 ORDER BY id",
+                    "SELECT id, kind, code, comune, effective_date, recorded_at, payload FROM events WHERE person_id = $1 ORDER BY id",
                 )
                 .bind(person_id)
                 .fetch_all(&mut *conn)
@@ -1039,9 +1039,26 @@ macro_rules! store_common {
                 let events = rows
                     .iter()
                     .map(|r| {
+                        // A registration's payload names the birth act and the parents, when given.
+                        let kind: String = r.try_get("kind")?;
+                        let payload: serde_json::Value = if kind.starts_with("iscrizione") {
+                            serde_json::from_str(&r.try_get::<String, _>("payload")?).map_err(|_| crate::rows::corrupt("event payload"))?
+                        } else {
+                            serde_json::Value::Null
+                        };
+                        let birth_act = match payload.get("birth_act") {
+                            Some(v) => Some(serde_json::from_value(v.clone()).map_err(|_| crate::rows::corrupt("birth act"))?),
+                            None => None,
+                        };
+                        let parents = match payload.get("parents") {
+                            Some(v) => serde_json::from_value(v.clone()).map_err(|_| crate::rows::corrupt("parents"))?,
+                            None => Vec::new(),
+                        };
                         Ok(crate::RecordEvent {
+                            birth_act,
+                            parents,
                             id: r.try_get("id")?,
-                            kind: r.try_get("kind")?,
+                            kind,
                             code: r.try_get("code")?,
                             comune: r.try_get("comune")?,
                             effective_date: r.try_get("effective_date")?,

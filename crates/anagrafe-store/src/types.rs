@@ -502,6 +502,12 @@ pub struct RecordEvent {
     pub effective_date: NaiveDate,
     /// When it was recorded, epoch milliseconds.
     pub recorded_at: i64,
+    /// For the registration of a birth: the birth act's references, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub birth_act: Option<anagrafe_domain::ops::ActReference>,
+    /// For the registration of a birth: the parents named, by ID ANPR.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parents: Vec<anagrafe_domain::IdAnpr>,
 }
 
 /// A public body registered for the e-services, as on the national data platform (PDND).

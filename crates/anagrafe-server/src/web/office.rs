@@ -777,7 +777,17 @@ async fn history(State(state): State<AppState>, Path(id): Path<String>, o: WebOf
         .map(|e| EventRow {
             date: day(Some(e.effective_date)),
             recorded: super::local_time(e.recorded_at),
-            what: event_label(&o.ui, &e.kind, e.code.as_deref()),
+            what: {
+                let mut what = event_label(&o.ui, &e.kind, e.code.as_deref());
+                if let Some(act) = &e.birth_act {
+                    what += &format!(" — {}", c.t1("history-birth-act", "act", &act.words()));
+                }
+                if !e.parents.is_empty() {
+                    let ids = e.parents.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                    what += &format!(" — {}", c.t1("history-parents", "ids", &ids));
+                }
+                what
+            },
             comune: e.comune.as_deref().map(comune_name).unwrap_or_default(),
         })
         .collect();

@@ -898,3 +898,5 @@ id-status-valid = valid
 id-status-suspended = suspended (duplicate under review)
 id-status-invalid = no longer valid
 change-err-family-member = No household is found for this code: check the member's codice fiscale or ID ANPR, or give the household's number.
+history-birth-act = birth act { $act }
+history-parents = parents { $ids }

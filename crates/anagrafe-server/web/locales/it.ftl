@@ -899,3 +899,5 @@ id-status-valid = valido
 id-status-suspended = sospeso (doppia iscrizione in esame)
 id-status-invalid = non più valido
 change-err-family-member = Per questo codice non risulta una famiglia: controlla il codice fiscale o l'ID ANPR del componente, oppure indica il numero della famiglia.
+history-birth-act = atto di nascita { $act }
+history-parents = genitori { $ids }
