@@ -181,6 +181,11 @@ impl Chrome {
         i18n::why(self.lang, reason)
     }
 
+    /// A decode table's entry in the page's language ([`i18n::decode`]).
+    pub fn decode<T: anagrafe_domain::decode::DecodeTable>(&self, v: T) -> String {
+        i18n::decode(self.lang, v)
+    }
+
     /// A message with one argument.
     pub fn t1(&self, key: &str, name: &str, value: &str) -> String {
         i18n::t_args(self.lang, key, &[(name, value)])
@@ -229,6 +234,11 @@ impl Ui {
     /// A reason of the register's rules, in the page's language.
     pub fn why(&self, reason: &anagrafe_domain::Why) -> String {
         i18n::why(self.lang, reason)
+    }
+
+    /// A decode table's entry in this request's language ([`i18n::decode`]).
+    pub fn decode<T: anagrafe_domain::decode::DecodeTable>(&self, v: T) -> String {
+        i18n::decode(self.lang, v)
     }
 }
 

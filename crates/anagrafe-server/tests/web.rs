@@ -1530,3 +1530,34 @@ async fn the_api_contracts_have_a_readable_page_with_every_operation() {
     let home = get(&router, "/", None, &[]).await.text();
     assert!(home.contains("href=\"/documentazione-api\""), "the footer leads to it");
 }
+
+/// English pages show the decode tables' entries in English (issue 17, item 8): every entry the
+/// pages show has its words in `decode-en.ftl`, and Italian pages keep ANPR's official wording.
+#[test]
+fn decode_values_speak_the_page_language() {
+    use anagrafe_domain::decode::*;
+    fn all<T: DecodeTable>(missing: &mut Vec<String>) {
+        for v in T::ALL {
+            let en = i18n::decode(Lang::En, *v);
+            if en == v.description() {
+                missing.push(format!("{}-{}", T::TABLE, v.code()));
+            }
+            assert_eq!(i18n::decode(Lang::It, *v), v.description());
+        }
+    }
+    let mut missing = Vec::new();
+    all::<StatoCivile>(&mut missing);
+    all::<RelazioneParentela>(&mut missing);
+    all::<LegameConvivenza>(&mut missing);
+    all::<MotivoIscrizione>(&mut missing);
+    all::<TipoSoggiorno>(&mut missing);
+    all::<MotivoCancellazione>(&mut missing);
+    all::<MotivoIscrizioneAire>(&mut missing);
+    all::<SpecieConvivenza>(&mut missing);
+    all::<MotivoCancellazioneAire>(&mut missing);
+    all::<TipoMutazione>(&mut missing);
+    all::<TipoMutazioneFamiglia>(&mut missing);
+    assert!(missing.is_empty(), "entries with no English words: {missing:?}");
+    assert_eq!(i18n::decode(Lang::En, StatoCivile::CelibeNubile), "Single");
+    assert_eq!(i18n::decode(Lang::En, RelazioneParentela::IntestatarioScheda), "Head of the family record");
+}

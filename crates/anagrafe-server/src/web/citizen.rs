@@ -147,9 +147,7 @@ async fn record(State(state): State<AppState>, s: WebCitizen) -> PageResult {
         .iter()
         .map(|(m, record)| Member {
             name: display_name(record),
-            relation: RelazioneParentela::from_code(m.relation)
-                .map(|x| x.description().to_owned())
-                .unwrap_or_else(|| m.relation.to_string()),
+            relation: RelazioneParentela::from_code(m.relation).map(|x| c.decode(x)).unwrap_or_else(|| m.relation.to_string()),
             id_anpr: m.id_anpr.map(|i| i.to_string()).unwrap_or_default(),
             me: m.person_id == pid,
         })

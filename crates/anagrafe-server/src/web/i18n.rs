@@ -83,9 +83,29 @@ fn bundle(lang: Lang, source: &str) -> FluentBundle<FluentResource> {
     b
 }
 
+/// English words for the decode tables' entries the pages show (Italian pages show ANPR's
+/// official descriptions, which the tables carry).
+pub const DECODE_EN: &str = include_str!("../../web/locales/decode-en.ftl");
+
 fn bundles() -> &'static Bundles {
     static B: OnceLock<Bundles> = OnceLock::new();
-    B.get_or_init(|| Bundles { it: bundle(Lang::It, SOURCES[0].1), en: bundle(Lang::En, SOURCES[1].1) })
+    B.get_or_init(|| {
+        let mut en = bundle(Lang::En, SOURCES[1].1);
+        let res =
+            FluentResource::try_new(DECODE_EN.to_owned()).unwrap_or_else(|(_, errs)| panic!("decode-en.ftl does not parse: {errs:?}"));
+        en.add_resource(res).unwrap_or_else(|errs| panic!("decode-en.ftl repeats a key: {errs:?}"));
+        Bundles { it: bundle(Lang::It, SOURCES[0].1), en }
+    })
+}
+
+/// A decode table's entry in `lang`: ANPR's official description in Italian; in English the
+/// words of `decode-en.ftl` (`decode-<table>-<code>`), or the official description where the
+/// table has none (the legal texts of tab. 39, for instance).
+pub fn decode<T: anagrafe_domain::decode::DecodeTable>(lang: Lang, v: T) -> String {
+    match lang {
+        Lang::It => v.description().to_owned(),
+        Lang::En => format(&bundles().en, &format!("decode-{}-{}", T::TABLE, v.code()), None).unwrap_or_else(|| v.description().to_owned()),
+    }
 }
 
 fn format(b: &FluentBundle<FluentResource>, key: &str, args: Option<&FluentArgs>) -> Option<String> {

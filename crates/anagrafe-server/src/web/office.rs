@@ -664,7 +664,7 @@ async fn print_family(
         label: c.t("print-family-kind"),
         value: match view.kind {
             HouseholdKind::Family => c.t("family-kind-family"),
-            HouseholdKind::Cohabitation { specie } => format!("{} — {}", c.t("family-kind-cohabitation"), specie.description()),
+            HouseholdKind::Cohabitation { specie } => format!("{} — {}", c.t("family-kind-cohabitation"), c.decode(specie)),
         },
         code: false,
     }];
@@ -725,12 +725,12 @@ fn event_label(ui: &Ui, kind: &str, code: Option<&str>) -> String {
     let what = if super::i18n::has(ui.lang, &key) { ui.t(&key) } else { kind.to_owned() };
     let n = code.and_then(|c| c.parse::<u16>().ok());
     let reason = match kind {
-        "iscrizione" => n.and_then(MotivoIscrizione::from_code).map(|m| m.description()),
-        "iscrizione_aire" => MotivoIscrizioneAire::ALL.iter().find(|m| Some(m.code()) == code).map(|m| m.description()),
-        "cancellazione" => n.and_then(MotivoCancellazione::from_code).map(|m| m.description()),
-        "cancellazione_aire" => n.and_then(MotivoCancellazioneAire::from_code).map(|m| m.description()),
-        "mutazione" => n.and_then(TipoMutazione::from_code).map(|m| m.description()),
-        "famiglia" => n.and_then(TipoMutazioneFamiglia::from_code).map(|m| m.description()),
+        "iscrizione" => n.and_then(MotivoIscrizione::from_code).map(|m| ui.decode(m)),
+        "iscrizione_aire" => MotivoIscrizioneAire::ALL.iter().find(|m| Some(m.code()) == code).map(|m| ui.decode(*m)),
+        "cancellazione" => n.and_then(MotivoCancellazione::from_code).map(|m| ui.decode(m)),
+        "cancellazione_aire" => n.and_then(MotivoCancellazioneAire::from_code).map(|m| ui.decode(m)),
+        "mutazione" => n.and_then(TipoMutazione::from_code).map(|m| ui.decode(m)),
+        "famiglia" => n.and_then(TipoMutazioneFamiglia::from_code).map(|m| ui.decode(m)),
         _ => None,
     };
     match reason {
@@ -900,18 +900,26 @@ impl BirthPage {
     }
 }
 
-fn relations() -> Vec<Choice> {
+fn relations(ui: &Ui) -> Vec<Choice> {
     RelazioneParentela::ALL
         .iter()
         .filter(|r| r.valid_until().is_none() && r.code() != 1)
-        .map(|r| Choice { code: r.code(), label: r.description().to_owned() })
+        .map(|r| Choice { code: r.code(), label: ui.decode(*r) })
         .collect()
 }
 
 fn birth_view(o: &WebOfficer, f: BirthForm, errors: Vec<(String, String)>, registered: Option<String>) -> BirthPage {
     let c = o.chrome("office-birth-title").crumb("office-birth-title", None);
     let f = BirthForm { op: if f.op.is_empty() || registered.is_some() { crate::auth::random_token() } else { f.op }, ..f };
-    BirthPage { c, f, csrf: o.s.0.session.csrf_token.clone(), errors, relations: relations(), comune: comune_name(&o.comune()), registered }
+    BirthPage {
+        c,
+        f,
+        csrf: o.s.0.session.csrf_token.clone(),
+        errors,
+        relations: relations(&o.ui),
+        comune: comune_name(&o.comune()),
+        registered,
+    }
 }
 
 #[derive(Deserialize, Default)]

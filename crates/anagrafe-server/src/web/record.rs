@@ -38,7 +38,7 @@ pub(crate) fn fields(c: &Chrome, r: &PersonRecord, on: NaiveDate) -> Vec<RecordF
         RecordField::text(c.t("f-birth-date"), content::partial(&g.birth_date)),
         RecordField::text(c.t("f-birth-place"), content::birth_place(refdata, &g.birth_place, g.birth_date.first_day())),
         RecordField::text(c.t("f-citizenship"), content::citizenships(refdata, &r.citizenships, on)),
-        RecordField::text(c.t("f-civil-status"), r.civil_status.description().to_owned()),
+        RecordField::text(c.t("f-civil-status"), c.decode(r.civil_status)),
         RecordField::text(c.t("f-residence"), content::residence_line(refdata, &r.residence, on)),
     ];
     for d in &r.documents {
@@ -67,7 +67,7 @@ fn document(c: &Chrome, d: &IdentityDocument) -> String {
         DocumentKind::Cie => c.t("doc-cie"),
         DocumentKind::CartaIdentitaCartacea => c.t("doc-paper"),
         DocumentKind::Passaporto => c.t("doc-passport"),
-        DocumentKind::PermessoSoggiorno(t) => format!("{} ({})", c.t("doc-permit"), t.description()),
+        DocumentKind::PermessoSoggiorno(t) => format!("{} ({})", c.t("doc-permit"), c.decode(t)),
     };
     let mut line = format!("{kind} n. {} — {}", d.number.as_str(), c.t1("doc-issued", "date", &certificates::dmy(d.issued_on)));
     if let Some(by) = &d.issuer {
@@ -106,9 +106,9 @@ pub(crate) fn members(
         .iter()
         .map(|(m, r)| {
             let relation = if cohabitation {
-                LegameConvivenza::from_code(m.relation).map(|l| l.description().to_owned())
+                LegameConvivenza::from_code(m.relation).map(|l| c.decode(l))
             } else {
-                RelazioneParentela::from_code(m.relation).map(|l| l.description().to_owned())
+                RelazioneParentela::from_code(m.relation).map(|l| c.decode(l))
             };
             let g = &r.generalita;
             let n = &g.name;
@@ -126,7 +126,7 @@ pub(crate) fn members(
                     Sex::M => c.t("sex-m"),
                     Sex::F => c.t("sex-f"),
                 },
-                civil_status: r.civil_status.description().to_owned(),
+                civil_status: c.decode(r.civil_status),
                 citizenship: content::citizenships(refdata, &r.citizenships, on),
             }
         })

@@ -142,7 +142,7 @@ async fn subject(state: &AppState, o: &WebOfficer, id: &str, change: Change) -> 
     let mut current = vec![(t("f-name-full"), name.clone()), (t("office-register-status"), status_label(o, rec.status))];
     match change {
         Change::Residence | Change::Cancellation => current.push((t("f-residence"), address(&rec.residence))),
-        Change::CivilStatus => current.push((t("f-civil-status"), rec.civil_status.description().to_owned())),
+        Change::CivilStatus => current.push((t("f-civil-status"), o.ui.decode(rec.civil_status))),
         Change::Generalita => {
             current.push((t("f-sex"), g.sex.as_str().to_owned()));
             current.push((t("f-birth-date"), g.birth_date.to_string()));
@@ -169,8 +169,8 @@ async fn subject(state: &AppState, o: &WebOfficer, id: &str, change: Change) -> 
             let r = &read.view.record;
             let age = today.years_since(r.generalita.birth_date.first_day()).unwrap_or(0).to_string();
             let relation = match r.household {
-                Some(Household::Family { relation, .. }) => relation.description().to_owned(),
-                Some(Household::Cohabitation { bond, .. }) => bond.description().to_owned(),
+                Some(Household::Family { relation, .. }) => o.ui.decode(relation),
+                Some(Household::Cohabitation { bond, .. }) => o.ui.decode(bond),
                 None => String::new(),
             };
             let label =
@@ -242,8 +242,8 @@ pub(super) fn address(r: &Residence) -> String {
         }
     }
 }
-fn relation_options() -> Vec<Opt> {
-    super::relations().into_iter().map(|r| Opt { value: r.code.to_string(), label: r.label }).collect()
+fn relation_options(ui: &Ui) -> Vec<Opt> {
+    super::relations(ui).into_iter().map(|r| Opt { value: r.code.to_string(), label: r.label }).collect()
 }
 
 fn fields(o: &WebOfficer, change: Change, aire: bool) -> Vec<Field> {
@@ -267,7 +267,7 @@ fn fields(o: &WebOfficer, change: Change, aire: bool) -> Vec<Field> {
             )
             .help(t("change-household-help")),
             Field::input("family_id", t("birth-family-id"), 18, "col-md-6"),
-            Field::choice("relation", t("f-relation"), relation_options(), "col-md-3"),
+            Field::choice("relation", t("f-relation"), relation_options(&o.ui), "col-md-3"),
         ],
         Change::CivilStatus => vec![
             Field::date("effective_date", t("change-effective-date")).required(),
@@ -277,7 +277,7 @@ fn fields(o: &WebOfficer, change: Change, aire: bool) -> Vec<Field> {
                 StatoCivile::ALL
                     .iter()
                     .filter(|s| s.valid_until().is_none())
-                    .map(|s| Opt { value: s.code().to_string(), label: s.description().to_owned() })
+                    .map(|s| Opt { value: s.code().to_string(), label: o.ui.decode(*s) })
                     .collect(),
                 "col-md-8",
             )
@@ -320,7 +320,7 @@ fn fields(o: &WebOfficer, change: Change, aire: bool) -> Vec<Field> {
             Field::input("surname", t("f-surname"), 150, "col-md-6").required().help(t("change-adoption-name-help")),
             Field::input("given", t("f-name"), 150, "col-md-6").required(),
             Field::input("family_id", t("change-adoption-family"), 18, "col-md-6").required(),
-            Field::choice("relation", t("f-relation"), relation_options(), "col-md-4"),
+            Field::choice("relation", t("f-relation"), relation_options(&o.ui), "col-md-4"),
         ],
         Change::Duplicate => vec![
             Field::input("other", t("change-duplicate-other"), 9, "col-md-4").required().help(t("change-duplicate-other-help")),
@@ -348,21 +348,21 @@ fn fields(o: &WebOfficer, change: Change, aire: bool) -> Vec<Field> {
             )
             .required(),
             Field::input("family_id", t("birth-family-id"), 18, "col-md-6"),
-            Field::choice("relation", t("f-relation"), relation_options(), "col-md-3"),
+            Field::choice("relation", t("f-relation"), relation_options(&o.ui), "col-md-3"),
         ],
         Change::Cancellation => {
             let reasons: Vec<Opt> = if aire {
                 MotivoCancellazioneAire::ALL
                     .iter()
                     .filter(|m| m.valid_until().is_none() && **m != MotivoCancellazioneAire::DoppiaIscrizione)
-                    .map(|m| Opt { value: m.code().to_string(), label: format!("{} — {}", m.code(), m.description()) })
+                    .map(|m| Opt { value: m.code().to_string(), label: format!("{} — {}", m.code(), o.ui.decode(*m)) })
                     .collect()
             } else {
                 // Duplicates are resolved as duplicates (IDN-6 case 5), not cancelled here.
                 MotivoCancellazione::ALL
                     .iter()
                     .filter(|m| m.valid_until().is_none() && **m != MotivoCancellazione::DoppiaIscrizione)
-                    .map(|m| Opt { value: m.code().to_string(), label: format!("{} — {}", m.code(), m.description()) })
+                    .map(|m| Opt { value: m.code().to_string(), label: format!("{} — {}", m.code(), o.ui.decode(*m)) })
                     .collect()
             };
             vec![
@@ -912,12 +912,12 @@ fn registration_fields(o: &WebOfficer, aire: bool) -> Vec<Field> {
         MotivoIscrizioneAire::ALL
             .iter()
             .filter(|m| m.valid_until().is_none())
-            .map(|m| Opt { value: m.code().to_owned(), label: format!("{} — {}", m.code(), m.description()) })
+            .map(|m| Opt { value: m.code().to_owned(), label: format!("{} — {}", m.code(), o.ui.decode(*m)) })
             .collect()
     } else {
         [MotivoIscrizione::ImmigrazioneDallEstero, MotivoIscrizione::Immigrazione, MotivoIscrizione::AltriMotivi]
             .iter()
-            .map(|m| Opt { value: m.code().to_string(), label: format!("{} — {}", m.code(), m.description()) })
+            .map(|m| Opt { value: m.code().to_string(), label: format!("{} — {}", m.code(), o.ui.decode(*m)) })
             .collect()
     };
     let sexes = vec![
@@ -1304,13 +1304,13 @@ pub(in crate::web) mod family {
             anagrafe_domain::decode::LegameConvivenza::ALL
                 .iter()
                 .filter(|l| l.valid_until().is_none())
-                .map(|l| Opt { value: l.code().to_string(), label: l.description().to_owned() })
+                .map(|l| Opt { value: l.code().to_string(), label: o.ui.decode(*l) })
                 .collect()
         } else {
             anagrafe_domain::decode::RelazioneParentela::ALL
                 .iter()
                 .filter(|r| r.valid_until().is_none())
-                .map(|r| Opt { value: r.code().to_string(), label: r.description().to_owned() })
+                .map(|r| Opt { value: r.code().to_string(), label: o.ui.decode(*r) })
                 .collect()
         };
         let mut members = Vec::new();
