@@ -25,6 +25,7 @@ conformance!(
     every_write_leaves_an_audit_entry_and_the_chain_verifies,
     altering_any_audit_entry_breaks_verification_at_that_entry,
     deleting_an_audit_entry_breaks_verification,
+    the_database_refuses_to_rewrite_the_trace,
     bulk_load_writes_the_population_with_one_audit_entry,
     a_failed_bulk_load_leaves_nothing,
     a_producer_that_stops_early_commits_nothing,
@@ -176,6 +177,7 @@ async fn write_n(h: &Harness, n: usize) {
 
 async fn altering_any_audit_entry_breaks_verification_at_that_entry(h: &Harness) {
     write_n(h, 5).await;
+    h.drop_trace_guards().await;
     for seq in 1..=5 {
         for (col, tampered) in [("outcome", "'refused'"), ("actor", "'someone-else'"), ("at_ms", "at_ms + 1")] {
             let original = h.store.audit_entries(seq - 1, 1).await.unwrap().remove(0);
@@ -195,6 +197,7 @@ async fn altering_any_audit_entry_breaks_verification_at_that_entry(h: &Harness)
 
 async fn deleting_an_audit_entry_breaks_verification(h: &Harness) {
     write_n(h, 5).await;
+    h.drop_trace_guards().await;
     // Winding the head back to an earlier entry (to hide later edits) is caught too.
     let third = h.store.audit_entries(2, 1).await.unwrap().remove(0);
     h.raw(&format!("UPDATE audit_head SET seq = 3, hash = '{}' WHERE id = 1", third.hash)).await;
@@ -206,6 +209,28 @@ async fn deleting_an_audit_entry_breaks_verification(h: &Harness) {
     assert_eq!(h.store.verify_audit_chain().await.unwrap().first_bad.map(|b| b.0), Some(5));
     h.raw("DELETE FROM audit_log WHERE seq = 3").await;
     assert_eq!(h.store.verify_audit_chain().await.unwrap().first_bad.map(|b| b.0), Some(3));
+}
+
+/// The database itself refuses to change, delete or truncate a trace entry and to move the
+/// chain's head back (issue 18); appending goes on.
+async fn the_database_refuses_to_rewrite_the_trace(h: &Harness) {
+    write_n(h, 3).await;
+    let second = h.store.audit_entries(1, 1).await.unwrap().remove(0);
+    for sql in [
+        "UPDATE audit_log SET outcome = 'refused' WHERE seq = 2".to_owned(),
+        "DELETE FROM audit_log WHERE seq = 3".to_owned(),
+        "DELETE FROM audit_log".to_owned(),
+        format!("UPDATE audit_head SET seq = 2, hash = '{}' WHERE id = 1", second.hash),
+    ] {
+        assert!(!h.try_raw(&sql).await, "refused: {sql}");
+    }
+    if matches!(h.raw, common::Raw::Pg(_)) {
+        assert!(!h.try_raw("TRUNCATE audit_log").await, "TRUNCATE refused");
+    }
+    write_n(h, 2).await;
+    let report = h.store.verify_audit_chain().await.unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.entries, 5);
 }
 
 fn population(n: u64, seed: u64) -> Vec<PopulationBatch> {

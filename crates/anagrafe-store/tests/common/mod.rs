@@ -47,6 +47,32 @@ impl Harness {
         }
     }
 
+    /// A raw statement that may fail (the database refusing it), with whether it ran.
+    pub async fn try_raw(&self, sql: &str) -> bool {
+        match &self.raw {
+            Raw::Sqlite(s) => s.exec_raw(sql).await.is_ok(),
+            Raw::Pg(s) => s.exec_raw(sql).await.is_ok(),
+        }
+    }
+
+    /// What an attacker who owns the database does first: drops the triggers that keep the
+    /// trace append-only, so the tests can show that the chain still catches the rewrite.
+    pub async fn drop_trace_guards(&self) {
+        let sql: &[&str] = match &self.raw {
+            Raw::Sqlite(_) => {
+                &["DROP TRIGGER audit_log_no_update", "DROP TRIGGER audit_log_no_delete", "DROP TRIGGER audit_head_forward_only"]
+            }
+            Raw::Pg(_) => &[
+                "DROP TRIGGER audit_log_no_change ON audit_log",
+                "DROP TRIGGER audit_log_no_truncate ON audit_log",
+                "DROP TRIGGER audit_head_forward_only ON audit_head",
+            ],
+        };
+        for s in sql {
+            self.raw(s).await;
+        }
+    }
+
     pub async fn done(self) {
         if let Some((base, name)) = self.pg {
             drop(self.store);
