@@ -89,7 +89,7 @@ where
 
 async fn run(label: &str, store: Arc<dyn Store>, issues: usize) {
     store.migrate().await.unwrap();
-    let issuer = IdIssuer { generator: IdGenerator::new(&[2u8; 16]), key_version: 1 };
+    let issuer = IdIssuer { generator: IdGenerator::new(&[2u8; 16]), key_version: 1, high_water: None };
     let ctx = WriteContext::cli("bench");
     let mut people = Vec::new();
     for i in 0..PERSONS {

@@ -36,7 +36,8 @@ async fn api() -> Api {
     let (roma, roma_key) = client(&*store, "roma", "comune", Some("H501")).await;
     let (milano, _) = client(&*store, "milano", "comune", Some("F205")).await;
     let (agency, _) = client(&*store, "agenzia", "revenue_agency", None).await;
-    let state = AppState::new(store.clone()).with_issuer(IdIssuer { generator: IdGenerator::new(&[3u8; 16]), key_version: 1 });
+    let state =
+        AppState::new(store.clone()).with_issuer(IdIssuer { generator: IdGenerator::new(&[3u8; 16]), key_version: 1, high_water: None });
     Api { router: app(state), store, roma, milano, agency, roma_key, _dir: dir }
 }
 

@@ -137,7 +137,8 @@ async fn env() -> Env {
     operator("sysadmin", "system_admin", "", true).await;
     let comune = common::api_client(&*store, "roma", "comune", Some("H501")).await.0;
     let agency = common::api_client(&*store, "agenzia", "revenue_agency", None).await.0;
-    let mut state = AppState::new(store.clone()).with_issuer(IdIssuer { generator: IdGenerator::new(&[9u8; 16]), key_version: 1 });
+    let mut state =
+        AppState::new(store.clone()).with_issuer(IdIssuer { generator: IdGenerator::new(&[9u8; 16]), key_version: 1, high_water: None });
     state.auth.password_cost = password::Cost::TEST;
     // Every route as every caller from one address: far more than a person would send.
     state.limits.auth_per_minute = 100_000;

@@ -130,7 +130,7 @@ async fn env_with(verify_per_minute: i64, mail: Option<anagrafe_server::certific
     let _son = person(&*store, "Bianchi", "Luca", Sex::M, "2012-09-30", "H501", Some((fam, RelazioneParentela::FiglioFiglia))).await;
     let mario = person(&*store, "Verdi", "Mario", Sex::M, "1970-01-20", "H501", None).await;
     let gruber = person(&*store, "Gruber", "Maria", Sex::F, "1990-06-02", "A952", None).await;
-    let issuer = IdIssuer { generator: IdGenerator::new(&[5u8; 16]), key_version: 1 };
+    let issuer = IdIssuer { generator: IdGenerator::new(&[5u8; 16]), key_version: 1, high_water: None };
     store.assign_ids_initial(&issuer, &ctx).await.unwrap();
     let roma = common::api_client(&*store, "roma", "comune", Some("H501")).await.0;
     let agency = common::api_client(&*store, "agenzia", "revenue_agency", None).await.0;

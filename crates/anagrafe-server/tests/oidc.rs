@@ -99,7 +99,7 @@ async fn served(providers: Option<Vec<Provider>>) -> (String, Arc<dyn Store>, St
         "household": { "kind": "new", "household": { "kind": "family" } }
     }))
     .unwrap();
-    let issuer = IdIssuer { generator: IdGenerator::new(&[5u8; 16]), key_version: 1 };
+    let issuer = IdIssuer { generator: IdGenerator::new(&[5u8; 16]), key_version: 1, high_water: None };
     let mut ctx = WriteContext::cli("test");
     ctx.comune = Some(anagrafe_domain::Belfiore::parse("H501").unwrap());
     let applied = store.apply(&Operation::Register(Box::new(r)), &ctx, &issuer, None).await.unwrap();

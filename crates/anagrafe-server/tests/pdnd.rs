@@ -52,7 +52,7 @@ async fn env(
     settings: PdndSettings,
     per_second: i64,
 ) -> Env {
-    let issuer = IdIssuer { generator: IdGenerator::new(&[5u8; 16]), key_version: 1 };
+    let issuer = IdIssuer { generator: IdGenerator::new(&[5u8; 16]), key_version: 1, high_water: None };
     let date = chrono::NaiveDate::from_ymd_opt(1990, 4, 12).unwrap();
     let mut people = Vec::new();
     let mut family = None;

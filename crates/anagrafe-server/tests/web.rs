@@ -209,7 +209,7 @@ async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
 }
 
 fn issuer() -> IdIssuer {
-    IdIssuer { generator: IdGenerator::new(&[7u8; 16]), key_version: 1 }
+    IdIssuer { generator: IdGenerator::new(&[7u8; 16]), key_version: 1, high_water: None }
 }
 
 fn state(store: Arc<dyn Store>) -> AppState {

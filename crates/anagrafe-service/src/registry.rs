@@ -177,7 +177,15 @@ impl Registry {
         let mut ctx = who.context();
         ctx.client_op_id = keep_answer.then(|| op_id.as_str().to_owned());
         let idem = keep_answer.then(|| Idempotency { client_op_id: op_id.as_str().to_owned(), body_sha256: Some(fingerprint.clone()) });
-        match self.store.apply(&op, &ctx, issuer, idem.as_ref()).await {
+        // IDs are issued below the generator's high-water mark only: when the reservation is used
+        // up, the mark is raised (durably, outside the database) and the operation runs again.
+        let mut outcome = self.store.apply(&op, &ctx, issuer, idem.as_ref()).await;
+        for needed in [1, 2, 4] {
+            let (Err(StoreError::IdCeiling), Some(hw)) = (&outcome, &issuer.high_water) else { break };
+            hw.raise(&*self.store, needed).await?;
+            outcome = self.store.apply(&op, &ctx, issuer, idem.as_ref()).await;
+        }
+        match outcome {
             Ok(applied) => Ok(Written { created: creates(&applied.operation), applied, replayed: false }),
             Err(e) => {
                 // An operation id already used (found by the stored answer's unique key, or the

@@ -50,7 +50,7 @@ struct Setup {
 
 async fn setup(h: &Harness) -> Setup {
     let clock = Arc::new(FakeClock::on(d("2026-06-01")));
-    let issuer = IdIssuer { generator: IdGenerator::new(&[5u8; 16]), key_version: 1 };
+    let issuer = IdIssuer { generator: IdGenerator::new(&[5u8; 16]), key_version: 1, high_water: None };
     let registry = Registry::new(h.store.clone(), Some(Arc::new(issuer)), clock.clone());
     let office = Principal::registry_officer("anna.bianchi", Belfiore::parse("F205").unwrap(), "password_totp", "req-cert".into());
     let birth = anagrafe_testkit::registration(1, "F205", "F205", d("2020-03-01"));

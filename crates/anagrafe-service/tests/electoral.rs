@@ -29,7 +29,7 @@ fn d(s: &str) -> NaiveDate {
 /// A person born in Rome and resident in `residence`: their ID ANPR and codice fiscale.
 async fn person(h: &Harness, n: u64, residence: &str) -> (IdAnpr, String) {
     let clock = Arc::new(FakeClock::on(d("2026-06-01")));
-    let issuer = IdIssuer { generator: IdGenerator::new(&[9u8; 16]), key_version: 1 };
+    let issuer = IdIssuer { generator: IdGenerator::new(&[9u8; 16]), key_version: 1, high_water: None };
     let reg = Registry::new(h.store.clone(), Some(Arc::new(issuer)), clock);
     let who = Principal::comune_client("test", Some(Belfiore::parse(residence).unwrap()), format!("req-{n}"));
     let op = Operation::Register(Box::new(anagrafe_testkit::registration(n, "H501", residence, d("2026-05-30"))));

@@ -21,6 +21,7 @@ conformance!(
     the_same_operation_id_answers_the_first_result_and_another_operation_under_it_is_refused,
     the_rules_read_today_from_the_services_clock,
     a_caller_of_another_role_is_refused_and_a_comune_reads_only_with_a_role_that_keeps_the_register,
+    a_register_restored_from_an_older_copy_never_issues_an_id_again,
 );
 
 fn d(s: &str) -> NaiveDate {
@@ -29,7 +30,7 @@ fn d(s: &str) -> NaiveDate {
 
 fn registry(h: &Harness, today: &str) -> (Registry, Arc<FakeClock>) {
     let clock = Arc::new(FakeClock::on(d(today)));
-    let issuer = IdIssuer { generator: IdGenerator::new(&[9u8; 16]), key_version: 1 };
+    let issuer = IdIssuer { generator: IdGenerator::new(&[9u8; 16]), key_version: 1, high_water: None };
     (Registry::new(h.store.clone(), Some(Arc::new(issuer)), clock.clone()), clock)
 }
 
@@ -43,6 +44,67 @@ fn op_id(s: &str) -> ClientOpId {
 
 fn birth(n: u64, residence: &str, date: &str) -> Operation {
     Operation::Register(Box::new(anagrafe_testkit::registration(n, "H501", residence, d(date))))
+}
+
+/// IDN-2 whatever is restored (issue 18, item 0): a register issues IDs, its database is then
+/// replaced by an older copy (here the oldest there is: the empty register, under the same key);
+/// with the high-water mark kept beside the key, the restored register issues none of the IDs
+/// issued before; without it, it issues the very same IDs to other people.
+async fn a_register_restored_from_an_older_copy_never_issues_an_id_again(h: &Harness) {
+    let dir = tempfile::tempdir().unwrap();
+    let mark = anagrafe_store::IdHighWater::beside_key(&dir.path().join("id-anpr.key"));
+    let issuer = |kept: bool| IdIssuer {
+        generator: IdGenerator::new(&[9u8; 16]),
+        key_version: 1,
+        // Blocks of 3: five registrations raise the mark twice.
+        high_water: kept.then(|| Arc::new(anagrafe_store::IdHighWater::new(&mark, 3))),
+    };
+    let issue = |store: Arc<dyn anagrafe_store::Store>, kept: bool, first: u64, n: u64| {
+        let iss = issuer(kept);
+        async move {
+            if let Some(hw) = &iss.high_water {
+                hw.resume(&*store).await.unwrap();
+            }
+            let reg = Registry::new(store, Some(Arc::new(iss)), Arc::new(FakeClock::on(d("2026-06-01"))));
+            let mut ids = Vec::new();
+            for k in first..first + n {
+                let w = reg.apply(&comune("H501"), birth(k, "H501", "2026-05-30"), &op_id(&format!("restore-{k}"))).await.unwrap();
+                ids.push(w.applied.id_anpr.unwrap());
+            }
+            ids
+        }
+    };
+    let live = issue(h.store.clone(), true, 100, 5).await;
+    let (next, ceiling) = h.store.id_counter().await.unwrap();
+    assert_eq!(next, 5);
+    assert!(ceiling.is_some_and(|c| c >= 5), "{ceiling:?}");
+    let written = anagrafe_store::IdHighWater::new(&mark, 3).read().unwrap().unwrap();
+    assert!(written >= next, "the mark ({written}) is never below what was issued ({next})");
+    // The database may not pass its ceiling on its own: it refuses, and the service raises the
+    // mark first.
+    h.store.set_id_limits(next, next).await.unwrap();
+    let more = issue(h.store.clone(), true, 105, 1).await;
+    assert!(!live.contains(&more[0]));
+    let mut issued = live.clone();
+    issued.extend(more);
+    // The restored copy, with the mark kept beside the key: none of those IDs again.
+    let restored = match &h.raw {
+        common::Raw::Sqlite(_) => Harness::sqlite().await,
+        common::Raw::Pg(_) => Harness::postgres().await.unwrap(),
+    };
+    let again = issue(restored.store.clone(), true, 200, 6).await;
+    for id in &again {
+        assert!(!issued.contains(id), "{id} was issued before the restore");
+    }
+    // Without the mark, the same copy would give the same IDs to other people: the defect.
+    let unguarded = match &h.raw {
+        common::Raw::Sqlite(_) => Harness::sqlite().await,
+        common::Raw::Pg(_) => Harness::postgres().await.unwrap(),
+    };
+    let reissued = issue(unguarded.store.clone(), false, 300, 2).await;
+    assert!(reissued.iter().all(|id| issued.contains(id)), "the unguarded copy reissues {reissued:?}");
+    restored.done().await;
+    unguarded.done().await;
 }
 
 async fn trace(h: &Harness) -> Vec<StoredAudit> {

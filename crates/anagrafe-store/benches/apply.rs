@@ -14,7 +14,7 @@ fn birth(n: u64) -> Operation {
 
 async fn run(label: &str, store: &dyn Store, n: u64) {
     store.migrate().await.unwrap();
-    let issuer = IdIssuer { generator: IdGenerator::new(&[1u8; 16]), key_version: 1 };
+    let issuer = IdIssuer { generator: IdGenerator::new(&[1u8; 16]), key_version: 1, high_water: None };
     let ctx = WriteContext::cli("bench");
     let t = Instant::now();
     for i in 0..n {

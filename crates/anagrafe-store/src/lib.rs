@@ -15,6 +15,7 @@
 pub mod audit;
 mod bulk;
 mod electoral;
+mod high_water;
 mod ops;
 mod pdnd;
 pub mod postgres;
@@ -24,6 +25,7 @@ pub mod sqlite;
 mod types;
 
 pub use audit::{AuditEntry, ChainReport, StoredAudit};
+pub use high_water::IdHighWater;
 
 /// Every store trait, for code that calls a concern's methods on a concrete store
 /// (`use anagrafe_store::prelude::*;`); through `dyn Store` they need no import.
@@ -84,10 +86,20 @@ pub enum StoreError {
     UnsupportedUrl,
     /// Database failure.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// The IDs reserved below the generator's high-water mark are used up: the mark must be
+    /// raised ([`IdHighWater::raise`]) before more IDs are issued.
+    #[error("the ID ANPR reservation is used up")]
+    IdCeiling,
     /// Migration failure.
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if shared::is_id_ceiling(&e) { Self::IdCeiling } else { Self::Database(e) }
+    }
 }
 
 /// Result with [`StoreError`].
@@ -269,6 +281,14 @@ pub trait ClientStore: Send + Sync {
 
     /// How the comune's notifications with ids in `from..=to` were handled.
     async fn notifications_handled(&self, comune: anagrafe_domain::Belfiore, from: i64, to: i64) -> Result<Vec<HandledNotification>>;
+
+    /// The ID generator's counter (the next counter value) and the ceiling the database may
+    /// issue below (`None`: no high-water mark is kept).
+    async fn id_counter(&self) -> Result<(i64, Option<i64>)>;
+
+    /// Moves the ID generator's counter up to `floor` if it is below, and sets its ceiling: what
+    /// the high-water mark outside the database allows ([`IdHighWater`]).
+    async fn set_id_limits(&self, floor: i64, ceiling: i64) -> Result<()>;
 
     /// Communications to the Revenue Agency with `id > after`, oldest first.
     async fn revenue_outbox(&self, after: i64, limit: u32) -> Result<Vec<OutboxMessage>>;

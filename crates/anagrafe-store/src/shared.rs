@@ -1466,6 +1466,21 @@ macro_rules! store_common {
                 Ok(rows.into_iter().map(|(id, by, at_ms)| crate::HandledNotification { id, by, at_ms }).collect())
             }
 
+            async fn id_counter(&self) -> crate::Result<(i64, Option<i64>)> {
+                Ok(sqlx::query_as("SELECT next, ceiling FROM counters WHERE name = 'id_anpr'").fetch_one(&self.pool).await?)
+            }
+
+            async fn set_id_limits(&self, floor: i64, ceiling: i64) -> crate::Result<()> {
+                let (_write, mut tx) = self.begin_write().await?;
+                sqlx::query("UPDATE counters SET ceiling = $2, next = CASE WHEN next < $1 THEN $1 ELSE next END WHERE name = 'id_anpr'")
+                    .bind(floor)
+                    .bind(ceiling)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn revenue_outbox(&self, after: i64, limit: u32) -> crate::Result<Vec<crate::OutboxMessage>> {
                 sqlx::query_as::<_, crate::rows::FeedItemRow>("SELECT id, kind, event_id, payload, created_at FROM revenue_outbox WHERE id > $1 ORDER BY id LIMIT $2")
                     .bind(after)
@@ -2206,6 +2221,11 @@ pub(crate) fn conflict(e: sqlx::Error, field: &str) -> crate::StoreError {
         sqlx::Error::Database(db) if db.is_unique_violation() => crate::StoreError::Conflict { field: field.to_owned() },
         _ => crate::StoreError::Database(e),
     }
+}
+
+/// Whether the database refused a counter past the ID ceiling (`counters_below_ceiling`).
+pub(crate) fn is_id_ceiling(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.message().contains("id-anpr-ceiling"))
 }
 
 /// The statement taking one id from each named counter (names are the store's own constants).

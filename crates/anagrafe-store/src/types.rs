@@ -132,6 +132,9 @@ pub struct IdIssuer {
     pub generator: IdGenerator,
     /// Version of the key, recorded with every ID issued under it.
     pub key_version: i16,
+    /// The generator's high-water mark outside the database (`None`: not kept, as in tests and
+    /// benchmarks); see [`crate::IdHighWater`].
+    pub high_water: Option<std::sync::Arc<crate::IdHighWater>>,
 }
 
 /// A member of a household on a date.

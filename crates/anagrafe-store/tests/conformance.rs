@@ -454,7 +454,7 @@ async fn an_unknown_url_is_refused() {
 }
 
 fn issuer(seed: u8, key_version: i16) -> IdIssuer {
-    IdIssuer { generator: anagrafe_domain::IdGenerator::new(&[seed; 16]), key_version }
+    IdIssuer { generator: anagrafe_domain::IdGenerator::new(&[seed; 16]), key_version, high_water: None }
 }
 
 async fn ids_are_assigned_to_everyone_once_and_resumably(h: &Harness) {

@@ -73,7 +73,7 @@ fn address(comune: &str, street: &str) -> Residence {
 
 async fn run_case(h: &Harness, steps: &[Step], n: usize) -> Result<(), TestCaseError> {
     let ctx = WriteContext::cli("history");
-    let issuer = IdIssuer { generator: IdGenerator::new(&[9u8; 16]), key_version: 1 };
+    let issuer = IdIssuer { generator: IdGenerator::new(&[9u8; 16]), key_version: 1, high_water: None };
     let start = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap();
     let given = GIVEN[n % GIVEN.len()];
     let reg = Registration {

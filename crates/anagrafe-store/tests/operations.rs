@@ -51,7 +51,7 @@ fn b(s: &str) -> Belfiore {
 }
 
 fn issuer() -> IdIssuer {
-    IdIssuer { generator: IdGenerator::new(&[7u8; 16]), key_version: 1 }
+    IdIssuer { generator: IdGenerator::new(&[7u8; 16]), key_version: 1, high_water: None }
 }
 
 fn comune(code: &str) -> WriteContext {

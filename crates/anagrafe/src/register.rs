@@ -45,7 +45,28 @@ pub fn id_issuer(cfg: &Config) -> anyhow::Result<anagrafe_store::IdIssuer> {
         tracing::info!(path = %path.display(), "created a new ID ANPR key for the embedded register");
     }
     let key = read_key(&path)?;
-    Ok(anagrafe_store::IdIssuer { generator: anagrafe_domain::IdGenerator::new(&key), key_version: cfg.id_anpr.key_version })
+    // The generator's position is kept beside its key too, outside the database (IDN-2).
+    let high_water = anagrafe_store::IdHighWater::new(anagrafe_store::IdHighWater::beside_key(&path), HIGH_WATER_BLOCK);
+    Ok(anagrafe_store::IdIssuer {
+        generator: anagrafe_domain::IdGenerator::new(&key),
+        key_version: cfg.id_anpr.key_version,
+        high_water: Some(std::sync::Arc::new(high_water)),
+    })
+}
+
+/// How many counters each raise of the high-water mark reserves: one durable write of a small
+/// file per this many IDs issued.
+const HIGH_WATER_BLOCK: i64 = 10_000;
+
+/// Brings the register's ID counter in line with the high-water mark beside the key before the
+/// server issues any ID (a database restored from an older copy starts past every ID issued
+/// since it was made).
+pub async fn resume_ids(state: &anagrafe_server::AppState) -> anyhow::Result<()> {
+    if let Some(hw) = state.issuer.as_ref().and_then(|i| i.high_water.as_ref()) {
+        let from = hw.resume(&*state.store).await.context("cannot bring the ID counter to its high-water mark")?;
+        tracing::info!(counter = from, "ID ANPR counter resumed from its high-water mark");
+    }
+    Ok(())
 }
 
 /// Writes a fresh random key, refusing to overwrite one.

@@ -66,8 +66,26 @@ pub async fn assign_all(
     );
     let ctx = anagrafe_store::WriteContext::cli("id-assign");
     let started = std::time::Instant::now();
+    if let Some(hw) = &issuer.high_water {
+        hw.resume(store).await?;
+    }
+    // Counters are issued below the high-water mark only: when the reservation is used up, the
+    // mark is raised (file first) by at least what the step needs, and the step runs again.
+    let raise = |needed: i64| async move {
+        match &issuer.high_water {
+            Some(hw) => hw.raise(store, needed).await.map_err(anyhow::Error::from),
+            None => Err(anyhow::anyhow!("the ID ANPR reservation is used up and no high-water mark is kept")),
+        }
+    };
     // The first assignment to a whole register is one bulk transaction; later ones go by batch.
-    if let Some(n) = store.assign_ids_initial(issuer, &ctx).await? {
+    let initial = match store.assign_ids_initial(issuer, &ctx).await {
+        Err(anagrafe_store::StoreError::IdCeiling) => {
+            raise(i64::try_from(total).unwrap_or(i64::MAX / 4).saturating_mul(2)).await?;
+            store.assign_ids_initial(issuer, &ctx).await?
+        }
+        other => other?,
+    };
+    if let Some(n) = initial {
         pb.finish_and_clear();
         let seconds = started.elapsed().as_secs_f64();
         return Ok(AssignReport {
@@ -78,7 +96,20 @@ pub async fn assign_all(
     }
     let (mut assigned, mut after) = (0, 0);
     // Keyset pagination: each batch starts after the last person the previous one looked at.
-    while let (n, Some(last)) = store.assign_ids(issuer, after, batch, &ctx).await? {
+    // A batch may use more counters than it has persons (a counter whose ID is taken is
+    // skipped), so each refusal in a row asks for twice as many.
+    let mut needed = i64::from(batch);
+    loop {
+        let step = match store.assign_ids(issuer, after, batch, &ctx).await {
+            Err(anagrafe_store::StoreError::IdCeiling) => {
+                raise(needed).await?;
+                needed = needed.saturating_mul(2);
+                continue;
+            }
+            other => other?,
+        };
+        needed = i64::from(batch);
+        let (n, Some(last)) = step else { break };
         assigned += n;
         after = last;
         pb.inc(n);

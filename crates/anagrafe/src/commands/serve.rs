@@ -23,6 +23,7 @@ pub async fn run(opts: ServeOpts, mut cfg: Config) -> anyhow::Result<ExitCode> {
     let store = crate::register::open(&cfg).await?;
     tracing::info!(database = %redact_url(&cfg.database.url), "register open");
     let state = state(store, &cfg);
+    crate::register::resume_ids(&state).await?;
     serve(state, cfg.server.listen, |addr| tracing::info!(%addr, "listening")).await?;
     Ok(ExitCode::SUCCESS)
 }

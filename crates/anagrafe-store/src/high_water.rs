@@ -1,0 +1,108 @@
+//! The ID generator's high-water mark, kept outside the database (IDN-2: an ID ANPR is never
+//! issued twice, whatever is restored).
+//!
+//! An ID is the keyed permutation of a counter; the counter lives in the database, so a database
+//! restored from an older copy would count again from an old position and issue, to other
+//! people, IDs already issued since. The mark is a small file beside the generator's key that
+//! only grows: the database may issue counters only below it (`counters.ceiling`, enforced by a
+//! trigger on both backends), and the register raises the mark, durably and before the ceiling,
+//! one block at a time. On start ([`IdHighWater::resume`]) the counter moves up to the mark: a
+//! restored database starts past every counter that may have been issued since its copy was made.
+//! A restore replaces the database, never this file (`docs/operations.md`).
+
+use crate::{Result, Store, StoreError};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The file holding the mark, and how far each raise reserves.
+#[derive(Debug)]
+pub struct IdHighWater {
+    path: PathBuf,
+    block: i64,
+    lock: tokio::sync::Mutex<()>,
+}
+
+const HEADER: &str = "anagrafe ID ANPR high-water mark: counters below it may have been issued; it never decreases\n";
+
+impl IdHighWater {
+    /// The mark kept in `path`, raised `block` counters at a time (10 000 in production: one
+    /// small durable write per 10 000 IDs).
+    pub fn new(path: impl Into<PathBuf>, block: i64) -> Self {
+        Self { path: path.into(), block: block.max(1), lock: tokio::sync::Mutex::new(()) }
+    }
+
+    /// The mark's file: beside the generator's key, `<key>.high-water`.
+    pub fn beside_key(key: &Path) -> PathBuf {
+        let mut name = key.file_name().unwrap_or_default().to_os_string();
+        name.push(".high-water");
+        key.with_file_name(name)
+    }
+
+    /// The mark, or `None` before the first one is written.
+    pub fn read(&self) -> Result<Option<i64>> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => {
+                let value = text.lines().nth(1).and_then(|l| l.trim().parse::<i64>().ok());
+                value
+                    .filter(|v| *v >= 0)
+                    .map(Some)
+                    .ok_or_else(|| StoreError::Corrupt(format!("{} is not a high-water mark", self.path.display())))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::Invalid(format!("cannot read {}: {e}", self.path.display()))),
+        }
+    }
+
+    /// Writes the mark durably: a new file, synced, renamed over the old one, the directory synced.
+    fn write(&self, value: i64) -> Result<()> {
+        let io = |e: std::io::Error| StoreError::Invalid(format!("cannot write {}: {e}", self.path.display()));
+        let tmp = self.path.with_extension("high-water.tmp");
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        writeln!(f, "{HEADER}{value}").map_err(io)?;
+        f.sync_all().map_err(io)?;
+        drop(f);
+        std::fs::rename(&tmp, &self.path).map_err(io)?;
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+        }
+        Ok(())
+    }
+
+    /// Brings the database in line with the mark when the register starts: the counter moves up
+    /// to the mark (a restored copy starts past every ID issued since), and the ceiling is set
+    /// there, so the first ID issued raises the mark first. A register with no mark yet writes
+    /// one at its counter. Answers the counter the register goes on from.
+    pub async fn resume(&self, store: &dyn Store) -> Result<i64> {
+        let _held = self.lock.lock().await;
+        let (next, _) = store.id_counter().await?;
+        let mark = match self.read()? {
+            Some(mark) => mark,
+            None => {
+                self.write(next)?;
+                next
+            }
+        };
+        let from = next.max(mark);
+        if from > mark {
+            self.write(from)?;
+        }
+        store.set_id_limits(from, from).await?;
+        Ok(from)
+    }
+
+    /// Reserves at least `needed` more counters: the mark first (durably), then the database's
+    /// ceiling. Called when the database refuses a counter past its ceiling
+    /// ([`StoreError::IdCeiling`]); concurrent callers raise it once.
+    pub async fn raise(&self, store: &dyn Store, needed: i64) -> Result<()> {
+        let _held = self.lock.lock().await;
+        let (next, ceiling) = store.id_counter().await?;
+        if ceiling.is_some_and(|c| c >= next + needed.max(1)) {
+            // Another caller raised it meanwhile.
+            return Ok(());
+        }
+        // Never below the mark already written (the file only grows).
+        let target = (next + self.block.max(needed)).max(self.read()?.unwrap_or(0));
+        self.write(target)?;
+        store.set_id_limits(next, target).await
+    }
+}
