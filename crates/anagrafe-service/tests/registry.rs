@@ -103,6 +103,10 @@ async fn a_register_restored_from_an_older_copy_never_issues_an_id_again(h: &Har
     };
     let reissued = issue(unguarded.store.clone(), false, 300, 2).await;
     assert!(reissued.iter().all(|id| issued.contains(id)), "the unguarded copy reissues {reissued:?}");
+    // A register that kept a mark and finds it gone refuses to start rather than guess.
+    std::fs::remove_file(&mark).unwrap();
+    let e = anagrafe_store::IdHighWater::new(&mark, 3).resume(&*restored.store).await.unwrap_err();
+    assert!(e.to_string().contains("high-water mark"), "{e}");
     restored.done().await;
     unguarded.done().await;
 }

@@ -70,13 +70,22 @@ impl IdHighWater {
 
     /// Brings the database in line with the mark when the register starts: the counter moves up
     /// to the mark (a restored copy starts past every ID issued since), and the ceiling is set
-    /// there, so the first ID issued raises the mark first. A register with no mark yet writes
-    /// one at its counter. Answers the counter the register goes on from.
+    /// there, so the first ID issued raises the mark first. A register that never kept a mark
+    /// (a new one, or one from before marks) writes one at its counter; one whose database shows
+    /// it kept a mark, but whose mark is gone, refuses to start: it cannot know how far it went.
+    /// Answers the counter the register goes on from.
     pub async fn resume(&self, store: &dyn Store) -> Result<i64> {
         let _held = self.lock.lock().await;
-        let (next, _) = store.id_counter().await?;
+        let (next, ceiling) = store.id_counter().await?;
         let mark = match self.read()? {
             Some(mark) => mark,
+            None if ceiling.is_some() => {
+                return Err(StoreError::Invalid(format!(
+                    "the ID ANPR high-water mark {} is missing, yet this register kept one: restore it with the keys, \
+                     or write one above the highest counter ever issued (docs/operations.md, Backup)",
+                    self.path.display()
+                )));
+            }
             None => {
                 self.write(next)?;
                 next
