@@ -11,11 +11,24 @@ use std::sync::Arc;
 pub async fn open(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
     if let Some(dir) = sqlite_dir(&cfg.database.url) {
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        // The embedded register's folder holds the database, keys and secrets: its owner only.
+        owner_only(&dir, 0o700)?;
     }
     let store = anagrafe_store::connect(&cfg.database.url)
         .await
         .with_context(|| format!("cannot open the register at {}", redact_url(&cfg.database.url)))?;
     store.migrate().await.context("cannot apply the database migrations")?;
+    if let Some(db) = sqlite_file(&cfg.database.url) {
+        // SQLite creates its -wal and -shm files with the database file's mode.
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = db.as_os_str().to_owned();
+            name.push(suffix);
+            let path = std::path::PathBuf::from(name);
+            if path.exists() {
+                owner_only(&path, 0o600)?;
+            }
+        }
+    }
     if let Some((comuni, stati)) = store.load_refdata().await? {
         let data = RefData::from_compact(&comuni, &stati).context("the register's reference data are unreadable")?;
         RefData::install(data);
@@ -26,6 +39,26 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
 /// The ID ANPR issuer of the configured register: the key from `id_anpr.key_file`, or for an
 /// embedded register `id-anpr.key` beside its database (created, readable by its owner only,
 /// on first use).
+/// The embedded database's file, for a `sqlite:` URL.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next().filter(|p| !p.is_empty() && *p != ":memory:")?;
+    Some(std::path::PathBuf::from(path))
+}
+
+/// Restricts `path` to its owner (`mode` 0700 for a folder, 0600 for a file) on Unix.
+fn owner_only(path: &std::path::Path, mode: u32) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("cannot restrict {} to its owner", path.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
 pub fn id_issuer(cfg: &Config) -> anyhow::Result<anagrafe_store::IdIssuer> {
     let (path, may_create) = match (&cfg.id_anpr.key_file, sqlite_dir(&cfg.database.url)) {
         (Some(p), _) => (p.clone(), false),

@@ -401,3 +401,25 @@ fn a_comune_loads_its_electoral_data_all_lines_or_none() {
     let trace = rt.block_on(store.audit_entries(0, 10_000)).unwrap();
     assert_eq!(trace.iter().filter(|e| e.entry.operation == "electoral.load").count(), 1);
 }
+
+/// The embedded register's folder and database are its owner's only (issue 18, item 7): the
+/// database holds personal data and the operators' second-factor secrets.
+#[cfg(unix)]
+#[test]
+fn the_embedded_register_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("register");
+    let d = dir.to_str().unwrap();
+    let o = anagrafe(&["audit", "verify", "--data-dir", d]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    let db = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "db")).unwrap();
+    assert_eq!(mode(&db), 0o600, "{}", db.display());
+    // A folder left open by an earlier version is closed at the next start.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(anagrafe(&["audit", "verify", "--data-dir", d]).status.code(), Some(0));
+    assert_eq!((mode(&dir), mode(&db)), (0o700, 0o600));
+}
