@@ -53,9 +53,13 @@ pub struct AuthSettings {
     pub absolute_timeout_s: i64,
     /// Sensitive actions need an authentication at most this old (seconds).
     pub reauth_window_s: i64,
-    /// Failed logins before the account is locked.
+    /// Failed logins on an account from one address within `lock_base_s` before that address
+    /// may not try the account again until the period ends; from anywhere, ten times as many
+    /// lock the account (with back-off) for every address where the operator has not logged in
+    /// before.
     pub max_failures: i64,
-    /// First lock (seconds); each further failure doubles it, up to an hour.
+    /// The period of the per-address count, and the first account-wide lock (seconds); each
+    /// further failure doubles the account-wide lock, up to an hour.
     pub lock_base_s: i64,
     /// Cost of new password hashes.
     pub password_cost: password::Cost,
@@ -265,13 +269,28 @@ fn bad_credentials() -> ApiError {
     ApiError::Unauthorized("wrong username, password or code".into())
 }
 
-/// Counts a failed login (atomically: concurrent failures all count) and locks the account with
-/// back-off once failures reach the limit.
-async fn failed(state: &AppState, o: &Operator, mode: &str, reason: &str) -> Result<(), ApiError> {
+/// How many times the per-address limit the account-wide lock waits for.
+const ACCOUNT_LOCK_FACTOR: i64 = 10;
+
+/// How long an address where the operator logged in stays a known place (90 days).
+const KNOWN_PLACE_MS: i64 = 90 * 86_400_000;
+
+/// The key counting an account's failures from one address.
+fn place_key(username: &str, addr: &str) -> String {
+    format!("fail:place:{username}|{addr}")
+}
+
+/// Counts a failed login: on the account from this address (which stops this address after
+/// `max_failures`), and on the account from anywhere (atomically: concurrent failures all
+/// count), which locks the account with back-off after ten times as many, for every address
+/// where the operator has not logged in before. So failing on purpose from elsewhere cannot
+/// lock an officer out of their own office.
+async fn failed(state: &AppState, o: &Operator, addr: &str, mode: &str, reason: &str) -> Result<(), ApiError> {
     let actor = format!("operator:{}", o.username);
+    state.store.hit(&place_key(&o.username, addr), state.auth.lock_base_s.max(1) * 1000, state.clock.now_ms()).await?;
     let e = entry(&actor, mode, "operator.login", "refused", json!({ "reason": reason }));
     let n = state.store.count_login_failure(&o.username, &e).await?;
-    let over = n - state.auth.max_failures;
+    let over = n - state.auth.max_failures * ACCOUNT_LOCK_FACTOR;
     if over >= 0 {
         let secs = state.auth.lock_base_s.saturating_mul(1i64 << over.min(20)).min(3600);
         let until = state.clock.now_ms() + secs * 1000;
@@ -315,8 +334,13 @@ pub(crate) async fn operator_login(state: &AppState, addr: &limits::ClientAddr, 
     if input.password.is_empty() || input.password.len() > 1024 {
         return Err(ApiError::field("password", "must be 1 to 1024 bytes"));
     }
-    limits::account_attempt(state, &input.username).await?;
     let now = state.clock.now_ms();
+    // An address the operator has logged in from is a known place: the limits that failures
+    // from elsewhere put on the account do not apply there.
+    let known = state.store.known_login_place(&input.username, &addr.0, now - KNOWN_PLACE_MS).await?;
+    if !known {
+        limits::account_attempt(state, &input.username).await?;
+    }
     let Some(o) = state.store.operator(&input.username).await?.filter(|o| !o.disabled) else {
         limits::failed_from(state, &addr.0).await?;
         // The same work as for a real account, so timing does not tell which usernames exist.
@@ -325,7 +349,18 @@ pub(crate) async fn operator_login(state: &AppState, addr: &limits::ClientAddr, 
         state.store.audit(&e).await?;
         return Err(bad_credentials());
     };
-    if let Some(until) = o.locked_until.filter(|u| *u > now) {
+    // Too many failures on this account from this address: this address waits for the period.
+    let period = state.auth.lock_base_s.max(1) * 1000;
+    if state.store.hits(&place_key(&o.username, &addr.0), period, now).await? >= state.auth.max_failures {
+        let e = entry(&format!("operator:{}", o.username), "password", "operator.login", "refused", json!({ "reason": "locked here" }));
+        state.store.audit(&e).await?;
+        return Err(ApiError::TooMany {
+            detail: "too many failed logins on this account from this address: wait a while".into(),
+            retry_after_s: u64::try_from((now - now.rem_euclid(period) + period - now + 999) / 1000).unwrap_or(1).max(1),
+        });
+    }
+    // Locked from everywhere by many failures: except at a known place.
+    if !known && let Some(until) = o.locked_until.filter(|u| *u > now) {
         let e = entry(&format!("operator:{}", o.username), "password", "operator.login", "refused", json!({ "reason": "locked" }));
         state.store.audit(&e).await?;
         return Err(ApiError::TooMany {
@@ -335,7 +370,7 @@ pub(crate) async fn operator_login(state: &AppState, addr: &limits::ClientAddr, 
     }
     if !password::verify(input.password, o.password_hash.clone()).await {
         limits::failed_from(state, &addr.0).await?;
-        failed(state, &o, "password", "wrong password").await?;
+        failed(state, &o, &addr.0, "password", "wrong password").await?;
         return Err(bad_credentials());
     }
     let (mode, step) = match &o.totp_secret {
@@ -345,7 +380,7 @@ pub(crate) async fn operator_login(state: &AppState, addr: &limits::ClientAddr, 
             };
             let Some(step) = totp::verify(secret, code, now / 1000) else {
                 limits::failed_from(state, &addr.0).await?;
-                failed(state, &o, "password+totp", "wrong code").await?;
+                failed(state, &o, &addr.0, "password+totp", "wrong code").await?;
                 return Err(bad_credentials());
             };
             ("password+totp", Some(step))
@@ -375,9 +410,11 @@ pub(crate) async fn operator_login(state: &AppState, addr: &limits::ClientAddr, 
         json!({ "second_factor": step.is_some(), "loa": session.loa }),
     );
     if !state.store.open_session(&session, step, &e).await? {
-        failed(state, &o, mode, "code already used").await?;
+        failed(state, &o, &addr.0, mode, "code already used").await?;
         return Err(ApiError::Unauthorized("this code was already used: wait for the next one".into()));
     }
+    // A place where the password (and the second factor, once enrolled) was right.
+    state.store.remember_login_place(&o.username, &addr.0, now).await?;
     Ok(LoggedIn { operator: o, session, token })
 }
 
@@ -517,7 +554,7 @@ pub(crate) async fn new_password(state: &AppState, s: &OperatorSession, current:
     let b = PasswordBody { current, new };
     let o = s.operator();
     if !password::verify(b.current, o.password_hash.clone()).await {
-        failed(state, o, &s.0.session.auth_mode, "wrong current password at password change").await?;
+        failed(state, o, "session", &s.0.session.auth_mode, "wrong current password at password change").await?;
         return Err(ApiError::field("current", "is not the current password"));
     }
     if let Some(why) = password::weakness(&b.new, &o.username) {
@@ -591,7 +628,7 @@ async fn reauth(
     };
     if !fresh {
         limits::failed_from(&state, &addr.0).await?;
-        failed(&state, o, &s.0.session.auth_mode, "re-authentication failed").await?;
+        failed(&state, o, "session", &s.0.session.auth_mode, "re-authentication failed").await?;
         return Err(bad_credentials());
     }
     state.store.touch_session(&s.0.session.token_hash, now, true, true).await?;

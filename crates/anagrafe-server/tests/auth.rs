@@ -332,3 +332,45 @@ fn behind_a_trusted_proxy_the_forwarded_address_counts_and_a_forged_one_does_not
     assert_eq!(client_address(&req("10.0.0.2", None), &[proxy]), "10.0.0.2");
     assert_eq!(client_address(&req("10.0.0.2", Some("203.0.113.5")), &[]), "10.0.0.2", "no proxy trusted");
 }
+
+/// Failing on purpose cannot lock an officer out (issue 18, item 7): failures count per account
+/// and address; from anywhere, only ten times as many lock the account, and never at a place
+/// where the officer has logged in before.
+#[tokio::test]
+async fn an_attacker_cannot_lock_an_operator_out_from_elsewhere() {
+    let e = env_with(|s| {
+        s.auth.max_failures = 2;
+        s.limits.failures_before_block = 1000;
+        s.limits.account_per_minute = 1000;
+        s.limits.auth_per_minute = 1000;
+    })
+    .await;
+    operator(&e, "dario", None).await;
+    let right = || Some(json!({ "username": "dario", "password": PASSWORD }));
+    // The officer's office: a known place once logged in from there.
+    assert_eq!(from(&e, "192.0.2.10", "POST", "/auth/operator/login", right()).await.status, StatusCode::OK);
+    // Two failures from one address stop that address only.
+    for _ in 0..2 {
+        assert_eq!(from(&e, "198.51.100.20", "POST", "/auth/operator/login", wrong("dario")).await.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = from(&e, "198.51.100.20", "POST", "/auth/operator/login", right()).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.json);
+    assert!(r.json["detail"].as_str().unwrap().contains("from this address"));
+    assert_eq!(
+        from(&e, "192.0.2.11", "POST", "/auth/operator/login", right()).await.status,
+        StatusCode::OK,
+        "another address is not stopped"
+    );
+    // Twenty failures from twenty addresses lock the account everywhere but at known places.
+    for i in 0..20 {
+        let r = from(&e, &format!("203.0.113.{i}"), "POST", "/auth/operator/login", wrong("dario")).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = from(&e, "203.0.113.200", "POST", "/auth/operator/login", right()).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.json);
+    assert!(r.json["detail"].as_str().unwrap().contains("locked"));
+    let r = from(&e, "192.0.2.10", "POST", "/auth/operator/login", right()).await;
+    assert_eq!(r.status, StatusCode::OK, "the officer's own office still works: {}", r.json);
+    let traced = e.store.audit_entries(0, 10_000).await.unwrap();
+    assert!(traced.iter().any(|a| a.entry.operation == "operator.locked"), "the account-wide lock is traced");
+}

@@ -361,6 +361,15 @@ pub trait GuardStore: Send + Sync {
     /// in this window, this one included (one statement: shared by every instance).
     async fn hit(&self, key: &str, window_ms: i64, now: i64) -> Result<i64>;
 
+    /// The count of `key` in the current window of `window_ms`, without counting (0 when none).
+    async fn hits(&self, key: &str, window_ms: i64, now: i64) -> Result<i64>;
+
+    /// Remembers that `username` logged in successfully from `address` at `at`.
+    async fn remember_login_place(&self, username: &str, address: &str, at: i64) -> Result<()>;
+
+    /// Whether `username` logged in successfully from `address` since `since` (epoch ms).
+    async fn known_login_place(&self, username: &str, address: &str, since: i64) -> Result<bool>;
+
     /// Blocks an address until `until` (epoch ms) and traces it as a security event.
     async fn block_address(&self, address: &str, until: i64, reason: &str, entry: &AuditEntry) -> Result<()>;
 

@@ -1868,6 +1868,41 @@ macro_rules! store_common {
                 .await?)
             }
 
+            async fn hits(&self, key: &str, window_ms: i64, now: i64) -> crate::Result<i64> {
+                let window = now - now.rem_euclid(window_ms.max(1));
+                let n: Option<i64> = sqlx::query_scalar("SELECT count FROM rate_counters WHERE key = $1 AND window_start = $2")
+                    .bind(key)
+                    .bind(window)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(n.unwrap_or(0))
+            }
+
+            async fn remember_login_place(&self, username: &str, address: &str, at: i64) -> crate::Result<()> {
+                let _turn = self.write_turn().await;
+                sqlx::query(
+                    "INSERT INTO operator_login_places (username, address, last_ok_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (username, address) DO UPDATE SET last_ok_at = excluded.last_ok_at",
+                )
+                .bind(username)
+                .bind(address)
+                .bind(at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn known_login_place(&self, username: &str, address: &str, since: i64) -> crate::Result<bool> {
+                let hit: Option<i64> =
+                    sqlx::query_scalar("SELECT last_ok_at FROM operator_login_places WHERE username = $1 AND address = $2 AND last_ok_at >= $3")
+                        .bind(username)
+                        .bind(address)
+                        .bind(since)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(hit.is_some())
+            }
+
             async fn block_address(&self, address: &str, until: i64, reason: &str, entry: &crate::audit::AuditEntry) -> crate::Result<()> {
                 let (_write, mut tx) = self.begin_write().await?;
                 let mut head = Self::lock_head(&mut tx).await?;
