@@ -30,6 +30,8 @@ pub struct AppState {
     pub limits: auth::limits::LimitSettings,
     /// Blocked addresses as last read.
     pub blocklist: Arc<auth::limits::Blocklist>,
+    /// Page requests per address in the current minute (in memory).
+    pub page_counter: Arc<auth::limits::PageCounter>,
     /// Whether responses carry `Strict-Transport-Security` (the register is served over TLS,
     /// directly or behind a proxy).
     pub hsts: bool,
@@ -124,6 +126,7 @@ impl AppState {
             oidc: Arc::default(),
             limits: auth::limits::LimitSettings::default(),
             blocklist: Arc::default(),
+            page_counter: Arc::default(),
             hsts: false,
             certificates: None,
             pdnd: Arc::default(),

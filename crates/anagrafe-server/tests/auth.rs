@@ -374,3 +374,26 @@ async fn an_attacker_cannot_lock_an_operator_out_from_elsewhere() {
     let traced = e.store.audit_entries(0, 10_000).await.unwrap();
     assert!(traced.iter().any(|a| a.entry.operation == "operator.locked"), "the account-wide lock is traced");
 }
+
+/// One address flooding the pages is slowed down without a write per request, and another
+/// address is not (issue 18, item 7).
+#[tokio::test]
+async fn an_address_flooding_the_pages_is_limited_and_others_are_not() {
+    let e = env_with(|s| s.limits.pages_per_minute = 20).await;
+    let before = e.store.audit_entries(0, 10_000).await.unwrap().len();
+    let mut limited = None;
+    for i in 0..25 {
+        let r = from(&e, "198.51.100.77", "GET", "/", None).await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some((i, r));
+            break;
+        }
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    let (i, r) = limited.expect("the flood is limited");
+    assert_eq!(i, 20, "after the per-minute allowance");
+    assert!(r.headers.contains_key("retry-after"));
+    assert_eq!(from(&e, "198.51.100.78", "GET", "/", None).await.status, StatusCode::OK, "another address still gets the page");
+    // Nothing was written to the register for the pages.
+    assert_eq!(e.store.audit_entries(0, 10_000).await.unwrap().len(), before);
+}

@@ -143,6 +143,7 @@ async fn env() -> Env {
     // Every route as every caller from one address: far more than a person would send.
     state.limits.auth_per_minute = 100_000;
     state.limits.verify_per_minute = 100_000;
+    state.limits.pages_per_minute = 100_000;
     let pki = anagrafe_docs::SealIdentity::generate("Prova", chrono::Utc::now()).unwrap();
     let seal = anagrafe_docs::SealIdentity::from_pem(&pki.seal_key_pem, &pki.chain_pem).unwrap();
     state.certificates = Some(Arc::new(anagrafe_server::certificates::Certificates::new(seal, "http://127.0.0.1:9")));

@@ -22,6 +22,11 @@ pub struct LimitSettings {
     pub account_per_minute: i64,
     /// Requests to the public verification pages (`/verifica…`) per address per minute (VER-4).
     pub verify_per_minute: i64,
+    /// Requests to the other pages of the web application (not its static assets, served from
+    /// memory) per address per minute,
+    /// counted in memory by each instance (no write per request), so that one address flooding
+    /// the home page cannot slow everyone else (issue 18, item 7).
+    pub pages_per_minute: i64,
     /// Failed logins from one address within ten minutes before it is blocked.
     pub failures_before_block: i64,
     /// An address that goes this many times over its per-minute limit in one minute is blocked.
@@ -39,6 +44,7 @@ impl Default for LimitSettings {
             auth_per_minute: 60,
             account_per_minute: 10,
             verify_per_minute: 30,
+            pages_per_minute: 300,
             failures_before_block: 20,
             breach_factor: 3,
             block_s: 15 * 60,
@@ -86,6 +92,32 @@ impl Blocklist {
 
     fn remember(&self, addr: &str, until: i64) {
         self.cache.write().unwrap_or_else(|e| e.into_inner()).1.insert(addr.to_owned(), until);
+    }
+}
+
+/// Per-address counts of page requests in the current minute, in memory: one instance's view,
+/// cleared every minute, bounded in size (past `PAGE_ADDRESSES` addresses in one minute, the
+/// newcomers share one count, so a flood from many addresses is limited together).
+#[derive(Debug, Default)]
+pub struct PageCounter {
+    minute: std::sync::Mutex<(i64, HashMap<String, i64>)>,
+}
+
+/// How many addresses one minute's page counts keep apart.
+const PAGE_ADDRESSES: usize = 100_000;
+
+impl PageCounter {
+    /// Counts a page request from `addr` at `now`; answers the count in this minute.
+    pub fn hit(&self, addr: &str, now: i64) -> i64 {
+        let minute = now - now.rem_euclid(60_000);
+        let mut m = self.minute.lock().unwrap_or_else(|e| e.into_inner());
+        if m.0 != minute {
+            *m = (minute, HashMap::new());
+        }
+        let key = if m.1.len() >= PAGE_ADDRESSES && !m.1.contains_key(addr) { "(many addresses)" } else { addr };
+        let n = m.1.entry(key.to_owned()).or_insert(0);
+        *n += 1;
+        *n
     }
 }
 
@@ -175,6 +207,21 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     } else {
         None
     };
+    // The pages: counted in memory (a flood must not turn into database writes).
+    let page = !(limited.is_some()
+        || path.starts_with("/api/")
+        || path.starts_with("/pdnd/")
+        || path.starts_with("/health")
+        || path.starts_with("/static/")
+        || path == "/favicon.ico"
+        || path == "/metrics");
+    if page && state.page_counter.hit(&addr, now) > state.limits.pages_per_minute {
+        return ApiError::TooMany {
+            detail: "too many requests from this address: slow down".into(),
+            retry_after_s: retry_after(now - now.rem_euclid(60_000) + 60_000, now),
+        }
+        .into_response();
+    }
     if let Some((surface, limit)) = limited {
         let n = match state.store.hit(&format!("{surface}:addr:{addr}"), 60_000, now).await {
             Ok(n) => n,
