@@ -418,6 +418,14 @@ await journey("an officer logs in with password and TOTP, registers a birth, and
   await page.getByRole("link", { name: "Apri la scheda" }).click();
   check((await page.locator("main").innerText()).includes("Webtest"), "the new record");
   await axe(page, "35-person");
+  // The printed scheda individuale: the record on paper (the browser's print view).
+  await page.getByRole("link", { name: "Stampa la scheda individuale" }).click();
+  check((await page.locator("main").innerText()).includes("Stampato da"), "the printable sheet says who printed it");
+  await axe(page, "35p-print-person");
+  await page.emulateMedia({ media: "print" });
+  await page.screenshot({ path: join(out, "35q-print-person-paper.png"), fullPage: true });
+  await page.emulateMedia({ media: "screen" });
+  await page.goBack();
   // A residence certificate at the counter, stamp duty collected there.
   await page.getByLabel("Tipo di certificato").selectOption("8");
   await page.getByRole("button", { name: "Continua" }).click();
