@@ -76,6 +76,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/revenue-agency/outbox", get(outbox))
         .route("/api/openapi.json", get(crate::openapi::api_document))
         .route("/api/register-key", get(register_key))
+        .route("/.well-known/anagrafe/register-key.pem", get(register_key))
 }
 
 /// The OpenAPI description of these routes.
@@ -87,7 +88,8 @@ fn query<T: serde::de::DeserializeOwned>(uri: &Uri) -> Result<T, ApiError> {
     axum::extract::Query::<T>::try_from_uri(uri).map(|q| q.0).map_err(|e| ApiError::field("query", e.body_text()))
 }
 
-/// The public key that verifies the register's signatures (notification pushes).
+/// The public key that verifies the register's signatures (notification pushes, the trace's
+/// checkpoints), at `/api/register-key` and `/.well-known/anagrafe/register-key.pem`.
 async fn register_key(State(state): State<AppState>) -> Result<Response, ApiError> {
     let signer =
         state.register_signer.as_deref().ok_or_else(|| ApiError::NotFound("this register has no signing key configured".into()))?;

@@ -44,6 +44,8 @@ pub struct AppState {
     /// Who publishes this register: the controller's and the DPO's contacts, the accessibility
     /// statement's facts (the privacy notice and the statement show them).
     pub publisher: Arc<Publisher>,
+    /// What signs the trace's checkpoints (`None`: the register has no signing key).
+    pub checkpoints: Option<Arc<anagrafe_service::trace::Checkpointer>>,
 }
 
 /// The deploying body's own facts, from the configuration (`[publisher]`): they are not the
@@ -132,6 +134,7 @@ impl AppState {
             pdnd: Arc::default(),
             clock: Arc::new(anagrafe_service::SystemClock),
             publisher: Arc::new(Publisher::default()),
+            checkpoints: None,
         }
     }
 

@@ -4,17 +4,18 @@
 //! `canonical` is the JSON serialisation of the entry's fields in a fixed order (sequence
 //! number included, hashes excluded) and `hash_0` is 64 zeros. Changing, inserting or deleting
 //! any entry breaks every later link, and `audit_head` pins the last one, so deleting the tail
-//! is caught too. (Signed checkpoints over the head, so that a party outside the database can
-//! verify, come with the security issue.)
+//! is caught too. Signed checkpoints over the head ([`crate::checkpoint`]) catch what the chain
+//! alone cannot: a chain recomputed after a change, or a tail deleted with the head wound back.
 
-use serde::Serialize;
+use crate::checkpoint::Checkpoint;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The hash that precedes the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// An audit entry to append: the SEC-4 fields.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     /// Request id.
     pub request_id: String,
@@ -57,7 +58,7 @@ impl AuditEntry {
 }
 
 /// An entry as stored, with its place in the chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredAudit {
     /// Sequence number, from 1, without gaps.
     pub seq: i64,
@@ -100,6 +101,21 @@ pub struct ChainReport {
     /// `None` when the whole chain verifies; otherwise the first sequence number that does not,
     /// and why.
     pub first_bad: Option<(i64, String)>,
+    /// Signed checkpoints the entries were checked against (those the caller gave).
+    pub checkpoints: u64,
+    /// The latest checkpoint that matched: every entry up to it is as the register signed it.
+    pub last_checkpoint: Option<CheckpointSeen>,
+    /// Entries after the latest matching checkpoint (intact as a chain, not yet signed).
+    pub unsigned_entries: u64,
+}
+
+/// A checkpoint the entries matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckpointSeen {
+    /// The last entry it covers.
+    pub seq: i64,
+    /// When it was signed (epoch ms).
+    pub at_ms: i64,
 }
 
 impl ChainReport {
@@ -116,15 +132,71 @@ pub struct ChainVerifier {
     prev_hash: String,
     entries: u64,
     first_bad: Option<(i64, String)>,
+    /// Signed checkpoints still ahead, latest last (popped from the front as entries pass).
+    ahead: std::collections::VecDeque<Checkpoint>,
+    given: u64,
+    last_matched: Option<CheckpointSeen>,
 }
 
 impl Default for ChainVerifier {
     fn default() -> Self {
-        Self { expected_seq: 1, prev_hash: GENESIS.to_owned(), entries: 0, first_bad: None }
+        Self::starting_at(1, GENESIS)
     }
 }
 
 impl ChainVerifier {
+    /// A verifier for a segment whose first entry is `seq`, linked to `prev_hash` (an exported
+    /// segment: the entries before it are not at hand, so only checkpoints vouch for it).
+    pub fn starting_at(seq: i64, prev_hash: &str) -> Self {
+        Self {
+            expected_seq: seq,
+            prev_hash: prev_hash.to_owned(),
+            entries: 0,
+            first_bad: None,
+            ahead: Default::default(),
+            given: 0,
+            last_matched: None,
+        }
+    }
+
+    /// Checks the entries against these checkpoints too. Give only checkpoints whose
+    /// signature verified ([`crate::checkpoint::screen`]): an entry whose hash differs from a
+    /// checkpoint at its sequence number was rewritten (with the chain recomputed) somewhere
+    /// after the previous checkpoint, and a checkpoint past the last entry means the tail was
+    /// deleted.
+    pub fn with_checkpoints(mut self, checkpoints: &[Checkpoint]) -> Self {
+        let mut list: Vec<Checkpoint> = checkpoints.iter().filter(|c| c.seq >= self.expected_seq).cloned().collect();
+        list.sort_by_key(|c| (c.seq, c.at_ms));
+        self.given = list.len() as u64;
+        self.ahead = list.into();
+        self
+    }
+
+    fn rewritten_since(&self) -> i64 {
+        self.last_matched.as_ref().map_or(1, |c| c.seq + 1)
+    }
+
+    fn check_checkpoints(&mut self, e: &StoredAudit) {
+        while self.ahead.front().is_some_and(|c| c.seq <= e.seq) {
+            let Some(c) = self.ahead.pop_front() else { break };
+            if c.seq < e.seq || self.first_bad.is_some() {
+                continue;
+            }
+            if c.hash == e.hash {
+                self.last_matched = Some(CheckpointSeen { seq: c.seq, at_ms: c.at_ms });
+            } else {
+                let from = self.rewritten_since();
+                self.first_bad = Some((
+                    from,
+                    format!(
+                        "entries {from}…{} were rewritten: entry {}'s hash differs from the checkpoint signed at {} ms",
+                        c.seq, c.seq, c.at_ms
+                    ),
+                ));
+            }
+        }
+    }
+
     /// Checks the next entry.
     pub fn push(&mut self, e: &StoredAudit) {
         self.entries += 1;
@@ -138,6 +210,7 @@ impl ChainVerifier {
         } else if chain_hash(&e.prev_hash, e.seq, e.at_ms, &e.entry) != e.hash {
             self.first_bad = Some((e.seq, "content does not match its hash (altered)".to_owned()));
         }
+        self.check_checkpoints(e);
         self.expected_seq = e.seq + 1;
         self.prev_hash = e.hash.clone();
     }
@@ -152,9 +225,26 @@ impl ChainVerifier {
                 self.first_bad = Some((last + 1, format!("head says {head_seq} entries, {last} found (entries deleted)")));
             } else if head_hash != self.prev_hash {
                 self.first_bad = Some((last, "head hash does not match the last entry".to_owned()));
+            } else if let Some(c) = self.ahead.back() {
+                self.first_bad = Some((
+                    last + 1,
+                    format!(
+                        "the trace ends at entry {last} but a checkpoint signed at {} ms covers entries up to {}: the tail was deleted",
+                        c.at_ms, c.seq
+                    ),
+                ));
             }
         }
-        ChainReport { entries: self.entries, head_seq, first_bad: self.first_bad }
+        let signed_to = self.last_matched.as_ref().map_or(self.expected_seq - 1 - self.entries as i64, |c| c.seq);
+        let unsigned_entries = (self.expected_seq - 1 - signed_to).max(0) as u64;
+        ChainReport {
+            entries: self.entries,
+            head_seq,
+            first_bad: self.first_bad,
+            checkpoints: self.given,
+            last_checkpoint: self.last_matched,
+            unsigned_entries,
+        }
     }
 }
 
@@ -306,5 +396,79 @@ mod tests {
         assert_eq!(verify(tail, 5, &c[4].hash).first_bad.unwrap().0, 5);
         // A head wound back to an earlier entry leaves entries after it.
         assert_eq!(verify(&c, 3, &c[2].hash).first_bad.unwrap().0, 4);
+    }
+
+    fn signer() -> crate::checkpoint::CheckpointSigner {
+        use p256::pkcs8::{EncodePrivateKey, LineEnding};
+        let pem = p256::SecretKey::random(&mut rand::rngs::OsRng).to_pkcs8_pem(LineEnding::LF).unwrap();
+        crate::checkpoint::CheckpointSigner::from_pem(&pem).unwrap()
+    }
+
+    fn verify_against(entries: &[StoredAudit], head: (i64, &str), cps: &[Checkpoint]) -> ChainReport {
+        let mut v = ChainVerifier::default().with_checkpoints(cps);
+        entries.iter().for_each(|e| v.push(e));
+        v.finish(head.0, head.1)
+    }
+
+    /// Rebuilds a chain from its entries, as someone with write access to the database could.
+    fn recompute(mut entries: Vec<StoredAudit>) -> Vec<StoredAudit> {
+        let mut prev = GENESIS.to_owned();
+        for e in &mut entries {
+            e.prev_hash = prev.clone();
+            e.hash = chain_hash(&prev, e.seq, e.at_ms, &e.entry);
+            prev = e.hash.clone();
+        }
+        entries
+    }
+
+    #[test]
+    fn checkpoints_catch_a_recomputed_chain_and_a_deleted_tail() {
+        let s = signer();
+        let c = chain(10);
+        let cps = [s.sign(4, &c[3].hash, 50), s.sign(8, &c[7].hash, 90)];
+        let r = verify_against(&c, (10, &c[9].hash), &cps);
+        assert!(r.is_intact(), "{r:?}");
+        assert_eq!((r.checkpoints, r.last_checkpoint.as_ref().map(|c| c.seq), r.unsigned_entries), (2, Some(8), 2));
+
+        // Entry 6 changed and every hash recomputed: the chain holds, the checkpoint at 8 does not.
+        let mut altered = c.clone();
+        altered[5].entry.actor = "someone else".into();
+        let altered = recompute(altered);
+        let plain = verify(&altered, 10, &altered[9].hash);
+        assert!(plain.is_intact(), "without checkpoints the rewrite is invisible");
+        let r = verify_against(&altered, (10, &altered[9].hash), &cps);
+        let (at, why) = r.first_bad.unwrap();
+        assert_eq!(at, 5, "{why}");
+        assert!(why.contains("5…8"), "{why}");
+
+        // The last three entries deleted and the head wound back to entry 7.
+        let r = verify_against(&c[..7], (7, &c[6].hash), &cps);
+        let (at, why) = r.first_bad.unwrap();
+        assert_eq!(at, 8);
+        assert!(why.contains("tail was deleted"), "{why}");
+
+        // Deleted and replaced by as many new entries: the hash at 8 differs.
+        let mut replaced = c[..6].to_vec();
+        replaced.extend(chain(10)[6..].iter().cloned().map(|mut e| {
+            e.entry.operation = "forged".into();
+            e
+        }));
+        let replaced = recompute(replaced);
+        assert_eq!(verify_against(&replaced, (10, &replaced[9].hash), &cps).first_bad.unwrap().0, 5);
+    }
+
+    #[test]
+    fn a_segment_is_vouched_for_by_the_checkpoints_inside_it() {
+        let s = signer();
+        let c = chain(10);
+        let cps = [s.sign(2, &c[1].hash, 10), s.sign(7, &c[6].hash, 70)];
+        let mut v = ChainVerifier::starting_at(4, &c[2].hash).with_checkpoints(&cps);
+        c[3..9].iter().for_each(|e| v.push(e));
+        let r = v.finish(9, &c[8].hash);
+        assert!(r.is_intact(), "{r:?}");
+        assert_eq!((r.entries, r.checkpoints, r.unsigned_entries), (6, 1, 2));
+        let mut v = ChainVerifier::starting_at(4, &c[2].hash);
+        c[3..9].iter().for_each(|e| v.push(e));
+        assert_eq!(v.finish(9, &c[8].hash).unsigned_entries, 6);
     }
 }

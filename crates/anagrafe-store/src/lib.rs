@@ -14,6 +14,7 @@
 
 pub mod audit;
 mod bulk;
+pub mod checkpoint;
 mod electoral;
 mod high_water;
 mod ops;
@@ -25,6 +26,7 @@ pub mod sqlite;
 mod types;
 
 pub use audit::{AuditEntry, ChainReport, StoredAudit};
+pub use checkpoint::{Checkpoint, CheckpointFile, CheckpointKey, CheckpointSigner};
 pub use high_water::IdHighWater;
 
 /// Every store trait, for code that calls a concern's methods on a concrete store
@@ -436,7 +438,23 @@ pub trait AuditStore: Send + Sync {
     async fn audit_about(&self, person: i64, before: i64, limit: u32) -> Result<Vec<StoredAudit>>;
 
     /// Walks the whole chain and reports the first entry that does not verify.
-    async fn verify_audit_chain(&self) -> Result<ChainReport>;
+    async fn verify_audit_chain(&self) -> Result<ChainReport> {
+        self.verify_audit_chain_with(&[]).await
+    }
+
+    /// As [`AuditStore::verify_audit_chain`], checking the entries against these signed
+    /// checkpoints as well (give only those whose signature verified).
+    async fn verify_audit_chain_with(&self, checkpoints: &[Checkpoint]) -> Result<ChainReport>;
+
+    /// The chain's head: the last entry's sequence number and hash (0 and the genesis hash for
+    /// an empty trace).
+    async fn audit_head(&self) -> Result<(i64, String)>;
+
+    /// Keeps a signed checkpoint (the table refuses to change or delete one).
+    async fn save_checkpoint(&self, c: &Checkpoint) -> Result<()>;
+
+    /// Every checkpoint kept in the database, oldest first.
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>>;
 }
 
 /// Public bodies on the e-services (PDND): their registration (keys, purposes), the signature

@@ -60,6 +60,11 @@ impl PgStore {
         sqlx::migrate!("migrations/postgres").iter().map(|m| m.version).collect()
     }
 
+    /// Tables in the database's `public` schema (a restore goes into an empty database only).
+    pub async fn table_count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'public'").fetch_one(&self.pool).await?)
+    }
+
     /// Runs raw SQL: for operators' maintenance and for tests that tamper on purpose.
     pub async fn exec_raw(&self, sql: &str) -> Result<u64> {
         Ok(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&self.pool).await?.rows_affected())

@@ -274,6 +274,16 @@ pub(crate) struct ChainHeadRow {
     pub hash: String,
 }
 
+/// A signed checkpoint as kept (`audit_checkpoints`).
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct CheckpointRow {
+    pub seq: i64,
+    pub hash: String,
+    pub at_ms: i64,
+    pub key_id: String,
+    pub signature: String,
+}
+
 /// A version of a person's personal data (`person_generalita`), with its period.
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct GeneralitaRow {

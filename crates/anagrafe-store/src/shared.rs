@@ -2109,12 +2109,12 @@ macro_rules! store_common {
                 Self::audit_about_page(&mut conn, person, before, limit).await
             }
 
-            async fn verify_audit_chain(&self) -> crate::Result<crate::audit::ChainReport> {
+            async fn verify_audit_chain_with(&self, checkpoints: &[crate::Checkpoint]) -> crate::Result<crate::audit::ChainReport> {
                 // Head and entries from one snapshot, so that concurrent appends cannot make a
                 // sound chain look broken, and any entry past the head is itself a finding.
                 let mut tx = Self::snapshot(&self.pool).await?;
                 let head = sqlx::query_as::<_, crate::rows::ChainHeadRow>("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&mut *tx).await?;
-                let mut v = crate::audit::ChainVerifier::default();
+                let mut v = crate::audit::ChainVerifier::default().with_checkpoints(checkpoints);
                 let mut after = 0;
                 loop {
                     let page = Self::audit_page(&mut tx, after, 10_000).await?;
@@ -2124,6 +2124,32 @@ macro_rules! store_common {
                 }
                 tx.rollback().await?;
                 Ok(v.finish(head.seq, &head.hash))
+            }
+
+            async fn audit_head(&self) -> crate::Result<(i64, String)> {
+                let head = sqlx::query_as::<_, crate::rows::ChainHeadRow>("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&self.pool).await?;
+                Ok((head.seq, head.hash))
+            }
+
+            async fn save_checkpoint(&self, c: &crate::Checkpoint) -> crate::Result<()> {
+                sqlx::query("INSERT INTO audit_checkpoints (seq, hash, at_ms, key_id, signature) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(c.seq)
+                    .bind(&c.hash)
+                    .bind(c.at_ms)
+                    .bind(&c.key_id)
+                    .bind(&c.signature)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn checkpoints(&self) -> crate::Result<Vec<crate::Checkpoint>> {
+                let rows = sqlx::query_as::<_, crate::rows::CheckpointRow>(
+                    "SELECT seq, hash, at_ms, key_id, signature FROM audit_checkpoints ORDER BY id",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|r| crate::Checkpoint { seq: r.seq, hash: r.hash, at_ms: r.at_ms, key_id: r.key_id, signature: r.signature }).collect())
             }
         }
 

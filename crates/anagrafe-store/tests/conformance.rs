@@ -26,6 +26,7 @@ conformance!(
     altering_any_audit_entry_breaks_verification_at_that_entry,
     deleting_an_audit_entry_breaks_verification,
     the_database_refuses_to_rewrite_the_trace,
+    signed_checkpoints_catch_a_rewritten_trace_and_are_append_only,
     bulk_load_writes_the_population_with_one_audit_entry,
     a_failed_bulk_load_leaves_nothing,
     a_producer_that_stops_early_commits_nothing,
@@ -231,6 +232,60 @@ async fn the_database_refuses_to_rewrite_the_trace(h: &Harness) {
     let report = h.store.verify_audit_chain().await.unwrap();
     assert!(report.is_intact(), "{report:?}");
     assert_eq!(report.entries, 5);
+}
+
+fn checkpoint_signer() -> anagrafe_store::CheckpointSigner {
+    use p256::pkcs8::{EncodePrivateKey, LineEnding};
+    let pem = p256::SecretKey::random(&mut rand::rngs::OsRng).to_pkcs8_pem(LineEnding::LF).unwrap();
+    anagrafe_store::CheckpointSigner::from_pem(&pem).unwrap()
+}
+
+/// With a signed checkpoint kept, rewriting an entry and recomputing every later hash (what the
+/// chain alone cannot see), or deleting the tail and winding the head back, is found; the
+/// checkpoints themselves cannot be changed or deleted by a plain statement.
+async fn signed_checkpoints_catch_a_rewritten_trace_and_are_append_only(h: &Harness) {
+    write_n(h, 6).await;
+    let signer = checkpoint_signer();
+    let (seq, hash) = h.store.audit_head().await.unwrap();
+    assert_eq!(seq, 6);
+    let cp = signer.sign(seq, &hash, 1_800_000_000_000);
+    h.store.save_checkpoint(&cp).await.unwrap();
+    assert_eq!(h.store.checkpoints().await.unwrap(), vec![cp.clone()]);
+    for sql in ["UPDATE audit_checkpoints SET seq = 1", "DELETE FROM audit_checkpoints"] {
+        assert!(!h.try_raw(sql).await, "refused: {sql}");
+    }
+    let r = h.store.verify_audit_chain_with(std::slice::from_ref(&cp)).await.unwrap();
+    assert!(r.is_intact(), "{r:?}");
+    assert_eq!(r.last_checkpoint.map(|c| c.seq), Some(6));
+
+    h.drop_trace_guards().await;
+    // Entry 3 given to another actor, every later hash recomputed, the head moved to match.
+    let mut entries = h.store.audit_entries(0, 100).await.unwrap();
+    entries[2].entry.actor = "someone-else".into();
+    let mut prev = anagrafe_store::audit::GENESIS.to_owned();
+    for e in &mut entries {
+        e.prev_hash = prev.clone();
+        e.hash = anagrafe_store::audit::chain_hash(&prev, e.seq, e.at_ms, &e.entry);
+        prev = e.hash.clone();
+        h.raw(&format!(
+            "UPDATE audit_log SET actor = '{}', prev_hash = '{}', hash = '{}' WHERE seq = {}",
+            e.entry.actor, e.prev_hash, e.hash, e.seq
+        ))
+        .await;
+    }
+    h.raw(&format!("UPDATE audit_head SET hash = '{prev}' WHERE id = 1")).await;
+    assert!(h.store.verify_audit_chain().await.unwrap().is_intact(), "the chain alone is fooled");
+    let r = h.store.verify_audit_chain_with(std::slice::from_ref(&cp)).await.unwrap();
+    assert_eq!(r.first_bad.as_ref().map(|b| b.0), Some(1), "{r:?}");
+
+    // The tail deleted and the head wound back.
+    let third = &entries[2];
+    h.raw("DELETE FROM audit_log WHERE seq > 3").await;
+    h.raw(&format!("UPDATE audit_head SET seq = 3, hash = '{}' WHERE id = 1", third.hash)).await;
+    let r = h.store.verify_audit_chain_with(std::slice::from_ref(&cp)).await.unwrap();
+    let (at, why) = r.first_bad.unwrap();
+    assert_eq!(at, 4, "{why}");
+    assert!(why.contains("tail was deleted"), "{why}");
 }
 
 fn population(n: u64, seed: u64) -> Vec<PopulationBatch> {

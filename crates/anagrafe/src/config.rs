@@ -35,6 +35,32 @@ pub struct Config {
     /// The deploying body: controller, DPO's contact, accessibility statement's facts.
     #[serde(default)]
     pub publisher: anagrafe_server::Publisher,
+    /// The trace's signed checkpoints.
+    #[serde(default)]
+    pub audit: AuditConfig,
+}
+
+/// The trace's signed checkpoints (issue 18, item 1; `docs/trace.md`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Seconds between checkpoints while the server runs (one more is made at shutdown); 0
+    /// turns the periodic job off.
+    pub checkpoint_interval_s: u64,
+    /// The append-only file of checkpoints, outside the database. Unset for an embedded
+    /// register: `trace-checkpoints.jsonl` beside its database; unset on PostgreSQL: none
+    /// (the server warns), set it to a disk other than the database's.
+    pub checkpoint_file: Option<PathBuf>,
+    /// An external witness: each new checkpoint is POSTed there as JSON (`http://` only,
+    /// e.g. a collector the security officer runs). Failures are logged and retried with the
+    /// next checkpoint.
+    pub witness_url: Option<String>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self { checkpoint_interval_s: 300, checkpoint_file: None, witness_url: None }
+    }
 }
 
 /// E-services for public bodies (issue 4).
@@ -231,6 +257,7 @@ impl Default for Config {
             certificates: CertificatesConfig::default(),
             pdnd: PdndConfig::default(),
             publisher: anagrafe_server::Publisher::default(),
+            audit: AuditConfig::default(),
         }
     }
 }

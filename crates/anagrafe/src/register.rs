@@ -193,3 +193,22 @@ pub fn certificates(cfg: &Config, public_url: &str) -> anyhow::Result<anagrafe_s
     certs.mail_from = cfg.certificates.mail_from.clone();
     Ok(certs)
 }
+
+/// The append-only checkpoint file: `audit.checkpoint_file`, or `trace-checkpoints.jsonl`
+/// beside an embedded register's database; `None` on PostgreSQL without one.
+pub fn checkpoint_file(cfg: &Config) -> Option<anagrafe_store::CheckpointFile> {
+    cfg.audit
+        .checkpoint_file
+        .clone()
+        .or_else(|| sqlite_dir(&cfg.database.url).map(|d| d.join("trace-checkpoints.jsonl")))
+        .map(anagrafe_store::CheckpointFile::new)
+}
+
+/// What signs the trace's checkpoints: the register's signing key, and the file outside the
+/// database. `None` when the register has no signing key (PostgreSQL without
+/// `server.signing_key_file`).
+pub fn checkpointer(cfg: &Config) -> anyhow::Result<Option<anagrafe_service::trace::Checkpointer>> {
+    let Some(pem) = register_signing_key(cfg)? else { return Ok(None) };
+    let signer = anagrafe_store::CheckpointSigner::from_pem(&pem).context("the register's signing key cannot sign checkpoints")?;
+    Ok(Some(anagrafe_service::trace::Checkpointer::new(signer, checkpoint_file(cfg))))
+}

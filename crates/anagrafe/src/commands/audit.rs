@@ -1,22 +1,116 @@
-//! `anagrafe audit verify`: walk the trace's hash chain.
+//! `anagrafe audit`: the trace's verification, checkpoints and exports (`docs/trace.md`).
 
 use crate::config::Config;
+use anagrafe_service::trace;
+use anagrafe_store::CheckpointKey;
+use anyhow::Context;
 use clap::Subcommand;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Verify the whole chain; exit 1 and name the first bad entry when it is broken.
-    Verify,
+    /// Verify the whole chain against every signed checkpoint (database and file); exit 1 and
+    /// name the first bad entry when something was rewritten, deleted or forged.
+    Verify {
+        /// The register's public key (PEM) to check the checkpoints with; by default the
+        /// register's own signing key.
+        #[arg(long, value_name = "PUB")]
+        key: Option<PathBuf>,
+    },
+    /// Sign the trace's head now (kept in the database and appended to the checkpoint file).
+    Checkpoint,
+    /// Write a segment of the trace with the checkpoints that vouch for it, as JSON lines
+    /// (a checkpoint of the head is made first).
+    Export {
+        /// Where to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// First entry (default 1).
+        #[arg(long, default_value_t = 1)]
+        from: i64,
+        /// Last entry (default: the head); stretched to the next checkpoint.
+        #[arg(long)]
+        to: Option<i64>,
+    },
+    /// Verify an exported segment with the register's public key alone (no register needed).
+    VerifyExport {
+        /// The export.
+        file: PathBuf,
+        /// The register's public key (PEM), as `/.well-known/anagrafe/register-key.pem` serves it.
+        #[arg(long, value_name = "PUB")]
+        key: PathBuf,
+    },
+}
+
+fn read_key(path: &std::path::Path) -> anyhow::Result<CheckpointKey> {
+    let pem = std::fs::read_to_string(path).with_context(|| format!("cannot read the key {}", path.display()))?;
+    CheckpointKey::from_pem(&pem).with_context(|| format!("{}", path.display()))
+}
+
+fn print_findings(findings: &[String]) {
+    for f in findings {
+        eprintln!("FOUND: {f}");
+    }
 }
 
 pub async fn run(cmd: AuditCommand, cfg: Config) -> anyhow::Result<ExitCode> {
     match cmd {
-        AuditCommand::Verify => {
+        AuditCommand::Verify { key } => {
+            let key = match key {
+                Some(p) => Some(read_key(&p)?),
+                None => crate::register::checkpointer(&cfg)?.map(|c| c.public_key()),
+            };
             let store = crate::register::open(&cfg).await?;
-            let report = store.verify_audit_chain().await?;
-            println!("{}", serde_json::to_string(&report)?);
-            Ok(if report.is_intact() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            let Some(key) = key else {
+                eprintln!("no register signing key: the chain is checked without its checkpoints (set server.signing_key_file)");
+                let report = store.verify_audit_chain().await?;
+                println!("{}", serde_json::to_string(&report)?);
+                return Ok(if report.is_intact() { ExitCode::SUCCESS } else { ExitCode::from(1) });
+            };
+            let file = crate::register::checkpoint_file(&cfg);
+            let verdict = trace::verify(&*store, &key, file.as_ref()).await?;
+            println!("{}", serde_json::to_string(&verdict)?);
+            print_findings(&verdict.findings());
+            Ok(if verdict.is_intact() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        AuditCommand::Checkpoint => {
+            let cp = crate::register::checkpointer(&cfg)?.context("the register has no signing key (set server.signing_key_file)")?;
+            let store = crate::register::open(&cfg).await?;
+            match cp.checkpoint(&*store, &anagrafe_service::SystemClock).await? {
+                Some(c) => println!("{}", serde_json::to_string(&c)?),
+                None => eprintln!("the last checkpoint already covers the head (or the trace is empty)"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Export { out, from, to } => {
+            let cp = crate::register::checkpointer(&cfg)?;
+            let store = crate::register::open(&cfg).await?;
+            match &cp {
+                Some(cp) => {
+                    cp.checkpoint(&*store, &anagrafe_service::SystemClock).await?;
+                }
+                None => eprintln!("no register signing key: the export's last entries are not vouched for by a checkpoint"),
+            }
+            let f = std::fs::File::create(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            let mut w = std::io::BufWriter::new(f);
+            let header = trace::export(&*store, from, to, &mut w).await?;
+            eprintln!("entries {}…{} written to {}", header.from, header.to, out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::VerifyExport { file, key } => {
+            let key = read_key(&key)?;
+            let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+            let verdict = match trace::verify_export(std::io::BufReader::new(f), &key) {
+                Ok(v) => v,
+                Err(e) => {
+                    eprintln!("{}: {e}", file.display());
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            println!("{}", serde_json::to_string(&verdict)?);
+            print_findings(&verdict.findings());
+            Ok(if verdict.is_intact() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
     }
 }

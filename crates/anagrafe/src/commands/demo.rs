@@ -82,7 +82,7 @@ pub async fn run(opts: DemoOpts, mut cfg: Config, data_dir: Option<PathBuf>) -> 
         *idp.identities.write().unwrap_or_else(|e| e.into_inner()) = people;
     }
     let audience = state.api.audience.clone();
-    super::serve::serve(state, opts.listen, move |addr| {
+    super::serve::serve(state, &cfg, opts.listen, move |addr| {
         let base = format!("http://{addr}");
         let rt = tokio::runtime::Handle::current();
         // Written once the port is known (it may be 0 in tests).

@@ -24,7 +24,7 @@ pub async fn run(opts: ServeOpts, mut cfg: Config) -> anyhow::Result<ExitCode> {
     tracing::info!(database = %redact_url(&cfg.database.url), "register open");
     let state = state(store, &cfg);
     crate::register::resume_ids(&state).await?;
-    serve(state, cfg.server.listen, |addr| tracing::info!(%addr, "listening")).await?;
+    serve(state, &cfg, cfg.server.listen, |addr| tracing::info!(%addr, "listening")).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -73,11 +73,21 @@ pub fn state(store: Arc<dyn Store>, cfg: &Config) -> AppState {
         }
         Err(e) => tracing::warn!(error = %e, "certificates are not available (run `anagrafe seal init` for an embedded register)"),
     }
+    match crate::register::checkpointer(cfg) {
+        Ok(Some(c)) => {
+            if c.file().is_none() {
+                tracing::warn!("audit.checkpoint_file is not set: the trace's checkpoints are kept in the database only");
+            }
+            state.checkpoints = Some(Arc::new(c));
+        }
+        Ok(None) => tracing::warn!("no register signing key: the trace is not checkpointed (set server.signing_key_file)"),
+        Err(e) => tracing::warn!(error = %e, "the trace is not checkpointed"),
+    }
     state
 }
 
 /// Binds and serves until Ctrl-C or SIGTERM, finishing requests in flight.
-pub async fn serve(mut state: AppState, listen: SocketAddr, on_bound: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+pub async fn serve(mut state: AppState, cfg: &Config, listen: SocketAddr, on_bound: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     state.oidc.default_base_url(&format!("http://{addr}"));
@@ -92,7 +102,17 @@ pub async fn serve(mut state: AppState, listen: SocketAddr, on_bound: impl FnOnc
     let pusher = state.register_signer.is_some().then(|| anagrafe_server::push::spawn(state.clone(), Default::default()));
     let expiry = state.certificates.is_some().then(|| tokio::spawn(expiry_job(state.store.clone())));
     let retention = tokio::spawn(retention_job(state.clone()));
+    let witness = cfg.audit.witness_url.clone();
+    let checkpoints = (cfg.audit.checkpoint_interval_s > 0).then(|| {
+        tokio::spawn(checkpoint_job(state.clone(), std::time::Duration::from_secs(cfg.audit.checkpoint_interval_s), witness.clone()))
+    });
+    let last = state.clone();
     anagrafe_server::serve(listener, state, shutdown()).await?;
+    if let Some(c) = checkpoints {
+        c.abort();
+    }
+    // One more at shutdown, so that the last entries written are signed too.
+    checkpoint_once(&last, witness.as_deref()).await;
     if let Some(p) = pusher {
         p.abort();
     }
@@ -120,6 +140,47 @@ async fn shutdown() {
         () = ctrl_c => {},
         () = term => {},
     }
+}
+
+/// Signs the trace's head every `every` while the server runs (`docs/trace.md`).
+async fn checkpoint_job(state: AppState, every: std::time::Duration, witness: Option<String>) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        checkpoint_once(&state, witness.as_deref()).await;
+    }
+}
+
+/// Signs the head if it moved since the last checkpoint, and hands the checkpoint to the
+/// witness. Failures are logged; the next run tries again.
+async fn checkpoint_once(state: &AppState, witness: Option<&str>) {
+    let Some(cp) = &state.checkpoints else { return };
+    match cp.checkpoint(&*state.store, &*state.clock).await {
+        Ok(Some(c)) => {
+            tracing::info!(seq = c.seq, "trace checkpoint signed");
+            if let Some(url) = witness {
+                match send_to_witness(url, &c).await {
+                    Ok(()) => {}
+                    Err(e) => tracing::warn!(error = %e, "the trace's witness did not take the checkpoint; the next one is sent again"),
+                }
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "the trace checkpoint failed; it is tried again at the next interval"),
+    }
+}
+
+/// POSTs a checkpoint as JSON to the witness (`audit.witness_url`); a 2xx is taken as kept.
+async fn send_to_witness(url: &str, c: &anagrafe_store::Checkpoint) -> anyhow::Result<()> {
+    use anagrafe_server::outbound::{CALL_TIMEOUT, Conn};
+    let conn = Conn::new(url, CALL_TIMEOUT)?;
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let path = rest.find('/').map_or("/", |i| &rest[i..]);
+    let body = serde_json::to_vec(c)?;
+    let reply = conn.send("POST", path, &[("content-type", "application/json".to_owned())], &body).await?;
+    anyhow::ensure!((200..300).contains(&reply.status), "the witness answered {}", reply.status);
+    Ok(())
 }
 
 /// Deletes the e-services' kept answers past their retention, at start and then every hour.

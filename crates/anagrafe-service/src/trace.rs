@@ -1,0 +1,263 @@
+//! The trace's signed checkpoints (SEC-4, issue 18 item 1): making one, and verifying the trace
+//! against every copy of them. The server's job, `anagrafe audit checkpoint` and `anagrafe audit
+//! verify` call these; `docs/trace.md` describes the algorithm.
+
+use crate::{Clock, ServiceError, ServiceResult};
+use anagrafe_store::checkpoint::{Screened, screen};
+use anagrafe_store::{ChainReport, Checkpoint, CheckpointFile, CheckpointKey, CheckpointSigner, Store};
+use serde::Serialize;
+use std::sync::Mutex;
+
+/// What signs checkpoints, and the file outside the database that keeps them.
+#[derive(Debug)]
+pub struct Checkpointer {
+    signer: CheckpointSigner,
+    file: Option<CheckpointFile>,
+    /// The head the last checkpoint covered (read from the database on first use).
+    last: Mutex<Option<(i64, String)>>,
+}
+
+impl Checkpointer {
+    /// Signs with `signer`, appending to `file` when there is one.
+    pub fn new(signer: CheckpointSigner, file: Option<CheckpointFile>) -> Self {
+        Self { signer, file, last: Mutex::new(None) }
+    }
+
+    /// The key that verifies the checkpoints made here.
+    pub fn public_key(&self) -> CheckpointKey {
+        self.signer.public_key()
+    }
+
+    /// The append-only file, if any.
+    pub fn file(&self) -> Option<&CheckpointFile> {
+        self.file.as_ref()
+    }
+
+    /// Signs the trace's head now, unless the last checkpoint already covers it (or the trace
+    /// is empty): kept in the database and appended to the file (both, or an error naming
+    /// which failed). The new checkpoint, for a witness.
+    pub async fn checkpoint(&self, store: &dyn Store, clock: &dyn Clock) -> ServiceResult<Option<Checkpoint>> {
+        let (seq, hash) = store.audit_head().await?;
+        let known = self.last.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let last = match known {
+            Some(l) => Some(l),
+            None => store.checkpoints().await?.into_iter().max_by_key(|c| (c.seq, c.at_ms)).map(|c| (c.seq, c.hash)),
+        };
+        if seq == 0 || last.as_ref().is_some_and(|(s, h)| *s == seq && *h == hash) {
+            *self.last.lock().unwrap_or_else(|e| e.into_inner()) = last;
+            return Ok(None);
+        }
+        let c = self.signer.sign(seq, &hash, clock.now_ms());
+        // The file first: should the database refuse, the outside copy still holds the head.
+        if let Some(f) = &self.file {
+            f.append(&c).map_err(|e| ServiceError::Unavailable(format!("cannot append to {}: {e}", f.path().display())))?;
+        }
+        store.save_checkpoint(&c).await?;
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((seq, hash));
+        Ok(Some(c))
+    }
+}
+
+/// What verifying the trace found.
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceVerdict {
+    /// The chain walked against the checkpoints that verified.
+    pub chain: ChainReport,
+    /// The key the checkpoints were checked with.
+    pub key_id: String,
+    /// Checkpoints in the database.
+    pub in_database: u64,
+    /// Checkpoints in the file outside it (`None`: no file given).
+    pub in_file: Option<u64>,
+    /// Checkpoints in the file that the database no longer holds.
+    pub missing_from_database: u64,
+    /// Checkpoints not signed by the key: `(seq, where)`.
+    pub forged: Vec<(i64, String)>,
+}
+
+impl TraceVerdict {
+    /// Whether the trace is as the register signed it.
+    pub fn is_intact(&self) -> bool {
+        self.chain.is_intact() && self.forged.is_empty() && self.missing_from_database == 0
+    }
+
+    /// One line per finding, for an operator.
+    pub fn findings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some((seq, why)) = &self.chain.first_bad {
+            out.push(format!("entry {seq}: {why}"));
+        }
+        for (seq, place) in &self.forged {
+            out.push(format!("the checkpoint at entry {seq} in the {place} is not signed by key {}", self.key_id));
+        }
+        if self.missing_from_database > 0 {
+            out.push(format!("{} checkpoints of the file are missing from the database", self.missing_from_database));
+        }
+        out
+    }
+}
+
+/// Verifies the trace: the chain, against every checkpoint of the database and of `file`
+/// that `key` signed; a checkpoint signed by another key is a finding, not evidence.
+pub async fn verify(store: &dyn Store, key: &CheckpointKey, file: Option<&CheckpointFile>) -> ServiceResult<TraceVerdict> {
+    let in_db = store.checkpoints().await?;
+    let in_file = match file {
+        Some(f) => Some(f.read_all().map_err(|e| ServiceError::Unavailable(format!("the checkpoint file: {e}")))?),
+        None => None,
+    };
+    let Screened { good, forged } = screen(key, &[("database", &in_db), ("file", in_file.as_deref().unwrap_or_default())]);
+    let missing_from_database = in_file.as_ref().map_or(0, |f| f.iter().filter(|c| key.verifies(c) && !in_db.contains(c)).count() as u64);
+    let chain = store.verify_audit_chain_with(&good).await?;
+    Ok(TraceVerdict {
+        chain,
+        key_id: key.key_id().to_owned(),
+        in_database: in_db.len() as u64,
+        in_file: in_file.map(|f| f.len() as u64),
+        missing_from_database,
+        forged,
+    })
+}
+
+/// The first line of an exported segment.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct ExportHeader {
+    /// `anagrafe-trace-export/1`.
+    pub format: String,
+    /// The first entry's sequence number.
+    pub from: i64,
+    /// The last entry's sequence number.
+    pub to: i64,
+}
+
+/// The format name an export's header carries.
+pub const EXPORT_FORMAT: &str = "anagrafe-trace-export/1";
+
+/// One line of an export after the header.
+#[derive(Debug, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ExportLine {
+    Entry(anagrafe_store::StoredAudit),
+    Checkpoint(Checkpoint),
+}
+
+/// Writes entries `from..=to` of the trace (streamed, 10,000 at a time) with the checkpoints
+/// that vouch for them, as JSON lines. The segment is stretched to the first checkpoint at or
+/// after `to`, so that every entry in it is covered by a signature; make a checkpoint first
+/// ([`Checkpointer::checkpoint`]) to export up to the head. The header, for a summary.
+pub async fn export(store: &dyn Store, from: i64, to: Option<i64>, out: &mut dyn std::io::Write) -> ServiceResult<ExportHeader> {
+    let from = from.max(1);
+    let mut checkpoints = store.checkpoints().await?;
+    checkpoints.sort_by_key(|c| (c.seq, c.at_ms));
+    let (head, _) = store.audit_head().await?;
+    let wanted = to.unwrap_or(head).min(head);
+    let to = checkpoints.iter().map(|c| c.seq).find(|s| *s >= wanted).unwrap_or(wanted);
+    if from > to {
+        return Err(ServiceError::malformed("from", format!("the trace has entries 1…{head}: nothing to export from {from}")));
+    }
+    let io = |e: std::io::Error| ServiceError::Unavailable(format!("cannot write the export: {e}"));
+    let header = ExportHeader { format: EXPORT_FORMAT.to_owned(), from, to };
+    out.write_all(&line(&header)).map_err(io)?;
+    let mut after = from - 1;
+    while after < to {
+        let page = store.audit_entries(after, 10_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for e in page.into_iter().filter(|e| e.seq <= to) {
+            out.write_all(&line(&ExportLine::Entry(e))).map_err(io)?;
+        }
+    }
+    for c in checkpoints.into_iter().filter(|c| c.seq >= from && c.seq <= to) {
+        out.write_all(&line(&ExportLine::Checkpoint(c))).map_err(io)?;
+    }
+    out.flush().map_err(io)?;
+    Ok(header)
+}
+
+/// A value as one JSON line.
+fn line<T: Serialize>(v: &T) -> Vec<u8> {
+    let mut out = serde_json::to_vec(v).expect("plain values serialise");
+    out.push(b'\n');
+    out
+}
+
+/// What verifying an exported segment found.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportVerdict {
+    /// The segment's header.
+    pub header: ExportHeader,
+    /// The chain of the segment, against the checkpoints that verified.
+    pub chain: ChainReport,
+    /// Checkpoints not signed by the key: `(seq, "export")`.
+    pub forged: Vec<(i64, String)>,
+}
+
+impl ExportVerdict {
+    /// Whether every entry of the segment is linked and vouched for by a checkpoint the key
+    /// signed.
+    pub fn is_intact(&self) -> bool {
+        self.chain.is_intact() && self.forged.is_empty() && self.chain.unsigned_entries == 0
+    }
+
+    /// One line per finding.
+    pub fn findings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some((seq, why)) = &self.chain.first_bad {
+            out.push(format!("entry {seq}: {why}"));
+        }
+        for (seq, _) in &self.forged {
+            out.push(format!("the checkpoint at entry {seq} is not signed by the key given"));
+        }
+        if self.chain.unsigned_entries > 0 {
+            out.push(format!(
+                "the last {} entries of the segment are not covered by any checkpoint the key signed",
+                self.chain.unsigned_entries
+            ));
+        }
+        out
+    }
+}
+
+/// Why an export could not be read at all.
+#[derive(Debug, thiserror::Error)]
+#[error("line {line}: {why}")]
+pub struct ExportError {
+    /// The line (from 1).
+    pub line: usize,
+    /// What is wrong.
+    pub why: String,
+}
+
+/// Verifies an exported segment with the register's public key alone: the header, each
+/// entry's hash and link, and the checkpoints the key signed (`docs/trace.md`).
+pub fn verify_export(input: impl std::io::BufRead, key: &CheckpointKey) -> Result<ExportVerdict, ExportError> {
+    let mut lines = input.lines().enumerate().filter(|(_, l)| l.as_ref().map_or(true, |l| !l.trim().is_empty()));
+    let bad = |line: usize, why: String| ExportError { line: line + 1, why };
+    let (n, first) = lines.next().ok_or_else(|| bad(0, "the file is empty".into()))?;
+    let first = first.map_err(|e| bad(n, e.to_string()))?;
+    let header: ExportHeader = serde_json::from_str(&first).map_err(|e| bad(n, format!("not an export header ({e})")))?;
+    if header.format != EXPORT_FORMAT {
+        return Err(bad(n, format!("format {} is not {EXPORT_FORMAT}", header.format)));
+    }
+    let mut entries = Vec::new();
+    let mut checkpoints = Vec::new();
+    for (n, line) in lines {
+        let line = line.map_err(|e| bad(n, e.to_string()))?;
+        match serde_json::from_str::<ExportLine>(&line).map_err(|e| bad(n, format!("neither an entry nor a checkpoint ({e})")))? {
+            ExportLine::Entry(e) => entries.push(e),
+            ExportLine::Checkpoint(c) => checkpoints.push(c),
+        }
+    }
+    let Screened { good, forged } = screen(key, &[("export", &checkpoints)]);
+    let start = entries.first().map_or((header.from, anagrafe_store::audit::GENESIS.to_owned()), |e| (e.seq, e.prev_hash.clone()));
+    // The first entry of the whole trace links to the genesis hash, whatever the file says.
+    let prev = if header.from == 1 { anagrafe_store::audit::GENESIS.to_owned() } else { start.1 };
+    let mut v = anagrafe_store::audit::ChainVerifier::starting_at(header.from, &prev).with_checkpoints(&good);
+    entries.iter().for_each(|e| v.push(e));
+    let (last_seq, last_hash) = entries.last().map_or((header.from - 1, prev.clone()), |e| (e.seq, e.hash.clone()));
+    let mut chain = v.finish(header.to, if last_seq == header.to { &last_hash } else { "" });
+    if chain.first_bad.is_none() && last_seq != header.to {
+        chain.first_bad =
+            Some((last_seq + 1, format!("the header says the segment ends at {} but its entries end at {last_seq}", header.to)));
+    }
+    Ok(ExportVerdict { header, chain, forged })
+}
