@@ -508,29 +508,19 @@ async fn person(
     };
     let rec = &read.view.record;
     let c = o.chrome("office-person-title").crumb("office-search-title", Some("/ufficio/persone")).crumb("office-person-title", None);
-    let mut fields = super::record::fields(&c, rec, read.view.as_of);
-    fields.insert(
-        0,
-        super::record::RecordField { label: c.t("office-register-status"), value: changes::status_label(&o, rec.status), code: false },
-    );
-    let family_id = rec.household.as_ref().map(changes::family_of);
-    // The household with each member's relation, as of the same date.
-    let members = match family_id {
-        Some(family) => {
-            let (view, members) = state.registry().family_sheet(&o.principal()?, family, as_of).await.map_err(|e| o.fail(e.into()))?;
-            fields.push(super::record::RecordField {
-                label: c.t("office-household"),
-                value: c.t1(
-                    if matches!(view.kind, HouseholdKind::Cohabitation { .. }) { "record-cohabitation-n" } else { "record-family-n" },
-                    "n",
-                    &family.to_string(),
-                ),
-                code: false,
-            });
-            super::record::members(&c, view.kind, &members, read.view.as_of)
-        }
-        None => Vec::new(),
-    };
+    let WholeRecord { mut fields, members, household } = o.whole_record(&state, &c, &read.view).await?;
+    let family_id = household.map(|(family, kind)| {
+        fields.push(super::record::RecordField {
+            label: c.t("office-household"),
+            value: c.t1(
+                if matches!(kind, HouseholdKind::Cohabitation { .. }) { "record-cohabitation-n" } else { "record-family-n" },
+                "n",
+                &family.to_string(),
+            ),
+            code: false,
+        });
+        family
+    });
     // The certificates this person can obtain today (the office's form has no date field, so
     // the historical residence at a date is asked through the API).
     let mut types = super::citizen::type_options(&c, Some(8));
@@ -584,7 +574,40 @@ struct PrintPage {
     back: String,
 }
 
+/// A person's whole record as of a date, as the record page and the printed *scheda* show it.
+struct WholeRecord {
+    /// The record's fields, the register status first.
+    fields: Vec<super::record::RecordField>,
+    /// The household's members with their relations, as of the same date.
+    members: Vec<super::record::MemberRow>,
+    /// The household's number and kind.
+    household: Option<(i64, HouseholdKind)>,
+}
+
 impl WebOfficer {
+    /// The fields and household of `view` (a record read as of its date), in the page's words.
+    async fn whole_record(&self, state: &AppState, c: &Chrome, view: &PersonView) -> Result<WholeRecord, Response> {
+        let rec = &view.record;
+        let mut fields = super::record::fields(c, rec, view.as_of);
+        fields.insert(
+            0,
+            super::record::RecordField {
+                label: c.t("office-register-status"),
+                value: changes::status_label(self, rec.status),
+                code: false,
+            },
+        );
+        let (members, household) = match rec.household.as_ref().map(changes::family_of) {
+            Some(family) => {
+                let (h, members) =
+                    state.registry().family_sheet(&self.principal()?, family, Some(view.as_of)).await.map_err(|e| self.fail(e.into()))?;
+                (super::record::members(c, h.kind, &members, view.as_of), Some((family, h.kind)))
+            }
+            None => (Vec::new(), None),
+        };
+        Ok(WholeRecord { fields, members, household })
+    }
+
     /// The date a printed sheet is as of: `?al=` (a date input's `aaaa-mm-gg` or `gg/mm/aaaa`),
     /// today without.
     fn as_of(&self, raw: &str) -> Result<Option<chrono::NaiveDate>, Response> {
@@ -613,26 +636,13 @@ async fn print_person(
     let id = id_path(&o, &id)?;
     let id_anpr = IdAnpr::parse(&id).map_err(|_| o.fail(ApiError::NotFound("no such ID ANPR".into())))?;
     let as_of = o.as_of(&q.al)?;
-    let who = o.principal()?;
-    let read = state.registry().person(&who, &id_anpr, as_of).await.map_err(|e| o.fail(e.into()))?;
-    let rec = &read.view.record;
+    let read = state.registry().person(&o.principal()?, &id_anpr, as_of).await.map_err(|e| o.fail(e.into()))?;
     let c = o
         .chrome("print-person-title")
         .crumb("office-search-title", Some("/ufficio/persone"))
         .crumb("office-person-title", Some(&format!("/ufficio/persone/{id}")))
         .crumb("print-person-title", None);
-    let mut fields = super::record::fields(&c, rec, read.view.as_of);
-    fields.insert(
-        0,
-        super::record::RecordField { label: c.t("office-register-status"), value: changes::status_label(&o, rec.status), code: false },
-    );
-    let members = match rec.household.as_ref().map(changes::family_of) {
-        Some(family) => {
-            let (view, members) = state.registry().family_sheet(&who, family, Some(read.view.as_of)).await.map_err(|e| o.fail(e.into()))?;
-            super::record::members(&c, view.kind, &members, read.view.as_of)
-        }
-        None => Vec::new(),
-    };
+    let WholeRecord { fields, members, .. } = o.whole_record(&state, &c, &read.view).await?;
     let page = PrintPage {
         comune: comune_name(&o.comune()),
         number: id.clone(),
@@ -848,17 +858,34 @@ pub(super) async fn household_by_member(state: &AppState, who: &Principal, raw: 
     if raw.is_empty() || raw.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(None);
     }
-    match birth_parent(state, who, raw).await {
+    match person_by_code(state, who, raw).await {
         Ok(Some(v)) => v.record.household.as_ref().map(changes::family_of).map(Some).ok_or("change-err-family-member"),
         Ok(None) => Ok(None),
-        Err("birth-err-parent") => Err("change-err-family-member"),
-        Err(key) => Err(key),
+        Err(CodeLookup::NoOne) => Err("change-err-family-member"),
+        Err(CodeLookup::Malformed) => Err("birth-err-parent-code"),
     }
 }
 
 /// A parent named on the birth form, by ID ANPR or codice fiscale: the parent's record as of
 /// today (a read, traced as such), or the message key of the field's error.
 async fn birth_parent(state: &AppState, who: &Principal, raw: &str) -> Result<Option<PersonView>, &'static str> {
+    person_by_code(state, who, raw).await.map_err(|e| match e {
+        CodeLookup::Malformed => "birth-err-parent-code",
+        CodeLookup::NoOne => "birth-err-parent",
+    })
+}
+
+/// Why a code typed for a person found no record.
+enum CodeLookup {
+    /// Neither an ID ANPR nor a codice fiscale.
+    Malformed,
+    /// No record the officer may read has it.
+    NoOne,
+}
+
+/// The record of the person whose ID ANPR or codice fiscale is typed (a read, traced as such),
+/// as of today; `None` for an empty field.
+async fn person_by_code(state: &AppState, who: &Principal, raw: &str) -> Result<Option<PersonView>, CodeLookup> {
     let code = raw.trim().to_ascii_uppercase();
     if code.is_empty() {
         return Ok(None);
@@ -869,13 +896,14 @@ async fn birth_parent(state: &AppState, who: &Principal, raw: &str) -> Result<Op
     } else if let Ok(cf) = anagrafe_domain::CodiceFiscale::parse(&code) {
         registry.search(who, &PersonQuery::CodiceFiscale(cf), None).await.map(|v| v.into_iter().next())
     } else {
-        return Err("birth-err-parent-code");
+        return Err(CodeLookup::Malformed);
     };
     match found {
         Ok(Some(v)) => Ok(Some(v)),
-        _ => Err("birth-err-parent"),
+        _ => Err(CodeLookup::NoOne),
     }
 }
+
 struct Choice {
     code: u16,
     label: String,
