@@ -4,6 +4,7 @@
 mod api;
 pub use api::write_private as write_private_key;
 mod audit;
+mod backup;
 mod certificate;
 mod cf;
 mod demo;
@@ -52,9 +53,13 @@ enum Command {
     /// Synthetic population.
     #[command(subcommand)]
     Population(population::PopulationCommand),
-    /// The trace: verify the hash chain.
+    /// The trace: verify it against its signed checkpoints, checkpoint, export a segment.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Back the register's database up, encrypted, with a manifest (SEC-3).
+    Backup(backup::BackupOpts),
+    /// Restore a backup into the register chosen by --data-dir / --database-url, then verify it.
+    Restore(backup::RestoreOpts),
     /// The comuni's web services: client keys and registration, signed calls, load script.
     #[command(subcommand)]
     Api(api::ApiCommand),
@@ -122,6 +127,8 @@ pub fn run(opts: Opts) -> ExitCode {
         Command::Cf(c) => cf::run(c, &global),
         Command::Id(c) => id::run(c, &global),
         Command::Audit(c) => with_runtime(&global, |cfg| audit::run(c, cfg)),
+        Command::Backup(o) => with_runtime(&global, |cfg| backup::run_backup(o, cfg)),
+        Command::Restore(o) => with_runtime(&global, |cfg| backup::run_restore(o, cfg)),
         Command::Refdata(c) => with_runtime(&global, |cfg| refdata::run(c, cfg)),
         Command::Population(c) => with_runtime(&global, |cfg| population::run(c, cfg)),
         Command::Api(c) => with_runtime(&global, |cfg| api::run(c, cfg)),

@@ -423,3 +423,256 @@ fn the_embedded_register_is_readable_by_its_owner_only() {
     assert_eq!(anagrafe(&["audit", "verify", "--data-dir", d]).status.code(), Some(0));
     assert_eq!((mode(&dir), mode(&db)), (0o700, 0o600));
 }
+
+/// The trace's signed checkpoints end to end (issue 18, item 1; docs/trace.md): a checkpoint,
+/// the register verified against it, a segment exported and verified with the public key
+/// alone; a tampered or recomputed export, a checkpoint signed by another key, and a deleted
+/// tail are each found.
+#[test]
+fn the_trace_is_checkpointed_exported_and_verified_from_outside() {
+    use anagrafe_store::{CheckpointKey, CheckpointSigner};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert_eq!(anagrafe(&["population", "generate", "--persons", "60", "--data-dir", d]).status.code(), Some(0));
+    assert_eq!(anagrafe(&["id", "assign", "--data-dir", d]).status.code(), Some(0));
+    let o = anagrafe(&["audit", "checkpoint", "--data-dir", d]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let cp: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let head = cp["seq"].as_i64().unwrap();
+    assert!(head >= 2, "{cp}");
+    let o = anagrafe(&["audit", "checkpoint", "--data-dir", d]);
+    assert!(stdout(&o).is_empty() && stderr(&o).contains("already covers"), "no second checkpoint of the same head");
+    let o = anagrafe(&["audit", "verify", "--data-dir", d]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["chain"]["last_checkpoint"]["seq"], head);
+    assert_eq!((v["in_database"].as_u64(), v["in_file"].as_u64()), (Some(1), Some(1)));
+
+    // The auditor's side: the public key, the export, nothing else.
+    let private = std::fs::read_to_string(dir.path().join("register-signing.key")).unwrap();
+    let public = dir.path().join("register-key.pem");
+    std::fs::write(&public, CheckpointKey::from_pem(&private).unwrap().to_pem()).unwrap();
+    let export = dir.path().join("trace.jsonl");
+    let o = anagrafe(&["audit", "export", "--out", export.to_str().unwrap(), "--data-dir", d]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let verify_export = |file: &std::path::Path, key: &std::path::Path| {
+        anagrafe(&["audit", "verify-export", file.to_str().unwrap(), "--key", key.to_str().unwrap()])
+    };
+    let o = verify_export(&export, &public);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&export).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["format"], "anagrafe-trace-export/1");
+
+    // One entry given to another actor: found at that entry.
+    let write = |name: &str, lines: &[serde_json::Value]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+        p
+    };
+    let mut altered = lines.clone();
+    altered[2]["entry"]["actor"] = "someone-else".into();
+    let o = verify_export(&write("altered.jsonl", &altered), &public);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("entry 2: content does not match its hash"), "{}", stderr(&o));
+
+    // The same change with every hash recomputed: the chain holds, the checkpoint does not.
+    let mut prev = anagrafe_store::audit::GENESIS.to_owned();
+    for l in altered.iter_mut().skip(1).filter(|l| l.get("entry").is_some()) {
+        let mut e: anagrafe_store::StoredAudit = serde_json::from_value(l["entry"].clone()).unwrap();
+        e.prev_hash = prev.clone();
+        e.hash = anagrafe_store::audit::chain_hash(&prev, e.seq, e.at_ms, &e.entry);
+        prev = e.hash.clone();
+        l["entry"] = serde_json::to_value(&e).unwrap();
+    }
+    let o = verify_export(&write("recomputed.jsonl", &altered), &public);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("were rewritten"), "{}", stderr(&o));
+
+    // Another register's key: its checkpoints vouch for nothing here, and this one's are refused.
+    let other = tempfile::tempdir().unwrap();
+    assert_eq!(anagrafe(&["audit", "verify", "--data-dir", other.path().to_str().unwrap()]).status.code(), Some(0));
+    let other_private = std::fs::read_to_string(other.path().join("register-signing.key")).unwrap();
+    let other_public = other.path().join("other.pem");
+    std::fs::write(&other_public, CheckpointKey::from_pem(&other_private).unwrap().to_pem()).unwrap();
+    let o = verify_export(&export, &other_public);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("not signed by the key given"), "{}", stderr(&o));
+    let mut forged_lines = altered.clone();
+    let forger = CheckpointSigner::from_pem(&other_private).unwrap();
+    let last = forged_lines.iter().rev().find_map(|l| l.get("entry").cloned()).unwrap();
+    let mut forged = forger.sign(last["seq"].as_i64().unwrap(), last["hash"].as_str().unwrap(), 1);
+    forged.key_id = CheckpointKey::from_pem(&private).unwrap().key_id().to_owned();
+    forged_lines.retain(|l| l.get("checkpoint").is_none());
+    forged_lines.push(serde_json::json!({ "checkpoint": forged }));
+    let o = verify_export(&write("forged.jsonl", &forged_lines), &public);
+    assert_eq!(o.status.code(), Some(1), "a recomputed chain with a forged checkpoint");
+
+    // In the register: a forged checkpoint in the file, then the tail deleted and the head wound back.
+    let file = dir.path().join("trace-checkpoints.jsonl");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str(&format!("{}\n", serde_json::to_string(&forged).unwrap()));
+    std::fs::write(&file, &text).unwrap();
+    let o = anagrafe(&["audit", "verify", "--data-dir", d]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("in the file is not signed by key"), "{}", stderr(&o));
+    std::fs::write(&file, text.lines().filter(|l| !l.contains(&forged.signature)).map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    assert_eq!(anagrafe(&["audit", "verify", "--data-dir", d]).status.code(), Some(0));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let store =
+        rt.block_on(anagrafe_store::SqliteStore::connect(&format!("sqlite://{}", dir.path().join("anagrafe.db").display()))).unwrap();
+    let keep = lines.iter().find(|l| l["entry"]["seq"] == 1).unwrap()["entry"]["hash"].as_str().unwrap().to_owned();
+    for sql in [
+        "DROP TRIGGER audit_log_no_delete".to_owned(),
+        "DROP TRIGGER audit_head_forward_only".to_owned(),
+        "DELETE FROM audit_log WHERE seq > 1".to_owned(),
+        format!("UPDATE audit_head SET seq = 1, hash = '{keep}' WHERE id = 1"),
+    ] {
+        rt.block_on(store.exec_raw(&sql)).unwrap();
+    }
+    drop(store);
+    let o = anagrafe(&["audit", "verify", "--data-dir", d]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("entry 2: the trace ends at entry 1") && stderr(&o).contains("tail was deleted"), "{}", stderr(&o));
+}
+
+/// What a register holds, as the drill compares it: persons, the trace's head, the ID counter.
+fn register_state(args: &[&str]) -> serde_json::Value {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let url = args[1].to_owned();
+    rt.block_on(async {
+        let store = anagrafe_store::connect(&url).await.unwrap();
+        let persons = store.count_persons().await.unwrap();
+        let head = store.audit_head().await.unwrap();
+        let counter = store.id_counter().await.unwrap();
+        let ids: Vec<String> = store.sample_residents(50).await.unwrap().into_iter().map(|(_, cf)| cf).collect();
+        serde_json::json!({ "persons": persons, "head": head, "counter": counter, "sample": ids })
+    })
+}
+
+/// The backup and restore drill (SEC-3, issue 18 item 6) on one backend: a register with
+/// people and a trace is backed up, wiped, restored; the restored register verifies, matches the
+/// manifest and holds what the original held. A wrong key and a changed file are refused.
+fn backup_drill(register: &[&str], url: &str, wipe: impl Fn(), key: Option<&std::path::Path>) {
+    let dir = tempfile::tempdir().unwrap();
+    let with = |args: &[&str]| -> Output {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend_from_slice(register);
+        if let Some(k) = key {
+            all.extend_from_slice(&["--key-file", k.to_str().unwrap()]);
+        }
+        anagrafe(&all)
+    };
+    let o = anagrafe(&[&["population", "generate", "--persons", "300"][..], register].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(anagrafe(&[&["id", "assign"][..], register].concat()).status.code(), Some(0));
+    let before = register_state(&["", url]);
+    let out = dir.path().join("backup");
+    let o = with(&["backup", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(report["manifest"]["persons"], 300);
+    // Nothing of the register is in the folder in clear: no codice fiscale of the sample.
+    for f in walk(&out) {
+        let bytes = std::fs::read(&f).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!before["sample"].as_array().unwrap().iter().any(|cf| text.contains(cf.as_str().unwrap())), "{} in clear", f.display());
+    }
+    wipe();
+    let o = with(&["restore", "--from", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let restored: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(restored["chain_intact"], true);
+    assert_eq!(register_state(&["", url]), before, "the restored register holds what the original held");
+    let v = anagrafe(&[&["audit", "verify"][..], register].concat());
+    assert_eq!(v.status.code(), Some(0), "{}{}", stdout(&v), stderr(&v));
+
+    // A changed byte in an encrypted file, and a wrong key, are refused before anything is written.
+    let enc = walk(&out).into_iter().find(|p| p.extension().is_some_and(|e| e == "enc")).unwrap();
+    let mut bytes = std::fs::read(&enc).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&enc, &bytes).unwrap();
+    wipe();
+    let o = with(&["restore", "--from", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is not the file the backup wrote"), "{}", stderr(&o));
+    let wrong = dir.path().join("wrong.key");
+    std::fs::write(&wrong, format!("{}\n", "ab".repeat(32))).unwrap();
+    let mut args = vec!["restore", "--from", out.to_str().unwrap()];
+    args.extend_from_slice(register);
+    args.extend_from_slice(&["--key-file", wrong.to_str().unwrap()]);
+    let o = anagrafe(&args);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("does not match the key"), "{}", stderr(&o));
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}
+
+#[test]
+fn the_backup_and_restore_drill_passes_on_the_embedded_register() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("register");
+    let d = data.to_str().unwrap().to_owned();
+    let db = data.join("anagrafe.db");
+    let url = format!("sqlite://{}", db.display());
+    let wipe = || {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+    };
+    backup_drill(&["--data-dir", &d], &url, wipe, None);
+}
+
+#[test]
+fn the_backup_and_restore_drill_passes_on_postgresql() {
+    let Ok(base) = std::env::var("ANAGRAFE_TEST_DATABASE_URL") else {
+        eprintln!("SKIPPED: PostgreSQL backup drill (set ANAGRAFE_TEST_DATABASE_URL)");
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let admin = rt.block_on(anagrafe_store::PgStore::connect(&base)).unwrap();
+    let name = format!("anagrafe_t_{:016x}", rand_u64());
+    rt.block_on(admin.exec_raw(&format!("CREATE DATABASE {name}"))).unwrap();
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    let url = format!("{prefix}/{name}");
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("backup.key");
+    std::fs::write(&key, format!("{}\n", "5a".repeat(32))).unwrap();
+    // A PostgreSQL register's keys and checkpoint file are configured, as in production.
+    let p = |n: &str| tmp.path().join(n).to_str().unwrap().to_owned();
+    assert_eq!(anagrafe(&["id", "init-key", "--out", &p("id.key")]).status.code(), Some(0));
+    assert_eq!(anagrafe(&["api", "keygen", "--out", &p("register")]).status.code(), Some(0));
+    let config = p("anagrafe.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[id_anpr]\nkey_file = {:?}\n[server]\nsigning_key_file = {:?}\n[audit]\ncheckpoint_file = {:?}\n",
+            p("id.key"),
+            p("register.key"),
+            p("checkpoints.jsonl")
+        ),
+    )
+    .unwrap();
+    let wipe = || {
+        rt.block_on(admin.exec_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).unwrap();
+        rt.block_on(admin.exec_raw(&format!("CREATE DATABASE {name}"))).unwrap();
+    };
+    backup_drill(&["--config", &config, "--database-url", &url], &url, wipe, Some(&key));
+    assert!(std::fs::read_to_string(p("checkpoints.jsonl")).unwrap().lines().count() >= 1, "the backup signed the head first");
+    rt.block_on(admin.exec_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).unwrap();
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    h.finish()
+}
