@@ -136,7 +136,7 @@ pub const EXPORT_FORMAT: &str = "anagrafe-trace-export/1";
 #[derive(Debug, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum ExportLine {
-    Entry(anagrafe_store::StoredAudit),
+    Entry(Box<anagrafe_store::StoredAudit>),
     Checkpoint(Checkpoint),
 }
 
@@ -163,7 +163,7 @@ pub async fn export(store: &dyn Store, from: i64, to: Option<i64>, out: &mut dyn
         let Some(last) = page.last() else { break };
         after = last.seq;
         for e in page.into_iter().filter(|e| e.seq <= to) {
-            out.write_all(&line(&ExportLine::Entry(e))).map_err(io)?;
+            out.write_all(&line(&ExportLine::Entry(Box::new(e)))).map_err(io)?;
         }
     }
     for c in checkpoints.into_iter().filter(|c| c.seq >= from && c.seq <= to) {
@@ -243,7 +243,7 @@ pub fn verify_export(input: impl std::io::BufRead, key: &CheckpointKey) -> Resul
     for (n, line) in lines {
         let line = line.map_err(|e| bad(n, e.to_string()))?;
         match serde_json::from_str::<ExportLine>(&line).map_err(|e| bad(n, format!("neither an entry nor a checkpoint ({e})")))? {
-            ExportLine::Entry(e) => entries.push(e),
+            ExportLine::Entry(e) => entries.push(*e),
             ExportLine::Checkpoint(c) => checkpoints.push(c),
         }
     }

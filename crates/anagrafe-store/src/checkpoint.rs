@@ -234,7 +234,7 @@ mod tests {
         let other = signer();
         let forged = Checkpoint { key_id: key.key_id().to_owned(), ..other.sign(42, &c.hash, c.at_ms) };
         assert!(!key.verifies(&forged));
-        let screened = screen(&key, &[("db", &[c.clone(), forged]), ("file", &[c.clone()])]);
+        let screened = screen(&key, &[("db", &[c.clone(), forged]), ("file", std::slice::from_ref(&c))]);
         assert_eq!(screened.good, vec![c]);
         assert_eq!(screened.forged, vec![(42, "db".to_owned())]);
     }
