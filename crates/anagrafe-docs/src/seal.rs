@@ -131,6 +131,18 @@ impl SealIdentity {
         })
     }
 
+    /// A 32-byte secret for `purpose`, derived from the seal's private key: the same on every
+    /// instance that holds the seal, and nothing about the key can be learnt from it
+    /// (SHA-256 of the purpose and the key's scalar).
+    pub fn derived_secret(&self, purpose: &str) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(b"anagrafe-derived-secret/1\n");
+        h.update(purpose.as_bytes());
+        h.update(b"\n");
+        h.update(self.key.to_bytes());
+        h.finalize().into()
+    }
+
     /// The seal certificate's subject.
     pub fn subject(&self) -> String {
         self.chain.first().map(|c| c.tbs_certificate.subject.to_string()).unwrap_or_default()

@@ -72,6 +72,9 @@ pub struct Certificates {
     /// Test hook: the answers of the captchas issued, so in-process tests can solve them.
     /// Only code can set it; no configuration does.
     pub captcha_oracle: Option<CaptchaOracle>,
+    /// Captchas already tried (in memory, bounded) and the refusals not yet traced: what keeps
+    /// a flood of anonymous attempts from writing to the database.
+    pub captcha_guard: Arc<verification::CaptchaGuard>,
 }
 
 impl Certificates {
@@ -89,6 +92,7 @@ impl Certificates {
             render_slots: Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from))),
             mail_from: "Anagrafe Nazionale <noreply@anagrafe.invalid>".into(),
             captcha_oracle: None,
+            captcha_guard: Arc::default(),
         }
     }
 }

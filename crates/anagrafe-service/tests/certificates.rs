@@ -5,6 +5,7 @@
 #[macro_use]
 #[path = "../../anagrafe-store/tests/common/mod.rs"]
 mod common;
+use base64::Engine as _;
 use common::Harness;
 
 use anagrafe_domain::certificate::Stamp;
@@ -174,7 +175,31 @@ async fn verification_says_nothing_before_the_captcha_and_each_captcha_answers_o
     let c = svc.challenge(false, "it").await.unwrap();
     clock.advance(chrono::Duration::minutes(11));
     assert!(matches!(svc.verify("r4", &token, &c.id, &answer(&c.id)).await.unwrap(), Verification::WrongAnswer));
-    assert_eq!(outcomes().await, ["refused:captcha", "refused:captcha", "unknown", "refused:captcha"]);
+    // Wrong answers are traced once a minute, the next entry carrying the minute's count.
+    assert_eq!(outcomes().await, ["refused:captcha", "unknown", "refused:captcha"]);
+    let last = h.store.audit_entries(0, 1000).await.unwrap().pop().unwrap();
+    assert!(last.entry.detail.contains("\"wrong_answers\":2"), "{}", last.entry.detail);
+
+    // A flood of anonymous attempts writes nothing: no captcha is stored before it is solved,
+    // and a minute of wrong answers is one trace entry.
+    let before = h.store.audit_entries(0, 10_000).await.unwrap().len();
+    clock.advance(chrono::Duration::minutes(1));
+    for i in 0..300 {
+        let c = svc.challenge(i % 2 == 0, "it").await.unwrap();
+        let _ = svc.verify("flood", &token, &c.id, "0").await.unwrap();
+        let _ = svc.verify("flood", &"b".repeat(20), &format!("{}x", c.id), "0").await.unwrap();
+    }
+    assert_eq!(h.store.audit_entries(0, 10_000).await.unwrap().len(), before + 1);
+    // A captcha id cannot be forged: a changed expiry or a made-up id answers nothing.
+    let c = svc.challenge(true, "it").await.unwrap();
+    let right = answer(&c.id);
+    let mut raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&c.id).unwrap();
+    raw[7] ^= 0x01;
+    let moved = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&raw);
+    assert!(matches!(svc.verify("r5", &token, &moved, &right).await.unwrap(), Verification::WrongAnswer));
+    assert!(matches!(svc.verify("r6", &token, &c.id, &right).await.unwrap(), Verification::WrongAnswer), "any attempt spends it");
+    let c = svc.challenge(true, "it").await.unwrap();
+    assert!(matches!(svc.verify("r7", &token, &c.id, &answer(&c.id)).await.unwrap(), Verification::Unknown));
 }
 
 async fn a_typed_number_verifies_and_its_original_can_be_downloaded_until_the_link_expires(h: &Harness) {

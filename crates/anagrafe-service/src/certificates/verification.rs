@@ -1,13 +1,20 @@
 //! Public verification of a printed certificate (VER-1 … VER-4): anyone holding the paper
 //! reads its QR code (or uploads a photo of it), solves a captcha, and gets the sealed original
 //! back while it is valid. Nothing about the certificate, not even whether it exists, is said
-//! before the captcha is solved; every attempt is traced as `certificate.verify` by the actor
-//! `public`. The page (`web/verify.rs`) renders these answers.
+//! before the captcha is solved; every solved attempt is traced as `certificate.verify` by the
+//! actor `public`. The page (`web/verify.rs`) renders these answers.
+//!
+//! Anonymous requests must not be able to grow the database (issue 18, item 7). A captcha is
+//! therefore kept by nobody: its id carries its expiry, a random nonce and a MAC over both and
+//! the answer, under a secret derived from the seal's key (the same on every instance). Any
+//! attempt spends the captcha in memory ([`CaptchaGuard`], bounded); only a *solved* one is
+//! written, so that it answers once across instances — and solving costs a person's effort.
+//! Wrong answers are traced once per minute with the count of the minute before.
 
 use super::{CertificateService, token_hash};
 use crate::{ServiceError, ServiceResult};
 use anagrafe_docs::{captcha, qr};
-use anagrafe_store::{AuditEntry, StoredCertificate};
+use anagrafe_store::{AuditEntry, StoreError, StoredCertificate};
 use base64::Engine as _;
 use chrono::NaiveDate;
 use serde_json::json;
@@ -15,6 +22,92 @@ use sha2::{Digest, Sha256};
 
 /// How long a captcha stays valid.
 pub const CAPTCHA_TTL_MS: i64 = 10 * 60 * 1000;
+
+/// Most captchas remembered as tried; past it the oldest is forgotten (reusing one then takes
+/// this many other attempts in between, so guessing stays hopeless).
+pub const TRIED_CAP: usize = 100_000;
+
+/// Captchas tried and wrong answers counted, in memory.
+#[derive(Debug, Default)]
+pub struct CaptchaGuard {
+    state: std::sync::Mutex<GuardState>,
+}
+
+#[derive(Debug, Default)]
+struct GuardState {
+    tried: std::collections::HashSet<[u8; 16]>,
+    order: std::collections::VecDeque<([u8; 16], i64)>,
+    /// The current minute's start and its wrong answers.
+    window: (i64, u64),
+}
+
+impl CaptchaGuard {
+    /// Marks captcha `nonce` (valid until `expires`) as tried; `false` if it was already.
+    fn try_once(&self, nonce: [u8; 16], expires: i64, now: i64) -> bool {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        while s.order.front().is_some_and(|(_, e)| *e < now) {
+            if let Some((n, _)) = s.order.pop_front() {
+                s.tried.remove(&n);
+            }
+        }
+        if !s.tried.insert(nonce) {
+            return false;
+        }
+        if s.order.len() >= TRIED_CAP
+            && let Some((n, _)) = s.order.pop_front()
+        {
+            s.tried.remove(&n);
+        }
+        s.order.push_back((nonce, expires));
+        true
+    }
+
+    /// Counts a wrong answer at `now`: the detail of the trace entry to write when it is the
+    /// first of its minute (with the count of the previous minute that had any), else `None`.
+    fn wrong_answer(&self, now: i64) -> Option<serde_json::Value> {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let minute = now - now.rem_euclid(60_000);
+        let (start, count) = s.window;
+        if start == minute && count > 0 {
+            s.window.1 += 1;
+            return None;
+        }
+        s.window = (minute, 1);
+        Some(if count > 0 { json!({ "previous_minute": start, "wrong_answers": count }) } else { json!({}) })
+    }
+
+    /// Captchas remembered as tried.
+    pub fn tried(&self) -> usize {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).tried.len()
+    }
+}
+
+/// A captcha id: its expiry, its nonce and the MAC that binds its answer.
+fn captcha_id(expires: i64, nonce: &[u8; 16], mac: &[u8]) -> String {
+    let mut raw = Vec::with_capacity(40);
+    raw.extend_from_slice(&expires.to_be_bytes());
+    raw.extend_from_slice(nonce);
+    raw.extend_from_slice(&mac[..16]);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn parse_captcha_id(id: &str) -> Option<(i64, [u8; 16], [u8; 16])> {
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(id.as_bytes()).ok().filter(|r| r.len() == 40)?;
+    let expires = i64::from_be_bytes(raw[..8].try_into().ok()?);
+    Some((expires, raw[8..24].try_into().ok()?, raw[24..].try_into().ok()?))
+}
+
+type CaptchaMac = hmac::Hmac<Sha256>;
+
+fn captcha_mac(key: &[u8; 32], expires: i64, nonce: &[u8; 16], answer: &str) -> CaptchaMac {
+    use hmac::Mac;
+    let mut m = <CaptchaMac as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    m.update(b"anagrafe-captcha/1\n");
+    m.update(&expires.to_be_bytes());
+    m.update(nonce);
+    m.update(answer.as_bytes());
+    m
+}
 
 /// What a captcha shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,9 +231,9 @@ impl CertificateService {
     /// A new captcha (a spoken-style question when `accessible`, in language `lang`), kept as
     /// hashes until the clock passes `CAPTCHA_TTL_MS`.
     pub async fn challenge(&self, accessible: bool, lang: &str) -> ServiceResult<Challenge> {
-        let mut id = [0u8; 16];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
-        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id);
+        use hmac::Mac;
+        let mut nonce = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
         let (shown, answer) = if accessible {
             let (q, a) = captcha::spoken_question(lang);
             (Shown::Question(q), a)
@@ -151,7 +244,9 @@ impl CertificateService {
                 tokio::task::spawn_blocking(move || captcha::image_png(&drawn)).await.map_err(|e| ServiceError::Internal(Box::new(e)))?;
             (Shown::Image(png), a)
         };
-        self.store.save_captcha(&hash(&id), &hash(&answer), self.clock.now_ms() + CAPTCHA_TTL_MS).await?;
+        let expires = self.clock.now_ms() + CAPTCHA_TTL_MS;
+        let key = self.certs.seal.derived_secret("captcha");
+        let id = captcha_id(expires, &nonce, &captcha_mac(&key, expires, &nonce, &answer).finalize().into_bytes());
         if let Some(oracle) = &self.certs.captcha_oracle
             && let Ok(mut o) = oracle.lock()
         {
@@ -186,14 +281,29 @@ impl CertificateService {
         self.outcome(request_id, "number", cert).await
     }
 
-    /// Spends captcha `captcha_id`; a wrong, spent or expired one is traced.
+    /// Spends captcha `captcha_id` (any attempt does); whether `answer` solves it. Only a
+    /// solved captcha is written (once: a second use is refused on every instance); wrong,
+    /// spent or expired ones are counted and traced once a minute.
     async fn captcha_solved(&self, request_id: &str, captcha_id: &str, answer: &str) -> ServiceResult<bool> {
-        let expected = self.store.take_captcha(&hash(captcha_id), self.clock.now_ms()).await?;
-        if expected.as_deref() != Some(hash(answer.trim()).as_str()) {
-            self.store.audit(&Self::public_entry(request_id, "refused:captcha", json!({}))).await?;
-            return Ok(false);
+        use hmac::Mac;
+        let now = self.clock.now_ms();
+        let guard = &self.certs.captcha_guard;
+        let solved = match parse_captcha_id(captcha_id) {
+            Some((expires, nonce, mac)) if expires >= now && guard.try_once(nonce, expires, now) => {
+                let key = self.certs.seal.derived_secret("captcha");
+                captcha_mac(&key, expires, &nonce, answer.trim()).verify_truncated_left(&mac).is_ok()
+                    && match self.store.save_captcha(&hash(captcha_id), "solved", expires).await {
+                        Ok(()) => true,
+                        Err(StoreError::Conflict { .. }) => false,
+                        Err(e) => return Err(e.into()),
+                    }
+            }
+            _ => false,
+        };
+        if !solved && let Some(detail) = guard.wrong_answer(now) {
+            self.store.audit(&Self::public_entry(request_id, "refused:captcha", detail)).await?;
         }
-        Ok(true)
+        Ok(solved)
     }
 
     /// What the page says of `cert`, found by `by` (`qr` or `number`), traced.
