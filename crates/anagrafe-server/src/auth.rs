@@ -22,6 +22,7 @@ pub mod dev_idp;
 pub mod limits;
 pub mod oidc;
 pub mod password;
+pub mod secrets;
 pub mod totp;
 
 use crate::error::FieldProblem;
@@ -373,12 +374,14 @@ pub(crate) async fn operator_login(state: &AppState, addr: &limits::ClientAddr, 
         failed(state, &o, &addr.0, "password", "wrong password").await?;
         return Err(bad_credentials());
     }
-    let (mode, step) = match &o.totp_secret {
+    let (mode, step) = match o.totp_secret.as_deref().map(|s| state.open_secret(&o.username, s)) {
+        // A secret that does not open (the secrets key changed): no code can match it.
         Some(secret) => {
+            let secret = secret.unwrap_or_default();
             let Some(code) = input.totp.as_deref().filter(|c| !c.is_empty()) else {
                 return Err(ApiError::field("totp", "the second factor code is required for this account"));
             };
-            let Some(step) = totp::verify(secret, code, now / 1000) else {
+            let Some(step) = totp::verify(&secret, code, now / 1000) else {
                 limits::failed_from(state, &addr.0).await?;
                 failed(state, &o, &addr.0, "password+totp", "wrong code").await?;
                 return Err(bad_credentials());
@@ -486,7 +489,7 @@ pub(crate) async fn start_enrolment(state: &AppState, s: &FirstFactor) -> Result
         )));
     }
     let secret = totp::new_secret();
-    let up = OperatorUpdate { totp_pending: Some(Some(secret.clone())), ..Default::default() };
+    let up = OperatorUpdate { totp_pending: Some(Some(state.seal_secret(&s.operator.username, &secret))), ..Default::default() };
     let e = entry(&format!("operator:{}", s.operator.username), &s.session.auth_mode, "operator.totp_enrol", "ok", json!({}));
     state.store.update_operator(&s.operator.username, &up, &e).await?;
     let otpauth_uri = totp::otpauth_uri(&state.auth.totp_issuer, &s.operator.username, &secret);
@@ -511,8 +514,10 @@ pub(crate) async fn confirm_enrolment(state: &AppState, s: &FirstFactor, code: &
         ApiError::ConflictField(FieldProblem::plain("code", "no enrolment is in progress: start one at /auth/operator/totp/enrol"))
     })?;
     let now = state.clock.now_ms();
-    let step =
-        totp::verify(&pending, code, now / 1000).ok_or_else(|| ApiError::field("code", "does not match the secret being enrolled"))?;
+    let step = state
+        .open_secret(&s.operator.username, &pending)
+        .and_then(|p| totp::verify(&p, code, now / 1000))
+        .ok_or_else(|| ApiError::field("code", "does not match the secret being enrolled"))?;
     let up = OperatorUpdate {
         totp_secret: Some(Some(pending)),
         totp_pending: Some(None),
@@ -620,7 +625,11 @@ async fn reauth(
     let b: ReauthBody = json_body(&body)?;
     let o = s.operator();
     let now = state.clock.now_ms();
-    let step = o.totp_secret.as_deref().and_then(|secret| totp::verify(secret, &b.totp, now / 1000));
+    let step = o
+        .totp_secret
+        .as_deref()
+        .and_then(|s| state.open_secret(&o.username, s))
+        .and_then(|secret| totp::verify(&secret, &b.totp, now / 1000));
     let ok = password::verify(b.password, o.password_hash.clone()).await && step.is_some();
     let fresh = match step {
         Some(step) if ok => state.store.accept_totp_step(&o.username, step).await?,

@@ -46,6 +46,9 @@ pub struct AppState {
     pub publisher: Arc<Publisher>,
     /// What signs the trace's checkpoints (`None`: the register has no signing key).
     pub checkpoints: Option<Arc<anagrafe_service::trace::Checkpointer>>,
+    /// The key operators' second-factor secrets are sealed with (`None`: kept in clear, and the
+    /// server warns).
+    pub secrets: Option<Arc<auth::secrets::SecretBox>>,
 }
 
 /// The deploying body's own facts, from the configuration (`[publisher]`): they are not the
@@ -135,6 +138,7 @@ impl AppState {
             clock: Arc::new(anagrafe_service::SystemClock),
             publisher: Arc::new(Publisher::default()),
             checkpoints: None,
+            secrets: None,
         }
     }
 
@@ -146,6 +150,16 @@ impl AppState {
             .clone()
             .ok_or_else(|| anagrafe_service::ServiceError::Unavailable("certificates are not configured (no seal)".into()))?;
         Ok(anagrafe_service::CertificateService::new(certs, self.store.clone(), self.clock.clone()))
+    }
+
+    /// A second-factor secret of account `owner`, sealed for storage.
+    pub fn seal_secret(&self, owner: &str, plain: &str) -> String {
+        auth::secrets::seal(self.secrets.as_deref(), owner, plain)
+    }
+
+    /// A stored second-factor secret of account `owner`, opened (`None`: it does not open).
+    pub fn open_secret(&self, owner: &str, stored: &str) -> Option<String> {
+        auth::secrets::open(self.secrets.as_deref(), owner, stored)
     }
 
     /// The registry's use cases over this state's store, issuer and clock.

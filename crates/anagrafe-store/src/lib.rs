@@ -319,6 +319,9 @@ pub trait AccountStore: Send + Sync {
     /// An operator account with its roles.
     async fn operator(&self, username: &str) -> Result<Option<Operator>>;
 
+    /// Every operator account's name, in order.
+    async fn operator_names(&self) -> Result<Vec<String>>;
+
     /// Creates or replaces an operator account and its roles (administration), traced.
     async fn save_operator(&self, operator: &Operator, ctx: &WriteContext) -> Result<()>;
 

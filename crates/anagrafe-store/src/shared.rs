@@ -1550,6 +1550,10 @@ macro_rules! store_common {
 
         #[async_trait::async_trait]
         impl crate::AccountStore for $store {
+            async fn operator_names(&self) -> crate::Result<Vec<String>> {
+                Ok(sqlx::query_scalar::<_, String>("SELECT username FROM operators ORDER BY username").fetch_all(&self.pool).await?)
+            }
+
             async fn operator(&self, username: &str) -> crate::Result<Option<crate::Operator>> {
                 use sqlx::Row;
                 let Some(r) = sqlx::query(

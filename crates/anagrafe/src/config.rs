@@ -228,6 +228,11 @@ pub struct ServerConfig {
     /// embedded register: `register-signing.key` beside its database, created on first use;
     /// unset on PostgreSQL: no pushes.
     pub signing_key_file: Option<PathBuf>,
+    /// The key operators' second-factor secrets are sealed with (64 hex digits). Unset for an
+    /// embedded register: `secrets.key` beside its database, created on first use; unset on
+    /// PostgreSQL: the secrets stay in clear and the server warns.
+    #[serde(default)]
+    pub secrets_key_file: Option<PathBuf>,
 }
 
 /// Operational logs (never personal data: see docs/logging.md).
@@ -249,6 +254,7 @@ impl Default for Config {
                 api_audience: anagrafe_server::DEFAULT_AUDIENCE.to_owned(),
                 tls: false,
                 signing_key_file: None,
+                secrets_key_file: None,
             },
             log: LogConfig { format: "text".into(), level: "info".into() },
             id_anpr: IdAnprConfig { key_file: None, key_version: 1 },

@@ -212,3 +212,57 @@ pub fn checkpointer(cfg: &Config) -> anyhow::Result<Option<anagrafe_service::tra
     let signer = anagrafe_store::CheckpointSigner::from_pem(&pem).context("the register's signing key cannot sign checkpoints")?;
     Ok(Some(anagrafe_service::trace::Checkpointer::new(signer, checkpoint_file(cfg))))
 }
+
+/// The box operators' second-factor secrets are sealed with: `server.secrets_key_file`, or
+/// `secrets.key` beside an embedded register's database (created, owner-only, on first use);
+/// `None` on PostgreSQL without one.
+pub fn secret_box(cfg: &Config) -> anyhow::Result<Option<anagrafe_server::auth::secrets::SecretBox>> {
+    let path = match (&cfg.server.secrets_key_file, sqlite_dir(&cfg.database.url)) {
+        (Some(p), _) => p.clone(),
+        (None, Some(dir)) => {
+            let p = dir.join("secrets.key");
+            if !p.exists() {
+                use rand::RngCore;
+                use std::io::Write;
+                let mut key = [0u8; 32];
+                rand::rngs::OsRng.fill_bytes(&mut key);
+                let mut opts = std::fs::OpenOptions::new();
+                opts.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+                let mut f = opts.open(&p).with_context(|| format!("cannot create the secrets key {}", p.display()))?;
+                writeln!(f, "{}", hex::encode(key))?;
+                key.fill(0);
+                tracing::info!(path = %p.display(), "created the key that seals operators' second-factor secrets");
+            }
+            p
+        }
+        (None, None) => return Ok(None),
+    };
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read the secrets key {}", path.display()))?;
+    let b = anagrafe_server::auth::secrets::SecretBox::from_key_text(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(Some(b))
+}
+
+/// Seals every second-factor secret still stored in clear (written by an earlier version, or by
+/// a tool that had no key), each change traced. How many were sealed.
+pub async fn seal_stored_secrets(state: &anagrafe_server::AppState) -> anyhow::Result<usize> {
+    use anagrafe_server::auth::secrets::SecretBox;
+    let Some(b) = state.secrets.as_deref() else { return Ok(0) };
+    let mut sealed = 0;
+    for name in state.store.operator_names().await? {
+        let Some(o) = state.store.operator(&name).await? else { continue };
+        let reseal = |v: &Option<String>| v.as_deref().filter(|s| SecretBox::needs_sealing(s)).map(|s| Some(b.seal(&name, s)));
+        let (secret, pending) = (reseal(&o.totp_secret), reseal(&o.totp_pending));
+        if secret.is_none() && pending.is_none() {
+            continue;
+        }
+        let up = anagrafe_store::OperatorUpdate { totp_secret: secret, totp_pending: pending, ..Default::default() };
+        let ctx = anagrafe_store::WriteContext::cli("seal-secrets");
+        let mut e = anagrafe_store::AuditEntry::from_ctx(&ctx, "operator.totp_sealed", "ok");
+        e.detail = serde_json::json!({ "username": name }).to_string();
+        state.store.update_operator(&name, &up, &e).await?;
+        sealed += 1;
+    }
+    Ok(sealed)
+}

@@ -57,11 +57,12 @@ fn print_findings(findings: &[String]) {
 pub async fn run(cmd: AuditCommand, cfg: Config) -> anyhow::Result<ExitCode> {
     match cmd {
         AuditCommand::Verify { key } => {
+            // The register first: an embedded one's folder is created with its owner-only mode.
+            let store = crate::register::open(&cfg).await?;
             let key = match key {
                 Some(p) => Some(read_key(&p)?),
                 None => crate::register::checkpointer(&cfg)?.map(|c| c.public_key()),
             };
-            let store = crate::register::open(&cfg).await?;
             let Some(key) = key else {
                 eprintln!("no register signing key: the chain is checked without its checkpoints (set server.signing_key_file)");
                 let report = store.verify_audit_chain().await?;
@@ -75,8 +76,8 @@ pub async fn run(cmd: AuditCommand, cfg: Config) -> anyhow::Result<ExitCode> {
             Ok(if verdict.is_intact() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         AuditCommand::Checkpoint => {
-            let cp = crate::register::checkpointer(&cfg)?.context("the register has no signing key (set server.signing_key_file)")?;
             let store = crate::register::open(&cfg).await?;
+            let cp = crate::register::checkpointer(&cfg)?.context("the register has no signing key (set server.signing_key_file)")?;
             match cp.checkpoint(&*store, &anagrafe_service::SystemClock).await? {
                 Some(c) => println!("{}", serde_json::to_string(&c)?),
                 None => eprintln!("the last checkpoint already covers the head (or the trace is empty)"),
@@ -84,8 +85,8 @@ pub async fn run(cmd: AuditCommand, cfg: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Export { out, from, to } => {
-            let cp = crate::register::checkpointer(&cfg)?;
             let store = crate::register::open(&cfg).await?;
+            let cp = crate::register::checkpointer(&cfg)?;
             match &cp {
                 Some(cp) => {
                     cp.checkpoint(&*store, &anagrafe_service::SystemClock).await?;

@@ -253,6 +253,7 @@ async fn facts(store: &dyn anagrafe_store::Store) -> anyhow::Result<(u64, (i64, 
 
 pub async fn run_backup(opts: BackupOpts, cfg: Config) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
+    let store = crate::register::open(&cfg).await?;
     let key = backup_key(&cfg, opts.key_file.as_deref(), true)?;
     if opts.out.exists() && std::fs::read_dir(&opts.out)?.next().is_some() {
         bail!("{} is not empty: a backup goes to a new folder", opts.out.display());
@@ -260,7 +261,6 @@ pub async fn run_backup(opts: BackupOpts, cfg: Config) -> anyhow::Result<ExitCod
     private_dir(&opts.out)?;
     let work = opts.out.join(".work");
     private_dir(&work)?;
-    let store = crate::register::open(&cfg).await?;
     // The head is signed first, so the copy carries a checkpoint of its own last entry.
     if let Some(cp) = crate::register::checkpointer(&cfg)? {
         cp.checkpoint(&*store, &anagrafe_service::SystemClock).await?;

@@ -73,6 +73,11 @@ pub fn state(store: Arc<dyn Store>, cfg: &Config) -> AppState {
         }
         Err(e) => tracing::warn!(error = %e, "certificates are not available (run `anagrafe seal init` for an embedded register)"),
     }
+    match crate::register::secret_box(cfg) {
+        Ok(Some(b)) => state.secrets = Some(Arc::new(b)),
+        Ok(None) => tracing::warn!("server.secrets_key_file is not set: operators' second-factor secrets are stored in clear"),
+        Err(e) => tracing::warn!(error = %e, "operators' second-factor secrets are stored in clear"),
+    }
     match crate::register::checkpointer(cfg) {
         Ok(Some(c)) => {
             if c.file().is_none() {
@@ -88,6 +93,10 @@ pub fn state(store: Arc<dyn Store>, cfg: &Config) -> AppState {
 
 /// Binds and serves until Ctrl-C or SIGTERM, finishing requests in flight.
 pub async fn serve(mut state: AppState, cfg: &Config, listen: SocketAddr, on_bound: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+    let sealed = crate::register::seal_stored_secrets(&state).await.context("cannot seal the second-factor secrets stored in clear")?;
+    if sealed > 0 {
+        tracing::info!(accounts = sealed, "second-factor secrets stored in clear are now sealed");
+    }
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     state.oidc.default_base_url(&format!("http://{addr}"));
