@@ -126,6 +126,7 @@ impl FromRequest<AppState> for Signed {
             .map_err(|_| ApiError::field("body", format!("is larger than {MAX_BODY} bytes or was interrupted")))?;
         match verify(state, &method, &target, &headers, &body).await {
             Ok(client) => {
+                crate::auth::limits::api_call(state, &client.client_id).await?;
                 let ctx = WriteContext {
                     request_id: crate::middleware::current_request_id().unwrap_or_default(),
                     actor: format!("client:{}", client.client_id),

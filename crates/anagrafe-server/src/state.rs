@@ -31,7 +31,10 @@ pub struct AppState {
     /// Blocked addresses as last read.
     pub blocklist: Arc<auth::limits::Blocklist>,
     /// Page requests per address in the current minute (in memory).
-    pub page_counter: Arc<auth::limits::PageCounter>,
+    pub page_counter: Arc<auth::limits::MinuteCounter>,
+    /// Calls per web-service client in the current minute (in memory; see
+    /// `limits.shared_api_counts`).
+    pub api_counter: Arc<auth::limits::MinuteCounter>,
     /// Whether responses carry `Strict-Transport-Security` (the register is served over TLS,
     /// directly or behind a proxy).
     pub hsts: bool,
@@ -132,6 +135,7 @@ impl AppState {
             limits: auth::limits::LimitSettings::default(),
             blocklist: Arc::default(),
             page_counter: Arc::default(),
+            api_counter: Arc::default(),
             hsts: false,
             certificates: None,
             pdnd: Arc::default(),

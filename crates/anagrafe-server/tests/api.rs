@@ -29,6 +29,10 @@ async fn client(store: &dyn Store, id: &str, role: &str, comune: Option<&str>) -
 }
 
 async fn api() -> Api {
+    api_with(|_| {}).await
+}
+
+async fn api_with(tune: impl FnOnce(&mut AppState)) -> Api {
     let dir = tempfile::tempdir().unwrap();
     let s = SqliteStore::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
     s.migrate().await.unwrap();
@@ -36,8 +40,9 @@ async fn api() -> Api {
     let (roma, roma_key) = client(&*store, "roma", "comune", Some("H501")).await;
     let (milano, _) = client(&*store, "milano", "comune", Some("F205")).await;
     let (agency, _) = client(&*store, "agenzia", "revenue_agency", None).await;
-    let state =
+    let mut state =
         AppState::new(store.clone()).with_issuer(IdIssuer { generator: IdGenerator::new(&[3u8; 16]), key_version: 1, high_water: None });
+    tune(&mut state);
     Api { router: app(state), store, roma, milano, agency, roma_key, _dir: dir }
 }
 
@@ -208,6 +213,32 @@ async fn a_person_is_found_by_personal_data_and_the_history_lists_the_events_old
     assert_eq!(send(&api, signed(&api.roma, "GET", "/api/v1/persons/AB12345CV/history", b"")).await.status, StatusCode::NOT_FOUND);
     let extra = send(&api, signed(&api.roma, "GET", &format!("/api/v1/persons/{id}/history?as_of=2025-01-01"), b"")).await;
     assert_eq!(extra.status, StatusCode::BAD_REQUEST, "the history takes no parameter");
+}
+
+/// Each client of the web services has its calls per minute (issue 18, item 7): past them `429`
+/// with `Retry-After`, counted after the signature (nobody can spend another's allowance), in
+/// memory or shared through the database; another comune is not slowed.
+#[tokio::test]
+async fn a_client_over_its_calls_per_minute_gets_429_and_another_client_does_not() {
+    for shared in [false, true] {
+        let api = api_with(|s| {
+            s.limits.api_per_minute = 3;
+            s.limits.shared_api_counts = shared;
+        })
+        .await;
+        for _ in 0..3 {
+            assert_eq!(send(&api, signed(&api.roma, "GET", "/api/v1/notifications", b"")).await.status, StatusCode::OK);
+        }
+        let r = send(&api, signed(&api.roma, "GET", "/api/v1/notifications", b"")).await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "shared {shared}: {}", r.json);
+        assert_eq!(r.headers["content-type"], "application/problem+json");
+        let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&wait));
+        assert!(r.json["detail"].as_str().unwrap().contains("more than 3 calls"), "{}", r.json);
+        assert_eq!(send(&api, signed(&api.milano, "GET", "/api/v1/notifications", b"")).await.status, StatusCode::OK);
+        // An unsigned call naming nobody spends nobody's allowance.
+        assert_eq!(send(&api, Request::get("/api/v1/notifications").body(Body::empty()).unwrap()).await.status, StatusCode::UNAUTHORIZED);
+    }
 }
 
 #[tokio::test]

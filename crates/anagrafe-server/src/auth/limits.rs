@@ -27,6 +27,12 @@ pub struct LimitSettings {
     /// counted in memory by each instance (no write per request), so that one address flooding
     /// the home page cannot slow everyone else (issue 18, item 7).
     pub pages_per_minute: i64,
+    /// Calls of one client of the comuni's web services (`/api/v1`, signed) per minute; past it
+    /// `429` with `Retry-After`. Counted in memory by each instance unless `shared_api_counts`.
+    pub api_per_minute: i64,
+    /// Count the web-service clients' calls in the database, so that every instance shares one
+    /// count (one more statement per call; for registers served by several instances).
+    pub shared_api_counts: bool,
     /// Failed logins from one address within ten minutes before it is blocked.
     pub failures_before_block: i64,
     /// An address that goes this many times over its per-minute limit in one minute is blocked.
@@ -45,6 +51,8 @@ impl Default for LimitSettings {
             account_per_minute: 10,
             verify_per_minute: 30,
             pages_per_minute: 300,
+            api_per_minute: 60_000,
+            shared_api_counts: false,
             failures_before_block: 20,
             breach_factor: 3,
             block_s: 15 * 60,
@@ -99,15 +107,16 @@ impl Blocklist {
 /// cleared every minute, bounded in size (past `PAGE_ADDRESSES` addresses in one minute, the
 /// newcomers share one count, so a flood from many addresses is limited together).
 #[derive(Debug, Default)]
-pub struct PageCounter {
+pub struct MinuteCounter {
     minute: std::sync::Mutex<(i64, HashMap<String, i64>)>,
 }
 
 /// How many addresses one minute's page counts keep apart.
 const PAGE_ADDRESSES: usize = 100_000;
 
-impl PageCounter {
-    /// Counts a page request from `addr` at `now`; answers the count in this minute.
+impl MinuteCounter {
+    /// Counts a request from `addr` (an address, or a client's id) at `now`; answers the count
+    /// in this minute.
     pub fn hit(&self, addr: &str, now: i64) -> i64 {
         let minute = now - now.rem_euclid(60_000);
         let mut m = self.minute.lock().unwrap_or_else(|e| e.into_inner());
@@ -179,6 +188,26 @@ pub fn client_address(req: &Request, trusted: &[std::net::IpAddr]) -> String {
         .filter_map(|a| a.trim().parse().ok())
         .collect();
     forwarded.iter().rev().find(|a| !trusted.contains(a)).unwrap_or(&peer).to_string()
+}
+
+/// Counts a signed call of web-service client `client`; `429` with `Retry-After` past
+/// `api_per_minute` (issue 18, item 7). Called once the signature is verified, so that nobody
+/// can spend another client's allowance.
+pub async fn api_call(state: &AppState, client: &str) -> Result<(), ApiError> {
+    let now = state.clock.now_ms();
+    let n = if state.limits.shared_api_counts {
+        state.store.hit(&format!("api:client:{client}"), 60_000, now).await?
+    } else {
+        state.api_counter.hit(client, now)
+    };
+    if n > state.limits.api_per_minute {
+        metrics::counter!("anagrafe_api_calls_limited_total").increment(1);
+        return Err(ApiError::TooMany {
+            detail: format!("this client has made more than {} calls this minute: slow down", state.limits.api_per_minute),
+            retry_after_s: retry_after(now - now.rem_euclid(60_000) + 60_000, now),
+        });
+    }
+    Ok(())
 }
 
 /// Every request: refused while its address is blocked; the login surfaces are rate limited.
