@@ -181,7 +181,12 @@ impl AppState {
         anagrafe_service::Lookup::new(self.store.clone())
     }
 
-    /// The electoral use cases over this state's store.
+    /// The security officer's use cases over this state's store.
+    pub fn security(&self) -> anagrafe_service::security::SecurityDesk {
+        anagrafe_service::security::SecurityDesk::new(self.store.clone())
+    }
+
+    /// The electoral office's use cases over this state's store.
     pub fn electoral(&self) -> anagrafe_service::ElectoralService {
         anagrafe_service::ElectoralService::new(self.store.clone())
     }

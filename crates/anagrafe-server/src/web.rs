@@ -20,6 +20,7 @@ mod form;
 pub mod i18n;
 pub mod office;
 pub(crate) mod record;
+mod security;
 mod verify;
 
 use crate::{ApiError, AppState};
@@ -58,6 +59,7 @@ pub fn routes() -> Router<AppState> {
         .merge(citizen::routes())
         .merge(office::routes())
         .merge(electoral::routes())
+        .merge(security::routes())
         .merge(verify::routes())
         .merge(dev_login::routes())
 }

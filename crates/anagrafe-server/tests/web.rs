@@ -1561,3 +1561,42 @@ fn decode_values_speak_the_page_language() {
     assert_eq!(i18n::decode(Lang::En, StatoCivile::CelibeNubile), "Single");
     assert_eq!(i18n::decode(Lang::En, RelazioneParentela::IntestatarioScheda), "Head of the family record");
 }
+
+/// The security officer's desk (issue 18, item 4): the trace's state, the search by person,
+/// operation and period in Italian, bad conditions beside their fields, every search traced; a
+/// registry officer is refused, and the account page leads the security officer back there.
+#[tokio::test]
+async fn the_security_officer_searches_the_trace_by_person_operation_and_period() {
+    for (store, _dir, _pg) in common::stores().await {
+        let router = app(state(store.clone()));
+        let (id, cf) = resident(&*store, 21).await;
+        common::operator(&*store, "sicurezza", "security_officer", "", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP")).await;
+        let (sec, _) = common::session(&*store, "operator", "sicurezza", true).await;
+        let d = desk(&*store).await;
+        assert_eq!(get(&router, "/ufficio/sicurezza", Some(&d.token), &[]).await.status, StatusCode::FORBIDDEN);
+        let page = get(&router, "/ufficio/sicurezza", Some(&sec), &[]).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+        let t = page.text();
+        assert!(t.contains("Stato del tracciamento") && t.contains("Il tracciamento conta") && t.contains("Nessun sigillo firmato"), "{t}");
+        assert!(!t.contains("data-testid=\"trace-entry\""), "nothing is searched before the officer asks");
+        let found = get(&router, &format!("/ufficio/sicurezza?soggetto={id}&operazione=person."), Some(&sec), &[]).await;
+        assert_eq!(found.status, StatusCode::OK, "{}", found.text());
+        let t = found.text();
+        assert!(t.contains("data-testid=\"trace-entry\"") && t.contains(&cf) && t.contains("person.register"), "{t}");
+        let today = anagrafe_domain::date::dmy(anagrafe_domain::ops::italian_date(chrono::Utc::now()));
+        let dated = get(&router, &format!("/ufficio/sicurezza?operazione=person.register&dal={today}&al={today}"), Some(&sec), &[]).await;
+        assert!(dated.text().contains("person.register"), "{}", dated.text());
+        let bad = get(&router, "/ufficio/sicurezza?dal=31/02/2026&soggetto=XYZ", Some(&sec), &[]).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let t = bad.text();
+        assert!(t.contains("href=\"#dal\"") && t.contains("id=\"dal-error\"") && t.contains("Scrivi una data come gg/mm/aaaa"), "{t}");
+        let none = get(&router, &format!("/ufficio/sicurezza?soggetto={cf}&operazione=certificate."), Some(&sec), &[]).await;
+        assert!(none.text().contains("Nessuna voce corrisponde alla ricerca."));
+        let english = get(&router, "/ufficio/sicurezza", Some(&sec), &[("accept-language", "en")]).await.text();
+        assert!(english.contains("State of the trace"), "{english}");
+        let account = get(&router, "/ufficio/account", Some(&sec), &[]).await.text();
+        assert!(account.contains("<a href=\"/ufficio/sicurezza\">Sicurezza e tracciamento</a>"), "{account}");
+        let searches = store.audit_entries(0, 10_000).await.unwrap().into_iter().filter(|e| e.entry.operation == "audit.search").count();
+        assert_eq!(searches, 3, "each search that ran is traced (the one with a bad date did not run)");
+    }
+}

@@ -19,6 +19,7 @@ pub mod error;
 pub mod lookup;
 pub mod principal;
 pub mod registry;
+pub mod security;
 pub mod trace;
 
 pub use anagrafe_domain::Role;

@@ -76,6 +76,20 @@ impl Principal {
         }
     }
 
+    /// The security officer (*responsabile della sicurezza*), from a session with both factors.
+    pub fn security_officer(username: &str, auth_mode: &str, request_id: String) -> Self {
+        Self {
+            actor: format!("operator:{username}"),
+            role: Role::SecurityOfficer,
+            comune: None,
+            auth_mode: auth_mode.to_owned(),
+            level: 2,
+            codice_fiscale: None,
+            eidas_id: None,
+            request_id,
+        }
+    }
+
     /// An operator of the register at its command line (the system administrator of the
     /// machine), acting for `comune` when one is named.
     pub fn command_line(user: &str, comune: Option<Belfiore>, request_id: String) -> Self {

@@ -57,6 +57,23 @@ impl AuditEntry {
     }
 }
 
+/// What the security officer looks for in the trace: each condition given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TraceQuery {
+    /// Exactly this actor (`operator:mrossi`, `client:comune-h501`, `citizen:…`, `public`).
+    pub actor: Option<String>,
+    /// About this person (internal id).
+    pub subject_person: Option<i64>,
+    /// Operations starting with this (`person.`, `certificate.verify`).
+    pub operation: Option<String>,
+    /// Outcomes starting with this (`ok`, `refused`).
+    pub outcome: Option<String>,
+    /// At or after this time (epoch ms).
+    pub from_ms: Option<i64>,
+    /// Before this time (epoch ms).
+    pub to_ms: Option<i64>,
+}
+
 /// An entry as stored, with its place in the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredAudit {

@@ -25,7 +25,7 @@ mod shared;
 pub mod sqlite;
 mod types;
 
-pub use audit::{AuditEntry, ChainReport, StoredAudit};
+pub use audit::{AuditEntry, ChainReport, StoredAudit, TraceQuery};
 pub use checkpoint::{Checkpoint, CheckpointFile, CheckpointKey, CheckpointSigner};
 pub use high_water::IdHighWater;
 
@@ -439,6 +439,10 @@ pub trait AuditStore: Send + Sync {
     /// below `before` (`i64::MAX` for the newest): what the citizen's "who looked at my data"
     /// page reads.
     async fn audit_about(&self, person: i64, before: i64, limit: u32) -> Result<Vec<StoredAudit>>;
+
+    /// Trace entries that match every condition of `q`, newest first, with a sequence number
+    /// below `before` (`i64::MAX` for the newest): the security officer's search (SEC-5).
+    async fn audit_search(&self, q: &TraceQuery, before: i64, limit: u32) -> Result<Vec<StoredAudit>>;
 
     /// Walks the whole chain and reports the first entry that does not verify.
     async fn verify_audit_chain(&self) -> Result<ChainReport> {

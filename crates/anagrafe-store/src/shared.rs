@@ -2113,6 +2113,29 @@ macro_rules! store_common {
                 Self::audit_about_page(&mut conn, person, before, limit).await
             }
 
+            async fn audit_search(&self, q: &crate::audit::TraceQuery, before: i64, limit: u32) -> crate::Result<Vec<crate::audit::StoredAudit>> {
+                // Prefixes match with LIKE: the wildcards a user types are taken literally.
+                let prefix = |p: &Option<String>| p.as_ref().map(|p| format!("{}%", p.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+                let rows = sqlx::query(
+                    "SELECT seq, at_ms, request_id, actor, actor_cf, eidas_id, auth_mode, operation, outcome, subject_person, subject_cf, \
+                     detail, prev_hash, hash FROM audit_log WHERE seq < $1 \
+                     AND ($2 IS NULL OR actor = $2) AND ($3 IS NULL OR subject_person = $3) \
+                     AND ($4 IS NULL OR operation LIKE $4 ESCAPE '\\') AND ($5 IS NULL OR outcome LIKE $5 ESCAPE '\\') \
+                     AND ($6 IS NULL OR at_ms >= $6) AND ($7 IS NULL OR at_ms < $7) ORDER BY seq DESC LIMIT $8",
+                )
+                .bind(before)
+                .bind(q.actor.as_deref())
+                .bind(q.subject_person)
+                .bind(prefix(&q.operation))
+                .bind(prefix(&q.outcome))
+                .bind(q.from_ms)
+                .bind(q.to_ms)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                Self::audit_rows(&rows)
+            }
+
             async fn verify_audit_chain_with(&self, checkpoints: &[crate::Checkpoint]) -> crate::Result<crate::audit::ChainReport> {
                 // Head and entries from one snapshot, so that concurrent appends cannot make a
                 // sound chain look broken, and any entry past the head is itself a finding.

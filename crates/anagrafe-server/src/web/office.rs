@@ -146,6 +146,8 @@ fn desk_of(roles: impl IntoIterator<Item = Role> + Clone) -> &'static str {
         "/ufficio"
     } else if has(Role::ElectoralOfficer) {
         ELECTORAL_DESK
+    } else if has(Role::SecurityOfficer) {
+        super::security::DESK
     } else {
         ACCOUNT
     }
@@ -166,6 +168,7 @@ fn role_names(o: &anagrafe_store::Operator) -> impl Iterator<Item = Role> + Clon
 fn desk_link(o: &anagrafe_store::Operator) -> (&'static str, &'static str) {
     match desk_of(role_names(o)) {
         ELECTORAL_DESK => (ELECTORAL_DESK, "ele-office-title"),
+        super::security::DESK => (super::security::DESK, "sec-title"),
         ACCOUNT => (ACCOUNT, "account-title"),
         _ => ("/ufficio", "office-title"),
     }
