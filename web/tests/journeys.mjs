@@ -547,9 +547,9 @@ async function navLinks(page) {
   return (await page.locator("#nav-main").getByRole("link").allInnerTexts()).map((t) => t.trim());
 }
 
-await journey("every other role lands on a page of its own: public bodies, the security officer, the administrator", async (page) => {
-  const others = creds.operators.filter((o) => /^(pa_|security_officer|system_admin)/.test(o.role));
-  check(others.length >= 6, `the demo has the public-body, security and administration users (${others.length})`);
+await journey("public bodies and the administrator land on a page of their own", async (page) => {
+  const others = creds.operators.filter((o) => /^(pa_|system_admin)/.test(o.role));
+  check(others.length >= 5, `the demo has the public-body and administration users (${others.length})`);
   for (const [i, who] of others.entries()) {
     await officeLogin(page, who, `60-${i}-${who.role.split("@")[0]}`, /\/ufficio\/account$/);
     check(await page.locator("#no-desk").isVisible(), `${who.username} reads what the account page offers`);
@@ -559,6 +559,28 @@ await journey("every other role lands on a page of its own: public bodies, the s
     await page.getByRole("button", { name: "Esci" }).click();
     await page.waitForURL(/\/ufficio\/accesso$/);
   }
+});
+
+await journey("the security officer logs in with both factors and searches the trace", async (page) => {
+  const security = creds.operators.find((o) => o.role === "security_officer");
+  await officeLogin(page, security, "62-security", /\/ufficio\/sicurezza$/);
+  check((await page.getByTestId("trace-head").innerText()).includes("Il tracciamento conta"), "the trace's state is shown");
+  const nav = await navLinks(page);
+  check(nav.includes("Sicurezza") && !nav.includes("Ufficio anagrafe"), `the security officer finds the security desk (${nav})`);
+  await page.getByLabel("Operazione").fill("operator.");
+  await page.getByRole("button", { name: "Cerca", exact: true }).click();
+  await page.waitForURL(/operazione=operator\./);
+  const entries = await page.getByTestId("trace-entry").count();
+  check(entries > 0, `the officers' logins and enrolments are found (${entries})`);
+  await axe(page, "63-security-search");
+  // A date that does not exist is named beside its field.
+  await page.getByLabel("Dal giorno").fill("31/02/2026");
+  await page.getByRole("button", { name: "Cerca", exact: true }).click();
+  await page.waitForURL(/dal=31/);
+  check(await page.locator("#dal-error").isVisible(), "the wrong date is named beside its field");
+  await axe(page, "64-security-error");
+  await page.getByRole("button", { name: "Esci" }).click();
+  await page.waitForURL(/\/ufficio\/accesso$/);
 });
 
 await journey("the header names who is logged in and offers only their areas, on every page", async (page) => {

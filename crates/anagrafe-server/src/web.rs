@@ -112,6 +112,8 @@ pub enum Area {
     Registry,
     /// The electoral office's desk.
     Electoral,
+    /// The security officer's desk.
+    Security,
     /// An operator's own account.
     Account,
     /// The public verification of certificates.
@@ -125,6 +127,7 @@ impl Area {
             Area::Citizen => ("/area-personale", "nav-area"),
             Area::Registry => ("/ufficio", "nav-office"),
             Area::Electoral => ("/ufficio/elettorale", "nav-electoral"),
+            Area::Security => ("/ufficio/sicurezza", "nav-security"),
             Area::Account => ("/ufficio/account", "nav-account"),
             Area::Verify => ("/verifica", "nav-verify"),
         }
@@ -304,6 +307,9 @@ async fn viewer_of(parts: &Parts, state: &AppState) -> Option<Viewer> {
             }
             if has(anagrafe_domain::Role::ElectoralOfficer) {
                 areas.push(Area::Electoral);
+            }
+            if has(anagrafe_domain::Role::SecurityOfficer) {
+                areas.push(Area::Security);
             }
             areas.extend([Area::Account, Area::Verify]);
             let logout = Logout { action: "/ufficio/esci", csrf: s.csrf_token, who: o.display_name };

@@ -18,6 +18,7 @@ nav-verify = Verify a certificate
 nav-login = Log in
 nav-logout = Log out
 nav-electoral = Electoral office
+nav-security = Security
 nav-account = My account
 nav-citizen = Citizen
 role-registry_officer = Registry officer

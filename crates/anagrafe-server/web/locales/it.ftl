@@ -19,6 +19,7 @@ nav-verify = Verifica un certificato
 nav-login = Accedi
 nav-logout = Esci
 nav-electoral = Ufficio elettorale
+nav-security = Sicurezza
 nav-account = Il mio account
 nav-citizen = Cittadino
 role-registry_officer = Ufficiale d'anagrafe
