@@ -82,6 +82,13 @@ enum Command {
     Verify(certificate::VerifyOpts),
     /// Create or update the database schema.
     Migrate,
+    /// PostgreSQL: create or update the restricted role the server runs under (no UPDATE,
+    /// DELETE or TRUNCATE on the trace, no DDL).
+    AppRole {
+        /// The role's name.
+        #[arg(long)]
+        role: String,
+    },
     /// Serve the register over HTTP.
     Serve(serve::ServeOpts),
     /// Run a self-contained demo: embedded register, synthetic population, server.
@@ -139,6 +146,7 @@ pub fn run(opts: Opts) -> ExitCode {
         Command::Certificate(c) => with_runtime(&global, |cfg| certificate::run_certificate(c, cfg)),
         Command::Verify(o) => with_runtime(&global, |cfg| certificate::run_verify(o, cfg)),
         Command::Migrate => with_runtime(&global, migrate::run),
+        Command::AppRole { role } => with_runtime(&global, |cfg| migrate::app_role(role, cfg)),
         Command::Serve(o) => with_runtime(&global, |cfg| serve::run(o, cfg)),
         Command::Demo(o) => with_runtime(&global, |cfg| demo::run(o, cfg, global.data_dir.clone())),
     }

@@ -204,6 +204,15 @@ impl std::fmt::Debug for SecretUrl {
 pub struct DatabaseConfig {
     /// `sqlite://PATH` or `postgres://…`. May hold a password: never printed whole.
     pub url: String,
+    /// Whether commands bring the schema up to date when they open the register. A PostgreSQL
+    /// register served under the restricted role of `anagrafe app-role` sets it to `false` and
+    /// runs `anagrafe migrate` as the database's owner on upgrades.
+    #[serde(default = "yes")]
+    pub migrate: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl std::fmt::Debug for DatabaseConfig {
@@ -248,7 +257,7 @@ pub struct LogConfig {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            database: DatabaseConfig { url: sqlite_url(Path::new("anagrafe-data")) },
+            database: DatabaseConfig { url: sqlite_url(Path::new("anagrafe-data")), migrate: true },
             server: ServerConfig {
                 listen: "127.0.0.1:8080".parse().expect("static address"),
                 api_audience: anagrafe_server::DEFAULT_AUDIENCE.to_owned(),
@@ -332,7 +341,7 @@ mod tests {
     fn passwords_are_redacted() {
         assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact_url("sqlite://./x.db"), "sqlite://./x.db");
-        assert!(!format!("{:?}", DatabaseConfig { url: "postgres://u:pw@h/d".into() }).contains("pw"));
+        assert!(!format!("{:?}", DatabaseConfig { url: "postgres://u:pw@h/d".into(), migrate: true }).contains("pw"));
         assert!(!format!("{:?}", SecretUrl("smtps://u:pw@relay:465".into())).contains("pw"));
     }
 

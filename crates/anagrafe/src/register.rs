@@ -17,7 +17,9 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let store = anagrafe_store::connect(&cfg.database.url)
         .await
         .with_context(|| format!("cannot open the register at {}", redact_url(&cfg.database.url)))?;
-    store.migrate().await.context("cannot apply the database migrations")?;
+    if cfg.database.migrate {
+        store.migrate().await.context("cannot apply the database migrations")?;
+    }
     if let Some(db) = sqlite_file(&cfg.database.url) {
         // SQLite creates its -wal and -shm files with the database file's mode.
         for suffix in ["", "-wal", "-shm"] {

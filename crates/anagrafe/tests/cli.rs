@@ -694,3 +694,76 @@ fn rand_u64() -> u64 {
     h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
     h.finish()
 }
+
+/// The role the server runs under on PostgreSQL (issue 18, item 1): it reads and writes the
+/// register, but the database refuses it any change, deletion or truncation of the trace and its
+/// checkpoints, and any dropping of the triggers that guard them.
+#[test]
+fn the_servers_database_role_cannot_rewrite_the_trace() {
+    let Ok(base) = std::env::var("ANAGRAFE_TEST_DATABASE_URL") else {
+        eprintln!("SKIPPED: PostgreSQL application role (set ANAGRAFE_TEST_DATABASE_URL)");
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let admin = rt.block_on(anagrafe_store::PgStore::connect(&base)).unwrap();
+    let n = rand_u64();
+    let (name, role) = (format!("anagrafe_t_{n:016x}"), format!("anagrafe_t_app_{n:016x}"));
+    rt.block_on(admin.exec_raw(&format!("CREATE DATABASE {name}"))).unwrap();
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    let owner = format!("{prefix}/{name}");
+    let host = prefix.rsplit_once('@').map_or(prefix, |(_, h)| h);
+    let app = format!("postgres://{role}@{host}/{name}");
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("id.key");
+    assert_eq!(anagrafe(&["id", "init-key", "--out", key.to_str().unwrap()]).status.code(), Some(0));
+    let config = tmp.path().join("app.toml");
+    std::fs::write(&config, format!("[database]\nurl = \"unused\"\nmigrate = false\n[id_anpr]\nkey_file = {:?}\n", key.to_str().unwrap()))
+        .unwrap();
+    let cfg = config.to_str().unwrap();
+    assert_eq!(anagrafe(&["population", "generate", "--persons", "40", "--database-url", &owner]).status.code(), Some(0));
+    for _ in 0..2 {
+        let o = anagrafe(&["app-role", "--role", &role, "--database-url", &owner]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let o = anagrafe(&["app-role", "--role", "Robert'); DROP TABLE persons;--", "--database-url", &owner]);
+    assert_eq!(o.status.code(), Some(2), "a role name that is not one is refused");
+    // The server's work under the role: a registration that issues an ID ANPR, a read traced, the
+    // trace verified, IDs given to a loaded population.
+    let store = rt.block_on(anagrafe_store::PgStore::connect(&app)).unwrap();
+    let head = rt.block_on(async {
+        use anagrafe_store::prelude::*;
+        let shared: std::sync::Arc<dyn anagrafe_store::Store> = std::sync::Arc::new(store.clone());
+        let issuer =
+            anagrafe_store::IdIssuer { generator: anagrafe_domain::IdGenerator::new(&[9u8; 16]), key_version: 1, high_water: None };
+        let reg =
+            anagrafe_service::Registry::new(shared, Some(std::sync::Arc::new(issuer)), std::sync::Arc::new(anagrafe_service::SystemClock));
+        let h501 = anagrafe_domain::Belfiore::parse("H501").unwrap();
+        let who = anagrafe_service::Principal::comune_client("roma", Some(h501), "req-app".into());
+        let born = chrono::Utc::now().date_naive() - chrono::Duration::days(2);
+        let op = anagrafe_domain::ops::Operation::Register(Box::new(anagrafe_testkit::registration(1, "H501", "H501", born)));
+        let w = reg.apply(&who, op, &anagrafe_service::ClientOpId::parse("birth-app-1").unwrap()).await.unwrap();
+        assert!(w.applied.id_anpr.is_some(), "the role issues IDs");
+        store.audit(&anagrafe_store::AuditEntry::from_ctx(&anagrafe_store::WriteContext::cli("t"), "person.read", "ok")).await.unwrap()
+    });
+    assert!(head >= 2);
+    let o = anagrafe(&["audit", "verify", "--config", cfg, "--database-url", &app]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let o = anagrafe(&["id", "assign", "--config", cfg, "--database-url", &app]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout(&o)).unwrap()["assigned"], 40, "the loaded population gets its IDs too");
+    for sql in [
+        "UPDATE audit_log SET actor = 'someone-else' WHERE seq = 1",
+        "DELETE FROM audit_log WHERE seq = 1",
+        "TRUNCATE audit_log",
+        "DELETE FROM audit_checkpoints",
+        "DROP TRIGGER audit_log_no_change ON audit_log",
+        "ALTER TABLE audit_log DISABLE TRIGGER ALL",
+        "CREATE TABLE intruder (x int)",
+        "DELETE FROM _sqlx_migrations",
+    ] {
+        assert!(rt.block_on(store.exec_raw(sql)).is_err(), "the application role is refused: {sql}");
+    }
+    rt.block_on(store.close());
+    rt.block_on(admin.exec_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).unwrap();
+    rt.block_on(admin.exec_raw(&format!("DROP ROLE IF EXISTS {role}"))).unwrap();
+}
