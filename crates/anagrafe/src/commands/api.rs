@@ -113,6 +113,11 @@ pub struct Load {
     /// cores; the run ends early if they run out. 0: sign each request as it is sent.
     #[arg(long, default_value_t = 0)]
     presign: u64,
+    /// Write the ID ANPR of every registration the server acknowledged (201) to this file, one
+    /// per line, and end a connection's run quietly when the server goes away: what the crash
+    /// test (`scripts/crash-test`) checks against the register after a restart.
+    #[arg(long, value_name = "FILE")]
+    acknowledged: Option<PathBuf>,
 }
 
 pub async fn run(cmd: ApiCommand, cfg: Config) -> anyhow::Result<ExitCode> {
@@ -265,27 +270,51 @@ async fn load(l: Load) -> anyhow::Result<ExitCode> {
     }
     let deadline = Instant::now() + Duration::from_secs(l.seconds);
     let started = Instant::now();
+    let acked = match &l.acknowledged {
+        Some(p) => Some(std::sync::Arc::new(std::sync::Mutex::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        ))),
+        None => None,
+    };
     let mut tasks = Vec::new();
     for (w, mut presigned) in ready.into_iter().enumerate() {
         let (signer, base, comune, run) = (signer.clone(), l.target.base.clone(), l.comune.clone(), run.clone());
         let stride = workers as u64;
         let use_presigned = l.presign > 0;
+        let acked = acked.clone();
         presigned.reverse();
         tasks.push(tokio::spawn(async move {
             let conn = Conn::new(&base, CALL_TIMEOUT)?;
             let (mut lat, mut errors, mut n) = (Vec::new(), 0u64, w as u64);
             while Instant::now() < deadline {
                 let t = Instant::now();
-                let reply = if use_presigned {
+                let sent = if use_presigned {
                     let Some((body, digest, jws)) = presigned.pop() else { break };
                     let headers = [("digest", digest), ("agid-jwt-signature", jws), ("content-type", "application/json".to_owned())];
-                    conn.send("POST", "/api/v1/persons", &headers, &body).await?
+                    conn.send("POST", "/api/v1/persons", &headers, &body).await.map_err(anyhow::Error::from)
                 } else {
                     let body = birth_body(&comune, &run, n);
                     n += stride;
-                    signed_send(&conn, &signer, "POST", "/api/v1/persons", &body).await?
+                    signed_send(&conn, &signer, "POST", "/api/v1/persons", &body).await
+                };
+                let reply = match sent {
+                    Ok(r) => r,
+                    // The crash test: the server was killed; what it acknowledged is on file.
+                    Err(_) if acked.is_some() => break,
+                    Err(e) => return Err(e),
                 };
                 lat.push(t.elapsed());
+                if reply.status == 201
+                    && let Some(file) = &acked
+                {
+                    let id = serde_json::from_slice::<serde_json::Value>(&reply.body)
+                        .ok()
+                        .and_then(|v| v["id_anpr"].as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    let mut f = file.lock().unwrap_or_else(|e| e.into_inner());
+                    use std::io::Write;
+                    writeln!(f, "{id}")?;
+                }
                 if reply.status != 201 {
                     errors += 1;
                     if errors == 1 {
