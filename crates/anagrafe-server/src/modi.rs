@@ -509,5 +509,6 @@ pub(crate) fn officer_principal(officer: &crate::auth::OperatorSession, named: O
         comune,
         &officer.0.session.auth_mode,
         crate::middleware::current_request_id().unwrap_or_default(),
-    ))
+    )
+    .with_codice_fiscale(officer.operator().codice_fiscale.clone()))
 }

@@ -1571,6 +1571,9 @@ async fn the_security_officer_searches_the_trace_by_person_operation_and_period(
         let router = app(state(store.clone()));
         let (id, cf) = resident(&*store, 21).await;
         common::operator(&*store, "sicurezza", "security_officer", "", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP")).await;
+        let mut o = store.operator("sicurezza").await.unwrap().unwrap();
+        o.codice_fiscale = Some("VRDLCU75C41F205X".into());
+        store.save_operator(&o, &anagrafe_store::WriteContext::cli("test")).await.unwrap();
         let (sec, _) = common::session(&*store, "operator", "sicurezza", true).await;
         let d = desk(&*store).await;
         assert_eq!(get(&router, "/ufficio/sicurezza", Some(&d.token), &[]).await.status, StatusCode::FORBIDDEN);
@@ -1596,7 +1599,12 @@ async fn the_security_officer_searches_the_trace_by_person_operation_and_period(
         assert!(english.contains("State of the trace"), "{english}");
         let account = get(&router, "/ufficio/account", Some(&sec), &[]).await.text();
         assert!(account.contains("<a href=\"/ufficio/sicurezza\">Sicurezza e tracciamento</a>"), "{account}");
-        let searches = store.audit_entries(0, 10_000).await.unwrap().into_iter().filter(|e| e.entry.operation == "audit.search").count();
-        assert_eq!(searches, 3, "each search that ran is traced (the one with a bad date did not run)");
+        let searches: Vec<_> =
+            store.audit_entries(0, 10_000).await.unwrap().into_iter().filter(|e| e.entry.operation == "audit.search").collect();
+        assert_eq!(searches.len(), 3, "each search that ran is traced (the one with a bad date did not run)");
+        assert!(
+            searches.iter().all(|e| e.entry.actor_cf.as_deref() == Some("VRDLCU75C41F205X")),
+            "the officer's codice fiscale is on every entry of theirs (SEC-4)"
+        );
     }
 }

@@ -105,6 +105,15 @@ impl Principal {
         }
     }
 
+    /// The same principal, naming the natural person acting by codice fiscale (an operator's
+    /// account that carries one): every trace entry of theirs then holds it.
+    pub fn with_codice_fiscale(mut self, codice_fiscale: Option<String>) -> Self {
+        if codice_fiscale.is_some() {
+            self.codice_fiscale = codice_fiscale;
+        }
+        self
+    }
+
     /// What the store writes on the trace entries of this principal's writes.
     pub fn context(&self) -> WriteContext {
         WriteContext {

@@ -1557,8 +1557,8 @@ macro_rules! store_common {
             async fn operator(&self, username: &str) -> crate::Result<Option<crate::Operator>> {
                 use sqlx::Row;
                 let Some(r) = sqlx::query(
-                    "SELECT username, display_name, password_hash, must_change_password, totp_secret, totp_pending, totp_last_step, \
-                     failed_logins, locked_until, disabled_at FROM operators WHERE username = $1",
+                    "SELECT username, display_name, codice_fiscale, password_hash, must_change_password, totp_secret, totp_pending, \
+                     totp_last_step, failed_logins, locked_until, disabled_at FROM operators WHERE username = $1",
                 )
                 .bind(username)
                 .fetch_optional(&self.pool)
@@ -1582,6 +1582,7 @@ macro_rules! store_common {
                 Ok(Some(crate::Operator {
                     username: r.try_get("username")?,
                     display_name: r.try_get("display_name")?,
+                    codice_fiscale: r.try_get("codice_fiscale")?,
                     password_hash: r.try_get("password_hash")?,
                     must_change_password: r.try_get("must_change_password")?,
                     totp_secret: r.try_get("totp_secret")?,
@@ -1601,9 +1602,10 @@ macro_rules! store_common {
                 let failed = i32::try_from(o.failed_logins).unwrap_or(i32::MAX);
                 sqlx::query(
                     "INSERT INTO operators (username, display_name, password_hash, must_change_password, totp_secret, totp_pending, \
-                     totp_last_step, failed_logins, locked_until, disabled_at, created_at, updated_at) \
-                     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$11) ON CONFLICT (username) DO UPDATE SET \
+                     totp_last_step, failed_logins, locked_until, disabled_at, created_at, updated_at, codice_fiscale) \
+                     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$11,$12) ON CONFLICT (username) DO UPDATE SET \
                      display_name = excluded.display_name, password_hash = excluded.password_hash, \
+                     codice_fiscale = excluded.codice_fiscale, \
                      must_change_password = excluded.must_change_password, totp_secret = excluded.totp_secret, \
                      totp_pending = excluded.totp_pending, totp_last_step = excluded.totp_last_step, \
                      failed_logins = excluded.failed_logins, locked_until = excluded.locked_until, \
@@ -1620,6 +1622,7 @@ macro_rules! store_common {
                 .bind(o.locked_until)
                 .bind(o.disabled.then_some(now))
                 .bind(now)
+                .bind(&o.codice_fiscale)
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query("DELETE FROM operator_roles WHERE username = $1").bind(&o.username).execute(&mut *tx).await?;

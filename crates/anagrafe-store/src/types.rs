@@ -297,6 +297,9 @@ pub struct Operator {
     pub username: String,
     /// Name shown in pages and traces.
     pub display_name: String,
+    /// The natural person's codice fiscale, written on every trace entry of their actions
+    /// (`None` for accounts created before it was asked).
+    pub codice_fiscale: Option<String>,
     /// argon2id PHC string.
     #[serde(skip)]
     pub password_hash: String,

@@ -19,6 +19,7 @@ conformance!(
 
 fn officer(username: &str) -> Operator {
     Operator {
+        codice_fiscale: Some("RSSMRA80A01H501U".into()),
         username: username.into(),
         display_name: "Anna Rossi".into(),
         password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),

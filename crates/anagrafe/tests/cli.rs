@@ -350,13 +350,33 @@ fn operators_are_created_with_roles_shown_without_secrets_and_reset() {
     let o = anagrafe(&["--data-dir", d, "operator", "add", "--username", "anna", "--name", "Anna", "--role", "registry_officer"]);
     assert_ne!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("needs @COMUNE"), "{}", stderr(&o));
-    let o =
-        anagrafe(&["--data-dir", d, "operator", "add", "--username", "anna", "--name", "Anna", "--role", "registry_officer@h501+mediator"]);
+    let add = |cf: &str| {
+        anagrafe(&[
+            "--data-dir",
+            d,
+            "operator",
+            "add",
+            "--username",
+            "anna",
+            "--name",
+            "Anna",
+            "--role",
+            "registry_officer@h501+mediator",
+            "--cf",
+            cf,
+        ])
+    };
+    let o = add("RSSMRA80A01H501X");
+    assert_eq!(o.status.code(), Some(2), "a codice fiscale with a wrong check character is refused");
+    assert!(stderr(&o).contains("--cf"), "{}", stderr(&o));
+    let cf = stdout(&compute("Bianchi", "Anna", "F", "1980-01-01", "H501")).trim().to_owned();
+    let o = add(&cf.to_lowercase());
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("temporary password"));
     let shown = stdout(&anagrafe(&["--data-dir", d, "operator", "show", "--username", "anna"]));
     let v: serde_json::Value = serde_json::from_str(&shown).unwrap();
     assert_eq!(v["roles"][0]["scope"], "H501");
+    assert_eq!(v["codice_fiscale"], cf.as_str(), "the person behind the account (SEC-4)");
     assert_eq!((v["must_change_password"].as_bool(), v["second_factor"].as_bool()), (Some(true), Some(false)));
     assert!(!shown.contains("argon2"), "{shown}");
     let o = anagrafe(&["--data-dir", d, "operator", "reset", "--username", "anna"]);

@@ -315,7 +315,8 @@ impl FromRequestParts<AppState> for WebElectoral {
             belfiore,
             &o.s.0.session.auth_mode,
             crate::middleware::current_request_id().unwrap_or_default(),
-        );
+        )
+        .with_codice_fiscale(o.s.operator().codice_fiscale.clone());
         Ok(WebElectoral { o, comune, principal })
     }
 }

@@ -42,7 +42,8 @@ impl FromRequestParts<AppState> for WebSecurity {
             &o.s.operator().username,
             &o.s.0.session.auth_mode,
             crate::middleware::current_request_id().unwrap_or_default(),
-        );
+        )
+        .with_codice_fiscale(o.s.operator().codice_fiscale.clone());
         Ok(WebSecurity { o, principal })
     }
 }

@@ -26,6 +26,7 @@ pub async fn operator(store: &dyn Store, username: &str, role: &str, scope: &str
     let o = Operator {
         username: username.into(),
         display_name: username.into(),
+        codice_fiscale: None,
         password_hash: password_hash.into(),
         must_change_password: false,
         totp_secret: totp.map(str::to_owned),

@@ -280,7 +280,7 @@ async fn demo_operators(store: &dyn Store, dir: &std::path::Path, comune: &str) 
             anyhow::bail!("{}: each operator needs username, name, role, password, totp_secret", file.display());
         };
         if store.operator(u).await?.is_none() {
-            super::operator::save(store, u, name, vec![super::operator::parse_role(role)?], pw, false).await?;
+            super::operator::save(store, u, name, None, vec![super::operator::parse_role(role)?], pw, false).await?;
             let up = anagrafe_store::OperatorUpdate { totp_secret: Some(Some(secret.to_owned())), ..Default::default() };
             let ctx = anagrafe_store::WriteContext::cli("demo-operators");
             let mut e = anagrafe_store::AuditEntry::from_ctx(&ctx, "operator.totp_enrolled", "ok");

@@ -24,6 +24,10 @@ pub enum OperatorCommand {
         /// `pa_standard@inps`, `security_officer`.
         #[arg(long = "role", required = true)]
         roles: Vec<String>,
+        /// The person's codice fiscale, written on every trace entry of their actions (SEC-4);
+        /// kept when an existing account is updated without it.
+        #[arg(long = "cf", value_name = "CODE")]
+        codice_fiscale: Option<String>,
     },
     /// Recovery by an administrator: a new temporary password, the second factor cleared (to
     /// enrol again), failures and lock cleared, every session ended.
@@ -98,6 +102,7 @@ pub async fn save(
     store: &dyn Store,
     username: &str,
     name: &str,
+    codice_fiscale: Option<&str>,
     roles: Vec<RoleGrant>,
     password: &str,
     must_change: bool,
@@ -107,9 +112,16 @@ pub async fn save(
     }
     let hash = password::hash(password.to_owned(), password::Cost::default()).await.map_err(|e| anyhow::anyhow!(e))?;
     let existing = store.operator(username).await?;
+    let codice_fiscale = match codice_fiscale {
+        Some(raw) => Some(
+            anagrafe_domain::CodiceFiscale::parse(&raw.trim().to_ascii_uppercase()).map_err(|e| anyhow::anyhow!("--cf: {e}"))?.to_string(),
+        ),
+        None => existing.as_ref().and_then(|e| e.codice_fiscale.clone()),
+    };
     let o = Operator {
         username: username.to_owned(),
         display_name: name.to_owned(),
+        codice_fiscale,
         password_hash: hash,
         must_change_password: must_change,
         totp_secret: existing.as_ref().and_then(|e| e.totp_secret.clone()),
@@ -132,10 +144,10 @@ pub async fn run(cmd: OperatorCommand, cfg: Config) -> anyhow::Result<ExitCode> 
     }
     let store = crate::register::open(&cfg).await?;
     match cmd {
-        OperatorCommand::Add { username, name, roles } => {
+        OperatorCommand::Add { username, name, roles, codice_fiscale } => {
             let roles = roles.iter().map(|r| parse_role(r)).collect::<anyhow::Result<Vec<_>>>()?;
             let pw = temporary_password();
-            save(&*store, &username, &name, roles, &pw, true).await?;
+            save(&*store, &username, &name, codice_fiscale.as_deref(), roles, &pw, true).await?;
             println!("operator {username} saved; temporary password (change it at the first login): {pw}");
         }
         OperatorCommand::Reset { username } => {
@@ -167,7 +179,7 @@ pub async fn run(cmd: OperatorCommand, cfg: Config) -> anyhow::Result<ExitCode> 
             Some(o) => println!(
                 "{}",
                 serde_json::to_string_pretty(&serde_json::json!({
-                    "username": o.username, "display_name": o.display_name, "roles": o.roles,
+                    "username": o.username, "display_name": o.display_name, "codice_fiscale": o.codice_fiscale, "roles": o.roles,
                     "second_factor": o.totp_secret.is_some(), "must_change_password": o.must_change_password,
                     "failed_logins": o.failed_logins, "locked_until": o.locked_until, "disabled": o.disabled,
                 }))?
