@@ -375,6 +375,22 @@ async fn an_attacker_cannot_lock_an_operator_out_from_elsewhere() {
     assert!(traced.iter().any(|a| a.entry.operation == "operator.locked"), "the account-wide lock is traced");
 }
 
+/// The office's login form is limited per address like the JSON login (issue 18, item 7).
+#[tokio::test]
+async fn the_office_login_form_is_limited_per_address() {
+    let e = env_with(|s| s.limits.auth_per_minute = 3).await;
+    for _ in 0..3 {
+        let r = from(&e, "203.0.113.40", "POST", "/ufficio/accesso", None).await;
+        assert_ne!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    }
+    let r = from(&e, "203.0.113.40", "POST", "/ufficio/accesso", None).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers.contains_key("retry-after"));
+    assert_ne!(from(&e, "203.0.113.41", "POST", "/ufficio/accesso", None).await.status, StatusCode::TOO_MANY_REQUESTS);
+    // The page itself is not a login attempt.
+    assert_eq!(from(&e, "203.0.113.40", "GET", "/ufficio/accesso", None).await.status, StatusCode::OK);
+}
+
 /// One address flooding the pages is slowed down without a write per request, and another
 /// address is not (issue 18, item 7).
 #[tokio::test]

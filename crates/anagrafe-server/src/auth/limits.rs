@@ -16,7 +16,8 @@ use std::sync::RwLock;
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitSettings {
-    /// Requests to the login surfaces (`/auth/…`, `/dev-idp/…`) per address per minute.
+    /// Requests to the login surfaces (`/auth/…`, `/dev-idp/…`, the office's login form) per
+    /// address per minute.
     pub auth_per_minute: i64,
     /// Login attempts per account per minute, whatever the address.
     pub account_per_minute: i64,
@@ -229,7 +230,9 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
         Err(_) => {}
     }
     let path = req.uri().path();
-    let limited = if path.starts_with("/auth/") || path.starts_with("/dev-idp/") {
+    // The office's login form is a login surface like the JSON one it posts to.
+    let office_login = path == "/ufficio/accesso" && req.method() == axum::http::Method::POST;
+    let limited = if path.starts_with("/auth/") || path.starts_with("/dev-idp/") || office_login {
         Some(("auth", state.limits.auth_per_minute))
     } else if path == "/verifica" || path.starts_with("/verifica/") {
         Some(("verify", state.limits.verify_per_minute))
