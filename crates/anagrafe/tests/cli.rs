@@ -787,3 +787,88 @@ fn the_servers_database_role_cannot_rewrite_the_trace() {
     rt.block_on(admin.exec_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).unwrap();
     rt.block_on(admin.exec_raw(&format!("DROP ROLE IF EXISTS {role}"))).unwrap();
 }
+
+/// Every ID ANPR of the register's residents (those living in Italy: enough to compare).
+fn ids_of(url: &str) -> std::collections::BTreeSet<String> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let store = anagrafe_store::connect(url).await.unwrap();
+        let mut out = std::collections::BTreeSet::new();
+        for (pid, _) in store.sample_residents(1_000_000).await.unwrap() {
+            if let Some((id, _)) = store.id_anpr_of(pid).await.unwrap() {
+                out.insert(id);
+            }
+        }
+        out
+    })
+}
+
+/// IDN-2 through the operator's own commands (issue 18, acceptance): IDs are issued after a
+/// backup, the backup is restored, and the IDs issued next are none of those.
+fn a_restored_backup_never_reissues_ids(register: &[&str], url: &str, wipe: impl Fn(), key: Option<&std::path::Path>) {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let o = anagrafe(&[args, register].concat());
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+    };
+    let key_args: Vec<&str> = key.map(|k| vec!["--key-file", k.to_str().unwrap()]).unwrap_or_default();
+    let grow = |seed: &str| {
+        run(&["population", "generate", "--persons", "30", "--seed", seed]);
+        run(&["id", "assign"]);
+    };
+    grow("11");
+    let before = ids_of(url);
+    let out = dir.path().join("backup");
+    run(&[&["backup", "--out", out.to_str().unwrap()][..], &key_args].concat());
+    grow("12");
+    let issued_after: std::collections::BTreeSet<String> = ids_of(url).difference(&before).cloned().collect();
+    assert!(issued_after.len() >= 20, "the residents among the 30 got their IDs ({})", issued_after.len());
+    wipe();
+    run(&[&["restore", "--from", out.to_str().unwrap()][..], &key_args].concat());
+    assert_eq!(ids_of(url), before, "the register is as it was at the backup");
+    grow("13");
+    let issued_next: std::collections::BTreeSet<String> = ids_of(url).difference(&before).cloned().collect();
+    assert!(issued_next.len() >= 20, "{}", issued_next.len());
+    assert!(issued_next.is_disjoint(&issued_after), "no ID issued after the backup is issued again");
+}
+
+#[test]
+fn a_restored_backup_never_reissues_ids_on_the_embedded_register() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("register");
+    let d = data.to_str().unwrap().to_owned();
+    let db = data.join("anagrafe.db");
+    let wipe = || {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+    };
+    a_restored_backup_never_reissues_ids(&["--data-dir", &d], &format!("sqlite://{}", db.display()), wipe, None);
+}
+
+#[test]
+fn a_restored_backup_never_reissues_ids_on_postgresql() {
+    let Ok(base) = std::env::var("ANAGRAFE_TEST_DATABASE_URL") else {
+        eprintln!("SKIPPED: PostgreSQL restore and IDs (set ANAGRAFE_TEST_DATABASE_URL)");
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let admin = rt.block_on(anagrafe_store::PgStore::connect(&base)).unwrap();
+    let name = format!("anagrafe_t_{:016x}", rand_u64());
+    rt.block_on(admin.exec_raw(&format!("CREATE DATABASE {name}"))).unwrap();
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    let url = format!("{prefix}/{name}");
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |n: &str| tmp.path().join(n).to_str().unwrap().to_owned();
+    std::fs::write(p("backup.key"), format!("{}\n", "6b".repeat(32))).unwrap();
+    assert_eq!(anagrafe(&["id", "init-key", "--out", &p("id.key")]).status.code(), Some(0));
+    let config = p("anagrafe.toml");
+    std::fs::write(&config, format!("[id_anpr]\nkey_file = {:?}\n", p("id.key"))).unwrap();
+    let wipe = || {
+        rt.block_on(admin.exec_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).unwrap();
+        rt.block_on(admin.exec_raw(&format!("CREATE DATABASE {name}"))).unwrap();
+    };
+    let key = std::path::PathBuf::from(p("backup.key"));
+    a_restored_backup_never_reissues_ids(&["--config", &config, "--database-url", &url], &url, wipe, Some(&key));
+    rt.block_on(admin.exec_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).unwrap();
+}
