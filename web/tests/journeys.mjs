@@ -547,9 +547,9 @@ async function navLinks(page) {
   return (await page.locator("#nav-main").getByRole("link").allInnerTexts()).map((t) => t.trim());
 }
 
-await journey("public bodies and the administrator land on a page of their own", async (page) => {
-  const others = creds.operators.filter((o) => /^(pa_|system_admin)/.test(o.role));
-  check(others.length >= 5, `the demo has the public-body and administration users (${others.length})`);
+await journey("public bodies land on a page of their own", async (page) => {
+  const others = creds.operators.filter((o) => /^pa_/.test(o.role));
+  check(others.length >= 4, `the demo has the public-body users (${others.length})`);
   for (const [i, who] of others.entries()) {
     await officeLogin(page, who, `60-${i}-${who.role.split("@")[0]}`, /\/ufficio\/account$/);
     check(await page.locator("#no-desk").isVisible(), `${who.username} reads what the account page offers`);
@@ -579,6 +579,17 @@ await journey("the security officer logs in with both factors and searches the t
   await page.waitForURL(/dal=31/);
   check(await page.locator("#dal-error").isVisible(), "the wrong date is named beside its field");
   await axe(page, "64-security-error");
+  await page.getByRole("button", { name: "Esci" }).click();
+  await page.waitForURL(/\/ufficio\/accesso$/);
+});
+
+await journey("the administrator logs in with both factors and reads the operators, blocks and keys", async (page) => {
+  const admin = creds.operators.find((o) => o.role === "system_admin");
+  await officeLogin(page, admin, "65-admin", /\/ufficio\/amministrazione$/);
+  const operators = await page.getByTestId("operator").count();
+  check(operators >= 8, `every demo operator is listed (${operators})`);
+  const nav = await navLinks(page);
+  check(nav.includes("Amministrazione") && !nav.includes("Ufficio anagrafe"), `the administrator finds the administration (${nav})`);
   await page.getByRole("button", { name: "Esci" }).click();
   await page.waitForURL(/\/ufficio\/accesso$/);
 });

@@ -181,6 +181,11 @@ impl AppState {
         anagrafe_service::Lookup::new(self.store.clone())
     }
 
+    /// The system administrator's use cases over this state's store and clock.
+    pub fn admin(&self) -> anagrafe_service::admin::AdminDesk {
+        anagrafe_service::admin::AdminDesk::new(self.store.clone(), self.clock.clone())
+    }
+
     /// The security officer's use cases over this state's store.
     pub fn security(&self) -> anagrafe_service::security::SecurityDesk {
         anagrafe_service::security::SecurityDesk::new(self.store.clone())

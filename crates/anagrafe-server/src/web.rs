@@ -12,6 +12,7 @@
 // handlers' natural type, and it is returned once per request, not passed around.
 #![allow(clippy::result_large_err)]
 
+mod admin;
 pub mod assets;
 pub mod citizen;
 mod dev_login;
@@ -60,6 +61,7 @@ pub fn routes() -> Router<AppState> {
         .merge(office::routes())
         .merge(electoral::routes())
         .merge(security::routes())
+        .merge(admin::routes())
         .merge(verify::routes())
         .merge(dev_login::routes())
 }
@@ -114,6 +116,8 @@ pub enum Area {
     Electoral,
     /// The security officer's desk.
     Security,
+    /// The system administrator's desk.
+    Admin,
     /// An operator's own account.
     Account,
     /// The public verification of certificates.
@@ -128,6 +132,7 @@ impl Area {
             Area::Registry => ("/ufficio", "nav-office"),
             Area::Electoral => ("/ufficio/elettorale", "nav-electoral"),
             Area::Security => ("/ufficio/sicurezza", "nav-security"),
+            Area::Admin => ("/ufficio/amministrazione", "nav-admin"),
             Area::Account => ("/ufficio/account", "nav-account"),
             Area::Verify => ("/verifica", "nav-verify"),
         }
@@ -310,6 +315,9 @@ async fn viewer_of(parts: &Parts, state: &AppState) -> Option<Viewer> {
             }
             if has(anagrafe_domain::Role::SecurityOfficer) {
                 areas.push(Area::Security);
+            }
+            if has(anagrafe_domain::Role::SystemAdmin) {
+                areas.push(Area::Admin);
             }
             areas.extend([Area::Account, Area::Verify]);
             let logout = Logout { action: "/ufficio/esci", csrf: s.csrf_token, who: o.display_name };

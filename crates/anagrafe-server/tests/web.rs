@@ -1608,3 +1608,33 @@ async fn the_security_officer_searches_the_trace_by_person_operation_and_period(
         );
     }
 }
+
+/// The system administrator's desk (issue 18, item 5, begun): every operator with roles, second
+/// factor, codice fiscale and state; the blocked addresses; the keys and the trace. Only the
+/// administrator reads it, and the read is traced.
+#[tokio::test]
+async fn the_administrator_sees_the_operators_the_blocked_addresses_and_the_keys() {
+    for (store, _dir, _pg) in common::stores().await {
+        let router = app(state(store.clone()));
+        common::operator(&*store, "admin", "system_admin", "", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP")).await;
+        common::operator(&*store, "nuovo", "registry_officer", "H501", common::NO_PASSWORD, None).await;
+        let (adm, _) = common::session(&*store, "operator", "admin", true).await;
+        let d = desk(&*store).await;
+        assert_eq!(get(&router, "/ufficio/amministrazione", Some(&d.token), &[]).await.status, StatusCode::FORBIDDEN);
+        let until = anagrafe_store::now_ms() + 600_000;
+        let entry = anagrafe_store::AuditEntry::from_ctx(&anagrafe_store::WriteContext::cli("test"), "security.address_blocked", "ok");
+        store.block_address("192.0.2.99", until, "test", &entry).await.unwrap();
+        let page = get(&router, "/ufficio/amministrazione", Some(&adm), &[]).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+        let t = page.text();
+        assert!(t.contains("Amministrazione del sistema") && t.contains("data-testid=\"operator\""), "{t}");
+        assert!(t.contains("nuovo") && t.contains("registry_officer@H501") && t.contains("system_admin"), "{t}");
+        assert!(t.contains("192.0.2.99, fino alle"), "{t}");
+        assert!(t.contains("Chiave di firma dell&#39;anagrafe") || t.contains("Chiave di firma dell'anagrafe"), "{t}");
+        assert!(!t.contains("JBSWY3DPEHPK3PXP") && !t.contains("argon2"), "no secret is shown");
+        let account = get(&router, "/ufficio/account", Some(&adm), &[]).await.text();
+        assert!(account.contains("<a href=\"/ufficio/amministrazione\">Amministrazione del sistema</a>"), "{account}");
+        let read = store.audit_entries(0, 10_000).await.unwrap().into_iter().filter(|e| e.entry.operation == "admin.overview").count();
+        assert_eq!(read, 1, "the administrator's read is traced");
+    }
+}

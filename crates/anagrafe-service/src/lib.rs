@@ -11,6 +11,7 @@
 //! the decision with its event and trace entry in one transaction. Time comes from the
 //! [`Clock`] the services were built with, so tests move it instead of waiting.
 
+pub mod admin;
 pub mod certificates;
 pub mod citizen;
 pub mod clock;

@@ -90,6 +90,11 @@ impl Principal {
         }
     }
 
+    /// The system administrator (*amministratore di sistema*), from a session with both factors.
+    pub fn system_admin(username: &str, auth_mode: &str, request_id: String) -> Self {
+        Self { role: Role::SystemAdmin, ..Self::security_officer(username, auth_mode, request_id) }
+    }
+
     /// An operator of the register at its command line (the system administrator of the
     /// machine), acting for `comune` when one is named.
     pub fn command_line(user: &str, comune: Option<Belfiore>, request_id: String) -> Self {

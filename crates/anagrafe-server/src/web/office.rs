@@ -148,6 +148,8 @@ fn desk_of(roles: impl IntoIterator<Item = Role> + Clone) -> &'static str {
         ELECTORAL_DESK
     } else if has(Role::SecurityOfficer) {
         super::security::DESK
+    } else if has(Role::SystemAdmin) {
+        super::admin::DESK
     } else {
         ACCOUNT
     }
@@ -169,6 +171,7 @@ fn desk_link(o: &anagrafe_store::Operator) -> (&'static str, &'static str) {
     match desk_of(role_names(o)) {
         ELECTORAL_DESK => (ELECTORAL_DESK, "ele-office-title"),
         super::security::DESK => (super::security::DESK, "sec-title"),
+        super::admin::DESK => (super::admin::DESK, "adm-title"),
         ACCOUNT => (ACCOUNT, "account-title"),
         _ => ("/ufficio", "office-title"),
     }
