@@ -1582,6 +1582,18 @@ async fn the_security_officer_searches_the_trace_by_person_operation_and_period(
         let t = page.text();
         assert!(t.contains("Stato del tracciamento") && t.contains("Il tracciamento conta") && t.contains("Nessun sigillo firmato"), "{t}");
         assert!(!t.contains("data-testid=\"trace-entry\""), "nothing is searched before the officer asks");
+        assert!(t.contains("Anomalie rilevate ora") && t.contains("Nessuna regola di analisi rileva anomalie"), "{t}");
+        for _ in 0..21 {
+            let mut e = anagrafe_store::AuditEntry::from_ctx(&anagrafe_store::WriteContext::cli("t"), "api.request", "refused");
+            e.actor = "client:insistente".into();
+            store.audit(&e).await.unwrap();
+        }
+        let t = get(&router, "/ufficio/sicurezza", Some(&sec), &[]).await.text();
+        assert!(
+            t.contains("data-testid=\"finding\"")
+                && t.contains("client:insistente ha ricevuto 21 rifiuti negli ultimi 10 minuti (soglia 20)"),
+            "{t}"
+        );
         let found = get(&router, &format!("/ufficio/sicurezza?soggetto={id}&operazione=person."), Some(&sec), &[]).await;
         assert_eq!(found.status, StatusCode::OK, "{}", found.text());
         let t = found.text();

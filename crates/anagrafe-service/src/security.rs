@@ -2,11 +2,51 @@
 //! search. Reading the trace is itself an access to personal data (its entries name persons),
 //! so every search is traced, with its conditions.
 
-use crate::{Principal, ServiceError, ServiceResult};
+use crate::{Clock, Principal, ServiceError, ServiceResult};
 use anagrafe_domain::{CodiceFiscale, IdAnpr, Role, Why};
+use anagrafe_store::audit::TraceCount;
 use anagrafe_store::{Checkpoint, Store, StoredAudit, TraceQuery};
 use chrono::NaiveDate;
 use std::sync::Arc;
+
+/// A log analysis rule (SEC-5), as data: what it counts, over which window, above which
+/// threshold. Its description is the message `sec-rule-{id}` of the pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// Its identifier (`many-persons`…).
+    pub id: &'static str,
+    /// What it counts.
+    pub counts: TraceCount,
+    /// The window, seconds back from now.
+    pub window_s: i64,
+    /// Found when a count is above this.
+    pub threshold: i64,
+}
+
+/// The register's rules (issue 18, item 3: the first four of SEC-5's list).
+pub fn rules() -> Vec<Rule> {
+    vec![
+        // One actor reading many distinct persons in an hour.
+        Rule { id: "many-persons", counts: TraceCount::SubjectsByActor, window_s: 3600, threshold: 200 },
+        // A burst of refusals of one actor in ten minutes.
+        Rule { id: "refusal-burst", counts: TraceCount::RefusalsByActor, window_s: 600, threshold: 20 },
+        // One person consulted by many actors in a day.
+        Rule { id: "subject-many-actors", counts: TraceCount::ActorsBySubject, window_s: 86_400, threshold: 5 },
+        // A burst of public verifications of certificates in ten minutes.
+        Rule { id: "verification-burst", counts: TraceCount::ByOperation("certificate.verify".into()), window_s: 600, threshold: 100 },
+    ]
+}
+
+/// What a rule found: the key (actor, person or operation) and its count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The rule.
+    pub rule: Rule,
+    /// Who or what (an actor, a person's code, an operation).
+    pub key: String,
+    /// Its count in the window.
+    pub count: i64,
+}
 
 /// Entries a search page shows.
 pub const PAGE: u32 = 50;
@@ -88,6 +128,23 @@ impl SecurityDesk {
         let (head, _) = self.store.audit_head().await?;
         let last_checkpoint = self.store.checkpoints().await?.into_iter().max_by_key(|c| (c.seq, c.at_ms));
         Ok(TraceState { head, last_checkpoint })
+    }
+
+    /// What `rules` find in the trace now (by `clock`), highest counts first; the analysis is
+    /// traced as `audit.analysis` with how many findings.
+    pub async fn findings(&self, who: &Principal, rules: &[Rule], clock: &dyn Clock) -> ServiceResult<Vec<Finding>> {
+        Self::officer(who)?;
+        let now = clock.now_ms();
+        let mut out = Vec::new();
+        for r in rules {
+            for (key, count) in self.store.trace_counts(&r.counts, now - r.window_s * 1000, r.threshold).await? {
+                out.push(Finding { rule: r.clone(), key, count });
+            }
+        }
+        let mut e = who.entry("audit.analysis", "ok");
+        e.detail = serde_json::json!({ "rules": rules.len(), "findings": out.len() }).to_string();
+        self.store.audit(&e).await?;
+        Ok(out)
     }
 
     /// The entries matching `q`, newest first, older than `before`; the search is traced.

@@ -15,7 +15,11 @@ use anagrafe_store::IdIssuer;
 use chrono::NaiveDate;
 use std::sync::Arc;
 
-conformance!(the_security_officer_finds_who_did_what_to_whom_and_when, only_the_security_officer_searches_the_trace);
+conformance!(
+    the_security_officer_finds_who_did_what_to_whom_and_when,
+    only_the_security_officer_searches_the_trace,
+    each_analysis_rule_triggers_above_its_threshold_and_not_below,
+);
 
 fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -105,4 +109,62 @@ async fn only_the_security_officer_searches_the_trace(h: &Harness) {
         assert!(matches!(desk.trace_state(&who).await, Err(ServiceError::Forbidden(_))));
     }
     assert_eq!(h.store.audit_head().await.unwrap().0, 0, "a refused search reads and writes nothing");
+}
+
+/// Each rule has a case that triggers it and one that does not (issue 18, acceptance): small
+/// thresholds, entries written now, and the clock moved past the window.
+async fn each_analysis_rule_triggers_above_its_threshold_and_not_below(h: &Harness) {
+    use anagrafe_service::security::{Rule, rules};
+    use anagrafe_store::AuditEntry;
+    let desk = SecurityDesk::new(h.store.clone());
+    let sec = officer();
+    let entry = |actor: &str, op: &str, outcome: &str, subject: Option<i64>, cf: Option<&str>| {
+        let mut e = AuditEntry::from_ctx(&anagrafe_store::WriteContext::cli("t"), op, outcome);
+        e.actor = actor.into();
+        e.subject_person = subject;
+        e.subject_cf = cf.map(str::to_owned);
+        e
+    };
+    for p in 1..=4 {
+        h.store.audit(&entry("operator:curioso", "person.read", "ok", Some(p), None)).await.unwrap();
+    }
+    h.store.audit(&entry("operator:normale", "person.read", "ok", Some(1), None)).await.unwrap();
+    for _ in 0..3 {
+        h.store.audit(&entry("client:insistente", "api.request", "refused", None, None)).await.unwrap();
+    }
+    for a in ["operator:a", "operator:b", "operator:c"] {
+        h.store.audit(&entry(a, "person.read", "ok", Some(9), Some("RSSMRA80A01H501U"))).await.unwrap();
+    }
+    for _ in 0..3 {
+        h.store.audit(&entry("public", "certificate.verify", "unknown", None, None)).await.unwrap();
+    }
+    let small = |id: &str, threshold: i64| {
+        let mut r: Rule = rules().into_iter().find(|r| r.id == id).unwrap();
+        r.threshold = threshold;
+        r
+    };
+    let now = FakeClock::at(chrono::Utc::now());
+    let found = |rule: Rule| {
+        let desk = desk.clone();
+        let sec = sec.clone();
+        let clock = &now;
+        async move { desk.findings(&sec, &[rule], clock).await.unwrap().into_iter().map(|f| (f.key, f.count)).collect::<Vec<_>>() }
+    };
+    assert_eq!(found(small("many-persons", 3)).await, [("operator:curioso".to_owned(), 4)]);
+    assert!(found(small("many-persons", 4)).await.is_empty(), "four persons is not more than four");
+    assert_eq!(found(small("refusal-burst", 2)).await, [("client:insistente".to_owned(), 3)]);
+    assert!(found(small("refusal-burst", 3)).await.is_empty());
+    assert_eq!(found(small("subject-many-actors", 2)).await, [("RSSMRA80A01H501U".to_owned(), 3)]);
+    assert!(found(small("subject-many-actors", 3)).await.is_empty());
+    assert_eq!(found(small("verification-burst", 2)).await, [("certificate.verify".to_owned(), 3)]);
+    assert!(found(small("verification-burst", 3)).await.is_empty());
+    // Past their windows the same entries find nothing.
+    now.advance(chrono::Duration::days(2));
+    for r in rules() {
+        let mut r = r;
+        r.threshold = 0;
+        assert!(found(r.clone()).await.is_empty(), "{} past its window", r.id);
+    }
+    let e = desk.findings(&Principal::citizen("RSSMRA80A01H501U", "spid", 2, "r".into()), &rules(), &now).await.unwrap_err();
+    assert!(matches!(e, ServiceError::Forbidden(_)));
 }

@@ -74,6 +74,19 @@ pub struct TraceQuery {
     pub to_ms: Option<i64>,
 }
 
+/// What a log analysis rule counts over the entries of a window (SEC-5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TraceCount {
+    /// Distinct persons each actor's entries are about (the public's verifications excluded).
+    SubjectsByActor,
+    /// Refused entries of each actor.
+    RefusalsByActor,
+    /// Distinct actors whose entries are about each person (keyed by the person's code).
+    ActorsBySubject,
+    /// Entries of each operation starting with this.
+    ByOperation(String),
+}
+
 /// An entry as stored, with its place in the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredAudit {

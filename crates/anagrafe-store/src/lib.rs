@@ -444,6 +444,10 @@ pub trait AuditStore: Send + Sync {
     /// below `before` (`i64::MAX` for the newest): the security officer's search (SEC-5).
     async fn audit_search(&self, q: &TraceQuery, before: i64, limit: u32) -> Result<Vec<StoredAudit>>;
 
+    /// The keys whose count of `what` since `from_ms` is above `threshold`, with their counts,
+    /// highest first (SEC-5's rules).
+    async fn trace_counts(&self, what: &audit::TraceCount, from_ms: i64, threshold: i64) -> Result<Vec<(String, i64)>>;
+
     /// Walks the whole chain and reports the first entry that does not verify.
     async fn verify_audit_chain(&self) -> Result<ChainReport> {
         self.verify_audit_chain_with(&[]).await

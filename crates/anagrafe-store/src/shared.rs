@@ -2139,6 +2139,39 @@ macro_rules! store_common {
                 Self::audit_rows(&rows)
             }
 
+            async fn trace_counts(&self, what: &crate::audit::TraceCount, from_ms: i64, threshold: i64) -> crate::Result<Vec<(String, i64)>> {
+                use crate::audit::TraceCount;
+                let (sql, prefix) = match what {
+                    TraceCount::SubjectsByActor => (
+                        "SELECT actor AS k, COUNT(DISTINCT subject_person) AS n FROM audit_log WHERE at_ms >= $1 \
+                         AND subject_person IS NOT NULL AND actor <> 'public' GROUP BY actor HAVING COUNT(DISTINCT subject_person) > $2",
+                        None,
+                    ),
+                    TraceCount::RefusalsByActor => (
+                        "SELECT actor AS k, COUNT(*) AS n FROM audit_log WHERE at_ms >= $1 AND outcome LIKE 'refused%' \
+                         GROUP BY actor HAVING COUNT(*) > $2",
+                        None,
+                    ),
+                    TraceCount::ActorsBySubject => (
+                        "SELECT COALESCE(MAX(subject_cf), CAST(subject_person AS TEXT)) AS k, COUNT(DISTINCT actor) AS n FROM audit_log \
+                         WHERE at_ms >= $1 AND subject_person IS NOT NULL GROUP BY subject_person HAVING COUNT(DISTINCT actor) > $2",
+                        None,
+                    ),
+                    TraceCount::ByOperation(p) => (
+                        "SELECT operation AS k, COUNT(*) AS n FROM audit_log WHERE at_ms >= $1 AND operation LIKE $3 ESCAPE '\\' \
+                         GROUP BY operation HAVING COUNT(*) > $2",
+                        Some(format!("{}%", p.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))),
+                    ),
+                };
+                let mut q = sqlx::query_as::<_, (String, i64)>(sql).bind(from_ms).bind(threshold);
+                if let Some(p) = prefix {
+                    q = q.bind(p);
+                }
+                let mut rows = q.fetch_all(&self.pool).await?;
+                rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                Ok(rows)
+            }
+
             async fn verify_audit_chain_with(&self, checkpoints: &[crate::Checkpoint]) -> crate::Result<crate::audit::ChainReport> {
                 // Head and entries from one snapshot, so that concurrent appends cannot make a
                 // sound chain look broken, and any entry past the head is itself a finding.

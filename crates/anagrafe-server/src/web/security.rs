@@ -82,6 +82,8 @@ struct Row {
 struct DeskPage {
     c: Chrome,
     head: i64,
+    /// What the analysis rules find now, in words.
+    findings: Vec<String>,
     checkpoint: Option<String>,
     unsigned: i64,
     q: SearchQuery,
@@ -129,6 +131,24 @@ async fn desk(
     let c = Chrome { crumbs: vec![super::Crumb { label: c.t("sec-title"), href: None }], ..c };
     let desk = state.security();
     let st = desk.trace_state(&s.principal).await.map_err(|e| s.o.fail(e.into()))?;
+    let findings = desk
+        .findings(&s.principal, &anagrafe_service::security::rules(), &*state.clock)
+        .await
+        .map_err(|e| s.o.fail(e.into()))?
+        .into_iter()
+        .map(|f| {
+            super::i18n::t_args(
+                c.lang,
+                &format!("sec-rule-{}", f.rule.id),
+                &[
+                    ("key", &f.key),
+                    ("count", &f.count.to_string()),
+                    ("threshold", &f.rule.threshold.to_string()),
+                    ("minutes", &(f.rule.window_s / 60).to_string()),
+                ],
+            )
+        })
+        .collect();
     let mut errors = Vec::new();
     let mut date = |field: &str, raw: &str| {
         let raw = raw.trim();
@@ -178,7 +198,7 @@ async fn desk(
         status = StatusCode::UNPROCESSABLE_ENTITY;
     }
     let checkpoint = state_lines(&c, &st);
-    let page = DeskPage { head: st.head, checkpoint, unsigned: st.unsigned(), q, errors, searched, rows, older, c };
+    let page = DeskPage { head: st.head, findings, checkpoint, unsigned: st.unsigned(), q, errors, searched, rows, older, c };
     Ok(html(status, &page))
 }
 
