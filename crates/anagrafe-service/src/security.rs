@@ -23,7 +23,7 @@ pub struct Rule {
     pub threshold: i64,
 }
 
-/// The register's rules (issue 18, item 3: the first four of SEC-5's list).
+/// The register's rules (issue 18, item 3: the first of SEC-5's list).
 pub fn rules() -> Vec<Rule> {
     vec![
         // One actor reading many distinct persons in an hour.
@@ -34,6 +34,12 @@ pub fn rules() -> Vec<Rule> {
         Rule { id: "subject-many-actors", counts: TraceCount::ActorsBySubject, window_s: 86_400, threshold: 5 },
         // A burst of public verifications of certificates in ten minutes.
         Rule { id: "verification-burst", counts: TraceCount::ByOperation("certificate.verify".into()), window_s: 600, threshold: 100 },
+        // Accounts created or given other roles, web-service keys and public bodies registered,
+        // addresses blocked: each one in the last day is worth the officer's look.
+        Rule { id: "role-grants", counts: TraceCount::ByOperation("operator.save".into()), window_s: 86_400, threshold: 0 },
+        Rule { id: "client-keys", counts: TraceCount::ByOperation("api_client.save".into()), window_s: 86_400, threshold: 0 },
+        Rule { id: "body-keys", counts: TraceCount::ByOperation("pdnd_client.save".into()), window_s: 86_400, threshold: 0 },
+        Rule { id: "address-blocks", counts: TraceCount::ByOperation("security.address_blocked".into()), window_s: 86_400, threshold: 0 },
     ]
 }
 

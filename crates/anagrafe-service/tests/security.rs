@@ -138,6 +138,9 @@ async fn each_analysis_rule_triggers_above_its_threshold_and_not_below(h: &Harne
     for _ in 0..3 {
         h.store.audit(&entry("public", "certificate.verify", "unknown", None, None)).await.unwrap();
     }
+    for op in ["operator.save", "api_client.save", "pdnd_client.save", "security.address_blocked"] {
+        h.store.audit(&entry("cli:root", op, "ok", None, None)).await.unwrap();
+    }
     let small = |id: &str, threshold: i64| {
         let mut r: Rule = rules().into_iter().find(|r| r.id == id).unwrap();
         r.threshold = threshold;
@@ -158,6 +161,15 @@ async fn each_analysis_rule_triggers_above_its_threshold_and_not_below(h: &Harne
     assert!(found(small("subject-many-actors", 3)).await.is_empty());
     assert_eq!(found(small("verification-burst", 2)).await, [("certificate.verify".to_owned(), 3)]);
     assert!(found(small("verification-burst", 3)).await.is_empty());
+    for (id, op) in [
+        ("role-grants", "operator.save"),
+        ("client-keys", "api_client.save"),
+        ("body-keys", "pdnd_client.save"),
+        ("address-blocks", "security.address_blocked"),
+    ] {
+        assert_eq!(found(small(id, 0)).await, [(op.to_owned(), 1)], "{id}");
+        assert!(found(small(id, 1)).await.is_empty(), "{id}");
+    }
     // Past their windows the same entries find nothing.
     now.advance(chrono::Duration::days(2));
     for r in rules() {
