@@ -104,18 +104,24 @@ pub async fn resume_ids(state: &anagrafe_server::AppState) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Writes a fresh random key, refusing to overwrite one.
+/// Writes a fresh random ID ANPR key, refusing to overwrite one.
 pub fn write_new_key(path: &std::path::Path) -> anyhow::Result<()> {
+    write_random_key(path, 16)
+}
+
+/// Writes `len` random bytes in hex to a new file readable by its owner only, refusing to
+/// overwrite one: the register's symmetric keys (ID ANPR, secrets, backups).
+pub fn write_random_key(path: &std::path::Path, len: usize) -> anyhow::Result<()> {
     use rand::RngCore;
     use std::io::Write;
-    let mut key = [0u8; 16];
+    let mut key = vec![0u8; len];
     rand::rngs::OsRng.fill_bytes(&mut key);
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
     let mut f = opts.open(path).with_context(|| format!("cannot create the key file {} (it must not exist yet)", path.display()))?;
-    writeln!(f, "{}", hex::encode(key))?;
+    writeln!(f, "{}", hex::encode(&key))?;
     key.fill(0);
     Ok(())
 }
@@ -224,17 +230,7 @@ pub fn secret_box(cfg: &Config) -> anyhow::Result<Option<anagrafe_server::auth::
         (None, Some(dir)) => {
             let p = dir.join("secrets.key");
             if !p.exists() {
-                use rand::RngCore;
-                use std::io::Write;
-                let mut key = [0u8; 32];
-                rand::rngs::OsRng.fill_bytes(&mut key);
-                let mut opts = std::fs::OpenOptions::new();
-                opts.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-                let mut f = opts.open(&p).with_context(|| format!("cannot create the secrets key {}", p.display()))?;
-                writeln!(f, "{}", hex::encode(key))?;
-                key.fill(0);
+                write_random_key(&p, 32)?;
                 tracing::info!(path = %p.display(), "created the key that seals operators' second-factor secrets");
             }
             p

@@ -671,16 +671,8 @@ fn the_backup_and_restore_drill_passes_on_the_embedded_register() {
 
 #[test]
 fn the_backup_and_restore_drill_passes_on_postgresql() {
-    let Ok(base) = std::env::var("ANAGRAFE_TEST_DATABASE_URL") else {
-        eprintln!("SKIPPED: PostgreSQL backup drill (set ANAGRAFE_TEST_DATABASE_URL)");
-        return;
-    };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let admin = rt.block_on(anagrafe_store::PgStore::connect(&base)).unwrap();
-    let name = format!("anagrafe_t_{:016x}", rand_u64());
-    rt.block_on(admin.exec_raw(&format!("CREATE DATABASE {name}"))).unwrap();
-    let (prefix, _) = base.rsplit_once('/').unwrap();
-    let url = format!("{prefix}/{name}");
+    let Some(db) = ScratchPg::new("backup drill") else { return };
+    let url = db.url.clone();
     let tmp = tempfile::tempdir().unwrap();
     let key = tmp.path().join("backup.key");
     std::fs::write(&key, format!("{}\n", "5a".repeat(32))).unwrap();
@@ -699,13 +691,46 @@ fn the_backup_and_restore_drill_passes_on_postgresql() {
         ),
     )
     .unwrap();
-    let wipe = || {
-        rt.block_on(admin.exec_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).unwrap();
-        rt.block_on(admin.exec_raw(&format!("CREATE DATABASE {name}"))).unwrap();
-    };
+    let wipe = || db.wipe();
     backup_drill(&["--config", &config, "--database-url", &url], &url, wipe, Some(&key));
     assert!(std::fs::read_to_string(p("checkpoints.jsonl")).unwrap().lines().count() >= 1, "the backup signed the head first");
-    rt.block_on(admin.exec_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).unwrap();
+}
+
+/// A throwaway PostgreSQL database for a command-line test, dropped when it goes out of scope;
+/// `None` (and the test says it skipped) without `ANAGRAFE_TEST_DATABASE_URL`.
+struct ScratchPg {
+    rt: tokio::runtime::Runtime,
+    admin: anagrafe_store::PgStore,
+    name: String,
+    url: String,
+}
+
+impl ScratchPg {
+    fn new(what: &str) -> Option<Self> {
+        let Ok(base) = std::env::var("ANAGRAFE_TEST_DATABASE_URL") else {
+            eprintln!("SKIPPED: PostgreSQL {what} (set ANAGRAFE_TEST_DATABASE_URL)");
+            return None;
+        };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let admin = rt.block_on(anagrafe_store::PgStore::connect(&base)).unwrap();
+        let name = format!("anagrafe_t_{:016x}", rand_u64());
+        rt.block_on(admin.exec_raw(&format!("CREATE DATABASE {name}"))).unwrap();
+        let (prefix, _) = base.rsplit_once('/').unwrap();
+        let url = format!("{prefix}/{name}");
+        Some(Self { rt, admin, name, url })
+    }
+
+    /// Drops the database and creates it empty again.
+    fn wipe(&self) {
+        self.rt.block_on(self.admin.exec_raw(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))).unwrap();
+        self.rt.block_on(self.admin.exec_raw(&format!("CREATE DATABASE {}", self.name))).unwrap();
+    }
+}
+
+impl Drop for ScratchPg {
+    fn drop(&mut self) {
+        let _ = self.rt.block_on(self.admin.exec_raw(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)));
+    }
 }
 
 fn rand_u64() -> u64 {
@@ -848,27 +873,15 @@ fn a_restored_backup_never_reissues_ids_on_the_embedded_register() {
 
 #[test]
 fn a_restored_backup_never_reissues_ids_on_postgresql() {
-    let Ok(base) = std::env::var("ANAGRAFE_TEST_DATABASE_URL") else {
-        eprintln!("SKIPPED: PostgreSQL restore and IDs (set ANAGRAFE_TEST_DATABASE_URL)");
-        return;
-    };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let admin = rt.block_on(anagrafe_store::PgStore::connect(&base)).unwrap();
-    let name = format!("anagrafe_t_{:016x}", rand_u64());
-    rt.block_on(admin.exec_raw(&format!("CREATE DATABASE {name}"))).unwrap();
-    let (prefix, _) = base.rsplit_once('/').unwrap();
-    let url = format!("{prefix}/{name}");
+    let Some(db) = ScratchPg::new("restore and IDs") else { return };
+    let url = db.url.clone();
     let tmp = tempfile::tempdir().unwrap();
     let p = |n: &str| tmp.path().join(n).to_str().unwrap().to_owned();
     std::fs::write(p("backup.key"), format!("{}\n", "6b".repeat(32))).unwrap();
     assert_eq!(anagrafe(&["id", "init-key", "--out", &p("id.key")]).status.code(), Some(0));
     let config = p("anagrafe.toml");
     std::fs::write(&config, format!("[id_anpr]\nkey_file = {:?}\n", p("id.key"))).unwrap();
-    let wipe = || {
-        rt.block_on(admin.exec_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).unwrap();
-        rt.block_on(admin.exec_raw(&format!("CREATE DATABASE {name}"))).unwrap();
-    };
+    let wipe = || db.wipe();
     let key = std::path::PathBuf::from(p("backup.key"));
     a_restored_backup_never_reissues_ids(&["--config", &config, "--database-url", &url], &url, wipe, Some(&key));
-    rt.block_on(admin.exec_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).unwrap();
 }

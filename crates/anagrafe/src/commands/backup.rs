@@ -92,15 +92,7 @@ fn read_backup_key(path: &Path) -> anyhow::Result<[u8; 32]> {
 fn backup_key(cfg: &Config, given: Option<&Path>, may_create: bool) -> anyhow::Result<[u8; 32]> {
     let (path, embedded) = key_path(cfg, given)?;
     if !path.exists() && embedded && may_create {
-        use rand::RngCore;
-        let mut key = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut key);
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut f = opts.open(&path).with_context(|| format!("cannot create the backup key {}", path.display()))?;
-        writeln!(f, "{}", hex::encode(key))?;
+        crate::register::write_random_key(&path, 32)?;
         eprintln!("created the backup key {}: keep a copy away from this machine, restores need it", path.display());
     }
     read_backup_key(&path)
