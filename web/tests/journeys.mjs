@@ -579,6 +579,21 @@ await journey("the security officer logs in with both factors and searches the t
   await page.waitForURL(/dal=31/);
   check(await page.locator("#dal-error").isVisible(), "the wrong date is named beside its field");
   await axe(page, "64-security-error");
+  // The analysis raised alerts from the demo's own setup (accounts saved, first logins from a
+  // new address): the officer takes the newest in hand with a note.
+  await page.goto(base + "/ufficio/sicurezza");
+  const alerts = await page.getByTestId("alert").count();
+  check(alerts > 0, `the analysis has raised alerts (${alerts})`);
+  await page.getByTestId("alert").first().getByRole("link").click();
+  await page.waitForURL(/\/ufficio\/sicurezza\/allarmi\/\d+$/);
+  check((await page.getByTestId("alert-state").innerText()).includes("Aperto"), "a new alert is open");
+  await axe(page, "64b-alert");
+  await page.getByLabel("Nota", { exact: true }).fill("Accessi della configurazione iniziale della demo: verificati.");
+  await page.getByRole("button", { name: "Salva" }).click();
+  await page.waitForURL(/salvato=1/);
+  check((await page.getByTestId("alert-state").innerText()).includes("Preso in carico"), "the alert is acknowledged");
+  check((await page.getByTestId("alert-step").count()) === 2, "its steps: raised, acknowledged");
+  await axe(page, "64c-alert-acknowledged");
   await page.getByRole("button", { name: "Esci" }).click();
   await page.waitForURL(/\/ufficio\/accesso$/);
 });
@@ -590,6 +605,28 @@ await journey("the administrator logs in with both factors and reads the operato
   check(operators >= 8, `every demo operator is listed (${operators})`);
   const nav = await navLinks(page);
   check(nav.includes("Amministrazione") && !nav.includes("Ufficio anagrafe"), `the administrator finds the administration (${nav})`);
+  // A new registry officer: the comune is asked for, then the administrator confirms with
+  // password and a fresh code, and reads the temporary password once.
+  await page.getByRole("link", { name: "Nuovo operatore" }).click();
+  await page.waitForURL(/\/ufficio\/amministrazione\/operatori$/);
+  await axe(page, "65b-admin-new");
+  await page.getByLabel("Nome utente").fill("nuovo.ufficiale");
+  await page.getByLabel("Nome e cognome").fill("Nuovo Ufficiale");
+  await page.getByLabel("Codice fiscale").fill("RSSMRA80A01H501U");
+  await page.getByLabel("Ruolo").selectOption("registry_officer");
+  await page.getByLabel("La tua password").fill(admin.password);
+  await page.getByLabel("Il codice del tuo secondo fattore").fill("000000");
+  await page.getByRole("button", { name: "Crea l'account" }).click();
+  await page.locator("#ambito-error").waitFor();
+  check((await page.locator("#ambito-error").innerText()).includes("codice catastale"), "the missing comune is named beside its field");
+  await axe(page, "65c-admin-new-refused");
+  await page.getByLabel("Ambito").fill("H501");
+  await page.getByLabel("La tua password").fill(admin.password);
+  await page.getByLabel("Il codice del tuo secondo fattore").fill(await freshCode(page, admin));
+  await page.getByRole("button", { name: "Crea l'account" }).click();
+  await page.getByTestId("temporary-password").waitFor();
+  check((await page.getByTestId("role").innerText()).includes("Ufficiale d'anagrafe (H501)"), "the new account holds its role");
+  await axe(page, "65d-admin-created");
   await page.getByRole("button", { name: "Esci" }).click();
   await page.waitForURL(/\/ufficio\/accesso$/);
 });

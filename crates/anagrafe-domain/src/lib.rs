@@ -45,6 +45,7 @@ pub mod person;
 pub mod refdata;
 pub mod role;
 pub mod rules;
+pub mod security;
 pub mod text;
 pub mod why;
 

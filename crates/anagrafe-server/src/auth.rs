@@ -302,6 +302,39 @@ async fn failed(state: &AppState, o: &Operator, addr: &str, mode: &str, reason: 
     Ok(())
 }
 
+/// Re-authenticates the operator of session `s` with password and second factor (a sensitive
+/// action asks for both again): counted as a failed login when wrong; on success the session's
+/// authentication is fresh again and the re-authentication traced.
+pub(crate) async fn confirm_identity(
+    state: &AppState,
+    addr: &limits::ClientAddr,
+    s: &OperatorSession,
+    password: String,
+    code: &str,
+) -> Result<(), ApiError> {
+    if password.is_empty() || password.len() > 1024 {
+        return Err(ApiError::field("password", "must be 1 to 1024 bytes"));
+    }
+    let o = s.operator();
+    let now = state.clock.now_ms();
+    let step =
+        o.totp_secret.as_deref().and_then(|s| state.open_secret(&o.username, s)).and_then(|secret| totp::verify(&secret, code, now / 1000));
+    let ok = password::verify(password, o.password_hash.clone()).await && step.is_some();
+    let fresh = match step {
+        Some(step) if ok => state.store.accept_totp_step(&o.username, step).await?,
+        _ => false,
+    };
+    if !fresh {
+        limits::failed_from(state, &addr.0).await?;
+        failed(state, o, &addr.0, &s.0.session.auth_mode, "re-authentication failed").await?;
+        return Err(bad_credentials());
+    }
+    state.store.touch_session(&s.0.session.token_hash, now, true, true).await?;
+    let actor = format!("operator:{}", o.username);
+    state.store.audit(&entry(&actor, "password+totp", "operator.reauth", "ok", json!({}))).await?;
+    Ok(())
+}
+
 /// What an operator types to log in (the JSON login and the office's login form).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LoginInput {
@@ -410,7 +443,8 @@ pub(crate) async fn operator_login(state: &AppState, addr: &limits::ClientAddr, 
         mode,
         "operator.login",
         "ok",
-        json!({ "second_factor": step.is_some(), "loa": session.loa }),
+        // A login from an address not used lately is a finding of the log analysis (SEC-5).
+        json!({ "second_factor": step.is_some(), "loa": session.loa, "new_place": !known }),
     );
     if !state.store.open_session(&session, step, &e).await? {
         failed(state, &o, &addr.0, mode, "code already used").await?;
@@ -623,25 +657,6 @@ async fn reauth(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let b: ReauthBody = json_body(&body)?;
-    let o = s.operator();
-    let now = state.clock.now_ms();
-    let step = o
-        .totp_secret
-        .as_deref()
-        .and_then(|s| state.open_secret(&o.username, s))
-        .and_then(|secret| totp::verify(&secret, &b.totp, now / 1000));
-    let ok = password::verify(b.password, o.password_hash.clone()).await && step.is_some();
-    let fresh = match step {
-        Some(step) if ok => state.store.accept_totp_step(&o.username, step).await?,
-        _ => false,
-    };
-    if !fresh {
-        limits::failed_from(&state, &addr.0).await?;
-        failed(&state, o, "session", &s.0.session.auth_mode, "re-authentication failed").await?;
-        return Err(bad_credentials());
-    }
-    state.store.touch_session(&s.0.session.token_hash, now, true, true).await?;
-    let actor = format!("operator:{}", o.username);
-    state.store.audit(&entry(&actor, "password+totp", "operator.reauth", "ok", json!({}))).await?;
+    confirm_identity(&state, &addr, &s, b.password, &b.totp).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

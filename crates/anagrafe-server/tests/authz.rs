@@ -158,6 +158,7 @@ async fn env() -> Env {
 fn concrete(path: &str) -> String {
     path.replace("{id_anpr}", "AB12345CV")
         .replace("{family_id}", "1")
+        .replace("{username}", "nessuno")
         .replace("{id}", "2026-ABCDEFGHJK")
         .replace("{token}", "AAAAAAAAAAAAAAAAAAAAAAAA")
         .replace("{service}", "C030-servizioAccertamentoIdUnicoNazionale")

@@ -1582,20 +1582,54 @@ async fn the_security_officer_searches_the_trace_by_person_operation_and_period(
         let t = page.text();
         assert!(t.contains("Stato del tracciamento") && t.contains("Il tracciamento conta") && t.contains("Nessun sigillo firmato"), "{t}");
         assert!(!t.contains("data-testid=\"trace-entry\""), "nothing is searched before the officer asks");
-        // The accounts this test saved are worth a look (role grants of the last day); no burst yet.
-        assert!(t.contains("Anomalie rilevate ora") && t.contains("salvataggi di account di operatori con i loro ruoli"), "{t}");
-        assert!(!t.contains("rifiuti negli ultimi"), "{t}");
+        // No alert before the analysis runs; then the accounts this test saved are one (role
+        // grants of the last day), and a burst of refusals another.
+        assert!(t.contains("Allarmi") && t.contains("Nessun allarme in questo stato."), "{t}");
         for _ in 0..21 {
             let mut e = anagrafe_store::AuditEntry::from_ctx(&anagrafe_store::WriteContext::cli("t"), "api.request", "refused");
             e.actor = "client:insistente".into();
             store.audit(&e).await.unwrap();
         }
+        let rules = anagrafe_service::security::rules();
+        let raised = anagrafe_service::security::evaluate(&*store, &rules, &anagrafe_service::SystemClock).await.unwrap().raised;
+        assert_eq!(raised.len(), 2, "{raised:?}");
         let t = get(&router, "/ufficio/sicurezza", Some(&sec), &[]).await.text();
         assert!(
-            t.contains("data-testid=\"finding\"")
-                && t.contains("client:insistente ha ricevuto 21 rifiuti negli ultimi 10 minuti (soglia 20)"),
+            t.contains("data-testid=\"alert\"")
+                && t.contains("client:insistente ha ricevuto 21 rifiuti negli ultimi 10 minuti (soglia 20)")
+                && t.contains("salvataggi di account di operatori con i loro ruoli"),
             "{t}"
         );
+        // The burst's alert: acknowledged with a note; a missing note is named beside its field.
+        let burst = store.alerts(None, i64::MAX, 10).await.unwrap().into_iter().find(|a| a.rule == "refusal-burst").unwrap();
+        let uri = format!("/ufficio/sicurezza/allarmi/{}", burst.id);
+        let page = get(&router, &uri, Some(&sec), &[]).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+        assert!(page.text().contains("Allarme n.") && page.text().contains("Aperto"), "{}", page.text());
+        let (_, csrf) = (0, store.session(&anagrafe_server::auth::token_hash(&sec)).await.unwrap().unwrap().csrf_token);
+        let refused = post_form(&router, &uri, &sec, &[("csrf", &csrf), ("da", "open"), ("stato", "acknowledged"), ("nota", " ")]).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text());
+        assert!(refused.text().contains("id=\"nota-error\"") && refused.text().contains("href=\"#nota\""), "{}", refused.text());
+        let done = post_form(
+            &router,
+            &uri,
+            &sec,
+            &[
+                ("csrf", &csrf),
+                ("da", "open"),
+                ("stato", "acknowledged"),
+                ("assegnatario", "sicurezza"),
+                ("nota", "Verifico con il comune."),
+            ],
+        )
+        .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text());
+        let t = get(&router, &format!("{uri}?salvato=1"), Some(&sec), &[]).await.text();
+        assert!(t.contains("Allarme aggiornato.") && t.contains("Preso in carico") && t.contains("Verifico con il comune."), "{t}");
+        // The same form again, from the stale page: someone moved it meanwhile.
+        let stale = post_form(&router, &uri, &sec, &[("csrf", &csrf), ("da", "open"), ("stato", "closed"), ("nota", "Chiudo.")]).await;
+        assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.text());
+        assert!(get(&router, &uri, Some(&d.token), &[]).await.status == StatusCode::FORBIDDEN);
         let found = get(&router, &format!("/ufficio/sicurezza?soggetto={id}&operazione=person."), Some(&sec), &[]).await;
         assert_eq!(found.status, StatusCode::OK, "{}", found.text());
         let t = found.text();
@@ -1616,6 +1650,9 @@ async fn the_security_officer_searches_the_trace_by_person_operation_and_period(
         let searches: Vec<_> =
             store.audit_entries(0, 10_000).await.unwrap().into_iter().filter(|e| e.entry.operation == "audit.search").collect();
         assert_eq!(searches.len(), 3, "each search that ran is traced (the one with a bad date did not run)");
+        let changed =
+            store.audit_entries(0, 10_000).await.unwrap().into_iter().filter(|e| e.entry.operation == "security.alert_changed").count();
+        assert_eq!(changed, 1, "the one change made is traced");
         assert!(
             searches.iter().all(|e| e.entry.actor_cf.as_deref() == Some("VRDLCU75C41F205X")),
             "the officer's codice fiscale is on every entry of theirs (SEC-4)"
@@ -1650,5 +1687,109 @@ async fn the_administrator_sees_the_operators_the_blocked_addresses_and_the_keys
         assert!(account.contains("<a href=\"/ufficio/amministrazione\">Amministrazione del sistema</a>"), "{account}");
         let read = store.audit_entries(0, 10_000).await.unwrap().into_iter().filter(|e| e.entry.operation == "admin.overview").count();
         assert_eq!(read, 1, "the administrator's read is traced");
+    }
+}
+
+/// The administrator's actions (issue 18, item 5): a new account with its role, the comune asked
+/// for; a suspension and a role granted; each confirmed with password and code again (a wrong
+/// code changes nothing and counts as a failed login); every change traced.
+#[tokio::test]
+async fn the_administrator_creates_suspends_and_grants_after_confirming_with_password_and_code() {
+    use anagrafe_server::auth::{password, totp};
+    for (store, _dir, _pg) in common::stores().await {
+        // The codes follow the register's clock, moved on by a step between changes (each code
+        // is good once, and only near its time).
+        let clock = Arc::new(anagrafe_service::FakeClock::at(chrono::Utc::now()));
+        let mut st = state(store.clone());
+        st.clock = clock.clone();
+        let router = app(st);
+        let secret = "JBSWY3DPEHPK3PXP";
+        let hash = password::hash("parola-segreta-1".into(), password::Cost::default()).await.unwrap();
+        common::operator(&*store, "admin", "system_admin", "", &hash, Some(secret)).await;
+        let (adm, _) = common::session(&*store, "operator", "admin", true).await;
+        let csrf = store.session(&anagrafe_server::auth::token_hash(&adm)).await.unwrap().unwrap().csrf_token;
+        let code = || {
+            use anagrafe_service::Clock;
+            totp::current_code(secret, clock.now_ms() / 1000).unwrap()
+        };
+        let next_step = || clock.advance(chrono::Duration::seconds(30));
+        let new = get(&router, "/ufficio/amministrazione/operatori", Some(&adm), &[]).await;
+        assert_eq!(new.status, StatusCode::OK, "{}", new.text());
+        assert!(new.text().contains("Nuovo operatore") && new.text().contains("La tua password"), "{}", new.text());
+        let form = |role: &'static str, scope: &'static str, code: String| {
+            vec![
+                ("csrf", csrf.clone()),
+                ("username", "nuovo.ufficiale".to_owned()),
+                ("nome", "Nuovo Ufficiale".to_owned()),
+                ("codice_fiscale", "RSSMRA80A01H501U".to_owned()),
+                ("ruolo", role.to_owned()),
+                ("ambito", scope.to_owned()),
+                ("password", "parola-segreta-1".to_owned()),
+                ("codice", code),
+            ]
+        };
+        let send = |f: Vec<(&'static str, String)>, uri: &'static str| {
+            let router = router.clone();
+            let adm = adm.clone();
+            async move {
+                let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                post_form(&router, uri, &adm, &pairs).await
+            }
+        };
+        // A registry officer needs a comune: named beside the field, no code spent.
+        let r = send(form("registry_officer", "", "000000".into()), "/ufficio/amministrazione/operatori").await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+        assert!(r.text().contains("id=\"ambito-error\"") && r.text().contains("codice catastale"), "{}", r.text());
+        // A wrong code: nothing created, the failure counted.
+        let r = send(form("registry_officer", "H501", "000000".into()), "/ufficio/amministrazione/operatori").await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+        assert!(r.text().contains("Password o codice non corretti"), "{}", r.text());
+        assert!(store.operator("nuovo.ufficiale").await.unwrap().is_none());
+        // Right: created, with its temporary password shown once and a role.
+        let used = code();
+        let r = send(form("registry_officer", "h501", used.clone()), "/ufficio/amministrazione/operatori").await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        assert!(r.text().contains("Password provvisoria, mostrata solo ora") && r.text().contains("(H501)"), "{}", r.text());
+        let o = store.operator("nuovo.ufficiale").await.unwrap().unwrap();
+        assert!(o.must_change_password && o.totp_secret.is_none() && o.codice_fiscale.as_deref() == Some("RSSMRA80A01H501U"));
+        // The same code again is refused (each code is good once).
+        let change = |azione: &'static str, role: &'static str, scope: &'static str, code: String| {
+            vec![
+                ("csrf", csrf.clone()),
+                ("azione", azione.to_owned()),
+                ("ruolo", role.to_owned()),
+                ("ambito", scope.to_owned()),
+                ("password", "parola-segreta-1".to_owned()),
+                ("codice", code),
+            ]
+        };
+        let uri = "/ufficio/amministrazione/operatori/nuovo.ufficiale";
+        let r = send(change("sospendi", "", "", used), uri).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "a code already used: {}", r.text());
+        assert!(!store.operator("nuovo.ufficiale").await.unwrap().unwrap().disabled);
+        // The next codes: a suspension, then a role granted.
+        next_step();
+        let r = send(change("sospendi", "", "", code()), uri).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert!(r.text().contains("Modifica applicata.") && r.text().contains("Disattivato"), "{}", r.text());
+        next_step();
+        let r = send(change("concedi", "electoral_officer", "H501", code()), uri).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let o = store.operator("nuovo.ufficiale").await.unwrap().unwrap();
+        assert!(o.disabled && o.roles.len() == 2, "{:?}", o.roles);
+        // The administrator cannot suspend themselves.
+        next_step();
+        let r = send(change("sospendi", "", "", code()), "/ufficio/amministrazione/operatori/admin").await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+        assert!(r.text().contains("Non puoi farlo sul tuo account"), "{}", r.text());
+        let trace = store.audit_entries(0, 10_000).await.unwrap();
+        let saves = trace.iter().filter(|e| e.entry.operation == "operator.save" && e.entry.actor == "operator:admin").count();
+        assert_eq!(saves, 3, "created, suspended, granted: each traced by the administrator");
+        let refused = trace.iter().filter(|e| e.entry.operation == "operator.login" && e.entry.outcome == "refused").count();
+        assert_eq!(refused, 2, "the wrong and the reused code count as failed logins");
+        // Nobody else.
+        common::operator(&*store, "sicurezza", "security_officer", "", common::NO_PASSWORD, Some(secret)).await;
+        let (sec, _) = common::session(&*store, "operator", "sicurezza", true).await;
+        assert_eq!(get(&router, uri, Some(&sec), &[]).await.status, StatusCode::FORBIDDEN);
     }
 }

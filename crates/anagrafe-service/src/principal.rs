@@ -110,6 +110,12 @@ impl Principal {
         }
     }
 
+    /// One of the register's own jobs (`system:NAME`): the log analysis, the checkpoints. It
+    /// acts with the administrator's role and names no person.
+    pub fn job(name: &str, request_id: String) -> Self {
+        Self { actor: format!("system:{name}"), auth_mode: "internal".into(), ..Self::command_line(name, None, request_id) }
+    }
+
     /// The same principal, naming the natural person acting by codice fiscale (an operator's
     /// account that carries one): every trace entry of theirs then holds it.
     pub fn with_codice_fiscale(mut self, codice_fiscale: Option<String>) -> Self {

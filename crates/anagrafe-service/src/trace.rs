@@ -47,6 +47,17 @@ impl Checkpointer {
             *self.last.lock().unwrap_or_else(|e| e.into_inner()) = last;
             return Ok(None);
         }
+        // What the signature is about to vouch for must itself verify: the entries since the
+        // last checkpoint (that one's entry included), up to the head read above. A broken
+        // stretch is not signed; the failure is traced, and the security officer alerted by
+        // the `chain-check` rule.
+        let report = check_since(store, last.as_ref(), seq, &hash).await?;
+        if let Some((bad, why)) = &report.first_bad {
+            let mut e = crate::Principal::job("checkpoint", format!("checkpoint-{}", clock.now_ms())).entry("audit.chain_check", "broken");
+            e.detail = serde_json::json!({ "first_bad": bad, "why": why, "head": seq }).to_string();
+            store.audit(&e).await?;
+            return Err(ServiceError::Unavailable(format!("the trace does not verify from entry {bad} ({why}): not signed")));
+        }
         let c = self.signer.sign(seq, &hash, clock.now_ms());
         // The file first: should the database refuse, the outside copy still holds the head.
         if let Some(f) = &self.file {
@@ -56,6 +67,53 @@ impl Checkpointer {
         *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((seq, hash));
         Ok(Some(c))
     }
+}
+
+/// Walks the trace from the entry of the last checkpoint `last` (from the first entry when
+/// there is none) to the head `(seq, hash)`, checking the links, the contents and that the
+/// checkpoint's entry still has the signed hash.
+async fn check_since(store: &dyn Store, last: Option<&(i64, String)>, head_seq: i64, head_hash: &str) -> ServiceResult<ChainReport> {
+    let mut after = last.map_or(0, |(s, _)| s - 1);
+    let mut verifier: Option<anagrafe_store::audit::ChainVerifier> = None;
+    'walk: loop {
+        let page = store.audit_entries(after, 10_000).await?;
+        let Some(tail) = page.last() else { break };
+        after = tail.seq;
+        for e in &page {
+            if e.seq > head_seq {
+                break 'walk;
+            }
+            let v = verifier.get_or_insert_with(|| match last {
+                // The checkpoint's own entry is read again: its hash must still be the signed one.
+                Some((s, h)) => anagrafe_store::audit::ChainVerifier::starting_at(*s, &e.prev_hash).with_checkpoints(&[Checkpoint {
+                    seq: *s,
+                    hash: h.clone(),
+                    at_ms: 0,
+                    key_id: String::new(),
+                    signature: String::new(),
+                }]),
+                None => anagrafe_store::audit::ChainVerifier::default(),
+            });
+            v.push(e);
+        }
+    }
+    let v = verifier.unwrap_or_else(|| match last {
+        Some((s, _)) => anagrafe_store::audit::ChainVerifier::starting_at(*s, ""),
+        None => anagrafe_store::audit::ChainVerifier::default(),
+    });
+    Ok(v.finish(head_seq, head_hash))
+}
+
+/// Traces the outcome of a full verification (`audit.chain_check`, `ok` or `broken`), so that a
+/// failing check reaches the security officer's alerts.
+pub async fn record_check(store: &dyn Store, who: &crate::Principal, verdict: &TraceVerdict) -> ServiceResult<()> {
+    let mut e = who.entry("audit.chain_check", if verdict.is_intact() { "ok" } else { "broken" });
+    e.detail = serde_json::json!({
+        "head": verdict.chain.head_seq, "entries": verdict.chain.entries, "findings": verdict.findings(),
+    })
+    .to_string();
+    store.audit(&e).await?;
+    Ok(())
 }
 
 /// What verifying the trace found.

@@ -19,6 +19,8 @@ conformance!(
     the_security_officer_finds_who_did_what_to_whom_and_when,
     only_the_security_officer_searches_the_trace,
     each_analysis_rule_triggers_above_its_threshold_and_not_below,
+    the_rules_about_hours_competence_places_quotas_and_the_chain_trigger_and_do_not,
+    alerts_are_raised_once_followed_and_closed_with_notes,
 );
 
 fn d(s: &str) -> NaiveDate {
@@ -179,4 +181,249 @@ async fn each_analysis_rule_triggers_above_its_threshold_and_not_below(h: &Harne
     }
     let e = desk.findings(&Principal::citizen("RSSMRA80A01H501U", "spid", 2, "r".into()), &rules(), &now).await.unwrap_err();
     assert!(matches!(e, ServiceError::Forbidden(_)));
+}
+
+fn operator(username: &str, role: anagrafe_domain::Role, scope: &str) -> anagrafe_store::Operator {
+    anagrafe_store::Operator {
+        codice_fiscale: None,
+        username: username.into(),
+        display_name: username.into(),
+        password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
+        must_change_password: false,
+        totp_secret: None,
+        totp_pending: None,
+        totp_last_step: None,
+        failed_logins: 0,
+        locked_until: None,
+        disabled: false,
+        roles: vec![anagrafe_store::RoleGrant { role, scope: scope.into(), mediator: false }],
+    }
+}
+
+fn entry(actor: &str, op: &str, outcome: &str, subject: Option<i64>, detail: &str) -> anagrafe_store::AuditEntry {
+    let mut e = anagrafe_store::AuditEntry::from_ctx(&anagrafe_store::WriteContext::cli("t"), op, outcome);
+    e.actor = actor.into();
+    e.subject_person = subject;
+    e.detail = detail.into();
+    e
+}
+
+fn rule(id: &str) -> anagrafe_service::security::Rule {
+    anagrafe_service::security::rules().into_iter().find(|r| r.id == id).unwrap()
+}
+
+/// SEC-5's other rules: reads while the offices are closed, reads outside the operator's
+/// competence, logins from new places, purposes near their quota, a failed chain check, bursts
+/// of certificates. Each found above its threshold, not at it, and not past its window.
+async fn the_rules_about_hours_competence_places_quotas_and_the_chain_trigger_and_do_not(h: &Harness) {
+    use anagrafe_domain::Role;
+    use anagrafe_domain::security::OfficeHours;
+    use anagrafe_service::security::{Window, analyse};
+    use chrono::Timelike;
+    let now = chrono::Utc::now();
+    let found = |rule: anagrafe_service::security::Rule, at: chrono::DateTime<chrono::Utc>| {
+        let store = h.store.clone();
+        async move { analyse(&*store, &[rule], at).await.unwrap().into_iter().map(|f| (f.key, f.count)).collect::<Vec<_>>() }
+    };
+    // Two persons of Rome.
+    register(h, 1, "roma").await;
+    register(h, 2, "roma").await;
+    let (p1, p2) = (1_i64, 2_i64);
+    let ctx = anagrafe_store::WriteContext::cli("t");
+    h.store.save_operator(&operator("romano", Role::RegistryOfficer, "H501"), &ctx).await.unwrap();
+    h.store.save_operator(&operator("milanese", Role::RegistryOfficer, "F205"), &ctx).await.unwrap();
+    h.store.save_operator(&operator("trasferito", Role::RegistryOfficer, "F205"), &ctx).await.unwrap();
+
+    // Outside competence: Milan's officer reads both; Rome's officer reads one; another Milan
+    // officer reads one after registering a change on it (a related operation).
+    for p in [p1, p2] {
+        h.store.audit(&entry("operator:milanese", "person.read", "ok", Some(p), "{}")).await.unwrap();
+    }
+    h.store.audit(&entry("operator:romano", "person.read", "ok", Some(p1), "{}")).await.unwrap();
+    h.store.audit(&entry("operator:trasferito", "person.transfer", "ok", Some(p2), "{}")).await.unwrap();
+    h.store.audit(&entry("operator:trasferito", "person.read", "ok", Some(p2), "{}")).await.unwrap();
+    let mut r = rule("outside-competence");
+    assert_eq!(found(r.clone(), now).await, [("operator:milanese".to_owned(), 2)]);
+    r.threshold = 2;
+    assert!(found(r.clone(), now).await.is_empty(), "two is not more than two");
+    r.threshold = 0;
+    assert!(found(r, now + chrono::Duration::days(2)).await.is_empty(), "past the window");
+
+    // Off hours: office hours made to exclude (or include) the present Italian hour, so the
+    // test holds whenever it runs. The reads above are by operators, at this hour.
+    let hour = anagrafe_domain::ops::italian_time(now).hour();
+    let closed_now = OfficeHours { opens: (hour + 2) % 24, closes: (hour + 3) % 24, days: [true; 7] };
+    let open_now = OfficeHours { opens: (hour + 23) % 24, closes: (hour + 2) % 24, days: [true; 7] };
+    let mut off = rule("off-hours");
+    off.window = Window::OffHours(3600, closed_now);
+    let at_night = found(off.clone(), now).await;
+    assert!(at_night.contains(&("operator:milanese".to_owned(), 2)), "{at_night:?}");
+    off.threshold = 2;
+    assert!(!found(off.clone(), now).await.iter().any(|(k, _)| k == "operator:milanese"), "two is not more than two");
+    off.threshold = 0;
+    off.window = Window::OffHours(3600, open_now);
+    assert!(found(off, now).await.is_empty(), "read while the offices are open");
+
+    // Logins from a new place.
+    h.store
+        .audit(&entry("operator:romano", "operator.login", "ok", None, r#"{"loa":2,"new_place":true,"second_factor":true}"#))
+        .await
+        .unwrap();
+    h.store
+        .audit(&entry("operator:milanese", "operator.login", "ok", None, r#"{"loa":2,"new_place":false,"second_factor":true}"#))
+        .await
+        .unwrap();
+    h.store.audit(&entry("operator:milanese", "operator.login", "refused", None, r#"{"new_place":true}"#)).await.unwrap();
+    assert_eq!(found(rule("new-place"), now).await, [("operator:romano".to_owned(), 1)]);
+    let mut r = rule("new-place");
+    r.threshold = 1;
+    assert!(found(r, now).await.is_empty());
+
+    // A purpose near its daily quota: 9 calls of 10 is past 80%; 8 is not.
+    let body = anagrafe_store::PdndClient {
+        client_id: "ente-1".into(),
+        name: "Ente".into(),
+        keys: vec![],
+        purposes: vec![anagrafe_store::PdndPurpose {
+            purpose_id: "finalita-1".into(),
+            eservice: "C030".into(),
+            description: "verifica".into(),
+            daily_quota: 10,
+            per_second: 5,
+            revoked: false,
+        }],
+        revoked: false,
+        public_security: false,
+    };
+    h.store.save_pdnd_client(&body, &ctx).await.unwrap();
+    for _ in 0..8 {
+        h.store.audit(&entry("pdnd:ente-1", "pdnd.C030", "ok", None, r#"{"eservice":"C030","purposeId":"finalita-1"}"#)).await.unwrap();
+    }
+    // A voucher and a call of another purpose do not count.
+    h.store.audit(&entry("pdnd:ente-1", "pdnd.voucher", "ok", None, r#"{"purposeId":"finalita-1"}"#)).await.unwrap();
+    h.store.audit(&entry("pdnd:ente-1", "pdnd.C030", "ok", None, r#"{"purposeId":"finalita-2"}"#)).await.unwrap();
+    assert!(found(rule("quota-near"), now).await.is_empty(), "8 of 10 is 80%, not past it");
+    h.store.audit(&entry("pdnd:ente-1", "pdnd.C030", "ok", None, r#"{"eservice":"C030","purposeId":"finalita-1"}"#)).await.unwrap();
+    assert_eq!(found(rule("quota-near"), chrono::Utc::now()).await, [("finalita-1".to_owned(), 9)]);
+    assert!(found(rule("quota-near"), now + chrono::Duration::days(1)).await.is_empty(), "a new day");
+
+    // A failed check of the chain; a sound one is no finding.
+    h.store.audit(&entry("cli:root", "audit.chain_check", "ok", None, "{}")).await.unwrap();
+    let t = chrono::Utc::now();
+    assert!(found(rule("chain-check"), t).await.is_empty());
+    h.store.audit(&entry("system:checkpoint", "audit.chain_check", "broken", None, "{}")).await.unwrap();
+    assert_eq!(found(rule("chain-check"), chrono::Utc::now()).await, [("audit.chain_check".to_owned(), 1)]);
+
+    // A burst of certificates.
+    let mut burst = rule("certificate-burst");
+    burst.threshold = 2;
+    for _ in 0..2 {
+        h.store.audit(&entry("operator:romano", "certificate.issue", "ok", None, "{}")).await.unwrap();
+    }
+    assert!(found(burst.clone(), chrono::Utc::now()).await.is_empty());
+    h.store.audit(&entry("operator:romano", "certificate.issue", "ok", None, "{}")).await.unwrap();
+    assert_eq!(found(burst, chrono::Utc::now()).await, [("certificate.issue".to_owned(), 3)]);
+}
+
+/// The analysis job keeps each finding as one alert while it lasts; the security officer
+/// acknowledges, assigns, closes it with notes (each step traced); a closed alert stays quiet
+/// for a window, then the same finding raises a new one.
+async fn alerts_are_raised_once_followed_and_closed_with_notes(h: &Harness) {
+    use anagrafe_domain::Role;
+    use anagrafe_domain::security::AlertState;
+    use anagrafe_service::security::{AlertUpdate, evaluate};
+    let ctx = anagrafe_store::WriteContext::cli("t");
+    h.store.save_operator(&operator("sicurezza", Role::SecurityOfficer, ""), &ctx).await.unwrap();
+    h.store.save_operator(&operator("anagrafe", Role::RegistryOfficer, "H501"), &ctx).await.unwrap();
+    let mut r = rule("refusal-burst");
+    r.threshold = 1;
+    let rules = [r];
+    let clock = FakeClock::at(chrono::Utc::now());
+    assert_eq!(evaluate(&*h.store, &rules, &clock).await.unwrap().raised.len(), 0, "nothing found, nothing raised");
+    for _ in 0..2 {
+        h.store.audit(&entry("client:insistente", "api.request", "refused", None, "{}")).await.unwrap();
+    }
+    clock.set(chrono::Utc::now());
+    let first = evaluate(&*h.store, &rules, &clock).await.unwrap();
+    assert_eq!(first.raised.len(), 1);
+    let id = first.raised[0];
+    h.store.audit(&entry("client:insistente", "api.request", "refused", None, "{}")).await.unwrap();
+    clock.set(chrono::Utc::now());
+    let again = evaluate(&*h.store, &rules, &clock).await.unwrap();
+    assert_eq!((again.raised.len(), again.ongoing), (0, 1), "the same finding: the same alert, its count updated");
+
+    let desk = SecurityDesk::new(h.store.clone());
+    let sec = officer();
+    let listed = desk.alerts(&sec, Some(AlertState::Open), None).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].key.as_str(), listed[0].count), ("client:insistente", 3));
+    // The raising is traced by the job.
+    let raised = h
+        .store
+        .audit_search(&anagrafe_store::TraceQuery { operation: Some("security.alert_raised".into()), ..Default::default() }, i64::MAX, 10)
+        .await
+        .unwrap();
+    assert_eq!((raised.len(), raised[0].entry.actor.as_str()), (1, "system:analysis"));
+
+    let update =
+        |from, to, assignee: Option<&str>, note: &str| AlertUpdate { from, to, assignee: assignee.map(str::to_owned), note: note.into() };
+    // Refused: no note, an assignee who is not a security officer, a closed alert acknowledged.
+    let e = desk.update_alert(&sec, id, &update(AlertState::Open, AlertState::Acknowledged, None, " "), &clock).await.unwrap_err();
+    assert_eq!(e.field_errors()[0].field, "nota");
+    let e =
+        desk.update_alert(&sec, id, &update(AlertState::Open, AlertState::Acknowledged, Some("anagrafe"), "io"), &clock).await.unwrap_err();
+    assert_eq!(e.field_errors()[0].field, "assegnatario");
+    let ok = desk
+        .update_alert(&sec, id, &update(AlertState::Open, AlertState::Acknowledged, Some("sicurezza"), "Verifico con il comune."), &clock)
+        .await
+        .unwrap();
+    assert_eq!((ok.state, ok.assignee.as_deref()), (AlertState::Acknowledged, Some("sicurezza")));
+    // Someone working from a stale page: refused, nothing written.
+    let stale = desk.update_alert(&sec, id, &update(AlertState::Open, AlertState::Closed, None, "Chiudo."), &clock).await.unwrap_err();
+    assert!(matches!(stale, ServiceError::Conflict(_)), "{stale:?}");
+    let closed = desk
+        .update_alert(
+            &sec,
+            id,
+            &update(AlertState::Acknowledged, AlertState::Closed, None, "Programma del comune difettoso, corretto."),
+            &clock,
+        )
+        .await
+        .unwrap();
+    assert_eq!(closed.state, AlertState::Closed);
+    let e = desk.update_alert(&sec, id, &update(AlertState::Closed, AlertState::Acknowledged, None, "x"), &clock).await.unwrap_err();
+    assert_eq!(e.field_errors()[0].field, "stato");
+    let (_, steps) = desk.alert(&sec, id).await.unwrap();
+    assert_eq!(steps.iter().map(|s| s.state).collect::<Vec<_>>(), [AlertState::Open, AlertState::Acknowledged, AlertState::Closed]);
+    assert_eq!(steps[2].note, "Programma del comune difettoso, corretto.");
+    let changes = h
+        .store
+        .audit_search(&anagrafe_store::TraceQuery { operation: Some("security.alert_changed".into()), ..Default::default() }, i64::MAX, 10)
+        .await
+        .unwrap();
+    assert_eq!(changes.len(), 2, "two changes made, the refused ones traced nothing");
+
+    // Closed: the same finding within the window stays quiet; after it, a new alert.
+    let quiet = evaluate(&*h.store, &rules, &clock).await.unwrap();
+    assert_eq!((quiet.raised.len(), quiet.quiet), (0, 1));
+    // Past the quiet period (one window from the closing) the same finding is a new alert.
+    let f = anagrafe_store::AlertFinding { rule: "refusal-burst".into(), key: "client:insistente".into(), count: 3 };
+    let closing = closed.closed_at.unwrap();
+    let job = Principal::job("analysis", "r".into()).entry("security.alert_raised", "ok");
+    assert_eq!(h.store.raise_alert(&f, closing + 599_999, 600_000, &job).await.unwrap(), anagrafe_store::AlertRaise::Quiet(id));
+    let anagrafe_store::AlertRaise::Raised(new) = h.store.raise_alert(&f, closing + 600_000, 600_000, &job).await.unwrap() else {
+        panic!("a new alert after the quiet period")
+    };
+    assert!(new > id);
+
+    // Only the security officer.
+    for who in [
+        Principal::registry_officer("anagrafe", Belfiore::parse("H501").unwrap(), "password_totp", "r".into()),
+        Principal::system_admin("admin", "password_totp", "r".into()),
+    ] {
+        assert!(matches!(desk.alerts(&who, None, None).await, Err(ServiceError::Forbidden(_))));
+        assert!(matches!(desk.alert(&who, id).await, Err(ServiceError::Forbidden(_))));
+        let e = desk.update_alert(&who, id, &update(AlertState::Closed, AlertState::Open, None, "x"), &clock).await.unwrap_err();
+        assert!(matches!(e, ServiceError::Forbidden(_)));
+    }
 }

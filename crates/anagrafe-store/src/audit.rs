@@ -85,6 +85,19 @@ pub enum TraceCount {
     ActorsBySubject,
     /// Entries of each operation starting with this.
     ByOperation(String),
+    /// Entries of each operation starting with the first text whose outcome starts with the
+    /// second (`audit.chain_check`, `broken`).
+    ByOutcome(String, String),
+    /// Distinct persons each operator read (`person.read`, `person.history`, `person.search`
+    /// with a result) whose comune is none of the operator's grants, and on whom the operator
+    /// did nothing else in the thirty days before: reads outside one's competence.
+    ReadsOutsideCompetence,
+    /// Successful logins of each operator from an address not used in the last 90 days (the
+    /// login entry's detail says `"new_place":true`).
+    LoginsFromNewPlaces,
+    /// Calls of each public body's purpose (keyed by purposeId), counted above `threshold`
+    /// per cent of the purpose's daily quota.
+    PurposeQuotaPercent,
 }
 
 /// An entry as stored, with its place in the chain.

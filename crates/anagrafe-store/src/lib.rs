@@ -33,8 +33,8 @@ pub use high_water::IdHighWater;
 /// (`use anagrafe_store::prelude::*;`); through `dyn Store` they need no import.
 pub mod prelude {
     pub use crate::{
-        AccountStore, AuditStore, CertificateStore, ClientStore, ElectoralStore, GuardStore, IdStore, LookupStore, PdndStore, RefdataStore,
-        RegistryStore, Store,
+        AccountStore, AlertStore, AuditStore, CertificateStore, ClientStore, ElectoralStore, GuardStore, IdStore, LookupStore, PdndStore,
+        RefdataStore, RegistryStore, Store,
     };
 }
 pub use postgres::PgStore;
@@ -130,6 +130,7 @@ pub trait Store:
     + GuardStore
     + CertificateStore
     + AuditStore
+    + AlertStore
     + PdndStore
     + ElectoralStore
     + RefdataStore
@@ -382,6 +383,27 @@ pub trait GuardStore: Send + Sync {
     async fn blocked_addresses(&self, now: i64) -> Result<Vec<(String, i64)>>;
 }
 
+/// The security officer's alerts (SEC-5): what the log analysis found, kept with a state, an
+/// assignee and the steps taken.
+#[async_trait]
+pub trait AlertStore: Send + Sync {
+    /// Keeps what the analysis found at `now`: the alert of the same rule and key that is open
+    /// or acknowledged gets the higher count and the time (`Ongoing`); one closed less than
+    /// `quiet_ms` ago stays closed (`Quiet`); otherwise a new open alert is raised and `entry`
+    /// appended to the trace in the same transaction (`Raised`).
+    async fn raise_alert(&self, f: &AlertFinding, now: i64, quiet_ms: i64, entry: &AuditEntry) -> Result<AlertRaise>;
+
+    /// Alerts in `state` (any when `None`), newest first, with an id below `before`.
+    async fn alerts(&self, state: Option<anagrafe_domain::security::AlertState>, before: i64, limit: u32) -> Result<Vec<Alert>>;
+
+    /// An alert with its steps, oldest first.
+    async fn alert(&self, id: i64) -> Result<Option<(Alert, Vec<AlertStep>)>>;
+
+    /// Moves alert `id` as `change` says, with its step and `entry` traced, in one transaction:
+    /// `NotFound` for no such alert, `Conflict` when it is no longer in `change.from`.
+    async fn change_alert(&self, id: i64, change: &AlertChange, entry: &AuditEntry) -> Result<Alert>;
+}
+
 /// Certificates (issued records and their sealed PDFs), the stamp-duty payments they consume,
 /// and the captcha challenges of the public pages that ask for them.
 #[async_trait]
@@ -444,9 +466,9 @@ pub trait AuditStore: Send + Sync {
     /// below `before` (`i64::MAX` for the newest): the security officer's search (SEC-5).
     async fn audit_search(&self, q: &TraceQuery, before: i64, limit: u32) -> Result<Vec<StoredAudit>>;
 
-    /// The keys whose count of `what` since `from_ms` is above `threshold`, with their counts,
-    /// highest first (SEC-5's rules).
-    async fn trace_counts(&self, what: &audit::TraceCount, from_ms: i64, threshold: i64) -> Result<Vec<(String, i64)>>;
+    /// The keys whose count of `what` from `from_ms` to before `to_ms` is above `threshold`,
+    /// with their counts, highest first (SEC-5's rules).
+    async fn trace_counts(&self, what: &audit::TraceCount, from_ms: i64, to_ms: i64, threshold: i64) -> Result<Vec<(String, i64)>>;
 
     /// Walks the whole chain and reports the first entry that does not verify.
     async fn verify_audit_chain(&self) -> Result<ChainReport> {

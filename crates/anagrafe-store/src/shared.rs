@@ -1937,6 +1937,152 @@ macro_rules! store_common {
             }
         }
 
+        impl $store {
+            fn alert_row(r: &<$db as sqlx::Database>::Row) -> crate::Result<crate::Alert> {
+                use sqlx::Row;
+                let state: String = r.try_get("state")?;
+                Ok(crate::Alert {
+                    id: r.try_get("id")?,
+                    rule: r.try_get("rule")?,
+                    key: r.try_get("key")?,
+                    count: r.try_get("count")?,
+                    first_seen: r.try_get("first_seen")?,
+                    last_seen: r.try_get("last_seen")?,
+                    state: anagrafe_domain::security::AlertState::parse(&state)
+                        .ok_or_else(|| crate::StoreError::Corrupt(format!("alert state {state:?}")))?,
+                    assignee: r.try_get("assignee")?,
+                    closed_at: r.try_get("closed_at")?,
+                })
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl crate::AlertStore for $store {
+            async fn raise_alert(&self, f: &crate::AlertFinding, now: i64, quiet_ms: i64, entry: &crate::audit::AuditEntry) -> crate::Result<crate::AlertRaise> {
+                use anagrafe_domain::security::AlertState;
+                let (_write, mut tx) = self.begin_write().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                let last = sqlx::query("SELECT * FROM security_alerts WHERE rule = $1 AND key = $2 ORDER BY id DESC LIMIT 1")
+                    .bind(&f.rule)
+                    .bind(&f.key)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .map(|r| Self::alert_row(&r))
+                    .transpose()?;
+                if let Some(a) = last {
+                    if a.state != AlertState::Closed {
+                        sqlx::query("UPDATE security_alerts SET count = $1, last_seen = $2 WHERE id = $3")
+                            .bind(a.count.max(f.count))
+                            .bind(now.max(a.last_seen))
+                            .bind(a.id)
+                            .execute(&mut *tx)
+                            .await?;
+                        tx.commit().await?;
+                        return Ok(crate::AlertRaise::Ongoing(a.id));
+                    }
+                    if a.closed_at.is_some_and(|c| now < c + quiet_ms) {
+                        tx.rollback().await?;
+                        return Ok(crate::AlertRaise::Quiet(a.id));
+                    }
+                }
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO security_alerts (rule, key, count, first_seen, last_seen, state) VALUES ($1, $2, $3, $4, $4, 'open') RETURNING id",
+                )
+                .bind(&f.rule)
+                .bind(&f.key)
+                .bind(f.count)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query("INSERT INTO security_alert_steps (alert_id, at_ms, actor, state, assignee, note) VALUES ($1, $2, $3, 'open', NULL, $4)")
+                    .bind(id)
+                    .bind(now)
+                    .bind(&entry.actor)
+                    .bind(format!("{} {}: {}", f.rule, f.key, f.count))
+                    .execute(&mut *tx)
+                    .await?;
+                let mut e = entry.clone();
+                e.detail = serde_json::json!({ "alert": id, "rule": f.rule, "key": f.key, "count": f.count }).to_string();
+                Self::append_audit(&mut tx, &mut head, &e).await?;
+                tx.commit().await?;
+                Ok(crate::AlertRaise::Raised(id))
+            }
+
+            async fn alerts(&self, state: Option<anagrafe_domain::security::AlertState>, before: i64, limit: u32) -> crate::Result<Vec<crate::Alert>> {
+                let rows = sqlx::query("SELECT * FROM security_alerts WHERE id < $1 AND ($2 IS NULL OR state = $2) ORDER BY id DESC LIMIT $3")
+                    .bind(before)
+                    .bind(state.map(|s| s.as_str()))
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(Self::alert_row).collect()
+            }
+
+            async fn alert(&self, id: i64) -> crate::Result<Option<(crate::Alert, Vec<crate::AlertStep>)>> {
+                use sqlx::Row;
+                let Some(row) = sqlx::query("SELECT * FROM security_alerts WHERE id = $1").bind(id).fetch_optional(&self.pool).await? else {
+                    return Ok(None);
+                };
+                let alert = Self::alert_row(&row)?;
+                let steps = sqlx::query("SELECT at_ms, actor, state, assignee, note FROM security_alert_steps WHERE alert_id = $1 ORDER BY id")
+                    .bind(id)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        let state: String = r.try_get("state")?;
+                        Ok(crate::AlertStep {
+                            at_ms: r.try_get("at_ms")?,
+                            actor: r.try_get("actor")?,
+                            state: anagrafe_domain::security::AlertState::parse(&state)
+                                .ok_or_else(|| crate::StoreError::Corrupt(format!("alert state {state:?}")))?,
+                            assignee: r.try_get("assignee")?,
+                            note: r.try_get("note")?,
+                        })
+                    })
+                    .collect::<crate::Result<Vec<_>>>()?;
+                Ok(Some((alert, steps)))
+            }
+
+            async fn change_alert(&self, id: i64, c: &crate::AlertChange, entry: &crate::audit::AuditEntry) -> crate::Result<crate::Alert> {
+                use anagrafe_domain::security::AlertState;
+                let (_write, mut tx) = self.begin_write().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                let closed_at = (c.to == AlertState::Closed).then_some(c.at_ms);
+                let row = sqlx::query(
+                    "UPDATE security_alerts SET state = $1, assignee = $2, closed_at = COALESCE($3, closed_at) WHERE id = $4 AND state = $5 RETURNING *",
+                )
+                .bind(c.to.as_str())
+                .bind(c.assignee.as_deref())
+                .bind(closed_at)
+                .bind(id)
+                .bind(c.from.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = row else {
+                    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM security_alerts WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
+                    tx.rollback().await?;
+                    return Err(match exists {
+                        None => crate::StoreError::NotFound(format!("alert {id}")),
+                        Some(_) => crate::StoreError::Conflict { field: "state".into() },
+                    });
+                };
+                let alert = Self::alert_row(&row)?;
+                sqlx::query("INSERT INTO security_alert_steps (alert_id, at_ms, actor, state, assignee, note) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(id)
+                    .bind(c.at_ms)
+                    .bind(&c.actor)
+                    .bind(c.to.as_str())
+                    .bind(c.assignee.as_deref())
+                    .bind(&c.note)
+                    .execute(&mut *tx)
+                    .await?;
+                Self::append_audit(&mut tx, &mut head, entry).await?;
+                tx.commit().await?;
+                Ok(alert)
+            }
+        }
+
         #[async_trait::async_trait]
         impl crate::CertificateStore for $store {
             async fn save_certificate(&self, c: &crate::NewCertificate, entry: &crate::audit::AuditEntry) -> crate::Result<()> {
@@ -2139,33 +2285,67 @@ macro_rules! store_common {
                 Self::audit_rows(&rows)
             }
 
-            async fn trace_counts(&self, what: &crate::audit::TraceCount, from_ms: i64, threshold: i64) -> crate::Result<Vec<(String, i64)>> {
+            async fn trace_counts(&self, what: &crate::audit::TraceCount, from_ms: i64, to_ms: i64, threshold: i64) -> crate::Result<Vec<(String, i64)>> {
                 use crate::audit::TraceCount;
-                let (sql, prefix) = match what {
+                let like = |p: &str| format!("{}%", p.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+                // $1 and $3 bound the window, $2 is the threshold; $4 and $5 what some counts need.
+                let (sql, extra): (&str, Vec<String>) = match what {
                     TraceCount::SubjectsByActor => (
-                        "SELECT actor AS k, COUNT(DISTINCT subject_person) AS n FROM audit_log WHERE at_ms >= $1 \
+                        "SELECT actor AS k, COUNT(DISTINCT subject_person) AS n FROM audit_log WHERE at_ms >= $1 AND at_ms < $3 \
                          AND subject_person IS NOT NULL AND actor <> 'public' GROUP BY actor HAVING COUNT(DISTINCT subject_person) > $2",
-                        None,
+                        vec![],
                     ),
                     TraceCount::RefusalsByActor => (
-                        "SELECT actor AS k, COUNT(*) AS n FROM audit_log WHERE at_ms >= $1 AND outcome LIKE 'refused%' \
+                        "SELECT actor AS k, COUNT(*) AS n FROM audit_log WHERE at_ms >= $1 AND at_ms < $3 AND outcome LIKE 'refused%' \
                          GROUP BY actor HAVING COUNT(*) > $2",
-                        None,
+                        vec![],
                     ),
                     TraceCount::ActorsBySubject => (
                         "SELECT COALESCE(MAX(subject_cf), CAST(subject_person AS TEXT)) AS k, COUNT(DISTINCT actor) AS n FROM audit_log \
-                         WHERE at_ms >= $1 AND subject_person IS NOT NULL GROUP BY subject_person HAVING COUNT(DISTINCT actor) > $2",
-                        None,
+                         WHERE at_ms >= $1 AND at_ms < $3 AND subject_person IS NOT NULL GROUP BY subject_person HAVING COUNT(DISTINCT actor) > $2",
+                        vec![],
                     ),
                     TraceCount::ByOperation(p) => (
-                        "SELECT operation AS k, COUNT(*) AS n FROM audit_log WHERE at_ms >= $1 AND operation LIKE $3 ESCAPE '\\' \
+                        "SELECT operation AS k, COUNT(*) AS n FROM audit_log WHERE at_ms >= $1 AND at_ms < $3 AND operation LIKE $4 ESCAPE '\\' \
                          GROUP BY operation HAVING COUNT(*) > $2",
-                        Some(format!("{}%", p.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))),
+                        vec![like(p)],
+                    ),
+                    TraceCount::ByOutcome(p, outcome) => (
+                        "SELECT operation AS k, COUNT(*) AS n FROM audit_log WHERE at_ms >= $1 AND at_ms < $3 AND operation LIKE $4 ESCAPE '\\' \
+                         AND outcome LIKE $5 ESCAPE '\\' GROUP BY operation HAVING COUNT(*) > $2",
+                        vec![like(p), like(outcome)],
+                    ),
+                    // Reads by an operator of persons whose comune none of the operator's grants
+                    // covers (a national grant has an empty scope), with no other operation of
+                    // that operator on that person from thirty days before the read on.
+                    TraceCount::ReadsOutsideCompetence => (
+                        "SELECT a.actor AS k, COUNT(DISTINCT a.subject_person) AS n FROM audit_log a JOIN persons p ON p.id = a.subject_person \
+                         WHERE a.at_ms >= $1 AND a.at_ms < $3 AND a.operation IN ('person.read', 'person.history', 'person.search') \
+                         AND a.outcome = 'ok' AND a.actor LIKE 'operator:%' \
+                         AND NOT EXISTS (SELECT 1 FROM operator_roles r WHERE ('operator:' || r.username) = a.actor AND (r.scope = p.comune OR r.scope = '')) \
+                         AND NOT EXISTS (SELECT 1 FROM audit_log w WHERE w.subject_person = a.subject_person AND w.actor = a.actor \
+                             AND w.outcome = 'ok' AND w.operation NOT IN ('person.read', 'person.history', 'person.search') \
+                             AND w.at_ms >= a.at_ms - 2592000000) \
+                         GROUP BY a.actor HAVING COUNT(DISTINCT a.subject_person) > $2",
+                        vec![],
+                    ),
+                    TraceCount::LoginsFromNewPlaces => (
+                        "SELECT actor AS k, COUNT(*) AS n FROM audit_log WHERE at_ms >= $1 AND at_ms < $3 AND operation = 'operator.login' \
+                         AND outcome = 'ok' AND detail LIKE '%\"new\\_place\":true%' ESCAPE '\\' GROUP BY actor HAVING COUNT(*) > $2",
+                        vec![],
+                    ),
+                    TraceCount::PurposeQuotaPercent => (
+                        "SELECT p.purpose_id AS k, COUNT(*) AS n FROM pdnd_purposes p JOIN audit_log a \
+                         ON a.actor = ('pdnd:' || p.client_id) AND a.operation = ('pdnd.' || p.eservice) \
+                         WHERE a.at_ms >= $1 AND a.at_ms < $3 AND p.revoked_at IS NULL AND p.daily_quota > 0 \
+                         AND a.detail LIKE ('%\"purposeId\":\"' || p.purpose_id || '\"%') \
+                         GROUP BY p.purpose_id, p.daily_quota HAVING COUNT(*) * 100 > p.daily_quota * $2",
+                        vec![],
                     ),
                 };
-                let mut q = sqlx::query_as::<_, (String, i64)>(sql).bind(from_ms).bind(threshold);
-                if let Some(p) = prefix {
-                    q = q.bind(p);
+                let mut q = sqlx::query_as::<_, (String, i64)>(sql).bind(from_ms).bind(threshold).bind(to_ms);
+                for x in extra {
+                    q = q.bind(x);
                 }
                 let mut rows = q.fetch_all(&self.pool).await?;
                 rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));

@@ -712,3 +712,80 @@ pub struct DuplicateCase {
     /// When the case was reported (epoch ms).
     pub reported_at: i64,
 }
+
+/// What the log analysis found for an alert (SEC-5): a rule's key and its count now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertFinding {
+    /// The rule's id.
+    pub rule: String,
+    /// What it found (an actor, a person's code, a purpose).
+    pub key: String,
+    /// The count in the rule's window.
+    pub count: i64,
+}
+
+/// What keeping a finding did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertRaise {
+    /// A new alert, open, with this id (traced).
+    Raised(i64),
+    /// The alert already open or in hand for the same rule and key, its count and time updated.
+    Ongoing(i64),
+    /// Closed within the quiet period: not raised again yet.
+    Quiet(i64),
+}
+
+/// A security alert as kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    /// Its number.
+    pub id: i64,
+    /// The rule that raised it.
+    pub rule: String,
+    /// What the rule found.
+    pub key: String,
+    /// The highest count seen.
+    pub count: i64,
+    /// When the analysis first found it (epoch ms).
+    pub first_seen: i64,
+    /// When it last found it (epoch ms).
+    pub last_seen: i64,
+    /// Where it stands.
+    pub state: anagrafe_domain::security::AlertState,
+    /// Who has it in hand.
+    pub assignee: Option<String>,
+    /// When it was last closed (epoch ms).
+    pub closed_at: Option<i64>,
+}
+
+/// A step taken on an alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertStep {
+    /// When (epoch ms).
+    pub at_ms: i64,
+    /// Who (`operator:NAME`; `system:analysis` for the raising).
+    pub actor: String,
+    /// The state after the step.
+    pub state: anagrafe_domain::security::AlertState,
+    /// Who has it in hand after the step.
+    pub assignee: Option<String>,
+    /// The note.
+    pub note: String,
+}
+
+/// A change the security officer makes to an alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertChange {
+    /// The state it is expected to be in (the change is refused if someone moved it meanwhile).
+    pub from: anagrafe_domain::security::AlertState,
+    /// The state after.
+    pub to: anagrafe_domain::security::AlertState,
+    /// Who has it in hand after (`None`: nobody).
+    pub assignee: Option<String>,
+    /// Why: what was looked at, what was done.
+    pub note: String,
+    /// The actor making it.
+    pub actor: String,
+    /// When (epoch ms).
+    pub at_ms: i64,
+}

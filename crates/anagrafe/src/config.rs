@@ -47,6 +47,9 @@ pub struct AuditConfig {
     /// Seconds between checkpoints while the server runs (one more is made at shutdown); 0
     /// turns the periodic job off.
     pub checkpoint_interval_s: u64,
+    /// Seconds between runs of the log analysis that raises the security officer's alerts
+    /// (SEC-5); 0 turns it off.
+    pub analysis_interval_s: u64,
     /// The append-only file of checkpoints, outside the database. Unset for an embedded
     /// register: `trace-checkpoints.jsonl` beside its database; unset on PostgreSQL: none
     /// (the server warns), set it to a disk other than the database's.
@@ -59,7 +62,7 @@ pub struct AuditConfig {
 
 impl Default for AuditConfig {
     fn default() -> Self {
-        Self { checkpoint_interval_s: 300, checkpoint_file: None, witness_url: None }
+        Self { checkpoint_interval_s: 300, analysis_interval_s: 60, checkpoint_file: None, witness_url: None }
     }
 }
 

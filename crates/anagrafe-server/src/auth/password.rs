@@ -67,6 +67,15 @@ pub async fn verify(password: String, phc: String) -> bool {
     .unwrap_or(false)
 }
 
+/// A random temporary password of 20 characters without look-alike characters (an account
+/// created or reset by an administrator; changed at the first login).
+pub fn temporary() -> String {
+    use rand::Rng;
+    const CHARS: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    (0..20).map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,26 +1,32 @@
-//! The system administrator's desk (issue 18, item 5, begun): the operators with their roles,
-//! second factors and locks; the blocked addresses; the state of the register's keys, seal and
-//! trace. Read only for now: accounts are managed with `anagrafe operator` (`docs/access.md`).
-//! A thin door over [`anagrafe_service::admin::AdminDesk`].
+//! The system administrator's desk (issue 18, item 5): the operators with their roles, second
+//! factors and locks; the blocked addresses; the state of the register's keys, seal and trace;
+//! and the accounts' administration (create, suspend, reactivate, reset the second factor,
+//! grant and revoke a role), each change confirmed with the administrator's password and code
+//! again. A thin door over [`anagrafe_service::admin::AdminDesk`].
 
 use super::office::WebOfficerOrAny;
 use super::{Chrome, PageResult, html};
 use crate::{ApiError, AppState};
 use anagrafe_domain::Role;
-use anagrafe_service::Principal;
+use anagrafe_service::admin::{AccountChange, NewOperator, grant_of};
+use anagrafe_service::{Principal, ServiceError};
 use askama::Template;
 use axum::Router;
-use axum::extract::{FromRequestParts, State};
-use axum::http::StatusCode;
+use axum::extract::{Form, FromRequestParts, Path, State};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
+use std::collections::HashMap;
 
 /// The administrator's desk.
 pub(super) const DESK: &str = "/ufficio/amministrazione";
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/ufficio/amministrazione", get(desk))
+    Router::new()
+        .route("/ufficio/amministrazione", get(desk))
+        .route("/ufficio/amministrazione/operatori", get(new_page).post(create))
+        .route("/ufficio/amministrazione/operatori/{username}", get(account_page).post(account_change))
 }
 
 /// An operator with the system administrator's role, from a session with both factors.
@@ -120,4 +126,239 @@ async fn desk(State(state): State<AppState>, a: WebAdmin) -> PageResult {
         },
     ));
     Ok(html(StatusCode::OK, &DeskPage { operators, blocked, keys, c }))
+}
+
+/// The roles an administrator can grant, with their labels.
+fn role_options(c: &Chrome) -> Vec<(String, String)> {
+    Role::OPERATOR.iter().map(|r| (r.as_str().to_owned(), c.t(&format!("role-{}", r.as_str())))).collect()
+}
+
+#[derive(Template)]
+#[template(path = "office/admin-new.html")]
+struct NewPage {
+    c: Chrome,
+    csrf: String,
+    role_options: Vec<(String, String)>,
+    typed: HashMap<String, String>,
+    errors: Vec<(String, String)>,
+}
+
+impl NewPage {
+    fn error_of(&self, name: &str) -> Option<&str> {
+        self.errors.iter().find(|(f, _)| f == name).map(|(_, r)| r.as_str())
+    }
+
+    fn typed(&self, name: &str) -> &str {
+        self.typed.get(name).map_or("", String::as_str)
+    }
+}
+
+fn new_view(a: &WebAdmin, typed: HashMap<String, String>, errors: Vec<(String, String)>) -> NewPage {
+    let c = a.o.chrome_under("adm-new-title", "adm-title", DESK);
+    let title = c.t("adm-new-title");
+    let c = Chrome {
+        crumbs: vec![super::Crumb { label: c.t("adm-title"), href: Some(DESK.into()) }, super::Crumb { label: title, href: None }],
+        ..c
+    };
+    NewPage { role_options: role_options(&c), csrf: a.o.s.0.session.csrf_token.clone(), typed, errors, c }
+}
+
+async fn new_page(a: WebAdmin) -> PageResult {
+    Ok(html(StatusCode::OK, &new_view(&a, HashMap::new(), Vec::new())))
+}
+
+/// Field errors of a refused use case, in the page's words.
+fn field_errors(a: &WebAdmin, e: ServiceError) -> Result<Vec<(String, String)>, Response> {
+    match e {
+        e @ ServiceError::Invalid(_) => Ok(e.field_errors().into_iter().map(|f| (f.field.clone(), a.o.ui.why(&f.reason))).collect()),
+        e => Err(a.o.fail(e.into())),
+    }
+}
+
+/// Checks the administrator's password and code again (`password`, `codice`): the fields'
+/// errors, or nothing. Wrong answers count as failed logins.
+async fn confirm(
+    state: &AppState,
+    a: &WebAdmin,
+    addr: &crate::auth::limits::ClientAddr,
+    values: &HashMap<String, String>,
+) -> Result<Vec<(String, String)>, Response> {
+    let get = |k: &str| values.get(k).cloned().unwrap_or_default();
+    if get("password").is_empty() || get("codice").trim().is_empty() {
+        return Ok(vec![("password".into(), a.o.ui.t("adm-confirm-missing"))]);
+    }
+    match crate::auth::confirm_identity(state, addr, &a.o.s, get("password"), get("codice").trim()).await {
+        Ok(()) => Ok(Vec::new()),
+        Err(ApiError::Unauthorized(_) | ApiError::BadRequest { .. }) => Ok(vec![("password".into(), a.o.ui.t("adm-confirm-wrong"))]),
+        Err(e) => Err(a.o.fail(e)),
+    }
+}
+
+/// Creates an account: a temporary password shown once, to hand to the operator.
+async fn create(
+    State(state): State<AppState>,
+    axum::Extension(addr): axum::Extension<crate::auth::limits::ClientAddr>,
+    headers: HeaderMap,
+    a: WebAdmin,
+    form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    let values = form.map(|f| f.0).unwrap_or_default();
+    let get = |k: &str| values.get(k).map(String::as_str).unwrap_or_default();
+    a.o.check_csrf(&headers, get("csrf"))?;
+    let refuse = |errors| {
+        let mut typed = values.clone();
+        typed.remove("password");
+        typed.remove("codice");
+        Err(html(StatusCode::UNPROCESSABLE_ENTITY, &new_view(&a, typed, errors)))
+    };
+    let grant = match grant_of(get("ruolo"), get("ambito"), get("mediatore") == "1") {
+        Ok(g) => g,
+        Err(e) => return refuse(field_errors(&a, e)?),
+    };
+    let errors = confirm(&state, &a, &addr, &values).await?;
+    if !errors.is_empty() {
+        return refuse(errors);
+    }
+    let new = NewOperator {
+        username: get("username").to_owned(),
+        display_name: get("nome").to_owned(),
+        codice_fiscale: Some(get("codice_fiscale").to_owned()),
+        roles: vec![grant],
+    };
+    let temporary = crate::auth::password::temporary();
+    let hash =
+        crate::auth::password::hash(temporary.clone(), state.auth.password_cost).await.map_err(|e| a.o.fail(ApiError::Internal(e)))?;
+    if let Err(e) = state.admin().create_operator(&a.principal, &new, hash).await {
+        return refuse(field_errors(&a, e)?);
+    }
+    let page =
+        account_view(&state, &a, new.username.trim(), HashMap::new(), Vec::new(), Some(a.o.ui.t("adm-created")), Some(temporary)).await?;
+    Ok(html(StatusCode::CREATED, &page))
+}
+
+#[derive(Template)]
+#[template(path = "office/admin-operator.html")]
+struct AccountPage {
+    c: Chrome,
+    username: String,
+    name: String,
+    cf: String,
+    roles: Vec<(String, String, String, bool)>,
+    second_factor: bool,
+    disabled: bool,
+    role_options: Vec<(String, String)>,
+    csrf: String,
+    typed: HashMap<String, String>,
+    errors: Vec<(String, String)>,
+    notice: Option<String>,
+    /// A temporary password just set: shown once.
+    temporary: Option<String>,
+}
+
+impl AccountPage {
+    fn error_of(&self, name: &str) -> Option<&str> {
+        self.errors.iter().find(|(f, _)| f == name).map(|(_, r)| r.as_str())
+    }
+
+    fn typed(&self, name: &str) -> &str {
+        self.typed.get(name).map_or("", String::as_str)
+    }
+}
+
+async fn account_view(
+    state: &AppState,
+    a: &WebAdmin,
+    username: &str,
+    typed: HashMap<String, String>,
+    errors: Vec<(String, String)>,
+    notice: Option<String>,
+    temporary: Option<String>,
+) -> Result<AccountPage, Response> {
+    let o = state.admin().operator(&a.principal, username).await.map_err(|e| a.o.fail(e.into()))?;
+    let c = a.o.chrome_under("adm-title", "adm-title", DESK);
+    let c = Chrome {
+        title: c.t1("adm-account-title", "username", &o.username),
+        crumbs: vec![
+            super::Crumb { label: c.t("adm-title"), href: Some(DESK.into()) },
+            super::Crumb { label: o.username.clone(), href: None },
+        ],
+        ..c
+    };
+    let roles = o
+        .roles
+        .iter()
+        .map(|g| (g.role.as_str().to_owned(), c.t(&format!("role-{}", g.role.as_str())), g.scope.clone(), g.mediator))
+        .collect();
+    Ok(AccountPage {
+        username: o.username.clone(),
+        name: o.display_name.clone(),
+        cf: o.codice_fiscale.clone().unwrap_or_default(),
+        roles,
+        second_factor: o.totp_secret.is_some(),
+        disabled: o.disabled,
+        role_options: role_options(&c),
+        csrf: a.o.s.0.session.csrf_token.clone(),
+        typed,
+        errors,
+        notice,
+        temporary,
+        c,
+    })
+}
+
+async fn account_page(State(state): State<AppState>, Path(username): Path<String>, a: WebAdmin) -> PageResult {
+    let page = account_view(&state, &a, &username, HashMap::new(), Vec::new(), None, None).await?;
+    Ok(html(StatusCode::OK, &page))
+}
+
+/// One change to an account (`azione`: sospendi, riattiva, reimposta, concedi, revoca),
+/// confirmed with the administrator's password and code.
+async fn account_change(
+    State(state): State<AppState>,
+    axum::Extension(addr): axum::Extension<crate::auth::limits::ClientAddr>,
+    Path(username): Path<String>,
+    headers: HeaderMap,
+    a: WebAdmin,
+    form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    let values = form.map(|f| f.0).unwrap_or_default();
+    let get = |k: &str| values.get(k).map(String::as_str).unwrap_or_default();
+    a.o.check_csrf(&headers, get("csrf"))?;
+    let refuse = |errors: Vec<(String, String)>| {
+        let (state, a, username) = (&state, &a, &username);
+        let mut typed = values.clone();
+        typed.remove("password");
+        typed.remove("codice");
+        async move {
+            let page = account_view(state, a, username, typed, errors, None, None).await?;
+            Err::<Response, Response>(html(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    };
+    let mut temporary = None;
+    let change = match get("azione") {
+        "sospendi" => AccountChange::Suspend,
+        "riattiva" => AccountChange::Reactivate,
+        "reimposta" => {
+            let t = crate::auth::password::temporary();
+            let hash =
+                crate::auth::password::hash(t.clone(), state.auth.password_cost).await.map_err(|e| a.o.fail(ApiError::Internal(e)))?;
+            temporary = Some(t);
+            AccountChange::Reset { password_hash: hash }
+        }
+        kind @ ("concedi" | "revoca") => match grant_of(get("ruolo"), get("ambito"), get("mediatore") == "1") {
+            Ok(g) if kind == "concedi" => AccountChange::Grant(g),
+            Ok(g) => AccountChange::Revoke(g),
+            Err(e) => return refuse(field_errors(&a, e)?).await,
+        },
+        _ => return refuse(vec![("azione".into(), a.o.ui.t("adm-err-action"))]).await,
+    };
+    let errors = confirm(&state, &a, &addr, &values).await?;
+    if !errors.is_empty() {
+        return refuse(errors).await;
+    }
+    if let Err(e) = state.admin().change_operator(&a.principal, &username, &change).await {
+        return refuse(field_errors(&a, e)?).await;
+    }
+    let page = account_view(&state, &a, &username, HashMap::new(), Vec::new(), Some(a.o.ui.t("adm-changed")), temporary).await?;
+    Ok(html(StatusCode::OK, &page))
 }

@@ -1,27 +1,31 @@
-//! The security officer's desk (SEC-5, issue 18 item 4): the trace's state at a glance and the
-//! search of the trace by actor, person, operation, outcome and period, newest first. A thin
-//! door over [`anagrafe_service::security::SecurityDesk`], which checks the role and traces
-//! every search.
+//! The security officer's desk (SEC-5, issue 18 items 3 and 4): the trace's state at a glance,
+//! the alerts the log analysis raised (each with its page: steps, state, assignee, notes), and
+//! the search of the trace by actor, person, operation, outcome and period, newest first. A
+//! thin door over [`anagrafe_service::security::SecurityDesk`], which checks the role and
+//! traces every search and every change.
 
 use super::office::WebOfficerOrAny;
 use super::{Chrome, PageResult, html};
 use crate::{ApiError, AppState};
 use anagrafe_domain::Role;
-use anagrafe_service::security::{TraceSearch, TraceState};
+use anagrafe_domain::security::AlertState;
+use anagrafe_service::security::{AlertUpdate, TraceSearch, TraceState};
 use anagrafe_service::{Principal, ServiceError};
+use anagrafe_store::Alert;
 use askama::Template;
 use axum::Router;
-use axum::extract::{FromRequestParts, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Form, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
+use std::collections::HashMap;
 
 /// The security officer's desk.
 pub(super) const DESK: &str = "/ufficio/sicurezza";
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/ufficio/sicurezza", get(desk))
+    Router::new().route("/ufficio/sicurezza", get(desk)).route("/ufficio/sicurezza/allarmi/{id}", get(alert_page).post(alert_update))
 }
 
 /// An operator with the security officer's role, from a session with both factors.
@@ -64,6 +68,10 @@ struct SearchQuery {
     al: String,
     #[serde(default)]
     prima: Option<i64>,
+    /// The alerts shown: `aperti` (open and acknowledged, the default), `open`,
+    /// `acknowledged`, `closed`, `tutti`.
+    #[serde(default)]
+    stato: String,
 }
 
 /// One entry as the table shows it.
@@ -82,8 +90,10 @@ struct Row {
 struct DeskPage {
     c: Chrome,
     head: i64,
-    /// What the analysis rules find now, in words.
-    findings: Vec<String>,
+    /// The alerts shown, in words.
+    alerts: Vec<AlertRow>,
+    /// The alerts' filter.
+    shown: String,
     checkpoint: Option<String>,
     unsigned: i64,
     q: SearchQuery,
@@ -131,24 +141,19 @@ async fn desk(
     let c = Chrome { crumbs: vec![super::Crumb { label: c.t("sec-title"), href: None }], ..c };
     let desk = state.security();
     let st = desk.trace_state(&s.principal).await.map_err(|e| s.o.fail(e.into()))?;
-    let findings = desk
-        .findings(&s.principal, &anagrafe_service::security::rules(), &*state.clock)
-        .await
-        .map_err(|e| s.o.fail(e.into()))?
-        .into_iter()
-        .map(|f| {
-            super::i18n::t_args(
-                c.lang,
-                &format!("sec-rule-{}", f.rule.id),
-                &[
-                    ("key", &f.key),
-                    ("count", &f.count.to_string()),
-                    ("threshold", &f.rule.threshold.to_string()),
-                    ("minutes", &(f.rule.window_s / 60).to_string()),
-                ],
-            )
-        })
-        .collect();
+    let states: Vec<Option<AlertState>> = match q.stato.as_str() {
+        "tutti" => vec![None],
+        other => match AlertState::parse(other) {
+            Some(one) => vec![Some(one)],
+            None => vec![Some(AlertState::Open), Some(AlertState::Acknowledged)],
+        },
+    };
+    let mut alerts = Vec::new();
+    for st in states {
+        alerts.extend(desk.alerts(&s.principal, st, None).await.map_err(|e| s.o.fail(e.into()))?);
+    }
+    alerts.sort_by_key(|a| std::cmp::Reverse(a.id));
+    let alerts = alerts.iter().map(|a| AlertRow::of(&c, a)).collect();
     let mut errors = Vec::new();
     let mut date = |field: &str, raw: &str| {
         let raw = raw.trim();
@@ -198,12 +203,207 @@ async fn desk(
         status = StatusCode::UNPROCESSABLE_ENTITY;
     }
     let checkpoint = state_lines(&c, &st);
-    let page = DeskPage { head: st.head, findings, checkpoint, unsigned: st.unsigned(), q, errors, searched, rows, older, c };
+    let shown = if q.stato.is_empty() { "aperti".to_owned() } else { q.stato.clone() };
+    let page = DeskPage { head: st.head, alerts, shown, checkpoint, unsigned: st.unsigned(), q, errors, searched, rows, older, c };
     Ok(html(status, &page))
 }
 
 impl DeskPage {
     fn error_of(&self, name: &str) -> Option<&str> {
         self.errors.iter().find(|(f, _)| f == name).map(|(_, r)| r.as_str())
+    }
+}
+
+/// An alert as the list shows it.
+struct AlertRow {
+    id: i64,
+    what: String,
+    last: String,
+    state: String,
+    assignee: String,
+    open: bool,
+}
+
+impl AlertRow {
+    fn of(c: &Chrome, a: &Alert) -> Self {
+        AlertRow {
+            id: a.id,
+            what: describe(c, a),
+            last: super::local_time(a.last_seen),
+            state: c.t(&format!("sec-alert-{}", a.state)),
+            assignee: a.assignee.clone().unwrap_or_default(),
+            open: a.state == AlertState::Open,
+        }
+    }
+}
+
+/// An alert in words: its rule's message with the key, the count, the threshold and window.
+fn describe(c: &Chrome, a: &Alert) -> String {
+    let rule = anagrafe_service::security::rules().into_iter().find(|r| r.id == a.rule);
+    let (threshold, minutes) = rule.map_or((0, 0), |r| (r.threshold, r.window.quiet_ms() / 60_000));
+    super::i18n::t_args(
+        c.lang,
+        &format!("sec-rule-{}", a.rule),
+        &[("key", &a.key), ("count", &a.count.to_string()), ("threshold", &threshold.to_string()), ("minutes", &minutes.to_string())],
+    )
+}
+
+#[derive(Template)]
+#[template(path = "office/alert.html")]
+struct AlertPage {
+    c: Chrome,
+    id: i64,
+    what: String,
+    rule: String,
+    key: String,
+    count: i64,
+    first: String,
+    last: String,
+    state: AlertState,
+    state_label: String,
+    assignee: String,
+    steps: Vec<StepRow>,
+    /// A link searching the trace for the alert's key, when it is an actor.
+    search: Option<String>,
+    csrf: String,
+    /// The form as typed, after a refusal.
+    typed: HashMap<String, String>,
+    errors: Vec<(String, String)>,
+    notice: Option<String>,
+}
+
+struct StepRow {
+    at: String,
+    who: String,
+    state: String,
+    assignee: String,
+    note: String,
+}
+
+impl AlertPage {
+    fn error_of(&self, name: &str) -> Option<&str> {
+        self.errors.iter().find(|(f, _)| f == name).map(|(_, r)| r.as_str())
+    }
+
+    fn typed(&self, name: &str, default: &str) -> String {
+        self.typed.get(name).cloned().unwrap_or_else(|| default.to_owned())
+    }
+
+    /// Whether `state` is the one the form proposes: the typed one, else the next usual step.
+    fn proposes(&self, state: AlertState) -> bool {
+        let next = match self.state {
+            AlertState::Open => AlertState::Acknowledged,
+            AlertState::Acknowledged => AlertState::Closed,
+            AlertState::Closed => AlertState::Open,
+        };
+        self.typed.get("stato").map_or(state == next, |t| t == state.as_str())
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+struct AlertQuery {
+    #[serde(default)]
+    salvato: Option<String>,
+}
+
+async fn alert_view(
+    state: &AppState,
+    s: &WebSecurity,
+    id: &str,
+    typed: HashMap<String, String>,
+    errors: Vec<(String, String)>,
+    notice: Option<String>,
+) -> Result<AlertPage, Response> {
+    let id: i64 = id.parse().map_err(|_| s.o.fail(ApiError::NotFound("no such alert".into())))?;
+    let (a, steps) = state.security().alert(&s.principal, id).await.map_err(|e| s.o.fail(e.into()))?;
+    let c = s.o.chrome_under("sec-title", "sec-title", DESK);
+    let title = c.t1("sec-alert-title", "id", &id.to_string());
+    let c = Chrome {
+        title: title.clone(),
+        crumbs: vec![super::Crumb { label: c.t("sec-title"), href: Some(DESK.into()) }, super::Crumb { label: title, href: None }],
+        ..c
+    };
+    let steps = steps
+        .iter()
+        .map(|st| StepRow {
+            at: super::local_time(st.at_ms),
+            who: st.actor.clone(),
+            state: c.t(&format!("sec-alert-{}", st.state)),
+            assignee: st.assignee.clone().unwrap_or_default(),
+            note: st.note.clone(),
+        })
+        .collect();
+    let search = (a.key.contains(':') || a.key.len() == 16).then(|| {
+        let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+        if a.key.contains(':') { format!("{DESK}?attore={}", enc(&a.key)) } else { format!("{DESK}?soggetto={}", enc(&a.key)) }
+    });
+    Ok(AlertPage {
+        id,
+        what: describe(&c, &a),
+        rule: a.rule.clone(),
+        key: a.key.clone(),
+        count: a.count,
+        first: super::local_time(a.first_seen),
+        last: super::local_time(a.last_seen),
+        state: a.state,
+        state_label: c.t(&format!("sec-alert-{}", a.state)),
+        assignee: a.assignee.clone().unwrap_or_else(|| s.o.s.operator().username.clone()),
+        steps,
+        search,
+        csrf: s.o.s.0.session.csrf_token.clone(),
+        typed,
+        errors,
+        notice,
+        c,
+    })
+}
+
+/// An alert with its steps and the form that moves it.
+async fn alert_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    s: WebSecurity,
+    q: Result<Query<AlertQuery>, axum::extract::rejection::QueryRejection>,
+) -> PageResult {
+    let saved = q.ok().and_then(|q| q.0.salvato).is_some();
+    let notice = saved.then(|| s.o.ui.t("sec-alert-saved"));
+    let page = alert_view(&state, &s, &id, HashMap::new(), Vec::new(), notice).await?;
+    Ok(html(StatusCode::OK, &page))
+}
+
+/// Moves an alert: acknowledge, close, reopen, assign, always with a note.
+async fn alert_update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    s: WebSecurity,
+    form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    let values = form.map(|f| f.0).unwrap_or_default();
+    let get = |k: &str| values.get(k).map(String::as_str).unwrap_or_default();
+    s.o.check_csrf(&headers, get("csrf"))?;
+    let number: i64 = id.parse().map_err(|_| s.o.fail(ApiError::NotFound("no such alert".into())))?;
+    let refuse = |errors: Vec<(String, String)>, status: StatusCode| {
+        let (state, s, id, values) = (&state, &s, &id, values.clone());
+        async move {
+            let page = alert_view(state, s, id, values, errors, None).await?;
+            Err::<Response, Response>(html(status, &page))
+        }
+    };
+    let (Some(from), Some(to)) = (AlertState::parse(get("da")), AlertState::parse(get("stato"))) else {
+        return refuse(vec![("stato".into(), s.o.ui.why(&anagrafe_domain::Why::new("required")))], StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let update = AlertUpdate { from, to, assignee: Some(get("assegnatario").to_owned()), note: get("nota").to_owned() };
+    match state.security().update_alert(&s.principal, number, &update, &*state.clock).await {
+        Ok(_) => Ok(super::see_other(&format!("{DESK}/allarmi/{number}?salvato=1"))),
+        Err(e @ ServiceError::Invalid(_)) => {
+            let errors = e.field_errors().into_iter().map(|f| (f.field.clone(), s.o.ui.why(&f.reason))).collect();
+            refuse(errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(ServiceError::Malformed { field, .. }) => {
+            refuse(vec![(field, s.o.ui.t("sec-alert-note-help"))], StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(ServiceError::Conflict(_)) => refuse(vec![(String::new(), s.o.ui.t("sec-alert-conflict"))], StatusCode::CONFLICT).await,
+        Err(e) => Err(s.o.fail(e.into())),
     }
 }

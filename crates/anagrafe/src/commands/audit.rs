@@ -71,6 +71,13 @@ pub async fn run(cmd: AuditCommand, cfg: Config) -> anyhow::Result<ExitCode> {
             };
             let file = crate::register::checkpoint_file(&cfg);
             let verdict = trace::verify(&*store, &key, file.as_ref()).await?;
+            // Traced, so that a failing check reaches the security officer's alerts.
+            let who = anagrafe_service::Principal::command_line(
+                &crate::commands::electoral::whoami(),
+                None,
+                format!("audit-verify-{}", anagrafe_store::now_ms()),
+            );
+            trace::record_check(&*store, &who, &verdict).await?;
             println!("{}", serde_json::to_string(&verdict)?);
             print_findings(&verdict.findings());
             Ok(if verdict.is_intact() { ExitCode::SUCCESS } else { ExitCode::from(1) })

@@ -104,6 +104,6 @@ fn refused(errors: &[LineError]) -> ExitCode {
 }
 
 /// The operating-system user running the command, for the trace.
-fn whoami() -> String {
+pub(crate) fn whoami() -> String {
     std::env::var("USER").unwrap_or_else(|_| "cli".to_owned())
 }

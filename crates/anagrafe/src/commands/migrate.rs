@@ -17,7 +17,7 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<ExitCode> {
 /// checkpoints, nor any DDL (only the database's owner can drop the triggers that guard the
 /// trace). Idempotent: run it again after each `anagrafe migrate`.
 pub fn app_role_sql(role: &str, database: &str) -> Vec<String> {
-    let protected = "audit_log, audit_checkpoints";
+    let protected = "audit_log, audit_checkpoints, security_alert_steps";
     vec![
         format!("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN CREATE ROLE {role} LOGIN; END IF; END $$"),
         format!("REVOKE ALL ON DATABASE \"{database}\" FROM {role}"),

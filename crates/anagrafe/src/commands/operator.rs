@@ -5,7 +5,7 @@
 use crate::config::Config;
 use anagrafe_domain::Role;
 use anagrafe_server::auth::{password, totp};
-use anagrafe_store::{AuditEntry, Operator, OperatorUpdate, RoleGrant, Store, WriteContext};
+use anagrafe_store::{Operator, RoleGrant, Store, WriteContext};
 use clap::Subcommand;
 use std::process::ExitCode;
 
@@ -87,10 +87,7 @@ impl UpperIf for str {
 
 /// A random password of 20 characters (no look-alike characters).
 pub fn temporary_password() -> String {
-    use rand::Rng;
-    const CHARS: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut rng = rand::thread_rng();
-    (0..20).map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char).collect()
+    password::temporary()
 }
 
 fn valid_username(u: &str) -> bool {
@@ -151,29 +148,23 @@ pub async fn run(cmd: OperatorCommand, cfg: Config) -> anyhow::Result<ExitCode> 
             println!("operator {username} saved; temporary password (change it at the first login): {pw}");
         }
         OperatorCommand::Reset { username } => {
-            let Some(o) = store.operator(&username).await? else {
-                eprintln!("anagrafe: no operator {username}");
-                return Ok(ExitCode::from(1));
-            };
+            // The administrator's use case, as the administration's page calls it.
             let pw = temporary_password();
             let hash = password::hash(pw.clone(), password::Cost::default()).await.map_err(|e| anyhow::anyhow!(e))?;
-            let ctx = WriteContext::cli("operator-reset");
-            let up = OperatorUpdate {
-                failed_logins: Some(0),
-                locked_until: Some(None),
-                password_hash: Some(hash),
-                must_change_password: Some(true),
-                totp_secret: Some(None),
-                totp_pending: Some(None),
-                totp_last_step: Some(None),
+            let who = anagrafe_service::Principal::command_line(
+                &super::electoral::whoami(),
+                None,
+                format!("cli-operator-reset-{}", anagrafe_store::now_ms()),
+            );
+            let desk = anagrafe_service::admin::AdminDesk::new(store.clone(), std::sync::Arc::new(anagrafe_service::SystemClock));
+            match desk.change_operator(&who, &username, &anagrafe_service::admin::AccountChange::Reset { password_hash: hash }).await {
+                Err(anagrafe_service::ServiceError::NotFound(_)) => {
+                    eprintln!("anagrafe: no operator {username}");
+                    return Ok(ExitCode::from(1));
+                }
+                r => r?,
             };
-            let mut e = AuditEntry::from_ctx(&ctx, "operator.reset", "ok");
-            e.detail = serde_json::json!({ "username": o.username }).to_string();
-            store.update_operator(&o.username, &up, &e).await?;
-            let mut e = AuditEntry::from_ctx(&ctx, "operator.logout_everywhere", "ok");
-            e.detail = serde_json::json!({ "username": o.username, "by": "reset" }).to_string();
-            let ended = store.end_sessions("operator", &o.username, None, &e).await?;
-            println!("operator {username} reset: {ended} session(s) ended; second factor cleared; temporary password: {pw}");
+            println!("operator {username} reset: every session ended; second factor cleared; temporary password: {pw}");
         }
         OperatorCommand::Show { username } => match store.operator(&username).await? {
             Some(o) => println!(

@@ -115,8 +115,13 @@ pub async fn serve(mut state: AppState, cfg: &Config, listen: SocketAddr, on_bou
     let checkpoints = (cfg.audit.checkpoint_interval_s > 0).then(|| {
         tokio::spawn(checkpoint_job(state.clone(), std::time::Duration::from_secs(cfg.audit.checkpoint_interval_s), witness.clone()))
     });
+    let analysis = (cfg.audit.analysis_interval_s > 0)
+        .then(|| tokio::spawn(analysis_job(state.clone(), std::time::Duration::from_secs(cfg.audit.analysis_interval_s))));
     let last = state.clone();
     anagrafe_server::serve(listener, state, shutdown()).await?;
+    if let Some(a) = analysis {
+        a.abort();
+    }
     if let Some(c) = checkpoints {
         c.abort();
     }
@@ -148,6 +153,22 @@ async fn shutdown() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+/// Runs the log analysis every `every` while the server runs: each finding kept as an alert of
+/// the security officer (`docs/trace.md`, "Log analysis").
+async fn analysis_job(state: AppState, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let rules = anagrafe_service::security::rules();
+    loop {
+        tick.tick().await;
+        match anagrafe_service::security::evaluate(&*state.store, &rules, &*state.clock).await {
+            Ok(done) if !done.raised.is_empty() => tracing::warn!(raised = done.raised.len(), "security alerts raised"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "the log analysis failed; it runs again at the next interval"),
+        }
     }
 }
 
