@@ -1630,6 +1630,17 @@ async fn the_security_officer_searches_the_trace_by_person_operation_and_period(
         let stale = post_form(&router, &uri, &sec, &[("csrf", &csrf), ("da", "open"), ("stato", "closed"), ("nota", "Chiudo.")]).await;
         assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.text());
         assert!(get(&router, &uri, Some(&d.token), &[]).await.status == StatusCode::FORBIDDEN);
+        // Today's report, as JSON and as PDF; a period that is none is named.
+        let json = get(&router, "/ufficio/sicurezza/rapporto?periodo=giorno&formato=json", Some(&sec), &[]).await;
+        assert_eq!(json.status, StatusCode::OK, "{}", json.text());
+        let r: serde_json::Value = serde_json::from_str(&json.text()).unwrap();
+        assert_eq!((r["period"].as_str(), r["alerts"].as_array().map(Vec::len)), (Some("day"), Some(2)), "{r}");
+        let pdf = get(&router, "/ufficio/sicurezza/rapporto?periodo=settimana", Some(&sec), &[]).await;
+        assert_eq!(pdf.status, StatusCode::OK);
+        assert!(pdf.body.starts_with(b"%PDF"));
+        let bad = get(&router, "/ufficio/sicurezza/rapporto?periodo=anno", Some(&sec), &[]).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text());
+        assert!(bad.text().contains("Scegli giorno, settimana o mese"), "{}", bad.text());
         let found = get(&router, &format!("/ufficio/sicurezza?soggetto={id}&operazione=person."), Some(&sec), &[]).await;
         assert_eq!(found.status, StatusCode::OK, "{}", found.text());
         let t = found.text();

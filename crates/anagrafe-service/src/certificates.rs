@@ -117,6 +117,34 @@ impl std::fmt::Debug for MailDelivery {
 }
 
 impl MailDelivery {
+    /// Sends `message` (RFC 5322) from `from` to `to`: written to the outbox as `{name}.eml`,
+    /// or handed to the relay. Which way it went (`outbox`, `smtp`); `Unavailable` when the
+    /// outbox cannot be written or the relay refuses, `State` on `to` for a bad address.
+    pub async fn deliver(&self, from: &str, to: &str, message: &[u8], name: &str) -> ServiceResult<&'static str> {
+        match self {
+            MailDelivery::Outbox(outbox) => {
+                let file = outbox.join(format!("{name}.eml"));
+                let message = message.to_vec();
+                tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                    std::fs::create_dir_all(file.parent().unwrap_or(std::path::Path::new(".")))?;
+                    let tmp = file.with_extension("tmp");
+                    std::fs::write(&tmp, message)?;
+                    std::fs::rename(&tmp, &file)
+                })
+                .await
+                .map_err(internal)?
+                .map_err(|e| ServiceError::Unavailable(format!("the outbox cannot be written: {e}")))?;
+                Ok("outbox")
+            }
+            MailDelivery::Smtp(transport) => {
+                use lettre::AsyncTransport as _;
+                let envelope = envelope(from, to)?;
+                transport.send_raw(&envelope, message).await.map_err(|e| ServiceError::Unavailable(format!("the mail relay: {e}")))?;
+                Ok("smtp")
+            }
+        }
+    }
+
     /// An SMTP relay from its URL: `smtps://user:password@host:465` (TLS from the start),
     /// `smtp://host:587?tls=required` (STARTTLS), or `smtp://host:25` (plain, for a relay on the
     /// same host only).
@@ -555,33 +583,16 @@ impl CertificateService {
             return Err(ServiceError::Gone(format!("certificate {number} expired on {} and was deleted", cert.expires_on)));
         };
         let message = mime_message(&self.certs.mail_from, &address, &cert, &pdf, self.clock.now());
-        let via = match mail {
-            MailDelivery::Outbox(outbox) => {
-                let file = outbox.join(format!("{}-{}.eml", self.clock.now_ms(), cert.id));
-                tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-                    std::fs::create_dir_all(file.parent().unwrap_or(std::path::Path::new(".")))?;
-                    let tmp = file.with_extension("tmp");
-                    std::fs::write(&tmp, message)?;
-                    std::fs::rename(&tmp, &file)
-                })
-                .await
-                .map_err(internal)?
-                .map_err(|e| ServiceError::Unavailable(format!("the outbox cannot be written: {e}")))?;
-                "outbox"
-            }
-            MailDelivery::Smtp(transport) => {
-                use lettre::AsyncTransport as _;
-                let envelope = envelope(&self.certs.mail_from, &address)?;
-                if let Err(e) = transport.send_raw(&envelope, &message).await {
-                    // The relay's answer names no one; the address stays out of the log.
-                    tracing::warn!(certificate = %cert.id, error = %e, "the mail relay did not take a certificate");
-                    let mut entry =
-                        Self::entry(who, "certificate.email", "failed", json!({ "certificate": number, "to": channel.as_str() }));
-                    entry.subject_person = Some(cert.person_id);
-                    self.store.audit(&entry).await?;
-                    return Err(ServiceError::Unavailable("the mail relay did not accept the message; try again later".into()));
-                }
-                "smtp"
+        let via = match mail.deliver(&self.certs.mail_from, &address, &message, &format!("{}-{}", self.clock.now_ms(), cert.id)).await {
+            Ok(via) => via,
+            Err(e @ ServiceError::State { .. }) => return Err(e),
+            Err(e) => {
+                // The relay's answer names no one; the address stays out of the log.
+                tracing::warn!(certificate = %cert.id, error = %e, "the mail relay did not take a certificate");
+                let mut entry = Self::entry(who, "certificate.email", "failed", json!({ "certificate": number, "to": channel.as_str() }));
+                entry.subject_person = Some(cert.person_id);
+                self.store.audit(&entry).await?;
+                return Err(ServiceError::Unavailable("the mail relay did not accept the message; try again later".into()));
             }
         };
         let mut e = Self::entry(who, "certificate.email", "ok", json!({ "certificate": number, "to": channel.as_str(), "via": via }));
@@ -638,24 +649,43 @@ fn envelope(from: &str, to: &str) -> ServiceResult<lettre::address::Envelope> {
 
 /// An RFC 5322 message with the certificate attached (MIME, base64).
 fn mime_message(from: &str, to: &str, cert: &StoredCertificate, pdf: &[u8], now: DateTime<Utc>) -> Vec<u8> {
+    let text = format!(
+        "In allegato il certificato anagrafico n. {id}, sigillato elettronicamente, valido fino al {until}.\r\n\
+         La copia stampata si verifica con il contrassegno (codice QR) che vi è riportato.\r\n",
+        id = cert.id,
+        until = content::dmy(cert.expires_on),
+    );
+    let subject = format!("Certificato anagrafico n. {}", cert.id);
+    mime_with_attachment(from, to, &subject, &text, &[(&format!("certificato-{}.pdf", cert.id), "application/pdf", pdf)], now)
+}
+
+/// An RFC 5322 message with a plain-text body and attachments (`name`, content type, bytes;
+/// MIME, base64). The subject is ASCII or encoded as RFC 2047.
+pub fn mime_with_attachment(from: &str, to: &str, subject: &str, text: &str, files: &[(&str, &str, &[u8])], now: DateTime<Utc>) -> Vec<u8> {
     let boundary = format!("anagrafe-{}", uuid::Uuid::new_v4().simple());
     let date = now.format("%a, %d %b %Y %H:%M:%S +0000");
-    let b64 = base64::engine::general_purpose::STANDARD.encode(pdf);
-    let mut body = String::new();
-    for chunk in b64.as_bytes().chunks(76) {
-        body.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-        body.push_str("\r\n");
-    }
-    format!(
-        "From: {from}\r\nTo: <{to}>\r\nSubject: Certificato anagrafico n. {id}\r\nDate: {date}\r\nMessage-ID: <{mid}@anagrafe>\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
-         In allegato il certificato anagrafico n. {id}, sigillato elettronicamente, valido fino al {until}.\r\n\
-         La copia stampata si verifica con il contrassegno (codice QR) che vi è riportato.\r\n\r\n--{boundary}\r\n\
-         Content-Type: application/pdf; name=\"certificato-{id}.pdf\"\r\nContent-Disposition: attachment; filename=\"certificato-{id}.pdf\"\r\n\
-         Content-Transfer-Encoding: base64\r\n\r\n{body}--{boundary}--\r\n",
-        id = cert.id,
+    let subject = if subject.is_ascii() {
+        subject.to_owned()
+    } else {
+        format!("=?utf-8?B?{}?=", base64::engine::general_purpose::STANDARD.encode(subject))
+    };
+    let mut out = format!(
+        "From: {from}\r\nTo: <{to}>\r\nSubject: {subject}\r\nDate: {date}\r\nMessage-ID: <{mid}@anagrafe>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\r\n{text}\r\n",
         mid = uuid::Uuid::new_v4().simple(),
-        until = content::dmy(cert.expires_on),
-    )
-    .into_bytes()
+    );
+    for (name, kind, bytes) in files {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+        out.push_str(&format!(
+            "--{boundary}\r\nContent-Type: {kind}; name=\"{name}\"\r\nContent-Disposition: attachment; filename=\"{name}\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n"
+        ));
+        for chunk in b64.as_bytes().chunks(76) {
+            out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str(&format!("--{boundary}--\r\n"));
+    out.into_bytes()
 }

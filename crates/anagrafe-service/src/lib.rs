@@ -20,6 +20,7 @@ pub mod error;
 pub mod lookup;
 pub mod principal;
 pub mod registry;
+pub mod report;
 pub mod security;
 pub mod trace;
 

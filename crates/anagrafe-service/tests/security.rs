@@ -21,6 +21,7 @@ conformance!(
     each_analysis_rule_triggers_above_its_threshold_and_not_below,
     the_rules_about_hours_competence_places_quotas_and_the_chain_trigger_and_do_not,
     alerts_are_raised_once_followed_and_closed_with_notes,
+    the_reports_count_the_period_render_as_pdf_and_json_and_are_mailed_once,
 );
 
 fn d(s: &str) -> NaiveDate {
@@ -426,4 +427,62 @@ async fn alerts_are_raised_once_followed_and_closed_with_notes(h: &Harness) {
         let e = desk.update_alert(&who, id, &update(AlertState::Closed, AlertState::Open, None, "x"), &clock).await.unwrap_err();
         assert!(matches!(e, ServiceError::Forbidden(_)));
     }
+}
+
+/// The periodic reports (issue 18, item 4): a day's accesses by operation and actor, refusals,
+/// alerts and the chain; as JSON and PDF; the job mails the periods just ended once each, and
+/// only the security officer asks for one at the desk.
+async fn the_reports_count_the_period_render_as_pdf_and_json_and_are_mailed_once(h: &Harness) {
+    use anagrafe_service::report::{self, Period};
+    let today = anagrafe_domain::ops::italian_date(chrono::Utc::now());
+    for p in 1..=3 {
+        h.store.audit(&entry("operator:curioso", "person.read", "ok", Some(p), "{}")).await.unwrap();
+    }
+    h.store.audit(&entry("client:insistente", "api.request", "refused", None, "{}")).await.unwrap();
+    h.store.audit(&entry("system:checkpoint", "audit.chain_check", "broken", None, "{}")).await.unwrap();
+    let clock = FakeClock::at(chrono::Utc::now());
+    anagrafe_service::security::evaluate(&*h.store, &anagrafe_service::security::rules(), &clock).await.unwrap();
+    let r = report::for_officer(&*h.store, &officer(), Period::Day, today, &clock).await.unwrap();
+    assert_eq!((r.from, r.to), (today, today));
+    assert!(r.by_operation.contains(&("person.read".to_owned(), 3)), "{:?}", r.by_operation);
+    assert_eq!(r.persons_by_actor, [("operator:curioso".to_owned(), 3)]);
+    assert_eq!(r.refusals_by_actor, [("client:insistente".to_owned(), 1)]);
+    assert_eq!(r.chain.checks_broken, 1);
+    assert!(r.alerts.iter().any(|a| a.rule == "chain-check"), "{:?}", r.alerts);
+    // Yesterday's report holds none of today's entries.
+    let y = report::build(&*h.store, Period::Day, today.pred_opt().unwrap(), &clock).await.unwrap();
+    assert!(y.by_operation.is_empty() && y.alerts.is_empty(), "{y:?}");
+    let json: serde_json::Value = serde_json::from_slice(&report::json(&r)).unwrap();
+    assert_eq!(json["format"], "anagrafe-security-report/1");
+    let pdf = report::pdf(&r).await.unwrap();
+    assert!(pdf.starts_with(b"%PDF"), "a PDF");
+    // Asked at the desk: traced; refused to anyone else.
+    let asked = h
+        .store
+        .audit_search(&anagrafe_store::TraceQuery { operation: Some("audit.report".into()), ..Default::default() }, i64::MAX, 10)
+        .await
+        .unwrap();
+    assert_eq!(asked.len(), 1);
+    let e = report::for_officer(&*h.store, &Principal::system_admin("admin", "password_totp", "r".into()), Period::Day, today, &clock)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ServiceError::Forbidden(_)));
+    // The job: on a Monday the 1st, yesterday's day, last week and last month are due.
+    let outbox = tempfile::tempdir().unwrap();
+    let mail = anagrafe_service::certificates::MailDelivery::Outbox(outbox.path().to_owned());
+    let monday_first = chrono::NaiveDate::from_ymd_opt(2029, 1, 1).unwrap().and_hms_opt(7, 0, 0).unwrap().and_utc();
+    let job_clock = FakeClock::at(monday_first);
+    let to = vec!["sicurezza@example.org".to_owned()];
+    assert_eq!(report::send_due(&*h.store, &mail, "Anagrafe <noreply@example.org>", &to, &job_clock).await.unwrap(), 3);
+    let files: Vec<_> = std::fs::read_dir(outbox.path()).unwrap().map(|f| f.unwrap().path()).collect();
+    assert_eq!(files.len(), 3);
+    let eml = std::fs::read_to_string(files.iter().find(|f| f.to_string_lossy().contains("week")).unwrap()).unwrap();
+    assert!(
+        eml.contains("To: <sicurezza@example.org>")
+            && eml.contains("application/pdf")
+            && eml.contains("rapporto-sicurezza-week-2028-12-25.json"),
+        "{eml}"
+    );
+    assert_eq!(report::send_due(&*h.store, &mail, "Anagrafe <noreply@example.org>", &to, &job_clock).await.unwrap(), 0, "sent once");
+    assert_eq!(report::send_due(&*h.store, &mail, "Anagrafe <noreply@example.org>", &[], &job_clock).await.unwrap(), 0);
 }

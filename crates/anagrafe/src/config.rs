@@ -50,6 +50,9 @@ pub struct AuditConfig {
     /// Seconds between runs of the log analysis that raises the security officer's alerts
     /// (SEC-5); 0 turns it off.
     pub analysis_interval_s: u64,
+    /// Where the security reports of the day, week and month just ended are e-mailed each
+    /// morning (through `certificates.smtp_url`, or the embedded outbox); empty: not sent.
+    pub report_to: Vec<String>,
     /// The append-only file of checkpoints, outside the database. Unset for an embedded
     /// register: `trace-checkpoints.jsonl` beside its database; unset on PostgreSQL: none
     /// (the server warns), set it to a disk other than the database's.
@@ -62,7 +65,7 @@ pub struct AuditConfig {
 
 impl Default for AuditConfig {
     fn default() -> Self {
-        Self { checkpoint_interval_s: 300, analysis_interval_s: 60, checkpoint_file: None, witness_url: None }
+        Self { checkpoint_interval_s: 300, analysis_interval_s: 60, report_to: Vec::new(), checkpoint_file: None, witness_url: None }
     }
 }
 

@@ -485,6 +485,18 @@ fn the_trace_is_checkpointed_exported_and_verified_from_outside() {
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["chain"]["last_checkpoint"]["seq"], head);
     assert_eq!((v["in_database"].as_u64(), v["in_file"].as_u64()), (Some(1), Some(1)));
+    // The verification is itself traced, and counted in today's security report.
+    let report = dir.path().join("report.json");
+    let o = anagrafe(&["audit", "report", "--period", "day", "--out", report.to_str().unwrap(), "--data-dir", d]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!((r["period"].as_str(), r["chain"]["checks_ok"].as_i64()), (Some("day"), Some(1)), "{r}");
+    let pdf = dir.path().join("report.pdf");
+    let o = anagrafe(&["audit", "report", "--period", "month", "--format", "pdf", "--out", pdf.to_str().unwrap(), "--data-dir", d]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF"));
+    let o = anagrafe(&["audit", "report", "--period", "year", "--out", pdf.to_str().unwrap(), "--data-dir", d]);
+    assert!(o.status.code() != Some(0) && stderr(&o).contains("one of day, week, month"), "{}", stderr(&o));
 
     // The auditor's side: the public key, the export, nothing else.
     let private = std::fs::read_to_string(dir.path().join("register-signing.key")).unwrap();

@@ -25,7 +25,10 @@ use std::collections::HashMap;
 pub(super) const DESK: &str = "/ufficio/sicurezza";
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/ufficio/sicurezza", get(desk)).route("/ufficio/sicurezza/allarmi/{id}", get(alert_page).post(alert_update))
+    Router::new()
+        .route("/ufficio/sicurezza", get(desk))
+        .route("/ufficio/sicurezza/allarmi/{id}", get(alert_page).post(alert_update))
+        .route("/ufficio/sicurezza/rapporto", get(report))
 }
 
 /// An operator with the security officer's role, from a session with both factors.
@@ -406,4 +409,45 @@ async fn alert_update(
         Err(ServiceError::Conflict(_)) => refuse(vec![(String::new(), s.o.ui.t("sec-alert-conflict"))], StatusCode::CONFLICT).await,
         Err(e) => Err(s.o.fail(e.into())),
     }
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ReportQuery {
+    #[serde(default)]
+    periodo: String,
+    #[serde(default)]
+    data: String,
+    #[serde(default)]
+    formato: String,
+}
+
+/// A report of a day, week or month holding the date asked (today when none), as PDF or JSON:
+/// downloaded, never cached.
+async fn report(
+    State(state): State<AppState>,
+    s: WebSecurity,
+    q: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
+) -> PageResult {
+    use anagrafe_service::report::{self, Period};
+    let q = q.map(|q| q.0).unwrap_or_default();
+    let bad = |field: &str, key: &str| s.o.fail(ApiError::field(field, s.o.ui.t(key)));
+    let period = Period::parse(&q.periodo).ok_or_else(|| bad("periodo", "sec-report-err-period"))?;
+    let day = if q.data.trim().is_empty() {
+        anagrafe_domain::ops::italian_date(state.clock.now())
+    } else {
+        super::parse_date(q.data.trim()).ok_or_else(|| bad("data", "sec-err-date"))?
+    };
+    let r = report::for_officer(&*state.store, &s.principal, period, day, &*state.clock).await.map_err(|e| s.o.fail(e.into()))?;
+    let (body, kind, ext) = match q.formato.as_str() {
+        "json" => (report::json(&r), "application/json", "json"),
+        _ => (report::pdf(&r).await.map_err(|e| s.o.fail(e.into()))?, "application/pdf", "pdf"),
+    };
+    let mut resp = axum::response::IntoResponse::into_response(body);
+    let h = resp.headers_mut();
+    h.insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static(kind));
+    h.insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    if let Ok(v) = axum::http::HeaderValue::from_str(&format!("attachment; filename=\"{}.{ext}\"", report::file_stem(&r))) {
+        h.insert(axum::http::header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
 }

@@ -33,6 +33,22 @@ pub enum AuditCommand {
         #[arg(long)]
         to: Option<i64>,
     },
+    /// Write the security report of the day, week or month holding a date, as JSON or PDF
+    /// (what the server e-mails each morning to `audit.report_to`).
+    Report {
+        /// day, week or month.
+        #[arg(long, default_value = "day")]
+        period: String,
+        /// A day of the period (YYYY-MM-DD; default today, Italian time).
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        /// json or pdf.
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Where to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Verify an exported segment with the register's public key alone (no register needed).
     VerifyExport {
         /// The export.
@@ -81,6 +97,27 @@ pub async fn run(cmd: AuditCommand, cfg: Config) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string(&verdict)?);
             print_findings(&verdict.findings());
             Ok(if verdict.is_intact() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        AuditCommand::Report { period, date, format, out } => {
+            use anagrafe_service::report::{self, Period};
+            let period = Period::parse(&period).with_context(|| format!("--period {period}: one of day, week, month"))?;
+            anyhow::ensure!(matches!(format.as_str(), "json" | "pdf"), "--format {format}: json or pdf");
+            let store = crate::register::open(&cfg).await?;
+            let clock = anagrafe_service::SystemClock;
+            let day = date.unwrap_or_else(|| anagrafe_domain::ops::italian_date(chrono::Utc::now()));
+            let r = report::build(&*store, period, day, &clock).await?;
+            let who = anagrafe_service::Principal::command_line(
+                &super::electoral::whoami(),
+                None,
+                format!("audit-report-{}", anagrafe_store::now_ms()),
+            );
+            let mut e = who.entry("audit.report", "ok");
+            e.detail = serde_json::json!({ "period": period, "from": r.from, "to": r.to }).to_string();
+            store.audit(&e).await?;
+            let bytes = if format == "pdf" { report::pdf(&r).await? } else { report::json(&r) };
+            std::fs::write(&out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
+            println!("{} report {} … {} written to {}", period.as_str(), r.from, r.to, out.display());
+            Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Checkpoint => {
             let store = crate::register::open(&cfg).await?;

@@ -117,10 +117,14 @@ pub async fn serve(mut state: AppState, cfg: &Config, listen: SocketAddr, on_bou
     });
     let analysis = (cfg.audit.analysis_interval_s > 0)
         .then(|| tokio::spawn(analysis_job(state.clone(), std::time::Duration::from_secs(cfg.audit.analysis_interval_s))));
+    let reports = (!cfg.audit.report_to.is_empty()).then(|| tokio::spawn(report_job(state.clone(), cfg.audit.report_to.clone())));
     let last = state.clone();
     anagrafe_server::serve(listener, state, shutdown()).await?;
     if let Some(a) = analysis {
         a.abort();
+    }
+    if let Some(r) = reports {
+        r.abort();
     }
     if let Some(c) = checkpoints {
         c.abort();
@@ -168,6 +172,29 @@ async fn analysis_job(state: AppState, every: std::time::Duration) {
             Ok(done) if !done.raised.is_empty() => tracing::warn!(raised = done.raised.len(), "security alerts raised"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "the log analysis failed; it runs again at the next interval"),
+        }
+    }
+}
+
+/// Every hour, e-mails the security reports of the periods that ended yesterday, once each
+/// (`audit.report_to`; through the certificates' mail delivery).
+async fn report_job(state: AppState, to: Vec<String>) {
+    let Some(certs) = state.certificates.clone() else {
+        tracing::warn!("audit.report_to is set but the register has no mail delivery: reports are not sent");
+        return;
+    };
+    let Some(mail) = certs.mail.clone() else {
+        tracing::warn!("audit.report_to is set but no mail delivery is configured (certificates.smtp_url): reports are not sent");
+        return;
+    };
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match anagrafe_service::report::send_due(&*state.store, &mail, &certs.mail_from, &to, &*state.clock).await {
+            Ok(n) if n > 0 => tracing::info!(reports = n, "security reports sent"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "the security reports were not made; tried again in an hour"),
         }
     }
 }
