@@ -73,6 +73,25 @@ impl Checkpointer {
 /// there is none) to the head `(seq, hash)`, checking the links, the contents and that the
 /// checkpoint's entry still has the signed hash.
 async fn check_since(store: &dyn Store, last: Option<&(i64, String)>, head_seq: i64, head_hash: &str) -> ServiceResult<ChainReport> {
+    // Entries already archived are the archive's to verify: the live trace starts after the
+    // last segment, linked to its last hash.
+    let archived = store.trace_archives().await?.into_iter().next_back();
+    if let Some(a) = archived.filter(|a| last.is_none_or(|(s, _)| *s <= a.to_seq)) {
+        let mut v = anagrafe_store::audit::ChainVerifier::starting_at(a.to_seq + 1, &a.last_hash);
+        let mut after = a.to_seq;
+        'live: loop {
+            let page = store.audit_entries(after, 10_000).await?;
+            let Some(tail) = page.last() else { break };
+            after = tail.seq;
+            for e in &page {
+                if e.seq > head_seq {
+                    break 'live;
+                }
+                v.push(e);
+            }
+        }
+        return Ok(v.finish(head_seq, head_hash));
+    }
     let mut after = last.map_or(0, |(s, _)| s - 1);
     let mut verifier: Option<anagrafe_store::audit::ChainVerifier> = None;
     'walk: loop {
@@ -131,12 +150,14 @@ pub struct TraceVerdict {
     pub missing_from_database: u64,
     /// Checkpoints not signed by the key: `(seq, where)`.
     pub forged: Vec<(i64, String)>,
+    /// The archive segments (SEC-4 retention) before the live trace.
+    pub archive: ArchiveVerdict,
 }
 
 impl TraceVerdict {
-    /// Whether the trace is as the register signed it.
+    /// Whether the trace is as the register signed it, archive included.
     pub fn is_intact(&self) -> bool {
-        self.chain.is_intact() && self.forged.is_empty() && self.missing_from_database == 0
+        self.chain.is_intact() && self.forged.is_empty() && self.missing_from_database == 0 && self.archive.findings.is_empty()
     }
 
     /// One line per finding, for an operator.
@@ -151,13 +172,19 @@ impl TraceVerdict {
         if self.missing_from_database > 0 {
             out.push(format!("{} checkpoints of the file are missing from the database", self.missing_from_database));
         }
+        out.extend(self.archive.findings.iter().cloned());
         out
     }
 }
 
 /// Verifies the trace: the chain, against every checkpoint of the database and of `file`
 /// that `key` signed; a checkpoint signed by another key is a finding, not evidence.
-pub async fn verify(store: &dyn Store, key: &CheckpointKey, file: Option<&CheckpointFile>) -> ServiceResult<TraceVerdict> {
+pub async fn verify(
+    store: &dyn Store,
+    key: &CheckpointKey,
+    file: Option<&CheckpointFile>,
+    archive_dir: Option<&std::path::Path>,
+) -> ServiceResult<TraceVerdict> {
     let in_db = store.checkpoints().await?;
     let in_file = match file {
         Some(f) => Some(f.read_all().map_err(|e| ServiceError::Unavailable(format!("the checkpoint file: {e}")))?),
@@ -166,7 +193,18 @@ pub async fn verify(store: &dyn Store, key: &CheckpointKey, file: Option<&Checkp
     let Screened { good, forged } = screen(key, &[("database", &in_db), ("file", in_file.as_deref().unwrap_or_default())]);
     let missing_from_database = in_file.as_ref().map_or(0, |f| f.iter().filter(|c| key.verifies(c) && !in_db.contains(c)).count() as u64);
     let chain = store.verify_audit_chain_with(&good).await?;
+    let archives = store.trace_archives().await?;
+    let archive = match archive_dir {
+        Some(dir) => verify_archives(&archives, dir, key),
+        None if archives.is_empty() => ArchiveVerdict::default(),
+        None => ArchiveVerdict {
+            segments: archives.len() as u64,
+            findings: vec!["the trace has archive segments but no archive folder was given (audit.archive_dir)".into()],
+            ..Default::default()
+        },
+    };
     Ok(TraceVerdict {
+        archive,
         chain,
         key_id: key.key_id().to_owned(),
         in_database: in_db.len() as u64,
@@ -318,4 +356,149 @@ pub fn verify_export(input: impl std::io::BufRead, key: &CheckpointKey) -> Resul
             Some((last_seq + 1, format!("the header says the segment ends at {} but its entries end at {last_seq}", header.to)));
     }
     Ok(ExportVerdict { header, chain, forged })
+}
+
+/// How long the trace stays online (SEC-4): a year.
+pub const ONLINE_DAYS: i64 = 365;
+
+/// How long archive segments are kept (SEC-4): ten years after their last entry.
+pub const ARCHIVE_YEARS: i64 = 10;
+
+/// Moves the oldest entries written before `before_ms` to a compressed archive segment in
+/// `dir` (the export format, gzip): from the first live entry to the last checkpoint at or
+/// before them, so that the segment is signed within itself. The file is written and synced
+/// first; then, in one transaction, the segment is recorded, its entries deleted from the live
+/// trace and the move traced (`audit.archived`). `None` when nothing is old enough or no
+/// checkpoint covers it yet.
+pub async fn archive(
+    store: &dyn Store,
+    dir: &std::path::Path,
+    before_ms: i64,
+    who: &crate::Principal,
+    clock: &dyn Clock,
+) -> ServiceResult<Option<anagrafe_store::TraceArchive>> {
+    let io = |e: std::io::Error| ServiceError::Unavailable(format!("the archive folder {}: {e}", dir.display()));
+    let Some(first) = store.audit_entries(0, 1).await?.into_iter().next() else { return Ok(None) };
+    // The last entry before the cutoff, then the last checkpoint at or before it.
+    let old = store
+        .audit_search(&anagrafe_store::TraceQuery { to_ms: Some(before_ms), ..Default::default() }, i64::MAX, 1)
+        .await?
+        .into_iter()
+        .next();
+    let Some(old) = old else { return Ok(None) };
+    let Some(to) = store.checkpoints().await?.into_iter().map(|c| c.seq).filter(|s| *s <= old.seq && *s >= first.seq).max() else {
+        return Ok(None);
+    };
+    let Some(last) = store.audit_entries(to - 1, 1).await?.into_iter().next().filter(|e| e.seq == to) else {
+        return Ok(None);
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let file = format!("trace-{:012}-{:012}.jsonl.gz", first.seq, to);
+    let path = dir.join(&file);
+    let tmp = dir.join(format!("{file}.tmp"));
+    let mut gz =
+        flate2::write::GzEncoder::new(std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?), flate2::Compression::default());
+    export(store, first.seq, Some(to), &mut gz).await?;
+    let f = gz.finish().map_err(io)?.into_inner().map_err(|e| io(e.into_error()))?;
+    f.sync_all().map_err(io)?;
+    drop(f);
+    std::fs::rename(&tmp, &path).map_err(io)?;
+    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(std::fs::read(&path).map_err(io)?));
+    let a = anagrafe_store::TraceArchive {
+        id: 0,
+        from_seq: first.seq,
+        to_seq: to,
+        prev_hash: first.prev_hash.clone(),
+        last_hash: last.hash.clone(),
+        from_ms: first.at_ms,
+        to_ms: last.at_ms,
+        file,
+        sha256,
+        entries: to - first.seq + 1,
+        created_at: clock.now_ms(),
+        purged_at: None,
+    };
+    let mut e = who.entry("audit.archived", "ok");
+    e.detail = serde_json::json!({ "from": a.from_seq, "to": a.to_seq, "file": a.file, "sha256": a.sha256 }).to_string();
+    store.archive_trace(&a, &e).await?;
+    Ok(store.trace_archives().await?.into_iter().find(|x| x.to_seq == to))
+}
+
+/// Deletes the files of archive segments whose last entry is more than `ARCHIVE_YEARS` old by
+/// `clock`, each purge recorded and traced (`audit.archive_purged`); how many.
+pub async fn purge_archives(store: &dyn Store, dir: &std::path::Path, who: &crate::Principal, clock: &dyn Clock) -> ServiceResult<usize> {
+    let limit = (clock.now() - chrono::Duration::days(ARCHIVE_YEARS * 365 + ARCHIVE_YEARS / 4)).timestamp_millis();
+    let mut n = 0;
+    for a in store.trace_archives().await?.into_iter().filter(|a| a.purged_at.is_none() && a.to_ms < limit) {
+        match std::fs::remove_file(dir.join(&a.file)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(ServiceError::Unavailable(format!("cannot delete {}: {e}", a.file))),
+        }
+        let mut e = who.entry("audit.archive_purged", "ok");
+        e.detail = serde_json::json!({ "from": a.from_seq, "to": a.to_seq, "file": a.file }).to_string();
+        store.purge_trace_archive(a.id, clock.now_ms(), &e).await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// What checking the archive found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ArchiveVerdict {
+    /// Segments recorded.
+    pub segments: u64,
+    /// Segments whose file was purged at the end of retention.
+    pub purged: u64,
+    /// Entries in the segments checked.
+    pub entries: u64,
+    /// What is wrong, one line each.
+    pub findings: Vec<String>,
+}
+
+/// Checks every archive segment recorded: its file present (unless purged), unchanged (its
+/// SHA-256), a valid export signed by `key` covering exactly the recorded entries, and linked
+/// to the segment before it (the first to the genesis hash, unless purged before it).
+pub fn verify_archives(archives: &[anagrafe_store::TraceArchive], dir: &std::path::Path, key: &CheckpointKey) -> ArchiveVerdict {
+    let mut v = ArchiveVerdict { segments: archives.len() as u64, ..Default::default() };
+    let mut prev: Option<&anagrafe_store::TraceArchive> = None;
+    for a in archives {
+        match prev {
+            Some(p) if p.to_seq + 1 != a.from_seq || p.last_hash != a.prev_hash => {
+                v.findings.push(format!("archive {}: does not follow the segment before it (entries {}…{})", a.file, p.from_seq, p.to_seq));
+            }
+            None if a.from_seq == 1 && a.prev_hash != anagrafe_store::audit::GENESIS => {
+                v.findings.push(format!("archive {}: the first entry does not link to the genesis hash", a.file));
+            }
+            _ => {}
+        }
+        prev = Some(a);
+        if a.purged_at.is_some() {
+            v.purged += 1;
+            continue;
+        }
+        let bytes = match std::fs::read(dir.join(&a.file)) {
+            Ok(b) => b,
+            Err(e) => {
+                v.findings
+                    .push(format!("archive {}: cannot be read ({e}): entries {}…{} are not verifiable", a.file, a.from_seq, a.to_seq));
+                continue;
+            }
+        };
+        if hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)) != a.sha256 {
+            v.findings.push(format!("archive {}: the file is not the one written (SHA-256 differs)", a.file));
+            continue;
+        }
+        let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(&bytes[..]));
+        match verify_export(reader, key) {
+            Ok(x) if x.is_intact() && x.header.from == a.from_seq && x.header.to == a.to_seq => v.entries += x.chain.entries,
+            Ok(x) => v.findings.extend(x.findings().into_iter().map(|f| format!("archive {}: {f}", a.file)).chain(
+                (x.header.from != a.from_seq || x.header.to != a.to_seq).then(|| {
+                    format!("archive {}: holds entries {}…{}, recorded {}…{}", a.file, x.header.from, x.header.to, a.from_seq, a.to_seq)
+                }),
+            )),
+            Err(e) => v.findings.push(format!("archive {}: line {}: {}", a.file, e.line, e.why)),
+        }
+    }
+    v
 }

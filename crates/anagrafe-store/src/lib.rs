@@ -488,6 +488,18 @@ pub trait AuditStore: Send + Sync {
 
     /// Every checkpoint kept in the database, oldest first.
     async fn checkpoints(&self) -> Result<Vec<Checkpoint>>;
+
+    /// The archive segments recorded, oldest first.
+    async fn trace_archives(&self) -> Result<Vec<TraceArchive>>;
+
+    /// Records segment `a` (its file already written and synced) and deletes its entries from
+    /// the live trace, with `entry` traced, in one transaction: `State` on `from` unless the
+    /// segment starts at the first live entry and ends at or before the head. The database's
+    /// triggers let only recorded entries go (PostgreSQL: run as the database's owner).
+    async fn archive_trace(&self, a: &TraceArchive, entry: &AuditEntry) -> Result<u64>;
+
+    /// Marks segment `id` purged at `at` (its file deleted at the end of retention), traced.
+    async fn purge_trace_archive(&self, id: i64, at: i64, entry: &AuditEntry) -> Result<()>;
 }
 
 /// Public bodies on the e-services (PDND): their registration (keys, purposes), the signature

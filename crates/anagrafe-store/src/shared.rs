@@ -2357,8 +2357,16 @@ macro_rules! store_common {
                 // sound chain look broken, and any entry past the head is itself a finding.
                 let mut tx = Self::snapshot(&self.pool).await?;
                 let head = sqlx::query_as::<_, crate::rows::ChainHeadRow>("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&mut *tx).await?;
-                let mut v = crate::audit::ChainVerifier::default().with_checkpoints(checkpoints);
-                let mut after = 0;
+                // The live trace starts after the last archived segment (its own verification
+                // is the archive's: `anagrafe_service::trace::verify`).
+                let archived: Option<(i64, String)> =
+                    sqlx::query_as("SELECT to_seq, last_hash FROM audit_archives ORDER BY to_seq DESC LIMIT 1").fetch_optional(&mut *tx).await?;
+                let mut v = match &archived {
+                    Some((to, hash)) => crate::audit::ChainVerifier::starting_at(to + 1, hash),
+                    None => crate::audit::ChainVerifier::default(),
+                }
+                .with_checkpoints(checkpoints);
+                let mut after = archived.map_or(0, |(to, _)| to);
                 loop {
                     let page = Self::audit_page(&mut tx, after, 10_000).await?;
                     let Some(last) = page.last() else { break };
@@ -2393,6 +2401,74 @@ macro_rules! store_common {
                 .fetch_all(&self.pool)
                 .await?;
                 Ok(rows.into_iter().map(|r| crate::Checkpoint { seq: r.seq, hash: r.hash, at_ms: r.at_ms, key_id: r.key_id, signature: r.signature }).collect())
+            }
+
+            async fn trace_archives(&self) -> crate::Result<Vec<crate::TraceArchive>> {
+                let rows = sqlx::query("SELECT * FROM audit_archives ORDER BY to_seq").fetch_all(&self.pool).await?;
+                rows.iter().map(Self::archive_row).collect()
+            }
+
+            async fn archive_trace(&self, a: &crate::TraceArchive, entry: &crate::audit::AuditEntry) -> crate::Result<u64> {
+                let (_write, mut tx) = self.begin_write().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                let first: Option<(i64, String)> = sqlx::query_as("SELECT seq, prev_hash FROM audit_log ORDER BY seq LIMIT 1").fetch_optional(&mut *tx).await?;
+                let last: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit_log WHERE seq = $1").bind(a.to_seq).fetch_optional(&mut *tx).await?;
+                let fits = first.as_ref().is_some_and(|(s, p)| *s == a.from_seq && *p == a.prev_hash)
+                    && last.as_ref().is_some_and(|(_, h)| *h == a.last_hash)
+                    && a.to_seq <= head.seq;
+                if !fits {
+                    tx.rollback().await?;
+                    return Err(crate::StoreError::State { field: "from".into(), reason: anagrafe_domain::Why::new("archive-not-the-oldest") });
+                }
+                sqlx::query(
+                    "INSERT INTO audit_archives (from_seq, to_seq, prev_hash, last_hash, from_ms, to_ms, file, sha256, entries, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(a.from_seq)
+                .bind(a.to_seq)
+                .bind(&a.prev_hash)
+                .bind(&a.last_hash)
+                .bind(a.from_ms)
+                .bind(a.to_ms)
+                .bind(&a.file)
+                .bind(&a.sha256)
+                .bind(a.entries)
+                .bind(a.created_at)
+                .execute(&mut *tx)
+                .await?;
+                let gone = sqlx::query("DELETE FROM audit_log WHERE seq >= $1 AND seq <= $2").bind(a.from_seq).bind(a.to_seq).execute(&mut *tx).await?.rows_affected();
+                Self::append_audit(&mut tx, &mut head, entry).await?;
+                tx.commit().await?;
+                Ok(gone)
+            }
+
+            async fn purge_trace_archive(&self, id: i64, at: i64, entry: &crate::audit::AuditEntry) -> crate::Result<()> {
+                let (_write, mut tx) = self.begin_write().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                sqlx::query("UPDATE audit_archives SET purged_at = $1 WHERE id = $2 AND purged_at IS NULL").bind(at).bind(id).execute(&mut *tx).await?;
+                Self::append_audit(&mut tx, &mut head, entry).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+
+        impl $store {
+            fn archive_row(r: &<$db as sqlx::Database>::Row) -> crate::Result<crate::TraceArchive> {
+                use sqlx::Row;
+                Ok(crate::TraceArchive {
+                    id: r.try_get("id")?,
+                    from_seq: r.try_get("from_seq")?,
+                    to_seq: r.try_get("to_seq")?,
+                    prev_hash: r.try_get("prev_hash")?,
+                    last_hash: r.try_get("last_hash")?,
+                    from_ms: r.try_get("from_ms")?,
+                    to_ms: r.try_get("to_ms")?,
+                    file: r.try_get("file")?,
+                    sha256: r.try_get("sha256")?,
+                    entries: r.try_get("entries")?,
+                    created_at: r.try_get("created_at")?,
+                    purged_at: r.try_get("purged_at")?,
+                })
             }
         }
 

@@ -789,3 +789,32 @@ pub struct AlertChange {
     /// When (epoch ms).
     pub at_ms: i64,
 }
+
+/// A segment of the trace moved to the archive (SEC-4 retention).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TraceArchive {
+    /// Its number.
+    pub id: i64,
+    /// First entry.
+    pub from_seq: i64,
+    /// Last entry (a signed checkpoint's).
+    pub to_seq: i64,
+    /// The hash the first entry links to.
+    pub prev_hash: String,
+    /// The last entry's hash.
+    pub last_hash: String,
+    /// Time of the first entry (epoch ms).
+    pub from_ms: i64,
+    /// Time of the last entry (epoch ms).
+    pub to_ms: i64,
+    /// The file's name in the archive folder.
+    pub file: String,
+    /// SHA-256 of the file as written (hex).
+    pub sha256: String,
+    /// Entries in it.
+    pub entries: i64,
+    /// When it was made (epoch ms).
+    pub created_at: i64,
+    /// When its file was deleted at the end of retention (epoch ms).
+    pub purged_at: Option<i64>,
+}

@@ -27,6 +27,7 @@ conformance!(
     deleting_an_audit_entry_breaks_verification,
     the_database_refuses_to_rewrite_the_trace,
     signed_checkpoints_catch_a_rewritten_trace_and_are_append_only,
+    only_entries_of_a_recorded_archive_segment_leave_the_live_trace,
     bulk_load_writes_the_population_with_one_audit_entry,
     a_failed_bulk_load_leaves_nothing,
     a_producer_that_stops_early_commits_nothing,
@@ -286,6 +287,49 @@ async fn signed_checkpoints_catch_a_rewritten_trace_and_are_append_only(h: &Harn
     let (at, why) = r.first_bad.unwrap();
     assert_eq!(at, 4, "{why}");
     assert!(why.contains("tail was deleted"), "{why}");
+}
+
+/// Retention (SEC-4): a segment recorded from the first live entry lets exactly its entries be
+/// deleted, in the same transaction, and the live chain verifies from there; any other delete
+/// is still refused by the database, and a segment that is not the oldest is not recorded.
+async fn only_entries_of_a_recorded_archive_segment_leave_the_live_trace(h: &Harness) {
+    write_n(h, 6).await;
+    let entries = h.store.audit_entries(0, 100).await.unwrap();
+    let segment = |from: usize, to: usize| anagrafe_store::TraceArchive {
+        id: 0,
+        from_seq: entries[from - 1].seq,
+        to_seq: entries[to - 1].seq,
+        prev_hash: entries[from - 1].prev_hash.clone(),
+        last_hash: entries[to - 1].hash.clone(),
+        from_ms: entries[from - 1].at_ms,
+        to_ms: entries[to - 1].at_ms,
+        file: format!("trace-{from}-{to}.jsonl.gz"),
+        sha256: "00".into(),
+        entries: (to - from + 1) as i64,
+        created_at: 1,
+        purged_at: None,
+    };
+    let entry = anagrafe_store::AuditEntry::from_ctx(&ctx("archive"), "audit.archived", "ok");
+    let e = h.store.archive_trace(&segment(2, 3), &entry).await.unwrap_err();
+    assert!(matches!(e, StoreError::State { .. }), "not the oldest: {e:?}");
+    assert_eq!(h.store.archive_trace(&segment(1, 3), &entry).await.unwrap(), 3);
+    let live = h.store.audit_entries(0, 100).await.unwrap();
+    assert_eq!(live.first().map(|e| e.seq), Some(4));
+    assert_eq!(live.last().map(|e| e.entry.operation.as_str()), Some("audit.archived"));
+    let r = h.store.verify_audit_chain().await.unwrap();
+    assert!(r.is_intact(), "the live trace verifies from the archived segment's last hash: {r:?}");
+    assert_eq!(r.entries, 4);
+    assert_eq!(h.store.trace_archives().await.unwrap().len(), 1);
+    // Past the recorded segment nothing can be deleted; nor can the head move back.
+    for sql in ["DELETE FROM audit_log WHERE seq = 4", "DELETE FROM audit_log", "UPDATE audit_log SET actor = 'x' WHERE seq = 5"] {
+        assert!(!h.try_raw(sql).await, "refused: {sql}");
+    }
+    assert_eq!(h.store.audit_entries(0, 100).await.unwrap().len(), 4);
+    // The live trace no longer starting where the archive ends is found.
+    h.drop_trace_guards().await;
+    h.raw("DELETE FROM audit_log WHERE seq = 4").await;
+    let r = h.store.verify_audit_chain().await.unwrap();
+    assert_eq!(r.first_bad.map(|b| b.0), Some(4));
 }
 
 fn population(n: u64, seed: u64) -> Vec<PopulationBatch> {

@@ -57,6 +57,11 @@ pub struct AuditConfig {
     /// register: `trace-checkpoints.jsonl` beside its database; unset on PostgreSQL: none
     /// (the server warns), set it to a disk other than the database's.
     pub checkpoint_file: Option<PathBuf>,
+    /// Where `anagrafe audit archive` writes the trace's archive segments (entries older than
+    /// a year, kept ten years). Unset: `trace-archive/` beside an embedded register's
+    /// database; on PostgreSQL it must be set (a disk the database's administrators do not
+    /// manage, backed up with the register).
+    pub archive_dir: Option<PathBuf>,
     /// An external witness: each new checkpoint is POSTed there as JSON (`http://` only,
     /// e.g. a collector the security officer runs). Failures are logged and retried with the
     /// next checkpoint.
@@ -65,7 +70,14 @@ pub struct AuditConfig {
 
 impl Default for AuditConfig {
     fn default() -> Self {
-        Self { checkpoint_interval_s: 300, analysis_interval_s: 60, report_to: Vec::new(), checkpoint_file: None, witness_url: None }
+        Self {
+            checkpoint_interval_s: 300,
+            analysis_interval_s: 60,
+            report_to: Vec::new(),
+            checkpoint_file: None,
+            archive_dir: None,
+            witness_url: None,
+        }
     }
 }
 

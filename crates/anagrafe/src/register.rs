@@ -212,6 +212,12 @@ pub fn checkpoint_file(cfg: &Config) -> Option<anagrafe_store::CheckpointFile> {
         .map(anagrafe_store::CheckpointFile::new)
 }
 
+/// The trace's archive folder: `audit.archive_dir`, or `trace-archive/` beside an embedded
+/// register's database; `None` on PostgreSQL without one.
+pub fn archive_dir(cfg: &Config) -> Option<std::path::PathBuf> {
+    cfg.audit.archive_dir.clone().or_else(|| sqlite_dir(&cfg.database.url).map(|d| d.join("trace-archive")))
+}
+
 /// What signs the trace's checkpoints: the register's signing key, and the file outside the
 /// database. `None` when the register has no signing key (PostgreSQL without
 /// `server.signing_key_file`).

@@ -1074,3 +1074,4 @@ sec-report-date-help = As dd/mm/yyyy; empty for today.
 sec-report-format = Format
 sec-report-submit = Download the report
 sec-report-err-period = Choose day, week or month.
+why-archive-not-the-oldest = An archive segment must start at the first entry still online and end at an existing entry.

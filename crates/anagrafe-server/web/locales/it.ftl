@@ -1075,3 +1075,4 @@ sec-report-date-help = Nel formato gg/mm/aaaa; vuoto per oggi.
 sec-report-format = Formato
 sec-report-submit = Scarica il rapporto
 sec-report-err-period = Scegli giorno, settimana o mese.
+why-archive-not-the-oldest = Un segmento d'archivio deve cominciare dalla prima voce ancora in linea e finire a una voce esistente.

@@ -33,6 +33,14 @@ pub enum AuditCommand {
         #[arg(long)]
         to: Option<i64>,
     },
+    /// Move the entries older than a year (or than --before) to a compressed, signed archive
+    /// segment in audit.archive_dir, and delete the segments past their ten years (SEC-4).
+    /// Run daily; on PostgreSQL as the database's owner (the server's role cannot delete).
+    Archive {
+        /// Archive the entries written before this day (YYYY-MM-DD; default: a year ago).
+        #[arg(long)]
+        before: Option<chrono::NaiveDate>,
+    },
     /// Write the security report of the day, week or month holding a date, as JSON or PDF
     /// (what the server e-mails each morning to `audit.report_to`).
     Report {
@@ -86,7 +94,8 @@ pub async fn run(cmd: AuditCommand, cfg: Config) -> anyhow::Result<ExitCode> {
                 return Ok(if report.is_intact() { ExitCode::SUCCESS } else { ExitCode::from(1) });
             };
             let file = crate::register::checkpoint_file(&cfg);
-            let verdict = trace::verify(&*store, &key, file.as_ref()).await?;
+            let archive = crate::register::archive_dir(&cfg);
+            let verdict = trace::verify(&*store, &key, file.as_ref(), archive.as_deref()).await?;
             // Traced, so that a failing check reaches the security officer's alerts.
             let who = anagrafe_service::Principal::command_line(
                 &crate::commands::electoral::whoami(),
@@ -97,6 +106,33 @@ pub async fn run(cmd: AuditCommand, cfg: Config) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string(&verdict)?);
             print_findings(&verdict.findings());
             Ok(if verdict.is_intact() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        AuditCommand::Archive { before } => {
+            let store = crate::register::open(&cfg).await?;
+            let dir = crate::register::archive_dir(&cfg).context("set audit.archive_dir: where the trace's archive segments are kept")?;
+            // The segment must end at a signed checkpoint: sign the head first when the register can.
+            if let Some(cp) = crate::register::checkpointer(&cfg)? {
+                cp.checkpoint(&*store, &anagrafe_service::SystemClock).await?;
+            }
+            let clock = anagrafe_service::SystemClock;
+            let before_ms = match before {
+                Some(d) => anagrafe_service::security::italian_midnight_ms(d),
+                None => (chrono::Utc::now() - chrono::Duration::days(trace::ONLINE_DAYS)).timestamp_millis(),
+            };
+            let who = anagrafe_service::Principal::command_line(
+                &super::electoral::whoami(),
+                None,
+                format!("audit-archive-{}", anagrafe_store::now_ms()),
+            );
+            match trace::archive(&*store, &dir, before_ms, &who, &clock).await? {
+                Some(a) => println!("{}", serde_json::to_string(&a)?),
+                None => eprintln!("nothing to archive: no entry before the cutoff is covered by a signed checkpoint"),
+            }
+            let purged = trace::purge_archives(&*store, &dir, &who, &clock).await?;
+            if purged > 0 {
+                eprintln!("{purged} archive segment(s) past their ten years deleted");
+            }
+            Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Report { period, date, format, out } => {
             use anagrafe_service::report::{self, Period};
