@@ -1686,12 +1686,40 @@ async fn the_administrator_sees_the_operators_the_blocked_addresses_and_the_keys
         let until = anagrafe_store::now_ms() + 600_000;
         let entry = anagrafe_store::AuditEntry::from_ctx(&anagrafe_store::WriteContext::cli("test"), "security.address_blocked", "ok");
         store.block_address("192.0.2.99", until, "test", &entry).await.unwrap();
+        let ctx = anagrafe_store::WriteContext::cli("test");
+        let client = anagrafe_store::ApiClient {
+            client_id: "comune-h501".into(),
+            role: anagrafe_domain::Role::Comune,
+            comune: Some(anagrafe_domain::Belfiore::parse("H501").unwrap()),
+            public_key_pem: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n".into(),
+            push_url: None,
+            revoked: false,
+        };
+        store.save_api_client(&client, &ctx).await.unwrap();
+        let body = anagrafe_store::PdndClient {
+            client_id: "ente-inps".into(),
+            name: "INPS".into(),
+            keys: vec![],
+            purposes: vec![anagrafe_store::PdndPurpose {
+                purpose_id: "p-1".into(),
+                eservice: "C030".into(),
+                description: "verifica".into(),
+                daily_quota: 5000,
+                per_second: 10,
+                revoked: false,
+            }],
+            revoked: false,
+            public_security: false,
+        };
+        store.save_pdnd_client(&body, &ctx).await.unwrap();
         let page = get(&router, "/ufficio/amministrazione", Some(&adm), &[]).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.text());
         let t = page.text();
         assert!(t.contains("Amministrazione del sistema") && t.contains("data-testid=\"operator\""), "{t}");
         assert!(t.contains("nuovo") && t.contains("registry_officer@H501") && t.contains("system_admin"), "{t}");
         assert!(t.contains("192.0.2.99, fino alle"), "{t}");
+        assert!(t.contains("data-testid=\"client\"") && t.contains("comune-h501") && t.contains("H501"), "{t}");
+        assert!(t.contains("INPS") && t.contains("C030: 5000 chiamate al giorno, 10 al secondo"), "{t}");
         assert!(t.contains("Chiave di firma dell&#39;anagrafe") || t.contains("Chiave di firma dell'anagrafe"), "{t}");
         assert!(!t.contains("JBSWY3DPEHPK3PXP") && !t.contains("argon2"), "no secret is shown");
         let account = get(&router, "/ufficio/account", Some(&adm), &[]).await.text();

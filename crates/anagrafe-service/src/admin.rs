@@ -29,6 +29,10 @@ pub struct Overview {
     pub trace_head: i64,
     /// The latest signed checkpoint.
     pub last_checkpoint: Option<Checkpoint>,
+    /// The comuni's (and the Revenue Agency's) web-service clients.
+    pub clients: Vec<anagrafe_store::ApiClient>,
+    /// The public bodies of the e-services, with their keys and purposes (quotas).
+    pub bodies: Vec<anagrafe_store::PdndClient>,
 }
 
 impl AdminDesk {
@@ -49,10 +53,20 @@ impl AdminDesk {
         let blocked = self.store.blocked_addresses(self.clock.now_ms()).await?;
         let (trace_head, _) = self.store.audit_head().await?;
         let last_checkpoint = self.store.checkpoints().await?.into_iter().max_by_key(|c| (c.seq, c.at_ms));
+        let mut clients = Vec::new();
+        for id in self.store.api_client_ids().await? {
+            clients.extend(self.store.api_client(&id).await?);
+        }
+        let mut bodies = Vec::new();
+        for id in self.store.pdnd_client_ids().await? {
+            bodies.extend(self.store.pdnd_client(&id).await?);
+        }
         let mut e = who.entry("admin.overview", "ok");
-        e.detail = serde_json::json!({ "operators": operators.len(), "blocked": blocked.len() }).to_string();
+        e.detail =
+            serde_json::json!({ "operators": operators.len(), "blocked": blocked.len(), "clients": clients.len(), "bodies": bodies.len() })
+                .to_string();
         self.store.audit(&e).await?;
-        Ok(Overview { operators, blocked, trace_head, last_checkpoint })
+        Ok(Overview { operators, blocked, trace_head, last_checkpoint, clients, bodies })
     }
 }
 

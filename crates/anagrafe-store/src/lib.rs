@@ -256,6 +256,9 @@ pub trait ClientStore: Send + Sync {
     /// A registered web-service client.
     async fn api_client(&self, client_id: &str) -> Result<Option<ApiClient>>;
 
+    /// Every web-service client's id, in order (the administrator's list).
+    async fn api_client_ids(&self) -> Result<Vec<String>>;
+
     /// Registers (or replaces the key of) a web-service client, traced.
     async fn save_api_client(&self, client: &ApiClient, ctx: &WriteContext) -> Result<()>;
 
@@ -508,6 +511,9 @@ pub trait AuditStore: Send + Sync {
 pub trait PdndStore: Send + Sync {
     /// A public body registered for the e-services, with its keys and purposes.
     async fn pdnd_client(&self, client_id: &str) -> Result<Option<PdndClient>>;
+
+    /// Every public body's client id, in order (the administrator's list).
+    async fn pdnd_client_ids(&self) -> Result<Vec<String>>;
 
     /// Registers a public body, or replaces its name, keys and purposes (a key or purpose
     /// left out is revoked), traced.

@@ -70,6 +70,10 @@ macro_rules! store_pdnd {
 
         #[async_trait::async_trait]
         impl crate::PdndStore for $store {
+            async fn pdnd_client_ids(&self) -> crate::Result<Vec<String>> {
+                Ok(sqlx::query_scalar("SELECT client_id FROM pdnd_clients ORDER BY client_id").fetch_all(&self.pool).await?)
+            }
+
             async fn pdnd_client(&self, client_id: &str) -> crate::Result<Option<crate::PdndClient>> {
                 use sqlx::Row;
                 let Some(c) = sqlx::query("SELECT client_id, name, revoked_at, public_security FROM pdnd_clients WHERE client_id = $1")

@@ -1324,6 +1324,10 @@ macro_rules! store_common {
 
         #[async_trait::async_trait]
         impl crate::ClientStore for $store {
+            async fn api_client_ids(&self) -> crate::Result<Vec<String>> {
+                Ok(sqlx::query_scalar("SELECT client_id FROM api_clients ORDER BY client_id").fetch_all(&self.pool).await?)
+            }
+
             async fn api_client(&self, client_id: &str) -> crate::Result<Option<crate::ApiClient>> {
                 let row = sqlx::query("SELECT client_id, role, comune, public_key_pem, push_url, revoked_at FROM api_clients WHERE client_id = $1")
                     .bind(client_id)

@@ -53,6 +53,15 @@ impl FromRequestParts<AppState> for WebAdmin {
     }
 }
 
+/// A public body as the table shows it.
+struct BodyRow {
+    name: String,
+    client_id: String,
+    keys: usize,
+    purposes: Vec<String>,
+    state: String,
+}
+
 /// One operator as the table shows it.
 struct OperatorRow {
     username: String,
@@ -68,6 +77,11 @@ struct OperatorRow {
 struct DeskPage {
     c: Chrome,
     operators: Vec<OperatorRow>,
+    /// Web-service clients: id, role, comune, state.
+    clients: Vec<(String, String, String, String)>,
+    /// Public bodies: name, client id, keys in force, purposes (e-service, daily quota, per
+    /// second), state.
+    bodies: Vec<BodyRow>,
     blocked: Vec<String>,
     keys: Vec<(String, String)>,
 }
@@ -125,7 +139,41 @@ async fn desk(State(state): State<AppState>, a: WebAdmin) -> PageResult {
             None => c.t1("adm-trace-unsigned", "head", &ov.trace_head.to_string()),
         },
     ));
-    Ok(html(StatusCode::OK, &DeskPage { operators, blocked, keys, c }))
+    let state_of = |revoked: bool| c.t(if revoked { "adm-state-revoked" } else { "adm-state-active" });
+    let clients = ov
+        .clients
+        .iter()
+        .map(|k| {
+            (
+                k.client_id.clone(),
+                c.t(&format!("role-{}", k.role.as_str())),
+                k.comune.map(|b| b.to_string()).unwrap_or_default(),
+                state_of(k.revoked),
+            )
+        })
+        .collect();
+    let bodies = ov
+        .bodies
+        .iter()
+        .map(|b| BodyRow {
+            name: b.name.clone(),
+            client_id: b.client_id.clone(),
+            keys: b.keys.iter().filter(|k| !k.revoked).count(),
+            purposes: b
+                .purposes
+                .iter()
+                .map(|p| {
+                    super::i18n::t_args(
+                        c.lang,
+                        if p.revoked { "adm-purpose-revoked" } else { "adm-purpose" },
+                        &[("eservice", &p.eservice), ("quota", &p.daily_quota.to_string()), ("rate", &p.per_second.to_string())],
+                    )
+                })
+                .collect(),
+            state: state_of(b.revoked),
+        })
+        .collect();
+    Ok(html(StatusCode::OK, &DeskPage { operators, clients, bodies, blocked, keys, c }))
 }
 
 /// The roles an administrator can grant, with their labels.
