@@ -1597,7 +1597,7 @@ async fn the_security_officer_searches_the_trace_by_person_operation_and_period(
         assert!(
             t.contains("data-testid=\"alert\"")
                 && t.contains("client:insistente ha ricevuto 21 rifiuti negli ultimi 10 minuti (soglia 20)")
-                && t.contains("salvataggi di account di operatori con i loro ruoli"),
+                && t.contains("Account di operatori salvati con i loro ruoli nelle ultime 24 ore"),
             "{t}"
         );
         // The burst's alert: acknowledged with a note; a missing note is named beside its field.
