@@ -215,6 +215,18 @@ async fn new_page(a: WebAdmin) -> PageResult {
     Ok(html(StatusCode::OK, &new_view(&a, HashMap::new(), Vec::new())))
 }
 
+/// The form as typed, for the page shown again after a refusal: never the password or code.
+fn without_secrets(values: &HashMap<String, String>) -> HashMap<String, String> {
+    values.iter().filter(|(k, _)| !matches!(k.as_str(), "password" | "codice")).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// A new temporary password and its hash (a new account, a reset).
+async fn temporary_password(state: &AppState, a: &WebAdmin) -> Result<(String, String), Response> {
+    let t = crate::auth::password::temporary();
+    let hash = crate::auth::password::hash(t.clone(), state.auth.password_cost).await.map_err(|e| a.o.fail(ApiError::Internal(e)))?;
+    Ok((t, hash))
+}
+
 /// Field errors of a refused use case, in the page's words.
 fn field_errors(a: &WebAdmin, e: ServiceError) -> Result<Vec<(String, String)>, Response> {
     match e {
@@ -254,9 +266,7 @@ async fn create(
     let get = |k: &str| values.get(k).map(String::as_str).unwrap_or_default();
     a.o.check_csrf(&headers, get("csrf"))?;
     let refuse = |errors| {
-        let mut typed = values.clone();
-        typed.remove("password");
-        typed.remove("codice");
+        let typed = without_secrets(&values);
         Err(html(StatusCode::UNPROCESSABLE_ENTITY, &new_view(&a, typed, errors)))
     };
     let grant = match grant_of(get("ruolo"), get("ambito"), get("mediatore") == "1") {
@@ -273,9 +283,7 @@ async fn create(
         codice_fiscale: Some(get("codice_fiscale").to_owned()),
         roles: vec![grant],
     };
-    let temporary = crate::auth::password::temporary();
-    let hash =
-        crate::auth::password::hash(temporary.clone(), state.auth.password_cost).await.map_err(|e| a.o.fail(ApiError::Internal(e)))?;
+    let (temporary, hash) = temporary_password(&state, &a).await?;
     if let Err(e) = state.admin().create_operator(&a.principal, &new, hash).await {
         return refuse(field_errors(&a, e)?);
     }
@@ -374,9 +382,7 @@ async fn account_change(
     a.o.check_csrf(&headers, get("csrf"))?;
     let refuse = |errors: Vec<(String, String)>| {
         let (state, a, username) = (&state, &a, &username);
-        let mut typed = values.clone();
-        typed.remove("password");
-        typed.remove("codice");
+        let typed = without_secrets(&values);
         async move {
             let page = account_view(state, a, username, typed, errors, None, None).await?;
             Err::<Response, Response>(html(StatusCode::UNPROCESSABLE_ENTITY, &page))
@@ -387,9 +393,7 @@ async fn account_change(
         "sospendi" => AccountChange::Suspend,
         "riattiva" => AccountChange::Reactivate,
         "reimposta" => {
-            let t = crate::auth::password::temporary();
-            let hash =
-                crate::auth::password::hash(t.clone(), state.auth.password_cost).await.map_err(|e| a.o.fail(ApiError::Internal(e)))?;
+            let (t, hash) = temporary_password(&state, &a).await?;
             temporary = Some(t);
             AccountChange::Reset { password_hash: hash }
         }
