@@ -627,6 +627,26 @@ await journey("the administrator logs in with both factors and reads the operato
   await page.getByTestId("temporary-password").waitFor();
   check((await page.getByTestId("role").innerText()).includes("Ufficiale d'anagrafe (H501)"), "the new account holds its role");
   await axe(page, "65d-admin-created");
+  // The demo's public body: its C030 purpose gets a lower daily quota, confirmed again.
+  await page.goto(base + "/ufficio/amministrazione");
+  await page.getByRole("link", { name: "Ente previdenziale (demo)" }).click();
+  await page.waitForURL(/\/ufficio\/amministrazione\/enti\//);
+  await axe(page, "65e-admin-body");
+  await page.getByLabel("Azione").selectOption("limiti");
+  await page.getByLabel("Identificativo della finalità").fill("demo-purpose-c030");
+  await page.getByLabel("Chiamate al giorno").fill("5000");
+  await page.getByLabel("Chiamate al secondo").fill("20");
+  await page.getByLabel("La tua password").fill(admin.password);
+  await page.getByLabel("Il codice del tuo secondo fattore").fill(await freshCode(page, admin));
+  await page.getByRole("button", { name: "Applica" }).click();
+  await page.getByTestId("notice").waitFor();
+  const purposes = await page.getByTestId("line").allInnerTexts();
+  check(purposes.some((l) => l.startsWith("C030: 5000 chiamate al giorno, 20 al secondo")), `the new limits are in force (${purposes.find((l) => l.startsWith("C030"))})`);
+  await axe(page, "65f-admin-body-changed");
+  await page.goto(base + "/ufficio/amministrazione/client");
+  await axe(page, "65g-admin-new-program");
+  await page.goto(base + "/ufficio/amministrazione/blocchi");
+  await axe(page, "65h-admin-blocks");
   await page.getByRole("button", { name: "Esci" }).click();
   await page.waitForURL(/\/ufficio\/accesso$/);
 });

@@ -38,6 +38,7 @@ pub mod codes;
 pub mod date;
 pub mod decode;
 pub mod electoral;
+pub mod eservice;
 pub mod id_anpr;
 pub mod id_generator;
 pub mod ops;

@@ -1832,3 +1832,110 @@ async fn the_administrator_creates_suspends_and_grants_after_confirming_with_pas
         assert_eq!(get(&router, uri, Some(&sec), &[]).await.status, StatusCode::FORBIDDEN);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_administrator_registers_programs_and_bodies_changes_their_limits_and_lifts_a_block() {
+    use anagrafe_server::auth::{password, totp};
+    for (store, _dir, _pg) in common::stores().await {
+        let clock = Arc::new(anagrafe_service::FakeClock::at(chrono::Utc::now()));
+        let mut st = state(store.clone());
+        st.clock = clock.clone();
+        let router = app(st);
+        let secret = "JBSWY3DPEHPK3PXP";
+        let hash = password::hash("parola-segreta-1".into(), password::Cost::default()).await.unwrap();
+        common::operator(&*store, "admin", "system_admin", "", &hash, Some(secret)).await;
+        let (adm, _) = common::session(&*store, "operator", "admin", true).await;
+        let csrf = store.session(&anagrafe_server::auth::token_hash(&adm)).await.unwrap().unwrap().csrf_token;
+        // Each change spends the next code: the clock moves a step before each.
+        let code = || {
+            use anagrafe_service::Clock;
+            clock.advance(chrono::Duration::seconds(30));
+            totp::current_code(secret, clock.now_ms() / 1000).unwrap()
+        };
+        let send = |uri: String, fields: Vec<(&'static str, String)>| {
+            let (router, adm, csrf) = (router.clone(), adm.clone(), csrf.clone());
+            async move {
+                let mut pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                pairs.push(("csrf", &csrf));
+                pairs.push(("password", "parola-segreta-1"));
+                post_form(&router, &uri, &adm, &pairs).await
+            }
+        };
+        let (_, public) = anagrafe_server::modi::client::generate_key_pair();
+
+        // A comune's program: a key that is not one is named beside its field, no code spent.
+        let page = get(&router, "/ufficio/amministrazione/client", Some(&adm), &[]).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+        let program = |key: &str, code: String| {
+            vec![
+                ("id", "gestionale-h501".to_owned()),
+                ("ruolo", "comune".into()),
+                ("comune", "h501".into()),
+                ("chiave", key.into()),
+                ("codice", code),
+            ]
+        };
+        let r = send("/ufficio/amministrazione/client".into(), program("non è una chiave", "000000".into())).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+        assert!(r.text().contains("id=\"chiave-error\"") && r.text().contains("Non è una chiave pubblica P-256"), "{}", r.text());
+        let r = send("/ufficio/amministrazione/client".into(), program(&public, code())).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        assert!(r.text().contains("Registrazione fatta.") && r.text().contains("Impronta SHA-256"), "{}", r.text());
+        assert_eq!(store.api_client("gestionale-h501").await.unwrap().unwrap().comune.map(|b| b.to_string()).as_deref(), Some("H501"));
+        let r = send("/ufficio/amministrazione/client/gestionale-h501".into(), vec![("azione", "revoca".into()), ("codice", code())]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert!(store.api_client("gestionale-h501").await.unwrap().unwrap().revoked);
+
+        // A public body with a first purpose; then its limits changed.
+        let body = vec![
+            ("id", "ente-prova".to_owned()),
+            ("nome", "Ente di prova".into()),
+            ("kid", "ente-prova-k1".into()),
+            ("sicurezza", "no".into()),
+            ("chiave", public.clone()),
+            ("eservice", "C030".into()),
+            ("finalita", "finalita-c030".into()),
+            ("quota", "1000".into()),
+            ("al_secondo", "5".into()),
+            ("codice", code()),
+        ];
+        let r = send("/ufficio/amministrazione/enti".into(), body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        assert!(r.text().contains("C030: 1000 chiamate al giorno, 5 al secondo"), "{}", r.text());
+        let limits = vec![
+            ("azione", "limiti".to_owned()),
+            ("finalita", "finalita-c030".into()),
+            ("quota", "0".into()),
+            ("al_secondo", "2".into()),
+            ("codice", "000000".into()),
+        ];
+        let r = send("/ufficio/amministrazione/enti/ente-prova".into(), limits.clone()).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+        assert!(r.text().contains("id=\"quota-error\""), "{}", r.text());
+        let mut limits = limits;
+        limits[2].1 = "50".into();
+        limits[4].1 = code();
+        let r = send("/ufficio/amministrazione/enti/ente-prova".into(), limits).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let b = store.pdnd_client("ente-prova").await.unwrap().unwrap();
+        assert_eq!((b.purposes[0].daily_quota, b.purposes[0].per_second), (50, 2));
+
+        // A blocked address lifted from the page.
+        use anagrafe_service::Clock;
+        let now = clock.now_ms();
+        let entry = anagrafe_store::AuditEntry::from_ctx(&WriteContext::cli("test"), "security.address_blocked", "ok");
+        store.block_address("198.51.100.7", now + 900_000, "test", &entry).await.unwrap();
+        let page = get(&router, "/ufficio/amministrazione/blocchi", Some(&adm), &[]).await;
+        assert!(page.text().contains("198.51.100.7"), "{}", page.text());
+        let r = send("/ufficio/amministrazione/blocchi".into(), vec![("indirizzo", "198.51.100.7".into()), ("codice", code())]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert!(
+            r.text().contains("Indirizzo sbloccato.") && store.blocked_addresses(clock.now_ms()).await.unwrap().is_empty(),
+            "{}",
+            r.text()
+        );
+        let trace = store.audit_entries(0, 10_000).await.unwrap();
+        let by_admin = |op: &str| trace.iter().filter(|e| e.entry.operation == op && e.entry.actor == "operator:admin").count();
+        assert_eq!((by_admin("api_client.save"), by_admin("pdnd_client.save"), by_admin("security.address_unblocked")), (2, 2, 1));
+    }
+}

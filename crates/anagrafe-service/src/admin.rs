@@ -11,6 +11,9 @@ use anagrafe_domain::{Belfiore, CodiceFiscale, Role, Why};
 use anagrafe_store::{AuditEntry, Checkpoint, Operator, OperatorUpdate, RoleGrant, Store};
 use std::sync::Arc;
 
+mod clients;
+pub use clients::{BodyChange, ClientChange, api_client_of, body_key_of, body_of, key_fingerprint, public_key_of, purpose_of};
+
 /// The administrator's desk.
 #[derive(Debug, Clone)]
 pub struct AdminDesk {

@@ -384,6 +384,10 @@ pub trait GuardStore: Send + Sync {
 
     /// Addresses blocked at `now`, with the end of their block.
     async fn blocked_addresses(&self, now: i64) -> Result<Vec<(String, i64)>>;
+
+    /// Ends the block of `address` at `now` (epoch ms), if it is blocked then, and traces
+    /// `entry` in the same transaction; `false` (and nothing written) when it was not blocked.
+    async fn unblock_address(&self, address: &str, now: i64, entry: &AuditEntry) -> Result<bool>;
 }
 
 /// The security officer's alerts (SEC-5): what the log analysis found, kept with a state, an

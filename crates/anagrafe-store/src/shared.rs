@@ -1939,6 +1939,23 @@ macro_rules! store_common {
                     .await?;
                 Ok(rows.into_iter().map(|r| (r.address, r.until)).collect())
             }
+
+            async fn unblock_address(&self, address: &str, now: i64, entry: &crate::audit::AuditEntry) -> crate::Result<bool> {
+                let (_write, mut tx) = self.begin_write().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                // The row stays, ended now: when and why it was blocked remain readable.
+                let done = sqlx::query("UPDATE blocked_addresses SET until = $1 WHERE address = $2 AND until > $1")
+                    .bind(now)
+                    .bind(address)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                Self::append_audit(&mut tx, &mut head, entry).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
         }
 
         impl $store {

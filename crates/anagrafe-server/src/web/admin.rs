@@ -19,6 +19,8 @@ use axum::response::Response;
 use axum::routing::get;
 use std::collections::HashMap;
 
+mod clients;
+
 /// The administrator's desk.
 pub(super) const DESK: &str = "/ufficio/amministrazione";
 
@@ -27,6 +29,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ufficio/amministrazione", get(desk))
         .route("/ufficio/amministrazione/operatori", get(new_page).post(create))
         .route("/ufficio/amministrazione/operatori/{username}", get(account_page).post(account_change))
+        .merge(clients::routes())
 }
 
 /// An operator with the system administrator's role, from a session with both factors.

@@ -12,7 +12,7 @@ pub(crate) struct Opt {
 pub(crate) struct Field {
     pub(crate) name: &'static str,
     pub(crate) label: String,
-    /// `text`, `date` or `select`.
+    /// `text`, `date`, `select` or `textarea`.
     pub(crate) kind: &'static str,
     pub(crate) value: String,
     pub(crate) required: bool,
@@ -42,6 +42,11 @@ impl Field {
 
     pub(crate) fn date(name: &'static str, label: String) -> Self {
         Field { kind: "date", ..Self::input(name, label, 0, "col-md-4") }
+    }
+
+    /// A text of several lines (a public key in PEM).
+    pub(crate) fn text_area(name: &'static str, label: String, maxlength: u16) -> Self {
+        Field { kind: "textarea", ..Self::input(name, label, maxlength, "col-12") }
     }
 
     pub(crate) fn choice(name: &'static str, label: String, options: Vec<Opt>, width: &'static str) -> Self {

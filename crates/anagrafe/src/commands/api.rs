@@ -2,11 +2,10 @@
 //! registration, a signed call, and the load script behind the write-throughput figure.
 
 use crate::config::Config;
-use anagrafe_domain::Role;
 use anagrafe_server::modi::client::{Signer, generate_key_pair};
 use anagrafe_server::outbound::{CALL_TIMEOUT, Conn};
 use anagrafe_store::{ApiClient, WriteContext};
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -194,22 +193,16 @@ pub fn write_private(path: &Path, pem: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A client record, checked.
+/// A client record, checked by the administrator's rules (the administration's pages use the
+/// same).
 pub fn client_record(id: &str, role: &str, comune: Option<&str>, public_pem: &str) -> anyhow::Result<ApiClient> {
-    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
-        bail!("--id: 1 to 64 letters, digits, '-', '_' or '.'");
-    }
-    let comune = comune.map(anagrafe_domain::Belfiore::parse).transpose().map_err(|e| anyhow::anyhow!("--comune: {e}"))?;
-    let role = Role::parse(role).ok().filter(|r| r.is_client()).ok_or_else(|| anyhow::anyhow!("--role is comune or revenue_agency"))?;
-    match (role, comune) {
-        (Role::Comune, None) => bail!("--comune is required for role comune"),
-        (Role::RevenueAgency, Some(_)) => bail!("--comune is only for role comune"),
-        _ => {}
-    }
-    if !public_pem.contains("BEGIN PUBLIC KEY") {
-        bail!("the public key must be an SPKI PEM (BEGIN PUBLIC KEY)");
-    }
-    Ok(ApiClient { client_id: id.to_owned(), role, comune, public_key_pem: public_pem.to_owned(), push_url: None, revoked: false })
+    anagrafe_service::admin::api_client_of(id, role, comune.unwrap_or_default(), public_pem).map_err(refused)
+}
+
+/// A refusal of the administrator's rules, naming the fields at fault.
+pub fn refused(e: anagrafe_service::ServiceError) -> anyhow::Error {
+    let fields: Vec<String> = e.field_errors().iter().map(|f| format!("{}: {}", f.field, f.reason)).collect();
+    if fields.is_empty() { anyhow::anyhow!("{e}") } else { anyhow::anyhow!("refused: {}", fields.join("; ")) }
 }
 
 fn signer(t: &Target) -> anyhow::Result<Signer> {

@@ -6,8 +6,8 @@ use crate::config::Config;
 use anagrafe_server::outbound::{CALL_TIMEOUT, Conn};
 use anagrafe_server::pdnd::security::ASSERTION_TYPE;
 use anagrafe_server::pdnd::security::client::BodySigner;
-use anagrafe_store::{PdndClient, PdndKey, PdndPurpose, WriteContext};
-use anyhow::{Context, bail};
+use anagrafe_store::{PdndClient, WriteContext};
+use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -206,54 +206,21 @@ pub async fn run(cmd: PdndCommand, cfg: Config) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// A public body's record, checked.
+/// A public body's record, checked by the administrator's rules (the administration's pages
+/// use the same); each purpose is `ESERVICE=PURPOSE_ID[:DAILY_QUOTA[:PER_SECOND]]`.
 pub fn client_record(id: &str, name: &str, kid: &str, public_pem: &str, purposes: &[String]) -> anyhow::Result<PdndClient> {
-    let ok_id =
-        |s: &str| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if !ok_id(id) {
-        bail!("--id: 1 to 128 letters, digits, '-', '_' or '.'");
-    }
-    if !ok_id(kid) {
-        bail!("--kid: 1 to 128 letters, digits, '-', '_' or '.'");
-    }
-    if name.trim().is_empty() || name.len() > 200 {
-        bail!("--name: the public body's name (1 to 200 characters)");
-    }
-    if !public_pem.contains("BEGIN PUBLIC KEY") {
-        bail!("the public key must be an SPKI PEM (BEGIN PUBLIC KEY)");
-    }
     let mut list = Vec::new();
     for p in purposes {
         let (es, rest) = p.split_once('=').with_context(|| format!("--purpose {p}: ESERVICE=PURPOSE_ID[:DAILY[:PER_SECOND]]"))?;
-        let es = anagrafe_server::pdnd::eservice_by_code(es).with_context(|| format!("--purpose {p}: no e-service {es}"))?;
         let mut parts = rest.split(':');
         let purpose_id = parts.next().unwrap_or_default();
-        if !ok_id(purpose_id) {
-            bail!("--purpose {p}: the purpose id is 1 to 128 letters, digits, '-', '_' or '.'");
-        }
-        let num = |v: Option<&str>, default: i64| -> anyhow::Result<i64> {
-            match v {
-                None => Ok(default),
-                Some(v) => v.parse::<i64>().ok().filter(|n| *n > 0).with_context(|| format!("--purpose {p}: limits are positive integers")),
-            }
-        };
-        list.push(PdndPurpose {
-            purpose_id: purpose_id.to_owned(),
-            eservice: es.code.to_owned(),
-            description: format!("{} via {}", es.name, name.trim()),
-            daily_quota: num(parts.next(), 1_000_000)?,
-            per_second: num(parts.next(), 1_000)?,
-            revoked: false,
-        });
+        let daily = parts.next().unwrap_or("1000000");
+        let per_second = parts.next().unwrap_or("1000");
+        let purpose = anagrafe_service::admin::purpose_of(es, purpose_id, daily, per_second, name)
+            .map_err(|e| super::api::refused(e).context(format!("--purpose {p}")))?;
+        list.push(purpose);
     }
-    Ok(PdndClient {
-        client_id: id.to_owned(),
-        name: name.trim().to_owned(),
-        keys: vec![PdndKey { kid: kid.to_owned(), public_key_pem: public_pem.to_owned(), revoked: false }],
-        purposes: list,
-        revoked: false,
-        public_security: false,
-    })
+    anagrafe_service::admin::body_of(id, name, kid, public_pem, list, false).map_err(super::api::refused)
 }
 
 /// `(authority base, path)` of a URL that may be a path on `base`.
