@@ -39,6 +39,7 @@ pub mod date;
 pub mod decode;
 pub mod electoral;
 pub mod eservice;
+pub mod extract;
 pub mod id_anpr;
 pub mod id_generator;
 pub mod ops;

@@ -17,6 +17,7 @@ pub mod citizen;
 pub mod clock;
 pub mod electoral;
 pub mod error;
+pub mod extracts;
 pub mod lookup;
 pub mod principal;
 pub mod registry;

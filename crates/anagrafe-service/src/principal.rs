@@ -95,6 +95,21 @@ impl Principal {
         Self { role: Role::SystemAdmin, ..Self::security_officer(username, auth_mode, request_id) }
     }
 
+    /// A user of an organisation that asks for registry extracts (VIS-2), in one of the
+    /// extracts' roles (TOP, ADMIN, STANDARD, STANDARDPS), from a session with both factors.
+    pub fn extract_user(username: &str, role: Role, auth_mode: &str, request_id: String) -> Self {
+        Self {
+            actor: format!("operator:{username}"),
+            role,
+            comune: None,
+            auth_mode: auth_mode.to_owned(),
+            level: 2,
+            codice_fiscale: None,
+            eidas_id: None,
+            request_id,
+        }
+    }
+
     /// An operator of the register at its command line (the system administrator of the
     /// machine), acting for `comune` when one is named.
     pub fn command_line(user: &str, comune: Option<Belfiore>, request_id: String) -> Self {

@@ -16,6 +16,7 @@ pub mod audit;
 mod bulk;
 pub mod checkpoint;
 mod electoral;
+mod extract;
 mod high_water;
 mod ops;
 mod pdnd;
@@ -33,8 +34,8 @@ pub use high_water::IdHighWater;
 /// (`use anagrafe_store::prelude::*;`); through `dyn Store` they need no import.
 pub mod prelude {
     pub use crate::{
-        AccountStore, AlertStore, AuditStore, CertificateStore, ClientStore, ElectoralStore, GuardStore, IdStore, LookupStore, PdndStore,
-        RefdataStore, RegistryStore, Store,
+        AccountStore, AlertStore, AuditStore, CertificateStore, ClientStore, ElectoralStore, ExtractStore, GuardStore, IdStore,
+        LookupStore, PdndStore, RefdataStore, RegistryStore, Store,
     };
 }
 pub use postgres::PgStore;
@@ -131,6 +132,7 @@ pub trait Store:
     + CertificateStore
     + AuditStore
     + AlertStore
+    + ExtractStore
     + PdndStore
     + ElectoralStore
     + RefdataStore
@@ -388,6 +390,69 @@ pub trait GuardStore: Send + Sync {
     /// Ends the block of `address` at `now` (epoch ms), if it is blocked then, and traces
     /// `entry` in the same transaction; `false` (and nothing written) when it was not blocked.
     async fn unblock_address(&self, address: &str, now: i64, entry: &AuditEntry) -> Result<bool>;
+}
+
+/// Registry extracts (VIS-1 … VIS-11): the organisations that ask for them, the requests with
+/// how each was answered, and the protocol numbers, per comune and year without gaps.
+#[async_trait]
+pub trait ExtractStore: Send + Sync {
+    /// Saves an organisation (a new one when `org.id` is 0, else the one of that id), traced
+    /// with `ctx`; its id. A code already taken by another is `Conflict { field: "code" }`.
+    async fn save_extract_org(&self, org: &ExtractOrg, ctx: &WriteContext) -> Result<i64>;
+
+    /// An organisation by its code.
+    async fn extract_org(&self, code: &str) -> Result<Option<ExtractOrg>>;
+
+    /// An organisation by its id.
+    async fn extract_org_by_id(&self, id: i64) -> Result<Option<ExtractOrg>>;
+
+    /// The organisations of a comune, by name.
+    async fn extract_orgs(&self, comune: anagrafe_domain::Belfiore) -> Result<Vec<ExtractOrg>>;
+
+    /// Records a request and traces `entry` in one transaction; when it starts issued, the
+    /// comune's next protocol number of `year` is taken in the same transaction and the data
+    /// kept with it. Its id and protocol.
+    async fn add_extract_request(
+        &self,
+        req: &NewExtractRequest,
+        issued: Option<(i32, &IssuedContent)>,
+        entry: &AuditEntry,
+    ) -> Result<(i64, Option<anagrafe_domain::extract::Protocol>)>;
+
+    /// Decides a pending request at `now` (a protocol of `year` when approved), traced with
+    /// `entry` in the same transaction; a request no longer pending is `State`.
+    #[allow(clippy::too_many_arguments)]
+    async fn decide_extract(
+        &self,
+        id: i64,
+        decision: &ExtractDecision,
+        mediator: &str,
+        note: &str,
+        now: i64,
+        year: i32,
+        entry: &AuditEntry,
+    ) -> Result<ExtractRequest>;
+
+    /// One request.
+    async fn extract_request(&self, id: i64) -> Result<Option<ExtractRequest>>;
+
+    /// Requests as `filter` says, newest first.
+    async fn extract_requests(&self, filter: &ExtractFilter) -> Result<Vec<ExtractRequest>>;
+
+    /// Internal ids of the persons holding an identity document numbered `number` (upper case,
+    /// no spaces), of a kind `kinds` lists (stored names), in force.
+    async fn find_by_document(&self, kinds: &[&str], number: &str) -> Result<Vec<i64>>;
+
+    /// Internal ids of the persons whose current name is `surname` `given` (case aside), born
+    /// on `born_on` and in `born_in` when given; at most `limit`.
+    async fn find_by_name(
+        &self,
+        surname: &str,
+        given: &str,
+        born_on: Option<NaiveDate>,
+        born_in: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<i64>>;
 }
 
 /// The security officer's alerts (SEC-5): what the log analysis found, kept with a state, an

@@ -186,3 +186,4 @@ crate::shared::store_common!(PgStore, Postgres, crate::Backend::Postgres);
 crate::ops::store_ops!(PgStore, Postgres);
 crate::pdnd::store_pdnd!(PgStore, Postgres);
 crate::electoral::store_electoral!(PgStore, Postgres);
+crate::extract::store_extract!(PgStore, Postgres);

@@ -194,3 +194,4 @@ crate::shared::store_common!(SqliteStore, Sqlite, crate::Backend::Sqlite);
 crate::ops::store_ops!(SqliteStore, Sqlite);
 crate::pdnd::store_pdnd!(SqliteStore, Sqlite);
 crate::electoral::store_electoral!(SqliteStore, Sqlite);
+crate::extract::store_extract!(SqliteStore, Sqlite);

@@ -818,3 +818,161 @@ pub struct TraceArchive {
     /// When its file was deleted at the end of retention (epoch ms).
     pub purged_at: Option<i64>,
 }
+
+/// An organisation that asks for registry extracts (VIS-1): the registry office, another office
+/// of the comune, or a body under a convention with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExtractOrg {
+    /// Internal id (0 before it is saved).
+    pub id: i64,
+    /// Its code: the scope of its users' role grants (`h501-polizia-municipale`).
+    pub code: String,
+    /// The comune it belongs to, or has its convention with.
+    pub comune: Belfiore,
+    /// Its name (*Polizia Municipale*).
+    pub name: String,
+    /// Registry, municipal office or external body.
+    pub kind: anagrafe_domain::extract::OrganisationKind,
+    /// An external body's convention: first day.
+    pub convention_from: Option<NaiveDate>,
+    /// An external body's convention: last day.
+    pub convention_to: Option<NaiveDate>,
+    /// The extract types it may ask for.
+    pub types: Vec<anagrafe_domain::extract::ExtractType>,
+}
+
+/// A request for an extract as recorded when it is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewExtractRequest {
+    /// The comune whose register answers.
+    pub comune: Belfiore,
+    /// The requesting organisation.
+    pub org_id: i64,
+    /// The requesting operator's username and name.
+    pub requester: String,
+    /// Their name, for the archive and the document.
+    pub requester_name: String,
+    /// A STANDARDPS user's request: kept out of monitoring and of the person's view (VIS-2).
+    pub public_security: bool,
+    /// The bulk list it belongs to (the list's first request id), if any.
+    pub bulk_id: Option<i64>,
+    /// How the subject was searched.
+    pub criterion: anagrafe_domain::extract::Criterion,
+    /// The subject found (internal id) and its codice fiscale.
+    pub subject: Option<(i64, String)>,
+    /// The subject was in an AIRE when asked about.
+    pub subject_aire: bool,
+    /// The type asked for.
+    pub extract_type: anagrafe_domain::extract::ExtractType,
+    /// The purpose stated.
+    pub purpose: String,
+    /// The state it starts in: issued (real time), pending (to a mediator) or comune_only.
+    pub state: anagrafe_domain::extract::RequestState,
+    /// The comune named in the answer.
+    pub answer_comune: Option<Belfiore>,
+    /// Why no extract (a reason key), for comune_only.
+    pub reason: Option<String>,
+    /// When (epoch ms).
+    pub at_ms: i64,
+}
+
+/// An extract's data as issued, kept with the request (the document is made from it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedContent {
+    /// The data, as canonical JSON.
+    pub json: String,
+    /// Its SHA-256, hex.
+    pub sha256: String,
+}
+
+/// A request for an extract as kept (VIS-6's archive).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExtractRequest {
+    /// Its number.
+    pub id: i64,
+    /// The comune whose register answers.
+    pub comune: Belfiore,
+    /// The requesting organisation.
+    pub org_id: i64,
+    /// The requesting operator.
+    pub requester: String,
+    /// Their name.
+    pub requester_name: String,
+    /// A STANDARDPS user's request.
+    pub public_security: bool,
+    /// The bulk list it belongs to.
+    pub bulk_id: Option<i64>,
+    /// `cf`, `carta_identita`, `passaporto`, `permesso_soggiorno` or `nome`.
+    pub criterion_kind: String,
+    /// The criterion in words.
+    pub criterion: String,
+    /// The subject's internal id.
+    pub person_id: Option<i64>,
+    /// The subject's codice fiscale.
+    pub subject: Option<String>,
+    /// The subject was in an AIRE when asked about.
+    pub subject_aire: bool,
+    /// The type asked for.
+    pub extract_type: anagrafe_domain::extract::ExtractType,
+    /// The purpose stated.
+    pub purpose: String,
+    /// Where it stands.
+    pub state: anagrafe_domain::extract::RequestState,
+    /// The comune named in the answer.
+    pub answer_comune: Option<String>,
+    /// Why no extract.
+    pub reason: Option<String>,
+    /// When it was made (epoch ms).
+    pub requested_at: i64,
+    /// When it was decided or issued.
+    pub decided_at: Option<i64>,
+    /// Who approved or rejected it (`system:silence` for silence-consent).
+    pub mediator: Option<String>,
+    /// How it was approved.
+    pub approval: Option<anagrafe_domain::extract::Approval>,
+    /// The mediator's note.
+    pub note: Option<String>,
+    /// Its protocol number, once issued.
+    pub protocol: Option<anagrafe_domain::extract::Protocol>,
+    /// The data issued (JSON) and its SHA-256.
+    pub content: Option<(String, String)>,
+}
+
+/// Which requests to list (every condition given must hold).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtractFilter {
+    /// Of this comune.
+    pub comune: Option<Belfiore>,
+    /// Of this organisation.
+    pub org_id: Option<i64>,
+    /// Of this requester.
+    pub requester: Option<String>,
+    /// In this state.
+    pub state: Option<anagrafe_domain::extract::RequestState>,
+    /// About this person.
+    pub person_id: Option<i64>,
+    /// Include public-security users' requests (only their own archive and the trace do).
+    pub include_public_security: bool,
+    /// Made at or after (epoch ms).
+    pub from_ms: Option<i64>,
+    /// Made before (epoch ms).
+    pub to_ms: Option<i64>,
+    /// With an id below this.
+    pub before_id: Option<i64>,
+    /// At most this many, newest first.
+    pub limit: u32,
+}
+
+/// A mediator's decision on a pending request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExtractDecision {
+    /// Issued, with the data as issued.
+    Approve {
+        /// By hand or by silence.
+        approval: anagrafe_domain::extract::Approval,
+        /// The data.
+        content: IssuedContent,
+    },
+    /// Not issued.
+    Reject,
+}

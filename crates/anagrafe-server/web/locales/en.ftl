@@ -1142,3 +1142,16 @@ why-not-blocked = This address is not blocked.
 why-unknown-action = Choose an action.
 adm-f-body-key-help = Paste the body's public key: P-256 or RSA of at least 2048 bits, in PEM («-----BEGIN PUBLIC KEY-----» or «-----BEGIN RSA PUBLIC KEY-----»).
 why-bad-body-key = Not a P-256 or RSA (at least 2048 bits) public key in PEM format.
+
+# Registry extracts (issue 19)
+why-extract-bulk-external = External bodies cannot request extracts for lists of subjects.
+why-extract-not-ours-external = The subject is neither resident nor registered in the comune's AIRE: a body under convention is told only the comune of residence, with no extract.
+why-extract-no-subject = No person matches the search criterion.
+why-extract-many-subjects = More than one person matches: add the date and place of birth.
+why-extract-bulk-size = The list must hold 1 to 500 subjects.
+why-extract-bulk-line = Line { $line } of the list: no person, or more than one, matches the criterion.
+why-extract-type-not-allowed = This type of extract is not provided for your organisation.
+why-extract-purpose = State the purpose of the request (3 to 300 characters).
+why-convention-required = For an external body give the convention's first and last day.
+why-convention-order = The convention cannot end before it starts.
+why-extract-not-pending = The request has already been decided.

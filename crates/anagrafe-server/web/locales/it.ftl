@@ -1143,3 +1143,16 @@ why-not-blocked = Questo indirizzo non è bloccato.
 why-unknown-action = Scegli un'azione.
 adm-f-body-key-help = Incolla la chiave pubblica dell'ente: P-256 o RSA di almeno 2048 bit, in PEM («-----BEGIN PUBLIC KEY-----» o «-----BEGIN RSA PUBLIC KEY-----»).
 why-bad-body-key = Non è una chiave pubblica P-256 o RSA (almeno 2048 bit) in formato PEM.
+
+# Registry extracts (issue 19)
+why-extract-bulk-external = Gli enti esterni non possono chiedere visure per elenchi di soggetti.
+why-extract-not-ours-external = Il soggetto non è residente né iscritto all'AIRE del comune: a un ente convenzionato si indica solo il comune di residenza, senza visura.
+why-extract-no-subject = Nessuna persona corrisponde al criterio di ricerca.
+why-extract-many-subjects = Più persone corrispondono al criterio: aggiungi la data e il luogo di nascita.
+why-extract-bulk-size = L'elenco deve contenere da 1 a 500 soggetti.
+why-extract-bulk-line = Riga { $line } dell'elenco: nessuna persona, o più di una, corrisponde al criterio.
+why-extract-type-not-allowed = Questo tipo di visura non è previsto per la tua organizzazione.
+why-extract-purpose = Indica la finalità della richiesta (da 3 a 300 caratteri).
+why-convention-required = Per un ente esterno indica le date di inizio e di fine della convenzione.
+why-convention-order = La convenzione non può finire prima di iniziare.
+why-extract-not-pending = La richiesta è già stata decisa.

@@ -1,0 +1,478 @@
+//! Registry extracts (*visure anagrafiche*, issue 19: VIS-1 … VIS-11) as use cases: a user of
+//! an organisation asks for an extract of a subject found by a criterion; the rules of
+//! [`anagrafe_domain::extract::decide`] say whether it is issued now (with the comune's next
+//! protocol number), deferred to a mediator, or answered with the subject's comune only; a
+//! mediator approves or rejects what waits, and silence approves it after the configured time;
+//! the TOP users see the alarms (requests at night, many on one subject in a day).
+//!
+//! Every request and decision is one transaction with its trace entry. A public-security user's
+//! request (STANDARDPS) is traced like any other, and kept out of monitoring, alarms and the
+//! subject's view of who looked at their data.
+
+use crate::{Clock, Principal, ServiceError, ServiceResult};
+use anagrafe_domain::extract::{
+    Approval, Criterion, DocumentSearch, ExtractType, NightWindow, OrganisationKind, Outcome, Protocol, RequestState, Standing,
+    approved_by_silence, decide, too_many_on_subject,
+};
+use anagrafe_domain::{Belfiore, CodiceFiscale, PersonRecord, RegisterStatus, Residence, Role, Why};
+use anagrafe_store::{ExtractDecision, ExtractFilter, ExtractOrg, ExtractRequest, IssuedContent, NewExtractRequest, Store};
+use chrono::Datelike;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// How the extracts service behaves (`[extracts]` in the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtractSettings {
+    /// After how long a deferred request is approved by silence (ms; 0: never, by hand only).
+    pub silence_after_ms: i64,
+    /// The night of the night alarm.
+    pub night: NightWindow,
+    /// Requests on one subject in one day past which the TOP users are alarmed.
+    pub daily_threshold: u64,
+}
+
+impl Default for ExtractSettings {
+    /// Silence approves after two working days' worth of hours (48 h); night 22–6; five a day.
+    fn default() -> Self {
+        Self { silence_after_ms: 48 * 3_600_000, night: NightWindow::default(), daily_threshold: 5 }
+    }
+}
+
+/// A user of an organisation as the extracts see them: the principal, the name on the
+/// documents, the organisation, and the mediator function (registry officers only).
+#[derive(Debug, Clone)]
+pub struct Requester {
+    /// Who acts.
+    pub principal: Principal,
+    /// The operator's username.
+    pub username: String,
+    /// The name on the documents and in the archive.
+    pub name: String,
+    /// The organisation they act for.
+    pub org: ExtractOrg,
+}
+
+impl Requester {
+    /// A STANDARDPS user: kept out of monitoring.
+    pub fn public_security(&self) -> bool {
+        self.principal.role == Role::PaStandardPs
+    }
+}
+
+/// What a request got, at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The request's number.
+    pub id: i64,
+    /// Issued, pending or comune only.
+    pub state: RequestState,
+    /// The protocol, when issued.
+    pub protocol: Option<Protocol>,
+    /// The comune of the subject named at once, when not theirs.
+    pub comune: Option<Belfiore>,
+    /// Why there is no extract, when there is none.
+    pub why: Option<Why>,
+}
+
+/// An alarm of the TOP users (VIS-8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Alarm {
+    /// A request made at night.
+    Night {
+        /// The request.
+        request: i64,
+        /// Who made it.
+        requester: String,
+        /// When (epoch ms).
+        at_ms: i64,
+    },
+    /// Many requests on one subject in the day.
+    ManyOnSubject {
+        /// The subject's codice fiscale.
+        subject: String,
+        /// How many requests that day.
+        count: u64,
+    },
+}
+
+/// The extracts' use cases.
+#[derive(Debug, Clone)]
+pub struct ExtractDesk {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    settings: ExtractSettings,
+}
+
+/// The roles that ask for extracts.
+const ASKING: [Role; 5] = [Role::PaTop, Role::PaAdmin, Role::PaStandard, Role::PaStandardPs, Role::RegistryOfficer];
+
+impl ExtractDesk {
+    /// The desk over `store`, reading the time from `clock`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: ExtractSettings) -> Self {
+        Self { store, clock, settings }
+    }
+
+    /// The requester `who` is when acting for the organisation `org_code` (the scope of their
+    /// role grant, which the door read from the session).
+    pub async fn requester(&self, who: &Principal, username: &str, name: &str, org_code: &str) -> ServiceResult<Requester> {
+        who.require(&ASKING, "the registry extracts")?;
+        let org = self.store.extract_org(org_code).await?.ok_or_else(|| ServiceError::Forbidden(format!("no organisation {org_code}")))?;
+        if who.role == Role::RegistryOfficer && (org.kind != OrganisationKind::Registry || who.comune != Some(org.comune)) {
+            return Err(ServiceError::Forbidden("a registry officer acts for the registry office of their comune".into()));
+        }
+        Ok(Requester { principal: who.clone(), username: username.to_owned(), name: name.to_owned(), org })
+    }
+
+    /// Saves an organisation of a comune (the system administrator, or a TOP user of that
+    /// comune's registry office); its id.
+    pub async fn save_org(&self, who: &Principal, top_of: Option<&Requester>, org: &ExtractOrg) -> ServiceResult<i64> {
+        match top_of {
+            Some(top)
+                if top.principal.role == Role::PaTop && top.org.kind == OrganisationKind::Registry && top.org.comune == org.comune => {}
+            Some(_) => return Err(ServiceError::Forbidden("organisations are managed by the registry office's TOP users".into())),
+            None => who.require(&[Role::SystemAdmin], "the organisations of the extracts")?,
+        }
+        let mut errs = Vec::new();
+        if !crate::admin::valid_username(&org.code) {
+            errs.push(anagrafe_domain::FieldError::new("codice", Why::new("bad-client-id")));
+        }
+        if org.name.trim().is_empty() || org.name.chars().count() > 200 {
+            errs.push(anagrafe_domain::FieldError::new("nome", Why::new("required")));
+        }
+        if org.kind == OrganisationKind::ExternalBody && (org.convention_from.is_none() || org.convention_to.is_none()) {
+            errs.push(anagrafe_domain::FieldError::new("convenzione", Why::new("convention-required")));
+        }
+        if let (Some(a), Some(b)) = (org.convention_from, org.convention_to)
+            && a > b
+        {
+            errs.push(anagrafe_domain::FieldError::new("convenzione", Why::new("convention-order")));
+        }
+        ServiceError::check(errs)?;
+        match self.store.save_extract_org(org, &who.context()).await {
+            Err(anagrafe_store::StoreError::Conflict { .. }) => Err(ServiceError::invalid("codice", Why::new("client-id-taken"))),
+            other => Ok(other?),
+        }
+    }
+
+    /// Finds the one subject `criterion` names; refused on the criterion when nobody or more
+    /// than one person matches.
+    async fn subject(&self, criterion: &Criterion) -> ServiceResult<i64> {
+        let ids = match criterion {
+            Criterion::CodiceFiscale { code } => {
+                let cf = CodiceFiscale::parse(code).map_err(|_| ServiceError::invalid("codice_fiscale", Why::new("bad-cf")))?;
+                self.store.find_by_cf(&cf, None).await?
+            }
+            Criterion::Document { kind, number } => {
+                let kinds: &[&str] = match kind {
+                    DocumentSearch::IdentityCard => &["cie", "carta_identita_cartacea"],
+                    DocumentSearch::Passport => &["passaporto"],
+                    DocumentSearch::ResidencePermit => &["permesso_soggiorno"],
+                };
+                self.store.find_by_document(kinds, number).await?
+            }
+            Criterion::Name { surname, given, born_on, born_in } => {
+                self.store.find_by_name(surname, given, *born_on, born_in.as_deref(), 2).await?
+            }
+        };
+        match ids.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(ServiceError::invalid("criterio", Why::new("extract-no-subject"))),
+            _ => Err(ServiceError::invalid("criterio", Why::new("extract-many-subjects"))),
+        }
+    }
+
+    /// Asks for an extract of type `kind` of the subject `criterion` names, for `purpose`.
+    pub async fn request(&self, r: &Requester, criterion: &Criterion, kind: ExtractType, purpose: &str) -> ServiceResult<Answer> {
+        let purpose = self.check_request(r, kind, purpose)?;
+        let person_id = self.subject(criterion).await?;
+        let record = self.store.person(person_id, None).await?.record;
+        self.answer(r, criterion, kind, &purpose, person_id, &record, None).await
+    }
+
+    /// Asks for extracts of one type of a list of subjects (VIS-11): each is recorded and
+    /// waits for a mediator. Municipal offices and the registry only; all or none (a subject
+    /// not found refuses the list, naming its line).
+    pub async fn request_bulk(
+        &self,
+        r: &Requester,
+        criteria: &[Criterion],
+        kind: ExtractType,
+        purpose: &str,
+    ) -> ServiceResult<Vec<Answer>> {
+        let purpose = self.check_request(r, kind, purpose)?;
+        if r.org.kind == OrganisationKind::ExternalBody {
+            return Err(ServiceError::Forbidden("bulk extracts are for the comune's offices".into()));
+        }
+        if criteria.is_empty() || criteria.len() > 500 {
+            return Err(ServiceError::invalid("elenco", Why::new("extract-bulk-size")));
+        }
+        let mut found = Vec::with_capacity(criteria.len());
+        for (i, c) in criteria.iter().enumerate() {
+            let id =
+                self.subject(c).await.map_err(|_| ServiceError::invalid("elenco", Why::new("extract-bulk-line").arg("line", i + 1)))?;
+            found.push((c, id, self.store.person(id, None).await?.record));
+        }
+        let mut out = Vec::with_capacity(found.len());
+        let mut bulk_id = None;
+        for (c, id, record) in found {
+            let a = self.answer(r, c, kind, &purpose, id, &record, Some(bulk_id)).await?;
+            bulk_id.get_or_insert(a.id);
+            out.push(a);
+        }
+        Ok(out)
+    }
+
+    fn check_request(&self, r: &Requester, kind: ExtractType, purpose: &str) -> ServiceResult<String> {
+        let today = self.clock.today();
+        if r.org.kind == OrganisationKind::ExternalBody
+            && !(r.org.convention_from.is_some_and(|d| d <= today) && r.org.convention_to.is_some_and(|d| d >= today))
+        {
+            return Err(ServiceError::Forbidden("the organisation's convention is not in force".into()));
+        }
+        if !r.org.types.is_empty() && !r.org.types.contains(&kind) {
+            return Err(ServiceError::invalid("tipo", Why::new("extract-type-not-allowed")));
+        }
+        let purpose = purpose.trim();
+        if purpose.chars().count() < 3 || purpose.chars().count() > 300 {
+            return Err(ServiceError::invalid("finalita", Why::new("extract-purpose")));
+        }
+        Ok(purpose.to_owned())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn answer(
+        &self,
+        r: &Requester,
+        criterion: &Criterion,
+        kind: ExtractType,
+        purpose: &str,
+        person_id: i64,
+        record: &PersonRecord,
+        bulk: Option<Option<i64>>,
+    ) -> ServiceResult<Answer> {
+        let standing = standing_of(record, r.org.comune);
+        let outcome = decide(r.org.kind, &standing, bulk.is_some());
+        let now = self.clock.now();
+        let cf = record.generalita.codice_fiscale.as_ref().map(|c| c.to_string()).unwrap_or_default();
+        let (state, comune, why) = match &outcome {
+            Outcome::Issue => (RequestState::Issued, None, None),
+            Outcome::Defer { comune } => (RequestState::Pending, *comune, None),
+            Outcome::ComuneOnly { comune, why } => (RequestState::ComuneOnly, *comune, Some(why.clone())),
+        };
+        let req = NewExtractRequest {
+            comune: r.org.comune,
+            org_id: r.org.id,
+            requester: r.username.clone(),
+            requester_name: r.name.clone(),
+            public_security: r.public_security(),
+            bulk_id: bulk.flatten(),
+            criterion: criterion.clone(),
+            subject: Some((person_id, cf)),
+            subject_aire: record.status == RegisterStatus::Aire,
+            extract_type: kind,
+            purpose: purpose.to_owned(),
+            state,
+            answer_comune: comune,
+            reason: why.as_ref().map(|w| w.key().to_owned()),
+            at_ms: now.timestamp_millis(),
+        };
+        let content = (state == RequestState::Issued).then(|| content_of(kind, record));
+        let year = self.clock.today().year();
+        let mut e = r.principal.entry("extract.request", if state == RequestState::ComuneOnly { "refused" } else { "ok" });
+        e.subject_person = Some(person_id);
+        let (id, protocol) = self.store.add_extract_request(&req, content.as_ref().map(|c| (year, c)), &e).await?;
+        Ok(Answer { id, state, protocol, comune, why })
+    }
+
+    /// The organisations of a comune, by name (no personal data: what the pages name requests
+    /// by).
+    pub async fn organisations(&self, comune: Belfiore) -> ServiceResult<Vec<ExtractOrg>> {
+        Ok(self.store.extract_orgs(comune).await?)
+    }
+
+    /// The requests waiting for a mediator of the mediator's comune, oldest first.
+    pub async fn pending(&self, mediator: &Principal, mediator_fn: bool) -> ServiceResult<Vec<ExtractRequest>> {
+        let comune = Self::mediator_comune(mediator, mediator_fn)?;
+        let f = ExtractFilter {
+            comune: Some(comune),
+            state: Some(RequestState::Pending),
+            include_public_security: true,
+            limit: 500,
+            ..ExtractFilter::default()
+        };
+        let mut list = self.store.extract_requests(&f).await?;
+        list.reverse();
+        Ok(list)
+    }
+
+    fn mediator_comune(who: &Principal, mediator_fn: bool) -> ServiceResult<Belfiore> {
+        if who.role != Role::RegistryOfficer || !mediator_fn {
+            return Err(ServiceError::Forbidden("deferred extracts are decided by a registry officer with the mediator function".into()));
+        }
+        who.acting_comune()
+    }
+
+    /// A mediator approves (`approve`) or rejects request `id` with a note (required to
+    /// reject); approved, the extract is issued with the next protocol number.
+    pub async fn decide(
+        &self,
+        mediator: &Principal,
+        mediator_fn: bool,
+        id: i64,
+        approve: bool,
+        note: &str,
+    ) -> ServiceResult<ExtractRequest> {
+        let comune = Self::mediator_comune(mediator, mediator_fn)?;
+        let req = self
+            .store
+            .extract_request(id)
+            .await?
+            .filter(|r| r.comune == comune)
+            .ok_or_else(|| ServiceError::NotFound(format!("request {id}")))?;
+        let note = note.trim();
+        if (!approve && note.is_empty()) || note.chars().count() > 500 {
+            return Err(ServiceError::invalid("nota", Why::new("required")));
+        }
+        let decision = if approve {
+            let record = self.subject_record(&req).await?;
+            ExtractDecision::Approve { approval: Approval::ByMediator, content: content_of(req.extract_type, &record) }
+        } else {
+            ExtractDecision::Reject
+        };
+        let mut e = mediator.entry(if approve { "extract.approved" } else { "extract.rejected" }, "ok");
+        e.subject_person = req.person_id;
+        let username = mediator.actor.strip_prefix("operator:").unwrap_or(&mediator.actor);
+        let now = self.clock.now_ms();
+        Ok(self.store.decide_extract(id, &decision, username, note, now, self.clock.today().year(), &e).await?)
+    }
+
+    async fn subject_record(&self, req: &ExtractRequest) -> ServiceResult<PersonRecord> {
+        let id = req.person_id.ok_or_else(|| ServiceError::NotFound(format!("subject of request {}", req.id)))?;
+        Ok(self.store.person(id, None).await?.record)
+    }
+
+    /// Approves by silence every request pending for longer than the configured time (the
+    /// server's job); how many.
+    pub async fn approve_by_silence(&self, job: &Principal) -> ServiceResult<usize> {
+        job.require(&[Role::SystemAdmin], "silence-consent")?;
+        let now = self.clock.now_ms();
+        if self.settings.silence_after_ms <= 0 {
+            return Ok(0);
+        }
+        let f = ExtractFilter {
+            state: Some(RequestState::Pending),
+            include_public_security: true,
+            to_ms: Some(now - self.settings.silence_after_ms + 1),
+            limit: 1000,
+            ..ExtractFilter::default()
+        };
+        let mut done = 0;
+        for req in self.store.extract_requests(&f).await? {
+            if !approved_by_silence(req.requested_at, self.settings.silence_after_ms, now) {
+                continue;
+            }
+            let record = self.subject_record(&req).await?;
+            let decision = ExtractDecision::Approve { approval: Approval::BySilence, content: content_of(req.extract_type, &record) };
+            let mut e = job.entry("extract.approved", "ok");
+            e.subject_person = req.person_id;
+            match self.store.decide_extract(req.id, &decision, "system:silence", "", now, self.clock.today().year(), &e).await {
+                Ok(_) => done += 1,
+                // A mediator decided it meanwhile.
+                Err(anagrafe_store::StoreError::State { .. }) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Ok(done)
+    }
+
+    /// The alarms of the day `day` (Italian calendar) for a TOP user of the registry office:
+    /// requests at night and subjects asked about more than the threshold, every organisation
+    /// of the comune, public-security users' requests left out.
+    pub async fn alarms(&self, top: &Requester, day: chrono::NaiveDate) -> ServiceResult<Vec<Alarm>> {
+        if top.principal.role != Role::PaTop || top.org.kind != OrganisationKind::Registry {
+            return Err(ServiceError::Forbidden("the alarms are for the registry office's TOP users".into()));
+        }
+        let from = crate::security::italian_midnight_ms(day);
+        let to = day.succ_opt().map_or(i64::MAX, crate::security::italian_midnight_ms);
+        let f = ExtractFilter {
+            comune: Some(top.org.comune),
+            from_ms: Some(from),
+            to_ms: Some(to),
+            limit: 100_000,
+            ..ExtractFilter::default()
+        };
+        let list = self.store.extract_requests(&f).await?;
+        let mut out = Vec::new();
+        let mut per_subject: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+        for r in list.iter().rev() {
+            let at = chrono::DateTime::from_timestamp_millis(r.requested_at).unwrap_or_default();
+            if self.settings.night.contains(anagrafe_domain::ops::italian_time(at)) {
+                out.push(Alarm::Night { request: r.id, requester: r.requester.clone(), at_ms: r.requested_at });
+            }
+            if let Some(s) = r.subject.as_deref() {
+                *per_subject.entry(s).or_default() += 1;
+            }
+        }
+        for (subject, count) in per_subject {
+            if too_many_on_subject(count, self.settings.daily_threshold) {
+                out.push(Alarm::ManyOnSubject { subject: subject.to_owned(), count });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The archive as `who` may see it (VIS-6): a STANDARD or STANDARDPS user their own
+    /// requests, an ADMIN their organisation's, a TOP user every organisation of the comune;
+    /// public-security users' requests only in their own archive.
+    pub async fn archive(&self, r: &Requester, mut filter: ExtractFilter) -> ServiceResult<Vec<ExtractRequest>> {
+        filter.comune = Some(r.org.comune);
+        match r.principal.role {
+            Role::PaStandard | Role::PaStandardPs | Role::RegistryOfficer => {
+                filter.requester = Some(r.username.clone());
+                filter.include_public_security = true;
+            }
+            Role::PaAdmin => {
+                filter.org_id = Some(r.org.id);
+                filter.include_public_security = false;
+            }
+            Role::PaTop if r.org.kind == OrganisationKind::Registry => filter.include_public_security = false,
+            _ => return Err(ServiceError::Forbidden("the archive of the extracts".into())),
+        }
+        if filter.limit == 0 || filter.limit > 1000 {
+            filter.limit = 1000;
+        }
+        Ok(self.store.extract_requests(&filter).await?)
+    }
+}
+
+/// Where `record` stands for the comune `ours`.
+pub fn standing_of(record: &PersonRecord, ours: Belfiore) -> Standing {
+    let comune = match &record.residence {
+        Residence::Italy(a) => a.comune,
+        Residence::Abroad { aire_comune, .. } => *aire_comune,
+    };
+    match record.status {
+        RegisterStatus::Resident if comune == ours => Standing::Resident,
+        RegisterStatus::Aire if comune == ours => Standing::Aire,
+        RegisterStatus::Resident | RegisterStatus::Aire => Standing::Elsewhere { comune },
+        RegisterStatus::Cancelled | RegisterStatus::Deceased => Standing::Former { last_comune: Some(comune) },
+    }
+}
+
+/// The data an extract of `kind` shows of `record`, as kept with the request: canonical JSON
+/// (keys in order) and its SHA-256.
+pub fn content_of(kind: ExtractType, record: &PersonRecord) -> IssuedContent {
+    let value = serde_json::json!({
+        "type": kind.as_str(),
+        "title": kind.title(),
+        "status": record.status,
+        "generalita": record.generalita,
+        "citizenships": record.citizenships,
+        "civil_status": record.civil_status,
+        "residence": record.residence,
+        "death": record.death,
+    });
+    let json = value.to_string();
+    let sha256 = hex::encode(Sha256::digest(json.as_bytes()));
+    IssuedContent { json, sha256 }
+}

@@ -1,0 +1,215 @@
+//! Registry extracts on both backends (issue 19: VIS-2, VIS-5, VIS-6, VIS-8, VIS-11): who gets
+//! what at once, what waits for a mediator and what silence approves, the protocol numbers
+//! without gaps under concurrent issues, the alarms, and a public-security user's requests kept
+//! out of monitoring.
+
+#[macro_use]
+#[path = "../../anagrafe-store/tests/common/mod.rs"]
+mod common;
+use common::Harness;
+
+use anagrafe_domain::extract::{Approval, Criterion, ExtractType, OrganisationKind, RequestState};
+use anagrafe_domain::ops::Operation;
+use anagrafe_domain::{Belfiore, IdGenerator, Role};
+use anagrafe_service::extracts::{Alarm, ExtractDesk, ExtractSettings, Requester};
+use anagrafe_service::{ClientOpId, FakeClock, Principal, Registry, ServiceError};
+use anagrafe_store::{ExtractFilter, ExtractOrg, IdIssuer};
+use chrono::{NaiveDate, TimeZone};
+use std::sync::Arc;
+
+conformance!(
+    offices_get_their_own_at_once_others_after_a_mediator_or_by_silence,
+    an_external_body_gets_the_comune_only_of_a_non_resident,
+    protocol_numbers_stay_gapless_and_unique_under_concurrent_issues,
+    night_requests_and_many_on_one_subject_raise_alarms_but_public_security_stays_out,
+);
+
+fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+fn b(s: &str) -> Belfiore {
+    Belfiore::parse(s).unwrap()
+}
+
+/// A person born in Rome and resident in `residence`: their codice fiscale.
+async fn person(h: &Harness, n: u64, residence: &str) -> String {
+    let clock = Arc::new(FakeClock::on(d("2026-06-01")));
+    let issuer = IdIssuer { generator: IdGenerator::new(&[9u8; 16]), key_version: 1, high_water: None };
+    let reg = Registry::new(h.store.clone(), Some(Arc::new(issuer)), clock);
+    let who = Principal::comune_client("test", Some(b(residence)), format!("req-{n}"));
+    let op = Operation::Register(Box::new(anagrafe_testkit::registration(n, "H501", residence, d("2026-05-30"))));
+    let w = reg.apply(&who, op, &ClientOpId::parse(&format!("birth-{n}")).unwrap()).await.unwrap();
+    w.applied.codice_fiscale.unwrap()
+}
+
+async fn org(h: &Harness, code: &str, kind: OrganisationKind) -> ExtractOrg {
+    let mut o = ExtractOrg {
+        id: 0,
+        code: code.into(),
+        comune: b("H501"),
+        name: format!("Ufficio {code}"),
+        kind,
+        convention_from: Some(d("2026-01-01")),
+        convention_to: Some(d("2027-12-31")),
+        types: vec![],
+    };
+    let admin = Principal::system_admin("admin", "password_totp", "req-org".into());
+    let desk = ExtractDesk::new(h.store.clone(), Arc::new(FakeClock::on(d("2026-12-07"))), ExtractSettings::default());
+    o.id = desk.save_org(&admin, None, &o).await.unwrap();
+    o
+}
+
+fn desk(h: &Harness, clock: &Arc<FakeClock>) -> ExtractDesk {
+    ExtractDesk::new(h.store.clone(), clock.clone(), ExtractSettings { silence_after_ms: 24 * 3_600_000, ..ExtractSettings::default() })
+}
+
+async fn user(desk: &ExtractDesk, username: &str, role: Role, org: &ExtractOrg) -> Requester {
+    let who = Principal::extract_user(username, role, "password_totp", format!("req-{username}"));
+    desk.requester(&who, username, &format!("Utente {username}"), &org.code).await.unwrap()
+}
+
+fn by_cf(cf: &str) -> Criterion {
+    Criterion::CodiceFiscale { code: cf.into() }
+}
+
+fn mediator() -> Principal {
+    Principal::registry_officer("mediatore", b("H501"), "password_totp", "req-med".into())
+}
+
+/// Italian wall-clock time on 7 December 2026 (UTC+1).
+fn at(h: u32, m: u32) -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc.with_ymd_and_hms(2026, 12, 7, h, m, 0).unwrap() - chrono::Duration::hours(1)
+}
+
+async fn offices_get_their_own_at_once_others_after_a_mediator_or_by_silence(h: &Harness) {
+    let resident = person(h, 1, "H501").await;
+    let elsewhere = person(h, 2, "F205").await;
+    let pm = org(h, "h501-polizia-municipale", OrganisationKind::MunicipalOffice).await;
+    let clock = Arc::new(FakeClock::at(at(10, 0)));
+    let desk = desk(h, &clock);
+    let agent = user(&desk, "agente", Role::PaStandard, &pm).await;
+
+    // A resident of the comune: issued at once, protocol 1 of the year.
+    let a = desk.request(&agent, &by_cf(&resident), ExtractType::Residence, "accertamento di residenza").await.unwrap();
+    assert_eq!(a.state, RequestState::Issued);
+    assert_eq!(a.protocol.unwrap().to_string(), "H501/2026/0000001");
+    // Someone resident elsewhere: the comune named at once, the extract deferred.
+    let a = desk.request(&agent, &by_cf(&elsewhere), ExtractType::Residence, "notifica di un verbale").await.unwrap();
+    assert_eq!((a.state, a.comune, a.protocol), (RequestState::Pending, Some(b("F205")), None));
+    // The mediator approves it: issued with the next number, the mediator on it.
+    let med = mediator();
+    let pending = desk.pending(&med, true).await.unwrap();
+    assert_eq!(pending.iter().map(|r| r.id).collect::<Vec<_>>(), [a.id]);
+    assert!(matches!(desk.pending(&med, false).await, Err(ServiceError::Forbidden(_))), "the mediator function is needed");
+    let done = desk.decide(&med, true, a.id, true, "").await.unwrap();
+    assert_eq!(
+        (done.state, done.approval, done.mediator.as_deref()),
+        (RequestState::Issued, Some(Approval::ByMediator), Some("mediatore"))
+    );
+    assert_eq!(done.protocol.unwrap().number, 2);
+    assert!(done.content.as_ref().is_some_and(|(json, hash)| json.contains("\"residenza\"") && hash.len() == 64));
+    assert!(desk.decide(&med, true, a.id, true, "").await.is_err(), "decided once");
+    // Another, rejected with a note (a rejection needs one), then one left to silence.
+    let a = desk.request(&agent, &by_cf(&elsewhere), ExtractType::Birth, "verifica").await.unwrap();
+    assert_eq!(desk.decide(&med, true, a.id, false, " ").await.unwrap_err().field_errors()[0].field, "nota");
+    let r = desk.decide(&med, true, a.id, false, "finalità non pertinente").await.unwrap();
+    assert_eq!((r.state, r.protocol), (RequestState::Rejected, None));
+    let waiting = desk.request(&agent, &by_cf(&elsewhere), ExtractType::Citizenship, "verifica").await.unwrap();
+    let job = Principal::job("extracts", "req-job".into());
+    clock.advance(chrono::Duration::hours(24) - chrono::Duration::seconds(1));
+    assert_eq!(desk.approve_by_silence(&job).await.unwrap(), 0, "not yet");
+    clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(desk.approve_by_silence(&job).await.unwrap(), 1, "silence-consent after the configured time");
+    let r = h.store.extract_request(waiting.id).await.unwrap().unwrap();
+    assert_eq!((r.state, r.approval, r.mediator.as_deref()), (RequestState::Issued, Some(Approval::BySilence), Some("system:silence")));
+    assert_eq!(r.protocol.unwrap().number, 3, "no number went to the rejected request");
+    // Nobody found: refused on the criterion, nothing recorded.
+    let before =
+        h.store.extract_requests(&ExtractFilter { include_public_security: true, limit: 100, ..Default::default() }).await.unwrap().len();
+    let e = desk.request(&agent, &by_cf("RSSMRA80A01H501U"), ExtractType::Birth, "verifica").await.unwrap_err();
+    assert_eq!(e.field_errors()[0].field, "criterio");
+    let after =
+        h.store.extract_requests(&ExtractFilter { include_public_security: true, limit: 100, ..Default::default() }).await.unwrap().len();
+    assert_eq!(before, after);
+    // A STANDARD user's archive holds their own requests; nobody else's.
+    let other = user(&desk, "collega", Role::PaStandard, &pm).await;
+    assert_eq!(desk.archive(&other, ExtractFilter::default()).await.unwrap().len(), 0);
+    assert_eq!(desk.archive(&agent, ExtractFilter::default()).await.unwrap().len(), 4, "residence, residence, birth, citizenship");
+}
+
+async fn an_external_body_gets_the_comune_only_of_a_non_resident(h: &Harness) {
+    let resident = person(h, 1, "H501").await;
+    let elsewhere = person(h, 2, "F205").await;
+    let body = org(h, "consorzio-rifiuti", OrganisationKind::ExternalBody).await;
+    let clock = Arc::new(FakeClock::at(at(11, 0)));
+    let desk = desk(h, &clock);
+    let clerk = user(&desk, "consorzio.1", Role::PaStandard, &body).await;
+    let a = desk.request(&clerk, &by_cf(&resident), ExtractType::Residence, "tariffa rifiuti").await.unwrap();
+    assert_eq!(a.state, RequestState::Issued);
+    let a = desk.request(&clerk, &by_cf(&elsewhere), ExtractType::Residence, "tariffa rifiuti").await.unwrap();
+    assert_eq!((a.state, a.comune, a.protocol), (RequestState::ComuneOnly, Some(b("F205")), None));
+    assert_eq!(a.why.unwrap().key(), "extract-not-ours-external");
+    let bulk = desk.request_bulk(&clerk, &[by_cf(&resident)], ExtractType::Residence, "tariffa").await;
+    assert!(matches!(bulk, Err(ServiceError::Forbidden(_))), "no bulk lists for bodies");
+    // Out of its convention, nothing at all.
+    clock.set(chrono::Utc.with_ymd_and_hms(2028, 1, 2, 10, 0, 0).unwrap());
+    assert!(matches!(desk.request(&clerk, &by_cf(&resident), ExtractType::Residence, "tariffa").await, Err(ServiceError::Forbidden(_))));
+}
+
+async fn protocol_numbers_stay_gapless_and_unique_under_concurrent_issues(h: &Harness) {
+    let resident = person(h, 1, "H501").await;
+    let pm = org(h, "h501-servizi-sociali", OrganisationKind::MunicipalOffice).await;
+    let clock = Arc::new(FakeClock::at(at(9, 0)));
+    let desk = Arc::new(desk(h, &clock));
+    let agent = user(&desk, "assistente", Role::PaStandard, &pm).await;
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (desk, agent, cf) = (desk.clone(), agent.clone(), resident.clone());
+        tasks.push(tokio::spawn(async move { desk.request(&agent, &by_cf(&cf), ExtractType::FamilyStatus, "contributo").await }));
+    }
+    let mut numbers = Vec::new();
+    for t in tasks {
+        numbers.push(t.await.unwrap().unwrap().protocol.unwrap().number);
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=16).collect::<Vec<i64>>(), "16 issues, numbers 1 to 16, none twice, none skipped");
+}
+
+async fn night_requests_and_many_on_one_subject_raise_alarms_but_public_security_stays_out(h: &Harness) {
+    let resident = person(h, 1, "H501").await;
+    let other = person(h, 2, "H501").await;
+    let registry = org(h, "h501-anagrafe", OrganisationKind::Registry).await;
+    let pm = org(h, "h501-pm", OrganisationKind::MunicipalOffice).await;
+    let clock = Arc::new(FakeClock::at(at(10, 0)));
+    let desk = desk(h, &clock);
+    let top = user(&desk, "top", Role::PaTop, &registry).await;
+    let agent = user(&desk, "agente", Role::PaStandard, &pm).await;
+    let police = user(&desk, "ps", Role::PaStandardPs, &pm).await;
+    // Five requests on one subject in the day: at the threshold, no alarm.
+    for _ in 0..5 {
+        desk.request(&agent, &by_cf(&resident), ExtractType::Residence, "controllo").await.unwrap();
+    }
+    let day = d("2026-12-07");
+    assert!(desk.alarms(&top, day).await.unwrap().is_empty());
+    // A public-security user's requests neither count nor show.
+    clock.set(at(23, 30));
+    desk.request(&police, &by_cf(&resident), ExtractType::Residence, "indagine").await.unwrap();
+    assert!(desk.alarms(&top, day).await.unwrap().is_empty(), "public security stays out of the alarms");
+    // The sixth, at 23:30: both alarms.
+    let sixth = desk.request(&agent, &by_cf(&resident), ExtractType::Residence, "controllo").await.unwrap();
+    let alarms = desk.alarms(&top, day).await.unwrap();
+    assert!(
+        alarms.contains(&Alarm::Night { request: sixth.id, requester: "agente".into(), at_ms: at(23, 30).timestamp_millis() }),
+        "{alarms:?}"
+    );
+    assert!(alarms.contains(&Alarm::ManyOnSubject { subject: resident.clone(), count: 6 }), "{alarms:?}");
+    assert_eq!(alarms.len(), 2, "{alarms:?}");
+    desk.request(&agent, &by_cf(&other), ExtractType::Birth, "controllo").await.unwrap_or_else(|e| panic!("{e}"));
+    // TOP's archive leaves the public-security request out; the user's own shows it.
+    let seen = desk.archive(&top, ExtractFilter::default()).await.unwrap();
+    assert!(seen.iter().all(|r| !r.public_security) && seen.len() == 7, "{}", seen.len());
+    assert_eq!(desk.archive(&police, ExtractFilter::default()).await.unwrap().len(), 1);
+    // Only TOP users of the registry office see alarms.
+    assert!(matches!(desk.alarms(&agent, day).await, Err(ServiceError::Forbidden(_))));
+}
