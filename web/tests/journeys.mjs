@@ -632,7 +632,7 @@ await journey("the administrator logs in with both factors and reads the operato
   await page.getByRole("link", { name: "Ente previdenziale (demo)" }).click();
   await page.waitForURL(/\/ufficio\/amministrazione\/enti\//);
   await axe(page, "65e-admin-body");
-  await page.getByLabel("Azione").selectOption("limiti");
+  await page.getByLabel("Azione", { exact: true }).selectOption("limiti");
   await page.getByLabel("Identificativo della finalità").fill("demo-purpose-c030");
   await page.getByLabel("Chiamate al giorno").fill("5000");
   await page.getByLabel("Chiamate al secondo").fill("20");
