@@ -547,18 +547,64 @@ async function navLinks(page) {
   return (await page.locator("#nav-main").getByRole("link").allInnerTexts()).map((t) => t.trim());
 }
 
-await journey("public bodies land on a page of their own", async (page) => {
+await journey("the users of the offices and bodies land on the registry extracts", async (page) => {
   const others = creds.operators.filter((o) => /^pa_/.test(o.role));
-  check(others.length >= 4, `the demo has the public-body users (${others.length})`);
+  check(others.length >= 6, `the demo has the extracts' users of every role (${others.length})`);
   for (const [i, who] of others.entries()) {
-    await officeLogin(page, who, `60-${i}-${who.role.split("@")[0]}`, /\/ufficio\/account$/);
-    check(await page.locator("#no-desk").isVisible(), `${who.username} reads what the account page offers`);
+    await officeLogin(page, who, `60-${i}-${who.role.split("@")[0]}`, /\/ufficio\/visure$/);
+    check((await page.locator("h1").innerText()).includes("Visure anagrafiche"), `${who.username} reads the extracts' desk`);
     check((await page.locator("header").innerText()).includes(who.name), `${who.username}'s name in the header`);
     const nav = await navLinks(page);
-    check(!nav.includes("Ufficio anagrafe") && nav.includes("Il mio account"), `${who.username}'s navigation offers their own areas only (${nav})`);
+    check(!nav.includes("Ufficio anagrafe") && nav.includes("Visure"), `${who.username}'s navigation offers their own areas only (${nav})`);
     await page.getByRole("button", { name: "Esci" }).click();
     await page.waitForURL(/\/ufficio\/accesso$/);
   }
+});
+
+await journey("a municipal office gets a resident's extract at once; a non-resident's after the mediator; a body only the comune", async (page) => {
+  const x = creds.extracts;
+  check(x && x.resident && x.non_resident, `the demo names a resident and a non-resident (${JSON.stringify(x)})`);
+  const pm = creds.operators.find((o) => /^pa_standard@.*-polizia-municipale$/.test(o.role));
+  const ask = async (who, cf, purpose) => {
+    await page.getByLabel("Cerca per").selectOption("cf");
+    await page.getByLabel("Codice o numero").fill(cf);
+    await page.getByLabel("Tipo di visura").selectOption("residenza");
+    await page.getByLabel("Finalità").fill(purpose);
+    await page.getByRole("button", { name: "Richiedi la visura" }).click();
+    await page.getByTestId("outcome").waitFor();
+    return page.getByTestId("outcome").innerText();
+  };
+  await officeLogin(page, pm, "66-extracts", /\/ufficio\/visure$/);
+  await axe(page, "66a-extracts-desk");
+  let outcome = await ask(pm, x.resident.codice_fiscale, "accertamento di residenza, verbale 12/2026");
+  check(/Visura emessa, protocollo [A-Z]\d{3}\/\d{4}\/\d{7}/.test(outcome), `a resident's extract at once (${outcome})`);
+  outcome = await ask(pm, x.non_resident.codice_fiscale, "notifica del verbale 13/2026");
+  check(outcome.includes("inviata all'anagrafe") && outcome.includes(x.non_resident.comune_name), `a non-resident's waits, the comune named (${outcome})`);
+  const requestNo = outcome.match(/n\. (\d+)/)[1];
+  await axe(page, "66b-extracts-deferred");
+  await page.getByRole("button", { name: "Esci" }).click();
+  await page.waitForURL(/\/ufficio\/accesso$/);
+  // The registry office's mediator approves it.
+  await officeLogin(page, officer, "66c-mediator");
+  await page.getByRole("main").getByRole("link", { name: "Visure da approvare" }).click();
+  await page.waitForURL(/\/ufficio\/visure\/mediazione$/);
+  const card = page.getByTestId("pending").filter({ hasText: `Richiesta n. ${requestNo}` });
+  await card.waitFor();
+  await axe(page, "66d-mediation-queue");
+  await card.getByRole("button", { name: "Approva ed emetti" }).click();
+  await page.getByTestId("notice").waitFor();
+  const notice = await page.getByTestId("notice").innerText();
+  check(notice.includes(`Richiesta n. ${requestNo} approvata`), `the mediator approved it (${notice})`);
+  await page.getByRole("button", { name: "Esci" }).click();
+  await page.waitForURL(/\/ufficio\/accesso$/);
+  // A body under convention asking about the non-resident gets the comune and the reason.
+  const inps = creds.operators.find((o) => o.role === "pa_standard@inps");
+  await officeLogin(page, inps, "66e-body", /\/ufficio\/visure$/);
+  outcome = await ask(inps, x.non_resident.codice_fiscale, "verifica della residenza per la prestazione 7/2026");
+  check(outcome.includes(`Comune di residenza: ${x.non_resident.comune_name}`) && outcome.includes("senza visura"), `only the comune, with the reason (${outcome})`);
+  await axe(page, "66f-extracts-comune-only");
+  await page.getByRole("button", { name: "Esci" }).click();
+  await page.waitForURL(/\/ufficio\/accesso$/);
 });
 
 await journey("the security officer logs in with both factors and searches the trace", async (page) => {

@@ -52,6 +52,8 @@ pub struct AppState {
     /// The key operators' second-factor secrets are sealed with (`None`: kept in clear, and the
     /// server warns).
     pub secrets: Option<Arc<auth::secrets::SecretBox>>,
+    /// How the registry extracts behave (`[extracts]`: silence-consent, alarms).
+    pub extracts: anagrafe_service::extracts::ExtractSettings,
 }
 
 /// The deploying body's own facts, from the configuration (`[publisher]`): they are not the
@@ -143,6 +145,7 @@ impl AppState {
             publisher: Arc::new(Publisher::default()),
             checkpoints: None,
             secrets: None,
+            extracts: anagrafe_service::extracts::ExtractSettings::default(),
         }
     }
 
@@ -184,6 +187,11 @@ impl AppState {
     /// The system administrator's use cases over this state's store and clock.
     pub fn admin(&self) -> anagrafe_service::admin::AdminDesk {
         anagrafe_service::admin::AdminDesk::new(self.store.clone(), self.clock.clone())
+    }
+
+    /// The registry extracts' use cases over this state's store and clock.
+    pub fn extracts(&self) -> anagrafe_service::extracts::ExtractDesk {
+        anagrafe_service::extracts::ExtractDesk::new(self.store.clone(), self.clock.clone(), self.extracts)
     }
 
     /// The security officer's use cases over this state's store.

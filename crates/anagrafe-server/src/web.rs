@@ -17,6 +17,7 @@ pub mod assets;
 pub mod citizen;
 mod dev_login;
 pub mod electoral;
+mod extracts;
 mod form;
 pub mod i18n;
 pub mod office;
@@ -62,6 +63,7 @@ pub fn routes() -> Router<AppState> {
         .merge(electoral::routes())
         .merge(security::routes())
         .merge(admin::routes())
+        .merge(extracts::routes())
         .merge(verify::routes())
         .merge(dev_login::routes())
 }
@@ -118,6 +120,8 @@ pub enum Area {
     Security,
     /// The system administrator's desk.
     Admin,
+    /// The registry extracts: the request page, or a mediator's queue.
+    Extracts,
     /// An operator's own account.
     Account,
     /// The public verification of certificates.
@@ -133,6 +137,7 @@ impl Area {
             Area::Electoral => ("/ufficio/elettorale", "nav-electoral"),
             Area::Security => ("/ufficio/sicurezza", "nav-security"),
             Area::Admin => ("/ufficio/amministrazione", "nav-admin"),
+            Area::Extracts => ("/ufficio/visure", "nav-extracts"),
             Area::Account => ("/ufficio/account", "nav-account"),
             Area::Verify => ("/verifica", "nav-verify"),
         }
@@ -318,6 +323,9 @@ async fn viewer_of(parts: &Parts, state: &AppState) -> Option<Viewer> {
             }
             if has(anagrafe_domain::Role::SystemAdmin) {
                 areas.push(Area::Admin);
+            }
+            if s.second_factor && o.roles.iter().any(|g| g.role.is_public_body()) {
+                areas.push(Area::Extracts);
             }
             areas.extend([Area::Account, Area::Verify]);
             let logout = Logout { action: "/ufficio/esci", csrf: s.csrf_token, who: o.display_name };

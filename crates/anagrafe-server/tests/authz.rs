@@ -135,6 +135,24 @@ async fn env() -> Env {
     operator("pa-standard", "pa_standard", "inps", true).await;
     operator("pa-standardps", "pa_standardps", "polizia", true).await;
     operator("sysadmin", "system_admin", "", true).await;
+    // The organisations of the public-body users' grants (the registry extracts, issue 19).
+    for (code, kind) in [
+        ("inps", anagrafe_domain::extract::OrganisationKind::ExternalBody),
+        ("polizia", anagrafe_domain::extract::OrganisationKind::MunicipalOffice),
+    ] {
+        let today = chrono::Utc::now().date_naive();
+        let org = anagrafe_store::ExtractOrg {
+            id: 0,
+            code: code.into(),
+            comune: anagrafe_domain::Belfiore::parse("H501").unwrap(),
+            name: code.into(),
+            kind,
+            convention_from: Some(today - chrono::Duration::days(1)),
+            convention_to: Some(today + chrono::Duration::days(1)),
+            types: vec![],
+        };
+        store.save_extract_org(&org, &anagrafe_store::WriteContext::cli("test")).await.unwrap();
+    }
     let comune = common::api_client(&*store, "roma", "comune", Some("H501")).await.0;
     let agency = common::api_client(&*store, "agenzia", "revenue_agency", None).await.0;
     let mut state =

@@ -1939,3 +1939,114 @@ async fn the_administrator_registers_programs_and_bodies_changes_their_limits_an
         assert_eq!((by_admin("api_client.save"), by_admin("pdnd_client.save"), by_admin("security.address_unblocked")), (2, 2, 1));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_office_user_gets_a_residents_extract_at_once_and_a_mediator_approves_a_non_residents() {
+    use anagrafe_domain::extract::OrganisationKind;
+    for (store, _dir, _pg) in common::stores().await {
+        let router = app(state(store.clone()));
+        let (_, resident_cf) = resident(&*store, 31).await;
+        let r = anagrafe_testkit::registration(32, "H501", "F205", chrono::NaiveDate::from_ymd_opt(1990, 2, 1).unwrap());
+        let applied = store.apply(&Operation::Register(Box::new(r)), &WriteContext::cli("test"), &issuer(), None).await.unwrap();
+        let elsewhere_cf = applied.codice_fiscale.unwrap();
+        let org = anagrafe_store::ExtractOrg {
+            id: 0,
+            code: "h501-polizia-municipale".into(),
+            comune: anagrafe_domain::Belfiore::parse("H501").unwrap(),
+            name: "Polizia Municipale".into(),
+            kind: OrganisationKind::MunicipalOffice,
+            convention_from: None,
+            convention_to: None,
+            types: vec![],
+        };
+        store.save_extract_org(&org, &WriteContext::cli("test")).await.unwrap();
+        common::operator(&*store, "agente", "pa_standard", "h501-polizia-municipale", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP")).await;
+        let (agent, _) = common::session(&*store, "operator", "agente", true).await;
+        let csrf = store.session(&anagrafe_server::auth::token_hash(&agent)).await.unwrap().unwrap().csrf_token;
+        let page = get(&router, "/ufficio/visure", Some(&agent), &[]).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+        assert!(page.text().contains("Polizia Municipale") && page.text().contains("Visura di Residenza"), "{}", page.text());
+        let ask = |cf: &str, purpose: &str| {
+            let (router, agent, csrf, cf, purpose) = (router.clone(), agent.clone(), csrf.clone(), cf.to_owned(), purpose.to_owned());
+            async move {
+                post_form(
+                    &router,
+                    "/ufficio/visure",
+                    &agent,
+                    &[
+                        ("csrf", csrf.as_str()),
+                        ("criterio", "cf"),
+                        ("valore", cf.as_str()),
+                        ("tipo", "residenza"),
+                        ("finalita", purpose.as_str()),
+                    ],
+                )
+                .await
+            }
+        };
+        // A bad code is named beside its field; a missing purpose too; nothing recorded.
+        let r = ask("RSSMRA80A01H501X", "verbale").await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.text().contains("id=\"valore-error\""), "{}", r.text());
+        let r = ask(&resident_cf, "").await;
+        assert!(r.status == StatusCode::UNPROCESSABLE_ENTITY && r.text().contains("id=\"finalita-error\""), "{}", r.text());
+        // A resident: issued at once with its protocol.
+        let r = ask(&resident_cf, "verbale n. 12").await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        assert!(r.text().contains("Visura emessa, protocollo H501/"), "{}", r.text());
+        // A non-resident: the comune at once, the extract waits.
+        let r = ask(&elsewhere_cf, "verbale n. 13").await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        assert!(r.text().contains("inviata all&#39;anagrafe") || r.text().contains("inviata all'anagrafe"), "{}", r.text());
+        assert!(r.text().contains("MILANO (MI)"), "the comune by its name: {}", r.text());
+        // The mediator's queue: a registry officer without the mediator function is refused.
+        common::operator(&*store, "ufficiale", "registry_officer", "H501", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP")).await;
+        let (officer, _) = common::session(&*store, "operator", "ufficiale", true).await;
+        assert_eq!(get(&router, "/ufficio/visure/mediazione", Some(&officer), &[]).await.status, StatusCode::FORBIDDEN);
+        let mut o = store.operator("ufficiale").await.unwrap().unwrap();
+        o.roles[0].mediator = true;
+        store.save_operator(&o, &WriteContext::cli("test")).await.unwrap();
+        let queue = get(&router, "/ufficio/visure/mediazione", Some(&officer), &[]).await;
+        assert_eq!(queue.status, StatusCode::OK, "{}", queue.text());
+        assert!(queue.text().contains(&elsewhere_cf) && queue.text().contains("verbale n. 13"), "{}", queue.text());
+        let pending = store
+            .extract_requests(&anagrafe_store::ExtractFilter {
+                state: Some(anagrafe_domain::extract::RequestState::Pending),
+                limit: 5,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let id = pending[0].id;
+        let ocsrf = store.session(&anagrafe_server::auth::token_hash(&officer)).await.unwrap().unwrap().csrf_token;
+        let uri = format!("/ufficio/visure/mediazione/{id}");
+        let r = post_form(&router, &uri, &officer, &[("csrf", ocsrf.as_str()), ("esito", "respingi"), ("nota", "")]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "a rejection needs a note: {}", r.text());
+        let r = post_form(&router, &uri, &officer, &[("csrf", ocsrf.as_str()), ("esito", "approva"), ("nota", "")]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert!(r.text().contains("approvata: visura emessa con protocollo H501/2"), "{}", r.text());
+        // The agent's archive shows both issued; the agent cannot open the queue.
+        let page = get(&router, "/ufficio/visure", Some(&agent), &[]).await;
+        assert_eq!(page.text().matches("data-testid=\"extract\"").count(), 2, "{}", page.text());
+        assert_eq!(get(&router, "/ufficio/visure/mediazione", Some(&agent), &[]).await.status, StatusCode::FORBIDDEN);
+        // The resident reads who obtained an extract of their data, with the purpose; a
+        // public-security user's extract is not shown (VIS-11).
+        common::operator(&*store, "agente.ps", "pa_standardps", "h501-polizia-municipale", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP"))
+            .await;
+        let (ps, _) = common::session(&*store, "operator", "agente.ps", true).await;
+        let pcsrf = store.session(&anagrafe_server::auth::token_hash(&ps)).await.unwrap().unwrap().csrf_token;
+        let form = [
+            ("csrf", pcsrf.as_str()),
+            ("criterio", "cf"),
+            ("valore", resident_cf.as_str()),
+            ("tipo", "stato-di-famiglia"),
+            ("finalita", "indagine riservata"),
+        ];
+        assert_eq!(post_form(&router, "/ufficio/visure", &ps, &form).await.status, StatusCode::CREATED);
+        let (citizen, _) = common::session(&*store, "citizen", &resident_cf, true).await;
+        let seen = get(&router, "/area-personale/accessi", Some(&citizen), &[]).await;
+        assert_eq!(seen.status, StatusCode::OK, "{}", seen.text());
+        assert!(seen.text().contains("Polizia Municipale (visura anagrafica)") && seen.text().contains("verbale n. 12"), "{}", seen.text());
+        assert!(!seen.text().contains("indagine riservata") && !seen.text().contains("Stato di Famiglia"), "{}", seen.text());
+    }
+}

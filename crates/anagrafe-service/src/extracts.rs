@@ -120,6 +120,10 @@ impl ExtractDesk {
         if who.role == Role::RegistryOfficer && (org.kind != OrganisationKind::Registry || who.comune != Some(org.comune)) {
             return Err(ServiceError::Forbidden("a registry officer acts for the registry office of their comune".into()));
         }
+        // VIS-2: the TOP users are the registry office's.
+        if who.role == Role::PaTop && org.kind != OrganisationKind::Registry {
+            return Err(ServiceError::Forbidden("TOP users belong to the registry office".into()));
+        }
         Ok(Requester { principal: who.clone(), username: username.to_owned(), name: name.to_owned(), org })
     }
 

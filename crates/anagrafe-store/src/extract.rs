@@ -216,11 +216,15 @@ macro_rules! store_extract {
                 .bind(issued.map(|(_, c)| c.sha256.clone()))
                 .fetch_one(&mut *tx)
                 .await?;
+                let org_name: Option<String> =
+                    sqlx::query_scalar("SELECT name FROM extract_orgs WHERE id = $1").bind(req.org_id).fetch_optional(&mut *tx).await?;
                 let mut e = entry.clone();
+                // What the person's "who looked at my data" shows (never a public-security
+                // user's request: withheld_from_subject).
                 e.detail = serde_json::json!({
-                    "request": id, "org": req.org_id, "type": req.extract_type, "state": req.state.as_str(),
-                    "criterion": req.criterion.kind(), "protocol": protocol.map(|p| p.to_string()),
-                    "public_security": req.public_security,
+                    "request": id, "org": req.org_id, "organisation": org_name, "type": req.extract_type, "state": req.state.as_str(),
+                    "criterion": req.criterion.kind(), "protocol": protocol.map(|p| p.to_string()), "purpose": req.purpose,
+                    "public_security": req.public_security, "withheld_from_subject": req.public_security,
                 })
                 .to_string();
                 Self::append_audit(&mut tx, &mut head, &e).await?;
@@ -277,10 +281,13 @@ macro_rules! store_extract {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+                let org_name: Option<String> =
+                    sqlx::query_scalar("SELECT name FROM extract_orgs WHERE id = $1").bind(req.org_id).fetch_optional(&mut *tx).await?;
                 let mut e = entry.clone();
                 e.detail = serde_json::json!({
-                    "request": id, "state": state.as_str(), "approval": approval, "protocol": protocol.map(|p| p.to_string()),
-                    "public_security": req.public_security,
+                    "request": id, "org": req.org_id, "organisation": org_name, "type": req.extract_type, "state": state.as_str(),
+                    "approval": approval, "protocol": protocol.map(|p| p.to_string()), "purpose": req.purpose,
+                    "public_security": req.public_security, "withheld_from_subject": req.public_security,
                 })
                 .to_string();
                 Self::append_audit(&mut tx, &mut head, &e).await?;

@@ -800,12 +800,16 @@ const ACCESS_PAGE: u32 = 50;
 /// register withhold from the person (their trace entries say so when written).
 fn shown_operation(entry: &anagrafe_store::AuditEntry) -> bool {
     let op = entry.operation.as_str();
-    if op.starts_with("pdnd.")
-        && serde_json::from_str::<Value>(&entry.detail).ok().and_then(|d| d["withheld_from_subject"].as_bool()) == Some(true)
-    {
+    let detail = || serde_json::from_str::<Value>(&entry.detail).unwrap_or(Value::Null);
+    if (op.starts_with("pdnd.") || op.starts_with("extract.")) && detail()["withheld_from_subject"].as_bool() == Some(true) {
         return false;
     }
+    // A registry extract, when issued: at once, or once a mediator (or silence) approved it.
+    if op == "extract.request" {
+        return detail()["state"].as_str() == Some("issued");
+    }
     op.starts_with("pdnd.C")
+        || op == "extract.approved"
         || matches!(
             op,
             "person.read"
@@ -823,7 +827,9 @@ fn describe(c: &Chrome, e: &anagrafe_store::StoredAudit, comune: Option<anagrafe
     let entry = &e.entry;
     let detail: Value = serde_json::from_str(&entry.detail).unwrap_or(Value::Null);
     let comune_name = comune.map(|b| super::office::comune_name(b.as_str()));
-    let who = if entry.actor.starts_with("pdnd:") {
+    let who = if entry.operation.starts_with("extract.") {
+        detail["organisation"].as_str().map(|o| c.t1("acc-extract-org", "name", o)).unwrap_or_else(|| c.t("acc-office"))
+    } else if entry.actor.starts_with("pdnd:") {
         detail["public_body"].as_str().map(|b| c.t1("acc-body", "name", b)).unwrap_or_else(|| c.t("acc-body-unknown"))
     } else if entry.actor.starts_with("operator:") {
         comune_name.map(|n| c.t1("acc-office-of", "comune", &n)).unwrap_or_else(|| c.t("acc-office"))
@@ -846,10 +852,14 @@ fn describe(c: &Chrome, e: &anagrafe_store::StoredAudit, comune: Option<anagrafe
         "certificate.check" | "certificate.preview" => c.t("acc-op-cert-preview"),
         "certificate.download" => c.t("acc-op-cert-download"),
         "certificate.verify" => c.t("acc-op-cert-verify"),
+        "extract.request" | "extract.approved" => {
+            let title = detail["type"].as_str().and_then(anagrafe_domain::extract::ExtractType::parse).map(|t| t.title()).unwrap_or("");
+            c.t1("acc-op-extract", "title", title)
+        }
         other => other.to_owned(),
     };
     // The purpose: the one a public body declared; an office or a comune acts for the register.
-    let reason = match detail["motivoRichiesta"].as_str() {
+    let reason = match detail["motivoRichiesta"].as_str().or(detail["purpose"].as_str()) {
         Some(r) if !r.trim().is_empty() => r.to_owned(),
         _ if entry.actor.starts_with("operator:") || entry.actor.starts_with("client:") => c.t("acc-purpose-register"),
         _ if entry.actor == "public" => c.t("acc-purpose-verify"),

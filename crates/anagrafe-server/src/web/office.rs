@@ -150,6 +150,8 @@ fn desk_of(roles: impl IntoIterator<Item = Role> + Clone) -> &'static str {
         super::security::DESK
     } else if has(Role::SystemAdmin) {
         super::admin::DESK
+    } else if roles.clone().into_iter().any(|r| r.is_public_body()) {
+        super::extracts::DESK
     } else {
         ACCOUNT
     }
@@ -172,6 +174,7 @@ fn desk_link(o: &anagrafe_store::Operator) -> (&'static str, &'static str) {
         ELECTORAL_DESK => (ELECTORAL_DESK, "ele-office-title"),
         super::security::DESK => (super::security::DESK, "sec-title"),
         super::admin::DESK => (super::admin::DESK, "adm-title"),
+        super::extracts::DESK => (super::extracts::DESK, "vis-title"),
         ACCOUNT => (ACCOUNT, "account-title"),
         _ => ("/ufficio", "office-title"),
     }
@@ -301,12 +304,15 @@ struct DeskPage {
     c: Chrome,
     name: String,
     comune: String,
+    /// The officer decides the deferred registry extracts (issue 19).
+    mediator: bool,
 }
 
 async fn desk(o: WebOfficer) -> Response {
     let c = o.chrome("office-title");
     let c = Chrome { crumbs: vec![super::Crumb { label: c.t("office-title"), href: None }], ..c };
-    html(StatusCode::OK, &DeskPage { name: o.s.operator().display_name.clone(), comune: comune_name(&o.comune()), c })
+    let mediator = o.s.operator().roles.iter().any(|g| g.role == Role::RegistryOfficer && g.mediator);
+    html(StatusCode::OK, &DeskPage { name: o.s.operator().display_name.clone(), comune: comune_name(&o.comune()), mediator, c })
 }
 
 /// A person found, as the results list shows them.

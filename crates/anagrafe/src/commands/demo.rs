@@ -44,7 +44,9 @@ pub async fn run(opts: DemoOpts, mut cfg: Config, data_dir: Option<PathBuf>) -> 
     demo_electoral(&*store).await?;
     let clients = demo_clients(&*store, &data_dir).await?;
     let body = demo_public_body(&*store, &data_dir).await?;
-    let operators = demo_operators(&*store, &data_dir, clients.iter().find_map(|c| c.comune.clone()).as_deref().unwrap_or("H501")).await?;
+    let demo_comune = clients.iter().find_map(|c| c.comune.clone()).unwrap_or_else(|| "H501".into());
+    demo_extract_orgs(&store, &demo_comune).await?;
+    let operators = demo_operators(&*store, &data_dir, &demo_comune).await?;
     let (seal_key, seal_chain) = crate::register::seal_paths(&cfg)?;
     if !seal_key.exists() {
         super::certificate::init(&seal_key, &seal_chain, "Anagrafe Nazionale della Popolazione Residente (demo)", false)?;
@@ -233,6 +235,49 @@ async fn demo_public_body(store: &dyn Store, dir: &std::path::Path) -> anyhow::R
     Ok(client)
 }
 
+/// The organisations of the registry extracts (issue 19): the comune's registry office, two of
+/// its other offices and a body under a convention, registered at every start when missing.
+async fn demo_extract_orgs(store: &Arc<dyn Store>, comune: &str) -> anyhow::Result<()> {
+    use anagrafe_domain::extract::OrganisationKind;
+    let b = anagrafe_domain::Belfiore::parse(comune).map_err(|e| anyhow::anyhow!("{comune}: {e}"))?;
+    let c = comune.to_ascii_lowercase();
+    let today = anagrafe_domain::ops::italian_today();
+    let desk = anagrafe_service::extracts::ExtractDesk::new(
+        store.clone(),
+        std::sync::Arc::new(anagrafe_service::SystemClock),
+        anagrafe_service::extracts::ExtractSettings::default(),
+    );
+    let who = anagrafe_service::Principal::command_line("demo", None, "demo-extract-orgs".into());
+    let wanted = [
+        (format!("{c}-anagrafe"), "Ufficio Anagrafe", OrganisationKind::Registry, None),
+        (format!("{c}-polizia-municipale"), "Polizia Municipale", OrganisationKind::MunicipalOffice, None),
+        (format!("{c}-servizi-sociali"), "Servizi Sociali", OrganisationKind::MunicipalOffice, None),
+        (
+            "inps".to_owned(),
+            "INPS, sede provinciale (convenzione)",
+            OrganisationKind::ExternalBody,
+            Some((today - chrono::Duration::days(30), today + chrono::Duration::days(365))),
+        ),
+    ];
+    for (code, name, kind, convention) in wanted {
+        if store.extract_org(&code).await?.is_some() {
+            continue;
+        }
+        let org = anagrafe_store::ExtractOrg {
+            id: 0,
+            code,
+            comune: b,
+            name: name.into(),
+            kind,
+            convention_from: convention.map(|c| c.0),
+            convention_to: convention.map(|c| c.1),
+            types: vec![],
+        };
+        desk.save_org(&who, None, &org).await.map_err(|e| anyhow::anyhow!("demo organisation {}: {e}", org.code))?;
+    }
+    Ok(())
+}
+
 /// One demo operator per role, with a password and an enrolled TOTP secret kept in
 /// `DIR/demo-operators.json` (made on first start; the data directory holds the demo's secrets,
 /// never the repository). Registered at every start when missing.
@@ -253,10 +298,18 @@ async fn demo_operators(store: &dyn Store, dir: &std::path::Path, comune: &str) 
                     "Ufficiale d'anagrafe di un altro comune (demo)",
                     format!("registry_officer@{other}"),
                 ),
-                ("ente-inps-top".into(), "Ente INPS, utente TOP (demo)", "pa_top@inps".into()),
+                // The registry extracts' users (issue 19): every role, two offices and a body.
+                (format!("visure-top-{c}"), "Anagrafe, utente TOP delle visure (demo)", format!("pa_top@{c}-anagrafe")),
+                (format!("pm-admin-{c}"), "Polizia Municipale, amministratore (demo)", format!("pa_admin@{c}-polizia-municipale")),
+                (format!("pm-standard-{c}"), "Polizia Municipale, utente STANDARD (demo)", format!("pa_standard@{c}-polizia-municipale")),
+                (
+                    format!("pm-standardps-{c}"),
+                    "Polizia Municipale, utente STANDARDPS (demo)",
+                    format!("pa_standardps@{c}-polizia-municipale"),
+                ),
+                (format!("ss-standard-{c}"), "Servizi Sociali, utente STANDARD (demo)", format!("pa_standard@{c}-servizi-sociali")),
                 ("ente-inps-admin".into(), "Ente INPS, amministratore (demo)", "pa_admin@inps".into()),
                 ("ente-inps-standard".into(), "Ente INPS, utente STANDARD (demo)", "pa_standard@inps".into()),
-                ("ente-polizia-standardps".into(), "Polizia di Stato, utente STANDARDPS (demo)", "pa_standardps@polizia".into()),
                 ("responsabile-sicurezza".into(), "Responsabile della sicurezza (demo)", "security_officer".into()),
                 ("amministratore".into(), "Amministratore di sistema (demo)", "system_admin".into()),
             ];
@@ -315,8 +368,29 @@ async fn write_credentials(
             "login": format!("{base}/auth/citizen/login — pick this person on the development identity provider's page"),
         }));
     }
+    // Subjects for the registry extracts (issue 19): a resident of the demo comune, and a
+    // resident of another comune, for the offices' real-time and deferred extracts.
+    let demo_comune = clients.iter().find_map(|c| c.comune.clone()).unwrap_or_else(|| "H501".into());
+    let (mut ours, mut theirs) = (None, None);
+    for (id, cf) in store.sample_residents(2_000).await? {
+        if ours.is_some() && theirs.is_some() {
+            break;
+        }
+        if let anagrafe_domain::Residence::Italy(a) = store.person(id, None).await?.record.residence {
+            let slot = if a.comune.to_string() == demo_comune { &mut ours } else { &mut theirs };
+            let refdata = anagrafe_domain::RefData::current();
+            let name = refdata.comune_at(a.comune, anagrafe_domain::ops::italian_today()).map(|c| format!("{} ({})", c.name, c.province));
+            slot.get_or_insert_with(|| json!({ "codice_fiscale": cf, "comune": a.comune.to_string(), "comune_name": name }));
+        }
+    }
     let doc = json!({
         "about": "Anagrafe demo register. Synthetic people only: no real person's data.",
+        "extracts": {
+            "comune": demo_comune,
+            "resident": ours,
+            "non_resident": theirs,
+            "about": "registry extracts (visure): the offices' users are the operators with pa_* roles; the registry officer of the demo comune is their mediator",
+        },
         "data_dir": dir.display().to_string(),
         "database_url": db_url,
         "urls": {

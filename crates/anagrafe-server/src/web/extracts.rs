@@ -1,0 +1,378 @@
+//! Registry extracts (*visure anagrafiche*, issue 19): the request page of the users of the
+//! comune's offices and of the bodies under a convention (VIS-3, VIS-5), with their own archive
+//! (VIS-6), and the mediators' queue of deferred requests. A thin door over
+//! [`anagrafe_service::extracts::ExtractDesk`], which applies the rules, numbers the extracts and
+//! traces every request and decision.
+
+use super::form::{Field, Opt};
+use super::office::WebOfficerOrAny;
+use super::{Chrome, Crumb, PageResult, html};
+use crate::{ApiError, AppState};
+use anagrafe_domain::Role;
+use anagrafe_domain::extract::{Criterion, DocumentSearch, ExtractType, RequestState};
+use anagrafe_service::extracts::{Answer, Requester};
+use anagrafe_service::{Principal, ServiceError};
+use anagrafe_store::ExtractRequest;
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use std::collections::HashMap;
+
+/// The extracts' desk.
+pub(super) const DESK: &str = "/ufficio/visure";
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/ufficio/visure", get(desk).post(request))
+        .route("/ufficio/visure/mediazione", get(queue))
+        .route("/ufficio/visure/mediazione/{id}", post(decide))
+}
+
+/// A user of an organisation that asks for extracts, from a session with both factors.
+struct WebRequester {
+    o: super::office::WebOfficer,
+    r: Requester,
+}
+
+impl FromRequestParts<AppState> for WebRequester {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let WebOfficerOrAny(o) = WebOfficerOrAny::from_request_parts(parts, state).await?;
+        let op = o.s.operator();
+        let Some(grant) = op.roles.iter().find(|g| g.role.is_public_body()) else {
+            return Err(o.fail(ApiError::Forbidden("the extracts' pages are for the users of the offices and bodies".into())));
+        };
+        let principal = Principal::extract_user(
+            &op.username,
+            grant.role,
+            &o.s.0.session.auth_mode,
+            crate::middleware::current_request_id().unwrap_or_default(),
+        )
+        .with_codice_fiscale(op.codice_fiscale.clone());
+        let r = state.extracts().requester(&principal, &op.username, &op.display_name, &grant.scope).await.map_err(|e| o.fail(e.into()))?;
+        Ok(WebRequester { o, r })
+    }
+}
+
+/// A registry officer with the mediator function.
+struct WebMediator {
+    o: super::office::WebOfficer,
+    principal: Principal,
+}
+
+impl FromRequestParts<AppState> for WebMediator {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let WebOfficerOrAny(o) = WebOfficerOrAny::from_request_parts(parts, state).await?;
+        if !o.s.operator().roles.iter().any(|g| g.role == Role::RegistryOfficer && g.mediator) {
+            return Err(o.fail(ApiError::Forbidden("the deferred extracts are decided by the registry office's mediators".into())));
+        }
+        let principal = o.principal()?;
+        Ok(WebMediator { o, principal })
+    }
+}
+
+/// One request as the tables show it.
+struct Row {
+    id: i64,
+    at: String,
+    kind: String,
+    criterion: String,
+    subject: String,
+    requester: String,
+    org: String,
+    purpose: String,
+    state: String,
+    protocol: String,
+    comune: String,
+}
+
+fn row(c: &Chrome, r: &ExtractRequest, orgs: &HashMap<i64, String>) -> Row {
+    Row {
+        id: r.id,
+        at: super::local_time(r.requested_at),
+        kind: r.extract_type.title().to_owned(),
+        criterion: r.criterion.clone(),
+        subject: r.subject.clone().unwrap_or_default(),
+        requester: r.requester_name.clone(),
+        org: orgs.get(&r.org_id).cloned().unwrap_or_default(),
+        purpose: r.purpose.clone(),
+        state: c.t(&format!("vis-state-{}", r.state.as_str())),
+        protocol: r.protocol.map(|p| p.to_string()).unwrap_or_default(),
+        comune: r.answer_comune.as_deref().map(super::office::comune_name).unwrap_or_default(),
+    }
+}
+
+/// What a request got, as the page says it.
+struct Outcome {
+    ok: bool,
+    text: String,
+}
+
+#[derive(Template)]
+#[template(path = "office/extracts.html")]
+struct DeskPage {
+    c: Chrome,
+    org: String,
+    csrf: String,
+    fields: Vec<Field>,
+    errors: Vec<(String, String)>,
+    outcome: Option<Outcome>,
+    rows: Vec<Row>,
+}
+
+fn chrome(o: &super::office::WebOfficer, title_key: &str) -> Chrome {
+    let c = o.chrome_under(title_key, "vis-title", DESK);
+    let title = c.t(title_key);
+    Chrome { crumbs: vec![Crumb { label: title, href: None }], ..c }
+}
+
+fn fields(c: &Chrome, typed: &HashMap<String, String>, errors: &[(String, String)]) -> Vec<Field> {
+    let opt = |v: &str, k: &str| Opt { value: v.to_owned(), label: c.t(k) };
+    let criteria = vec![
+        opt("cf", "vis-by-cf"),
+        opt("carta_identita", "vis-by-identity-card"),
+        opt("passaporto", "vis-by-passport"),
+        opt("permesso_soggiorno", "vis-by-permit"),
+        opt("nome", "vis-by-name"),
+    ];
+    let types = ExtractType::ALL.iter().map(|t| Opt { value: t.as_str().to_owned(), label: t.title().to_owned() }).collect();
+    let list = vec![
+        Field::choice("criterio", c.t("vis-f-criterion"), criteria, "col-md-6"),
+        Field::input("valore", c.t("vis-f-value"), 20, "col-md-6").help(c.t("vis-f-value-help")),
+        Field::input("cognome", c.t("vis-f-surname"), 80, "col-md-6"),
+        Field::input("nome", c.t("vis-f-given"), 80, "col-md-6"),
+        Field::date("data_nascita", c.t("vis-f-born-on")),
+        Field::input("luogo_nascita", c.t("vis-f-born-in"), 4, "col-md-4").help(c.t("vis-f-born-in-help")),
+        Field::choice("tipo", c.t("vis-f-type"), types, "col-md-6").required(),
+        Field::input("finalita", c.t("vis-f-purpose"), 300, "col-md-6").required().help(c.t("vis-f-purpose-help")),
+    ];
+    list.into_iter()
+        .map(|mut f| {
+            if let Some(v) = typed.get(f.name) {
+                f.value = v.clone();
+            }
+            f.error = errors.iter().find(|(n, _)| n == f.name).map(|(_, r)| r.clone());
+            f
+        })
+        .collect()
+}
+
+async fn desk_view(
+    state: &AppState,
+    w: &WebRequester,
+    typed: &HashMap<String, String>,
+    errors: Vec<(String, String)>,
+    outcome: Option<Outcome>,
+) -> Result<DeskPage, Response> {
+    let c = chrome(&w.o, "vis-title");
+    let filter = anagrafe_store::ExtractFilter { limit: 20, ..Default::default() };
+    let list = state.extracts().archive(&w.r, filter).await.map_err(|e| w.o.fail(e.into()))?;
+    let orgs: HashMap<i64, String> =
+        state.extracts().organisations(w.r.org.comune).await.map_err(|e| w.o.fail(e.into()))?.into_iter().map(|o| (o.id, o.name)).collect();
+    let rows = list.iter().map(|r| row(&c, r, &orgs)).collect();
+    Ok(DeskPage {
+        org: w.r.org.name.clone(),
+        csrf: w.o.s.0.session.csrf_token.clone(),
+        fields: fields(&c, typed, &errors),
+        errors,
+        outcome,
+        rows,
+        c,
+    })
+}
+
+async fn desk(State(state): State<AppState>, w: WebRequester) -> PageResult {
+    let page = desk_view(&state, &w, &HashMap::new(), Vec::new(), None).await?;
+    Ok(html(StatusCode::OK, &page))
+}
+
+/// The criterion as typed, or the fields' errors.
+fn criterion_of(w: &WebRequester, v: &HashMap<String, String>) -> Result<Criterion, Vec<(String, String)>> {
+    let get = |k: &str| v.get(k).map(|s| s.trim()).unwrap_or_default();
+    let err = |field: &str, key: &'static str| vec![(field.to_owned(), w.o.ui.why(&anagrafe_domain::Why::new(key)))];
+    match get("criterio") {
+        "cf" => {
+            let code = get("valore").to_ascii_uppercase();
+            anagrafe_domain::CodiceFiscale::parse(&code).map_err(|_| err("valore", "bad-cf"))?;
+            Ok(Criterion::CodiceFiscale { code })
+        }
+        kind @ ("carta_identita" | "passaporto" | "permesso_soggiorno") => {
+            let kind = DocumentSearch::parse(kind).ok_or_else(|| err("criterio", "unknown-action"))?;
+            let number = DocumentSearch::normalise(get("valore")).ok_or_else(|| err("valore", "bad-document-number"))?;
+            Ok(Criterion::Document { kind, number })
+        }
+        "nome" => {
+            let mut errors = Vec::new();
+            if get("cognome").is_empty() {
+                errors.extend(err("cognome", "required"));
+            }
+            if get("nome").is_empty() {
+                errors.extend(err("nome", "required"));
+            }
+            let born_on = match get("data_nascita") {
+                "" => None,
+                raw => {
+                    let d = super::parse_date(raw);
+                    if d.is_none() {
+                        errors.extend(err("data_nascita", "bad-date"));
+                    }
+                    d
+                }
+            };
+            let born_in = match get("luogo_nascita").to_ascii_uppercase() {
+                s if s.is_empty() => None,
+                s if born_on.is_none() => {
+                    errors.extend(err("luogo_nascita", "born-in-needs-date"));
+                    Some(s)
+                }
+                s => match anagrafe_domain::Belfiore::parse(&s) {
+                    Ok(_) => Some(s),
+                    Err(_) => {
+                        errors.extend(err("luogo_nascita", "role-needs-comune"));
+                        None
+                    }
+                },
+            };
+            if !errors.is_empty() {
+                return Err(errors);
+            }
+            Ok(Criterion::Name { surname: get("cognome").to_uppercase(), given: get("nome").to_uppercase(), born_on, born_in })
+        }
+        _ => Err(err("criterio", "unknown-action")),
+    }
+}
+
+/// A comune as people read it: `NAPOLI (NA)`.
+fn named(comune: Option<anagrafe_domain::Belfiore>) -> String {
+    comune.map(|b| super::office::comune_name(&b.to_string())).unwrap_or_else(|| "—".into())
+}
+
+fn outcome_of(w: &WebRequester, a: &Answer) -> Outcome {
+    let ui = &w.o.ui;
+    match a.state {
+        RequestState::Issued => Outcome {
+            ok: true,
+            text: super::i18n::t_args(ui.lang, "vis-issued", &[("protocol", &a.protocol.map(|p| p.to_string()).unwrap_or_default())]),
+        },
+        RequestState::Pending => Outcome {
+            ok: true,
+            text: super::i18n::t_args(ui.lang, "vis-deferred", &[("id", &a.id.to_string()), ("comune", &named(a.comune))]),
+        },
+        RequestState::ComuneOnly | RequestState::Rejected => Outcome {
+            ok: false,
+            text: format!(
+                "{} {}",
+                super::i18n::t_args(ui.lang, "vis-comune-only", &[("comune", &named(a.comune))]),
+                a.why.as_ref().map(|w| ui.why(w)).unwrap_or_default()
+            ),
+        },
+    }
+}
+
+async fn request(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    w: WebRequester,
+    form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    let values = form.map(|f| f.0).unwrap_or_default();
+    w.o.check_csrf(&headers, values.get("csrf").map(String::as_str).unwrap_or_default())?;
+    let refuse = |errors: Vec<(String, String)>| {
+        let (state, w, values) = (&state, &w, &values);
+        async move {
+            let page = desk_view(state, w, values, errors, None).await?;
+            Err::<Response, Response>(html(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    };
+    let criterion = match criterion_of(&w, &values) {
+        Ok(c) => c,
+        Err(errors) => return refuse(errors).await,
+    };
+    let Some(kind) = values.get("tipo").and_then(|t| ExtractType::parse(t)) else {
+        return refuse(vec![("tipo".into(), w.o.ui.t("vis-err-type"))]).await;
+    };
+    let purpose = values.get("finalita").map(String::as_str).unwrap_or_default();
+    match state.extracts().request(&w.r, &criterion, kind, purpose).await {
+        Ok(a) => {
+            let page = desk_view(&state, &w, &HashMap::new(), Vec::new(), Some(outcome_of(&w, &a))).await?;
+            Ok(html(if a.state == RequestState::ComuneOnly { StatusCode::OK } else { StatusCode::CREATED }, &page))
+        }
+        Err(e @ ServiceError::Invalid(_)) => {
+            let errors = e.field_errors().into_iter().map(|f| (f.field.clone(), w.o.ui.why(&f.reason))).collect::<Vec<_>>();
+            // The criterion's errors are shown beside the value typed.
+            let errors = errors.into_iter().map(|(f, r)| (if f == "criterio" { "valore".into() } else { f }, r)).collect();
+            refuse(errors).await
+        }
+        Err(e) => Err(w.o.fail(e.into())),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "office/extracts-mediation.html")]
+struct QueuePage {
+    c: Chrome,
+    csrf: String,
+    rows: Vec<Row>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+async fn queue_view(state: &AppState, m: &WebMediator, notice: Option<String>, error: Option<String>) -> Result<QueuePage, Response> {
+    let c = chrome(&m.o, "vis-mediation-title");
+    let list = state.extracts().pending(&m.principal, true).await.map_err(|e| m.o.fail(e.into()))?;
+    let comune = m.principal.comune.ok_or_else(|| m.o.fail(ApiError::Forbidden("the officer acts for no comune".into())))?;
+    let orgs: HashMap<i64, String> =
+        state.extracts().organisations(comune).await.map_err(|e| m.o.fail(e.into()))?.into_iter().map(|o| (o.id, o.name)).collect();
+    let rows = list.iter().map(|r| row(&c, r, &orgs)).collect();
+    Ok(QueuePage { csrf: m.o.s.0.session.csrf_token.clone(), rows, notice, error, c })
+}
+
+async fn queue(State(state): State<AppState>, m: WebMediator) -> PageResult {
+    let page = queue_view(&state, &m, None, None).await?;
+    Ok(html(StatusCode::OK, &page))
+}
+
+/// The mediator is checked before the request's number is read: whoever is refused learns
+/// nothing from how the path reads.
+async fn decide(
+    State(state): State<AppState>,
+    m: WebMediator,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    let values = form.map(|f| f.0).unwrap_or_default();
+    m.o.check_csrf(&headers, values.get("csrf").map(String::as_str).unwrap_or_default())?;
+    let approve = match values.get("esito").map(String::as_str) {
+        Some("approva") => true,
+        Some("respingi") => false,
+        _ => {
+            let page = queue_view(&state, &m, None, Some(m.o.ui.t("adm-err-action"))).await?;
+            return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
+        }
+    };
+    let note = values.get("nota").map(String::as_str).unwrap_or_default();
+    match state.extracts().decide(&m.principal, true, id, approve, note).await {
+        Ok(r) => {
+            let notice = match r.protocol {
+                Some(p) => super::i18n::t_args(m.o.ui.lang, "vis-approved", &[("id", &id.to_string()), ("protocol", &p.to_string())]),
+                None => super::i18n::t_args(m.o.ui.lang, "vis-rejected", &[("id", &id.to_string())]),
+            };
+            let page = queue_view(&state, &m, Some(notice), None).await?;
+            Ok(html(StatusCode::OK, &page))
+        }
+        Err(e @ (ServiceError::Invalid(_) | ServiceError::State { .. })) => {
+            let text = e.field_errors().first().map(|f| m.o.ui.why(&f.reason)).unwrap_or_default();
+            let page = queue_view(&state, &m, None, Some(text)).await?;
+            Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+        Err(e) => Err(m.o.fail(e.into())),
+    }
+}
