@@ -38,6 +38,53 @@ pub struct Config {
     /// The trace's signed checkpoints.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// The registry extracts (issue 19; `docs/extracts.md`).
+    #[serde(default)]
+    pub extracts: ExtractsConfig,
+}
+
+/// The registry extracts: silence-consent and the TOP users' alarms.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExtractsConfig {
+    /// Hours after which a deferred extract nobody decided is approved by silence-consent;
+    /// 0: never (a mediator decides every one).
+    pub silence_after_h: u64,
+    /// Seconds between runs of the silence-consent job while the server runs.
+    pub silence_interval_s: u64,
+    /// The night of the night alarm, Italian time (`HH:MM`): from …
+    pub night_from: String,
+    /// … to.
+    pub night_to: String,
+    /// Requests on one subject in one day past which the TOP users are alarmed.
+    pub daily_threshold: u64,
+}
+
+impl Default for ExtractsConfig {
+    fn default() -> Self {
+        Self { silence_after_h: 48, silence_interval_s: 300, night_from: "22:00".into(), night_to: "06:00".into(), daily_threshold: 5 }
+    }
+}
+
+impl ExtractsConfig {
+    /// The settings the use cases read; a time that is not `HH:MM` is refused, naming the key.
+    pub fn settings(&self) -> anyhow::Result<anagrafe_service::extracts::ExtractSettings> {
+        let time = |key: &str, v: &str| {
+            chrono::NaiveTime::parse_from_str(v.trim(), "%H:%M").map_err(|_| anyhow::anyhow!("extracts.{key}: {v:?} is not a time HH:MM"))
+        };
+        let hours = i64::try_from(self.silence_after_h)
+            .ok()
+            .filter(|h| *h <= 24 * 365)
+            .ok_or_else(|| anyhow::anyhow!("extracts.silence_after_h: at most a year of hours"))?;
+        Ok(anagrafe_service::extracts::ExtractSettings {
+            silence_after_ms: hours * 3_600_000,
+            night: anagrafe_domain::extract::NightWindow {
+                from: time("night_from", &self.night_from)?,
+                to: time("night_to", &self.night_to)?,
+            },
+            daily_threshold: self.daily_threshold,
+        })
+    }
 }
 
 /// The trace's signed checkpoints (issue 18, item 1; `docs/trace.md`).
@@ -291,6 +338,7 @@ impl Default for Config {
             pdnd: PdndConfig::default(),
             publisher: anagrafe_server::Publisher::default(),
             audit: AuditConfig::default(),
+            extracts: ExtractsConfig::default(),
         }
     }
 }
@@ -386,5 +434,17 @@ mod tests {
         assert!(load(Some(&f), None, None).is_err(), "unknown sections are refused");
         assert!(load(None, None, Some("mysql://x")).is_err());
         assert!(load(Some(Path::new("/nonexistent.toml")), None, None).is_err());
+    }
+
+    #[test]
+    fn the_extracts_section_reads_times_and_refuses_bad_ones_by_key() {
+        let s = ExtractsConfig::default().settings().unwrap();
+        assert_eq!((s.silence_after_ms, s.daily_threshold), (48 * 3_600_000, 5));
+        let night = ExtractsConfig { night_from: "23:30".into(), night_to: "05:00".into(), ..Default::default() }.settings().unwrap().night;
+        assert_eq!(night.from, chrono::NaiveTime::from_hms_opt(23, 30, 0).unwrap());
+        let bad = ExtractsConfig { night_from: "25:00".into(), ..Default::default() }.settings().unwrap_err();
+        assert!(bad.to_string().contains("extracts.night_from"), "{bad}");
+        let off = ExtractsConfig { silence_after_h: 0, ..Default::default() }.settings().unwrap();
+        assert_eq!(off.silence_after_ms, 0, "by hand only");
     }
 }

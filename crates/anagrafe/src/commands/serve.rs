@@ -39,6 +39,9 @@ pub fn state(store: Arc<dyn Store>, cfg: &Config) -> AppState {
     state.api.audience = cfg.server.api_audience.clone();
     state.hsts = cfg.server.tls;
     state.limits = cfg.limits.clone();
+    // A bad [extracts] section stops `serve` before it listens (checked there); here the
+    // defaults stand in.
+    state.extracts = cfg.extracts.settings().unwrap_or_default();
     state.publisher = Arc::new(cfg.publisher.clone());
     let p = &cfg.pdnd;
     state.pdnd = Arc::new(anagrafe_server::pdnd::Pdnd::new(anagrafe_server::pdnd::PdndSettings {
@@ -93,6 +96,7 @@ pub fn state(store: Arc<dyn Store>, cfg: &Config) -> AppState {
 
 /// Binds and serves until Ctrl-C or SIGTERM, finishing requests in flight.
 pub async fn serve(mut state: AppState, cfg: &Config, listen: SocketAddr, on_bound: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+    state.extracts = cfg.extracts.settings()?;
     let sealed = crate::register::seal_stored_secrets(&state).await.context("cannot seal the second-factor secrets stored in clear")?;
     if sealed > 0 {
         tracing::info!(accounts = sealed, "second-factor secrets stored in clear are now sealed");
@@ -118,6 +122,8 @@ pub async fn serve(mut state: AppState, cfg: &Config, listen: SocketAddr, on_bou
     let analysis = (cfg.audit.analysis_interval_s > 0)
         .then(|| tokio::spawn(analysis_job(state.clone(), std::time::Duration::from_secs(cfg.audit.analysis_interval_s))));
     let reports = (!cfg.audit.report_to.is_empty()).then(|| tokio::spawn(report_job(state.clone(), cfg.audit.report_to.clone())));
+    let silence = (state.extracts.silence_after_ms > 0 && cfg.extracts.silence_interval_s > 0)
+        .then(|| tokio::spawn(silence_job(state.clone(), std::time::Duration::from_secs(cfg.extracts.silence_interval_s))));
     let last = state.clone();
     anagrafe_server::serve(listener, state, shutdown()).await?;
     if let Some(a) = analysis {
@@ -125,6 +131,9 @@ pub async fn serve(mut state: AppState, cfg: &Config, listen: SocketAddr, on_bou
     }
     if let Some(r) = reports {
         r.abort();
+    }
+    if let Some(s) = silence {
+        s.abort();
     }
     if let Some(c) = checkpoints {
         c.abort();
@@ -172,6 +181,22 @@ async fn analysis_job(state: AppState, every: std::time::Duration) {
             Ok(done) if !done.raised.is_empty() => tracing::warn!(raised = done.raised.len(), "security alerts raised"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "the log analysis failed; it runs again at the next interval"),
+        }
+    }
+}
+
+/// Approves by silence, every `every`, the deferred registry extracts nobody decided in time
+/// (`extracts.silence_after_h`; `docs/extracts.md`).
+async fn silence_job(state: AppState, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let job = anagrafe_service::Principal::job("silence-consent", "job-silence-consent".into());
+    loop {
+        tick.tick().await;
+        match state.extracts().approve_by_silence(&job).await {
+            Ok(n) if n > 0 => tracing::info!(issued = n, "deferred extracts approved by silence-consent"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "silence-consent failed; it runs again at the next interval"),
         }
     }
 }
