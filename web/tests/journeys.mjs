@@ -605,6 +605,16 @@ await journey("a municipal office gets a resident's extract at once; a non-resid
   await axe(page, "66f-extracts-comune-only");
   await page.getByRole("button", { name: "Esci" }).click();
   await page.waitForURL(/\/ufficio\/accesso$/);
+  // The registry office's TOP user monitors the day's requests and alarms.
+  const top = creds.operators.find((o) => /^pa_top@.*-anagrafe$/.test(o.role));
+  await officeLogin(page, top, "66g-top", /\/ufficio\/visure$/);
+  await page.getByRole("link", { name: "Monitoraggio e allarmi" }).click();
+  await page.waitForURL(/\/ufficio\/visure\/monitoraggio$/);
+  const monitored = await page.getByTestId("monitored").allInnerTexts();
+  check(monitored.some((r) => r.includes("notifica del verbale 13/2026")), `the office's requests are monitored (${monitored.length})`);
+  await axe(page, "66h-extracts-monitoring");
+  await page.getByRole("button", { name: "Esci" }).click();
+  await page.waitForURL(/\/ufficio\/accesso$/);
 });
 
 await journey("the security officer logs in with both factors and searches the trace", async (page) => {

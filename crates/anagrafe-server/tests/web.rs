@@ -2048,5 +2048,25 @@ async fn an_office_user_gets_a_residents_extract_at_once_and_a_mediator_approves
         assert_eq!(seen.status, StatusCode::OK, "{}", seen.text());
         assert!(seen.text().contains("Polizia Municipale (visura anagrafica)") && seen.text().contains("verbale n. 12"), "{}", seen.text());
         assert!(!seen.text().contains("indagine riservata") && !seen.text().contains("Stato di Famiglia"), "{}", seen.text());
+        // The registry office's TOP user monitors the day: the public-security request is not
+        // there; a STANDARD user cannot open the monitoring.
+        let registry = anagrafe_store::ExtractOrg {
+            id: 0,
+            code: "h501-anagrafe".into(),
+            name: "Ufficio Anagrafe".into(),
+            kind: OrganisationKind::Registry,
+            ..org
+        };
+        store.save_extract_org(&registry, &WriteContext::cli("test")).await.unwrap();
+        common::operator(&*store, "top", "pa_top", "h501-anagrafe", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP")).await;
+        let (top, _) = common::session(&*store, "operator", "top", true).await;
+        let m = get(&router, "/ufficio/visure/monitoraggio", Some(&top), &[]).await;
+        assert_eq!(m.status, StatusCode::OK, "{}", m.text());
+        assert!(m.text().contains("verbale n. 12") && m.text().contains("verbale n. 13"), "{}", m.text());
+        assert!(!m.text().contains("indagine riservata"), "public security stays out of monitoring: {}", m.text());
+        assert_eq!(m.text().matches("data-testid=\"monitored\"").count(), 2, "{}", m.text());
+        assert_eq!(get(&router, "/ufficio/visure/monitoraggio", Some(&agent), &[]).await.status, StatusCode::FORBIDDEN);
+        let bad = get(&router, "/ufficio/visure/monitoraggio?giorno=31/02/2026", Some(&top), &[]).await;
+        assert!(bad.text().contains("id=\"giorno-error\""), "{}", bad.text());
     }
 }

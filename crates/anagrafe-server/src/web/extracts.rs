@@ -15,7 +15,7 @@ use anagrafe_service::{Principal, ServiceError};
 use anagrafe_store::ExtractRequest;
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, FromRequestParts, Path, State};
+use axum::extract::{Form, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -28,6 +28,7 @@ pub(super) const DESK: &str = "/ufficio/visure";
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/ufficio/visure", get(desk).post(request))
+        .route("/ufficio/visure/monitoraggio", get(monitoring))
         .route("/ufficio/visure/mediazione", get(queue))
         .route("/ufficio/visure/mediazione/{id}", post(decide))
 }
@@ -125,6 +126,8 @@ struct DeskPage {
     errors: Vec<(String, String)>,
     outcome: Option<Outcome>,
     rows: Vec<Row>,
+    /// TOP and ADMIN users reach the monitoring.
+    monitor: bool,
 }
 
 fn chrome(o: &super::office::WebOfficer, title_key: &str) -> Chrome {
@@ -184,6 +187,7 @@ async fn desk_view(
         errors,
         outcome,
         rows,
+        monitor: matches!(w.r.principal.role, Role::PaTop | Role::PaAdmin),
         c,
     })
 }
@@ -375,4 +379,80 @@ async fn decide(
         }
         Err(e) => Err(m.o.fail(e.into())),
     }
+}
+
+#[derive(serde::Deserialize, Default)]
+struct MonitorQuery {
+    /// The day watched (`gg/mm/aaaa` or `aaaa-mm-gg`); today when absent.
+    #[serde(default)]
+    giorno: String,
+}
+
+/// An alarm as the page shows it.
+struct AlarmRow {
+    text: String,
+}
+
+#[derive(Template)]
+#[template(path = "office/extracts-monitoring.html")]
+struct MonitorPage {
+    c: Chrome,
+    day: String,
+    day_value: String,
+    error: Option<String>,
+    top: bool,
+    alarms: Vec<AlarmRow>,
+    rows: Vec<Row>,
+}
+
+/// The monitoring of the extracts (VIS-7, VIS-8): a TOP user of the registry office sees every
+/// organisation's requests of a day with the alarms, an ADMIN user their organisation's;
+/// public-security users' requests are never among them.
+async fn monitoring(State(state): State<AppState>, w: WebRequester, Query(q): Query<MonitorQuery>) -> PageResult {
+    let top = w.r.principal.role == Role::PaTop;
+    if !top && w.r.principal.role != Role::PaAdmin {
+        return Err(w.o.fail(ApiError::Forbidden("the monitoring of the extracts is for TOP and ADMIN users".into())));
+    }
+    let c = chrome(&w.o, "vis-monitoring-title");
+    let today = state.clock.today();
+    let (day, error) = match q.giorno.trim() {
+        "" => (today, None),
+        raw => match super::parse_date(raw) {
+            Some(d) => (d, None),
+            None => (today, Some(w.o.ui.why(&anagrafe_domain::Why::new("bad-date")))),
+        },
+    };
+    let from = anagrafe_service::security::italian_midnight_ms(day);
+    let to = day.succ_opt().map_or(i64::MAX, anagrafe_service::security::italian_midnight_ms);
+    let filter = anagrafe_store::ExtractFilter { from_ms: Some(from), to_ms: Some(to), limit: 1000, ..Default::default() };
+    let list = state.extracts().archive(&w.r, filter).await.map_err(|e| w.o.fail(e.into()))?;
+    let orgs: HashMap<i64, String> =
+        state.extracts().organisations(w.r.org.comune).await.map_err(|e| w.o.fail(e.into()))?.into_iter().map(|o| (o.id, o.name)).collect();
+    let alarms = if top {
+        state
+            .extracts()
+            .alarms(&w.r, day)
+            .await
+            .map_err(|e| w.o.fail(e.into()))?
+            .into_iter()
+            .map(|a| match a {
+                anagrafe_service::extracts::Alarm::Night { request, requester, at_ms } => AlarmRow {
+                    text: super::i18n::t_args(
+                        c.lang,
+                        "vis-alarm-night",
+                        &[("id", &request.to_string()), ("requester", &requester), ("at", &super::local_time(at_ms))],
+                    ),
+                },
+                anagrafe_service::extracts::Alarm::ManyOnSubject { subject, count } => AlarmRow {
+                    text: super::i18n::t_args(c.lang, "vis-alarm-many", &[("subject", &subject), ("count", &count.to_string())]),
+                },
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let rows = list.iter().map(|r| row(&c, r, &orgs)).collect();
+    let page =
+        MonitorPage { day: day.format("%d/%m/%Y").to_string(), day_value: day.format("%Y-%m-%d").to_string(), error, top, alarms, rows, c };
+    Ok(html(StatusCode::OK, &page))
 }
