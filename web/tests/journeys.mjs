@@ -613,6 +613,12 @@ await journey("a municipal office gets a resident's extract at once; a non-resid
   const monitored = await page.getByTestId("monitored").allInnerTexts();
   check(monitored.some((r) => r.includes("notifica del verbale 13/2026")), `the office's requests are monitored (${monitored.length})`);
   await axe(page, "66h-extracts-monitoring");
+  await page.goto(base + "/ufficio/visure");
+  await page.getByRole("link", { name: "Statistiche e rendicontazione" }).click();
+  await page.waitForURL(/\/ufficio\/visure\/statistiche$/);
+  const total = await page.getByTestId("stats-total").innerText();
+  check(/Visure emesse: [1-9]/.test(total), `the month's extracts are counted (${total})`);
+  await axe(page, "66i-extracts-statistics");
   await page.getByRole("button", { name: "Esci" }).click();
   await page.waitForURL(/\/ufficio\/accesso$/);
 });

@@ -2066,6 +2066,20 @@ async fn an_office_user_gets_a_residents_extract_at_once_and_a_mediator_approves
         assert!(!m.text().contains("indagine riservata"), "public security stays out of monitoring: {}", m.text());
         assert_eq!(m.text().matches("data-testid=\"monitored\"").count(), 2, "{}", m.text());
         assert_eq!(get(&router, "/ufficio/visure/monitoraggio", Some(&agent), &[]).await.status, StatusCode::FORBIDDEN);
+        // The statistics: TOP counts the two issued (not the public-security one); the CSV.
+        let st = get(&router, "/ufficio/visure/statistiche", Some(&top), &[]).await;
+        assert_eq!(st.status, StatusCode::OK, "{}", st.text());
+        assert!(st.text().contains("Visure emesse: 2.") && st.text().contains("Soggetti APR: 2."), "{}", st.text());
+        let csv = get(&router, "/ufficio/visure/statistiche?formato=csv", Some(&top), &[]).await;
+        assert!(
+            csv.text().contains("organizzazione;Polizia Municipale;2") && csv.text().contains("tipo;Visura di Residenza;2"),
+            "{}",
+            csv.text()
+        );
+        let own = get(&router, "/ufficio/visure/statistiche?formato=csv", Some(&ps), &[]).await;
+        assert!(own.text().contains("tipo;Visura di Stato di Famiglia;1"), "the public-security user counts their own: {}", own.text());
+        let bad = get(&router, "/ufficio/visure/statistiche?dal=2026-12-31&al=2026-01-01", Some(&top), &[]).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text());
         let bad = get(&router, "/ufficio/visure/monitoraggio?giorno=31/02/2026", Some(&top), &[]).await;
         assert!(bad.text().contains("id=\"giorno-error\""), "{}", bad.text());
     }

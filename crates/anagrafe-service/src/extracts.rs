@@ -428,7 +428,56 @@ impl ExtractDesk {
     /// The archive as `who` may see it (VIS-6): a STANDARD or STANDARDPS user their own
     /// requests, an ADMIN their organisation's, a TOP user every organisation of the comune;
     /// public-security users' requests only in their own archive.
-    pub async fn archive(&self, r: &Requester, mut filter: ExtractFilter) -> ServiceResult<Vec<ExtractRequest>> {
+    pub async fn archive(&self, r: &Requester, filter: ExtractFilter) -> ServiceResult<Vec<ExtractRequest>> {
+        let mut filter = Self::scoped(r, filter)?;
+        if filter.limit == 0 || filter.limit > 1000 {
+            filter.limit = 1000;
+        }
+        Ok(self.store.extract_requests(&filter).await?)
+    }
+
+    /// The statistics and accounting of the extracts issued from `from` to `to` (Italian days,
+    /// both included) within what `r` may see (VIS-7): per type, per organisation, and the
+    /// distinct subjects resident (APR) and in the AIRE.
+    pub async fn statistics(&self, r: &Requester, from: chrono::NaiveDate, to: chrono::NaiveDate) -> ServiceResult<Statistics> {
+        if from > to || (to - from).num_days() > 366 {
+            return Err(ServiceError::invalid("al", Why::new("extract-period")));
+        }
+        let filter = ExtractFilter {
+            state: Some(RequestState::Issued),
+            from_ms: Some(crate::security::italian_midnight_ms(from)),
+            to_ms: Some(to.succ_opt().map_or(i64::MAX, crate::security::italian_midnight_ms)),
+            limit: 1_000_000,
+            ..ExtractFilter::default()
+        };
+        let list = self.store.extract_requests(&Self::scoped(r, filter)?).await?;
+        let names: std::collections::HashMap<i64, String> =
+            self.store.extract_orgs(r.org.comune).await?.into_iter().map(|o| (o.id, o.name)).collect();
+        let mut by_type: std::collections::BTreeMap<ExtractType, u64> = std::collections::BTreeMap::new();
+        let mut by_org: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+        let (mut apr, mut aire) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+        for q in &list {
+            *by_type.entry(q.extract_type).or_default() += 1;
+            *by_org.entry(names.get(&q.org_id).cloned().unwrap_or_else(|| q.org_id.to_string())).or_default() += 1;
+            if let Some(p) = q.person_id {
+                if q.subject_aire {
+                    aire.insert(p)
+                } else {
+                    apr.insert(p)
+                };
+            }
+        }
+        Ok(Statistics {
+            issued: list.len() as u64,
+            by_type: by_type.into_iter().collect(),
+            by_org: by_org.into_iter().collect(),
+            apr_subjects: apr.len() as u64,
+            aire_subjects: aire.len() as u64,
+        })
+    }
+
+    /// `filter` narrowed to what `r` may see.
+    fn scoped(r: &Requester, mut filter: ExtractFilter) -> ServiceResult<ExtractFilter> {
         filter.comune = Some(r.org.comune);
         match r.principal.role {
             Role::PaStandard | Role::PaStandardPs | Role::RegistryOfficer => {
@@ -442,11 +491,23 @@ impl ExtractDesk {
             Role::PaTop if r.org.kind == OrganisationKind::Registry => filter.include_public_security = false,
             _ => return Err(ServiceError::Forbidden("the archive of the extracts".into())),
         }
-        if filter.limit == 0 || filter.limit > 1000 {
-            filter.limit = 1000;
-        }
-        Ok(self.store.extract_requests(&filter).await?)
+        Ok(filter)
     }
+}
+
+/// The extracts issued in a period, counted (VIS-7: statistics and accounting).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statistics {
+    /// Extracts issued.
+    pub issued: u64,
+    /// Per type.
+    pub by_type: Vec<(ExtractType, u64)>,
+    /// Per organisation, by name (the accounting, *rendicontazione*).
+    pub by_org: Vec<(String, u64)>,
+    /// Distinct subjects resident in Italy (APR) when asked about.
+    pub apr_subjects: u64,
+    /// Distinct subjects in an AIRE.
+    pub aire_subjects: u64,
 }
 
 /// Where `record` stands for the comune `ours`.

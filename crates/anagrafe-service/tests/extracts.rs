@@ -210,6 +210,13 @@ async fn night_requests_and_many_on_one_subject_raise_alarms_but_public_security
     let seen = desk.archive(&top, ExtractFilter::default()).await.unwrap();
     assert!(seen.iter().all(|r| !r.public_security) && seen.len() == 7, "{}", seen.len());
     assert_eq!(desk.archive(&police, ExtractFilter::default()).await.unwrap().len(), 1);
+    // The statistics of the day: public security left out of TOP's; the user's own counted.
+    let st = desk.statistics(&top, day, day).await.unwrap();
+    assert_eq!((st.issued, st.apr_subjects, st.aire_subjects), (7, 2, 0), "{st:?}");
+    assert_eq!(st.by_type, [(ExtractType::Birth, 1), (ExtractType::Residence, 6)]);
+    assert_eq!(st.by_org, [("Ufficio h501-pm".to_owned(), 7)]);
+    assert_eq!(desk.statistics(&police, day, day).await.unwrap().issued, 1);
+    assert!(desk.statistics(&top, day, day.pred_opt().unwrap()).await.is_err(), "a period that ends before it starts");
     // Only TOP users of the registry office see alarms.
     assert!(matches!(desk.alarms(&agent, day).await, Err(ServiceError::Forbidden(_))));
 }

@@ -20,6 +20,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
+use chrono::Datelike;
 use std::collections::HashMap;
 
 /// The extracts' desk.
@@ -29,6 +30,7 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/ufficio/visure", get(desk).post(request))
         .route("/ufficio/visure/monitoraggio", get(monitoring))
+        .route("/ufficio/visure/statistiche", get(statistics))
         .route("/ufficio/visure/mediazione", get(queue))
         .route("/ufficio/visure/mediazione/{id}", post(decide))
 }
@@ -455,4 +457,81 @@ async fn monitoring(State(state): State<AppState>, w: WebRequester, Query(q): Qu
     let page =
         MonitorPage { day: day.format("%d/%m/%Y").to_string(), day_value: day.format("%Y-%m-%d").to_string(), error, top, alarms, rows, c };
     Ok(html(StatusCode::OK, &page))
+}
+
+#[derive(serde::Deserialize, Default)]
+struct StatsQuery {
+    #[serde(default)]
+    dal: String,
+    #[serde(default)]
+    al: String,
+    /// `csv` for the accounting as a file.
+    #[serde(default)]
+    formato: String,
+}
+
+#[derive(Template)]
+#[template(path = "office/extracts-statistics.html")]
+struct StatsPage {
+    c: Chrome,
+    from_value: String,
+    to_value: String,
+    errors: Vec<(String, String)>,
+    issued: u64,
+    apr: u64,
+    aire: u64,
+    by_type: Vec<(String, u64)>,
+    by_org: Vec<(String, u64)>,
+}
+
+/// Statistics and accounting of the extracts issued in a period (VIS-7), each user within what
+/// they may see; `formato=csv` gives the accounting (per organisation and per type) as a file.
+async fn statistics(State(state): State<AppState>, w: WebRequester, Query(q): Query<StatsQuery>) -> PageResult {
+    let c = chrome(&w.o, "vis-stats-title");
+    let today = state.clock.today();
+    let first = today.with_day0(0).unwrap_or(today);
+    let mut errors = Vec::new();
+    let mut day = |field: &str, raw: &str, default| match raw.trim() {
+        "" => default,
+        raw => super::parse_date(raw).unwrap_or_else(|| {
+            errors.push((field.to_owned(), w.o.ui.why(&anagrafe_domain::Why::new("bad-date"))));
+            default
+        }),
+    };
+    let (from, to) = (day("dal", &q.dal, first), day("al", &q.al, today));
+    let st = match state.extracts().statistics(&w.r, from, to).await {
+        Ok(st) => st,
+        Err(e @ ServiceError::Invalid(_)) => {
+            errors.extend(e.field_errors().into_iter().map(|f| (f.field.clone(), w.o.ui.why(&f.reason))));
+            anagrafe_service::extracts::Statistics { issued: 0, by_type: vec![], by_org: vec![], apr_subjects: 0, aire_subjects: 0 }
+        }
+        Err(e) => return Err(w.o.fail(e.into())),
+    };
+    if q.formato == "csv" && errors.is_empty() {
+        let mut csv = String::from("sezione;voce;visure emesse\n");
+        for (org, n) in &st.by_org {
+            csv.push_str(&format!("organizzazione;{};{n}\n", org.replace(';', ",")));
+        }
+        for (t, n) in &st.by_type {
+            csv.push_str(&format!("tipo;{};{n}\n", t.title()));
+        }
+        csv.push_str(&format!("soggetti;APR;{}\nsoggetti;AIRE;{}\n", st.apr_subjects, st.aire_subjects));
+        let name = format!("attachment; filename=\"rendicontazione-visure-{from}-{to}.csv\"");
+        return Ok(axum::response::IntoResponse::into_response((
+            [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (axum::http::header::CONTENT_DISPOSITION, name)],
+            csv,
+        )));
+    }
+    let page = StatsPage {
+        from_value: from.format("%Y-%m-%d").to_string(),
+        to_value: to.format("%Y-%m-%d").to_string(),
+        issued: st.issued,
+        apr: st.apr_subjects,
+        aire: st.aire_subjects,
+        by_type: st.by_type.iter().map(|(t, n)| (t.title().to_owned(), *n)).collect(),
+        by_org: st.by_org.clone(),
+        errors,
+        c,
+    };
+    Ok(html(if page.errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY }, &page))
 }
