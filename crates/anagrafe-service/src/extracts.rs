@@ -281,7 +281,8 @@ impl ExtractDesk {
             at_ms: now.timestamp_millis(),
         };
         let content = (state == RequestState::Issued).then(|| content_of(kind, record));
-        let year = self.clock.today().year();
+        // The protocol's year is the Italian year of the very instant recorded on the request.
+        let year = anagrafe_domain::ops::italian_date(now).year();
         let mut e = r.principal.entry("extract.request", if state == RequestState::ComuneOnly { "refused" } else { "ok" });
         e.subject_person = Some(person_id);
         let (id, protocol) = self.store.add_extract_request(&req, content.as_ref().map(|c| (year, c)), &e).await?;
@@ -346,8 +347,8 @@ impl ExtractDesk {
         let mut e = mediator.entry(if approve { "extract.approved" } else { "extract.rejected" }, "ok");
         e.subject_person = req.person_id;
         let username = mediator.actor.strip_prefix("operator:").unwrap_or(&mediator.actor);
-        let now = self.clock.now_ms();
-        Ok(self.store.decide_extract(id, &decision, username, note, now, self.clock.today().year(), &e).await?)
+        let (now, year) = issue_time(&*self.clock);
+        Ok(self.store.decide_extract(id, &decision, username, note, now, year, &e).await?)
     }
 
     async fn subject_record(&self, req: &ExtractRequest) -> ServiceResult<PersonRecord> {
@@ -359,7 +360,7 @@ impl ExtractDesk {
     /// server's job); how many.
     pub async fn approve_by_silence(&self, job: &Principal) -> ServiceResult<usize> {
         job.require(&[Role::SystemAdmin], "silence-consent")?;
-        let now = self.clock.now_ms();
+        let (now, year) = issue_time(&*self.clock);
         if self.settings.silence_after_ms <= 0 {
             return Ok(0);
         }
@@ -379,7 +380,7 @@ impl ExtractDesk {
             let decision = ExtractDecision::Approve { approval: Approval::BySilence, content: content_of(req.extract_type, &record) };
             let mut e = job.entry("extract.approved", "ok");
             e.subject_person = req.person_id;
-            match self.store.decide_extract(req.id, &decision, "system:silence", "", now, self.clock.today().year(), &e).await {
+            match self.store.decide_extract(req.id, &decision, "system:silence", "", now, year, &e).await {
                 Ok(_) => done += 1,
                 // A mediator decided it meanwhile.
                 Err(anagrafe_store::StoreError::State { .. }) => {}
@@ -508,6 +509,13 @@ pub struct Statistics {
     pub apr_subjects: u64,
     /// Distinct subjects in an AIRE.
     pub aire_subjects: u64,
+}
+
+/// Now (epoch ms) and its Italian year, from one reading of the clock: a decision recorded at
+/// 23:59:59.999 on 31 December takes a number of that year, never of the next.
+fn issue_time(clock: &dyn Clock) -> (i64, i32) {
+    let now = clock.now();
+    (now.timestamp_millis(), anagrafe_domain::ops::italian_date(now).year())
 }
 
 /// Where `record` stands for the comune `ours`.
