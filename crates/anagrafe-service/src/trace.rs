@@ -15,12 +15,21 @@ pub struct Checkpointer {
     file: Option<CheckpointFile>,
     /// The head the last checkpoint covered (read from the database on first use).
     last: Mutex<Option<(i64, String)>>,
+    /// The ID generator's high-water mark, signed into each checkpoint.
+    high_water: Option<std::sync::Arc<anagrafe_store::IdHighWater>>,
 }
 
 impl Checkpointer {
     /// Signs with `signer`, appending to `file` when there is one.
     pub fn new(signer: CheckpointSigner, file: Option<CheckpointFile>) -> Self {
-        Self { signer, file, last: Mutex::new(None) }
+        Self { signer, file, last: Mutex::new(None), high_water: None }
+    }
+
+    /// Signs the ID generator's high-water mark into each checkpoint (IDN-2): a copy of it that
+    /// a rewrite of the database cannot lower.
+    pub fn with_high_water(mut self, mark: std::sync::Arc<anagrafe_store::IdHighWater>) -> Self {
+        self.high_water = Some(mark);
+        self
     }
 
     /// The key that verifies the checkpoints made here.
@@ -58,7 +67,12 @@ impl Checkpointer {
             store.audit(&e).await?;
             return Err(ServiceError::Unavailable(format!("the trace does not verify from entry {bad} ({why}): not signed")));
         }
-        let c = self.signer.sign(seq, &hash, clock.now_ms());
+        // The mark is read after the head: an ID issued by then was below a mark already written.
+        let mark = match &self.high_water {
+            Some(hw) => hw.read()?,
+            None => None,
+        };
+        let c = self.signer.sign(seq, &hash, clock.now_ms(), mark);
         // The file first: should the database refuse, the outside copy still holds the head.
         if let Some(f) = &self.file {
             f.append(&c).map_err(|e| ServiceError::Unavailable(format!("cannot append to {}: {e}", f.path().display())))?;
@@ -110,6 +124,7 @@ async fn check_since(store: &dyn Store, last: Option<&(i64, String)>, head_seq: 
                     at_ms: 0,
                     key_id: String::new(),
                     signature: String::new(),
+                    id_high_water: None,
                 }]),
                 None => anagrafe_store::audit::ChainVerifier::default(),
             });

@@ -468,7 +468,7 @@ mod tests {
     fn checkpoints_catch_a_recomputed_chain_and_a_deleted_tail() {
         let s = signer();
         let c = chain(10);
-        let cps = [s.sign(4, &c[3].hash, 50), s.sign(8, &c[7].hash, 90)];
+        let cps = [s.sign(4, &c[3].hash, 50, None), s.sign(8, &c[7].hash, 90, Some(10_000))];
         let r = verify_against(&c, (10, &c[9].hash), &cps);
         assert!(r.is_intact(), "{r:?}");
         assert_eq!((r.checkpoints, r.last_checkpoint.as_ref().map(|c| c.seq), r.unsigned_entries), (2, Some(8), 2));
@@ -504,7 +504,7 @@ mod tests {
     fn a_segment_is_vouched_for_by_the_checkpoints_inside_it() {
         let s = signer();
         let c = chain(10);
-        let cps = [s.sign(2, &c[1].hash, 10), s.sign(7, &c[6].hash, 70)];
+        let cps = [s.sign(2, &c[1].hash, 10, None), s.sign(7, &c[6].hash, 70, None)];
         let mut v = ChainVerifier::starting_at(4, &c[2].hash).with_checkpoints(&cps);
         c[3..9].iter().for_each(|e| v.push(e));
         let r = v.finish(9, &c[8].hash);

@@ -9,8 +9,13 @@
 //! an external witness. A rewrite then needs the key *and* every copy of every checkpoint.
 //!
 //! The signed message is the ASCII text
-//! `anagrafe-trace-checkpoint/1\n{seq}\n{hash}\n{at_ms}\n` (decimal integers, the hash as 64
-//! lower-case hex digits); the signature is the 64-byte `r ‖ s` in lower-case hex.
+//! `anagrafe-trace-checkpoint/2\n{seq}\n{hash}\n{at_ms}\n{id_high_water}\n` (decimal integers,
+//! the hash as 64 lower-case hex digits), or, for a checkpoint that carries no ID high-water mark
+//! (those signed before marks were signed too, and registers that issue no IDs),
+//! `anagrafe-trace-checkpoint/1\n{seq}\n{hash}\n{at_ms}\n`; the signature is the 64-byte `r ‖ s`
+//! in lower-case hex. The mark in a checkpoint is a third copy of the ID generator's high-water
+//! mark (IDN-2), beside the key and in the backup manifest, that a rewrite of the database
+//! cannot lower.
 //! `docs/trace.md` gives the whole algorithm for an outside auditor.
 
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
@@ -34,11 +39,27 @@ pub struct Checkpoint {
     pub key_id: String,
     /// ECDSA P-256 / SHA-256 signature over [`message`], `r ‖ s` in hex.
     pub signature: String,
+    /// The ID generator's high-water mark when the checkpoint was signed: every counter issued
+    /// up to then is below it ([`crate::IdHighWater`]). Absent in checkpoints of registers that
+    /// keep no mark, and in those signed before marks were signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_high_water: Option<i64>,
 }
 
-/// The bytes a checkpoint's signature covers.
-pub fn message(seq: i64, hash: &str, at_ms: i64) -> Vec<u8> {
-    format!("anagrafe-trace-checkpoint/1\n{seq}\n{hash}\n{at_ms}\n").into_bytes()
+impl Checkpoint {
+    /// The bytes this checkpoint's signature covers.
+    pub fn message(&self) -> Vec<u8> {
+        message(self.seq, &self.hash, self.at_ms, self.id_high_water)
+    }
+}
+
+/// The bytes a checkpoint's signature covers: version 2 with the ID high-water mark, version 1
+/// without.
+pub fn message(seq: i64, hash: &str, at_ms: i64, id_high_water: Option<i64>) -> Vec<u8> {
+    match id_high_water {
+        Some(mark) => format!("anagrafe-trace-checkpoint/2\n{seq}\n{hash}\n{at_ms}\n{mark}\n").into_bytes(),
+        None => format!("anagrafe-trace-checkpoint/1\n{seq}\n{hash}\n{at_ms}\n").into_bytes(),
+    }
 }
 
 fn key_id(key: &VerifyingKey) -> String {
@@ -72,10 +93,10 @@ impl CheckpointSigner {
         Ok(Self { key, key_id })
     }
 
-    /// Signs the head `(seq, hash)` at `at_ms`.
-    pub fn sign(&self, seq: i64, hash: &str, at_ms: i64) -> Checkpoint {
-        let sig: Signature = self.key.sign(&message(seq, hash, at_ms));
-        Checkpoint { seq, hash: hash.to_owned(), at_ms, key_id: self.key_id.clone(), signature: hex::encode(sig.to_bytes()) }
+    /// Signs the head `(seq, hash)` at `at_ms`, with the ID high-water mark when there is one.
+    pub fn sign(&self, seq: i64, hash: &str, at_ms: i64, id_high_water: Option<i64>) -> Checkpoint {
+        let sig: Signature = self.key.sign(&message(seq, hash, at_ms, id_high_water));
+        Checkpoint { seq, hash: hash.to_owned(), at_ms, key_id: self.key_id.clone(), signature: hex::encode(sig.to_bytes()), id_high_water }
     }
 
     /// The key that verifies this signer's checkpoints.
@@ -115,10 +136,11 @@ impl CheckpointKey {
         self.key.to_public_key_pem(LineEnding::LF).unwrap_or_default()
     }
 
-    /// Whether `c` was signed by this key, over exactly its `(seq, hash, at_ms)`.
+    /// Whether `c` was signed by this key, over exactly its `(seq, hash, at_ms)` and its ID
+    /// high-water mark (a mark added to, removed from or changed in a checkpoint fails).
     pub fn verifies(&self, c: &Checkpoint) -> bool {
         let Some(sig) = hex::decode(&c.signature).ok().and_then(|b| Signature::from_slice(&b).ok()) else { return false };
-        c.key_id == self.key_id && self.key.verify(&message(c.seq, &c.hash, c.at_ms), &sig).is_ok()
+        c.key_id == self.key_id && self.key.verify(&c.message(), &sig).is_ok()
     }
 }
 
@@ -220,7 +242,7 @@ mod tests {
     #[test]
     fn a_checkpoint_verifies_only_with_its_key_and_its_values() {
         let s = signer();
-        let c = s.sign(42, &"ab".repeat(32), 1_700_000_000_000);
+        let c = s.sign(42, &"ab".repeat(32), 1_700_000_000_000, Some(20_000));
         let key = CheckpointKey::from_pem(&s.public_key().to_pem()).unwrap();
         assert!(key.verifies(&c));
         for altered in [
@@ -228,11 +250,21 @@ mod tests {
             Checkpoint { hash: "cd".repeat(32), ..c.clone() },
             Checkpoint { at_ms: c.at_ms + 1, ..c.clone() },
             Checkpoint { signature: "00".repeat(64), ..c.clone() },
+            // The mark lowered, or dropped to pass the checkpoint off as one of version 1.
+            Checkpoint { id_high_water: Some(10_000), ..c.clone() },
+            Checkpoint { id_high_water: None, ..c.clone() },
         ] {
             assert!(!key.verifies(&altered));
         }
+        // A checkpoint without a mark (version 1) verifies as such, and cannot gain one.
+        let v1 = s.sign(42, &c.hash, c.at_ms, None);
+        assert!(key.verifies(&v1));
+        assert!(!key.verifies(&Checkpoint { id_high_water: Some(20_000), ..v1.clone() }));
+        assert!(!serde_json::to_string(&v1).unwrap().contains("id_high_water"));
+        let back: Checkpoint = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
         let other = signer();
-        let forged = Checkpoint { key_id: key.key_id().to_owned(), ..other.sign(42, &c.hash, c.at_ms) };
+        let forged = Checkpoint { key_id: key.key_id().to_owned(), ..other.sign(42, &c.hash, c.at_ms, Some(20_000)) };
         assert!(!key.verifies(&forged));
         let screened = screen(&key, &[("db", &[c.clone(), forged]), ("file", std::slice::from_ref(&c))]);
         assert_eq!(screened.good, vec![c]);
@@ -245,8 +277,8 @@ mod tests {
         let f = CheckpointFile::new(dir.path().join("trace-checkpoints.jsonl"));
         assert!(f.read_all().unwrap().is_empty());
         let s = signer();
-        let a = s.sign(1, &"aa".repeat(32), 1);
-        let b = s.sign(2, &"bb".repeat(32), 2);
+        let a = s.sign(1, &"aa".repeat(32), 1, None);
+        let b = s.sign(2, &"bb".repeat(32), 2, Some(10_000));
         f.append(&a).unwrap();
         f.append(&b).unwrap();
         assert_eq!(f.read_all().unwrap(), vec![a, b]);

@@ -9,8 +9,13 @@
 //! one block at a time. On start ([`IdHighWater::resume`]) the counter moves up to the mark: a
 //! restored database starts past every counter that may have been issued since its copy was made.
 //! A restore replaces the database, never this file (`docs/operations.md`).
+//!
+//! The register also signs the mark into each checkpoint of its trace ([`crate::checkpoint`]),
+//! which are kept outside the database too: given that copy ([`IdHighWater::with_signed_copy`]),
+//! a start goes past the highest mark the register ever signed, even if the file was lost or
+//! restored from an older copy of the keys.
 
-use crate::{Result, Store, StoreError};
+use crate::{CheckpointFile, CheckpointKey, Result, Store, StoreError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -20,6 +25,8 @@ pub struct IdHighWater {
     path: PathBuf,
     block: i64,
     lock: tokio::sync::Mutex<()>,
+    /// The checkpoints outside the database and the key that signed them.
+    signed: Option<(CheckpointFile, CheckpointKey)>,
 }
 
 const HEADER: &str = "anagrafe ID ANPR high-water mark: counters below it may have been issued; it never decreases\n";
@@ -28,7 +35,21 @@ impl IdHighWater {
     /// The mark kept in `path`, raised `block` counters at a time (10 000 in production: one
     /// small durable write per 10 000 IDs).
     pub fn new(path: impl Into<PathBuf>, block: i64) -> Self {
-        Self { path: path.into(), block: block.max(1), lock: tokio::sync::Mutex::new(()) }
+        Self { path: path.into(), block: block.max(1), lock: tokio::sync::Mutex::new(()), signed: None }
+    }
+
+    /// Also reads the mark from the latest checkpoint in `file` that `key` signed.
+    pub fn with_signed_copy(mut self, file: CheckpointFile, key: CheckpointKey) -> Self {
+        self.signed = Some((file, key));
+        self
+    }
+
+    /// The mark of the latest checkpoint the register signed with one (marks in signed
+    /// checkpoints only grow); checkpoints whose signature fails are passed over.
+    pub fn signed_mark(&self) -> Result<Option<i64>> {
+        let Some((file, key)) = &self.signed else { return Ok(None) };
+        let all = file.read_all().map_err(|e| StoreError::Invalid(format!("cannot read {}: {e}", file.path().display())))?;
+        Ok(all.iter().rev().filter(|c| c.id_high_water.is_some()).find(|c| key.verifies(c)).and_then(|c| c.id_high_water))
     }
 
     /// The mark's file: beside the generator's key, `<key>.high-water`.
@@ -68,31 +89,44 @@ impl IdHighWater {
         Ok(())
     }
 
+    /// Raises the mark in the file to `value` if it is lower or missing (never lowers it): a
+    /// restore that sets aside the checkpoints past the restored trace keeps the mark they
+    /// signed. Answers the mark now in the file.
+    pub fn ensure_at_least(&self, value: i64) -> Result<i64> {
+        match self.read()? {
+            Some(mark) if mark >= value => Ok(mark),
+            _ => {
+                self.write(value)?;
+                Ok(value)
+            }
+        }
+    }
+
     /// Brings the database in line with the mark when the register starts: the counter moves up
     /// to the mark (a restored copy starts past every ID issued since), and the ceiling is set
-    /// there, so the first ID issued raises the mark first. A register that never kept a mark
-    /// (a new one, or one from before marks) writes one at its counter; one whose database shows
-    /// it kept a mark, but whose mark is gone, refuses to start: it cannot know how far it went.
-    /// Answers the counter the register goes on from.
+    /// there, so the first ID issued raises the mark first. The mark is the file's or the latest
+    /// signed checkpoint's, whichever is higher. A register that never kept a mark (a new one, or
+    /// one from before marks) writes one at its counter; one whose database shows it kept a mark,
+    /// but whose mark is gone from the file and from every signed checkpoint, refuses to start: it
+    /// cannot know how far it went. Answers the counter the register goes on from.
     pub async fn resume(&self, store: &dyn Store) -> Result<i64> {
         let _held = self.lock.lock().await;
         let (next, ceiling) = store.id_counter().await?;
-        let mark = match self.read()? {
-            Some(mark) => mark,
-            None if ceiling.is_some() => {
+        let in_file = self.read()?;
+        let mark = match (in_file, self.signed_mark()?) {
+            (Some(file), signed) => file.max(signed.unwrap_or(0)),
+            (None, Some(signed)) => signed,
+            (None, None) if ceiling.is_some() => {
                 return Err(StoreError::Invalid(format!(
                     "the ID ANPR high-water mark {} is missing, yet this register kept one: restore it with the keys, \
                      or write one above the highest counter ever issued (docs/operations.md, Backup)",
                     self.path.display()
                 )));
             }
-            None => {
-                self.write(next)?;
-                next
-            }
+            (None, None) => next,
         };
         let from = next.max(mark);
-        if from > mark {
+        if in_file.is_none_or(|file| from > file) {
             self.write(from)?;
         }
         store.set_id_limits(from, from).await?;

@@ -282,6 +282,7 @@ pub(crate) struct CheckpointRow {
     pub at_ms: i64,
     pub key_id: String,
     pub signature: String,
+    pub id_high_water: Option<i64>,
 }
 
 /// A version of a person's personal data (`person_generalita`), with its period.

@@ -2404,12 +2404,15 @@ macro_rules! store_common {
             }
 
             async fn save_checkpoint(&self, c: &crate::Checkpoint) -> crate::Result<()> {
-                sqlx::query("INSERT INTO audit_checkpoints (seq, hash, at_ms, key_id, signature) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(c.seq)
-                    .bind(&c.hash)
-                    .bind(c.at_ms)
-                    .bind(&c.key_id)
-                    .bind(&c.signature)
+                sqlx::query(
+                    "INSERT INTO audit_checkpoints (seq, hash, at_ms, key_id, signature, id_high_water) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(c.seq)
+                .bind(&c.hash)
+                .bind(c.at_ms)
+                .bind(&c.key_id)
+                .bind(&c.signature)
+                .bind(c.id_high_water)
                     .execute(&self.pool)
                     .await?;
                 Ok(())
@@ -2417,11 +2420,21 @@ macro_rules! store_common {
 
             async fn checkpoints(&self) -> crate::Result<Vec<crate::Checkpoint>> {
                 let rows = sqlx::query_as::<_, crate::rows::CheckpointRow>(
-                    "SELECT seq, hash, at_ms, key_id, signature FROM audit_checkpoints ORDER BY id",
+                    "SELECT seq, hash, at_ms, key_id, signature, id_high_water FROM audit_checkpoints ORDER BY id",
                 )
                 .fetch_all(&self.pool)
                 .await?;
-                Ok(rows.into_iter().map(|r| crate::Checkpoint { seq: r.seq, hash: r.hash, at_ms: r.at_ms, key_id: r.key_id, signature: r.signature }).collect())
+                Ok(rows
+                    .into_iter()
+                    .map(|r| crate::Checkpoint {
+                        seq: r.seq,
+                        hash: r.hash,
+                        at_ms: r.at_ms,
+                        key_id: r.key_id,
+                        signature: r.signature,
+                        id_high_water: r.id_high_water,
+                    })
+                    .collect())
             }
 
             async fn trace_archives(&self) -> crate::Result<Vec<crate::TraceArchive>> {

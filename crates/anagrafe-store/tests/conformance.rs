@@ -249,7 +249,7 @@ async fn signed_checkpoints_catch_a_rewritten_trace_and_are_append_only(h: &Harn
     let signer = checkpoint_signer();
     let (seq, hash) = h.store.audit_head().await.unwrap();
     assert_eq!(seq, 6);
-    let cp = signer.sign(seq, &hash, 1_800_000_000_000);
+    let cp = signer.sign(seq, &hash, 1_800_000_000_000, Some(40_000));
     h.store.save_checkpoint(&cp).await.unwrap();
     assert_eq!(h.store.checkpoints().await.unwrap(), vec![cp.clone()]);
     for sql in ["UPDATE audit_checkpoints SET seq = 1", "DELETE FROM audit_checkpoints"] {

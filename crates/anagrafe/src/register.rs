@@ -61,14 +61,19 @@ fn owner_only(path: &std::path::Path, mode: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn id_issuer(cfg: &Config) -> anyhow::Result<anagrafe_store::IdIssuer> {
-    let (path, may_create) = match (&cfg.id_anpr.key_file, sqlite_dir(&cfg.database.url)) {
+/// Where the ID ANPR key is, and whether it may be created there (beside an embedded database).
+fn id_key_path(cfg: &Config) -> anyhow::Result<(std::path::PathBuf, bool)> {
+    Ok(match (&cfg.id_anpr.key_file, sqlite_dir(&cfg.database.url)) {
         (Some(p), _) => (p.clone(), false),
         (None, Some(dir)) => (dir.join("id-anpr.key"), true),
         (None, None) => anyhow::bail!(
             "id_anpr.key_file is not set: create a key with `anagrafe id init-key --out FILE` and set ANAGRAFE_ID_ANPR__KEY_FILE"
         ),
-    };
+    })
+}
+
+pub fn id_issuer(cfg: &Config) -> anyhow::Result<anagrafe_store::IdIssuer> {
+    let (path, may_create) = id_key_path(cfg)?;
     if !path.exists() {
         if !may_create {
             anyhow::bail!("the ID ANPR key file {} does not exist (create it with `anagrafe id init-key --out FILE`)", path.display());
@@ -80,8 +85,13 @@ pub fn id_issuer(cfg: &Config) -> anyhow::Result<anagrafe_store::IdIssuer> {
         tracing::info!(path = %path.display(), "created a new ID ANPR key for the embedded register");
     }
     let key = read_key(&path)?;
-    // The generator's position is kept beside its key too, outside the database (IDN-2).
-    let high_water = anagrafe_store::IdHighWater::new(anagrafe_store::IdHighWater::beside_key(&path), HIGH_WATER_BLOCK);
+    // The generator's position is kept beside its key too, outside the database (IDN-2), and
+    // signed into the trace's checkpoints, whose file outside the database is a second copy.
+    let mut high_water = anagrafe_store::IdHighWater::new(anagrafe_store::IdHighWater::beside_key(&path), HIGH_WATER_BLOCK);
+    if let (Some(file), Some(pem)) = (checkpoint_file(cfg), register_signing_key(cfg)?) {
+        let key = anagrafe_store::CheckpointKey::from_pem(&pem).context("the register's signing key cannot check checkpoints")?;
+        high_water = high_water.with_signed_copy(file, key);
+    }
     Ok(anagrafe_store::IdIssuer {
         generator: anagrafe_domain::IdGenerator::new(&key),
         key_version: cfg.id_anpr.key_version,
@@ -224,7 +234,14 @@ pub fn archive_dir(cfg: &Config) -> Option<std::path::PathBuf> {
 pub fn checkpointer(cfg: &Config) -> anyhow::Result<Option<anagrafe_service::trace::Checkpointer>> {
     let Some(pem) = register_signing_key(cfg)? else { return Ok(None) };
     let signer = anagrafe_store::CheckpointSigner::from_pem(&pem).context("the register's signing key cannot sign checkpoints")?;
-    Ok(Some(anagrafe_service::trace::Checkpointer::new(signer, checkpoint_file(cfg))))
+    let mut checkpointer = anagrafe_service::trace::Checkpointer::new(signer, checkpoint_file(cfg));
+    // The ID generator's high-water mark goes into each checkpoint, when the register issues
+    // IDs (no mark written yet is no mark signed).
+    if let Ok((key, _)) = id_key_path(cfg) {
+        let mark = anagrafe_store::IdHighWater::new(anagrafe_store::IdHighWater::beside_key(&key), HIGH_WATER_BLOCK);
+        checkpointer = checkpointer.with_high_water(std::sync::Arc::new(mark));
+    }
+    Ok(Some(checkpointer))
 }
 
 /// The box operators' second-factor secrets are sealed with: `server.secrets_key_file`, or

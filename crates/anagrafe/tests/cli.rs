@@ -551,7 +551,7 @@ fn the_trace_is_checkpointed_exported_and_verified_from_outside() {
     let mut forged_lines = altered.clone();
     let forger = CheckpointSigner::from_pem(&other_private).unwrap();
     let last = forged_lines.iter().rev().find_map(|l| l.get("entry").cloned()).unwrap();
-    let mut forged = forger.sign(last["seq"].as_i64().unwrap(), last["hash"].as_str().unwrap(), 1);
+    let mut forged = forger.sign(last["seq"].as_i64().unwrap(), last["hash"].as_str().unwrap(), 1, None);
     forged.key_id = CheckpointKey::from_pem(&private).unwrap().key_id().to_owned();
     forged_lines.retain(|l| l.get("checkpoint").is_none());
     forged_lines.push(serde_json::json!({ "checkpoint": forged }));
@@ -841,8 +841,16 @@ fn ids_of(url: &str) -> std::collections::BTreeSet<String> {
 }
 
 /// IDN-2 through the operator's own commands (issue 18, acceptance): IDs are issued after a
-/// backup, the backup is restored, and the IDs issued next are none of those.
-fn a_restored_backup_never_reissues_ids(register: &[&str], url: &str, wipe: impl Fn(), key: Option<&std::path::Path>) {
+/// backup, the backup is restored, and the IDs issued next are none of those. With `lost_mark`,
+/// the high-water file beside the key is lost too, after a checkpoint was signed: the register
+/// goes on from the mark signed in that checkpoint, kept in the file outside the database.
+fn a_restored_backup_never_reissues_ids(
+    register: &[&str],
+    url: &str,
+    wipe: impl Fn(),
+    key: Option<&std::path::Path>,
+    lost_mark: Option<&std::path::Path>,
+) {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
         let o = anagrafe(&[args, register].concat());
@@ -860,6 +868,11 @@ fn a_restored_backup_never_reissues_ids(register: &[&str], url: &str, wipe: impl
     grow("12");
     let issued_after: std::collections::BTreeSet<String> = ids_of(url).difference(&before).cloned().collect();
     assert!(issued_after.len() >= 20, "the residents among the 30 got their IDs ({})", issued_after.len());
+    if let Some(mark) = lost_mark {
+        run(&["audit", "checkpoint"]);
+        assert!(mark.exists(), "{}", mark.display());
+        std::fs::remove_file(mark).unwrap();
+    }
     wipe();
     run(&[&["restore", "--from", out.to_str().unwrap()][..], &key_args].concat());
     assert_eq!(ids_of(url), before, "the register is as it was at the backup");
@@ -880,7 +893,22 @@ fn a_restored_backup_never_reissues_ids_on_the_embedded_register() {
             let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
         }
     };
-    a_restored_backup_never_reissues_ids(&["--data-dir", &d], &format!("sqlite://{}", db.display()), wipe, None);
+    a_restored_backup_never_reissues_ids(&["--data-dir", &d], &format!("sqlite://{}", db.display()), wipe, None, None);
+}
+
+#[test]
+fn a_restored_backup_never_reissues_ids_when_the_mark_beside_the_key_is_lost_too_embedded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("register");
+    let d = data.to_str().unwrap().to_owned();
+    let db = data.join("anagrafe.db");
+    let wipe = || {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+    };
+    let mark = data.join("id-anpr.key.high-water");
+    a_restored_backup_never_reissues_ids(&["--data-dir", &d], &format!("sqlite://{}", db.display()), wipe, None, Some(&mark));
 }
 
 #[test]
@@ -895,7 +923,34 @@ fn a_restored_backup_never_reissues_ids_on_postgresql() {
     std::fs::write(&config, format!("[id_anpr]\nkey_file = {:?}\n", p("id.key"))).unwrap();
     let wipe = || db.wipe();
     let key = std::path::PathBuf::from(p("backup.key"));
-    a_restored_backup_never_reissues_ids(&["--config", &config, "--database-url", &url], &url, wipe, Some(&key));
+    a_restored_backup_never_reissues_ids(&["--config", &config, "--database-url", &url], &url, wipe, Some(&key), None);
+}
+
+#[test]
+fn a_restored_backup_never_reissues_ids_when_the_mark_beside_the_key_is_lost_too_on_postgresql() {
+    let Some(db) = ScratchPg::new("restore, IDs, lost mark") else { return };
+    let url = db.url.clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |n: &str| tmp.path().join(n).to_str().unwrap().to_owned();
+    std::fs::write(p("backup.key"), format!("{}\n", "6c".repeat(32))).unwrap();
+    assert_eq!(anagrafe(&["id", "init-key", "--out", &p("id.key")]).status.code(), Some(0));
+    let (private, _) = anagrafe_server::modi::client::generate_key_pair();
+    std::fs::write(p("register.key"), private).unwrap();
+    let config = p("anagrafe.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[id_anpr]\nkey_file = {:?}\n[server]\nsigning_key_file = {:?}\n[audit]\ncheckpoint_file = {:?}\n",
+            p("id.key"),
+            p("register.key"),
+            p("checkpoints.jsonl")
+        ),
+    )
+    .unwrap();
+    let wipe = || db.wipe();
+    let key = std::path::PathBuf::from(p("backup.key"));
+    let mark = std::path::PathBuf::from(p("id.key.high-water"));
+    a_restored_backup_never_reissues_ids(&["--config", &config, "--database-url", &url], &url, wipe, Some(&key), Some(&mark));
 }
 
 /// Retention (SEC-4, issue 18 item 2): entries move to compressed, signed archive segments

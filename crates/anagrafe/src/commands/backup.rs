@@ -394,6 +394,15 @@ pub async fn run_restore(opts: RestoreOpts, cfg: Config) -> anyhow::Result<ExitC
     if let Some(file) = crate::register::checkpoint_file(&cfg) {
         let beyond = file.read_all()?.into_iter().filter(|c| c.seq > head.0).map(|c| c.seq).max();
         if let Some(max) = beyond {
+            // The IDs issued after the backup: the highest mark those checkpoints signed stays
+            // beside the key, whatever became of the mark file (IDN-2).
+            if let Ok(issuer) = crate::register::id_issuer(&cfg)
+                && let Some(hw) = &issuer.high_water
+                && let Some(signed) = hw.signed_mark()?
+            {
+                let mark = hw.ensure_at_least(signed)?;
+                eprintln!("the ID ANPR high-water mark stays at {mark} or above (signed in the checkpoints set aside)");
+            }
             let aside = file.path().with_extension(format!("before-restore-{}.jsonl", chrono::Utc::now().format("%Y%m%dT%H%M%S")));
             std::fs::rename(file.path(), &aside)?;
             eprintln!(
