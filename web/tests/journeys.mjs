@@ -561,6 +561,36 @@ await journey("the users of the offices and bodies land on the registry extracts
   }
 });
 
+// Downloads an extract through `link`, checks it is a PDF, validates its seal with pyHanko against
+// the demo's CA when pyhanko is on PATH (.ci/run puts it there), and answers its text (pdftotext).
+async function saveExtract(page, link, name) {
+  const [download] = await Promise.all([page.waitForEvent("download"), link.click()]);
+  const path = join(out, name);
+  await download.saveAs(path);
+  const pdf = readFileSync(path);
+  check(pdf.subarray(0, 5).toString() === "%PDF-", `${name} is a PDF`);
+  let pyhanko = true;
+  try {
+    execFileSync("pyhanko", ["--version"], { stdio: "ignore" });
+  } catch {
+    pyhanko = false;
+  }
+  if (pyhanko) {
+    const ca = join(dataDir, "seal", "ca.pem");
+    let report = "";
+    try {
+      report = execFileSync("pyhanko", ["sign", "validate", "--executive-summary", "--trust-replace", "--trust", ca, "--no-revocation-check", path]).toString();
+    } catch (e) {
+      report = `${e.stdout || ""}${e.stderr || ""}`;
+    }
+    check(report.includes(":VALID"), `pyHanko validates the seal of ${name} against the demo's CA (${report.trim()})`);
+  } else {
+    console.log(`(pyhanko not on PATH: the seal of ${name} is not validated here; .ci/run does)`);
+  }
+  // Words as read, whatever the lines they were wrapped on.
+  return { pdf, text: execFileSync("pdftotext", [path, "-"]).toString().replace(/\s+/g, " ") };
+}
+
 await journey("a municipal office gets a resident's extract at once; a non-resident's after the mediator; a body only the comune", async (page) => {
   const x = creds.extracts;
   check(x && x.resident && x.non_resident, `the demo names a resident and a non-resident (${JSON.stringify(x)})`);
@@ -578,6 +608,8 @@ await journey("a municipal office gets a resident's extract at once; a non-resid
   await axe(page, "66a-extracts-desk");
   let outcome = await ask(pm, x.resident.codice_fiscale, "accertamento di residenza, verbale 12/2026");
   check(/Visura emessa, protocollo [A-Z]\d{3}\/\d{4}\/\d{7}/.test(outcome), `a resident's extract at once (${outcome})`);
+  const atOnce = await saveExtract(page, page.getByTestId("outcome-pdf"), "extract-at-once.pdf");
+  check(atOnce.text.includes("Visura di Residenza") && atOnce.text.includes(x.resident.codice_fiscale), "the extract at once names its type and subject");
   outcome = await ask(pm, x.non_resident.codice_fiscale, "notifica del verbale 13/2026");
   check(outcome.includes("inviata all'anagrafe") && outcome.includes(x.non_resident.comune_name), `a non-resident's waits, the comune named (${outcome})`);
   const requestNo = outcome.match(/n\. (\d+)/)[1];
@@ -595,6 +627,17 @@ await journey("a municipal office gets a resident's extract at once; a non-resid
   await page.getByTestId("notice").waitFor();
   const notice = await page.getByTestId("notice").innerText();
   check(notice.includes(`Richiesta n. ${requestNo} approvata`), `the mediator approved it (${notice})`);
+  await page.getByRole("button", { name: "Esci" }).click();
+  await page.waitForURL(/\/ufficio\/accesso$/);
+  // The officer downloads the approved extract from the archive: sealed, with the mediator.
+  await officeLogin(page, pm, "66c2-extracts-archive", /\/ufficio\/visure$/);
+  const approved = page.getByTestId("extract").filter({ hasText: x.non_resident.codice_fiscale }).filter({ hasText: "Emessa" }).first();
+  const deferred = await saveExtract(page, approved.getByTestId("extract-pdf"), "extract-approved.pdf");
+  for (const want of ["Visura di Residenza", "Protocollo ANPR", "Mediatore ANPR", "Estremi della visura", "art. 2712 del codice civile", x.non_resident.codice_fiscale]) {
+    check(deferred.text.includes(want), `the approved extract says "${want}"`);
+  }
+  check(!deferred.text.includes("bollo assolta"), "an extract carries no stamp duty");
+  await axe(page, "66c3-extracts-archive");
   await page.getByRole("button", { name: "Esci" }).click();
   await page.waitForURL(/\/ufficio\/accesso$/);
   // A body under convention asking about the non-resident gets the comune and the reason.
@@ -619,6 +662,39 @@ await journey("a municipal office gets a resident's extract at once; a non-resid
   const total = await page.getByTestId("stats-total").innerText();
   check(/Visure emesse: [1-9]/.test(total), `the month's extracts are counted (${total})`);
   await axe(page, "66i-extracts-statistics");
+  await page.getByRole("button", { name: "Esci" }).click();
+  await page.waitForURL(/\/ufficio\/accesso$/);
+});
+
+await journey("an office's ADMIN creates a user of their office and suspends them; another area's user is out of reach", async (page) => {
+  const admin = creds.operators.find((o) => /^pa_admin@.*-polizia-municipale$/.test(o.role));
+  await officeLogin(page, admin, "67-census", /\/ufficio\/visure$/);
+  await page.getByRole("link", { name: "Utenti delle visure" }).click();
+  await page.waitForURL(/\/ufficio\/visure\/utenti$/);
+  const listed = await page.getByTestId("census-user").allInnerTexts();
+  check(listed.some((r) => r.includes("pm-standard")) && !listed.some((r) => r.includes("ss-standard")), `the office's users only (${listed.length})`);
+  await axe(page, "67a-census");
+  await page.getByLabel("Nome utente").fill("agente-percorso");
+  await page.getByLabel("Nome e cognome").fill("Agente Percorso");
+  await page.getByLabel("Codice fiscale").fill("RSSMRA80A01H501U");
+  await page.getByLabel("Ruolo").selectOption("pa_standard");
+  await page.getByLabel("La tua password").fill(admin.password);
+  await page.getByLabel("Il codice del tuo secondo fattore").fill(await freshCode(page, admin));
+  await page.getByRole("button", { name: "Crea l'utente" }).click();
+  await page.getByTestId("temporary-password").waitFor();
+  await axe(page, "67b-census-created");
+  await page.getByLabel("Azione").selectOption("sospendi");
+  await page.getByLabel("La tua password").fill(admin.password);
+  await page.getByLabel("Il codice del tuo secondo fattore").fill(await freshCode(page, admin));
+  await page.getByRole("button", { name: "Applica" }).click();
+  await page.getByTestId("notice").waitFor();
+  const facts = await page.getByTestId("fact").allInnerTexts();
+  check(facts.includes("Sì"), `the user is suspended (${facts.join(" | ")})`);
+  // The social services' user is not theirs: no page, as if there were none.
+  const other = creds.operators.find((o) => /^pa_standard@.*-servizi-sociali$/.test(o.role));
+  const r = await page.goto(`${base}/ufficio/visure/utenti/${other.username}`);
+  check(r.status() === 404, `another area's user is out of reach (${r.status()})`);
+  await page.goto(base + "/ufficio/visure");
   await page.getByRole("button", { name: "Esci" }).click();
   await page.waitForURL(/\/ufficio\/accesso$/);
 });

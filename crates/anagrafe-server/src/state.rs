@@ -192,6 +192,7 @@ impl AppState {
     /// The registry extracts' use cases over this state's store and clock.
     pub fn extracts(&self) -> anagrafe_service::extracts::ExtractDesk {
         anagrafe_service::extracts::ExtractDesk::new(self.store.clone(), self.clock.clone(), self.extracts)
+            .with_documents(self.certificates.clone())
     }
 
     /// The security officer's use cases over this state's store.

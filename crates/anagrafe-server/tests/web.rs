@@ -2025,10 +2025,25 @@ async fn an_office_user_gets_a_residents_extract_at_once_and_a_mediator_approves
         let r = post_form(&router, &uri, &officer, &[("csrf", ocsrf.as_str()), ("esito", "approva"), ("nota", "")]).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
         assert!(r.text().contains("approvata: visura emessa con protocollo H501/2"), "{}", r.text());
-        // The agent's archive shows both issued; the agent cannot open the queue.
+        // The agent's archive shows both issued, each with its sealed PDF; the agent cannot
+        // open the queue.
         let page = get(&router, "/ufficio/visure", Some(&agent), &[]).await;
         assert_eq!(page.text().matches("data-testid=\"extract\"").count(), 2, "{}", page.text());
+        let pdf_uri = format!("/ufficio/visure/{id}/pdf");
+        assert!(page.text().contains(&pdf_uri), "{}", page.text());
+        let pdf = get(&router, &pdf_uri, Some(&agent), &[]).await;
+        assert_eq!(pdf.status, StatusCode::OK, "{}", pdf.text());
+        assert!(pdf.body.starts_with(b"%PDF-") && pdf.text().contains("/ETSI.CAdES.detached"), "a sealed PDF");
+        assert_eq!(get(&router, &pdf_uri, Some(&agent), &[]).await.body, pdf.body, "the same document at every download");
+        assert_eq!(get(&router, "/ufficio/visure/999999/pdf", Some(&agent), &[]).await.status, StatusCode::NOT_FOUND);
         assert_eq!(get(&router, "/ufficio/visure/mediazione", Some(&agent), &[]).await.status, StatusCode::FORBIDDEN);
+        // Another user of the office has not got it.
+        let (ps_first, _) = {
+            common::operator(&*store, "collega", "pa_standard", "h501-polizia-municipale", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP"))
+                .await;
+            common::session(&*store, "operator", "collega", true).await
+        };
+        assert_eq!(get(&router, &pdf_uri, Some(&ps_first), &[]).await.status, StatusCode::NOT_FOUND);
         // The resident reads who obtained an extract of their data, with the purpose; a
         // public-security user's extract is not shown (VIS-11).
         common::operator(&*store, "agente.ps", "pa_standardps", "h501-polizia-municipale", common::NO_PASSWORD, Some("JBSWY3DPEHPK3PXP"))
@@ -2082,5 +2097,95 @@ async fn an_office_user_gets_a_residents_extract_at_once_and_a_mediator_approves
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text());
         let bad = get(&router, "/ufficio/visure/monitoraggio?giorno=31/02/2026", Some(&top), &[]).await;
         assert!(bad.text().contains("id=\"giorno-error\""), "{}", bad.text());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_office_admin_manages_the_users_of_their_own_area_only() {
+    use anagrafe_domain::extract::OrganisationKind;
+    use anagrafe_server::auth::{password, totp};
+    for (store, _dir, _pg) in common::stores().await {
+        let clock = Arc::new(anagrafe_service::FakeClock::at(chrono::Utc::now()));
+        let mut st = state(store.clone());
+        st.clock = clock.clone();
+        let router = app(st);
+        for (code, name) in [("h501-pm", "Polizia Municipale"), ("h501-ss", "Servizi Sociali")] {
+            let org = anagrafe_store::ExtractOrg {
+                id: 0,
+                code: code.into(),
+                comune: anagrafe_domain::Belfiore::parse("H501").unwrap(),
+                name: name.into(),
+                kind: OrganisationKind::MunicipalOffice,
+                convention_from: None,
+                convention_to: None,
+                types: vec![],
+            };
+            store.save_extract_org(&org, &WriteContext::cli("test")).await.unwrap();
+        }
+        let secret = "JBSWY3DPEHPK3PXP";
+        let hash = password::hash("parola-segreta-1".into(), password::Cost::default()).await.unwrap();
+        common::operator(&*store, "capo-pm", "pa_admin", "h501-pm", &hash, Some(secret)).await;
+        common::operator(&*store, "assistente", "pa_standard", "h501-ss", common::NO_PASSWORD, Some(secret)).await;
+        let (adm, _) = common::session(&*store, "operator", "capo-pm", true).await;
+        let csrf = store.session(&anagrafe_server::auth::token_hash(&adm)).await.unwrap().unwrap().csrf_token;
+        let code = || {
+            use anagrafe_service::Clock;
+            clock.advance(chrono::Duration::seconds(30));
+            totp::current_code(secret, clock.now_ms() / 1000).unwrap()
+        };
+        let send = |uri: &'static str, fields: Vec<(&'static str, String)>| {
+            let (router, adm, csrf) = (router.clone(), adm.clone(), csrf.clone());
+            async move {
+                let mut pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                pairs.push(("csrf", &csrf));
+                pairs.push(("password", "parola-segreta-1"));
+                post_form(&router, uri, &adm, &pairs).await
+            }
+        };
+        let page = get(&router, "/ufficio/visure/utenti", Some(&adm), &[]).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+        assert!(page.text().contains("capo-pm") && !page.text().contains("assistente"), "their own area only: {}", page.text());
+        let new_user = |org: &str, role: &str| {
+            vec![
+                ("username", "agente-nuovo".to_owned()),
+                ("nome", "Agente Nuovo".to_owned()),
+                ("codice_fiscale", "RSSMRA80A01H501U".to_owned()),
+                ("organizzazione", org.to_owned()),
+                ("ruolo", role.to_owned()),
+                ("codice", code()),
+            ]
+        };
+        // Another area, or a TOP role: named beside the field, nothing created.
+        let r = send("/ufficio/visure/utenti", new_user("h501-ss", "pa_standard")).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+        assert!(r.text().contains("id=\"organizzazione-error\""), "{}", r.text());
+        let r = send("/ufficio/visure/utenti", new_user("h501-pm", "pa_top")).await;
+        assert!(r.status == StatusCode::UNPROCESSABLE_ENTITY && r.text().contains("id=\"ruolo-error\""), "{}", r.text());
+        assert!(store.operator("agente-nuovo").await.unwrap().is_none());
+        // Their own office: created, the temporary password shown once.
+        let r = send("/ufficio/visure/utenti", new_user("h501-pm", "pa_standard")).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        assert!(r.text().contains("data-testid=\"temporary-password\""), "{}", r.text());
+        let o = store.operator("agente-nuovo").await.unwrap().unwrap();
+        assert_eq!((o.roles[0].role.as_str(), o.roles[0].scope.as_str(), o.must_change_password), ("pa_standard", "h501-pm", true));
+        // Another area's user: as if there were none; untouched.
+        assert_eq!(get(&router, "/ufficio/visure/utenti/assistente", Some(&adm), &[]).await.status, StatusCode::NOT_FOUND);
+        let r = send("/ufficio/visure/utenti/assistente", vec![("azione", "sospendi".into()), ("codice", code())]).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
+        assert!(!store.operator("assistente").await.unwrap().unwrap().disabled);
+        // Their own: suspended with password and code.
+        let r = send("/ufficio/visure/utenti/agente-nuovo", vec![("azione", "sospendi".into()), ("codice", code())]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert!(store.operator("agente-nuovo").await.unwrap().unwrap().disabled);
+        // A wrong password spends nothing.
+        let r = post_form(
+            &router,
+            "/ufficio/visure/utenti/agente-nuovo",
+            &adm,
+            &[("csrf", &csrf), ("azione", "riattiva"), ("password", "sbagliata"), ("codice", &code())],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+        assert!(store.operator("agente-nuovo").await.unwrap().unwrap().disabled);
     }
 }

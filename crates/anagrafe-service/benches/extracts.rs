@@ -2,7 +2,9 @@
 //! user asks for the residence extract of residents of the comune by codice fiscale; each
 //! request finds the subject, reads the record, decides, takes the next protocol number and
 //! records the request with the data issued and its trace entry in one transaction. One caller
-//! at a time, then 8 concurrent callers. SQLite, and PostgreSQL when
+//! at a time, then 8 concurrent callers. Then the sealed PDFs (VIS-10): the first download of
+//! 200 extracts by 8 callers (each laid out, rendered, sealed and kept), then downloads of kept
+//! ones. SQLite, and PostgreSQL when
 //! `ANAGRAFE_BENCH_DATABASE_URL` names a database to create a scratch database from.
 //! Run: `cargo bench -p anagrafe-service --bench extracts [-- N]` (N requests, default 2000).
 
@@ -31,7 +33,10 @@ async fn run(label: &str, store: Arc<dyn Store>, n: u64) {
         let w = reg.apply(&who, op, &ClientOpId::parse(&format!("bench-{i}")).unwrap()).await.unwrap();
         cfs.push(w.applied.codice_fiscale.unwrap());
     }
-    let desk = Arc::new(ExtractDesk::new(store.clone(), clock, ExtractSettings::default()));
+    let pki = anagrafe_docs::SealIdentity::generate("Anagrafe bench", chrono::Utc::now()).unwrap();
+    let seal = anagrafe_docs::SealIdentity::from_pem(&pki.seal_key_pem, &pki.chain_pem).unwrap();
+    let certs = Arc::new(anagrafe_service::certificates::Certificates::new(seal, "https://anagrafe.example.it"));
+    let desk = Arc::new(ExtractDesk::new(store.clone(), clock, ExtractSettings::default()).with_documents(Some(certs)));
     let admin = Principal::system_admin("admin", "bench", "bench-org".into());
     let org = ExtractOrg {
         id: 0,
@@ -90,6 +95,41 @@ async fn run(label: &str, store: Arc<dyn Store>, n: u64) {
         .await
         .unwrap();
     println!("{label:<9} last protocol {} (expected {})", issued[0].protocol.unwrap(), one + n);
+    // The documents: the newest 200 extracts, first downloads then downloads of kept ones.
+    let ids: Arc<Vec<i64>> = Arc::new(
+        store
+            .extract_requests(&anagrafe_store::ExtractFilter { limit: 200, include_public_security: true, ..Default::default() })
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect(),
+    );
+    for pass in ["made, sealed and kept (first download)", "read back (later download)"] {
+        let t = Instant::now();
+        let mut tasks = Vec::new();
+        for c in 0..callers as usize {
+            let (desk, requester, ids) = (desk.clone(), requester.clone(), ids.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut bytes = 0;
+                for id in ids.iter().skip(c).step_by(callers as usize) {
+                    bytes += desk.document(&requester, *id).await.unwrap().1.len();
+                }
+                bytes
+            }));
+        }
+        let mut bytes = 0;
+        for t in tasks {
+            bytes += t.await.unwrap();
+        }
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "{label:<9} {} extract PDFs {pass}, {callers} callers: {:.0}/s, {:.0} kB each",
+            ids.len(),
+            ids.len() as f64 / s,
+            bytes as f64 / ids.len() as f64 / 1024.0
+        );
+    }
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -158,6 +158,12 @@ impl AdminDesk {
     /// `Conflict` when the username is taken.
     pub async fn create_operator(&self, who: &Principal, new: &NewOperator, password_hash: String) -> ServiceResult<()> {
         Self::admin(who)?;
+        self.create_account(who, new, password_hash).await
+    }
+
+    /// Creates the account, once the caller's authority over it was checked (the system
+    /// administrator's, or the extracts' TOP and ADMIN users' over their organisations).
+    pub(crate) async fn create_account(&self, who: &Principal, new: &NewOperator, password_hash: String) -> ServiceResult<()> {
         let username = new.username.trim();
         if !valid_username(username) {
             return Err(ServiceError::invalid("username", Why::new("bad-username")));
@@ -203,7 +209,14 @@ impl AdminDesk {
     /// must be left to administer).
     pub async fn change_operator(&self, who: &Principal, username: &str, change: &AccountChange) -> ServiceResult<Operator> {
         Self::admin(who)?;
-        let mut o = self.store.operator(username).await?.ok_or_else(|| ServiceError::NotFound(format!("no operator {username}")))?;
+        let o = self.store.operator(username).await?.ok_or_else(|| ServiceError::NotFound(format!("no operator {username}")))?;
+        self.change_account(who, o, change).await
+    }
+
+    /// Changes the account `o`, once the caller's authority over it was checked.
+    pub(crate) async fn change_account(&self, who: &Principal, mut o: Operator, change: &AccountChange) -> ServiceResult<Operator> {
+        let username = o.username.clone();
+        let username = username.as_str();
         let own = who.actor == format!("operator:{}", o.username);
         let entry = |op: &str| -> AuditEntry {
             let mut e = who.entry(op, "ok");

@@ -9,14 +9,21 @@
 //! request (STANDARDPS) is traced like any other, and kept out of monitoring, alarms and the
 //! subject's view of who looked at their data.
 
+mod bulletin;
+mod census;
+pub use bulletin::NewBulletin;
+pub use census::{CensusUser, NewUser, UserChange};
+
 use crate::{Clock, Principal, ServiceError, ServiceResult};
+use anagrafe_domain::decode::DecodeTable;
 use anagrafe_domain::extract::{
     Approval, Criterion, DocumentSearch, ExtractType, NightWindow, OrganisationKind, Outcome, Protocol, RequestState, Standing,
     approved_by_silence, decide, too_many_on_subject,
 };
 use anagrafe_domain::{Belfiore, CodiceFiscale, PersonRecord, RegisterStatus, Residence, Role, Why};
-use anagrafe_store::{ExtractDecision, ExtractFilter, ExtractOrg, ExtractRequest, IssuedContent, NewExtractRequest, Store};
-use chrono::Datelike;
+use anagrafe_store::{Dated, ExtractDecision, ExtractFilter, ExtractOrg, ExtractRequest, IssuedContent, NewExtractRequest, Store};
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -101,6 +108,8 @@ pub struct ExtractDesk {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     settings: ExtractSettings,
+    /// The document engine and the register's seal, which make the extracts' PDFs.
+    documents: Option<Arc<crate::certificates::Certificates>>,
 }
 
 /// The roles that ask for extracts.
@@ -109,7 +118,94 @@ const ASKING: [Role; 5] = [Role::PaTop, Role::PaAdmin, Role::PaStandard, Role::P
 impl ExtractDesk {
     /// The desk over `store`, reading the time from `clock`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: ExtractSettings) -> Self {
-        Self { store, clock, settings }
+        Self { store, clock, settings, documents: None }
+    }
+
+    /// Makes the extracts' PDFs with `certs`'s engine and seal (without, [`Self::document`]
+    /// answers that the documents are unavailable).
+    pub fn with_documents(mut self, certs: Option<Arc<crate::certificates::Certificates>>) -> Self {
+        self.documents = certs;
+        self
+    }
+
+    /// The sealed PDF of issued extract `id` and its SHA-256 (VIS-10), for whoever has the
+    /// request in their archive (the requester; their organisation's ADMIN and the registry's
+    /// TOP users, public-security requests excepted). Made on the first download from the data
+    /// kept at issue, then kept: every download gives the same bytes. Each download is traced.
+    pub async fn document(&self, r: &Requester, id: i64) -> ServiceResult<(ExtractRequest, Vec<u8>, String)> {
+        let scope = Self::scoped(r, ExtractFilter::default())?;
+        let not_found = || ServiceError::NotFound(format!("extract request {id}"));
+        let req = self.store.extract_request(id).await?.ok_or_else(not_found)?;
+        let visible = scope.comune.is_none_or(|c| c == req.comune)
+            && scope.org_id.is_none_or(|o| o == req.org_id)
+            && scope.requester.as_ref().is_none_or(|u| *u == req.requester)
+            && (scope.include_public_security || !req.public_security);
+        if !visible {
+            // Someone else's extract: traced, and answered as if there were none.
+            let mut e = r.principal.entry("extract.download", "refused:not-yours");
+            e.detail = serde_json::json!({ "request": id, "withheld_from_subject": true }).to_string();
+            self.store.audit(&e).await?;
+            return Err(not_found());
+        }
+        let (Some(protocol), Some((json, _))) = (req.protocol, req.content.as_ref()) else {
+            return Err(ServiceError::State { field: "stato".into(), reason: Why::new("extract-not-issued") });
+        };
+        let org = self.store.extract_org_by_id(req.org_id).await?.map(|o| o.name).unwrap_or_default();
+        let mut e = r.principal.entry("extract.download", "ok");
+        e.subject_person = req.person_id;
+        e.detail = serde_json::json!({
+            "request": id, "protocol": protocol.to_string(), "organisation": org,
+            "public_security": req.public_security, "withheld_from_subject": req.public_security,
+        })
+        .to_string();
+        if let Some((pdf, sha256)) = self.store.extract_document(id).await? {
+            self.store.audit(&e).await?;
+            return Ok((req, pdf, sha256));
+        }
+        let certs = self.documents.clone().ok_or_else(|| ServiceError::Unavailable("the register has no seal to make documents".into()))?;
+        let snap: ExtractSnapshot = serde_json::from_str(json)
+            .map_err(|_| ServiceError::State { field: "stato".into(), reason: Why::new("extract-old-format") })?;
+        let issued_at = chrono::DateTime::from_timestamp_millis(req.decided_at.unwrap_or(req.requested_at)).unwrap_or_default();
+        let mediator = match req.approval {
+            Some(Approval::ByMediator) => req.mediator.clone(),
+            Some(Approval::BySilence) => Some("Approvata per silenzio-assenso".to_owned()),
+            None => None,
+        };
+        let heading = crate::certificates::content::ExtractHeading {
+            comune: req.comune,
+            title: snap.kind.title(),
+            cert_type: snap.kind.certificate_type().code(),
+            protocol: protocol.to_string(),
+            issued_at,
+            requester: &req.requester_name,
+            organisation: &org,
+            mediator,
+            registered: snap.registered.as_ref().map(|d| (d.date, d.reason.clone())),
+            cancelled: snap.cancelled.as_ref().map(|d| (d.date, d.reason.clone())),
+        };
+        let facts = crate::certificates::content::Facts {
+            record: &snap.record,
+            cohabitation: None,
+            in_household: snap.in_household,
+            residences: Some(snap.residences.as_slice()),
+            citizenships: Some(snap.citizenships.as_slice()),
+            members: snap.members.iter().map(|m| (&m.record, m.relation)).collect(),
+            as_of: snap.as_of,
+        };
+        let doc = crate::certificates::content::extract_document(&certs, &heading, &facts);
+        let reason = format!("Visura anagrafica, protocollo {protocol}");
+        let content = json.clone().into_bytes();
+        let slot = certs.render_slots.clone().acquire_owned().await.map_err(|e| ServiceError::Internal(e.to_string().into()))?;
+        let pdf = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, anagrafe_docs::DocError> {
+            let pdf = certs.engine.render(&doc, None)?;
+            certs.seal.seal(&pdf, issued_at, &reason, &[(anagrafe_docs::payload::CONTENT_ENTRY, &content)])
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string().into()))?
+        .map_err(|e| ServiceError::Internal(format!("extract {id}: {e}").into()))?;
+        drop(slot);
+        let (pdf, sha256) = self.store.save_extract_document(id, &pdf, self.clock.now().timestamp_millis(), &e).await?;
+        Ok((req, pdf, sha256))
     }
 
     /// The requester `who` is when acting for the organisation `org_code` (the scope of their
@@ -280,7 +376,10 @@ impl ExtractDesk {
             reason: why.as_ref().map(|w| w.key().to_owned()),
             at_ms: now.timestamp_millis(),
         };
-        let content = (state == RequestState::Issued).then(|| content_of(kind, record));
+        let content = match state {
+            RequestState::Issued => Some(self.snapshot(kind, person_id, record).await?.content()?),
+            _ => None,
+        };
         // The protocol's year is the Italian year of the very instant recorded on the request.
         let year = anagrafe_domain::ops::italian_date(now).year();
         let mut e = r.principal.entry("extract.request", if state == RequestState::ComuneOnly { "refused" } else { "ok" });
@@ -339,8 +438,7 @@ impl ExtractDesk {
             return Err(ServiceError::invalid("nota", Why::new("required")));
         }
         let decision = if approve {
-            let record = self.subject_record(&req).await?;
-            ExtractDecision::Approve { approval: Approval::ByMediator, content: content_of(req.extract_type, &record) }
+            ExtractDecision::Approve { approval: Approval::ByMediator, content: self.issued_content(&req).await? }
         } else {
             ExtractDecision::Reject
         };
@@ -351,9 +449,67 @@ impl ExtractDesk {
         Ok(self.store.decide_extract(id, &decision, username, note, now, year, &e).await?)
     }
 
-    async fn subject_record(&self, req: &ExtractRequest) -> ServiceResult<PersonRecord> {
+    /// The data a deferred request shows once approved: its subject as of now.
+    async fn issued_content(&self, req: &ExtractRequest) -> ServiceResult<IssuedContent> {
         let id = req.person_id.ok_or_else(|| ServiceError::NotFound(format!("subject of request {}", req.id)))?;
-        Ok(self.store.person(id, None).await?.record)
+        let record = self.store.person(id, None).await?.record;
+        self.snapshot(req.extract_type, id, &record).await?.content()
+    }
+
+    /// Reads what an extract of `kind` shows of the subject `person_id`, whose record is
+    /// `record`: the household for the family types, the history for the residence and
+    /// historical types and for a cancelled subject, the registration and cancellation.
+    async fn snapshot(&self, kind: ExtractType, person_id: i64, record: &PersonRecord) -> ServiceResult<ExtractSnapshot> {
+        let t = kind.certificate_type().code();
+        let cancelled = matches!(record.status, RegisterStatus::Cancelled | RegisterStatus::Deceased);
+        let history = if cancelled || matches!(t, 6 | 8 | 9 | 10) { Some(self.store.history(person_id).await?) } else { None };
+        let mut members = Vec::new();
+        let mut in_household = false;
+        if matches!(t, 12 | 13 | 15 | 16)
+            && let Some(anagrafe_domain::Household::Family { family_id, .. } | anagrafe_domain::Household::Cohabitation { family_id, .. }) =
+                &record.household
+        {
+            in_household = true;
+            for m in self.store.family(*family_id, None).await?.members {
+                let r = if m.person_id == person_id { record.clone() } else { self.store.person(m.person_id, None).await?.record };
+                members.push(SnapshotMember { record: r, relation: m.relation });
+            }
+        }
+        let event = |kinds: &[&str]| {
+            history
+                .as_ref()
+                .and_then(|h| h.events.iter().rev().find(|e| kinds.contains(&e.kind.as_str())))
+                .map(|e| DatedReason { date: e.effective_date, reason: event_reason(e) })
+        };
+        let registered = event(&["iscrizione", "iscrizione_aire"]);
+        let cancelled = if cancelled {
+            // A record loaded in bulk has no events of its own: the death, or the end of the
+            // last residence, says when.
+            event(&["cancellazione", "cancellazione_aire"]).or_else(|| match (&record.death, &history) {
+                (Some(d), _) => Some(DatedReason { date: d.date.first_day(), reason: "Morte accertata".into() }),
+                (None, Some(h)) => {
+                    h.residences.iter().filter_map(|r| r.to).max().map(|date| DatedReason { date, reason: "Cancellazione".into() })
+                }
+                (None, None) => None,
+            })
+        } else {
+            None
+        };
+        let (residences, citizenships) = match history {
+            Some(h) => (h.residences, if t == 6 { h.citizenships } else { Vec::new() }),
+            None => (Vec::new(), Vec::new()),
+        };
+        Ok(ExtractSnapshot {
+            kind,
+            as_of: self.clock.today(),
+            record: record.clone(),
+            in_household,
+            members,
+            residences,
+            citizenships,
+            registered,
+            cancelled,
+        })
     }
 
     /// Approves by silence every request pending for longer than the configured time (the
@@ -376,8 +532,7 @@ impl ExtractDesk {
             if !approved_by_silence(req.requested_at, self.settings.silence_after_ms, now) {
                 continue;
             }
-            let record = self.subject_record(&req).await?;
-            let decision = ExtractDecision::Approve { approval: Approval::BySilence, content: content_of(req.extract_type, &record) };
+            let decision = ExtractDecision::Approve { approval: Approval::BySilence, content: self.issued_content(&req).await? };
             let mut e = job.entry("extract.approved", "ok");
             e.subject_person = req.person_id;
             match self.store.decide_extract(req.id, &decision, "system:silence", "", now, year, &e).await {
@@ -532,20 +687,76 @@ pub fn standing_of(record: &PersonRecord, ours: Belfiore) -> Standing {
     }
 }
 
-/// The data an extract of `kind` shows of `record`, as kept with the request: canonical JSON
-/// (keys in order) and its SHA-256.
-pub fn content_of(kind: ExtractType, record: &PersonRecord) -> IssuedContent {
-    let value = serde_json::json!({
-        "type": kind.as_str(),
-        "title": kind.title(),
-        "status": record.status,
-        "generalita": record.generalita,
-        "citizenships": record.citizenships,
-        "civil_status": record.civil_status,
-        "residence": record.residence,
-        "death": record.death,
-    });
-    let json = value.to_string();
-    let sha256 = hex::encode(Sha256::digest(json.as_bytes()));
-    IssuedContent { json, sha256 }
+/// What an extract shows, kept with the request when it is issued (VIS-6, VIS-10): the sealed
+/// PDF is laid out from it on the first download, so the document says what the register said
+/// at the moment of issue, whatever changed since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtractSnapshot {
+    /// The extract's type.
+    #[serde(rename = "type")]
+    pub kind: ExtractType,
+    /// The day of issue (Italian calendar): the date the record was read as of.
+    pub as_of: NaiveDate,
+    /// The subject's record.
+    pub record: PersonRecord,
+    /// The subject belongs to a family or cohabitation (the family types only).
+    #[serde(default)]
+    pub in_household: bool,
+    /// The household's members with their relation to its head (the family types only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<SnapshotMember>,
+    /// Residences, oldest first (the residence and historical types, and the cancelled).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub residences: Vec<Dated<Residence>>,
+    /// Citizenships, oldest first (the historical citizenship).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub citizenships: Vec<Dated<anagrafe_domain::Country>>,
+    /// The subject's last registration: date and reason.
+    pub registered: Option<DatedReason>,
+    /// The subject's cancellation, when cancelled or deceased: date and reason.
+    pub cancelled: Option<DatedReason>,
+}
+
+/// A member of the subject's household in an extract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotMember {
+    /// The member's record.
+    pub record: PersonRecord,
+    /// Relation to the head (tab. 05).
+    pub relation: u16,
+}
+
+/// An event of the record as an extract prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatedReason {
+    /// When it took effect.
+    pub date: NaiveDate,
+    /// Why, in words (the official table's description).
+    pub reason: String,
+}
+
+impl ExtractSnapshot {
+    /// The data as kept with the request: canonical JSON and its SHA-256.
+    pub fn content(&self) -> ServiceResult<IssuedContent> {
+        let json = serde_json::to_string(self).map_err(|e| ServiceError::Internal(format!("extract data: {e}").into()))?;
+        let sha256 = hex::encode(Sha256::digest(json.as_bytes()));
+        Ok(IssuedContent { json, sha256 })
+    }
+}
+
+/// The reason of a registration or cancellation event, from the ANPR table of its kind.
+fn event_reason(e: &anagrafe_store::RecordEvent) -> String {
+    use anagrafe_domain::decode::{MotivoCancellazione, MotivoCancellazioneAire, MotivoIscrizione, MotivoIscrizioneAire};
+    let code = e.code.as_deref().unwrap_or_default();
+    let number = code.parse::<u16>().ok();
+    let found = match e.kind.as_str() {
+        "iscrizione" => number.and_then(MotivoIscrizione::from_code).map(|m| m.description()),
+        "iscrizione_aire" => MotivoIscrizioneAire::ALL.iter().find(|m| m.code() == code).map(|m| m.description()),
+        "cancellazione" => number.and_then(MotivoCancellazione::from_code).map(|m| m.description()),
+        "cancellazione_aire" => number.and_then(MotivoCancellazioneAire::from_code).map(|m| m.description()),
+        _ => None,
+    };
+    found
+        .map(str::to_owned)
+        .unwrap_or_else(|| if code.is_empty() { e.kind.replace('_', " ") } else { format!("{} ({code})", e.kind.replace('_', " ")) })
 }

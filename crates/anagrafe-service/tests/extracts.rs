@@ -22,6 +22,9 @@ conformance!(
     an_external_body_gets_the_comune_only_of_a_non_resident,
     protocol_numbers_stay_gapless_and_unique_under_concurrent_issues,
     night_requests_and_many_on_one_subject_raise_alarms_but_public_security_stays_out,
+    the_extract_is_a_sealed_pdf_made_once_from_the_data_kept_at_issue,
+    top_manages_every_user_of_the_comune_and_an_admin_only_their_own_area,
+    the_bulletin_board_shows_public_messages_to_all_and_private_ones_to_their_reader,
 );
 
 fn d(s: &str) -> NaiveDate {
@@ -108,7 +111,7 @@ async fn offices_get_their_own_at_once_others_after_a_mediator_or_by_silence(h: 
         (RequestState::Issued, Some(Approval::ByMediator), Some("mediatore"))
     );
     assert_eq!(done.protocol.unwrap().number, 2);
-    assert!(done.content.as_ref().is_some_and(|(json, hash)| json.contains("\"residenza\"") && hash.len() == 64));
+    assert!(done.content.as_ref().is_some_and(|(json, hash)| json.contains("\"type\":\"residence\"") && hash.len() == 64));
     assert!(desk.decide(&med, true, a.id, true, "").await.is_err(), "decided once");
     // Another, rejected with a note (a rejection needs one), then one left to silence.
     let a = desk.request(&agent, &by_cf(&elsewhere), ExtractType::Birth, "verifica").await.unwrap();
@@ -219,4 +222,200 @@ async fn night_requests_and_many_on_one_subject_raise_alarms_but_public_security
     assert!(desk.statistics(&top, day, day.pred_opt().unwrap()).await.is_err(), "a period that ends before it starts");
     // Only TOP users of the registry office see alarms.
     assert!(matches!(desk.alarms(&agent, day).await, Err(ServiceError::Forbidden(_))));
+}
+
+/// One seal for the whole test binary (making a CA takes a while).
+fn certificates() -> Arc<anagrafe_service::certificates::Certificates> {
+    static PKI: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    let (key, chain) = PKI.get_or_init(|| {
+        let pki = anagrafe_docs::SealIdentity::generate("Anagrafe test", chrono::Utc::now()).unwrap();
+        (pki.seal_key_pem, pki.chain_pem)
+    });
+    let seal = anagrafe_docs::SealIdentity::from_pem(key, chain).unwrap();
+    Arc::new(anagrafe_service::certificates::Certificates::new(seal, "https://anagrafe.example.it"))
+}
+
+/// VIS-10: the extract is a PDF sealed by the register, made on the first download from the data
+/// kept when it was issued (a change to the record afterwards does not reach it), the same bytes
+/// at every download, for whoever has the request in their archive only; a cancelled subject's
+/// extract carries the cancellation; each download is traced.
+async fn the_extract_is_a_sealed_pdf_made_once_from_the_data_kept_at_issue(h: &Harness) {
+    let resident = person(h, 21, "H501").await;
+    let pm = org(h, "h501-pm-doc", OrganisationKind::MunicipalOffice).await;
+    let clock = Arc::new(FakeClock::at(at(10, 0)));
+    let desk = desk(h, &clock).with_documents(Some(certificates()));
+    let agent = user(&desk, "agente-doc", Role::PaStandard, &pm).await;
+    let a = desk.request(&agent, &by_cf(&resident), ExtractType::Residence, "accertamento").await.unwrap();
+    let (req, pdf, sha) = desk.document(&agent, a.id).await.unwrap();
+    assert_eq!(req.protocol, a.protocol);
+    assert!(pdf.starts_with(b"%PDF-"));
+    let text = String::from_utf8_lossy(&pdf);
+    assert!(text.contains("/ETSI.CAdES.detached") && text.contains("Visura anagrafica, protocollo H501/2026/"), "sealed by the register");
+    assert!(!text.contains("/Subtype /Image"), "no contrassegno");
+    // The data kept at issue are in the seal's dictionary: the subject as the register held them.
+    let (json, hash) = req.content.clone().unwrap();
+    assert!(text.contains(&hex::encode(json.as_bytes())), "the kept data, under the seal");
+    assert_eq!(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(json.as_bytes())), hash);
+    assert_eq!(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&pdf)), sha);
+    // Later downloads: the same bytes, even once the clock moved on.
+    clock.advance(chrono::Duration::hours(3));
+    let again = desk.document(&agent, a.id).await.unwrap();
+    assert_eq!((again.1 == pdf, again.2), (true, sha.clone()));
+    // Their organisation's ADMIN has it in the archive; a colleague and another office do not.
+    let admin = user(&desk, "capo-doc", Role::PaAdmin, &pm).await;
+    assert_eq!(desk.document(&admin, a.id).await.unwrap().1, pdf);
+    let colleague = user(&desk, "collega-doc", Role::PaStandard, &pm).await;
+    assert!(matches!(desk.document(&colleague, a.id).await, Err(ServiceError::NotFound(_))));
+    let ss = org(h, "h501-ss-doc", OrganisationKind::MunicipalOffice).await;
+    let ss_admin = user(&desk, "capo-ss-doc", Role::PaAdmin, &ss).await;
+    assert!(matches!(desk.document(&ss_admin, a.id).await, Err(ServiceError::NotFound(_))));
+    // Each download is traced, with the organisation.
+    let trace = h.store.audit_entries(0, 10_000).await.unwrap();
+    let downloads = |outcome: &str| trace.iter().filter(|e| e.entry.operation == "extract.download" && e.entry.outcome == outcome).count();
+    assert_eq!((downloads("ok"), downloads("refused:not-yours")), (3, 2));
+
+    // A subject cancelled from the register: deferred, and once approved the extract has the
+    // cancellation (date and reason of tab. 15).
+    let (cf, id) = {
+        let clock = Arc::new(FakeClock::on(d("2026-06-01")));
+        let issuer = IdIssuer { generator: IdGenerator::new(&[9u8; 16]), key_version: 1, high_water: None };
+        let reg = Registry::new(h.store.clone(), Some(Arc::new(issuer)), clock);
+        let who = Principal::comune_client("test", Some(b("H501")), "req-22".into());
+        let op = Operation::Register(Box::new(anagrafe_testkit::registration(22, "H501", "H501", d("2026-05-30"))));
+        let w = reg.apply(&who, op, &ClientOpId::parse("birth-22").unwrap()).await.unwrap();
+        let id = w.applied.id_anpr.unwrap();
+        let cancel = anagrafe_domain::ops::Cancellation {
+            reason: 6,
+            reason_description: None,
+            effective_date: d("2026-06-01"),
+            death: None,
+            abroad: None,
+        };
+        reg.apply(&who, Operation::Cancel { person: id, cancellation: cancel }, &ClientOpId::parse("cancel-22").unwrap()).await.unwrap();
+        (w.applied.codice_fiscale.unwrap(), id)
+    };
+    let _ = id;
+    let pending = desk.request(&agent, &by_cf(&cf), ExtractType::Residence, "notifica").await.unwrap();
+    assert_eq!(pending.state, RequestState::Pending);
+    let e = desk.document(&agent, pending.id).await.unwrap_err();
+    assert!(matches!(e, ServiceError::State { .. }), "nothing to download before it is issued: {e:?}");
+    desk.decide(&mediator(), true, pending.id, true, "").await.unwrap();
+    let (req, pdf, _) = desk.document(&agent, pending.id).await.unwrap();
+    let snapshot: anagrafe_service::extracts::ExtractSnapshot = serde_json::from_str(&req.content.unwrap().0).unwrap();
+    let cancelled = snapshot.cancelled.expect("the cancellation is kept");
+    assert_eq!(cancelled.date, d("2026-06-01"));
+    let reason = <anagrafe_domain::decode::MotivoCancellazione as anagrafe_domain::decode::DecodeTable>::from_code(6).unwrap();
+    assert_eq!(cancelled.reason, anagrafe_domain::decode::DecodeTable::description(reason));
+    assert!(pdf.starts_with(b"%PDF-"));
+}
+
+/// VIS-1, VIS-2 (acceptance: an ADMIN cannot manage users of another area): a TOP user of the
+/// registry office creates and manages users of any organisation of the comune; an ADMIN only
+/// those of their own, never a TOP user; a STANDARD user manages nobody.
+async fn top_manages_every_user_of_the_comune_and_an_admin_only_their_own_area(h: &Harness) {
+    use anagrafe_service::extracts::{NewUser, UserChange};
+    let registry = org(h, "h501-anagrafe-census", OrganisationKind::Registry).await;
+    let pm = org(h, "h501-pm-census", OrganisationKind::MunicipalOffice).await;
+    let ss = org(h, "h501-ss-census", OrganisationKind::MunicipalOffice).await;
+    let clock = Arc::new(FakeClock::at(at(10, 0)));
+    let desk = desk(h, &clock);
+    let top = user(&desk, "top-census", Role::PaTop, &registry).await;
+    let pm_admin = user(&desk, "capo-pm-census", Role::PaAdmin, &pm).await;
+    let new = |username: &str, role: Role, org: &ExtractOrg| NewUser {
+        username: username.into(),
+        display_name: format!("Utente {username}"),
+        codice_fiscale: "RSSMRA80A01H501U".into(),
+        role,
+        org_code: org.code.clone(),
+    };
+    // The ADMIN of the Polizia Municipale: a STANDARD user of their own office, nothing elsewhere.
+    desk.create_user(&pm_admin, &new("agente-census", Role::PaStandard, &pm), "hash".into()).await.unwrap();
+    let e = desk.create_user(&pm_admin, &new("assistente-census", Role::PaStandard, &ss), "hash".into()).await.unwrap_err();
+    assert_eq!(e.field_errors()[0].field, "organizzazione");
+    let e = desk.create_user(&pm_admin, &new("capo2-census", Role::PaTop, &pm), "hash".into()).await.unwrap_err();
+    assert_eq!(e.field_errors()[0].field, "ruolo");
+    // The registry's TOP user: an ADMIN of the social services; a TOP user only in the registry.
+    desk.create_user(&top, &new("capo-ss-census", Role::PaAdmin, &ss), "hash".into()).await.unwrap();
+    let e = desk.create_user(&top, &new("top2-census", Role::PaTop, &pm), "hash".into()).await.unwrap_err();
+    assert_eq!(e.field_errors()[0].field, "ruolo");
+    desk.create_user(&top, &new("top2-census", Role::PaTop, &registry), "hash".into()).await.unwrap();
+    // Who sees whom.
+    let names = |list: Vec<anagrafe_service::extracts::CensusUser>| list.into_iter().map(|u| u.username).collect::<Vec<_>>();
+    assert_eq!(names(desk.users(&pm_admin).await.unwrap()), ["agente-census"]);
+    assert_eq!(names(desk.users(&top).await.unwrap()), ["agente-census", "capo-ss-census", "top2-census"]);
+    // An ADMIN cannot manage the users of another area, nor a TOP user.
+    assert!(matches!(desk.change_user(&pm_admin, "capo-ss-census", UserChange::Suspend).await, Err(ServiceError::NotFound(_))));
+    assert!(matches!(desk.change_user(&pm_admin, "top2-census", UserChange::Suspend).await, Err(ServiceError::NotFound(_))));
+    assert!(!h.store.operator("capo-ss-census").await.unwrap().unwrap().disabled, "untouched");
+    // Their own user: suspended, then reset (second factor cleared, new password to change).
+    let o = desk.change_user(&pm_admin, "agente-census", UserChange::Suspend).await.unwrap();
+    assert!(o.disabled);
+    let o = desk.change_user(&pm_admin, "agente-census", UserChange::Reset { password_hash: "hash2".into() }).await.unwrap();
+    assert!(o.must_change_password && o.totp_secret.is_none());
+    // The TOP user manages the social services' ADMIN.
+    assert!(desk.change_user(&top, "capo-ss-census", UserChange::Suspend).await.unwrap().disabled);
+    // A STANDARD user manages nobody.
+    let standard = user(&desk, "agente-census", Role::PaStandard, &pm).await;
+    assert!(matches!(desk.users(&standard).await, Err(ServiceError::Forbidden(_))));
+    assert!(matches!(
+        desk.create_user(&standard, &new("x-census", Role::PaStandard, &pm), "h".into()).await,
+        Err(ServiceError::Forbidden(_))
+    ));
+}
+
+/// VIS-9: the registry office's TOP user posts a public message and a private one; every user
+/// of the comune reads the public one, only its recipient the private one; an expired or
+/// withdrawn message is no longer shown; nobody else posts.
+async fn the_bulletin_board_shows_public_messages_to_all_and_private_ones_to_their_reader(h: &Harness) {
+    use anagrafe_service::extracts::NewBulletin;
+    let registry = org(h, "h501-anagrafe-board", OrganisationKind::Registry).await;
+    let pm = org(h, "h501-pm-board", OrganisationKind::MunicipalOffice).await;
+    for (name, role, scope) in [("agente-board", "pa_standard", &pm.code), ("collega-board", "pa_standard", &pm.code)] {
+        let o = anagrafe_store::Operator {
+            username: name.into(),
+            display_name: name.into(),
+            codice_fiscale: None,
+            password_hash: "x".into(),
+            must_change_password: false,
+            totp_secret: None,
+            totp_pending: None,
+            totp_last_step: None,
+            failed_logins: 0,
+            locked_until: None,
+            disabled: false,
+            roles: vec![anagrafe_store::RoleGrant { role: Role::parse(role).unwrap(), scope: scope.clone(), mediator: false }],
+        };
+        h.store.save_operator(&o, &anagrafe_store::WriteContext::cli("test")).await.unwrap();
+    }
+    let clock = Arc::new(FakeClock::at(at(10, 0)));
+    let desk = desk(h, &clock);
+    let top = user(&desk, "top-board", Role::PaTop, &registry).await;
+    let agent = user(&desk, "agente-board", Role::PaStandard, &pm).await;
+    let colleague = user(&desk, "collega-board", Role::PaStandard, &pm).await;
+    let msg = |title: &str, recipient: Option<&str>, until: Option<NaiveDate>| NewBulletin {
+        title: title.into(),
+        body: "Testo del messaggio".into(),
+        recipient: recipient.map(str::to_owned),
+        until,
+    };
+    desk.post_bulletin(&top, &msg("Manutenzione sabato", None, Some(d("2026-12-07")))).await.unwrap();
+    desk.post_bulletin(&top, &msg("Per l'agente", Some("agente-board"), None)).await.unwrap();
+    let e = desk.post_bulletin(&top, &msg("A nessuno", Some("sconosciuto"), None)).await.unwrap_err();
+    assert_eq!(e.field_errors()[0].field, "destinatario");
+    let e = desk.post_bulletin(&top, &msg(" ", None, None)).await.unwrap_err();
+    assert_eq!(e.field_errors()[0].field, "titolo");
+    let e = desk.post_bulletin(&top, &msg("Ieri", None, Some(d("2026-12-06")))).await.unwrap_err();
+    assert_eq!(e.field_errors()[0].field, "fino_al");
+    assert!(matches!(desk.post_bulletin(&agent, &msg("Io", None, None)).await, Err(ServiceError::Forbidden(_))));
+    let titles = |list: Vec<anagrafe_store::Bulletin>| list.into_iter().map(|b| b.title).collect::<Vec<_>>();
+    assert_eq!(titles(desk.bulletins(&agent).await.unwrap()), ["Per l'agente", "Manutenzione sabato"]);
+    assert_eq!(titles(desk.bulletins(&colleague).await.unwrap()), ["Manutenzione sabato"]);
+    // The next day the first has expired; once withdrawn, the second is gone too.
+    clock.advance(chrono::Duration::days(1));
+    assert_eq!(titles(desk.bulletins(&colleague).await.unwrap()), Vec::<String>::new());
+    let private = desk.all_bulletins(&top).await.unwrap().into_iter().find(|b| b.recipient.is_some()).unwrap();
+    desk.withdraw_bulletin(&top, private.id).await.unwrap();
+    assert!(desk.bulletins(&agent).await.unwrap().is_empty());
+    assert!(matches!(desk.withdraw_bulletin(&top, private.id).await, Err(ServiceError::NotFound(_))), "withdrawn once");
+    assert_eq!(desk.all_bulletins(&top).await.unwrap().len(), 2, "the TOP user's list keeps both");
 }

@@ -302,6 +302,126 @@ macro_rules! store_extract {
                 row.as_ref().map(Self::extract_row).transpose()
             }
 
+            async fn post_bulletin(&self, b: &crate::Bulletin, entry: &crate::audit::AuditEntry) -> crate::Result<i64> {
+                let (_write, mut tx) = self.begin_write().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO extract_bulletins (comune, recipient, author, author_name, title, body, posted_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                )
+                .bind(b.comune.to_string())
+                .bind(&b.recipient)
+                .bind(&b.author)
+                .bind(&b.author_name)
+                .bind(&b.title)
+                .bind(&b.body)
+                .bind(b.posted_at)
+                .bind(b.expires_at)
+                .fetch_one(&mut *tx)
+                .await?;
+                let mut e = entry.clone();
+                e.detail = serde_json::json!({ "bulletin": id, "comune": b.comune, "private": b.recipient.is_some() }).to_string();
+                Self::append_audit(&mut tx, &mut head, &e).await?;
+                tx.commit().await?;
+                Ok(id)
+            }
+
+            async fn bulletins(
+                &self,
+                comune: anagrafe_domain::Belfiore,
+                username: &str,
+                now: i64,
+                every: bool,
+            ) -> crate::Result<Vec<crate::Bulletin>> {
+                use sqlx::Row;
+                let rows = sqlx::query(
+                    "SELECT * FROM extract_bulletins WHERE comune = $1 AND ($4 OR ((recipient IS NULL OR recipient = $2) \
+                     AND withdrawn_at IS NULL AND (expires_at IS NULL OR expires_at > $3))) ORDER BY id DESC LIMIT 200",
+                )
+                .bind(comune.to_string())
+                .bind(username)
+                .bind(now)
+                .bind(every)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        let c: String = r.try_get("comune")?;
+                        Ok(crate::Bulletin {
+                            id: r.try_get("id")?,
+                            comune: anagrafe_domain::Belfiore::parse(&c)
+                                .map_err(|_| crate::StoreError::Corrupt("extract_bulletins: comune".into()))?,
+                            recipient: r.try_get("recipient")?,
+                            author: r.try_get("author")?,
+                            author_name: r.try_get("author_name")?,
+                            title: r.try_get("title")?,
+                            body: r.try_get("body")?,
+                            posted_at: r.try_get("posted_at")?,
+                            expires_at: r.try_get("expires_at")?,
+                            withdrawn_at: r.try_get("withdrawn_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn withdraw_bulletin(
+                &self,
+                comune: anagrafe_domain::Belfiore,
+                id: i64,
+                now: i64,
+                entry: &crate::audit::AuditEntry,
+            ) -> crate::Result<()> {
+                let (_write, mut tx) = self.begin_write().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                let done = sqlx::query("UPDATE extract_bulletins SET withdrawn_at = $1 WHERE id = $2 AND comune = $3 AND withdrawn_at IS NULL")
+                    .bind(now)
+                    .bind(id)
+                    .bind(comune.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(crate::StoreError::NotFound(format!("bulletin {id}")));
+                }
+                let mut e = entry.clone();
+                e.detail = serde_json::json!({ "bulletin": id }).to_string();
+                Self::append_audit(&mut tx, &mut head, &e).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn extract_document(&self, id: i64) -> crate::Result<Option<(Vec<u8>, String)>> {
+                Ok(sqlx::query_as("SELECT pdf, sha256 FROM extract_documents WHERE request_id = $1").bind(id).fetch_optional(&self.pool).await?)
+            }
+
+            async fn save_extract_document(
+                &self,
+                id: i64,
+                pdf: &[u8],
+                at_ms: i64,
+                entry: &crate::audit::AuditEntry,
+            ) -> crate::Result<(Vec<u8>, String)> {
+                use sha2::Digest;
+                let sha256 = hex::encode(sha2::Sha256::digest(pdf));
+                let (_write, mut tx) = self.begin_write().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                sqlx::query(
+                    "INSERT INTO extract_documents (request_id, pdf, sha256, size, made_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (request_id) DO NOTHING",
+                )
+                .bind(id)
+                .bind(pdf)
+                .bind(&sha256)
+                .bind(pdf.len() as i64)
+                .bind(at_ms)
+                .execute(&mut *tx)
+                .await?;
+                let kept: (Vec<u8>, String) =
+                    sqlx::query_as("SELECT pdf, sha256 FROM extract_documents WHERE request_id = $1").bind(id).fetch_one(&mut *tx).await?;
+                Self::append_audit(&mut tx, &mut head, entry).await?;
+                tx.commit().await?;
+                Ok(kept)
+            }
+
             async fn extract_requests(&self, f: &crate::ExtractFilter) -> crate::Result<Vec<crate::ExtractRequest>> {
                 let rows = sqlx::query(
                     "SELECT * FROM extract_requests WHERE ($1 IS NULL OR comune = $1) AND ($2 IS NULL OR org_id = $2) \

@@ -328,6 +328,10 @@ pub trait AccountStore: Send + Sync {
     /// Every operator account's name, in order.
     async fn operator_names(&self) -> Result<Vec<String>>;
 
+    /// Usernames holding a role whose scope is `scope` (an organisation's code, a comune's
+    /// Belfiore code), sorted.
+    async fn operator_names_in_scope(&self, scope: &str) -> Result<Vec<String>>;
+
     /// Creates or replaces an operator account and its roles (administration), traced.
     async fn save_operator(&self, operator: &Operator, ctx: &WriteContext) -> Result<()>;
 
@@ -435,6 +439,26 @@ pub trait ExtractStore: Send + Sync {
 
     /// One request.
     async fn extract_request(&self, id: i64) -> Result<Option<ExtractRequest>>;
+
+    /// Posts `b` (its id is given) and traces `entry`, in one transaction; its id.
+    async fn post_bulletin(&self, b: &Bulletin, entry: &AuditEntry) -> Result<i64>;
+
+    /// The messages of `comune` shown to `username` at `now` (public ones and theirs, neither
+    /// expired nor withdrawn), newest first; with `every`, every message of the comune (the
+    /// TOP users' list), withdrawn and expired included.
+    async fn bulletins(&self, comune: anagrafe_domain::Belfiore, username: &str, now: i64, every: bool) -> Result<Vec<Bulletin>>;
+
+    /// Withdraws message `id` of `comune` at `now`, traced with `entry`; `NotFound` when there
+    /// is none in force.
+    async fn withdraw_bulletin(&self, comune: anagrafe_domain::Belfiore, id: i64, now: i64, entry: &AuditEntry) -> Result<()>;
+
+    /// The sealed PDF kept for an issued extract, with its SHA-256, if it was made.
+    async fn extract_document(&self, id: i64) -> Result<Option<(Vec<u8>, String)>>;
+
+    /// Keeps the PDF made for extract `id` at `at_ms` and traces `entry`, in one transaction.
+    /// When one is kept already (two first downloads at once), that one stays and is
+    /// answered; the entry is traced either way.
+    async fn save_extract_document(&self, id: i64, pdf: &[u8], at_ms: i64, entry: &AuditEntry) -> Result<(Vec<u8>, String)>;
 
     /// Requests as `filter` says, newest first.
     async fn extract_requests(&self, filter: &ExtractFilter) -> Result<Vec<ExtractRequest>>;

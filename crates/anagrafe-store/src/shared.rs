@@ -1558,6 +1558,13 @@ macro_rules! store_common {
                 Ok(sqlx::query_scalar::<_, String>("SELECT username FROM operators ORDER BY username").fetch_all(&self.pool).await?)
             }
 
+            async fn operator_names_in_scope(&self, scope: &str) -> crate::Result<Vec<String>> {
+                Ok(sqlx::query_scalar::<_, String>("SELECT DISTINCT username FROM operator_roles WHERE scope = $1 ORDER BY username")
+                    .bind(scope)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
             async fn operator(&self, username: &str) -> crate::Result<Option<crate::Operator>> {
                 use sqlx::Row;
                 let Some(r) = sqlx::query(

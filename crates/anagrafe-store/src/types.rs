@@ -469,7 +469,7 @@ pub struct StampPayment {
 }
 
 /// A value with the period it held.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Dated<T> {
     /// First day.
     pub from: NaiveDate,
@@ -936,6 +936,28 @@ pub struct ExtractRequest {
     pub protocol: Option<anagrafe_domain::extract::Protocol>,
     /// The data issued (JSON) and its SHA-256.
     pub content: Option<(String, String)>,
+}
+
+/// A message of the extracts' bulletin board (VIS-9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Bulletin {
+    /// Its number.
+    pub id: i64,
+    /// The comune whose users read it.
+    pub comune: Belfiore,
+    /// The one user it is for; `None`: every user of the comune's organisations.
+    pub recipient: Option<String>,
+    /// Who posted it (username) and their name.
+    pub author: String,
+    pub author_name: String,
+    /// Title and text.
+    pub title: String,
+    pub body: String,
+    /// When it was posted, and until when it is shown (epoch ms).
+    pub posted_at: i64,
+    pub expires_at: Option<i64>,
+    /// When it was withdrawn.
+    pub withdrawn_at: Option<i64>,
 }
 
 /// Which requests to list (every condition given must hold).

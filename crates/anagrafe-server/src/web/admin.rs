@@ -219,14 +219,14 @@ async fn new_page(a: WebAdmin) -> PageResult {
 }
 
 /// The form as typed, for the page shown again after a refusal: never the password or code.
-fn without_secrets(values: &HashMap<String, String>) -> HashMap<String, String> {
+pub(super) fn without_secrets(values: &HashMap<String, String>) -> HashMap<String, String> {
     values.iter().filter(|(k, _)| !matches!(k.as_str(), "password" | "codice")).map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 /// A new temporary password and its hash (a new account, a reset).
-async fn temporary_password(state: &AppState, a: &WebAdmin) -> Result<(String, String), Response> {
+pub(super) async fn temporary_password(state: &AppState, o: &super::office::WebOfficer) -> Result<(String, String), Response> {
     let t = crate::auth::password::temporary();
-    let hash = crate::auth::password::hash(t.clone(), state.auth.password_cost).await.map_err(|e| a.o.fail(ApiError::Internal(e)))?;
+    let hash = crate::auth::password::hash(t.clone(), state.auth.password_cost).await.map_err(|e| o.fail(ApiError::Internal(e)))?;
     Ok((t, hash))
 }
 
@@ -240,20 +240,20 @@ fn field_errors(a: &WebAdmin, e: ServiceError) -> Result<Vec<(String, String)>, 
 
 /// Checks the administrator's password and code again (`password`, `codice`): the fields'
 /// errors, or nothing. Wrong answers count as failed logins.
-async fn confirm(
+pub(super) async fn confirm(
     state: &AppState,
-    a: &WebAdmin,
+    o: &super::office::WebOfficer,
     addr: &crate::auth::limits::ClientAddr,
     values: &HashMap<String, String>,
 ) -> Result<Vec<(String, String)>, Response> {
     let get = |k: &str| values.get(k).cloned().unwrap_or_default();
     if get("password").is_empty() || get("codice").trim().is_empty() {
-        return Ok(vec![("password".into(), a.o.ui.t("adm-confirm-missing"))]);
+        return Ok(vec![("password".into(), o.ui.t("adm-confirm-missing"))]);
     }
-    match crate::auth::confirm_identity(state, addr, &a.o.s, get("password"), get("codice").trim()).await {
+    match crate::auth::confirm_identity(state, addr, &o.s, get("password"), get("codice").trim()).await {
         Ok(()) => Ok(Vec::new()),
-        Err(ApiError::Unauthorized(_) | ApiError::BadRequest { .. }) => Ok(vec![("password".into(), a.o.ui.t("adm-confirm-wrong"))]),
-        Err(e) => Err(a.o.fail(e)),
+        Err(ApiError::Unauthorized(_) | ApiError::BadRequest { .. }) => Ok(vec![("password".into(), o.ui.t("adm-confirm-wrong"))]),
+        Err(e) => Err(o.fail(e)),
     }
 }
 
@@ -276,7 +276,7 @@ async fn create(
         Ok(g) => g,
         Err(e) => return refuse(field_errors(&a, e)?),
     };
-    let errors = confirm(&state, &a, &addr, &values).await?;
+    let errors = confirm(&state, &a.o, &addr, &values).await?;
     if !errors.is_empty() {
         return refuse(errors);
     }
@@ -286,7 +286,7 @@ async fn create(
         codice_fiscale: Some(get("codice_fiscale").to_owned()),
         roles: vec![grant],
     };
-    let (temporary, hash) = temporary_password(&state, &a).await?;
+    let (temporary, hash) = temporary_password(&state, &a.o).await?;
     if let Err(e) = state.admin().create_operator(&a.principal, &new, hash).await {
         return refuse(field_errors(&a, e)?);
     }
@@ -396,7 +396,7 @@ async fn account_change(
         "sospendi" => AccountChange::Suspend,
         "riattiva" => AccountChange::Reactivate,
         "reimposta" => {
-            let (t, hash) = temporary_password(&state, &a).await?;
+            let (t, hash) = temporary_password(&state, &a.o).await?;
             temporary = Some(t);
             AccountChange::Reset { password_hash: hash }
         }
@@ -407,7 +407,7 @@ async fn account_change(
         },
         _ => return refuse(vec![("azione".into(), a.o.ui.t("adm-err-action"))]).await,
     };
-    let errors = confirm(&state, &a, &addr, &values).await?;
+    let errors = confirm(&state, &a.o, &addr, &values).await?;
     if !errors.is_empty() {
         return refuse(errors).await;
     }

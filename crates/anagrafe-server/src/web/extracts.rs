@@ -23,6 +23,9 @@ use axum::routing::{get, post};
 use chrono::Datelike;
 use std::collections::HashMap;
 
+mod bulletin;
+mod users;
+
 /// The extracts' desk.
 pub(super) const DESK: &str = "/ufficio/visure";
 
@@ -33,6 +36,18 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ufficio/visure/statistiche", get(statistics))
         .route("/ufficio/visure/mediazione", get(queue))
         .route("/ufficio/visure/mediazione/{id}", post(decide))
+        .route("/ufficio/visure/{id}/pdf", get(download))
+        .route("/ufficio/visure/bacheca", get(bulletin::board).post(bulletin::post))
+        .route("/ufficio/visure/bacheca/{id}", post(bulletin::withdraw))
+        .route("/ufficio/visure/utenti", get(users::users).post(users::create))
+        .route("/ufficio/visure/utenti/{username}", get(users::user).post(users::change))
+}
+
+/// The sealed PDF of an issued extract (VIS-10), for whoever has it in their archive.
+async fn download(State(state): State<AppState>, w: WebRequester, Path(id): Path<i64>) -> Result<Response, Response> {
+    let (req, pdf, _) = state.extracts().document(&w.r, id).await.map_err(|e| w.o.fail(e.into()))?;
+    let name = req.protocol.map(|p| p.to_string().replace('/', "-")).unwrap_or_else(|| id.to_string());
+    Ok(crate::certificates::pdf_response(pdf, &format!("visura-{name}.pdf")))
 }
 
 /// A user of an organisation that asks for extracts, from a session with both factors.
@@ -94,6 +109,8 @@ struct Row {
     state: String,
     protocol: String,
     comune: String,
+    /// The sealed PDF, once issued.
+    pdf: Option<String>,
 }
 
 fn row(c: &Chrome, r: &ExtractRequest, orgs: &HashMap<i64, String>) -> Row {
@@ -109,6 +126,7 @@ fn row(c: &Chrome, r: &ExtractRequest, orgs: &HashMap<i64, String>) -> Row {
         state: c.t(&format!("vis-state-{}", r.state.as_str())),
         protocol: r.protocol.map(|p| p.to_string()).unwrap_or_default(),
         comune: r.answer_comune.as_deref().map(super::office::comune_name).unwrap_or_default(),
+        pdf: r.protocol.map(|_| format!("{DESK}/{}/pdf", r.id)),
     }
 }
 
@@ -116,6 +134,8 @@ fn row(c: &Chrome, r: &ExtractRequest, orgs: &HashMap<i64, String>) -> Row {
 struct Outcome {
     ok: bool,
     text: String,
+    /// The extract's PDF, when issued at once.
+    pdf: Option<String>,
 }
 
 #[derive(Template)]
@@ -130,6 +150,10 @@ struct DeskPage {
     rows: Vec<Row>,
     /// TOP and ADMIN users reach the monitoring.
     monitor: bool,
+    /// The bulletin board's messages for this user.
+    board: Vec<bulletin::BulletinRow>,
+    /// A TOP user of the registry office writes the board.
+    board_author: bool,
 }
 
 fn chrome(o: &super::office::WebOfficer, title_key: &str) -> Chrome {
@@ -182,7 +206,11 @@ async fn desk_view(
     let orgs: HashMap<i64, String> =
         state.extracts().organisations(w.r.org.comune).await.map_err(|e| w.o.fail(e.into()))?.into_iter().map(|o| (o.id, o.name)).collect();
     let rows = list.iter().map(|r| row(&c, r, &orgs)).collect();
+    let board = state.extracts().bulletins(&w.r).await.map_err(|e| w.o.fail(e.into()))?;
+    let board = bulletin::rows(&c, &board, state.clock.now().timestamp_millis());
     Ok(DeskPage {
+        board,
+        board_author: w.r.principal.role == Role::PaTop && w.r.org.kind == anagrafe_domain::extract::OrganisationKind::Registry,
         org: w.r.org.name.clone(),
         csrf: w.o.s.0.session.csrf_token.clone(),
         fields: fields(&c, typed, &errors),
@@ -266,13 +294,16 @@ fn outcome_of(w: &WebRequester, a: &Answer) -> Outcome {
         RequestState::Issued => Outcome {
             ok: true,
             text: super::i18n::t_args(ui.lang, "vis-issued", &[("protocol", &a.protocol.map(|p| p.to_string()).unwrap_or_default())]),
+            pdf: Some(format!("{DESK}/{}/pdf", a.id)),
         },
         RequestState::Pending => Outcome {
             ok: true,
             text: super::i18n::t_args(ui.lang, "vis-deferred", &[("id", &a.id.to_string()), ("comune", &named(a.comune))]),
+            pdf: None,
         },
         RequestState::ComuneOnly | RequestState::Rejected => Outcome {
             ok: false,
+            pdf: None,
             text: format!(
                 "{} {}",
                 super::i18n::t_args(ui.lang, "vis-comune-only", &[("comune", &named(a.comune))]),

@@ -6,7 +6,7 @@ use anagrafe_docs::model::{Document, Issuer, Row, Section, Table, Text};
 use anagrafe_domain::certificate::{self, HouseholdFacts, Stamp};
 use anagrafe_domain::decode::DecodeTable;
 use anagrafe_domain::{BirthPlace, Country, DatePrecision, Household, PartialDate, PersonRecord, RefData, Residence};
-use anagrafe_store::{PersonView, Store, StoreError};
+use anagrafe_store::{Store, StoreError};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 /// Languages a certificate can carry besides Italian.
@@ -358,7 +358,18 @@ pub(crate) async fn prepare(
             members.push((mv, m.relation));
         }
     }
-    let facts = Facts { record: r, family: family.as_ref(), history: history.as_ref(), members: &members, as_of };
+    let facts = Facts {
+        record: r,
+        cohabitation: family.as_ref().and_then(|f| match f.kind {
+            anagrafe_domain::HouseholdKind::Cohabitation { specie } => Some(specie),
+            _ => None,
+        }),
+        in_household: family.is_some(),
+        residences: history.as_ref().map(|h| h.residences.as_slice()),
+        citizenships: history.as_ref().map(|h| h.citizenships.as_slice()),
+        members: members.iter().map(|(mv, rel)| (&mv.record, *rel)).collect(),
+        as_of,
+    };
     let mut sections = vec![generalita(&lang, r, &refdata)];
     let mut tables = Vec::new();
     let mut notes: Vec<Text> = Vec::new();
@@ -419,18 +430,154 @@ pub(crate) fn finish(certs: &Certificates, doc: &mut Document, number: &str, exp
     doc.notes.push(lang.l("sealed"));
 }
 
-/// What a certificate's content is made of, read once from the register.
-struct Facts<'a> {
-    record: &'a PersonRecord,
-    family: Option<&'a anagrafe_store::FamilyView>,
-    history: Option<&'a anagrafe_store::PersonHistory>,
+/// What a registry extract (*visura*, VIS-10) prints besides the subject's data.
+pub(crate) struct ExtractHeading<'a> {
+    /// The comune whose register answers.
+    pub comune: anagrafe_domain::Belfiore,
+    /// "Visura di Residenza".
+    pub title: &'a str,
+    /// The certificate type (tab. 13) whose content it shows.
+    pub cert_type: u16,
+    /// "H501/2026/0000123".
+    pub protocol: String,
+    /// When it was issued.
+    pub issued_at: DateTime<Utc>,
+    /// Who asked, and for which organisation.
+    pub requester: &'a str,
+    pub organisation: &'a str,
+    /// Who approved it, in words, when a mediator or silence did.
+    pub mediator: Option<String>,
+    /// The subject's registration in the comune: date and reason.
+    pub registered: Option<(NaiveDate, String)>,
+    /// The subject's cancellation from the register: date and reason.
+    pub cancelled: Option<(NaiveDate, String)>,
+}
+
+/// The legal references an extract opens with (the INDAGOR example, `seeds/004`; the decree of
+/// the President of the Council of Ministers on ANPR is n. 109 of 2013).
+const EXTRACT_PREAMBLE: [&str; 6] = [
+    "Vista l'Anagrafe nazionale della popolazione residente (ANPR), disciplinata dall'art. 62 del d.lgs. 82/2005 e successive modificazioni;",
+    "visti i d.P.C.M. 109/2013 e 194/2014;",
+    "visti la legge 1228/1954 e il d.P.R. 223/1989;",
+    "vista la legge 241/1990, in particolare l'art. 3-bis (uso della telematica) e l'art. 18 (autocertificazione);",
+    "visto il d.P.R. 445/2000, in particolare gli artt. 43 (accertamenti d'ufficio), 71 (modalità dei controlli) e 72 (responsabilità in materia di accertamenti d'ufficio),",
+    "risultano dall'Anagrafe i seguenti dati:",
+];
+
+/// What the extract's holder may do with it.
+const EXTRACT_VALUE: [&str; 2] = [
+    "Il presente documento anagrafico digitale è rilasciato alle pubbliche amministrazioni e ai gestori di pubblici servizi (art. 1, comma 1, lett. o), d.P.R. 445/2000 e art. 1, comma 2, d.lgs. 165/2001) e ha valore probatorio di riproduzione informatica ai sensi dell'art. 2712 del codice civile.",
+    "Non è un certificato: non è soggetto all'imposta di bollo e non reca contrassegno. È sigillato elettronicamente dall'Anagrafe nazionale; il sigillo si verifica sul file PDF originale.",
+];
+
+/// Lays out a registry extract: the subject's data as [`type_content`] gives them for the
+/// certificate type it shows, the cancellation when the subject is cancelled, and the extract's
+/// own particulars. Italian only; no stamp duty, no contrassegno.
+pub(crate) fn extract_document(certs: &Certificates, h: &ExtractHeading<'_>, facts: &Facts<'_>) -> Document {
+    let refdata = RefData::current();
+    let langs = vec!["it".to_owned()];
+    let lang = Lang::new(&langs);
+    let it = |s: &str| vec![s.to_owned()];
+    let row = |label: &str, value: String| Row { label: it(label), value };
+    let r = facts.record;
+    let mut data = generalita(&lang, r, &refdata);
+    data.rows.push(row("Soggetto AIRE", if r.status == anagrafe_domain::RegisterStatus::Aire { "Sì" } else { "No" }.to_owned()));
+    let mut sections = vec![data];
+    let mut tables = Vec::new();
+    let mut notes: Vec<Text> = Vec::new();
+    let residence_since = facts.residences.and_then(|h| h.last()).map(|d| dmy(d.from));
+    let mut registration_rows = Vec::new();
+    if let Some((on, why)) = &h.registered {
+        registration_rows.push(row("Data iscrizione", dmy(*on)));
+        registration_rows.push(row("Motivo", why.clone()));
+    }
+    match &h.cancelled {
+        Some((on, why)) => {
+            sections.push(Section {
+                title: it("Risulta cancellato/a con i seguenti dati"),
+                rows: vec![row("Data", dmy(*on)), row("Motivo", why.clone())],
+            });
+            let mut rows = vec![row("Indirizzo", residence_line(&refdata, &r.residence, facts.as_of))];
+            if let Some(since) = &residence_since {
+                rows.push(row("Data decorrenza", since.clone()));
+            }
+            rows.extend(registration_rows);
+            sections.push(Section { title: it("Sino alla data di cancellazione risulta iscritto/a con i seguenti dati"), rows });
+            // The residence types would repeat the last address as if it held.
+            if !matches!(h.cert_type, 8 | 10) {
+                type_content(h.cert_type, &lang, &refdata, facts, &mut sections, &mut tables, &mut notes);
+            }
+        }
+        None => {
+            type_content(h.cert_type, &lang, &refdata, facts, &mut sections, &mut tables, &mut notes);
+            if matches!(h.cert_type, 8 | 10) {
+                if let Some(since) = residence_since {
+                    registration_rows.insert(0, row("Data decorrenza", since));
+                }
+                if !registration_rows.is_empty() {
+                    sections.push(Section { title: it("Iscrizione anagrafica"), rows: registration_rows });
+                }
+            }
+        }
+    }
+    let local = anagrafe_domain::ops::italian_time(h.issued_at);
+    let mut particulars = vec![
+        row("Data", local.format("%d/%m/%Y %H:%M").to_string()),
+        row("Protocollo ANPR", h.protocol.clone()),
+        row("Richiesto da", h.requester.to_owned()),
+        row("Organizzazione", h.organisation.to_owned()),
+    ];
+    if let Some(m) = &h.mediator {
+        particulars.push(row("Mediatore ANPR", m.clone()));
+    }
+    sections.push(Section { title: it("Estremi della visura"), rows: particulars });
+    notes.extend(EXTRACT_VALUE.iter().map(|n| it(n)));
+    let office = match refdata.comune_at(h.comune, facts.as_of).or_else(|| refdata.comune_history(h.comune).last()) {
+        Some(c) => format!("Comune di {}", c.name),
+        None => format!("Comune {}", h.comune),
+    };
+    Document {
+        langs,
+        ident: format!("visura-{}", h.protocol.replace('/', "-")),
+        issuer: Issuer {
+            heading: certs.branding.heading.clone(),
+            administration: certs.branding.administration.clone(),
+            office: it(&office),
+        },
+        title: it(h.title),
+        intro: EXTRACT_PREAMBLE.iter().map(|l| (*l).to_owned()).collect(),
+        sections,
+        tables,
+        notes,
+        stamp: Vec::new(),
+        issued_at: h.issued_at,
+        issued_text: local.format("%d/%m/%Y %H:%M").to_string(),
+        valid_until: None,
+        number: Some(format!("Protocollo ANPR {}", h.protocol)),
+        verify_hint: None,
+        preview: false,
+    }
+}
+
+/// What a certificate's or an extract's content is made of, read once from the register (or,
+/// for an extract, from what was kept when it was issued).
+pub(crate) struct Facts<'a> {
+    pub record: &'a PersonRecord,
+    /// The household is a cohabitation of this kind (tab. 27).
+    pub cohabitation: Option<anagrafe_domain::decode::SpecieConvivenza>,
+    /// The subject belongs to a family or cohabitation.
+    pub in_household: bool,
+    /// Residences, oldest first (the historical types and the cancellation's date).
+    pub residences: Option<&'a [anagrafe_store::Dated<Residence>]>,
+    /// Citizenships, oldest first (the historical citizenship).
+    pub citizenships: Option<&'a [anagrafe_store::Dated<Country>]>,
     /// The household's members as of the date, with their relation to the head.
-    members: &'a [(PersonView, u16)],
-    as_of: NaiveDate,
+    pub members: Vec<(&'a PersonRecord, u16)>,
+    pub as_of: NaiveDate,
 }
 
 /// Lays out what type `t` adds to the certificate.
-fn type_content(
+pub(crate) fn type_content(
     t: u16,
     lang: &Lang,
     refdata: &RefData,
@@ -439,7 +586,7 @@ fn type_content(
     tables: &mut Vec<Table>,
     notes: &mut Vec<Text>,
 ) {
-    let (r, as_of, family) = (facts.record, facts.as_of, facts.family);
+    let (r, as_of) = (facts.record, facts.as_of);
     let row = |k: &str, v: String| Row { label: lang.l(k), value: v };
     match t {
         1 => {} // the birth data are in the personal data section
@@ -456,7 +603,7 @@ fn type_content(
             }
         }
         4 => {
-            let closed = facts.history.and_then(|h| h.residences.iter().filter_map(|d| d.to).max());
+            let closed = facts.residences.and_then(|h| h.iter().filter_map(|d| d.to).max());
             sections.push(Section {
                 title: lang.l("cancellation"),
                 rows: vec![
@@ -468,12 +615,11 @@ fn type_content(
         5 => sections
             .push(Section { title: lang.l("citizenship"), rows: vec![row("citizenship", citizenships(refdata, &r.citizenships, as_of))] }),
         6 => {
-            let Some(h) = facts.history else { return };
+            let Some(h) = facts.citizenships else { return };
             tables.push(Table {
                 title: lang.l("citizenships"),
                 head: vec![lang.l("citizenship"), lang.l("from"), lang.l("to")],
                 rows: h
-                    .citizenships
                     .iter()
                     .map(|c| vec![citizenships(refdata, &[c.value], c.from), dmy(c.from), c.to.map(dmy).unwrap_or_default()])
                     .collect(),
@@ -482,9 +628,7 @@ fn type_content(
         7 => notes.push(lang.l("alive")),
         8 | 14 | 20 => {
             let mut rows = vec![row("residence", residence_line(refdata, &r.residence, as_of))];
-            if let Some(f) = family.filter(|_| t == 14)
-                && let anagrafe_domain::HouseholdKind::Cohabitation { specie } = f.kind
-            {
+            if let Some(specie) = facts.cohabitation.filter(|_| t == 14) {
                 rows.push(row("cohabitation", specie.description().to_owned()));
             }
             if t == 20 {
@@ -493,12 +637,11 @@ fn type_content(
             sections.push(Section { title: lang.l("residence"), rows });
         }
         9 => {
-            let Some(h) = facts.history else { return };
+            let Some(h) = facts.residences else { return };
             tables.push(Table {
                 title: lang.l("residences"),
                 head: vec![lang.l("address"), lang.l("from"), lang.l("to")],
                 rows: h
-                    .residences
                     .iter()
                     .map(|d| vec![residence_line(refdata, &d.value, d.from), dmy(d.from), d.to.map(dmy).unwrap_or_default()])
                     .collect(),
@@ -529,7 +672,7 @@ fn type_content(
             notes.push(lang.l("free"));
         }
         12 | 13 | 15 | 16 => {
-            if family.is_none() {
+            if !facts.in_household {
                 return;
             }
             let mut head = vec![lang.l("member"), lang.l("birth_date"), lang.l("birth_place")];
@@ -540,12 +683,12 @@ fn type_content(
                 head.push(lang.l("relation"));
             }
             let mut rows = Vec::new();
-            for (mv, relation) in facts.members {
-                let g = &mv.record.generalita;
+            for (member, relation) in &facts.members {
+                let g = &member.generalita;
                 let mut cells =
-                    vec![full_name(&mv.record), partial(&g.birth_date), birth_place(refdata, &g.birth_place, g.birth_date.first_day())];
+                    vec![full_name(member), partial(&g.birth_date), birth_place(refdata, &g.birth_place, g.birth_date.first_day())];
                 if t == 13 {
-                    cells.push(mv.record.civil_status.description().to_owned());
+                    cells.push(member.civil_status.description().to_owned());
                 }
                 if t == 15 || t == 16 {
                     cells.push(
@@ -562,7 +705,7 @@ fn type_content(
     }
 }
 
-fn generalita(lang: &Lang, r: &PersonRecord, refdata: &RefData) -> Section {
+pub(crate) fn generalita(lang: &Lang, r: &PersonRecord, refdata: &RefData) -> Section {
     let g = &r.generalita;
     let row = |k: &str, v: String| Row { label: lang.l(k), value: v };
     let mut rows = vec![

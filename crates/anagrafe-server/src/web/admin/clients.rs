@@ -175,7 +175,7 @@ async fn new_client(
         Ok(c) => c,
         Err(e) => return refuse(field_errors(&a, e)?),
     };
-    let errors = confirm(&state, &a, &addr, &values).await?;
+    let errors = confirm(&state, &a.o, &addr, &values).await?;
     if !errors.is_empty() {
         return refuse(errors);
     }
@@ -249,7 +249,7 @@ async fn client_change(
     {
         return refuse(field_errors(&a, e)?).await;
     }
-    let errors = confirm(&state, &a, &addr, &values).await?;
+    let errors = confirm(&state, &a.o, &addr, &values).await?;
     if !errors.is_empty() {
         return refuse(errors).await;
     }
@@ -332,7 +332,7 @@ async fn new_body(
             return refuse(errors);
         }
     };
-    let errors = confirm(&state, &a, &addr, &values).await?;
+    let errors = confirm(&state, &a.o, &addr, &values).await?;
     if !errors.is_empty() {
         return refuse(errors);
     }
@@ -455,7 +455,7 @@ async fn body_change(
         Ok(c) => c,
         Err(e) => return refuse(field_errors(&a, e)?).await,
     };
-    let errors = confirm(&state, &a, &addr, &values).await?;
+    let errors = confirm(&state, &a.o, &addr, &values).await?;
     if !errors.is_empty() {
         return refuse(errors).await;
     }
@@ -512,7 +512,7 @@ async fn unblock(
     form: Result<Form<Values>, axum::extract::rejection::FormRejection>,
 ) -> PageResult {
     let values = values_of(&a, &headers, form)?;
-    let mut errors = confirm(&state, &a, &addr, &values).await?;
+    let mut errors = confirm(&state, &a.o, &addr, &values).await?;
     if errors.is_empty()
         && let Err(e) = state.admin().unblock(&a.principal, value(&values, "indirizzo")).await
     {
