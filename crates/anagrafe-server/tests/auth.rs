@@ -33,6 +33,8 @@ async fn env_with(tune: impl FnOnce(&mut AppState)) -> Env {
     let store: Arc<dyn Store> = Arc::new(s);
     let mut state = AppState::new(store.clone());
     state.auth.password_cost = password::Cost::TEST;
+    // A refusal is answered at once here (the server's default waits a second: a tarpit).
+    state.limits.over_limit_delay_ms = 0;
     tune(&mut state);
     Env { router: app(state), store, _dir: dir }
 }

@@ -162,6 +162,7 @@ async fn env() -> Env {
     state.limits.auth_per_minute = 100_000;
     state.limits.verify_per_minute = 100_000;
     state.limits.pages_per_minute = 100_000;
+    state.limits.over_limit_delay_ms = 0;
     let pki = anagrafe_docs::SealIdentity::generate("Prova", chrono::Utc::now()).unwrap();
     let seal = anagrafe_docs::SealIdentity::from_pem(&pki.seal_key_pem, &pki.chain_pem).unwrap();
     state.certificates = Some(Arc::new(anagrafe_server::certificates::Certificates::new(seal, "http://127.0.0.1:9")));

@@ -144,6 +144,7 @@ async fn env_with(verify_per_minute: i64, mail: Option<anagrafe_server::certific
     let mut state = AppState::new(store.clone()).with_issuer(issuer);
     state.certificates = Some(Arc::new(certs));
     state.limits.verify_per_minute = verify_per_minute;
+    state.limits.over_limit_delay_ms = 0;
     Env {
         router: app(state),
         anna: load(&*store, anna).await,

@@ -40,6 +40,11 @@ pub struct LimitSettings {
     pub breach_factor: i64,
     /// How long a block lasts (seconds).
     pub block_s: i64,
+    /// How long an address over its limit (pages, logins, verification) or blocked waits for
+    /// its `429` (milliseconds; 0: at once). A flood's connections then spend their time
+    /// waiting instead of the server's cores answering them (a tarpit): 64 connections get 64
+    /// answers a second, not tens of thousands, and other clients keep their response times.
+    pub over_limit_delay_ms: u64,
     /// Reverse proxies whose `X-Forwarded-For` is believed: for a request from one of them, the
     /// client is the last address of that header that is not itself a trusted proxy.
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -57,6 +62,7 @@ impl Default for LimitSettings {
             failures_before_block: 20,
             breach_factor: 3,
             block_s: 15 * 60,
+            over_limit_delay_ms: 1000,
             trusted_proxies: Vec::new(),
         }
     }
@@ -211,6 +217,18 @@ pub async fn api_call(state: &AppState, client: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The `429` of an address over its limit, after the configured wait, drawn between half and
+/// one and a half times it: a flood's connections, all refused at once, would otherwise come
+/// back at once, a burst every second.
+async fn slowed(state: &AppState, refusal: ApiError) -> Response {
+    let base = state.limits.over_limit_delay_ms;
+    if base > 0 {
+        let wait = base / 2 + rand::Rng::gen_range(&mut rand::thread_rng(), 0..=base);
+        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+    }
+    refusal.into_response()
+}
+
 /// Every request: refused while its address is blocked; the login surfaces are rate limited.
 pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let addr = client_address(&req, &state.limits.trusted_proxies);
@@ -218,11 +236,11 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     let now = state.clock.now_ms();
     match state.blocklist.until(&state, &addr, now).await {
         Ok(Some(until)) => {
-            return ApiError::TooMany {
+            let refusal = ApiError::TooMany {
                 detail: "this address is blocked for a while after repeated failures".into(),
                 retry_after_s: retry_after(until, now),
-            }
-            .into_response();
+            };
+            return slowed(&state, refusal).await;
         }
         Ok(None) => {}
         // (Not reached today: an unreadable list falls back to the last one read. Liveness and
@@ -248,11 +266,11 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
         || path == "/favicon.ico"
         || path == "/metrics");
     if page && state.page_counter.hit(&addr, now) > state.limits.pages_per_minute {
-        return ApiError::TooMany {
+        let refusal = ApiError::TooMany {
             detail: "too many requests from this address: slow down".into(),
             retry_after_s: retry_after(now - now.rem_euclid(60_000) + 60_000, now),
-        }
-        .into_response();
+        };
+        return slowed(&state, refusal).await;
     }
     if let Some((surface, limit)) = limited {
         let n = match state.store.hit(&format!("{surface}:addr:{addr}"), 60_000, now).await {
@@ -265,11 +283,11 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
             {
                 return e.into_response();
             }
-            return ApiError::TooMany {
+            let refusal = ApiError::TooMany {
                 detail: "too many requests from this address: slow down".into(),
                 retry_after_s: retry_after(now - now.rem_euclid(60_000) + 60_000, now),
-            }
-            .into_response();
+            };
+            return slowed(&state, refusal).await;
         }
     }
     next.run(req).await
