@@ -683,7 +683,7 @@ await journey("an office's ADMIN creates a user of their office and suspends the
   await page.getByRole("button", { name: "Crea l'utente" }).click();
   await page.getByTestId("temporary-password").waitFor();
   await axe(page, "67b-census-created");
-  await page.getByLabel("Azione").selectOption("sospendi");
+  await page.getByLabel("Azione", { exact: true }).selectOption("sospendi");
   await page.getByLabel("La tua password").fill(admin.password);
   await page.getByLabel("Il codice del tuo secondo fattore").fill(await freshCode(page, admin));
   await page.getByRole("button", { name: "Applica" }).click();

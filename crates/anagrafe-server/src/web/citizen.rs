@@ -684,8 +684,13 @@ async fn pay(
 
 /// A certificate's PDF to save, named after its number.
 pub(super) fn attachment(pdf: Vec<u8>, number: &str) -> Response {
-    let mut r = crate::certificates::pdf_response(pdf, &format!("certificato-{number}.pdf"));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"certificato-{number}.pdf\"")) {
+    pdf_to_save(pdf, &format!("certificato-{number}.pdf"))
+}
+
+/// A PDF to save (not shown in the browser) under `filename`.
+pub(super) fn pdf_to_save(pdf: Vec<u8>, filename: &str) -> Response {
+    let mut r = crate::certificates::pdf_response(pdf, filename);
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
         r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
     r

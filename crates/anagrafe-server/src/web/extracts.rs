@@ -47,7 +47,7 @@ pub(super) fn routes() -> Router<AppState> {
 async fn download(State(state): State<AppState>, w: WebRequester, Path(id): Path<i64>) -> Result<Response, Response> {
     let (req, pdf, _) = state.extracts().document(&w.r, id).await.map_err(|e| w.o.fail(e.into()))?;
     let name = req.protocol.map(|p| p.to_string().replace('/', "-")).unwrap_or_else(|| id.to_string());
-    Ok(crate::certificates::pdf_response(pdf, &format!("visura-{name}.pdf")))
+    Ok(super::citizen::pdf_to_save(pdf, &format!("visura-{name}.pdf")))
 }
 
 /// A user of an organisation that asks for extracts, from a session with both factors.
