@@ -464,6 +464,28 @@ await journey("an officer logs in with password and TOTP, registers a birth, and
   const history = await page.locator("main").innerText();
   check(history.includes("Iscrizione: Nascita") && history.includes("Cambio di residenza"), "the history lists the birth and the move");
   await axe(page, "36e-history");
+  // An identity card, then its loss (REG-1): both in the record's history.
+  const day = (offset) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+  await page.goto(base + `/ufficio/persone/${id}`);
+  await page.getByRole("link", { name: "Documento d'identità: rilascio o rinnovo" }).click();
+  await axe(page, "36o-document");
+  await page.getByLabel("Tipo di documento").selectOption("cie");
+  await page.getByLabel("Numero del documento").fill("CZ 99999 ZZ");
+  await page.getByLabel("Data di rilascio").fill(day(0));
+  await page.getByLabel("Data di scadenza").fill(day(3650));
+  await page.getByRole("button", { name: "Registra la variazione" }).click();
+  await page.waitForURL(/modificato=documento/);
+  check((await page.locator("main").innerText()).includes("CZ99999ZZ"), "the record shows the identity card");
+  await page.getByRole("link", { name: "Documento d'identità: smarrimento, furto, ritiro" }).click();
+  await axe(page, "36p-document-end");
+  await page.getByLabel("Data dell'evento").fill(day(0));
+  await page.getByLabel("Motivo").selectOption("lost");
+  await page.getByRole("button", { name: "Registra la variazione" }).click();
+  await page.waitForURL(/modificato=cessazione-documento/);
+  await page.goto(base + `/ufficio/persone/${id}/storia`);
+  const docs = await page.locator("main").innerText();
+  check(docs.includes("CZ99999ZZ") && docs.includes("Smarrimento"), "the history keeps the lost card");
+  await axe(page, "36q-history-documents");
   // The other forms of the office, each checked by axe as the officer first sees it.
   const familyLink = page.getByRole("link", { name: /^Scheda anagrafica$/ });
   await familyLink.click();
@@ -664,6 +686,103 @@ await journey("a municipal office gets a resident's extract at once; a non-resid
   await axe(page, "66i-extracts-statistics");
   await page.getByRole("button", { name: "Esci" }).click();
   await page.waitForURL(/\/ufficio\/accesso$/);
+});
+
+// Saves what a click downloads and answers its bytes.
+async function saved(page, click, name) {
+  const [download] = await Promise.all([page.waitForEvent("download"), click()]);
+  const path = join(out, name);
+  await download.saveAs(path);
+  return readFileSync(path);
+}
+
+await journey("public security stays out of monitoring; the TOP user exports the archive, reads the accesses, adds an office; a list goes to the mediator", async (page) => {
+  const x = creds.extracts;
+  const ps = creds.operators.find((o) => /^pa_standardps@.*-polizia-municipale$/.test(o.role));
+  const pm = creds.operators.find((o) => /^pa_standard@.*-polizia-municipale$/.test(o.role));
+  const top = creds.operators.find((o) => /^pa_top@.*-anagrafe$/.test(o.role));
+  // A STANDARDPS user's request, issued as any other.
+  const askAbout = async (cf, purpose) => {
+    await page.getByLabel("Cerca per").selectOption("cf");
+    await page.getByLabel("Codice o numero").fill(cf);
+    await page.getByLabel("Tipo di visura").selectOption("residenza");
+    await page.getByLabel("Finalità").fill(purpose);
+    await page.getByRole("button", { name: "Richiedi la visura" }).click();
+    await page.getByTestId("outcome").waitFor();
+    return page.getByTestId("outcome").innerText();
+  };
+  await officeLogin(page, ps, "68-ps", /\/ufficio\/visure$/);
+  const psOutcome = await askAbout(citizen.codice_fiscale, "indagine riservata 5/2026");
+  check(/Visura emessa|inviata all'anagrafe/.test(psOutcome), `the public-security request is recorded (${psOutcome})`);
+  await page.getByRole("button", { name: "Esci" }).click();
+  await page.waitForURL(/\/ufficio\/accesso$/);
+  // The TOP user: an extract of the same person (the registry office gets it at once),
+  // monitoring without the public-security one, the archive as files, the accesses, the offices.
+  await officeLogin(page, top, "68a-top", /\/ufficio\/visure$/);
+  const topOutcome = await askAbout(citizen.codice_fiscale, "verifica d'ufficio 6/2026");
+  check(topOutcome.includes("Visura emessa"), `the registry office's extract at once (${topOutcome})`);
+  await page.getByRole("link", { name: "Monitoraggio e allarmi" }).click();
+  await page.waitForURL(/\/ufficio\/visure\/monitoraggio$/);
+  const monitored = await page.getByTestId("monitored").allInnerTexts();
+  check(monitored.length > 0 && !monitored.some((r) => r.includes("indagine riservata")), `a public-security request is not in TOP's monitoring (${monitored.length} rows)`);
+  await page.goto(base + "/ufficio/visure");
+  await page.getByRole("link", { name: "Archivio delle visure" }).click();
+  await page.waitForURL(/\/ufficio\/visure\/archivio$/);
+  await axe(page, "68b-extracts-archive-search");
+  const archived = await page.getByTestId("archived").allInnerTexts();
+  check(archived.some((r) => r.includes(x.resident.codice_fiscale)), `the comune's requests are in the archive (${archived.length})`);
+  const csv = (await saved(page, () => page.getByRole("button", { name: "Scarica l'elenco (CSV)" }).click(), "archive.csv")).toString();
+  check(csv.startsWith("numero;richiesta il;") && csv.includes(x.resident.codice_fiscale) && !csv.includes("indagine riservata"), "the archive's CSV lists the requests, public security left out");
+  const pdf = await saved(page, () => page.getByRole("button", { name: "Scarica l'elenco (PDF)" }).click(), "archive.pdf");
+  check(pdf.subarray(0, 5).toString() === "%PDF-", "the archive's PDF");
+  await page.goto(base + "/ufficio/visure/statistiche");
+  const acc = await saved(page, () => page.getByRole("link", { name: "Scarica la rendicontazione (PDF)" }).click(), "accounting.pdf");
+  check(acc.subarray(0, 5).toString() === "%PDF-", "the accounting's PDF");
+  await page.goto(base + "/ufficio/visure");
+  await page.getByRole("link", { name: "Accessi degli utenti" }).click();
+  await page.waitForURL(/\/ufficio\/visure\/accessi$/);
+  await axe(page, "68c-extracts-access");
+  const users = await page.getByTestId("access-user").allInnerTexts();
+  check(users.some((u) => u.includes(pm.username)) && !users.some((u) => u.includes(ps.username)), `the accesses of the users, public security left out (${users.join(" | ")})`);
+  await page.goto(base + "/ufficio/visure");
+  await page.getByRole("link", { name: "Uffici ed enti" }).click();
+  await page.waitForURL(/\/ufficio\/visure\/organizzazioni$/);
+  await axe(page, "68d-extracts-orgs");
+  const code = `${top.role.split("@")[1].split("-")[0]}-tributi`;
+  await page.getByLabel("Codice", { exact: true }).fill(code);
+  await page.getByLabel("Nome", { exact: true }).fill("Tributi");
+  await page.getByLabel("Tipo", { exact: true }).selectOption("municipal_office");
+  await page.getByLabel("Visura di Residenza", { exact: true }).check();
+  await page.getByRole("button", { name: "Salva" }).click();
+  await page.getByTestId("notice").waitFor();
+  const orgs = await page.getByTestId("org").allInnerTexts();
+  check(orgs.some((o) => o.includes("Tributi") && o.includes(code)), `the new office is listed (${orgs.length})`);
+  await page.getByRole("button", { name: "Esci" }).click();
+  await page.waitForURL(/\/ufficio\/accesso$/);
+  // A municipal office sends a list: every extract waits for the mediator.
+  await officeLogin(page, pm, "68e-bulk", /\/ufficio\/visure$/);
+  await page.getByRole("link", { name: "Richiesta per un elenco" }).click();
+  await page.waitForURL(/\/ufficio\/visure\/elenco$/);
+  await axe(page, "68f-extracts-bulk");
+  await page.getByLabel("Codici fiscali, uno per riga").fill(`${x.resident.codice_fiscale}\n${x.non_resident.codice_fiscale.toLowerCase()}\n`);
+  await page.getByLabel("Tipo di visura").selectOption("residenza");
+  await page.getByLabel("Finalità").fill("controllo delle residenze, elenco 1/2026");
+  await page.getByRole("button", { name: "Invia l'elenco" }).click();
+  await page.getByTestId("notice").waitFor();
+  const done = await page.getByTestId("notice").innerText();
+  check(done.includes("2 visure in attesa del mediatore"), `the list waits for the mediator (${done})`);
+  await axe(page, "68g-extracts-bulk-done");
+  await page.getByRole("button", { name: "Esci" }).click();
+  await page.waitForURL(/\/ufficio\/accesso$/);
+  // The person sees the registry office's extract among who looked at their data, never the
+  // public-security one.
+  await citizenLogin(page);
+  await page.getByRole("link", { name: "Chi ha consultato i miei dati" }).click();
+  const looked = await page.locator("main").innerText();
+  check(looked.includes("verifica d'ufficio 6/2026"), "the office's extract is in the person's accesses");
+  check(!looked.includes("indagine riservata"), "a public-security extract is not in the person's accesses");
+  await page.goto(base + "/area-personale");
+  await page.getByRole("button", { name: "Esci" }).click();
 });
 
 await journey("an office's ADMIN creates a user of their office and suspends them; another area's user is out of reach", async (page) => {

@@ -387,6 +387,16 @@ impl RequestState {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
+
+    /// The state in Italian, as the archive's files print it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Pending => "in attesa del mediatore",
+            Self::Issued => "emessa",
+            Self::Rejected => "respinta",
+            Self::ComuneOnly => "solo il comune di residenza",
+        }
+    }
 }
 
 /// How a pending request was decided.

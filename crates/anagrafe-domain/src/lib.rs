@@ -37,6 +37,7 @@ pub mod cf;
 pub mod codes;
 pub mod date;
 pub mod decode;
+pub mod documents;
 pub mod electoral;
 pub mod eservice;
 pub mod extract;

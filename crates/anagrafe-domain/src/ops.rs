@@ -826,6 +826,21 @@ pub enum Operation {
         /// The record deleted.
         delete: IdAnpr,
     },
+    /// An identity document issued to the person, possibly renewing one (REG-1).
+    RecordDocument {
+        /// Whose.
+        person: IdAnpr,
+        /// The document.
+        issue: crate::documents::DocumentIssue,
+    },
+    /// An identity document that stopped being valid before its expiry (lost, stolen, damaged,
+    /// withdrawn).
+    EndDocument {
+        /// Whose.
+        person: IdAnpr,
+        /// Which, when and why.
+        end: crate::documents::DocumentEnd,
+    },
 }
 
 impl Operation {
@@ -843,6 +858,8 @@ impl Operation {
             Self::ReportDuplicate { .. } => "duplicate.report",
             Self::DismissDuplicate { .. } => "duplicate.dismiss",
             Self::ResolveDuplicate { .. } => "duplicate.resolve",
+            Self::RecordDocument { .. } => "person.document",
+            Self::EndDocument { .. } => "person.document_end",
         }
     }
 }

@@ -413,6 +413,80 @@ pub fn generalita(
     Ok(GeneralitaOutcome { cf_changed: code != previous, new, tell_agency, unchanged, from })
 }
 
+/// Whether a person of these citizenships may hold this document: a residence permit is never an
+/// Italian's; the attestations of tab. 08 (3, 4) are an EU citizen's, the permits (1, 2) are not.
+fn document_holder(kind: &crate::DocumentKind, citizenships: &[Country]) -> Decision<()> {
+    use crate::decode::TipoSoggiorno as T;
+    let crate::DocumentKind::PermessoSoggiorno(title) = kind else { return Ok(()) };
+    if citizenships.contains(&Country::Italia) {
+        return Err(Refusal::unfit("kind", Why::new("permit-italian")));
+    }
+    let eu = citizenships.iter().any(|c| matches!(c, Country::Foreign(z) if crate::electoral::EU_STATES.contains(&z.as_str())));
+    match title {
+        T::AttestazioneCaratterePermanente | T::AttestazioneRegolarita if !eu => {
+            Err(Refusal::unfit("permit_kind", Why::new("permit-attestation-eu")))
+        }
+        T::Permesso | T::CartaSoggiornoPermessoSoggiorno if eu => Err(Refusal::unfit("permit_kind", Why::new("permit-eu-citizen"))),
+        _ => Ok(()),
+    }
+}
+
+/// Recording a document issued (REG-1). `held` are the person's documents, `elsewhere` whether
+/// another person holds a document of that kind and number. A person holds one valid document of
+/// each kind (identity card, passport, residence title) at a time: a new one renews the one in
+/// force, which must be named. Answers the index in `held` of the document renewed.
+pub fn document_issue(
+    held: &[crate::documents::HeldDocument],
+    elsewhere: bool,
+    citizenships: &[Country],
+    issue: &crate::documents::DocumentIssue,
+) -> Decision<Option<usize>> {
+    use crate::extract::DocumentSearch;
+    let d = &issue.document;
+    let family = DocumentSearch::ALL.into_iter().find(|f| f.matches(&d.kind)).unwrap_or(DocumentSearch::IdentityCard);
+    if elsewhere || held.iter().any(|h| h.document.number == d.number && family.matches(&h.document.kind)) {
+        return Err(Refusal::state("number", Why::new("document-number-taken")));
+    }
+    document_holder(&d.kind, citizenships)?;
+    let renewed = match &issue.renews {
+        Some(n) => {
+            let i = held
+                .iter()
+                .position(|h| &h.document.number == n && h.ended.is_none())
+                .ok_or_else(|| Refusal::unfit("renews", Why::new("document-not-held")))?;
+            if !family.matches(&held[i].document.kind) {
+                return Err(Refusal::unfit("renews", Why::new("document-renew-kind")));
+            }
+            if d.issued_on < held[i].document.issued_on {
+                return Err(Refusal::unfit("issued_on", Why::new("document-renew-earlier")));
+            }
+            Some(i)
+        }
+        None => None,
+    };
+    let in_force =
+        held.iter().enumerate().find(|(i, h)| Some(*i) != renewed && family.matches(&h.document.kind) && h.valid_on(d.issued_on));
+    if let Some((_, h)) = in_force {
+        return Err(Refusal::state("renews", Why::new("document-in-force").arg("number", h.document.number.as_str())));
+    }
+    Ok(renewed)
+}
+
+/// Recording a document's end before its expiry: it is the person's and has not ended, and the
+/// day falls within its life. Answers its index in `held`.
+pub fn document_end(held: &[crate::documents::HeldDocument], end: &crate::documents::DocumentEnd) -> Decision<usize> {
+    let i =
+        held.iter().position(|h| h.document.number == end.number).ok_or_else(|| Refusal::unfit("number", Why::new("document-not-held")))?;
+    let h = &held[i];
+    if h.ended.is_some() {
+        return Err(Refusal::state("number", Why::new("document-ended")));
+    }
+    if end.ended_on < h.document.issued_on || h.document.expires_on.is_some_and(|e| end.ended_on >= e) {
+        return Err(Refusal::unfit("ended_on", Why::new("document-end-outside")));
+    }
+    Ok(i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -572,5 +646,91 @@ mod tests {
     fn aire_is_for_italian_citizens() {
         assert!(to_aire(&[Country::Italia]).is_ok());
         assert!(to_aire(&[Country::Foreign(b("Z110"))]).is_err());
+    }
+    fn held(kind: crate::DocumentKind, number: &str, from: (i32, u32), to: Option<(i32, u32)>) -> crate::documents::HeldDocument {
+        crate::documents::HeldDocument {
+            document: crate::IdentityDocument {
+                kind,
+                number: crate::documents::number_of(number).unwrap(),
+                issued_on: NaiveDate::from_ymd_opt(from.0, from.1, 1).unwrap(),
+                expires_on: to.map(|(y, m)| NaiveDate::from_ymd_opt(y, m, 1).unwrap()),
+                issuer: None,
+            },
+            ended: None,
+        }
+    }
+
+    fn issue(kind: crate::DocumentKind, number: &str, on: (i32, u32), renews: Option<&str>) -> crate::documents::DocumentIssue {
+        let mut d = held(kind, number, on, Some((on.0 + 10, on.1))).document;
+        d.issuer = None;
+        crate::documents::DocumentIssue { document: d, renews: renews.map(|n| crate::documents::number_of(n).unwrap()) }
+    }
+
+    #[test]
+    fn a_new_card_renews_the_one_in_force_and_never_takes_a_number_held() {
+        use crate::DocumentKind::{CartaIdentitaCartacea, Cie, Passaporto};
+        let it = [Country::Italia];
+        let old = held(CartaIdentitaCartacea, "AB1234567", (2018, 1), Some((2028, 1)));
+        let held_now = [old.clone(), held(Passaporto, "YA1234567", (2020, 1), Some((2030, 1)))];
+        // A second card while the first is in force: refused, naming it.
+        let r = document_issue(&held_now, false, &it, &issue(Cie, "CA12345AB", (2025, 1), None)).unwrap_err();
+        assert!(matches!(&r, Refusal::State { field, reason } if field == "renews" && reason.key() == "document-in-force"), "{r:?}");
+        // Renewing it: fine, the paper card is the one renewed.
+        assert_eq!(document_issue(&held_now, false, &it, &issue(Cie, "CA12345AB", (2025, 1), Some("AB1234567"))), Ok(Some(0)));
+        // A card cannot renew the passport.
+        let r = document_issue(&held_now, false, &it, &issue(Cie, "CA12345AB", (2025, 1), Some("YA1234567"))).unwrap_err();
+        assert!(matches!(&r, Refusal::Unfit { field, .. } if field == "renews"));
+        // A renewal issued before the document it renews.
+        let r = document_issue(&held_now, false, &it, &issue(Cie, "CA12345AB", (2017, 1), Some("AB1234567"))).unwrap_err();
+        assert!(matches!(&r, Refusal::Unfit { field, .. } if field == "issued_on"));
+        // A number someone else holds, or the person's own.
+        let r = document_issue(&held_now, true, &it, &issue(Cie, "CA12345AB", (2025, 1), Some("AB1234567"))).unwrap_err();
+        assert!(matches!(&r, Refusal::State { field, .. } if field == "number"));
+        let r = document_issue(&held_now, false, &it, &issue(Passaporto, "YA1234567", (2025, 1), None)).unwrap_err();
+        assert!(matches!(&r, Refusal::State { field, .. } if field == "number"));
+        // Once the old card expired (or ended), a new one needs no renewal.
+        assert_eq!(document_issue(&held_now, false, &it, &issue(Cie, "CA12345AB", (2028, 2), None)), Ok(None));
+        let mut lost = held_now.clone();
+        lost[0].ended = Some(crate::documents::DocumentEnded {
+            on: NaiveDate::from_ymd_opt(2024, 6, 1).unwrap(),
+            reason: crate::documents::DocumentEndReason::Lost,
+        });
+        assert_eq!(document_issue(&lost, false, &it, &issue(Cie, "CA12345AB", (2025, 1), None)), Ok(None));
+        // An ended document is not renewed.
+        let r = document_issue(&lost, false, &it, &issue(Cie, "CA12345AB", (2025, 1), Some("AB1234567"))).unwrap_err();
+        assert!(matches!(&r, Refusal::Unfit { field, .. } if field == "renews"));
+    }
+
+    #[test]
+    fn residence_titles_follow_citizenship() {
+        use crate::DocumentKind::PermessoSoggiorno;
+        use crate::decode::TipoSoggiorno as T;
+        let z = |c: &str| Country::Foreign(Belfiore::parse(c).unwrap());
+        let (italian, french, moroccan) = ([Country::Italia, z("Z330")], [z("Z110")], [z("Z330")]);
+        let permit = issue(PermessoSoggiorno(T::Permesso), "I00000001", (2025, 1), None);
+        let attestation = issue(PermessoSoggiorno(T::AttestazioneRegolarita), "I00000002", (2025, 1), None);
+        let r = document_issue(&[], false, &italian, &permit).unwrap_err();
+        assert!(matches!(&r, Refusal::Unfit { field, .. } if field == "kind"));
+        assert_eq!(document_issue(&[], false, &moroccan, &permit), Ok(None));
+        let r = document_issue(&[], false, &french, &permit).unwrap_err();
+        assert!(matches!(&r, Refusal::Unfit { field, .. } if field == "permit_kind"));
+        assert_eq!(document_issue(&[], false, &french, &attestation), Ok(None));
+        let r = document_issue(&[], false, &moroccan, &attestation).unwrap_err();
+        assert!(matches!(&r, Refusal::Unfit { field, .. } if field == "permit_kind"));
+    }
+
+    #[test]
+    fn an_end_names_a_document_in_force_within_its_life() {
+        use crate::documents::{DocumentEnd, DocumentEndReason};
+        let d = |y, m| NaiveDate::from_ymd_opt(y, m, 1).unwrap();
+        let mut held_now = [held(crate::DocumentKind::Cie, "CA12345AB", (2020, 1), Some((2030, 1)))];
+        let end =
+            |n: &str, on| DocumentEnd { number: crate::documents::number_of(n).unwrap(), ended_on: on, reason: DocumentEndReason::Stolen };
+        assert_eq!(document_end(&held_now, &end("CA12345AB", d(2024, 1))), Ok(0));
+        assert!(matches!(document_end(&held_now, &end("CA99999AB", d(2024, 1))), Err(Refusal::Unfit { field, .. }) if field == "number"));
+        assert!(matches!(document_end(&held_now, &end("CA12345AB", d(2019, 1))), Err(Refusal::Unfit { field, .. }) if field == "ended_on"));
+        assert!(matches!(document_end(&held_now, &end("CA12345AB", d(2031, 1))), Err(Refusal::Unfit { field, .. }) if field == "ended_on"));
+        held_now[0].ended = Some(crate::documents::DocumentEnded { on: d(2024, 1), reason: DocumentEndReason::Lost });
+        assert!(matches!(document_end(&held_now, &end("CA12345AB", d(2024, 2))), Err(Refusal::State { field, .. }) if field == "number"));
     }
 }

@@ -12,6 +12,7 @@
 use crate::modi::Caller;
 use crate::{ApiError, AppState};
 use anagrafe_domain::IdAnpr;
+use anagrafe_domain::documents::{DocumentEnd, DocumentEndReason, DocumentIssue};
 use anagrafe_domain::ops::{
     Cancellation, CivilStatusChange, GeneralitaChange, HouseholdMove, MinorAdoption, Operation, Registration, RelationsChange,
     ResidenceChange,
@@ -39,6 +40,8 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/persons/{id_anpr}/civil-status", &["post"]),
     ("/api/v1/persons/{id_anpr}/household", &["post"]),
     ("/api/v1/persons/{id_anpr}/minor-adoption", &["post"]),
+    ("/api/v1/persons/{id_anpr}/documents", &["post"]),
+    ("/api/v1/persons/{id_anpr}/documents/{number}/end", &["post"]),
     ("/api/v1/families/{family_id}", &["get"]),
     ("/api/v1/families/{family_id}/relations", &["post"]),
     ("/api/v1/duplicates", &["post", "get"]),
@@ -67,6 +70,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/persons/{id_anpr}/civil-status", post(civil_status))
         .route("/api/v1/persons/{id_anpr}/household", post(household))
         .route("/api/v1/persons/{id_anpr}/minor-adoption", post(minor_adoption))
+        .route("/api/v1/persons/{id_anpr}/documents", post(record_document))
+        .route("/api/v1/persons/{id_anpr}/documents/{number}/end", post(end_document))
         .route("/api/v1/families/{family_id}", get(family))
         .route("/api/v1/families/{family_id}/relations", post(relations))
         .route("/api/v1/duplicates", post(report_duplicate).get(open_duplicates))
@@ -130,13 +135,16 @@ fn read_body(state: &AppState, c: &Caller) -> Result<WriteBody, ApiError> {
 fn parse<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { "body".to_owned() } else { path };
+        let top = path == ".";
+        let field = if top { "body".to_owned() } else { path };
         let reason = e.inner().to_string();
         // A value checked as a whole (a residence, a birthplace) names its own part first:
         // `toponym: is required` at `residence` is the field `residence.toponym`.
         match reason.split_once(": ") {
+            // A body checked as a whole names its field alone (`kind`, not `body.kind`).
             Some((part, why)) if !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c == '_') => {
-                ApiError::field(format!("{field}.{part}"), why.to_owned())
+                let named = if top { part.to_owned() } else { format!("{field}.{part}") };
+                ApiError::field(named, why.to_owned())
             }
             _ => ApiError::field(field, reason),
         }
@@ -201,6 +209,33 @@ pub(crate) async fn minor_adoption(State(state): State<AppState>, Path(id): Path
     let person = id_param(&id)?;
     let adoption: MinorAdoption = parse(body.rest.clone())?;
     write(&state, &c, body, Operation::AdoptMinor { person, adoption }).await
+}
+
+pub(crate) async fn record_document(State(state): State<AppState>, Path(id): Path<String>, c: Caller) -> Result<Response, ApiError> {
+    let body = read_body(&state, &c)?;
+    let person = id_param(&id)?;
+    let issue: DocumentIssue = parse(body.rest.clone())?;
+    write(&state, &c, body, Operation::RecordDocument { person, issue }).await
+}
+
+/// The end of a document: its number from the path, the day and the reason from the body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocumentEndBody {
+    ended_on: NaiveDate,
+    reason: DocumentEndReason,
+}
+
+pub(crate) async fn end_document(
+    State(state): State<AppState>,
+    Path((id, number)): Path<(String, String)>,
+    c: Caller,
+) -> Result<Response, ApiError> {
+    let body = read_body(&state, &c)?;
+    let person = id_param(&id)?;
+    let number = anagrafe_domain::documents::number_of(&number).map_err(|e| ApiError::field("number", e.reason.to_string()))?;
+    let b: DocumentEndBody = parse(body.rest.clone())?;
+    write(&state, &c, body, Operation::EndDocument { person, end: DocumentEnd { number, ended_on: b.ended_on, reason: b.reason } }).await
 }
 
 pub(crate) async fn relations(State(state): State<AppState>, Path(family_id): Path<String>, c: Caller) -> Result<Response, ApiError> {
@@ -332,8 +367,10 @@ pub(crate) async fn history(State(state): State<AppState>, Path(id): Path<String
     let id = id_param(&id)?;
     let read = state.registry().history(&c.principal, &id).await?;
     let h = read.history;
-    Ok(Json(serde_json::json!({ "id_anpr": read.id_anpr, "residences": h.residences, "citizenships": h.citizenships, "events": h.events }))
-        .into_response())
+    Ok(Json(serde_json::json!({
+        "id_anpr": read.id_anpr, "residences": h.residences, "citizenships": h.citizenships, "documents": h.documents, "events": h.events,
+    }))
+    .into_response())
 }
 
 pub(crate) async fn family(

@@ -639,3 +639,90 @@ async fn a_registry_officer_acts_for_their_own_comune_only() {
     let r = send(&api, at_the_office(&roma, "POST", &path, cancel.as_bytes())).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
 }
+
+/// Issue 19, REG-1: a comune's software records an identity card, renews it and reports the new
+/// one stolen through the web services; bad data name their field and write nothing; the
+/// history lists every document with how it ended.
+#[tokio::test]
+async fn a_comune_records_renews_and_ends_identity_documents_through_the_web_services() {
+    let api = api().await;
+    let id =
+        send(&api, signed(&api.roma, "POST", "/api/v1/persons", &birth("d-0", "Carli"))).await.json["id_anpr"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/persons/{id}/documents");
+    let card = |op: &str, number: &str, issued: &str, renews: Option<&str>| {
+        let mut v = json!({ "client_op_id": op, "kind": "cie", "number": number, "issued_on": issued, "expires_on": "2035-02-03" });
+        if let Some(r) = renews {
+            v["renews"] = json!(r);
+        }
+        v.to_string().into_bytes()
+    };
+    let first = send(&api, signed(&api.roma, "POST", &path, &card("d-1", "CA00001AA", "2025-02-10", None))).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.json);
+    let again = send(&api, signed(&api.roma, "POST", &path, &card("d-1", "CA00001AA", "2025-02-10", None))).await;
+    assert_eq!((again.status, &again.headers["idempotent-replay"]), (StatusCode::CREATED, &"true".parse().unwrap()));
+    // Another comune is not competent; the body's mistakes name their field.
+    let r = send(&api, signed(&api.milano, "POST", &path, &card("d-2", "CA00002AA", "2025-03-01", Some("CA00001AA")))).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.json);
+    for (body, field, status) in [
+        (
+            json!({ "client_op_id": "d-3", "kind": "patente", "number": "AB1234567", "issued_on": "2025-03-01" }),
+            "kind",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({ "client_op_id": "d-4", "kind": "cie", "number": "CA00002AA", "issued_on": "2025-03-01" }),
+            "expires_on",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({ "client_op_id": "d-5", "kind": "passaporto", "number": "Y/1", "issued_on": "2025-03-01" }),
+            "number",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({ "client_op_id": "d-6", "kind": "permesso_soggiorno", "permit_kind": 1, "number": "I00000009", "issued_on": "2025-03-01", "expires_on": "2027-03-01" }),
+            "kind",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({ "client_op_id": "d-7", "kind": "cie", "number": "CA00002AA", "issued_on": "2025-03-01", "expires_on": "2035-03-01" }),
+            "renews",
+            StatusCode::CONFLICT,
+        ),
+    ] {
+        let r = assert_refused_or_unread(&api, signed(&api.roma, "POST", &path, body.to_string().as_bytes()), status).await;
+        assert_eq!(r["errors"][0]["field"], field, "{r}");
+    }
+    let renewed = send(&api, signed(&api.roma, "POST", &path, &card("d-8", "CA00002AA", "2025-03-01", Some("CA-00001-AA")))).await;
+    assert_eq!(renewed.status, StatusCode::CREATED, "{}", renewed.json);
+    let end = |op: &str, reason: &str| json!({ "client_op_id": op, "ended_on": "2025-04-01", "reason": reason }).to_string().into_bytes();
+    let r = send(&api, signed(&api.roma, "POST", &format!("{path}/CA00002AA/end"), &end("d-9", "renewed"))).await;
+    assert_eq!((r.status, r.json["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("reason")), "{}", r.json);
+    let r = send(&api, signed(&api.roma, "POST", &format!("{path}/CA00009ZZ/end"), &end("d-10", "stolen"))).await;
+    assert_eq!((r.status, r.json["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("number")), "{}", r.json);
+    let stolen = send(&api, signed(&api.roma, "POST", &format!("{path}/ca00002aa/end"), &end("d-11", "stolen"))).await;
+    assert_eq!(stolen.status, StatusCode::OK, "{}", stolen.json);
+    let read = send(&api, signed(&api.roma, "GET", &format!("/api/v1/persons/{id}"), b"")).await;
+    assert_eq!(read.json["record"]["documents"], json!([]), "{}", read.json);
+    let history = send(&api, signed(&api.roma, "GET", &format!("/api/v1/persons/{id}/history"), b"")).await;
+    let ends: Vec<Value> =
+        history.json["documents"].as_array().unwrap().iter().map(|d| json!([d["number"], d["ended"]["reason"]])).collect();
+    assert_eq!(ends, [json!(["CA00001AA", "renewed"]), json!(["CA00002AA", "stolen"])], "{}", history.json);
+    assert!(api.store.verify_audit_chain().await.unwrap().first_bad.is_none());
+}
+
+/// A refused write: problem+json, and nothing written but (for a refusal the register decides)
+/// the refusal's own trace entry.
+async fn assert_refused_or_unread(api: &Api, req: Request<Body>, status: StatusCode) -> Value {
+    let (audit, persons) = counts(api).await;
+    let r = send(api, req).await;
+    assert_eq!(r.status, status, "{}", r.json);
+    assert_eq!(r.headers["content-type"], "application/problem+json");
+    let (after, persons_after) = counts(api).await;
+    assert_eq!(persons_after, persons);
+    assert!(after <= audit + 1, "at most the refusal is traced");
+    if after == audit + 1 {
+        assert_eq!(api.store.audit_entries(audit as i64, 10).await.unwrap().pop().unwrap().entry.outcome, "refused");
+    }
+    r.json
+}

@@ -2088,12 +2088,12 @@ async fn an_office_user_gets_a_residents_extract_at_once_and_a_mediator_approves
         assert!(st.text().contains("Visure emesse: 2.") && st.text().contains("Soggetti APR: 2."), "{}", st.text());
         let csv = get(&router, "/ufficio/visure/statistiche?formato=csv", Some(&top), &[]).await;
         assert!(
-            csv.text().contains("organizzazione;Polizia Municipale;2") && csv.text().contains("tipo;Visura di Residenza;2"),
+            csv.text().contains("organizzazione;Polizia Municipale;;2") && csv.text().contains("tipo;;Visura di Residenza;2"),
             "{}",
             csv.text()
         );
         let own = get(&router, "/ufficio/visure/statistiche?formato=csv", Some(&ps), &[]).await;
-        assert!(own.text().contains("tipo;Visura di Stato di Famiglia;1"), "the public-security user counts their own: {}", own.text());
+        assert!(own.text().contains("tipo;;Visura di Stato di Famiglia;1"), "the public-security user counts their own: {}", own.text());
         let bad = get(&router, "/ufficio/visure/statistiche?dal=2026-12-31&al=2026-01-01", Some(&top), &[]).await;
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text());
         let bad = get(&router, "/ufficio/visure/monitoraggio?giorno=31/02/2026", Some(&top), &[]).await;
@@ -2188,5 +2188,68 @@ async fn an_office_admin_manages_the_users_of_their_own_area_only() {
         .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
         assert!(store.operator("agente-nuovo").await.unwrap().unwrap().disabled);
+    }
+}
+
+/// Issue 19, REG-1: the registry office records an identity card from the person's page, with
+/// its errors beside the fields, then its loss; the history keeps both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_records_an_identity_card_and_its_loss_and_the_history_keeps_both() {
+    for (store, _dir, pg) in common::stores().await {
+        let router = app(state(store.clone()));
+        let Desk { token, csrf, security } = desk(&*store).await;
+        let (id, _) = resident(&*store, 61).await;
+        let target = format!("/ufficio/persone/{id}/documento");
+        assert_eq!(get(&router, &target, Some(&security), &[]).await.status, StatusCode::FORBIDDEN);
+        let form = get(&router, &target, Some(&token), &[]).await;
+        assert_eq!(form.status, StatusCode::OK);
+        assert!(form.text().contains("Nessun documento in corso di validità"), "{}", form.text());
+        let mut fields = vec![
+            ("csrf", csrf.as_str()),
+            ("op", "doc-1"),
+            ("kind", "cie"),
+            ("permit_kind", ""),
+            ("number", "CA1234AB"),
+            ("issued_on", "2024-03-01"),
+            ("expires_on", "2034-03-01"),
+            ("issuer", "Comune di Roma"),
+            ("renews", ""),
+        ];
+        // A CIE number of the wrong form: refused beside the field, nothing written.
+        let bad = post_form(&router, &target, &token, &fields).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text());
+        assert!(bad.text().contains("id=\"number-error\""), "{}", bad.text());
+        assert!(bad.text().contains("due lettere, cinque cifre e due lettere"), "{}", bad.text());
+        fields[1] = ("op", "doc-2");
+        fields[4] = ("number", "CA 12345 AB");
+        let ok = post_form(&router, &target, &token, &fields).await;
+        assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text());
+        let page = get(&router, &format!("/ufficio/persone/{id}"), Some(&token), &[]).await.text();
+        assert!(page.contains("Carta d&#39;identità elettronica n. CA12345AB"), "{page}");
+        // A second card without naming the first: refused beside "Rinnova il documento".
+        fields[1] = ("op", "doc-3");
+        fields[4] = ("number", "CA54321BA");
+        fields[5] = ("issued_on", "2025-01-01");
+        let second = post_form(&router, &target, &token, &fields).await;
+        assert_eq!(second.status, StatusCode::CONFLICT, "{}", second.text());
+        assert!(second.text().contains("id=\"renews-error\""), "{}", second.text());
+        // Its loss, from the other form.
+        let end = format!("/ufficio/persone/{id}/cessazione-documento");
+        let form = get(&router, &end, Some(&token), &[]).await.text();
+        assert!(form.contains(r#"<option value="CA12345AB""#), "{form}");
+        let lost = post_form(
+            &router,
+            &end,
+            &token,
+            &[("csrf", csrf.as_str()), ("op", "doc-4"), ("number", "CA12345AB"), ("ended_on", "2025-06-01"), ("reason", "lost")],
+        )
+        .await;
+        assert_eq!(lost.status, StatusCode::SEE_OTHER, "{}", lost.text());
+        let history = get(&router, &format!("/ufficio/persone/{id}/storia"), Some(&token), &[]).await.text();
+        assert!(history.contains("CA12345AB") && history.contains("Smarrimento 01/06/2025"), "{history}");
+        assert!(history.contains("Carta identità"), "the events name tab. 36's mutation: {history}");
+        let page = get(&router, &format!("/ufficio/persone/{id}"), Some(&token), &[]).await.text();
+        assert!(!page.contains("CA12345AB"), "a lost card is no longer on the record: {page}");
+        common::drop_pg(pg).await;
     }
 }

@@ -4,7 +4,9 @@
 //! records the request with the data issued and its trace entry in one transaction. One caller
 //! at a time, then 8 concurrent callers. Then the sealed PDFs (VIS-10): the first download of
 //! 200 extracts by 8 callers (each laid out, rendered, sealed and kept), then downloads of kept
-//! ones. SQLite, and PostgreSQL when
+//! ones. Then the files (VIS-6, VIS-7): the archive of 1,000 requests as CSV and as PDF, the
+//! accounting of the day as PDF, and one run of the e-mails' job over the day's requests (the
+//! daily e-mail to two recipients, through the outbox). SQLite, and PostgreSQL when
 //! `ANAGRAFE_BENCH_DATABASE_URL` names a database to create a scratch database from.
 //! Run: `cargo bench -p anagrafe-service --bench extracts [-- N]` (N requests, default 2000).
 
@@ -130,6 +132,54 @@ async fn run(label: &str, store: Arc<dyn Store>, n: u64) {
             bytes as f64 / ids.len() as f64 / 1024.0
         );
     }
+    // The files: the archive (1,000 requests, newest first) and the accounting, as a TOP user
+    // of the registry office sees them.
+    use anagrafe_service::extracts::FileFormat;
+    let registry =
+        ExtractOrg { code: "h501-anagrafe".into(), name: "Ufficio Anagrafe".into(), kind: OrganisationKind::Registry, ..org.clone() };
+    desk.save_org(&admin, None, &registry).await.unwrap();
+    let top = Principal::extract_user("capo", Role::PaTop, "bench", "bench-top".into());
+    let top = desk.requester(&top, "capo", "Capo ufficio", &registry.code).await.unwrap();
+    for format in [FileFormat::Csv, FileFormat::Pdf] {
+        let t = Instant::now();
+        let f = desk.archive_file(&top, anagrafe_store::ExtractFilter::default(), format).await.unwrap();
+        println!(
+            "{label:<9} archive of 1000 requests as {}: {:.0} ms, {:.0} kB",
+            format.extension(),
+            t.elapsed().as_secs_f64() * 1000.0,
+            f.bytes.len() as f64 / 1024.0
+        );
+    }
+    let t = Instant::now();
+    let f = desk.accounting_file(&top, day, day, FileFormat::Pdf).await.unwrap();
+    println!(
+        "{label:<9} accounting of {} extracts as pdf: {:.0} ms, {:.0} kB",
+        one + n,
+        t.elapsed().as_secs_f64() * 1000.0,
+        f.bytes.len() as f64 / 1024.0
+    );
+    // The e-mails' job the next morning: the day's requests to two recipients.
+    let admin_desk = anagrafe_service::admin::AdminDesk::new(store.clone(), Arc::new(FakeClock::on(day)));
+    for (name, role, scope, mediator) in [("capo", Role::PaTop, "h501-anagrafe", false), ("mediatore", Role::RegistryOfficer, "H501", true)]
+    {
+        let new = anagrafe_service::admin::NewOperator {
+            username: name.into(),
+            display_name: name.into(),
+            codice_fiscale: Some("RSSMRA80A01H501U".into()),
+            roles: vec![anagrafe_store::RoleGrant { role, scope: scope.into(), mediator }],
+        };
+        admin_desk.create_operator(&admin, &new, "hash".into()).await.unwrap();
+        let e = anagrafe_store::AuditEntry::from_ctx(&anagrafe_store::WriteContext::cli("bench"), "extract.user_email", "ok");
+        store.set_operator_email(name, Some(&format!("{name}@comune.test")), 0, &e).await.unwrap();
+    }
+    let outbox = tempfile::tempdir().unwrap();
+    let mail = anagrafe_service::certificates::MailDelivery::Outbox(outbox.path().to_owned());
+    let next = Arc::new(FakeClock::on(day.succ_opt().unwrap()));
+    let morning = ExtractDesk::new(store.clone(), next, ExtractSettings::default());
+    let job = Principal::job("extract-notices", "bench-notices".into());
+    let t = Instant::now();
+    let sent = morning.send_notices(&job, &mail, "anagrafe@test").await.unwrap();
+    println!("{label:<9} the daily e-mail of {} requests ({} sent): {:.0} ms", one + n, sent.digests, t.elapsed().as_secs_f64() * 1000.0);
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -9,10 +9,16 @@
 //! request (STANDARDPS) is traced like any other, and kept out of monitoring, alarms and the
 //! subject's view of who looked at their data.
 
+mod access;
 mod bulletin;
 mod census;
+mod files;
+mod notices;
+pub use access::AccessEntry;
 pub use bulletin::NewBulletin;
 pub use census::{CensusUser, NewUser, UserChange};
+pub use files::{ExportFile, FileFormat, accounting_csv, csv_cell};
+pub use notices::NoticesSent;
 
 use crate::{Clock, Principal, ServiceError, ServiceResult};
 use anagrafe_domain::decode::DecodeTable;
@@ -231,6 +237,26 @@ impl ExtractDesk {
                 if top.principal.role == Role::PaTop && top.org.kind == OrganisationKind::Registry && top.org.comune == org.comune => {}
             Some(_) => return Err(ServiceError::Forbidden("organisations are managed by the registry office's TOP users".into())),
             None => who.require(&[Role::SystemAdmin], "the organisations of the extracts")?,
+        }
+        if top_of.is_some() {
+            // A TOP user changes the offices and bodies of their own comune, never the registry
+            // office itself (the system administrator's).
+            if org.id != 0 {
+                let before = self
+                    .store
+                    .extract_org_by_id(org.id)
+                    .await?
+                    .ok_or_else(|| ServiceError::NotFound(format!("organisation {}", org.id)))?;
+                if before.comune != org.comune {
+                    return Err(ServiceError::NotFound(format!("organisation {}", org.id)));
+                }
+                if before.kind == OrganisationKind::Registry {
+                    return Err(ServiceError::invalid("tipo", Why::new("org-registry")));
+                }
+            }
+            if org.kind == OrganisationKind::Registry {
+                return Err(ServiceError::invalid("tipo", Why::new("org-registry")));
+            }
         }
         let mut errs = Vec::new();
         if !crate::admin::valid_username(&org.code) {
@@ -552,15 +578,14 @@ impl ExtractDesk {
         if top.principal.role != Role::PaTop || top.org.kind != OrganisationKind::Registry {
             return Err(ServiceError::Forbidden("the alarms are for the registry office's TOP users".into()));
         }
+        self.alarms_of(top.org.comune, day).await
+    }
+
+    /// The alarms of `comune` on `day`.
+    async fn alarms_of(&self, comune: Belfiore, day: chrono::NaiveDate) -> ServiceResult<Vec<Alarm>> {
         let from = crate::security::italian_midnight_ms(day);
         let to = day.succ_opt().map_or(i64::MAX, crate::security::italian_midnight_ms);
-        let f = ExtractFilter {
-            comune: Some(top.org.comune),
-            from_ms: Some(from),
-            to_ms: Some(to),
-            limit: 100_000,
-            ..ExtractFilter::default()
-        };
+        let f = ExtractFilter { comune: Some(comune), from_ms: Some(from), to_ms: Some(to), limit: 100_000, ..ExtractFilter::default() };
         let list = self.store.extract_requests(&f).await?;
         let mut out = Vec::new();
         let mut per_subject: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
@@ -611,10 +636,13 @@ impl ExtractDesk {
             self.store.extract_orgs(r.org.comune).await?.into_iter().map(|o| (o.id, o.name)).collect();
         let mut by_type: std::collections::BTreeMap<ExtractType, u64> = std::collections::BTreeMap::new();
         let mut by_org: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+        let mut by_org_type: std::collections::BTreeMap<(String, ExtractType), u64> = std::collections::BTreeMap::new();
         let (mut apr, mut aire) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
         for q in &list {
             *by_type.entry(q.extract_type).or_default() += 1;
-            *by_org.entry(names.get(&q.org_id).cloned().unwrap_or_else(|| q.org_id.to_string())).or_default() += 1;
+            let org = names.get(&q.org_id).cloned().unwrap_or_else(|| q.org_id.to_string());
+            *by_org_type.entry((org.clone(), q.extract_type)).or_default() += 1;
+            *by_org.entry(org).or_default() += 1;
             if let Some(p) = q.person_id {
                 if q.subject_aire {
                     aire.insert(p)
@@ -627,6 +655,7 @@ impl ExtractDesk {
             issued: list.len() as u64,
             by_type: by_type.into_iter().collect(),
             by_org: by_org.into_iter().collect(),
+            by_org_type: by_org_type.into_iter().map(|((o, t), n)| (o, t, n)).collect(),
             apr_subjects: apr.len() as u64,
             aire_subjects: aire.len() as u64,
         })
@@ -652,7 +681,7 @@ impl ExtractDesk {
 }
 
 /// The extracts issued in a period, counted (VIS-7: statistics and accounting).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Statistics {
     /// Extracts issued.
     pub issued: u64,
@@ -660,6 +689,8 @@ pub struct Statistics {
     pub by_type: Vec<(ExtractType, u64)>,
     /// Per organisation, by name (the accounting, *rendicontazione*).
     pub by_org: Vec<(String, u64)>,
+    /// Per organisation and type.
+    pub by_org_type: Vec<(String, ExtractType, u64)>,
     /// Distinct subjects resident in Italy (APR) when asked about.
     pub apr_subjects: u64,
     /// Distinct subjects in an AIRE.

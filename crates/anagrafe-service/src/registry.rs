@@ -248,6 +248,8 @@ impl Registry {
             Operation::ResolveDuplicate { keep, delete } if keep == delete => {
                 Err(ServiceError::Invalid(vec![FieldError::new("delete", Why::new("delete-kept"))]))
             }
+            Operation::RecordDocument { issue, .. } => ServiceError::check(issue.check(today)),
+            Operation::EndDocument { end, .. } => ServiceError::check(end.check(today)),
             Operation::AdoptMinor { .. }
             | Operation::ReportDuplicate { .. }
             | Operation::DismissDuplicate { .. }
@@ -433,7 +435,7 @@ impl Registry {
 
 /// Operations whose success creates something (a record, a case; the adoption's new record).
 fn creates(operation: &str) -> bool {
-    matches!(operation, "person.register" | "duplicate.report" | "person.minor_adoption")
+    matches!(operation, "person.register" | "duplicate.report" | "person.minor_adoption" | "person.document")
 }
 
 /// What a replay must match: the operation itself, subject included (the same data sent about

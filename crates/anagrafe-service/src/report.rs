@@ -295,7 +295,7 @@ pub fn document(r: &Report) -> Document {
 }
 
 /// The reports' own layout engine (fonts and template loaded once, on first use).
-fn engine() -> std::sync::Arc<anagrafe_docs::Engine> {
+pub(crate) fn engine() -> std::sync::Arc<anagrafe_docs::Engine> {
     static ENGINE: std::sync::OnceLock<std::sync::Arc<anagrafe_docs::Engine>> = std::sync::OnceLock::new();
     ENGINE.get_or_init(|| std::sync::Arc::new(anagrafe_docs::Engine::default())).clone()
 }
@@ -345,7 +345,7 @@ pub async fn send_due(
         let (pdf_name, json_name) = (format!("{stem}.pdf"), format!("{stem}.json"));
         let json = json(&r);
         let mut outcome = "ok";
-        for address in to {
+        for (i, address) in to.iter().enumerate() {
             let message = crate::certificates::mime_with_attachment(
                 from,
                 address,
@@ -354,7 +354,7 @@ pub async fn send_due(
                 &[(&pdf_name, "application/pdf", &pdf), (&json_name, "application/json", &json)],
                 clock.now(),
             );
-            if let Err(e) = mail.deliver(from, address, &message, &format!("{}-{stem}", clock.now_ms())).await {
+            if let Err(e) = mail.deliver(from, address, &message, &format!("{}-{stem}-{i}", clock.now_ms())).await {
                 tracing::warn!(error = %e, "a security report was not delivered");
                 outcome = "failed";
             }

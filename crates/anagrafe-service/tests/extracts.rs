@@ -25,6 +25,8 @@ conformance!(
     the_extract_is_a_sealed_pdf_made_once_from_the_data_kept_at_issue,
     top_manages_every_user_of_the_comune_and_an_admin_only_their_own_area,
     the_bulletin_board_shows_public_messages_to_all_and_private_ones_to_their_reader,
+    the_day_is_mailed_to_top_and_mediators_and_each_alarm_once_to_top,
+    the_archive_and_the_accounting_are_files_within_each_scope,
 );
 
 fn d(s: &str) -> NaiveDate {
@@ -327,6 +329,7 @@ async fn top_manages_every_user_of_the_comune_and_an_admin_only_their_own_area(h
         codice_fiscale: "RSSMRA80A01H501U".into(),
         role,
         org_code: org.code.clone(),
+        email: None,
     };
     // The ADMIN of the Polizia Municipale: a STANDARD user of their own office, nothing elsewhere.
     desk.create_user(&pm_admin, &new("agente-census", Role::PaStandard, &pm), "hash".into()).await.unwrap();
@@ -418,4 +421,147 @@ async fn the_bulletin_board_shows_public_messages_to_all_and_private_ones_to_the
     assert!(desk.bulletins(&agent).await.unwrap().is_empty());
     assert!(matches!(desk.withdraw_bulletin(&top, private.id).await, Err(ServiceError::NotFound(_))), "withdrawn once");
     assert_eq!(desk.all_bulletins(&top).await.unwrap().len(), 2, "the TOP user's list keeps both");
+}
+
+/// The e-mails of one outbox: (recipient, message), oldest name first.
+fn mails(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut names: Vec<_> = std::fs::read_dir(dir).map(|r| r.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    names.sort();
+    names
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let to = text.lines().find_map(|l| l.strip_prefix("To: <")).unwrap_or_default().trim_end_matches('>').to_owned();
+            (to, text)
+        })
+        .collect()
+}
+
+async fn the_day_is_mailed_to_top_and_mediators_and_each_alarm_once_to_top(h: &Harness) {
+    use anagrafe_service::admin::{AdminDesk, NewOperator};
+    use anagrafe_store::RoleGrant;
+    let resident = person(h, 1, "H501").await;
+    let elsewhere = person(h, 2, "F205").await;
+    let registry = org(h, "h501-anagrafe", OrganisationKind::Registry).await;
+    let pm = org(h, "h501-pm", OrganisationKind::MunicipalOffice).await;
+    let clock = Arc::new(FakeClock::at(at(10, 0)));
+    let desk = desk(h, &clock);
+    // The recipients: a TOP user of the registry office, a mediator, and a TOP user without an
+    // address; a STANDARD user with an address receives nothing.
+    let admin = Principal::system_admin("admin", "password_totp", "req-ops".into());
+    let accounts = AdminDesk::new(h.store.clone(), clock.clone());
+    for (name, role, scope, mediator) in [
+        ("capo", Role::PaTop, "h501-anagrafe", false),
+        ("vice", Role::PaTop, "h501-anagrafe", false),
+        ("mediatore", Role::RegistryOfficer, "H501", true),
+        ("agente", Role::PaStandard, "h501-pm", false),
+    ] {
+        let new = NewOperator {
+            username: name.into(),
+            display_name: name.into(),
+            codice_fiscale: Some("RSSMRA80A01H501U".into()),
+            roles: vec![RoleGrant { role, scope: scope.into(), mediator }],
+        };
+        accounts.create_operator(&admin, &new, "hash".into()).await.unwrap();
+    }
+    let top = user(&desk, "capo", Role::PaTop, &registry).await;
+    for name in ["capo", "mediatore", "agente"] {
+        let e = anagrafe_store::AuditEntry::from_ctx(&anagrafe_store::WriteContext::cli("test"), "extract.user_email", "ok");
+        h.store.set_operator_email(name, Some(&format!("{name}@comune.test")), 0, &e).await.unwrap();
+    }
+    assert_eq!(desk.user_email(&top, "capo").await.unwrap().as_deref(), Some("capo@comune.test"));
+    let bad = desk.change_user(&top, "vice", anagrafe_service::extracts::UserChange::Email(Some("non è un indirizzo".into()))).await;
+    assert_eq!(bad.unwrap_err().field_errors()[0].field, "email");
+    assert_eq!(desk.user_email(&top, "vice").await.unwrap(), None, "nothing written");
+    let agent = user(&desk, "agente", Role::PaStandard, &pm).await;
+    let ps = user(&desk, "agente-ps", Role::PaStandardPs, &pm).await;
+    desk.request(&agent, &by_cf(&resident), ExtractType::Residence, "accertamento").await.unwrap();
+    desk.request(&ps, &by_cf(&elsewhere), ExtractType::Residence, "indagine").await.unwrap();
+    clock.set(at(23, 30));
+    let night = desk.request(&agent, &by_cf(&resident), ExtractType::Birth, "verifica").await.unwrap();
+    let outbox = tempfile::tempdir().unwrap();
+    let mail = anagrafe_service::certificates::MailDelivery::Outbox(outbox.path().to_owned());
+    let job = Principal::job("extract-notices", "req-notices".into());
+    assert!(desk.send_notices(&agent.principal, &mail, "anagrafe@test").await.is_err(), "the job's, not a user's");
+    // 23:31: the night alarm goes to the TOP user with an address, once.
+    clock.advance(chrono::Duration::minutes(1));
+    let sent = desk.send_notices(&job, &mail, "anagrafe@test").await.unwrap();
+    assert_eq!((sent.digests, sent.alarms), (0, 1));
+    let m = mails(outbox.path());
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].0, "capo@comune.test");
+    assert!(m[0].1.contains(&format!("n. {}", night.id)), "{}", m[0].1);
+    assert_eq!(desk.send_notices(&job, &mail, "anagrafe@test").await.unwrap(), Default::default(), "sent once");
+    // The next morning: the day before to the TOP user and the mediator, public security left out.
+    clock.set(at(7, 0) + chrono::Duration::days(1));
+    let sent = desk.send_notices(&job, &mail, "anagrafe@test").await.unwrap();
+    assert_eq!((sent.digests, sent.alarms), (1, 0));
+    let m = mails(outbox.path());
+    let day: Vec<&(String, String)> = m.iter().filter(|(_, text)| text.contains("Visure anagrafiche del")).collect();
+    let mut to: Vec<&str> = day.iter().map(|(to, _)| to.as_str()).collect();
+    to.sort();
+    assert_eq!(to, ["capo@comune.test", "mediatore@comune.test"]);
+    assert!(day[0].1.contains(&resident), "the subject is listed");
+    assert!(!day[0].1.contains(&elsewhere), "a public-security request is not");
+    assert!(day[0].1.contains("visure-H501-2026-12-07.csv"), "with the list attached");
+    assert_eq!(desk.send_notices(&job, &mail, "anagrafe@test").await.unwrap(), Default::default(), "the day is mailed once");
+    // Each sending is traced.
+    let traced = h.store.audit_entries(0, 10_000).await.unwrap();
+    assert_eq!(traced.iter().filter(|e| e.entry.operation == "extract.digest_sent").count(), 1);
+    assert_eq!(traced.iter().filter(|e| e.entry.operation == "extract.alarm_sent").count(), 1);
+}
+
+async fn the_archive_and_the_accounting_are_files_within_each_scope(h: &Harness) {
+    use anagrafe_service::extracts::FileFormat;
+    let resident = person(h, 1, "H501").await;
+    let other = person(h, 2, "H501").await;
+    let registry = org(h, "h501-anagrafe", OrganisationKind::Registry).await;
+    let pm = org(h, "h501-pm", OrganisationKind::MunicipalOffice).await;
+    let ss = org(h, "h501-ss", OrganisationKind::MunicipalOffice).await;
+    let clock = Arc::new(FakeClock::at(at(10, 0)));
+    let desk = desk(h, &clock);
+    let top = user(&desk, "top", Role::PaTop, &registry).await;
+    let agent = user(&desk, "agente", Role::PaStandard, &pm).await;
+    let social = user(&desk, "assistente", Role::PaStandard, &ss).await;
+    desk.request(&agent, &by_cf(&resident), ExtractType::Residence, "=HYPERLINK(\"x\")").await.unwrap();
+    desk.request(&social, &by_cf(&other), ExtractType::FamilyStatus, "sostegno; contributo").await.unwrap();
+    let csv = |f: anagrafe_service::extracts::ExportFile| String::from_utf8(f.bytes).unwrap();
+    let own = csv(desk.archive_file(&agent, ExtractFilter::default(), FileFormat::Csv).await.unwrap());
+    assert_eq!(own.lines().count(), 2, "the heading and the agent's one request: {own}");
+    assert!(own.contains(&resident) && !own.contains(&other));
+    assert!(own.contains("'=HYPERLINK"), "a formula is written as text: {own}");
+    let all = csv(desk.archive_file(&top, ExtractFilter::default(), FileFormat::Csv).await.unwrap());
+    assert_eq!(all.lines().count(), 3, "{all}");
+    assert!(all.contains("\"sostegno; contributo\""), "{all}");
+    let one = ExtractFilter { subject: Some(other.clone()), ..ExtractFilter::default() };
+    assert_eq!(csv(desk.archive_file(&top, one, FileFormat::Csv).await.unwrap()).lines().count(), 2);
+    let families = ExtractFilter { extract_type: Some(ExtractType::FamilyStatus), ..ExtractFilter::default() };
+    assert_eq!(desk.archive(&top, families).await.unwrap().len(), 1);
+    let pdf = desk.archive_file(&top, ExtractFilter::default(), FileFormat::Pdf).await.unwrap();
+    assert!(pdf.bytes.starts_with(b"%PDF-") && pdf.name.ends_with(".pdf"));
+    let exports =
+        h.store.audit_entries(0, 10_000).await.unwrap().into_iter().filter(|e| e.entry.operation == "extract.archive_export").count();
+    assert_eq!(exports, 4, "every export is traced");
+    // The accounting: per organisation and type, within the scope.
+    let day = d("2026-12-07");
+    let acc = csv(desk.accounting_file(&top, day, day, FileFormat::Csv).await.unwrap());
+    assert!(acc.contains("organizzazione;Ufficio h501-pm;;1") && acc.contains("organizzazione;Ufficio h501-ss;;1"), "{acc}");
+    assert!(acc.contains("organizzazione e tipo;Ufficio h501-ss;"), "{acc}");
+    let mine = csv(desk.accounting_file(&agent, day, day, FileFormat::Csv).await.unwrap());
+    assert!(!mine.contains("h501-ss"), "{mine}");
+    let pdf = desk.accounting_file(&top, day, day, FileFormat::Pdf).await.unwrap();
+    assert!(pdf.bytes.starts_with(b"%PDF-"));
+    // The TOP user adds and changes the comune's offices, never the registry office itself.
+    let tributi =
+        ExtractOrg { id: 0, code: "h501-tributi".into(), name: "Tributi".into(), kind: OrganisationKind::MunicipalOffice, ..pm.clone() };
+    let id = desk.save_org(&top.principal, Some(&top), &tributi).await.unwrap();
+    let renamed = ExtractOrg { id, name: "Ufficio Tributi".into(), ..tributi.clone() };
+    desk.save_org(&top.principal, Some(&top), &renamed).await.unwrap();
+    assert_eq!(h.store.extract_org("h501-tributi").await.unwrap().unwrap().name, "Ufficio Tributi");
+    let registry_changed = ExtractOrg { name: "Anagrafe".into(), kind: OrganisationKind::MunicipalOffice, ..registry.clone() };
+    assert_eq!(desk.save_org(&top.principal, Some(&top), &registry_changed).await.unwrap_err().field_errors()[0].field, "tipo");
+    let second_registry = ExtractOrg { id: 0, code: "h501-anagrafe-2".into(), ..registry.clone() };
+    assert_eq!(desk.save_org(&top.principal, Some(&top), &second_registry).await.unwrap_err().field_errors()[0].field, "tipo");
+    assert!(desk.save_org(&agent.principal, Some(&agent), &tributi).await.is_err(), "a STANDARD user changes no organisation");
 }

@@ -389,6 +389,41 @@ macro_rules! store_extract {
                 Ok(())
             }
 
+            async fn set_operator_email(&self, username: &str, email: Option<&str>, at_ms: i64, entry: &crate::audit::AuditEntry) -> crate::Result<()> {
+                let (_write, mut tx) = self.begin_write().await?;
+                let mut head = Self::lock_head(&mut tx).await?;
+                sqlx::query("DELETE FROM operator_contacts WHERE username = $1").bind(username).execute(&mut *tx).await?;
+                if let Some(email) = email {
+                    sqlx::query("INSERT INTO operator_contacts (username, email, updated_at) VALUES ($1, $2, $3)")
+                        .bind(username)
+                        .bind(email)
+                        .bind(at_ms)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| match e {
+                            sqlx::Error::Database(d) if d.is_foreign_key_violation() => crate::StoreError::NotFound(format!("operator {username}")),
+                            other => other.into(),
+                        })?;
+                }
+                Self::append_audit(&mut tx, &mut head, entry).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn operator_emails(&self, usernames: &[String]) -> crate::Result<Vec<(String, String)>> {
+                let mut out = Vec::new();
+                for u in usernames {
+                    if let Some(email) = sqlx::query_scalar::<_, String>("SELECT email FROM operator_contacts WHERE username = $1")
+                        .bind(u)
+                        .fetch_optional(&self.pool)
+                        .await?
+                    {
+                        out.push((u.clone(), email));
+                    }
+                }
+                Ok(out)
+            }
+
             async fn extract_document(&self, id: i64) -> crate::Result<Option<(Vec<u8>, String)>> {
                 Ok(sqlx::query_as("SELECT pdf, sha256 FROM extract_documents WHERE request_id = $1").bind(id).fetch_optional(&self.pool).await?)
             }
@@ -427,7 +462,8 @@ macro_rules! store_extract {
                     "SELECT * FROM extract_requests WHERE ($1 IS NULL OR comune = $1) AND ($2 IS NULL OR org_id = $2) \
                      AND ($3 IS NULL OR requester = $3) AND ($4 IS NULL OR state = $4) AND ($5 IS NULL OR person_id = $5) \
                      AND ($6 OR NOT public_security) AND ($7 IS NULL OR requested_at >= $7) AND ($8 IS NULL OR requested_at < $8) \
-                     AND ($9 IS NULL OR id < $9) ORDER BY id DESC LIMIT $10",
+                     AND ($9 IS NULL OR id < $9) AND ($11 IS NULL OR extract_type = $11) AND ($12 IS NULL OR subject = $12) \
+                     ORDER BY id DESC LIMIT $10",
                 )
                 .bind(f.comune.map(|b| b.to_string()))
                 .bind(f.org_id)
@@ -439,6 +475,8 @@ macro_rules! store_extract {
                 .bind(f.to_ms)
                 .bind(f.before_id)
                 .bind(i64::from(f.limit))
+                .bind(f.extract_type.map(|t| t.as_str()))
+                .bind(&f.subject)
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter().map(Self::extract_row).collect()

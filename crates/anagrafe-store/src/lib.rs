@@ -452,6 +452,13 @@ pub trait ExtractStore: Send + Sync {
     /// is none in force.
     async fn withdraw_bulletin(&self, comune: anagrafe_domain::Belfiore, id: i64, now: i64, entry: &AuditEntry) -> Result<()>;
 
+    /// Sets (or, with `None`, removes) the e-mail address operator `username` receives the
+    /// extracts' notices at, traced with `entry`, in one transaction.
+    async fn set_operator_email(&self, username: &str, email: Option<&str>, at_ms: i64, entry: &AuditEntry) -> Result<()>;
+
+    /// The e-mail addresses of these operators that have one, by username.
+    async fn operator_emails(&self, usernames: &[String]) -> Result<Vec<(String, String)>>;
+
     /// The sealed PDF kept for an issued extract, with its SHA-256, if it was made.
     async fn extract_document(&self, id: i64) -> Result<Option<(Vec<u8>, String)>>;
 

@@ -425,6 +425,8 @@ macro_rules! store_ops {
                         out.audit_seq = Self::append_audit(&mut tx, &mut head, &e).await?;
                     }
                     Operation::AdoptMinor { person, adoption } => Self::op_adopt(&mut tx, &mut head, person, adoption, ctx, issuer, now, &mut out).await?,
+                    Operation::RecordDocument { person, issue } => Self::op_document(&mut tx, &mut head, person, issue, ctx, now, &mut out).await?,
+                    Operation::EndDocument { person, end } => Self::op_document_end(&mut tx, &mut head, person, end, ctx, &mut out).await?,
                     Operation::ReportDuplicate { persons } => {
                         let a = Self::resolve_valid(&mut tx, &persons[0], "persons[0]").await?;
                         let b = Self::resolve_valid(&mut tx, &persons[1], "persons[1]").await?;
@@ -1051,6 +1053,122 @@ macro_rules! store_ops {
                 out.id_anpr = Some(id);
                 out.family_id = Some(a.family_id);
                 out.codice_fiscale = cf;
+                Ok(())
+            }
+
+            /// Records an identity document issued (REG-1), ending the one it renews on its issue.
+            #[allow(clippy::too_many_arguments)]
+            async fn op_document(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                head: &mut crate::shared::Head,
+                person: &anagrafe_domain::IdAnpr,
+                issue: &anagrafe_domain::documents::DocumentIssue,
+                ctx: &crate::WriteContext,
+                now: i64,
+                out: &mut crate::Applied,
+            ) -> crate::Result<()> {
+                use anagrafe_domain::documents::{kind_name, mutation_code};
+                let (pid, cur) = Self::living_subject(tx, person).await?;
+                anagrafe_domain::rules::competent(ctx.comune, cur.residence.competent_comune())?;
+                let held = Self::held_documents(&mut **tx, pid).await?;
+                let d = &issue.document;
+                let (kind, permit) = crate::rows::document_kind_cols(&d.kind);
+                // Kinds of one family share their numbers' space (a paper card and an electronic one).
+                let family = match kind {
+                    "cie" | "carta_identita_cartacea" => ["cie", "carta_identita_cartacea"],
+                    k => [k, k],
+                };
+                let elsewhere: Option<i64> = sqlx::query_scalar(
+                    "SELECT person_id FROM person_documents WHERE number = $1 AND kind IN ($2, $3) AND person_id <> $4 \
+                     AND superseded_at IS NULL AND ended_on IS NULL LIMIT 1",
+                )
+                .bind(d.number.as_str())
+                .bind(family[0])
+                .bind(family[1])
+                .bind(pid)
+                .fetch_optional(&mut **tx)
+                .await?;
+                let renewed = anagrafe_domain::rules::document_issue(&held, elsewhere.is_some(), &cur.citizenships, issue)?;
+                let code = mutation_code(&d.kind).to_string();
+                let payload = serde_json::json!({
+                    "document": { "kind": kind_name(&d.kind), "permit_kind": permit, "number": d.number.as_str(), "issued_on": d.issued_on, "expires_on": d.expires_on },
+                    "renews": issue.renews.as_ref().map(|n| n.as_str()),
+                });
+                let ev = Self::insert_event(tx, ctx, "mutazione", Some(&code), Some(pid), None, d.issued_on, &payload.to_string()).await?;
+                if let Some(i) = renewed {
+                    let old = &held[i].document;
+                    let (old_kind, _) = crate::rows::document_kind_cols(&old.kind);
+                    sqlx::query(
+                        "UPDATE person_documents SET ended_on = $1, end_reason = 'renewed', end_event_id = $2 \
+                         WHERE person_id = $3 AND kind = $4 AND number = $5 AND superseded_at IS NULL",
+                    )
+                    .bind(d.issued_on)
+                    .bind(ev)
+                    .bind(pid)
+                    .bind(old_kind)
+                    .bind(old.number.as_str())
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                sqlx::query(
+                    "INSERT INTO person_documents (person_id, kind, permit_kind, number, issued_on, expires_on, issuer, recorded_at, event_id) \
+                     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+                )
+                .bind(pid)
+                .bind(kind)
+                .bind(permit)
+                .bind(d.number.as_str())
+                .bind(d.issued_on)
+                .bind(d.expires_on)
+                .bind(d.issuer.as_deref())
+                .bind(now)
+                .bind(ev)
+                .execute(&mut **tx)
+                .await?;
+                out.event_ids.push(ev);
+                out.id_anpr = Some(*person);
+                let e = Self::audit_for(ctx, "person.document", Some(pid), cur.generalita.codice_fiscale.map(|c| c.to_string()), serde_json::json!({ "event_id": ev, "renewal": renewed.is_some() }));
+                out.audit_seq = Self::append_audit(tx, head, &e).await?;
+                Ok(())
+            }
+
+            /// Records that one of the person's documents stopped being valid before its expiry.
+            async fn op_document_end(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                head: &mut crate::shared::Head,
+                person: &anagrafe_domain::IdAnpr,
+                end: &anagrafe_domain::documents::DocumentEnd,
+                ctx: &crate::WriteContext,
+                out: &mut crate::Applied,
+            ) -> crate::Result<()> {
+                use anagrafe_domain::documents::{kind_name, mutation_code};
+                let (pid, cur) = Self::living_subject(tx, person).await?;
+                anagrafe_domain::rules::competent(ctx.comune, cur.residence.competent_comune())?;
+                let held = Self::held_documents(&mut **tx, pid).await?;
+                let i = anagrafe_domain::rules::document_end(&held, end)?;
+                let d = &held[i].document;
+                let (kind, _) = crate::rows::document_kind_cols(&d.kind);
+                let code = mutation_code(&d.kind).to_string();
+                let payload = serde_json::json!({
+                    "document": { "kind": kind_name(&d.kind), "number": d.number.as_str() }, "ended_on": end.ended_on, "reason": end.reason.as_str(),
+                });
+                let ev = Self::insert_event(tx, ctx, "mutazione", Some(&code), Some(pid), None, end.ended_on, &payload.to_string()).await?;
+                sqlx::query(
+                    "UPDATE person_documents SET ended_on = $1, end_reason = $2, end_event_id = $3 \
+                     WHERE person_id = $4 AND kind = $5 AND number = $6 AND superseded_at IS NULL",
+                )
+                .bind(end.ended_on)
+                .bind(end.reason.as_str())
+                .bind(ev)
+                .bind(pid)
+                .bind(kind)
+                .bind(d.number.as_str())
+                .execute(&mut **tx)
+                .await?;
+                out.event_ids.push(ev);
+                out.id_anpr = Some(*person);
+                let e = Self::audit_for(ctx, "person.document_end", Some(pid), cur.generalita.codice_fiscale.map(|c| c.to_string()), serde_json::json!({ "event_id": ev, "reason": end.reason.as_str() }));
+                out.audit_seq = Self::append_audit(tx, head, &e).await?;
                 Ok(())
             }
 

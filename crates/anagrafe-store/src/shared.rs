@@ -752,6 +752,32 @@ macro_rules! store_common {
                 .collect()
             }
 
+            /// The person's identity documents, ended ones too, oldest first: what the document rules
+            /// read and the history shows.
+            async fn held_documents(conn: &mut <$db as sqlx::Database>::Connection, pid: i64) -> crate::Result<Vec<anagrafe_domain::documents::HeldDocument>> {
+                let rows = sqlx::query_as::<_, (String, Option<i16>, String, chrono::NaiveDate, Option<chrono::NaiveDate>, Option<String>, Option<chrono::NaiveDate>, Option<String>)>(
+                    "SELECT kind, permit_kind, number, issued_on, expires_on, issuer, ended_on, end_reason FROM person_documents \
+                     WHERE person_id = $1 AND superseded_at IS NULL ORDER BY issued_on, number",
+                )
+                .bind(pid)
+                .fetch_all(&mut *conn)
+                .await?;
+                rows.into_iter()
+                    .map(|(kind, permit_kind, number, issued_on, expires_on, issuer, ended_on, end_reason)| {
+                        let document = crate::rows::DocumentRow { kind, permit_kind, number, issued_on, expires_on, issuer }.into_document()?;
+                        let ended = match (ended_on, end_reason) {
+                            (Some(on), Some(r)) => Some(anagrafe_domain::documents::DocumentEnded {
+                                on,
+                                reason: anagrafe_domain::documents::DocumentEndReason::parse(&r)
+                                    .ok_or_else(|| crate::rows::corrupt(format!("document end {r:?}")))?,
+                            }),
+                            _ => None,
+                        };
+                        Ok(anagrafe_domain::documents::HeldDocument { document, ended })
+                    })
+                    .collect()
+            }
+
             /// The person's record as of a date, read on a given connection (a write
             /// transaction reads the state it is about to change this way).
             async fn read_person_on(
@@ -853,7 +879,8 @@ macro_rules! store_common {
                 .transpose()?;
                 let documents = sqlx::query_as::<_, DocumentRow>(
                     "SELECT kind, permit_kind, number, issued_on, expires_on, issuer FROM person_documents \
-                     WHERE person_id = $1 AND superseded_at IS NULL AND issued_on <= $2 ORDER BY issued_on",
+                     WHERE person_id = $1 AND superseded_at IS NULL AND issued_on <= $2 AND (ended_on IS NULL OR ended_on > $2) \
+                     ORDER BY issued_on",
                 )
                 .bind(id)
                 .bind(as_of)
@@ -1066,7 +1093,8 @@ macro_rules! store_common {
                         })
                     })
                     .collect::<crate::Result<Vec<_>>>()?;
-                Ok(crate::PersonHistory { residences, citizenships, events })
+                let documents = Self::held_documents(&mut *conn, person_id).await?;
+                Ok(crate::PersonHistory { residences, citizenships, documents, events })
             }
 
             async fn open_duplicates(&self, comune: anagrafe_domain::Belfiore) -> crate::Result<Vec<crate::DuplicateCase>> {

@@ -486,6 +486,8 @@ pub struct PersonHistory {
     pub residences: Vec<Dated<anagrafe_domain::Residence>>,
     /// Citizenships, oldest first.
     pub citizenships: Vec<Dated<anagrafe_domain::Country>>,
+    /// Identity documents, ended and expired ones too, oldest first (REG-1).
+    pub documents: Vec<anagrafe_domain::documents::HeldDocument>,
     /// The events that wrote the record (registration, changes, cancellation), oldest first.
     /// A record loaded in bulk has none of its own: the load is one event of the register.
     pub events: Vec<RecordEvent>,
@@ -981,6 +983,10 @@ pub struct ExtractFilter {
     pub to_ms: Option<i64>,
     /// With an id below this.
     pub before_id: Option<i64>,
+    /// Of this type.
+    pub extract_type: Option<anagrafe_domain::extract::ExtractType>,
+    /// About the subject with this codice fiscale.
+    pub subject: Option<String>,
     /// At most this many, newest first.
     pub limit: u32,
 }

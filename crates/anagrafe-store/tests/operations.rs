@@ -36,6 +36,7 @@ conformance!(
     idn6_case_1_register_right_is_sent_even_when_the_code_stays,
     idn6_case_4_a_new_name_with_the_same_consonants_still_gets_a_new_code,
     a_family_moves_together_with_one_event_each_and_no_child_stays_behind,
+    identity_documents_are_issued_renewed_and_ended_and_keep_their_history,
 );
 
 const ROMA: &str = "H501";
@@ -751,5 +752,88 @@ async fn a_family_moves_together_with_one_event_each_and_no_child_stays_behind(h
     assert_eq!(latest.iter().map(|n| n.id).collect::<Vec<_>>(), told.iter().rev().map(|n| n.id).collect::<Vec<_>>());
     let older = h.store.latest_notifications(b(ROMA), latest[0].id, 10).await.unwrap();
     assert_eq!(older.len(), latest.len() - 1);
+    audit_ok(h).await;
+}
+
+fn document(kind: anagrafe_domain::DocumentKind, number: &str, issued: &str, renews: Option<&str>) -> Operation {
+    Operation::RecordDocument {
+        person: IdAnpr::from_index(0).unwrap(),
+        issue: anagrafe_domain::documents::DocumentIssue {
+            document: anagrafe_domain::IdentityDocument {
+                kind,
+                number: anagrafe_domain::documents::number_of(number).unwrap(),
+                issued_on: d(issued),
+                expires_on: Some(d(issued) + chrono::Duration::days(3650)),
+                issuer: Some(anagrafe_testkit::line("Comune di Roma")),
+            },
+            renews: renews.map(|n| anagrafe_domain::documents::number_of(n).unwrap()),
+        },
+    }
+}
+
+/// The same operation about `person`.
+fn about(op: Operation, person: IdAnpr) -> Operation {
+    match op {
+        Operation::RecordDocument { issue, .. } => Operation::RecordDocument { person, issue },
+        Operation::EndDocument { end, .. } => Operation::EndDocument { person, end },
+        other => other,
+    }
+}
+
+async fn identity_documents_are_issued_renewed_and_ended_and_keep_their_history(h: &Harness) {
+    use anagrafe_domain::DocumentKind::{Cie, PermessoSoggiorno};
+    use anagrafe_domain::documents::{DocumentEnd, DocumentEndReason};
+    let roma = comune(ROMA);
+    let id = register(h, &roma, adult("Fabbri", "Irene", ROMA)).await.id_anpr.unwrap();
+    let other = register(h, &roma, adult("Gatti", "Olga", ROMA)).await.id_anpr.unwrap();
+    apply(h, &roma, about(document(Cie, "CA11111AA", "2020-01-10", None), id)).await.unwrap();
+    assert_eq!(record(h, id, None).await.documents.len(), 1);
+    let audit_before = h.store.audit_entries(0, 1000).await.unwrap().len();
+    // A second card while the first is in force must say it renews it.
+    let e = apply(h, &roma, about(document(Cie, "CA22222BB", "2024-01-01", None), id)).await;
+    assert!(matches!(&e, Err(StoreError::State { field, .. }) if field == "renews"), "{e:?}");
+    // Another comune is not competent; a residence title is not an Italian's.
+    let e = apply(h, &comune(MILANO), about(document(Cie, "CA22222BB", "2024-01-01", Some("CA11111AA")), id)).await;
+    assert!(matches!(&e, Err(StoreError::Forbidden(_))), "{e:?}");
+    let permit = document(PermessoSoggiorno(anagrafe_domain::decode::TipoSoggiorno::Permesso), "I00000001", "2024-01-01", None);
+    let e = apply(h, &roma, about(permit, id)).await;
+    assert!(matches!(&e, Err(StoreError::Refused { field, .. }) if field == "kind"), "{e:?}");
+    assert_eq!(h.store.audit_entries(0, 1000).await.unwrap().len(), audit_before, "refusals write nothing");
+    // The renewal: the old card ends on the new one's issue.
+    apply(h, &roma, about(document(Cie, "CA22222BB", "2024-01-01", Some("ca 11111 aa")), id)).await.unwrap();
+    let now: Vec<String> = record(h, id, None).await.documents.iter().map(|d| d.number.to_string()).collect();
+    assert_eq!(now, ["CA22222BB"]);
+    let then: Vec<String> = record(h, id, Some("2023-06-01")).await.documents.iter().map(|d| d.number.to_string()).collect();
+    assert_eq!(then, ["CA11111AA"], "the record as of a date shows the card of that date");
+    // Nobody else gets that number.
+    let e = apply(h, &roma, about(document(Cie, "CA22222BB", "2024-02-01", None), other)).await;
+    assert!(matches!(&e, Err(StoreError::State { field, .. }) if field == "number"), "{e:?}");
+    // Stolen: the record shows no document from that day; a second report is refused.
+    let stolen = DocumentEnd {
+        number: anagrafe_domain::documents::number_of("CA22222BB").unwrap(),
+        ended_on: d("2025-05-01"),
+        reason: DocumentEndReason::Stolen,
+    };
+    apply(h, &roma, Operation::EndDocument { person: id, end: stolen.clone() }).await.unwrap();
+    assert!(record(h, id, None).await.documents.is_empty());
+    assert_eq!(record(h, id, Some("2025-04-30")).await.documents.len(), 1);
+    let e = apply(h, &roma, Operation::EndDocument { person: id, end: stolen }).await;
+    assert!(matches!(&e, Err(StoreError::State { field, .. }) if field == "number"), "{e:?}");
+    // After the theft a new card needs no renewal.
+    apply(h, &roma, about(document(Cie, "CA33333CC", "2025-05-10", None), id)).await.unwrap();
+    let (p, _) = pid(h, id).await;
+    let hist = h.store.history(p).await.unwrap();
+    let ends: Vec<(String, Option<DocumentEndReason>)> =
+        hist.documents.iter().map(|d| (d.document.number.to_string(), d.ended.map(|e| e.reason))).collect();
+    assert_eq!(
+        ends,
+        [
+            ("CA11111AA".to_owned(), Some(DocumentEndReason::Renewed)),
+            ("CA22222BB".to_owned(), Some(DocumentEndReason::Stolen)),
+            ("CA33333CC".to_owned(), None)
+        ]
+    );
+    let card_events = hist.events.iter().filter(|e| e.kind == "mutazione" && e.code.as_deref() == Some("3")).count();
+    assert_eq!(card_events, 4, "three issues and one end, each a mutation of tab. 36 code 3");
     audit_ok(h).await;
 }

@@ -58,11 +58,22 @@ pub struct ExtractsConfig {
     pub night_to: String,
     /// Requests on one subject in one day past which the TOP users are alarmed.
     pub daily_threshold: u64,
+    /// Seconds between runs of the notices' job (the daily e-mail of the day before, the
+    /// alarms as they arise) while the server runs, through the certificates' mail delivery;
+    /// 0: no notices.
+    pub notices_interval_s: u64,
 }
 
 impl Default for ExtractsConfig {
     fn default() -> Self {
-        Self { silence_after_h: 48, silence_interval_s: 300, night_from: "22:00".into(), night_to: "06:00".into(), daily_threshold: 5 }
+        Self {
+            silence_after_h: 48,
+            silence_interval_s: 300,
+            night_from: "22:00".into(),
+            night_to: "06:00".into(),
+            daily_threshold: 5,
+            notices_interval_s: 300,
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use super::{Chrome, Crumb, PageResult, html};
 use crate::{ApiError, AppState};
 use anagrafe_domain::Role;
 use anagrafe_domain::extract::{Criterion, DocumentSearch, ExtractType, RequestState};
-use anagrafe_service::extracts::{Answer, Requester};
+use anagrafe_service::extracts::{Answer, ExportFile, FileFormat, Requester};
 use anagrafe_service::{Principal, ServiceError};
 use anagrafe_store::ExtractRequest;
 use askama::Template;
@@ -24,6 +24,7 @@ use chrono::Datelike;
 use std::collections::HashMap;
 
 mod bulletin;
+mod orgs;
 mod users;
 
 /// The extracts' desk.
@@ -34,6 +35,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ufficio/visure", get(desk).post(request))
         .route("/ufficio/visure/monitoraggio", get(monitoring))
         .route("/ufficio/visure/statistiche", get(statistics))
+        .route("/ufficio/visure/archivio", get(archive))
+        .route("/ufficio/visure/accessi", get(access))
+        .route("/ufficio/visure/elenco", get(bulk_page).post(bulk))
+        .route("/ufficio/visure/organizzazioni", get(orgs::page).post(orgs::save))
         .route("/ufficio/visure/mediazione", get(queue))
         .route("/ufficio/visure/mediazione/{id}", post(decide))
         .route("/ufficio/visure/{id}/pdf", get(download))
@@ -154,6 +159,8 @@ struct DeskPage {
     board: Vec<bulletin::BulletinRow>,
     /// A TOP user of the registry office writes the board.
     board_author: bool,
+    /// The comune's offices submit lists of subjects.
+    bulk: bool,
 }
 
 fn chrome(o: &super::office::WebOfficer, title_key: &str) -> Chrome {
@@ -182,15 +189,7 @@ fn fields(c: &Chrome, typed: &HashMap<String, String>, errors: &[(String, String
         Field::choice("tipo", c.t("vis-f-type"), types, "col-md-6").required(),
         Field::input("finalita", c.t("vis-f-purpose"), 300, "col-md-6").required().help(c.t("vis-f-purpose-help")),
     ];
-    list.into_iter()
-        .map(|mut f| {
-            if let Some(v) = typed.get(f.name) {
-                f.value = v.clone();
-            }
-            f.error = errors.iter().find(|(n, _)| n == f.name).map(|(_, r)| r.clone());
-            f
-        })
-        .collect()
+    super::form::filled(list, typed, errors)
 }
 
 async fn desk_view(
@@ -211,6 +210,7 @@ async fn desk_view(
     Ok(DeskPage {
         board,
         board_author: w.r.principal.role == Role::PaTop && w.r.org.kind == anagrafe_domain::extract::OrganisationKind::Registry,
+        bulk: w.r.org.kind != anagrafe_domain::extract::OrganisationKind::ExternalBody,
         org: w.r.org.name.clone(),
         csrf: w.o.s.0.session.csrf_token.clone(),
         fields: fields(&c, typed, &errors),
@@ -530,29 +530,25 @@ async fn statistics(State(state): State<AppState>, w: WebRequester, Query(q): Qu
         }),
     };
     let (from, to) = (day("dal", &q.dal, first), day("al", &q.al, today));
+    if let (Some(format), true) = (FileFormat::parse(&q.formato), errors.is_empty()) {
+        match state.extracts().accounting_file(&w.r, from, to, format).await {
+            Ok(file) => return Ok(file_response(file)),
+            Err(e @ ServiceError::Invalid(_)) => {
+                errors.extend(e.field_errors().into_iter().map(|f| (f.field.clone(), w.o.ui.why(&f.reason))))
+            }
+            Err(e) => return Err(w.o.fail(e.into())),
+        }
+    }
     let st = match state.extracts().statistics(&w.r, from, to).await {
         Ok(st) => st,
         Err(e @ ServiceError::Invalid(_)) => {
-            errors.extend(e.field_errors().into_iter().map(|f| (f.field.clone(), w.o.ui.why(&f.reason))));
-            anagrafe_service::extracts::Statistics { issued: 0, by_type: vec![], by_org: vec![], apr_subjects: 0, aire_subjects: 0 }
+            if errors.is_empty() {
+                errors.extend(e.field_errors().into_iter().map(|f| (f.field.clone(), w.o.ui.why(&f.reason))));
+            }
+            anagrafe_service::extracts::Statistics::default()
         }
         Err(e) => return Err(w.o.fail(e.into())),
     };
-    if q.formato == "csv" && errors.is_empty() {
-        let mut csv = String::from("sezione;voce;visure emesse\n");
-        for (org, n) in &st.by_org {
-            csv.push_str(&format!("organizzazione;{};{n}\n", org.replace(';', ",")));
-        }
-        for (t, n) in &st.by_type {
-            csv.push_str(&format!("tipo;{};{n}\n", t.title()));
-        }
-        csv.push_str(&format!("soggetti;APR;{}\nsoggetti;AIRE;{}\n", st.apr_subjects, st.aire_subjects));
-        let name = format!("attachment; filename=\"rendicontazione-visure-{from}-{to}.csv\"");
-        return Ok(axum::response::IntoResponse::into_response((
-            [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (axum::http::header::CONTENT_DISPOSITION, name)],
-            csv,
-        )));
-    }
     let page = StatsPage {
         from_value: from.format("%Y-%m-%d").to_string(),
         to_value: to.format("%Y-%m-%d").to_string(),
@@ -565,4 +561,279 @@ async fn statistics(State(state): State<AppState>, w: WebRequester, Query(q): Qu
         c,
     };
     Ok(html(if page.errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY }, &page))
+}
+
+/// A file made by the extracts' desk, to save (never shown inline).
+fn file_response(file: ExportFile) -> Response {
+    let disposition = format!("attachment; filename=\"{}\"", file.name);
+    axum::response::IntoResponse::into_response((
+        [
+            (axum::http::header::CONTENT_TYPE, file.format.content_type().to_owned()),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        file.bytes,
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "office/extracts-archive.html")]
+struct ArchivePage {
+    c: Chrome,
+    lead: String,
+    fields: Vec<Field>,
+    errors: Vec<(String, String)>,
+    rows: Vec<Row>,
+}
+
+/// The archive of the extracts (VIS-6), searched by period, subject, requester, type and state
+/// within what the user may see (a STANDARD user their own requests, an ADMIN their
+/// organisation's, a TOP user the comune's), and exported as CSV or PDF (`formato`).
+async fn archive(State(state): State<AppState>, w: WebRequester, Query(q): Query<HashMap<String, String>>) -> PageResult {
+    let c = chrome(&w.o, "vis-archive-title");
+    let get = |k: &str| q.get(k).map(|v| v.trim()).unwrap_or_default();
+    let mut errors: Vec<(String, String)> = Vec::new();
+    let why = |k: &'static str| w.o.ui.why(&anagrafe_domain::Why::new(k));
+    let mut day = |field: &str| match get(field) {
+        "" => None,
+        raw => super::parse_date(raw).or_else(|| {
+            errors.push((field.to_owned(), why("bad-date")));
+            None
+        }),
+    };
+    let (from, to) = (day("dal"), day("al"));
+    let subject = match get("soggetto").to_ascii_uppercase() {
+        s if s.is_empty() => None,
+        s if anagrafe_domain::CodiceFiscale::parse(&s).is_ok() => Some(s),
+        _ => {
+            errors.push(("soggetto".into(), w.o.ui.t("vis-err-cf")));
+            None
+        }
+    };
+    let extract_type = match get("tipo") {
+        "" => None,
+        raw => ExtractType::parse(raw).or_else(|| {
+            errors.push(("tipo".into(), w.o.ui.t("vis-err-type")));
+            None
+        }),
+    };
+    let state_filter = match get("stato") {
+        "" => None,
+        raw => RequestState::parse(raw).or_else(|| {
+            errors.push(("stato".into(), w.o.ui.t("vis-err-state")));
+            None
+        }),
+    };
+    let requester = Some(get("richiedente").to_owned()).filter(|r| !r.is_empty());
+    let filter = anagrafe_store::ExtractFilter {
+        from_ms: from.map(anagrafe_service::security::italian_midnight_ms),
+        to_ms: to.and_then(|d| d.succ_opt()).map(anagrafe_service::security::italian_midnight_ms),
+        subject,
+        extract_type,
+        state: state_filter,
+        requester,
+        limit: 1000,
+        ..Default::default()
+    };
+    let format = match get("formato") {
+        "" => None,
+        raw => FileFormat::parse(raw).or_else(|| {
+            errors.push(("formato".into(), w.o.ui.t("vis-err-format")));
+            None
+        }),
+    };
+    let rows = if errors.is_empty() {
+        if let Some(format) = format {
+            let file = state.extracts().archive_file(&w.r, filter, format).await.map_err(|e| w.o.fail(e.into()))?;
+            return Ok(file_response(file));
+        }
+        let list = state.extracts().archive(&w.r, filter).await.map_err(|e| w.o.fail(e.into()))?;
+        let orgs: HashMap<i64, String> = state
+            .extracts()
+            .organisations(w.r.org.comune)
+            .await
+            .map_err(|e| w.o.fail(e.into()))?
+            .into_iter()
+            .map(|o| (o.id, o.name))
+            .collect();
+        list.iter().map(|r| row(&c, r, &orgs)).collect()
+    } else {
+        Vec::new()
+    };
+    let t = |k: &str| c.t(k);
+    let any = || Opt { value: String::new(), label: t("vis-archive-any") };
+    let fields = vec![
+        Field::date("dal", t("vis-f-from")),
+        Field::date("al", t("vis-f-to")),
+        Field::input("soggetto", t("vis-col-subject"), 16, "col-md-4").help(t("vis-archive-subject-help")),
+        Field::input("richiedente", t("vis-archive-requester"), 64, "col-md-4").help(t("vis-archive-requester-help")),
+        Field::choice(
+            "tipo",
+            t("vis-col-type"),
+            std::iter::once(any())
+                .chain(ExtractType::ALL.iter().map(|k| Opt { value: k.as_str().to_owned(), label: k.title().to_owned() }))
+                .collect(),
+            "col-md-6",
+        ),
+        Field::choice(
+            "stato",
+            t("vis-col-state"),
+            std::iter::once(any())
+                .chain(
+                    RequestState::ALL.iter().map(|s| Opt { value: s.as_str().to_owned(), label: t(&format!("vis-state-{}", s.as_str())) }),
+                )
+                .collect(),
+            "col-md-6",
+        ),
+    ];
+    let fields = super::form::filled(fields, &q, &errors);
+    let lead = c.t(match w.r.principal.role {
+        Role::PaTop => "vis-archive-lead-top",
+        Role::PaAdmin => "vis-archive-lead-admin",
+        _ => "vis-archive-lead-own",
+    });
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok(html(status, &ArchivePage { c, lead, fields, errors, rows }))
+}
+
+#[derive(Template)]
+#[template(path = "office/extracts-access.html")]
+struct AccessPage {
+    c: Chrome,
+    lead: String,
+    day: String,
+    day_value: String,
+    error: Option<String>,
+    /// Time, user, function, outcome.
+    rows: Vec<(String, String, String, String)>,
+    /// Per user: name, logins, functions used.
+    users: Vec<(String, usize, usize)>,
+}
+
+/// A traced operation in the page's words (the operation's own name when it has none).
+fn operation_label(c: &Chrome, operation: &str) -> String {
+    let key = format!("vis-op-{}", operation.replace(['.', '_'], "-"));
+    let label = c.t(&key);
+    if label == key { operation.to_owned() } else { label }
+}
+
+/// Access monitoring (VIS-7): the logins and the functions used in a day by the users a TOP
+/// user (every organisation of the comune) or an ADMIN user (their own) monitors.
+async fn access(State(state): State<AppState>, w: WebRequester, Query(q): Query<MonitorQuery>) -> PageResult {
+    let c = chrome(&w.o, "vis-access-title");
+    let today = state.clock.today();
+    let (day, error) = match q.giorno.trim() {
+        "" => (today, None),
+        raw => match super::parse_date(raw) {
+            Some(d) => (d, None),
+            None => (today, Some(w.o.ui.why(&anagrafe_domain::Why::new("bad-date")))),
+        },
+    };
+    let list = state.extracts().access_log(&w.r, day).await.map_err(|e| w.o.fail(e.into()))?;
+    let mut users: std::collections::BTreeMap<String, (usize, usize)> = std::collections::BTreeMap::new();
+    for e in &list {
+        let u = users.entry(format!("{} ({})", e.name, e.username)).or_default();
+        if e.operation == "operator.login" && e.outcome == "ok" {
+            u.0 += 1;
+        } else if e.operation != "operator.login" {
+            u.1 += 1;
+        }
+    }
+    let rows = list
+        .iter()
+        .map(|e| {
+            let outcome = if e.outcome == "ok" { c.t("vis-access-ok") } else { c.t("vis-access-refused") };
+            (super::local_time(e.at_ms), format!("{} ({})", e.name, e.username), operation_label(&c, &e.operation), outcome)
+        })
+        .collect();
+    let lead = c.t(if w.r.principal.role == Role::PaTop { "vis-access-lead-top" } else { "vis-access-lead-admin" });
+    let page = AccessPage {
+        lead,
+        day: day.format("%d/%m/%Y").to_string(),
+        day_value: day.format("%Y-%m-%d").to_string(),
+        error,
+        rows,
+        users: users.into_iter().map(|(k, (l, f))| (k, l, f)).collect(),
+        c,
+    };
+    Ok(html(StatusCode::OK, &page))
+}
+
+#[derive(Template)]
+#[template(path = "office/extracts-bulk.html")]
+struct BulkPage {
+    c: Chrome,
+    csrf: String,
+    fields: Vec<Field>,
+    errors: Vec<(String, String)>,
+    notice: Option<String>,
+}
+
+fn bulk_view(w: &WebRequester, typed: &HashMap<String, String>, errors: Vec<(String, String)>, notice: Option<String>) -> BulkPage {
+    let c = chrome(&w.o, "vis-bulk-title");
+    let types = ExtractType::ALL.iter().map(|t| Opt { value: t.as_str().to_owned(), label: t.title().to_owned() }).collect();
+    let fields = super::form::filled(
+        vec![
+            Field::text_area("elenco", c.t("vis-bulk-list"), 20_000).required().help(c.t("vis-bulk-list-help")),
+            Field::choice("tipo", c.t("vis-f-type"), types, "col-md-6").required(),
+            Field::input("finalita", c.t("vis-f-purpose"), 300, "col-md-6").required().help(c.t("vis-f-purpose-help")),
+        ],
+        typed,
+        &errors,
+    );
+    BulkPage { csrf: w.o.s.0.session.csrf_token.clone(), fields, errors, notice, c }
+}
+
+/// A bulk request's page (VIS-11): the comune's offices only.
+async fn bulk_page(w: WebRequester) -> PageResult {
+    if w.r.org.kind == anagrafe_domain::extract::OrganisationKind::ExternalBody {
+        return Err(w.o.fail(ApiError::Forbidden("bulk extracts are for the comune's offices".into())));
+    }
+    Ok(html(StatusCode::OK, &bulk_view(&w, &HashMap::new(), Vec::new(), None)))
+}
+
+/// A list of subjects, one codice fiscale a line (VIS-11): every extract waits for a mediator;
+/// the whole list or nothing (a line that names nobody refuses it, with its number).
+async fn bulk(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    w: WebRequester,
+    form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    if w.r.org.kind == anagrafe_domain::extract::OrganisationKind::ExternalBody {
+        return Err(w.o.fail(ApiError::Forbidden("bulk extracts are for the comune's offices".into())));
+    }
+    let values = form.map(|f| f.0).unwrap_or_default();
+    w.o.check_csrf(&headers, values.get("csrf").map(String::as_str).unwrap_or_default())?;
+    let refuse = |errors: Vec<(String, String)>| html(StatusCode::UNPROCESSABLE_ENTITY, &bulk_view(&w, &values, errors, None));
+    let mut criteria = Vec::new();
+    let mut errors = Vec::new();
+    for (i, line) in values.get("elenco").map(String::as_str).unwrap_or_default().lines().enumerate() {
+        let code = line.trim().to_ascii_uppercase();
+        if code.is_empty() {
+            continue;
+        }
+        if anagrafe_domain::CodiceFiscale::parse(&code).is_err() {
+            errors.push(("elenco".to_owned(), super::i18n::t_args(w.o.ui.lang, "vis-err-bulk-cf", &[("line", &(i + 1).to_string())])));
+            break;
+        }
+        criteria.push(Criterion::CodiceFiscale { code });
+    }
+    let kind = values.get("tipo").and_then(|t| ExtractType::parse(t));
+    if kind.is_none() {
+        errors.push(("tipo".into(), w.o.ui.t("vis-err-type")));
+    }
+    let Some(kind) = kind.filter(|_| errors.is_empty()) else { return Err(refuse(errors)) };
+    let purpose = values.get("finalita").map(String::as_str).unwrap_or_default();
+    match state.extracts().request_bulk(&w.r, &criteria, kind, purpose).await {
+        Ok(answers) => {
+            let first = answers.first().map(|a| a.id.to_string()).unwrap_or_default();
+            let notice = super::i18n::t_args(w.o.ui.lang, "vis-bulk-done", &[("count", &answers.len().to_string()), ("id", &first)]);
+            Ok(html(StatusCode::CREATED, &bulk_view(&w, &HashMap::new(), Vec::new(), Some(notice))))
+        }
+        Err(e @ ServiceError::Invalid(_)) => {
+            Err(refuse(e.field_errors().into_iter().map(|f| (f.field.clone(), w.o.ui.why(&f.reason))).collect()))
+        }
+        Err(e) => Err(w.o.fail(e.into())),
+    }
 }

@@ -61,3 +61,18 @@ impl Field {
         Field { help: Some(text), ..self }
     }
 }
+
+/// The fields with the values typed (at most 300 characters each are shown back) and each
+/// field's own error beside it.
+pub(crate) fn filled(fields: Vec<Field>, typed: &std::collections::HashMap<String, String>, errors: &[(String, String)]) -> Vec<Field> {
+    fields
+        .into_iter()
+        .map(|mut f| {
+            if let Some(v) = typed.get(f.name) {
+                f.value = v.chars().take(300).collect();
+            }
+            f.error = errors.iter().find(|(n, _)| n == f.name).map(|(_, r)| r.clone());
+            f
+        })
+        .collect()
+}

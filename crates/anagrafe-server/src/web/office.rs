@@ -42,6 +42,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ufficio/persone/{id_anpr}/adozione", get(changes::adoption_page).post(changes::adoption_submit))
         .route("/ufficio/persone/{id_anpr}/doppia-iscrizione", get(changes::duplicate_page).post(changes::duplicate_submit))
         .route("/ufficio/persone/{id_anpr}/cancellazione", get(changes::cancellation_page).post(changes::cancellation_submit))
+        .route("/ufficio/persone/{id_anpr}/documento", get(changes::document_page).post(changes::document_submit))
+        .route("/ufficio/persone/{id_anpr}/cessazione-documento", get(changes::document_end_page).post(changes::document_end_submit))
         .route("/ufficio/nascita", get(birth_page).post(register_birth))
         .route("/ufficio/iscrizione", get(changes::registration_page).post(changes::registration_submit))
         .route("/ufficio/iscrizione-aire", get(changes::aire_registration_page).post(changes::aire_registration_submit))
@@ -735,6 +737,8 @@ struct HistoryPage {
     id_anpr: String,
     residences: Vec<Period>,
     citizenships: Vec<Period>,
+    /// Identity documents, each in one line with its state today.
+    documents: Vec<(String, String)>,
     events: Vec<EventRow>,
 }
 
@@ -813,7 +817,20 @@ async fn history(State(state): State<AppState>, Path(id): Path<String>, o: WebOf
             comune: e.comune.as_deref().map(comune_name).unwrap_or_default(),
         })
         .collect();
-    Ok(html(StatusCode::OK, &HistoryPage { c, id_anpr: id, residences, citizenships, events }))
+    let documents = h
+        .documents
+        .iter()
+        .map(|d| {
+            let state = match d.ended {
+                Some(e) => format!("{} {}", c.t(&format!("doc-end-{}", e.reason.as_str())), day(Some(e.on))),
+                None if d.valid_on(today) => c.t("history-current"),
+                None if d.document.issued_on > today => c.t("history-document-future"),
+                None => c.t("history-document-expired"),
+            };
+            (super::record::document_line(c.lang, &d.document), state)
+        })
+        .collect();
+    Ok(html(StatusCode::OK, &HistoryPage { c, id_anpr: id, residences, citizenships, documents, events }))
 }
 
 /// The birth form's fields.

@@ -63,18 +63,25 @@ pub(crate) fn fields(c: &Chrome, r: &PersonRecord, on: NaiveDate) -> Vec<RecordF
 
 /// An identity document in one line: kind, number, issue, issuer and expiry.
 fn document(c: &Chrome, d: &IdentityDocument) -> String {
+    document_line(c.lang, d)
+}
+
+/// An identity document in one line: kind, number, issue, issuer and expiry.
+pub(crate) fn document_line(lang: super::i18n::Lang, d: &IdentityDocument) -> String {
+    use super::i18n::{t, t_args};
     let kind = match d.kind {
-        DocumentKind::Cie => c.t("doc-cie"),
-        DocumentKind::CartaIdentitaCartacea => c.t("doc-paper"),
-        DocumentKind::Passaporto => c.t("doc-passport"),
-        DocumentKind::PermessoSoggiorno(t) => format!("{} ({})", c.t("doc-permit"), c.decode(t)),
+        DocumentKind::Cie => t(lang, "doc-cie"),
+        DocumentKind::CartaIdentitaCartacea => t(lang, "doc-paper"),
+        DocumentKind::Passaporto => t(lang, "doc-passport"),
+        DocumentKind::PermessoSoggiorno(k) => format!("{} ({})", t(lang, "doc-permit"), super::i18n::decode(lang, k)),
     };
-    let mut line = format!("{kind} n. {} — {}", d.number.as_str(), c.t1("doc-issued", "date", &certificates::dmy(d.issued_on)));
+    let mut line =
+        format!("{kind} n. {} — {}", d.number.as_str(), t_args(lang, "doc-issued", &[("date", &certificates::dmy(d.issued_on))]));
     if let Some(by) = &d.issuer {
-        line += &format!(" {}", c.t1("doc-by", "issuer", by.as_str()));
+        line += &format!(" {}", t_args(lang, "doc-by", &[("issuer", by.as_str())]));
     }
     if let Some(until) = d.expires_on {
-        line += &format!(", {}", c.t1("doc-expires", "date", &certificates::dmy(until)));
+        line += &format!(", {}", t_args(lang, "doc-expires", &[("date", &certificates::dmy(until))]));
     }
     line
 }

@@ -40,6 +40,8 @@ pub struct NewUser {
     pub role: Role,
     /// The organisation's code.
     pub org_code: String,
+    /// Where the office's notices reach them (the daily e-mail, the alarms), if anywhere.
+    pub email: Option<String>,
 }
 
 /// What a TOP or ADMIN user may change on an account.
@@ -54,6 +56,18 @@ pub enum UserChange {
         /// The argon2id hash of the temporary password the door generated.
         password_hash: String,
     },
+    /// The address the office's notices reach them at (`None`: none).
+    Email(Option<String>),
+}
+
+/// An e-mail address as the census keeps it, or the field's refusal.
+fn email_of(raw: Option<&str>) -> ServiceResult<Option<String>> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => {
+            anagrafe_domain::text::EmailAddress::new(s).map(|e| Some(e.to_string())).map_err(|e| ServiceError::invalid("email", e.into()))
+        }
+    }
 }
 
 impl ExtractDesk {
@@ -134,19 +148,43 @@ impl ExtractDesk {
         if new.codice_fiscale.trim().is_empty() {
             return Err(ServiceError::invalid("codice_fiscale", Why::new("required")));
         }
+        let email = email_of(new.email.as_deref())?;
         let account = NewOperator {
             username: new.username.clone(),
             display_name: new.display_name.clone(),
             codice_fiscale: Some(new.codice_fiscale.clone()),
             roles: vec![RoleGrant { role: new.role, scope: org.code.clone(), mediator: false }],
         };
-        AdminDesk::new(self.store.clone(), self.clock.clone()).create_account(&r.principal, &account, password_hash).await
+        AdminDesk::new(self.store.clone(), self.clock.clone()).create_account(&r.principal, &account, password_hash).await?;
+        if let Some(email) = email {
+            self.set_email(r, &new.username, Some(&email)).await?;
+        }
+        Ok(())
+    }
+
+    /// Sets the address of a user `r` manages, traced (the address itself is not in the trace).
+    async fn set_email(&self, r: &Requester, username: &str, email: Option<&str>) -> ServiceResult<()> {
+        let mut e = r.principal.entry("extract.user_email", "ok");
+        e.detail = serde_json::json!({ "user": username, "set": email.is_some() }).to_string();
+        self.store.set_operator_email(username, email, self.clock.now().timestamp_millis(), &e).await?;
+        Ok(())
+    }
+
+    /// The address a user `r` manages receives the notices at.
+    pub async fn user_email(&self, r: &Requester, username: &str) -> ServiceResult<Option<String>> {
+        let o = self.user(r, username).await?;
+        Ok(self.store.operator_emails(&[o.username]).await?.pop().map(|(_, e)| e))
     }
 
     /// Suspends, reactivates or resets a user `r` manages.
     pub async fn change_user(&self, r: &Requester, username: &str, change: UserChange) -> ServiceResult<Operator> {
         let o = self.user(r, username).await?;
         let change = match change {
+            UserChange::Email(raw) => {
+                let email = email_of(raw.as_deref())?;
+                self.set_email(r, &o.username, email.as_deref()).await?;
+                return Ok(o);
+            }
             UserChange::Suspend => AccountChange::Suspend,
             UserChange::Reactivate => AccountChange::Reactivate,
             UserChange::Reset { password_hash } => AccountChange::Reset { password_hash },

@@ -339,6 +339,13 @@ async fn demo_operators(store: &dyn Store, dir: &std::path::Path, comune: &str) 
             let mut e = anagrafe_store::AuditEntry::from_ctx(&ctx, "operator.totp_enrolled", "ok");
             e.detail = json!({ "username": u, "by": "demo" }).to_string();
             store.update_operator(u, &up, &e).await?;
+            // The registry office's TOP user and the mediator receive the extracts' notices
+            // (the daily e-mail, the alarms) in the embedded outbox.
+            if u.starts_with("visure-top-") || (role.starts_with("registry_officer@") && role.ends_with("+mediator")) {
+                let mut e = anagrafe_store::AuditEntry::from_ctx(&ctx, "extract.user_email", "ok");
+                e.detail = json!({ "user": u, "set": true, "by": "demo" }).to_string();
+                store.set_operator_email(u, Some(&format!("{u}@anagrafe-demo.invalid")), anagrafe_store::now_ms(), &e).await?;
+            }
         }
     }
     Ok(list)

@@ -124,8 +124,13 @@ pub async fn serve(mut state: AppState, cfg: &Config, listen: SocketAddr, on_bou
     let reports = (!cfg.audit.report_to.is_empty()).then(|| tokio::spawn(report_job(state.clone(), cfg.audit.report_to.clone())));
     let silence = (state.extracts.silence_after_ms > 0 && cfg.extracts.silence_interval_s > 0)
         .then(|| tokio::spawn(silence_job(state.clone(), std::time::Duration::from_secs(cfg.extracts.silence_interval_s))));
+    let notices = (cfg.extracts.notices_interval_s > 0)
+        .then(|| tokio::spawn(notices_job(state.clone(), std::time::Duration::from_secs(cfg.extracts.notices_interval_s))));
     let last = state.clone();
     anagrafe_server::serve(listener, state, shutdown()).await?;
+    if let Some(n) = notices {
+        n.abort();
+    }
     if let Some(a) = analysis {
         a.abort();
     }
@@ -197,6 +202,27 @@ async fn silence_job(state: AppState, every: std::time::Duration) {
             Ok(n) if n > 0 => tracing::info!(issued = n, "deferred extracts approved by silence-consent"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "silence-consent failed; it runs again at the next interval"),
+        }
+    }
+}
+
+/// Sends, every `every`, the extracts' notices that are due: the daily e-mail of the day
+/// before to the TOP users and mediators, each new alarm to the TOP users
+/// (`extracts.notices_interval_s`; through the certificates' mail delivery).
+async fn notices_job(state: AppState, every: std::time::Duration) {
+    let Some(mail) = state.certificates.as_ref().and_then(|c| c.mail.clone().map(|m| (m, c.mail_from.clone()))) else {
+        tracing::info!("no mail delivery is configured (certificates): the extracts' notices are not sent");
+        return;
+    };
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let job = anagrafe_service::Principal::job("extract-notices", "job-extract-notices".into());
+    loop {
+        tick.tick().await;
+        match state.extracts().send_notices(&job, &mail.0, &mail.1).await {
+            Ok(n) if n.digests + n.alarms > 0 => tracing::info!(digests = n.digests, alarms = n.alarms, "extracts' notices sent"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "the extracts' notices failed; they run again at the next interval"),
         }
     }
 }

@@ -83,16 +83,7 @@ impl FormPage {
 
     /// The form's fields, each with the value typed and its own error.
     fn with_fields(mut self, fields: Vec<Field>, typed: &HashMap<String, String>, errors: Vec<(String, String)>) -> Self {
-        self.fields = fields
-            .into_iter()
-            .map(|mut f| {
-                if let Some(v) = typed.get(f.name) {
-                    f.value = v.clone();
-                }
-                f.error = errors.iter().find(|(n, _)| n == f.name).map(|(_, r)| r.clone());
-                f
-            })
-            .collect();
+        self.fields = super::super::form::filled(fields, typed, &errors);
         self.errors = errors;
         self
     }

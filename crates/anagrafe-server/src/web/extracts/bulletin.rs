@@ -78,16 +78,8 @@ async fn board_view(
         Field::text_area("testo", c.t("vis-board-f-body"), 4000).required(),
         Field::input("destinatario", c.t("vis-board-f-recipient"), 64, "col-md-6").help(c.t("vis-board-f-recipient-help")),
         Field::date("fino_al", c.t("vis-board-f-until")).help(c.t("vis-board-f-until-help")),
-    ]
-    .into_iter()
-    .map(|mut f| {
-        if let Some(v) = typed.get(f.name) {
-            f.value = v.clone();
-        }
-        f.error = errors.iter().find(|(n, _)| n == f.name).map(|(_, r)| r.clone());
-        f
-    })
-    .collect();
+    ];
+    let fields = super::super::form::filled(fields, typed, &errors);
     Ok(BoardPage { csrf: w.o.s.0.session.csrf_token.clone(), rows: rows(&c, &list, now), fields, errors, notice, c })
 }
 

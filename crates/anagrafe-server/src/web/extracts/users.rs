@@ -61,15 +61,7 @@ fn chrome(w: &WebRequester, title: String) -> Chrome {
 }
 
 fn with_values(list: Vec<Field>, typed: &HashMap<String, String>, errors: &[(String, String)]) -> Vec<Field> {
-    list.into_iter()
-        .map(|mut f| {
-            if let Some(v) = typed.get(f.name) {
-                f.value = v.clone();
-            }
-            f.error = errors.iter().find(|(n, _)| n == f.name).map(|(_, r)| r.clone());
-            f
-        })
-        .collect()
+    super::super::form::filled(list, typed, errors)
 }
 
 async fn users_view(
@@ -115,6 +107,7 @@ async fn users_view(
             Field::input("codice_fiscale", c.t("adm-f-cf"), 16, "col-md-6").required(),
             Field::choice("organizzazione", c.t("vis-f-org"), org_opts, "col-md-6").required(),
             Field::choice("ruolo", c.t("adm-f-role"), role_opts, "col-md-6").required(),
+            Field::input("email", c.t("vis-users-email"), 254, "col-md-6").help(c.t("vis-users-email-help")),
         ],
         typed,
         &errors,
@@ -168,6 +161,7 @@ pub(super) async fn create(
         codice_fiscale: get("codice_fiscale").to_owned(),
         role,
         org_code: get("organizzazione").to_owned(),
+        email: Some(get("email").to_owned()).filter(|e| !e.trim().is_empty()),
     };
     let (temporary, hash) = temporary_password(&state, &w.o).await?;
     if let Err(e) = state.extracts().create_user(&w.r, &new, hash).await {
@@ -185,6 +179,8 @@ struct UserPage {
     username: String,
     facts: Vec<(String, String)>,
     suspended: bool,
+    /// The address the notices reach them at (empty: none).
+    email: String,
     errors: Vec<(String, String)>,
     notice: Option<String>,
     /// A temporary password just set: shown once.
@@ -206,6 +202,7 @@ async fn user_view(
     temporary: Option<String>,
 ) -> Result<UserPage, Response> {
     let o = state.extracts().user(&w.r, username).await.map_err(|e| w.o.fail(e.into()))?;
+    let email = state.extracts().user_email(&w.r, username).await.map_err(|e| w.o.fail(e.into()))?.unwrap_or_default();
     let c = chrome(w, o.username.clone());
     let yes_no = |b: bool| c.t(if b { "adm-yes" } else { "adm-no" });
     let facts = vec![
@@ -217,11 +214,13 @@ async fn user_view(
         ),
         (c.t("vis-users-second-factor"), yes_no(o.totp_secret.is_some())),
         (c.t("vis-users-suspended"), yes_no(o.disabled)),
+        (c.t("vis-users-email"), if email.is_empty() { c.t("vis-users-email-none") } else { email.clone() }),
     ];
     Ok(UserPage {
         csrf: w.o.s.0.session.csrf_token.clone(),
         username: o.username,
         facts,
+        email,
         suspended: o.disabled,
         errors,
         notice,
@@ -266,6 +265,7 @@ pub(super) async fn change(
             temporary = Some(t);
             UserChange::Reset { password_hash: hash }
         }
+        "email" => UserChange::Email(Some(get("email").to_owned()).filter(|e| !e.trim().is_empty())),
         _ => return refuse(vec![("azione".into(), w.o.ui.t("adm-err-action"))]).await,
     };
     let errors = confirm(&state, &w.o, &addr, &values).await?;

@@ -14,16 +14,19 @@ use super::super::form::{Field, Opt};
 use super::super::{Chrome, PageResult, Ui, html, see_other};
 use super::{WebOfficer, comune_name, id_path};
 use crate::{ApiError, AppState};
-use anagrafe_domain::decode::{DecodeTable, MotivoCancellazione, MotivoCancellazioneAire, StatoCivile};
+use anagrafe_domain::decode::{DecodeTable, MotivoCancellazione, MotivoCancellazioneAire, StatoCivile, TipoSoggiorno};
+use anagrafe_domain::documents::{self, DocumentEnd, DocumentEndReason, DocumentIssue, KIND_NAMES};
 use anagrafe_domain::ops::{
     Cancellation, CivilStatusChange, GeneralitaCase, GeneralitaChange, HouseholdChoice, HouseholdMove, MemberRelation, MinorAdoption,
     Operation, Registration, RelationsChange, ResidenceChange,
 };
+use anagrafe_domain::text::{DocumentNumber, Issuer};
 use anagrafe_domain::text::{ForeignLocality, Line, Species, Toponym};
 use anagrafe_domain::{
-    Belfiore, BirthPlace, CodiceFiscale, Country, Death, ForeignAddress, Household, HouseholdKind, IdAnpr, ItalianAddress, PartialDate,
-    PersonName, PersonRecord, Place, RefData, RegisterStatus, Residence, Sex,
+    Belfiore, BirthPlace, CodiceFiscale, Country, Death, ForeignAddress, Household, HouseholdKind, IdAnpr, IdentityDocument,
+    ItalianAddress, PartialDate, PersonName, PersonRecord, Place, RefData, RegisterStatus, Residence, Sex,
 };
+use anagrafe_service::certificates::content;
 use anagrafe_service::{ClientOpId, ServiceError};
 use askama::Template;
 use axum::Form;
@@ -52,14 +55,28 @@ pub(super) enum Change {
     Duplicate,
     /// Cancellation from the register (death, and the other reasons of the tables).
     Cancellation,
+    /// An identity document issued, or renewed (REG-1).
+    Document,
+    /// An identity document that ended before its expiry (lost, stolen, damaged, withdrawn).
+    DocumentEnd,
 }
 
 impl Change {
     /// The change whose page has this path segment.
     pub(super) fn from_segment(segment: &str) -> Option<Self> {
-        [Self::Residence, Self::CivilStatus, Self::Generalita, Self::Household, Self::Adoption, Self::Duplicate, Self::Cancellation]
-            .into_iter()
-            .find(|c| c.segment() == segment)
+        [
+            Self::Residence,
+            Self::CivilStatus,
+            Self::Generalita,
+            Self::Household,
+            Self::Adoption,
+            Self::Duplicate,
+            Self::Cancellation,
+            Self::Document,
+            Self::DocumentEnd,
+        ]
+        .into_iter()
+        .find(|c| c.segment() == segment)
     }
 
     /// The page's path segment under `/ufficio/persone/{id}/`.
@@ -72,6 +89,8 @@ impl Change {
             Self::Adoption => "adozione",
             Self::Duplicate => "doppia-iscrizione",
             Self::Cancellation => "cancellazione",
+            Self::Document => "documento",
+            Self::DocumentEnd => "cessazione-documento",
         }
     }
 
@@ -84,6 +103,8 @@ impl Change {
             Self::Adoption => "change-adoption-title",
             Self::Duplicate => "change-duplicate-title",
             Self::Cancellation => "change-cancel-title",
+            Self::Document => "change-document-title",
+            Self::DocumentEnd => "change-document-end-title",
         }
     }
 }
@@ -129,6 +150,8 @@ struct Subject {
     /// The other members of the person's household and how each is shown (a change of
     /// residence only).
     household: Vec<(IdAnpr, String)>,
+    /// The person's documents in force today: number and how each is shown.
+    documents: Vec<(String, String)>,
 }
 
 async fn subject(state: &AppState, o: &WebOfficer, id: &str, change: Change) -> Result<Subject, Response> {
@@ -156,6 +179,22 @@ async fn subject(state: &AppState, o: &WebOfficer, id: &str, change: Change) -> 
             let family = rec.household.map(|h| family_of(&h).to_string()).unwrap_or_else(|| "-".into());
             current.push((t("office-household"), family));
         }
+        Change::Document | Change::DocumentEnd => {
+            current.push((t("f-citizenship"), content::citizenships(&RefData::current(), &rec.citizenships, state.clock.today())));
+            if rec.documents.is_empty() {
+                current.push((t("f-document"), t("change-document-none")));
+            }
+        }
+    }
+    let today = state.clock.today();
+    let documents: Vec<(String, String)> = rec
+        .documents
+        .iter()
+        .filter(|d| d.expires_on.is_none_or(|e| e > today))
+        .map(|d| (d.number.to_string(), super::super::record::document_line(o.ui.lang, d)))
+        .collect();
+    if matches!(change, Change::Document | Change::DocumentEnd) {
+        current.extend(documents.iter().map(|(_, line)| (t("f-document"), line.clone())));
     }
     let mut household = Vec::new();
     if let (Change::Residence, Some(h)) = (change, &rec.household) {
@@ -182,6 +221,7 @@ async fn subject(state: &AppState, o: &WebOfficer, id: &str, change: Change) -> 
         name,
         current,
         household,
+        documents,
         aire: rec.status == RegisterStatus::Aire,
         surname: g.name.surname().unwrap_or_default().to_owned(),
         given: g.name.given().unwrap_or_default().to_owned(),
@@ -246,9 +286,50 @@ fn relation_options(ui: &Ui) -> Vec<Opt> {
     super::relations(ui).into_iter().map(|r| Opt { value: r.code.to_string(), label: r.label }).collect()
 }
 
-fn fields(o: &WebOfficer, change: Change, aire: bool) -> Vec<Field> {
+/// A change's fields; `held` are the person's documents in force (number, how shown).
+fn fields(o: &WebOfficer, change: Change, aire: bool, held: &[(String, String)]) -> Vec<Field> {
     let t = |k: &str| o.ui.t(k);
+    let held = || held.iter().map(|(n, line)| Opt { value: n.clone(), label: line.clone() });
     match change {
+        Change::Document => {
+            let kinds =
+                KIND_NAMES.iter().map(|k| Opt { value: (*k).to_owned(), label: t(&format!("doc-kind-{}", k.replace('_', "-"))) }).collect();
+            let titles = std::iter::once(Opt { value: String::new(), label: t("change-document-permit-none") })
+                .chain(
+                    TipoSoggiorno::ALL
+                        .iter()
+                        .filter(|k| !matches!(k, TipoSoggiorno::SenzaPermesso | TipoSoggiorno::NonConosciutoNonFornito))
+                        .map(|k| Opt { value: k.code().to_string(), label: o.ui.decode(*k) }),
+                )
+                .collect();
+            let renews = std::iter::once(Opt { value: String::new(), label: t("change-document-renews-none") }).chain(held()).collect();
+            vec![
+                Field::choice("kind", t("change-document-kind"), kinds, "col-md-6").required(),
+                Field::choice("permit_kind", t("change-document-permit"), titles, "col-md-6").help(t("change-document-permit-help")),
+                Field::input("number", t("change-document-number"), DocumentNumber::MAX as u16, "col-md-4")
+                    .required()
+                    .help(t("change-document-number-help")),
+                Field::date("issued_on", t("change-document-issued")).required(),
+                Field::date("expires_on", t("change-document-expires")).help(t("change-document-expires-help")),
+                Field::input("issuer", t("change-document-issuer"), Issuer::MAX as u16, "col-md-8"),
+                Field::choice("renews", t("change-document-renews"), renews, "col-md-12").help(t("change-document-renews-help")),
+            ]
+        }
+        Change::DocumentEnd => vec![
+            Field::choice("number", t("change-document-which"), held().collect(), "col-md-12").required(),
+            Field::date("ended_on", t("change-document-ended")).required().help(t("change-document-ended-help")),
+            Field::choice(
+                "reason",
+                t("change-document-end-reason"),
+                DocumentEndReason::ALL
+                    .iter()
+                    .filter(|r| **r != DocumentEndReason::Renewed)
+                    .map(|r| Opt { value: r.as_str().to_owned(), label: t(&format!("doc-end-{}", r.as_str())) })
+                    .collect(),
+                "col-md-6",
+            )
+            .required(),
+        ],
         Change::Residence => vec![
             Field::date("effective_date", t("change-effective-date")).required().help(t("change-residence-date-help")),
             Field::input("species", t("birth-species"), Species::MAX as u16, "col-md-3"),
@@ -440,6 +521,16 @@ fn feeds(change: Change) -> &'static [(&'static str, &'static str)] {
             ("relation", "relation"),
         ],
         Change::Duplicate => &[("persons", "other"), ("keep", "other"), ("delete", "other")],
+        Change::Document => &[
+            ("kind", "kind"),
+            ("permit_kind", "permit_kind"),
+            ("number", "number"),
+            ("issued_on", "issued_on"),
+            ("expires_on", "expires_on"),
+            ("issuer", "issuer"),
+            ("renews", "renews"),
+        ],
+        Change::DocumentEnd => &[("number", "number"), ("ended_on", "ended_on"), ("reason", "reason")],
         Change::Cancellation => &[
             ("effective_date", "effective_date"),
             ("reason", "reason"),
@@ -495,7 +586,7 @@ fn view(
         .crumb("office-search-title", Some("/ufficio/persone"))
         .crumb("office-person-title", Some(&format!("/ufficio/persone/{id}")))
         .crumb(change.title_key(), None);
-    let mut fields = fields(o, change, subject.aire);
+    let mut fields = fields(o, change, subject.aire, &subject.documents);
     let errors = fill(&mut fields, values, errors);
     let op = form_op(values);
     let movers = subject
@@ -713,6 +804,9 @@ fn operation(
         return duplicate_operation(o, v, person);
     }
     let mut f = FormReader::new(o, v);
+    if let Some(op) = document_operation(&mut f, change, person) {
+        return f.finish(op);
+    }
     let date = f.date("effective_date", "change-err-date");
     let op = match change {
         Change::Residence => {
@@ -788,6 +882,7 @@ fn operation(
             date.zip(household)
                 .map(|(effective_date, household)| Operation::MoveHousehold { person, change: HouseholdMove { effective_date, household } })
         }
+        Change::Document | Change::DocumentEnd => None,
         Change::Cancellation => {
             let reason = f.get("reason").parse::<u16>().ok();
             let Some(reason) = f.need("reason", "change-err-reason", reason) else { return Err(f.errors) };
@@ -796,6 +891,70 @@ fn operation(
         }
     };
     f.finish(op)
+}
+
+/// The operation of a document's form (`None`: the change is not about documents), each
+/// unreadable field refused beside it.
+fn document_operation(f: &mut FormReader<'_>, change: Change, person: IdAnpr) -> Option<Option<Operation>> {
+    if !matches!(change, Change::Document | Change::DocumentEnd) {
+        return None;
+    }
+    let number = match f.get("number") {
+        "" => {
+            f.refuse("number", "change-err-document-number");
+            None
+        }
+        raw => f.need("number", "change-err-document-number", documents::number_of(raw).ok()),
+    };
+    match change {
+        Change::Document => {
+            let permit = match f.get("permit_kind") {
+                "" => None,
+                raw => raw.parse::<u16>().ok().or(Some(0)),
+            };
+            let kind = match documents::kind_of(f.get("kind"), permit) {
+                Ok(k) => Some(k),
+                Err(e) if e.field == "permit_kind" => {
+                    f.refuse("permit_kind", "change-err-document-permit");
+                    None
+                }
+                Err(_) => {
+                    f.refuse("kind", "change-err-document-kind");
+                    None
+                }
+            };
+            let issued_on = f.date("issued_on", "change-err-date");
+            let expires_on = match f.get("expires_on") {
+                "" => None,
+                _ => f.date("expires_on", "change-err-date"),
+            };
+            let issuer = f.line("issuer");
+            let renews = match f.get("renews") {
+                "" => None,
+                raw => f.need("renews", "change-err-document-number", documents::number_of(raw).ok()),
+            };
+            let op = match (kind, number, issued_on) {
+                (Some(kind), Some(number), Some(issued_on)) => Some(Operation::RecordDocument {
+                    person,
+                    issue: DocumentIssue { document: IdentityDocument { kind, number, issued_on, expires_on, issuer }, renews },
+                }),
+                _ => None,
+            };
+            Some(op)
+        }
+        Change::DocumentEnd => {
+            let ended_on = f.date("ended_on", "change-err-date");
+            let reason = DocumentEndReason::parse(f.get("reason")).filter(|r| *r != DocumentEndReason::Renewed);
+            let reason = f.need("reason", "change-err-document-end-reason", reason);
+            Some(match (number, ended_on, reason) {
+                (Some(number), Some(ended_on), Some(reason)) => {
+                    Some(Operation::EndDocument { person, end: DocumentEnd { number, ended_on, reason } })
+                }
+                _ => None,
+            })
+        }
+        _ => None,
+    }
 }
 
 /// A cancellation for `reason`: the death's data for a death, the address abroad for an
@@ -942,9 +1101,9 @@ fn registration_fields(o: &WebOfficer, aire: bool) -> Vec<Field> {
     ];
     // The civil status, the address (in Italy, or abroad for the AIRE) and the household as the
     // change forms ask them.
-    out.extend(fields(o, Change::CivilStatus, false).into_iter().skip(1));
+    out.extend(fields(o, Change::CivilStatus, false, &[]).into_iter().skip(1));
     if aire {
-        let cancellation = fields(o, Change::Cancellation, false);
+        let cancellation = fields(o, Change::Cancellation, false, &[]);
         let skip = cancellation.len() - 4;
         out.extend(cancellation.into_iter().skip(skip).map(|f| Field {
             required: f.name == "abroad_state" || f.name == "abroad_locality",
@@ -953,9 +1112,9 @@ fn registration_fields(o: &WebOfficer, aire: bool) -> Vec<Field> {
             ..f
         }));
     } else {
-        out.extend(fields(o, Change::Residence, false).into_iter().skip(1).take(4));
+        out.extend(fields(o, Change::Residence, false, &[]).into_iter().skip(1).take(4));
     }
-    out.extend(fields(o, Change::Household, false).into_iter().skip(1));
+    out.extend(fields(o, Change::Household, false, &[]).into_iter().skip(1));
     out
 }
 
@@ -1194,13 +1353,8 @@ fn form_op(values: &HashMap<String, String>) -> String {
 
 /// Puts the values sent back, and each field's error, into the fields; answers the summary's
 /// lines, each naming its field's label (`Via/piazza: è troppo lungo…`).
-fn fill(fields: &mut [Field], values: &HashMap<String, String>, errors: Vec<(String, String)>) -> Vec<(String, String)> {
-    for f in fields.iter_mut() {
-        if let Some(v) = values.get(f.name) {
-            f.value = v.chars().take(300).collect();
-        }
-        f.error = errors.iter().find(|(name, _)| name == f.name).map(|(_, r)| r.clone());
-    }
+fn fill(fields: &mut Vec<Field>, values: &HashMap<String, String>, errors: Vec<(String, String)>) -> Vec<(String, String)> {
+    *fields = super::super::form::filled(std::mem::take(fields), values, &errors);
     labelled(errors, |name| fields.iter().find(|f| f.name == name).map(|f| f.label.clone()))
 }
 
@@ -1251,6 +1405,8 @@ handlers!(household_page, household_submit, Change::Household);
 handlers!(adoption_page, adoption_submit, Change::Adoption);
 handlers!(duplicate_page, duplicate_submit, Change::Duplicate);
 handlers!(cancellation_page, cancellation_submit, Change::Cancellation);
+handlers!(document_page, document_submit, Change::Document);
+handlers!(document_end_page, document_end_submit, Change::DocumentEnd);
 
 /// A household's members, with the relation of each to the head (tab. 05, or tab. 06 for a
 /// cohabitation), and the form that changes them (a new head, relations corrected): REG-5.
