@@ -163,10 +163,16 @@ struct DeskPage {
     bulk: bool,
 }
 
-fn chrome(o: &super::office::WebOfficer, title_key: &str) -> Chrome {
+pub(super) fn chrome(o: &super::office::WebOfficer, title_key: &str) -> Chrome {
     let c = o.chrome_under(title_key, "vis-title", DESK);
     let title = c.t(title_key);
-    Chrome { crumbs: vec![Crumb { label: title, href: None }], ..c }
+    // Every page of the extracts leads back to their desk (the desk itself: its title only).
+    let crumbs = if title_key == "vis-title" {
+        vec![Crumb { label: title, href: None }]
+    } else {
+        vec![Crumb { label: c.t("vis-title"), href: Some(DESK.into()) }, Crumb { label: title, href: None }]
+    };
+    Chrome { crumbs, ..c }
 }
 
 fn fields(c: &Chrome, typed: &HashMap<String, String>, errors: &[(String, String)]) -> Vec<Field> {
@@ -673,7 +679,7 @@ async fn archive(State(state): State<AppState>, w: WebRequester, Query(q): Query
             std::iter::once(any())
                 .chain(ExtractType::ALL.iter().map(|k| Opt { value: k.as_str().to_owned(), label: k.title().to_owned() }))
                 .collect(),
-            "col-md-6",
+            "col-md-4",
         ),
         Field::choice(
             "stato",
@@ -683,7 +689,7 @@ async fn archive(State(state): State<AppState>, w: WebRequester, Query(q): Query
                     RequestState::ALL.iter().map(|s| Opt { value: s.as_str().to_owned(), label: t(&format!("vis-state-{}", s.as_str())) }),
                 )
                 .collect(),
-            "col-md-6",
+            "col-md-4",
         ),
     ];
     let fields = super::form::filled(fields, &q, &errors);

@@ -5,7 +5,7 @@
 
 use super::super::form::{Field, Opt};
 use super::super::{Chrome, PageResult, html};
-use super::{DESK, WebRequester};
+use super::WebRequester;
 use crate::{ApiError, AppState};
 use anagrafe_domain::Role;
 use anagrafe_domain::extract::{ExtractType, OrganisationKind};
@@ -72,7 +72,7 @@ async fn view(
     errors: Vec<(String, String)>,
     notice: Option<String>,
 ) -> Result<OrgsPage, Response> {
-    let c = w.o.chrome_under("vis-orgs-title", "vis-title", DESK);
+    let c = super::chrome(&w.o, "vis-orgs-title");
     let orgs = state.extracts().organisations(w.r.org.comune).await.map_err(|e| w.o.fail(e.into()))?;
     let dmy = |d: Option<chrono::NaiveDate>| d.map(anagrafe_domain::date::dmy).unwrap_or_default();
     let rows = orgs
@@ -101,7 +101,7 @@ async fn view(
         vec![
             Field::input("codice", c.t("vis-orgs-code"), 64, "col-md-6").required().help(c.t("vis-orgs-code-help")),
             Field::input("nome", c.t("vis-orgs-name"), 200, "col-md-6").required(),
-            Field::choice("tipo", c.t("vis-orgs-kind"), kinds, "col-md-6").required(),
+            Field::choice("tipo", c.t("vis-orgs-kind"), kinds, "col-md-4").required(),
             Field::date("convenzione_dal", c.t("vis-orgs-from")).help(c.t("vis-orgs-convention-help")),
             Field::date("convenzione_al", c.t("vis-orgs-to")),
         ],
