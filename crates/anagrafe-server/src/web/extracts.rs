@@ -427,6 +427,19 @@ struct MonitorQuery {
     giorno: String,
 }
 
+impl MonitorQuery {
+    /// The day asked for, or `today` with the field's error when it is not a date.
+    fn day(&self, w: &WebRequester, today: chrono::NaiveDate) -> (chrono::NaiveDate, Option<String>) {
+        match self.giorno.trim() {
+            "" => (today, None),
+            raw => match super::parse_date(raw) {
+                Some(d) => (d, None),
+                None => (today, Some(w.o.ui.why(&anagrafe_domain::Why::new("bad-date")))),
+            },
+        }
+    }
+}
+
 /// An alarm as the page shows it.
 struct AlarmRow {
     text: String,
@@ -454,13 +467,7 @@ async fn monitoring(State(state): State<AppState>, w: WebRequester, Query(q): Qu
     }
     let c = chrome(&w.o, "vis-monitoring-title");
     let today = state.clock.today();
-    let (day, error) = match q.giorno.trim() {
-        "" => (today, None),
-        raw => match super::parse_date(raw) {
-            Some(d) => (d, None),
-            None => (today, Some(w.o.ui.why(&anagrafe_domain::Why::new("bad-date")))),
-        },
-    };
+    let (day, error) = q.day(&w, today);
     let from = anagrafe_service::security::italian_midnight_ms(day);
     let to = day.succ_opt().map_or(i64::MAX, anagrafe_service::security::italian_midnight_ms);
     let filter = anagrafe_store::ExtractFilter { from_ms: Some(from), to_ms: Some(to), limit: 1000, ..Default::default() };
@@ -728,13 +735,7 @@ fn operation_label(c: &Chrome, operation: &str) -> String {
 async fn access(State(state): State<AppState>, w: WebRequester, Query(q): Query<MonitorQuery>) -> PageResult {
     let c = chrome(&w.o, "vis-access-title");
     let today = state.clock.today();
-    let (day, error) = match q.giorno.trim() {
-        "" => (today, None),
-        raw => match super::parse_date(raw) {
-            Some(d) => (d, None),
-            None => (today, Some(w.o.ui.why(&anagrafe_domain::Why::new("bad-date")))),
-        },
-    };
+    let (day, error) = q.day(&w, today);
     let list = state.extracts().access_log(&w.r, day).await.map_err(|e| w.o.fail(e.into()))?;
     let mut users: std::collections::BTreeMap<String, (usize, usize)> = std::collections::BTreeMap::new();
     for e in &list {
