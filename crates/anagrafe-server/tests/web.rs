@@ -1591,7 +1591,10 @@ async fn the_security_officer_searches_the_trace_by_person_operation_and_period(
             e.actor = "client:insistente".into();
             store.audit(&e).await.unwrap();
         }
-        let rules = anagrafe_service::security::rules();
+        // The off-hours rule reads the wall clock's hour (this test writes at the real time):
+        // it has its own test with a fake clock, and is left out here so that the test does
+        // not fail in the evening.
+        let rules: Vec<_> = anagrafe_service::security::rules().into_iter().filter(|r| r.id != "off-hours").collect();
         let raised = anagrafe_service::security::evaluate(&*store, &rules, &anagrafe_service::SystemClock).await.unwrap().raised;
         assert_eq!(raised.len(), 2, "{raised:?}");
         let t = get(&router, "/ufficio/sicurezza", Some(&sec), &[]).await.text();
