@@ -32,6 +32,7 @@ macro_rules! text_conversions {
 }
 pub(crate) use text_conversions;
 
+pub mod case;
 pub mod certificate;
 pub mod cf;
 pub mod codes;
@@ -40,6 +41,7 @@ pub mod decode;
 pub mod documents;
 pub mod electoral;
 pub mod eservice;
+pub mod eu;
 pub mod extract;
 pub mod id_anpr;
 pub mod id_generator;

@@ -9,6 +9,8 @@
 //! Each handler is a door over [`anagrafe_service::Registry`]: it reads the request into
 //! domain values, calls the service with the caller's principal and writes the answer as JSON.
 
+mod cases;
+
 use crate::modi::Caller;
 use crate::{ApiError, AppState};
 use anagrafe_domain::IdAnpr;
@@ -49,6 +51,10 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/duplicates/dismissal", &["post"]),
     ("/api/v1/notifications", &["get"]),
     ("/api/v1/revenue-agency/outbox", &["get"]),
+    ("/api/v1/cases", &["get"]),
+    ("/api/v1/cases/{id}", &["get"]),
+    ("/api/v1/cases/{id}/documents/{document}", &["get"]),
+    ("/api/v1/cases/{id}/steps", &["post"]),
     ("/api/v1/certificates", &["post", "get"]),
     ("/api/v1/certificates/preview", &["post"]),
     ("/api/v1/certificates/{id}/pdf", &["get"]),
@@ -79,6 +85,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/duplicates/dismissal", post(dismiss_duplicate))
         .route("/api/v1/notifications", get(notifications))
         .route("/api/v1/revenue-agency/outbox", get(outbox))
+        .route("/api/v1/cases", get(cases::list))
+        .route("/api/v1/cases/{id}", get(cases::one))
+        .route("/api/v1/cases/{id}/documents/{document}", get(cases::document))
+        .route("/api/v1/cases/{id}/steps", post(cases::step))
         .route("/api/openapi.json", get(crate::openapi::api_document))
         .route("/api/register-key", get(register_key))
         .route("/.well-known/anagrafe/register-key.pem", get(register_key))

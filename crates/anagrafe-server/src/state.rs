@@ -54,6 +54,9 @@ pub struct AppState {
     pub secrets: Option<Arc<auth::secrets::SecretBox>>,
     /// How the registry extracts behave (`[extracts]`: silence-consent, alarms).
     pub extracts: anagrafe_service::extracts::ExtractSettings,
+    /// How the EU citizens' e-mail confirmation codes leave (`None`: by the certificates' mail
+    /// delivery); tests install one that keeps them.
+    pub eu_mailer: Option<Arc<dyn anagrafe_service::cases::CodeMailer>>,
 }
 
 /// The deploying body's own facts, from the configuration (`[publisher]`): they are not the
@@ -146,6 +149,7 @@ impl AppState {
             checkpoints: None,
             secrets: None,
             extracts: anagrafe_service::extracts::ExtractSettings::default(),
+            eu_mailer: None,
         }
     }
 
@@ -187,6 +191,25 @@ impl AppState {
     /// The system administrator's use cases over this state's store and clock.
     pub fn admin(&self) -> anagrafe_service::admin::AdminDesk {
         anagrafe_service::admin::AdminDesk::new(self.store.clone(), self.clock.clone())
+    }
+
+    /// The cases (CIT-9): the citizen's requests and the comune's desk.
+    pub fn cases(&self) -> anagrafe_service::cases::CaseDesk {
+        anagrafe_service::cases::CaseDesk::new(self.store.clone(), self.clock.clone(), self.registry())
+    }
+
+    /// The EU citizens' validation (EU-2): the Agency's check by the local implementation, the
+    /// codes by the certificates' mail delivery (or the mailer a test installed).
+    pub fn eu(&self) -> Result<anagrafe_service::cases::EuDesk, anagrafe_service::ServiceError> {
+        let mailer: Arc<dyn anagrafe_service::cases::CodeMailer> = match (&self.eu_mailer, &self.certificates) {
+            (Some(m), _) => m.clone(),
+            (None, Some(certs)) => Arc::new(anagrafe_service::cases::MailedCodes::new(certs.clone(), self.clock.clone())),
+            (None, None) => {
+                return Err(anagrafe_service::ServiceError::Unavailable("e-mail delivery is not configured on this register".into()));
+            }
+        };
+        let agency = Arc::new(anagrafe_service::cases::LocalTaxRegistry::new(self.store.clone()));
+        Ok(anagrafe_service::cases::EuDesk::new(self.store.clone(), self.clock.clone(), agency, mailer))
     }
 
     /// The registry extracts' use cases over this state's store and clock.

@@ -726,3 +726,130 @@ async fn assert_refused_or_unread(api: &Api, req: Request<Body>, status: StatusC
     }
     r.json
 }
+
+/// Issue 20, EU-5: a registration request submitted by an EU citizen is worked to the end by
+/// the comune's software through the signed web services alone — list, detail, each document,
+/// its verification, the start of the procedure, the acceptance that registers the family —
+/// idempotent by operation id, refused to another comune, with field errors named.
+#[tokio::test]
+async fn a_case_is_worked_to_the_end_through_the_web_services() {
+    use anagrafe_domain::case::{Evidence, Grounds};
+    use anagrafe_domain::eu::{Declared, EidasId, EidasPerson, Member, RegistrationRequest};
+    use anagrafe_domain::person::BirthPlace;
+    use anagrafe_domain::refdata::RefData;
+    use anagrafe_domain::text::{EmailAddress, Line};
+    use anagrafe_domain::{Belfiore, PersonName, Sex};
+    use anagrafe_service::cases::{CaseDesk, CodeMailer, EuDesk, LocalTaxRegistry, Upload};
+    use anagrafe_service::{Principal, Registry, ServiceResult, SystemClock};
+
+    #[derive(Debug, Default)]
+    struct Kept(std::sync::Mutex<Option<String>>);
+    #[async_trait::async_trait]
+    impl CodeMailer for Kept {
+        async fn send_code(&self, _to: &str, code: &str) -> ServiceResult<()> {
+            *self.0.lock().unwrap() = Some(code.to_owned());
+            Ok(())
+        }
+    }
+    let api = api().await;
+    let clock = Arc::new(SystemClock);
+    let fra = RefData::current().stati().iter().find(|s| s.iso3.as_deref() == Some("FRA")).unwrap().code;
+    let person = EidasPerson {
+        id: EidasId::parse("FR/IT/998877").unwrap(),
+        family_name: "Martin".into(),
+        given_name: "Claire".into(),
+        birth_date: "1988-01-15".parse().unwrap(),
+    };
+    let kept = Arc::new(Kept::default());
+    let eu = EuDesk::new(api.store.clone(), clock.clone(), Arc::new(LocalTaxRegistry::new(api.store.clone())), kept.clone());
+    let who = Principal::eu_citizen("FR/IT/998877", None, "oidc:eidas", 2, "req-eu".into());
+    eu.logged_in(&person).await.unwrap();
+    let email = EmailAddress::new("claire@example.eu").unwrap();
+    eu.declare(&who, Declared { codice_fiscale: None, sex: Sex::F, birth_place: BirthPlace::Abroad { state: fra, locality: None }, email })
+        .await
+        .unwrap();
+    let code = kept.0.lock().unwrap().clone().unwrap();
+    eu.confirm(&who, &code).await.unwrap();
+    let registry = Registry::new(api.store.clone(), None, clock.clone());
+    let desk = CaseDesk::new(api.store.clone(), clock.clone(), registry);
+    let member = Member {
+        name: PersonName::new(Some("Martin"), Some("Claire")).unwrap(),
+        sex: Sex::F,
+        birth_date: person.birth_date,
+        birth_place: BirthPlace::Abroad { state: fra, locality: None },
+        citizenship: fra,
+        codice_fiscale: None,
+        relation: 1,
+        signature: None,
+    };
+    let request = RegistrationRequest {
+        members: vec![member],
+        comune: Belfiore::parse("H501").unwrap(),
+        species: Line::new("VIA").unwrap(),
+        street: Line::new("Nazionale").unwrap(),
+        civic: Some(Line::new("5").unwrap()),
+        arrival_date: "2026-11-02".parse().unwrap(),
+        provenance: fra,
+        grounds: Grounds::Student,
+    };
+    let id = desk.start_registration(&who, request).await.unwrap();
+    let pdf = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n".to_vec();
+    for (evidence, member) in
+        [(Evidence::IdentityDocument, Some(0)), (Evidence::Enrolment, None), (Evidence::Resources, None), (Evidence::HealthInsurance, None)]
+    {
+        let up = Upload { evidence, member, filename: "scan.pdf".into(), bytes: pdf.clone() };
+        desk.attach(&who, id, up).await.unwrap();
+    }
+    let protocol = desk.submit(&who, id).await.unwrap();
+    // The list and the detail, for Rome only.
+    let list = send(&api, signed(&api.roma, "GET", "/api/v1/cases", b"")).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.json);
+    assert_eq!(list.json["items"][0]["protocol"], json!(protocol.to_string()));
+    assert_eq!(send(&api, signed(&api.milano, "GET", "/api/v1/cases", b"")).await.json["items"], json!([]));
+    let path = format!("/api/v1/cases/{id}");
+    assert_eq!(send(&api, signed(&api.milano, "GET", &path, b"")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(send(&api, signed(&api.agency, "GET", &path, b"")).await.status, StatusCode::FORBIDDEN);
+    let detail = send(&api, signed(&api.roma, "GET", &path, b"")).await;
+    assert_eq!(detail.json["state"], "submitted", "{}", detail.json);
+    assert_eq!(detail.json["data"]["grounds"], "student");
+    let docs: Vec<i64> = detail.json["documents"].as_array().unwrap().iter().map(|d| d["id"].as_i64().unwrap()).collect();
+    assert_eq!(docs.len(), 4);
+    let href = detail.json["documents"][0]["href"].as_str().unwrap().to_owned();
+    let file = api.router.clone().oneshot(signed(&api.roma, "GET", &href, b"")).await.unwrap();
+    assert_eq!(file.headers()["content-type"], "application/pdf");
+    assert_eq!(file.headers()["x-content-sha256"].to_str().unwrap(), detail.json["documents"][0]["sha256"].as_str().unwrap());
+    assert_eq!(file.into_body().collect().await.unwrap().to_bytes().as_ref(), pdf.as_slice());
+    // Steps: field errors, then the procedure, idempotent.
+    let steps = format!("{path}/steps");
+    let post = |body: Value| signed(&api.roma, "POST", &steps, body.to_string().as_bytes());
+    for (body, field, status) in [
+        (json!({ "action": "accept" }), "client_op_id", StatusCode::BAD_REQUEST),
+        (json!({ "client_op_id": "s-0", "action": "approve" }), "action", StatusCode::BAD_REQUEST),
+        (json!({ "client_op_id": "s-0", "action": "accept" }), "action", StatusCode::CONFLICT),
+        (json!({ "client_op_id": "s-0", "action": "start_procedure" }), "action", StatusCode::CONFLICT),
+        (json!({ "client_op_id": "s-0", "action": "verify_document", "document": 999_999, "valid": true }), "action", StatusCode::CONFLICT),
+    ] {
+        let r = send(&api, post(body)).await;
+        assert_eq!((r.status, r.json["errors"][0]["field"].as_str()), (status, Some(field)), "{}", r.json);
+    }
+    for (i, doc) in docs.iter().enumerate() {
+        let r = send(&api, post(json!({ "client_op_id": format!("v-{i}"), "action": "verify_document", "document": doc, "valid": true })))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    }
+    let start = send(&api, post(json!({ "client_op_id": "avvio", "action": "start_procedure", "note": "comunicazione inviata" }))).await;
+    assert_eq!((start.status, start.json["to"].as_str()), (StatusCode::CREATED, Some("in_progress")), "{}", start.json);
+    let again = send(&api, post(json!({ "client_op_id": "avvio", "action": "start_procedure", "note": "comunicazione inviata" }))).await;
+    assert_eq!((again.status, again.json["id"].clone()), (StatusCode::OK, start.json["id"].clone()));
+    let other = send(&api, post(json!({ "client_op_id": "avvio", "action": "note", "note": "altro" }))).await;
+    assert_eq!(other.status, StatusCode::CONFLICT, "{}", other.json);
+    // Acceptance registers the applicant (immigration from abroad) and links the eIDAS identity.
+    let accept = send(&api, post(json!({ "client_op_id": "esito", "action": "accept" }))).await;
+    assert_eq!((accept.status, accept.json["to"].as_str()), (StatusCode::CREATED, Some("accepted")), "{}", accept.json);
+    let pid = api.store.eu_profile("FR/IT/998877").await.unwrap().unwrap().person_id.expect("registered");
+    let record = api.store.person(pid, None).await.unwrap().record;
+    assert!(record.id_anpr.is_some() && record.generalita.codice_fiscale.is_some(), "an ID ANPR and a codice fiscale are given");
+    let closed = send(&api, post(json!({ "client_op_id": "tardi", "action": "note", "note": "x" }))).await;
+    assert_eq!((closed.status, closed.json["errors"][0]["code"].as_str()), (StatusCode::CONFLICT, Some("case-closed")), "{}", closed.json);
+    assert!(api.store.verify_audit_chain().await.unwrap().first_bad.is_none());
+}

@@ -12,6 +12,7 @@
 //! [`Clock`] the services were built with, so tests move it instead of waiting.
 
 pub mod admin;
+pub mod cases;
 pub mod certificates;
 pub mod citizen;
 pub mod clock;

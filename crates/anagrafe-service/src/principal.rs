@@ -76,6 +76,22 @@ impl Principal {
         }
     }
 
+    /// A citizen of another EU state, logged in through the eIDAS node (EU-1): the actor is the
+    /// eIDAS unique identifier, which every trace entry of theirs carries; the codice fiscale
+    /// too once known.
+    pub fn eu_citizen(eidas_id: &str, codice_fiscale: Option<String>, auth_mode: &str, level: u8, request_id: String) -> Self {
+        Self {
+            actor: format!("eidas:{eidas_id}"),
+            role: Role::Citizen,
+            comune: None,
+            auth_mode: auth_mode.to_owned(),
+            level,
+            codice_fiscale,
+            eidas_id: Some(eidas_id.to_owned()),
+            request_id,
+        }
+    }
+
     /// The security officer (*responsabile della sicurezza*), from a session with both factors.
     pub fn security_officer(username: &str, auth_mode: &str, request_id: String) -> Self {
         Self {

@@ -14,6 +14,7 @@
 
 pub mod audit;
 mod bulk;
+mod case;
 pub mod checkpoint;
 mod electoral;
 mod extract;
@@ -27,6 +28,7 @@ pub mod sqlite;
 mod types;
 
 pub use audit::{AuditEntry, ChainReport, StoredAudit, TraceQuery};
+pub use case::{Case, CaseDocument, CaseFile, CaseFilter, CaseStep, EuProfile, NewCase, NewCaseDocument, NewCaseStep};
 pub use checkpoint::{Checkpoint, CheckpointFile, CheckpointKey, CheckpointSigner};
 pub use high_water::IdHighWater;
 
@@ -34,7 +36,7 @@ pub use high_water::IdHighWater;
 /// (`use anagrafe_store::prelude::*;`); through `dyn Store` they need no import.
 pub mod prelude {
     pub use crate::{
-        AccountStore, AlertStore, AuditStore, CertificateStore, ClientStore, ElectoralStore, ExtractStore, GuardStore, IdStore,
+        AccountStore, AlertStore, AuditStore, CaseStore, CertificateStore, ClientStore, ElectoralStore, ExtractStore, GuardStore, IdStore,
         LookupStore, PdndStore, RefdataStore, RegistryStore, Store,
     };
 }
@@ -136,6 +138,7 @@ pub trait Store:
     + PdndStore
     + ElectoralStore
     + RefdataStore
+    + CaseStore
     + Send
     + Sync
     + std::fmt::Debug
@@ -671,6 +674,56 @@ pub trait ElectoralStore: Send + Sync {
     /// returns the person's internal id. `NotFound` for another comune's request, `State` when
     /// it was answered before.
     async fn answer_rectification(&self, id: i64, comune: &str, answer: &RectificationAnswer, entry: &AuditEntry) -> Result<i64>;
+}
+
+/// Citizens' requests as cases (CIT-9) and the EU citizens' declared data (EU-2). Every write
+/// is one transaction with its trace entry; a case's data and documents change only while it is
+/// a draft (`State` otherwise).
+#[async_trait]
+pub trait CaseStore: Send + Sync {
+    /// Creates a draft case at `at`; its id.
+    async fn create_case(&self, case: &NewCase, at: i64, entry: &AuditEntry) -> Result<i64>;
+
+    /// Replaces a draft's data (and competent comune).
+    async fn update_case_data(&self, id: i64, comune: anagrafe_domain::Belfiore, data: &str, at: i64, entry: &AuditEntry) -> Result<()>;
+
+    /// Attaches a document to a draft holding fewer than `max`; its id.
+    async fn add_case_document(&self, id: i64, doc: &NewCaseDocument, at: i64, max: usize, entry: &AuditEntry) -> Result<i64>;
+
+    /// Removes a document from a draft.
+    async fn remove_case_document(&self, id: i64, document: i64, at: i64, entry: &AuditEntry) -> Result<()>;
+
+    /// Submits a draft: the comune's next case protocol number of `year`, the deadline, the
+    /// first step, the comune's notification, in one transaction.
+    async fn submit_case(
+        &self,
+        id: i64,
+        due_on: NaiveDate,
+        year: i32,
+        step: &NewCaseStep,
+        entry: &AuditEntry,
+    ) -> Result<anagrafe_domain::extract::Protocol>;
+
+    /// Records a step that moves the case from `step.from` to `step.to` (and verifies a
+    /// document when the step says so). `State` when the case is no longer in `step.from`; with
+    /// a client operation id already used by the same actor on the case, the step first
+    /// recorded (or `Conflict` when the step differs).
+    async fn add_case_step(&self, id: i64, step: &NewCaseStep, entry: &AuditEntry) -> Result<CaseStep>;
+
+    /// A case with its documents and steps.
+    async fn case_file(&self, id: i64) -> Result<Option<CaseFile>>;
+
+    /// One document with its bytes.
+    async fn case_document_content(&self, id: i64, document: i64) -> Result<Option<(CaseDocument, Vec<u8>)>>;
+
+    /// Cases by `filter`, newest first.
+    async fn cases(&self, filter: &CaseFilter) -> Result<Vec<Case>>;
+
+    /// An EU citizen's profile by eIDAS identifier.
+    async fn eu_profile(&self, eidas_id: &str) -> Result<Option<EuProfile>>;
+
+    /// Saves a profile (inserted or replaced), with its trace entry when given.
+    async fn save_eu_profile(&self, profile: &EuProfile, entry: Option<&AuditEntry>) -> Result<()>;
 }
 
 /// Reference data (comuni, foreign states) loaded from official files into the register.

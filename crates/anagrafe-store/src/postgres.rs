@@ -187,3 +187,4 @@ crate::ops::store_ops!(PgStore, Postgres);
 crate::pdnd::store_pdnd!(PgStore, Postgres);
 crate::electoral::store_electoral!(PgStore, Postgres);
 crate::extract::store_extract!(PgStore, Postgres);
+crate::case::store_case!(PgStore, Postgres);

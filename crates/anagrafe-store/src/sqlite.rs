@@ -195,3 +195,4 @@ crate::ops::store_ops!(SqliteStore, Sqlite);
 crate::pdnd::store_pdnd!(SqliteStore, Sqlite);
 crate::electoral::store_electoral!(SqliteStore, Sqlite);
 crate::extract::store_extract!(SqliteStore, Sqlite);
+crate::case::store_case!(SqliteStore, Sqlite);
