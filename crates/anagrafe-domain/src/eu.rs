@@ -118,10 +118,23 @@ pub fn check_declared(person: &EidasPerson, d: &Declared, refdata: &RefData) -> 
             birth_place: place,
         };
         for part in cf.mismatches(&input) {
-            out.push(FieldError::new("codice_fiscale", Why::new("eu-cf-mismatch").arg("part", part)));
+            out.push(FieldError::new("codice_fiscale", Why::new("eu-cf-mismatch").arg("part", part_key(part))));
         }
     }
     out
+}
+
+/// A part of the codice fiscale as the messages name it (`surname`, `name`, `birth_date`,
+/// `sex`, `birthplace`).
+pub fn part_key(part: &str) -> &'static str {
+    match part {
+        "surname" => "surname",
+        "name" => "name",
+        "birth date" => "birth_date",
+        "sex or birth day" => "sex",
+        "birthplace" => "birthplace",
+        _ => "check",
+    }
 }
 
 /// How an adult member signs the registration declaration (EU-4).
@@ -292,7 +305,7 @@ mod tests {
         let wrong_sex = Declared { sex: Sex::M, ..ok.clone() };
         let e = check_declared(&person, &wrong_sex, &refdata);
         assert_eq!(e.len(), 1);
-        assert_eq!((e[0].field.as_str(), e[0].reason.get("part")), ("codice_fiscale", Some("sex or birth day")));
+        assert_eq!((e[0].field.as_str(), e[0].reason.get("part")), ("codice_fiscale", Some("sex")));
         let older = EidasPerson { birth_date: d("1984-03-12"), ..person.clone() };
         assert!(!check_declared(&older, &ok, &refdata).is_empty());
         let nowhere = Declared { birth_place: BirthPlace::Comune { code: Belfiore::parse("Z999").unwrap() }, ..ok };

@@ -437,6 +437,7 @@ pub(crate) async fn operator_login(state: &AppState, addr: &limits::ClientAddr, 
         authenticated_at: now,
         expires_at: now + state.auth.absolute_timeout_s * 1000,
         ended_at: None,
+        eidas_id: None,
     };
     let e = entry(
         &format!("operator:{}", o.username),

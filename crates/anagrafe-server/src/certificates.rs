@@ -64,7 +64,18 @@ impl FromRequest<AppState> for CertCaller {
 /// A citizen's session as the services see it.
 pub(crate) fn citizen_principal(session: &anagrafe_store::Session) -> Principal {
     let level = u8::try_from(session.loa).unwrap_or(0);
-    Principal::citizen(&session.subject, &session.auth_mode, level, crate::middleware::current_request_id().unwrap_or_default())
+    let request_id = crate::middleware::current_request_id().unwrap_or_default();
+    match session.eidas_id.as_deref() {
+        // An EU citizen: by eIDAS identifier, with the record's codice fiscale once registered
+        // (SEC-4: every entry of the session names the eIDAS identifier).
+        Some(eidas) if session.kind == "eu" => Principal::eu_citizen(eidas, None, &session.auth_mode, level, request_id),
+        Some(eidas) => {
+            let mut p = Principal::citizen(&session.subject, &session.auth_mode, level, request_id);
+            p.eidas_id = Some(eidas.to_owned());
+            p
+        }
+        None => Principal::citizen(&session.subject, &session.auth_mode, level, request_id),
+    }
 }
 
 async fn office(req: Request, state: &AppState) -> Result<CertCaller, ApiError> {

@@ -199,17 +199,16 @@ impl AppState {
     }
 
     /// The EU citizens' validation (EU-2): the Agency's check by the local implementation, the
-    /// codes by the certificates' mail delivery (or the mailer a test installed).
-    pub fn eu(&self) -> Result<anagrafe_service::cases::EuDesk, anagrafe_service::ServiceError> {
+    /// codes by the certificates' mail delivery (or the mailer a test installed; none: a code
+    /// cannot be sent, 503).
+    pub fn eu(&self) -> anagrafe_service::cases::EuDesk {
         let mailer: Arc<dyn anagrafe_service::cases::CodeMailer> = match (&self.eu_mailer, &self.certificates) {
             (Some(m), _) => m.clone(),
             (None, Some(certs)) => Arc::new(anagrafe_service::cases::MailedCodes::new(certs.clone(), self.clock.clone())),
-            (None, None) => {
-                return Err(anagrafe_service::ServiceError::Unavailable("e-mail delivery is not configured on this register".into()));
-            }
+            (None, None) => Arc::new(anagrafe_service::cases::NoMail),
         };
         let agency = Arc::new(anagrafe_service::cases::LocalTaxRegistry::new(self.store.clone()));
-        Ok(anagrafe_service::cases::EuDesk::new(self.store.clone(), self.clock.clone(), agency, mailer))
+        anagrafe_service::cases::EuDesk::new(self.store.clone(), self.clock.clone(), agency, mailer)
     }
 
     /// The registry extracts' use cases over this state's store and clock.

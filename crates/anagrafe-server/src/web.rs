@@ -17,6 +17,7 @@ pub mod assets;
 pub mod citizen;
 mod dev_login;
 pub mod electoral;
+pub mod eu;
 mod extracts;
 mod form;
 pub mod i18n;
@@ -59,6 +60,7 @@ pub fn routes() -> Router<AppState> {
         .route("/documentazione-api", get(api_docs))
         .route("/note-legali", get(legal))
         .merge(citizen::routes())
+        .merge(eu::routes())
         .merge(office::routes())
         .merge(electoral::routes())
         .merge(security::routes())
@@ -126,6 +128,8 @@ pub enum Area {
     Account,
     /// The public verification of certificates.
     Verify,
+    /// The EU citizens' area (eIDAS login).
+    Eu,
 }
 
 impl Area {
@@ -140,6 +144,7 @@ impl Area {
             Area::Extracts => ("/ufficio/visure", "nav-extracts"),
             Area::Account => ("/ufficio/account", "nav-account"),
             Area::Verify => ("/verifica", "nav-verify"),
+            Area::Eu => ("/ue", "nav-eu"),
         }
     }
 }
@@ -255,6 +260,11 @@ impl Ui {
     pub fn decode<T: anagrafe_domain::decode::DecodeTable>(&self, v: T) -> String {
         i18n::decode(self.lang, v)
     }
+
+    /// A message with one argument.
+    pub fn t1(&self, key: &str, name: &str, value: &str) -> String {
+        i18n::t_args(self.lang, key, &[(name, value)])
+    }
 }
 
 /// A date as a person types it: `gg/mm/aaaa` (with `/`, `.` or `-`, days and months of one or
@@ -335,6 +345,18 @@ async fn viewer_of(parts: &Parts, state: &AppState) -> Option<Viewer> {
             let who = citizen_name(state, &s.subject).await.unwrap_or_else(|| i18n::t(lang_of(&parts.headers), "nav-citizen"));
             let logout = Logout { action: "/area-personale/esci", csrf: s.csrf_token, who };
             Some(Viewer { logout, areas: vec![Area::Citizen, Area::Verify] })
+        }
+        "eu" => {
+            let who = state
+                .store
+                .eu_profile(&s.subject)
+                .await
+                .ok()
+                .flatten()
+                .map(|p| format!("{} {}", p.given_name, p.family_name))
+                .unwrap_or_else(|| i18n::t(lang_of(&parts.headers), "nav-citizen"));
+            let logout = Logout { action: "/ue/esci", csrf: s.csrf_token, who };
+            Some(Viewer { logout, areas: vec![Area::Eu, Area::Verify] })
         }
         _ => None,
     }

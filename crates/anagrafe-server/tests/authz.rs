@@ -18,9 +18,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use tower::ServiceExt;
 
-const CALLERS: [&str; 13] = [
+const CALLERS: [&str; 14] = [
     "anonymous",
     "citizen",
+    "eu_citizen",
     "operator_first_factor",
     "registry_officer",
     "security_officer",
@@ -103,6 +104,7 @@ struct Env {
 fn who(caller: &str) -> (&'static str, &'static str, bool) {
     match caller {
         "citizen" => ("citizen", "RSSMRA80A01H501U", true),
+        "eu_citizen" => ("eu", "FR/IT/0123456789", true),
         "operator_first_factor" => ("operator", "first", false),
         "registry_officer" => ("operator", "officer", true),
         "security_officer" => ("operator", "security", true),

@@ -3,6 +3,8 @@
 //! one: CI starts it), and ID tokens refused for the wrong issuer, audience, nonce, signature,
 //! level of assurance or a missing codice fiscale.
 
+mod common;
+
 use anagrafe_domain::IdGenerator;
 use anagrafe_domain::ops::{Operation, Registration};
 use anagrafe_server::auth::dev_idp::{self, DevIdentity, DevIdp};
@@ -109,13 +111,26 @@ async fn served(providers: Option<Vec<Provider>>) -> (String, Arc<dyn Store>, St
     let dev = providers.is_none();
     let dev_provider = dev.then(|| {
         Arc::new(DevIdp::new(vec![
-            DevIdentity { codice_fiscale: cf.clone(), given_name: "Giulia".into(), family_name: "Verdi".into() },
-            DevIdentity { codice_fiscale: "BNCLRA70A41F205E".into(), given_name: "Lara".into(), family_name: "Bianchi".into() },
+            DevIdentity { codice_fiscale: cf.clone(), given_name: "Giulia".into(), family_name: "Verdi".into(), eidas: None },
+            DevIdentity {
+                codice_fiscale: "BNCLRA70A41F205E".into(),
+                given_name: "Lara".into(),
+                family_name: "Bianchi".into(),
+                eidas: None,
+            },
+            DevIdentity {
+                codice_fiscale: String::new(),
+                given_name: "Anna".into(),
+                family_name: "Schmidt".into(),
+                eidas: Some(anagrafe_server::auth::dev_idp::DevEidas { person_identifier: EU_ID.into(), birth_date: "1987-05-20".into() }),
+            },
         ]))
     });
     let settings = OidcSettings::new(providers.unwrap_or_else(|| vec![provider(&dev_idp::issuer(&base))]), &base, dev_provider);
-    let mut state = AppState::new(store.clone());
+    let mut state =
+        AppState::new(store.clone()).with_issuer(IdIssuer { generator: IdGenerator::new(&[6u8; 16]), key_version: 1, high_water: None });
     state.oidc = Arc::new(settings);
+    state.eu_mailer = Some(Arc::new(KeptCodes));
     tokio::spawn(serve(listener, state, std::future::pending()));
     (base, store, cf, dir)
 }
@@ -285,4 +300,227 @@ async fn a_citizen_logs_in_through_a_third_party_provider() {
     let low = back(&c, &location(&r), &flow).await;
     assert_eq!(low.status(), 403);
     assert!(low.text().await.unwrap().contains("almeno il livello 2"), "the page says which level is needed");
+}
+
+/// The eIDAS identifier of the development provider's EU identity in these tests.
+const EU_ID: &str = "DE/IT/8f3b2c9d71";
+
+/// The e-mail confirmation codes "sent", by address.
+static CODES: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+#[derive(Debug)]
+struct KeptCodes;
+
+#[async_trait::async_trait]
+impl anagrafe_service::cases::CodeMailer for KeptCodes {
+    async fn send_code(&self, to: &str, code: &str) -> anagrafe_service::ServiceResult<()> {
+        CODES.lock().unwrap().push((to.to_owned(), code.to_owned()));
+        Ok(())
+    }
+}
+
+/// Issue 20, EU-1, EU-2, SEC-4: a citizen of another EU state logs in through the development
+/// provider's eIDAS identity, lands in the EU citizens' area, is refused once with a codice
+/// fiscale that does not match and sees why, then validates the data by the e-mail code; every
+/// trace entry of the session carries the eIDAS identifier.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_eu_citizen_logs_in_through_eidas_and_validates_the_data() {
+    let (base, store, _cf, _dir) = served(None).await;
+    let c = client();
+    let (authorize, flow) = start(&c, &base).await;
+    let callback = choose(&c, &authorize, EU_ID, 2).await;
+    let r = back(&c, &callback, &flow).await;
+    assert_eq!((r.status().as_u16(), location(&r).as_str()), (303, "/ue"));
+    let session = set_cookie(&r, "__Host-anagrafe-session").expect("a session");
+    let cookie = format!("__Host-anagrafe-session={session}");
+    // Not a citizen session of the reserved area: that needs a record.
+    assert_eq!(c.get(format!("{base}/area-personale")).header("cookie", &cookie).send().await.unwrap().status(), 401);
+    let page = c.get(format!("{base}/ue")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(EU_ID) && page.contains("Anna Schmidt") && page.contains("Convalida dei dati"), "{page}");
+    let csrf = page.split(r#"name="csrf" value=""#).nth(1).and_then(|r| r.split('"').next()).unwrap().to_owned();
+    // A codice fiscale of a man: refused, with the part that disagrees.
+    let man = anagrafe_domain::CodiceFiscale::compute(&anagrafe_domain::CfInput {
+        surname: "Schmidt",
+        name: "Anna",
+        sex: anagrafe_domain::Sex::M,
+        birth_date: "1987-05-20".parse().unwrap(),
+        birth_place: anagrafe_domain::Belfiore::parse("Z112").unwrap(),
+    });
+    let form = |cf: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("codice_fiscale", cf.to_owned()),
+            ("sesso", "F".into()),
+            ("luogo_nascita", "Germania".into()),
+            ("email", "anna@example.eu".into()),
+        ]
+    };
+    let r = c.post(format!("{base}/ue/dati")).header("cookie", &cookie).form(&form(man.as_str())).send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("Il codice fiscale non corrisponde ai dati anagrafici") && page.contains("non torna il sesso o il giorno di nascita"),
+        "{page}"
+    );
+    let woman = anagrafe_domain::CodiceFiscale::compute(&anagrafe_domain::CfInput {
+        surname: "Schmidt",
+        name: "Anna",
+        sex: anagrafe_domain::Sex::F,
+        birth_date: "1987-05-20".parse().unwrap(),
+        birth_place: anagrafe_domain::Belfiore::parse("Z112").unwrap(),
+    });
+    let r = c.post(format!("{base}/ue/dati")).header("cookie", &cookie).form(&form(woman.as_str())).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), location(&r).as_str()), (303, "/ue"));
+    let code = CODES.lock().unwrap().iter().rev().find(|(to, _)| to == "anna@example.eu").unwrap().1.clone();
+    let r = c
+        .post(format!("{base}/ue/codice"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("codice", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let page = c.get(format!("{base}/ue")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Nuova richiesta di iscrizione anagrafica"), "{page}");
+    // Every entry of the EU citizen names the eIDAS identifier, the login's included.
+    let entries = store.audit_entries(0, 10_000).await.unwrap();
+    let mine: Vec<_> = entries.iter().filter(|e| e.entry.actor == format!("eidas:{EU_ID}")).collect();
+    assert!(mine.len() >= 4, "{}", mine.len());
+    assert!(mine.iter().all(|e| e.entry.eidas_id.as_deref() == Some(EU_ID)));
+    assert!(mine.iter().any(|e| e.entry.operation == "citizen.login"));
+    assert!(mine.iter().any(|e| e.entry.operation == "eu.validation" && e.entry.outcome == "refused"));
+}
+
+/// Logs the development provider's EU identity in; the session cookie and where it landed.
+async fn eu_login(c: &reqwest::Client, base: &str) -> (String, String) {
+    let (authorize, flow) = start(c, base).await;
+    let callback = choose(c, &authorize, EU_ID, 2).await;
+    let r = back(c, &callback, &flow).await;
+    assert_eq!(r.status(), 303);
+    let session = set_cookie(&r, "__Host-anagrafe-session").expect("a session");
+    (format!("__Host-anagrafe-session={session}"), location(&r))
+}
+
+fn csrf_of(page: &str) -> String {
+    page.split(r#"name="csrf" value=""#).nth(1).and_then(|r| r.split('"').next()).unwrap().to_owned()
+}
+
+/// Issue 20, EU-4, EU-5: the EU citizen asks to register self and a child from the pages,
+/// attaches the documents (a file of the wrong type refused on its field), submits; the
+/// comune's officer verifies each document, starts the procedure and accepts; the citizen's
+/// next eIDAS login opens the reserved area on the new record, with its ID ANPR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_eu_citizen_registers_with_a_child_and_the_comune_accepts_from_the_pages() {
+    let (base, store, _cf, _dir) = served(None).await;
+    let c = client();
+    let (cookie, to) = eu_login(&c, &base).await;
+    assert_eq!(to, "/ue");
+    let csrf = csrf_of(&c.get(format!("{base}/ue")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap());
+    let form =
+        [("csrf", csrf.as_str()), ("codice_fiscale", ""), ("sesso", "F"), ("luogo_nascita", "Germania"), ("email", "anna.s@example.eu")];
+    assert_eq!(c.post(format!("{base}/ue/dati")).header("cookie", &cookie).form(&form).send().await.unwrap().status(), 303);
+    let code = CODES.lock().unwrap().iter().rev().find(|(to, _)| to == "anna.s@example.eu").unwrap().1.clone();
+    let r = c
+        .post(format!("{base}/ue/codice"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("codice", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    // The request: Anna and her son, in Rome, workers' grounds.
+    let page = c.get(format!("{base}/ue/richieste/nuova")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Componente 2"), "{page}");
+    let de = "Z112";
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("sesso", "F"),
+        ("cittadinanza", de),
+        ("motivo", "worker"),
+        ("comune", "Roma"),
+        ("specie", "VIA"),
+        ("via", "Merulana"),
+        ("civico", "10"),
+        ("arrivo", "2026-11-15"),
+        ("provenienza", de),
+        ("m1_cognome", "Schmidt"),
+        ("m1_nome", "Paul"),
+        ("m1_sesso", "M"),
+        ("m1_nascita", "2018-03-02"),
+        ("m1_luogo", "Germania"),
+        ("m1_cittadinanza", de),
+        ("m1_relazione", "3"),
+    ];
+    let r = c.post(format!("{base}/ue/richieste/nuova")).header("cookie", &cookie).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let case = location(&r);
+    let page = c.get(format!("{base}{case}")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let lines: Vec<String> = page.split(r#"<option value=""#).skip(1).filter_map(|o| o.split('"').next().map(str::to_owned)).collect();
+    assert_eq!(lines, ["identity_document-0", "identity_document-1", "employment-all", "family_relationship-1"], "the checklist");
+    let upload = |line: &str, name: &str, bytes: Vec<u8>| {
+        let b = "anagrafe-test-boundary";
+        let mut body = Vec::new();
+        for (k, v) in [("csrf", csrf.as_str()), ("documento", line)] {
+            body.extend(format!("--{b}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").into_bytes());
+        }
+        body.extend(format!("--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").into_bytes());
+        body.extend(bytes);
+        body.extend(format!("\r\n--{b}--\r\n").into_bytes());
+        c.post(format!("{base}{case}/allegati"))
+            .header("cookie", cookie.clone())
+            .header("content-type", format!("multipart/form-data; boundary={b}"))
+            .body(body)
+            .send()
+    };
+    let r = upload("employment-all", "virus.exe", b"MZ\x90\x00 not a document".to_vec()).await.unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("Sono ammessi solo file PDF, JPEG o PNG."));
+    let pdf = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n".to_vec();
+    for line in &lines {
+        assert_eq!(upload(line, "documento.pdf", pdf.clone()).await.unwrap().status(), 303);
+    }
+    let r = c.post(format!("{base}{case}/trasmetti")).header("cookie", &cookie).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Richiesta trasmessa al comune con il protocollo H501/2026/0000001"), "{page}");
+    // The registry officer of Rome works it at the desk.
+    let pw = anagrafe_server::auth::password::hash("una password lunga abbastanza".into(), anagrafe_server::auth::password::Cost::TEST)
+        .await
+        .unwrap();
+    common::operator(&*store, "ufficiale", "registry_officer", "H501", &pw, Some("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")).await;
+    let (token, officer_csrf) = common::session(&*store, "operator", "ufficiale", true).await;
+    let officer = format!("__Host-anagrafe-session={token}");
+    let list = c.get(format!("{base}/ufficio/pratiche")).header("cookie", &officer).send().await.unwrap().text().await.unwrap();
+    assert!(list.contains("H501/2026/0000001") && list.contains("Anna Schmidt"), "{list}");
+    let id = case.rsplit('/').next().unwrap();
+    let desk = format!("{base}/ufficio/pratiche/{id}");
+    let page = c.get(&desk).header("cookie", &officer).send().await.unwrap().text().await.unwrap();
+    let docs: Vec<String> =
+        page.split(r#"name="documento" value=""#).skip(1).filter_map(|o| o.split('"').next().map(str::to_owned)).collect();
+    assert_eq!(docs.len(), 4, "{page}");
+    let step = |form: Vec<(&'static str, String)>| c.post(format!("{desk}/passi")).header("cookie", officer.clone()).form(&form).send();
+    let r = step(vec![("csrf", officer_csrf.clone()), ("azione", "start_procedure".into()), ("nota", String::new())]).await.unwrap();
+    assert_eq!(r.status(), 409);
+    assert!(r.text().await.unwrap().contains("documenti non sono ancora stati verificati"));
+    for d in &docs {
+        let r =
+            step(vec![("csrf", officer_csrf.clone()), ("azione", "valido".into()), ("documento", d.clone()), ("nota", "conforme".into())])
+                .await
+                .unwrap();
+        assert_eq!(r.status(), 303);
+    }
+    for action in ["start_procedure", "accept"] {
+        let r = step(vec![("csrf", officer_csrf.clone()), ("azione", action.into()), ("nota", String::new())]).await.unwrap();
+        assert_eq!(r.status(), 303, "{action}");
+    }
+    let page = c.get(&desk).header("cookie", &officer).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("accolta") && page.contains("Richiesta accolta"), "{page}");
+    // The next eIDAS login opens the reserved area on Anna's new record.
+    let (cookie, to) = eu_login(&c, &base).await;
+    assert_eq!(to, "/area-personale");
+    let (status, who) = me(&c, &base, cookie.trim_start_matches("__Host-anagrafe-session=")).await;
+    assert_eq!(status, 200);
+    assert!(who["id_anpr"].is_string(), "{who}");
+    let entries = store.audit_entries(0, 10_000).await.unwrap();
+    let login = entries.iter().rev().find(|e| e.entry.operation == "citizen.login").unwrap();
+    assert_eq!(login.entry.eidas_id.as_deref(), Some(EU_ID), "the reserved area's session still names the eIDAS identifier");
 }

@@ -90,10 +90,10 @@ impl TaxRegistry for LocalTaxRegistry {
             parts.push("name");
         }
         if g.sex != q.sex {
-            parts.push("sex or birth day");
+            parts.push("sex");
         }
         if g.birth_date.as_full() != Some(q.birth_date) {
-            parts.push("birth date");
+            parts.push("birth_date");
         }
         Ok(if parts.is_empty() { TaxAnswer::Valid } else { TaxAnswer::Mismatch(parts) })
     }
@@ -138,6 +138,17 @@ impl CodeMailer for MailedCodes {
             crate::certificates::mime_with_attachment(&self.certs.mail_from, to, "Codice di conferma / Confirmation code", &text, &[], now);
         let name = format!("{}-codice-ue", now.timestamp_millis());
         mail.deliver(&self.certs.mail_from, to, &message, &name).await.map(|_| ())
+    }
+}
+
+/// No mail delivery configured: a code cannot be sent (503), everything else works.
+#[derive(Debug)]
+pub struct NoMail;
+
+#[async_trait::async_trait]
+impl CodeMailer for NoMail {
+    async fn send_code(&self, _to: &str, _code: &str) -> ServiceResult<()> {
+        Err(ServiceError::Unavailable("e-mail delivery is not configured on this register".into()))
     }
 }
 

@@ -1773,7 +1773,7 @@ macro_rules! store_common {
                 }
                 sqlx::query(
                     "INSERT INTO sessions (token_hash, kind, subject, auth_mode, loa, second_factor, csrf_token, created_at, last_seen_at, \
-                     authenticated_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$8,$8,$9)",
+                     authenticated_at, expires_at, eidas_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$8,$8,$9,$10)",
                 )
                 .bind(&s.token_hash)
                 .bind(&s.kind)
@@ -1784,6 +1784,7 @@ macro_rules! store_common {
                 .bind(&s.csrf_token)
                 .bind(s.created_at)
                 .bind(s.expires_at)
+                .bind(&s.eidas_id)
                 .execute(&mut *tx)
                 .await?;
                 Self::append_audit(&mut tx, &mut head, entry).await?;
@@ -1795,7 +1796,7 @@ macro_rules! store_common {
                 use sqlx::Row;
                 let Some(r) = sqlx::query(
                     "SELECT token_hash, kind, subject, auth_mode, loa, second_factor, csrf_token, created_at, last_seen_at, authenticated_at, \
-                     expires_at, ended_at FROM sessions WHERE token_hash = $1",
+                     expires_at, ended_at, eidas_id FROM sessions WHERE token_hash = $1",
                 )
                 .bind(token_hash)
                 .fetch_optional(&self.pool)
@@ -1816,6 +1817,7 @@ macro_rules! store_common {
                     authenticated_at: r.try_get("authenticated_at")?,
                     expires_at: r.try_get("expires_at")?,
                     ended_at: r.try_get("ended_at")?,
+                    eidas_id: r.try_get("eidas_id")?,
                 }))
             }
 

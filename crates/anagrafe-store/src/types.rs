@@ -377,6 +377,9 @@ pub struct Session {
     pub expires_at: i64,
     /// Logout (epoch ms).
     pub ended_at: Option<i64>,
+    /// The eIDAS unique identifier, for a session opened through the eIDAS node (EU-1).
+    #[serde(default)]
+    pub eidas_id: Option<String>,
 }
 
 impl std::fmt::Debug for Session {

@@ -63,6 +63,7 @@ fn session(token: &str, subject: &str, now: i64) -> Session {
         authenticated_at: now,
         expires_at: now + 3_600_000,
         ended_at: None,
+        eidas_id: None,
     }
 }
 

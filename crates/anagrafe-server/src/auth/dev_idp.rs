@@ -34,6 +34,26 @@ pub struct DevIdentity {
     pub given_name: String,
     /// Surname.
     pub family_name: String,
+    /// For a citizen of another EU state, what the eIDAS node gives instead of a codice
+    /// fiscale (EU-1): the unique identifier and the birth date.
+    pub eidas: Option<DevEidas>,
+}
+
+/// The eIDAS part of a demo identity.
+#[derive(Debug, Clone)]
+pub struct DevEidas {
+    /// The eIDAS unique identifier (`DE/IT/…`).
+    pub person_identifier: String,
+    /// Birth date (`YYYY-MM-DD`).
+    pub birth_date: String,
+}
+
+impl DevIdentity {
+    /// What the authorization page posts to choose it: the codice fiscale, or the eIDAS
+    /// identifier.
+    pub fn key(&self) -> &str {
+        self.eidas.as_ref().map_or(&self.codice_fiscale, |e| &e.person_identifier)
+    }
 }
 
 struct Grant {
@@ -126,7 +146,10 @@ async fn discovery(State(state): State<AppState>) -> Result<Response, ApiError> 
         "id_token_signing_alg_values_supported": ["ES256"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["none", "client_secret_post"],
-        "acr_values_supported": ["https://www.spid.gov.it/SpidL1", "https://www.spid.gov.it/SpidL2", "https://www.spid.gov.it/SpidL3"],
+        "acr_values_supported": [
+            "https://www.spid.gov.it/SpidL1", "https://www.spid.gov.it/SpidL2", "https://www.spid.gov.it/SpidL3",
+            "http://eidas.europa.eu/LoA/low", "http://eidas.europa.eu/LoA/substantial", "http://eidas.europa.eu/LoA/high",
+        ],
     }))
     .into_response())
 }
@@ -190,7 +213,7 @@ async fn authorize(State(state): State<AppState>, headers: axum::http::HeaderMap
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .iter()
-        .find(|w| w.codice_fiscale == cf)
+        .find(|w| w.key() == cf)
         .cloned()
         .ok_or_else(|| ApiError::field("identity", "is not one of the demo identities"))?;
     let loa = p.loa.unwrap_or(2).clamp(1, 3);
@@ -243,6 +266,33 @@ async fn token(State(state): State<AppState>, Form(f): Form<TokenForm>) -> Resul
         return invalid("the PKCE verifier does not match");
     }
     let now_s = now / 1000;
+    if let Some(e) = &g.who.eidas {
+        // Shaped like the Italian eIDAS node's: the eIDAS level, the unique identifier and the
+        // minimum data set, no codice fiscale.
+        let acr = ["low", "substantial", "high"][(g.loa.clamp(1, 3) - 1) as usize];
+        let claims = json!({
+            "iss": issuer(&base),
+            "sub": hex::encode(&Sha256::digest(e.person_identifier.as_bytes())[..16]),
+            "aud": CLIENT_ID,
+            "iat": now_s,
+            "exp": now_s + 300,
+            "auth_time": now_s,
+            "nonce": g.nonce,
+            "acr": format!("http://eidas.europa.eu/LoA/{acr}"),
+            "amr": ["pwd", "otp"],
+            "person_identifier": e.person_identifier,
+            "given_name": g.who.given_name,
+            "family_name": g.who.family_name,
+            "birthdate": e.birth_date,
+        });
+        return Ok(axum::Json(json!({
+            "access_token": crate::auth::random_token(),
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "id_token": idp.sign(&claims),
+        }))
+        .into_response());
+    }
     let claims = json!({
         "iss": issuer(&base),
         "sub": hex::encode(&Sha256::digest(g.who.codice_fiscale.as_bytes())[..16]),

@@ -466,15 +466,8 @@ async fn callback_flow(state: &AppState, headers: &HeaderMap, q: CallbackQuery) 
         Err(e) => return refuse(e.to_string(), p.name.clone()).await,
     };
     let Some(code) = id.codice_fiscale.clone() else {
-        // EU-1: a citizen of another EU state without a codice fiscale goes to the EU services'
-        // validation step (not built yet); the attempt is traced with the eIDAS identifier.
-        let mut e = refusal("eIDAS identity without a codice fiscale: awaiting the EU services' validation", &p.name);
-        e.eidas_id = id.eidas.as_ref().map(|x| x.person_identifier.clone());
-        state.store.audit(&e).await?;
-        return Err(ApiError::Forbidden(
-            "this identity has no codice fiscale: citizens of other EU states are validated by the EU services".into(),
-        )
-        .into());
+        // EU-1: a citizen of another EU state, by the eIDAS unique identifier.
+        return eu_login(state, &p, id, now).await;
     };
     let id = IdentityCf { codice_fiscale: code, loa: id.loa, amr: id.amr };
     // CIT-1: the reserved area opens only for a person in the register.
@@ -505,6 +498,7 @@ async fn callback_flow(state: &AppState, headers: &HeaderMap, q: CallbackQuery) 
         authenticated_at: now,
         expires_at: now + state.auth.absolute_timeout_s * 1000,
         ended_at: None,
+        eidas_id: None,
     };
     let mut entry = super::entry(
         &format!("citizen:{}", id.codice_fiscale),
@@ -520,6 +514,71 @@ async fn callback_flow(state: &AppState, headers: &HeaderMap, q: CallbackQuery) 
     let mut r = StatusCode::SEE_OTHER.into_response();
     r.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/area-personale"));
     // Lax, not Strict: the browser arrives here from the provider's site.
+    r.headers_mut().append(header::SET_COOKIE, cookie(COOKIE, &token, state.auth.absolute_timeout_s, "Lax"));
+    r.headers_mut().append(header::SET_COOKIE, cookie(FLOW_COOKIE, "", 0, "Lax"));
+    Ok(r)
+}
+
+/// An eIDAS login (EU-1): the identity's minimum data set is recorded; a person the register
+/// now holds (registered through the EU services) gets the citizen's reserved area with the
+/// record's codice fiscale, anyone else the EU citizens' area, where the data are validated
+/// first (EU-2). Either session carries the eIDAS identifier into every trace entry (SEC-4).
+async fn eu_login(state: &AppState, p: &Provider, id: Identity, now: i64) -> Result<Response, Refused> {
+    let Some(eidas) = id.eidas else { return Err(ApiError::Internal("an identity without codice fiscale is an eIDAS one".into()).into()) };
+    let refuse = |reason: &str| {
+        let mut e = refusal(reason, &p.name);
+        e.eidas_id = Some(eidas.person_identifier.clone());
+        e
+    };
+    let (Ok(eid), Ok(birth_date)) =
+        (anagrafe_domain::eu::EidasId::parse(&eidas.person_identifier), eidas.birth_date.parse::<chrono::NaiveDate>())
+    else {
+        state.store.audit(&refuse("the eIDAS identifier or birth date is not valid")).await?;
+        return Err(ApiError::Unauthorized("the eIDAS identity is not valid".into()).into());
+    };
+    let person = anagrafe_domain::eu::EidasPerson {
+        id: eid.clone(),
+        family_name: eidas.family_name.clone(),
+        given_name: eidas.given_name.clone(),
+        birth_date,
+    };
+    let standing = state.eu().logged_in(&person).await.map_err(ApiError::from)?;
+    let auth_mode = format!("oidc:{}", p.name);
+    let registered = match standing.profile.person_id {
+        Some(pid) => state.store.person(pid, None).await?.record.generalita.codice_fiscale.map(|cf| (pid, cf.to_string())),
+        None => None,
+    };
+    let (kind, subject, actor, to) = match &registered {
+        Some((_, cf)) => ("citizen", cf.clone(), format!("citizen:{cf}"), "/area-personale"),
+        None => ("eu", eid.to_string(), format!("eidas:{eid}"), "/ue"),
+    };
+    let token = random_token();
+    let session = Session {
+        token_hash: token_hash(&token),
+        kind: kind.into(),
+        subject: subject.clone(),
+        auth_mode: auth_mode.clone(),
+        loa: id.loa,
+        second_factor: id.loa >= 2,
+        csrf_token: random_token(),
+        created_at: now,
+        last_seen_at: now,
+        authenticated_at: now,
+        expires_at: now + state.auth.absolute_timeout_s * 1000,
+        ended_at: None,
+        eidas_id: Some(eid.to_string()),
+    };
+    let mut entry =
+        super::entry(&actor, &auth_mode, "citizen.login", "ok", json!({ "provider": p.name, "loa": id.loa, "amr": id.amr, "eidas": true }));
+    entry.eidas_id = Some(eid.to_string());
+    if let Some((pid, cf)) = &registered {
+        entry.actor_cf = Some(cf.clone());
+        entry.subject_person = Some(*pid);
+        entry.subject_cf = Some(cf.clone());
+    }
+    state.store.open_session(&session, None, &entry).await?;
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    r.headers_mut().insert(header::LOCATION, HeaderValue::from_static(to));
     r.headers_mut().append(header::SET_COOKIE, cookie(COOKIE, &token, state.auth.absolute_timeout_s, "Lax"));
     r.headers_mut().append(header::SET_COOKIE, cookie(FLOW_COOKIE, "", 0, "Lax"));
     Ok(r)

@@ -756,6 +756,7 @@ async fn logout(
     s.check_csrf(&headers, &f.csrf)?;
     let mut e = auth::entry(&format!("citizen:{}", s.session.subject), &s.session.auth_mode, "citizen.logout", "ok", json!({}));
     e.actor_cf = Some(s.session.subject.clone());
+    e.eidas_id = s.session.eidas_id.clone();
     state.store.end_sessions("citizen", &s.session.subject, Some(&s.session.token_hash), &e).await.map_err(|e| s.fail(e.into()))?;
     let mut r = see_other("/");
     r.headers_mut().append(

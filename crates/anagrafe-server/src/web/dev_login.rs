@@ -45,9 +45,14 @@ async fn page(State(state): State<AppState>, ui: Ui, headers: HeaderMap, Query(p
         .map(|who| {
             format!(
                 r#"<li class="mb-3"><form method="post" action="/dev-idp/authorize" class="d-flex flex-wrap align-items-end gap-2">{hidden}<input type="hidden" name="identity" value="{cf}">
-<div class="select-wrapper"><label for="loa-{cf}">{loa}</label><select id="loa-{cf}" name="loa"><option value="2" selected>SpidL2</option><option value="3">SpidL3</option><option value="1">SpidL1</option></select></div>
+<div class="select-wrapper"><label for="loa-{cf}">{loa}</label><select id="loa-{cf}" name="loa">{levels}</select></div>
 <button type="submit" class="btn btn-primary">{enter} {name} ({cf})</button></form></li>"#,
-                cf = esc(&who.codice_fiscale),
+                cf = esc(who.key()),
+                levels = if who.eidas.is_some() {
+                    r#"<option value="2" selected>eIDAS substantial</option><option value="3">eIDAS high</option><option value="1">eIDAS low</option>"#
+                } else {
+                    r#"<option value="2" selected>SpidL2</option><option value="3">SpidL3</option><option value="1">SpidL1</option>"#
+                },
                 name = esc(&format!("{} {}", who.given_name, who.family_name)),
                 loa = esc(&ui.t("devidp-loa")),
                 enter = esc(&ui.t("devidp-enter")),

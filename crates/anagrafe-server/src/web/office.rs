@@ -51,6 +51,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ufficio/notifiche", get(inbox))
         .route("/ufficio/notifiche/{id}/gestita", post(mark_handled))
         .route("/ufficio/doppie-iscrizioni", get(duplicates))
+        .route("/ufficio/pratiche", get(cases::list))
+        .route("/ufficio/pratiche/{id}", get(cases::one))
+        .route("/ufficio/pratiche/{id}/documenti/{doc}", get(cases::document))
+        .route("/ufficio/pratiche/{id}/passi", post(cases::step))
         .route("/ufficio/persone/{id_anpr}/certificato", get(counter_page).post(counter_issue))
         .route("/ufficio/persone/{id_anpr}/anteprima", get(counter_preview))
         .route("/ufficio/certificati/{id}/pdf", get(counter_download))
@@ -60,6 +64,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ufficio/secondo-fattore/conferma", post(confirm_enrolment))
 }
 
+mod cases;
 mod changes;
 use changes::Change;
 

@@ -60,6 +60,7 @@ pub async fn session(store: &dyn Store, kind: &str, subject: &str, second_factor
         authenticated_at: now,
         expires_at: now + 3_600_000,
         ended_at: None,
+        eidas_id: (kind == "eu").then(|| subject.to_owned()),
     };
     let e = AuditEntry::from_ctx(&WriteContext::cli("test"), "test.session", "ok");
     assert!(store.open_session(&s, None, &e).await.unwrap());

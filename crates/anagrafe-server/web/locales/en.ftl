@@ -1440,9 +1440,23 @@ why-file-image-too-big = The image is larger than { $max } pixels on a side.
 why-file-type = Only PDF, JPEG or PNG files are accepted.
 why-eidas-id-shape = The eIDAS identifier does not have the expected shape (CC/IT/identifier).
 why-eu-birth-place-unknown = The birthplace given did not exist on the birth date ({ $date }).
-why-eu-cf-mismatch = The codice fiscale does not match the personal data (part: { $part }).
+why-eu-cf-mismatch = The codice fiscale does not match the personal data: { $part ->
+        [surname] the surname
+        [name] the given name
+        [birth_date] the birth date
+        [sex] the sex or the day of birth
+        [birthplace] the birthplace
+       *[other] { $part }
+    } differs.
 why-eu-cf-unknown = The Revenue Agency does not know this codice fiscale.
-why-eu-cf-agency-mismatch = For the Revenue Agency this codice fiscale belongs to a person with other data (part: { $part }).
+why-eu-cf-agency-mismatch = For the Revenue Agency this codice fiscale belongs to a person with other data: { $part ->
+        [surname] the surname
+        [name] the given name
+        [birth_date] the birth date
+        [sex] the sex or the day of birth
+        [birthplace] the birthplace
+       *[other] { $part }
+    } differs.
 why-eu-no-members = Name at least one member of the family.
 why-eu-too-many-members = A request names at most { $max } members.
 why-eu-citizenship-state = Choose a state from the list.
@@ -1454,3 +1468,139 @@ why-eu-comune-unknown = The comune given does not exist.
 why-eu-code-none = No code is pending: ask for a new one.
 why-eu-code-expired = The code has expired or was tried too many times: ask for a new one.
 why-eu-code-wrong = Wrong code: { $left } attempts left.
+
+## The EU citizens' area (EU-1, EU-2, EU-4) and cases (CIT-9)
+nav-eu = EU citizens
+form-choose = Choose…
+form-required = Required.
+form-date = Give a valid date (dd/mm/yyyy).
+eu-title = Services for citizens of the European Union
+eu-lead = Here citizens of another EU member state, logged in with their own state's digital identity (eIDAS), ask to be registered and follow their requests.
+eu-identity = eIDAS identity
+eu-id = eIDAS identifier
+eu-name = Name
+eu-birth-date = Date of birth
+eu-validated = Your data are validated and your e-mail address confirmed: the services are open.
+eu-services = Services
+eu-request-new = New registration request
+eu-my-requests = My requests
+eu-no-requests = No request so far.
+eu-validate-title = Validation of your data
+eu-validate-lead = Before using the services, give the data the eIDAS identity does not hold. Your codice fiscale, if you have one, is compared with your names, birth date, sex and birthplace and checked with the Revenue Agency; if the data do not match, access is refused and you see why.
+eu-validate-send = Validate
+eu-cf = Codice fiscale (Italian tax code)
+eu-cf-help = Optional for the registration, required for the birth certificate. 16 characters.
+eu-cf-invalid = The codice fiscale is not valid: { $reason }.
+eu-sex = Sex
+eu-birth-place = Place of birth
+eu-birth-place-help = The comune if you were born in Italy, otherwise the state (e.g. "Francia").
+eu-birth-place-not-found = Place not found on the birth date: write the name of the comune or of the state.
+eu-email = E-mail address
+eu-email-help = You will receive a code to confirm it.
+eu-code-title = Confirm your e-mail address
+eu-code-lead = We sent a 6-digit code to the address you gave. It is valid for 15 minutes.
+eu-code = Code received
+eu-code-send = Confirm
+eu-request-title = Registration request
+eu-request-lead = Name the members of the family registering with you, the address you live at, the day you arrived and your grounds of residence (d.lgs. 30/2007). Next, you will attach the documents required.
+eu-applicant = Applicant (head of the family)
+eu-citizenship = Citizenship
+eu-grounds = Grounds of residence
+eu-grounds-help = They decide the documents to attach.
+eu-grounds-worker = Employed or self-employed
+eu-grounds-self_sufficient = Sufficient resources and health insurance
+eu-grounds-student = Studies or vocational training
+eu-grounds-family_member = Family member of an EU citizen residing in Italy
+eu-comune = Comune of residence
+eu-comune-help = The comune you live in: it decides the request.
+eu-species = Kind (via, piazza…)
+eu-street = Street
+eu-civic = Number
+eu-arrival = Day of arrival at the address
+eu-provenance = State you come from
+eu-members = Members of the family
+eu-members-help = Fill in one box for each other person registering with you; leave the others empty.
+eu-member = Member
+eu-surname = Surname
+eu-given = Given name
+eu-relation = Relation to the applicant
+eu-signature = Signature of the declaration (adults)
+eu-signature-none = Does not sign (minor)
+eu-signature-handwritten = By hand, with a copy of the identity document
+eu-signature-digital = Digital signature
+eu-signature-help = Handwritten signatures must come before digital ones in the document, otherwise the digital ones count as not applied.
+eu-name-unusable = The name of the eIDAS identity cannot be used by the register: contact the comune.
+eu-request-create = Go on to the attachments
+eu-back = Back to the EU citizens' services
+eu-request-file-title = Your request
+eu-address = Address
+eu-attach-title = Attach a document
+eu-attach-which = Document
+eu-attach-file = File (PDF, JPEG or PNG, 5 MB at most)
+eu-attach-help = The file's type is read from its content; password-protected files or files with active content are not accepted.
+eu-attach-send = Attach
+eu-submit-title = Submission
+eu-submit-ready = Every document required is attached: you can submit the request to the comune.
+eu-submit-missing = Some documents are missing: the request can be submitted once they are all attached.
+eu-submit-send = Submit the request
+eu-submitted = Request submitted to the comune with protocol number { $protocol }.
+evidence-identity_document = Identity document or passport
+evidence-employment = Proof of employment or self-employment
+evidence-resources = Proof of sufficient resources
+evidence-health_insurance = Health insurance
+evidence-enrolment = Enrolment in a course of study or training
+evidence-family_relationship = Proof of the family relationship
+evidence-signed_declaration = Registration declaration signed by the adult members
+evidence-whole = The whole request
+case-kind-eu_registration = Registration of an EU citizen
+case-kind-eu_electoral_list = Enrolment in the additional electoral lists
+case-state-draft = being filled in
+case-state-submitted = submitted
+case-state-in_progress = in progress
+case-state-accepted = accepted
+case-state-rejected = rejected
+case-state-inadmissible = inadmissible
+case-step-submit = Request submitted
+case-step-verify_document = Document verified
+case-step-start_procedure = Start-of-procedure communication
+case-step-accept = Request accepted
+case-step-reject = Request rejected
+case-step-declare_inadmissible = Request declared inadmissible
+case-step-note = Note
+case-col-protocol = Protocol
+case-col-kind = Request
+case-col-state = State
+case-col-date = Date
+case-col-document = Document
+case-col-whose = Whose
+case-col-files = Files attached
+case-documents = Documents
+case-due = Decision due by
+case-history = Steps of the case
+case-missing = missing
+case-no-protocol = (not yet submitted)
+cases-title = Citizens' cases
+cases-lead = The requests citizens submitted online to this comune: registrations of citizens of other EU states. They are worked here or through the web services (/api/v1/cases).
+cases-open = Cases to work
+cases-closed = Closed cases
+cases-none = No cases.
+cases-back = Back to the cases
+case-title = Case
+case-col-applicant = Applicant
+case-col-verified = Verification
+case-overdue = overdue
+case-source-upload = attached by the citizen
+case-source-once_only = obtained from the EU once-only technical system
+case-doc-unverified = to verify
+case-doc-valid = valid
+case-doc-invalid = not valid
+case-do-valid = Valid
+case-do-invalid = Not valid
+case-note = Note
+case-note-help = Required to reject, declare inadmissible or add a note; it stays in the case's history.
+case-steps-title = Steps
+case-do-start = Send the start-of-procedure communication
+case-do-accept = Accept and register
+case-do-reject = Reject
+case-do-inadmissible = Declare inadmissible
+case-do-note = Add a note

@@ -1441,9 +1441,23 @@ why-file-image-too-big = L'immagine supera { $max } pixel per lato.
 why-file-type = Sono ammessi solo file PDF, JPEG o PNG.
 why-eidas-id-shape = L'identificativo eIDAS non ha la forma prevista (PP/IT/identificativo).
 why-eu-birth-place-unknown = Il luogo di nascita indicato non esisteva alla data di nascita ({ $date }).
-why-eu-cf-mismatch = Il codice fiscale non corrisponde ai dati anagrafici (parte: { $part }).
+why-eu-cf-mismatch = Il codice fiscale non corrisponde ai dati anagrafici: non torna { $part ->
+        [surname] il cognome
+        [name] il nome
+        [birth_date] la data di nascita
+        [sex] il sesso o il giorno di nascita
+        [birthplace] il luogo di nascita
+       *[other] { $part }
+    }.
 why-eu-cf-unknown = L'Agenzia delle entrate non conosce questo codice fiscale.
-why-eu-cf-agency-mismatch = Per l'Agenzia delle entrate il codice fiscale appartiene a una persona con dati diversi (parte: { $part }).
+why-eu-cf-agency-mismatch = Per l'Agenzia delle entrate il codice fiscale appartiene a una persona con dati diversi: non torna { $part ->
+        [surname] il cognome
+        [name] il nome
+        [birth_date] la data di nascita
+        [sex] il sesso o il giorno di nascita
+        [birthplace] il luogo di nascita
+       *[other] { $part }
+    }.
 why-eu-no-members = Indica almeno un componente della famiglia.
 why-eu-too-many-members = Una richiesta può indicare al massimo { $max } componenti.
 why-eu-citizenship-state = Scegli uno Stato dall'elenco.
@@ -1455,3 +1469,139 @@ why-eu-comune-unknown = Il comune indicato non esiste.
 why-eu-code-none = Nessun codice è in attesa: chiedine uno nuovo.
 why-eu-code-expired = Il codice è scaduto o sono stati fatti troppi tentativi: chiedine uno nuovo.
 why-eu-code-wrong = Codice errato: restano { $left } tentativi.
+
+## Area dei cittadini dell'Unione europea (EU-1, EU-2, EU-4) e pratiche (CIT-9)
+nav-eu = Cittadini UE
+form-choose = Scegli…
+form-required = Campo obbligatorio.
+form-date = Indica una data valida (gg/mm/aaaa).
+eu-title = Servizi per i cittadini dell'Unione europea
+eu-lead = Qui i cittadini di un altro Stato dell'Unione europea, entrati con l'identità digitale del proprio Stato (eIDAS), chiedono l'iscrizione anagrafica e seguono le proprie richieste.
+eu-identity = Identità eIDAS
+eu-id = Identificativo eIDAS
+eu-name = Nome e cognome
+eu-birth-date = Data di nascita
+eu-validated = I dati sono convalidati e l'indirizzo e-mail confermato: i servizi sono disponibili.
+eu-services = Servizi
+eu-request-new = Nuova richiesta di iscrizione anagrafica
+eu-my-requests = Le mie richieste
+eu-no-requests = Nessuna richiesta finora.
+eu-validate-title = Convalida dei dati
+eu-validate-lead = Prima di usare i servizi indica i dati che l'identità eIDAS non contiene. Il codice fiscale, se lo hai, viene confrontato con nome, cognome, data di nascita, sesso e luogo di nascita e verificato presso l'Agenzia delle entrate; se i dati non corrispondono l'accesso è negato e ne vedi i motivi.
+eu-validate-send = Convalida i dati
+eu-cf = Codice fiscale
+eu-cf-help = Facoltativo per l'iscrizione, obbligatorio per il certificato di nascita. 16 caratteri.
+eu-cf-invalid = Il codice fiscale non è valido: { $reason }.
+eu-sex = Sesso
+eu-birth-place = Luogo di nascita
+eu-birth-place-help = Il comune se sei nato in Italia, altrimenti lo Stato (per esempio «Francia»).
+eu-birth-place-not-found = Luogo non trovato alla data di nascita: scrivi il nome del comune o dello Stato.
+eu-email = Indirizzo e-mail
+eu-email-help = Riceverai un codice per confermarlo.
+eu-code-title = Conferma dell'indirizzo e-mail
+eu-code-lead = Abbiamo inviato un codice di 6 cifre all'indirizzo indicato. Vale 15 minuti.
+eu-code = Codice ricevuto
+eu-code-send = Conferma
+eu-request-title = Richiesta di iscrizione anagrafica
+eu-request-lead = Indica i componenti della famiglia che si iscrivono con te, l'indirizzo in cui abitate, la data di arrivo e il motivo del soggiorno (d.lgs. 30/2007). Dopo, allegherai i documenti richiesti.
+eu-applicant = Richiedente (intestatario della scheda)
+eu-citizenship = Cittadinanza
+eu-grounds = Motivo del soggiorno
+eu-grounds-help = Determina i documenti da allegare.
+eu-grounds-worker = Lavoro subordinato o autonomo
+eu-grounds-self_sufficient = Risorse economiche sufficienti e assicurazione sanitaria
+eu-grounds-student = Studio o formazione professionale
+eu-grounds-family_member = Familiare di un cittadino dell'Unione che soggiorna in Italia
+eu-comune = Comune di residenza
+eu-comune-help = Il comune in cui abiti: è il comune competente per la richiesta.
+eu-species = Specie (via, piazza…)
+eu-street = Indirizzo
+eu-civic = Numero civico
+eu-arrival = Data di arrivo all'indirizzo
+eu-provenance = Stato di provenienza
+eu-members = Componenti della famiglia
+eu-members-help = Compila un riquadro per ogni altra persona che si iscrive con te; lascia vuoti gli altri.
+eu-member = Componente
+eu-surname = Cognome
+eu-given = Nome
+eu-relation = Relazione con il richiedente
+eu-signature = Firma della dichiarazione (maggiorenni)
+eu-signature-none = Non firma (minorenne)
+eu-signature-handwritten = Firma autografa, con copia del documento d'identità
+eu-signature-digital = Firma digitale
+eu-signature-help = Le firme autografe devono precedere quelle digitali nel documento, altrimenti le firme digitali si considerano non apposte.
+eu-name-unusable = Il nome dell'identità eIDAS non è utilizzabile dall'anagrafe: rivolgiti al comune.
+eu-request-create = Prosegui con gli allegati
+eu-back = Torna ai servizi per i cittadini UE
+eu-request-file-title = La tua richiesta
+eu-address = Indirizzo
+eu-attach-title = Allega un documento
+eu-attach-which = Documento
+eu-attach-file = File (PDF, JPEG o PNG, al massimo 5 MB)
+eu-attach-help = Il tipo del file viene letto dal suo contenuto; file protetti da password o con contenuti attivi non sono accettati.
+eu-attach-send = Allega
+eu-submit-title = Trasmissione
+eu-submit-ready = Tutti i documenti richiesti sono allegati: puoi trasmettere la richiesta al comune.
+eu-submit-missing = Mancano alcuni documenti: la richiesta si trasmette quando sono tutti allegati.
+eu-submit-send = Trasmetti la richiesta
+eu-submitted = Richiesta trasmessa al comune con il protocollo { $protocol }.
+evidence-identity_document = Documento d'identità o passaporto
+evidence-employment = Documentazione dell'attività lavorativa
+evidence-resources = Disponibilità di risorse economiche sufficienti
+evidence-health_insurance = Assicurazione sanitaria
+evidence-enrolment = Iscrizione a un corso di studi o di formazione
+evidence-family_relationship = Documentazione del rapporto familiare
+evidence-signed_declaration = Dichiarazione anagrafica firmata dai componenti maggiorenni
+evidence-whole = Tutta la richiesta
+case-kind-eu_registration = Iscrizione anagrafica di cittadino UE
+case-kind-eu_electoral_list = Iscrizione nelle liste elettorali aggiunte
+case-state-draft = in compilazione
+case-state-submitted = presentata
+case-state-in_progress = in lavorazione
+case-state-accepted = accolta
+case-state-rejected = respinta
+case-state-inadmissible = irricevibile
+case-step-submit = Richiesta trasmessa
+case-step-verify_document = Documento verificato
+case-step-start_procedure = Comunicazione di avvio del procedimento
+case-step-accept = Richiesta accolta
+case-step-reject = Richiesta respinta
+case-step-declare_inadmissible = Richiesta dichiarata irricevibile
+case-step-note = Nota
+case-col-protocol = Protocollo
+case-col-kind = Richiesta
+case-col-state = Stato
+case-col-date = Data
+case-col-document = Documento
+case-col-whose = Di chi
+case-col-files = File allegati
+case-documents = Documenti
+case-due = Termine per la decisione
+case-history = Passaggi della pratica
+case-missing = mancante
+case-no-protocol = (non ancora trasmessa)
+cases-title = Pratiche dei cittadini
+cases-lead = Le richieste presentate online dai cittadini per questo comune: iscrizioni anagrafiche dei cittadini dell'Unione europea. Si lavorano qui o con i servizi web (/api/v1/cases).
+cases-open = Pratiche da lavorare
+cases-closed = Pratiche concluse
+cases-none = Nessuna pratica.
+cases-back = Torna alle pratiche
+case-title = Pratica
+case-col-applicant = Richiedente
+case-col-verified = Verifica
+case-overdue = termine scaduto
+case-source-upload = allegato dal cittadino
+case-source-once_only = acquisito dal sistema tecnico once-only dell'UE
+case-doc-unverified = da verificare
+case-doc-valid = valido
+case-doc-invalid = non valido
+case-do-valid = Valido
+case-do-invalid = Non valido
+case-note = Nota
+case-note-help = Obbligatoria per respingere, dichiarare irricevibile o annotare; resta nella storia della pratica.
+case-steps-title = Passaggi
+case-do-start = Invia la comunicazione di avvio del procedimento
+case-do-accept = Accogli e iscrivi
+case-do-reject = Respingi
+case-do-inadmissible = Dichiara irricevibile
+case-do-note = Aggiungi una nota

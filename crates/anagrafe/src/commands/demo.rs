@@ -79,6 +79,20 @@ pub async fn run(opts: DemoOpts, mut cfg: Config, data_dir: Option<PathBuf>) -> 
                 codice_fiscale: cf,
                 given_name: g.name.given().unwrap_or_default().to_owned(),
                 family_name: g.name.surname().unwrap_or_default().to_owned(),
+                eidas: None,
+            });
+        }
+        // Citizens of other EU states through the eIDAS node (EU-1), never in the register.
+        for (id, given, family, born) in [
+            ("DE/IT/8f3b2c9d71", "Anna", "Schmidt", "1987-05-20"),
+            ("FR/IT/0a7e44b1c2", "Claire", "Martin", "1991-10-03"),
+            ("ES/IT/5d6c0e9f13", "Lucía", "García", "1979-02-14"),
+        ] {
+            people.push(anagrafe_server::auth::dev_idp::DevIdentity {
+                codice_fiscale: String::new(),
+                given_name: given.into(),
+                family_name: family.into(),
+                eidas: Some(anagrafe_server::auth::dev_idp::DevEidas { person_identifier: id.into(), birth_date: born.into() }),
             });
         }
         *idp.identities.write().unwrap_or_else(|e| e.into_inner()) = people;
