@@ -9,7 +9,7 @@
 //   node web/tests/journeys.mjs            (ANAGRAFE_BIN, CHROMIUM and OUT_DIR may override)
 
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -567,6 +567,108 @@ await journey("a citizen reads the own electoral data and asks to rectify them; 
   check(mine.includes("Accolta") && mine.includes("Sezione corretta: ora è la 7."), "the citizen reads the answer");
   check(/Numero della sezione\s+7\b/.test(mine), "the citizen reads the rectified section");
   await axe(page, "56-electoral-answered");
+});
+
+// Issue 20 (EU-1, EU-2, EU-4, EU-5): a citizen of another EU state logs in through the eIDAS
+// identity of the development provider, is refused once with a codice fiscale that is not
+// theirs and sees why, validates the data with the code e-mailed (read from the demo's outbox),
+// asks to register with a child and attaches the documents; the registry officer verifies them,
+// starts the procedure and accepts; the next eIDAS login opens the reserved area on the record.
+function latestCode() {
+  const dir = join(dataDir, "outbox");
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith("-codice-ue.eml")).sort() : [];
+  check(files.length > 0, "a confirmation code was e-mailed to the outbox");
+  const m = readFileSync(join(dir, files[files.length - 1]), "utf8").match(/è (\d{6})\./);
+  check(m, "the e-mail holds the code");
+  return m[1];
+}
+
+async function euLogin(page) {
+  await page.goto(base + "/accedi");
+  await page.getByRole("link", { name: /identità di prova/ }).click();
+  await page.getByRole("button", { name: /DE\/IT\/8f3b2c9d71/ }).click();
+}
+
+await journey("an EU citizen logs in through eIDAS, validates, asks to register with a child; the comune accepts", async (page) => {
+  const comune = officer.role.split("@")[1].split("+")[0];
+  await euLogin(page);
+  await page.waitForURL(/\/ue$/);
+  check((await page.locator("main").innerText()).includes("DE/IT/8f3b2c9d71"), "the eIDAS identifier is shown");
+  await axe(page, "60-eu-home");
+  await page.locator("#codice_fiscale").fill(citizen.codice_fiscale);
+  await page.locator("#sesso").selectOption("F");
+  await page.locator("#luogo_nascita").fill("Germania");
+  await page.locator("#email").fill("anna.schmidt@example.eu");
+  await page.getByRole("button", { name: "Convalida i dati" }).click();
+  check((await page.locator("#error-summary").innerText()).includes("Il codice fiscale non corrisponde ai dati anagrafici"), "a codice fiscale that is not hers is refused, with why");
+  await axe(page, "61-eu-refused");
+  await page.locator("#codice_fiscale").fill("");
+  await page.getByRole("button", { name: "Convalida i dati" }).click();
+  await page.locator("#codice").fill(latestCode());
+  await page.getByRole("button", { name: "Conferma" }).click();
+  check((await page.locator("main").innerText()).includes("dati sono convalidati"), "validated");
+  await axe(page, "62-eu-validated");
+  await page.getByRole("link", { name: "Nuova richiesta di iscrizione anagrafica" }).click();
+  await axe(page, "63-eu-request-form");
+  await page.locator("#sesso").selectOption("F");
+  await page.locator("#cittadinanza").selectOption({ label: "GERMANIA" });
+  await page.locator("#motivo").selectOption("worker");
+  await page.locator("#comune").fill(comune);
+  await page.locator("#specie").fill("VIA");
+  await page.locator("#via").fill("Merulana");
+  await page.locator("#civico").fill("10");
+  await page.locator("#arrivo").fill("2026-11-15");
+  await page.locator("#provenienza").selectOption({ label: "GERMANIA" });
+  await page.locator("#m1_cognome").fill("Schmidt");
+  await page.locator("#m1_nome").fill("Paul");
+  await page.locator("#m1_nascita").fill("2018-03-02");
+  await page.locator("#m1_luogo").fill("Germania");
+  await page.locator("#m1_sesso").selectOption("M");
+  await page.locator("#m1_cittadinanza").selectOption({ label: "GERMANIA" });
+  await page.locator("#m1_relazione").selectOption("3");
+  await page.getByRole("button", { name: "Prosegui con gli allegati" }).click();
+  await page.waitForURL(/\/ue\/richieste\/\d+$/);
+  await axe(page, "64-eu-request-draft");
+  const pdf = Buffer.from("%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n");
+  await page.locator("#file").setInputFiles({ name: "programma.exe", mimeType: "application/pdf", buffer: Buffer.from("MZ not a document") });
+  await page.getByRole("button", { name: "Allega", exact: true }).click();
+  check((await page.locator("#error-summary").innerText()).includes("Sono ammessi solo file PDF, JPEG o PNG"), "a file that is not a document is refused");
+  const lines = await page.locator("#documento option").evaluateAll((os) => os.map((o) => o.value));
+  check(lines.length === 4, `four documents are asked (${lines.join(", ")})`);
+  for (const line of lines) {
+    await page.locator("#documento").selectOption(line);
+    await page.locator("#file").setInputFiles({ name: `${line}.pdf`, mimeType: "application/pdf", buffer: pdf });
+    await page.getByRole("button", { name: "Allega", exact: true }).click();
+    await page.waitForURL(/\/ue\/richieste\/\d+$/);
+  }
+  check((await page.locator("main").innerText()).includes("Tutti i documenti richiesti sono allegati"), "the checklist is complete");
+  await page.getByRole("button", { name: "Trasmetti la richiesta" }).click();
+  const notice = await page.getByTestId("notice").innerText();
+  const protocol = notice.match(/protocollo (\S+)\./)[1];
+  check(protocol.startsWith(comune + "/"), `a protocol of the comune (${protocol})`);
+  await axe(page, "65-eu-request-submitted");
+  await page.getByRole("button", { name: "Esci" }).click();
+  await officeLogin(page, officer, "66-eu-office");
+  await page.getByRole("main").getByRole("link", { name: "Pratiche dei cittadini" }).click();
+  await axe(page, "67-cases");
+  await page.getByRole("link", { name: protocol }).click();
+  await axe(page, "68-case");
+  for (let i = 0; i < 4; i++) {
+    const row = page.getByTestId("case-document").nth(i);
+    await row.getByRole("button", { name: "Valido", exact: true }).click();
+    await page.waitForFunction((n) => !document.querySelectorAll("[data-testid=case-document]")[n]?.innerText.includes("da verificare"), i);
+  }
+  check(!(await page.locator("main").innerText()).includes("da verificare"), "every document is verified");
+  await page.getByRole("button", { name: "Invia la comunicazione di avvio del procedimento" }).click();
+  check((await page.getByTestId("case-state").innerText()).includes("in lavorazione"), "in progress");
+  await page.getByRole("button", { name: "Accogli e iscrivi" }).click();
+  check((await page.getByTestId("case-state").innerText()).includes("accolta"), "accepted");
+  await axe(page, "69-case-accepted");
+  await page.getByRole("button", { name: "Esci" }).click();
+  await euLogin(page);
+  await page.waitForURL(/\/area-personale$/);
+  check((await page.getByTestId("id-anpr").innerText()).trim().length > 0, "the next login finds the record and its ID ANPR");
+  await axe(page, "70-eu-registered-record");
 });
 
 // The navigation's links, by name.

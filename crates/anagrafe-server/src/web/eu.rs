@@ -68,7 +68,7 @@ impl WebEu {
     }
 
     fn chrome(&self, title_key: &str) -> Chrome {
-        Chrome::new(&self.ui, title_key).crumb("eu-title", Some("/ue"))
+        Chrome::new(&self.ui, title_key).crumb("eu-title", Some("/ue")).crumb(title_key, None)
     }
 
     fn fail(&self, e: ApiError) -> Response {

@@ -1604,3 +1604,4 @@ case-do-accept = Accept and register
 case-do-reject = Reject
 case-do-inadmissible = Declare inadmissible
 case-do-note = Add a note
+cases-desk-text = The citizens' requests submitted online (EU citizens' registrations): document checks, start of the procedure, outcome.

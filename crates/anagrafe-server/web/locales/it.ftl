@@ -1605,3 +1605,4 @@ case-do-accept = Accogli e iscrivi
 case-do-reject = Respingi
 case-do-inadmissible = Dichiara irricevibile
 case-do-note = Aggiungi una nota
+cases-desk-text = Le richieste dei cittadini presentate online (iscrizioni dei cittadini UE): verifica dei documenti, avvio del procedimento, esito.

@@ -53,7 +53,7 @@ pub(super) async fn list(State(state): State<AppState>, o: WebOfficer, Query(q):
     let closed = q.chiuse.is_some();
     let states = if closed { vec![CaseState::Accepted, CaseState::Rejected, CaseState::Inadmissible] } else { Vec::new() };
     let cases = state.cases().list(&who, states, 200).await.map_err(|e| o.fail(e.into()))?;
-    let c = chrome(&o, "cases-title");
+    let c = chrome(&o, "cases-title").crumb("cases-title", None);
     let today = anagrafe_domain::ops::italian_today();
     let rows = cases
         .into_iter()
@@ -108,7 +108,7 @@ struct CasePage {
 async fn case_view(state: &AppState, o: &WebOfficer, id: i64, errors: Vec<(String, String)>) -> PageResult {
     let who = o.principal()?;
     let v = state.cases().file(&who, id).await.map_err(|e| o.fail(e.into()))?;
-    let c = chrome(o, "case-title").crumb("cases-title", Some(DESK));
+    let c = chrome(o, "case-title").crumb("cases-title", Some(DESK)).crumb("case-title", None);
     let k = &v.file.case;
     let lines = check_lines(&c, &v);
     let whose_of = |d: &anagrafe_store::CaseDocument| {
