@@ -9,6 +9,7 @@
 
 pub mod captcha;
 pub mod engine;
+pub mod form;
 pub mod model;
 pub mod payload;
 pub mod qr;

@@ -58,6 +58,36 @@ fn bad(what: impl Into<String>) -> DocError {
 /// Checks the last signature of `pdf`; `ca_pem` is the CA certificate to trust.
 pub fn verify_pdf(pdf: &[u8], ca_pem: Option<&str>) -> Result<Report, DocError> {
     let br_at = pdf.windows(12).rposition(|w| w == b"/ByteRange [").ok_or_else(|| bad("the file has no signature (/ByteRange)"))?;
+    let (mut report, key) = signature_at(pdf, br_at, ca_pem)?;
+    let problems = &mut report.problems;
+    let (payload, payload_agrees) = match crate::payload::embedded(pdf) {
+        None => (None, None),
+        Some((qr_text, content)) => match Payload::verify(&qr_text, &key) {
+            Ok(p) => {
+                // The content names the certificate it was laid out for (`ident`).
+                let ident = serde_json::from_slice::<serde_json::Value>(&content)
+                    .ok()
+                    .and_then(|v| v.get("ident").and_then(|i| i.as_str()).map(str::to_owned));
+                let agrees = Sha256::digest(&content).to_vec() == p.content_sha256() && ident.as_deref() == Some(p.id.as_str());
+                if !agrees {
+                    problems.push("the contrassegno's payload does not match the sealed content".into());
+                }
+                (Some(p), Some(agrees))
+            }
+            Err(e) => {
+                problems.push(format!("contrassegno payload: {e}"));
+                (None, Some(false))
+            }
+        },
+    };
+    report.payload = payload;
+    report.payload_agrees = payload_agrees;
+    Ok(report)
+}
+
+/// Checks the signature whose `/ByteRange` starts at `br_at`: the report (without the
+/// contrassegno's payload) and the signer's key.
+fn signature_at(pdf: &[u8], br_at: usize, ca_pem: Option<&str>) -> Result<(Report, VerifyingKey), DocError> {
     let end = pdf[br_at..].iter().position(|b| *b == b']').ok_or_else(|| bad("malformed /ByteRange"))? + br_at;
     let nums: Vec<usize> = std::str::from_utf8(&pdf[br_at + 12..end])
         .map_err(|_| bad("malformed /ByteRange"))?
@@ -137,36 +167,113 @@ pub fn verify_pdf(pdf: &[u8], ca_pem: Option<&str>) -> Result<Report, DocError> 
         }
     };
     let signed_at = find_text_after(pdf, br_at, b"/M ");
-    let (payload, payload_agrees) = match crate::payload::embedded(pdf) {
-        None => (None, None),
-        Some((qr_text, content)) => match Payload::verify(&qr_text, &key) {
-            Ok(p) => {
-                // The content names the certificate it was laid out for (`ident`).
-                let ident = serde_json::from_slice::<serde_json::Value>(&content)
-                    .ok()
-                    .and_then(|v| v.get("ident").and_then(|i| i.as_str()).map(str::to_owned));
-                let agrees = Sha256::digest(&content).to_vec() == p.content_sha256() && ident.as_deref() == Some(p.id.as_str());
-                if !agrees {
-                    problems.push("the contrassegno's payload does not match the sealed content".into());
-                }
-                (Some(p), Some(agrees))
-            }
-            Err(e) => {
-                problems.push(format!("contrassegno payload: {e}"));
-                (None, Some(false))
-            }
-        },
-    };
-    Ok(Report {
+    let report = Report {
         intact,
         covers_whole_file,
         trusted,
         signer: leaf.tbs_certificate.subject.to_string(),
         signed_at,
-        payload,
-        payload_agrees,
+        payload: None,
+        payload_agrees: None,
         problems,
-    })
+    };
+    Ok((report, key))
+}
+
+/// One digital signature of an uploaded document, as the register judged it (EU-4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SignatureCheck {
+    /// The signer's certificate subject (`CN=…`), when it could be read.
+    pub signer: String,
+    /// The signing time from the signature dictionary.
+    pub signed_at: Option<String>,
+    /// The signed bytes are as signed and the signature verifies.
+    pub intact: bool,
+    /// The signer's certificate was issued by a CA of the trust list.
+    pub trusted: bool,
+    /// Content was added to the file after this signature (a scanned page, an image: a
+    /// handwritten signature after a digital one).
+    pub content_added_after: bool,
+    /// The signature counts: intact, trusted, and nothing but later signatures after it.
+    pub applied: bool,
+    /// What was found, in words.
+    pub problems: Vec<String>,
+}
+
+/// Every digital signature of `pdf`, oldest first, judged against the trust list `cas` (PEM CA
+/// certificates). The decree's rule for a file signed by several people, some by hand and some
+/// digitally: **handwritten signatures must precede digital ones**, otherwise the digital ones
+/// cannot be verified and count as not applied. A handwritten signature reaches a PDF as a
+/// scanned page or image; so a digital signature after which the file gained an image (an
+/// incremental update with `/Subtype /Image`) is reported as not applied, and so is one whose
+/// signed bytes changed or that no trusted CA issued. Only ECDSA P-256 signatures are verified
+/// here; any other is reported, not applied.
+pub fn signatures(pdf: &[u8], cas: &[&str]) -> Vec<SignatureCheck> {
+    let starts: Vec<usize> = pdf.windows(12).enumerate().filter(|(_, w)| *w == b"/ByteRange [").map(|(i, _)| i).collect();
+    starts
+        .iter()
+        .map(|&br_at| {
+            // Trusted if any CA of the list issued it.
+            let mut best: Option<Report> = None;
+            let mut error = None;
+            for ca in cas.iter().map(|c| Some(*c)).chain(cas.is_empty().then_some(None)) {
+                match signature_at(pdf, br_at, ca) {
+                    Ok((r, _)) => {
+                        let better = r.trusted == Some(true) || best.is_none();
+                        if better {
+                            best = Some(r);
+                        }
+                        if best.as_ref().is_some_and(|b| b.trusted == Some(true)) {
+                            break;
+                        }
+                    }
+                    Err(e) => error = Some(e.to_string()),
+                }
+            }
+            let covered_end = covered_end(pdf, br_at).unwrap_or(pdf.len());
+            let after = &pdf[covered_end.min(pdf.len())..];
+            let has = |needle: &[u8]| after.windows(needle.len()).any(|w| w == needle);
+            let content_added_after = has(b"/Subtype /Image") || has(b"/Subtype/Image");
+            match best {
+                Some(r) => {
+                    let mut problems: Vec<String> =
+                        r.problems.into_iter().filter(|p| !p.contains("bytes were added after the seal")).collect();
+                    let trusted = r.trusted == Some(true);
+                    if content_added_after {
+                        problems.push("an image (a handwritten signature's scan?) was added after this digital signature".into());
+                    }
+                    SignatureCheck {
+                        signer: r.signer,
+                        signed_at: r.signed_at,
+                        intact: r.intact,
+                        trusted,
+                        content_added_after,
+                        applied: r.intact && trusted && !content_added_after,
+                        problems,
+                    }
+                }
+                None => SignatureCheck {
+                    signer: String::new(),
+                    signed_at: None,
+                    intact: false,
+                    trusted: false,
+                    content_added_after,
+                    applied: false,
+                    problems: vec![error.unwrap_or_else(|| "unreadable signature".into())],
+                },
+            }
+        })
+        .collect()
+}
+
+/// Where the bytes a signature covers end (`c + d` of its `/ByteRange`).
+fn covered_end(pdf: &[u8], br_at: usize) -> Option<usize> {
+    let end = pdf[br_at..].iter().position(|b| *b == b']')? + br_at;
+    let nums: Vec<usize> = std::str::from_utf8(&pdf[br_at + 12..end]).ok()?.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+    match nums[..] {
+        [_, _, c, d] => c.checked_add(d),
+        _ => None,
+    }
 }
 
 /// The P-256 key of a certificate.

@@ -195,7 +195,10 @@ impl AppState {
 
     /// The cases (CIT-9): the citizen's requests and the comune's desk.
     pub fn cases(&self) -> anagrafe_service::cases::CaseDesk {
-        anagrafe_service::cases::CaseDesk::new(self.store.clone(), self.clock.clone(), self.registry())
+        // The trust list of the citizens' digital signatures: in the embedded mode, the
+        // register's own CA (the demo's signers are issued by it).
+        let trust = self.certificates.as_ref().and_then(|c| c.seal.root_pem().ok()).into_iter().collect();
+        anagrafe_service::cases::CaseDesk::new(self.store.clone(), self.clock.clone(), self.registry()).with_trust(trust)
     }
 
     /// The EU citizens' validation (EU-2): the Agency's check by the local implementation, the

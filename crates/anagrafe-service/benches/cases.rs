@@ -134,7 +134,11 @@ async fn run(label: &str, store: Arc<dyn Store>, n: u64) {
         ids.extend(r.unwrap());
     }
     let s = t.elapsed().as_secs_f64();
-    println!("{label:<9} {rest} requests submitted by 8 concurrent citizens: {:.0}/s ({:.2} ms each)", rest as f64 / s, s * 1000.0 / rest as f64);
+    println!(
+        "{label:<9} {rest} requests submitted by 8 concurrent citizens: {:.0}/s ({:.2} ms each)",
+        rest as f64 / s,
+        s * 1000.0 / rest as f64
+    );
     let rome = Principal::registry_officer("bench", Belfiore::parse("H501").unwrap(), "password_totp", "bench-office".into());
     let t = Instant::now();
     let listed = desk.list(&rome, vec![], 500).await.unwrap();

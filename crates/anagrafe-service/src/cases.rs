@@ -352,6 +352,8 @@ pub struct CaseDesk {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     registry: Registry,
+    /// The CA certificates (PEM) whose signers' digital signatures count (the trust list).
+    trust: Vec<String>,
 }
 
 /// The roles that work cases for a comune.
@@ -360,7 +362,14 @@ const DESK: [Role; 3] = [Role::RegistryOfficer, Role::Comune, Role::ElectoralOff
 impl CaseDesk {
     /// The desk over `store`; accepted registrations are written through `registry`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, registry: Registry) -> Self {
-        Self { store, clock, registry }
+        Self { store, clock, registry, trust: Vec::new() }
+    }
+
+    /// Digital signatures on attached PDFs count when a CA of `trust` (PEM certificates)
+    /// issued the signer's certificate (the embedded mode trusts its own demo CA).
+    pub fn with_trust(mut self, trust: Vec<String>) -> Self {
+        self.trust = trust;
+        self
     }
 
     /// Whether `who` works cases for a comune at all: a door asks before it reads a request's
@@ -450,6 +459,19 @@ impl CaseDesk {
         if !in_list {
             return Err(ServiceError::Refused { field: "evidence".into(), reason: Why::new("case-evidence-not-needed") });
         }
+        // Digital signatures (EU-4): a signed file whose signed bytes changed is refused; the
+        // others are kept with what was found (a signature followed by a handwritten one, or by
+        // a signer no trusted CA issued, counts as not applied).
+        let signatures = if media == case::MediaType::Pdf {
+            let cas: Vec<&str> = self.trust.iter().map(String::as_str).collect();
+            let found = anagrafe_docs::verify::signatures(&u.bytes, &cas);
+            if found.iter().any(|s| !s.intact) {
+                return Err(ServiceError::Refused { field: "file".into(), reason: Why::new("file-signature-broken") });
+            }
+            (!found.is_empty()).then(|| serde_json::to_string(&found)).transpose().map_err(|e| ServiceError::Internal(Box::new(e)))?
+        } else {
+            None
+        };
         let filename: String = u.filename.chars().filter(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | ' ')).take(120).collect();
         let filename = if filename.trim().is_empty() { format!("documento.{}", media.extension()) } else { filename };
         let doc = NewCaseDocument {
@@ -460,7 +482,7 @@ impl CaseDesk {
             sha256: hex::encode(Sha256::digest(&u.bytes)),
             content: u.bytes,
             source: "upload".into(),
-            signatures: None,
+            signatures,
         };
         Ok(self.store.add_case_document(id, &doc, self.clock.now_ms(), case::MAX_ATTACHMENTS, &who.entry("case.attach", "ok")).await?)
     }

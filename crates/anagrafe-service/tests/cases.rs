@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 conformance!(
     an_eu_citizen_is_refused_with_the_reasons_then_validated_by_the_code,
     a_registration_is_drafted_submitted_worked_and_accepted_registering_the_family,
+    the_adults_declaration_is_refused_when_tampered_and_a_digital_signature_after_a_handwritten_one_is_not_applied,
 );
 
 fn d(s: &str) -> NaiveDate {
@@ -220,4 +221,45 @@ async fn a_registration_is_drafted_submitted_worked_and_accepted_registering_the
     let entries = h.store.audit_search(&q, i64::MAX, 100).await.unwrap();
     assert!(entries.iter().any(|e| e.entry.operation == "case.submit"));
     assert!(entries.iter().all(|e| e.entry.eidas_id.as_deref() == Some(EIDAS)));
+}
+
+async fn the_adults_declaration_is_refused_when_tampered_and_a_digital_signature_after_a_handwritten_one_is_not_applied(h: &Harness) {
+    let clock = Arc::new(FakeClock::on(d("2026-12-07")));
+    validated(h, &clock).await;
+    let pki = anagrafe_docs::SealIdentity::generate("Marie Dupont", chrono::Utc::now()).unwrap();
+    let marie = anagrafe_docs::SealIdentity::from_pem(&pki.seal_key_pem, &pki.chain_pem).unwrap();
+    let registry = Registry::new(h.store.clone(), None, clock.clone());
+    let cases = CaseDesk::new(h.store.clone(), clock.clone(), registry).with_trust(vec![pki.ca_cert_pem.clone()]);
+    let mut r = request();
+    let mut spouse = member("Durand", "Paul", Sex::M, "1988-07-21", 2);
+    spouse.signature = Some(anagrafe_domain::eu::SignatureWay::Handwritten);
+    r.members[1] = spouse;
+    let id = cases.start_registration(&who(), r).await.unwrap();
+    let v = cases.own(&who(), id).await.unwrap();
+    assert!(v.checklist.iter().any(|(q, _)| q.evidence == Evidence::SignedDeclaration), "two adults sign the declaration");
+    let lines = ["Dichiarazione anagrafica", "I sottoscritti dichiarano di aver trasferito la dimora abituale."];
+    let scan = [128u8, 64, 64, 128];
+    let up = |bytes: Vec<u8>| Upload { evidence: Evidence::SignedDeclaration, member: None, filename: "dichiarazione.pdf".into(), bytes };
+    // Paul's handwritten signature (a scan) first, then Marie's digital one: both count.
+    let good = marie.seal(&anagrafe_docs::form::text_pdf(&lines, Some((2, 2, &scan))), chrono::Utc::now(), "Dichiarazione", &[]).unwrap();
+    // The same file changed after signing: refused on the field, nothing kept.
+    let mut tampered = good.clone();
+    let at = tampered.windows(9).position(|w| w == b"dimora ab").unwrap();
+    tampered[at] = b'D';
+    let e = cases.attach(&who(), id, up(tampered)).await.unwrap_err();
+    assert!(matches!(&e, ServiceError::Refused { field, reason } if field == "file" && reason.key() == "file-signature-broken"), "{e:?}");
+    assert!(cases.own(&who(), id).await.unwrap().file.documents.is_empty());
+    // Marie signed digitally first, Paul's scan was added after: her signature is not applied.
+    let mut late = marie.seal(&anagrafe_docs::form::text_pdf(&lines, None), chrono::Utc::now(), "Dichiarazione", &[]).unwrap();
+    late.extend_from_slice(b"\n90 0 obj\n<< /Type /XObject /Subtype /Image /Width 1 /Height 1 /ColorSpace /DeviceGray /BitsPerComponent 8 /Length 1 >>\nstream\n\x80\nendstream\nendobj\n%%EOF\n");
+    let late_id = cases.attach(&who(), id, up(late)).await.unwrap();
+    let good_id = cases.attach(&who(), id, up(good)).await.unwrap();
+    let docs = cases.own(&who(), id).await.unwrap().file.documents;
+    let found = |doc: i64| -> Vec<anagrafe_docs::verify::SignatureCheck> {
+        serde_json::from_str(docs.iter().find(|d| d.id == doc).unwrap().signatures.as_deref().unwrap()).unwrap()
+    };
+    let late = found(late_id);
+    assert!(late.len() == 1 && !late[0].applied && late[0].content_added_after, "{late:?}");
+    let good = found(good_id);
+    assert!(good.len() == 1 && good[0].applied && good[0].signer.contains("Marie Dupont"), "{good:?}");
 }

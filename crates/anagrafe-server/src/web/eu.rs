@@ -514,6 +514,7 @@ struct RequestPage {
     steps: Vec<(String, String, String)>,
     errors: Vec<(String, String)>,
     notice: String,
+    signatures: Vec<String>,
 }
 
 /// One line of the checklist as the page shows it.
@@ -544,6 +545,27 @@ pub(super) fn check_lines(c: &Chrome, v: &CaseView) -> Vec<CheckLine> {
                 .filter(|d| ids.contains(&d.id))
                 .map(|d| (d.id, d.filename.clone(), d.sha256.chars().take(12).collect()))
                 .collect(),
+        })
+        .collect()
+}
+
+/// What the register found of a document's digital signatures, one line each: who signed and
+/// whether the signature counts (and why not).
+pub(crate) fn signature_lines(c: &Chrome, d: &anagrafe_store::CaseDocument) -> Vec<String> {
+    let found: Vec<anagrafe_docs::verify::SignatureCheck> =
+        d.signatures.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
+    found
+        .iter()
+        .map(|s| {
+            let who = s.signer.split(',').find_map(|p| p.trim().strip_prefix("CN=")).unwrap_or(&s.signer).to_owned();
+            let key = if s.applied {
+                "signature-applied"
+            } else if s.content_added_after {
+                "signature-after-handwritten"
+            } else {
+                "signature-untrusted"
+            };
+            c.t1(key, "who", &who)
         })
         .collect()
 }
@@ -605,6 +627,7 @@ async fn request_view(state: &AppState, s: &WebEu, id: i64, errors: Vec<(String,
             .iter()
             .map(|st| (super::local_time(st.at), c.t(&format!("case-step-{}", st.action)), st.note.clone()))
             .collect(),
+        signatures: v.file.documents.iter().flat_map(|d| signature_lines(&c, d)).collect(),
         lines,
         errors,
         notice,

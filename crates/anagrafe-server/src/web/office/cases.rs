@@ -81,6 +81,7 @@ struct DocRow {
     source: String,
     verified: String,
     open: bool,
+    signatures: Vec<String>,
 }
 
 #[derive(Template)]
@@ -139,6 +140,7 @@ async fn case_view(state: &AppState, o: &WebOfficer, id: i64, errors: Vec<(Strin
                     Some(false) => c.t("case-doc-invalid"),
                 },
                 open: open && k.state == CaseState::Submitted,
+                signatures: crate::web::eu::signature_lines(&c, d),
             }
         })
         .collect();
