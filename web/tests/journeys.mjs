@@ -635,7 +635,11 @@ await journey("an EU citizen logs in through eIDAS, validates, asks to register 
   check((await page.locator("#error-summary").innerText()).includes("Sono ammessi solo file PDF, JPEG o PNG"), "a file that is not a document is refused");
   const lines = await page.locator("#documento option").evaluateAll((os) => os.map((o) => o.value));
   check(lines.length === 4, `four documents are asked (${lines.join(", ")})`);
-  for (const line of lines) {
+  // The proof of employment comes from the EU once-only technical system.
+  await page.getByRole("button", { name: "Richiedi al sistema once-only dell'UE" }).first().click();
+  await page.waitForURL(/\/ue\/richieste\/\d+$/);
+  check((await page.locator("main").innerText()).includes("once-only-employment.pdf"), "the once-only system delivered the proof of employment");
+  for (const line of lines.filter((l) => l !== "employment-all")) {
     await page.locator("#documento").selectOption(line);
     await page.locator("#file").setInputFiles({ name: `${line}.pdf`, mimeType: "application/pdf", buffer: pdf });
     await page.getByRole("button", { name: "Allega", exact: true }).click();

@@ -198,7 +198,24 @@ impl AppState {
         // The trust list of the citizens' digital signatures: in the embedded mode, the
         // register's own CA (the demo's signers are issued by it).
         let trust = self.certificates.as_ref().and_then(|c| c.seal.root_pem().ok()).into_iter().collect();
-        anagrafe_service::cases::CaseDesk::new(self.store.clone(), self.clock.clone(), self.registry()).with_trust(trust)
+        // The once-only system of the embedded mode holds evidence about the development
+        // provider's EU identities only.
+        let known = self
+            .oidc
+            .dev_idp
+            .as_ref()
+            .map(|idp| {
+                idp.identities
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .iter()
+                    .filter_map(|i| i.eidas.as_ref().map(|e| e.person_identifier.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        anagrafe_service::cases::CaseDesk::new(self.store.clone(), self.clock.clone(), self.registry())
+            .with_trust(trust)
+            .with_once_only(Arc::new(anagrafe_service::cases::LocalOnceOnly::new(known)))
     }
 
     /// The EU citizens' validation (EU-2): the Agency's check by the local implementation, the

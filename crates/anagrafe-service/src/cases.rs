@@ -315,6 +315,68 @@ impl EuDesk {
     }
 }
 
+/// A piece of evidence an authority of another member state issued, as the EU once-only
+/// technical system delivers it (Reg. (EU) 2018/1724 art. 14, Reg. (EU) 2022/1463).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnceOnlyEvidence {
+    /// The file's name.
+    pub filename: String,
+    /// The document (a PDF).
+    pub bytes: Vec<u8>,
+}
+
+/// The EU once-only technical system, behind an interface (INT-3): asked for a kind of
+/// evidence about a person identified by the eIDAS identifier, with the citizen's request.
+#[async_trait::async_trait]
+pub trait OnceOnly: Send + Sync + std::fmt::Debug {
+    /// The evidence, or `None` when the member state's authority has none to give.
+    async fn fetch(&self, eidas_id: &EidasId, evidence: Evidence, name: &str) -> ServiceResult<Option<OnceOnlyEvidence>>;
+}
+
+/// The embedded mode's once-only system: the identities it `knows` (the demo's, from the
+/// development provider) get a plain evidence document naming them; anyone else gets none.
+#[derive(Debug, Default)]
+pub struct LocalOnceOnly {
+    known: Vec<String>,
+}
+
+impl LocalOnceOnly {
+    /// A system holding evidence about these eIDAS identifiers.
+    pub fn new(known: Vec<String>) -> Self {
+        Self { known }
+    }
+}
+
+#[async_trait::async_trait]
+impl OnceOnly for LocalOnceOnly {
+    async fn fetch(&self, eidas_id: &EidasId, evidence: Evidence, name: &str) -> ServiceResult<Option<OnceOnlyEvidence>> {
+        let id = eidas_id.as_str();
+        let demo = self.known.iter().any(|k| k == id);
+        if !demo || !evidence.once_only() {
+            return Ok(None);
+        }
+        let what = match evidence {
+            Evidence::Employment => "Certificate of employment",
+            Evidence::Resources => "Statement of sufficient resources",
+            Evidence::HealthInsurance => "Certificate of health insurance entitlement (S1)",
+            Evidence::Enrolment => "Certificate of enrolment",
+            Evidence::FamilyRelationship => "Extract of the civil-status register (family relationship)",
+            Evidence::IdentityDocument | Evidence::SignedDeclaration => return Ok(None),
+        };
+        let lines = [
+            "EU once-only technical system - evidence (demonstration)",
+            what,
+            &format!("Person: {name}"),
+            &format!("eIDAS identifier: {id}"),
+            &format!("Issuing member state: {}", eidas_id.issuing_state()),
+        ];
+        Ok(Some(OnceOnlyEvidence {
+            filename: format!("once-only-{}.pdf", evidence.as_str()),
+            bytes: anagrafe_docs::form::text_pdf(&lines, None),
+        }))
+    }
+}
+
 /// What a case holds, decoded for the doors.
 #[derive(Debug, Clone)]
 pub struct CaseView {
@@ -354,6 +416,8 @@ pub struct CaseDesk {
     registry: Registry,
     /// The CA certificates (PEM) whose signers' digital signatures count (the trust list).
     trust: Vec<String>,
+    /// The EU once-only technical system.
+    once_only: Arc<dyn OnceOnly>,
 }
 
 /// The roles that work cases for a comune.
@@ -362,7 +426,13 @@ const DESK: [Role; 3] = [Role::RegistryOfficer, Role::Comune, Role::ElectoralOff
 impl CaseDesk {
     /// The desk over `store`; accepted registrations are written through `registry`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, registry: Registry) -> Self {
-        Self { store, clock, registry, trust: Vec::new() }
+        Self { store, clock, registry, trust: Vec::new(), once_only: Arc::new(LocalOnceOnly::default()) }
+    }
+
+    /// Asks `once_only` for missing evidence (the default knows nobody).
+    pub fn with_once_only(mut self, once_only: Arc<dyn OnceOnly>) -> Self {
+        self.once_only = once_only;
+        self
     }
 
     /// Digital signatures on attached PDFs count when a CA of `trust` (PEM certificates)
@@ -485,6 +555,46 @@ impl CaseDesk {
             signatures,
         };
         Ok(self.store.add_case_document(id, &doc, self.clock.now_ms(), case::MAX_ATTACHMENTS, &who.entry("case.attach", "ok")).await?)
+    }
+
+    /// Asks the EU once-only technical system for a missing document of `who`'s draft (EU-4):
+    /// evidence issued by the authorities of the member state of `who`'s eIDAS identity, about
+    /// `member` (the applicant when `None`), attached with source `once_only`; `State` on
+    /// `evidence` when the system has none (attach the document instead).
+    pub async fn fetch_once_only(&self, who: &Principal, id: i64, evidence: Evidence, member: Option<u16>) -> ServiceResult<i64> {
+        let v = self.own_case(who, id).await?;
+        if !v.checklist.iter().any(|(q, _)| q.evidence == evidence && q.member == member) {
+            return Err(ServiceError::Refused { field: "evidence".into(), reason: Why::new("case-evidence-not-needed") });
+        }
+        let eidas = who
+            .eidas_id
+            .as_deref()
+            .and_then(|e| EidasId::parse(e).ok())
+            .ok_or_else(|| ServiceError::Forbidden("the once-only system answers requests of people logged in through eIDAS".into()))?;
+        let name = v
+            .registration
+            .as_ref()
+            .and_then(|r| r.members.get(usize::from(member.unwrap_or(0))))
+            .map(|m| [m.name.given(), m.name.surname()].into_iter().flatten().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default();
+        let Some(found) = self.once_only.fetch(&eidas, evidence, &name).await? else {
+            let mut e = who.entry("case.once_only", "none");
+            e.detail = serde_json::json!({ "case": id, "evidence": evidence }).to_string();
+            self.store.audit(&e).await?;
+            return Err(ServiceError::State { field: "evidence".into(), reason: Why::new("case-once-only-none") });
+        };
+        let media = case::sniff(&found.bytes).map_err(|reason| ServiceError::Refused { field: "evidence".into(), reason })?;
+        let doc = NewCaseDocument {
+            evidence,
+            member,
+            filename: found.filename,
+            media_type: media,
+            sha256: hex::encode(Sha256::digest(&found.bytes)),
+            content: found.bytes,
+            source: "once_only".into(),
+            signatures: None,
+        };
+        Ok(self.store.add_case_document(id, &doc, self.clock.now_ms(), case::MAX_ATTACHMENTS, &who.entry("case.once_only", "ok")).await?)
     }
 
     /// Submits `who`'s draft once its checklist is complete: protocol number, deadline, the

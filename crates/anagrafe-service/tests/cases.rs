@@ -179,6 +179,9 @@ async fn a_registration_is_drafted_submitted_worked_and_accepted_registering_the
     // The child's family relationship is missing: not submitted.
     let e = cases.submit(&who(), id).await.unwrap_err();
     assert!(matches!(&e, ServiceError::State { field, .. } if field == "documents"), "{e:?}");
+    // This identity is no demo one: the once-only system has nothing; attached instead.
+    let e = cases.fetch_once_only(&who(), id, Evidence::FamilyRelationship, Some(1)).await.unwrap_err();
+    assert!(matches!(&e, ServiceError::State { reason, .. } if reason.key() == "case-once-only-none"), "{e:?}");
     cases.attach(&who(), id, up(Evidence::FamilyRelationship, Some(1), PDF)).await.unwrap();
     let protocol = cases.submit(&who(), id).await.unwrap();
     assert_eq!(protocol.to_string(), "H501/2026/0000001");
@@ -262,4 +265,15 @@ async fn the_adults_declaration_is_refused_when_tampered_and_a_digital_signature
     assert!(late.len() == 1 && !late[0].applied && late[0].content_added_after, "{late:?}");
     let good = found(good_id);
     assert!(good.len() == 1 && good[0].applied && good[0].signer.contains("Marie Dupont"), "{good:?}");
+}
+
+#[tokio::test]
+async fn the_local_once_only_system_answers_for_the_demo_identities_only() {
+    use anagrafe_service::cases::{LocalOnceOnly, OnceOnly};
+    let demo = EidasId::parse("DE/IT/8f3b2c9d71").unwrap();
+    let system = LocalOnceOnly::new(vec!["DE/IT/8f3b2c9d71".into()]);
+    let found = system.fetch(&demo, Evidence::Employment, "Anna Schmidt").await.unwrap().unwrap();
+    assert_eq!(anagrafe_domain::case::sniff(&found.bytes), Ok(anagrafe_domain::case::MediaType::Pdf));
+    assert!(system.fetch(&demo, Evidence::IdentityDocument, "Anna Schmidt").await.unwrap().is_none());
+    assert!(system.fetch(&EidasId::parse(EIDAS).unwrap(), Evidence::Employment, "Marie").await.unwrap().is_none());
 }

@@ -37,6 +37,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ue/richieste/{id}/allegati", post(attach).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)))
         .route("/ue/richieste/{id}/allegati/{doc}", get(document))
         .route("/ue/richieste/{id}/trasmetti", post(submit))
+        .route("/ue/richieste/{id}/once-only", post(once_only))
         .route("/ue/esci", post(logout))
 }
 
@@ -520,6 +521,8 @@ struct RequestPage {
 /// One line of the checklist as the page shows it.
 pub(super) struct CheckLine {
     pub(super) key: String,
+    /// The EU once-only technical system can supply it.
+    pub(super) once_only: bool,
     pub(super) label: String,
     pub(super) whose: String,
     pub(super) docs: Vec<(i64, String, String)>,
@@ -536,6 +539,7 @@ pub(super) fn check_lines(c: &Chrome, v: &CaseView) -> Vec<CheckLine> {
         .iter()
         .map(|(q, ids)| CheckLine {
             key: format!("{}-{}", q.evidence.as_str(), q.member.map(|m| m.to_string()).unwrap_or_else(|| "all".into())),
+            once_only: q.evidence.once_only(),
             label: c.t(&format!("evidence-{}", q.evidence.as_str())),
             whose: q.member.and_then(|m| names.get(m as usize).cloned()).unwrap_or_else(|| c.t("evidence-whole")),
             docs: v
@@ -711,6 +715,31 @@ async fn submit(
             request_view(&state, &s, id, Vec::new(), notice).await
         }
         Err(e @ ServiceError::State { .. }) => {
+            let errors = s.errors(&e);
+            request_view(&state, &s, id, errors, String::new()).await
+        }
+        Err(e) => Err(s.fail(e.into())),
+    }
+}
+
+/// A missing document asked of the EU once-only technical system (EU-4).
+async fn once_only(
+    State(state): State<AppState>,
+    s: WebEu,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
+    let id = case_id(&s, &id)?;
+    s.check_csrf(&headers, f.get("csrf").map(String::as_str).unwrap_or_default())?;
+    let line = f.get("documento").cloned().unwrap_or_default();
+    let (evidence, member) = line.rsplit_once('-').unwrap_or((&line, ""));
+    let Some(evidence) = Evidence::parse(evidence) else {
+        return request_view(&state, &s, id, vec![("documento".into(), s.ui.t("form-required"))], String::new()).await;
+    };
+    match state.cases().fetch_once_only(&s.principal(), id, evidence, member.parse::<u16>().ok()).await {
+        Ok(_) => Ok(see_other(&format!("/ue/richieste/{id}"))),
+        Err(e @ (ServiceError::Refused { .. } | ServiceError::State { .. })) => {
             let errors = s.errors(&e);
             request_view(&state, &s, id, errors, String::new()).await
         }

@@ -1610,3 +1610,6 @@ eu-signatures = Digital signatures found in the documents
 signature-applied = Digital signature of { $who }: valid.
 signature-after-handwritten = Digital signature of { $who }: counts as not applied, because a handwritten signature was added to the document after it (handwritten signatures must come before digital ones).
 signature-untrusted = Digital signature of { $who }: counts as not applied, because no recognised certification authority issued the signer's certificate or the signature cannot be verified.
+why-case-once-only-none = The EU once-only technical system returned no such document: attach it yourself.
+eu-once-only = Ask the EU once-only system
+eu-once-only-help = Documents an authority of your state issues (work, resources, insurance, studies, family relationships) can come straight from the EU once-only technical system (Reg. (EU) 2018/1724).

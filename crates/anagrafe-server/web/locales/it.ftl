@@ -1611,3 +1611,6 @@ eu-signatures = Firme digitali trovate nei documenti
 signature-applied = Firma digitale di { $who }: valida.
 signature-after-handwritten = Firma digitale di { $who }: considerata non apposta, perché nel documento è stata aggiunta dopo di essa una firma autografa (le firme autografe devono precedere quelle digitali).
 signature-untrusted = Firma digitale di { $who }: considerata non apposta, perché il certificato del firmatario non è rilasciato da un certificatore riconosciuto o la firma non è verificabile.
+why-case-once-only-none = Il sistema tecnico once-only dell'UE non ha restituito questo documento: allegalo tu.
+eu-once-only = Richiedi al sistema once-only dell'UE
+eu-once-only-help = Per i documenti rilasciati da un'autorità del tuo Stato (lavoro, risorse, assicurazione, studio, rapporti familiari) puoi chiedere che arrivino direttamente dal sistema tecnico once-only dell'UE (Reg. (UE) 2018/1724).
