@@ -10,7 +10,6 @@
 //! domain values, calls the service with the caller's principal and writes the answer as JSON.
 
 mod cases;
-pub(crate) use cases::file_response as case_file_response;
 
 use crate::modi::Caller;
 use crate::{ApiError, AppState};

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod auth;
 pub mod certificates;
+mod downloads;
 pub mod error;
 mod health;
 pub mod jwt_crypto;

@@ -337,7 +337,7 @@ async fn an_eu_citizen_logs_in_through_eidas_and_validates_the_data() {
     assert_eq!(c.get(format!("{base}/area-personale")).header("cookie", &cookie).send().await.unwrap().status(), 401);
     let page = c.get(format!("{base}/ue")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
     assert!(page.contains(EU_ID) && page.contains("Anna Schmidt") && page.contains("Convalida dei dati"), "{page}");
-    let csrf = page.split(r#"name="csrf" value=""#).nth(1).and_then(|r| r.split('"').next()).unwrap().to_owned();
+    let csrf = csrf_of(&page);
     // A codice fiscale of a man: refused, with the part that disagrees.
     let man = anagrafe_domain::CodiceFiscale::compute(&anagrafe_domain::CfInput {
         surname: "Schmidt",

@@ -13,7 +13,7 @@ use anagrafe_service::cases::CaseView;
 use anagrafe_store::Case;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -135,23 +135,7 @@ pub(crate) async fn document(
     no_body(&c)?;
     let doc = document.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| ApiError::field("document", "is a document id"))?;
     let (meta, bytes) = desk.document(&c.principal, case_param(&id)?, doc).await?;
-    Ok(file_response(&meta, bytes))
-}
-
-/// A case's document as a download: its own type, never rendered inline by the browser as
-/// anything else, its SHA-256 in a header.
-pub(crate) fn file_response(meta: &anagrafe_store::CaseDocument, bytes: Vec<u8>) -> Response {
-    let mut r = (StatusCode::OK, bytes).into_response();
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(meta.media_type.as_str()));
-    let name = format!("documento-{}.{}", meta.id, meta.media_type.extension());
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&meta.sha256) {
-        h.insert("x-content-sha256", v);
-    }
-    r
+    Ok(crate::downloads::case_document(&meta, bytes))
 }
 
 /// `POST /api/v1/cases/{id}/steps`: a step of the comune; 201 with the step, or 200 with the

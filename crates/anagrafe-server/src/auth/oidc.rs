@@ -484,22 +484,6 @@ async fn callback_flow(state: &AppState, headers: &HeaderMap, q: CallbackQuery) 
         )
         .into());
     };
-    let token = random_token();
-    let session = Session {
-        token_hash: token_hash(&token),
-        kind: "citizen".into(),
-        subject: id.codice_fiscale.clone(),
-        auth_mode: auth_mode.clone(),
-        loa: id.loa,
-        second_factor: id.loa >= 2,
-        csrf_token: random_token(),
-        created_at: now,
-        last_seen_at: now,
-        authenticated_at: now,
-        expires_at: now + state.auth.absolute_timeout_s * 1000,
-        ended_at: None,
-        eidas_id: None,
-    };
     let mut entry = super::entry(
         &format!("citizen:{}", id.codice_fiscale),
         &auth_mode,
@@ -510,10 +494,44 @@ async fn callback_flow(state: &AppState, headers: &HeaderMap, q: CallbackQuery) 
     entry.actor_cf = Some(id.codice_fiscale.clone());
     entry.subject_person = Some(person);
     entry.subject_cf = Some(id.codice_fiscale.clone());
-    state.store.open_session(&session, None, &entry).await?;
+    let login = Login { kind: "citizen", subject: id.codice_fiscale.clone(), auth_mode, loa: id.loa, eidas_id: None };
+    open(state, login, &entry, now, "/area-personale").await
+}
+
+/// The session a login opens.
+struct Login {
+    /// `citizen` (a person in the register) or `eu` (an EU citizen not yet registered).
+    kind: &'static str,
+    /// The codice fiscale, or the eIDAS identifier.
+    subject: String,
+    auth_mode: String,
+    loa: i64,
+    eidas_id: Option<String>,
+}
+
+/// Opens `login`'s session, traced with `entry`, and sends the browser to `to` with its cookie
+/// (Lax, not Strict: the browser arrives from the provider's site) and the flow's cookie
+/// cleared.
+async fn open(state: &AppState, login: Login, entry: &AuditEntry, now: i64, to: &'static str) -> Result<Response, Refused> {
+    let token = random_token();
+    let session = Session {
+        token_hash: token_hash(&token),
+        kind: login.kind.into(),
+        subject: login.subject,
+        auth_mode: login.auth_mode,
+        loa: login.loa,
+        second_factor: login.loa >= 2,
+        csrf_token: random_token(),
+        created_at: now,
+        last_seen_at: now,
+        authenticated_at: now,
+        expires_at: now + state.auth.absolute_timeout_s * 1000,
+        ended_at: None,
+        eidas_id: login.eidas_id,
+    };
+    state.store.open_session(&session, None, entry).await?;
     let mut r = StatusCode::SEE_OTHER.into_response();
-    r.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/area-personale"));
-    // Lax, not Strict: the browser arrives here from the provider's site.
+    r.headers_mut().insert(header::LOCATION, HeaderValue::from_static(to));
     r.headers_mut().append(header::SET_COOKIE, cookie(COOKIE, &token, state.auth.absolute_timeout_s, "Lax"));
     r.headers_mut().append(header::SET_COOKIE, cookie(FLOW_COOKIE, "", 0, "Lax"));
     Ok(r)
@@ -552,22 +570,6 @@ async fn eu_login(state: &AppState, p: &Provider, id: Identity, now: i64) -> Res
         Some((_, cf)) => ("citizen", cf.clone(), format!("citizen:{cf}"), "/area-personale"),
         None => ("eu", eid.to_string(), format!("eidas:{eid}"), "/ue"),
     };
-    let token = random_token();
-    let session = Session {
-        token_hash: token_hash(&token),
-        kind: kind.into(),
-        subject: subject.clone(),
-        auth_mode: auth_mode.clone(),
-        loa: id.loa,
-        second_factor: id.loa >= 2,
-        csrf_token: random_token(),
-        created_at: now,
-        last_seen_at: now,
-        authenticated_at: now,
-        expires_at: now + state.auth.absolute_timeout_s * 1000,
-        ended_at: None,
-        eidas_id: Some(eid.to_string()),
-    };
     let mut entry =
         super::entry(&actor, &auth_mode, "citizen.login", "ok", json!({ "provider": p.name, "loa": id.loa, "amr": id.amr, "eidas": true }));
     entry.eidas_id = Some(eid.to_string());
@@ -576,12 +578,8 @@ async fn eu_login(state: &AppState, p: &Provider, id: Identity, now: i64) -> Res
         entry.subject_person = Some(*pid);
         entry.subject_cf = Some(cf.clone());
     }
-    state.store.open_session(&session, None, &entry).await?;
-    let mut r = StatusCode::SEE_OTHER.into_response();
-    r.headers_mut().insert(header::LOCATION, HeaderValue::from_static(to));
-    r.headers_mut().append(header::SET_COOKIE, cookie(COOKIE, &token, state.auth.absolute_timeout_s, "Lax"));
-    r.headers_mut().append(header::SET_COOKIE, cookie(FLOW_COOKIE, "", 0, "Lax"));
-    Ok(r)
+    let login = Login { kind, subject, auth_mode, loa: id.loa, eidas_id: Some(eid.to_string()) };
+    open(state, login, &entry, now, to).await
 }
 
 /// An identity with its codice fiscale.

@@ -697,7 +697,7 @@ async fn attach(State(state): State<AppState>, s: WebEu, Path(id): Path<String>,
 async fn document(State(state): State<AppState>, s: WebEu, Path((id, doc)): Path<(String, String)>) -> PageResult {
     let (id, doc) = (case_id(&s, &id)?, case_id(&s, &doc)?);
     let (meta, bytes) = state.cases().document(&s.principal(), id, doc).await.map_err(|e| s.fail(e.into()))?;
-    Ok(crate::api::case_file_response(&meta, bytes))
+    Ok(crate::downloads::case_document(&meta, bytes))
 }
 
 async fn submit(

@@ -208,7 +208,7 @@ pub(super) async fn document(State(state): State<AppState>, o: WebOfficer, Path(
     let (id, doc) = (number(&o, &id)?, number(&o, &doc)?);
     let who = o.principal()?;
     let (meta, bytes) = state.cases().document(&who, id, doc).await.map_err(|e| o.fail(e.into()))?;
-    Ok(crate::api::case_file_response(&meta, bytes))
+    Ok(crate::downloads::case_document(&meta, bytes))
 }
 
 /// A step from the page: the action, the document for a verification, the note.
