@@ -589,7 +589,7 @@ async function euLogin(page) {
   await page.getByRole("button", { name: /DE\/IT\/8f3b2c9d71/ }).click();
 }
 
-await journey("an EU citizen logs in through eIDAS, validates, asks to register with a child; the comune accepts", async (page) => {
+await journey("an EU citizen logs in through eIDAS, validates, asks to register with a child; the comune accepts", async (page, context) => {
   const comune = officer.role.split("@")[1].split("+")[0];
   await euLogin(page);
   await page.waitForURL(/\/ue$/);
@@ -650,6 +650,8 @@ await journey("an EU citizen logs in through eIDAS, validates, asks to register 
   const notice = await page.getByTestId("notice").innerText();
   const protocol = notice.match(/protocollo (\S+)\./)[1];
   check(protocol.startsWith(comune + "/"), `a protocol of the comune (${protocol})`);
+  const receipt = await context.request.get(base + (await page.getByTestId("receipt").getAttribute("href")));
+  check(receipt.status() === 200 && (await receipt.body()).subarray(0, 5).toString() === "%PDF-", "the receipt with the protocol number is a PDF");
   await axe(page, "65-eu-request-submitted");
   await page.getByRole("button", { name: "Esci" }).click();
   await officeLogin(page, officer, "66-eu-office");
@@ -665,6 +667,9 @@ await journey("an EU citizen logs in through eIDAS, validates, asks to register 
   check(!(await page.locator("main").innerText()).includes("da verificare"), "every document is verified");
   await page.getByRole("button", { name: "Invia la comunicazione di avvio del procedimento" }).click();
   check((await page.getByTestId("case-state").innerText()).includes("in lavorazione"), "in progress");
+  const startLetter = await context.request.get(base + (await page.getByTestId("start-letter").getAttribute("href")));
+  check(startLetter.status() === 200 && startLetter.headers()["content-type"] === "application/pdf", "the start-of-procedure communication is a PDF");
+  check(readdirSync(join(dataDir, "outbox")).some((f) => f.includes("-pratica-") && readFileSync(join(dataDir, "outbox", f), "utf8").includes("Avvio del procedimento")), "and was e-mailed to the applicant");
   await page.getByRole("button", { name: "Accogli e iscrivi" }).click();
   check((await page.getByTestId("case-state").innerText()).includes("accolta"), "accepted");
   await axe(page, "69-case-accepted");
@@ -673,6 +678,59 @@ await journey("an EU citizen logs in through eIDAS, validates, asks to register 
   await page.waitForURL(/\/area-personale$/);
   check((await page.getByTestId("id-anpr").innerText()).trim().length > 0, "the next login finds the record and its ID ANPR");
   await axe(page, "70-eu-registered-record");
+});
+
+// Issue 20 (EU-3): a citizen of another EU state born in Milan, who left Italy after Milan
+// joined the national register, obtains the own birth certificate through eIDAS: validation with
+// the codice fiscale, preview, stamp duty paid, sealed PDF downloaded, courtesy copy in the
+// outbox. One who left Turin in 2009, before any comune had joined, is refused with EN106.
+async function euValidate(page, person, email) {
+  await page.goto(base + "/accedi");
+  await page.getByRole("link", { name: /identità di prova/ }).click();
+  await page.getByRole("button", { name: new RegExp(person.eidas_id.replaceAll("/", "\\/")) }).click();
+  await page.waitForURL(/\/ue$/);
+  await page.locator("#codice_fiscale").fill(person.codice_fiscale);
+  await page.locator("#sesso").selectOption(person.eidas_id.startsWith("FR") ? "F" : "M");
+  await page.locator("#luogo_nascita").fill(person.birth_place);
+  await page.locator("#email").fill(email);
+  await page.getByRole("button", { name: "Convalida i dati" }).click();
+  await page.locator("#codice").fill(latestCode());
+  await page.getByRole("button", { name: "Conferma" }).click();
+  check((await page.locator("main").innerText()).includes("dati sono convalidati"), `${person.name} is validated`);
+}
+
+await journey("a former resident from another EU state gets the own birth certificate; one gone before the subentro is refused", async (page, context) => {
+  const [sophie, lucas] = creds.eu_citizens;
+  await euValidate(page, sophie, "sophie.laurent@example.eu");
+  await page.getByRole("link", { name: "Certificato di nascita" }).click();
+  await axe(page, "71-eu-birth");
+  await page.getByRole("link", { name: "Richiedi il certificato di nascita" }).click();
+  await axe(page, "72-eu-birth-request");
+  const preview = await context.request.get(base + (await page.getByTestId("preview").getAttribute("href")));
+  check(preview.status() === 200 && preview.headers()["content-type"] === "application/pdf", "the preview is a PDF");
+  await tick(page, /Confermo la richiesta/);
+  await page.getByRole("button", { name: "Rilascia il certificato" }).click();
+  await page.getByRole("heading", { level: 1, name: "Pagamento dell'imposta di bollo" }).waitFor();
+  await axe(page, "73-eu-birth-payment");
+  await page.getByRole("button", { name: "Paga 16,00 €" }).click();
+  await page.locator("#receipt").waitFor();
+  await page.getByRole("button", { name: "Rilascia il certificato" }).click();
+  await page.waitForURL(/rilasciato=/);
+  check((await page.locator(".alert-success").innerText()).includes("copia di cortesia"), "a courtesy copy was e-mailed");
+  await axe(page, "74-eu-birth-issued");
+  const [download] = await Promise.all([page.waitForEvent("download"), page.locator(".alert-success").getByRole("link").click()]);
+  const path = join(out, "eu-birth.pdf");
+  await download.saveAs(path);
+  const text = execFileSync("pdftotext", [path, "-"]).toString();
+  check(/nascita/i.test(text) && text.toUpperCase().includes(sophie.surname.toUpperCase()), "the sealed PDF is the birth certificate of the person who asked");
+  const dir = join(dataDir, "outbox");
+  check(readdirSync(dir).some((f) => f.endsWith(".eml") && readFileSync(join(dir, f), "utf8").includes("To: <sophie.laurent@example.eu>")), "the courtesy copy is in the outbox");
+  await page.getByRole("button", { name: "Esci" }).click();
+  await euValidate(page, lucas, "lucas.peeters@example.eu");
+  await page.getByRole("link", { name: "Certificato di nascita" }).click();
+  check((await page.getByTestId("eu-birth-refusal").innerText()).includes("EN106"), "refused with ANPR's code EN106");
+  check(!(await page.getByRole("link", { name: "Richiedi il certificato di nascita" }).count()), "nothing to ask for");
+  await axe(page, "75-eu-birth-refused");
 });
 
 // The navigation's links, by name.

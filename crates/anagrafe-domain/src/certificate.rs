@@ -257,6 +257,59 @@ pub fn check_subject(t: u16, r: &PersonRecord, household: Option<&HouseholdFacts
     }
 }
 
+/// A residence the register held for a person, in a comune's register (APR, or AIRE abroad):
+/// the comune and the days it held (`to` exclusive, `None` while it holds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeldResidence {
+    /// The comune whose register held the person.
+    pub comune: crate::codes::Belfiore,
+    /// First day.
+    pub from: chrono::NaiveDate,
+    /// Day it stopped holding, `None` while it holds.
+    pub to: Option<chrono::NaiveDate>,
+}
+
+/// The birth certificate a citizen of another EU state obtains through eIDAS (EU-3): only that
+/// type, only by someone born in Italy who is **no longer** in the register, and only if a
+/// comune's register held them on or after the day that comune joined the national register
+/// (before it, ANPR knows nothing of them).
+pub fn check_former_birth(
+    types: &[u16],
+    r: &PersonRecord,
+    residences: &[HeldResidence],
+    today: chrono::NaiveDate,
+    refdata: &crate::refdata::RefData,
+) -> Result<(), Refusal> {
+    if types != [1] {
+        return Err(refuse("UE003", "Con l'accesso eIDAS si ottiene il solo certificato di nascita"));
+    }
+    match r.status {
+        RegisterStatus::Deceased => {
+            return Err(refuse("EN228", "Il certificato non puo' essere emesso in quanto il soggetto e' deceduto"));
+        }
+        RegisterStatus::Cancelled => {}
+        _ => {
+            return Err(refuse(
+                "UE001",
+                "Il soggetto risulta iscritto nell'anagrafe: il certificato si chiede dall'area riservata del cittadino",
+            ));
+        }
+    }
+    if r.generalita.birth_place.code().is_foreign_state() {
+        return Err(refuse("UE002", "Il certificato di nascita e' rilasciato a chi e' nato in Italia"));
+    }
+    let held_after_joining = residences.iter().any(|h| {
+        crate::refdata::subentro::subentro(refdata, h.comune).is_some_and(|s| match h.to {
+            Some(to) => to > s.date,
+            None => today >= s.date,
+        })
+    });
+    if !held_after_joining {
+        return Err(refuse("EN106", "Nel periodo indicato il comune non era subentrato"));
+    }
+    Ok(())
+}
+
 /// How the stamp duty is settled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]

@@ -5,6 +5,7 @@
 //! loaded with `anagrafe refdata load`; the binary then uses that one.
 
 mod anpr;
+pub mod subentro;
 
 pub use anpr::{AnprFormatError, comuni_from_anpr_csv, stati_from_anpr_csv};
 

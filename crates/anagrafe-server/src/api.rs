@@ -54,6 +54,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/cases", &["get"]),
     ("/api/v1/cases/{id}", &["get"]),
     ("/api/v1/cases/{id}/documents/{document}", &["get"]),
+    ("/api/v1/cases/{id}/letters/{letter}", &["get"]),
     ("/api/v1/cases/{id}/steps", &["post"]),
     ("/api/v1/certificates", &["post", "get"]),
     ("/api/v1/certificates/preview", &["post"]),
@@ -88,6 +89,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/cases", get(cases::list))
         .route("/api/v1/cases/{id}", get(cases::one))
         .route("/api/v1/cases/{id}/documents/{document}", get(cases::document))
+        .route("/api/v1/cases/{id}/letters/{letter}", get(cases::letter))
         .route("/api/v1/cases/{id}/steps", post(cases::step))
         .route("/api/openapi.json", get(crate::openapi::api_document))
         .route("/api/register-key", get(register_key))

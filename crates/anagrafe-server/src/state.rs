@@ -216,19 +216,25 @@ impl AppState {
         anagrafe_service::cases::CaseDesk::new(self.store.clone(), self.clock.clone(), self.registry())
             .with_trust(trust)
             .with_once_only(Arc::new(anagrafe_service::cases::LocalOnceOnly::new(known)))
+            .with_mailer(self.eu_mail())
     }
 
     /// The EU citizens' validation (EU-2): the Agency's check by the local implementation, the
     /// codes by the certificates' mail delivery (or the mailer a test installed; none: a code
     /// cannot be sent, 503).
     pub fn eu(&self) -> anagrafe_service::cases::EuDesk {
-        let mailer: Arc<dyn anagrafe_service::cases::CodeMailer> = match (&self.eu_mailer, &self.certificates) {
+        let agency = Arc::new(anagrafe_service::cases::LocalTaxRegistry::new(self.store.clone()));
+        anagrafe_service::cases::EuDesk::new(self.store.clone(), self.clock.clone(), agency, self.eu_mail())
+    }
+
+    /// The EU citizens' codes and the cases' letters leave by the certificates' mail delivery
+    /// (or the mailer a test installed; none: they cannot be sent).
+    fn eu_mail(&self) -> Arc<dyn anagrafe_service::cases::CodeMailer> {
+        match (&self.eu_mailer, &self.certificates) {
             (Some(m), _) => m.clone(),
             (None, Some(certs)) => Arc::new(anagrafe_service::cases::MailedCodes::new(certs.clone(), self.clock.clone())),
             (None, None) => Arc::new(anagrafe_service::cases::NoMail),
-        };
-        let agency = Arc::new(anagrafe_service::cases::LocalTaxRegistry::new(self.store.clone()));
-        anagrafe_service::cases::EuDesk::new(self.store.clone(), self.clock.clone(), agency, mailer)
+        }
     }
 
     /// The registry extracts' use cases over this state's store and clock.

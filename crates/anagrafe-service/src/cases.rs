@@ -23,6 +23,8 @@ use chrono::Datelike;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
+mod letters;
+
 /// How long an e-mail confirmation code is good for (ms).
 pub const EMAIL_CODE_TTL_MS: i64 = 15 * 60 * 1000;
 /// Wrong codes allowed before a new one must be asked for.
@@ -104,6 +106,12 @@ impl TaxRegistry for LocalTaxRegistry {
 pub trait CodeMailer: Send + Sync + std::fmt::Debug {
     /// Sends `code` to `to`.
     async fn send_code(&self, to: &str, code: &str) -> ServiceResult<()>;
+
+    /// Sends the register's letter `text` to `to`, with `pdf` (name, bytes) attached: a case's
+    /// start-of-procedure communication, its outcome. A mailer that carries codes only cannot.
+    async fn send_letter(&self, _to: &str, _subject: &str, _text: &str, _pdf: Option<(&str, &[u8])>) -> ServiceResult<()> {
+        Err(ServiceError::Unavailable("this mailer sends confirmation codes only".into()))
+    }
 }
 
 /// The confirmation code by the register's mail delivery (the certificates' outbox or SMTP
@@ -137,6 +145,17 @@ impl CodeMailer for MailedCodes {
         let message =
             crate::certificates::mime_with_attachment(&self.certs.mail_from, to, "Codice di conferma / Confirmation code", &text, &[], now);
         let name = format!("{}-codice-ue", now.timestamp_millis());
+        mail.deliver(&self.certs.mail_from, to, &message, &name).await.map(|_| ())
+    }
+
+    async fn send_letter(&self, to: &str, subject: &str, text: &str, pdf: Option<(&str, &[u8])>) -> ServiceResult<()> {
+        let Some(mail) = &self.certs.mail else {
+            return Err(ServiceError::Unavailable("e-mail delivery is not configured on this register".into()));
+        };
+        let now = self.clock.now();
+        let files: Vec<(&str, &str, &[u8])> = pdf.into_iter().map(|(n, b)| (n, "application/pdf", b)).collect();
+        let message = crate::certificates::mime_with_attachment(&self.certs.mail_from, to, subject, text, &files, now);
+        let name = format!("{}-pratica-{}", now.timestamp_millis(), uuid::Uuid::new_v4().simple());
         mail.deliver(&self.certs.mail_from, to, &message, &name).await.map(|_| ())
     }
 }
@@ -418,6 +437,8 @@ pub struct CaseDesk {
     trust: Vec<String>,
     /// The EU once-only technical system.
     once_only: Arc<dyn OnceOnly>,
+    /// How the case's letters reach the applicant (none: they are only on the pages).
+    mailer: Option<Arc<dyn CodeMailer>>,
 }
 
 /// The roles that work cases for a comune.
@@ -426,7 +447,7 @@ const DESK: [Role; 3] = [Role::RegistryOfficer, Role::Comune, Role::ElectoralOff
 impl CaseDesk {
     /// The desk over `store`; accepted registrations are written through `registry`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, registry: Registry) -> Self {
-        Self { store, clock, registry, trust: Vec::new(), once_only: Arc::new(LocalOnceOnly::default()) }
+        Self { store, clock, registry, trust: Vec::new(), once_only: Arc::new(LocalOnceOnly::default()), mailer: None }
     }
 
     /// Asks `once_only` for missing evidence (the default knows nobody).
@@ -440,6 +461,70 @@ impl CaseDesk {
     pub fn with_trust(mut self, trust: Vec<String>) -> Self {
         self.trust = trust;
         self
+    }
+
+    /// Letters (the start communication, the outcome) are e-mailed through `mailer`.
+    pub fn with_mailer(mut self, mailer: Arc<dyn CodeMailer>) -> Self {
+        self.mailer = Some(mailer);
+        self
+    }
+
+    /// A case `who` may read: the applicant's own, or one of the comune `who` works for.
+    async fn readable(&self, who: &Principal, id: i64) -> ServiceResult<CaseView> {
+        if who.role == Role::Citizen {
+            return self.own_case(who, id).await;
+        }
+        who.require(&DESK, "the comune's case desk")?;
+        self.competent(who, id).await
+    }
+
+    /// The receipt of a submitted request, with its protocol number (EU-4), for the applicant
+    /// or the competent comune: rebuilt from the case as submitted, so every copy is the same.
+    pub async fn receipt(&self, who: &Principal, id: i64) -> ServiceResult<Vec<u8>> {
+        let v = self.readable(who, id).await?;
+        if v.file.case.protocol.is_none() {
+            return Err(ServiceError::State { field: "state".into(), reason: Why::new("case-not-submitted") });
+        }
+        let doc = letters::receipt(&v, v.file.case.submitted_at.unwrap_or_default());
+        render(doc).await
+    }
+
+    /// The start-of-procedure communication of a case the comune has taken up (EU-5).
+    pub async fn communication(&self, who: &Principal, id: i64) -> ServiceResult<Vec<u8>> {
+        let v = self.readable(who, id).await?;
+        let Some(start) = v.file.steps.iter().find(|s| s.action == CaseAction::StartProcedure.name()) else {
+            return Err(ServiceError::NotFound(format!("the start of case {id}'s procedure")));
+        };
+        render(letters::communication(&v, start)).await
+    }
+
+    /// E-mails a letter of case `v` to its applicant's address, traced (`case.letter`, sent,
+    /// failed or no_address): a letter that cannot leave never undoes the step, and stays on
+    /// the pages.
+    async fn mail_letter(
+        &self,
+        who: &Principal,
+        v: &CaseView,
+        what: &str,
+        subject: &str,
+        text: &str,
+        pdf: Option<(&str, &[u8])>,
+    ) -> ServiceResult<()> {
+        let outcome = match (&self.mailer, v.file.case.applicant_email.as_deref()) {
+            (_, None) => "no_address",
+            (None, _) => "no_mailer",
+            (Some(m), Some(to)) => match m.send_letter(to, subject, text, pdf).await {
+                Ok(()) => "sent",
+                Err(e) => {
+                    tracing::warn!(case = v.file.case.id, letter = what, error = %e, "a case's letter did not leave");
+                    "failed"
+                }
+            },
+        };
+        let mut e = who.entry("case.letter", outcome);
+        e.detail = serde_json::json!({ "case": v.file.case.id, "letter": what }).to_string();
+        self.store.audit(&e).await?;
+        Ok(())
     }
 
     /// Whether `who` works cases for a comune at all: a door asks before it reads a request's
@@ -751,7 +836,40 @@ impl CaseDesk {
         let recorded = self.store.add_case_step(id, &step, &who.entry(&format!("case.{}", action.name()), "ok")).await?;
         // The store answers a concurrent retry with the first step too.
         let replayed = recorded.at != step.at || recorded.action != step.action;
+        // The step stands whatever happens to its letter (which stays on the pages).
+        if !replayed && let Err(e) = self.send_step_letter(who, id, &action, &recorded).await {
+            tracing::warn!(case = id, error = %e, "a case's letter was not written");
+        }
         Ok((recorded, replayed))
+    }
+
+    /// The letter a step sends: the start communication as PDF, or the outcome.
+    async fn send_step_letter(&self, who: &Principal, id: i64, action: &CaseAction, step: &CaseStep) -> ServiceResult<()> {
+        let to = match action {
+            CaseAction::StartProcedure => None,
+            CaseAction::Accept => Some(CaseState::Accepted),
+            CaseAction::Reject => Some(CaseState::Rejected),
+            CaseAction::DeclareInadmissible => Some(CaseState::Inadmissible),
+            CaseAction::VerifyDocument { .. } | CaseAction::Note => return Ok(()),
+        };
+        let v = self.load(id).await?;
+        let p = v.file.case.protocol.map(|p| p.to_string()).unwrap_or_default();
+        match to {
+            None => {
+                let pdf = render(letters::communication(&v, step)).await?;
+                let text = format!(
+                    "In allegato la comunicazione di avvio del procedimento relativo alla richiesta n. {p} presso il {}.\r\n\r\n\
+                     Attached: the communication that the procedure on your request no. {p} has started.\r\n",
+                    letters::comune_name(&v)
+                );
+                let name = format!("avvio-procedimento-{}.pdf", v.file.case.id);
+                self.mail_letter(who, &v, "start", &format!("Avvio del procedimento - richiesta {p}"), &text, Some((&name, &pdf))).await
+            }
+            Some(to) => {
+                let (subject, text) = letters::outcome_mail(&v, to, &step.note);
+                self.mail_letter(who, &v, "outcome", &subject, &text, None).await
+            }
+        }
     }
 
     /// Registers the members of an accepted registration (immigration from abroad, tab. 07
@@ -828,4 +946,13 @@ fn civil_status(r: &RegistrationRequest, i: usize, today: chrono::NaiveDate) -> 
     } else {
         StatoCivile::NonClassificabileIgnotoC
     }
+}
+
+/// A letter as PDF (laid out on a blocking thread: typst is CPU work).
+async fn render(doc: anagrafe_docs::model::Document) -> ServiceResult<Vec<u8>> {
+    let engine = crate::report::engine();
+    tokio::task::spawn_blocking(move || engine.render(&doc, None))
+        .await
+        .map_err(|e| ServiceError::Internal(Box::new(e)))?
+        .map_err(|e| ServiceError::Internal(Box::new(e)))
 }

@@ -215,8 +215,10 @@ impl From<CertError> for ServiceError {
 /// Who asks, as the certificate rules see them.
 #[derive(Debug, Clone)]
 enum Requester {
-    /// A citizen in the reserved area (about themselves only).
-    Citizen { cf: String },
+    /// A citizen in the reserved area (about themselves only); `former` for a citizen of another
+    /// EU state logged in through eIDAS whom the register no longer holds (EU-3: the own birth
+    /// certificate only), by the codice fiscale their validation confirmed.
+    Citizen { cf: String, former: bool },
     /// A registry office (an officer, or the comune's software), or with `None` the register's
     /// own operators at the command line.
     Office { comune: Option<Belfiore> },
@@ -255,17 +257,44 @@ impl CertificateService {
         &self.certs
     }
 
-    fn requester(&self, who: &Principal) -> ServiceResult<Requester> {
+    async fn requester(&self, who: &Principal) -> ServiceResult<Requester> {
         match who.role {
-            Role::Citizen => who
-                .codice_fiscale
-                .clone()
-                .map(|cf| Requester::Citizen { cf })
-                .ok_or_else(|| ServiceError::Forbidden("a citizen's session names no codice fiscale".into())),
+            Role::Citizen => match (&who.codice_fiscale, &who.eidas_id) {
+                (Some(cf), _) => Ok(Requester::Citizen { cf: cf.clone(), former: false }),
+                (None, Some(eidas)) => Ok(Requester::Citizen { cf: self.validated_cf(eidas).await?, former: true }),
+                (None, None) => Err(ServiceError::Forbidden("a citizen's session names no codice fiscale".into())),
+            },
             Role::Comune | Role::RegistryOfficer => Ok(Requester::Office { comune: Some(who.acting_comune()?) }),
             Role::SystemAdmin => Ok(Requester::Office { comune: who.comune }),
             _ => Err(ServiceError::Forbidden("certificates are for citizens and registry offices".into())),
         }
+    }
+
+    /// The codice fiscale an EU citizen's completed validation confirmed (EU-2), required by the
+    /// birth certificate (EU-3).
+    async fn validated_cf(&self, eidas: &str) -> ServiceResult<String> {
+        let profile = self.store.eu_profile(eidas).await?;
+        let declared = profile
+            .filter(|p| p.validated_at.is_some())
+            .and_then(|p| p.declared)
+            .and_then(|d| serde_json::from_str::<anagrafe_domain::eu::Declared>(&d).ok());
+        let Some(declared) = declared else {
+            return Err(ServiceError::State { field: "validation".into(), reason: Why::new("eu-not-validated") });
+        };
+        match declared.codice_fiscale {
+            Some(cf) => Ok(cf.to_string()),
+            None => Err(ServiceError::State { field: "codice_fiscale".into(), reason: Why::new("eu-cf-required") }),
+        }
+    }
+
+    /// The e-mail address an EU citizen's validation confirmed.
+    async fn validated_email(&self, eidas: &str) -> ServiceResult<Option<String>> {
+        let profile = self.store.eu_profile(eidas).await?;
+        Ok(profile
+            .filter(|p| p.validated_at.is_some())
+            .and_then(|p| p.declared)
+            .and_then(|d| serde_json::from_str::<anagrafe_domain::eu::Declared>(&d).ok())
+            .map(|d| d.email.as_str().to_owned()))
     }
 
     fn entry(who: &Principal, operation: &str, outcome: &str, detail: serde_json::Value) -> AuditEntry {
@@ -279,7 +308,7 @@ impl CertificateService {
     async fn subject(&self, who: &Principal, rq: &Requester, person: &IdAnpr) -> ServiceResult<i64> {
         let (pid, _) =
             self.store.find_by_id_anpr(person).await?.ok_or_else(|| ServiceError::NotFound("no person with this ID ANPR".into()))?;
-        if let Requester::Citizen { cf } = rq {
+        if let Requester::Citizen { cf, .. } = rq {
             let view = self.store.person(pid, None).await?;
             if view.record.generalita.codice_fiscale.map(|c| c.as_str().to_owned()).as_deref() != Some(cf.as_str()) {
                 self.store.audit(&Self::entry(who, "certificate.request", "refused:not-yours", json!({}))).await?;
@@ -293,10 +322,11 @@ impl CertificateService {
         if req.kinds.is_empty() {
             return Err(ServiceError::malformed("types", "name at least one certificate type (tab. 13 code or name)"));
         }
-        let rq = self.requester(who)?;
+        let rq = self.requester(who).await?;
         let person_id = self.subject(who, &rq, &req.person).await?;
         let types = req.kinds.iter().map(|k| k.code()).collect();
-        Ok((rq, content::Request { person_id, types, reference_date: req.reference_date, lang: req.lang.clone() }))
+        let former_eu = matches!(rq, Requester::Citizen { former: true, .. });
+        Ok((rq, content::Request { person_id, types, reference_date: req.reference_date, lang: req.lang.clone(), former_eu }))
     }
 
     /// Traces a refused or failed request (CRT-7: every access, whatever its outcome).
@@ -350,7 +380,7 @@ impl CertificateService {
     /// date (type 20) is checked on its date, when it is asked. Traced once, as
     /// `certificate.eligibility`.
     pub async fn offers(&self, who: &Principal, person: &IdAnpr) -> ServiceResult<Vec<(CertificateKind, Option<Refusal>)>> {
-        let rq = self.requester(who)?;
+        let rq = self.requester(who).await?;
         let person_id = self.subject(who, &rq, person).await?;
         let today = anagrafe_domain::ops::italian_date(self.clock.now());
         let (view, _, facts) = content::subject_on(&*self.store, person_id, today).await?;
@@ -468,7 +498,7 @@ impl CertificateService {
     /// Whether `who` may see a stored certificate: its holder, or the office that issued it.
     async fn may_see(&self, who: &Principal, rq: &Requester, cert: &StoredCertificate) -> ServiceResult<bool> {
         Ok(match rq {
-            Requester::Citizen { cf } => match self.store.person(cert.person_id, None).await {
+            Requester::Citizen { cf, .. } => match self.store.person(cert.person_id, None).await {
                 Ok(v) => v.record.generalita.codice_fiscale.is_some_and(|c| c.as_str() == cf),
                 Err(StoreError::NotFound(_)) => false,
                 Err(e) => return Err(e.into()),
@@ -480,7 +510,7 @@ impl CertificateService {
     /// A certificate's sealed PDF, for its holder or the office that issued it, while it is
     /// kept (`Gone` after its expiry).
     pub async fn download(&self, who: &Principal, number: &str) -> ServiceResult<(StoredCertificate, Vec<u8>)> {
-        let rq = self.requester(who)?;
+        let rq = self.requester(who).await?;
         let cert = self.store.certificate(number).await?.ok_or_else(|| ServiceError::NotFound("no such certificate".into()))?;
         if !self.may_see(who, &rq, &cert).await? {
             let mut e = Self::entry(who, "certificate.download", "refused:not-yours", json!({ "certificate": number }));
@@ -498,12 +528,33 @@ impl CertificateService {
         }
     }
 
+    /// The ID ANPR of the person a citizen's certificates are about: the record with the
+    /// session's codice fiscale (for an EU citizen, the one the validation confirmed), even a
+    /// record no longer in the register. None: refused with ANPR's code, traced.
+    pub async fn own_person(&self, who: &Principal) -> ServiceResult<IdAnpr> {
+        let Requester::Citizen { cf, .. } = self.requester(who).await? else {
+            return Err(ServiceError::Forbidden("a citizen's own certificates".into()));
+        };
+        let cf = anagrafe_domain::CodiceFiscale::parse(&cf).map_err(internal)?;
+        let found = match self.store.find_by_cf(&cf, None).await?.first() {
+            Some(pid) => Some(self.store.person(*pid, None).await?.record.id_anpr),
+            None => None,
+        };
+        match found.flatten() {
+            Some(id) => Ok(id),
+            None => {
+                self.store.audit(&Self::entry(who, "certificate.request", "refused:ENT04", json!({}))).await?;
+                Err(ServiceError::NotCertifiable { code: "ENT04", reason: "Soggetto non presente in ANPR".into() })
+            }
+        }
+    }
+
     /// The certificates of a person that `who` may see, newest first: a citizen's own (no
     /// person named), or those an office issued about the person named.
     pub async fn list(&self, who: &Principal, person: Option<&IdAnpr>) -> ServiceResult<Vec<StoredCertificate>> {
-        let rq = self.requester(who)?;
+        let rq = self.requester(who).await?;
         let pid = match (&rq, person) {
-            (Requester::Citizen { cf }, None) => {
+            (Requester::Citizen { cf, .. }, None) => {
                 let cf = anagrafe_domain::CodiceFiscale::parse(cf).map_err(internal)?;
                 match self.store.find_by_cf(&cf, None).await?.first() {
                     Some(p) => *p,
@@ -544,7 +595,7 @@ impl CertificateService {
     /// Records a stamp-duty payment through the local payment interface (embedded mode): a
     /// real deployment plugs in the national payment platform here and confirms its receipt.
     pub async fn pay_locally(&self, who: &Principal) -> ServiceResult<StampPayment> {
-        self.requester(who)?;
+        self.requester(who).await?;
         if !self.certs.local_payments {
             return Err(ServiceError::NotFound("stamp duty is paid through the payment platform, not here".into()));
         }
@@ -554,7 +605,7 @@ impl CertificateService {
     /// Records a stamp-duty payment collected outside the payment interface (at the counter,
     /// at the command line) for `who`; returns its id.
     pub async fn record_counter_payment(&self, who: &Principal) -> ServiceResult<String> {
-        match self.requester(who)? {
+        match self.requester(who).await? {
             Requester::Office { .. } => Ok(self.record_payment(who, "counter").await?.id),
             Requester::Citizen { .. } => Err(ServiceError::Forbidden("stamp duty is collected at the counter by an office".into())),
         }
@@ -563,7 +614,7 @@ impl CertificateService {
     /// Sends a copy of a valid certificate to an address the register holds for its holder
     /// (CRT-6); returns how it left (`outbox` or `smtp`).
     pub async fn email(&self, who: &Principal, number: &str, channel: MailChannel) -> ServiceResult<&'static str> {
-        let rq = self.requester(who)?;
+        let rq = self.requester(who).await?;
         let Some(mail) = self.certs.mail.clone() else {
             return Err(ServiceError::NotFound("e-mail delivery is not configured on this register".into()));
         };
@@ -572,9 +623,11 @@ impl CertificateService {
             return Err(ServiceError::Forbidden("only the holder or the office that issued it may send a certificate".into()));
         }
         let record = self.store.person(cert.person_id, None).await?.record;
-        let address = match channel {
-            MailChannel::Email => record.email.clone(),
-            MailChannel::DigitalDomicile => record.digital_domicile.clone(),
+        let address = match (&rq, channel, who.eidas_id.as_deref()) {
+            // A former resident's courtesy copy goes to the address the validation confirmed.
+            (Requester::Citizen { former: true, .. }, _, Some(eidas)) => self.validated_email(eidas).await?,
+            (_, MailChannel::Email, _) => record.email.as_ref().map(|a| a.as_str().to_owned()),
+            (_, MailChannel::DigitalDomicile, _) => record.digital_domicile.as_ref().map(|a| a.as_str().to_owned()),
         };
         let Some(address) = address.filter(|a| !a.chars().any(|c| c.is_control() || c.is_whitespace() || c == '<' || c == '>')) else {
             return Err(ServiceError::State { field: "to".into(), reason: Why::new("no-address").arg("channel", channel.as_str()) });

@@ -36,12 +36,18 @@ fn b(s: &str) -> Belfiore {
 }
 
 #[derive(Debug, Default)]
-struct Codes(Mutex<Vec<(String, String)>>);
+struct Codes(Mutex<Vec<(String, String)>>, Mutex<Vec<(String, String, bool)>>);
 
 #[async_trait::async_trait]
 impl CodeMailer for Codes {
     async fn send_code(&self, to: &str, code: &str) -> ServiceResult<()> {
         self.0.lock().unwrap().push((to.to_owned(), code.to_owned()));
+        Ok(())
+    }
+
+    async fn send_letter(&self, to: &str, subject: &str, _text: &str, pdf: Option<(&str, &[u8])>) -> ServiceResult<()> {
+        assert!(pdf.is_none_or(|(_, b)| b.starts_with(b"%PDF")));
+        self.1.lock().unwrap().push((to.to_owned(), subject.to_owned(), pdf.is_some()));
         Ok(())
     }
 }
@@ -160,7 +166,8 @@ async fn a_registration_is_drafted_submitted_worked_and_accepted_registering_the
     validated(h, &clock).await;
     let issuer = IdIssuer { generator: IdGenerator::new(&[7u8; 16]), key_version: 1, high_water: None };
     let registry = Registry::new(h.store.clone(), Some(Arc::new(issuer)), clock.clone());
-    let cases = CaseDesk::new(h.store.clone(), clock.clone(), registry);
+    let letters = Arc::new(Codes::default());
+    let cases = CaseDesk::new(h.store.clone(), clock.clone(), registry).with_mailer(letters.clone());
     // Not the person who logged in: refused on the member.
     let mut other = request();
     other.members[0].birth_date = d("1991-04-02");
@@ -183,8 +190,12 @@ async fn a_registration_is_drafted_submitted_worked_and_accepted_registering_the
     let e = cases.fetch_once_only(&who(), id, Evidence::FamilyRelationship, Some(1)).await.unwrap_err();
     assert!(matches!(&e, ServiceError::State { reason, .. } if reason.key() == "case-once-only-none"), "{e:?}");
     cases.attach(&who(), id, up(Evidence::FamilyRelationship, Some(1), PDF)).await.unwrap();
+    assert!(matches!(cases.receipt(&who(), id).await, Err(ServiceError::State { .. })), "no receipt before submission");
     let protocol = cases.submit(&who(), id).await.unwrap();
     assert_eq!(protocol.to_string(), "H501/2026/0000001");
+    // The receipt: the same PDF for the applicant and the comune, every time.
+    let receipt = cases.receipt(&who(), id).await.unwrap();
+    assert!(receipt.starts_with(b"%PDF"));
     assert!(cases.attach(&who(), id, up(Evidence::Employment, None, PDF)).await.is_err(), "a submitted case takes no more files");
     // The comune's desk: Rome's officer sees it; Milan's does not; a citizen has no desk.
     let rome = Principal::registry_officer("mrossi", b("H501"), "password_totp", "req-o".into());
@@ -202,11 +213,18 @@ async fn a_registration_is_drafted_submitted_worked_and_accepted_registering_the
     for doc in &v.file.documents {
         cases.step(&rome, id, CaseAction::VerifyDocument { document: doc.id, valid: true }, "conforme", None).await.unwrap();
     }
+    assert!(matches!(cases.communication(&who(), id).await, Err(ServiceError::NotFound(_))), "not started yet");
     let op = ClientOpId::parse("avvio-1").unwrap();
     let first = cases.step(&rome, id, CaseAction::StartProcedure, "", Some(&op)).await.unwrap();
     let again = cases.step(&rome, id, CaseAction::StartProcedure, "", Some(&op)).await.unwrap();
     assert_eq!((first.0, first.1), (again.0.clone(), false));
     assert!(again.1, "the same operation id answers the same step, as a replay");
+    // The start communication: on both sides, e-mailed once (not again on the replay) with the PDF.
+    assert!(cases.communication(&who(), id).await.unwrap().starts_with(b"%PDF"));
+    assert_eq!(cases.communication(&rome, id).await.unwrap(), cases.communication(&who(), id).await.unwrap());
+    assert!(matches!(cases.receipt(&milan, id).await, Err(ServiceError::NotFound(_))), "another comune's");
+    let sent = letters.1.lock().unwrap().clone();
+    assert_eq!(sent, vec![("marie.dupont@example.eu".to_owned(), "Avvio del procedimento - richiesta H501/2026/0000001".to_owned(), true)]);
     assert!(matches!(cases.step(&rome, id, CaseAction::Reject, "", None).await, Err(ServiceError::State { .. })), "reasons required");
     cases.step(&rome, id, CaseAction::Accept, "", Some(&ClientOpId::parse("accolta-1").unwrap())).await.unwrap();
     // The family is registered: mother and child, in one family in Rome, from France.
@@ -219,6 +237,10 @@ async fn a_registration_is_drafted_submitted_worked_and_accepted_registering_the
     assert!(view.record.id_anpr.is_some());
     assert_eq!(view.record.generalita.name.surname(), Some("Dupont"));
     assert!(matches!(cases.step(&rome, id, CaseAction::Note, "late", None).await, Err(ServiceError::State { .. })));
+    // The outcome went to the applicant.
+    let sent = letters.1.lock().unwrap().clone();
+    assert_eq!(sent.last().map(|l| (l.1.as_str(), l.2)), Some(("Esito della richiesta H501/2026/0000001", false)));
+    assert_eq!(cases.receipt(&rome, id).await.unwrap(), receipt, "the receipt does not change with the case");
     // The applicant's entries all carry the eIDAS identifier.
     let q = TraceQuery { actor: Some(format!("eidas:{EIDAS}")), ..TraceQuery::default() };
     let entries = h.store.audit_search(&q, i64::MAX, 100).await.unwrap();

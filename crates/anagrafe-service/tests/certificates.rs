@@ -25,6 +25,7 @@ conformance!(
     a_citizen_obtains_certificates_about_themselves_only,
     verification_says_nothing_before_the_captcha_and_each_captcha_answers_once,
     a_typed_number_verifies_and_its_original_can_be_downloaded_until_the_link_expires,
+    a_former_resident_logged_in_through_eidas_gets_the_own_birth_certificate_if_held_after_the_subentro,
 );
 
 fn d(s: &str) -> NaiveDate {
@@ -33,12 +34,17 @@ fn d(s: &str) -> NaiveDate {
 
 /// One seal for the whole test binary (making a CA takes a while).
 fn seal() -> anagrafe_docs::SealIdentity {
-    static PKI: OnceLock<(String, String)> = OnceLock::new();
-    let (key, chain) = PKI.get_or_init(|| {
-        let pki = anagrafe_docs::SealIdentity::generate("Anagrafe test", chrono::Utc::now()).unwrap();
-        (pki.seal_key_pem, pki.chain_pem)
-    });
+    let (key, chain, _) = pki();
     anagrafe_docs::SealIdentity::from_pem(key, chain).unwrap()
+}
+
+/// The seal's key and chain, and its CA's certificate.
+fn pki() -> &'static (String, String, String) {
+    static PKI: OnceLock<(String, String, String)> = OnceLock::new();
+    PKI.get_or_init(|| {
+        let pki = anagrafe_docs::SealIdentity::generate("Anagrafe test", chrono::Utc::now()).unwrap();
+        (pki.seal_key_pem, pki.chain_pem, pki.ca_cert_pem)
+    })
 }
 
 struct Setup {
@@ -235,4 +241,113 @@ async fn a_typed_number_verifies_and_its_original_can_be_downloaded_until_the_li
     let c = svc.challenge(true, "it").await.unwrap();
     assert!(matches!(svc.verify_number("r5", "2026-ABCDEFGHJK", &c.id, &answer(&c.id)).await.unwrap(), Verification::Unknown));
     assert_eq!(verify_outcomes(h).await, ["ok", "original", "original", "unknown"]);
+}
+
+#[derive(Debug, Default)]
+struct Codes(std::sync::Mutex<Vec<String>>);
+
+#[async_trait::async_trait]
+impl anagrafe_service::cases::CodeMailer for Codes {
+    async fn send_code(&self, _to: &str, code: &str) -> anagrafe_service::ServiceResult<()> {
+        self.0.lock().unwrap().push(code.to_owned());
+        Ok(())
+    }
+}
+
+/// A French citizen born in Milan with the register's record `n`, registered there on `born`
+/// and, when `left` is given, gone abroad that day (tab. 15 code 5); then logged in through
+/// eIDAS and validated with the record's codice fiscale. Returns the EU principal.
+async fn former_resident(h: &Harness, s: &Setup, n: u64, born: &str, left: Option<&str>) -> Principal {
+    use anagrafe_domain::eu::{Declared, EidasId, EidasPerson};
+    let france = anagrafe_domain::RefData::current().stati().iter().find(|x| x.iso3.as_deref() == Some("FRA")).unwrap().code;
+    let issuer = IdIssuer { generator: IdGenerator::new(&[5u8; 16]), key_version: 1, high_water: None };
+    let registry = Registry::new(h.store.clone(), Some(Arc::new(issuer)), s.clock.clone());
+    let mut reg = anagrafe_testkit::registration(n, "F205", "F205", d(born));
+    reg.citizenships = vec![anagrafe_domain::Country::Foreign(france)];
+    let (surname, given, sex) = (reg.name.surname().unwrap().to_owned(), reg.name.given().unwrap().to_owned(), reg.sex);
+    let w = registry.apply(&s.office, Operation::Register(Box::new(reg)), &ClientOpId::parse(&format!("reg-{n}")).unwrap()).await.unwrap();
+    if let Some(left) = left {
+        let cancellation =
+            anagrafe_domain::ops::Cancellation { reason: 5, reason_description: None, effective_date: d(left), death: None, abroad: None };
+        let op = Operation::Cancel { person: w.applied.id_anpr.unwrap(), cancellation };
+        registry.apply(&s.office, op, &ClientOpId::parse(&format!("left-{n}")).unwrap()).await.unwrap();
+    }
+    let eidas = format!("FR/IT/{n:010}");
+    let codes = Arc::new(Codes::default());
+    let agency = Arc::new(anagrafe_service::cases::LocalTaxRegistry::new(h.store.clone()));
+    let desk = anagrafe_service::cases::EuDesk::new(h.store.clone(), s.clock.clone(), agency, codes.clone());
+    let person = EidasPerson { id: EidasId::parse(&eidas).unwrap(), family_name: surname, given_name: given, birth_date: d(born) };
+    desk.logged_in(&person).await.unwrap();
+    let who = Principal::eu_citizen(&eidas, None, "oidc:eidas", 2, format!("req-eu-{n}"));
+    let declared = Declared {
+        codice_fiscale: Some(anagrafe_domain::CodiceFiscale::parse(&w.applied.codice_fiscale.clone().unwrap()).unwrap()),
+        sex,
+        birth_place: anagrafe_domain::BirthPlace::Comune { code: Belfiore::parse("F205").unwrap() },
+        email: anagrafe_domain::text::EmailAddress::new(&format!("former{n}@example.eu")).unwrap(),
+    };
+    desk.declare(&who, declared).await.unwrap();
+    let code = codes.0.lock().unwrap().last().unwrap().clone();
+    assert!(desk.confirm(&who, &code).await.unwrap().validated);
+    who
+}
+
+async fn a_former_resident_logged_in_through_eidas_gets_the_own_birth_certificate_if_held_after_the_subentro(h: &Harness) {
+    let s = setup(h).await;
+    let milan =
+        anagrafe_domain::refdata::subentro::subentro(&anagrafe_domain::RefData::current(), Belfiore::parse("F205").unwrap()).unwrap();
+    assert!(milan.estimated && milan.date < d("2022-01-01"));
+    let birth = |person| CertificateRequest { person, kinds: kinds(&[1]), reference_date: None, lang: None };
+    let stamp = Stamp::Exempt { code: 3, description: None };
+
+    // Left in 2026, after Milan joined: the birth certificate, sealed, about them alone.
+    let eligible = former_resident(h, &s, 31, "1990-04-02", Some("2026-05-01")).await;
+    let person = s.certs.own_person(&eligible).await.unwrap();
+    s.certs.check(&eligible, &birth(person)).await.unwrap();
+    let (meta, pdf) = s.certs.issue(&eligible, &birth(person), &stamp).await.unwrap();
+    assert_eq!(meta.types, vec![1]);
+    assert!(anagrafe_docs::verify::verify_pdf(&pdf, None).unwrap().ok());
+    assert_eq!(s.certs.list(&eligible, None).await.unwrap().len(), 1);
+    assert_eq!(s.certs.download(&eligible, &meta.id).await.unwrap().1, pdf);
+    // Only the birth certificate; never someone else's.
+    let other = s.certs.issue(&eligible, &CertificateRequest { kinds: kinds(&[8]), ..birth(person) }, &stamp).await.unwrap_err();
+    assert!(matches!(other, ServiceError::NotCertifiable { code: "UE003", .. }), "{other:?}");
+    let not_theirs = s.certs.check(&eligible, &birth(s.person)).await.unwrap_err();
+    assert!(matches!(not_theirs, ServiceError::Forbidden(_)), "{not_theirs:?}");
+
+    // Left in 2015, before any comune joined: refused with ANPR's code, traced.
+    let early = former_resident(h, &s, 32, "1980-01-10", Some("2015-06-01")).await;
+    let person = s.certs.own_person(&early).await.unwrap();
+    let refused = s.certs.issue(&early, &birth(person), &stamp).await.unwrap_err();
+    assert!(matches!(refused, ServiceError::NotCertifiable { code: "EN106", .. }), "{refused:?}");
+
+    // Still in the register: the reserved area is the way.
+    let resident = former_resident(h, &s, 33, "1985-07-01", None).await;
+    let person = s.certs.own_person(&resident).await.unwrap();
+    let refused = s.certs.check(&resident, &birth(person)).await.unwrap_err();
+    assert!(matches!(refused, ServiceError::NotCertifiable { code: "UE001", .. }), "{refused:?}");
+
+    // An EU session without a completed validation obtains nothing.
+    let stranger = Principal::eu_citizen("DE/IT/0000000001", None, "oidc:eidas", 2, "req-x".into());
+    assert!(matches!(s.certs.own_person(&stranger).await, Err(ServiceError::State { .. })));
+
+    // Every entry of the EU sessions names the eIDAS identifier.
+    let trace = h.store.audit_entries(0, 1000).await.unwrap();
+    let eu: Vec<_> = trace.iter().filter(|e| e.entry.actor.starts_with("eidas:")).collect();
+    assert!(eu.iter().any(|e| e.entry.operation == "certificate.issue" && e.entry.outcome == "ok"));
+    assert!(eu.iter().any(|e| e.entry.outcome == "refused:EN106"));
+    assert!(eu.iter().all(|e| e.entry.eidas_id.as_deref() == e.entry.actor.strip_prefix("eidas:")), "{eu:?}");
+
+    // Checked by an independent validator when the tools are at hand (.ci/run).
+    if std::env::var_os("ANAGRAFE_TEST_PDF_TOOLS").is_some() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("birth.pdf"), &pdf).unwrap();
+        std::fs::write(dir.path().join("ca.pem"), &pki().2).unwrap();
+        let out = std::process::Command::new("pyhanko")
+            .args(["sign", "validate", "--executive-summary", "--trust-replace", "--trust", "ca.pem", "--no-revocation-check", "birth.pdf"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && text.contains(":VALID"), "pyHanko on the birth certificate: {text}");
+    }
 }

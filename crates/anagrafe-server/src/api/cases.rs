@@ -167,3 +167,19 @@ pub(crate) async fn step(State(state): State<AppState>, Path(id): Path<String>, 
     }
     Ok(r)
 }
+
+/// `GET /api/v1/cases/{id}/letters/{receipt|start}`: the request's receipt, or the
+/// start-of-procedure communication, as the citizen received them.
+pub(crate) async fn letter(
+    State(state): State<AppState>,
+    Path((id, letter)): Path<(String, String)>,
+    uri: Uri,
+    c: Caller,
+) -> Result<Response, ApiError> {
+    let desk = state.cases();
+    desk.authorize(&c.principal)?;
+    let _: super::NoParams = query(&uri)?;
+    no_body(&c)?;
+    let letter = crate::downloads::CaseLetter::parse(&letter).ok_or_else(|| ApiError::field("letter", "is receipt or start"))?;
+    Ok(letter.fetch(&desk, &c.principal, case_param(&id)?).await?)
+}

@@ -637,7 +637,7 @@ async fn issue(
 /// certificate with that payment.
 #[derive(Template)]
 #[template(path = "citizen/payment.html")]
-struct PaymentPage {
+pub(super) struct PaymentPage {
     c: Chrome,
     type_label: String,
     amount: String,
@@ -646,8 +646,40 @@ struct PaymentPage {
     lingua: String,
     data: String,
     cancel: String,
+    /// Where the payment and, once paid, the issue post.
+    pay_to: String,
+    issue_to: String,
     /// The receipt, once paid: its number and time.
     receipt: Option<(String, String)>,
+}
+
+/// Where a payment page leads: the payment's and the issue's form actions, the way back.
+pub(super) struct PaymentTarget {
+    pub(super) pay_to: String,
+    pub(super) issue_to: String,
+    pub(super) cancel: String,
+}
+
+pub(super) fn payment_page_for(
+    c: Chrome,
+    csrf: String,
+    choice: &CertChoice,
+    receipt: Option<(String, String)>,
+    to: PaymentTarget,
+) -> PaymentPage {
+    PaymentPage {
+        type_label: choice.label(&c),
+        amount: format!("{},{:02} €", STAMP_DUTY_CENTS / 100, STAMP_DUTY_CENTS % 100),
+        csrf,
+        tipo: choice.tipo(),
+        lingua: choice.lang.clone().unwrap_or_default(),
+        data: choice.date.map(|d| d.to_string()).unwrap_or_default(),
+        cancel: to.cancel,
+        pay_to: to.pay_to,
+        issue_to: to.issue_to,
+        receipt,
+        c,
+    }
 }
 
 fn payment_view(s: &WebCitizen, choice: &CertChoice, receipt: Option<(String, String)>) -> PaymentPage {
@@ -656,17 +688,12 @@ fn payment_view(s: &WebCitizen, choice: &CertChoice, receipt: Option<(String, St
         .crumb("area-title", Some("/area-personale"))
         .crumb("certs-title", Some("/area-personale/certificati"))
         .crumb(if receipt.is_some() { "pay-receipt-title" } else { "pay-title" }, None);
-    PaymentPage {
-        type_label: choice.label(&c),
-        amount: format!("{},{:02} €", STAMP_DUTY_CENTS / 100, STAMP_DUTY_CENTS % 100),
-        csrf: s.session.csrf_token.clone(),
-        tipo: choice.tipo(),
-        lingua: choice.lang.clone().unwrap_or_default(),
-        data: choice.date.map(|d| d.to_string()).unwrap_or_default(),
+    let to = PaymentTarget {
+        pay_to: "/area-personale/pagamento".into(),
+        issue_to: "/area-personale/certificati".into(),
         cancel: format!("/area-personale/certificati/nuovo?{}", choice.query()),
-        receipt,
-        c,
-    }
+    };
+    payment_page_for(c, s.session.csrf_token.clone(), choice, receipt, to)
 }
 
 /// `POST /area-personale/pagamento`: the citizen pays the stamp duty; the receipt follows.

@@ -27,6 +27,8 @@ use axum::{Form, Router};
 use chrono::NaiveDate;
 use std::collections::HashMap;
 
+mod birth;
+
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/ue", get(home))
@@ -38,7 +40,9 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ue/richieste/{id}/allegati/{doc}", get(document))
         .route("/ue/richieste/{id}/trasmetti", post(submit))
         .route("/ue/richieste/{id}/once-only", post(once_only))
+        .route("/ue/richieste/{id}/lettere/{letter}", get(letter))
         .route("/ue/esci", post(logout))
+        .merge(birth::routes())
 }
 
 /// The largest upload body: the largest attachment and the form's other fields.
@@ -516,6 +520,8 @@ struct RequestPage {
     errors: Vec<(String, String)>,
     notice: String,
     signatures: Vec<String>,
+    /// The comune has sent the start-of-procedure communication.
+    started: bool,
 }
 
 /// One line of the checklist as the page shows it.
@@ -632,6 +638,7 @@ async fn request_view(state: &AppState, s: &WebEu, id: i64, errors: Vec<(String,
             .map(|st| (super::local_time(st.at), c.t(&format!("case-step-{}", st.action)), st.note.clone()))
             .collect(),
         signatures: v.file.documents.iter().flat_map(|d| signature_lines(&c, d)).collect(),
+        started: v.file.steps.iter().any(|st| st.action == anagrafe_domain::case::CaseAction::StartProcedure.name()),
         lines,
         errors,
         notice,
@@ -692,6 +699,16 @@ async fn attach(State(state): State<AppState>, s: WebEu, Path(id): Path<String>,
         }
         Err(e) => Err(s.fail(e.into())),
     }
+}
+
+/// `GET /ue/richieste/{id}/lettere/{ricevuta|avvio}`: the request's receipt, or the
+/// start-of-procedure communication.
+async fn letter(State(state): State<AppState>, s: WebEu, Path((id, letter)): Path<(String, String)>) -> PageResult {
+    let id = case_id(&s, &id)?;
+    let Some(letter) = crate::downloads::CaseLetter::parse(&letter) else {
+        return Err(s.fail(ApiError::NotFound("no such letter".into())));
+    };
+    letter.fetch(&state.cases(), &s.principal(), id).await.map_err(|e| s.fail(e.into()))
 }
 
 async fn document(State(state): State<AppState>, s: WebEu, Path((id, doc)): Path<(String, String)>) -> PageResult {

@@ -55,6 +55,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ufficio/pratiche/{id}", get(cases::one))
         .route("/ufficio/pratiche/{id}/documenti/{doc}", get(cases::document))
         .route("/ufficio/pratiche/{id}/passi", post(cases::step))
+        .route("/ufficio/pratiche/{id}/lettere/{letter}", get(cases::letter))
         .route("/ufficio/persone/{id_anpr}/certificato", get(counter_page).post(counter_issue))
         .route("/ufficio/persone/{id_anpr}/anteprima", get(counter_preview))
         .route("/ufficio/certificati/{id}/pdf", get(counter_download))

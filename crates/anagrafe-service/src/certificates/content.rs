@@ -3,7 +3,7 @@
 
 use super::{CertError, Certificates};
 use anagrafe_docs::model::{Document, Issuer, Row, Section, Table, Text};
-use anagrafe_domain::certificate::{self, HouseholdFacts, Stamp};
+use anagrafe_domain::certificate::{self, HeldResidence, HouseholdFacts, Stamp};
 use anagrafe_domain::decode::DecodeTable;
 use anagrafe_domain::{BirthPlace, Country, DatePrecision, Household, PartialDate, PersonRecord, RefData, Residence};
 use anagrafe_store::{Store, StoreError};
@@ -236,6 +236,9 @@ pub struct Request {
     pub reference_date: Option<NaiveDate>,
     /// Second language asked for (`it`: Italian only); `None`: the comune's own.
     pub lang: Option<String>,
+    /// Asked by a former resident through eIDAS (EU-3): the birth certificate's own rules
+    /// replace the checks of type 1.
+    pub former_eu: bool,
 }
 
 /// A document ready to render, with what the register records about it.
@@ -300,8 +303,15 @@ pub(crate) async fn prepare(
     };
     let (view, family, facts) = subject_on(store, req.person_id, as_of).await?;
     let r = &view.record;
-    for t in &req.types {
-        certificate::check_subject(*t, r, facts.as_ref()).map_err(CertError::Refused)?;
+    if req.former_eu {
+        let history = store.history(view.id).await?;
+        let held: Vec<HeldResidence> =
+            history.residences.iter().map(|d| HeldResidence { comune: d.value.competent_comune(), from: d.from, to: d.to }).collect();
+        certificate::check_former_birth(&req.types, r, &held, today, &RefData::current()).map_err(CertError::Refused)?;
+    } else {
+        for t in &req.types {
+            certificate::check_subject(*t, r, facts.as_ref()).map_err(CertError::Refused)?;
+        }
     }
     if let Some(s) = stamp {
         s.check().map_err(|e| {

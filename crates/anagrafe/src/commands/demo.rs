@@ -71,6 +71,7 @@ pub async fn run(opts: DemoOpts, mut cfg: Config, data_dir: Option<PathBuf>) -> 
         eprintln!("WARNING: captcha answers are served at /test-only/captcha/{{id}} (browser tests only)");
         certs.captcha_oracle = Some(Default::default());
     }
+    let former = demo_former_residents(&state).await?;
     if let Some(idp) = &state.oidc.dev_idp {
         let mut people = Vec::new();
         for (id, cf) in store2.sample_residents(5).await? {
@@ -95,6 +96,15 @@ pub async fn run(opts: DemoOpts, mut cfg: Config, data_dir: Option<PathBuf>) -> 
                 eidas: Some(anagrafe_server::auth::dev_idp::DevEidas { person_identifier: id.into(), birth_date: born.into() }),
             });
         }
+        // Born in Italy and formerly registered (EU-3): the birth certificate.
+        for (id, given, family, born) in &former {
+            people.push(anagrafe_server::auth::dev_idp::DevIdentity {
+                codice_fiscale: String::new(),
+                given_name: given.clone(),
+                family_name: family.clone(),
+                eidas: Some(anagrafe_server::auth::dev_idp::DevEidas { person_identifier: id.clone(), birth_date: born.clone() }),
+            });
+        }
         *idp.identities.write().unwrap_or_else(|e| e.into_inner()) = people;
     }
     let audience = state.api.audience.clone();
@@ -112,6 +122,67 @@ pub async fn run(opts: DemoOpts, mut cfg: Config, data_dir: Option<PathBuf>) -> 
     })
     .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Citizens of other EU states born in Italy who lived there and left (EU-3), with their eIDAS
+/// identifiers: one left after Milan joined the national register (the birth certificate is
+/// issued), one left Turin in 2009, before any comune had joined (refused with EN106). Written
+/// through the registry with fixed operation ids, so a second run changes nothing.
+const FORMER_RESIDENTS: [(&str, &str, &str, &str, &str, &str, &str); 2] = [
+    ("FR/IT/3c1d9a7b20", "Sophie", "Laurent", "1984-03-12", "F205", "FRA", "2023-09-30"),
+    ("BE/IT/7e2a5f0c44", "Lucas", "Peeters", "1975-11-02", "L219", "BEL", "2009-06-15"),
+];
+
+async fn demo_former_residents(state: &anagrafe_server::AppState) -> anyhow::Result<Vec<(String, String, String, String)>> {
+    use anagrafe_domain::ops::{Cancellation, HouseholdChoice, Operation, Registration};
+    use anagrafe_domain::person::{BirthPlace, Country, HouseholdKind, ItalianAddress, Residence};
+    use anagrafe_domain::{Belfiore, PartialDate, PersonName, Sex};
+    let registry = state.registry();
+    let refdata = anagrafe_domain::RefData::current();
+    let mut out = Vec::new();
+    for (i, (eidas, given, family, born, comune, citizenship, left)) in FORMER_RESIDENTS.into_iter().enumerate() {
+        let code = Belfiore::parse(comune)?;
+        let who = anagrafe_service::Principal::comune_client("demo", Some(code), format!("demo-former-{i}"));
+        let state_code = refdata.stati().iter().find(|s| s.iso3.as_deref() == Some(citizenship)).context("an EU state")?.code;
+        let born_on: chrono::NaiveDate = born.parse()?;
+        let reg = Registration {
+            reason: "1".into(),
+            reason_description: None,
+            effective_date: born_on,
+            name: PersonName::new(Some(family), Some(given)).map_err(|e| anyhow::anyhow!("{e:?}"))?,
+            sex: if i == 0 { Sex::F } else { Sex::M },
+            birth_date: PartialDate::full(born_on),
+            birth_place: BirthPlace::Comune { code },
+            codice_fiscale: None,
+            citizenships: vec![Country::Foreign(state_code)],
+            civil_status: anagrafe_domain::decode::StatoCivile::CelibeNubile,
+            residence: Residence::Italy(ItalianAddress {
+                comune: code,
+                cap: None,
+                species: anagrafe_testkit::line("VIA"),
+                toponym: anagrafe_testkit::line("Roma"),
+                civic: Some(anagrafe_testkit::line((10 + i).to_string())),
+                internal: None,
+                locality: None,
+            }),
+            household: HouseholdChoice::New { household: HouseholdKind::Family, name: None },
+            email: None,
+            digital_domicile: None,
+            origin: None,
+            birth_act: None,
+            parents: Vec::new(),
+        };
+        let op = anagrafe_service::ClientOpId::parse(&format!("demo-former-{i}-birth"))?;
+        let written = registry.apply(&who, Operation::Register(Box::new(reg)), &op).await?;
+        if let Some(person) = written.applied.id_anpr {
+            let cancellation =
+                Cancellation { reason: 5, reason_description: None, effective_date: left.parse()?, death: None, abroad: None };
+            let op = anagrafe_service::ClientOpId::parse(&format!("demo-former-{i}-left"))?;
+            registry.apply(&who, Operation::Cancel { person, cancellation }, &op).await?;
+        }
+        out.push((eidas.to_owned(), given.to_owned(), family.to_owned(), born.to_owned()));
+    }
+    Ok(out)
 }
 
 /// ISTAT region codes with the region's name and its constituency for the European Parliament
@@ -420,6 +491,7 @@ async fn write_credentials(
             "metrics": format!("{base}/metrics"),
         },
         "citizens": citizens,
+        "eu_citizens": eu_citizens(),
         "operators": operators.as_array().map(|ops| ops.iter().map(|o| {
             let mut o = o.clone();
             let secret = o["totp_secret"].as_str().unwrap_or_default().to_owned();
@@ -461,6 +533,34 @@ async fn write_credentials(
         dir.display(),
         path.display()
     ))
+}
+
+/// The development provider's EU identities as the credentials file lists them: the former
+/// residents with the codice fiscale they declare for the birth certificate (EU-3).
+fn eu_citizens() -> Vec<serde_json::Value> {
+    let refdata = anagrafe_domain::RefData::current();
+    FORMER_RESIDENTS
+        .iter()
+        .enumerate()
+        .map(|(i, (eidas, given, family, born, comune, _, left))| {
+            let cf = born.parse().ok().zip(anagrafe_domain::Belfiore::parse(comune).ok()).map(|(birth_date, birth_place)| {
+                anagrafe_domain::CodiceFiscale::compute(&anagrafe_domain::CfInput {
+                    surname: family,
+                    name: given,
+                    sex: if i == 0 { anagrafe_domain::Sex::F } else { anagrafe_domain::Sex::M },
+                    birth_date,
+                    birth_place,
+                })
+                .to_string()
+            });
+            let place = anagrafe_domain::Belfiore::parse(comune).ok().and_then(|c| refdata.comune_history(c).last().map(|x| x.name.clone()));
+            json!({
+                "eidas_id": eidas, "name": given, "surname": family, "birth_date": born, "birth_place": place,
+                "codice_fiscale": cf, "left_italy_on": left,
+                "login": "/auth/citizen/login — pick this person among the EU identities (eIDAS) on the development identity provider's page",
+            })
+        })
+        .collect()
 }
 
 /// Writes the demo public body's client file (what its gateway knows) and describes it.

@@ -4,9 +4,9 @@
 //! inadmissible with reasons. The same service as the web services (`/api/v1/cases`).
 
 use super::WebOfficer;
-use crate::AppState;
 use crate::web::eu::{address_of, check_lines, member_rows};
 use crate::web::{Chrome, PageResult, html, see_other};
+use crate::{ApiError, AppState};
 use anagrafe_domain::case::{CaseAction, CaseState};
 use anagrafe_service::ServiceError;
 use askama::Template;
@@ -104,6 +104,8 @@ struct CasePage {
     actions: Vec<(&'static str, String, bool)>,
     any_action: bool,
     errors: Vec<(String, String)>,
+    /// The start-of-procedure communication was sent.
+    started: bool,
 }
 
 async fn case_view(state: &AppState, o: &WebOfficer, id: i64, errors: Vec<(String, String)>) -> PageResult {
@@ -168,6 +170,7 @@ async fn case_view(state: &AppState, o: &WebOfficer, id: i64, errors: Vec<(Strin
     ];
     let any_action = actions.iter().any(|a| a.2);
     let page = CasePage {
+        started: v.file.steps.iter().any(|st| st.action == CaseAction::StartProcedure.name()),
         any_action,
         csrf: o.s.0.session.csrf_token.clone(),
         id,
@@ -209,6 +212,16 @@ pub(super) async fn document(State(state): State<AppState>, o: WebOfficer, Path(
     let who = o.principal()?;
     let (meta, bytes) = state.cases().document(&who, id, doc).await.map_err(|e| o.fail(e.into()))?;
     Ok(crate::downloads::case_document(&meta, bytes))
+}
+
+/// `GET /ufficio/pratiche/{id}/lettere/{ricevuta|avvio}`: the receipt, the start communication.
+pub(super) async fn letter(State(state): State<AppState>, o: WebOfficer, Path((id, letter)): Path<(String, String)>) -> PageResult {
+    let id = number(&o, &id)?;
+    let who = o.principal()?;
+    let Some(letter) = crate::downloads::CaseLetter::parse(&letter) else {
+        return Err(o.fail(ApiError::NotFound("no such letter".into())));
+    };
+    letter.fetch(&state.cases(), &who, id).await.map_err(|e| o.fail(e.into()))
 }
 
 /// A step from the page: the action, the document for a verification, the note.
