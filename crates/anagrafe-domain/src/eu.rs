@@ -322,3 +322,55 @@ mod tests {
         assert!(adult(d("2008-12-07"), d("2026-12-07")) && !adult(d("2008-12-08"), d("2026-12-07")));
     }
 }
+
+/// An application of a citizen of another EU state resident in Italy for the additional
+/// electoral lists (CIT-4): the municipal list (d.lgs. 197/1996 art. 3) and the European
+/// Parliament's (DL 408/1994 art. 2), with the declarations those laws require.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListApplication {
+    /// The lists asked for: [`AdditionalList::EuMunicipal`], [`AdditionalList::EuEuropean`] or both.
+    pub lists: Vec<crate::electoral::AdditionalList>,
+    /// The EU citizenship held (`Z` code), one of the record's.
+    pub citizenship: Belfiore,
+    /// The address in the state of origin.
+    pub home_address: crate::text::Line<200>,
+    /// For the European Parliament: the locality or constituency of the state of origin whose
+    /// lists last held the applicant, if any.
+    #[serde(default)]
+    pub home_constituency: Option<crate::text::Line<100>>,
+    /// Declared: not deprived of the right to vote in the state of origin.
+    pub not_deprived: bool,
+    /// For the European Parliament: declared to vote only in Italy.
+    #[serde(default)]
+    pub vote_only_in_italy: bool,
+}
+
+/// Checks an application against the record's citizenships: at least one list, only the EU
+/// citizens' lists, each once; an EU citizenship the record holds, not the Italian one; the
+/// declarations the lists need made. Every problem names its field.
+pub fn check_application(a: &ListApplication, citizenships: &[crate::person::Country], refdata: &RefData) -> Vec<FieldError> {
+    use crate::electoral::AdditionalList;
+    let mut out = Vec::new();
+    if a.lists.is_empty() {
+        out.push(FieldError::new("lists", Why::new("eu-lists-none")));
+    }
+    let mut seen = Vec::new();
+    for l in &a.lists {
+        if !l.for_eu_citizens() || seen.contains(l) {
+            out.push(FieldError::new("lists", Why::new("eu-lists-none")));
+        }
+        seen.push(*l);
+    }
+    let held = citizenships.contains(&crate::person::Country::Foreign(a.citizenship));
+    if !held || !is_eu_state(refdata, a.citizenship) {
+        out.push(FieldError::new("citizenship", Why::new("eu-lists-citizenship")));
+    }
+    if !a.not_deprived {
+        out.push(FieldError::new("not_deprived", Why::new("eu-lists-declaration")));
+    }
+    if a.lists.contains(&AdditionalList::EuEuropean) && !a.vote_only_in_italy {
+        out.push(FieldError::new("vote_only_in_italy", Why::new("eu-lists-declaration")));
+    }
+    out
+}

@@ -403,6 +403,8 @@ pub struct CaseView {
     pub file: CaseFile,
     /// The registration request, for that kind.
     pub registration: Option<RegistrationRequest>,
+    /// The application for the additional electoral lists, for that kind.
+    pub lists: Option<eu::ListApplication>,
     /// The checklist, each line with the documents meeting it.
     pub checklist: Vec<(Requirement, Vec<i64>)>,
 }
@@ -547,9 +549,9 @@ impl CaseDesk {
     fn decode(file: CaseFile) -> ServiceResult<CaseView> {
         let corrupt =
             |e: serde_json::Error| ServiceError::Internal(Box::new(anagrafe_store::StoreError::Corrupt(format!("case data: {e}"))));
-        let registration = match file.case.kind {
-            CaseKind::EuRegistration => Some(serde_json::from_str::<RegistrationRequest>(&file.case.data).map_err(corrupt)?),
-            CaseKind::EuElectoralList => None,
+        let (registration, lists) = match file.case.kind {
+            CaseKind::EuRegistration => (Some(serde_json::from_str::<RegistrationRequest>(&file.case.data).map_err(corrupt)?), None),
+            CaseKind::EuElectoralList => (None, Some(serde_json::from_str::<eu::ListApplication>(&file.case.data).map_err(corrupt)?)),
         };
         let today = chrono::DateTime::from_timestamp_millis(file.case.created_at).map(|d| d.date_naive()).unwrap_or_default();
         let reqs = match &registration {
@@ -566,7 +568,7 @@ impl CaseDesk {
                 (q, docs)
             })
             .collect();
-        Ok(CaseView { file, registration, checklist })
+        Ok(CaseView { file, registration, lists, checklist })
     }
 
     async fn load(&self, id: i64) -> ServiceResult<CaseView> {
@@ -603,6 +605,74 @@ impl CaseDesk {
             data: serde_json::to_string(&r).map_err(|e| ServiceError::Internal(Box::new(e)))?,
         };
         Ok(self.store.create_case(&new, self.clock.now_ms(), &who.entry("case.create", "ok")).await?)
+    }
+
+    /// A resident citizen of another EU state applies for the additional electoral lists
+    /// (CIT-4): checked against the own record (resident, holding that EU citizenship), one
+    /// pending application at a time, submitted at once to the comune of residence's electoral
+    /// office (the login at level 2 or higher identifies the applicant: no file is needed).
+    pub async fn apply_for_lists(&self, who: &Principal, a: eu::ListApplication) -> ServiceResult<(i64, anagrafe_domain::extract::Protocol)> {
+        who.require(&[Role::Citizen], "a citizen's requests")?;
+        let Some(cf) = who.codice_fiscale.as_deref().and_then(|c| CodiceFiscale::parse(c).ok()) else {
+            return Err(ServiceError::Forbidden("the additional lists are for residents: log in to the reserved area".into()));
+        };
+        let pid = *self.store.find_by_cf(&cf, None).await?.first().ok_or_else(|| ServiceError::NotFound("no record with this codice fiscale".into()))?;
+        let record = self.store.person(pid, None).await?.record;
+        if record.status != anagrafe_domain::RegisterStatus::Resident {
+            return Err(ServiceError::State { field: "residence".into(), reason: Why::new("eu-lists-resident") });
+        }
+        ServiceError::check(eu::check_application(&a, &record.citizenships, &RefData::current()))?;
+        let open = CaseFilter {
+            applicant: Some(who.actor.clone()),
+            kinds: vec![CaseKind::EuElectoralList],
+            states: vec![CaseState::Draft, CaseState::Submitted, CaseState::InProgress],
+            limit: 1,
+            ..CaseFilter::default()
+        };
+        if !self.store.cases(&open).await?.is_empty() {
+            return Err(ServiceError::State { field: "lists".into(), reason: Why::new("eu-lists-pending") });
+        }
+        let g = &record.generalita.name;
+        let new = NewCase {
+            kind: CaseKind::EuElectoralList,
+            comune: record.residence.competent_comune(),
+            applicant: who.actor.clone(),
+            applicant_name: [g.given(), g.surname()].into_iter().flatten().collect::<Vec<_>>().join(" "),
+            applicant_email: record.email.as_ref().map(|e| e.as_str().to_owned()),
+            data: serde_json::to_string(&a).map_err(|e| ServiceError::Internal(Box::new(e)))?,
+        };
+        let id = self.store.create_case(&new, self.clock.now_ms(), &who.entry("case.create", "ok")).await?;
+        let protocol = self.submit(who, id).await?;
+        Ok((id, protocol))
+    }
+
+    /// Adds the lists of an accepted application to the applicant's electoral data: the
+    /// electoral office has given them a section (an elector), or the acceptance waits for it.
+    async fn enrol_in_lists(&self, who: &Principal, c: &Case, a: &eu::ListApplication) -> ServiceResult<()> {
+        let cf = c.applicant.strip_prefix("citizen:").and_then(|x| CodiceFiscale::parse(x).ok());
+        let pid = match cf {
+            Some(cf) => self.store.find_by_cf(&cf, None).await?.first().copied(),
+            None => None,
+        };
+        let Some(pid) = pid else {
+            return Err(ServiceError::State { field: "action".into(), reason: Why::new("eu-lists-no-record") });
+        };
+        let mut data = self.store.electoral_data(pid).await?.map(|r| r.data).unwrap_or_else(anagrafe_domain::electoral::ElectoralData::not_elector);
+        if !data.elector || data.section.is_none() {
+            return Err(ServiceError::State { field: "action".into(), reason: Why::new("eu-lists-section") });
+        }
+        for l in &a.lists {
+            if !data.additional_lists.contains(l) {
+                data.additional_lists.push(*l);
+            }
+        }
+        let record = self.store.person(pid, None).await?.record;
+        ServiceError::check(data.check(anagrafe_domain::electoral::Franchise::of(&record.citizenships)))?;
+        let mut e = who.entry("electoral.save", "ok");
+        e.subject_person = Some(pid);
+        e.detail = serde_json::json!({ "case": c.id, "additional_lists": a.lists }).to_string();
+        self.store.save_electoral_data(pid, &c.comune.to_string(), &data, &e).await?;
+        Ok(())
     }
 
     /// Attaches a file to `who`'s draft: its type read from its bytes, size and count limited,
@@ -818,6 +888,11 @@ impl CaseDesk {
             && let Some(r) = &v.registration
         {
             self.register_members(who, c, r).await?;
+        }
+        if action == CaseAction::Accept
+            && let Some(a) = &v.lists
+        {
+            self.enrol_in_lists(who, c, a).await?;
         }
         let step = NewCaseStep {
             actor: who.actor.clone(),

@@ -25,6 +25,7 @@ conformance!(
     an_eu_citizen_is_refused_with_the_reasons_then_validated_by_the_code,
     a_registration_is_drafted_submitted_worked_and_accepted_registering_the_family,
     the_adults_declaration_is_refused_when_tampered_and_a_digital_signature_after_a_handwritten_one_is_not_applied,
+    an_eu_resident_applies_for_the_additional_lists_and_the_electoral_office_enrols_them,
 );
 
 fn d(s: &str) -> NaiveDate {
@@ -298,4 +299,56 @@ async fn the_local_once_only_system_answers_for_the_demo_identities_only() {
     assert_eq!(anagrafe_domain::case::sniff(&found.bytes), Ok(anagrafe_domain::case::MediaType::Pdf));
     assert!(system.fetch(&demo, Evidence::IdentityDocument, "Anna Schmidt").await.unwrap().is_none());
     assert!(system.fetch(&EidasId::parse(EIDAS).unwrap(), Evidence::Employment, "Marie").await.unwrap().is_none());
+}
+
+async fn an_eu_resident_applies_for_the_additional_lists_and_the_electoral_office_enrols_them(h: &Harness) {
+    use anagrafe_domain::electoral::{AdditionalList, ElectoralData, Section};
+    use anagrafe_domain::eu::ListApplication;
+    let clock = Arc::new(FakeClock::on(d("2026-12-07")));
+    let issuer = IdIssuer { generator: IdGenerator::new(&[8u8; 16]), key_version: 1, high_water: None };
+    let registry = Registry::new(h.store.clone(), Some(Arc::new(issuer)), clock.clone());
+    let office = Principal::registry_officer("mrossi", b("H501"), "password_totp", "req-o".into());
+    let mut reg = anagrafe_testkit::registration(41, "H501", "H501", d("1990-01-01"));
+    reg.citizenships = vec![anagrafe_domain::Country::Foreign(state("FRA"))];
+    let w = registry.apply(&office, anagrafe_domain::ops::Operation::Register(Box::new(reg)), &ClientOpId::parse("reg-41").unwrap()).await.unwrap();
+    let cf = w.applied.codice_fiscale.clone().unwrap();
+    let pid = h.store.find_by_cf(&CodiceFiscale::parse(&cf).unwrap(), None).await.unwrap()[0];
+    let who = Principal::citizen(&cf, "oidc:spid", 2, "req-c".into());
+    let cases = CaseDesk::new(h.store.clone(), clock.clone(), registry);
+    let app = ListApplication {
+        lists: vec![AdditionalList::EuMunicipal, AdditionalList::EuEuropean],
+        citizenship: state("FRA"),
+        home_address: Line::new("12 rue de la Paix, Paris").unwrap(),
+        home_constituency: Some(Line::new("Paris").unwrap()),
+        not_deprived: true,
+        vote_only_in_italy: false,
+    };
+    // The European Parliament's list needs the declaration to vote in Italy only; a citizenship
+    // the record does not hold is refused.
+    let ServiceError::Invalid(errs) = cases.apply_for_lists(&who, app.clone()).await.unwrap_err() else { panic!() };
+    assert_eq!(errs.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), vec!["vote_only_in_italy"]);
+    let german = ListApplication { citizenship: state("DEU"), vote_only_in_italy: true, ..app.clone() };
+    let ServiceError::Invalid(errs) = cases.apply_for_lists(&who, german).await.unwrap_err() else { panic!() };
+    assert_eq!(errs[0].field, "citizenship");
+    let app = ListApplication { vote_only_in_italy: true, ..app };
+    let (id, protocol) = cases.apply_for_lists(&who, app.clone()).await.unwrap();
+    assert!(protocol.to_string().starts_with("H501/2026/"));
+    let again = cases.apply_for_lists(&who, app).await.unwrap_err();
+    assert!(matches!(&again, ServiceError::State { reason, .. } if reason.key() == "eu-lists-pending"), "{again:?}");
+    // The electoral office decides; the registry office does not see it.
+    assert!(cases.list(&office, vec![], 50).await.unwrap().is_empty());
+    let electoral = Principal::electoral_officer("gverdi", b("H501"), "password_totp", "req-e".into());
+    assert_eq!(cases.list(&electoral, vec![], 50).await.unwrap().len(), 1);
+    cases.step(&electoral, id, CaseAction::StartProcedure, "", None).await.unwrap();
+    // Not yet an elector with a section: the acceptance waits, and nothing changed.
+    let e = cases.step(&electoral, id, CaseAction::Accept, "", None).await.unwrap_err();
+    assert!(matches!(&e, ServiceError::State { reason, .. } if reason.key() == "eu-lists-section"), "{e:?}");
+    assert_eq!(cases.file(&electoral, id).await.unwrap().file.case.state, CaseState::InProgress);
+    let section = Section { number: 12, seat_name: "Scuola Mazzini".into(), seat_address: "Via Merulana 10".into() };
+    let data = ElectoralData { elector: true, section: Some(section), ..ElectoralData::not_elector() };
+    h.store.save_electoral_data(pid, "H501", &data, &electoral.entry("electoral.save", "ok")).await.unwrap();
+    cases.step(&electoral, id, CaseAction::Accept, "", None).await.unwrap();
+    let kept = h.store.electoral_data(pid).await.unwrap().unwrap().data;
+    assert_eq!(kept.additional_lists, vec![AdditionalList::EuMunicipal, AdditionalList::EuEuropean]);
+    assert_eq!(cases.own(&who, id).await.unwrap().file.case.state, CaseState::Accepted);
 }
