@@ -678,6 +678,51 @@ await journey("an EU citizen logs in through eIDAS, validates, asks to register 
   await page.waitForURL(/\/area-personale$/);
   check((await page.getByTestId("id-anpr").innerText()).trim().length > 0, "the next login finds the record and its ID ANPR");
   await axe(page, "70-eu-registered-record");
+  // Resident now, she applies for the additional electoral lists (CIT-4); the comune's
+  // electoral officer gives her a section and accepts; her electoral data show the lists.
+  await page.getByRole("link", { name: "I miei dati elettorali" }).click();
+  await page.getByRole("link", { name: "Liste elettorali aggiunte (cittadini dell'Unione)" }).click();
+  await axe(page, "76-lists");
+  await page.getByRole("button", { name: "Presenta la domanda" }).click();
+  check((await page.locator("#error-summary").innerText()).includes("Scegli una o entrambe"), "an application without a list is refused, with why");
+  await axe(page, "77-lists-errors");
+  await tick(page, "Lista aggiunta per le elezioni comunali");
+  await tick(page, "Lista aggiunta per le elezioni del Parlamento europeo");
+  await page.locator("#cittadinanza").selectOption({ label: "GERMANIA" });
+  await page.locator("#indirizzo_origine").fill("Hauptstraße 5, 10115 Berlin");
+  await page.locator("#circoscrizione").fill("Berlin");
+  await tick(page, /non essere decaduto/);
+  await tick(page, /soltanto in Italia/);
+  await page.getByRole("button", { name: "Presenta la domanda" }).click();
+  const listsProtocol = (await page.getByTestId("notice").innerText()).match(/protocollo (\S+)\./)[1];
+  check((await page.getByTestId("lists-application").first().innerText()).includes("presentata"), "the application is submitted");
+  await axe(page, "78-lists-sent");
+  await page.getByRole("button", { name: "Esci" }).click();
+  await officeLogin(page, electoralOfficer, "79-lists-office", /\/ufficio\/elettorale$/);
+  await page.getByRole("link", { name: "Domande di iscrizione nelle liste aggiunte" }).click();
+  await axe(page, "80-lists-desk");
+  await page.getByRole("link", { name: listsProtocol }).click();
+  await page.getByRole("button", { name: "Invia la comunicazione di avvio del procedimento" }).click();
+  await page.getByRole("button", { name: "Accogli e iscrivi nelle liste" }).click();
+  check((await page.locator("#error-summary").innerText()).includes("assegna all'elettore la sezione"), "not accepted before a section is given");
+  await axe(page, "81-lists-case");
+  const caseUrl = page.url().replace(/\/passi$/, "");
+  await page.getByRole("link", { name: "Scheda elettorale del richiedente (sezione)" }).click();
+  await page.locator("#elettore").selectOption("si");
+  await page.locator("#sezione").fill("12");
+  await page.locator("#sede_nome").fill("Scuola Mazzini");
+  await page.locator("#sede_indirizzo").fill("Via Merulana 10");
+  await page.getByRole("button", { name: "Salva i dati elettorali" }).click();
+  check((await page.locator(".alert-success").innerText()).includes("Dati elettorali salvati"), "the section is given");
+  await page.goto(caseUrl);
+  await page.getByRole("button", { name: "Accogli e iscrivi nelle liste" }).click();
+  check((await page.getByTestId("case-state").innerText()).includes("accolta"), "the application is accepted");
+  await page.getByRole("button", { name: "Esci" }).click();
+  await euLogin(page);
+  await page.waitForURL(/\/area-personale$/);
+  await page.getByRole("link", { name: "I miei dati elettorali" }).click();
+  const lists = await page.locator("main").innerText();
+  check(lists.includes("Cittadini dell'Unione europea, elezioni comunali") && lists.includes("elezioni del Parlamento europeo"), "her electoral data show both additional lists");
 });
 
 // Issue 20 (EU-3): a citizen of another EU state born in Milan, who left Italy after Milan

@@ -374,3 +374,49 @@ pub fn check_application(a: &ListApplication, citizenships: &[crate::person::Cou
     }
     out
 }
+
+#[cfg(test)]
+mod list_tests {
+    use super::*;
+    use crate::electoral::AdditionalList;
+    use crate::person::Country;
+
+    fn state(iso: &str) -> Belfiore {
+        RefData::current().stati().iter().find(|s| s.iso3.as_deref() == Some(iso)).unwrap().code
+    }
+
+    fn app(lists: Vec<AdditionalList>) -> ListApplication {
+        ListApplication {
+            lists,
+            citizenship: state("FRA"),
+            home_address: crate::text::Line::new("1 rue X, Lyon").unwrap(),
+            home_constituency: None,
+            not_deprived: true,
+            vote_only_in_italy: false,
+        }
+    }
+
+    fn fields(errs: Vec<FieldError>) -> Vec<String> {
+        errs.into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn an_application_names_what_the_laws_want_missing() {
+        let refdata = RefData::current();
+        let french = [Country::Foreign(state("FRA"))];
+        assert!(check_application(&app(vec![AdditionalList::EuMunicipal]), &french, &refdata).is_empty());
+        assert_eq!(fields(check_application(&app(vec![]), &french, &refdata)), vec!["lists"]);
+        // The European list needs the declaration to vote in Italy only.
+        assert_eq!(fields(check_application(&app(vec![AdditionalList::EuEuropean]), &french, &refdata)), vec!["vote_only_in_italy"]);
+        // Only the EU citizens' lists, each once.
+        let twice = app(vec![AdditionalList::EuMunicipal, AdditionalList::EuMunicipal]);
+        assert_eq!(fields(check_application(&twice, &french, &refdata)), vec!["lists"]);
+        assert_eq!(fields(check_application(&app(vec![AdditionalList::TrentinoRegional]), &french, &refdata)), vec!["lists"]);
+        // A citizenship the record does not hold, or a state outside the Union.
+        assert_eq!(fields(check_application(&app(vec![AdditionalList::EuMunicipal]), &[Country::Italia], &refdata)), vec!["citizenship"]);
+        let swiss = ListApplication { citizenship: state("CHE"), ..app(vec![AdditionalList::EuMunicipal]) };
+        assert_eq!(fields(check_application(&swiss, &[Country::Foreign(state("CHE"))], &refdata)), vec!["citizenship"]);
+        let undeclared = ListApplication { not_deprived: false, ..app(vec![AdditionalList::EuMunicipal]) };
+        assert_eq!(fields(check_application(&undeclared, &french, &refdata)), vec!["not_deprived"]);
+    }
+}

@@ -611,12 +611,21 @@ impl CaseDesk {
     /// (CIT-4): checked against the own record (resident, holding that EU citizenship), one
     /// pending application at a time, submitted at once to the comune of residence's electoral
     /// office (the login at level 2 or higher identifies the applicant: no file is needed).
-    pub async fn apply_for_lists(&self, who: &Principal, a: eu::ListApplication) -> ServiceResult<(i64, anagrafe_domain::extract::Protocol)> {
+    pub async fn apply_for_lists(
+        &self,
+        who: &Principal,
+        a: eu::ListApplication,
+    ) -> ServiceResult<(i64, anagrafe_domain::extract::Protocol)> {
         who.require(&[Role::Citizen], "a citizen's requests")?;
         let Some(cf) = who.codice_fiscale.as_deref().and_then(|c| CodiceFiscale::parse(c).ok()) else {
             return Err(ServiceError::Forbidden("the additional lists are for residents: log in to the reserved area".into()));
         };
-        let pid = *self.store.find_by_cf(&cf, None).await?.first().ok_or_else(|| ServiceError::NotFound("no record with this codice fiscale".into()))?;
+        let pid = *self
+            .store
+            .find_by_cf(&cf, None)
+            .await?
+            .first()
+            .ok_or_else(|| ServiceError::NotFound("no record with this codice fiscale".into()))?;
         let record = self.store.person(pid, None).await?.record;
         if record.status != anagrafe_domain::RegisterStatus::Resident {
             return Err(ServiceError::State { field: "residence".into(), reason: Why::new("eu-lists-resident") });
@@ -657,7 +666,8 @@ impl CaseDesk {
         let Some(pid) = pid else {
             return Err(ServiceError::State { field: "action".into(), reason: Why::new("eu-lists-no-record") });
         };
-        let mut data = self.store.electoral_data(pid).await?.map(|r| r.data).unwrap_or_else(anagrafe_domain::electoral::ElectoralData::not_elector);
+        let mut data =
+            self.store.electoral_data(pid).await?.map(|r| r.data).unwrap_or_else(anagrafe_domain::electoral::ElectoralData::not_elector);
         if !data.elector || data.section.is_none() {
             return Err(ServiceError::State { field: "action".into(), reason: Why::new("eu-lists-section") });
         }

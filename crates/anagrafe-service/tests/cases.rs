@@ -310,7 +310,10 @@ async fn an_eu_resident_applies_for_the_additional_lists_and_the_electoral_offic
     let office = Principal::registry_officer("mrossi", b("H501"), "password_totp", "req-o".into());
     let mut reg = anagrafe_testkit::registration(41, "H501", "H501", d("1990-01-01"));
     reg.citizenships = vec![anagrafe_domain::Country::Foreign(state("FRA"))];
-    let w = registry.apply(&office, anagrafe_domain::ops::Operation::Register(Box::new(reg)), &ClientOpId::parse("reg-41").unwrap()).await.unwrap();
+    let w = registry
+        .apply(&office, anagrafe_domain::ops::Operation::Register(Box::new(reg)), &ClientOpId::parse("reg-41").unwrap())
+        .await
+        .unwrap();
     let cf = w.applied.codice_fiscale.clone().unwrap();
     let pid = h.store.find_by_cf(&CodiceFiscale::parse(&cf).unwrap(), None).await.unwrap()[0];
     let who = Principal::citizen(&cf, "oidc:spid", 2, "req-c".into());

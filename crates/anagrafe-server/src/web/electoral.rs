@@ -4,6 +4,8 @@
 //! update happened, not what was there), and answers the citizens' requests. Only the officer of
 //! the elector's comune sees or writes them (ELE-3): the store checks it again in the write.
 
+mod lists;
+
 use super::citizen::WebCitizen;
 use super::form::{Field, Opt};
 use super::office::{WebOfficer, WebOfficerOrAny, comune_name};
@@ -32,6 +34,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ufficio/elettorale", get(desk))
         .route("/ufficio/elettorale/persone/{id_anpr}", get(elector_page).post(elector_save))
         .route("/ufficio/elettorale/richieste/{id}", post(answer))
+        .merge(lists::routes())
 }
 
 /// The form fields of an additional list.
