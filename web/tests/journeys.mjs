@@ -621,11 +621,13 @@ await journey("an EU citizen logs in through eIDAS, validates, asks to register 
   await page.locator("#provenienza").selectOption({ label: "GERMANIA" });
   await page.locator("#m1_cognome").fill("Schmidt");
   await page.locator("#m1_nome").fill("Paul");
-  await page.locator("#m1_nascita").fill("2018-03-02");
+  await page.locator("#m1_nascita").fill("2004-03-02");
   await page.locator("#m1_luogo").fill("Germania");
   await page.locator("#m1_sesso").selectOption("M");
   await page.locator("#m1_cittadinanza").selectOption({ label: "GERMANIA" });
   await page.locator("#m1_relazione").selectOption("3");
+  // Her adult son signs the declaration digitally; she signs it by hand, before him.
+  await page.locator("#m1_firma").selectOption("digitale");
   await page.getByRole("button", { name: "Prosegui con gli allegati" }).click();
   await page.waitForURL(/\/ue\/richieste\/\d+$/);
   await axe(page, "64-eu-request-draft");
@@ -634,17 +636,24 @@ await journey("an EU citizen logs in through eIDAS, validates, asks to register 
   await page.getByRole("button", { name: "Allega", exact: true }).click();
   check((await page.locator("#error-summary").innerText()).includes("Sono ammessi solo file PDF, JPEG o PNG"), "a file that is not a document is refused");
   const lines = await page.locator("#documento option").evaluateAll((os) => os.map((o) => o.value));
-  check(lines.length === 4, `four documents are asked (${lines.join(", ")})`);
+  check(lines.length === 5 && lines.includes("signed_declaration-all"), `five documents are asked, the signed declaration among them (${lines.join(", ")})`);
   // The proof of employment comes from the EU once-only technical system.
   await page.getByRole("button", { name: "Richiedi al sistema once-only dell'UE" }).first().click();
   await page.waitForURL(/\/ue\/richieste\/\d+$/);
   check((await page.locator("main").innerText()).includes("once-only-employment.pdf"), "the once-only system delivered the proof of employment");
+  // The declaration: her handwritten signature (a scan) first, then his digital one, made with a
+  // certificate the demo's CA issues (a citizen's signature device, in the demo).
+  const signed = join(out, "dichiarazione-firmata.pdf");
+  execFileSync(bin, ["--data-dir", dataDir, "seal", "sign-declaration", "--name", "Paul Schmidt", "--line", "Dichiarazione anagrafica di Anna e Paul Schmidt", "--handwritten-first", "--out", signed]);
   for (const line of lines.filter((l) => l !== "employment-all")) {
     await page.locator("#documento").selectOption(line);
-    await page.locator("#file").setInputFiles({ name: `${line}.pdf`, mimeType: "application/pdf", buffer: pdf });
+    const file = line === "signed_declaration-all" ? { name: "dichiarazione.pdf", mimeType: "application/pdf", buffer: readFileSync(signed) } : { name: `${line}.pdf`, mimeType: "application/pdf", buffer: pdf };
+    await page.locator("#file").setInputFiles(file);
     await page.getByRole("button", { name: "Allega", exact: true }).click();
     await page.waitForURL(/\/ue\/richieste\/\d+$/);
   }
+  check((await page.locator("main").innerText()).includes("Firma digitale di") && (await page.locator("main").innerText()).includes("Paul Schmidt"), "the digital signature after the handwritten one counts, in Paul's name");
+  check(!(await page.locator("main").innerText()).includes("considerata non apposta"), "no signature is set aside");
   check((await page.locator("main").innerText()).includes("Tutti i documenti richiesti sono allegati"), "the checklist is complete");
   await page.getByRole("button", { name: "Trasmetti la richiesta" }).click();
   const notice = await page.getByTestId("notice").innerText();
@@ -659,7 +668,7 @@ await journey("an EU citizen logs in through eIDAS, validates, asks to register 
   await axe(page, "67-cases");
   await page.getByRole("link", { name: protocol }).click();
   await axe(page, "68-case");
-  for (let i = 0; i < 4; i++) {
+  for (let i = 0; i < 5; i++) {
     const row = page.getByTestId("case-document").nth(i);
     await row.getByRole("button", { name: "Valido", exact: true }).click();
     await page.waitForFunction((n) => !document.querySelectorAll("[data-testid=case-document]")[n]?.innerText.includes("da verificare"), i);
@@ -678,6 +687,18 @@ await journey("an EU citizen logs in through eIDAS, validates, asks to register 
   await page.waitForURL(/\/area-personale$/);
   check((await page.getByTestId("id-anpr").innerText()).trim().length > 0, "the next login finds the record and its ID ANPR");
   await axe(page, "70-eu-registered-record");
+  // Registered, she gets a residence certificate like any resident.
+  await page.getByRole("main").getByRole("link", { name: "Certificati" }).click();
+  await page.getByRole("radio", { name: "Di residenza", exact: true }).check();
+  await page.getByRole("button", { name: "Continua" }).click();
+  await tick(page, /Confermo la richiesta/);
+  await page.getByRole("button", { name: "Rilascia il certificato" }).click();
+  await page.getByRole("button", { name: "Paga 16,00 €" }).click();
+  await page.locator("#receipt").waitFor();
+  await page.getByRole("button", { name: "Rilascia il certificato" }).click();
+  await page.waitForURL(/rilasciato=/);
+  check((await page.locator(".alert-success").innerText()).includes("rilasciato"), "the registered EU citizen gets a residence certificate");
+  await page.goto(base + "/area-personale");
   // Resident now, she applies for the additional electoral lists (CIT-4); the comune's
   // electoral officer gives her a section and accepts; her electoral data show the lists.
   await page.getByRole("link", { name: "I miei dati elettorali" }).click();

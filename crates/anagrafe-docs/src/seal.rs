@@ -131,6 +131,40 @@ impl SealIdentity {
         })
     }
 
+    /// A natural person's signing identity, issued by the CA whose key and certificate are
+    /// given (PEM): the certificate names `name` (`CN=…`), valid two years. The embedded mode's
+    /// stand-in for the qualified certificate a citizen's signature device holds, so the demo
+    /// and the tests can sign a declaration the register trusts.
+    pub fn issue_signer(ca_key_pem: &str, ca_cert_pem: &str, name: &str, now: DateTime<Utc>) -> Result<Self, DocError> {
+        let ca_key = SigningKey::from_pkcs8_pem(ca_key_pem).map_err(|e| err("CA key", e))?;
+        let ca_cert = <Certificate as der::DecodePem>::from_pem(ca_cert_pem.as_bytes()).map_err(|e| err("CA certificate", e))?;
+        let mut rng = rand::rngs::OsRng;
+        let key = SigningKey::random(&mut rng);
+        let clean = name.replace([',', '=', '+', '"', '\\', '<', '>', ';'], " ");
+        let subject = Name::from_str(&format!("CN={clean},C=IT")).map_err(|e| err("signer name", e))?;
+        let from = Duration::from_secs((now - chrono::Duration::minutes(5)).timestamp().max(0) as u64);
+        let validity = Validity {
+            not_before: x509_cert::time::Time::try_from(std::time::UNIX_EPOCH + from).map_err(|e| err("validity", e))?,
+            not_after: x509_cert::time::Time::try_from(std::time::UNIX_EPOCH + from + Duration::from_secs(2 * 365 * 86_400))
+                .map_err(|e| err("validity", e))?,
+        };
+        let mut b = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rng, &mut b);
+        b[0] = (b[0] & 0x7f) | 0x01;
+        let serial = SerialNumber::new(&b).map_err(|e| err("serial", e))?;
+        let der = p256::pkcs8::EncodePublicKey::to_public_key_der(key.verifying_key()).map_err(|e| err("public key", e))?;
+        let spki = spki::SubjectPublicKeyInfoOwned::from_der(der.as_bytes()).map_err(|e| err("public key", e))?;
+        let profile =
+            Profile::Leaf { issuer: ca_cert.tbs_certificate.subject.clone(), enable_key_agreement: false, enable_key_encipherment: false };
+        let cert = CertificateBuilder::new(profile, serial, validity, subject, spki, &ca_key)
+            .map_err(|e| err("signer certificate", e))?
+            .build::<DerSignature>()
+            .map_err(|e| err("signer certificate", e))?;
+        let pem = |c: &Certificate| c.to_pem(LineEnding::LF).map_err(|e| err("PEM", e));
+        let key_pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| err("PEM", e))?;
+        Self::from_pem(&key_pem, &format!("{}{}", pem(&cert)?, pem(&ca_cert)?))
+    }
+
     /// A 32-byte secret for `purpose`, derived from the seal's private key: the same on every
     /// instance that holds the seal, and nothing about the key can be learnt from it
     /// (SHA-256 of the purpose and the key's scalar).

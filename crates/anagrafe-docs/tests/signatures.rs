@@ -52,3 +52,17 @@ fn a_tampered_file_and_a_handwritten_signature_after_a_digital_one_are_not_appli
     assert!(s[0].intact && s[0].trusted && s[0].content_added_after && !s[0].applied, "{s:?}");
     assert!(signatures(&declaration(true), &[&ca]).is_empty(), "a file signed by hand only has no digital signature");
 }
+
+#[test]
+fn a_person_the_registers_ca_certifies_signs_a_declaration_it_trusts() {
+    let pki = SealIdentity::generate("Anagrafe demo", chrono::Utc::now()).unwrap();
+    let paul = SealIdentity::issue_signer(&pki.ca_key_pem, &pki.ca_cert_pem, "Paul Schmidt", chrono::Utc::now()).unwrap();
+    assert!(paul.subject().contains("CN=Paul Schmidt"), "{}", paul.subject());
+    let signed = paul.seal(&declaration(true), chrono::Utc::now(), "Dichiarazione anagrafica", &[]).unwrap();
+    let s = signatures(&signed, &[&pki.ca_cert_pem]);
+    assert!(s.len() == 1 && s[0].applied && s[0].signer.contains("Paul Schmidt"), "{s:?}");
+    // Another register's CA does not vouch for him.
+    let other = SealIdentity::generate("Altro", chrono::Utc::now()).unwrap();
+    assert!(!signatures(&signed, &[&other.ca_cert_pem])[0].applied);
+    assert!(SealIdentity::issue_signer("not a key", &pki.ca_cert_pem, "X", chrono::Utc::now()).is_err());
+}

@@ -420,3 +420,22 @@ mod list_tests {
         assert_eq!(fields(check_application(&undeclared, &french, &refdata)), vec!["not_deprived"]);
     }
 }
+
+/// The adult members who chose to sign the declaration digitally and whose name no applied
+/// signature bears (EU-4): `signers` are the subjects (`CN=…`) of the signatures that count on
+/// the signed declaration. A signer matches a member when the subject holds both the member's
+/// surname and given name, compared folded (case, accents and spacing aside). The indexes of
+/// the members left unsigned, in order.
+pub fn unsigned_members(members: &[Member], signers: &[String], today: NaiveDate) -> Vec<usize> {
+    let folded: Vec<String> = signers.iter().map(|s| crate::text::fold(s)).collect();
+    members
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.signature == Some(SignatureWay::Digital) && adult(m.birth_date, today))
+        .filter(|(_, m)| {
+            let parts: Vec<String> = [m.name.surname(), m.name.given()].into_iter().flatten().map(crate::text::fold).collect();
+            !folded.iter().any(|s| parts.iter().all(|p| s.contains(p.as_str())))
+        })
+        .map(|(i, _)| i)
+        .collect()
+}

@@ -772,6 +772,29 @@ impl CaseDesk {
                 reason: Why::new("case-documents-missing").arg("count", v.missing()),
             });
         }
+        // Every adult who chose to sign digitally has a signature that counts, in their name.
+        if let Some(r) = &v.registration
+            && v.checklist.iter().any(|(q, _)| q.evidence == Evidence::SignedDeclaration)
+        {
+            let signers: Vec<String> = v
+                .file
+                .documents
+                .iter()
+                .filter(|d| d.evidence == Evidence::SignedDeclaration)
+                .filter_map(|d| d.signatures.as_deref())
+                .flat_map(|s| serde_json::from_str::<Vec<anagrafe_docs::verify::SignatureCheck>>(s).unwrap_or_default())
+                .filter(|c| c.applied)
+                .map(|c| c.signer)
+                .collect();
+            if let Some(i) = eu::unsigned_members(&r.members, &signers, self.clock.today()).first() {
+                let m = &r.members[*i];
+                let name = [m.name.given(), m.name.surname()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+                return Err(ServiceError::State {
+                    field: "documents".into(),
+                    reason: Why::new("case-signature-missing").arg("name", name),
+                });
+            }
+        }
         let today = self.clock.today();
         let step = NewCaseStep {
             actor: who.actor.clone(),

@@ -257,6 +257,7 @@ async fn the_adults_declaration_is_refused_when_tampered_and_a_digital_signature
     let registry = Registry::new(h.store.clone(), None, clock.clone());
     let cases = CaseDesk::new(h.store.clone(), clock.clone(), registry).with_trust(vec![pki.ca_cert_pem.clone()]);
     let mut r = request();
+    r.members[0].signature = Some(anagrafe_domain::eu::SignatureWay::Digital);
     let mut spouse = member("Durand", "Paul", Sex::M, "1988-07-21", 2);
     spouse.signature = Some(anagrafe_domain::eu::SignatureWay::Handwritten);
     r.members[1] = spouse;
@@ -279,7 +280,21 @@ async fn the_adults_declaration_is_refused_when_tampered_and_a_digital_signature
     let mut late = marie.seal(&anagrafe_docs::form::text_pdf(&lines, None), chrono::Utc::now(), "Dichiarazione", &[]).unwrap();
     late.extend_from_slice(b"\n90 0 obj\n<< /Type /XObject /Subtype /Image /Width 1 /Height 1 /ColorSpace /DeviceGray /BitsPerComponent 8 /Length 1 >>\nstream\n\x80\nendstream\nendobj\n%%EOF\n");
     let late_id = cases.attach(&who(), id, up(late)).await.unwrap();
+    // Every other document there: still not submitted, as Marie chose to sign digitally and
+    // no signature that counts bears her name.
+    for (q, _) in
+        cases.own(&who(), id).await.unwrap().checklist.iter().filter(|(q, d)| d.is_empty() && q.evidence != Evidence::SignedDeclaration)
+    {
+        let doc = Upload { evidence: q.evidence, member: q.member, filename: "doc.pdf".into(), bytes: PDF.to_vec() };
+        cases.attach(&who(), id, doc).await.unwrap();
+    }
+    let e = cases.submit(&who(), id).await.unwrap_err();
+    assert!(
+        matches!(&e, ServiceError::State { reason, .. } if reason.key() == "case-signature-missing" && reason.get("name") == Some("Marie Dupont")),
+        "{e:?}"
+    );
     let good_id = cases.attach(&who(), id, up(good)).await.unwrap();
+    cases.submit(&who(), id).await.unwrap();
     let docs = cases.own(&who(), id).await.unwrap().file.documents;
     let found = |doc: i64| -> Vec<anagrafe_docs::verify::SignatureCheck> {
         serde_json::from_str(docs.iter().find(|d| d.id == doc).unwrap().signatures.as_deref().unwrap()).unwrap()

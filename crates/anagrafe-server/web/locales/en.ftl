@@ -1508,6 +1508,7 @@ lists-case-title = Application for the additional lists
 lists-elector-link = The applicant's electoral record (section)
 lists-do-accept = Accept and put on the lists
 lists-link = Additional electoral lists (EU citizens)
+why-case-signature-missing = The signed declaration lacks a valid digital signature of { $name }, who chose to sign digitally: attach the declaration with that signature (handwritten signatures go before digital ones).
 why-eu-code-none = No code is pending: ask for a new one.
 why-eu-not-validated = Complete the check of your data first (codice fiscale, place of birth, confirmed e-mail).
 why-eu-cf-required = The birth certificate needs your codice fiscale: give it in your data.

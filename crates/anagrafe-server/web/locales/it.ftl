@@ -1509,6 +1509,7 @@ lists-case-title = Domanda di iscrizione nelle liste aggiunte
 lists-elector-link = Scheda elettorale del richiedente (sezione)
 lists-do-accept = Accogli e iscrivi nelle liste
 lists-link = Liste elettorali aggiunte (cittadini dell'Unione)
+why-case-signature-missing = Nella dichiarazione firmata manca una firma digitale valida di { $name }, che ha scelto di firmare digitalmente: allega la dichiarazione con la sua firma (le firme autografe vanno apposte prima di quelle digitali).
 why-eu-code-none = Nessun codice è in attesa: chiedine uno nuovo.
 why-eu-not-validated = Completa prima la verifica dei tuoi dati (codice fiscale, luogo di nascita, e-mail confermata).
 why-eu-cf-required = Il certificato di nascita richiede il codice fiscale: indicalo nei tuoi dati.

@@ -29,6 +29,24 @@ pub enum SealCommand {
         #[arg(long)]
         chain: bool,
     },
+    /// Demo and tests: write a declaration PDF signed digitally by a person, with a certificate
+    /// this register's local CA issues for the occasion (what a citizen's qualified signature
+    /// device does). With `--handwritten-first` the file first gets a scan of a handwritten
+    /// signature, as the decree wants it: before the digital ones.
+    SignDeclaration {
+        /// The signer's name, as the certificate states it ("Paul Schmidt").
+        #[arg(long)]
+        name: String,
+        /// A line of the declaration's text (repeat for more).
+        #[arg(long = "line", value_name = "TEXT")]
+        lines: Vec<String>,
+        /// Put a scanned handwritten signature in the file before signing it.
+        #[arg(long)]
+        handwritten_first: bool,
+        /// Where to write the signed PDF.
+        #[arg(long, value_name = "FILE.pdf")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +113,27 @@ pub async fn run_seal(c: SealCommand, cfg: Config) -> anyhow::Result<ExitCode> {
         SealCommand::Init { organisation, force } => {
             init(&key, &chain, &organisation, force)?;
             println!("seal key: {}\nseal chain: {}\nCA: {}", key.display(), chain.display(), chain.with_file_name("ca.pem").display());
+            Ok(ExitCode::SUCCESS)
+        }
+        SealCommand::SignDeclaration { name, lines, handwritten_first, out } => {
+            let ca_key = chain.with_file_name("ca.key");
+            let read = |p: &std::path::Path| {
+                std::fs::read_to_string(p).with_context(|| format!("cannot read {} (run `anagrafe seal init`)", p.display()))
+            };
+            let signer = anagrafe_docs::SealIdentity::issue_signer(
+                &read(&ca_key)?,
+                &read(&chain.with_file_name("ca.pem"))?,
+                &name,
+                chrono::Utc::now(),
+            )?;
+            let text: Vec<&str> =
+                if lines.is_empty() { vec!["Dichiarazione anagrafica"] } else { lines.iter().map(String::as_str).collect() };
+            // A 64×16 grey stroke: the scan of a handwritten signature.
+            let scan: Vec<u8> = (0..64 * 16).map(|i| if (i / 64 + i % 64 / 8) % 5 == 0 { 20 } else { 235 }).collect();
+            let pdf = anagrafe_docs::form::text_pdf(&text, handwritten_first.then_some((64, 16, scan.as_slice())));
+            let signed = signer.seal(&pdf, chrono::Utc::now(), "Dichiarazione anagrafica", &[])?;
+            std::fs::write(&out, signed).with_context(|| format!("cannot write {}", out.display()))?;
+            println!("{}", out.display());
             Ok(ExitCode::SUCCESS)
         }
         SealCommand::ExportCa { chain: whole } => {
