@@ -189,12 +189,12 @@ pub(super) fn type_label(c: &Chrome, code: u16) -> String {
     c.t(&format!("cert-type-{code}"))
 }
 
-struct CertRow {
-    id: String,
-    types: String,
-    issued: String,
-    expires: String,
-    available: bool,
+pub(super) struct CertRow {
+    pub(super) id: String,
+    pub(super) types: String,
+    pub(super) issued: String,
+    pub(super) expires: String,
+    pub(super) available: bool,
 }
 
 #[derive(Template)]
@@ -208,6 +208,8 @@ struct CertificatesPage {
     cost: String,
     langs: Vec<(String, String)>,
     rows: Vec<CertRow>,
+    /// Where the rows' downloads and e-mails go.
+    cert_base: &'static str,
     issued: Option<String>,
     emailed: Option<String>,
     csrf: String,
@@ -275,6 +277,7 @@ async fn certificates_page(
             cost: c.t1("cert-cost", "amount", &format!("{},{:02} €", STAMP_DUTY_CENTS / 100, STAMP_DUTY_CENTS % 100)),
             langs: lang_options(&c),
             rows,
+            cert_base: "/area-personale/certificati",
             issued: q.rilasciato.filter(|x| x.len() <= 32),
             emailed: q.inviato.filter(|x| x.len() <= 32),
             csrf: s.session.csrf_token.clone(),

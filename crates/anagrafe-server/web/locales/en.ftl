@@ -1472,7 +1472,6 @@ eu-birth-can = You can look at the preview, choose to pay the stamp duty or an e
 eu-birth-request = Ask for the birth certificate
 eu-birth-mine = My certificates
 eu-birth-none = You have no certificates yet.
-eu-birth-email = Send a copy to the confirmed address
 eu-birth-courtesy = A courtesy copy was sent to the e-mail address you confirmed.
 case-receipt = Receipt of submission (PDF)
 case-start-letter = Start-of-procedure communication (PDF)

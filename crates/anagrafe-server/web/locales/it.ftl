@@ -1473,7 +1473,6 @@ eu-birth-can = Puoi vedere l'anteprima, scegliere il pagamento dell'imposta di b
 eu-birth-request = Richiedi il certificato di nascita
 eu-birth-mine = I miei certificati
 eu-birth-none = Non hai ancora certificati.
-eu-birth-email = Invia una copia all'indirizzo confermato
 eu-birth-courtesy = Una copia di cortesia è stata inviata all'indirizzo e-mail che hai confermato.
 case-receipt = Ricevuta di presentazione (PDF)
 case-start-letter = Comunicazione di avvio del procedimento (PDF)

@@ -229,14 +229,16 @@ async fn desk(State(state): State<AppState>, e: WebElectoral) -> PageResult {
 struct CasePage {
     c: Chrome,
     csrf: String,
-    id: i64,
     protocol: String,
     state: String,
     facts: Vec<(String, String)>,
     elector: Option<String>,
     steps: Vec<(String, String, String)>,
-    actions: Vec<(&'static str, String)>,
+    actions: Vec<(&'static str, String, bool)>,
     errors: Vec<(String, String)>,
+    /// Where the step form posts.
+    step_to: String,
+    any_action: bool,
 }
 
 fn number(e: &WebElectoral, raw: &str) -> Result<i64, axum::response::Response> {
@@ -274,15 +276,14 @@ async fn case_view(state: &AppState, e: &WebElectoral, id: i64, errors: Vec<(Str
     };
     let s = k.state;
     let open = matches!(s, CaseState::Submitted | CaseState::InProgress);
-    let actions: Vec<(&'static str, String)> = [
+    let actions: Vec<(&'static str, String, bool)> = [
         ("start_procedure", "case-do-start", s == CaseState::Submitted),
         ("accept", "lists-do-accept", s == CaseState::InProgress),
         ("reject", "case-do-reject", s == CaseState::InProgress),
         ("declare_inadmissible", "case-do-inadmissible", open),
     ]
     .into_iter()
-    .filter(|a| a.2)
-    .map(|(v, key, _)| (v, c.t(key)))
+    .map(|(v, key, on)| (v, c.t(key), on))
     .collect();
     let steps = v
         .file
@@ -292,14 +293,15 @@ async fn case_view(state: &AppState, e: &WebElectoral, id: i64, errors: Vec<(Str
         .collect();
     let page = CasePage {
         csrf: e.o.s.0.session.csrf_token.clone(),
-        id,
         protocol: k.protocol.map(|p| p.to_string()).unwrap_or_default(),
         state: state_label(&c, s),
         facts,
         elector,
         steps,
-        actions,
         errors,
+        step_to: format!("{DESK}/{id}/passi"),
+        any_action: actions.iter().any(|a| a.2),
+        actions,
         c,
     };
     let status = if page.errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };

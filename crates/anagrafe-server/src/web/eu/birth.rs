@@ -4,8 +4,8 @@
 //! confirmed. The certificate service decides everything: these pages only carry the choices.
 
 use super::super::citizen::{
-    CertChoice, IssueForm, PaymentTarget, RequestTarget, attachment, check_issue_form, exempt_stamp, issue_refusal, payment_page_for,
-    request_page_for, valid_number,
+    CertChoice, CertRow, IssueForm, PaymentTarget, RequestTarget, attachment, check_issue_form, exempt_stamp, issue_refusal,
+    payment_page_for, request_page_for, valid_number,
 };
 use super::super::{Chrome, PageResult, html, see_other};
 use super::WebEu;
@@ -41,17 +41,11 @@ struct BirthPage {
     csrf: String,
     /// Why it cannot be issued: ANPR's code and the reason; `None` when it can.
     refusal: Option<(String, String)>,
-    rows: Vec<Row>,
+    rows: Vec<CertRow>,
+    cert_base: &'static str,
     can_email: bool,
     issued: Option<String>,
     emailed: Option<String>,
-}
-
-struct Row {
-    id: String,
-    issued: String,
-    expires: String,
-    available: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -100,16 +94,18 @@ async fn page(State(state): State<AppState>, s: WebEu, q: Result<Query<Notice>, 
         Err(e) => return Err(s.fail(e.into())),
     };
     let today = state.clock.today();
+    let c = Chrome::new(&s.ui, "eu-birth-title").crumb("eu-title", Some("/ue")).crumb("eu-birth-title", None);
+    let types = c.t("eu-birth-title");
     let rows = listed
         .iter()
-        .map(|x| Row {
+        .map(|x| CertRow {
             id: x.id.clone(),
+            types: types.clone(),
             issued: super::super::local_time(x.issued_at),
             expires: dmy(x.expires_on),
             available: x.deleted_at.is_none() && x.expires_on >= today,
         })
         .collect();
-    let c = Chrome::new(&s.ui, "eu-birth-title").crumb("eu-title", Some("/ue")).crumb("eu-birth-title", None);
     Ok(html(
         StatusCode::OK,
         &BirthPage {
@@ -117,6 +113,7 @@ async fn page(State(state): State<AppState>, s: WebEu, q: Result<Query<Notice>, 
             csrf: s.session.csrf_token.clone(),
             refusal,
             rows,
+            cert_base: "/ue/certificati",
             can_email: certs.certificates().mail.is_some(),
             issued: q.rilasciato.filter(|x| valid_number(x).is_ok()),
             emailed: q.inviato.filter(|x| valid_number(x).is_ok()),

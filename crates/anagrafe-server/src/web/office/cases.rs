@@ -106,6 +106,8 @@ struct CasePage {
     errors: Vec<(String, String)>,
     /// The start-of-procedure communication was sent.
     started: bool,
+    /// Where the step form posts.
+    step_to: String,
 }
 
 async fn case_view(state: &AppState, o: &WebOfficer, id: i64, errors: Vec<(String, String)>) -> PageResult {
@@ -171,6 +173,7 @@ async fn case_view(state: &AppState, o: &WebOfficer, id: i64, errors: Vec<(Strin
     let any_action = actions.iter().any(|a| a.2);
     let page = CasePage {
         started: v.file.steps.iter().any(|st| st.action == CaseAction::StartProcedure.name()),
+        step_to: format!("{DESK}/{id}/passi"),
         any_action,
         csrf: o.s.0.session.csrf_token.clone(),
         id,
