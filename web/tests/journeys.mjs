@@ -797,6 +797,20 @@ await journey("a former resident from another EU state gets the own birth certif
   check((await page.getByTestId("eu-birth-refusal").innerText()).includes("EN106"), "refused with ANPR's code EN106");
   check(!(await page.getByRole("link", { name: "Richiedi il certificato di nascita" }).count()), "nothing to ask for");
   await axe(page, "75-eu-birth-refused");
+  // The third one's eIDAS data say he was born a day later than his record: his code is refused.
+  const lukas = creds.eu_citizens.find((p) => !p.matches);
+  check(lukas, "the demo has an EU identity whose data do not match its codice fiscale");
+  await page.getByRole("button", { name: "Esci" }).click();
+  await page.goto(base + "/accedi");
+  await page.getByRole("link", { name: /identità di prova/ }).click();
+  await page.getByRole("button", { name: new RegExp(lukas.eidas_id.replaceAll("/", "\\/")) }).click();
+  await page.waitForURL(/\/ue$/);
+  await page.locator("#codice_fiscale").fill(lukas.codice_fiscale);
+  await page.locator("#sesso").selectOption("M");
+  await page.locator("#luogo_nascita").fill(lukas.birth_place);
+  await page.locator("#email").fill("lukas.weber@example.eu");
+  await page.getByRole("button", { name: "Convalida i dati" }).click();
+  check((await page.locator("#error-summary").innerText()).includes("non corrisponde"), "a codice fiscale the eIDAS data do not match is refused, with why");
 });
 
 // The navigation's links, by name.

@@ -475,6 +475,14 @@ async fn an_eu_citizen_registers_with_a_child_and_the_comune_accepts_from_the_pa
     let r = upload("employment-all", "virus.exe", b"MZ\x90\x00 not a document".to_vec()).await.unwrap();
     assert_eq!(r.status(), 422);
     assert!(r.text().await.unwrap().contains("Sono ammessi solo file PDF, JPEG o PNG."));
+    // Too large (just over the 5 MiB an attachment may be, within what the body may carry, so
+    // the whole request is read): 422, the field named.
+    let mut big = b"%PDF-1.4\n".to_vec();
+    big.resize(5 * 1024 * 1024 + 10_000, b' ');
+    let r = upload("employment-all", "grande.pdf", big).await.unwrap();
+    assert_eq!(r.status(), 422);
+    let page = r.text().await.unwrap();
+    assert!(page.contains(r##"href="#file""##) && page.contains("Il file supera"), "{page}");
     let pdf = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n".to_vec();
     for line in &lines {
         assert_eq!(upload(line, "documento.pdf", pdf.clone()).await.unwrap().status(), 303);

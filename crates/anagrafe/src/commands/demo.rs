@@ -126,11 +126,15 @@ pub async fn run(opts: DemoOpts, mut cfg: Config, data_dir: Option<PathBuf>) -> 
 
 /// Citizens of other EU states born in Italy who lived there and left (EU-3), with their eIDAS
 /// identifiers: one left after Milan joined the national register (the birth certificate is
-/// issued), one left Turin in 2009, before any comune had joined (refused with EN106). Written
-/// through the registry with fixed operation ids, so a second run changes nothing.
-const FORMER_RESIDENTS: [(&str, &str, &str, &str, &str, &str, &str); 2] = [
-    ("FR/IT/3c1d9a7b20", "Sophie", "Laurent", "1984-03-12", "F205", "FRA", "2023-09-30"),
-    ("BE/IT/7e2a5f0c44", "Lucas", "Peeters", "1975-11-02", "L219", "BEL", "2009-06-15"),
+/// issued), one left Turin in 2009, before any comune had joined (refused with EN106), and one
+/// whose eIDAS data do not match the codice fiscale (the node says born a day later than the
+/// register: the validation refuses the code, with why). The last column is the birth date the
+/// eIDAS node asserts. Written through the registry with fixed operation ids, so a second run
+/// changes nothing.
+const FORMER_RESIDENTS: [(&str, &str, &str, &str, &str, &str, &str, &str); 3] = [
+    ("FR/IT/3c1d9a7b20", "Sophie", "Laurent", "1984-03-12", "F205", "FRA", "2023-09-30", "1984-03-12"),
+    ("BE/IT/7e2a5f0c44", "Lucas", "Peeters", "1975-11-02", "L219", "BEL", "2009-06-15", "1975-11-02"),
+    ("AT/IT/9b4e1d7a33", "Lukas", "Weber", "1990-06-15", "A952", "AUT", "2022-04-30", "1990-06-16"),
 ];
 
 async fn demo_former_residents(state: &anagrafe_server::AppState) -> anyhow::Result<Vec<(String, String, String, String)>> {
@@ -140,7 +144,7 @@ async fn demo_former_residents(state: &anagrafe_server::AppState) -> anyhow::Res
     let registry = state.registry();
     let refdata = anagrafe_domain::RefData::current();
     let mut out = Vec::new();
-    for (i, (eidas, given, family, born, comune, citizenship, left)) in FORMER_RESIDENTS.into_iter().enumerate() {
+    for (i, (eidas, given, family, born, comune, citizenship, left, eidas_born)) in FORMER_RESIDENTS.into_iter().enumerate() {
         let code = Belfiore::parse(comune)?;
         let who = anagrafe_service::Principal::comune_client("demo", Some(code), format!("demo-former-{i}"));
         let state_code = refdata.stati().iter().find(|s| s.iso3.as_deref() == Some(citizenship)).context("an EU state")?.code;
@@ -180,7 +184,7 @@ async fn demo_former_residents(state: &anagrafe_server::AppState) -> anyhow::Res
             let op = anagrafe_service::ClientOpId::parse(&format!("demo-former-{i}-left"))?;
             registry.apply(&who, Operation::Cancel { person, cancellation }, &op).await?;
         }
-        out.push((eidas.to_owned(), given.to_owned(), family.to_owned(), born.to_owned()));
+        out.push((eidas.to_owned(), given.to_owned(), family.to_owned(), eidas_born.to_owned()));
     }
     Ok(out)
 }
@@ -542,7 +546,7 @@ fn eu_citizens() -> Vec<serde_json::Value> {
     FORMER_RESIDENTS
         .iter()
         .enumerate()
-        .map(|(i, (eidas, given, family, born, comune, _, left))| {
+        .map(|(i, (eidas, given, family, born, comune, _, left, eidas_born))| {
             let cf = born.parse().ok().zip(anagrafe_domain::Belfiore::parse(comune).ok()).map(|(birth_date, birth_place)| {
                 anagrafe_domain::CodiceFiscale::compute(&anagrafe_domain::CfInput {
                     surname: family,
@@ -556,7 +560,8 @@ fn eu_citizens() -> Vec<serde_json::Value> {
             let place = anagrafe_domain::Belfiore::parse(comune).ok().and_then(|c| refdata.comune_history(c).last().map(|x| x.name.clone()));
             json!({
                 "eidas_id": eidas, "name": given, "surname": family, "birth_date": born, "birth_place": place,
-                "codice_fiscale": cf, "left_italy_on": left,
+                "codice_fiscale": cf, "left_italy_on": left, "eidas_birth_date": eidas_born,
+                "matches": born == eidas_born,
                 "login": "/auth/citizen/login — pick this person among the EU identities (eIDAS) on the development identity provider's page",
             })
         })
