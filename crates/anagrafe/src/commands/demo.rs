@@ -131,10 +131,50 @@ pub async fn run(opts: DemoOpts, mut cfg: Config, data_dir: Option<PathBuf>) -> 
 /// register: the validation refuses the code, with why). The last column is the birth date the
 /// eIDAS node asserts. Written through the registry with fixed operation ids, so a second run
 /// changes nothing.
-const FORMER_RESIDENTS: [(&str, &str, &str, &str, &str, &str, &str, &str); 3] = [
-    ("FR/IT/3c1d9a7b20", "Sophie", "Laurent", "1984-03-12", "F205", "FRA", "2023-09-30", "1984-03-12"),
-    ("BE/IT/7e2a5f0c44", "Lucas", "Peeters", "1975-11-02", "L219", "BEL", "2009-06-15", "1975-11-02"),
-    ("AT/IT/9b4e1d7a33", "Lukas", "Weber", "1990-06-15", "A952", "AUT", "2022-04-30", "1990-06-16"),
+/// One of them: eIDAS identifier, names, birth date in the register, comune of birth and of
+/// residence, EU citizenship (ISO 3166 alpha-3), day they left, birth date the eIDAS node asserts.
+struct FormerResident {
+    eidas: &'static str,
+    given: &'static str,
+    family: &'static str,
+    born: &'static str,
+    comune: &'static str,
+    citizenship: &'static str,
+    left: &'static str,
+    eidas_born: &'static str,
+}
+
+const FORMER_RESIDENTS: [FormerResident; 3] = [
+    FormerResident {
+        eidas: "FR/IT/3c1d9a7b20",
+        given: "Sophie",
+        family: "Laurent",
+        born: "1984-03-12",
+        comune: "F205",
+        citizenship: "FRA",
+        left: "2023-09-30",
+        eidas_born: "1984-03-12",
+    },
+    FormerResident {
+        eidas: "BE/IT/7e2a5f0c44",
+        given: "Lucas",
+        family: "Peeters",
+        born: "1975-11-02",
+        comune: "L219",
+        citizenship: "BEL",
+        left: "2009-06-15",
+        eidas_born: "1975-11-02",
+    },
+    FormerResident {
+        eidas: "AT/IT/9b4e1d7a33",
+        given: "Lukas",
+        family: "Weber",
+        born: "1990-06-15",
+        comune: "A952",
+        citizenship: "AUT",
+        left: "2022-04-30",
+        eidas_born: "1990-06-16",
+    },
 ];
 
 async fn demo_former_residents(state: &anagrafe_server::AppState) -> anyhow::Result<Vec<(String, String, String, String)>> {
@@ -144,7 +184,8 @@ async fn demo_former_residents(state: &anagrafe_server::AppState) -> anyhow::Res
     let registry = state.registry();
     let refdata = anagrafe_domain::RefData::current();
     let mut out = Vec::new();
-    for (i, (eidas, given, family, born, comune, citizenship, left, eidas_born)) in FORMER_RESIDENTS.into_iter().enumerate() {
+    for (i, r) in FORMER_RESIDENTS.iter().enumerate() {
+        let FormerResident { eidas, given, family, born, comune, citizenship, left, eidas_born } = *r;
         let code = Belfiore::parse(comune)?;
         let who = anagrafe_service::Principal::comune_client("demo", Some(code), format!("demo-former-{i}"));
         let state_code = refdata.stati().iter().find(|s| s.iso3.as_deref() == Some(citizenship)).context("an EU state")?.code;
@@ -546,7 +587,8 @@ fn eu_citizens() -> Vec<serde_json::Value> {
     FORMER_RESIDENTS
         .iter()
         .enumerate()
-        .map(|(i, (eidas, given, family, born, comune, _, left, eidas_born))| {
+        .map(|(i, r)| {
+            let FormerResident { eidas, given, family, born, comune, left, eidas_born, .. } = *r;
             let cf = born.parse().ok().zip(anagrafe_domain::Belfiore::parse(comune).ok()).map(|(birth_date, birth_place)| {
                 anagrafe_domain::CodiceFiscale::compute(&anagrafe_domain::CfInput {
                     surname: family,
