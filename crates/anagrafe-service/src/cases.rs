@@ -25,6 +25,8 @@ use std::sync::Arc;
 
 mod letters;
 
+use crate::report::render;
+
 /// How long an e-mail confirmation code is good for (ms).
 pub const EMAIL_CODE_TTL_MS: i64 = 15 * 60 * 1000;
 /// Wrong codes allowed before a new one must be asked for.
@@ -1054,13 +1056,4 @@ fn civil_status(r: &RegistrationRequest, i: usize, today: chrono::NaiveDate) -> 
     } else {
         StatoCivile::NonClassificabileIgnotoC
     }
-}
-
-/// A letter as PDF (laid out on a blocking thread: typst is CPU work).
-async fn render(doc: anagrafe_docs::model::Document) -> ServiceResult<Vec<u8>> {
-    let engine = crate::report::engine();
-    tokio::task::spawn_blocking(move || engine.render(&doc, None))
-        .await
-        .map_err(|e| ServiceError::Internal(Box::new(e)))?
-        .map_err(|e| ServiceError::Internal(Box::new(e)))
 }

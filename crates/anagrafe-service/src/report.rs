@@ -300,14 +300,61 @@ pub(crate) fn engine() -> std::sync::Arc<anagrafe_docs::Engine> {
     ENGINE.get_or_init(|| std::sync::Arc::new(anagrafe_docs::Engine::default())).clone()
 }
 
-/// The report as PDF (laid out on a blocking thread: typst is CPU work).
+/// The report as PDF.
 pub async fn pdf(r: &Report) -> ServiceResult<Vec<u8>> {
-    let doc = document(r);
+    render(document(r)).await
+}
+
+/// A document laid out by the reports' engine as PDF (on a blocking thread: typst is CPU work):
+/// the reports, the extracts' files, the cases' letters.
+pub(crate) async fn render(doc: Document) -> ServiceResult<Vec<u8>> {
     let engine = engine();
     tokio::task::spawn_blocking(move || engine.render(&doc, None))
         .await
         .map_err(|e| ServiceError::Internal(Box::new(e)))?
         .map_err(|e| ServiceError::Internal(Box::new(e)))
+}
+
+/// `dd/mm/yyyy hh:mm`, Italian time, of an instant in epoch ms, as internal documents print it.
+pub(crate) fn italian_at(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| anagrafe_domain::ops::italian_time(t).format("%d/%m/%Y %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// What an internal document (not a certificate: Italian only, no stamp duty, no validity, no
+/// number, no QR code) says, before the common frame.
+pub(crate) struct Internal {
+    pub ident: String,
+    pub issuer: Issuer,
+    pub title: Vec<String>,
+    pub intro: String,
+    pub sections: Vec<Section>,
+    pub tables: Vec<Table>,
+    pub notes: Vec<Vec<String>>,
+}
+
+impl Internal {
+    /// The document, issued at `now_ms`.
+    pub(crate) fn issued(self, now_ms: i64) -> Document {
+        Document {
+            langs: vec!["it".into()],
+            ident: self.ident,
+            issuer: self.issuer,
+            title: self.title,
+            intro: vec![self.intro],
+            sections: self.sections,
+            tables: self.tables,
+            notes: self.notes,
+            stamp: Vec::new(),
+            issued_at: chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default(),
+            issued_text: italian_at(now_ms),
+            valid_until: None,
+            number: None,
+            verify_hint: None,
+            preview: false,
+        }
+    }
 }
 
 /// Makes the reports of the periods that ended yesterday (by `clock`) and e-mails each, as PDF

@@ -15,11 +15,7 @@ fn it(s: &str) -> Vec<String> {
     vec![s.to_owned()]
 }
 
-fn at(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| anagrafe_domain::ops::italian_time(t).format("%d/%m/%Y %H:%M").to_string())
-        .unwrap_or_default()
-}
+use crate::report::italian_at as at;
 
 /// What a case asks for, as a letter names it.
 pub(crate) fn subject(kind: CaseKind) -> &'static str {
@@ -59,28 +55,20 @@ struct Body {
 }
 
 fn frame(v: &CaseView, b: Body, now_ms: i64) -> Document {
-    let Body { ident, title, intro, sections, tables, notes } = b;
-    Document {
-        langs: vec!["it".into()],
-        ident,
+    crate::report::Internal {
+        ident: b.ident,
         issuer: Issuer {
             heading: "Anagrafe Nazionale della Popolazione Residente".into(),
             administration: comune_name(v),
             office: vec!["Ufficio anagrafe".into()],
         },
-        title: it(title),
-        intro: vec![intro],
-        sections,
-        tables,
-        notes: notes.into_iter().map(it).collect(),
-        stamp: Vec::new(),
-        issued_at: chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default(),
-        issued_text: at(now_ms),
-        valid_until: None,
-        number: None,
-        verify_hint: None,
-        preview: false,
+        title: it(b.title),
+        intro: b.intro,
+        sections: b.sections,
+        tables: b.tables,
+        notes: b.notes.into_iter().map(it).collect(),
     }
+    .issued(now_ms)
 }
 
 fn protocol(v: &CaseView) -> String {

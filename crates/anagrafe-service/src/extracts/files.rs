@@ -6,7 +6,8 @@
 //! not certificates: no seal, no stamp duty, no contrassegno.
 
 use super::{ExtractDesk, Requester, Statistics};
-use crate::{ServiceError, ServiceResult};
+use crate::ServiceResult;
+use crate::report::render;
 use anagrafe_docs::model::{Document, Issuer, Row, Section, Table};
 use anagrafe_store::{ExtractFilter, ExtractRequest};
 use chrono::NaiveDate;
@@ -73,9 +74,7 @@ fn csv_line(cells: &[String]) -> String {
 }
 
 /// A time in the Italian calendar, as the files print it.
-fn at(ms: i64) -> String {
-    anagrafe_domain::ops::italian_time(chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()).format("%d/%m/%Y %H:%M").to_string()
-}
+use crate::report::italian_at as at;
 
 const ARCHIVE_HEAD: [&str; 13] = [
     "numero",
@@ -134,8 +133,7 @@ fn document(
     tables: Vec<Table>,
     now_ms: i64,
 ) -> Document {
-    Document {
-        langs: vec!["it".into()],
+    crate::report::Internal {
         ident,
         issuer: Issuer {
             heading: "Anagrafe Nazionale della Popolazione Residente".into(),
@@ -143,26 +141,12 @@ fn document(
             office: vec![office],
         },
         title,
-        intro: vec![intro],
+        intro,
         sections,
         tables,
         notes: vec![it("Documento interno generato dall'archivio delle visure: non è un certificato né una visura.")],
-        stamp: Vec::new(),
-        issued_at: chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default(),
-        issued_text: at(now_ms),
-        valid_until: None,
-        number: None,
-        verify_hint: None,
-        preview: false,
     }
-}
-
-async fn render(doc: Document) -> ServiceResult<Vec<u8>> {
-    let engine = crate::report::engine();
-    tokio::task::spawn_blocking(move || engine.render(&doc, None))
-        .await
-        .map_err(|e| ServiceError::Internal(Box::new(e)))?
-        .map_err(|e| ServiceError::Internal(Box::new(e)))
+    .issued(now_ms)
 }
 
 impl ExtractDesk {

@@ -178,9 +178,9 @@ const FORMER_RESIDENTS: [FormerResident; 3] = [
 ];
 
 async fn demo_former_residents(state: &anagrafe_server::AppState) -> anyhow::Result<Vec<(String, String, String, String)>> {
-    use anagrafe_domain::ops::{Cancellation, HouseholdChoice, Operation, Registration};
-    use anagrafe_domain::person::{BirthPlace, Country, HouseholdKind, ItalianAddress, Residence};
-    use anagrafe_domain::{Belfiore, PartialDate, PersonName, Sex};
+    use anagrafe_domain::ops::{Cancellation, Operation};
+    use anagrafe_domain::person::Country;
+    use anagrafe_domain::{Belfiore, PersonName, Sex};
     let registry = state.registry();
     let refdata = anagrafe_domain::RefData::current();
     let mut out = Vec::new();
@@ -190,33 +190,11 @@ async fn demo_former_residents(state: &anagrafe_server::AppState) -> anyhow::Res
         let who = anagrafe_service::Principal::comune_client("demo", Some(code), format!("demo-former-{i}"));
         let state_code = refdata.stati().iter().find(|s| s.iso3.as_deref() == Some(citizenship)).context("an EU state")?.code;
         let born_on: chrono::NaiveDate = born.parse()?;
-        let reg = Registration {
-            reason: "1".into(),
-            reason_description: None,
-            effective_date: born_on,
-            name: PersonName::new(Some(family), Some(given)).map_err(|e| anyhow::anyhow!("{e:?}"))?,
-            sex: if i == 0 { Sex::F } else { Sex::M },
-            birth_date: PartialDate::full(born_on),
-            birth_place: BirthPlace::Comune { code },
-            codice_fiscale: None,
-            citizenships: vec![Country::Foreign(state_code)],
-            civil_status: anagrafe_domain::decode::StatoCivile::CelibeNubile,
-            residence: Residence::Italy(ItalianAddress {
-                comune: code,
-                cap: None,
-                species: anagrafe_testkit::line("VIA"),
-                toponym: anagrafe_testkit::line("Roma"),
-                civic: Some(anagrafe_testkit::line((10 + i).to_string())),
-                internal: None,
-                locality: None,
-            }),
-            household: HouseholdChoice::New { household: HouseholdKind::Family, name: None },
-            email: None,
-            digital_domicile: None,
-            origin: None,
-            birth_act: None,
-            parents: Vec::new(),
-        };
+        // A birth registration in the comune, then as this person: name, sex, citizenship.
+        let mut reg = anagrafe_testkit::registration(10 + i as u64, comune, comune, born_on);
+        reg.name = PersonName::new(Some(family), Some(given)).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        reg.sex = if i == 0 { Sex::F } else { Sex::M };
+        reg.citizenships = vec![Country::Foreign(state_code)];
         let op = anagrafe_service::ClientOpId::parse(&format!("demo-former-{i}-birth"))?;
         let written = registry.apply(&who, Operation::Register(Box::new(reg)), &op).await?;
         if let Some(person) = written.applied.id_anpr {
