@@ -706,6 +706,7 @@ await journey("an EU citizen logs in through eIDAS, validates, asks to register 
   await axe(page, "76-lists");
   await page.getByRole("button", { name: "Presenta la domanda" }).click();
   check((await page.locator("#error-summary").innerText()).includes("Scegli una o entrambe"), "an application without a list is refused, with why");
+  check((await page.locator("#indirizzo_origine-error").innerText()).includes("Campo obbligatorio"), "the missing address abroad is said beside its field");
   await axe(page, "77-lists-errors");
   await tick(page, "Lista aggiunta per le elezioni comunali");
   await tick(page, "Lista aggiunta per le elezioni del Parlamento europeo");

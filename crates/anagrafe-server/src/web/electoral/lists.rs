@@ -162,6 +162,10 @@ async fn apply(
     }
     let home_address = match Line::<200>::new(&value("indirizzo_origine")) {
         Ok(l) => Some(l),
+        Err(_) if value("indirizzo_origine").is_empty() => {
+            errors.push(("indirizzo_origine".to_owned(), s.ui.t("form-required")));
+            None
+        }
         Err(e) => {
             errors.push(("indirizzo_origine".to_owned(), s.ui.why(&e.into())));
             None
